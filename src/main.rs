@@ -1,1 +1,115 @@
-fn main(){}
+//! `orderly`: the service binary. Reads the config, opens the store, starts the engine's
+//! actors once, then serves the HTTP API on every worker.
+
+mod api;
+mod config;
+mod label;
+
+use actix_web::dev::Service;
+use actix_web::{web, App, HttpServer};
+use api::metrics::{HttpMetrics, RequestLabels, RouteLabels};
+use clap::{Parser, Subcommand};
+use config::Config;
+use orderly_actors::clock::SystemClock;
+use orderly_actors::engine::Engine;
+use orderly_actors::store::Store;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(name = "orderly", version, about = "Order lifecycle orchestrator")]
+struct Cli {
+    /// Path of the configuration file.
+    #[arg(long, short, global = true, default_value = "config.toml", env = "ORDERLY_CONFIG")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the service (the default).
+    Serve,
+    /// Check the configuration and exit.
+    CheckConfig,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(&cli.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: invalid configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command.unwrap_or(Cmd::Serve) {
+        Cmd::CheckConfig => {
+            println!("configuration ok");
+            ExitCode::SUCCESS
+        }
+        Cmd::Serve => {
+            init_tracing(&config);
+            match actix_web::rt::System::new().block_on(serve(config)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}
+
+fn init_tracing(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if config.log.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    let started = Instant::now();
+    let dir = &config.storage.data_dir;
+    let store = Store::open(dir, config.storage.cache_mb << 20).map_err(|e| format!("cannot open storage at {}: {e}", dir.display()))?;
+    let engine = Engine::start(store, Arc::new(SystemClock), config.engine_config()).map_err(|e| format!("cannot start the engine: {e}"))?;
+    let state = web::Data::new(api::AppState {
+        engine,
+        keys: api::auth::Keys::from_config(&config.auth),
+        metrics: Arc::new(HttpMetrics::default()),
+    });
+    let max_body = config.server.max_body_bytes;
+    let workers = if config.server.workers == 0 { config::num_cpus() } else { config.server.workers };
+    let server = HttpServer::new(move || {
+        let metrics = state.metrics.clone();
+        App::new()
+            .app_data(state.clone())
+            .wrap_fn(move |req, srv| {
+                let method = req.method().to_string();
+                let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+                let t0 = Instant::now();
+                let metrics = metrics.clone();
+                let fut = srv.call(req);
+                async move {
+                    let res = fut.await?;
+                    let status = res.status().as_u16();
+                    metrics.latency.get_or_create(&RouteLabels { method: method.clone(), route: route.clone() }).observe(t0.elapsed().as_secs_f64());
+                    metrics.requests.get_or_create(&RequestLabels { method, route, status }).inc();
+                    Ok(res)
+                }
+            })
+            .configure(api::configure(max_body))
+    })
+    .workers(workers)
+    .bind(&config.server.bind)
+    .map_err(|e| format!("cannot listen on {}: {e}", config.server.bind))?;
+    tracing::info!(bind = %config.server.bind, data_dir = %dir.display(), startup_ms = started.elapsed().as_millis() as u64, "orderly is ready");
+    server.run().await.map_err(|e| e.to_string())
+}

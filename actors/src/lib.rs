@@ -5,3 +5,5 @@
 
 pub mod clock;
 pub mod domain;
+pub mod engine;
+pub mod store;

@@ -551,6 +551,28 @@ pub enum Change {
     },
 }
 
+impl Change {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Change::Placed { .. } => "placed",
+            Change::StockReserved { .. } => "stock_reserved",
+            Change::StockUnavailable { .. } => "stock_unavailable",
+            Change::PaymentRecorded { .. } => "payment_recorded",
+            Change::Confirmed => "confirmed",
+            Change::PicksAcknowledged { .. } => "picks_acknowledged",
+            Change::Packed { .. } => "packed",
+            Change::ShipmentBooked { .. } => "shipment_booked",
+            Change::Shipped => "shipped",
+            Change::CarrierScanned { .. } => "carrier_scanned",
+            Change::Delivered => "delivered",
+            Change::Cancelled { .. } => "cancelled",
+            Change::ReturnApproved { .. } => "return_approved",
+            Change::ReturnReceived { .. } => "return_received",
+            Change::RefundIssued { .. } => "refund_issued",
+        }
+    }
+}
+
 /// Why a command was refused. Carries what the client needs to understand the refusal.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DomainError {

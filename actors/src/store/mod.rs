@@ -1,0 +1,432 @@
+//! Storage: one sled database, written in atomic batches and made durable by group commit.
+//!
+//! Layout (see ARCHITECTURE.md): the `orders` tree holds, under one-byte prefixes, each order's
+//! snapshot, its events, its outbox entries, its timers, the idempotency records and the
+//! secondary indexes. Everything one transition writes goes into a single `sled::Batch` on that
+//! tree, which sled applies atomically, so a crash leaves either all of it or none of it. The
+//! `inventory` tree is the inventory actor's, written the same way.
+//!
+//! Nothing is acknowledged before [`Durability::wait`] says the write is on disk.
+
+mod durability;
+mod keys;
+
+pub use durability::{Durability, FlushStats};
+
+use crate::domain::inventory::{Reservation, StockLevel};
+use crate::domain::{Effect, Event, Order, OrderId, Reactions, Status, Timer, TimerKind};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("stored data could not be decoded: {0}")]
+    Codec(#[from] serde_json::Error),
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("storage is unavailable after a failed flush: {0}")]
+    Poisoned(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The outbox's record of one message still to be delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub effect: Effect,
+    /// Notification channel, for notification messages (one entry per channel).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+impl OutboxEntry {
+    pub fn key(&self) -> Vec<u8> {
+        keys::outbox(self.effect.order_id, self.effect.step, self.effect.action.name(), self.channel.as_deref())
+    }
+
+    /// Stable id of the message: the same on every redelivery.
+    pub fn message_id(&self) -> String {
+        let base = format!("msg_{}_{}_{}", self.effect.order_id.simple(), self.effect.step, self.effect.action.name());
+        match &self.channel {
+            Some(c) => format!("{base}_{c}"),
+            None => base,
+        }
+    }
+}
+
+/// A notification that ran out of attempts, kept for an operator to inspect and retry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DeadLetter {
+    pub message_id: String,
+    pub order_id: uuid::Uuid,
+    pub kind: String,
+    pub channel: Option<String>,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub failed_at: DateTime<Utc>,
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub entry: Option<OutboxEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredDeadLetter {
+    letter: DeadLetter,
+    entry: OutboxEntry,
+}
+
+/// What an `Idempotency-Key` was first used for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    pub fingerprint: String,
+    pub order_id: uuid::Uuid,
+    /// The order's version right after the request, so a replay can rebuild the same response.
+    pub version: u32,
+}
+
+/// Everything one order transition writes, applied as one atomic batch.
+pub struct TransitionWrite<'a> {
+    pub before: Option<&'a Order>,
+    pub after: &'a Order,
+    pub events: &'a [Event],
+    pub reactions: &'a Reactions,
+    /// Outbox entries, already expanded per notification channel.
+    pub outbox: &'a [OutboxEntry],
+    pub idempotency: Option<(&'a str, IdempotencyRecord)>,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    orders: sled::Tree,
+    inventory: sled::Tree,
+    durability: Durability,
+    dir: PathBuf,
+}
+
+fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>> {
+    Ok(serde_json::to_vec(v)?)
+}
+
+fn dec<T: for<'de> Deserialize<'de>>(b: &[u8]) -> Result<T> {
+    Ok(serde_json::from_slice(b)?)
+}
+
+fn id_from(b: &[u8]) -> Option<OrderId> {
+    <[u8; 16]>::try_from(b).ok().map(OrderId::from_bytes)
+}
+
+impl Store {
+    /// Opens (or creates) the database under `dir` with a page cache of `cache_bytes`.
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store> {
+        std::fs::create_dir_all(dir)?;
+        let db = sled::Config::new()
+            .path(dir.join("sled"))
+            .cache_capacity(cache_bytes)
+            .mode(sled::Mode::HighThroughput)
+            .flush_every_ms(Some(1000))
+            .open()?;
+        let orders = db.open_tree("orders")?;
+        let inventory = db.open_tree("inventory")?;
+        let durability = Durability::start(db.clone(), &dir.join("sled"))?;
+        Ok(Store { db, orders, inventory, durability, dir: dir.to_path_buf() })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn durability(&self) -> &Durability {
+        &self.durability
+    }
+
+    /// Waits until every write made before this call is on disk.
+    pub async fn sync(&self) -> Result<()> {
+        let seq = self.durability.mark_written();
+        self.durability.wait(seq).await
+    }
+
+    /// Writes one transition atomically. Returns the write's sequence number, to pass to
+    /// `Durability::wait` before acknowledging.
+    pub fn write_transition(&self, w: &TransitionWrite<'_>) -> Result<u64> {
+        self.durability.check()?;
+        let id = w.after.id;
+        let mut b = sled::Batch::default();
+        b.insert(keys::order(id), enc(w.after)?);
+        for e in w.events {
+            b.insert(keys::event(id, e.seq), enc(e)?);
+        }
+        for entry in w.outbox {
+            b.insert(entry.key(), enc(entry)?);
+        }
+        for t in &w.reactions.set_timers {
+            b.insert(keys::timer(t), &[]);
+        }
+        for t in &w.reactions.clear_timers {
+            b.remove(keys::timer(t));
+        }
+        if let Some((key, rec)) = &w.idempotency {
+            b.insert(keys::idempotency(key), enc(rec)?);
+        }
+        let before_status = w.before.map(|o| o.status);
+        if before_status != Some(w.after.status) {
+            if let Some(s) = before_status {
+                b.remove(keys::by_status(s, id));
+            }
+            b.insert(keys::by_status(w.after.status, id), &[]);
+        }
+        // The pick list holds confirmed orders only.
+        let was_pickable = w.before.filter(|o| o.status == Status::Confirmed).and_then(|o| o.warehouse.as_deref());
+        let is_pickable = Some(w.after).filter(|o| o.status == Status::Confirmed).and_then(|o| o.warehouse.as_deref());
+        if was_pickable != is_pickable {
+            if let Some(wh) = was_pickable {
+                b.remove(keys::pick(wh, id));
+            }
+            if let Some(wh) = is_pickable {
+                b.insert(keys::pick(wh, id), &[]);
+            }
+        }
+        if w.before.is_none() {
+            b.insert(keys::token(&w.after.tracking_token), id.as_bytes());
+        }
+        let booked_before = w.before.and_then(|o| o.booking()).map(|b| b.tracking_number.clone());
+        if let Some(bk) = w.after.booking() {
+            if booked_before.as_deref() != Some(bk.tracking_number.as_str()) {
+                b.insert(keys::tracking_number(&bk.tracking_number), id.as_bytes());
+            }
+        }
+        self.orders.apply_batch(b)?;
+        Ok(self.durability.mark_written())
+    }
+
+    pub fn load_order(&self, id: OrderId) -> Result<Option<Order>> {
+        self.orders.get(keys::order(id))?.map(|v| dec(&v)).transpose()
+    }
+
+    pub fn events(&self, id: OrderId) -> Result<Vec<Event>> {
+        self.orders.scan_prefix(keys::events_of(id)).values().map(|v| dec(&v?)).collect()
+    }
+
+    pub fn order_by_token(&self, token: &str) -> Result<Option<OrderId>> {
+        Ok(self.orders.get(keys::token(token))?.and_then(|v| id_from(&v)))
+    }
+
+    pub fn order_by_tracking_number(&self, tn: &str) -> Result<Option<OrderId>> {
+        Ok(self.orders.get(keys::tracking_number(tn))?.and_then(|v| id_from(&v)))
+    }
+
+    pub fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>> {
+        self.orders.get(keys::idempotency(key))?.map(|v| dec(&v)).transpose()
+    }
+
+    /// Orders newest first (ids are UUIDv7, so key order is creation order), optionally of one
+    /// status, strictly older than `before`.
+    pub fn list_orders(&self, status: Option<Status>, before: Option<OrderId>, limit: usize) -> Result<Vec<Order>> {
+        let (prefix, id_at): (Vec<u8>, usize) = match status {
+            Some(s) => (keys::by_status_prefix(s), 2),
+            None => (vec![keys::ORDER], 1),
+        };
+        let mut upper = prefix.clone();
+        match before {
+            Some(id) => upper.extend_from_slice(id.as_bytes()),
+            None => upper.push(0xff),
+        }
+        let mut out = Vec::with_capacity(limit);
+        for kv in self.orders.range(prefix.clone()..upper).rev() {
+            let (k, v) = kv?;
+            let order = if status.is_some() {
+                match id_from(&k[id_at..]).map(|id| self.load_order(id)).transpose()?.flatten() {
+                    Some(o) => o,
+                    None => continue,
+                }
+            } else {
+                dec(&v)?
+            };
+            out.push(order);
+            if out.len() == limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Confirmed orders waiting to be picked at `warehouse`, oldest first, after `after`.
+    pub fn picks(&self, warehouse: &str, after: Option<OrderId>, limit: usize) -> Result<Vec<Order>> {
+        let prefix = keys::pick_prefix(warehouse);
+        let mut lower = prefix.clone();
+        if let Some(id) = after {
+            lower.extend_from_slice(id.as_bytes());
+            lower.push(0);
+        }
+        let mut upper = prefix.clone();
+        upper.push(0xff);
+        let mut out = Vec::new();
+        for k in self.orders.range(lower..upper).keys() {
+            let k = k?;
+            if let Some(o) = id_from(&k[prefix.len()..]).map(|id| self.load_order(id)).transpose()?.flatten() {
+                out.push(o);
+            }
+            if out.len() == limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every outbox entry; read once at start to resume delivery.
+    pub fn outbox(&self) -> Result<Vec<OutboxEntry>> {
+        self.orders.scan_prefix([keys::OUTBOX]).values().map(|v| dec(&v?)).collect()
+    }
+
+    pub fn outbox_entry(&self, key: &[u8]) -> Result<Option<OutboxEntry>> {
+        self.orders.get(key)?.map(|v| dec(&v)).transpose()
+    }
+
+    /// Updates an entry's retry state. Not waited on: losing it only repeats an attempt.
+    pub fn update_outbox(&self, entry: &OutboxEntry) -> Result<()> {
+        self.orders.insert(entry.key(), enc(entry)?)?;
+        Ok(())
+    }
+
+    /// Removes a delivered entry. Not waited on: a lost removal only causes a redelivery, which
+    /// receivers ignore.
+    pub fn remove_outbox(&self, key: &[u8]) -> Result<()> {
+        self.orders.remove(key)?;
+        Ok(())
+    }
+
+    pub fn outbox_len(&self) -> usize {
+        self.orders.scan_prefix([keys::OUTBOX]).count()
+    }
+
+    /// Moves an entry to the dead-letter list, atomically.
+    pub fn dead_letter(&self, entry: &OutboxEntry, letter: &DeadLetter) -> Result<u64> {
+        let mut b = sled::Batch::default();
+        b.remove(entry.key());
+        let stored = StoredDeadLetter { letter: letter.clone(), entry: entry.clone() };
+        b.insert(keys::dead_letter(&letter.message_id), enc(&stored)?);
+        self.orders.apply_batch(b)?;
+        Ok(self.durability.mark_written())
+    }
+
+    pub fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>> {
+        self.orders
+            .scan_prefix([keys::DEAD])
+            .values()
+            .take(limit)
+            .map(|v| {
+                let s: StoredDeadLetter = dec(&v?)?;
+                Ok(DeadLetter { entry: Some(s.entry), ..s.letter })
+            })
+            .collect()
+    }
+
+    /// Puts a dead letter back into the outbox with a fresh attempt count.
+    pub fn requeue_dead_letter(&self, message_id: &str) -> Result<Option<OutboxEntry>> {
+        let Some(v) = self.orders.get(keys::dead_letter(message_id))? else { return Ok(None) };
+        let s: StoredDeadLetter = dec(&v)?;
+        let entry = OutboxEntry { attempts: 0, next_attempt_at: None, last_error: None, ..s.entry };
+        let mut b = sled::Batch::default();
+        b.remove(keys::dead_letter(message_id));
+        b.insert(entry.key(), enc(&entry)?);
+        self.orders.apply_batch(b)?;
+        let seq = self.durability.mark_written();
+        let _ = seq;
+        Ok(Some(entry))
+    }
+
+    /// Timers due at or before `now`, earliest first.
+    pub fn due_timers(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>> {
+        let upper = keys::timer_upper(now);
+        let mut out = Vec::new();
+        for k in self.orders.range(vec![keys::TIMER]..upper).keys().take(limit) {
+            if let Some(t) = keys::parse_timer(&k?) {
+                out.push(t);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The earliest pending timer, to know how long to sleep.
+    pub fn next_timer(&self) -> Result<Option<Timer>> {
+        Ok(self.orders.scan_prefix([keys::TIMER]).keys().next().transpose()?.and_then(|k| keys::parse_timer(&k)))
+    }
+
+    pub fn remove_timer(&self, t: &Timer) -> Result<()> {
+        self.orders.remove(keys::timer(t))?;
+        Ok(())
+    }
+
+    pub fn count_timers(&self, kind: TimerKind) -> usize {
+        self.orders.scan_prefix([keys::TIMER]).keys().filter_map(|k| k.ok()).filter_map(|k| keys::parse_timer(&k)).filter(|t| t.kind == kind).count()
+    }
+
+    // ---- inventory tree -------------------------------------------------------------------
+
+    pub fn stock_levels(&self) -> Result<Vec<((String, String), StockLevel)>> {
+        let mut out = Vec::new();
+        for kv in self.inventory.scan_prefix([keys::STOCK]) {
+            let (k, v) = kv?;
+            if let Some(cell) = keys::parse_stock(&k) {
+                out.push((cell, dec(&v)?));
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn reservation(&self, id: OrderId) -> Result<Option<Reservation>> {
+        self.inventory.get(keys::reservation(id))?.map(|v| dec(&v)).transpose()
+    }
+
+    pub fn restocked(&self, id: OrderId, step: u32) -> Result<bool> {
+        Ok(self.inventory.contains_key(keys::restock(id, step))?)
+    }
+
+    /// Writes an inventory change (levels, reservation, restock marker) atomically.
+    pub fn write_inventory(
+        &self,
+        levels: &[((String, String), StockLevel)],
+        reservation: Option<&Reservation>,
+        restock_marker: Option<(OrderId, u32)>,
+    ) -> Result<u64> {
+        self.durability.check()?;
+        let mut b = sled::Batch::default();
+        for ((w, s), l) in levels {
+            b.insert(keys::stock(w, s), enc(l)?);
+        }
+        if let Some(r) = reservation {
+            b.insert(keys::reservation(r.order_id), enc(r)?);
+        }
+        if let Some((id, step)) = restock_marker {
+            b.insert(keys::restock(id, step), &[]);
+        }
+        self.inventory.apply_batch(b)?;
+        Ok(self.durability.mark_written())
+    }
+
+    /// Raw snapshot-sized writes with the engine's group commit, for the storage baseline.
+    pub fn baseline_write(&self, key: &[u8], value: &[u8]) -> Result<u64> {
+        let mut k = vec![b'z'];
+        k.extend_from_slice(key);
+        self.orders.insert(k, value)?;
+        Ok(self.durability.mark_written())
+    }
+
+    /// Number of stored orders (all statuses); used by readiness reporting and tests.
+    pub fn order_count(&self) -> usize {
+        self.orders.scan_prefix([keys::ORDER]).count()
+    }
+
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+}

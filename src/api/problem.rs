@@ -1,0 +1,156 @@
+//! RFC 9457 problem details: the one shape every error takes at the HTTP edge.
+//!
+//! Engine errors are typed; this is the single place that maps them to a status code and a
+//! message a client developer can act on. Nothing here returns 500 for anything a client sent.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use orderly_actors::domain::DomainError;
+use orderly_actors::domain::inventory::StockError;
+use orderly_actors::engine::EngineError;
+use serde::Serialize;
+use std::fmt;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the kind of problem, e.g. `/problems/cancel_not_allowed`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// The order's status when a command was refused because of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_status: Option<String>,
+    /// The request field at fault, for validation errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(skip)]
+    retry_after: Option<u32>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
+        Problem {
+            kind: format!("/problems/{code}"),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            current_status: None,
+            field: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Problem::new(StatusCode::BAD_REQUEST, "bad_request", detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Problem::new(StatusCode::NOT_FOUND, "not_found", detail)
+    }
+
+    pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
+        let mut p = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", detail);
+        p.field = Some(field.to_string());
+        p
+    }
+
+    fn unavailable(code: &str, detail: impl Into<String>) -> Self {
+        let mut p = Problem::new(StatusCode::SERVICE_UNAVAILABLE, code, detail);
+        p.retry_after = Some(1);
+        p
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.status, self.detail)
+    }
+}
+
+impl ResponseError for Problem {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut b = HttpResponse::build(self.status_code());
+        b.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+        if let Some(s) = self.retry_after {
+            b.insert_header((header::RETRY_AFTER, s.to_string()));
+        }
+        if self.status == 401 {
+            b.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        b.body(serde_json::to_string(self).unwrap_or_default())
+    }
+}
+
+impl From<EngineError> for Problem {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Domain(d) => d.into(),
+            EngineError::NotFound => Problem::not_found("no order with this id"),
+            EngineError::Overloaded | EngineError::Retry => {
+                Problem::unavailable("overloaded", "the order is busy; retry shortly")
+            }
+            EngineError::ActorFailed => Problem::unavailable("actor_failed", e.to_string()),
+            EngineError::Store(s) => {
+                tracing::error!(error = %s, "storage error");
+                Problem::unavailable("storage_unavailable", "storage is unavailable; the change was not made")
+            }
+            EngineError::IdempotencyMismatch => {
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused", e.to_string())
+            }
+            EngineError::IdempotencyInProgress => Problem::new(StatusCode::CONFLICT, "idempotency_in_progress", e.to_string()),
+            EngineError::NoCarrier(_) => Problem::new(StatusCode::CONFLICT, "no_carrier", e.to_string()),
+            EngineError::Stock(StockError::Negative) => Problem::invalid("on_hand", "on_hand must not be negative"),
+            EngineError::Stock(s @ StockError::BelowReserved { .. }) => {
+                Problem::new(StatusCode::CONFLICT, "below_reserved", s.to_string())
+            }
+        }
+    }
+}
+
+impl From<DomainError> for Problem {
+    fn from(d: DomainError) -> Self {
+        match d {
+            DomainError::NotFound => Problem::not_found("no order with this id"),
+            DomainError::Invalid { field, message } => Problem::invalid(&field, format!("{field}: {message}")),
+            DomainError::Rejected { status, code, message } => {
+                let mut p = Problem::new(StatusCode::CONFLICT, code, format!("{message} (current status: {})", status.as_str()));
+                p.current_status = Some(status.as_str().to_string());
+                p
+            }
+        }
+    }
+}
+
+/// Turns actix's body, path and query errors into problems.
+pub fn json_error(err: actix_web::error::JsonPayloadError, _: &actix_web::HttpRequest) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as J;
+    let p = match &err {
+        J::OverflowKnownLength { .. } | J::Overflow { .. } => {
+            Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is too large")
+        }
+        J::ContentType => Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "the request body must be application/json",
+        ),
+        J::Deserialize(e) if e.is_data() => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", format!("invalid request body: {e}")),
+        J::Deserialize(e) => Problem::bad_request(format!("malformed JSON: {e}")),
+        other => Problem::bad_request(format!("could not read the request body: {other}")),
+    };
+    p.into()
+}
+
+pub fn path_error(err: actix_web::error::PathError, _: &actix_web::HttpRequest) -> actix_web::Error {
+    Problem::not_found(format!("no such resource: {err}")).into()
+}
+
+pub fn query_error(err: actix_web::error::QueryPayloadError, _: &actix_web::HttpRequest) -> actix_web::Error {
+    Problem::bad_request(format!("invalid query string: {err}")).into()
+}

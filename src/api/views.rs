@@ -1,0 +1,191 @@
+//! Response bodies: how orders look to each kind of client.
+//!
+//! Storefronts see the whole order; warehouse terminals see what to pick; the public tracking
+//! page sees status and timeline only — no address, email or phone.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use orderly_actors::domain::inventory::StockLevel;
+use orderly_actors::domain::{Change, Event, Money, Order, Status};
+use orderly_actors::engine::OrderView;
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderBody {
+    #[serde(flatten)]
+    pub order: Order,
+    pub total: Money,
+    /// Where the shipping label (PDF) can be fetched once the carrier is booked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label_url: Option<String>,
+    /// Where the return label (PDF) can be fetched once a return is approved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub return_label_url: Option<String>,
+    pub history: Vec<Event>,
+}
+
+impl OrderBody {
+    pub fn new(v: OrderView) -> Self {
+        let id = v.order.id;
+        OrderBody {
+            total: v.order.total(),
+            label_url: v.order.booking().map(|_| format!("/v1/orders/{id}/label")),
+            return_label_url: v.order.return_case.as_ref().map(|_| format!("/v1/orders/{id}/returns/label")),
+            order: v.order,
+            history: v.history,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderSummary {
+    #[serde(flatten)]
+    pub order: Order,
+    pub total: Money,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderPage {
+    pub orders: Vec<OrderSummary>,
+    /// Pass as `cursor` to get the next (older) page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PickLine {
+    pub sku: String,
+    pub quantity: u32,
+    pub picked: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PickOrder {
+    pub order_id: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_ref: Option<String>,
+    pub confirmed_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipping_method: Option<String>,
+    pub lines: Vec<PickLine>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PickList {
+    pub warehouse: String,
+    pub orders: Vec<PickOrder>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+impl PickOrder {
+    pub fn new(o: Order) -> Self {
+        PickOrder {
+            order_id: o.id,
+            external_ref: o.external_ref,
+            confirmed_at: o.updated_at,
+            shipping_method: o.shipping.method,
+            lines: o.lines.into_iter().map(|l| PickLine { sku: l.sku, quantity: l.quantity, picked: l.picked }).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineEntry {
+    pub at: DateTime<Utc>,
+    /// Machine-readable step, e.g. `confirmed`, `in_transit`, `delivered`.
+    pub step: String,
+    pub description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+}
+
+/// What the customer's tracking page may show.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Tracking {
+    pub status: Status,
+    pub placed_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracking_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_delivery: Option<NaiveDate>,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+impl Tracking {
+    pub fn new(v: &OrderView) -> Self {
+        let booking = v.order.booking();
+        let timeline = v
+            .history
+            .iter()
+            .filter_map(|e| {
+                let (step, description, location) = match &e.change {
+                    Change::Placed { .. } => ("placed".to_string(), "Order placed".to_string(), None),
+                    Change::Confirmed => ("confirmed".into(), "Order confirmed".into(), None),
+                    Change::Packed { .. } => ("packed".into(), "Packed and ready for the carrier".into(), None),
+                    Change::Shipped => ("shipped".into(), "Handed to the carrier".into(), None),
+                    Change::CarrierScanned { kind, location, .. } => {
+                        let k = serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+                        let d = match k.as_str() {
+                            "in_transit" => "In transit",
+                            "out_for_delivery" => "Out for delivery",
+                            "delivered" => "Delivered by the carrier",
+                            "failed_attempt" => "Delivery attempt failed",
+                            _ => "Carrier reported a problem",
+                        };
+                        (k, d.to_string(), location.clone())
+                    }
+                    Change::Delivered => ("delivered".into(), "Delivered".into(), None),
+                    Change::Cancelled { .. } => ("cancelled".into(), "Order cancelled".into(), None),
+                    Change::ReturnApproved { .. } => ("return_approved".into(), "Return approved".into(), None),
+                    Change::ReturnReceived { .. } => ("returned".into(), "Return received".into(), None),
+                    Change::RefundIssued { .. } => ("refunded".into(), "Refund issued".into(), None),
+                    _ => return None,
+                };
+                Some(TimelineEntry { at: e.at, step, description, location })
+            })
+            .collect();
+        Tracking {
+            status: v.order.status,
+            placed_at: v.order.placed_at,
+            carrier: booking.map(|b| b.carrier_name.clone()),
+            tracking_number: booking.map(|b| b.tracking_number.clone()),
+            estimated_delivery: booking.map(|b| b.estimated_delivery),
+            timeline,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StockCell {
+    pub warehouse: String,
+    pub sku: String,
+    pub on_hand: i64,
+    pub reserved: i64,
+    pub available: i64,
+}
+
+impl StockCell {
+    pub fn new(warehouse: String, sku: String, l: StockLevel) -> Self {
+        StockCell { warehouse, sku, on_hand: l.on_hand, reserved: l.reserved, available: l.available() }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SkuStock {
+    pub sku: String,
+    pub on_hand: i64,
+    pub reserved: i64,
+    pub available: i64,
+    pub warehouses: Vec<StockCell>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CarrierEventAck {
+    pub order_status: Status,
+    /// False when the event was a duplicate or changed nothing.
+    pub applied: bool,
+}

@@ -1,0 +1,220 @@
+//! Configuration: `config.toml` overlaid with `ORDERLY_…` environment variables.
+//!
+//! Nested keys use a double underscore, e.g. `ORDERLY_SERVER__BIND=0.0.0.0:8080` or
+//! `ORDERLY_ENGINE__PAYMENT_TIMEOUT_SECS=3600`. Loading is strict (unknown keys are errors), so
+//! a typo fails at start with one line naming the key instead of being silently ignored.
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use orderly_actors::domain::shipping::CarrierSpec;
+use orderly_actors::engine::notifier::NotifierConfig;
+use orderly_actors::engine::EngineConfig;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    #[serde(default)]
+    pub engine: EngineSection,
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub carriers: Vec<CarrierSpec>,
+    /// Days (YYYY-MM-DD) that are not business days for delivery estimates.
+    #[serde(default)]
+    pub holidays: Vec<chrono::NaiveDate>,
+    #[serde(default)]
+    pub notifications: NotifierConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub bind: String,
+    /// HTTP worker threads; 0 means one per core.
+    #[serde(default)]
+    pub workers: usize,
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+}
+
+fn default_max_body() -> usize {
+    64 * 1024
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    pub data_dir: PathBuf,
+    #[serde(default = "default_cache_mb")]
+    pub cache_mb: u64,
+}
+
+fn default_cache_mb() -> u64 {
+    64
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineSection {
+    pub payment_timeout_secs: i64,
+    pub return_window_days: u32,
+    pub idle_timeout_secs: u64,
+    pub order_mailbox: usize,
+    /// Threads running order actors; 0 means one per core.
+    pub actor_threads: usize,
+    pub effect_wait_ms: u64,
+    pub send_timeout_ms: u64,
+    pub timer_tick_ms: u64,
+}
+
+impl Default for EngineSection {
+    fn default() -> Self {
+        let d = EngineConfig::default();
+        EngineSection {
+            payment_timeout_secs: d.payment_timeout_secs,
+            return_window_days: d.return_window_days,
+            idle_timeout_secs: d.idle_timeout.as_secs(),
+            order_mailbox: d.order_mailbox,
+            actor_threads: 0,
+            effect_wait_ms: d.effect_wait.as_millis() as u64,
+            send_timeout_ms: d.send_timeout.as_millis() as u64,
+            timer_tick_ms: d.timer_tick.as_millis() as u64,
+        }
+    }
+}
+
+/// Bearer keys per role. Carrier keys are per carrier: a carrier may only post its own events.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    #[serde(default)]
+    pub storefront: Vec<String>,
+    #[serde(default)]
+    pub warehouse: Vec<String>,
+    #[serde(default)]
+    pub admin: Vec<String>,
+    #[serde(default)]
+    pub carriers: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `tracing` filter, e.g. `info` or `orderly=debug,info`. `RUST_LOG` wins if set.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { level: "info".into(), format: "text".into() }
+    }
+}
+
+impl Config {
+    /// Reads the file and the environment; one line naming the offending key on error.
+    pub fn load(path: &Path) -> Result<Config, String> {
+        if !path.exists() {
+            return Err(format!("config file {} does not exist", path.display()));
+        }
+        let config: Config = Figment::from(Toml::file(path))
+            .merge(Env::prefixed("ORDERLY_").split("__"))
+            .extract()
+            .map_err(|e| one_line(&e))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.server.bind.parse::<std::net::SocketAddr>().is_err() {
+            return Err(format!("server.bind: '{}' is not an address like 127.0.0.1:8080", self.server.bind));
+        }
+        if self.server.max_body_bytes < 1024 || self.server.max_body_bytes > 16 << 20 {
+            return Err("server.max_body_bytes: must be between 1024 and 16777216".into());
+        }
+        if self.storage.cache_mb == 0 {
+            return Err("storage.cache_mb: must be at least 1".into());
+        }
+        let e = &self.engine;
+        if e.payment_timeout_secs <= 0 {
+            return Err("engine.payment_timeout_secs: must be positive".into());
+        }
+        if e.order_mailbox == 0 {
+            return Err("engine.order_mailbox: must be at least 1".into());
+        }
+        if e.timer_tick_ms == 0 || e.send_timeout_ms == 0 || e.idle_timeout_secs == 0 {
+            return Err("engine: timer_tick_ms, send_timeout_ms and idle_timeout_secs must be positive".into());
+        }
+        let roles = [("storefront", &self.auth.storefront), ("warehouse", &self.auth.warehouse), ("admin", &self.auth.admin)];
+        for (role, keys) in roles {
+            check_keys(&format!("auth.{role}"), keys)?;
+        }
+        for (carrier, keys) in &self.auth.carriers {
+            check_keys(&format!("auth.carriers.{carrier}"), keys)?;
+            if !self.carriers.iter().any(|c| &c.id == carrier) {
+                return Err(format!("auth.carriers.{carrier}: no carrier with id '{carrier}' is configured"));
+            }
+        }
+        for (i, c) in self.carriers.iter().enumerate() {
+            if c.id.is_empty() || !c.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                return Err(format!("carriers[{i}].id: must be letters, digits, '-' or '_'"));
+            }
+            if c.services.is_empty() {
+                return Err(format!("carriers[{i}].services: at least one service is required"));
+            }
+            for (j, s) in c.services.iter().enumerate() {
+                s.cutoff_time().map_err(|m| format!("carriers[{i}].services[{j}].cutoff: {m}"))?;
+            }
+        }
+        self.notifications.validate()?;
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(format!("log.format: '{}' must be 'text' or 'json'", self.log.format));
+        }
+        Ok(())
+    }
+
+    pub fn engine_config(&self) -> EngineConfig {
+        let e = &self.engine;
+        let threads = if e.actor_threads == 0 { num_cpus() } else { e.actor_threads };
+        EngineConfig {
+            payment_timeout_secs: e.payment_timeout_secs,
+            return_window_days: e.return_window_days,
+            idle_timeout: Duration::from_secs(e.idle_timeout_secs),
+            order_mailbox: e.order_mailbox,
+            arbiters: threads,
+            effect_wait: Duration::from_millis(e.effect_wait_ms),
+            send_timeout: Duration::from_millis(e.send_timeout_ms),
+            timer_tick: Duration::from_millis(e.timer_tick_ms),
+            carriers: self.carriers.clone(),
+            holidays: self.holidays.clone(),
+            notifications: self.notifications.clone(),
+        }
+    }
+}
+
+pub fn num_cpus() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+}
+
+fn check_keys(field: &str, keys: &[String]) -> Result<(), String> {
+    for k in keys {
+        if k.len() < 16 || k.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!("{field}: keys must be at least 16 characters without white space"));
+        }
+    }
+    Ok(())
+}
+
+/// Figment errors can span lines; the operator gets one.
+fn one_line(e: &figment::Error) -> String {
+    let first = e.clone().into_iter().next().map(|e| e.to_string()).unwrap_or_else(|| e.to_string());
+    first.replace('\n', " ").replace("key \"default.", "key \"")
+}
