@@ -349,7 +349,8 @@ proptest! {
             order = Some(after);
         }
         let order = order.unwrap();
-        prop_assert_eq!(fold(None, &history).as_ref(), Some(&order), "snapshot equals the fold of its history");
+        let replayed = fold(None, &history);
+        prop_assert_eq!(replayed.as_ref(), Some(&order), "snapshot equals the fold of its history");
         let open = reservation.as_ref().filter(|r| r.state == ReservationState::Open);
         let reserved_a: i64 = open.iter().flat_map(|r| r.lines.iter()).filter(|l| l.sku == "a").map(|l| l.quantity as i64).sum();
         prop_assert_eq!(ledger.level("w", "a").reserved, reserved_a);
