@@ -2,6 +2,7 @@
 //! actors once, then serves the HTTP API on every worker.
 
 mod api;
+mod bench;
 mod config;
 mod label;
 
@@ -34,6 +35,8 @@ enum Cmd {
     Serve,
     /// Check the configuration and exit.
     CheckConfig,
+    /// Drive orders through their lifecycle over HTTP and report throughput and latency.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +53,13 @@ fn main() -> ExitCode {
             println!("configuration ok");
             ExitCode::SUCCESS
         }
+        Cmd::Bench(args) => match bench::run(args, &config, &cli.config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        },
         Cmd::Serve => {
             init_tracing(&config);
             match actix_web::rt::System::new().block_on(serve(config)) {
