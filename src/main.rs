@@ -3,6 +3,7 @@
 
 mod api;
 mod bench;
+mod capacity;
 mod config;
 mod label;
 
@@ -37,6 +38,10 @@ enum Cmd {
     CheckConfig,
     /// Drive orders through their lifecycle over HTTP and report throughput and latency.
     Bench(bench::BenchArgs),
+    /// Bulk-load in-flight orders into a data directory (for the restart and memory scenarios).
+    Seed(capacity::SeedArgs),
+    /// Measure restart time and memory with many in-flight orders (scenarios S4 and S5).
+    Capacity(capacity::CapacityArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +58,8 @@ fn main() -> ExitCode {
             println!("configuration ok");
             ExitCode::SUCCESS
         }
+        Cmd::Seed(args) => report(capacity::seed(args, &config)),
+        Cmd::Capacity(args) => report(capacity::capacity(args, &config, &cli.config)),
         Cmd::Bench(args) => match bench::run(args, &config, &cli.config) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -70,6 +77,16 @@ fn main() -> ExitCode {
                     ExitCode::from(1)
                 }
             }
+        }
+    }
+}
+
+fn report(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
         }
     }
 }

@@ -21,19 +21,8 @@ fn run<T: Send + 'static, Fut: Future<Output = T>>(f: impl FnOnce() -> Fut + Sen
     .expect("test system panicked")
 }
 
-/// Opens the store, waiting (with a deadline) for a previous run's handles to let go.
 fn open(dir: &Path) -> Store {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match Store::open(dir, 8 << 20) {
-            Ok(s) => return s,
-            Err(e) if Instant::now() < deadline => {
-                let _ = e;
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(e) => panic!("store did not reopen: {e}"),
-        }
-    }
+    Store::open_patiently(dir, 8 << 20, Duration::from_secs(10)).expect("store opens")
 }
 
 fn config() -> EngineConfig {

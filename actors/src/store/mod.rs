@@ -126,6 +126,22 @@ fn id_from(b: &[u8]) -> Option<OrderId> {
 }
 
 impl Store {
+    /// Opens the store, waiting up to `patience` for a previous holder of the same directory in
+    /// this process (whose flusher thread lets go within a few hundred milliseconds).
+    pub fn open_patiently(dir: &Path, cache_bytes: u64, patience: std::time::Duration) -> Result<Store> {
+        let deadline = std::time::Instant::now() + patience;
+        loop {
+            match Store::open(dir, cache_bytes) {
+                Err(StoreError::Sled(sled::Error::Io(e)))
+                    if e.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Opens (or creates) the database under `dir` with a page cache of `cache_bytes`.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store> {
         std::fs::create_dir_all(dir)?;
@@ -159,8 +175,25 @@ impl Store {
     /// `Durability::wait` before acknowledging.
     pub fn write_transition(&self, w: &TransitionWrite<'_>) -> Result<u64> {
         self.durability.check()?;
-        let id = w.after.id;
         let mut b = sled::Batch::default();
+        Self::add_transition(&mut b, w)?;
+        self.orders.apply_batch(b)?;
+        Ok(self.durability.mark_written())
+    }
+
+    /// Bulk path (seeding): many transitions in one atomic batch.
+    pub fn write_transitions(&self, ws: &[TransitionWrite<'_>]) -> Result<u64> {
+        self.durability.check()?;
+        let mut b = sled::Batch::default();
+        for w in ws {
+            Self::add_transition(&mut b, w)?;
+        }
+        self.orders.apply_batch(b)?;
+        Ok(self.durability.mark_written())
+    }
+
+    fn add_transition(b: &mut sled::Batch, w: &TransitionWrite<'_>) -> Result<()> {
+        let id = w.after.id;
         b.insert(keys::order(id), enc(w.after)?);
         for e in w.events {
             b.insert(keys::event(id, e.seq), enc(e)?);
@@ -204,8 +237,7 @@ impl Store {
                 b.insert(keys::tracking_number(&bk.tracking_number), id.as_bytes());
             }
         }
-        self.orders.apply_batch(b)?;
-        Ok(self.durability.mark_written())
+        Ok(())
     }
 
     pub fn load_order(&self, id: OrderId) -> Result<Option<Order>> {
@@ -398,12 +430,22 @@ impl Store {
         reservation: Option<&Reservation>,
         restock_marker: Option<(OrderId, u32)>,
     ) -> Result<u64> {
+        self.write_inventory_bulk(levels, reservation.into_iter(), restock_marker)
+    }
+
+    /// Stock levels and any number of reservation records in one atomic batch.
+    pub fn write_inventory_bulk<'r>(
+        &self,
+        levels: &[((String, String), StockLevel)],
+        reservations: impl Iterator<Item = &'r Reservation>,
+        restock_marker: Option<(OrderId, u32)>,
+    ) -> Result<u64> {
         self.durability.check()?;
         let mut b = sled::Batch::default();
         for ((w, s), l) in levels {
             b.insert(keys::stock(w, s), enc(l)?);
         }
-        if let Some(r) = reservation {
+        for r in reservations {
             b.insert(keys::reservation(r.order_id), enc(r)?);
         }
         if let Some((id, step)) = restock_marker {
