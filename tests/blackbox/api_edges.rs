@@ -13,7 +13,10 @@ fn event_body(tn: &str) -> Value {
 
 /// The problem names `field`, either in its `field` member or in its detail.
 fn assert_names_field(problem: &Value, field: &str) {
-    let named = problem["field"] == field || problem["detail"].as_str().is_some_and(|d| d.contains(field));
+    let named = problem["field"] == field
+        || problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains(field));
     assert!(named, "the problem should name {field:?}: {problem}");
 }
 
@@ -24,41 +27,112 @@ async fn keys_and_roles_are_enforced() {
     api.set_stock("ams-1", "MUG-RED", 5).await;
     let body = order_body(&[("MUG-RED", 1, 1250)], ("card", "pending"));
 
-    let p = api.anon().idempotency(&new_key()).post("/v1/orders", &body).await.problem(401, "no key");
-    assert!(p["detail"].as_str().unwrap().contains("Authorization"), "{p}");
-    api.with(Key::Raw("not-a-real-key-000000000")).idempotency(&new_key()).post("/v1/orders", &body).await.problem(401, "unknown key");
-    api.warehouse().idempotency(&new_key()).post("/v1/orders", &body).await.problem(403, "warehouse key places an order");
-    api.postnl().idempotency(&new_key()).post("/v1/orders", &body).await.problem(403, "carrier key places an order");
+    let p = api
+        .anon()
+        .idempotency(&new_key())
+        .post("/v1/orders", &body)
+        .await
+        .problem(401, "no key");
+    assert!(
+        p["detail"].as_str().unwrap().contains("Authorization"),
+        "{p}"
+    );
+    api.with(Key::Raw("not-a-real-key-000000000"))
+        .idempotency(&new_key())
+        .post("/v1/orders", &body)
+        .await
+        .problem(401, "unknown key");
+    api.warehouse()
+        .idempotency(&new_key())
+        .post("/v1/orders", &body)
+        .await
+        .problem(403, "warehouse key places an order");
+    api.postnl()
+        .idempotency(&new_key())
+        .post("/v1/orders", &body)
+        .await
+        .problem(403, "carrier key places an order");
 
     let order = api.place(&new_key(), &body).await;
     let id = str_of(&order["id"]);
-    api.anon().get(&format!("/v1/orders/{id}")).await.problem(401, "read an order without a key");
-    api.postnl().get(&format!("/v1/orders/{id}")).await.problem(403, "carrier reads an order");
-    api.admin().get(&format!("/v1/orders/{id}")).await.expect(200, "admin reads an order");
-    api.anon().get("/v1/orders").await.problem(401, "list without a key");
+    api.anon()
+        .get(&format!("/v1/orders/{id}"))
+        .await
+        .problem(401, "read an order without a key");
+    api.postnl()
+        .get(&format!("/v1/orders/{id}"))
+        .await
+        .problem(403, "carrier reads an order");
+    api.admin()
+        .get(&format!("/v1/orders/{id}"))
+        .await
+        .expect(200, "admin reads an order");
+    api.anon()
+        .get("/v1/orders")
+        .await
+        .problem(401, "list without a key");
 
-    api.dhl().post("/v1/carriers/postnl/events", &event_body("3SXXXX")).await.problem(403, "DHL key posts PostNL events");
-    api.storefront().post("/v1/carriers/postnl/events", &event_body("3SXXXX")).await.problem(403, "storefront posts carrier events");
-    api.anon().post("/v1/carriers/postnl/events", &event_body("3SXXXX")).await.problem(401, "carrier event without a key");
-
-    api.storefront().get("/v1/warehouses/ams-1/picks").await.problem(403, "storefront reads the pick list");
-    api.anon().get("/v1/warehouses/ams-1/picks").await.problem(401, "pick list without a key");
+    api.dhl()
+        .post("/v1/carriers/postnl/events", &event_body("3SXXXX"))
+        .await
+        .problem(403, "DHL key posts PostNL events");
     api.storefront()
-        .post(&format!("/v1/orders/{id}/picks"), &json!({"warehouse": "ams-1", "lines": [{"sku": "MUG-RED", "quantity": 1}]}))
+        .post("/v1/carriers/postnl/events", &event_body("3SXXXX"))
+        .await
+        .problem(403, "storefront posts carrier events");
+    api.anon()
+        .post("/v1/carriers/postnl/events", &event_body("3SXXXX"))
+        .await
+        .problem(401, "carrier event without a key");
+
+    api.storefront()
+        .get("/v1/warehouses/ams-1/picks")
+        .await
+        .problem(403, "storefront reads the pick list");
+    api.anon()
+        .get("/v1/warehouses/ams-1/picks")
+        .await
+        .problem(401, "pick list without a key");
+    api.storefront()
+        .post(
+            &format!("/v1/orders/{id}/picks"),
+            &json!({"warehouse": "ams-1", "lines": [{"sku": "MUG-RED", "quantity": 1}]}),
+        )
         .await
         .problem(403, "storefront acknowledges picks");
-    api.storefront().put("/v1/inventory/ams-1/MUG-RED", &json!({"on_hand": 99})).await.problem(403, "storefront sets stock");
-    api.warehouse().put("/v1/inventory/ams-1/MUG-RED", &json!({"on_hand": 99})).await.problem(403, "warehouse sets stock");
-    api.storefront().get("/v1/notifications/dead-letters").await.problem(403, "storefront reads dead letters");
-    api.warehouse().get("/v1/notifications/dead-letters").await.problem(403, "warehouse reads dead letters");
-    api.anon().get("/v1/notifications/dead-letters").await.problem(401, "dead letters without a key");
-    api.admin().get("/v1/notifications/dead-letters").await.expect(200, "admin reads dead letters");
+    api.storefront()
+        .put("/v1/inventory/ams-1/MUG-RED", &json!({"on_hand": 99}))
+        .await
+        .problem(403, "storefront sets stock");
+    api.warehouse()
+        .put("/v1/inventory/ams-1/MUG-RED", &json!({"on_hand": 99}))
+        .await
+        .problem(403, "warehouse sets stock");
+    api.storefront()
+        .get("/v1/notifications/dead-letters")
+        .await
+        .problem(403, "storefront reads dead letters");
+    api.warehouse()
+        .get("/v1/notifications/dead-letters")
+        .await
+        .problem(403, "warehouse reads dead letters");
+    api.anon()
+        .get("/v1/notifications/dead-letters")
+        .await
+        .problem(401, "dead letters without a key");
+    api.admin()
+        .get("/v1/notifications/dead-letters")
+        .await
+        .expect(200, "admin reads dead letters");
 
     // Nothing above changed the stock.
     assert_eq!(api.stock("MUG-RED").await["on_hand"], 5);
     // The tracking page needs no key.
     let token = str_of(&order["tracking_token"]);
-    api.anon().get(&format!("/v1/track/{token}")).await.expect(200, "tracking without a key");
+    api.anon()
+        .get(&format!("/v1/track/{token}"))
+        .await
+        .expect(200, "tracking without a key");
 }
 
 #[actix_rt::test]
@@ -68,18 +142,42 @@ async fn placement_is_idempotent() {
     api.set_stock("ams-1", "MUG-RED", 5).await;
     let body = order_body(&[("MUG-RED", 1, 1250)], ("card", "pending"));
 
-    let p = api.storefront().post("/v1/orders", &body).await.problem(400, "no Idempotency-Key");
-    assert!(p["detail"].as_str().unwrap().contains("Idempotency-Key"), "{p}");
+    let p = api
+        .storefront()
+        .post("/v1/orders", &body)
+        .await
+        .problem(400, "no Idempotency-Key");
+    assert!(
+        p["detail"].as_str().unwrap().contains("Idempotency-Key"),
+        "{p}"
+    );
 
     let key = new_key();
-    let first = api.storefront().idempotency(&key).post("/v1/orders", &body).await.expect(201, "first placement");
-    let again = api.storefront().idempotency(&key).post("/v1/orders", &body).await.expect(201, "replayed placement");
+    let first = api
+        .storefront()
+        .idempotency(&key)
+        .post("/v1/orders", &body)
+        .await
+        .expect(201, "first placement");
+    let again = api
+        .storefront()
+        .idempotency(&key)
+        .post("/v1/orders", &body)
+        .await
+        .expect(201, "replayed placement");
     assert_eq!(again.header("idempotent-replayed").as_deref(), Some("true"));
-    assert_eq!(again.json, first.json, "a replay returns the original response body");
+    assert_eq!(
+        again.json, first.json,
+        "a replay returns the original response body"
+    );
 
     let mut other = body.clone();
     other["lines"][0]["quantity"] = json!(2);
-    api.storefront().idempotency(&key).post("/v1/orders", &other).await.problem(422, "same key, different body");
+    api.storefront()
+        .idempotency(&key)
+        .post("/v1/orders", &other)
+        .await
+        .problem(422, "same key, different body");
 
     let all = api.all_orders(None).await;
     assert_eq!(all.len(), 1, "one key, one order: {all:?}");
@@ -92,7 +190,12 @@ async fn invalid_bodies_are_refused_with_the_field_named() {
     let good = order_body(&[("MUG-RED", 1, 1250)], ("card", "pending"));
     let place = |body: Value| {
         let api = &api;
-        async move { api.storefront().idempotency(&new_key()).post("/v1/orders", &body).await }
+        async move {
+            api.storefront()
+                .idempotency(&new_key())
+                .post("/v1/orders", &body)
+                .await
+        }
     };
 
     let mut b = good.clone();
@@ -101,15 +204,26 @@ async fn invalid_bodies_are_refused_with_the_field_named() {
 
     let mut b = good.clone();
     b["lines"][0]["quantity"] = json!(0);
-    assert_names_field(&place(b).await.problem(422, "zero quantity"), "lines[0].quantity");
+    assert_names_field(
+        &place(b).await.problem(422, "zero quantity"),
+        "lines[0].quantity",
+    );
 
     let mut b = good.clone();
     b["shipping"]["address"]["country"] = json!("Netherlands");
-    assert_names_field(&place(b).await.problem(422, "country is not ISO 3166-1 alpha-2"), "shipping.address.country");
+    assert_names_field(
+        &place(b)
+            .await
+            .problem(422, "country is not ISO 3166-1 alpha-2"),
+        "shipping.address.country",
+    );
 
     let mut b = good.clone();
     b["shipping"]["address"]["country"] = json!("nl");
-    assert_names_field(&place(b).await.problem(422, "lower-case country"), "shipping.address.country");
+    assert_names_field(
+        &place(b).await.problem(422, "lower-case country"),
+        "shipping.address.country",
+    );
 
     let mut b = good.clone();
     b["customer"]["email"] = json!("not-an-email");
@@ -121,7 +235,10 @@ async fn invalid_bodies_are_refused_with_the_field_named() {
 
     let mut b = good.clone();
     b["lines"][0]["unit_price"] = json!(-5);
-    assert_names_field(&place(b).await.problem(422, "negative price"), "lines[0].unit_price");
+    assert_names_field(
+        &place(b).await.problem(422, "negative price"),
+        "lines[0].unit_price",
+    );
 
     let mut b = good.clone();
     b["payment"]["method"] = json!("bitcoin");
@@ -130,7 +247,11 @@ async fn invalid_bodies_are_refused_with_the_field_named() {
     let malformed = api
         .storefront()
         .idempotency(&new_key())
-        .post_raw("/v1/orders", "application/json", actix_web::web::Bytes::from_static(br#"{"customer": {"id": "c1", "#))
+        .post_raw(
+            "/v1/orders",
+            "application/json",
+            actix_web::web::Bytes::from_static(br#"{"customer": {"id": "c1", "#),
+        )
         .await;
     malformed.problem(400, "malformed JSON");
 
@@ -147,20 +268,44 @@ async fn unknown_ids_and_routes_are_404() {
     let server = Server::start().await;
     let api = server.api();
     let random = uuid::Uuid::new_v4();
-    api.storefront().get(&format!("/v1/orders/{random}")).await.problem(404, "unknown order id");
-    api.storefront().get("/v1/orders/not-a-uuid").await.problem(404, "non-uuid order id");
     api.storefront()
-        .post(&format!("/v1/orders/{random}/cancel"), &json!({"reason": "x"}))
+        .get(&format!("/v1/orders/{random}"))
+        .await
+        .problem(404, "unknown order id");
+    api.storefront()
+        .get("/v1/orders/not-a-uuid")
+        .await
+        .problem(404, "non-uuid order id");
+    api.storefront()
+        .post(
+            &format!("/v1/orders/{random}/cancel"),
+            &json!({"reason": "x"}),
+        )
         .await
         .problem(404, "cancel an unknown order");
     api.storefront()
-        .post(&format!("/v1/orders/{random}/payments"), &json!({"status": "captured", "amount": 1, "reference": "r"}))
+        .post(
+            &format!("/v1/orders/{random}/payments"),
+            &json!({"status": "captured", "amount": 1, "reference": "r"}),
+        )
         .await
         .problem(404, "pay an unknown order");
-    api.warehouse().get(&format!("/v1/orders/{random}/label")).await.problem(404, "label of an unknown order");
-    api.postnl().post("/v1/carriers/postnl/events", &event_body("3SNOSUCHPARCEL")).await.problem(404, "unknown tracking number");
-    api.anon().get("/v1/no/such/route").await.problem(404, "unknown route");
-    api.storefront().get("/v2/orders").await.problem(404, "unknown version");
+    api.warehouse()
+        .get(&format!("/v1/orders/{random}/label"))
+        .await
+        .problem(404, "label of an unknown order");
+    api.postnl()
+        .post("/v1/carriers/postnl/events", &event_body("3SNOSUCHPARCEL"))
+        .await
+        .problem(404, "unknown tracking number");
+    api.anon()
+        .get("/v1/no/such/route")
+        .await
+        .problem(404, "unknown route");
+    api.storefront()
+        .get("/v2/orders")
+        .await
+        .problem(404, "unknown version");
 }
 
 #[actix_rt::test]
@@ -168,20 +313,36 @@ async fn refused_transitions_are_409_with_the_current_status() {
     let server = Server::start().await;
     let api = server.api();
     api.set_stock("ams-1", "MUG-RED", 5).await;
-    let id = str_of(&api.place(&new_key(), &order_body(&[("MUG-RED", 1, 1250)], ("card", "captured"))).await["id"]);
+    let id = str_of(
+        &api.place(
+            &new_key(),
+            &order_body(&[("MUG-RED", 1, 1250)], ("card", "captured")),
+        )
+        .await["id"],
+    );
     api.wait_status(&id, "confirmed").await;
 
     let p = api
         .storefront()
-        .post(&format!("/v1/orders/{id}/returns"), &json!({"lines": [{"sku": "MUG-RED", "quantity": 1}], "reason": "meh"}))
+        .post(
+            &format!("/v1/orders/{id}/returns"),
+            &json!({"lines": [{"sku": "MUG-RED", "quantity": 1}], "reason": "meh"}),
+        )
         .await
         .problem(409, "return before delivery");
     assert_eq!(p["current_status"], "confirmed", "{p}");
-    let p = api.warehouse().post(&format!("/v1/orders/{id}/handover"), &json!({})).await.problem(409, "handover before packing");
+    let p = api
+        .warehouse()
+        .post(&format!("/v1/orders/{id}/handover"), &json!({}))
+        .await
+        .problem(409, "handover before packing");
     assert_eq!(p["current_status"], "confirmed", "{p}");
     let p = api
         .warehouse()
-        .post(&format!("/v1/orders/{id}/pack"), &json!({"warehouse": "ams-1", "parcels": [{"weight_grams": 500}]}))
+        .post(
+            &format!("/v1/orders/{id}/pack"),
+            &json!({"warehouse": "ams-1", "parcels": [{"weight_grams": 500}]}),
+        )
         .await
         .problem(409, "pack before picking");
     assert_eq!(p["current_status"], "confirmed", "{p}");
@@ -191,23 +352,38 @@ async fn refused_transitions_are_409_with_the_current_status() {
     api.handover(&id).await;
     let p = api
         .storefront()
-        .post(&format!("/v1/orders/{id}/cancel"), &json!({"reason": "changed my mind"}))
+        .post(
+            &format!("/v1/orders/{id}/cancel"),
+            &json!({"reason": "changed my mind"}),
+        )
         .await
         .problem(409, "cancel after shipping");
     assert_eq!(p["current_status"], "shipped", "{p}");
     let p = api
         .storefront()
-        .post(&format!("/v1/orders/{id}/returns"), &json!({"lines": [{"sku": "MUG-RED", "quantity": 1}], "reason": "meh"}))
+        .post(
+            &format!("/v1/orders/{id}/returns"),
+            &json!({"lines": [{"sku": "MUG-RED", "quantity": 1}], "reason": "meh"}),
+        )
         .await
         .problem(409, "return while in transit");
     assert_eq!(p["current_status"], "shipped", "{p}");
     assert_eq!(api.status_of(&id).await, "shipped");
 
     // A cancelled order stays cancelled.
-    let id2 = str_of(&api.place(&new_key(), &order_body(&[("MUG-RED", 1, 1250)], ("card", "pending"))).await["id"]);
+    let id2 = str_of(
+        &api.place(
+            &new_key(),
+            &order_body(&[("MUG-RED", 1, 1250)], ("card", "pending")),
+        )
+        .await["id"],
+    );
     let c = api
         .storefront()
-        .post(&format!("/v1/orders/{id2}/cancel"), &json!({"reason": "changed my mind"}))
+        .post(
+            &format!("/v1/orders/{id2}/cancel"),
+            &json!({"reason": "changed my mind"}),
+        )
         .await
         .expect(200, "cancel a placed order")
         .json;
@@ -215,7 +391,10 @@ async fn refused_transitions_are_409_with_the_current_status() {
     assert_eq!(c["cancellation"]["reason"], "changed my mind");
     let p = api
         .storefront()
-        .post(&format!("/v1/orders/{id2}/cancel"), &json!({"reason": "again"}))
+        .post(
+            &format!("/v1/orders/{id2}/cancel"),
+            &json!({"reason": "again"}),
+        )
         .await
         .problem(409, "cancel twice");
     assert_eq!(p["current_status"], "cancelled", "{p}");
@@ -242,7 +421,12 @@ async fn listing_pages_newest_first() {
             Some(c) => format!("/v1/orders?limit=2&cursor={c}"),
             None => "/v1/orders?limit=2".to_string(),
         };
-        let page = api.storefront().get(&path).await.expect(200, "list page").json;
+        let page = api
+            .storefront()
+            .get(&path)
+            .await
+            .expect(200, "list page")
+            .json;
         pages += 1;
         let orders = page["orders"].as_array().expect("orders");
         assert!(orders.len() <= 2, "limit=2 returned {}", orders.len());
@@ -256,19 +440,48 @@ async fn listing_pages_newest_first() {
     assert_eq!(pages, 3, "5 orders at 2 per page");
     assert_eq!(seen, newest_first, "every order once, newest first");
 
-    api.storefront().get("/v1/orders?limit=500").await.problem(400, "limit above 200");
-    api.storefront().get("/v1/orders?limit=0").await.problem(400, "limit 0");
-    api.storefront().get("/v1/orders?status=lost").await.problem(400, "unknown status filter");
-    api.storefront().get("/v1/orders?cursor=garbage").await.problem(400, "bad cursor");
+    api.storefront()
+        .get("/v1/orders?limit=500")
+        .await
+        .problem(400, "limit above 200");
+    api.storefront()
+        .get("/v1/orders?limit=0")
+        .await
+        .problem(400, "limit 0");
+    api.storefront()
+        .get("/v1/orders?status=lost")
+        .await
+        .problem(400, "unknown status filter");
+    api.storefront()
+        .get("/v1/orders?cursor=garbage")
+        .await
+        .problem(400, "bad cursor");
 
     api.storefront()
-        .post(&format!("/v1/orders/{}/cancel", ids[2]), &json!({"reason": "duplicate"}))
+        .post(
+            &format!("/v1/orders/{}/cancel", ids[2]),
+            &json!({"reason": "duplicate"}),
+        )
         .await
         .expect(200, "cancel");
-    let cancelled: Vec<String> = api.all_orders(Some("cancelled")).await.iter().map(|o| str_of(&o["id"])).collect();
+    let cancelled: Vec<String> = api
+        .all_orders(Some("cancelled"))
+        .await
+        .iter()
+        .map(|o| str_of(&o["id"]))
+        .collect();
     assert_eq!(cancelled, vec![ids[2].clone()]);
-    let placed: Vec<String> = api.all_orders(Some("placed")).await.iter().map(|o| str_of(&o["id"])).collect();
-    let want: Vec<String> = newest_first.iter().filter(|i| **i != ids[2]).cloned().collect();
+    let placed: Vec<String> = api
+        .all_orders(Some("placed"))
+        .await
+        .iter()
+        .map(|o| str_of(&o["id"]))
+        .collect();
+    let want: Vec<String> = newest_first
+        .iter()
+        .filter(|i| **i != ids[2])
+        .cloned()
+        .collect();
     assert_eq!(placed, want);
     assert!(api.all_orders(Some("delivered")).await.is_empty());
 }
@@ -280,20 +493,185 @@ async fn ops_endpoints_answer() {
     api.anon().get("/healthz").await.expect(200, "healthz");
     api.anon().get("/readyz").await.expect(200, "readyz");
     api.set_stock("ams-1", "MUG-RED", 5).await;
-    api.place(&new_key(), &order_body(&[("MUG-RED", 1, 1250)], ("cod", "pending"))).await;
+    api.place(
+        &new_key(),
+        &order_body(&[("MUG-RED", 1, 1250)], ("cod", "pending")),
+    )
+    .await;
 
     let m = api.anon().get("/metrics").await.expect(200, "metrics");
     let text = m.text();
-    assert!(text.contains("orderly_transitions_total"), "metrics lack orderly_transitions_total:\n{text}");
+    assert!(
+        text.contains("orderly_transitions_total"),
+        "metrics lack orderly_transitions_total:\n{text}"
+    );
     let transitions: f64 = text
         .lines()
         .find(|l| l.starts_with("orderly_transitions_total"))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .expect("a value for orderly_transitions_total");
-    assert!(transitions >= 1.0, "an order was placed, yet transitions = {transitions}");
+    assert!(
+        transitions >= 1.0,
+        "an order was placed, yet transitions = {transitions}"
+    );
 
-    let doc = api.anon().get("/openapi.json").await.expect(200, "openapi").json;
-    assert!(doc["paths"]["/v1/orders"].is_object(), "openapi lacks /v1/orders: {}", doc["paths"]);
-    assert!(doc["paths"]["/v1/track/{token}"].is_object() || doc["paths"].as_object().unwrap().keys().any(|k| k.starts_with("/v1/track/")));
+    let doc = api
+        .anon()
+        .get("/openapi.json")
+        .await
+        .expect(200, "openapi")
+        .json;
+    assert!(
+        doc["paths"]["/v1/orders"].is_object(),
+        "openapi lacks /v1/orders: {}",
+        doc["paths"]
+    );
+    assert!(
+        doc["paths"]["/v1/track/{token}"].is_object()
+            || doc["paths"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .any(|k| k.starts_with("/v1/track/"))
+    );
+}
+
+#[actix_rt::test]
+async fn odd_inputs_get_client_errors_not_500() {
+    let server = Server::start().await;
+    let api = server.api();
+    api.set_stock("ams-1", "MUG-RED", 5).await;
+    let body = order_body(&[("MUG-RED", 2, 1250)], ("card", "pending"));
+    let id = str_of(&api.place(&new_key(), &body).await["id"]);
+    wait_until("the order's stock is reserved", || {
+        let (api, id) = (&api, &id);
+        async move {
+            let o = api.order(id).await;
+            if o["stock"] == "reserved" {
+                Ok(())
+            } else {
+                Err(o["stock"].to_string())
+            }
+        }
+    })
+    .await;
+
+    let is_4xx = |r: Resp, what: &str| {
+        assert!(
+            (400..500).contains(&r.status),
+            "{what}: expected a 4xx, got {} {}",
+            r.status,
+            r.text()
+        );
+        let status = r.status;
+        r.problem(status, what);
+    };
+    is_4xx(
+        api.storefront()
+            .idempotency(&new_key())
+            .post_raw("/v1/orders", "text/plain", body.to_string())
+            .await,
+        "text/plain body",
+    );
+    is_4xx(
+        api.storefront()
+            .idempotency(&"k".repeat(300))
+            .post("/v1/orders", &body)
+            .await,
+        "300-character Idempotency-Key",
+    );
+    is_4xx(
+        api.storefront().get("/v1/orders?limit=abc").await,
+        "non-numeric limit",
+    );
+    is_4xx(
+        api.storefront().get("/v1/orders?limit=-1").await,
+        "negative limit",
+    );
+    is_4xx(
+        api.storefront().get("/v1/orders?bogus=1").await,
+        "unknown query parameter",
+    );
+    is_4xx(
+        api.storefront()
+            .get(&format!("/v1/orders/{}", "9".repeat(500)))
+            .await,
+        "very long id",
+    );
+    is_4xx(
+        api.warehouse().get("/v1/warehouses/a%20b/picks").await,
+        "warehouse id with a space",
+    );
+    is_4xx(
+        api.warehouse()
+            .get("/v1/warehouses/ams-1/picks?cursor=nope")
+            .await,
+        "bad pick cursor",
+    );
+    is_4xx(
+        api.admin()
+            .put("/v1/inventory/ams-1/MUG-RED", &json!({"on_hand": -1}))
+            .await,
+        "negative stock",
+    );
+    let p = api
+        .admin()
+        .put("/v1/inventory/ams-1/MUG-RED", &json!({"on_hand": 1}))
+        .await
+        .problem(409, "stock below what is reserved");
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("reserved"),
+        "{p}"
+    );
+    is_4xx(
+        api.admin()
+            .put("/v1/inventory/ams-1/MUG-RED", &json!({"on_hand": "ten"}))
+            .await,
+        "stock as a string",
+    );
+    is_4xx(
+        api.postnl()
+            .post("/v1/carriers/postnl/events", &json!({"event_id": "e", "tracking_number": "3S1", "type": "teleported", "occurred_at": "2026-01-05T10:00:00Z"}))
+            .await,
+        "unknown carrier event type",
+    );
+    is_4xx(
+        api.postnl()
+            .post("/v1/carriers/postnl/events", &json!({"event_id": "e", "tracking_number": "3S1", "type": "in_transit", "occurred_at": "yesterday"}))
+            .await,
+        "occurred_at is not RFC 3339",
+    );
+    is_4xx(
+        api.storefront()
+            .post(
+                &format!("/v1/orders/{id}/payments"),
+                &json!({"status": "refunded", "amount": 2500, "reference": "r"}),
+            )
+            .await,
+        "unknown payment status",
+    );
+    is_4xx(
+        api.storefront()
+            .post(&format!("/v1/orders/{id}/cancel"), &json!({"reason": ""}))
+            .await,
+        "empty cancellation reason",
+    );
+    is_4xx(
+        api.warehouse()
+            .post(
+                &format!("/v1/orders/{id}/picks"),
+                &json!({"warehouse": "ams-1", "lines": [{"sku": "MUG-RED", "quantity": 1}]}),
+            )
+            .await,
+        "picks on an unconfirmed order",
+    );
+    // Still intact after all of that.
+    let o = api.order(&id).await;
+    assert_eq!(o["status"], "placed");
+    assert_history_contiguous(&o);
+    assert_eq!(api.stock("MUG-RED").await["on_hand"], 5);
 }

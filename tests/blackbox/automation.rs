@@ -13,25 +13,59 @@ async fn short_stock_cancels_the_order_by_itself() {
     let api = server.api();
     api.set_stock("ams-1", "MUG-RED", 1).await;
 
-    let short = str_of(&api.place(&new_key(), &order_body(&[("MUG-RED", 3, 1250)], ("cod", "pending"))).await["id"]);
+    let short = str_of(
+        &api.place(
+            &new_key(),
+            &order_body(&[("MUG-RED", 3, 1250)], ("cod", "pending")),
+        )
+        .await["id"],
+    );
     let o = api.wait_status(&short, "cancelled").await;
     let reason = str_of(&o["cancellation"]["reason"]);
     assert!(reason.starts_with("out of stock: "), "reason: {reason}");
-    assert!(reason.contains("MUG-RED"), "the reason names the sku: {reason}");
+    assert!(
+        reason.contains("MUG-RED"),
+        "the reason names the sku: {reason}"
+    );
     assert_eq!(o["stock"], "unavailable", "{o}");
 
     // A paid order that cannot be served is cancelled and refunded in full.
-    let paid = api.place(&new_key(), &order_body(&[("MUG-RED", 1, 1250), ("NEVER-STOCKED", 1, 999)], ("card", "captured"))).await;
+    let paid = api
+        .place(
+            &new_key(),
+            &order_body(
+                &[("MUG-RED", 1, 1250), ("NEVER-STOCKED", 1, 999)],
+                ("card", "captured"),
+            ),
+        )
+        .await;
     let paid_id = str_of(&paid["id"]);
     let o = api.wait_status(&paid_id, "cancelled").await;
     let reason = str_of(&o["cancellation"]["reason"]);
-    assert!(reason.starts_with("out of stock: ") && reason.contains("NEVER-STOCKED"), "reason: {reason}");
-    assert_eq!(o["refunded"], json!({"amount": 2249, "currency": "EUR"}), "{o}");
+    assert!(
+        reason.starts_with("out of stock: ") && reason.contains("NEVER-STOCKED"),
+        "reason: {reason}"
+    );
+    assert_eq!(
+        o["refunded"],
+        json!({"amount": 2249, "currency": "EUR"}),
+        "{o}"
+    );
 
     // Nothing stays reserved for them; the one mug is still there to sell.
     let s = api.stock("MUG-RED").await;
-    assert_eq!((s["on_hand"].clone(), s["reserved"].clone()), (json!(1), json!(0)), "{s}");
-    let ok = str_of(&api.place(&new_key(), &order_body(&[("MUG-RED", 1, 1250)], ("cod", "pending"))).await["id"]);
+    assert_eq!(
+        (s["on_hand"].clone(), s["reserved"].clone()),
+        (json!(1), json!(0)),
+        "{s}"
+    );
+    let ok = str_of(
+        &api.place(
+            &new_key(),
+            &order_body(&[("MUG-RED", 1, 1250)], ("cod", "pending")),
+        )
+        .await["id"],
+    );
     api.wait_status(&ok, "confirmed").await;
 }
 
@@ -42,18 +76,53 @@ async fn unpaid_card_orders_are_cancelled_after_the_payment_timeout() {
     api.set_stock("ams-1", "MUG-RED", 10).await;
 
     // Paid ones first, so their (irrelevant) deadlines fall before the unpaid one's.
-    let captured = str_of(&api.place(&new_key(), &order_body(&[("MUG-RED", 1, 1000)], ("card", "captured"))).await["id"]);
-    let paid_later = str_of(&api.place(&new_key(), &order_body(&[("MUG-RED", 2, 1000)], ("card", "pending"))).await["id"]);
+    let captured = str_of(
+        &api.place(
+            &new_key(),
+            &order_body(&[("MUG-RED", 1, 1000)], ("card", "captured")),
+        )
+        .await["id"],
+    );
+    let paid_later = str_of(
+        &api.place(
+            &new_key(),
+            &order_body(&[("MUG-RED", 2, 1000)], ("card", "pending")),
+        )
+        .await["id"],
+    );
     api.storefront()
-        .post(&format!("/v1/orders/{paid_later}/payments"), &json!({"status": "authorized", "amount": 2000, "reference": "psp-9"}))
+        .post(
+            &format!("/v1/orders/{paid_later}/payments"),
+            &json!({"status": "authorized", "amount": 2000, "reference": "psp-9"}),
+        )
         .await
         .expect(200, "report payment within the deadline");
-    let unpaid = str_of(&api.place(&new_key(), &order_body(&[("MUG-RED", 3, 1000)], ("card", "pending"))).await["id"]);
+    let unpaid = str_of(
+        &api.place(
+            &new_key(),
+            &order_body(&[("MUG-RED", 3, 1000)], ("card", "pending")),
+        )
+        .await["id"],
+    );
 
     let o = api.wait_status(&unpaid, "cancelled").await;
-    assert!(o["cancellation"]["reason"].as_str().unwrap_or_default().contains("payment"), "{}", o["cancellation"]);
-    assert_eq!(o["cancellation"]["by"], "payment_timer", "{}", o["cancellation"]);
-    assert!(o["refunded"].is_null(), "nothing was paid, nothing is refunded: {o}");
+    assert!(
+        o["cancellation"]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("payment"),
+        "{}",
+        o["cancellation"]
+    );
+    assert_eq!(
+        o["cancellation"]["by"], "payment_timer",
+        "{}",
+        o["cancellation"]
+    );
+    assert!(
+        o["refunded"].is_null(),
+        "nothing was paid, nothing is refunded: {o}"
+    );
 
     // Its three units go back; the paid orders keep theirs.
     wait_until("the unpaid order's reservation is released", || {
@@ -70,7 +139,10 @@ async fn unpaid_card_orders_are_cancelled_after_the_payment_timeout() {
     .await;
     for id in [&captured, &paid_later] {
         let o = api.order(id).await;
-        assert_eq!(o["status"], "confirmed", "a paid order must survive the payment timer: {o}");
+        assert_eq!(
+            o["status"], "confirmed",
+            "a paid order must survive the payment timer: {o}"
+        );
         assert_eq!(count_events(&o, "cancelled"), 0);
     }
 }

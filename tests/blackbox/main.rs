@@ -1,1 +1,14 @@
+//! Black-box tests of the `orderly` binary: each test starts the real service as a child
+//! process on a free port with its own data directory and drives it over HTTP only.
+//!
+//! Modules: `support` (process harness, HTTP client, polling, webhook receiver), `lifecycle`
+//! (happy paths end to end), `api_edges` (auth, validation, errors, pagination, ops),
+//! `automation` (timers and automatic cancellations), `crash` (SIGKILL durability and
+//! exactly-once effects), `notifications` (signed webhooks, retries, dead letters).
 
+mod api_edges;
+mod automation;
+mod crash;
+mod lifecycle;
+mod notifications;
+mod support;

@@ -54,8 +54,16 @@ impl Server {
     /// Starts the service with `extra_toml` merged over the test defaults: a key given under a
     /// table that the default config has replaces the default value; new tables are appended.
     pub async fn start_with(extra_toml: &str) -> Server {
-        let dir = tempfile::Builder::new().prefix("orderly-blackbox-").tempdir().expect("create a temporary directory");
-        let mut s = Server { dir, extra: extra_toml.to_string(), port: free_port(), child: None };
+        let dir = tempfile::Builder::new()
+            .prefix("orderly-blackbox-")
+            .tempdir()
+            .expect("create a temporary directory");
+        let mut s = Server {
+            dir,
+            extra: extra_toml.to_string(),
+            port: free_port(),
+            child: None,
+        };
         s.spawn_ready().await;
         s
     }
@@ -108,7 +116,11 @@ impl Server {
     async fn spawn_ready(&mut self) {
         for attempt in 0..3 {
             self.write_config();
-            let log = OpenOptions::new().create(true).append(true).open(self.log_path()).expect("open the log file");
+            let log = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.log_path())
+                .expect("open the log file");
             let child = Command::new(env!("CARGO_BIN_EXE_orderly"))
                 .arg("--config")
                 .arg(self.config_path())
@@ -128,7 +140,10 @@ impl Server {
                         continue;
                     }
                     self.kill_child();
-                    panic!("orderly did not become ready on port {}; its log:\n{log}", self.port);
+                    panic!(
+                        "orderly did not become ready on port {}; its log:\n{log}",
+                        self.port
+                    );
                 }
             }
         }
@@ -136,7 +151,9 @@ impl Server {
 
     /// Ok once ready; Err(true) if the process exited, Err(false) on timeout.
     async fn wait_ready(&mut self) -> Result<(), bool> {
-        let client = awc::Client::builder().timeout(Duration::from_secs(2)).finish();
+        let client = awc::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .finish();
         let url = format!("{}/readyz", self.base_url());
         let deadline = Instant::now() + READY_DEADLINE;
         while Instant::now() < deadline {
@@ -165,7 +182,10 @@ impl Server {
 
     /// Kills the process with SIGKILL, as a crash or an OOM kill would.
     pub fn kill9(&mut self) {
-        assert!(self.child.is_some(), "kill9 on a server that is not running");
+        assert!(
+            self.child.is_some(),
+            "kill9 on a server that is not running"
+        );
         self.kill_child();
     }
 
@@ -181,7 +201,11 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill_child();
         if std::thread::panicking() {
-            eprintln!("---- orderly log ({}) ----\n{}", self.log_path().display(), tail(&self.log(), 60));
+            eprintln!(
+                "---- orderly log ({}) ----\n{}",
+                self.log_path().display(),
+                tail(&self.log(), 60)
+            );
         }
     }
 }
@@ -215,11 +239,15 @@ pub fn merge_toml(base: &str, extra: &str) -> String {
             }
             continue;
         }
-        let key = bare_key(t).unwrap_or_else(|| panic!("merge_toml handles `key = value` lines only, not {t:?}"));
+        let key = bare_key(t)
+            .unwrap_or_else(|| panic!("merge_toml handles `key = value` lines only, not {t:?}"));
         if !overrides.iter().any(|(s, _)| *s == section) {
             overrides.push((section.clone(), Vec::new()));
         }
-        let entry = overrides.iter_mut().find(|(s, _)| *s == section).expect("just added");
+        let entry = overrides
+            .iter_mut()
+            .find(|(s, _)| *s == section)
+            .expect("just added");
         entry.1.retain(|(k, _)| *k != key);
         entry.1.push((key, t.to_string()));
     }
@@ -227,10 +255,20 @@ pub fn merge_toml(base: &str, extra: &str) -> String {
     let mut out: Vec<String> = Vec::new();
     let mut seen_tables: Vec<String> = vec![String::new()];
     let mut current = String::new();
-    let keys_of = |s: &str| overrides.iter().find(|(n, _)| n == s).map(|(_, k)| k.clone()).unwrap_or_default();
+    let keys_of = |s: &str| {
+        overrides
+            .iter()
+            .find(|(n, _)| n == s)
+            .map(|(_, k)| k.clone())
+            .unwrap_or_default()
+    };
     // Root keys go first, before any table.
     for (k, line) in keys_of("") {
-        if !base.lines().take_while(|l| table_header(l.trim()).is_none()).any(|l| bare_key(l.trim()).as_deref() == Some(&k)) {
+        if !base
+            .lines()
+            .take_while(|l| table_header(l.trim()).is_none())
+            .any(|l| bare_key(l.trim()).as_deref() == Some(&k))
+        {
             out.push(line.clone());
         }
     }
@@ -275,16 +313,25 @@ pub fn merge_toml(base: &str, extra: &str) -> String {
 }
 
 fn table_header(t: &str) -> Option<String> {
-    let inner = t.strip_prefix("[[").and_then(|r| r.strip_suffix("]]")).or_else(|| t.strip_prefix('[').and_then(|r| r.strip_suffix(']')))?;
+    let inner = t
+        .strip_prefix("[[")
+        .and_then(|r| r.strip_suffix("]]"))
+        .or_else(|| t.strip_prefix('[').and_then(|r| r.strip_suffix(']')))?;
     let inner = inner.trim();
-    (!inner.is_empty() && inner.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.'))
-        .then(|| inner.to_string())
+    (!inner.is_empty()
+        && inner
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.'))
+    .then(|| inner.to_string())
 }
 
 fn bare_key(t: &str) -> Option<String> {
     let (k, _) = t.split_once('=')?;
     let k = k.trim();
-    (!k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')).then(|| k.to_string())
+    (!k.is_empty()
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+    .then(|| k.to_string())
 }
 
 fn table_has_key(base: &str, table: &str, key: &str) -> bool {
@@ -343,7 +390,10 @@ pub struct Resp {
 
 impl Resp {
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
     }
 
     pub fn text(&self) -> String {
@@ -352,7 +402,13 @@ impl Resp {
 
     /// Panics with the request's description unless the status is `want`.
     pub fn expect(self, want: u16, what: &str) -> Resp {
-        assert_eq!(self.status, want, "{what}: expected {want}, got {} with body {}", self.status, self.text());
+        assert_eq!(
+            self.status,
+            want,
+            "{what}: expected {want}, got {} with body {}",
+            self.status,
+            self.text()
+        );
         self
     }
 
@@ -360,11 +416,24 @@ impl Resp {
     pub fn problem(self, want: u16, what: &str) -> Value {
         let r = self.expect(want, what);
         let ct = r.header("content-type").unwrap_or_default();
-        assert!(ct.starts_with("application/problem+json"), "{what}: content-type {ct:?}, want application/problem+json; body {}", r.text());
+        assert!(
+            ct.starts_with("application/problem+json"),
+            "{what}: content-type {ct:?}, want application/problem+json; body {}",
+            r.text()
+        );
         for f in ["type", "title", "detail"] {
-            assert!(r.json[f].is_string(), "{what}: problem lacks a string '{f}': {}", r.json);
+            assert!(
+                r.json[f].is_string(),
+                "{what}: problem lacks a string '{f}': {}",
+                r.json
+            );
         }
-        assert_eq!(r.json["status"], json!(want), "{what}: problem status field: {}", r.json);
+        assert_eq!(
+            r.json["status"],
+            json!(want),
+            "{what}: problem status field: {}",
+            r.json
+        );
         r.json
     }
 }
@@ -385,13 +454,22 @@ pub struct Call<'a> {
 
 impl Api {
     pub fn new(base: String) -> Api {
-        let connector = awc::Connector::new().limit(256).timeout(Duration::from_secs(5));
-        let client = awc::Client::builder().connector(connector).timeout(Duration::from_secs(30)).finish();
+        let connector = awc::Connector::new()
+            .limit(256)
+            .timeout(Duration::from_secs(5));
+        let client = awc::Client::builder()
+            .connector(connector)
+            .timeout(Duration::from_secs(30))
+            .finish();
         Api { base, client }
     }
 
     pub fn with(&self, key: Key) -> Call<'_> {
-        Call { api: self, key, headers: Vec::new() }
+        Call {
+            api: self,
+            key,
+            headers: Vec::new(),
+        }
     }
     pub fn anon(&self) -> Call<'_> {
         self.with(Key::None)
@@ -415,36 +493,65 @@ impl Api {
     // ----- shortcuts for the common steps; each asserts success -----
 
     pub async fn set_stock(&self, warehouse: &str, sku: &str, on_hand: i64) -> Value {
-        self.admin().put(&format!("/v1/inventory/{warehouse}/{sku}"), &json!({ "on_hand": on_hand })).await.expect(200, "set stock").json
+        self.admin()
+            .put(
+                &format!("/v1/inventory/{warehouse}/{sku}"),
+                &json!({ "on_hand": on_hand }),
+            )
+            .await
+            .expect(200, "set stock")
+            .json
     }
 
     pub async fn stock(&self, sku: &str) -> Value {
-        self.admin().get(&format!("/v1/inventory/{sku}")).await.expect(200, "read stock").json
+        self.admin()
+            .get(&format!("/v1/inventory/{sku}"))
+            .await
+            .expect(200, "read stock")
+            .json
     }
 
     /// Places an order and returns the 201 body.
     pub async fn place(&self, idempotency_key: &str, body: &Value) -> Value {
-        self.storefront().idempotency(idempotency_key).post("/v1/orders", body).await.expect(201, "place order").json
+        self.storefront()
+            .idempotency(idempotency_key)
+            .post("/v1/orders", body)
+            .await
+            .expect(201, "place order")
+            .json
     }
 
     pub async fn order(&self, id: &str) -> Value {
-        self.storefront().get(&format!("/v1/orders/{id}")).await.expect(200, "get order").json
+        self.storefront()
+            .get(&format!("/v1/orders/{id}"))
+            .await
+            .expect(200, "get order")
+            .json
     }
 
     pub async fn status_of(&self, id: &str) -> String {
-        self.order(id).await["status"].as_str().unwrap_or_default().to_string()
+        self.order(id).await["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// Waits until the order has `status`, and returns it.
     pub async fn wait_status(&self, id: &str, status: &str) -> Value {
-        wait_until(&format!("order {id} reaches status {status}"), || async move {
-            let o = self.order(id).await;
-            if o["status"] == status {
-                Ok(o)
-            } else {
-                Err(format!("status {} stock {} cancellation {}", o["status"], o["stock"], o["cancellation"]))
-            }
-        })
+        wait_until(
+            &format!("order {id} reaches status {status}"),
+            || async move {
+                let o = self.order(id).await;
+                if o["status"] == status {
+                    Ok(o)
+                } else {
+                    Err(format!(
+                        "status {} stock {} cancellation {}",
+                        o["status"], o["stock"], o["cancellation"]
+                    ))
+                }
+            },
+        )
         .await
     }
 
@@ -460,7 +567,12 @@ impl Api {
             if let Some(c) = &cursor {
                 path.push_str(&format!("&cursor={c}"));
             }
-            let page = self.storefront().get(&path).await.expect(200, "list orders").json;
+            let page = self
+                .storefront()
+                .get(&path)
+                .await
+                .expect(200, "list orders")
+                .json;
             out.extend(page["orders"].as_array().cloned().unwrap_or_default());
             match page["next_cursor"].as_str() {
                 Some(c) => cursor = Some(c.to_string()),
@@ -472,10 +584,17 @@ impl Api {
 
     pub async fn pick_all(&self, id: &str, warehouse: &str) -> Value {
         let o = self.order(id).await;
-        let lines: Vec<Value> =
-            o["lines"].as_array().expect("lines").iter().map(|l| json!({"sku": l["sku"], "quantity": l["quantity"]})).collect();
+        let lines: Vec<Value> = o["lines"]
+            .as_array()
+            .expect("lines")
+            .iter()
+            .map(|l| json!({"sku": l["sku"], "quantity": l["quantity"]}))
+            .collect();
         self.warehouse()
-            .post(&format!("/v1/orders/{id}/picks"), &json!({"warehouse": warehouse, "lines": lines}))
+            .post(
+                &format!("/v1/orders/{id}/picks"),
+                &json!({"warehouse": warehouse, "lines": lines}),
+            )
             .await
             .expect(200, "acknowledge picks")
             .json
@@ -483,18 +602,31 @@ impl Api {
 
     pub async fn pack(&self, id: &str, warehouse: &str) -> Value {
         self.warehouse()
-            .post(&format!("/v1/orders/{id}/pack"), &json!({"warehouse": warehouse, "parcels": [{"weight_grams": 1200}]}))
+            .post(
+                &format!("/v1/orders/{id}/pack"),
+                &json!({"warehouse": warehouse, "parcels": [{"weight_grams": 1200}]}),
+            )
             .await
             .expect(200, "pack")
             .json
     }
 
     pub async fn handover(&self, id: &str) -> Value {
-        self.warehouse().post(&format!("/v1/orders/{id}/handover"), &json!({})).await.expect(200, "handover").json
+        self.warehouse()
+            .post(&format!("/v1/orders/{id}/handover"), &json!({}))
+            .await
+            .expect(200, "handover")
+            .json
     }
 
     /// Posts a PostNL scan and returns the acknowledgement.
-    pub async fn scan(&self, tracking_number: &str, event_id: &str, kind: &str, occurred_at: &str) -> Value {
+    pub async fn scan(
+        &self,
+        tracking_number: &str,
+        event_id: &str,
+        kind: &str,
+        occurred_at: &str,
+    ) -> Value {
         self.postnl()
             .post(
                 "/v1/carriers/postnl/events",
@@ -509,9 +641,19 @@ impl Api {
     pub async fn deliver(&self, id: &str, warehouse: &str) -> Value {
         self.pick_all(id, warehouse).await;
         let packed = self.pack(id, warehouse).await;
-        let tn = packed["shipments"][0]["booking"]["tracking_number"].as_str().expect("booked").to_string();
+        let tn = packed["shipments"][0]["booking"]["tracking_number"]
+            .as_str()
+            .expect("booked")
+            .to_string();
         self.handover(id).await;
-        let ack = self.scan(&tn, &format!("ev-{id}-delivered"), "delivered", "2026-03-02T10:00:00Z").await;
+        let ack = self
+            .scan(
+                &tn,
+                &format!("ev-{id}-delivered"),
+                "delivered",
+                "2026-03-02T10:00:00Z",
+            )
+            .await;
         assert_eq!(ack["order_status"], "delivered", "{ack}");
         self.order(id).await
     }
@@ -532,19 +674,40 @@ impl<'a> Call<'a> {
     }
 
     pub async fn post(self, path: &str, body: &Value) -> Resp {
-        self.send("POST", path, Some(("application/json", Bytes::from(body.to_string())))).await
+        self.send(
+            "POST",
+            path,
+            Some(("application/json", Bytes::from(body.to_string()))),
+        )
+        .await
     }
 
     pub async fn put(self, path: &str, body: &Value) -> Resp {
-        self.send("PUT", path, Some(("application/json", Bytes::from(body.to_string())))).await
+        self.send(
+            "PUT",
+            path,
+            Some(("application/json", Bytes::from(body.to_string()))),
+        )
+        .await
     }
 
     /// Sends raw bytes as the body, e.g. malformed or oversized JSON.
-    pub async fn post_raw(self, path: &str, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
-        self.send("POST", path, Some((content_type, body.into()))).await
+    pub async fn post_raw(
+        self,
+        path: &str,
+        content_type: &'static str,
+        body: impl Into<Bytes>,
+    ) -> Resp {
+        self.send("POST", path, Some((content_type, body.into())))
+            .await
     }
 
-    pub async fn try_send(self, method: &str, path: &str, body: Option<(&str, Bytes)>) -> Result<Resp, String> {
+    pub async fn try_send(
+        self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, Bytes)>,
+    ) -> Result<Resp, String> {
         let url = format!("{}{}", self.api.base, path);
         let method = actix_web::http::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = self.api.client.request(method, &url);
@@ -559,10 +722,19 @@ impl<'a> Call<'a> {
             None => req.send().await,
         };
         let mut resp = sent.map_err(|e| format!("{url}: {e}"))?;
-        let bytes = resp.body().limit(16 << 20).await.map_err(|e| format!("{url}: reading the body: {e}"))?;
+        let bytes = resp
+            .body()
+            .limit(16 << 20)
+            .await
+            .map_err(|e| format!("{url}: reading the body: {e}"))?;
         let status = resp.status().as_u16();
         let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        let r = Resp { status, headers: resp.headers().clone(), json, bytes };
+        let r = Resp {
+            status,
+            headers: resp.headers().clone(),
+            json,
+            bytes,
+        };
         // The contract: nothing a client sends is ever answered with a 500.
         assert_ne!(r.status, 500, "{url} answered 500: {}", r.text());
         Ok(r)
@@ -570,7 +742,9 @@ impl<'a> Call<'a> {
 
     async fn send(self, method: &str, path: &str, body: Option<(&str, Bytes)>) -> Resp {
         let what = format!("{method} {path}");
-        self.try_send(method, path, body).await.unwrap_or_else(|e| panic!("{what}: {e}"))
+        self.try_send(method, path, body)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"))
     }
 }
 
@@ -612,7 +786,9 @@ where
             Err(e) => last = e,
         }
         if Instant::now() > deadline {
-            panic!("timed out after {EVENTUALLY_DEADLINE:?} waiting until {desc}; last seen: {last}");
+            panic!(
+                "timed out after {EVENTUALLY_DEADLINE:?} waiting until {desc}; last seen: {last}"
+            );
         }
         actix_rt::time::sleep(Duration::from_millis(30)).await;
     }
@@ -651,19 +827,33 @@ pub fn new_key() -> String {
 }
 
 pub fn str_of(v: &Value) -> String {
-    v.as_str().unwrap_or_else(|| panic!("expected a string, got {v}")).to_string()
+    v.as_str()
+        .unwrap_or_else(|| panic!("expected a string, got {v}"))
+        .to_string()
 }
 
 /// History seq numbers are exactly 1..=n in order: every transition recorded once.
 pub fn assert_history_contiguous(order: &Value) {
-    let seqs: Vec<u64> = order["history"].as_array().expect("history").iter().map(|e| e["seq"].as_u64().expect("seq")).collect();
+    let seqs: Vec<u64> = order["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|e| e["seq"].as_u64().expect("seq"))
+        .collect();
     let want: Vec<u64> = (1..=seqs.len() as u64).collect();
-    assert_eq!(seqs, want, "order {} history seq numbers are not 1..n", order["id"]);
+    assert_eq!(
+        seqs, want,
+        "order {} history seq numbers are not 1..n",
+        order["id"]
+    );
 }
 
 /// How many events of `kind` the order's history holds.
 pub fn count_events(order: &Value, kind: &str) -> usize {
-    order["history"].as_array().map(|h| h.iter().filter(|e| e["type"] == kind).count()).unwrap_or(0)
+    order["history"]
+        .as_array()
+        .map(|h| h.iter().filter(|e| e["type"] == kind).count())
+        .unwrap_or(0)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -711,10 +901,19 @@ impl Receiver {
                     let headers = req
                         .headers()
                         .iter()
-                        .map(|(k, v)| (k.as_str().to_ascii_lowercase(), v.to_str().unwrap_or_default().to_string()))
+                        .map(|(k, v)| {
+                            (
+                                k.as_str().to_ascii_lowercase(),
+                                v.to_str().unwrap_or_default().to_string(),
+                            )
+                        })
                         .collect();
                     let body = String::from_utf8_lossy(&body).into_owned();
-                    hooks.lock().unwrap().push(Hook { headers, body, answered });
+                    hooks.lock().unwrap().push(Hook {
+                        headers,
+                        body,
+                        answered,
+                    });
                     if answered == 500 {
                         HttpResponse::InternalServerError().body("receiver told to fail")
                     } else {
@@ -732,7 +931,11 @@ impl Receiver {
         let running = server.run();
         let handle = running.handle();
         actix_rt::spawn(running);
-        Receiver { url: format!("http://{addr}/hook"), hooks, handle }
+        Receiver {
+            url: format!("http://{addr}/hook"),
+            hooks,
+            handle,
+        }
     }
 
     pub fn hooks(&self) -> Vec<Hook> {
@@ -757,9 +960,23 @@ fn merge_toml_replaces_adds_and_appends() {
     let base = "top = 1\n[server]\nbind = \"a\"\nworkers = 0\n[[carriers]]\nid = \"x\"\nservices = [\n  { code = \"s\", cutoff = \"17:00\" },\n]\n[notifications]\nlog = true\n# [notifications.webhook]\n";
     let extra = "[server]\nbind = \"b\"\n[notifications]\nmax_attempts = 2\n[notifications.webhook]\nurl = \"u\"\n";
     let merged = merge_toml(base, extra);
-    assert!(merged.contains("bind = \"b\"") && !merged.contains("bind = \"a\""), "{merged}");
-    assert!(merged.contains("workers = 0") && merged.contains("{ code = \"s\", cutoff = \"17:00\" }"), "{merged}");
-    assert!(merged.contains("[notifications]\nmax_attempts = 2\nlog = true"), "{merged}");
-    assert!(merged.trim_end().ends_with("[notifications.webhook]\nurl = \"u\""), "{merged}");
+    assert!(
+        merged.contains("bind = \"b\"") && !merged.contains("bind = \"a\""),
+        "{merged}"
+    );
+    assert!(
+        merged.contains("workers = 0") && merged.contains("{ code = \"s\", cutoff = \"17:00\" }"),
+        "{merged}"
+    );
+    assert!(
+        merged.contains("[notifications]\nmax_attempts = 2\nlog = true"),
+        "{merged}"
+    );
+    assert!(
+        merged
+            .trim_end()
+            .ends_with("[notifications.webhook]\nurl = \"u\""),
+        "{merged}"
+    );
     assert_eq!(merged.matches("[notifications]").count(), 1, "{merged}");
 }

@@ -405,6 +405,9 @@ pub struct NewPayment {
 }
 
 /// What a client or an actor asks of an order.
+// `Place` carries the whole new order; commands are built once and moved, so boxing it would
+// only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
@@ -491,6 +494,8 @@ pub struct Event {
     pub change: Change,
 }
 
+// `Placed` carries the whole new order (see `Command`).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Change {

@@ -17,7 +17,7 @@ use super::{Engine, EngineError};
 use crate::domain::OrderId;
 use actix::prelude::*;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -45,9 +45,7 @@ impl Registry {
     }
 
     fn hash(&self, id: &OrderId) -> usize {
-        let mut h = self.hasher.build_hasher();
-        id.hash(&mut h);
-        h.finish() as usize
+        self.hasher.hash_one(id) as usize
     }
 
     fn shard(&self, id: &OrderId) -> std::sync::MutexGuard<'_, HashMap<OrderId, Arc<Slot>>> {
@@ -62,6 +60,9 @@ impl Registry {
             if slot.addr.connected() {
                 return Ok(slot.clone());
             }
+            // Retired actors leave the map themselves; a registered but dead one has failed.
+            engine.stats().actor_failures.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(order_id = %id, "order actor had failed; reactivating it from storage");
         }
         let state = engine.store().load_order(id)?;
         if state.is_none() && !create {

@@ -60,7 +60,8 @@ impl WebhookSecret {
 
     fn mac(&self, msg_id: &str, timestamp: i64, body: &[u8]) -> HmacSha256 {
         // HMAC takes keys of any length, so this cannot fail; `parse` also rejects empty keys.
-        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&self.0).expect("HMAC accepts keys of any length");
+        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&self.0)
+            .expect("HMAC accepts keys of any length");
         mac.update(msg_id.as_bytes());
         mac.update(b".");
         mac.update(timestamp.to_string().as_bytes());
@@ -89,12 +90,28 @@ pub fn sign(secret: &WebhookSecret, msg_id: &str, timestamp: i64, body: &[u8]) -
 /// rotating secrets); the message is authentic if any `v1` one matches. Comparison is
 /// constant-time (`Mac::verify_slice`), so a forger learns nothing from response timing.
 /// Checking that `timestamp` is recent is the caller's job: this function has no clock.
-pub fn verify(secret: &WebhookSecret, msg_id: &str, timestamp: i64, body: &[u8], signature_header: &str) -> bool {
-    signature_header.split(' ').filter(|s| !s.is_empty()).any(|sig| {
-        let Some((VERSION, b64)) = sig.split_once(',') else { return false };
-        let Ok(tag) = B64.decode(b64) else { return false };
-        secret.mac(msg_id, timestamp, body).verify_slice(&tag).is_ok()
-    })
+pub fn verify(
+    secret: &WebhookSecret,
+    msg_id: &str,
+    timestamp: i64,
+    body: &[u8],
+    signature_header: &str,
+) -> bool {
+    signature_header
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .any(|sig| {
+            let Some((VERSION, b64)) = sig.split_once(',') else {
+                return false;
+            };
+            let Ok(tag) = B64.decode(b64) else {
+                return false;
+            };
+            secret
+                .mac(msg_id, timestamp, body)
+                .verify_slice(&tag)
+                .is_ok()
+        })
 }
 
 #[cfg(test)]
@@ -127,7 +144,9 @@ mod tests {
         assert!(WebhookSecret::parse("").is_err());
         assert!(WebhookSecret::parse("   ").is_err());
         assert!(WebhookSecret::parse("whsec_").is_err());
-        assert!(WebhookSecret::parse("whsec_not base64!").unwrap_err().contains("base64"));
+        assert!(WebhookSecret::parse("whsec_not base64!")
+            .unwrap_err()
+            .contains("base64"));
     }
 
     #[test]
@@ -141,7 +160,13 @@ mod tests {
         let s = secret();
         assert!(!verify(&s, "msg_other", TIMESTAMP, BODY, SIGNATURE));
         assert!(!verify(&s, MSG_ID, TIMESTAMP + 1, BODY, SIGNATURE));
-        assert!(!verify(&s, MSG_ID, TIMESTAMP, br#"{"test": 2432232315}"#, SIGNATURE));
+        assert!(!verify(
+            &s,
+            MSG_ID,
+            TIMESTAMP,
+            br#"{"test": 2432232315}"#,
+            SIGNATURE
+        ));
         let other = WebhookSecret::parse("whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").unwrap();
         assert!(!verify(&other, MSG_ID, TIMESTAMP, BODY, SIGNATURE));
     }
@@ -150,7 +175,16 @@ mod tests {
     fn rejects_malformed_headers() {
         let s = secret();
         let b64 = SIGNATURE.strip_prefix("v1,").unwrap();
-        for header in ["", " ", "v1", "v1,", b64, &format!("v2,{b64}"), &format!("v1a,{b64}"), "v1,!!!not-base64"] {
+        for header in [
+            "",
+            " ",
+            "v1",
+            "v1,",
+            b64,
+            &format!("v2,{b64}"),
+            &format!("v1a,{b64}"),
+            "v1,!!!not-base64",
+        ] {
             assert!(!verify(&s, MSG_ID, TIMESTAMP, BODY, header), "{header:?}");
         }
     }

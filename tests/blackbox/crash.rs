@@ -1,0 +1,431 @@
+//! Durability under SIGKILL: whatever the service acknowledged must survive a crash exactly,
+//! and work it had started must finish after the restart without running twice.
+//!
+//! The first test parks orders in every status, kills the process with SIGKILL and checks each
+//! order reads back byte-for-byte the same (and still moves on afterwards). The second kills it
+//! in the middle of a burst of 200 concurrent placements: every 201 must be there afterwards,
+//! retrying the unanswered requests with their Idempotency-Keys must not create duplicates,
+//! every history must be 1..n with each step once, and the stock ledger must agree with the
+//! orders that hold stock.
+
+use crate::support::*;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const STATUSES: [&str; 7] = [
+    "placed",
+    "confirmed",
+    "packed",
+    "shipped",
+    "delivered",
+    "cancelled",
+    "returned",
+];
+
+async fn wait_stock_settled(api: &Api, id: &str) -> Value {
+    wait_until(&format!("order {id} has its stock answer"), || async move {
+        let o = api.order(id).await;
+        if o["stock"] != "pending" {
+            Ok(o)
+        } else {
+            Err(o["stock"].to_string())
+        }
+    })
+    .await
+}
+
+async fn stock_expect(api: &Api, sku: &'static str, on_hand: i64, reserved: i64) -> Value {
+    wait_until(
+        &format!("{sku} has on_hand {on_hand} and reserved {reserved}"),
+        || async move {
+            let s = api.stock(sku).await;
+            if s["on_hand"] == on_hand && s["reserved"] == reserved {
+                Ok(s)
+            } else {
+                Err(s.to_string())
+            }
+        },
+    )
+    .await
+}
+
+#[actix_rt::test]
+async fn every_status_survives_kill9() {
+    let mut server = Server::start().await;
+    let api = server.api();
+    api.set_stock("ams-1", "MUG-RED", 100).await;
+    api.set_stock("ams-1", "TEE-M", 100).await;
+    let body =
+        |payment: (&str, &str)| order_body(&[("MUG-RED", 2, 1250), ("TEE-M", 1, 4999)], payment);
+
+    let plan = [
+        ("placed", ("card", "pending")),
+        ("confirmed", ("card", "captured")),
+        ("packed", ("card", "captured")),
+        ("shipped", ("card", "captured")),
+        ("delivered", ("cod", "pending")),
+        ("cancelled", ("card", "authorized")),
+        ("returned", ("card", "captured")),
+    ];
+    let mut orders: BTreeMap<&str, (String, String)> = BTreeMap::new(); // status -> (id, idempotency key)
+    for (status, payment) in plan {
+        let key = new_key();
+        let id = str_of(&api.place(&key, &body(payment)).await["id"]);
+        orders.insert(status, (id, key));
+    }
+    let id_of = |status: &str| orders[status].0.clone();
+    let (placed, confirmed, packed, shipped) = (
+        id_of("placed"),
+        id_of("confirmed"),
+        id_of("packed"),
+        id_of("shipped"),
+    );
+    let (delivered, cancelled, returned) =
+        (id_of("delivered"), id_of("cancelled"), id_of("returned"));
+
+    wait_stock_settled(&api, &placed).await;
+    for id in [
+        &confirmed, &packed, &shipped, &delivered, &cancelled, &returned,
+    ] {
+        api.wait_status(id, "confirmed").await;
+    }
+    api.pick_all(&packed, "ams-1").await;
+    api.pack(&packed, "ams-1").await;
+    api.pick_all(&shipped, "ams-1").await;
+    api.pack(&shipped, "ams-1").await;
+    api.handover(&shipped).await;
+    let delivered_order = api.deliver(&delivered, "ams-1").await;
+    api.storefront()
+        .post(
+            &format!("/v1/orders/{cancelled}/cancel"),
+            &json!({"reason": "changed my mind"}),
+        )
+        .await
+        .expect(200, "cancel");
+    api.deliver(&returned, "ams-1").await;
+    api.storefront()
+        .post(
+            &format!("/v1/orders/{returned}/returns"),
+            &json!({"lines": [{"sku": "TEE-M", "quantity": 1}], "reason": "too small"}),
+        )
+        .await
+        .expect(200, "request return");
+    api.warehouse()
+        .post(
+            &format!("/v1/orders/{returned}/returns/receive"),
+            &json!({"warehouse": "ams-1", "lines": [{"sku": "TEE-M", "quantity": 1}]}),
+        )
+        .await
+        .expect(200, "receive return");
+
+    // Everything acknowledged; let the follow-ups settle, then take the picture.
+    let mut before: BTreeMap<&str, Value> = BTreeMap::new();
+    for (status, (id, _)) in &orders {
+        before.insert(status, api.wait_status(id, status).await);
+    }
+    // placed, confirmed, packed hold 2 mugs and 1 tee each; shipped, delivered and returned
+    // took theirs off the shelf; one tee came back.
+    let mugs_before = stock_expect(&api, "MUG-RED", 94, 6).await;
+    let tees_before = stock_expect(&api, "TEE-M", 98, 3).await;
+    for status in STATUSES {
+        assert_eq!(before[status]["status"], status);
+    }
+    drop(api);
+
+    server.kill9();
+    server.restart().await;
+    let api = server.api();
+
+    for (status, (id, _)) in &orders {
+        let after = api.order(id).await;
+        assert_eq!(
+            &after, &before[status],
+            "the {status} order {id} changed across kill -9"
+        );
+        assert_history_contiguous(&after);
+    }
+    assert_eq!(
+        api.stock("MUG-RED").await,
+        mugs_before,
+        "stock changed across kill -9"
+    );
+    assert_eq!(
+        api.stock("TEE-M").await,
+        tees_before,
+        "stock changed across kill -9"
+    );
+
+    // The same Idempotency-Key still returns the same order.
+    let (placed_id, placed_key) = &orders["placed"];
+    let replay = api
+        .storefront()
+        .idempotency(placed_key)
+        .post("/v1/orders", &body(("card", "pending")))
+        .await
+        .expect(201, "replay");
+    assert_eq!(&str_of(&replay.json["id"]), placed_id);
+    assert_eq!(
+        replay.header("idempotent-replayed").as_deref(),
+        Some("true")
+    );
+
+    // A carrier event seen before the crash is still a duplicate after it.
+    let tn = str_of(&delivered_order["shipments"][0]["booking"]["tracking_number"]);
+    let ack = api
+        .scan(
+            &tn,
+            &format!("ev-{delivered}-delivered"),
+            "delivered",
+            "2026-03-02T10:00:00Z",
+        )
+        .await;
+    assert_eq!(ack, json!({"order_status": "delivered", "applied": false}));
+    let token = str_of(&delivered_order["tracking_token"]);
+    assert_eq!(
+        api.anon()
+            .get(&format!("/v1/track/{token}"))
+            .await
+            .expect(200, "tracking")
+            .json["status"],
+        "delivered"
+    );
+
+    // The order placed before the crash (stock reserved, card unpaid) confirms once paid.
+    api.storefront()
+        .post(
+            &format!("/v1/orders/{placed}/payments"),
+            &json!({"status": "captured", "amount": 7499, "reference": "psp-after-crash"}),
+        )
+        .await
+        .expect(200, "pay after restart");
+    let o = api.wait_status(&placed, "confirmed").await;
+    assert_history_contiguous(&o);
+    assert_eq!(count_events(&o, "stock_reserved"), 1, "{}", o["history"]);
+    stock_expect(&api, "MUG-RED", 94, 6).await;
+}
+
+/// What one burst request ended with.
+#[derive(Debug, Clone)]
+enum Outcome {
+    Created(String),
+    Failed(String),
+}
+
+fn burst_body(i: usize) -> Value {
+    let payment = if i.is_multiple_of(2) {
+        ("cod", "pending")
+    } else {
+        ("card", "pending")
+    };
+    let mut b = order_body(&[("BURST-1", 1 + (i % 3) as u32, 500)], payment);
+    b["external_ref"] = json!(format!("burst-{i}"));
+    b
+}
+
+fn burst_key(run: &str, i: usize) -> String {
+    format!("burst-{run}-{i}")
+}
+
+#[actix_rt::test]
+async fn kill9_during_a_burst_of_placements_loses_and_repeats_nothing() {
+    const N: usize = 200;
+    const KILL_AFTER: usize = 50;
+    let mut server = Server::start().await;
+    let api = server.api();
+    api.set_stock("ams-1", "BURST-1", 10_000).await;
+    let run = uuid::Uuid::new_v4().to_string();
+
+    let acked = Arc::new(AtomicUsize::new(0));
+    let outcomes: Arc<Mutex<BTreeMap<usize, Outcome>>> = Arc::default();
+    let mut tasks = Vec::new();
+    for i in 0..N {
+        let (api, acked, outcomes, key) = (
+            api.clone(),
+            acked.clone(),
+            outcomes.clone(),
+            burst_key(&run, i),
+        );
+        tasks.push(actix_rt::spawn(async move {
+            let r = api
+                .storefront()
+                .idempotency(&key)
+                .try_send(
+                    "POST",
+                    "/v1/orders",
+                    Some(("application/json", burst_body(i).to_string().into())),
+                )
+                .await;
+            let outcome = match r {
+                Ok(r) if r.status == 201 => {
+                    acked.fetch_add(1, Ordering::SeqCst);
+                    Outcome::Created(str_of(&r.json["id"]))
+                }
+                Ok(r) => Outcome::Failed(format!("{} {}", r.status, r.text())),
+                Err(e) => Outcome::Failed(e),
+            };
+            outcomes.lock().unwrap().insert(i, outcome);
+        }));
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while acked.load(Ordering::SeqCst) < KILL_AFTER {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} of {N} placements answered in 30 s",
+            acked.load(Ordering::SeqCst)
+        );
+        actix_rt::time::sleep(Duration::from_millis(2)).await;
+    }
+    server.kill9();
+    let acked_at_kill = acked.load(Ordering::SeqCst);
+    for t in tasks {
+        t.await
+            .expect("a burst request task panicked (see above: a 500?)");
+    }
+    let outcomes = outcomes.lock().unwrap().clone();
+    let created: BTreeMap<usize, String> = outcomes
+        .iter()
+        .filter_map(|(i, o)| {
+            if let Outcome::Created(id) = o {
+                Some((*i, id.clone()))
+            } else {
+                None
+            }
+        })
+        .collect();
+    eprintln!(
+        "burst: {} acknowledged when killed, {} in all, {} without an answer",
+        acked_at_kill,
+        created.len(),
+        N - created.len()
+    );
+    for o in outcomes.values() {
+        if let Outcome::Failed(e) = o {
+            assert!(!e.starts_with("4"), "a burst request was refused: {e}");
+        }
+    }
+    drop(api);
+
+    server.restart().await;
+    let api = server.api();
+
+    // Every acknowledged order is there.
+    for (i, id) in &created {
+        let o = api.order(id).await;
+        assert!(
+            STATUSES.contains(&o["status"].as_str().unwrap_or_default()),
+            "{o}"
+        );
+        assert_eq!(
+            o["external_ref"],
+            format!("burst-{i}"),
+            "acknowledged order {id} reads back as another order"
+        );
+    }
+    // Asking again with the same key gives the same order.
+    for (i, id) in created.iter().take(5) {
+        let r = api
+            .storefront()
+            .idempotency(&burst_key(&run, *i))
+            .post("/v1/orders", &burst_body(*i))
+            .await
+            .expect(201, "replay after crash");
+        assert_eq!(
+            &str_of(&r.json["id"]),
+            id,
+            "key burst-{i} now names another order"
+        );
+    }
+    // Retrying the unanswered ones (as a client would) must not create a second order for any key.
+    let mut by_key = created.clone();
+    for i in (0..N).filter(|i| !created.contains_key(i)) {
+        let r = api
+            .storefront()
+            .idempotency(&burst_key(&run, i))
+            .post("/v1/orders", &burst_body(i))
+            .await
+            .expect(201, "retry after crash");
+        by_key.insert(i, str_of(&r.json["id"]));
+    }
+    let all = wait_until("every order has its stock answer", || {
+        let api = &api;
+        async move {
+            let all = api.all_orders(None).await;
+            let pending = all.iter().filter(|o| o["stock"] == "pending").count();
+            if pending == 0 {
+                Ok(all)
+            } else {
+                Err(format!("{pending} orders still wait for stock"))
+            }
+        }
+    })
+    .await;
+    let refs: Vec<String> = all.iter().map(|o| str_of(&o["external_ref"])).collect();
+    let distinct: BTreeSet<&String> = refs.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        refs.len(),
+        "some request created two orders"
+    );
+    assert_eq!(all.len(), N, "one order per Idempotency-Key");
+    let listed: BTreeSet<String> = all.iter().map(|o| str_of(&o["id"])).collect();
+    let wanted: BTreeSet<String> = by_key.values().cloned().collect();
+    assert_eq!(listed, wanted);
+
+    // Nothing ran twice: every history is 1..n with each automatic step at most once.
+    let mut reserved_by_orders: i64 = 0;
+    for id in &listed {
+        let o = api.order(id).await;
+        assert_history_contiguous(&o);
+        for kind in [
+            "placed",
+            "stock_reserved",
+            "stock_unavailable",
+            "confirmed",
+            "cancelled",
+        ] {
+            assert!(
+                count_events(&o, kind) <= 1,
+                "order {id} recorded {kind} more than once: {}",
+                o["history"]
+            );
+        }
+        assert_eq!(o["stock"], "reserved", "10 000 units cover the burst: {o}");
+        let want = if o["payment"]["method"] == "cod" {
+            "confirmed"
+        } else {
+            "placed"
+        };
+        assert_eq!(o["status"], want, "{o}");
+        reserved_by_orders += o["lines"][0]["quantity"].as_i64().unwrap();
+    }
+    let s = api.stock("BURST-1").await;
+    assert_eq!(s["on_hand"], 10_000, "{s}");
+    assert_eq!(
+        s["reserved"], reserved_by_orders,
+        "the ledger's reserved units differ from what the orders hold: {s}"
+    );
+
+    // A card order placed (and acknowledged) before the kill confirms once its payment comes in.
+    let (i, id) = created
+        .iter()
+        .find(|(i, _)| !i.is_multiple_of(2))
+        .expect("an acknowledged card order");
+    let amount = 500 * (1 + (i % 3) as i64);
+    api.storefront()
+        .post(
+            &format!("/v1/orders/{id}/payments"),
+            &json!({"status": "captured", "amount": amount, "reference": "psp-burst"}),
+        )
+        .await
+        .expect(200, "pay after restart");
+    let o = api.wait_status(id, "confirmed").await;
+    assert_history_contiguous(&o);
+    let s = api.stock("BURST-1").await;
+    assert_eq!(
+        s["reserved"], reserved_by_orders,
+        "paying must not reserve again: {s}"
+    );
+}
