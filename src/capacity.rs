@@ -7,14 +7,14 @@
 //! `/readyz` and to the first order served, then resident memory once the touched order actors
 //! have gone idle, against the same service on an empty directory.
 
+use crate::child::{get, rss_kib, wait_until, ChildService};
 use crate::config::Config;
 use chrono::Utc;
 use orderly_actors::domain::inventory::{Reservation, ReservationState, StockLevel};
+use orderly_actors::domain::Reactions;
 use orderly_actors::domain::*;
 use orderly_actors::store::{Store, TransitionWrite};
-use orderly_actors::domain::Reactions;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
@@ -48,9 +48,18 @@ pub const SEED_SKU: &str = "seed-sku";
 fn seed_order(i: u64) -> NewOrder {
     NewOrder {
         external_ref: Some(format!("seed-{i}")),
-        customer: Customer { id: format!("cust-{i}"), email: format!("customer{i}@example.com"), phone: None, locale: Some("nl-NL".into()) },
+        customer: Customer {
+            id: format!("cust-{i}"),
+            email: format!("customer{i}@example.com"),
+            phone: None,
+            locale: Some("nl-NL".into()),
+        },
         currency: Currency::parse("EUR").expect("EUR is ISO 4217"),
-        lines: vec![NewLine { sku: SEED_SKU.into(), quantity: 1, unit_price: 2495 }],
+        lines: vec![NewLine {
+            sku: SEED_SKU.into(),
+            quantity: 1,
+            unit_price: 2495,
+        }],
         shipping: Shipping {
             method: Some("standard".into()),
             address: Address {
@@ -63,13 +72,20 @@ fn seed_order(i: u64) -> NewOrder {
             },
         },
         billing_address: None,
-        payment: NewPayment { method: PaymentMethod::Card, status: InitialPaymentStatus::Captured },
+        payment: NewPayment {
+            method: PaymentMethod::Card,
+            status: InitialPaymentStatus::Captured,
+        },
     }
 }
 
 /// Writes `n` confirmed orders with their reservations; returns one of their ids.
 /// Orders go in atomic batches of a thousand: the bulk path.
-pub fn seed_store(store: &Store, n: u64, mut progress: impl FnMut(u64)) -> Result<Option<OrderId>, String> {
+pub fn seed_store(
+    store: &Store,
+    n: u64,
+    mut progress: impl FnMut(u64),
+) -> Result<Option<OrderId>, String> {
     let now = Utc::now();
     let mut last = None;
     let no_reactions = Reactions::default();
@@ -87,15 +103,24 @@ pub fn seed_store(store: &Store, n: u64, mut progress: impl FnMut(u64)) -> Resul
                 order: seed_order(i),
                 payment_timeout_secs: 86_400,
             };
-            let mut events = decide(None, &place, &Cause::Storefront, now).map_err(|e| e.to_string())?;
+            let mut events =
+                decide(None, &place, &Cause::Storefront, now).map_err(|e| e.to_string())?;
             let placed = fold(None, &events);
-            let reserved = Command::StockReserved { warehouse: SEED_WAREHOUSE.into() };
-            events.extend(decide(placed.as_ref(), &reserved, &Cause::InventoryActor, now).map_err(|e| e.to_string())?);
+            let reserved = Command::StockReserved {
+                warehouse: SEED_WAREHOUSE.into(),
+            };
+            events.extend(
+                decide(placed.as_ref(), &reserved, &Cause::InventoryActor, now)
+                    .map_err(|e| e.to_string())?,
+            );
             let after = fold(None, &events).ok_or("seed order did not fold")?;
             let reservation = Reservation {
                 order_id: id,
                 warehouse: Some(SEED_WAREHOUSE.into()),
-                lines: vec![LineQty { sku: SEED_SKU.into(), quantity: 1 }],
+                lines: vec![LineQty {
+                    sku: SEED_SKU.into(),
+                    quantity: 1,
+                }],
                 state: ReservationState::Open,
             };
             orders.push((after, events, reservation));
@@ -103,10 +128,21 @@ pub fn seed_store(store: &Store, n: u64, mut progress: impl FnMut(u64)) -> Resul
         }
         let writes: Vec<TransitionWrite<'_>> = orders
             .iter()
-            .map(|(after, events, _)| TransitionWrite { before: None, after, events, reactions: &no_reactions, outbox: &[], idempotency: None })
+            .map(|(after, events, _)| TransitionWrite {
+                before: None,
+                after,
+                events,
+                reactions: &no_reactions,
+                outbox: &[],
+                idempotency: None,
+            })
             .collect();
-        store.write_transitions(&writes).map_err(|e| e.to_string())?;
-        store.write_inventory_bulk(&[], orders.iter().map(|(_, _, r)| r), None).map_err(|e| e.to_string())?;
+        store
+            .write_transitions(&writes)
+            .map_err(|e| e.to_string())?;
+        store
+            .write_inventory_bulk(&[], orders.iter().map(|(_, _, r)| r), None)
+            .map_err(|e| e.to_string())?;
         done += chunk;
         if done % 50_000 == 0 {
             progress(done);
@@ -119,9 +155,16 @@ pub fn seed_store(store: &Store, n: u64, mut progress: impl FnMut(u64)) -> Resul
         .find(|((w, s), _)| w == SEED_WAREHOUSE && s == SEED_SKU)
         .map(|(_, l)| l)
         .unwrap_or_default();
-    level = StockLevel { on_hand: level.on_hand + n as i64, reserved: level.reserved + n as i64 };
+    level = StockLevel {
+        on_hand: level.on_hand + n as i64,
+        reserved: level.reserved + n as i64,
+    };
     store
-        .write_inventory(&[((SEED_WAREHOUSE.into(), SEED_SKU.into()), level)], None, None)
+        .write_inventory(
+            &[((SEED_WAREHOUSE.into(), SEED_SKU.into()), level)],
+            None,
+            None,
+        )
         .map_err(|e| e.to_string())?;
     Ok(last)
 }
@@ -130,7 +173,8 @@ fn open_and_seed(dir: &Path, n: u64, cache_mb: u64) -> Result<(Option<OrderId>, 
     let t0 = Instant::now();
     let system = actix_rt::System::new();
     let result = system.block_on(async {
-        let store = Store::open_patiently(dir, cache_mb << 20, Duration::from_secs(10)).map_err(|e| format!("cannot open {}: {e}", dir.display()))?;
+        let store = Store::open_patiently(dir, cache_mb << 20, Duration::from_secs(10))
+            .map_err(|e| format!("cannot open {}: {e}", dir.display()))?;
         let last = seed_store(&store, n, |i| eprintln!("seeded {i} orders"))?;
         store.sync().await.map_err(|e| e.to_string())?;
         eprintln!("seeded {n} orders in {:.1} s", t0.elapsed().as_secs_f64());
@@ -140,7 +184,9 @@ fn open_and_seed(dir: &Path, n: u64, cache_mb: u64) -> Result<(Option<OrderId>, 
 }
 
 pub fn seed(args: SeedArgs, config: &Config) -> Result<(), String> {
-    let dir = args.data_dir.unwrap_or_else(|| config.storage.data_dir.clone());
+    let dir = args
+        .data_dir
+        .unwrap_or_else(|| config.storage.data_dir.clone());
     let (last, took) = open_and_seed(&dir, args.orders, config.storage.cache_mb)?;
     println!(
         "seeded {} orders into {} in {:.1} s ({:.0} orders/s); e.g. order {}",
@@ -153,73 +199,11 @@ pub fn seed(args: SeedArgs, config: &Config) -> Result<(), String> {
     Ok(())
 }
 
-struct Service {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> Result<u16, String> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
-}
-
-fn spawn(config_path: &Path, dir: &Path) -> Result<Service, String> {
-    let port = free_port()?;
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let child = Process::new(exe)
-        .args(["--config", &config_path.display().to_string(), "serve"])
-        .env("ORDERLY_SERVER__BIND", format!("127.0.0.1:{port}"))
-        .env("ORDERLY_STORAGE__DATA_DIR", dir)
-        .env("ORDERLY_LOG__LEVEL", "warn")
-        .env("ORDERLY_ENGINE__IDLE_TIMEOUT_SECS", "2")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("cannot start the service: {e}"))?;
-    Ok(Service { child, base: format!("http://127.0.0.1:{port}") })
-}
-
-/// Resident set size of a process, from /proc.
-fn rss_kib(pid: u32) -> Result<u64, String> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| e.to_string())?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| "VmRSS not found".to_string())
-}
-
-async fn get(client: &awc::Client, url: &str, key: Option<&str>) -> Option<(u16, String)> {
-    let mut req = client.get(url);
-    if let Some(k) = key {
-        req = req.bearer_auth(k);
-    }
-    let mut resp = req.send().await.ok()?;
-    let body = resp.body().limit(1 << 20).await.ok()?;
-    Some((resp.status().as_u16(), String::from_utf8_lossy(&body).into_owned()))
-}
-
-async fn wait_until(what: &str, deadline: Duration, mut f: impl AsyncFnMut() -> bool) -> Result<Duration, String> {
-    let t0 = Instant::now();
-    while !f().await {
-        if t0.elapsed() > deadline {
-            return Err(format!("timed out waiting for {what}"));
-        }
-        actix_rt::time::sleep(Duration::from_millis(2)).await;
-    }
-    Ok(t0.elapsed())
-}
-
 fn metric(text: &str, name: &str) -> Option<f64> {
-    text.lines().find(|l| l.starts_with(name) && l[name.len()..].starts_with(' ')).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok())
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
 }
 
 struct Measured {
@@ -228,12 +212,30 @@ struct Measured {
     rss_kib: u64,
 }
 
-async fn measure(config: &Config, config_path: &Path, dir: &Path, sample: Option<OrderId>, touch: &[OrderId]) -> Result<Measured, String> {
-    let client = awc::Client::builder().timeout(Duration::from_secs(30)).finish();
+async fn measure(
+    config: &Config,
+    config_path: &Path,
+    dir: &Path,
+    sample: Option<OrderId>,
+    touch: &[OrderId],
+) -> Result<Measured, String> {
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .finish();
     let started = Instant::now();
-    let svc = spawn(config_path, dir)?;
+    let svc = ChildService::spawn(
+        config_path,
+        dir,
+        &[("ORDERLY_ENGINE__IDLE_TIMEOUT_SECS", "2".into())],
+    )?;
     let base = svc.base.clone();
-    wait_until("/readyz", Duration::from_secs(120), async || matches!(get(&client, &format!("{base}/readyz"), None).await, Some((200, _)))).await?;
+    wait_until("/readyz", Duration::from_secs(120), async || {
+        matches!(
+            get(&client, &format!("{base}/readyz"), None).await,
+            Some((200, _))
+        )
+    })
+    .await?;
     let ready = started.elapsed();
     let sf = config.auth.storefront.first().cloned().unwrap_or_default();
     let first_order = match sample {
@@ -263,29 +265,46 @@ async fn measure(config: &Config, config_path: &Path, dir: &Path, sample: Option
         });
         futures::future::join_all(reqs).await;
     }
-    wait_until("order actors to go idle", Duration::from_secs(120), async || {
-        get(&client, &format!("{base}/metrics"), None)
-            .await
-            .and_then(|(_, m)| metric(&m, "orderly_active_order_actors"))
-            .is_some_and(|n| n == 0.0)
-    })
+    wait_until(
+        "order actors to go idle",
+        Duration::from_secs(120),
+        async || {
+            get(&client, &format!("{base}/metrics"), None)
+                .await
+                .and_then(|(_, m)| metric(&m, "orderly_active_order_actors"))
+                .is_some_and(|n| n == 0.0)
+        },
+    )
     .await?;
-    let rss_kib = rss_kib(svc.child.id())?;
-    Ok(Measured { ready, first_order, rss_kib })
+    let rss_kib = rss_kib(svc.pid())?;
+    Ok(Measured {
+        ready,
+        first_order,
+        rss_kib,
+    })
 }
 
 pub fn capacity(args: CapacityArgs, config: &Config, config_path: &Path) -> Result<(), String> {
     let work = match &args.work_dir {
         Some(d) => d.clone(),
-        None => std::env::temp_dir().join(format!("orderly-capacity-{}", uuid::Uuid::new_v4().simple())),
+        None => std::env::temp_dir().join(format!(
+            "orderly-capacity-{}",
+            uuid::Uuid::new_v4().simple()
+        )),
     };
     let empty_dir = work.join("empty");
     let seeded_dir = work.join("seeded");
     std::fs::create_dir_all(&empty_dir).map_err(|e| e.to_string())?;
     let (sample, seed_time) = if seeded_dir.join("sled").exists() {
         eprintln!("reusing seeded data in {}", seeded_dir.display());
-        let store = Store::open_patiently(&seeded_dir, 8 << 20, Duration::from_secs(10)).map_err(|e| e.to_string())?;
-        let ids: Vec<OrderId> = store.list_orders(None, None, 1).map_err(|e| e.to_string())?.into_iter().map(|o| o.id).collect();
+        let store = Store::open_patiently(&seeded_dir, 8 << 20, Duration::from_secs(10))
+            .map_err(|e| e.to_string())?;
+        let ids: Vec<OrderId> = store
+            .list_orders(None, None, 1)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|o| o.id)
+            .collect();
         drop(store);
         std::thread::sleep(Duration::from_millis(500)); // let the flusher thread release the files
         (ids.first().copied(), Duration::ZERO)
@@ -295,8 +314,14 @@ pub fn capacity(args: CapacityArgs, config: &Config, config_path: &Path) -> Resu
     let system = actix_rt::System::new();
     let (empty, seeded) = system.block_on(async {
         let touch_ids: Vec<OrderId> = {
-            let store = Store::open_patiently(&seeded_dir, 8 << 20, Duration::from_secs(10)).map_err(|e| e.to_string())?;
-            let ids = store.list_orders(None, None, args.touch.min(200_000) as usize).map_err(|e| e.to_string())?.into_iter().map(|o| o.id).collect();
+            let store = Store::open_patiently(&seeded_dir, 8 << 20, Duration::from_secs(10))
+                .map_err(|e| e.to_string())?;
+            let ids = store
+                .list_orders(None, None, args.touch.min(200_000) as usize)
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(|o| o.id)
+                .collect();
             drop(store);
             ids
         };
@@ -305,18 +330,35 @@ pub fn capacity(args: CapacityArgs, config: &Config, config_path: &Path) -> Resu
         let seeded = measure(config, config_path, &seeded_dir, sample, &touch_ids).await?;
         Ok::<_, String>((empty, seeded))
     })?;
-    let per_order = (seeded.rss_kib.saturating_sub(empty.rss_kib)) as f64 * 1024.0 / args.orders.max(1) as f64;
+    let per_order =
+        (seeded.rss_kib.saturating_sub(empty.rss_kib)) as f64 * 1024.0 / args.orders.max(1) as f64;
     let cpus = crate::config::num_cpus();
     println!("capacity: {} in-flight orders, {} cores", args.orders, cpus);
     if !seed_time.is_zero() {
-        println!("  seed (bulk path):          {:.1} s ({:.0} orders/s)", seed_time.as_secs_f64(), args.orders as f64 / seed_time.as_secs_f64());
+        println!(
+            "  seed (bulk path):          {:.1} s ({:.0} orders/s)",
+            seed_time.as_secs_f64(),
+            args.orders as f64 / seed_time.as_secs_f64()
+        );
     }
-    println!("  S4 start -> /readyz, empty:   {:>8.0} ms", empty.ready.as_secs_f64() * 1e3);
-    println!("  S4 start -> /readyz, seeded:  {:>8.0} ms   (target <= 5000 ms)", seeded.ready.as_secs_f64() * 1e3);
+    println!(
+        "  S4 start -> /readyz, empty:   {:>8.0} ms",
+        empty.ready.as_secs_f64() * 1e3
+    );
+    println!(
+        "  S4 start -> /readyz, seeded:  {:>8.0} ms   (target <= 5000 ms)",
+        seeded.ready.as_secs_f64() * 1e3
+    );
     if let Some(f) = seeded.first_order {
-        println!("  S4 start -> first order served: {:>6.0} ms", f.as_secs_f64() * 1e3);
+        println!(
+            "  S4 start -> first order served: {:>6.0} ms",
+            f.as_secs_f64() * 1e3
+        );
     }
-    println!("  S5 RSS empty / seeded (idle): {} KiB / {} KiB", empty.rss_kib, seeded.rss_kib);
+    println!(
+        "  S5 RSS empty / seeded (idle): {} KiB / {} KiB",
+        empty.rss_kib, seeded.rss_kib
+    );
     println!("  S5 per in-flight order:       {per_order:.0} bytes   (target <= 1024)");
     if let Some(path) = &args.json {
         let json = serde_json::json!({
@@ -330,7 +372,8 @@ pub fn capacity(args: CapacityArgs, config: &Config, config_path: &Path) -> Resu
             "rss_kib_seeded": seeded.rss_kib,
             "bytes_per_order": per_order,
         });
-        std::fs::write(path, serde_json::to_vec_pretty(&json).unwrap_or_default()).map_err(|e| e.to_string())?;
+        std::fs::write(path, serde_json::to_vec_pretty(&json).unwrap_or_default())
+            .map_err(|e| e.to_string())?;
     }
     if args.work_dir.is_none() {
         let _ = std::fs::remove_dir_all(&work);

@@ -115,7 +115,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { level: "info".into(), format: "text".into() }
+        LogConfig {
+            level: "info".into(),
+            format: "text".into(),
+        }
     }
 }
 
@@ -135,7 +138,10 @@ impl Config {
 
     fn validate(&self) -> Result<(), String> {
         if self.server.bind.parse::<std::net::SocketAddr>().is_err() {
-            return Err(format!("server.bind: '{}' is not an address like 127.0.0.1:8080", self.server.bind));
+            return Err(format!(
+                "server.bind: '{}' is not an address like 127.0.0.1:8080",
+                self.server.bind
+            ));
         }
         if self.server.max_body_bytes < 1024 || self.server.max_body_bytes > 16 << 20 {
             return Err("server.max_body_bytes: must be between 1024 and 16777216".into());
@@ -151,39 +157,65 @@ impl Config {
             return Err("engine.order_mailbox: must be at least 1".into());
         }
         if e.timer_tick_ms == 0 || e.send_timeout_ms == 0 || e.idle_timeout_secs == 0 {
-            return Err("engine: timer_tick_ms, send_timeout_ms and idle_timeout_secs must be positive".into());
+            return Err(
+                "engine: timer_tick_ms, send_timeout_ms and idle_timeout_secs must be positive"
+                    .into(),
+            );
         }
-        let roles = [("storefront", &self.auth.storefront), ("warehouse", &self.auth.warehouse), ("admin", &self.auth.admin)];
+        let roles = [
+            ("storefront", &self.auth.storefront),
+            ("warehouse", &self.auth.warehouse),
+            ("admin", &self.auth.admin),
+        ];
         for (role, keys) in roles {
             check_keys(&format!("auth.{role}"), keys)?;
         }
         for (carrier, keys) in &self.auth.carriers {
             check_keys(&format!("auth.carriers.{carrier}"), keys)?;
             if !self.carriers.iter().any(|c| &c.id == carrier) {
-                return Err(format!("auth.carriers.{carrier}: no carrier with id '{carrier}' is configured"));
+                return Err(format!(
+                    "auth.carriers.{carrier}: no carrier with id '{carrier}' is configured"
+                ));
             }
         }
         for (i, c) in self.carriers.iter().enumerate() {
-            if c.id.is_empty() || !c.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-                return Err(format!("carriers[{i}].id: must be letters, digits, '-' or '_'"));
+            if c.id.is_empty()
+                || !c
+                    .id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(format!(
+                    "carriers[{i}].id: must be letters, digits, '-' or '_'"
+                ));
             }
             if c.services.is_empty() {
-                return Err(format!("carriers[{i}].services: at least one service is required"));
+                return Err(format!(
+                    "carriers[{i}].services: at least one service is required"
+                ));
             }
             for (j, s) in c.services.iter().enumerate() {
-                s.cutoff_time().map_err(|m| format!("carriers[{i}].services[{j}].cutoff: {m}"))?;
+                s.cutoff_time()
+                    .map_err(|m| format!("carriers[{i}].services[{j}].cutoff: {m}"))?;
             }
         }
         self.notifications.validate()?;
         if !matches!(self.log.format.as_str(), "text" | "json") {
-            return Err(format!("log.format: '{}' must be 'text' or 'json'", self.log.format));
+            return Err(format!(
+                "log.format: '{}' must be 'text' or 'json'",
+                self.log.format
+            ));
         }
         Ok(())
     }
 
     pub fn engine_config(&self) -> EngineConfig {
         let e = &self.engine;
-        let threads = if e.actor_threads == 0 { num_cpus() } else { e.actor_threads };
+        let threads = if e.actor_threads == 0 {
+            num_cpus()
+        } else {
+            e.actor_threads
+        };
         EngineConfig {
             payment_timeout_secs: e.payment_timeout_secs,
             return_window_days: e.return_window_days,
@@ -201,13 +233,17 @@ impl Config {
 }
 
 pub fn num_cpus() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
 }
 
 fn check_keys(field: &str, keys: &[String]) -> Result<(), String> {
     for k in keys {
         if k.len() < 16 || k.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(format!("{field}: keys must be at least 16 characters without white space"));
+            return Err(format!(
+                "{field}: keys must be at least 16 characters without white space"
+            ));
         }
     }
     Ok(())
@@ -215,6 +251,11 @@ fn check_keys(field: &str, keys: &[String]) -> Result<(), String> {
 
 /// Figment errors can span lines; the operator gets one.
 fn one_line(e: &figment::Error) -> String {
-    let first = e.clone().into_iter().next().map(|e| e.to_string()).unwrap_or_else(|| e.to_string());
+    let first = e
+        .clone()
+        .into_iter()
+        .next()
+        .map(|e| e.to_string())
+        .unwrap_or_else(|| e.to_string());
     first.replace('\n', " ").replace("key \"default.", "key \"")
 }

@@ -8,7 +8,15 @@ use orderly_actors::domain::{Address, Order};
 use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
 
 fn latin1(s: &str) -> Vec<u8> {
-    s.chars().map(|c| if (c as u32) < 256 && !c.is_control() { c as u8 } else { b'?' }).collect()
+    s.chars()
+        .map(|c| {
+            if (c as u32) < 256 && !c.is_control() {
+                c as u8
+            } else {
+                b'?'
+            }
+        })
+        .collect()
 }
 
 fn render(lines: &[(f32, String)]) -> Vec<u8> {
@@ -64,10 +72,22 @@ pub fn shipping_label(o: &Order) -> Option<Vec<u8>> {
         (10.0, "SHIP TO".to_string()),
     ];
     lines.extend(address_lines(&o.shipping.address));
-    lines.push((10.0, format!("Parcels: {}  Weight: {grams} g", shipment.parcels.len())));
+    lines.push((
+        10.0,
+        format!("Parcels: {}  Weight: {grams} g", shipment.parcels.len()),
+    ));
     lines.push((10.0, format!("From warehouse: {}", shipment.warehouse)));
-    lines.push((10.0, format!("Order: {}", o.external_ref.clone().unwrap_or_else(|| o.id.to_string()))));
-    lines.push((10.0, format!("Estimated delivery: {}", b.estimated_delivery)));
+    lines.push((
+        10.0,
+        format!(
+            "Order: {}",
+            o.external_ref.clone().unwrap_or_else(|| o.id.to_string())
+        ),
+    ));
+    lines.push((
+        10.0,
+        format!("Estimated delivery: {}", b.estimated_delivery),
+    ));
     Some(render(&lines))
 }
 
@@ -80,7 +100,13 @@ pub fn return_label(o: &Order) -> Option<Vec<u8>> {
         (10.0, "FROM".to_string()),
     ];
     lines.extend(address_lines(&o.shipping.address));
-    lines.push((10.0, format!("Order: {}", o.external_ref.clone().unwrap_or_else(|| o.id.to_string()))));
+    lines.push((
+        10.0,
+        format!(
+            "Order: {}",
+            o.external_ref.clone().unwrap_or_else(|| o.id.to_string())
+        ),
+    ));
     for l in &rc.lines {
         lines.push((10.0, format!("{} x {}", l.quantity, l.sku)));
     }

@@ -4,7 +4,9 @@
 mod api;
 mod bench;
 mod capacity;
+mod child;
 mod config;
+mod crash;
 mod label;
 
 use actix_web::dev::Service;
@@ -24,7 +26,13 @@ use std::time::Instant;
 #[command(name = "orderly", version, about = "Order lifecycle orchestrator")]
 struct Cli {
     /// Path of the configuration file.
-    #[arg(long, short, global = true, default_value = "config.toml", env = "ORDERLY_CONFIG")]
+    #[arg(
+        long,
+        short,
+        global = true,
+        default_value = "config.toml",
+        env = "ORDERLY_CONFIG"
+    )]
     config: PathBuf,
     #[command(subcommand)]
     command: Option<Cmd>,
@@ -42,6 +50,8 @@ enum Cmd {
     Seed(capacity::SeedArgs),
     /// Measure restart time and memory with many in-flight orders (scenarios S4 and S5).
     Capacity(capacity::CapacityArgs),
+    /// Kill -9 the service under load again and again, and check nothing acknowledged is lost.
+    Crash(crash::CrashArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +70,7 @@ fn main() -> ExitCode {
         }
         Cmd::Seed(args) => report(capacity::seed(args, &config)),
         Cmd::Capacity(args) => report(capacity::capacity(args, &config, &cli.config)),
+        Cmd::Crash(args) => report(crash::run(args, &config, &cli.config)),
         Cmd::Bench(args) => match bench::run(args, &config, &cli.config) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -93,8 +104,11 @@ fn report(result: Result<(), String>) -> ExitCode {
 
 fn init_tracing(config: &Config) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if config.log.format == "json" {
         builder.json().init();
     } else {
@@ -105,15 +119,21 @@ fn init_tracing(config: &Config) {
 async fn serve(config: Config) -> Result<(), String> {
     let started = Instant::now();
     let dir = &config.storage.data_dir;
-    let store = Store::open(dir, config.storage.cache_mb << 20).map_err(|e| format!("cannot open storage at {}: {e}", dir.display()))?;
-    let engine = Engine::start(store, Arc::new(SystemClock), config.engine_config()).map_err(|e| format!("cannot start the engine: {e}"))?;
+    let store = Store::open(dir, config.storage.cache_mb << 20)
+        .map_err(|e| format!("cannot open storage at {}: {e}", dir.display()))?;
+    let engine = Engine::start(store, Arc::new(SystemClock), config.engine_config())
+        .map_err(|e| format!("cannot start the engine: {e}"))?;
     let state = web::Data::new(api::AppState {
         engine,
         keys: api::auth::Keys::from_config(&config.auth),
         metrics: Arc::new(HttpMetrics::default()),
     });
     let max_body = config.server.max_body_bytes;
-    let workers = if config.server.workers == 0 { config::num_cpus() } else { config.server.workers };
+    let workers = if config.server.workers == 0 {
+        config::num_cpus()
+    } else {
+        config.server.workers
+    };
     let server = HttpServer::new(move || {
         let metrics = state.metrics.clone();
         App::new()
@@ -127,8 +147,21 @@ async fn serve(config: Config) -> Result<(), String> {
                 async move {
                     let res = fut.await?;
                     let status = res.status().as_u16();
-                    metrics.latency.get_or_create(&RouteLabels { method: method.clone(), route: route.clone() }).observe(t0.elapsed().as_secs_f64());
-                    metrics.requests.get_or_create(&RequestLabels { method, route, status }).inc();
+                    metrics
+                        .latency
+                        .get_or_create(&RouteLabels {
+                            method: method.clone(),
+                            route: route.clone(),
+                        })
+                        .observe(t0.elapsed().as_secs_f64());
+                    metrics
+                        .requests
+                        .get_or_create(&RequestLabels {
+                            method,
+                            route,
+                            status,
+                        })
+                        .inc();
                     Ok(res)
                 }
             })

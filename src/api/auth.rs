@@ -63,15 +63,31 @@ impl Keys {
             .headers()
             .get(actix_web::http::header::AUTHORIZATION)
             .and_then(|h| h.to_str().ok())
-            .ok_or_else(|| Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "an Authorization: Bearer <key> header is required"))?;
+            .ok_or_else(|| {
+                Problem::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "an Authorization: Bearer <key> header is required",
+                )
+            })?;
         let key = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
             .map(str::trim)
-            .ok_or_else(|| Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "the Authorization header must use the Bearer scheme"))?;
-        self.by_digest
-            .get(&digest(key))
-            .ok_or_else(|| Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "the bearer key is not valid"))
+            .ok_or_else(|| {
+                Problem::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "the Authorization header must use the Bearer scheme",
+                )
+            })?;
+        self.by_digest.get(&digest(key)).ok_or_else(|| {
+            Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "the bearer key is not valid",
+            )
+        })
     }
 
     /// Passes if the caller holds one of `allowed` (or admin).
@@ -84,7 +100,11 @@ impl Keys {
         Err(Problem::new(
             StatusCode::FORBIDDEN,
             "forbidden",
-            format!("this endpoint needs the {} role; the key given is for {}", names.join(" or "), role.name()),
+            format!(
+                "this endpoint needs the {} role; the key given is for {}",
+                names.join(" or "),
+                role.name()
+            ),
         ))
     }
 }

@@ -11,7 +11,8 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/carriers/{carrier}/events", web::post().to(event)).route("/v1/track/{token}", web::get().to(track));
+    cfg.route("/v1/carriers/{carrier}/events", web::post().to(event))
+        .route("/v1/track/{token}", web::get().to(track));
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -28,9 +29,16 @@ pub struct CarrierEventBody {
 
 #[utoipa::path(post, path = "/v1/carriers/{carrier}/events", tag = "carrier", request_body = CarrierEventBody,
     responses((status = 200, body = CarrierEventAck), (status = 404, body = Problem)), security(("bearer" = [])))]
-pub async fn event(state: web::Data<AppState>, req: HttpRequest, carrier: web::Path<String>, body: web::Json<CarrierEventBody>) -> Result<HttpResponse, Problem> {
+pub async fn event(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    carrier: web::Path<String>,
+    body: web::Json<CarrierEventBody>,
+) -> Result<HttpResponse, Problem> {
     let carrier = carrier.into_inner();
-    state.keys.require(&req, &[Role::Carrier(carrier.clone())])?;
+    state
+        .keys
+        .require(&req, &[Role::Carrier(carrier.clone())])?;
     let b = body.into_inner();
     if b.tracking_number.len() > 64 {
         return Err(Problem::not_found("unknown tracking number"));
@@ -38,7 +46,9 @@ pub async fn event(state: web::Data<AppState>, req: HttpRequest, carrier: web::P
     let id = state
         .engine
         .order_by_tracking_number(&b.tracking_number)?
-        .ok_or_else(|| Problem::not_found(format!("unknown tracking number '{}'", b.tracking_number)))?;
+        .ok_or_else(|| {
+            Problem::not_found(format!("unknown tracking number '{}'", b.tracking_number))
+        })?;
     let cmd = Command::CarrierEvent {
         carrier: carrier.clone(),
         event_id: b.event_id,
@@ -46,17 +56,28 @@ pub async fn event(state: web::Data<AppState>, req: HttpRequest, carrier: web::P
         occurred_at: b.occurred_at,
         location: b.location,
     };
-    let done = state.engine.execute(id, cmd, Cause::Carrier(carrier), false).await?;
-    Ok(HttpResponse::Ok().json(CarrierEventAck { order_status: done.order.status, applied: !done.events.is_empty() }))
+    let done = state
+        .engine
+        .execute(id, cmd, Cause::Carrier(carrier), false)
+        .await?;
+    Ok(HttpResponse::Ok().json(CarrierEventAck {
+        order_status: done.order.status,
+        applied: !done.events.is_empty(),
+    }))
 }
 
 #[utoipa::path(get, path = "/v1/track/{token}", tag = "tracking",
     responses((status = 200, description = "Status and timeline; no personal data", body = Tracking), (status = 404, body = Problem)))]
-pub async fn track(state: web::Data<AppState>, token: web::Path<String>) -> Result<HttpResponse, Problem> {
+pub async fn track(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
     let unknown = || Problem::not_found("unknown tracking token");
     if token.len() != 40 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(unknown());
     }
     let view = state.engine.view_by_token(&token)?.ok_or_else(unknown)?;
-    Ok(HttpResponse::Ok().insert_header(("cache-control", "no-store")).json(Tracking::new(&view)))
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .json(Tracking::new(&view)))
 }

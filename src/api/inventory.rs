@@ -9,7 +9,8 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/inventory/{warehouse}/{sku}", web::put().to(set)).route("/v1/inventory/{sku}", web::get().to(get));
+    cfg.route("/v1/inventory/{warehouse}/{sku}", web::put().to(set))
+        .route("/v1/inventory/{sku}", web::get().to(get));
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -19,31 +20,52 @@ pub struct StockBody {
 }
 
 fn check_sku(sku: &str) -> Result<(), Problem> {
-    if sku.is_empty() || sku.len() > 64 || sku.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(Problem::invalid("sku", "skus are 1-64 characters without white space"));
+    if sku.is_empty() || sku.len() > 64 || sku.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(Problem::invalid(
+            "sku",
+            "skus are 1-64 characters without white space",
+        ));
     }
     Ok(())
 }
 
 #[utoipa::path(put, path = "/v1/inventory/{warehouse}/{sku}", tag = "admin", request_body = StockBody,
     responses((status = 200, body = StockCell), (status = 409, description = "Below what open orders hold", body = Problem)), security(("bearer" = [])))]
-pub async fn set(state: web::Data<AppState>, req: HttpRequest, path: web::Path<(String, String)>, body: web::Json<StockBody>) -> Result<HttpResponse, Problem> {
+pub async fn set(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Json<StockBody>,
+) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, &[Role::Admin])?;
     let (warehouse, sku) = path.into_inner();
     check_warehouse(&warehouse)?;
     check_sku(&sku)?;
-    let level = state.engine.set_stock(warehouse.clone(), sku.clone(), body.on_hand).await?;
+    let level = state
+        .engine
+        .set_stock(warehouse.clone(), sku.clone(), body.on_hand)
+        .await?;
     Ok(HttpResponse::Ok().json(StockCell::new(warehouse, sku, level)))
 }
 
 #[utoipa::path(get, path = "/v1/inventory/{sku}", tag = "admin",
     responses((status = 200, body = SkuStock)), security(("bearer" = [])))]
-pub async fn get(state: web::Data<AppState>, req: HttpRequest, sku: web::Path<String>) -> Result<HttpResponse, Problem> {
+pub async fn get(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    sku: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, &[Role::Admin, Role::Warehouse])?;
     let sku = sku.into_inner();
     check_sku(&sku)?;
-    let cells: Vec<StockCell> =
-        state.engine.stock(sku.clone()).await?.into_iter().map(|(w, l)| StockCell::new(w, sku.clone(), l)).collect();
+    let cells: Vec<StockCell> = state
+        .engine
+        .stock(sku.clone())
+        .await?
+        .into_iter()
+        .map(|(w, l)| StockCell::new(w, sku.clone(), l))
+        .collect();
     let sum = |f: fn(&StockCell) -> i64| cells.iter().map(f).sum();
     Ok(HttpResponse::Ok().json(SkuStock {
         on_hand: sum(|c| c.on_hand),

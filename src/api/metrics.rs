@@ -33,16 +33,34 @@ impl Default for HttpMetrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("orderly");
         let requests = Family::<RequestLabels, Counter>::default();
-        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.0001, 2.0, 16)));
-        registry.register("http_requests", "HTTP requests by route and status", requests.clone());
-        registry.register("http_request_duration_seconds", "HTTP request latency", latency.clone());
-        HttpMetrics { registry, requests, latency }
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0001, 2.0, 16))
+        });
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            latency.clone(),
+        );
+        HttpMetrics {
+            registry,
+            requests,
+            latency,
+        }
     }
 }
 
 impl HttpMetrics {
     /// The exposition text: HTTP metrics plus a snapshot of the engine's counters.
-    pub fn render(&self, engine: &orderly_actors::engine::Engine, notifier: orderly_actors::engine::notifier::NotifierStats) -> String {
+    pub fn render(
+        &self,
+        engine: &orderly_actors::engine::Engine,
+        notifier: orderly_actors::engine::notifier::NotifierStats,
+    ) -> String {
         let mut out = String::new();
         let _ = encode(&mut out, &self.registry);
         // Engine counters live in the engine as atomics; copy them into a scrape-time registry.
@@ -59,25 +77,105 @@ impl HttpMetrics {
             g.set(v);
             r.register(name, help, g);
         };
-        counter(&mut r, "transitions", "Order events recorded", s.transitions.load(Ordering::Relaxed));
-        counter(&mut r, "commands_rejected", "Commands refused by the state machine", s.rejected.load(Ordering::Relaxed));
-        counter(&mut r, "actor_activations", "Order actors activated from storage", s.activations.load(Ordering::Relaxed));
-        counter(&mut r, "actor_failures", "Order actors that failed and were reactivated", s.actor_failures.load(Ordering::Relaxed));
-        counter(&mut r, "effects_delivered", "Inter-actor messages completed", s.effects_done.load(Ordering::Relaxed));
-        counter(&mut r, "effect_retries", "Inter-actor message attempts that failed and were retried", s.effect_retries.load(Ordering::Relaxed));
-        counter(&mut r, "timers_fired", "Stored timers fired", s.timers_fired.load(Ordering::Relaxed));
-        counter(&mut r, "flushes", "Group-commit flushes (sled flush + fdatasync)", f.flushes);
-        counter(&mut r, "flushed_writes", "Acknowledged writes made durable by those flushes", f.flushed_writes);
-        counter(&mut r, "flush_microseconds", "Time spent flushing", f.flush_micros);
-        counter(&mut r, "notifications_delivered", "Notifications delivered", notifier.delivered);
-        counter(&mut r, "notification_failures", "Failed notification attempts", notifier.failed_attempts);
-        counter(&mut r, "notifications_dead_lettered", "Notifications that ran out of attempts", notifier.dead_lettered);
-        gauge(&mut r, "active_order_actors", "Order actors currently in memory", engine.active_actors() as i64);
-        gauge(&mut r, "ready", "1 when the engine accepts requests", engine.is_ready() as i64);
+        counter(
+            &mut r,
+            "transitions",
+            "Order events recorded",
+            s.transitions.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut r,
+            "commands_rejected",
+            "Commands refused by the state machine",
+            s.rejected.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut r,
+            "actor_activations",
+            "Order actors activated from storage",
+            s.activations.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut r,
+            "actor_failures",
+            "Order actors that failed and were reactivated",
+            s.actor_failures.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut r,
+            "effects_delivered",
+            "Inter-actor messages completed",
+            s.effects_done.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut r,
+            "effect_retries",
+            "Inter-actor message attempts that failed and were retried",
+            s.effect_retries.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut r,
+            "timers_fired",
+            "Stored timers fired",
+            s.timers_fired.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut r,
+            "flushes",
+            "Group-commit flushes (sled flush + fdatasync)",
+            f.flushes,
+        );
+        counter(
+            &mut r,
+            "flushed_writes",
+            "Acknowledged writes made durable by those flushes",
+            f.flushed_writes,
+        );
+        counter(
+            &mut r,
+            "flush_microseconds",
+            "Time spent flushing",
+            f.flush_micros,
+        );
+        counter(
+            &mut r,
+            "notifications_delivered",
+            "Notifications delivered",
+            notifier.delivered,
+        );
+        counter(
+            &mut r,
+            "notification_failures",
+            "Failed notification attempts",
+            notifier.failed_attempts,
+        );
+        counter(
+            &mut r,
+            "notifications_dead_lettered",
+            "Notifications that ran out of attempts",
+            notifier.dead_lettered,
+        );
+        gauge(
+            &mut r,
+            "active_order_actors",
+            "Order actors currently in memory",
+            engine.active_actors() as i64,
+        );
+        gauge(
+            &mut r,
+            "ready",
+            "1 when the engine accepts requests",
+            engine.is_ready() as i64,
+        );
         let mut rest = String::new();
         let _ = encode(&mut rest, &r);
         // Both encodings end with "# EOF"; keep only the last.
-        out.truncate(out.trim_end().strip_suffix("# EOF").map(str::len).unwrap_or(out.len()));
+        out.truncate(
+            out.trim_end()
+                .strip_suffix("# EOF")
+                .map(str::len)
+                .unwrap_or(out.len()),
+        );
         out.push_str(&rest);
         out
     }

@@ -36,7 +36,9 @@ pub fn page_size(limit: Option<usize>) -> Result<usize, Problem> {
     match limit {
         None => Ok(DEFAULT_PAGE),
         Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
-        Some(_) => Err(Problem::bad_request(format!("limit must be between 1 and {MAX_PAGE}"))),
+        Some(_) => Err(Problem::bad_request(format!(
+            "limit must be between 1 and {MAX_PAGE}"
+        ))),
     }
 }
 
@@ -45,29 +47,47 @@ pub fn parse_id(s: &str) -> Result<Uuid, Problem> {
 }
 
 pub fn parse_cursor(s: Option<&str>) -> Result<Option<Uuid>, Problem> {
-    s.map(|c| Uuid::parse_str(c).map_err(|_| Problem::bad_request("cursor is not valid; use next_cursor from a previous page")))
-        .transpose()
+    s.map(|c| {
+        Uuid::parse_str(c).map_err(|_| {
+            Problem::bad_request("cursor is not valid; use next_cursor from a previous page")
+        })
+    })
+    .transpose()
 }
 
 /// Warehouse ids appear in keys and URLs: keep them plain.
 pub fn check_warehouse(w: &str) -> Result<(), Problem> {
-    if w.is_empty() || w.len() > 64 || !w.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        return Err(Problem::invalid("warehouse", "warehouse ids are 1-64 letters, digits, '-' or '_'"));
+    if w.is_empty()
+        || w.len() > 64
+        || !w
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(Problem::invalid(
+            "warehouse",
+            "warehouse ids are 1-64 letters, digits, '-' or '_'",
+        ));
     }
     Ok(())
 }
 
 pub fn configure(max_body: usize) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.app_data(web::JsonConfig::default().limit(max_body).error_handler(problem::json_error))
-            .app_data(web::PathConfig::default().error_handler(problem::path_error))
-            .app_data(web::QueryConfig::default().error_handler(problem::query_error))
-            .configure(ops::routes)
-            .configure(storefront::routes)
-            .configure(warehouse::routes)
-            .configure(carrier::routes)
-            .configure(inventory::routes)
-            .route("/openapi.json", web::get().to(openapi::serve))
-            .default_service(web::to(|| async { Err::<actix_web::HttpResponse, Problem>(Problem::not_found("no such endpoint")) }));
+        cfg.app_data(
+            web::JsonConfig::default()
+                .limit(max_body)
+                .error_handler(problem::json_error),
+        )
+        .app_data(web::PathConfig::default().error_handler(problem::path_error))
+        .app_data(web::QueryConfig::default().error_handler(problem::query_error))
+        .configure(ops::routes)
+        .configure(storefront::routes)
+        .configure(warehouse::routes)
+        .configure(carrier::routes)
+        .configure(inventory::routes)
+        .route("/openapi.json", web::get().to(openapi::serve))
+        .default_service(web::to(|| async {
+            Err::<actix_web::HttpResponse, Problem>(Problem::not_found("no such endpoint"))
+        }));
     }
 }

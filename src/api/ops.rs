@@ -15,8 +15,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics))
-        .route("/v1/notifications/dead-letters", web::get().to(dead_letters))
-        .route("/v1/notifications/dead-letters/{id}/retry", web::post().to(retry_dead_letter));
+        .route(
+            "/v1/notifications/dead-letters",
+            web::get().to(dead_letters),
+        )
+        .route(
+            "/v1/notifications/dead-letters/{id}/retry",
+            web::post().to(retry_dead_letter),
+        );
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "The process is alive")))]
@@ -35,7 +41,12 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let notifier = state.engine.notifier().send(GetStats).await.unwrap_or_default();
+    let notifier = state
+        .engine
+        .notifier()
+        .send(GetStats)
+        .await
+        .unwrap_or_default();
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(state.metrics.render(&state.engine, notifier))
@@ -50,15 +61,27 @@ pub struct DeadLetterQuery {
 
 #[utoipa::path(get, path = "/v1/notifications/dead-letters", tag = "admin", params(DeadLetterQuery),
     responses((status = 200, body = Vec<DeadLetter>)), security(("bearer" = [])))]
-pub async fn dead_letters(state: web::Data<AppState>, req: HttpRequest, q: web::Query<DeadLetterQuery>) -> Result<HttpResponse, Problem> {
+pub async fn dead_letters(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    q: web::Query<DeadLetterQuery>,
+) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, &[Role::Admin])?;
-    let list = state.engine.store().dead_letters(page_size(q.limit)?).map_err(EngineError::from)?;
+    let list = state
+        .engine
+        .store()
+        .dead_letters(page_size(q.limit)?)
+        .map_err(EngineError::from)?;
     Ok(HttpResponse::Ok().json(list))
 }
 
 #[utoipa::path(post, path = "/v1/notifications/dead-letters/{id}/retry", tag = "admin",
     responses((status = 202, description = "Queued for delivery again"), (status = 404, body = Problem)), security(("bearer" = [])))]
-pub async fn retry_dead_letter(state: web::Data<AppState>, req: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, Problem> {
+pub async fn retry_dead_letter(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, &[Role::Admin])?;
     let entry = state
         .engine
@@ -66,7 +89,12 @@ pub async fn retry_dead_letter(state: web::Data<AppState>, req: HttpRequest, id:
         .requeue_dead_letter(&id)
         .map_err(EngineError::from)?
         .ok_or_else(|| Problem::not_found("no dead letter with this id"))?;
-    state.engine.store().sync().await.map_err(EngineError::from)?;
+    state
+        .engine
+        .store()
+        .sync()
+        .await
+        .map_err(EngineError::from)?;
     state.engine.notifier().do_send(Deliver(entry));
     Ok(HttpResponse::build(StatusCode::ACCEPTED).json(serde_json::json!({"status": "queued"})))
 }

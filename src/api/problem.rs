@@ -5,8 +5,8 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
-use orderly_actors::domain::DomainError;
 use orderly_actors::domain::inventory::StockError;
+use orderly_actors::domain::DomainError;
 use orderly_actors::engine::EngineError;
 use serde::Serialize;
 use std::fmt;
@@ -99,14 +99,27 @@ impl From<EngineError> for Problem {
             EngineError::ActorFailed => Problem::unavailable("actor_failed", e.to_string()),
             EngineError::Store(s) => {
                 tracing::error!(error = %s, "storage error");
-                Problem::unavailable("storage_unavailable", "storage is unavailable; the change was not made")
+                Problem::unavailable(
+                    "storage_unavailable",
+                    "storage is unavailable; the change was not made",
+                )
             }
-            EngineError::IdempotencyMismatch => {
-                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused", e.to_string())
+            EngineError::IdempotencyMismatch => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                e.to_string(),
+            ),
+            EngineError::IdempotencyInProgress => Problem::new(
+                StatusCode::CONFLICT,
+                "idempotency_in_progress",
+                e.to_string(),
+            ),
+            EngineError::NoCarrier(_) => {
+                Problem::new(StatusCode::CONFLICT, "no_carrier", e.to_string())
             }
-            EngineError::IdempotencyInProgress => Problem::new(StatusCode::CONFLICT, "idempotency_in_progress", e.to_string()),
-            EngineError::NoCarrier(_) => Problem::new(StatusCode::CONFLICT, "no_carrier", e.to_string()),
-            EngineError::Stock(StockError::Negative) => Problem::invalid("on_hand", "on_hand must not be negative"),
+            EngineError::Stock(StockError::Negative) => {
+                Problem::invalid("on_hand", "on_hand must not be negative")
+            }
             EngineError::Stock(s @ StockError::BelowReserved { .. }) => {
                 Problem::new(StatusCode::CONFLICT, "below_reserved", s.to_string())
             }
@@ -118,9 +131,19 @@ impl From<DomainError> for Problem {
     fn from(d: DomainError) -> Self {
         match d {
             DomainError::NotFound => Problem::not_found("no order with this id"),
-            DomainError::Invalid { field, message } => Problem::invalid(&field, format!("{field}: {message}")),
-            DomainError::Rejected { status, code, message } => {
-                let mut p = Problem::new(StatusCode::CONFLICT, code, format!("{message} (current status: {})", status.as_str()));
+            DomainError::Invalid { field, message } => {
+                Problem::invalid(&field, format!("{field}: {message}"))
+            }
+            DomainError::Rejected {
+                status,
+                code,
+                message,
+            } => {
+                let mut p = Problem::new(
+                    StatusCode::CONFLICT,
+                    code,
+                    format!("{message} (current status: {})", status.as_str()),
+                );
                 p.current_status = Some(status.as_str().to_string());
                 p
             }
@@ -129,28 +152,43 @@ impl From<DomainError> for Problem {
 }
 
 /// Turns actix's body, path and query errors into problems.
-pub fn json_error(err: actix_web::error::JsonPayloadError, _: &actix_web::HttpRequest) -> actix_web::Error {
+pub fn json_error(
+    err: actix_web::error::JsonPayloadError,
+    _: &actix_web::HttpRequest,
+) -> actix_web::Error {
     use actix_web::error::JsonPayloadError as J;
     let p = match &err {
-        J::OverflowKnownLength { .. } | J::Overflow { .. } => {
-            Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is too large")
-        }
+        J::OverflowKnownLength { .. } | J::Overflow { .. } => Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the request body is too large",
+        ),
         J::ContentType => Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "the request body must be application/json",
         ),
-        J::Deserialize(e) if e.is_data() => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", format!("invalid request body: {e}")),
+        J::Deserialize(e) if e.is_data() => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            format!("invalid request body: {e}"),
+        ),
         J::Deserialize(e) => Problem::bad_request(format!("malformed JSON: {e}")),
         other => Problem::bad_request(format!("could not read the request body: {other}")),
     };
     p.into()
 }
 
-pub fn path_error(err: actix_web::error::PathError, _: &actix_web::HttpRequest) -> actix_web::Error {
+pub fn path_error(
+    err: actix_web::error::PathError,
+    _: &actix_web::HttpRequest,
+) -> actix_web::Error {
     Problem::not_found(format!("no such resource: {err}")).into()
 }
 
-pub fn query_error(err: actix_web::error::QueryPayloadError, _: &actix_web::HttpRequest) -> actix_web::Error {
+pub fn query_error(
+    err: actix_web::error::QueryPayloadError,
+    _: &actix_web::HttpRequest,
+) -> actix_web::Error {
     Problem::bad_request(format!("invalid query string: {err}")).into()
 }

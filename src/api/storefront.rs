@@ -26,22 +26,32 @@ fn idempotency_key(req: &HttpRequest) -> Result<String, Problem> {
     let key = req
         .headers()
         .get("idempotency-key")
-        .ok_or_else(|| Problem::bad_request("the Idempotency-Key header is required when placing an order"))?
+        .ok_or_else(|| {
+            Problem::bad_request("the Idempotency-Key header is required when placing an order")
+        })?
         .to_str()
         .map_err(|_| Problem::bad_request("Idempotency-Key must be visible ASCII"))?;
     if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Problem::bad_request("Idempotency-Key must be 1-255 visible ASCII characters"));
+        return Err(Problem::bad_request(
+            "Idempotency-Key must be 1-255 visible ASCII characters",
+        ));
     }
     Ok(key.to_string())
 }
 
-pub(super) fn order_response(status: StatusCode, view: orderly_actors::engine::OrderView) -> HttpResponse {
+pub(super) fn order_response(
+    status: StatusCode,
+    view: orderly_actors::engine::OrderView,
+) -> HttpResponse {
     HttpResponse::build(status).json(OrderBody::new(view))
 }
 
 /// Reads the order after a command (and its awaited follow-ups) for the response.
 pub(super) fn current(state: &AppState, id: uuid::Uuid) -> Result<HttpResponse, Problem> {
-    let view = state.engine.view(id)?.ok_or_else(|| Problem::not_found("no order with this id"))?;
+    let view = state
+        .engine
+        .view(id)?
+        .ok_or_else(|| Problem::not_found("no order with this id"))?;
     Ok(order_response(StatusCode::OK, view))
 }
 
@@ -49,7 +59,11 @@ pub(super) fn current(state: &AppState, id: uuid::Uuid) -> Result<HttpResponse, 
     params(("Idempotency-Key" = String, Header, description = "Required; the same key and body return the original response")),
     responses((status = 201, body = OrderBody), (status = 422, body = Problem), (status = 409, body = Problem)),
     security(("bearer" = [])))]
-pub async fn place(state: web::Data<AppState>, req: HttpRequest, body: web::Json<NewOrder>) -> Result<HttpResponse, Problem> {
+pub async fn place(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<NewOrder>,
+) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, STOREFRONT)?;
     let key = idempotency_key(&req)?;
     let placed = state.engine.place_order(&key, body.into_inner()).await?;
@@ -57,7 +71,8 @@ pub async fn place(state: web::Data<AppState>, req: HttpRequest, body: web::Json
     let mut resp = order_response(StatusCode::CREATED, placed.view);
     resp.headers_mut().insert(
         actix_web::http::header::LOCATION,
-        actix_web::http::header::HeaderValue::from_str(&format!("/v1/orders/{id}")).expect("uuid is ASCII"),
+        actix_web::http::header::HeaderValue::from_str(&format!("/v1/orders/{id}"))
+            .expect("uuid is ASCII"),
     );
     if placed.replayed {
         resp.headers_mut().insert(
@@ -70,7 +85,11 @@ pub async fn place(state: web::Data<AppState>, req: HttpRequest, body: web::Json
 
 #[utoipa::path(get, path = "/v1/orders/{id}", tag = "storefront",
     responses((status = 200, body = OrderBody), (status = 404, body = Problem)), security(("bearer" = [])))]
-pub async fn get(state: web::Data<AppState>, req: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, Problem> {
+pub async fn get(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, STOREFRONT)?;
     current(&state, parse_id(&id)?)
 }
@@ -88,19 +107,40 @@ pub struct ListQuery {
 
 #[utoipa::path(get, path = "/v1/orders", tag = "storefront", params(ListQuery),
     responses((status = 200, body = OrderPage), (status = 400, body = Problem)), security(("bearer" = [])))]
-pub async fn list(state: web::Data<AppState>, req: HttpRequest, q: web::Query<ListQuery>) -> Result<HttpResponse, Problem> {
+pub async fn list(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, STOREFRONT)?;
     let limit = page_size(q.limit)?;
     let status = q
         .status
         .as_deref()
-        .map(|s| Status::parse(s).ok_or_else(|| Problem::bad_request(format!("unknown status '{s}'"))))
+        .map(|s| {
+            Status::parse(s).ok_or_else(|| Problem::bad_request(format!("unknown status '{s}'")))
+        })
         .transpose()?;
     let cursor = parse_cursor(q.cursor.as_deref())?;
-    let orders = state.engine.store().list_orders(status, cursor, limit).map_err(orderly_actors::engine::EngineError::from)?;
-    let next_cursor = (orders.len() == limit).then(|| orders.last().map(|o| o.id.to_string())).flatten();
-    let orders = orders.into_iter().map(|o| OrderSummary { total: o.total(), order: o }).collect();
-    Ok(HttpResponse::Ok().json(OrderPage { orders, next_cursor }))
+    let orders = state
+        .engine
+        .store()
+        .list_orders(status, cursor, limit)
+        .map_err(orderly_actors::engine::EngineError::from)?;
+    let next_cursor = (orders.len() == limit)
+        .then(|| orders.last().map(|o| o.id.to_string()))
+        .flatten();
+    let orders = orders
+        .into_iter()
+        .map(|o| OrderSummary {
+            total: o.total(),
+            order: o,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(OrderPage {
+        orders,
+        next_cursor,
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -114,12 +154,24 @@ pub struct PaymentBody {
 
 #[utoipa::path(post, path = "/v1/orders/{id}/payments", tag = "storefront", request_body = PaymentBody,
     responses((status = 200, body = OrderBody), (status = 409, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
-pub async fn payment(state: web::Data<AppState>, req: HttpRequest, id: web::Path<String>, body: web::Json<PaymentBody>) -> Result<HttpResponse, Problem> {
+pub async fn payment(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Json<PaymentBody>,
+) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, STOREFRONT)?;
     let id = parse_id(&id)?;
     let b = body.into_inner();
-    let cmd = Command::RecordPayment { status: b.status, amount: b.amount, reference: b.reference };
-    state.engine.execute(id, cmd, Cause::Storefront, false).await?;
+    let cmd = Command::RecordPayment {
+        status: b.status,
+        amount: b.amount,
+        reference: b.reference,
+    };
+    state
+        .engine
+        .execute(id, cmd, Cause::Storefront, false)
+        .await?;
     current(&state, id)
 }
 
@@ -131,11 +183,30 @@ pub struct CancelBody {
 
 #[utoipa::path(post, path = "/v1/orders/{id}/cancel", tag = "storefront", request_body = CancelBody,
     responses((status = 200, body = OrderBody), (status = 409, body = Problem)), security(("bearer" = [])))]
-pub async fn cancel(state: web::Data<AppState>, req: HttpRequest, id: web::Path<String>, body: web::Json<CancelBody>) -> Result<HttpResponse, Problem> {
+pub async fn cancel(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Json<CancelBody>,
+) -> Result<HttpResponse, Problem> {
     let role = state.keys.require(&req, STOREFRONT)?;
     let id = parse_id(&id)?;
-    let cause = if role == Role::Admin { Cause::Admin } else { Cause::Storefront };
-    state.engine.execute(id, Command::Cancel { reason: body.into_inner().reason }, cause, true).await?;
+    let cause = if role == Role::Admin {
+        Cause::Admin
+    } else {
+        Cause::Storefront
+    };
+    state
+        .engine
+        .execute(
+            id,
+            Command::Cancel {
+                reason: body.into_inner().reason,
+            },
+            cause,
+            true,
+        )
+        .await?;
     current(&state, id)
 }
 
@@ -148,20 +219,42 @@ pub struct ReturnBody {
 
 #[utoipa::path(post, path = "/v1/orders/{id}/returns", tag = "storefront", request_body = ReturnBody,
     responses((status = 200, description = "Return approved; see return_case and return_label_url", body = OrderBody), (status = 409, body = Problem)), security(("bearer" = [])))]
-pub async fn request_return(state: web::Data<AppState>, req: HttpRequest, id: web::Path<String>, body: web::Json<ReturnBody>) -> Result<HttpResponse, Problem> {
+pub async fn request_return(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Json<ReturnBody>,
+) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, STOREFRONT)?;
     let id = parse_id(&id)?;
     let b = body.into_inner();
-    let cmd = Command::RequestReturn { lines: b.lines, reason: b.reason, window_days: state.engine.config().return_window_days };
-    state.engine.execute(id, cmd, Cause::Storefront, false).await?;
+    let cmd = Command::RequestReturn {
+        lines: b.lines,
+        reason: b.reason,
+        window_days: state.engine.config().return_window_days,
+    };
+    state
+        .engine
+        .execute(id, cmd, Cause::Storefront, false)
+        .await?;
     current(&state, id)
 }
 
 #[utoipa::path(get, path = "/v1/orders/{id}/returns/label", tag = "storefront",
     responses((status = 200, content_type = "application/pdf", description = "Return label"), (status = 404, body = Problem)), security(("bearer" = [])))]
-pub async fn return_label(state: web::Data<AppState>, req: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, Problem> {
-    state.keys.require(&req, &[Role::Storefront, Role::Warehouse])?;
-    let view = state.engine.view(parse_id(&id)?)?.ok_or_else(|| Problem::not_found("no order with this id"))?;
-    let pdf = crate::label::return_label(&view.order).ok_or_else(|| Problem::not_found("no return has been approved for this order"))?;
+pub async fn return_label(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    state
+        .keys
+        .require(&req, &[Role::Storefront, Role::Warehouse])?;
+    let view = state
+        .engine
+        .view(parse_id(&id)?)?
+        .ok_or_else(|| Problem::not_found("no order with this id"))?;
+    let pdf = crate::label::return_label(&view.order)
+        .ok_or_else(|| Problem::not_found("no return has been approved for this order"))?;
     Ok(HttpResponse::Ok().content_type("application/pdf").body(pdf))
 }

@@ -31,7 +31,11 @@ impl OrderBody {
         OrderBody {
             total: v.order.total(),
             label_url: v.order.booking().map(|_| format!("/v1/orders/{id}/label")),
-            return_label_url: v.order.return_case.as_ref().map(|_| format!("/v1/orders/{id}/returns/label")),
+            return_label_url: v
+                .order
+                .return_case
+                .as_ref()
+                .map(|_| format!("/v1/orders/{id}/returns/label")),
             order: v.order,
             history: v.history,
         }
@@ -86,7 +90,15 @@ impl PickOrder {
             external_ref: o.external_ref,
             confirmed_at: o.updated_at,
             shipping_method: o.shipping.method,
-            lines: o.lines.into_iter().map(|l| PickLine { sku: l.sku, quantity: l.quantity, picked: l.picked }).collect(),
+            lines: o
+                .lines
+                .into_iter()
+                .map(|l| PickLine {
+                    sku: l.sku,
+                    quantity: l.quantity,
+                    picked: l.picked,
+                })
+                .collect(),
         }
     }
 }
@@ -123,12 +135,21 @@ impl Tracking {
             .iter()
             .filter_map(|e| {
                 let (step, description, location) = match &e.change {
-                    Change::Placed { .. } => ("placed".to_string(), "Order placed".to_string(), None),
+                    Change::Placed { .. } => {
+                        ("placed".to_string(), "Order placed".to_string(), None)
+                    }
                     Change::Confirmed => ("confirmed".into(), "Order confirmed".into(), None),
-                    Change::Packed { .. } => ("packed".into(), "Packed and ready for the carrier".into(), None),
+                    Change::Packed { .. } => (
+                        "packed".into(),
+                        "Packed and ready for the carrier".into(),
+                        None,
+                    ),
                     Change::Shipped => ("shipped".into(), "Handed to the carrier".into(), None),
                     Change::CarrierScanned { kind, location, .. } => {
-                        let k = serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+                        let k = serde_json::to_value(kind)
+                            .ok()
+                            .and_then(|v| v.as_str().map(String::from))
+                            .unwrap_or_default();
                         let d = match k.as_str() {
                             "in_transit" => "In transit",
                             "out_for_delivery" => "Out for delivery",
@@ -139,13 +160,26 @@ impl Tracking {
                         (k, d.to_string(), location.clone())
                     }
                     Change::Delivered => ("delivered".into(), "Delivered".into(), None),
-                    Change::Cancelled { .. } => ("cancelled".into(), "Order cancelled".into(), None),
-                    Change::ReturnApproved { .. } => ("return_approved".into(), "Return approved".into(), None),
-                    Change::ReturnReceived { .. } => ("returned".into(), "Return received".into(), None),
-                    Change::RefundIssued { .. } => ("refunded".into(), "Refund issued".into(), None),
+                    Change::Cancelled { .. } => {
+                        ("cancelled".into(), "Order cancelled".into(), None)
+                    }
+                    Change::ReturnApproved { .. } => {
+                        ("return_approved".into(), "Return approved".into(), None)
+                    }
+                    Change::ReturnReceived { .. } => {
+                        ("returned".into(), "Return received".into(), None)
+                    }
+                    Change::RefundIssued { .. } => {
+                        ("refunded".into(), "Refund issued".into(), None)
+                    }
                     _ => return None,
                 };
-                Some(TimelineEntry { at: e.at, step, description, location })
+                Some(TimelineEntry {
+                    at: e.at,
+                    step,
+                    description,
+                    location,
+                })
             })
             .collect();
         Tracking {
@@ -170,7 +204,13 @@ pub struct StockCell {
 
 impl StockCell {
     pub fn new(warehouse: String, sku: String, l: StockLevel) -> Self {
-        StockCell { warehouse, sku, on_hand: l.on_hand, reserved: l.reserved, available: l.available() }
+        StockCell {
+            warehouse,
+            sku,
+            on_hand: l.on_hand,
+            reserved: l.reserved,
+            available: l.available(),
+        }
     }
 }
 

@@ -17,7 +17,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v1/orders/{id}/pack", web::post().to(pack))
         .route("/v1/orders/{id}/label", web::get().to(label))
         .route("/v1/orders/{id}/handover", web::post().to(handover))
-        .route("/v1/orders/{id}/returns/receive", web::post().to(receive_return));
+        .route(
+            "/v1/orders/{id}/returns/receive",
+            web::post().to(receive_return),
+        );
 }
 
 const WAREHOUSE: &[Role] = &[Role::Warehouse];
@@ -33,13 +36,24 @@ pub struct PickQuery {
 
 #[utoipa::path(get, path = "/v1/warehouses/{warehouse}/picks", tag = "warehouse", params(PickQuery),
     responses((status = 200, description = "Confirmed orders to pick, oldest first", body = PickList)), security(("bearer" = [])))]
-pub async fn picks(state: web::Data<AppState>, req: HttpRequest, warehouse: web::Path<String>, q: web::Query<PickQuery>) -> Result<HttpResponse, Problem> {
+pub async fn picks(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    warehouse: web::Path<String>,
+    q: web::Query<PickQuery>,
+) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, WAREHOUSE)?;
     check_warehouse(&warehouse)?;
     let limit = page_size(q.limit)?;
     let after = parse_cursor(q.cursor.as_deref())?;
-    let orders = state.engine.store().picks(&warehouse, after, limit).map_err(EngineError::from)?;
-    let next_cursor = (orders.len() == limit).then(|| orders.last().map(|o| o.id.to_string())).flatten();
+    let orders = state
+        .engine
+        .store()
+        .picks(&warehouse, after, limit)
+        .map_err(EngineError::from)?;
+    let next_cursor = (orders.len() == limit)
+        .then(|| orders.last().map(|o| o.id.to_string()))
+        .flatten();
     Ok(HttpResponse::Ok().json(PickList {
         warehouse: warehouse.into_inner(),
         orders: orders.into_iter().map(PickOrder::new).collect(),
@@ -57,12 +71,28 @@ pub struct PicksBody {
 
 #[utoipa::path(post, path = "/v1/orders/{id}/picks", tag = "warehouse", request_body = PicksBody,
     responses((status = 200, body = super::views::OrderBody), (status = 409, body = Problem)), security(("bearer" = [])))]
-pub async fn acknowledge_picks(state: web::Data<AppState>, req: HttpRequest, id: web::Path<String>, body: web::Json<PicksBody>) -> Result<HttpResponse, Problem> {
+pub async fn acknowledge_picks(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Json<PicksBody>,
+) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, WAREHOUSE)?;
     let id = parse_id(&id)?;
     let b = body.into_inner();
     check_warehouse(&b.warehouse)?;
-    state.engine.execute(id, Command::AcknowledgePicks { warehouse: b.warehouse, lines: b.lines }, Cause::Warehouse, false).await?;
+    state
+        .engine
+        .execute(
+            id,
+            Command::AcknowledgePicks {
+                warehouse: b.warehouse,
+                lines: b.lines,
+            },
+            Cause::Warehouse,
+            false,
+        )
+        .await?;
     current(&state, id)
 }
 
@@ -75,7 +105,12 @@ pub struct PackBody {
 
 #[utoipa::path(post, path = "/v1/orders/{id}/pack", tag = "warehouse", request_body = PackBody,
     responses((status = 200, description = "Packed; carrier booked and label ready (label_url)", body = super::views::OrderBody), (status = 409, body = Problem)), security(("bearer" = [])))]
-pub async fn pack(state: web::Data<AppState>, req: HttpRequest, id: web::Path<String>, body: web::Json<PackBody>) -> Result<HttpResponse, Problem> {
+pub async fn pack(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Json<PackBody>,
+) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, WAREHOUSE)?;
     let id = parse_id(&id)?;
     let b = body.into_inner();
@@ -86,19 +121,35 @@ pub async fn pack(state: web::Data<AppState>, req: HttpRequest, id: web::Path<St
 
 #[utoipa::path(get, path = "/v1/orders/{id}/label", tag = "warehouse",
     responses((status = 200, content_type = "application/pdf", description = "Shipping label"), (status = 404, body = Problem)), security(("bearer" = [])))]
-pub async fn label(state: web::Data<AppState>, req: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, Problem> {
+pub async fn label(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, WAREHOUSE)?;
-    let view = state.engine.view(parse_id(&id)?)?.ok_or_else(|| Problem::not_found("no order with this id"))?;
-    let pdf = crate::label::shipping_label(&view.order).ok_or_else(|| Problem::not_found("the label is not ready: the order has no booked shipment yet"))?;
+    let view = state
+        .engine
+        .view(parse_id(&id)?)?
+        .ok_or_else(|| Problem::not_found("no order with this id"))?;
+    let pdf = crate::label::shipping_label(&view.order).ok_or_else(|| {
+        Problem::not_found("the label is not ready: the order has no booked shipment yet")
+    })?;
     Ok(HttpResponse::Ok().content_type("application/pdf").body(pdf))
 }
 
 #[utoipa::path(post, path = "/v1/orders/{id}/handover", tag = "warehouse",
     responses((status = 200, body = super::views::OrderBody), (status = 409, body = Problem)), security(("bearer" = [])))]
-pub async fn handover(state: web::Data<AppState>, req: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, Problem> {
+pub async fn handover(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, WAREHOUSE)?;
     let id = parse_id(&id)?;
-    state.engine.execute(id, Command::Handover, Cause::Warehouse, true).await?;
+    state
+        .engine
+        .execute(id, Command::Handover, Cause::Warehouse, true)
+        .await?;
     current(&state, id)
 }
 
@@ -111,11 +162,27 @@ pub struct ReceiveBody {
 
 #[utoipa::path(post, path = "/v1/orders/{id}/returns/receive", tag = "warehouse", request_body = ReceiveBody,
     responses((status = 200, description = "Restocked and returned; refund issued", body = super::views::OrderBody), (status = 409, body = Problem)), security(("bearer" = [])))]
-pub async fn receive_return(state: web::Data<AppState>, req: HttpRequest, id: web::Path<String>, body: web::Json<ReceiveBody>) -> Result<HttpResponse, Problem> {
+pub async fn receive_return(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Json<ReceiveBody>,
+) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, WAREHOUSE)?;
     let id = parse_id(&id)?;
     let b = body.into_inner();
     check_warehouse(&b.warehouse)?;
-    state.engine.execute(id, Command::ReceiveReturn { warehouse: b.warehouse, lines: b.lines }, Cause::Warehouse, true).await?;
+    state
+        .engine
+        .execute(
+            id,
+            Command::ReceiveReturn {
+                warehouse: b.warehouse,
+                lines: b.lines,
+            },
+            Cause::Warehouse,
+            true,
+        )
+        .await?;
     current(&state, id)
 }

@@ -9,6 +9,7 @@
 mod api_edges;
 mod automation;
 mod crash;
+mod harness;
 mod lifecycle;
 mod notifications;
 mod support;

@@ -43,8 +43,12 @@ pub struct Reservation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum ReserveOutcome {
-    Reserved { warehouse: String },
-    Unavailable { shortages: Vec<Shortage> },
+    Reserved {
+        warehouse: String,
+    },
+    Unavailable {
+        shortages: Vec<Shortage>,
+    },
     /// The order was cancelled before the reservation was made.
     Released,
 }
@@ -73,11 +77,16 @@ pub struct Ledger {
 
 impl Ledger {
     pub fn from_levels(levels: impl IntoIterator<Item = ((String, String), StockLevel)>) -> Self {
-        Ledger { levels: levels.into_iter().collect() }
+        Ledger {
+            levels: levels.into_iter().collect(),
+        }
     }
 
     pub fn level(&self, warehouse: &str, sku: &str) -> StockLevel {
-        self.levels.get(&(warehouse.to_string(), sku.to_string())).copied().unwrap_or_default()
+        self.levels
+            .get(&(warehouse.to_string(), sku.to_string()))
+            .copied()
+            .unwrap_or_default()
     }
 
     pub fn levels(&self) -> impl Iterator<Item = (&(String, String), &StockLevel)> {
@@ -86,7 +95,10 @@ impl Ledger {
 
     /// Every warehouse's level for one sku.
     pub fn by_sku<'a>(&'a self, sku: &'a str) -> impl Iterator<Item = (&'a str, StockLevel)> + 'a {
-        self.levels.iter().filter(move |((_, s), _)| s == sku).map(|((w, _), l)| (w.as_str(), *l))
+        self.levels
+            .iter()
+            .filter(move |((_, s), _)| s == sku)
+            .map(|((w, _), l)| (w.as_str(), *l))
     }
 
     fn warehouses(&self) -> Vec<String> {
@@ -96,7 +108,9 @@ impl Ledger {
     }
 
     fn cell(&mut self, warehouse: &str, sku: &str) -> &mut StockLevel {
-        self.levels.entry((warehouse.to_string(), sku.to_string())).or_default()
+        self.levels
+            .entry((warehouse.to_string(), sku.to_string()))
+            .or_default()
     }
 
     /// Reserves every line in the first warehouse (by name) that can cover them all.
@@ -109,13 +123,17 @@ impl Ledger {
         if let Some(r) = existing {
             let outcome = match (&r.state, &r.warehouse) {
                 (ReservationState::Released, _) => ReserveOutcome::Released,
-                (_, Some(w)) => ReserveOutcome::Reserved { warehouse: w.clone() },
+                (_, Some(w)) => ReserveOutcome::Reserved {
+                    warehouse: w.clone(),
+                },
                 (_, None) => ReserveOutcome::Released,
             };
             return (outcome, Change::default());
         }
         let chosen = self.warehouses().into_iter().find(|w| {
-            lines.iter().all(|l| self.level(w, &l.sku).available() >= l.quantity as i64)
+            lines
+                .iter()
+                .all(|l| self.level(w, &l.sku).available() >= l.quantity as i64)
         });
         let Some(warehouse) = chosen else {
             let shortages = lines
@@ -123,7 +141,11 @@ impl Ledger {
                 .map(|l| Shortage {
                     sku: l.sku.clone(),
                     requested: l.quantity,
-                    available: self.by_sku(&l.sku).map(|(_, s)| s.available()).max().unwrap_or(0),
+                    available: self
+                        .by_sku(&l.sku)
+                        .map(|(_, s)| s.available())
+                        .max()
+                        .unwrap_or(0),
                 })
                 .filter(|s| s.available < s.requested as i64)
                 .collect::<Vec<_>>();
@@ -131,7 +153,11 @@ impl Ledger {
             let shortages = if shortages.is_empty() {
                 lines
                     .iter()
-                    .map(|l| Shortage { sku: l.sku.clone(), requested: l.quantity, available: 0 })
+                    .map(|l| Shortage {
+                        sku: l.sku.clone(),
+                        requested: l.quantity,
+                        available: 0,
+                    })
                     .collect()
             } else {
                 shortages
@@ -149,7 +175,13 @@ impl Ledger {
             lines: lines.to_vec(),
             state: ReservationState::Open,
         };
-        (ReserveOutcome::Reserved { warehouse }, Change { reservation: Some(reservation), touched })
+        (
+            ReserveOutcome::Reserved { warehouse },
+            Change {
+                reservation: Some(reservation),
+                touched,
+            },
+        )
     }
 
     /// Gives an open reservation back. Without a reservation it leaves a tombstone.
@@ -171,7 +203,13 @@ impl Ledger {
                     self.cell(&w, &l.sku).reserved -= l.quantity as i64;
                     touched.push((w.clone(), l.sku.clone()));
                 }
-                Change { reservation: Some(Reservation { state: ReservationState::Released, ..r.clone() }), touched }
+                Change {
+                    reservation: Some(Reservation {
+                        state: ReservationState::Released,
+                        ..r.clone()
+                    }),
+                    touched,
+                }
             }
             Some(_) => Change::default(),
         }
@@ -189,7 +227,13 @@ impl Ledger {
                     c.on_hand -= l.quantity as i64;
                     touched.push((w.clone(), l.sku.clone()));
                 }
-                Change { reservation: Some(Reservation { state: ReservationState::Committed, ..r.clone() }), touched }
+                Change {
+                    reservation: Some(Reservation {
+                        state: ReservationState::Committed,
+                        ..r.clone()
+                    }),
+                    touched,
+                }
             }
             _ => Change::default(),
         }
@@ -202,11 +246,19 @@ impl Ledger {
             self.cell(warehouse, &l.sku).on_hand += l.quantity as i64;
             touched.push((warehouse.to_string(), l.sku.clone()));
         }
-        Change { reservation: None, touched }
+        Change {
+            reservation: None,
+            touched,
+        }
     }
 
     /// An admin's stock count. Refused if it would leave open reservations uncovered.
-    pub fn set_on_hand(&mut self, warehouse: &str, sku: &str, on_hand: i64) -> Result<Change, StockError> {
+    pub fn set_on_hand(
+        &mut self,
+        warehouse: &str,
+        sku: &str,
+        on_hand: i64,
+    ) -> Result<Change, StockError> {
         if on_hand < 0 {
             return Err(StockError::Negative);
         }
@@ -215,7 +267,10 @@ impl Ledger {
             return Err(StockError::BelowReserved { on_hand, reserved });
         }
         self.cell(warehouse, sku).on_hand = on_hand;
-        Ok(Change { reservation: None, touched: vec![(warehouse.to_string(), sku.to_string())] })
+        Ok(Change {
+            reservation: None,
+            touched: vec![(warehouse.to_string(), sku.to_string())],
+        })
     }
 }
 
@@ -226,7 +281,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn lq(sku: &str, q: u32) -> LineQty {
-        LineQty { sku: sku.into(), quantity: q }
+        LineQty {
+            sku: sku.into(),
+            quantity: q,
+        }
     }
 
     #[test]
@@ -237,8 +295,19 @@ mod tests {
         l.set_on_hand("b", "y", 5).unwrap();
         let id = OrderId::nil();
         let (out, ch) = l.reserve(None, id, &[lq("x", 2), lq("y", 1)]);
-        assert_eq!(out, ReserveOutcome::Reserved { warehouse: "b".into() });
-        assert_eq!(l.level("b", "x"), StockLevel { on_hand: 5, reserved: 2 });
+        assert_eq!(
+            out,
+            ReserveOutcome::Reserved {
+                warehouse: "b".into()
+            }
+        );
+        assert_eq!(
+            l.level("b", "x"),
+            StockLevel {
+                on_hand: 5,
+                reserved: 2
+            }
+        );
         // Redelivery returns the same answer and touches nothing.
         let (again, ch2) = l.reserve(ch.reservation.as_ref(), id, &[lq("x", 2), lq("y", 1)]);
         assert_eq!(again, out);
@@ -251,7 +320,16 @@ mod tests {
         let mut l = Ledger::default();
         l.set_on_hand("a", "x", 1).unwrap();
         let (out, _) = l.reserve(None, OrderId::nil(), &[lq("x", 3)]);
-        assert_eq!(out, ReserveOutcome::Unavailable { shortages: vec![Shortage { sku: "x".into(), requested: 3, available: 1 }] });
+        assert_eq!(
+            out,
+            ReserveOutcome::Unavailable {
+                shortages: vec![Shortage {
+                    sku: "x".into(),
+                    requested: 3,
+                    available: 1
+                }]
+            }
+        );
         assert_eq!(l.level("a", "x").reserved, 0);
     }
 
@@ -275,12 +353,24 @@ mod tests {
         let (_, ch) = l.reserve(None, id, &[lq("x", 2)]);
         let r = ch.reservation.unwrap();
         let c = l.commit(Some(&r)).reservation.unwrap();
-        assert_eq!(l.level("a", "x"), StockLevel { on_hand: 3, reserved: 0 });
+        assert_eq!(
+            l.level("a", "x"),
+            StockLevel {
+                on_hand: 3,
+                reserved: 0
+            }
+        );
         // Commit twice, release after commit: no change.
         assert_eq!(l.commit(Some(&c)), Change::default());
         assert_eq!(l.release(Some(&c), id), Change::default());
         l.restock("a", &[lq("x", 2)]);
-        assert_eq!(l.level("a", "x"), StockLevel { on_hand: 5, reserved: 0 });
+        assert_eq!(
+            l.level("a", "x"),
+            StockLevel {
+                on_hand: 5,
+                reserved: 0
+            }
+        );
     }
 
     #[test]
@@ -288,7 +378,13 @@ mod tests {
         let mut l = Ledger::default();
         l.set_on_hand("a", "x", 5).unwrap();
         l.reserve(None, OrderId::nil(), &[lq("x", 4)]);
-        assert_eq!(l.set_on_hand("a", "x", 3), Err(StockError::BelowReserved { on_hand: 3, reserved: 4 }));
+        assert_eq!(
+            l.set_on_hand("a", "x", 3),
+            Err(StockError::BelowReserved {
+                on_hand: 3,
+                reserved: 4
+            })
+        );
         assert_eq!(l.set_on_hand("a", "x", -1), Err(StockError::Negative));
         assert!(l.set_on_hand("a", "x", 4).is_ok());
     }
@@ -305,7 +401,8 @@ mod tests {
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
             (0..2u8, 0..3u8, 0..20i64).prop_map(|(w, s, n)| Op::Set(w, s, n)),
-            (0..8u8, prop::collection::vec((0..3u8, 1..6u32), 1..3)).prop_map(|(o, l)| Op::Reserve(o, l)),
+            (0..8u8, prop::collection::vec((0..3u8, 1..6u32), 1..3))
+                .prop_map(|(o, l)| Op::Reserve(o, l)),
             (0..8u8).prop_map(Op::Release),
             (0..8u8).prop_map(Op::Commit),
             (0..2u8, 0..3u8, 1..4u32).prop_map(|(w, s, n)| Op::Restock(w, s, n)),

@@ -10,14 +10,58 @@ use std::fmt;
 /// ISO 4217 codes accepted by Orderly, with their number of minor-unit digits.
 /// Kept to the actively used codes; an unknown code is rejected with a clear error.
 const ISO_4217: &[(&str, u8)] = &[
-    ("AED", 2), ("ARS", 2), ("AUD", 2), ("BGN", 2), ("BHD", 3), ("BRL", 2), ("CAD", 2),
-    ("CHF", 2), ("CLP", 0), ("CNY", 2), ("COP", 2), ("CZK", 2), ("DKK", 2), ("EGP", 2),
-    ("EUR", 2), ("GBP", 2), ("HKD", 2), ("HUF", 2), ("IDR", 2), ("ILS", 2), ("INR", 2),
-    ("ISK", 0), ("JOD", 3), ("JPY", 0), ("KES", 2), ("KRW", 0), ("KWD", 3), ("MAD", 2),
-    ("MXN", 2), ("MYR", 2), ("NGN", 2), ("NOK", 2), ("NZD", 2), ("OMR", 3), ("PEN", 2),
-    ("PHP", 2), ("PKR", 2), ("PLN", 2), ("QAR", 2), ("RON", 2), ("RSD", 2), ("SAR", 2),
-    ("SEK", 2), ("SGD", 2), ("THB", 2), ("TND", 3), ("TRY", 2), ("TWD", 2), ("UAH", 2),
-    ("USD", 2), ("VND", 0), ("ZAR", 2),
+    ("AED", 2),
+    ("ARS", 2),
+    ("AUD", 2),
+    ("BGN", 2),
+    ("BHD", 3),
+    ("BRL", 2),
+    ("CAD", 2),
+    ("CHF", 2),
+    ("CLP", 0),
+    ("CNY", 2),
+    ("COP", 2),
+    ("CZK", 2),
+    ("DKK", 2),
+    ("EGP", 2),
+    ("EUR", 2),
+    ("GBP", 2),
+    ("HKD", 2),
+    ("HUF", 2),
+    ("IDR", 2),
+    ("ILS", 2),
+    ("INR", 2),
+    ("ISK", 0),
+    ("JOD", 3),
+    ("JPY", 0),
+    ("KES", 2),
+    ("KRW", 0),
+    ("KWD", 3),
+    ("MAD", 2),
+    ("MXN", 2),
+    ("MYR", 2),
+    ("NGN", 2),
+    ("NOK", 2),
+    ("NZD", 2),
+    ("OMR", 3),
+    ("PEN", 2),
+    ("PHP", 2),
+    ("PKR", 2),
+    ("PLN", 2),
+    ("QAR", 2),
+    ("RON", 2),
+    ("RSD", 2),
+    ("SAR", 2),
+    ("SEK", 2),
+    ("SGD", 2),
+    ("THB", 2),
+    ("TND", 3),
+    ("TRY", 2),
+    ("TWD", 2),
+    ("UAH", 2),
+    ("USD", 2),
+    ("VND", 0),
+    ("ZAR", 2),
 ];
 
 /// A validated ISO 4217 currency code.
@@ -46,7 +90,11 @@ impl Currency {
 
     /// Number of digits after the decimal point, used only for display (labels, messages).
     pub fn minor_digits(&self) -> u8 {
-        ISO_4217.iter().find(|(c, _)| *c == self.code()).map(|(_, d)| *d).unwrap_or(2)
+        ISO_4217
+            .iter()
+            .find(|(c, _)| *c == self.code())
+            .map(|(_, d)| *d)
+            .unwrap_or(2)
     }
 }
 
@@ -114,10 +162,38 @@ mod tests {
         let eur = Currency::parse("EUR").unwrap();
         let jpy = Currency::parse("JPY").unwrap();
         let bhd = Currency::parse("BHD").unwrap();
-        assert_eq!(Money { amount: 1234, currency: eur }.to_string(), "12.34 EUR");
-        assert_eq!(Money { amount: -5, currency: eur }.to_string(), "-0.05 EUR");
-        assert_eq!(Money { amount: 1234, currency: jpy }.to_string(), "1234 JPY");
-        assert_eq!(Money { amount: 1234, currency: bhd }.to_string(), "1.234 BHD");
+        assert_eq!(
+            Money {
+                amount: 1234,
+                currency: eur
+            }
+            .to_string(),
+            "12.34 EUR"
+        );
+        assert_eq!(
+            Money {
+                amount: -5,
+                currency: eur
+            }
+            .to_string(),
+            "-0.05 EUR"
+        );
+        assert_eq!(
+            Money {
+                amount: 1234,
+                currency: jpy
+            }
+            .to_string(),
+            "1234 JPY"
+        );
+        assert_eq!(
+            Money {
+                amount: 1234,
+                currency: bhd
+            }
+            .to_string(),
+            "1.234 BHD"
+        );
     }
 
     #[test]

@@ -346,7 +346,11 @@ pub struct Order {
 impl Order {
     pub fn total(&self) -> Money {
         Money {
-            amount: self.lines.iter().map(|l| l.unit_price * l.quantity as i64).sum(),
+            amount: self
+                .lines
+                .iter()
+                .map(|l| l.unit_price * l.quantity as i64)
+                .sum(),
             currency: self.currency,
         }
     }
@@ -370,9 +374,16 @@ impl Order {
     fn refund_of(&self, lines: &[LineQty]) -> Money {
         let amount = lines
             .iter()
-            .map(|rl| self.line(&rl.sku).map(|l| l.unit_price * rl.quantity as i64).unwrap_or(0))
+            .map(|rl| {
+                self.line(&rl.sku)
+                    .map(|l| l.unit_price * rl.quantity as i64)
+                    .unwrap_or(0)
+            })
             .sum();
-        Money { amount, currency: self.currency }
+        Money {
+            amount,
+            currency: self.currency,
+        }
     }
 }
 
@@ -587,15 +598,26 @@ pub enum DomainError {
     Invalid { field: String, message: String },
     /// The command is well-formed but not allowed in the order's current state.
     #[error("{message}")]
-    Rejected { status: Status, code: &'static str, message: String },
+    Rejected {
+        status: Status,
+        code: &'static str,
+        message: String,
+    },
 }
 
 fn invalid(field: impl Into<String>, message: impl Into<String>) -> DomainError {
-    DomainError::Invalid { field: field.into(), message: message.into() }
+    DomainError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
 }
 
 fn rejected(order: &Order, code: &'static str, message: impl Into<String>) -> DomainError {
-    DomainError::Rejected { status: order.status, code, message: message.into() }
+    DomainError::Rejected {
+        status: order.status,
+        code,
+        message: message.into(),
+    }
 }
 
 fn text(field: &str, value: &str, required: bool, max: usize) -> Result<(), DomainError> {
@@ -612,7 +634,9 @@ fn text(field: &str, value: &str, required: bool, max: usize) -> Result<(), Doma
 }
 
 fn opt_text(field: &str, value: &Option<String>, max: usize) -> Result<(), DomainError> {
-    value.as_deref().map_or(Ok(()), |v| text(field, v, false, max))
+    value
+        .as_deref()
+        .map_or(Ok(()), |v| text(field, v, false, max))
 }
 
 fn validate_address(prefix: &str, a: &Address) -> Result<(), DomainError> {
@@ -646,7 +670,8 @@ impl NewOrder {
         text("customer.email", &self.customer.email, true, 254)?;
         let email = &self.customer.email;
         match email.split_once('@') {
-            Some((local, domain)) if !local.is_empty() && domain.contains('.') && !domain.starts_with('.') => {}
+            Some((local, domain))
+                if !local.is_empty() && domain.contains('.') && !domain.starts_with('.') => {}
             _ => return Err(invalid("customer.email", "must be an email address")),
         }
         opt_text("customer.phone", &self.customer.phone, 32)?;
@@ -655,13 +680,19 @@ impl NewOrder {
             return Err(invalid("lines", "an order needs at least one line"));
         }
         if self.lines.len() > limits::MAX_LINES {
-            return Err(invalid("lines", format!("at most {} lines per order", limits::MAX_LINES)));
+            return Err(invalid(
+                "lines",
+                format!("at most {} lines per order", limits::MAX_LINES),
+            ));
         }
         let mut total: i64 = 0;
         for (i, l) in self.lines.iter().enumerate() {
             validate_sku(&format!("lines[{i}].sku"), &l.sku)?;
             if self.lines[..i].iter().any(|o| o.sku == l.sku) {
-                return Err(invalid(format!("lines[{i}].sku"), format!("sku '{}' appears twice", l.sku)));
+                return Err(invalid(
+                    format!("lines[{i}].sku"),
+                    format!("sku '{}' appears twice", l.sku),
+                ));
             }
             if l.quantity == 0 || l.quantity > limits::MAX_QUANTITY {
                 return Err(invalid(
@@ -695,17 +726,29 @@ fn validate_line_qtys(order: &Order, field: &str, lines: &[LineQty]) -> Result<(
         return Err(invalid(field, "at least one line is required"));
     }
     if lines.len() > limits::MAX_LINES {
-        return Err(invalid(field, format!("at most {} lines", limits::MAX_LINES)));
+        return Err(invalid(
+            field,
+            format!("at most {} lines", limits::MAX_LINES),
+        ));
     }
     for (i, l) in lines.iter().enumerate() {
         if order.line(&l.sku).is_none() {
-            return Err(invalid(format!("{field}[{i}].sku"), format!("sku '{}' is not on this order", l.sku)));
+            return Err(invalid(
+                format!("{field}[{i}].sku"),
+                format!("sku '{}' is not on this order", l.sku),
+            ));
         }
         if lines[..i].iter().any(|o| o.sku == l.sku) {
-            return Err(invalid(format!("{field}[{i}].sku"), format!("sku '{}' appears twice", l.sku)));
+            return Err(invalid(
+                format!("{field}[{i}].sku"),
+                format!("sku '{}' appears twice", l.sku),
+            ));
         }
         if l.quantity == 0 {
-            return Err(invalid(format!("{field}[{i}].quantity"), "must be at least 1"));
+            return Err(invalid(
+                format!("{field}[{i}].quantity"),
+                "must be at least 1",
+            ));
         }
     }
     Ok(())
@@ -720,11 +763,20 @@ pub fn decide(
     now: DateTime<Utc>,
 ) -> Result<Vec<Event>, DomainError> {
     let changes = match (state, command) {
-        (None, Command::Place { id, tracking_token, order, payment_timeout_secs }) => {
+        (
+            None,
+            Command::Place {
+                id,
+                tracking_token,
+                order,
+                payment_timeout_secs,
+            },
+        ) => {
             order.validate()?;
-            let needs_payment =
-                order.payment.method == PaymentMethod::Card && order.payment.status == InitialPaymentStatus::Pending;
-            let payment_due_at = needs_payment.then(|| now + Duration::seconds(*payment_timeout_secs));
+            let needs_payment = order.payment.method == PaymentMethod::Card
+                && order.payment.status == InitialPaymentStatus::Pending;
+            let payment_due_at =
+                needs_payment.then(|| now + Duration::seconds(*payment_timeout_secs));
             vec![Change::Placed {
                 id: *id,
                 tracking_token: tracking_token.clone(),
@@ -740,7 +792,12 @@ pub fn decide(
         .into_iter()
         .map(|change| {
             version += 1;
-            Event { seq: version, at: now, by: by.clone(), change }
+            Event {
+                seq: version,
+                at: now,
+                by: by.clone(),
+                change,
+            }
         })
         .collect();
     // Automatic follow-ups: decided on the state the new events lead to.
@@ -748,7 +805,12 @@ pub fn decide(
         let follow = follow_ups(&after);
         for change in follow {
             version += 1;
-            events.push(Event { seq: version, at: now, by: by.clone(), change });
+            events.push(Event {
+                seq: version,
+                at: now,
+                by: by.clone(),
+                change,
+            });
         }
     }
     Ok(events)
@@ -771,17 +833,29 @@ fn cancellation(o: &Order, reason: String) -> Vec<Change> {
     out
 }
 
-fn decide_existing(o: &Order, cmd: &Command, now: DateTime<Utc>) -> Result<Vec<Change>, DomainError> {
+fn decide_existing(
+    o: &Order,
+    cmd: &Command,
+    now: DateTime<Utc>,
+) -> Result<Vec<Change>, DomainError> {
     use Status::*;
     Ok(match cmd {
-        Command::Place { .. } => return Err(rejected(o, "already_exists", "an order with this id already exists")),
+        Command::Place { .. } => {
+            return Err(rejected(
+                o,
+                "already_exists",
+                "an order with this id already exists",
+            ))
+        }
         Command::StockReserved { warehouse } => {
             if o.status != Placed || o.stock != StockState::Pending {
                 // Late or repeated answer: nothing to do (a cancelled order's reservation was
                 // already released, and the inventory refuses to re-reserve it).
                 vec![]
             } else {
-                vec![Change::StockReserved { warehouse: warehouse.clone() }]
+                vec![Change::StockReserved {
+                    warehouse: warehouse.clone(),
+                }]
             }
         }
         Command::StockUnavailable { shortages } => {
@@ -789,34 +863,69 @@ fn decide_existing(o: &Order, cmd: &Command, now: DateTime<Utc>) -> Result<Vec<C
                 vec![]
             } else {
                 let skus: Vec<&str> = shortages.iter().map(|s| s.sku.as_str()).collect();
-                let mut v = vec![Change::StockUnavailable { shortages: shortages.clone() }];
-                v.extend(cancellation(o, format!("out of stock: {}", skus.join(", "))));
+                let mut v = vec![Change::StockUnavailable {
+                    shortages: shortages.clone(),
+                }];
+                v.extend(cancellation(
+                    o,
+                    format!("out of stock: {}", skus.join(", ")),
+                ));
                 v
             }
         }
-        Command::RecordPayment { status, amount, reference } => {
+        Command::RecordPayment {
+            status,
+            amount,
+            reference,
+        } => {
             if o.status.is_terminal() {
-                return Err(rejected(o, "order_closed", format!("the order is {}; no payment can be recorded", o.status.as_str())));
+                return Err(rejected(
+                    o,
+                    "order_closed",
+                    format!(
+                        "the order is {}; no payment can be recorded",
+                        o.status.as_str()
+                    ),
+                ));
             }
             text("reference", reference, true, limits::MAX_TEXT)?;
             let new: PaymentStatus = (*status).into();
             let current = o.payment.status;
             if new == PaymentStatus::Failed {
                 if current.is_secured() {
-                    return Err(rejected(o, "payment_already_secured", format!("the payment is already {}", payment_str(current))));
+                    return Err(rejected(
+                        o,
+                        "payment_already_secured",
+                        format!("the payment is already {}", payment_str(current)),
+                    ));
                 }
             } else {
                 let total = o.total();
                 if *amount != total.amount {
-                    return Err(invalid("amount", format!("{} does not match the order total {}", Money { amount: *amount, currency: o.currency }, total)));
+                    return Err(invalid(
+                        "amount",
+                        format!(
+                            "{} does not match the order total {}",
+                            Money {
+                                amount: *amount,
+                                currency: o.currency
+                            },
+                            total
+                        ),
+                    ));
                 }
             }
-            let no_op = current == new && o.payment.reference.as_deref() == Some(reference.as_str())
+            let no_op = current == new
+                && o.payment.reference.as_deref() == Some(reference.as_str())
                 || current == PaymentStatus::Captured && new == PaymentStatus::Authorized;
             if no_op {
                 vec![]
             } else {
-                vec![Change::PaymentRecorded { status: new, amount: *amount, reference: reference.clone() }]
+                vec![Change::PaymentRecorded {
+                    status: new,
+                    amount: *amount,
+                    reference: reference.clone(),
+                }]
             }
         }
         Command::Cancel { reason } => {
@@ -840,28 +949,61 @@ fn decide_existing(o: &Order, cmd: &Command, now: DateTime<Utc>) -> Result<Vec<C
         }
         Command::AcknowledgePicks { warehouse, lines } => {
             if o.status != Confirmed {
-                return Err(rejected(o, "picks_not_allowed", format!("picks are acknowledged for confirmed orders; this order is {}", o.status.as_str())));
+                return Err(rejected(
+                    o,
+                    "picks_not_allowed",
+                    format!(
+                        "picks are acknowledged for confirmed orders; this order is {}",
+                        o.status.as_str()
+                    ),
+                ));
             }
             check_warehouse(o, warehouse)?;
             validate_line_qtys(o, "lines", lines)?;
             for l in lines {
                 let line = o.line(&l.sku).expect("validated above");
                 if line.picked as u64 + l.quantity as u64 > line.quantity as u64 {
-                    return Err(rejected(o, "over_pick", format!("sku '{}': {} picked + {} exceeds the {} ordered", l.sku, line.picked, l.quantity, line.quantity)));
+                    return Err(rejected(
+                        o,
+                        "over_pick",
+                        format!(
+                            "sku '{}': {} picked + {} exceeds the {} ordered",
+                            l.sku, line.picked, l.quantity, line.quantity
+                        ),
+                    ));
                 }
             }
-            vec![Change::PicksAcknowledged { warehouse: warehouse.clone(), lines: lines.clone() }]
+            vec![Change::PicksAcknowledged {
+                warehouse: warehouse.clone(),
+                lines: lines.clone(),
+            }]
         }
         Command::Pack { warehouse, parcels } => {
             if o.status != Confirmed {
-                return Err(rejected(o, "pack_not_allowed", format!("only confirmed orders can be packed; this order is {}", o.status.as_str())));
+                return Err(rejected(
+                    o,
+                    "pack_not_allowed",
+                    format!(
+                        "only confirmed orders can be packed; this order is {}",
+                        o.status.as_str()
+                    ),
+                ));
             }
             check_warehouse(o, warehouse)?;
             if parcels.is_empty() || parcels.len() > limits::MAX_PARCELS {
-                return Err(invalid("parcels", format!("between 1 and {} parcels", limits::MAX_PARCELS)));
+                return Err(invalid(
+                    "parcels",
+                    format!("between 1 and {} parcels", limits::MAX_PARCELS),
+                ));
             }
-            if let Some(i) = parcels.iter().position(|p| p.weight_grams == 0 || p.weight_grams > limits::MAX_PARCEL_GRAMS) {
-                return Err(invalid(format!("parcels[{i}].weight_grams"), format!("must be between 1 and {}", limits::MAX_PARCEL_GRAMS)));
+            if let Some(i) = parcels
+                .iter()
+                .position(|p| p.weight_grams == 0 || p.weight_grams > limits::MAX_PARCEL_GRAMS)
+            {
+                return Err(invalid(
+                    format!("parcels[{i}].weight_grams"),
+                    format!("must be between 1 and {}", limits::MAX_PARCEL_GRAMS),
+                ));
             }
             if !o.fully_picked() {
                 let missing: Vec<String> = o
@@ -870,37 +1012,82 @@ fn decide_existing(o: &Order, cmd: &Command, now: DateTime<Utc>) -> Result<Vec<C
                     .filter(|l| l.picked < l.quantity)
                     .map(|l| format!("{} ({} of {} picked)", l.sku, l.picked, l.quantity))
                     .collect();
-                return Err(rejected(o, "not_fully_picked", format!("every line must be picked before packing: {}", missing.join(", "))));
+                return Err(rejected(
+                    o,
+                    "not_fully_picked",
+                    format!(
+                        "every line must be picked before packing: {}",
+                        missing.join(", ")
+                    ),
+                ));
             }
-            vec![Change::Packed { warehouse: warehouse.clone(), parcels: parcels.clone() }]
+            vec![Change::Packed {
+                warehouse: warehouse.clone(),
+                parcels: parcels.clone(),
+            }]
         }
         Command::RecordBooking { booking } => {
             let unbooked = o.shipments.iter().any(|s| s.booking.is_none());
             if o.status == Packed && unbooked {
-                vec![Change::ShipmentBooked { booking: booking.clone() }]
+                vec![Change::ShipmentBooked {
+                    booking: booking.clone(),
+                }]
             } else {
                 vec![]
             }
         }
         Command::Handover => match o.status {
             Packed if o.booking().is_some() => vec![Change::Shipped],
-            Packed => return Err(rejected(o, "label_not_ready", "the carrier booking is not complete yet; try again shortly")),
-            _ => return Err(rejected(o, "handover_not_allowed", format!("only packed orders can be handed over; this order is {}", o.status.as_str()))),
+            Packed => {
+                return Err(rejected(
+                    o,
+                    "label_not_ready",
+                    "the carrier booking is not complete yet; try again shortly",
+                ))
+            }
+            _ => {
+                return Err(rejected(
+                    o,
+                    "handover_not_allowed",
+                    format!(
+                        "only packed orders can be handed over; this order is {}",
+                        o.status.as_str()
+                    ),
+                ))
+            }
         },
-        Command::CarrierEvent { carrier, event_id, kind, occurred_at, location } => {
+        Command::CarrierEvent {
+            carrier,
+            event_id,
+            kind,
+            occurred_at,
+            location,
+        } => {
             text("event_id", event_id, true, 128)?;
             opt_text("location", location, limits::MAX_TEXT)?;
             let Some(booking) = o.booking() else {
-                return Err(rejected(o, "no_shipment", "the order has no booked shipment"));
+                return Err(rejected(
+                    o,
+                    "no_shipment",
+                    "the order has no booked shipment",
+                ));
             };
             if &booking.carrier != carrier {
-                return Err(rejected(o, "wrong_carrier", format!("the shipment is with carrier '{}'", booking.carrier)));
+                return Err(rejected(
+                    o,
+                    "wrong_carrier",
+                    format!("the shipment is with carrier '{}'", booking.carrier),
+                ));
             }
             if o.carrier_event_ids.iter().any(|e| e == event_id) || o.status.is_terminal() {
                 return Ok(vec![]);
             }
             if o.carrier_event_ids.len() >= limits::MAX_CARRIER_EVENTS {
-                return Err(rejected(o, "too_many_events", "this shipment has too many carrier events"));
+                return Err(rejected(
+                    o,
+                    "too_many_events",
+                    "this shipment has too many carrier events",
+                ));
             }
             let mut v = Vec::new();
             if o.status == Packed {
@@ -918,24 +1105,52 @@ fn decide_existing(o: &Order, cmd: &Command, now: DateTime<Utc>) -> Result<Vec<C
             }
             v
         }
-        Command::RequestReturn { lines, reason, window_days } => {
+        Command::RequestReturn {
+            lines,
+            reason,
+            window_days,
+        } => {
             if o.status != Delivered {
-                return Err(rejected(o, "return_not_allowed", format!("returns are accepted for delivered orders; this order is {}", o.status.as_str())));
+                return Err(rejected(
+                    o,
+                    "return_not_allowed",
+                    format!(
+                        "returns are accepted for delivered orders; this order is {}",
+                        o.status.as_str()
+                    ),
+                ));
             }
             if o.return_case.is_some() {
-                return Err(rejected(o, "return_exists", "a return was already approved for this order"));
+                return Err(rejected(
+                    o,
+                    "return_exists",
+                    "a return was already approved for this order",
+                ));
             }
             let delivered = o.delivered_at.unwrap_or(o.updated_at);
             let closes = delivered + Duration::days(*window_days as i64);
             if now > closes {
-                return Err(rejected(o, "return_window_closed", format!("the {window_days}-day return window closed at {}", closes.to_rfc3339())));
+                return Err(rejected(
+                    o,
+                    "return_window_closed",
+                    format!(
+                        "the {window_days}-day return window closed at {}",
+                        closes.to_rfc3339()
+                    ),
+                ));
             }
             text("reason", reason, true, limits::MAX_REASON)?;
             validate_line_qtys(o, "lines", lines)?;
             for l in lines {
                 let line = o.line(&l.sku).expect("validated above");
                 if l.quantity > line.quantity {
-                    return Err(invalid("lines", format!("sku '{}': {} exceeds the {} delivered", l.sku, l.quantity, line.quantity)));
+                    return Err(invalid(
+                        "lines",
+                        format!(
+                            "sku '{}': {} exceeds the {} delivered",
+                            l.sku, l.quantity, line.quantity
+                        ),
+                    ));
                 }
             }
             vec![Change::ReturnApproved {
@@ -946,19 +1161,42 @@ fn decide_existing(o: &Order, cmd: &Command, now: DateTime<Utc>) -> Result<Vec<C
         }
         Command::ReceiveReturn { warehouse, lines } => {
             let Some(rc) = o.return_case.as_ref().filter(|_| o.status == Delivered) else {
-                return Err(rejected(o, "no_open_return", format!("there is no approved return awaiting receipt; the order is {}", o.status.as_str())));
+                return Err(rejected(
+                    o,
+                    "no_open_return",
+                    format!(
+                        "there is no approved return awaiting receipt; the order is {}",
+                        o.status.as_str()
+                    ),
+                ));
             };
             text("warehouse", warehouse, true, 64)?;
             validate_line_qtys(o, "lines", lines)?;
             for l in lines {
-                let approved = rc.lines.iter().find(|a| a.sku == l.sku).map(|a| a.quantity).unwrap_or(0);
+                let approved = rc
+                    .lines
+                    .iter()
+                    .find(|a| a.sku == l.sku)
+                    .map(|a| a.quantity)
+                    .unwrap_or(0);
                 if l.quantity > approved {
-                    return Err(invalid("lines", format!("sku '{}': {} received but {} approved for return", l.sku, l.quantity, approved)));
+                    return Err(invalid(
+                        "lines",
+                        format!(
+                            "sku '{}': {} received but {} approved for return",
+                            l.sku, l.quantity, approved
+                        ),
+                    ));
                 }
             }
             vec![
-                Change::ReturnReceived { warehouse: warehouse.clone(), lines: lines.clone() },
-                Change::RefundIssued { amount: o.refund_of(lines) },
+                Change::ReturnReceived {
+                    warehouse: warehouse.clone(),
+                    lines: lines.clone(),
+                },
+                Change::RefundIssued {
+                    amount: o.refund_of(lines),
+                },
             ]
         }
     })
@@ -976,8 +1214,16 @@ fn payment_str(p: PaymentStatus) -> &'static str {
 fn check_warehouse(o: &Order, warehouse: &str) -> Result<(), DomainError> {
     match o.warehouse.as_deref() {
         Some(w) if w == warehouse => Ok(()),
-        Some(w) => Err(rejected(o, "wrong_warehouse", format!("the order's stock is reserved in warehouse '{w}', not '{warehouse}'"))),
-        None => Err(rejected(o, "no_reservation", "the order has no stock reservation")),
+        Some(w) => Err(rejected(
+            o,
+            "wrong_warehouse",
+            format!("the order's stock is reserved in warehouse '{w}', not '{warehouse}'"),
+        )),
+        None => Err(rejected(
+            o,
+            "no_reservation",
+            "the order has no stock reservation",
+        )),
     }
 }
 
@@ -993,7 +1239,15 @@ pub fn fold(mut state: Option<Order>, events: &[Event]) -> Option<Order> {
 /// Applies one event to a state.
 pub fn evolve(state: Option<Order>, e: &Event) -> Option<Order> {
     let mut o = match (state, &e.change) {
-        (None, Change::Placed { id, tracking_token, payment_due_at, order }) => {
+        (
+            None,
+            Change::Placed {
+                id,
+                tracking_token,
+                payment_due_at,
+                order,
+            },
+        ) => {
             return Some(Order {
                 id: *id,
                 version: e.seq,
@@ -1005,11 +1259,21 @@ pub fn evolve(state: Option<Order>, e: &Event) -> Option<Order> {
                 lines: order
                     .lines
                     .iter()
-                    .map(|l| Line { sku: l.sku.clone(), quantity: l.quantity, unit_price: l.unit_price, picked: 0 })
+                    .map(|l| Line {
+                        sku: l.sku.clone(),
+                        quantity: l.quantity,
+                        unit_price: l.unit_price,
+                        picked: 0,
+                    })
                     .collect(),
                 shipping: order.shipping.clone(),
                 billing_address: order.billing_address.clone(),
-                payment: Payment { method: order.payment.method, status: order.payment.status.into(), amount: None, reference: None },
+                payment: Payment {
+                    method: order.payment.method,
+                    status: order.payment.status.into(),
+                    amount: None,
+                    reference: None,
+                },
                 stock: StockState::Pending,
                 warehouse: None,
                 shortages: vec![],
@@ -1039,7 +1303,11 @@ pub fn evolve(state: Option<Order>, e: &Event) -> Option<Order> {
             o.stock = StockState::Unavailable;
             o.shortages = shortages.clone();
         }
-        Change::PaymentRecorded { status, amount, reference } => {
+        Change::PaymentRecorded {
+            status,
+            amount,
+            reference,
+        } => {
             o.payment.status = *status;
             if status.is_secured() {
                 o.payment.amount = Some(*amount);
@@ -1076,7 +1344,13 @@ pub fn evolve(state: Option<Order>, e: &Event) -> Option<Order> {
                 o.stock = StockState::Committed;
             }
         }
-        Change::CarrierScanned { event_id, kind, occurred_at, location, .. } => {
+        Change::CarrierScanned {
+            event_id,
+            kind,
+            occurred_at,
+            location,
+            ..
+        } => {
             o.carrier_event_ids.push(event_id.clone());
             if let Some(s) = o.shipments.iter_mut().find(|s| s.booking.is_some()) {
                 // Out-of-order events are recorded but do not overwrite a newer scan.
@@ -1098,9 +1372,17 @@ pub fn evolve(state: Option<Order>, e: &Event) -> Option<Order> {
             if o.stock == StockState::Reserved || o.stock == StockState::Pending {
                 o.stock = StockState::Released;
             }
-            o.cancellation = Some(Cancellation { reason: reason.clone(), at: e.at, by: e.by.clone() });
+            o.cancellation = Some(Cancellation {
+                reason: reason.clone(),
+                at: e.at,
+                by: e.by.clone(),
+            });
         }
-        Change::ReturnApproved { lines, reason, tracking_number } => {
+        Change::ReturnApproved {
+            lines,
+            reason,
+            tracking_number,
+        } => {
             o.return_case = Some(ReturnCase {
                 lines: lines.clone(),
                 reason: reason.clone(),
@@ -1168,12 +1450,24 @@ pub struct Effect {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
-    ReserveStock { lines: Vec<LineQty> },
+    ReserveStock {
+        lines: Vec<LineQty>,
+    },
     ReleaseStock,
     CommitStock,
-    BookShipment { warehouse: String, parcels: Vec<Parcel>, country: String, method: Option<String> },
-    Restock { warehouse: String, lines: Vec<LineQty> },
-    Notify { kind: NotificationKind },
+    BookShipment {
+        warehouse: String,
+        parcels: Vec<Parcel>,
+        country: String,
+        method: Option<String>,
+    },
+    Restock {
+        warehouse: String,
+        lines: Vec<LineQty>,
+    },
+    Notify {
+        kind: NotificationKind,
+    },
 }
 
 impl Action {
@@ -1215,8 +1509,16 @@ pub struct Reactions {
 pub fn reactions(after: &Order, events: &[Event]) -> Reactions {
     let mut r = Reactions::default();
     let id = after.id;
-    let effect = |step, action| Effect { order_id: id, step, action };
-    let payment_timer = after.payment_due_at.map(|due| Timer { order_id: id, kind: TimerKind::PaymentDue, due });
+    let effect = |step, action| Effect {
+        order_id: id,
+        step,
+        action,
+    };
+    let payment_timer = after.payment_due_at.map(|due| Timer {
+        order_id: id,
+        kind: TimerKind::PaymentDue,
+        due,
+    });
     for e in events {
         let step = e.seq;
         match &e.change {
@@ -1224,13 +1526,25 @@ pub fn reactions(after: &Order, events: &[Event]) -> Reactions {
                 r.effects.push(effect(
                     step,
                     Action::ReserveStock {
-                        lines: order.lines.iter().map(|l| LineQty { sku: l.sku.clone(), quantity: l.quantity }).collect(),
+                        lines: order
+                            .lines
+                            .iter()
+                            .map(|l| LineQty {
+                                sku: l.sku.clone(),
+                                quantity: l.quantity,
+                            })
+                            .collect(),
                     },
                 ));
                 r.set_timers.extend(payment_timer.clone());
             }
             Change::Confirmed => {
-                r.effects.push(effect(step, Action::Notify { kind: NotificationKind::Confirmed }));
+                r.effects.push(effect(
+                    step,
+                    Action::Notify {
+                        kind: NotificationKind::Confirmed,
+                    },
+                ));
                 r.clear_timers.extend(payment_timer.clone());
             }
             Change::Packed { warehouse, parcels } => r.effects.push(effect(
@@ -1244,27 +1558,59 @@ pub fn reactions(after: &Order, events: &[Event]) -> Reactions {
             )),
             Change::Shipped => {
                 r.effects.push(effect(step, Action::CommitStock));
-                r.effects.push(effect(step, Action::Notify { kind: NotificationKind::Shipped }));
+                r.effects.push(effect(
+                    step,
+                    Action::Notify {
+                        kind: NotificationKind::Shipped,
+                    },
+                ));
             }
-            Change::CarrierScanned { kind: CarrierEventKind::OutForDelivery, .. } => {
-                r.effects.push(effect(step, Action::Notify { kind: NotificationKind::OutForDelivery }))
-            }
-            Change::Delivered => r.effects.push(effect(step, Action::Notify { kind: NotificationKind::Delivered })),
+            Change::CarrierScanned {
+                kind: CarrierEventKind::OutForDelivery,
+                ..
+            } => r.effects.push(effect(
+                step,
+                Action::Notify {
+                    kind: NotificationKind::OutForDelivery,
+                },
+            )),
+            Change::Delivered => r.effects.push(effect(
+                step,
+                Action::Notify {
+                    kind: NotificationKind::Delivered,
+                },
+            )),
             Change::Cancelled { .. } => {
                 if after.stock == StockState::Released {
                     r.effects.push(effect(step, Action::ReleaseStock));
                 }
-                r.effects.push(effect(step, Action::Notify { kind: NotificationKind::Cancelled }));
+                r.effects.push(effect(
+                    step,
+                    Action::Notify {
+                        kind: NotificationKind::Cancelled,
+                    },
+                ));
                 r.clear_timers.extend(payment_timer.clone());
             }
-            Change::ReturnApproved { .. } => {
-                r.effects.push(effect(step, Action::Notify { kind: NotificationKind::ReturnApproved }))
-            }
+            Change::ReturnApproved { .. } => r.effects.push(effect(
+                step,
+                Action::Notify {
+                    kind: NotificationKind::ReturnApproved,
+                },
+            )),
             Change::ReturnReceived { warehouse, lines } => r.effects.push(effect(
                 step,
-                Action::Restock { warehouse: warehouse.clone(), lines: lines.clone() },
+                Action::Restock {
+                    warehouse: warehouse.clone(),
+                    lines: lines.clone(),
+                },
             )),
-            Change::RefundIssued { .. } => r.effects.push(effect(step, Action::Notify { kind: NotificationKind::Refunded })),
+            Change::RefundIssued { .. } => r.effects.push(effect(
+                step,
+                Action::Notify {
+                    kind: NotificationKind::Refunded,
+                },
+            )),
             _ => {}
         }
     }

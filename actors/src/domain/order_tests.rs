@@ -13,35 +13,71 @@ fn t0() -> DateTime<Utc> {
 fn new_order() -> NewOrder {
     NewOrder {
         external_ref: None,
-        customer: Customer { id: "c".into(), email: "c@example.com".into(), phone: None, locale: None },
+        customer: Customer {
+            id: "c".into(),
+            email: "c@example.com".into(),
+            phone: None,
+            locale: None,
+        },
         currency: Currency::parse("EUR").unwrap(),
-        lines: vec![NewLine { sku: "a".into(), quantity: 2, unit_price: 500 }, NewLine { sku: "b".into(), quantity: 1, unit_price: 250 }],
+        lines: vec![
+            NewLine {
+                sku: "a".into(),
+                quantity: 2,
+                unit_price: 500,
+            },
+            NewLine {
+                sku: "b".into(),
+                quantity: 1,
+                unit_price: 250,
+            },
+        ],
         shipping: Shipping {
             method: None,
-            address: Address { name: "N".into(), line1: "L".into(), line2: None, city: "C".into(), postal_code: "1".into(), country: "NL".into() },
+            address: Address {
+                name: "N".into(),
+                line1: "L".into(),
+                line2: None,
+                city: "C".into(),
+                postal_code: "1".into(),
+                country: "NL".into(),
+            },
         },
         billing_address: None,
-        payment: NewPayment { method: PaymentMethod::Card, status: InitialPaymentStatus::Pending },
+        payment: NewPayment {
+            method: PaymentMethod::Card,
+            status: InitialPaymentStatus::Pending,
+        },
     }
 }
 
 const TOTAL: i64 = 1250;
 
 fn place() -> Command {
-    Command::Place { id: OrderId::from_u128(1), tracking_token: "t".repeat(40), order: new_order(), payment_timeout_secs: 86_400 }
+    Command::Place {
+        id: OrderId::from_u128(1),
+        tracking_token: "t".repeat(40),
+        order: new_order(),
+        payment_timeout_secs: 86_400,
+    }
 }
 
 fn run(state: Option<Order>, cmds: &[Command], now: DateTime<Utc>) -> Order {
     let mut s = state;
     for c in cmds {
-        let events = decide(s.as_ref(), c, &Cause::Admin, now).unwrap_or_else(|e| panic!("{} refused: {e}", c.name()));
+        let events = decide(s.as_ref(), c, &Cause::Admin, now)
+            .unwrap_or_else(|e| panic!("{} refused: {e}", c.name()));
         s = fold(s, &events);
     }
     s.unwrap()
 }
 
 fn pay(status: PaymentUpdate, reference: &str) -> Command {
-    Command::RecordPayment { status, amount: TOTAL, reference: reference.into() }
+    Command::RecordPayment {
+        status,
+        amount: TOTAL,
+        reference: reference.into(),
+    }
 }
 
 fn booking() -> Booking {
@@ -55,7 +91,13 @@ fn booking() -> Booking {
 }
 
 fn scan(id: &str, kind: CarrierEventKind) -> Command {
-    Command::CarrierEvent { carrier: "c1".into(), event_id: id.into(), kind, occurred_at: t0(), location: None }
+    Command::CarrierEvent {
+        carrier: "c1".into(),
+        event_id: id.into(),
+        kind,
+        occurred_at: t0(),
+        location: None,
+    }
 }
 
 /// An order in each status, built only through `decide`.
@@ -64,29 +106,78 @@ fn order_in(status: Status) -> Order {
     let wh = || "w".to_string();
     let picks = |a, b| Command::AcknowledgePicks {
         warehouse: wh(),
-        lines: [("a", a), ("b", b)].into_iter().filter(|(_, q)| *q > 0).map(|(s, q)| LineQty { sku: s.into(), quantity: q }).collect(),
+        lines: [("a", a), ("b", b)]
+            .into_iter()
+            .filter(|(_, q)| *q > 0)
+            .map(|(s, q)| LineQty {
+                sku: s.into(),
+                quantity: q,
+            })
+            .collect(),
     };
-    let confirmed = || run(Some(placed.clone()), &[Command::StockReserved { warehouse: wh() }, pay(PaymentUpdate::Authorized, "auth-1"), picks(1, 0)], t0());
-    let packed = || {
+    let confirmed = || {
         run(
-            Some(confirmed()),
-            &[picks(1, 1), Command::Pack { warehouse: wh(), parcels: vec![Parcel { weight_grams: 100 }] }, Command::RecordBooking { booking: booking() }],
+            Some(placed.clone()),
+            &[
+                Command::StockReserved { warehouse: wh() },
+                pay(PaymentUpdate::Authorized, "auth-1"),
+                picks(1, 0),
+            ],
             t0(),
         )
     };
-    let delivered = || run(Some(packed()), &[Command::Handover, scan("d", CarrierEventKind::Delivered)], t0());
+    let packed = || {
+        run(
+            Some(confirmed()),
+            &[
+                picks(1, 1),
+                Command::Pack {
+                    warehouse: wh(),
+                    parcels: vec![Parcel { weight_grams: 100 }],
+                },
+                Command::RecordBooking { booking: booking() },
+            ],
+            t0(),
+        )
+    };
+    let delivered = || {
+        run(
+            Some(packed()),
+            &[Command::Handover, scan("d", CarrierEventKind::Delivered)],
+            t0(),
+        )
+    };
     let o = match status {
         Status::Placed => placed.clone(),
         Status::Confirmed => confirmed(),
         Status::Packed => packed(),
         Status::Shipped => run(Some(packed()), &[Command::Handover], t0()),
         Status::Delivered => delivered(),
-        Status::Cancelled => run(Some(placed.clone()), &[Command::Cancel { reason: "changed mind".into() }], t0()),
+        Status::Cancelled => run(
+            Some(placed.clone()),
+            &[Command::Cancel {
+                reason: "changed mind".into(),
+            }],
+            t0(),
+        ),
         Status::Returned => run(
             Some(delivered()),
             &[
-                Command::RequestReturn { lines: vec![LineQty { sku: "a".into(), quantity: 1 }], reason: "r".into(), window_days: 30 },
-                Command::ReceiveReturn { warehouse: wh(), lines: vec![LineQty { sku: "a".into(), quantity: 1 }] },
+                Command::RequestReturn {
+                    lines: vec![LineQty {
+                        sku: "a".into(),
+                        quantity: 1,
+                    }],
+                    reason: "r".into(),
+                    window_days: 30,
+                },
+                Command::ReceiveReturn {
+                    warehouse: wh(),
+                    lines: vec![LineQty {
+                        sku: "a".into(),
+                        quantity: 1,
+                    }],
+                },
             ],
             t0(),
         ),
@@ -99,18 +190,48 @@ fn order_in(status: Status) -> Order {
 fn every_command() -> Vec<Command> {
     vec![
         place(),
-        Command::StockReserved { warehouse: "w".into() },
-        Command::StockUnavailable { shortages: vec![Shortage { sku: "a".into(), requested: 2, available: 0 }] },
+        Command::StockReserved {
+            warehouse: "w".into(),
+        },
+        Command::StockUnavailable {
+            shortages: vec![Shortage {
+                sku: "a".into(),
+                requested: 2,
+                available: 0,
+            }],
+        },
         pay(PaymentUpdate::Captured, "cap-1"),
         Command::Cancel { reason: "r".into() },
         Command::PaymentTimeout,
-        Command::AcknowledgePicks { warehouse: "w".into(), lines: vec![LineQty { sku: "a".into(), quantity: 1 }] },
-        Command::Pack { warehouse: "w".into(), parcels: vec![Parcel { weight_grams: 10 }] },
+        Command::AcknowledgePicks {
+            warehouse: "w".into(),
+            lines: vec![LineQty {
+                sku: "a".into(),
+                quantity: 1,
+            }],
+        },
+        Command::Pack {
+            warehouse: "w".into(),
+            parcels: vec![Parcel { weight_grams: 10 }],
+        },
         Command::RecordBooking { booking: booking() },
         Command::Handover,
         scan("new", CarrierEventKind::InTransit),
-        Command::RequestReturn { lines: vec![LineQty { sku: "b".into(), quantity: 1 }], reason: "r".into(), window_days: 30 },
-        Command::ReceiveReturn { warehouse: "w".into(), lines: vec![LineQty { sku: "b".into(), quantity: 1 }] },
+        Command::RequestReturn {
+            lines: vec![LineQty {
+                sku: "b".into(),
+                quantity: 1,
+            }],
+            reason: "r".into(),
+            window_days: 30,
+        },
+        Command::ReceiveReturn {
+            warehouse: "w".into(),
+            lines: vec![LineQty {
+                sku: "b".into(),
+                quantity: 1,
+            }],
+        },
     ]
 }
 
@@ -142,7 +263,13 @@ fn every_state_times_every_command() {
                 }
                 Err(DomainError::Invalid { .. }) | Err(DomainError::NotFound) => 'R',
             };
-            assert_eq!(got, expected, "{} on a {} order", cmd.name(), status.as_str());
+            assert_eq!(
+                got,
+                expected,
+                "{} on a {} order",
+                cmd.name(),
+                status.as_str()
+            );
             if let Ok(events) = decide(Some(&order), cmd, &Cause::Admin, now) {
                 let after = fold(Some(order.clone()), &events).unwrap();
                 check_step(&order, &after, &events);
@@ -150,7 +277,10 @@ fn every_state_times_every_command() {
         }
         // Nothing but Place works on an order that does not exist.
         for cmd in every_command().iter().skip(1) {
-            assert_eq!(decide(None, cmd, &Cause::Admin, now), Err(DomainError::NotFound));
+            assert_eq!(
+                decide(None, cmd, &Cause::Admin, now),
+                Err(DomainError::NotFound)
+            );
         }
     }
 }
@@ -165,9 +295,17 @@ fn check_step(before: &Order, after: &Order, events: &[Event]) {
         assert_eq!(after.status, before.status, "terminal states stay terminal");
     }
     if after.status == Status::Cancelled {
-        assert!(matches!(before.status, Status::Placed | Status::Confirmed | Status::Packed | Status::Cancelled));
+        assert!(matches!(
+            before.status,
+            Status::Placed | Status::Confirmed | Status::Packed | Status::Cancelled
+        ));
     } else {
-        assert!(after.status.rank() >= before.status.rank(), "no backwards move: {:?} -> {:?}", before.status, after.status);
+        assert!(
+            after.status.rank() >= before.status.rank(),
+            "no backwards move: {:?} -> {:?}",
+            before.status,
+            after.status
+        );
     }
     assert!(after.lines.iter().all(|l| l.picked <= l.quantity));
 }
@@ -175,18 +313,42 @@ fn check_step(before: &Order, after: &Order, events: &[Event]) {
 #[test]
 fn confirms_by_itself_when_stock_and_payment_are_in_either_order() {
     let placed = run(None, &[place()], t0());
-    let a = run(Some(placed.clone()), &[Command::StockReserved { warehouse: "w".into() }], t0());
+    let a = run(
+        Some(placed.clone()),
+        &[Command::StockReserved {
+            warehouse: "w".into(),
+        }],
+        t0(),
+    );
     assert_eq!(a.status, Status::Placed);
     let a = run(Some(a), &[pay(PaymentUpdate::Authorized, "p")], t0());
     assert_eq!(a.status, Status::Confirmed);
-    let b = run(Some(placed), &[pay(PaymentUpdate::Captured, "p"), Command::StockReserved { warehouse: "w".into() }], t0());
+    let b = run(
+        Some(placed),
+        &[
+            pay(PaymentUpdate::Captured, "p"),
+            Command::StockReserved {
+                warehouse: "w".into(),
+            },
+        ],
+        t0(),
+    );
     assert_eq!(b.status, Status::Confirmed);
     // Cash on delivery needs stock only.
     let mut cod = place();
     if let Command::Place { order, .. } = &mut cod {
         order.payment.method = PaymentMethod::Cod;
     }
-    let c = run(None, &[cod, Command::StockReserved { warehouse: "w".into() }], t0());
+    let c = run(
+        None,
+        &[
+            cod,
+            Command::StockReserved {
+                warehouse: "w".into(),
+            },
+        ],
+        t0(),
+    );
     assert_eq!(c.status, Status::Confirmed);
     assert_eq!(c.payment_due_at, None);
 }
@@ -194,35 +356,111 @@ fn confirms_by_itself_when_stock_and_payment_are_in_either_order() {
 #[test]
 fn payment_amount_must_match_and_failed_cannot_undo_a_capture() {
     let o = run(None, &[place()], t0());
-    let wrong = Command::RecordPayment { status: PaymentUpdate::Captured, amount: TOTAL - 1, reference: "p".into() };
-    assert!(matches!(decide(Some(&o), &wrong, &Cause::Storefront, t0()), Err(DomainError::Invalid { .. })));
+    let wrong = Command::RecordPayment {
+        status: PaymentUpdate::Captured,
+        amount: TOTAL - 1,
+        reference: "p".into(),
+    };
+    assert!(matches!(
+        decide(Some(&o), &wrong, &Cause::Storefront, t0()),
+        Err(DomainError::Invalid { .. })
+    ));
     let o = run(Some(o), &[pay(PaymentUpdate::Captured, "p")], t0());
-    let failed = Command::RecordPayment { status: PaymentUpdate::Failed, amount: 0, reference: "p".into() };
-    assert!(matches!(decide(Some(&o), &failed, &Cause::Storefront, t0()), Err(DomainError::Rejected { code: "payment_already_secured", .. })));
+    let failed = Command::RecordPayment {
+        status: PaymentUpdate::Failed,
+        amount: 0,
+        reference: "p".into(),
+    };
+    assert!(matches!(
+        decide(Some(&o), &failed, &Cause::Storefront, t0()),
+        Err(DomainError::Rejected {
+            code: "payment_already_secured",
+            ..
+        })
+    ));
 }
 
 #[test]
 fn payment_timeout_only_cancels_unpaid_orders_after_the_deadline() {
     let o = run(None, &[place()], t0());
-    assert!(decide(Some(&o), &Command::PaymentTimeout, &Cause::PaymentTimer, t0() + Duration::hours(23)).unwrap().is_empty());
-    let ev = decide(Some(&o), &Command::PaymentTimeout, &Cause::PaymentTimer, t0() + Duration::hours(24)).unwrap();
+    assert!(decide(
+        Some(&o),
+        &Command::PaymentTimeout,
+        &Cause::PaymentTimer,
+        t0() + Duration::hours(23)
+    )
+    .unwrap()
+    .is_empty());
+    let ev = decide(
+        Some(&o),
+        &Command::PaymentTimeout,
+        &Cause::PaymentTimer,
+        t0() + Duration::hours(24),
+    )
+    .unwrap();
     assert!(matches!(ev[0].change, Change::Cancelled { .. }));
     let paid = run(Some(o), &[pay(PaymentUpdate::Authorized, "p")], t0());
-    assert!(decide(Some(&paid), &Command::PaymentTimeout, &Cause::PaymentTimer, t0() + Duration::days(3)).unwrap().is_empty());
+    assert!(decide(
+        Some(&paid),
+        &Command::PaymentTimeout,
+        &Cause::PaymentTimer,
+        t0() + Duration::days(3)
+    )
+    .unwrap()
+    .is_empty());
 }
 
 #[test]
 fn returns_close_after_the_window() {
     let o = order_in(Status::Delivered);
-    let ret = Command::RequestReturn { lines: vec![LineQty { sku: "a".into(), quantity: 1 }], reason: "r".into(), window_days: 30 };
-    let err = decide(Some(&o), &ret, &Cause::Storefront, t0() + Duration::days(31)).unwrap_err();
-    assert!(matches!(err, DomainError::Rejected { code: "return_window_closed", status: Status::Delivered, .. }), "{err:?}");
+    let ret = Command::RequestReturn {
+        lines: vec![LineQty {
+            sku: "a".into(),
+            quantity: 1,
+        }],
+        reason: "r".into(),
+        window_days: 30,
+    };
+    let err = decide(
+        Some(&o),
+        &ret,
+        &Cause::Storefront,
+        t0() + Duration::days(31),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DomainError::Rejected {
+                code: "return_window_closed",
+                status: Status::Delivered,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]
 fn cancelling_a_captured_order_refunds_it_and_releases_stock() {
-    let o = run(None, &[place(), pay(PaymentUpdate::Captured, "p"), Command::StockReserved { warehouse: "w".into() }], t0());
-    let events = decide(Some(&o), &Command::Cancel { reason: "r".into() }, &Cause::Storefront, t0()).unwrap();
+    let o = run(
+        None,
+        &[
+            place(),
+            pay(PaymentUpdate::Captured, "p"),
+            Command::StockReserved {
+                warehouse: "w".into(),
+            },
+        ],
+        t0(),
+    );
+    let events = decide(
+        Some(&o),
+        &Command::Cancel { reason: "r".into() },
+        &Cause::Storefront,
+        t0(),
+    )
+    .unwrap();
     let after = fold(Some(o), &events).unwrap();
     assert_eq!(after.refunded.map(|m| m.amount), Some(TOTAL));
     let r = reactions(&after, &events);
@@ -242,7 +480,10 @@ fn out_of_order_carrier_events_do_not_move_backwards() {
     };
     let after = run(Some(o), &[late], t0());
     assert_eq!(after.status, Status::Delivered);
-    assert_eq!(after.shipments[0].last_scan, Some(CarrierEventKind::Delivered));
+    assert_eq!(
+        after.shipments[0].last_scan,
+        Some(CarrierEventKind::Delivered)
+    );
 }
 
 #[test]
@@ -250,10 +491,18 @@ fn validation_names_the_field() {
     let mut bad = new_order();
     bad.lines[0].quantity = 0;
     let err = bad.validate().unwrap_err();
-    assert_eq!(err, DomainError::Invalid { field: "lines[0].quantity".into(), message: "must be between 1 and 10000".into() });
+    assert_eq!(
+        err,
+        DomainError::Invalid {
+            field: "lines[0].quantity".into(),
+            message: "must be between 1 and 10000".into()
+        }
+    );
     let mut bad = new_order();
     bad.shipping.address.country = "nl".into();
-    assert!(matches!(bad.validate(), Err(DomainError::Invalid { field, .. }) if field == "shipping.address.country"));
+    assert!(
+        matches!(bad.validate(), Err(DomainError::Invalid { field, .. }) if field == "shipping.address.country")
+    );
     let mut bad = new_order();
     bad.lines[1].sku = "a".into();
     assert!(bad.validate().is_err());
@@ -267,12 +516,22 @@ fn carriers() -> Vec<CarrierSpec> {
         name: "C1".into(),
         tracking_prefix: "C".into(),
         countries: vec![],
-        services: vec![ServiceSpec { code: "std".into(), method: "standard".into(), transit_days: 1, cutoff: "17:00".into(), max_weight_grams: 100_000 }],
+        services: vec![ServiceSpec {
+            code: "std".into(),
+            method: "standard".into(),
+            transit_days: 1,
+            cutoff: "17:00".into(),
+            max_weight_grams: 100_000,
+        }],
     }]
 }
 
 fn arb_command() -> impl Strategy<Value = Command> {
-    let sku = prop_oneof![Just("a".to_string()), Just("b".to_string()), Just("zz".to_string())];
+    let sku = prop_oneof![
+        Just("a".to_string()),
+        Just("b".to_string()),
+        Just("zz".to_string())
+    ];
     let lq = (sku, 0..4u32).prop_map(|(sku, quantity)| vec![LineQty { sku, quantity }]);
     let wh = prop_oneof![Just("w".to_string()), Just("x".to_string())];
     let kind = prop_oneof![
@@ -282,15 +541,36 @@ fn arb_command() -> impl Strategy<Value = Command> {
         Just(CarrierEventKind::FailedAttempt),
     ];
     prop_oneof![
-        (prop_oneof![Just(PaymentUpdate::Authorized), Just(PaymentUpdate::Captured), Just(PaymentUpdate::Failed)], prop_oneof![Just(TOTAL), Just(1)])
-            .prop_map(|(status, amount)| Command::RecordPayment { status, amount, reference: "p".into() }),
+        (
+            prop_oneof![
+                Just(PaymentUpdate::Authorized),
+                Just(PaymentUpdate::Captured),
+                Just(PaymentUpdate::Failed)
+            ],
+            prop_oneof![Just(TOTAL), Just(1)]
+        )
+            .prop_map(|(status, amount)| Command::RecordPayment {
+                status,
+                amount,
+                reference: "p".into()
+            }),
         Just(Command::Cancel { reason: "r".into() }),
         Just(Command::PaymentTimeout),
-        (wh.clone(), lq.clone()).prop_map(|(warehouse, lines)| Command::AcknowledgePicks { warehouse, lines }),
-        (wh.clone(), 0..3u32).prop_map(|(warehouse, g)| Command::Pack { warehouse, parcels: vec![Parcel { weight_grams: g * 500 }] }),
+        (wh.clone(), lq.clone())
+            .prop_map(|(warehouse, lines)| Command::AcknowledgePicks { warehouse, lines }),
+        (wh.clone(), 0..3u32).prop_map(|(warehouse, g)| Command::Pack {
+            warehouse,
+            parcels: vec![Parcel {
+                weight_grams: g * 500
+            }]
+        }),
         Just(Command::Handover),
         (0..6u8, kind).prop_map(|(i, k)| scan(&format!("e{i}"), k)),
-        lq.clone().prop_map(|lines| Command::RequestReturn { lines, reason: "r".into(), window_days: 30 }),
+        lq.clone().prop_map(|lines| Command::RequestReturn {
+            lines,
+            reason: "r".into(),
+            window_days: 30
+        }),
         (wh, lq).prop_map(|(warehouse, lines)| Command::ReceiveReturn { warehouse, lines }),
     ]
 }

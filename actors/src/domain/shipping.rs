@@ -37,7 +37,8 @@ pub struct ServiceSpec {
 
 impl ServiceSpec {
     pub fn cutoff_time(&self) -> Result<NaiveTime, String> {
-        NaiveTime::parse_from_str(&self.cutoff, "%H:%M").map_err(|_| format!("cutoff '{}' is not HH:MM", self.cutoff))
+        NaiveTime::parse_from_str(&self.cutoff, "%H:%M")
+            .map_err(|_| format!("cutoff '{}' is not HH:MM", self.cutoff))
     }
 }
 
@@ -86,7 +87,12 @@ fn next_business_day(mut d: NaiveDate, holidays: &[NaiveDate]) -> NaiveDate {
 
 /// Delivery estimate: the parcel leaves today if today is a business day and it is before the
 /// cut-off, otherwise on the next business day; it then travels `transit_days` business days.
-pub fn estimate_delivery(now: DateTime<Utc>, cutoff: NaiveTime, transit_days: u32, holidays: &[NaiveDate]) -> NaiveDate {
+pub fn estimate_delivery(
+    now: DateTime<Utc>,
+    cutoff: NaiveTime,
+    transit_days: u32,
+    holidays: &[NaiveDate],
+) -> NaiveDate {
     let today = now.date_naive();
     let mut day = if is_business_day(today, holidays) && now.time() < cutoff {
         today
@@ -152,13 +158,34 @@ mod tests {
     use chrono::TimeZone;
 
     fn svc(code: &str, method: &str, days: u32, max: u32) -> ServiceSpec {
-        ServiceSpec { code: code.into(), method: method.into(), transit_days: days, cutoff: "16:00".into(), max_weight_grams: max }
+        ServiceSpec {
+            code: code.into(),
+            method: method.into(),
+            transit_days: days,
+            cutoff: "16:00".into(),
+            max_weight_grams: max,
+        }
     }
 
     fn carriers() -> Vec<CarrierSpec> {
         vec![
-            CarrierSpec { id: "slow".into(), name: "Slow".into(), tracking_prefix: "SL".into(), countries: vec![], services: vec![svc("eco", "standard", 4, 30_000)] },
-            CarrierSpec { id: "fast".into(), name: "Fast".into(), tracking_prefix: "FA".into(), countries: vec!["NL".into()], services: vec![svc("std", "standard", 1, 10_000), svc("exp", "express", 0, 5_000)] },
+            CarrierSpec {
+                id: "slow".into(),
+                name: "Slow".into(),
+                tracking_prefix: "SL".into(),
+                countries: vec![],
+                services: vec![svc("eco", "standard", 4, 30_000)],
+            },
+            CarrierSpec {
+                id: "fast".into(),
+                name: "Fast".into(),
+                tracking_prefix: "FA".into(),
+                countries: vec!["NL".into()],
+                services: vec![
+                    svc("std", "standard", 1, 10_000),
+                    svc("exp", "express", 0, 5_000),
+                ],
+            },
         ]
     }
 
@@ -169,7 +196,10 @@ mod tests {
         assert_eq!(choose(&cs, "NL", None, &p(1000)).unwrap().0.id, "fast");
         assert_eq!(choose(&cs, "DE", None, &p(1000)).unwrap().0.id, "slow");
         assert_eq!(choose(&cs, "NL", None, &p(20_000)).unwrap().0.id, "slow");
-        assert_eq!(choose(&cs, "NL", Some("express"), &p(1000)).unwrap().1.code, "exp");
+        assert_eq!(
+            choose(&cs, "NL", Some("express"), &p(1000)).unwrap().1.code,
+            "exp"
+        );
         assert!(choose(&cs, "DE", Some("express"), &p(1000)).is_none());
         assert!(choose(&cs, "NL", None, &p(40_000)).is_none());
     }
@@ -191,7 +221,10 @@ mod tests {
         let sat = Utc.with_ymd_and_hms(2026, 11, 28, 9, 0, 0).unwrap();
         assert_eq!(estimate_delivery(sat, cutoff, 0, &[]), d(2026, 11, 30));
         // A holiday on Tuesday pushes the Monday 2-day estimate to Thursday.
-        assert_eq!(estimate_delivery(mon_am, cutoff, 2, &[d(2026, 11, 24)]), d(2026, 11, 26));
+        assert_eq!(
+            estimate_delivery(mon_am, cutoff, 2, &[d(2026, 11, 24)]),
+            d(2026, 11, 26)
+        );
     }
 
     #[test]

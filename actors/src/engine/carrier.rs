@@ -19,8 +19,16 @@ pub struct CarrierActor {
 }
 
 impl CarrierActor {
-    pub fn new(carriers: Arc<Vec<CarrierSpec>>, holidays: Arc<Vec<NaiveDate>>, clock: Arc<dyn Clock>) -> Self {
-        CarrierActor { carriers, holidays, clock }
+    pub fn new(
+        carriers: Arc<Vec<CarrierSpec>>,
+        holidays: Arc<Vec<NaiveDate>>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        CarrierActor {
+            carriers,
+            holidays,
+            clock,
+        }
     }
 }
 

@@ -32,13 +32,20 @@ impl InventoryActor {
 
     /// Persists a change; on failure the in-memory ledger is reloaded from disk so it never
     /// drifts from what is stored.
-    fn persist(&mut self, change: &Change, restock: Option<(OrderId, u32)>) -> Result<u64, StoreError> {
+    fn persist(
+        &mut self,
+        change: &Change,
+        restock: Option<(OrderId, u32)>,
+    ) -> Result<u64, StoreError> {
         let levels: Vec<_> = change
             .touched
             .iter()
             .map(|(w, s)| ((w.clone(), s.clone()), self.ledger.level(w, s)))
             .collect();
-        match self.store.write_inventory(&levels, change.reservation.as_ref(), restock) {
+        match self
+            .store
+            .write_inventory(&levels, change.reservation.as_ref(), restock)
+        {
             Ok(seq) => Ok(seq),
             Err(e) => {
                 if let Ok(levels) = self.store.stock_levels() {
@@ -49,7 +56,11 @@ impl InventoryActor {
         }
     }
 
-    fn durable<T: Send + 'static>(&self, seq: u64, value: T) -> ResponseFuture<Result<T, InventoryError>> {
+    fn durable<T: Send + 'static>(
+        &self,
+        seq: u64,
+        value: T,
+    ) -> ResponseFuture<Result<T, InventoryError>> {
         let d = self.store.durability().clone();
         Box::pin(async move {
             d.wait(seq).await?;
@@ -57,7 +68,11 @@ impl InventoryActor {
         })
     }
 
-    fn apply(&mut self, change: Change, restock: Option<(OrderId, u32)>) -> ResponseFuture<Result<(), InventoryError>> {
+    fn apply(
+        &mut self,
+        change: Change,
+        restock: Option<(OrderId, u32)>,
+    ) -> ResponseFuture<Result<(), InventoryError>> {
         match self.persist(&change, restock) {
             Ok(seq) => self.durable(seq, ()),
             Err(e) => Box::pin(async move { Err(e.into()) }),
@@ -199,6 +214,11 @@ pub struct GetStock {
 impl Handler<GetStock> for InventoryActor {
     type Result = MessageResult<GetStock>;
     fn handle(&mut self, m: GetStock, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.ledger.by_sku(&m.sku).map(|(w, l)| (w.to_string(), l)).collect())
+        MessageResult(
+            self.ledger
+                .by_sku(&m.sku)
+                .map(|(w, l)| (w.to_string(), l))
+                .collect(),
+        )
     }
 }

@@ -148,8 +148,14 @@ struct Inner {
 impl Engine {
     /// Starts the engine's actors inside the current actix system, resumes stored outbox
     /// entries and timers, and returns once the engine is ready for requests.
-    pub fn start(store: Store, clock: Arc<dyn Clock>, config: EngineConfig) -> Result<Engine, EngineError> {
-        let arbiters = (0..config.arbiters.max(1)).map(|_| Arbiter::new().handle()).collect();
+    pub fn start(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        config: EngineConfig,
+    ) -> Result<Engine, EngineError> {
+        let arbiters = (0..config.arbiters.max(1))
+            .map(|_| Arbiter::new().handle())
+            .collect();
         let inv = inventory::InventoryActor::load(store.clone())?;
         let inventory = inv.start();
         let carrier = carrier::CarrierActor::new(
@@ -158,7 +164,8 @@ impl Engine {
             clock.clone(),
         )
         .start();
-        let notifier = Notifier::new(store.clone(), clock.clone(), config.notifications.clone()).start();
+        let notifier =
+            Notifier::new(store.clone(), clock.clone(), config.notifications.clone()).start();
         let channels = config.notifications.channels();
         let engine = Engine {
             inner: Arc::new(Inner {
@@ -228,7 +235,13 @@ impl Engine {
     pub(crate) fn outbox_entries(&self, effects: &[Effect]) -> Vec<OutboxEntry> {
         let mut out = Vec::with_capacity(effects.len());
         for e in effects {
-            let blank = |channel| OutboxEntry { effect: e.clone(), channel, attempts: 0, next_attempt_at: None, last_error: None };
+            let blank = |channel| OutboxEntry {
+                effect: e.clone(),
+                channel,
+                attempts: 0,
+                next_attempt_at: None,
+                last_error: None,
+            };
             if matches!(e.action, crate::domain::Action::Notify { .. }) {
                 out.extend(self.inner.channels.iter().map(|c| blank(Some(c.clone()))));
             } else {
@@ -240,8 +253,15 @@ impl Engine {
 
     /// Runs a command on an order and returns once its transition is durable (and, with
     /// `await_effects`, once its follow-ups have run or the effect timeout passed).
-    pub async fn execute(&self, id: OrderId, command: Command, cause: Cause, await_effects: bool) -> Result<Executed, EngineError> {
-        self.execute_with(id, command, cause, None, await_effects).await
+    pub async fn execute(
+        &self,
+        id: OrderId,
+        command: Command,
+        cause: Cause,
+        await_effects: bool,
+    ) -> Result<Executed, EngineError> {
+        self.execute_with(id, command, cause, None, await_effects)
+            .await
     }
 
     async fn execute_with(
@@ -253,12 +273,21 @@ impl Engine {
         await_effects: bool,
     ) -> Result<Executed, EngineError> {
         let create = matches!(command, Command::Place { .. });
-        let msg = Execute { command, cause, idempotency, await_effects, nonce: 0 };
+        let msg = Execute {
+            command,
+            cause,
+            idempotency,
+            await_effects,
+            nonce: 0,
+        };
         // A few tries: an actor may retire (idle) between lookup and delivery.
         for _ in 0..5 {
             let slot = self.registry().get_or_activate(self, id, create)?;
             let nonce = Registry::nonce();
-            let send = slot.addr.send(Execute { nonce, ..msg.clone() });
+            let send = slot.addr.send(Execute {
+                nonce,
+                ..msg.clone()
+            });
             let outcome = match actix_rt::time::timeout(self.config().send_timeout, send).await {
                 Err(_) => return Err(EngineError::Overloaded),
                 Ok(r) => r,
@@ -285,21 +314,36 @@ impl Engine {
 
     /// Places an order under an idempotency key: the same key and body return the original
     /// result; the same key with another body is refused.
-    pub async fn place_order(&self, idempotency_key: &str, order: NewOrder) -> Result<PlaceResult, EngineError> {
+    pub async fn place_order(
+        &self,
+        idempotency_key: &str,
+        order: NewOrder,
+    ) -> Result<PlaceResult, EngineError> {
         order.validate()?;
         let fingerprint = {
             let bytes = serde_json::to_vec(&order).map_err(StoreError::from)?;
             let digest = Sha256::digest(&bytes);
-            digest.iter().map(|b| format!("{b:02x}")).collect::<String>()
+            digest
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
         };
         let _claim = Claim::take(&self.inner.claims, idempotency_key)?;
         if let Some(rec) = self.store().idempotency(idempotency_key)? {
             if rec.fingerprint != fingerprint {
                 return Err(EngineError::IdempotencyMismatch);
             }
-            let history: Vec<Event> = self.store().events(rec.order_id)?.into_iter().filter(|e| e.seq <= rec.version).collect();
+            let history: Vec<Event> = self
+                .store()
+                .events(rec.order_id)?
+                .into_iter()
+                .filter(|e| e.seq <= rec.version)
+                .collect();
             let order = fold(None, &history).ok_or(EngineError::NotFound)?;
-            return Ok(PlaceResult { view: OrderView { order, history }, replayed: true });
+            return Ok(PlaceResult {
+                view: OrderView { order, history },
+                replayed: true,
+            });
         }
         let id = OrderId::now_v7();
         let command = Command::Place {
@@ -309,26 +353,59 @@ impl Engine {
             payment_timeout_secs: self.config().payment_timeout_secs,
         };
         let done = self
-            .execute_with(id, command, Cause::Storefront, Some((idempotency_key.to_string(), fingerprint)), false)
+            .execute_with(
+                id,
+                command,
+                Cause::Storefront,
+                Some((idempotency_key.to_string(), fingerprint)),
+                false,
+            )
             .await?;
-        Ok(PlaceResult { view: OrderView { order: done.order, history: done.events }, replayed: false })
+        Ok(PlaceResult {
+            view: OrderView {
+                order: done.order,
+                history: done.events,
+            },
+            replayed: false,
+        })
     }
 
     /// Packs an order, refusing up front when no carrier could take the parcels, then waits
     /// for the carrier booking so the answer carries the label.
-    pub async fn pack(&self, id: OrderId, warehouse: String, parcels: Vec<crate::domain::Parcel>) -> Result<Executed, EngineError> {
+    pub async fn pack(
+        &self,
+        id: OrderId,
+        warehouse: String,
+        parcels: Vec<crate::domain::Parcel>,
+    ) -> Result<Executed, EngineError> {
         if let Some(order) = self.store().load_order(id)? {
             let country = &order.shipping.address.country;
-            if order.status == Status::Confirmed && shipping::choose(&self.config().carriers, country, order.shipping.method.as_deref(), &parcels).is_none() {
+            if order.status == Status::Confirmed
+                && shipping::choose(
+                    &self.config().carriers,
+                    country,
+                    order.shipping.method.as_deref(),
+                    &parcels,
+                )
+                .is_none()
+            {
                 return Err(EngineError::NoCarrier(country.clone()));
             }
         }
-        self.execute(id, Command::Pack { warehouse, parcels }, Cause::Warehouse, true).await
+        self.execute(
+            id,
+            Command::Pack { warehouse, parcels },
+            Cause::Warehouse,
+            true,
+        )
+        .await
     }
 
     /// The order and its full history, read from storage.
     pub fn view(&self, id: OrderId) -> Result<Option<OrderView>, EngineError> {
-        let Some(order) = self.store().load_order(id)? else { return Ok(None) };
+        let Some(order) = self.store().load_order(id)? else {
+            return Ok(None);
+        };
         let history = self.store().events(id)?;
         Ok(Some(OrderView { order, history }))
     }
@@ -344,11 +421,20 @@ impl Engine {
         Ok(self.store().order_by_tracking_number(tn)?)
     }
 
-    pub async fn set_stock(&self, warehouse: String, sku: String, on_hand: i64) -> Result<StockLevel, EngineError> {
+    pub async fn set_stock(
+        &self,
+        warehouse: String,
+        sku: String,
+        on_hand: i64,
+    ) -> Result<StockLevel, EngineError> {
         let r = self
             .inner
             .inventory
-            .send(inventory::SetOnHand { warehouse, sku, on_hand })
+            .send(inventory::SetOnHand {
+                warehouse,
+                sku,
+                on_hand,
+            })
             .await
             .map_err(|_| EngineError::Overloaded)?;
         r.map_err(|e| match e {
@@ -358,7 +444,11 @@ impl Engine {
     }
 
     pub async fn stock(&self, sku: String) -> Result<Vec<(String, StockLevel)>, EngineError> {
-        self.inner.inventory.send(inventory::GetStock { sku }).await.map_err(|_| EngineError::Overloaded)
+        self.inner
+            .inventory
+            .send(inventory::GetStock { sku })
+            .await
+            .map_err(|_| EngineError::Overloaded)
     }
 
     /// Test hook: makes the order's actor panic (see `order_actor::InjectPanic`).
@@ -382,13 +472,19 @@ impl<'a> Claim<'a> {
         if !s.insert(key.to_string()) {
             return Err(EngineError::IdempotencyInProgress);
         }
-        Ok(Claim { set, key: key.to_string() })
+        Ok(Claim {
+            set,
+            key: key.to_string(),
+        })
     }
 }
 
 impl Drop for Claim<'_> {
     fn drop(&mut self) {
-        self.set.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.key);
+        self.set
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.key);
     }
 }
 

@@ -33,7 +33,13 @@ pub struct OrderActor {
 }
 
 impl OrderActor {
-    pub(super) fn new(id: OrderId, state: Option<Order>, engine: Engine, generation: u64, current: Arc<AtomicU64>) -> Self {
+    pub(super) fn new(
+        id: OrderId,
+        state: Option<Order>,
+        engine: Engine,
+        generation: u64,
+        current: Arc<AtomicU64>,
+    ) -> Self {
         // The loaded snapshot may still be in sled's unflushed tail (a previous activation's
         // write): a no-op answer must wait for a flush that covers it.
         let last_seq = engine.store().durability().mark_written();
@@ -136,10 +142,11 @@ impl OrderActor {
     fn transition(&mut self, msg: &Execute) -> Result<Transition, EngineError> {
         let engine = &self.engine;
         let now = engine.clock().now();
-        let events = decide(self.state.as_ref(), &msg.command, &msg.cause, now).inspect_err(|e| {
-            tracing::debug!(error = %e, "command refused");
-            engine.stats().rejected.fetch_add(1, Ordering::Relaxed);
-        })?;
+        let events =
+            decide(self.state.as_ref(), &msg.command, &msg.cause, now).inspect_err(|e| {
+                tracing::debug!(error = %e, "command refused");
+                engine.stats().rejected.fetch_add(1, Ordering::Relaxed);
+            })?;
         if events.is_empty() {
             let order = self.state.clone().ok_or(EngineError::NotFound)?;
             return Ok((Executed { order, events }, self.last_seq, Vec::new()));
@@ -148,7 +155,14 @@ impl OrderActor {
         let r = reactions(&after, &events);
         let outbox = engine.outbox_entries(&r.effects);
         let idempotency = msg.idempotency.as_ref().map(|(key, fingerprint)| {
-            (key.as_str(), IdempotencyRecord { fingerprint: fingerprint.clone(), order_id: after.id, version: after.version })
+            (
+                key.as_str(),
+                IdempotencyRecord {
+                    fingerprint: fingerprint.clone(),
+                    order_id: after.id,
+                    version: after.version,
+                },
+            )
         });
         let seq = engine.store().write_transition(&TransitionWrite {
             before: self.state.as_ref(),
@@ -161,10 +175,20 @@ impl OrderActor {
         for e in &events {
             tracing::info!(seq = e.seq, event = e.change.name(), "event recorded");
         }
-        engine.stats().transitions.fetch_add(events.len() as u64, Ordering::Relaxed);
+        engine
+            .stats()
+            .transitions
+            .fetch_add(events.len() as u64, Ordering::Relaxed);
         self.state = Some(after.clone());
         self.last_seq = seq;
-        Ok((Executed { order: after, events }, seq, outbox))
+        Ok((
+            Executed {
+                order: after,
+                events,
+            },
+            seq,
+            outbox,
+        ))
     }
 }
 

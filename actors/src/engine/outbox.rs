@@ -36,10 +36,16 @@ impl Engine {
                 continue;
             }
             let engine = self.clone();
-            running.push(actix_rt::spawn(async move { engine.deliver_until_done(entry).await }));
+            running.push(actix_rt::spawn(async move {
+                engine.deliver_until_done(entry).await
+            }));
         }
         if wait && !running.is_empty() {
-            let _ = actix_rt::time::timeout(self.config().effect_wait, futures::future::join_all(running)).await;
+            let _ = actix_rt::time::timeout(
+                self.config().effect_wait,
+                futures::future::join_all(running),
+            )
+            .await;
         }
     }
 
@@ -71,29 +77,67 @@ impl Engine {
         let closed = |_| EngineError::Overloaded;
         match &e.action {
             Action::ReserveStock { lines } => {
-                let outcome = inventory.send(Reserve { order_id, lines: lines.clone() }).await.map_err(closed)??;
+                let outcome = inventory
+                    .send(Reserve {
+                        order_id,
+                        lines: lines.clone(),
+                    })
+                    .await
+                    .map_err(closed)??;
                 let command = match outcome {
                     ReserveOutcome::Reserved { warehouse } => Command::StockReserved { warehouse },
-                    ReserveOutcome::Unavailable { shortages } => Command::StockUnavailable { shortages },
+                    ReserveOutcome::Unavailable { shortages } => {
+                        Command::StockUnavailable { shortages }
+                    }
                     ReserveOutcome::Released => return Ok(()),
                 };
-                self.follow_up(order_id, command, Cause::InventoryActor).await
+                self.follow_up(order_id, command, Cause::InventoryActor)
+                    .await
             }
-            Action::ReleaseStock => Ok(inventory.send(Release { order_id }).await.map_err(closed)??),
-            Action::CommitStock => Ok(inventory.send(Commit { order_id }).await.map_err(closed)??),
-            Action::Restock { warehouse, lines } => Ok(inventory
-                .send(Restock { order_id, step: e.step, warehouse: warehouse.clone(), lines: lines.clone() })
+            Action::ReleaseStock => Ok(inventory
+                .send(Release { order_id })
                 .await
                 .map_err(closed)??),
-            Action::BookShipment { parcels, country, method, .. } => {
+            Action::CommitStock => Ok(inventory
+                .send(Commit { order_id })
+                .await
+                .map_err(closed)??),
+            Action::Restock { warehouse, lines } => Ok(inventory
+                .send(Restock {
+                    order_id,
+                    step: e.step,
+                    warehouse: warehouse.clone(),
+                    lines: lines.clone(),
+                })
+                .await
+                .map_err(closed)??),
+            Action::BookShipment {
+                parcels,
+                country,
+                method,
+                ..
+            } => {
                 let booking = self
                     .inner
                     .carrier
-                    .send(Book { order_id, step: e.step, country: country.clone(), method: method.clone(), parcels: parcels.clone() })
+                    .send(Book {
+                        order_id,
+                        step: e.step,
+                        country: country.clone(),
+                        method: method.clone(),
+                        parcels: parcels.clone(),
+                    })
                     .await
                     .map_err(closed)?;
                 match booking {
-                    Some(booking) => self.follow_up(order_id, Command::RecordBooking { booking }, Cause::CarrierActor).await,
+                    Some(booking) => {
+                        self.follow_up(
+                            order_id,
+                            Command::RecordBooking { booking },
+                            Cause::CarrierActor,
+                        )
+                        .await
+                    }
                     None => {
                         // Checked before packing; only a config change in between gets here.
                         tracing::error!(%order_id, "no configured carrier can take this shipment; it stays packed until an operator intervenes");
@@ -107,7 +151,12 @@ impl Engine {
 
     /// Applies an actor's answer to the order. A refusal is final (the order moved on), so it
     /// is logged and the message counts as delivered rather than retried forever.
-    async fn follow_up(&self, id: OrderId, command: Command, cause: Cause) -> Result<(), EngineError> {
+    async fn follow_up(
+        &self,
+        id: OrderId,
+        command: Command,
+        cause: Cause,
+    ) -> Result<(), EngineError> {
         match self.execute(id, command, cause, false).await {
             Ok(_) => Ok(()),
             Err(EngineError::Domain(e)) => {

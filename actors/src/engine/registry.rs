@@ -49,19 +49,29 @@ impl Registry {
     }
 
     fn shard(&self, id: &OrderId) -> std::sync::MutexGuard<'_, HashMap<OrderId, Arc<Slot>>> {
-        self.shards[self.hash(id) % self.shards.len()].lock().unwrap_or_else(|e| e.into_inner())
+        self.shards[self.hash(id) % self.shards.len()]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// The order's live actor, activating it from storage if needed. `create` allows an actor
     /// for an order that does not exist yet (placing it).
-    pub fn get_or_activate(&self, engine: &Engine, id: OrderId, create: bool) -> Result<Arc<Slot>, EngineError> {
+    pub fn get_or_activate(
+        &self,
+        engine: &Engine,
+        id: OrderId,
+        create: bool,
+    ) -> Result<Arc<Slot>, EngineError> {
         let mut shard = self.shard(&id);
         if let Some(slot) = shard.get(&id) {
             if slot.addr.connected() {
                 return Ok(slot.clone());
             }
             // Retired actors leave the map themselves; a registered but dead one has failed.
-            engine.stats().actor_failures.fetch_add(1, Ordering::Relaxed);
+            engine
+                .stats()
+                .actor_failures
+                .fetch_add(1, Ordering::Relaxed);
             tracing::error!(order_id = %id, "order actor had failed; reactivating it from storage");
         }
         let state = engine.store().load_order(id)?;
@@ -74,8 +84,14 @@ impl Registry {
         let generation = Self::nonce();
         let current = Arc::new(AtomicU64::new(0));
         let shared = current.clone();
-        let addr = OrderActor::start_in_arbiter(arbiter, move |_| OrderActor::new(id, state, engine, generation, shared));
-        let slot = Arc::new(Slot { addr, generation, current });
+        let addr = OrderActor::start_in_arbiter(arbiter, move |_| {
+            OrderActor::new(id, state, engine, generation, shared)
+        });
+        let slot = Arc::new(Slot {
+            addr,
+            generation,
+            current,
+        });
         shard.insert(id, slot.clone());
         Ok(slot)
     }
@@ -95,7 +111,10 @@ impl Registry {
 
     /// Number of live order actors.
     pub fn active(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().map(|m| m.len()).unwrap_or(0)).sum()
+        self.shards
+            .iter()
+            .map(|s| s.lock().map(|m| m.len()).unwrap_or(0))
+            .sum()
     }
 
     pub fn nonce() -> u64 {

@@ -34,25 +34,49 @@ fn config() -> EngineConfig {
             name: "PostNL".into(),
             tracking_prefix: "3S".into(),
             countries: vec![],
-            services: vec![ServiceSpec { code: "std".into(), method: "standard".into(), transit_days: 1, cutoff: "17:00".into(), max_weight_grams: 30_000 }],
+            services: vec![ServiceSpec {
+                code: "std".into(),
+                method: "standard".into(),
+                transit_days: 1,
+                cutoff: "17:00".into(),
+                max_weight_grams: 30_000,
+            }],
         }],
         ..EngineConfig::default()
     }
 }
 
 fn clock() -> Arc<ManualClock> {
-    Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap()))
+    Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap(),
+    ))
 }
 
 fn new_order(sku: &str, qty: u32, method: PaymentMethod, status: InitialPaymentStatus) -> NewOrder {
     NewOrder {
         external_ref: Some("web-1".into()),
-        customer: Customer { id: "c1".into(), email: "c@example.com".into(), phone: None, locale: None },
+        customer: Customer {
+            id: "c1".into(),
+            email: "c@example.com".into(),
+            phone: None,
+            locale: None,
+        },
         currency: crate::domain::Currency::parse("EUR").unwrap(),
-        lines: vec![NewLine { sku: sku.into(), quantity: qty, unit_price: 1250 }],
+        lines: vec![NewLine {
+            sku: sku.into(),
+            quantity: qty,
+            unit_price: 1250,
+        }],
         shipping: Shipping {
             method: None,
-            address: Address { name: "A".into(), line1: "Street 1".into(), line2: None, city: "Amsterdam".into(), postal_code: "1000AA".into(), country: "NL".into() },
+            address: Address {
+                name: "A".into(),
+                line1: "Street 1".into(),
+                line2: None,
+                city: "Amsterdam".into(),
+                postal_code: "1000AA".into(),
+                country: "NL".into(),
+            },
         },
         billing_address: None,
         payment: NewPayment { method, status },
@@ -80,41 +104,127 @@ fn walks_an_order_from_placed_to_returned() {
         let c = clock();
         let e = Engine::start(open(&path), c.clone(), config()).unwrap();
         e.set_stock("ams".into(), "sku-1".into(), 5).await.unwrap();
-        let placed = e.place_order("k1", new_order("sku-1", 2, PaymentMethod::Card, InitialPaymentStatus::Captured)).await.unwrap();
+        let placed = e
+            .place_order(
+                "k1",
+                new_order(
+                    "sku-1",
+                    2,
+                    PaymentMethod::Card,
+                    InitialPaymentStatus::Captured,
+                ),
+            )
+            .await
+            .unwrap();
         let id = placed.view.order.id;
         assert_eq!(placed.view.order.status, Status::Placed);
         eventually("confirmed", || status(&e, id) == Status::Confirmed).await;
-        assert_eq!(e.stock("sku-1".into()).await.unwrap(), vec![("ams".into(), StockLevel { on_hand: 5, reserved: 2 })]);
+        assert_eq!(
+            e.stock("sku-1".into()).await.unwrap(),
+            vec![(
+                "ams".into(),
+                StockLevel {
+                    on_hand: 5,
+                    reserved: 2
+                }
+            )]
+        );
         let picks = e.store().picks("ams", None, 10).unwrap();
         assert_eq!(picks.iter().map(|o| o.id).collect::<Vec<_>>(), vec![id]);
 
-        let pick = Command::AcknowledgePicks { warehouse: "ams".into(), lines: vec![LineQty { sku: "sku-1".into(), quantity: 2 }] };
+        let pick = Command::AcknowledgePicks {
+            warehouse: "ams".into(),
+            lines: vec![LineQty {
+                sku: "sku-1".into(),
+                quantity: 2,
+            }],
+        };
         e.execute(id, pick, Cause::Warehouse, false).await.unwrap();
-        e.pack(id, "ams".into(), vec![Parcel { weight_grams: 900 }]).await.unwrap();
+        e.pack(id, "ams".into(), vec![Parcel { weight_grams: 900 }])
+            .await
+            .unwrap();
         let packed = e.view(id).unwrap().unwrap().order;
         assert_eq!(packed.status, Status::Packed);
-        let booking = packed.booking().expect("pack waits for the booking").clone();
+        let booking = packed
+            .booking()
+            .expect("pack waits for the booking")
+            .clone();
         assert!(e.store().picks("ams", None, 10).unwrap().is_empty());
 
-        e.execute(id, Command::Handover, Cause::Warehouse, true).await.unwrap();
+        e.execute(id, Command::Handover, Cause::Warehouse, true)
+            .await
+            .unwrap();
         assert_eq!(status(&e, id), Status::Shipped);
-        assert_eq!(e.stock("sku-1".into()).await.unwrap()[0].1, StockLevel { on_hand: 3, reserved: 0 });
+        assert_eq!(
+            e.stock("sku-1".into()).await.unwrap()[0].1,
+            StockLevel {
+                on_hand: 3,
+                reserved: 0
+            }
+        );
 
-        let scan = |event_id: &str, kind| Command::CarrierEvent { carrier: "postnl".into(), event_id: event_id.into(), kind, occurred_at: c.now(), location: None };
-        assert_eq!(e.order_by_tracking_number(&booking.tracking_number).unwrap(), Some(id));
-        e.execute(id, scan("e1", CarrierEventKind::Delivered), Cause::Carrier("postnl".into()), false).await.unwrap();
-        let again = e.execute(id, scan("e1", CarrierEventKind::Delivered), Cause::Carrier("postnl".into()), false).await.unwrap();
-        assert!(again.events.is_empty(), "a repeated carrier event changes nothing");
+        let scan = |event_id: &str, kind| Command::CarrierEvent {
+            carrier: "postnl".into(),
+            event_id: event_id.into(),
+            kind,
+            occurred_at: c.now(),
+            location: None,
+        };
+        assert_eq!(
+            e.order_by_tracking_number(&booking.tracking_number)
+                .unwrap(),
+            Some(id)
+        );
+        e.execute(
+            id,
+            scan("e1", CarrierEventKind::Delivered),
+            Cause::Carrier("postnl".into()),
+            false,
+        )
+        .await
+        .unwrap();
+        let again = e
+            .execute(
+                id,
+                scan("e1", CarrierEventKind::Delivered),
+                Cause::Carrier("postnl".into()),
+                false,
+            )
+            .await
+            .unwrap();
+        assert!(
+            again.events.is_empty(),
+            "a repeated carrier event changes nothing"
+        );
         assert_eq!(status(&e, id), Status::Delivered);
 
-        let ret = Command::RequestReturn { lines: vec![LineQty { sku: "sku-1".into(), quantity: 1 }], reason: "too big".into(), window_days: 30 };
+        let ret = Command::RequestReturn {
+            lines: vec![LineQty {
+                sku: "sku-1".into(),
+                quantity: 1,
+            }],
+            reason: "too big".into(),
+            window_days: 30,
+        };
         e.execute(id, ret, Cause::Storefront, false).await.unwrap();
-        let recv = Command::ReceiveReturn { warehouse: "ams".into(), lines: vec![LineQty { sku: "sku-1".into(), quantity: 1 }] };
+        let recv = Command::ReceiveReturn {
+            warehouse: "ams".into(),
+            lines: vec![LineQty {
+                sku: "sku-1".into(),
+                quantity: 1,
+            }],
+        };
         e.execute(id, recv, Cause::Warehouse, true).await.unwrap();
         let done = e.view(id).unwrap().unwrap().order;
         assert_eq!(done.status, Status::Returned);
         assert_eq!(done.refunded.map(|m| m.amount), Some(1250));
-        assert_eq!(e.stock("sku-1".into()).await.unwrap()[0].1, StockLevel { on_hand: 4, reserved: 0 });
+        assert_eq!(
+            e.stock("sku-1".into()).await.unwrap()[0].1,
+            StockLevel {
+                on_hand: 4,
+                reserved: 0
+            }
+        );
     });
 }
 
@@ -125,14 +235,41 @@ fn a_panicking_order_actor_is_brought_back_and_others_do_not_notice() {
     run(move || async move {
         let e = Engine::start(open(&path), clock(), config()).unwrap();
         e.set_stock("ams".into(), "s".into(), 10).await.unwrap();
-        let a = e.place_order("a", new_order("s", 1, PaymentMethod::Card, InitialPaymentStatus::Pending)).await.unwrap().view.order.id;
-        let b = e.place_order("b", new_order("s", 1, PaymentMethod::Card, InitialPaymentStatus::Pending)).await.unwrap().view.order.id;
-        eventually("reserved", || e.view(a).unwrap().unwrap().order.stock == StockState::Reserved).await;
+        let a = e
+            .place_order(
+                "a",
+                new_order("s", 1, PaymentMethod::Card, InitialPaymentStatus::Pending),
+            )
+            .await
+            .unwrap()
+            .view
+            .order
+            .id;
+        let b = e
+            .place_order(
+                "b",
+                new_order("s", 1, PaymentMethod::Card, InitialPaymentStatus::Pending),
+            )
+            .await
+            .unwrap()
+            .view
+            .order
+            .id;
+        eventually("reserved", || {
+            e.view(a).unwrap().unwrap().order.stock == StockState::Reserved
+        })
+        .await;
 
         e.inject_panic(a).unwrap();
         // Order b keeps working throughout.
-        let pay = |amount| Command::RecordPayment { status: PaymentUpdate::Captured, amount, reference: "psp-1".into() };
-        e.execute(b, pay(1250), Cause::Storefront, false).await.unwrap();
+        let pay = |amount| Command::RecordPayment {
+            status: PaymentUpdate::Captured,
+            amount,
+            reference: "psp-1".into(),
+        };
+        e.execute(b, pay(1250), Cause::Storefront, false)
+            .await
+            .unwrap();
         // Order a is reactivated from its durable state and takes the next command.
         let mut result = e.execute(a, pay(1250), Cause::Storefront, false).await;
         if matches!(result, Err(EngineError::ActorFailed)) {
@@ -141,9 +278,19 @@ fn a_panicking_order_actor_is_brought_back_and_others_do_not_notice() {
         let done = result.expect("order a works again");
         assert_eq!(done.order.payment.status, PaymentStatus::Captured);
         assert_eq!(e.stats().actor_failures.load(Ordering::Relaxed), 1);
-        eventually("both confirmed", || status(&e, a) == Status::Confirmed && status(&e, b) == Status::Confirmed).await;
+        eventually("both confirmed", || {
+            status(&e, a) == Status::Confirmed && status(&e, b) == Status::Confirmed
+        })
+        .await;
         // No event was lost or doubled by the crash.
-        let seqs: Vec<u32> = e.view(a).unwrap().unwrap().history.iter().map(|e| e.seq).collect();
+        let seqs: Vec<u32> = e
+            .view(a)
+            .unwrap()
+            .unwrap()
+            .history
+            .iter()
+            .map(|e| e.seq)
+            .collect();
         assert_eq!(seqs, (1..=seqs.len() as u32).collect::<Vec<_>>());
     });
 }
@@ -154,11 +301,42 @@ fn idle_actors_stop_and_come_back_on_demand() {
     let path = dir.path().to_path_buf();
     run(move || async move {
         let e = Engine::start(open(&path), clock(), config()).unwrap();
-        let id = e.place_order("k", new_order("s", 1, PaymentMethod::Cod, InitialPaymentStatus::Pending)).await.unwrap().view.order.id;
-        eventually("settled (out of stock, so cancelled)", || status(&e, id) == Status::Cancelled).await;
+        let id = e
+            .place_order(
+                "k",
+                new_order("s", 1, PaymentMethod::Cod, InitialPaymentStatus::Pending),
+            )
+            .await
+            .unwrap()
+            .view
+            .order
+            .id;
+        eventually("settled (out of stock, so cancelled)", || {
+            status(&e, id) == Status::Cancelled
+        })
+        .await;
         eventually("actors retired", || e.active_actors() == 0).await;
-        let err = e.execute(id, Command::Cancel { reason: "again".into() }, Cause::Storefront, false).await.unwrap_err();
-        assert!(matches!(err, EngineError::Domain(DomainError::Rejected { status: Status::Cancelled, .. })), "{err:?}");
+        let err = e
+            .execute(
+                id,
+                Command::Cancel {
+                    reason: "again".into(),
+                },
+                Cause::Storefront,
+                false,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                EngineError::Domain(DomainError::Rejected {
+                    status: Status::Cancelled,
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
         assert_eq!(e.active_actors(), 1);
     });
 }
@@ -172,13 +350,36 @@ fn concurrent_orders_never_oversell_the_last_units() {
         e.set_stock("ams".into(), "hot".into(), 5).await.unwrap();
         let placing = (0..20).map(|i| {
             let e = e.clone();
-            async move { e.place_order(&format!("k{i}"), new_order("hot", 1, PaymentMethod::Cod, InitialPaymentStatus::Pending)).await.unwrap().view.order.id }
+            async move {
+                e.place_order(
+                    &format!("k{i}"),
+                    new_order("hot", 1, PaymentMethod::Cod, InitialPaymentStatus::Pending),
+                )
+                .await
+                .unwrap()
+                .view
+                .order
+                .id
+            }
         });
         let ids = futures::future::join_all(placing).await;
-        eventually("all settled", || ids.iter().all(|id| matches!(status(&e, *id), Status::Confirmed | Status::Cancelled))).await;
-        let confirmed = ids.iter().filter(|id| status(&e, **id) == Status::Confirmed).count();
+        eventually("all settled", || {
+            ids.iter()
+                .all(|id| matches!(status(&e, *id), Status::Confirmed | Status::Cancelled))
+        })
+        .await;
+        let confirmed = ids
+            .iter()
+            .filter(|id| status(&e, **id) == Status::Confirmed)
+            .count();
         assert_eq!(confirmed, 5);
-        assert_eq!(e.stock("hot".into()).await.unwrap()[0].1, StockLevel { on_hand: 5, reserved: 5 });
+        assert_eq!(
+            e.stock("hot".into()).await.unwrap()[0].1,
+            StockLevel {
+                on_hand: 5,
+                reserved: 5
+            }
+        );
     });
 }
 
@@ -196,7 +397,10 @@ fn idempotency_key_replays_and_rejects_a_different_body() {
         assert_eq!(first.view.history, second.view.history);
         let mut other = body;
         other.lines[0].quantity = 2;
-        assert!(matches!(e.place_order("same", other).await, Err(EngineError::IdempotencyMismatch)));
+        assert!(matches!(
+            e.place_order("same", other).await,
+            Err(EngineError::IdempotencyMismatch)
+        ));
         assert_eq!(e.store().order_count(), 1);
     });
 }
@@ -209,8 +413,20 @@ fn a_timer_that_fell_due_while_down_fires_once_at_start() {
     let id = run(move || async move {
         let e = Engine::start(open(&path), c1, config()).unwrap();
         e.set_stock("ams".into(), "s".into(), 3).await.unwrap();
-        let id = e.place_order("k", new_order("s", 2, PaymentMethod::Card, InitialPaymentStatus::Pending)).await.unwrap().view.order.id;
-        eventually("reserved", || e.view(id).unwrap().unwrap().order.stock == StockState::Reserved).await;
+        let id = e
+            .place_order(
+                "k",
+                new_order("s", 2, PaymentMethod::Card, InitialPaymentStatus::Pending),
+            )
+            .await
+            .unwrap()
+            .view
+            .order
+            .id;
+        eventually("reserved", || {
+            e.view(id).unwrap().unwrap().order.stock == StockState::Reserved
+        })
+        .await;
         id
     });
     // The service is down for a day and a bit.
@@ -218,13 +434,32 @@ fn a_timer_that_fell_due_while_down_fires_once_at_start() {
     let (path, c2) = (dir.path().to_path_buf(), c.clone());
     run(move || async move {
         let e = Engine::start(open(&path), c2, config()).unwrap();
-        eventually("cancelled by the payment timer", || status(&e, id) == Status::Cancelled).await;
+        eventually("cancelled by the payment timer", || {
+            status(&e, id) == Status::Cancelled
+        })
+        .await;
         let view = e.view(id).unwrap().unwrap();
-        let cancels = view.history.iter().filter(|ev| matches!(ev.change, Change::Cancelled { .. })).count();
+        let cancels = view
+            .history
+            .iter()
+            .filter(|ev| matches!(ev.change, Change::Cancelled { .. }))
+            .count();
         assert_eq!(cancels, 1);
         assert_eq!(view.history.last().unwrap().by, Cause::PaymentTimer);
-        eventually("reservation released", || e.store().reservation(id).unwrap().is_some_and(|r| r.state == crate::domain::inventory::ReservationState::Released)).await;
-        assert_eq!(e.stock("s".into()).await.unwrap()[0].1, StockLevel { on_hand: 3, reserved: 0 });
+        eventually("reservation released", || {
+            e.store()
+                .reservation(id)
+                .unwrap()
+                .is_some_and(|r| r.state == crate::domain::inventory::ReservationState::Released)
+        })
+        .await;
+        assert_eq!(
+            e.stock("s".into()).await.unwrap()[0].1,
+            StockLevel {
+                on_hand: 3,
+                reserved: 0
+            }
+        );
         assert_eq!(e.store().count_timers(TimerKind::PaymentDue), 0);
     });
 }
@@ -236,14 +471,26 @@ fn redelivered_messages_change_nothing_twice() {
     run(move || async move {
         let e = Engine::start(open(&path), clock(), config()).unwrap();
         e.set_stock("ams".into(), "s".into(), 4).await.unwrap();
-        let placed = e.place_order("k", new_order("s", 2, PaymentMethod::Cod, InitialPaymentStatus::Pending)).await.unwrap();
+        let placed = e
+            .place_order(
+                "k",
+                new_order("s", 2, PaymentMethod::Cod, InitialPaymentStatus::Pending),
+            )
+            .await
+            .unwrap();
         let id = placed.view.order.id;
         eventually("confirmed", || status(&e, id) == Status::Confirmed).await;
         let events_before = e.view(id).unwrap().unwrap().history.len();
         // Deliver the reservation message again, as a restart after a crash would.
         let r = reactions(&placed.view.order, &placed.view.history);
         e.dispatch(e.outbox_entries(&r.effects), true).await;
-        assert_eq!(e.stock("s".into()).await.unwrap()[0].1, StockLevel { on_hand: 4, reserved: 2 });
+        assert_eq!(
+            e.stock("s".into()).await.unwrap()[0].1,
+            StockLevel {
+                on_hand: 4,
+                reserved: 2
+            }
+        );
         assert_eq!(e.view(id).unwrap().unwrap().history.len(), events_before);
     });
 }

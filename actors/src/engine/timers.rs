@@ -29,7 +29,10 @@ async fn fire(engine: &Engine, t: Timer) {
     let command = match t.kind {
         TimerKind::PaymentDue => Command::PaymentTimeout,
     };
-    match engine.execute(t.order_id, command, Cause::PaymentTimer, false).await {
+    match engine
+        .execute(t.order_id, command, Cause::PaymentTimer, false)
+        .await
+    {
         Ok(_) | Err(EngineError::Domain(_)) | Err(EngineError::NotFound) => {
             engine.stats().timers_fired.fetch_add(1, Ordering::Relaxed);
             if let Err(e) = engine.store().remove_timer(&t) {

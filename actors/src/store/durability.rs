@@ -64,7 +64,10 @@ impl Durability {
             written: AtomicU64::new(0),
             done: AtomicU64::new(0),
             poisoned: AtomicBool::new(false),
-            waiters: Mutex::new(Waiters { list: Vec::new(), stop: false }),
+            waiters: Mutex::new(Waiters {
+                list: Vec::new(),
+                stop: false,
+            }),
             wake: Condvar::new(),
             flushes: AtomicU64::new(0),
             flushed_writes: AtomicU64::new(0),
@@ -109,7 +112,8 @@ impl Durability {
             w.list.push((seq, tx));
         }
         self.inner.wake.notify_one();
-        rx.await.unwrap_or_else(|_| Err(StoreError::Poisoned("the flusher stopped".into())))
+        rx.await
+            .unwrap_or_else(|_| Err(StoreError::Poisoned("the flusher stopped".into())))
     }
 
     pub fn stats(&self) -> FlushStats {
@@ -154,12 +158,17 @@ fn flusher(weak: std::sync::Weak<Inner>, db: sled::Db, data_file: File) {
         // Everything applied up to here is covered by the flush below.
         let target = inner.written.load(Ordering::SeqCst);
         let started = Instant::now();
-        let result = db.flush().map_err(StoreError::from).and_then(|_| data_file.sync_data().map_err(StoreError::from));
+        let result = db
+            .flush()
+            .map_err(StoreError::from)
+            .and_then(|_| data_file.sync_data().map_err(StoreError::from));
         match result {
             Ok(()) => {
                 inner.done.fetch_max(target, Ordering::SeqCst);
                 inner.flushes.fetch_add(1, Ordering::Relaxed);
-                inner.flush_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+                inner
+                    .flush_micros
+                    .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
                 let mut later = Vec::new();
                 let mut served = 0;
                 for (seq, tx) in batch {
@@ -172,7 +181,12 @@ fn flusher(weak: std::sync::Weak<Inner>, db: sled::Db, data_file: File) {
                 }
                 inner.flushed_writes.fetch_add(served, Ordering::Relaxed);
                 if !later.is_empty() {
-                    inner.waiters.lock().unwrap_or_else(|e| e.into_inner()).list.extend(later);
+                    inner
+                        .waiters
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .list
+                        .extend(later);
                 }
             }
             Err(e) => {
@@ -182,7 +196,9 @@ fn flusher(weak: std::sync::Weak<Inner>, db: sled::Db, data_file: File) {
                 for (_, tx) in batch {
                     let _ = tx.send(Err(StoreError::Poisoned(msg.clone())));
                 }
-                let rest = std::mem::take(&mut inner.waiters.lock().unwrap_or_else(|e| e.into_inner()).list);
+                let rest = std::mem::take(
+                    &mut inner.waiters.lock().unwrap_or_else(|e| e.into_inner()).list,
+                );
                 for (_, tx) in rest {
                     let _ = tx.send(Err(StoreError::Poisoned(msg.clone())));
                 }

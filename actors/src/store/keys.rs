@@ -41,7 +41,10 @@ pub fn event(id: OrderId, seq: u32) -> Vec<u8> {
 }
 
 pub fn outbox(id: OrderId, step: u32, action: &str, channel: Option<&str>) -> Vec<u8> {
-    let mut k = with(OUTBOX, &[id.as_bytes(), &step.to_be_bytes(), action.as_bytes()]);
+    let mut k = with(
+        OUTBOX,
+        &[id.as_bytes(), &step.to_be_bytes(), action.as_bytes()],
+    );
     if let Some(c) = channel {
         k.push(b':');
         k.extend_from_slice(c.as_bytes());
@@ -61,7 +64,10 @@ fn micros(t: DateTime<Utc>) -> [u8; 8] {
 }
 
 pub fn timer(t: &Timer) -> Vec<u8> {
-    with(TIMER, &[&micros(t.due), t.order_id.as_bytes(), &[kind_byte(t.kind)]])
+    with(
+        TIMER,
+        &[&micros(t.due), t.order_id.as_bytes(), &[kind_byte(t.kind)]],
+    )
 }
 
 /// Exclusive upper bound of the timers due at or before `now`.
@@ -81,7 +87,11 @@ pub fn parse_timer(k: &[u8]) -> Option<Timer> {
         1 => TimerKind::PaymentDue,
         _ => return None,
     };
-    Some(Timer { order_id, kind, due })
+    Some(Timer {
+        order_id,
+        kind,
+        due,
+    })
 }
 
 pub fn idempotency(key: &str) -> Vec<u8> {
@@ -127,7 +137,10 @@ pub fn stock(warehouse: &str, sku: &str) -> Vec<u8> {
 pub fn parse_stock(k: &[u8]) -> Option<(String, String)> {
     let rest = k.strip_prefix(&[STOCK])?;
     let nul = rest.iter().position(|b| *b == 0)?;
-    Some((String::from_utf8(rest[..nul].to_vec()).ok()?, String::from_utf8(rest[nul + 1..].to_vec()).ok()?))
+    Some((
+        String::from_utf8(rest[..nul].to_vec()).ok()?,
+        String::from_utf8(rest[nul + 1..].to_vec()).ok()?,
+    ))
 }
 
 pub fn reservation(id: OrderId) -> Vec<u8> {
@@ -146,8 +159,15 @@ mod tests {
     #[test]
     fn timer_keys_round_trip_and_sort_by_due() {
         let id = OrderId::from_u128(42);
-        let early = Timer { order_id: id, kind: TimerKind::PaymentDue, due: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() };
-        let late = Timer { due: early.due + chrono::Duration::seconds(1), ..early.clone() };
+        let early = Timer {
+            order_id: id,
+            kind: TimerKind::PaymentDue,
+            due: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+        };
+        let late = Timer {
+            due: early.due + chrono::Duration::seconds(1),
+            ..early.clone()
+        };
         assert_eq!(parse_timer(&timer(&early)), Some(early.clone()));
         assert!(timer(&early) < timer(&late));
         assert!(timer(&early) < timer_upper(early.due));
@@ -156,6 +176,9 @@ mod tests {
 
     #[test]
     fn stock_keys_round_trip() {
-        assert_eq!(parse_stock(&stock("ams", "SKU-1")), Some(("ams".into(), "SKU-1".into())));
+        assert_eq!(
+            parse_stock(&stock("ams", "SKU-1")),
+            Some(("ams".into(), "SKU-1".into()))
+        );
     }
 }

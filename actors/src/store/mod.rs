@@ -50,12 +50,22 @@ pub struct OutboxEntry {
 
 impl OutboxEntry {
     pub fn key(&self) -> Vec<u8> {
-        keys::outbox(self.effect.order_id, self.effect.step, self.effect.action.name(), self.channel.as_deref())
+        keys::outbox(
+            self.effect.order_id,
+            self.effect.step,
+            self.effect.action.name(),
+            self.channel.as_deref(),
+        )
     }
 
     /// Stable id of the message: the same on every redelivery.
     pub fn message_id(&self) -> String {
-        let base = format!("msg_{}_{}_{}", self.effect.order_id.simple(), self.effect.step, self.effect.action.name());
+        let base = format!(
+            "msg_{}_{}_{}",
+            self.effect.order_id.simple(),
+            self.effect.step,
+            self.effect.action.name()
+        );
         match &self.channel {
             Some(c) => format!("{base}_{c}"),
             None => base,
@@ -128,12 +138,17 @@ fn id_from(b: &[u8]) -> Option<OrderId> {
 impl Store {
     /// Opens the store, waiting up to `patience` for a previous holder of the same directory in
     /// this process (whose flusher thread lets go within a few hundred milliseconds).
-    pub fn open_patiently(dir: &Path, cache_bytes: u64, patience: std::time::Duration) -> Result<Store> {
+    pub fn open_patiently(
+        dir: &Path,
+        cache_bytes: u64,
+        patience: std::time::Duration,
+    ) -> Result<Store> {
         let deadline = std::time::Instant::now() + patience;
         loop {
             match Store::open(dir, cache_bytes) {
                 Err(StoreError::Sled(sled::Error::Io(e)))
-                    if e.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline =>
+                    if e.to_string().contains("could not acquire lock")
+                        && std::time::Instant::now() < deadline =>
                 {
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
@@ -154,7 +169,13 @@ impl Store {
         let orders = db.open_tree("orders")?;
         let inventory = db.open_tree("inventory")?;
         let durability = Durability::start(db.clone(), &dir.join("sled"))?;
-        Ok(Store { db, orders, inventory, durability, dir: dir.to_path_buf() })
+        Ok(Store {
+            db,
+            orders,
+            inventory,
+            durability,
+            dir: dir.to_path_buf(),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -218,8 +239,13 @@ impl Store {
             b.insert(keys::by_status(w.after.status, id), &[]);
         }
         // The pick list holds confirmed orders only.
-        let was_pickable = w.before.filter(|o| o.status == Status::Confirmed).and_then(|o| o.warehouse.as_deref());
-        let is_pickable = Some(w.after).filter(|o| o.status == Status::Confirmed).and_then(|o| o.warehouse.as_deref());
+        let was_pickable = w
+            .before
+            .filter(|o| o.status == Status::Confirmed)
+            .and_then(|o| o.warehouse.as_deref());
+        let is_pickable = Some(w.after)
+            .filter(|o| o.status == Status::Confirmed)
+            .and_then(|o| o.warehouse.as_deref());
         if was_pickable != is_pickable {
             if let Some(wh) = was_pickable {
                 b.remove(keys::pick(wh, id));
@@ -231,7 +257,10 @@ impl Store {
         if w.before.is_none() {
             b.insert(keys::token(&w.after.tracking_token), id.as_bytes());
         }
-        let booked_before = w.before.and_then(|o| o.booking()).map(|b| b.tracking_number.clone());
+        let booked_before = w
+            .before
+            .and_then(|o| o.booking())
+            .map(|b| b.tracking_number.clone());
         if let Some(bk) = w.after.booking() {
             if booked_before.as_deref() != Some(bk.tracking_number.as_str()) {
                 b.insert(keys::tracking_number(&bk.tracking_number), id.as_bytes());
@@ -241,28 +270,49 @@ impl Store {
     }
 
     pub fn load_order(&self, id: OrderId) -> Result<Option<Order>> {
-        self.orders.get(keys::order(id))?.map(|v| dec(&v)).transpose()
+        self.orders
+            .get(keys::order(id))?
+            .map(|v| dec(&v))
+            .transpose()
     }
 
     pub fn events(&self, id: OrderId) -> Result<Vec<Event>> {
-        self.orders.scan_prefix(keys::events_of(id)).values().map(|v| dec(&v?)).collect()
+        self.orders
+            .scan_prefix(keys::events_of(id))
+            .values()
+            .map(|v| dec(&v?))
+            .collect()
     }
 
     pub fn order_by_token(&self, token: &str) -> Result<Option<OrderId>> {
-        Ok(self.orders.get(keys::token(token))?.and_then(|v| id_from(&v)))
+        Ok(self
+            .orders
+            .get(keys::token(token))?
+            .and_then(|v| id_from(&v)))
     }
 
     pub fn order_by_tracking_number(&self, tn: &str) -> Result<Option<OrderId>> {
-        Ok(self.orders.get(keys::tracking_number(tn))?.and_then(|v| id_from(&v)))
+        Ok(self
+            .orders
+            .get(keys::tracking_number(tn))?
+            .and_then(|v| id_from(&v)))
     }
 
     pub fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>> {
-        self.orders.get(keys::idempotency(key))?.map(|v| dec(&v)).transpose()
+        self.orders
+            .get(keys::idempotency(key))?
+            .map(|v| dec(&v))
+            .transpose()
     }
 
     /// Orders newest first (ids are UUIDv7, so key order is creation order), optionally of one
     /// status, strictly older than `before`.
-    pub fn list_orders(&self, status: Option<Status>, before: Option<OrderId>, limit: usize) -> Result<Vec<Order>> {
+    pub fn list_orders(
+        &self,
+        status: Option<Status>,
+        before: Option<OrderId>,
+        limit: usize,
+    ) -> Result<Vec<Order>> {
         let (prefix, id_at): (Vec<u8>, usize) = match status {
             Some(s) => (keys::by_status_prefix(s), 2),
             None => (vec![keys::ORDER], 1),
@@ -276,7 +326,11 @@ impl Store {
         for kv in self.orders.range(prefix.clone()..upper).rev() {
             let (k, v) = kv?;
             let order = if status.is_some() {
-                match id_from(&k[id_at..]).map(|id| self.load_order(id)).transpose()?.flatten() {
+                match id_from(&k[id_at..])
+                    .map(|id| self.load_order(id))
+                    .transpose()?
+                    .flatten()
+                {
                     Some(o) => o,
                     None => continue,
                 }
@@ -292,7 +346,12 @@ impl Store {
     }
 
     /// Confirmed orders waiting to be picked at `warehouse`, oldest first, after `after`.
-    pub fn picks(&self, warehouse: &str, after: Option<OrderId>, limit: usize) -> Result<Vec<Order>> {
+    pub fn picks(
+        &self,
+        warehouse: &str,
+        after: Option<OrderId>,
+        limit: usize,
+    ) -> Result<Vec<Order>> {
         let prefix = keys::pick_prefix(warehouse);
         let mut lower = prefix.clone();
         if let Some(id) = after {
@@ -304,7 +363,11 @@ impl Store {
         let mut out = Vec::new();
         for k in self.orders.range(lower..upper).keys() {
             let k = k?;
-            if let Some(o) = id_from(&k[prefix.len()..]).map(|id| self.load_order(id)).transpose()?.flatten() {
+            if let Some(o) = id_from(&k[prefix.len()..])
+                .map(|id| self.load_order(id))
+                .transpose()?
+                .flatten()
+            {
                 out.push(o);
             }
             if out.len() == limit {
@@ -316,7 +379,11 @@ impl Store {
 
     /// Every outbox entry; read once at start to resume delivery.
     pub fn outbox(&self) -> Result<Vec<OutboxEntry>> {
-        self.orders.scan_prefix([keys::OUTBOX]).values().map(|v| dec(&v?)).collect()
+        self.orders
+            .scan_prefix([keys::OUTBOX])
+            .values()
+            .map(|v| dec(&v?))
+            .collect()
     }
 
     pub fn outbox_entry(&self, key: &[u8]) -> Result<Option<OutboxEntry>> {
@@ -344,7 +411,10 @@ impl Store {
     pub fn dead_letter(&self, entry: &OutboxEntry, letter: &DeadLetter) -> Result<u64> {
         let mut b = sled::Batch::default();
         b.remove(entry.key());
-        let stored = StoredDeadLetter { letter: letter.clone(), entry: entry.clone() };
+        let stored = StoredDeadLetter {
+            letter: letter.clone(),
+            entry: entry.clone(),
+        };
         b.insert(keys::dead_letter(&letter.message_id), enc(&stored)?);
         self.orders.apply_batch(b)?;
         Ok(self.durability.mark_written())
@@ -357,16 +427,26 @@ impl Store {
             .take(limit)
             .map(|v| {
                 let s: StoredDeadLetter = dec(&v?)?;
-                Ok(DeadLetter { entry: Some(s.entry), ..s.letter })
+                Ok(DeadLetter {
+                    entry: Some(s.entry),
+                    ..s.letter
+                })
             })
             .collect()
     }
 
     /// Puts a dead letter back into the outbox with a fresh attempt count.
     pub fn requeue_dead_letter(&self, message_id: &str) -> Result<Option<OutboxEntry>> {
-        let Some(v) = self.orders.get(keys::dead_letter(message_id))? else { return Ok(None) };
+        let Some(v) = self.orders.get(keys::dead_letter(message_id))? else {
+            return Ok(None);
+        };
         let s: StoredDeadLetter = dec(&v)?;
-        let entry = OutboxEntry { attempts: 0, next_attempt_at: None, last_error: None, ..s.entry };
+        let entry = OutboxEntry {
+            attempts: 0,
+            next_attempt_at: None,
+            last_error: None,
+            ..s.entry
+        };
         let mut b = sled::Batch::default();
         b.remove(keys::dead_letter(message_id));
         b.insert(entry.key(), enc(&entry)?);
@@ -380,7 +460,12 @@ impl Store {
     pub fn due_timers(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>> {
         let upper = keys::timer_upper(now);
         let mut out = Vec::new();
-        for k in self.orders.range(vec![keys::TIMER]..upper).keys().take(limit) {
+        for k in self
+            .orders
+            .range(vec![keys::TIMER]..upper)
+            .keys()
+            .take(limit)
+        {
             if let Some(t) = keys::parse_timer(&k?) {
                 out.push(t);
             }
@@ -390,7 +475,13 @@ impl Store {
 
     /// The earliest pending timer, to know how long to sleep.
     pub fn next_timer(&self) -> Result<Option<Timer>> {
-        Ok(self.orders.scan_prefix([keys::TIMER]).keys().next().transpose()?.and_then(|k| keys::parse_timer(&k)))
+        Ok(self
+            .orders
+            .scan_prefix([keys::TIMER])
+            .keys()
+            .next()
+            .transpose()?
+            .and_then(|k| keys::parse_timer(&k)))
     }
 
     pub fn remove_timer(&self, t: &Timer) -> Result<()> {
@@ -399,7 +490,13 @@ impl Store {
     }
 
     pub fn count_timers(&self, kind: TimerKind) -> usize {
-        self.orders.scan_prefix([keys::TIMER]).keys().filter_map(|k| k.ok()).filter_map(|k| keys::parse_timer(&k)).filter(|t| t.kind == kind).count()
+        self.orders
+            .scan_prefix([keys::TIMER])
+            .keys()
+            .filter_map(|k| k.ok())
+            .filter_map(|k| keys::parse_timer(&k))
+            .filter(|t| t.kind == kind)
+            .count()
     }
 
     // ---- inventory tree -------------------------------------------------------------------
@@ -416,7 +513,10 @@ impl Store {
     }
 
     pub fn reservation(&self, id: OrderId) -> Result<Option<Reservation>> {
-        self.inventory.get(keys::reservation(id))?.map(|v| dec(&v)).transpose()
+        self.inventory
+            .get(keys::reservation(id))?
+            .map(|v| dec(&v))
+            .transpose()
     }
 
     pub fn restocked(&self, id: OrderId, step: u32) -> Result<bool> {
