@@ -144,7 +144,7 @@ pub fn seed_store(
             .write_inventory_bulk(&[], orders.iter().map(|(_, _, r)| r), None)
             .map_err(|e| e.to_string())?;
         done += chunk;
-        if done % 50_000 == 0 {
+        if done.is_multiple_of(50_000) {
             progress(done);
         }
     }

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,9 @@ pub struct CrashArgs {
     #[arg(long)]
     pub keep_data: bool,
 }
+
+/// An acknowledged order: (id, (highest acknowledged version, status at that version)).
+type Acked = (String, (u64, String));
 
 /// What clients were told: per order, the highest acknowledged version and its status.
 #[derive(Default)]
@@ -127,7 +131,7 @@ fn ack(acks: &Mutex<Acks>, order: &Value) {
 }
 
 /// One client: places orders and walks each as far as it gets before the server dies.
-async fn drive(c: Arc<Client>, acks: Arc<Mutex<Acks>>, stop: Arc<AtomicBool>) {
+async fn drive(c: Rc<Client>, acks: Arc<Mutex<Acks>>, stop: Arc<AtomicBool>) {
     let k = &c.keys;
     while !stop.load(Ordering::SeqCst) {
         let body = json!({
@@ -256,7 +260,7 @@ async fn drive(c: Arc<Client>, acks: Arc<Mutex<Acks>>, stop: Arc<AtomicBool>) {
 
 /// Checks acknowledged orders, 64 at a time: each must be at or past its acknowledged version
 /// and status, with a history numbered 1..n and each one-time step at most once.
-async fn verify(client: &Client, acked: &[(String, (u64, String))]) -> (Vec<String>, u64) {
+async fn verify(client: &Client, acked: &[Acked]) -> (Vec<String>, u64) {
     let mut lost = Vec::new();
     let mut repeated = 0;
     for chunk in acked.chunks(64) {
@@ -430,7 +434,7 @@ async fn run_async(args: CrashArgs, config: &Config, config_path: &Path) -> Resu
             )
         })
         .await?;
-        let client = Arc::new(Client {
+        let client = Rc::new(Client {
             http: http.clone(),
             base: base.clone(),
             keys: keys.clone(),
@@ -450,7 +454,7 @@ async fn run_async(args: CrashArgs, config: &Config, config_path: &Path) -> Resu
             }
         }
         // Verify what was acknowledged before the previous kill.
-        let snapshot: Vec<(String, (u64, String))> = {
+        let snapshot: Vec<Acked> = {
             let mut a = acks.lock().unwrap_or_else(|e| e.into_inner());
             let touched = std::mem::take(&mut a.touched);
             touched
@@ -492,7 +496,7 @@ async fn run_async(args: CrashArgs, config: &Config, config_path: &Path) -> Resu
         base,
         keys: keys.clone(),
     };
-    let (ids, paid, all): (Vec<String>, HashSet<String>, Vec<(String, (u64, String))>) = {
+    let (ids, paid, all): (Vec<String>, HashSet<String>, Vec<Acked>) = {
         let a = acks.lock().unwrap_or_else(|e| e.into_inner());
         (
             a.orders.keys().cloned().collect(),
