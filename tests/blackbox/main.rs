@@ -8,6 +8,7 @@
 
 mod api_edges;
 mod automation;
+mod config_errors;
 mod crash;
 mod harness;
 mod lifecycle;
