@@ -189,8 +189,21 @@ impl Engine {
     }
 
     /// Re-dispatches every outbox entry left by a previous run.
+    /// Entries written ahead of a snapshot that never committed (a crash mid-transition) are
+    /// dropped: the transition they belong to did not happen.
     fn resume(&self) -> Result<(), EngineError> {
-        let entries = self.store().outbox()?;
+        let mut entries = Vec::new();
+        for entry in self.store().outbox()? {
+            let committed = self
+                .store()
+                .load_order(entry.effect.order_id)?
+                .is_some_and(|o| o.version >= entry.effect.step);
+            if committed {
+                entries.push(entry);
+            } else {
+                self.store().remove_outbox(&entry.key())?;
+            }
+        }
         if !entries.is_empty() {
             tracing::info!(count = entries.len(), "resuming undelivered messages");
         }
@@ -329,16 +342,22 @@ impl Engine {
                 .collect::<String>()
         };
         let _claim = Claim::take(&self.inner.claims, idempotency_key)?;
-        if let Some(rec) = self.store().idempotency(idempotency_key)? {
+        // A record whose order was never committed (a crash mid-write) does not count.
+        let committed = |rec: &crate::store::IdempotencyRecord| -> Result<bool, EngineError> {
+            Ok(self
+                .store()
+                .load_order(rec.order_id)?
+                .is_some_and(|o| o.version >= rec.version))
+        };
+        if let Some(rec) = self
+            .store()
+            .idempotency(idempotency_key)?
+            .filter(|r| committed(r).unwrap_or(false))
+        {
             if rec.fingerprint != fingerprint {
                 return Err(EngineError::IdempotencyMismatch);
             }
-            let history: Vec<Event> = self
-                .store()
-                .events(rec.order_id)?
-                .into_iter()
-                .filter(|e| e.seq <= rec.version)
-                .collect();
+            let history: Vec<Event> = self.store().history(rec.order_id, rec.version)?;
             let order = fold(None, &history).ok_or(EngineError::NotFound)?;
             return Ok(PlaceResult {
                 view: OrderView { order, history },
@@ -406,15 +425,16 @@ impl Engine {
         let Some(order) = self.store().load_order(id)? else {
             return Ok(None);
         };
-        let history = self.store().events(id)?;
+        let history = self.store().history(id, order.version)?;
         Ok(Some(OrderView { order, history }))
     }
 
     pub fn view_by_token(&self, token: &str) -> Result<Option<OrderView>, EngineError> {
-        match self.store().order_by_token(token)? {
-            Some(id) => self.view(id),
-            None => Ok(None),
-        }
+        let Some(order) = self.store().order_by_token(token)? else {
+            return Ok(None);
+        };
+        let history = self.store().history(order.id, order.version)?;
+        Ok(Some(OrderView { order, history }))
     }
 
     pub fn order_by_tracking_number(&self, tn: &str) -> Result<Option<OrderId>, EngineError> {

@@ -101,7 +101,7 @@ pub struct Executed {
 impl Handler<Execute> for OrderActor {
     type Result = ResponseFuture<Result<Executed, EngineError>>;
 
-    fn handle(&mut self, msg: Execute, _ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Execute, ctx: &mut Context<Self>) -> Self::Result {
         if self.retired {
             return Box::pin(async { Err(EngineError::Retry) });
         }
@@ -113,7 +113,18 @@ impl Handler<Execute> for OrderActor {
         self.current.store(0, Ordering::SeqCst);
         let (executed, seq, outbox) = match result {
             Ok(v) => v,
-            Err(e) => return Box::pin(async move { Err(e) }),
+            Err(e) => {
+                if matches!(e, EngineError::Store(_)) {
+                    // A write may have stopped half-way: retire, so the next activation starts
+                    // from the committed snapshot and clears what was written ahead of it.
+                    self.retired = true;
+                    self.engine
+                        .registry()
+                        .remove_if_same(self.id, self.generation);
+                    ctx.stop();
+                }
+                return Box::pin(async move { Err(e) });
+            }
         };
         let engine = self.engine.clone();
         let inflight = self.inflight.clone();

@@ -78,6 +78,11 @@ impl Registry {
         if state.is_none() && !create {
             return Err(EngineError::NotFound);
         }
+        // Whatever an interrupted transition wrote ahead of its snapshot must not mix with the
+        // writes of the next one, which reuses the same step numbers.
+        engine
+            .store()
+            .discard_uncommitted(id, state.as_ref().map_or(0, |o| o.version))?;
         let arbiter = &self.arbiters[self.hash(&id) % self.arbiters.len()];
         let engine = engine.clone();
         engine.stats().activations.fetch_add(1, Ordering::Relaxed);

@@ -18,6 +18,7 @@ pub const DEAD: u8 = b'D';
 pub const STOCK: u8 = b'L';
 pub const RESERVATION: u8 = b'R';
 pub const RESTOCK: u8 = b'P';
+pub const JOURNAL: u8 = b'J';
 
 fn with(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
@@ -38,6 +39,10 @@ pub fn events_of(id: OrderId) -> Vec<u8> {
 
 pub fn event(id: OrderId, seq: u32) -> Vec<u8> {
     with(EVENT, &[id.as_bytes(), &seq.to_be_bytes()])
+}
+
+pub fn outbox_of(id: OrderId) -> Vec<u8> {
+    with(OUTBOX, &[id.as_bytes()])
 }
 
 pub fn outbox(id: OrderId, step: u32, action: &str, channel: Option<&str>) -> Vec<u8> {
@@ -145,6 +150,10 @@ pub fn parse_stock(k: &[u8]) -> Option<(String, String)> {
 
 pub fn reservation(id: OrderId) -> Vec<u8> {
     with(RESERVATION, &[id.as_bytes()])
+}
+
+pub fn journal(seq: u64) -> Vec<u8> {
+    with(JOURNAL, &[&seq.to_be_bytes()])
 }
 
 pub fn restock(id: OrderId, step: u32) -> Vec<u8> {

@@ -103,7 +103,8 @@ pub struct IdempotencyRecord {
     pub version: u32,
 }
 
-/// Everything one order transition writes, applied as one atomic batch.
+/// Everything one order transition writes (see `Store::write_transition` for how it is made
+/// atomic).
 pub struct TransitionWrite<'a> {
     pub before: Option<&'a Order>,
     pub after: &'a Order,
@@ -114,6 +115,85 @@ pub struct TransitionWrite<'a> {
     pub idempotency: Option<(&'a str, IdempotencyRecord)>,
 }
 
+/// The writes of one transition, in commit order.
+struct TransitionOps {
+    first: Vec<(Vec<u8>, Vec<u8>)>,
+    commit: (Vec<u8>, Vec<u8>),
+    then_remove: Vec<Vec<u8>>,
+}
+
+fn transition_ops(w: &TransitionWrite<'_>) -> Result<TransitionOps> {
+    let id = w.after.id;
+    let mut first = Vec::with_capacity(w.events.len() + w.outbox.len() + 4);
+    let mut then_remove = Vec::new();
+    for e in w.events {
+        first.push((keys::event(id, e.seq), enc(e)?));
+    }
+    for entry in w.outbox {
+        first.push((entry.key(), enc(entry)?));
+    }
+    for t in &w.reactions.set_timers {
+        first.push((keys::timer(t), vec![]));
+    }
+    if let Some((key, rec)) = &w.idempotency {
+        first.push((keys::idempotency(key), enc(rec)?));
+    }
+    let before_status = w.before.map(|o| o.status);
+    if before_status != Some(w.after.status) {
+        first.push((keys::by_status(w.after.status, id), vec![]));
+        if let Some(s) = before_status {
+            then_remove.push(keys::by_status(s, id));
+        }
+    }
+    // The pick list holds confirmed orders only.
+    let was_pickable = w
+        .before
+        .filter(|o| o.status == Status::Confirmed)
+        .and_then(|o| o.warehouse.as_deref());
+    let is_pickable = Some(w.after)
+        .filter(|o| o.status == Status::Confirmed)
+        .and_then(|o| o.warehouse.as_deref());
+    if was_pickable != is_pickable {
+        if let Some(wh) = is_pickable {
+            first.push((keys::pick(wh, id), vec![]));
+        }
+        if let Some(wh) = was_pickable {
+            then_remove.push(keys::pick(wh, id));
+        }
+    }
+    if w.before.is_none() {
+        first.push((keys::token(&w.after.tracking_token), id.as_bytes().to_vec()));
+    }
+    let booked_before = w
+        .before
+        .and_then(|o| o.booking())
+        .map(|b| b.tracking_number.clone());
+    if let Some(bk) = w.after.booking() {
+        if booked_before.as_deref() != Some(bk.tracking_number.as_str()) {
+            first.push((
+                keys::tracking_number(&bk.tracking_number),
+                id.as_bytes().to_vec(),
+            ));
+        }
+    }
+    for t in &w.reactions.clear_timers {
+        then_remove.push(keys::timer(t));
+    }
+    Ok(TransitionOps {
+        first,
+        commit: (keys::order(id), enc(w.after)?),
+        then_remove,
+    })
+}
+
+/// One inventory change as journalled: new absolute values, so replaying it is idempotent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct InventoryChange {
+    levels: Vec<((String, String), StockLevel)>,
+    reservations: Vec<Reservation>,
+    restock_marker: Option<(OrderId, u32)>,
+}
+
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
@@ -121,6 +201,7 @@ pub struct Store {
     inventory: sled::Tree,
     durability: Durability,
     dir: PathBuf,
+    journal_seq: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>> {
@@ -169,13 +250,16 @@ impl Store {
         let orders = db.open_tree("orders")?;
         let inventory = db.open_tree("inventory")?;
         let durability = Durability::start(db.clone(), &dir.join("sled"))?;
-        Ok(Store {
+        let store = Store {
             db,
             orders,
             inventory,
             durability,
             dir: dir.to_path_buf(),
-        })
+            journal_seq: Default::default(),
+        };
+        store.replay_inventory_journal()?;
+        Ok(store)
     }
 
     pub fn dir(&self) -> &Path {
@@ -192,79 +276,66 @@ impl Store {
         self.durability.wait(seq).await
     }
 
-    /// Writes one transition atomically. Returns the write's sequence number, to pass to
+    /// Writes one transition. Returns the write's sequence number, to pass to
     /// `Durability::wait` before acknowledging.
+    ///
+    /// Atomicity by a single commit point, not a sled batch: everything the new snapshot
+    /// vouches for (events, outbox entries, timers, idempotency record, new index entries) is
+    /// inserted first, then the snapshot (one key, atomic), then what it no longer vouches for
+    /// is removed. sled recovers a prefix of its log, so a surviving snapshot implies everything
+    /// written before it survived; anything written before a snapshot that did not survive is
+    /// ignored by readers (they check it against the snapshot) and cleaned up on activation and
+    /// at start. We avoid `apply_batch` because in sled 0.34 the first batch switches the whole
+    /// database to a global reader-writer lock (every batch then waits for running flushes and
+    /// excludes every other write) and each batch rolls the log buffer twice.
     pub fn write_transition(&self, w: &TransitionWrite<'_>) -> Result<u64> {
         self.durability.check()?;
-        let mut b = sled::Batch::default();
-        Self::add_transition(&mut b, w)?;
-        self.orders.apply_batch(b)?;
+        let ops = transition_ops(w)?;
+        for (k, v) in ops.first {
+            self.orders.insert(k, v)?;
+        }
+        self.orders.insert(ops.commit.0, ops.commit.1)?;
+        for k in ops.then_remove {
+            self.orders.remove(k)?;
+        }
         Ok(self.durability.mark_written())
     }
 
-    /// Bulk path (seeding): many transitions in one atomic batch.
+    /// Bulk path for seeding a directory offline: many transitions in one sled batch. Not used
+    /// by the running service (see `write_transition` for why).
     pub fn write_transitions(&self, ws: &[TransitionWrite<'_>]) -> Result<u64> {
         self.durability.check()?;
         let mut b = sled::Batch::default();
         for w in ws {
-            Self::add_transition(&mut b, w)?;
+            let ops = transition_ops(w)?;
+            for (k, v) in ops.first {
+                b.insert(k, v);
+            }
+            b.insert(ops.commit.0, ops.commit.1);
+            for k in ops.then_remove {
+                b.remove(k);
+            }
         }
         self.orders.apply_batch(b)?;
         Ok(self.durability.mark_written())
     }
 
-    fn add_transition(b: &mut sled::Batch, w: &TransitionWrite<'_>) -> Result<()> {
-        let id = w.after.id;
-        b.insert(keys::order(id), enc(w.after)?);
-        for e in w.events {
-            b.insert(keys::event(id, e.seq), enc(e)?);
+    /// Removes what an interrupted transition wrote ahead of its snapshot: events and outbox
+    /// entries past the committed version. Called before an order's actor writes anything.
+    pub fn discard_uncommitted(&self, id: OrderId, version: u32) -> Result<()> {
+        let events = keys::events_of(id);
+        let from = keys::event(id, version.saturating_add(1));
+        let mut to = events.clone();
+        to.push(0xff);
+        for k in self.orders.range(from..to).keys() {
+            self.orders.remove(k?)?;
         }
-        for entry in w.outbox {
-            b.insert(entry.key(), enc(entry)?);
-        }
-        for t in &w.reactions.set_timers {
-            b.insert(keys::timer(t), &[]);
-        }
-        for t in &w.reactions.clear_timers {
-            b.remove(keys::timer(t));
-        }
-        if let Some((key, rec)) = &w.idempotency {
-            b.insert(keys::idempotency(key), enc(rec)?);
-        }
-        let before_status = w.before.map(|o| o.status);
-        if before_status != Some(w.after.status) {
-            if let Some(s) = before_status {
-                b.remove(keys::by_status(s, id));
-            }
-            b.insert(keys::by_status(w.after.status, id), &[]);
-        }
-        // The pick list holds confirmed orders only.
-        let was_pickable = w
-            .before
-            .filter(|o| o.status == Status::Confirmed)
-            .and_then(|o| o.warehouse.as_deref());
-        let is_pickable = Some(w.after)
-            .filter(|o| o.status == Status::Confirmed)
-            .and_then(|o| o.warehouse.as_deref());
-        if was_pickable != is_pickable {
-            if let Some(wh) = was_pickable {
-                b.remove(keys::pick(wh, id));
-            }
-            if let Some(wh) = is_pickable {
-                b.insert(keys::pick(wh, id), &[]);
-            }
-        }
-        if w.before.is_none() {
-            b.insert(keys::token(&w.after.tracking_token), id.as_bytes());
-        }
-        let booked_before = w
-            .before
-            .and_then(|o| o.booking())
-            .map(|b| b.tracking_number.clone());
-        if let Some(bk) = w.after.booking() {
-            if booked_before.as_deref() != Some(bk.tracking_number.as_str()) {
-                b.insert(keys::tracking_number(&bk.tracking_number), id.as_bytes());
-            }
+        let mut from = keys::outbox_of(id);
+        from.extend_from_slice(&version.saturating_add(1).to_be_bytes());
+        let mut to = keys::outbox_of(id);
+        to.push(0xff);
+        for k in self.orders.range(from..to).keys() {
+            self.orders.remove(k?)?;
         }
         Ok(())
     }
@@ -276,7 +347,14 @@ impl Store {
             .transpose()
     }
 
-    pub fn events(&self, id: OrderId) -> Result<Vec<Event>> {
+    /// The order's events up to `version` (later keys belong to an interrupted transition).
+    pub fn history(&self, id: OrderId, version: u32) -> Result<Vec<Event>> {
+        let mut events = self.events(id)?;
+        events.retain(|e| e.seq <= version);
+        Ok(events)
+    }
+
+    fn events(&self, id: OrderId) -> Result<Vec<Event>> {
         self.orders
             .scan_prefix(keys::events_of(id))
             .values()
@@ -284,18 +362,31 @@ impl Store {
             .collect()
     }
 
-    pub fn order_by_token(&self, token: &str) -> Result<Option<OrderId>> {
-        Ok(self
+    /// The order a tracking token belongs to (checked against the committed snapshot).
+    pub fn order_by_token(&self, token: &str) -> Result<Option<Order>> {
+        let Some(id) = self
             .orders
             .get(keys::token(token))?
-            .and_then(|v| id_from(&v)))
+            .and_then(|v| id_from(&v))
+        else {
+            return Ok(None);
+        };
+        Ok(self.load_order(id)?.filter(|o| o.tracking_token == token))
     }
 
+    /// The order a carrier tracking number belongs to (checked against the committed snapshot).
     pub fn order_by_tracking_number(&self, tn: &str) -> Result<Option<OrderId>> {
-        Ok(self
+        let Some(id) = self
             .orders
             .get(keys::tracking_number(tn))?
-            .and_then(|v| id_from(&v)))
+            .and_then(|v| id_from(&v))
+        else {
+            return Ok(None);
+        };
+        let booked = self
+            .load_order(id)?
+            .is_some_and(|o| o.booking().is_some_and(|b| b.tracking_number == tn));
+        Ok(booked.then_some(id))
     }
 
     pub fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>> {
@@ -325,14 +416,16 @@ impl Store {
         let mut out = Vec::with_capacity(limit);
         for kv in self.orders.range(prefix.clone()..upper).rev() {
             let (k, v) = kv?;
-            let order = if status.is_some() {
+            let order = if let Some(s) = status {
+                // Index entries are checked against the snapshot: a stale or uncommitted one
+                // is skipped.
                 match id_from(&k[id_at..])
                     .map(|id| self.load_order(id))
                     .transpose()?
                     .flatten()
                 {
-                    Some(o) => o,
-                    None => continue,
+                    Some(o) if o.status == s => o,
+                    _ => continue,
                 }
             } else {
                 dec(&v)?
@@ -363,11 +456,13 @@ impl Store {
         let mut out = Vec::new();
         for k in self.orders.range(lower..upper).keys() {
             let k = k?;
-            if let Some(o) = id_from(&k[prefix.len()..])
+            let order = id_from(&k[prefix.len()..])
                 .map(|id| self.load_order(id))
                 .transpose()?
-                .flatten()
-            {
+                .flatten();
+            if let Some(o) = order.filter(|o| {
+                o.status == Status::Confirmed && o.warehouse.as_deref() == Some(warehouse)
+            }) {
                 out.push(o);
             }
             if out.len() == limit {
@@ -407,16 +502,16 @@ impl Store {
         self.orders.scan_prefix([keys::OUTBOX]).count()
     }
 
-    /// Moves an entry to the dead-letter list, atomically.
+    /// Moves an entry to the dead-letter list: the dead letter is written first, so a crash in
+    /// between leaves the entry in both places (one more delivery attempt), never in neither.
     pub fn dead_letter(&self, entry: &OutboxEntry, letter: &DeadLetter) -> Result<u64> {
-        let mut b = sled::Batch::default();
-        b.remove(entry.key());
         let stored = StoredDeadLetter {
             letter: letter.clone(),
             entry: entry.clone(),
         };
-        b.insert(keys::dead_letter(&letter.message_id), enc(&stored)?);
-        self.orders.apply_batch(b)?;
+        self.orders
+            .insert(keys::dead_letter(&letter.message_id), enc(&stored)?)?;
+        self.orders.remove(entry.key())?;
         Ok(self.durability.mark_written())
     }
 
@@ -447,12 +542,10 @@ impl Store {
             last_error: None,
             ..s.entry
         };
-        let mut b = sled::Batch::default();
-        b.remove(keys::dead_letter(message_id));
-        b.insert(entry.key(), enc(&entry)?);
-        self.orders.apply_batch(b)?;
-        let seq = self.durability.mark_written();
-        let _ = seq;
+        // Outbox first, then forget the dead letter: never in neither place.
+        self.orders.insert(entry.key(), enc(&entry)?)?;
+        self.orders.remove(keys::dead_letter(message_id))?;
+        self.durability.mark_written();
         Ok(Some(entry))
     }
 
@@ -533,7 +626,10 @@ impl Store {
         self.write_inventory_bulk(levels, reservation.into_iter(), restock_marker)
     }
 
-    /// Stock levels and any number of reservation records in one atomic batch.
+    /// Stock levels and any number of reservation records, atomically: the change is first
+    /// written as one journal record holding the new absolute values (the commit point), then
+    /// applied to its keys, then the record is removed. `open` re-applies any record a crash
+    /// left behind; applying absolute values twice is harmless.
     pub fn write_inventory_bulk<'r>(
         &self,
         levels: &[((String, String), StockLevel)],
@@ -541,18 +637,44 @@ impl Store {
         restock_marker: Option<(OrderId, u32)>,
     ) -> Result<u64> {
         self.durability.check()?;
-        let mut b = sled::Batch::default();
-        for ((w, s), l) in levels {
-            b.insert(keys::stock(w, s), enc(l)?);
-        }
-        for r in reservations {
-            b.insert(keys::reservation(r.order_id), enc(r)?);
-        }
-        if let Some((id, step)) = restock_marker {
-            b.insert(keys::restock(id, step), &[]);
-        }
-        self.inventory.apply_batch(b)?;
+        let change = InventoryChange {
+            levels: levels.to_vec(),
+            reservations: reservations.cloned().collect(),
+            restock_marker,
+        };
+        let seq = self
+            .journal_seq
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let key = keys::journal(seq);
+        self.inventory.insert(&key, enc(&change)?)?;
+        self.apply_inventory(&change)?;
+        self.inventory.remove(key)?;
         Ok(self.durability.mark_written())
+    }
+
+    fn apply_inventory(&self, c: &InventoryChange) -> Result<()> {
+        for ((w, s), l) in &c.levels {
+            self.inventory.insert(keys::stock(w, s), enc(l)?)?;
+        }
+        for r in &c.reservations {
+            self.inventory
+                .insert(keys::reservation(r.order_id), enc(r)?)?;
+        }
+        if let Some((id, step)) = c.restock_marker {
+            self.inventory.insert(keys::restock(id, step), &[])?;
+        }
+        Ok(())
+    }
+
+    /// Finishes inventory changes interrupted by a crash (see `write_inventory_bulk`).
+    fn replay_inventory_journal(&self) -> Result<()> {
+        for kv in self.inventory.scan_prefix([keys::JOURNAL]) {
+            let (k, v) = kv?;
+            let change: InventoryChange = dec(&v)?;
+            self.apply_inventory(&change)?;
+            self.inventory.remove(k)?;
+        }
+        Ok(())
     }
 
     /// Raw snapshot-sized writes with the engine's group commit, for the storage baseline.
@@ -570,5 +692,158 @@ impl Store {
 
     pub fn db(&self) -> &sled::Db {
         &self.db
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::*;
+    use chrono::TimeZone;
+
+    fn placed() -> (Order, Vec<Event>) {
+        let order = NewOrder {
+            external_ref: None,
+            customer: Customer {
+                id: "c".into(),
+                email: "c@example.com".into(),
+                phone: None,
+                locale: None,
+            },
+            currency: Currency::parse("EUR").unwrap(),
+            lines: vec![NewLine {
+                sku: "s".into(),
+                quantity: 1,
+                unit_price: 100,
+            }],
+            shipping: Shipping {
+                method: None,
+                address: Address {
+                    name: "n".into(),
+                    line1: "l".into(),
+                    line2: None,
+                    city: "c".into(),
+                    postal_code: "1".into(),
+                    country: "NL".into(),
+                },
+            },
+            billing_address: None,
+            payment: NewPayment {
+                method: PaymentMethod::Cod,
+                status: InitialPaymentStatus::Pending,
+            },
+        };
+        let cmd = Command::Place {
+            id: OrderId::now_v7(),
+            tracking_token: "a".repeat(40),
+            order,
+            payment_timeout_secs: 60,
+        };
+        let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let events = decide(None, &cmd, &Cause::Storefront, now).unwrap();
+        (fold(None, &events).unwrap(), events)
+    }
+
+    #[test]
+    fn writes_ahead_of_an_uncommitted_snapshot_are_ignored_and_discarded() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 8 << 20).unwrap();
+        let (order, events) = placed();
+        let r = reactions(&order, &events);
+        store
+            .write_transition(&TransitionWrite {
+                before: None,
+                after: &order,
+                events: &events,
+                reactions: &r,
+                outbox: &[],
+                idempotency: None,
+            })
+            .unwrap();
+        // A cancel that crashed after its leading writes but before its snapshot.
+        let id = order.id;
+        let ghost = Event {
+            seq: 2,
+            at: order.placed_at,
+            by: Cause::Storefront,
+            change: Change::Cancelled { reason: "x".into() },
+        };
+        store
+            .orders
+            .insert(keys::event(id, 2), enc(&ghost).unwrap())
+            .unwrap();
+        let entry = OutboxEntry {
+            effect: Effect {
+                order_id: id,
+                step: 2,
+                action: Action::ReleaseStock,
+            },
+            channel: None,
+            attempts: 0,
+            next_attempt_at: None,
+            last_error: None,
+        };
+        store
+            .orders
+            .insert(entry.key(), enc(&entry).unwrap())
+            .unwrap();
+        store
+            .orders
+            .insert(keys::by_status(Status::Cancelled, id), vec![])
+            .unwrap();
+
+        assert_eq!(store.history(id, order.version).unwrap().len(), 1);
+        assert!(store
+            .list_orders(Some(Status::Cancelled), None, 10)
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            store
+                .list_orders(Some(Status::Placed), None, 10)
+                .unwrap()
+                .len(),
+            1
+        );
+        store.discard_uncommitted(id, order.version).unwrap();
+        assert!(store.outbox().unwrap().is_empty());
+        assert_eq!(store.events(id).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn an_interrupted_inventory_change_is_finished_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path(), 8 << 20).unwrap();
+            let change = InventoryChange {
+                levels: vec![(
+                    ("w".into(), "s".into()),
+                    StockLevel {
+                        on_hand: 7,
+                        reserved: 2,
+                    },
+                )],
+                reservations: vec![],
+                restock_marker: None,
+            };
+            // Journalled (the commit point) but not applied: the crash came in between.
+            store
+                .inventory
+                .insert(keys::journal(0), enc(&change).unwrap())
+                .unwrap();
+            store.db.flush().unwrap();
+        }
+        let store =
+            Store::open_patiently(dir.path(), 8 << 20, std::time::Duration::from_secs(10)).unwrap();
+        assert_eq!(
+            store.stock_levels().unwrap(),
+            vec![(
+                ("w".into(), "s".into()),
+                StockLevel {
+                    on_hand: 7,
+                    reserved: 2
+                }
+            )]
+        );
+        assert_eq!(store.inventory.scan_prefix([keys::JOURNAL]).count(), 0);
     }
 }
