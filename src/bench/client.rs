@@ -278,7 +278,7 @@ impl Recorder {
     pub fn percentile_ms(&self, name: &str, q: f64) -> Option<f64> {
         let all = self.0.borrow();
         let e = all.iter().find(|e| e.name == name)?;
-        (e.hist.len() > 0).then(|| e.hist.value_at_quantile(q) as f64 / 1000.0)
+        (!e.hist.is_empty()).then(|| e.hist.value_at_quantile(q) as f64 / 1000.0)
     }
 
     pub fn take(&self) -> Vec<Endpoint> {

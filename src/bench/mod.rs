@@ -288,6 +288,8 @@ pub struct Env {
     pub machine: Machine,
     pub target: String,
     pub config: Config,
+    /// `/proc/loadavg` before the bench started anything: other work on the machine.
+    pub loadavg_at_start: String,
 }
 
 pub fn run(args: BenchArgs, config: &Config, config_path: &Path) -> Result<(), String> {
@@ -308,6 +310,9 @@ pub fn run(args: BenchArgs, config: &Config, config_path: &Path) -> Result<(), S
     let keys = Keys::from_config(config)?;
     let work = WorkDir::create(args.keep_data)?;
     let machine = Machine::detect();
+    let loadavg_at_start = std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
     let report = actix_rt::System::new().block_on(async {
         let (server, url) = match &args.url {
             Some(u) => (None, u.trim_end_matches('/').to_string()),
@@ -333,6 +338,7 @@ pub fn run(args: BenchArgs, config: &Config, config_path: &Path) -> Result<(), S
                 None => format!("{url} (given by --url)"),
             },
             config: config.clone(),
+            loadavg_at_start,
         };
         let result = scenarios::run(&args, env).await;
         if let (Err(_), Some(s)) = (&result, &server) {

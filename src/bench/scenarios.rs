@@ -83,10 +83,10 @@ struct EventAck {
 fn order_body(run: &str, i: u64, payment_status: &str) -> Value {
     let a = SKUS[(i % 4) as usize];
     let b = SKUS[((i + 1) % 4) as usize];
-    let lines = if i % 2 == 0 {
-        json!([{"sku": a, "quantity": 1, "unit_price": UNIT_PRICE}])
-    } else {
+    let lines = if i % 2 == 1 {
         json!([{"sku": a, "quantity": 1, "unit_price": UNIT_PRICE}, {"sku": b, "quantity": 2, "unit_price": UNIT_PRICE + 500}])
+    } else {
+        json!([{"sku": a, "quantity": 1, "unit_price": UNIT_PRICE}])
     };
     json!({
         "external_ref": format!("bench-{run}-{i}"),
@@ -259,11 +259,26 @@ fn cpu_secs(pid: &str) -> Option<f64> {
     Some((utime + stime) / 100.0)
 }
 
+/// Busy CPU seconds of the whole machine, all cores (`/proc/stat`, less idle and iowait).
+fn machine_busy_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let ticks: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let total: f64 = ticks.iter().take(8).sum();
+    let idle = ticks.get(3)? + ticks.get(4)?;
+    Some((total - idle) / 100.0)
+}
+
 /// Where the server and the bench spent their time during a measured phase.
 struct Probe {
     counters: Option<Counters>,
     server_cpu: Option<f64>,
     client_cpu: Option<f64>,
+    machine_cpu: Option<f64>,
     at: Instant,
 }
 
@@ -273,6 +288,7 @@ impl Probe {
             counters: scrape(&env.http).await,
             server_cpu: env.server_pid.and_then(|p| cpu_secs(&p.to_string())),
             client_cpu: cpu_secs("self"),
+            machine_cpu: machine_busy_secs(),
             at: Instant::now(),
         }
     }
@@ -361,6 +377,29 @@ impl Probe {
                 (b - a) / secs,
                 "cores",
             );
+        }
+        if let (Some(a), Some(b)) = (self.machine_cpu, after.machine_cpu) {
+            let all = (b - a) / secs;
+            fig(
+                "machine_cpu_cores",
+                "whole machine CPU (cores busy, mean)",
+                all,
+                "cores",
+            );
+            if let (Some(s0), Some(s1), Some(c0), Some(c1)) = (
+                self.server_cpu,
+                after.server_cpu,
+                self.client_cpu,
+                after.client_cpu,
+            ) {
+                let others = all - (s1 - s0) / secs - (c1 - c0) / secs;
+                fig(
+                    "other_cpu_cores",
+                    "other processes (cores busy, mean)",
+                    others.max(0.0),
+                    "cores",
+                );
+            }
         }
         (out, transitions)
     }
@@ -499,6 +538,7 @@ fn base_report(env: &Env, args: &BenchArgs) -> Report {
             ),
         ),
         ("load".to_string(), load),
+        ("loadavg at start".to_string(), env.loadavg_at_start.clone()),
         (
             "client".to_string(),
             "awc on one actix System thread, HTTP/1.1 keep-alive".to_string(),
@@ -905,28 +945,55 @@ struct Baseline {
     latency: Histogram<u64>,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BaselineWrite {
+    /// `Store::baseline_write`: a plain sled insert, as the brief's baseline.
+    Insert,
+    /// The same value as a one-entry `sled::Batch`, the way the engine writes a transition
+    /// (atomically): diagnostic, to show what the batch path costs under the same flushes.
+    Batch,
+}
+
 /// The raw storage baseline: `n` writes of `value_size` bytes to a fresh store under `dir`,
 /// `concurrency` at a time, each acknowledged only after `Durability::wait`: the engine's
 /// own group commit and flush, without the engine.
 async fn storage_baseline(
     dir: &std::path::Path,
+    mode: BaselineWrite,
     n: u64,
     concurrency: usize,
     value_size: usize,
 ) -> Result<Baseline, String> {
     let store =
         Store::open(dir, 64 << 20).map_err(|e| format!("cannot open the baseline store: {e}"))?;
+    let tree = store
+        .db()
+        .open_tree("bench-baseline")
+        .map_err(|e| e.to_string())?;
     let value: Vec<u8> = (0..value_size).map(|i| b'a' + (i % 26) as u8).collect();
     let errors = Cell::new(0u64);
     let latency = RefCell::new(histogram());
     let pb = progress(n, "baseline");
     let before = store.durability().stats();
     let elapsed = closed_loop(n, concurrency, None, |i| {
-        let (store, value, errors, latency, pb) = (&store, &value, &errors, &latency, &pb);
+        let (store, tree, value, errors, latency, pb) =
+            (&store, &tree, &value, &errors, &latency, &pb);
         async move {
             let t = Instant::now();
             let key = format!("bench-baseline-{i:012}");
-            let ok = match store.baseline_write(key.as_bytes(), value) {
+            let written = match mode {
+                BaselineWrite::Insert => store
+                    .baseline_write(key.as_bytes(), value)
+                    .map_err(|e| e.to_string()),
+                BaselineWrite::Batch => {
+                    let mut b = sled::Batch::default();
+                    b.insert(key.as_bytes(), value.as_slice());
+                    tree.apply_batch(b)
+                        .map(|()| store.durability().mark_written())
+                        .map_err(|e| e.to_string())
+                }
+            };
+            let ok = match written {
                 Ok(seq) => store.durability().wait(seq).await.is_ok(),
                 Err(_) => false,
             };
@@ -952,6 +1019,71 @@ async fn storage_baseline(
         flush_micros: after.flush_micros - before.flush_micros,
         latency: latency.into_inner(),
     })
+}
+
+fn baseline_figures(out: &mut Vec<Figure>, prefix: &str, label: &str, b: &Baseline) {
+    let f = |k: &str| format!("{prefix}_{k}");
+    let secs = b.elapsed.as_secs_f64();
+    out.push(fig(
+        &f("writes"),
+        &format!("{label}: durable writes"),
+        b.writes as f64,
+        "",
+    ));
+    out.push(fig(
+        &f("elapsed_secs"),
+        &format!("{label}: elapsed"),
+        secs,
+        "s",
+    ));
+    out.push(fig(
+        &f("writes_per_sec"),
+        &format!("{label}: durable writes per second"),
+        b.writes as f64 / secs,
+        "/s",
+    ));
+    if !b.latency.is_empty() {
+        out.push(fig(
+            &f("p50_ms"),
+            &format!("{label}: write latency p50"),
+            b.latency.value_at_quantile(0.5) as f64 / 1000.0,
+            "ms",
+        ));
+        out.push(fig(
+            &f("p99_ms"),
+            &format!("{label}: write latency p99"),
+            b.latency.value_at_quantile(0.99) as f64 / 1000.0,
+            "ms",
+        ));
+    }
+    out.push(fig(
+        &f("flushes"),
+        &format!("{label}: group-commit flushes"),
+        b.flushes as f64,
+        "",
+    ));
+    if b.flushes > 0 {
+        out.push(fig(
+            &f("writes_per_flush"),
+            &format!("{label}: writes per flush (mean)"),
+            b.flushed_writes as f64 / b.flushes as f64,
+            "",
+        ));
+        out.push(fig(
+            &f("flush_ms_mean"),
+            &format!("{label}: flush time (mean)"),
+            b.flush_micros as f64 / b.flushes as f64 / 1000.0,
+            "ms",
+        ));
+    }
+    if b.errors > 0 {
+        out.push(fig(
+            &f("errors"),
+            &format!("{label}: failed writes"),
+            b.errors as f64,
+            "",
+        ));
+    }
 }
 
 async fn transitions(args: &BenchArgs, env: Rc<Env>) -> Result<Report, String> {
@@ -1030,14 +1162,27 @@ async fn transitions(args: &BenchArgs, env: Rc<Env>) -> Result<Report, String> {
         "storage baseline: {n} writes of {value_size} bytes, {} at a time …",
         args.concurrency
     );
+    // Insert first: once any one-entry batch has run, sled 0.34 routes every operation of the
+    // process through its global lock, which would slow the plain inserts as well.
     let b = storage_baseline(
         &env.work_dir.join("baseline"),
+        BaselineWrite::Insert,
         n,
         args.concurrency,
         value_size,
     )
     .await?;
     let bps = b.writes as f64 / b.elapsed.as_secs_f64();
+    eprintln!("diagnostic baseline: the same writes as one-entry sled batches …");
+    let bb = storage_baseline(
+        &env.work_dir.join("baseline-batch"),
+        BaselineWrite::Batch,
+        n,
+        args.concurrency,
+        value_size,
+    )
+    .await?;
+    let bbps = bb.writes as f64 / bb.elapsed.as_secs_f64();
 
     let mut report = base_report(&env, args);
     let (server, transitions) = before.delta(&after);
@@ -1082,12 +1227,6 @@ async fn transitions(args: &BenchArgs, env: Rc<Env>) -> Result<Report, String> {
     ));
     let bl = &mut report.baseline;
     bl.push(fig(
-        "baseline_writes",
-        "raw store writes (Store::baseline_write + Durability::wait)",
-        b.writes as f64,
-        "",
-    ));
-    bl.push(fig(
         "baseline_value_bytes",
         "value size (an order snapshot's JSON)",
         value_size as f64,
@@ -1099,65 +1238,24 @@ async fn transitions(args: &BenchArgs, env: Rc<Env>) -> Result<Report, String> {
         args.concurrency as f64,
         "",
     ));
-    bl.push(fig(
-        "baseline_elapsed_secs",
-        "elapsed",
-        b.elapsed.as_secs_f64(),
-        "s",
-    ));
-    bl.push(fig(
-        "baseline_writes_per_sec",
-        "durable writes per second",
-        bps,
-        "/s",
-    ));
-    if !b.latency.is_empty() {
-        bl.push(fig(
-            "baseline_p50_ms",
-            "write latency p50",
-            b.latency.value_at_quantile(0.5) as f64 / 1000.0,
-            "ms",
-        ));
-        bl.push(fig(
-            "baseline_p99_ms",
-            "write latency p99",
-            b.latency.value_at_quantile(0.99) as f64 / 1000.0,
-            "ms",
-        ));
-    }
-    bl.push(fig(
-        "baseline_flushes",
-        "group-commit flushes",
-        b.flushes as f64,
-        "",
-    ));
-    if b.flushes > 0 {
-        bl.push(fig(
-            "baseline_writes_per_flush",
-            "writes per flush (mean)",
-            b.flushed_writes as f64 / b.flushes as f64,
-            "",
-        ));
-        bl.push(fig(
-            "baseline_flush_ms_mean",
-            "flush time (mean)",
-            b.flush_micros as f64 / b.flushes as f64 / 1000.0,
-            "ms",
-        ));
-    }
-    if b.errors > 0 {
-        bl.push(fig("baseline_errors", "failed writes", b.errors as f64, ""));
-    }
+    baseline_figures(bl, "baseline", "insert (Store::baseline_write)", &b);
+    baseline_figures(bl, "baseline_batch", "one-entry batch (diagnostic)", &bb);
     report.ratios.push(Ratio {
         key: "transitions_vs_storage".into(),
         label: "transitions/s ÷ baseline writes/s".into(),
         value: (bps > 0.0).then(|| tps / bps),
         target: ">= 0.5",
     });
+    report.ratios.push(Ratio {
+        key: "transitions_vs_batch_baseline".into(),
+        label: "transitions/s ÷ one-entry-batch writes/s (diagnostic)".into(),
+        value: (bbps > 0.0).then(|| tps / bbps),
+        target: ">= 0.5",
+    });
     report.server = server;
     report.endpoints = rec.take();
     report.notes.push("each transition: POST payments {status: authorized} on a placed card order; its 2xx comes only after the transition's group commit".into());
-    report.notes.push("the baseline runs in the bench process after the HTTP phase, on the same file system, with the same Store::open, group commit and fdatasync as the engine".into());
+    report.notes.push("the baseline runs in the bench process after the HTTP phase, on the same file system, with the same Store::open, group commit and fdatasync as the engine; the insert baseline (Store::baseline_write) is the target's reference, the one-entry-batch baseline writes the same values the way the engine writes a transition (sled::Tree::apply_batch) to separate the cost of the batch path from the engine's own".into());
     if open.is_some() {
         report.notes.push("the baseline is a closed loop at --concurrency even when the transitions ran at a fixed --rate".into());
     }
