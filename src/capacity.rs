@@ -306,7 +306,6 @@ pub fn capacity(args: CapacityArgs, config: &Config, config_path: &Path) -> Resu
             .map(|o| o.id)
             .collect();
         drop(store);
-        std::thread::sleep(Duration::from_millis(500)); // let the flusher thread release the files
         (ids.first().copied(), Duration::ZERO)
     } else {
         open_and_seed(&seeded_dir, args.orders, config.storage.cache_mb)?
@@ -325,7 +324,6 @@ pub fn capacity(args: CapacityArgs, config: &Config, config_path: &Path) -> Resu
             drop(store);
             ids
         };
-        actix_rt::time::sleep(Duration::from_millis(500)).await; // the flusher thread lets go of the files
         let empty = measure(config, config_path, &empty_dir, None, &[]).await?;
         let seeded = measure(config, config_path, &seeded_dir, sample, &touch_ids).await?;
         Ok::<_, String>((empty, seeded))

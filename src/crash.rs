@@ -83,6 +83,10 @@ struct Client {
 }
 
 impl Client {
+    async fn order(&self, id: &str) -> Option<(u16, Value)> {
+        self.call("GET", &format!("/v1/orders/{id}"), &self.keys.storefront, None, None).await
+    }
+
     async fn call(
         &self,
         method: &str,
@@ -172,13 +176,7 @@ async fn drive(c: Rc<Client>, acks: Arc<Mutex<Acks>>, stop: Arc<AtomicBool>) {
         let mut confirmed = false;
         for _ in 0..200 {
             match c
-                .call(
-                    "GET",
-                    &format!("/v1/orders/{id}"),
-                    &k.storefront,
-                    None,
-                    None,
-                )
+                .order(&id)
                 .await
             {
                 Some((200, o)) if o["status"] == "confirmed" => {
@@ -240,13 +238,7 @@ async fn drive(c: Rc<Client>, acks: Arc<Mutex<Acks>>, stop: Arc<AtomicBool>) {
                 Some((200, _)) => {
                     // The carrier ack carries no version; read it back to record what is acknowledged.
                     if let Some((200, o)) = c
-                        .call(
-                            "GET",
-                            &format!("/v1/orders/{id}"),
-                            &k.storefront,
-                            None,
-                            None,
-                        )
+                        .order(&id)
                         .await
                     {
                         ack(&acks, &o);
@@ -266,13 +258,7 @@ async fn verify(client: &Client, acked: &[Acked]) -> (Vec<String>, u64) {
     for chunk in acked.chunks(64) {
         let reads = chunk.iter().map(|(id, _)| async move {
             client
-                .call(
-                    "GET",
-                    &format!("/v1/orders/{id}"),
-                    &client.keys.storefront,
-                    None,
-                    None,
-                )
+                .order(id)
                 .await
         });
         let results = futures::future::join_all(reads).await;
@@ -516,13 +502,7 @@ async fn run_async(args: CrashArgs, config: &Config, config_path: &Path) -> Resu
         let mut last = Value::Null;
         let settled = wait_until("order to settle", Duration::from_secs(20), async || {
             if let Some((200, o)) = client
-                .call(
-                    "GET",
-                    &format!("/v1/orders/{id}"),
-                    &keys.storefront,
-                    None,
-                    None,
-                )
+                .order(id)
                 .await
             {
                 let ok = o["stock"] != "pending" && (!paid.contains(id) || o["status"] != "placed");
