@@ -84,7 +84,14 @@ struct Client {
 
 impl Client {
     async fn order(&self, id: &str) -> Option<(u16, Value)> {
-        self.call("GET", &format!("/v1/orders/{id}"), &self.keys.storefront, None, None).await
+        self.call(
+            "GET",
+            &format!("/v1/orders/{id}"),
+            &self.keys.storefront,
+            None,
+            None,
+        )
+        .await
     }
 
     async fn call(
@@ -175,10 +182,7 @@ async fn drive(c: Rc<Client>, acks: Arc<Mutex<Acks>>, stop: Arc<AtomicBool>) {
         // Confirmation is automatic; give it a moment, then walk on.
         let mut confirmed = false;
         for _ in 0..200 {
-            match c
-                .order(&id)
-                .await
-            {
+            match c.order(&id).await {
                 Some((200, o)) if o["status"] == "confirmed" => {
                     confirmed = true;
                     break;
@@ -237,10 +241,7 @@ async fn drive(c: Rc<Client>, acks: Arc<Mutex<Acks>>, stop: Arc<AtomicBool>) {
             {
                 Some((200, _)) => {
                     // The carrier ack carries no version; read it back to record what is acknowledged.
-                    if let Some((200, o)) = c
-                        .order(&id)
-                        .await
-                    {
+                    if let Some((200, o)) = c.order(&id).await {
                         ack(&acks, &o);
                     }
                 }
@@ -256,11 +257,9 @@ async fn verify(client: &Client, acked: &[Acked]) -> (Vec<String>, u64) {
     let mut lost = Vec::new();
     let mut repeated = 0;
     for chunk in acked.chunks(64) {
-        let reads = chunk.iter().map(|(id, _)| async move {
-            client
-                .order(id)
-                .await
-        });
+        let reads = chunk
+            .iter()
+            .map(|(id, _)| async move { client.order(id).await });
         let results = futures::future::join_all(reads).await;
         for ((id, (version, status)), result) in chunk.iter().zip(results) {
             match result {
@@ -501,10 +500,7 @@ async fn run_async(args: CrashArgs, config: &Config, config_path: &Path) -> Resu
     for id in &ids {
         let mut last = Value::Null;
         let settled = wait_until("order to settle", Duration::from_secs(20), async || {
-            if let Some((200, o)) = client
-                .order(id)
-                .await
-            {
+            if let Some((200, o)) = client.order(id).await {
                 let ok = o["stock"] != "pending" && (!paid.contains(id) || o["status"] != "placed");
                 last = o;
                 ok

@@ -129,8 +129,12 @@ async fn serve(config: Config) -> Result<(), String> {
     let started = Instant::now();
     let dir = &config.storage.data_dir;
     // Patient: a previous process on the same directory may still be letting go of its lock.
-    let store = Store::open_patiently(dir, config.storage.cache_mb << 20, std::time::Duration::from_secs(5))
-        .map_err(|e| format!("cannot open storage at {}: {e}", dir.display()))?;
+    let store = Store::open_patiently(
+        dir,
+        config.storage.cache_mb << 20,
+        std::time::Duration::from_secs(5),
+    )
+    .map_err(|e| format!("cannot open storage at {}: {e}", dir.display()))?;
     let engine = Engine::start(store, Arc::new(SystemClock), config.engine_config())
         .map_err(|e| format!("cannot start the engine: {e}"))?;
     let state = web::Data::new(api::AppState {

@@ -10,11 +10,6 @@ use orderly_actors::domain::{CarrierEventKind, Cause, Command};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/carriers/{carrier}/events", web::post().to(event))
-        .route("/v1/track/{token}", web::get().to(track));
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CarrierEventBody {

@@ -8,11 +8,6 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/inventory/{warehouse}/{sku}", web::put().to(set))
-        .route("/v1/inventory/{sku}", web::get().to(get));
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StockBody {

@@ -11,20 +11,6 @@ use orderly_actors::store::DeadLetter;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(metrics))
-        .route(
-            "/v1/notifications/dead-letters",
-            web::get().to(dead_letters),
-        )
-        .route(
-            "/v1/notifications/dead-letters/{id}/retry",
-            web::post().to(retry_dead_letter),
-        );
-}
-
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "The process is alive")))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))

@@ -10,16 +10,6 @@ use orderly_actors::domain::{Cause, Command, LineQty, NewOrder, PaymentUpdate, S
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/orders", web::post().to(place))
-        .route("/v1/orders", web::get().to(list))
-        .route("/v1/orders/{id}", web::get().to(get))
-        .route("/v1/orders/{id}/payments", web::post().to(payment))
-        .route("/v1/orders/{id}/cancel", web::post().to(cancel))
-        .route("/v1/orders/{id}/returns", web::post().to(request_return))
-        .route("/v1/orders/{id}/returns/label", web::get().to(return_label));
-}
-
 const STOREFRONT: &[Role] = &[Role::Storefront];
 
 fn idempotency_key(req: &HttpRequest) -> Result<String, Problem> {

@@ -11,18 +11,6 @@ use orderly_actors::engine::EngineError;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/warehouses/{warehouse}/picks", web::get().to(picks))
-        .route("/v1/orders/{id}/picks", web::post().to(acknowledge_picks))
-        .route("/v1/orders/{id}/pack", web::post().to(pack))
-        .route("/v1/orders/{id}/label", web::get().to(label))
-        .route("/v1/orders/{id}/handover", web::post().to(handover))
-        .route(
-            "/v1/orders/{id}/returns/receive",
-            web::post().to(receive_return),
-        );
-}
-
 const WAREHOUSE: &[Role] = &[Role::Warehouse];
 
 #[derive(Debug, Deserialize, IntoParams)]
