@@ -239,11 +239,9 @@ async fn drive(c: Rc<Client>, acks: Arc<Mutex<Acks>>, stop: Arc<AtomicBool>) {
                 )
                 .await
             {
-                Some((200, _)) => {
-                    // The carrier ack carries no version; read it back to record what is acknowledged.
-                    if let Some((200, o)) = c.order(&id).await {
-                        ack(&acks, &o);
-                    }
+                Some((200, ack_body)) => {
+                    let o = json!({"id": id, "version": ack_body["version"], "status": ack_body["order_status"]});
+                    ack(&acks, &o);
                 }
                 _ => break,
             }
@@ -257,9 +255,15 @@ async fn verify(client: &Client, acked: &[Acked]) -> (Vec<String>, u64) {
     let mut lost = Vec::new();
     let mut repeated = 0;
     for chunk in acked.chunks(64) {
-        let reads = chunk
-            .iter()
-            .map(|(id, _)| async move { client.order(id).await });
+        // A read that fails in transport is retried: only an answer counts as evidence.
+        let reads = chunk.iter().map(|(id, _)| async move {
+            for _ in 0..3 {
+                if let Some(r) = client.order(id).await {
+                    return Some(r);
+                }
+            }
+            None
+        });
         let results = futures::future::join_all(reads).await;
         for ((id, (version, status)), result) in chunk.iter().zip(results) {
             match result {

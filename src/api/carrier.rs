@@ -57,6 +57,7 @@ pub async fn event(
         .await?;
     Ok(HttpResponse::Ok().json(CarrierEventAck {
         order_status: done.order.status,
+        version: done.order.version,
         applied: !done.events.is_empty(),
     }))
 }

@@ -7,6 +7,8 @@ use super::{page_size, parse_cursor, parse_id, AppState};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use orderly_actors::domain::{Cause, Command, LineQty, NewOrder, PaymentUpdate, Status};
+use orderly_actors::engine::order_actor::Executed;
+use orderly_actors::engine::EngineError;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -37,6 +39,30 @@ pub(super) fn order_response(
 }
 
 /// Reads the order after a command (and its awaited follow-ups) for the response.
+/// The answer to a state change: the order as stored now, sent only once everything it shows
+/// is durable. A follow-up of this change (the stock reservation confirming the order, say) may
+/// have been written a moment ago and not flushed yet; showing it in a 2xx would acknowledge it
+/// early, so in that case we wait for one more group commit.
+pub(super) async fn acknowledged(
+    state: &AppState,
+    done: Executed,
+) -> Result<HttpResponse, Problem> {
+    let view = state
+        .engine
+        .view(done.order.id)?
+        .ok_or_else(|| Problem::not_found("no order with this id"))?;
+    if view.order.version > done.order.version {
+        state
+            .engine
+            .store()
+            .sync()
+            .await
+            .map_err(EngineError::from)?;
+    }
+    Ok(order_response(StatusCode::OK, view))
+}
+
+/// The order as stored, for reads.
 pub(super) fn current(state: &AppState, id: uuid::Uuid) -> Result<HttpResponse, Problem> {
     let view = state
         .engine
@@ -158,11 +184,11 @@ pub async fn payment(
         amount: b.amount,
         reference: b.reference,
     };
-    state
+    let done = state
         .engine
         .execute(id, cmd, Cause::Storefront, false)
         .await?;
-    current(&state, id)
+    acknowledged(&state, done).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -186,7 +212,7 @@ pub async fn cancel(
     } else {
         Cause::Storefront
     };
-    state
+    let done = state
         .engine
         .execute(
             id,
@@ -197,7 +223,7 @@ pub async fn cancel(
             true,
         )
         .await?;
-    current(&state, id)
+    acknowledged(&state, done).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -223,11 +249,11 @@ pub async fn request_return(
         reason: b.reason,
         window_days: state.engine.config().return_window_days,
     };
-    state
+    let done = state
         .engine
         .execute(id, cmd, Cause::Storefront, false)
         .await?;
-    current(&state, id)
+    acknowledged(&state, done).await
 }
 
 #[utoipa::path(get, path = "/v1/orders/{id}/returns/label", tag = "storefront",

@@ -226,6 +226,8 @@ pub struct SkuStock {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CarrierEventAck {
     pub order_status: Status,
+    /// The order's version after this event (its history length).
+    pub version: u32,
     /// False when the event was a duplicate or changed nothing.
     pub applied: bool,
 }

@@ -2,7 +2,7 @@
 
 use super::auth::Role;
 use super::problem::Problem;
-use super::storefront::current;
+use super::storefront::acknowledged;
 use super::views::{PickList, PickOrder};
 use super::{check_warehouse, page_size, parse_cursor, parse_id, AppState};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -69,7 +69,7 @@ pub async fn acknowledge_picks(
     let id = parse_id(&id)?;
     let b = body.into_inner();
     check_warehouse(&b.warehouse)?;
-    state
+    let done = state
         .engine
         .execute(
             id,
@@ -81,7 +81,7 @@ pub async fn acknowledge_picks(
             false,
         )
         .await?;
-    current(&state, id)
+    acknowledged(&state, done).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -103,8 +103,8 @@ pub async fn pack(
     let id = parse_id(&id)?;
     let b = body.into_inner();
     check_warehouse(&b.warehouse)?;
-    state.engine.pack(id, b.warehouse, b.parcels).await?;
-    current(&state, id)
+    let done = state.engine.pack(id, b.warehouse, b.parcels).await?;
+    acknowledged(&state, done).await
 }
 
 #[utoipa::path(get, path = "/v1/orders/{id}/label", tag = "warehouse",
@@ -134,11 +134,11 @@ pub async fn handover(
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, WAREHOUSE)?;
     let id = parse_id(&id)?;
-    state
+    let done = state
         .engine
         .execute(id, Command::Handover, Cause::Warehouse, true)
         .await?;
-    current(&state, id)
+    acknowledged(&state, done).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -160,7 +160,7 @@ pub async fn receive_return(
     let id = parse_id(&id)?;
     let b = body.into_inner();
     check_warehouse(&b.warehouse)?;
-    state
+    let done = state
         .engine
         .execute(
             id,
@@ -172,5 +172,5 @@ pub async fn receive_return(
             true,
         )
         .await?;
-    current(&state, id)
+    acknowledged(&state, done).await
 }
