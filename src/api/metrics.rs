@@ -13,14 +13,48 @@ use std::sync::atomic::Ordering;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     pub method: String,
-    pub route: String,
+    pub route: &'static str,
     pub status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
     pub method: String,
-    pub route: String,
+    pub route: &'static str,
+}
+
+/// The route template of a request path, for metric labels: a fixed set of values whatever
+/// clients send (an unknown path is `unmatched`), computed from the path's shape without
+/// running the router again. Mirrors the table in `api::routes`.
+pub fn route_label(path: &str) -> &'static str {
+    let segs: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    match segs.as_slice() {
+        ["healthz"] => "/healthz",
+        ["readyz"] => "/readyz",
+        ["metrics"] => "/metrics",
+        ["openapi.json"] => "/openapi.json",
+        ["v1", "track", _] => "/v1/track/{token}",
+        ["v1", "orders"] => "/v1/orders",
+        ["v1", "orders", _] => "/v1/orders/{id}",
+        ["v1", "orders", _, "payments"] => "/v1/orders/{id}/payments",
+        ["v1", "orders", _, "cancel"] => "/v1/orders/{id}/cancel",
+        ["v1", "orders", _, "returns"] => "/v1/orders/{id}/returns",
+        ["v1", "orders", _, "returns", "label"] => "/v1/orders/{id}/returns/label",
+        ["v1", "orders", _, "returns", "receive"] => "/v1/orders/{id}/returns/receive",
+        ["v1", "orders", _, "picks"] => "/v1/orders/{id}/picks",
+        ["v1", "orders", _, "pack"] => "/v1/orders/{id}/pack",
+        ["v1", "orders", _, "label"] => "/v1/orders/{id}/label",
+        ["v1", "orders", _, "handover"] => "/v1/orders/{id}/handover",
+        ["v1", "warehouses", _, "picks"] => "/v1/warehouses/{warehouse}/picks",
+        ["v1", "carriers", _, "events"] => "/v1/carriers/{carrier}/events",
+        ["v1", "inventory", _] => "/v1/inventory/{sku}",
+        ["v1", "inventory", _, _] => "/v1/inventory/{warehouse}/{sku}",
+        ["v1", "notifications", "dead-letters"] => "/v1/notifications/dead-letters",
+        ["v1", "notifications", "dead-letters", _, "retry"] => {
+            "/v1/notifications/dead-letters/{id}/retry"
+        }
+        _ => "unmatched",
+    }
 }
 
 pub struct HttpMetrics {
@@ -178,5 +212,26 @@ impl HttpMetrics {
         );
         out.push_str(&rest);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_label;
+
+    #[test]
+    fn labels_are_route_templates_and_unknown_paths_collapse() {
+        assert_eq!(
+            route_label("/v1/orders/0191-x/pack"),
+            "/v1/orders/{id}/pack"
+        );
+        assert_eq!(route_label("/v1/orders"), "/v1/orders");
+        assert_eq!(
+            route_label("/v1/inventory/ams/SKU-1"),
+            "/v1/inventory/{warehouse}/{sku}"
+        );
+        assert_eq!(route_label("/v1/track/abc"), "/v1/track/{token}");
+        assert_eq!(route_label("/etc/passwd"), "unmatched");
+        assert_eq!(route_label("/v1/orders/a/b/c/d/e"), "unmatched");
     }
 }

@@ -33,7 +33,9 @@ fn the_default_config_is_valid() {
 
 #[test]
 fn bad_values_exit_2_with_one_line_naming_the_key() {
-    let cases: Vec<(Option<&str>, Vec<(&str, &str)>, &str)> = vec![
+    // (config file text or the default, environment, key the error must name)
+    type Case<'a> = (Option<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
         (None, vec![("ORDERLY_SERVER__WORKERS", "many")], "WORKERS"),
         (
             None,
