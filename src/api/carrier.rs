@@ -7,6 +7,7 @@ use super::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use orderly_actors::domain::{CarrierEventKind, Cause, Command};
+use orderly_actors::engine::EngineError;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -72,8 +73,15 @@ pub async fn track(
     if token.len() != 40 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(unknown());
     }
-    let view = state.engine.view_by_token(&token)?.ok_or_else(unknown)?;
+    let store = state.engine.store();
+    let order = store
+        .order_by_token(&token)
+        .map_err(EngineError::from)?
+        .ok_or_else(unknown)?;
+    let events = store
+        .history_as(order.id, order.version)
+        .map_err(EngineError::from)?;
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
-        .json(Tracking::new(&view)))
+        .json(Tracking::new(&order, events)))
 }

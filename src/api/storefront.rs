@@ -2,7 +2,7 @@
 
 use super::auth::Role;
 use super::problem::Problem;
-use super::views::{OrderBody, OrderPage, OrderSummary};
+use super::views::{History, OrderBody, OrderPage, OrderSummary};
 use super::{page_size, parse_cursor, parse_id, AppState};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -62,13 +62,17 @@ pub(super) async fn acknowledged(
     Ok(order_response(StatusCode::OK, view))
 }
 
-/// The order as stored, for reads.
+/// The order as stored, for reads: the history goes out as stored, without re-encoding.
 pub(super) fn current(state: &AppState, id: uuid::Uuid) -> Result<HttpResponse, Problem> {
-    let view = state
-        .engine
-        .view(id)?
+    let store = state.engine.store();
+    let order = store
+        .load_order(id)
+        .map_err(EngineError::from)?
         .ok_or_else(|| Problem::not_found("no order with this id"))?;
-    Ok(order_response(StatusCode::OK, view))
+    let history = store
+        .history_json(id, order.version)
+        .map_err(EngineError::from)?;
+    Ok(HttpResponse::Ok().json(OrderBody::with_history(order, History::Stored(history))))
 }
 
 #[utoipa::path(post, path = "/v1/orders", tag = "storefront", request_body = NewOrder,

@@ -5,9 +5,9 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use orderly_actors::domain::inventory::StockLevel;
-use orderly_actors::domain::{Change, Event, Money, Order, Status};
+use orderly_actors::domain::{Event, Money, Order, Status};
 use orderly_actors::engine::OrderView;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -22,11 +22,29 @@ pub struct OrderBody {
     /// Where the return label (PDF) can be fetched once a return is approved.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub return_label_url: Option<String>,
-    pub history: Vec<Event>,
+    #[schema(value_type = Vec<Event>)]
+    pub history: History,
+}
+
+/// An order's history in a response: decoded events, or the stored JSON passed through as is
+/// (a read does not need to decode and re-encode every event).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum History {
+    Events(Vec<Event>),
+    Stored(Vec<Box<serde_json::value::RawValue>>),
 }
 
 impl OrderBody {
     pub fn new(v: OrderView) -> Self {
+        Self::with_history(v.order, History::Events(v.history))
+    }
+
+    pub fn with_history(order: Order, history: History) -> Self {
+        let v = OrderView {
+            order,
+            history: Vec::new(),
+        };
         let id = v.order.id;
         OrderBody {
             total: v.order.total(),
@@ -37,7 +55,7 @@ impl OrderBody {
                 .as_ref()
                 .map(|_| format!("/v1/orders/{id}/returns/label")),
             order: v.order,
-            history: v.history,
+            history,
         }
     }
 }
@@ -127,64 +145,62 @@ pub struct Tracking {
     pub timeline: Vec<TimelineEntry>,
 }
 
+/// The few fields of a stored event the tracking page needs; the rest (the placed order's
+/// addresses and contact details among them) is skipped while decoding.
+#[derive(Debug, Deserialize)]
+pub struct TimelineSource {
+    at: DateTime<Utc>,
+    #[serde(rename = "type")]
+    change: String,
+    /// The carrier scan's kind, for `carrier_scanned` events.
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    location: Option<String>,
+}
+
 impl Tracking {
-    pub fn new(v: &OrderView) -> Self {
-        let booking = v.order.booking();
-        let timeline = v
-            .history
-            .iter()
+    pub fn new(order: &Order, events: Vec<TimelineSource>) -> Self {
+        let booking = order.booking();
+        let timeline = events
+            .into_iter()
             .filter_map(|e| {
-                let (step, description, location) = match &e.change {
-                    Change::Placed { .. } => {
-                        ("placed".to_string(), "Order placed".to_string(), None)
-                    }
-                    Change::Confirmed => ("confirmed".into(), "Order confirmed".into(), None),
-                    Change::Packed { .. } => (
-                        "packed".into(),
-                        "Packed and ready for the carrier".into(),
-                        None,
-                    ),
-                    Change::Shipped => ("shipped".into(), "Handed to the carrier".into(), None),
-                    Change::CarrierScanned { kind, location, .. } => {
-                        let k = serde_json::to_value(kind)
-                            .ok()
-                            .and_then(|v| v.as_str().map(String::from))
-                            .unwrap_or_default();
-                        let d = match k.as_str() {
-                            "in_transit" => "In transit",
-                            "out_for_delivery" => "Out for delivery",
-                            "delivered" => "Delivered by the carrier",
-                            "failed_attempt" => "Delivery attempt failed",
-                            _ => "Carrier reported a problem",
-                        };
-                        (k, d.to_string(), location.clone())
-                    }
-                    Change::Delivered => ("delivered".into(), "Delivered".into(), None),
-                    Change::Cancelled { .. } => {
-                        ("cancelled".into(), "Order cancelled".into(), None)
-                    }
-                    Change::ReturnApproved { .. } => {
-                        ("return_approved".into(), "Return approved".into(), None)
-                    }
-                    Change::ReturnReceived { .. } => {
-                        ("returned".into(), "Return received".into(), None)
-                    }
-                    Change::RefundIssued { .. } => {
-                        ("refunded".into(), "Refund issued".into(), None)
-                    }
+                let description = match e.change.as_str() {
+                    "placed" => "Order placed",
+                    "confirmed" => "Order confirmed",
+                    "packed" => "Packed and ready for the carrier",
+                    "shipped" => "Handed to the carrier",
+                    "carrier_scanned" => match e.kind.as_deref() {
+                        Some("in_transit") => "In transit",
+                        Some("out_for_delivery") => "Out for delivery",
+                        Some("delivered") => "Delivered by the carrier",
+                        Some("failed_attempt") => "Delivery attempt failed",
+                        _ => "Carrier reported a problem",
+                    },
+                    "delivered" => "Delivered",
+                    "cancelled" => "Order cancelled",
+                    "return_approved" => "Return approved",
+                    "return_received" => "Return received",
+                    "refund_issued" => "Refund issued",
                     _ => return None,
+                };
+                let step = match e.change.as_str() {
+                    "carrier_scanned" => e.kind.unwrap_or_default(),
+                    "return_received" => "returned".to_string(),
+                    "refund_issued" => "refunded".to_string(),
+                    _ => e.change,
                 };
                 Some(TimelineEntry {
                     at: e.at,
                     step,
-                    description,
-                    location,
+                    description: description.to_string(),
+                    location: e.location,
                 })
             })
             .collect();
         Tracking {
-            status: v.order.status,
-            placed_at: v.order.placed_at,
+            status: order.status,
+            placed_at: order.placed_at,
             carrier: booking.map(|b| b.carrier_name.clone()),
             tracking_number: booking.map(|b| b.tracking_number.clone()),
             estimated_delivery: booking.map(|b| b.estimated_delivery),

@@ -429,14 +429,6 @@ impl Engine {
         Ok(Some(OrderView { order, history }))
     }
 
-    pub fn view_by_token(&self, token: &str) -> Result<Option<OrderView>, EngineError> {
-        let Some(order) = self.store().order_by_token(token)? else {
-            return Ok(None);
-        };
-        let history = self.store().history(order.id, order.version)?;
-        Ok(Some(OrderView { order, history }))
-    }
-
     pub fn order_by_tracking_number(&self, tn: &str) -> Result<Option<OrderId>, EngineError> {
         Ok(self.store().order_by_tracking_number(tn)?)
     }

@@ -349,11 +349,47 @@ impl Store {
 
     /// The order's events up to `version` (later keys belong to an interrupted transition).
     pub fn history(&self, id: OrderId, version: u32) -> Result<Vec<Event>> {
-        let mut events = self.events(id)?;
-        events.retain(|e| e.seq <= version);
-        Ok(events)
+        self.history_as(id, version)
     }
 
+    /// The history decoded as `T`: a reader that needs only a few fields of each event (the
+    /// tracking page) skips the cost of building whole events.
+    pub fn history_as<T: for<'de> Deserialize<'de>>(
+        &self,
+        id: OrderId,
+        version: u32,
+    ) -> Result<Vec<T>> {
+        self.history_bytes(id, version)?
+            .iter()
+            .map(|v| dec(v))
+            .collect()
+    }
+
+    /// The history as stored JSON, for responses that pass it through without decoding.
+    pub fn history_json(
+        &self,
+        id: OrderId,
+        version: u32,
+    ) -> Result<Vec<Box<serde_json::value::RawValue>>> {
+        self.history_bytes(id, version)?
+            .into_iter()
+            .map(|v| {
+                let text = String::from_utf8(v.to_vec())
+                    .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
+                Ok(serde_json::value::RawValue::from_string(text)?)
+            })
+            .collect()
+    }
+
+    fn history_bytes(&self, id: OrderId, version: u32) -> Result<Vec<sled::IVec>> {
+        Ok(self
+            .orders
+            .range(keys::event(id, 0)..=keys::event(id, version))
+            .values()
+            .collect::<std::result::Result<_, _>>()?)
+    }
+
+    #[cfg(test)]
     fn events(&self, id: OrderId) -> Result<Vec<Event>> {
         self.orders
             .scan_prefix(keys::events_of(id))
