@@ -83,6 +83,16 @@ fn new_order(sku: &str, qty: u32, method: PaymentMethod, status: InitialPaymentS
     }
 }
 
+/// Places an order and returns its id.
+async fn place(e: &Engine, key: &str, order: NewOrder) -> OrderId {
+    e.place_order(key, order)
+        .await
+        .expect("order placed")
+        .view
+        .order
+        .id
+}
+
 /// Polls until `check` holds, failing after a deadline.
 async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -235,26 +245,18 @@ fn a_panicking_order_actor_is_brought_back_and_others_do_not_notice() {
     run(move || async move {
         let e = Engine::start(open(&path), clock(), config()).unwrap();
         e.set_stock("ams".into(), "s".into(), 10).await.unwrap();
-        let a = e
-            .place_order(
-                "a",
-                new_order("s", 1, PaymentMethod::Card, InitialPaymentStatus::Pending),
-            )
-            .await
-            .unwrap()
-            .view
-            .order
-            .id;
-        let b = e
-            .place_order(
-                "b",
-                new_order("s", 1, PaymentMethod::Card, InitialPaymentStatus::Pending),
-            )
-            .await
-            .unwrap()
-            .view
-            .order
-            .id;
+        let a = place(
+            &e,
+            "a",
+            new_order("s", 1, PaymentMethod::Card, InitialPaymentStatus::Pending),
+        )
+        .await;
+        let b = place(
+            &e,
+            "b",
+            new_order("s", 1, PaymentMethod::Card, InitialPaymentStatus::Pending),
+        )
+        .await;
         eventually("reserved", || {
             e.view(a).unwrap().unwrap().order.stock == StockState::Reserved
         })
@@ -301,16 +303,12 @@ fn idle_actors_stop_and_come_back_on_demand() {
     let path = dir.path().to_path_buf();
     run(move || async move {
         let e = Engine::start(open(&path), clock(), config()).unwrap();
-        let id = e
-            .place_order(
-                "k",
-                new_order("s", 1, PaymentMethod::Cod, InitialPaymentStatus::Pending),
-            )
-            .await
-            .unwrap()
-            .view
-            .order
-            .id;
+        let id = place(
+            &e,
+            "k",
+            new_order("s", 1, PaymentMethod::Cod, InitialPaymentStatus::Pending),
+        )
+        .await;
         eventually("settled (out of stock, so cancelled)", || {
             status(&e, id) == Status::Cancelled
         })
@@ -351,15 +349,12 @@ fn concurrent_orders_never_oversell_the_last_units() {
         let placing = (0..20).map(|i| {
             let e = e.clone();
             async move {
-                e.place_order(
+                place(
+                    &e,
                     &format!("k{i}"),
                     new_order("hot", 1, PaymentMethod::Cod, InitialPaymentStatus::Pending),
                 )
                 .await
-                .unwrap()
-                .view
-                .order
-                .id
             }
         });
         let ids = futures::future::join_all(placing).await;
@@ -413,16 +408,12 @@ fn a_timer_that_fell_due_while_down_fires_once_at_start() {
     let id = run(move || async move {
         let e = Engine::start(open(&path), c1, config()).unwrap();
         e.set_stock("ams".into(), "s".into(), 3).await.unwrap();
-        let id = e
-            .place_order(
-                "k",
-                new_order("s", 2, PaymentMethod::Card, InitialPaymentStatus::Pending),
-            )
-            .await
-            .unwrap()
-            .view
-            .order
-            .id;
+        let id = place(
+            &e,
+            "k",
+            new_order("s", 2, PaymentMethod::Card, InitialPaymentStatus::Pending),
+        )
+        .await;
         eventually("reserved", || {
             e.view(id).unwrap().unwrap().order.stock == StockState::Reserved
         })
