@@ -38,20 +38,23 @@ pub(super) fn order_response(
     HttpResponse::build(status).json(OrderBody::new(view))
 }
 
-/// Reads the order after a command (and its awaited follow-ups) for the response.
-/// The answer to a state change: the order as stored now, sent only once everything it shows
-/// is durable. A follow-up of this change (the stock reservation confirming the order, say) may
-/// have been written a moment ago and not flushed yet; showing it in a 2xx would acknowledge it
-/// early, so in that case we wait for one more group commit.
+/// The answer to a state change, sent only once everything it shows is durable.
+///
+/// Without awaited follow-ups the answer is the order as the command left it, straight from the
+/// actor: that state is what the group commit just covered, so no read-back is needed. After
+/// awaited follow-ups (booking, restock) the order is read again to show them. A follow-up may
+/// also have been written a moment ago and not flushed yet (the reservation that confirms an
+/// order, say); showing it in a 2xx would acknowledge it early, so in that case we wait for one
+/// more group commit.
 pub(super) async fn acknowledged(
     state: &AppState,
     done: Executed,
 ) -> Result<HttpResponse, Problem> {
-    let view = state
-        .engine
-        .view(done.order.id)?
-        .ok_or_else(|| Problem::not_found("no order with this id"))?;
-    if view.order.version > done.order.version {
+    if !done.awaited_effects {
+        return with_stored_history(state, done.order);
+    }
+    let order = stored_order(state, done.order.id)?;
+    if order.version > done.order.version {
         state
             .engine
             .store()
@@ -59,20 +62,39 @@ pub(super) async fn acknowledged(
             .await
             .map_err(EngineError::from)?;
     }
-    Ok(order_response(StatusCode::OK, view))
+    with_stored_history(state, order)
 }
 
-/// The order as stored, for reads: the history goes out as stored, without re-encoding.
-pub(super) fn current(state: &AppState, id: uuid::Uuid) -> Result<HttpResponse, Problem> {
-    let store = state.engine.store();
-    let order = store
+/// The order's committed snapshot, or 404.
+pub(super) fn stored_order(
+    state: &AppState,
+    id: uuid::Uuid,
+) -> Result<orderly_actors::domain::Order, Problem> {
+    state
+        .engine
+        .store()
         .load_order(id)
         .map_err(EngineError::from)?
-        .ok_or_else(|| Problem::not_found("no order with this id"))?;
-    let history = store
-        .history_json(id, order.version)
+        .ok_or_else(|| Problem::not_found("no order with this id"))
+}
+
+/// The order with its history as stored: the events go out without being decoded and
+/// re-encoded.
+fn with_stored_history(
+    state: &AppState,
+    order: orderly_actors::domain::Order,
+) -> Result<HttpResponse, Problem> {
+    let history = state
+        .engine
+        .store()
+        .history_json(order.id, order.version)
         .map_err(EngineError::from)?;
     Ok(HttpResponse::Ok().json(OrderBody::with_history(order, History::Stored(history))))
+}
+
+/// The order as stored, for reads.
+pub(super) fn current(state: &AppState, id: uuid::Uuid) -> Result<HttpResponse, Problem> {
+    with_stored_history(state, stored_order(state, id)?)
 }
 
 #[utoipa::path(post, path = "/v1/orders", tag = "storefront", request_body = NewOrder,
@@ -270,11 +292,8 @@ pub async fn return_label(
     state
         .keys
         .require(&req, &[Role::Storefront, Role::Warehouse])?;
-    let view = state
-        .engine
-        .view(parse_id(&id)?)?
-        .ok_or_else(|| Problem::not_found("no order with this id"))?;
-    let pdf = crate::label::return_label(&view.order)
+    let order = stored_order(&state, parse_id(&id)?)?;
+    let pdf = crate::label::return_label(&order)
         .ok_or_else(|| Problem::not_found("no return has been approved for this order"))?;
     Ok(HttpResponse::Ok().content_type("application/pdf").body(pdf))
 }

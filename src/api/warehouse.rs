@@ -115,11 +115,8 @@ pub async fn label(
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, WAREHOUSE)?;
-    let view = state
-        .engine
-        .view(parse_id(&id)?)?
-        .ok_or_else(|| Problem::not_found("no order with this id"))?;
-    let pdf = crate::label::shipping_label(&view.order).ok_or_else(|| {
+    let order = super::storefront::stored_order(&state, parse_id(&id)?)?;
+    let pdf = crate::label::shipping_label(&order).ok_or_else(|| {
         Problem::not_found("the label is not ready: the order has no booked shipment yet")
     })?;
     Ok(HttpResponse::Ok().content_type("application/pdf").body(pdf))

@@ -96,6 +96,9 @@ pub struct Executed {
     pub order: Order,
     /// Events this command recorded; empty when it changed nothing.
     pub events: Vec<Event>,
+    /// The caller asked to wait for follow-ups, so `order` may already be older than what is
+    /// stored: read the order again to show their outcome.
+    pub awaited_effects: bool,
 }
 
 impl Handler<Execute> for OrderActor {
@@ -160,7 +163,15 @@ impl OrderActor {
             })?;
         if events.is_empty() {
             let order = self.state.clone().ok_or(EngineError::NotFound)?;
-            return Ok((Executed { order, events }, self.last_seq, Vec::new()));
+            return Ok((
+                Executed {
+                    order,
+                    events,
+                    awaited_effects: msg.await_effects,
+                },
+                self.last_seq,
+                Vec::new(),
+            ));
         }
         let after = fold(self.state.clone(), &events).ok_or(EngineError::NotFound)?;
         let r = reactions(&after, &events);
@@ -196,6 +207,7 @@ impl OrderActor {
             Executed {
                 order: after,
                 events,
+                awaited_effects: msg.await_effects,
             },
             seq,
             outbox,

@@ -79,10 +79,11 @@ impl Registry {
             return Err(EngineError::NotFound);
         }
         // Whatever an interrupted transition wrote ahead of its snapshot must not mix with the
-        // writes of the next one, which reuses the same step numbers.
-        engine
-            .store()
-            .discard_uncommitted(id, state.as_ref().map_or(0, |o| o.version))?;
+        // writes of the next one, which reuses the same step numbers. A brand-new order has
+        // nothing to discard: `place_order` draws a fresh id for every placement attempt.
+        if let Some(order) = &state {
+            engine.store().discard_uncommitted(id, order.version)?;
+        }
         let arbiter = &self.arbiters[self.hash(&id) % self.arbiters.len()];
         let engine = engine.clone();
         engine.stats().activations.fetch_add(1, Ordering::Relaxed);

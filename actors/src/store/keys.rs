@@ -37,6 +37,8 @@ pub fn events_of(id: OrderId) -> Vec<u8> {
     with(EVENT, &[id.as_bytes()])
 }
 
+/// The key of one transition's events: the order and the first event's step, so a range up to
+/// a snapshot's version holds exactly the transitions that snapshot includes.
 pub fn event(id: OrderId, seq: u32) -> Vec<u8> {
     with(EVENT, &[id.as_bytes(), &seq.to_be_bytes()])
 }

@@ -1,10 +1,12 @@
-//! Storage: one sled database, written in atomic batches and made durable by group commit.
+//! Storage: one sled database, written through a single commit point per transition and made
+//! durable by group commit.
 //!
 //! Layout (see ARCHITECTURE.md): the `orders` tree holds, under one-byte prefixes, each order's
 //! snapshot, its events, its outbox entries, its timers, the idempotency records and the
-//! secondary indexes. Everything one transition writes goes into a single `sled::Batch` on that
-//! tree, which sled applies atomically, so a crash leaves either all of it or none of it. The
-//! `inventory` tree is the inventory actor's, written the same way.
+//! secondary indexes. A transition writes everything its new snapshot vouches for first and
+//! the snapshot last (see [`Store::write_transition`]), so after a crash a surviving snapshot
+//! implies the rest survived, and readers ignore what a lost snapshot would have vouched for.
+//! The `inventory` tree is the inventory actor's; its commit point is a journal record.
 //!
 //! Nothing is acknowledged before [`Durability::wait`] says the write is on disk.
 
@@ -126,8 +128,10 @@ fn transition_ops(w: &TransitionWrite<'_>) -> Result<TransitionOps> {
     let id = w.after.id;
     let mut first = Vec::with_capacity(w.events.len() + w.outbox.len() + 4);
     let mut then_remove = Vec::new();
-    for e in w.events {
-        first.push((keys::event(id, e.seq), enc(e)?));
+    // All of a transition's events under one key (the first event's step): one insert instead
+    // of one per event, and fewer entries to read back for a history.
+    if let Some(e) = w.events.first() {
+        first.push((keys::event(id, e.seq), enc(&w.events)?));
     }
     for entry in w.outbox {
         first.push((entry.key(), enc(entry)?));
@@ -359,10 +363,11 @@ impl Store {
         id: OrderId,
         version: u32,
     ) -> Result<Vec<T>> {
-        self.history_bytes(id, version)?
-            .iter()
-            .map(|v| dec(v))
-            .collect()
+        let mut out = Vec::new();
+        for v in self.history_bytes(id, version)? {
+            out.extend(dec::<Vec<T>>(&v)?);
+        }
+        Ok(out)
     }
 
     /// The history as stored JSON, for responses that pass it through without decoding.
@@ -371,16 +376,14 @@ impl Store {
         id: OrderId,
         version: u32,
     ) -> Result<Vec<Box<serde_json::value::RawValue>>> {
-        self.history_bytes(id, version)?
-            .into_iter()
-            .map(|v| {
-                let text = String::from_utf8(v.to_vec())
-                    .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
-                Ok(serde_json::value::RawValue::from_string(text)?)
-            })
-            .collect()
+        let mut out = Vec::new();
+        for v in self.history_bytes(id, version)? {
+            out.extend(dec::<Vec<Box<serde_json::value::RawValue>>>(&v)?);
+        }
+        Ok(out)
     }
 
+    /// The stored values of the transitions up to `version`, each a JSON array of events.
     fn history_bytes(&self, id: OrderId, version: u32) -> Result<Vec<sled::IVec>> {
         Ok(self
             .orders
@@ -391,11 +394,11 @@ impl Store {
 
     #[cfg(test)]
     fn events(&self, id: OrderId) -> Result<Vec<Event>> {
-        self.orders
-            .scan_prefix(keys::events_of(id))
-            .values()
-            .map(|v| dec(&v?))
-            .collect()
+        let mut out = Vec::new();
+        for v in self.orders.scan_prefix(keys::events_of(id)).values() {
+            out.extend(dec::<Vec<Event>>(&v?)?);
+        }
+        Ok(out)
     }
 
     /// The order a tracking token belongs to (checked against the committed snapshot).
@@ -806,7 +809,7 @@ mod tests {
         };
         store
             .orders
-            .insert(keys::event(id, 2), enc(&ghost).unwrap())
+            .insert(keys::event(id, 2), enc(&[ghost]).unwrap())
             .unwrap();
         let entry = OutboxEntry {
             effect: Effect {
