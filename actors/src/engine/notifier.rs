@@ -330,21 +330,6 @@ impl Notifier {
             self.pending.remove(&key);
             return;
         };
-        let order = match self.store.load_order(entry.effect.order_id) {
-            Ok(Some(order)) => order,
-            Ok(None) => {
-                return self.finish(
-                    entry,
-                    kind,
-                    Outcome::Permanent("order not found".to_string()),
-                    ctx,
-                )
-            }
-            Err(e) => {
-                tracing::warn!(message_id = %entry.message_id(), error = %e, "notifier could not load the order; retrying later");
-                return self.finish(entry, kind, Outcome::Failed(format!("storage: {e}")), ctx);
-            }
-        };
         let channel = match self.channel(entry.channel.as_deref()) {
             Ok(c) => c,
             Err(e) => return self.finish(entry, kind, Outcome::Permanent(e), ctx),
@@ -353,11 +338,23 @@ impl Notifier {
         let message_id = entry.message_id();
         match channel {
             Channel::Log => {
+                // The log line needs no order data, only the order's existence (a message for a
+                // missing order is dead-lettered like on the webhook channel).
+                match self.store.order_exists(entry.effect.order_id) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        let missing = Outcome::Permanent("order not found".to_string());
+                        return self.finish(entry, kind, missing, ctx);
+                    }
+                    Err(e) => {
+                        let failed = Outcome::Failed(format!("storage: {e}"));
+                        return self.finish(entry, kind, failed, ctx);
+                    }
+                }
                 tracing::info!(
                     message_id = %message_id,
-                    order_id = %order.id,
+                    order_id = %entry.effect.order_id,
                     kind = kind.as_str(),
-                    status = order.status.as_str(),
                     "notification"
                 );
                 self.finish(entry, kind, Outcome::Delivered, ctx);
@@ -367,6 +364,27 @@ impl Notifier {
                 timeout,
                 secret,
             } => {
+                // Only the webhook needs the order (for the payload); the log line does not.
+                let order = match self.store.load_order(entry.effect.order_id) {
+                    Ok(Some(order)) => order,
+                    Ok(None) => {
+                        return self.finish(
+                            entry,
+                            kind,
+                            Outcome::Permanent("order not found".to_string()),
+                            ctx,
+                        )
+                    }
+                    Err(e) => {
+                        tracing::warn!(message_id = %entry.message_id(), error = %e, "notifier could not load the order; retrying later");
+                        return self.finish(
+                            entry,
+                            kind,
+                            Outcome::Failed(format!("storage: {e}")),
+                            ctx,
+                        );
+                    }
+                };
                 // The body and timestamp are rebuilt per attempt (the timestamp says when this
                 // attempt was made); the id stays the same so receivers can deduplicate.
                 let body = payload(&message_id, kind, &entry, &order, now)

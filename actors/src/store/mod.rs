@@ -344,6 +344,11 @@ impl Store {
         Ok(())
     }
 
+    /// Whether the order has a committed snapshot, without decoding it.
+    pub fn order_exists(&self, id: OrderId) -> Result<bool> {
+        Ok(self.orders.contains_key(keys::order(id))?)
+    }
+
     pub fn load_order(&self, id: OrderId) -> Result<Option<Order>> {
         self.orders
             .get(keys::order(id))?
