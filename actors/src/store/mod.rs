@@ -854,6 +854,51 @@ mod tests {
     }
 
     #[test]
+    fn a_transitions_events_share_one_key_and_read_back_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 8 << 20).unwrap();
+        let (placed, first) = placed();
+        let write = |before: Option<&Order>, after: &Order, events: &[Event]| {
+            let r = reactions(after, events);
+            store
+                .write_transition(&TransitionWrite {
+                    before,
+                    after,
+                    events,
+                    reactions: &r,
+                    outbox: &[],
+                    idempotency: None,
+                })
+                .unwrap();
+        };
+        write(None, &placed, &first);
+        // Cash on delivery: the reservation also confirms the order, two events in one step.
+        let now = placed.placed_at;
+        let reserve = Command::StockReserved {
+            warehouse: "ams".into(),
+        };
+        let second = decide(Some(&placed), &reserve, &Cause::InventoryActor, now).unwrap();
+        assert_eq!(second.len(), 2, "{second:?}");
+        let confirmed = fold(Some(placed.clone()), &second).unwrap();
+        write(Some(&placed), &confirmed, &second);
+
+        let id = confirmed.id;
+        let all: Vec<Event> = first.iter().chain(&second).cloned().collect();
+        assert_eq!(store.history(id, confirmed.version).unwrap(), all);
+        let seqs: Vec<u32> = all.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (1..=confirmed.version).collect::<Vec<_>>());
+        // The version a replay of the placement asks for sees only the first step.
+        assert_eq!(store.history(id, placed.version).unwrap(), first);
+        let raw = store.history_json(id, confirmed.version).unwrap();
+        let decoded: Vec<Event> = raw
+            .iter()
+            .map(|v| serde_json::from_str(v.get()).unwrap())
+            .collect();
+        assert_eq!(decoded, all);
+        assert_eq!(store.orders.scan_prefix(keys::events_of(id)).count(), 2);
+    }
+
+    #[test]
     fn an_interrupted_inventory_change_is_finished_at_open() {
         let dir = tempfile::tempdir().unwrap();
         {
