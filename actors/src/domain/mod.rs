@@ -4,6 +4,8 @@
 //! rules can be tested exhaustively and property-tested. The actors in `crate::engine` only
 //! load state, call these functions, persist what they return and send the resulting messages.
 
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod inventory;
 pub mod money;
 pub mod order;

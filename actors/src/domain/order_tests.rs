@@ -1,8 +1,9 @@
 //! The order machine: every state × every command, and random command sequences.
 
 use super::*;
+use crate::domain::fixtures;
 use crate::domain::inventory::{Ledger, ReservationState, ReserveOutcome};
-use crate::domain::shipping::{self, CarrierSpec, ServiceSpec};
+use crate::domain::shipping::{self, CarrierSpec};
 use chrono::TimeZone;
 use proptest::prelude::*;
 
@@ -11,44 +12,11 @@ fn t0() -> DateTime<Utc> {
 }
 
 fn new_order() -> NewOrder {
-    NewOrder {
-        external_ref: None,
-        customer: Customer {
-            id: "c".into(),
-            email: "c@example.com".into(),
-            phone: None,
-            locale: None,
-        },
-        currency: Currency::parse("EUR").unwrap(),
-        lines: vec![
-            NewLine {
-                sku: "a".into(),
-                quantity: 2,
-                unit_price: 500,
-            },
-            NewLine {
-                sku: "b".into(),
-                quantity: 1,
-                unit_price: 250,
-            },
-        ],
-        shipping: Shipping {
-            method: None,
-            address: Address {
-                name: "N".into(),
-                line1: "L".into(),
-                line2: None,
-                city: "C".into(),
-                postal_code: "1".into(),
-                country: "NL".into(),
-            },
-        },
-        billing_address: None,
-        payment: NewPayment {
-            method: PaymentMethod::Card,
-            status: InitialPaymentStatus::Pending,
-        },
-    }
+    fixtures::new_order(
+        &[("a", 2, 500), ("b", 1, 250)],
+        PaymentMethod::Card,
+        InitialPaymentStatus::Pending,
+    )
 }
 
 const TOTAL: i64 = 1250;
@@ -511,19 +479,7 @@ fn validation_names_the_field() {
 // ---- property test: random command sequences with the effects played out ----------------
 
 fn carriers() -> Vec<CarrierSpec> {
-    vec![CarrierSpec {
-        id: "c1".into(),
-        name: "C1".into(),
-        tracking_prefix: "C".into(),
-        countries: vec![],
-        services: vec![ServiceSpec {
-            code: "std".into(),
-            method: "standard".into(),
-            transit_days: 1,
-            cutoff: "17:00".into(),
-            max_weight_grams: 100_000,
-        }],
-    }]
+    vec![fixtures::carrier("c1", "C1", "C", 100_000)]
 }
 
 fn arb_command() -> impl Strategy<Value = Command> {

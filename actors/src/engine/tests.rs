@@ -3,7 +3,6 @@
 
 use super::*;
 use crate::clock::ManualClock;
-use crate::domain::shipping::ServiceSpec;
 use crate::domain::*;
 use chrono::{TimeZone, Utc};
 use std::future::Future;
@@ -29,19 +28,7 @@ fn config() -> EngineConfig {
     EngineConfig {
         timer_tick: Duration::from_millis(10),
         idle_timeout: Duration::from_millis(200),
-        carriers: vec![CarrierSpec {
-            id: "postnl".into(),
-            name: "PostNL".into(),
-            tracking_prefix: "3S".into(),
-            countries: vec![],
-            services: vec![ServiceSpec {
-                code: "std".into(),
-                method: "standard".into(),
-                transit_days: 1,
-                cutoff: "17:00".into(),
-                max_weight_grams: 30_000,
-            }],
-        }],
+        carriers: vec![fixtures::carrier("postnl", "PostNL", "3S", 30_000)],
         ..EngineConfig::default()
     }
 }
@@ -53,34 +40,7 @@ fn clock() -> Arc<ManualClock> {
 }
 
 fn new_order(sku: &str, qty: u32, method: PaymentMethod, status: InitialPaymentStatus) -> NewOrder {
-    NewOrder {
-        external_ref: Some("web-1".into()),
-        customer: Customer {
-            id: "c1".into(),
-            email: "c@example.com".into(),
-            phone: None,
-            locale: None,
-        },
-        currency: crate::domain::Currency::parse("EUR").unwrap(),
-        lines: vec![NewLine {
-            sku: sku.into(),
-            quantity: qty,
-            unit_price: 1250,
-        }],
-        shipping: Shipping {
-            method: None,
-            address: Address {
-                name: "A".into(),
-                line1: "Street 1".into(),
-                line2: None,
-                city: "Amsterdam".into(),
-                postal_code: "1000AA".into(),
-                country: "NL".into(),
-            },
-        },
-        billing_address: None,
-        payment: NewPayment { method, status },
-    }
+    fixtures::new_order(&[(sku, qty, 1250)], method, status)
 }
 
 /// Places an order and returns its id.

@@ -746,37 +746,11 @@ mod tests {
     use chrono::TimeZone;
 
     fn placed() -> (Order, Vec<Event>) {
-        let order = NewOrder {
-            external_ref: None,
-            customer: Customer {
-                id: "c".into(),
-                email: "c@example.com".into(),
-                phone: None,
-                locale: None,
-            },
-            currency: Currency::parse("EUR").unwrap(),
-            lines: vec![NewLine {
-                sku: "s".into(),
-                quantity: 1,
-                unit_price: 100,
-            }],
-            shipping: Shipping {
-                method: None,
-                address: Address {
-                    name: "n".into(),
-                    line1: "l".into(),
-                    line2: None,
-                    city: "c".into(),
-                    postal_code: "1".into(),
-                    country: "NL".into(),
-                },
-            },
-            billing_address: None,
-            payment: NewPayment {
-                method: PaymentMethod::Cod,
-                status: InitialPaymentStatus::Pending,
-            },
-        };
+        let order = crate::domain::fixtures::new_order(
+            &[("s", 1, 100)],
+            PaymentMethod::Cod,
+            InitialPaymentStatus::Pending,
+        );
         let cmd = Command::Place {
             id: OrderId::now_v7(),
             tracking_token: "a".repeat(40),
