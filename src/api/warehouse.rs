@@ -65,23 +65,12 @@ pub async fn acknowledge_picks(
     id: web::Path<String>,
     body: web::Json<PicksBody>,
 ) -> Result<HttpResponse, Problem> {
-    state.keys.require(&req, WAREHOUSE)?;
-    let id = parse_id(&id)?;
     let b = body.into_inner();
-    check_warehouse(&b.warehouse)?;
-    let done = state
-        .engine
-        .execute(
-            id,
-            Command::AcknowledgePicks {
-                warehouse: b.warehouse,
-                lines: b.lines,
-            },
-            Cause::Warehouse,
-            false,
-        )
-        .await?;
-    acknowledged(&state, done).await
+    let cmd = |warehouse| Command::AcknowledgePicks {
+        warehouse,
+        lines: b.lines,
+    };
+    run(&state, &req, &id, b.warehouse, cmd, false).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -153,21 +142,30 @@ pub async fn receive_return(
     id: web::Path<String>,
     body: web::Json<ReceiveBody>,
 ) -> Result<HttpResponse, Problem> {
-    state.keys.require(&req, WAREHOUSE)?;
-    let id = parse_id(&id)?;
     let b = body.into_inner();
-    check_warehouse(&b.warehouse)?;
+    let cmd = |warehouse| Command::ReceiveReturn {
+        warehouse,
+        lines: b.lines,
+    };
+    run(&state, &req, &id, b.warehouse, cmd, true).await
+}
+
+/// Runs a warehouse command that names its warehouse, after checking the role, the id and the
+/// warehouse name (in that order, so a caller without the role learns nothing else).
+async fn run(
+    state: &AppState,
+    req: &HttpRequest,
+    id: &str,
+    warehouse: String,
+    command: impl FnOnce(String) -> Command,
+    await_effects: bool,
+) -> Result<HttpResponse, Problem> {
+    state.keys.require(req, WAREHOUSE)?;
+    let id = parse_id(id)?;
+    check_warehouse(&warehouse)?;
     let done = state
         .engine
-        .execute(
-            id,
-            Command::ReceiveReturn {
-                warehouse: b.warehouse,
-                lines: b.lines,
-            },
-            Cause::Warehouse,
-            true,
-        )
+        .execute(id, command(warehouse), Cause::Warehouse, await_effects)
         .await?;
-    acknowledged(&state, done).await
+    acknowledged(state, done).await
 }
