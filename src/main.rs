@@ -1,30 +1,18 @@
 //! `orderly`: the service binary. Reads the config, opens the store, starts the engine's
 //! actors once, then serves the HTTP API on every worker.
 
-// Problems (RFC 9457 bodies) are returned by value on the error path of request handlers; their
-// size does not matter there, and boxing them would only add noise.
-#![allow(clippy::result_large_err)]
-
-mod api;
 mod bench;
 mod capacity;
 mod child;
-mod config;
 mod crash;
-mod label;
 
-use actix_web::dev::Service;
-use actix_web::{web, App, HttpServer};
-use api::metrics::{HttpMetrics, RequestLabels, RouteLabels};
+pub(crate) use orderly::config;
+
 use clap::{Parser, Subcommand};
 use config::Config;
-use orderly_actors::clock::SystemClock;
-use orderly_actors::engine::Engine;
-use orderly_actors::store::Store;
+use orderly::{init_tracing, serve};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Instant;
 
 /// sled copies tree nodes on write and the HTTP path allocates per request; under load glibc's
 /// allocator was a fifth of the server's CPU profile. mimalloc cuts that (see README).
@@ -109,83 +97,4 @@ fn report(result: Result<(), String>) -> ExitCode {
             ExitCode::from(1)
         }
     }
-}
-
-fn init_tracing(config: &Config) {
-    use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if config.log.format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
-
-async fn serve(config: Config) -> Result<(), String> {
-    let started = Instant::now();
-    let dir = &config.storage.data_dir;
-    // Patient: a previous process on the same directory may still be letting go of its lock.
-    let store = Store::open_patiently(
-        dir,
-        config.storage.cache_mb << 20,
-        std::time::Duration::from_secs(5),
-    )
-    .map_err(|e| format!("cannot open storage at {}: {e}", dir.display()))?;
-    let engine = Engine::start(store, Arc::new(SystemClock), config.engine_config())
-        .map_err(|e| format!("cannot start the engine: {e}"))?;
-    let state = web::Data::new(api::AppState {
-        engine,
-        keys: api::auth::Keys::from_config(&config.auth),
-        metrics: Arc::new(HttpMetrics::default()),
-    });
-    let max_body = config.server.max_body_bytes;
-    let workers = if config.server.workers == 0 {
-        config::num_cpus()
-    } else {
-        config.server.workers
-    };
-    let server = HttpServer::new(move || {
-        let metrics = state.metrics.clone();
-        App::new()
-            .app_data(state.clone())
-            .wrap_fn(move |req, srv| {
-                let method = req.method().to_string();
-                // Not `req.match_pattern()`: it matches the path against every route again, which
-                // profiled at ~7% of the server's CPU.
-                let route = api::metrics::route_label(req.path());
-                let t0 = Instant::now();
-                let metrics = metrics.clone();
-                let fut = srv.call(req);
-                async move {
-                    let res = fut.await?;
-                    let status = res.status().as_u16();
-                    metrics
-                        .latency
-                        .get_or_create(&RouteLabels {
-                            method: method.clone(),
-                            route,
-                        })
-                        .observe(t0.elapsed().as_secs_f64());
-                    metrics
-                        .requests
-                        .get_or_create(&RequestLabels {
-                            method,
-                            route,
-                            status,
-                        })
-                        .inc();
-                    Ok(res)
-                }
-            })
-            .configure(api::configure(max_body))
-    })
-    .workers(workers)
-    .bind(&config.server.bind)
-    .map_err(|e| format!("cannot listen on {}: {e}", config.server.bind))?;
-    tracing::info!(bind = %config.server.bind, data_dir = %dir.display(), startup_ms = started.elapsed().as_millis() as u64, "orderly is ready");
-    server.run().await.map_err(|e| e.to_string())
 }
