@@ -1,0 +1,195 @@
+//! Key encoding for the `orders` and `inventory` trees. One byte of prefix says what a key
+//! is; ids are the 16 raw UUID bytes and numbers are big-endian, so sled's byte order is the
+//! order we scan in (UUIDv7 ids sort by creation time, timers by due time).
+
+use chrono::{DateTime, Utc};
+use orderly_storage::domain::{OrderId, Status, Timer, TimerKind};
+
+pub const ORDER: u8 = b'O';
+pub const EVENT: u8 = b'E';
+pub const OUTBOX: u8 = b'X';
+pub const TIMER: u8 = b'T';
+pub const IDEMPOTENCY: u8 = b'I';
+pub const STATUS: u8 = b'S';
+pub const PICK: u8 = b'W';
+pub const TOKEN: u8 = b'K';
+pub const TRACKING: u8 = b'N';
+pub const DEAD: u8 = b'D';
+pub const STOCK: u8 = b'L';
+pub const RESERVATION: u8 = b'R';
+pub const RESTOCK: u8 = b'P';
+pub const JOURNAL: u8 = b'J';
+
+fn with(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
+    k.push(prefix);
+    for p in parts {
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+pub fn order(id: OrderId) -> Vec<u8> {
+    with(ORDER, &[id.as_bytes()])
+}
+
+pub fn events_of(id: OrderId) -> Vec<u8> {
+    with(EVENT, &[id.as_bytes()])
+}
+
+/// The key of one transition's events: the order and the first event's step, so a range up to
+/// a snapshot's version holds exactly the transitions that snapshot includes.
+pub fn event(id: OrderId, seq: u32) -> Vec<u8> {
+    with(EVENT, &[id.as_bytes(), &seq.to_be_bytes()])
+}
+
+pub fn outbox_of(id: OrderId) -> Vec<u8> {
+    with(OUTBOX, &[id.as_bytes()])
+}
+
+pub fn outbox(id: OrderId, step: u32, action: &str, channel: Option<&str>) -> Vec<u8> {
+    let mut k = with(
+        OUTBOX,
+        &[id.as_bytes(), &step.to_be_bytes(), action.as_bytes()],
+    );
+    if let Some(c) = channel {
+        k.push(b':');
+        k.extend_from_slice(c.as_bytes());
+    }
+    k
+}
+
+fn kind_byte(k: TimerKind) -> u8 {
+    match k {
+        TimerKind::PaymentDue => 1,
+    }
+}
+
+fn micros(t: DateTime<Utc>) -> [u8; 8] {
+    // Offset so that pre-1970 times would still sort; all real times are positive anyway.
+    ((t.timestamp_micros() as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+pub fn timer(t: &Timer) -> Vec<u8> {
+    with(
+        TIMER,
+        &[&micros(t.due), t.order_id.as_bytes(), &[kind_byte(t.kind)]],
+    )
+}
+
+/// Exclusive upper bound of the timers due at or before `now`.
+pub fn timer_upper(now: DateTime<Utc>) -> Vec<u8> {
+    let m = ((now.timestamp_micros() as u64) ^ (1 << 63)) + 1;
+    with(TIMER, &[&m.to_be_bytes()])
+}
+
+pub fn parse_timer(k: &[u8]) -> Option<Timer> {
+    if k.len() != 1 + 8 + 16 + 1 || k[0] != TIMER {
+        return None;
+    }
+    let m = u64::from_be_bytes(k[1..9].try_into().ok()?) ^ (1 << 63);
+    let due = DateTime::<Utc>::from_timestamp_micros(m as i64)?;
+    let order_id = OrderId::from_bytes(k[9..25].try_into().ok()?);
+    let kind = match k[25] {
+        1 => TimerKind::PaymentDue,
+        _ => return None,
+    };
+    Some(Timer {
+        order_id,
+        kind,
+        due,
+    })
+}
+
+pub fn idempotency(key: &str) -> Vec<u8> {
+    with(IDEMPOTENCY, &[key.as_bytes()])
+}
+
+fn status_byte(s: Status) -> u8 {
+    s.rank()
+}
+
+pub fn by_status_prefix(s: Status) -> Vec<u8> {
+    vec![STATUS, status_byte(s)]
+}
+
+pub fn by_status(s: Status, id: OrderId) -> Vec<u8> {
+    with(STATUS, &[&[status_byte(s)], id.as_bytes()])
+}
+
+pub fn pick_prefix(warehouse: &str) -> Vec<u8> {
+    with(PICK, &[warehouse.as_bytes(), &[0]])
+}
+
+pub fn pick(warehouse: &str, id: OrderId) -> Vec<u8> {
+    with(PICK, &[warehouse.as_bytes(), &[0], id.as_bytes()])
+}
+
+pub fn token(t: &str) -> Vec<u8> {
+    with(TOKEN, &[t.as_bytes()])
+}
+
+pub fn tracking_number(tn: &str) -> Vec<u8> {
+    with(TRACKING, &[tn.as_bytes()])
+}
+
+pub fn dead_letter(message_id: &str) -> Vec<u8> {
+    with(DEAD, &[message_id.as_bytes()])
+}
+
+pub fn stock(warehouse: &str, sku: &str) -> Vec<u8> {
+    with(STOCK, &[warehouse.as_bytes(), &[0], sku.as_bytes()])
+}
+
+pub fn parse_stock(k: &[u8]) -> Option<(String, String)> {
+    let rest = k.strip_prefix(&[STOCK])?;
+    let nul = rest.iter().position(|b| *b == 0)?;
+    Some((
+        String::from_utf8(rest[..nul].to_vec()).ok()?,
+        String::from_utf8(rest[nul + 1..].to_vec()).ok()?,
+    ))
+}
+
+pub fn reservation(id: OrderId) -> Vec<u8> {
+    with(RESERVATION, &[id.as_bytes()])
+}
+
+pub fn journal(seq: u64) -> Vec<u8> {
+    with(JOURNAL, &[&seq.to_be_bytes()])
+}
+
+pub fn restock(id: OrderId, step: u32) -> Vec<u8> {
+    with(RESTOCK, &[id.as_bytes(), &step.to_be_bytes()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn timer_keys_round_trip_and_sort_by_due() {
+        let id = OrderId::from_u128(42);
+        let early = Timer {
+            order_id: id,
+            kind: TimerKind::PaymentDue,
+            due: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+        };
+        let late = Timer {
+            due: early.due + chrono::Duration::seconds(1),
+            ..early.clone()
+        };
+        assert_eq!(parse_timer(&timer(&early)), Some(early.clone()));
+        assert!(timer(&early) < timer(&late));
+        assert!(timer(&early) < timer_upper(early.due));
+        assert!(timer(&late) >= timer_upper(early.due));
+    }
+
+    #[test]
+    fn stock_keys_round_trip() {
+        assert_eq!(
+            parse_stock(&stock("ams", "SKU-1")),
+            Some(("ams".into(), "SKU-1".into()))
+        );
+    }
+}

@@ -1,0 +1,761 @@
+//! The sled storage backend: one sled database, written through a single commit point per
+//! transition and made durable by group commit.
+//!
+//! Layout (see ARCHITECTURE.md and `keys`): the `orders` tree holds, under one-byte prefixes,
+//! each order's snapshot, its events, its outbox entries, its timers, the idempotency records
+//! and the secondary indexes; the `inventory` tree holds the stock ledger, whose commit point
+//! is a journal record. Values are records of the stored schema
+//! ([`orderly_storage::schema`]): a version byte and JSON, or the unmarked JSON of the release
+//! before versioning, which reads as v1.
+//!
+//! **A transition is atomic by its commit point, the snapshot.** Everything the new snapshot
+//! vouches for is inserted first, then the snapshot (one key, atomic), then what it no longer
+//! vouches for is removed (see [`SledStorage::commit_transition`]). sled recovers a prefix of
+//! its log, so a snapshot that survived a crash implies everything written before it survived.
+//! What was written ahead of a snapshot that did not survive is this backend's business to
+//! ignore, and it does so in every read of the interface:
+//!
+//! * index entries (status, pick list, tracking token and number) are checked against the
+//!   snapshot they point to;
+//! * history is read up to the snapshot's version;
+//! * an idempotency record counts only if its order reached the recorded version;
+//! * an outbox entry is handed out only if its order reached the entry's step, and entries past
+//!   their order's version are dropped when the database is opened;
+//! * a timer is handed out only if its order reached the version that set it (stored in the
+//!   timer's value; timers written before versioning have none and count once the order exists);
+//! * when an order's writer loads it ([`SledStorage::load_order_for_update`]), events and
+//!   outbox entries past the committed version are removed, so the writer's next transition,
+//!   which reuses those step numbers, never mixes with them.
+//!
+//! Nothing is acknowledged before the write's [`Commit`] resolved (see `durability`).
+
+mod durability;
+mod keys;
+
+use chrono::{DateTime, Utc};
+use durability::GroupCommit;
+use orderly_storage::domain::inventory::{Reservation, StockLevel};
+use orderly_storage::domain::{Event, Order, OrderId, Status, Timer};
+use orderly_storage::schema::{self, v1};
+use orderly_storage::{
+    Commit, DeadLetter, FlushStats, IdempotencyRecord, OutboxEntry, Result, StockCell, StockChange,
+    Storage, StorageError, TransitionWrite,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A sled error as a storage error.
+pub(crate) fn backend(e: sled::Error) -> StorageError {
+    StorageError::Backend(Box::new(e))
+}
+
+trait OrBackend<T> {
+    fn db(self) -> Result<T>;
+}
+
+impl<T> OrBackend<T> for std::result::Result<T, sled::Error> {
+    fn db(self) -> Result<T> {
+        self.map_err(backend)
+    }
+}
+
+/// The writes of one transition, in commit order.
+struct TransitionOps {
+    first: Vec<(Vec<u8>, Vec<u8>)>,
+    commit: (Vec<u8>, Vec<u8>),
+    then_remove: Vec<Vec<u8>>,
+}
+
+fn transition_ops(w: &TransitionWrite<'_>) -> Result<TransitionOps> {
+    let id = w.after.id;
+    let mut first = Vec::with_capacity(w.outbox.len() + w.set_timers.len() + 5);
+    let mut then_remove = Vec::new();
+    // All of a transition's events under one key (the first event's step): one insert instead
+    // of one per event, and fewer entries to read back for a history.
+    if let Some(e) = w.events.first() {
+        first.push((keys::event(id, e.seq), schema::encode_events(w.events)?));
+    }
+    for entry in w.outbox {
+        first.push((outbox_key(entry), schema::encode_outbox(entry)?));
+    }
+    // A timer's value is the version that set it: it counts once the snapshot reaches it.
+    let version = w.after.version.to_be_bytes().to_vec();
+    for t in w.set_timers {
+        first.push((keys::timer(t), version.clone()));
+    }
+    if let Some((key, rec)) = w.idempotency {
+        first.push((keys::idempotency(key), schema::encode_idempotency(rec)?));
+    }
+    let before_status = w.before.map(|o| o.status);
+    if before_status != Some(w.after.status) {
+        first.push((keys::by_status(w.after.status, id), vec![]));
+        if let Some(s) = before_status {
+            then_remove.push(keys::by_status(s, id));
+        }
+    }
+    // The pick list holds confirmed orders only.
+    let was_pickable = w
+        .before
+        .filter(|o| o.status == Status::Confirmed)
+        .and_then(|o| o.warehouse.as_deref());
+    let is_pickable = Some(w.after)
+        .filter(|o| o.status == Status::Confirmed)
+        .and_then(|o| o.warehouse.as_deref());
+    if was_pickable != is_pickable {
+        if let Some(wh) = is_pickable {
+            first.push((keys::pick(wh, id), vec![]));
+        }
+        if let Some(wh) = was_pickable {
+            then_remove.push(keys::pick(wh, id));
+        }
+    }
+    if w.before.is_none() {
+        first.push((keys::token(&w.after.tracking_token), id.as_bytes().to_vec()));
+    }
+    let booked_before = w
+        .before
+        .and_then(|o| o.booking())
+        .map(|b| &b.tracking_number);
+    if let Some(bk) = w.after.booking() {
+        if booked_before != Some(&bk.tracking_number) {
+            first.push((
+                keys::tracking_number(&bk.tracking_number),
+                id.as_bytes().to_vec(),
+            ));
+        }
+    }
+    for t in w.clear_timers {
+        then_remove.push(keys::timer(t));
+    }
+    Ok(TransitionOps {
+        first,
+        commit: (keys::order(id), schema::encode_order(w.after)?),
+        then_remove,
+    })
+}
+
+fn outbox_key(entry: &OutboxEntry) -> Vec<u8> {
+    keys::outbox(
+        entry.effect.order_id,
+        entry.effect.step,
+        entry.effect.action.name(),
+        entry.channel.as_deref(),
+    )
+}
+
+/// (warehouse, sku).
+type Cell<'a> = (Cow<'a, str>, Cow<'a, str>);
+
+/// One stock change as journalled: new absolute values, so replaying it is idempotent. The
+/// shape is the one the release before versioning journalled.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Journal<'a> {
+    levels: Vec<(Cell<'a>, v1::StockLevel)>,
+    reservations: Vec<v1::Reservation<'a>>,
+    restock_marker: Option<(OrderId, u32)>,
+}
+
+fn id_from(b: &[u8]) -> Option<OrderId> {
+    <[u8; 16]>::try_from(b).ok().map(OrderId::from_bytes)
+}
+
+/// The sled backend. Open it once per directory and process; share it as `Arc<dyn Storage>`.
+pub struct SledStorage {
+    db: sled::Db,
+    orders: sled::Tree,
+    inventory: sled::Tree,
+    group: Arc<GroupCommit>,
+    dir: PathBuf,
+    journal_seq: AtomicU64,
+    /// Serialises stock writes: their expected values are checked and applied under it.
+    stock: Mutex<()>,
+}
+
+impl SledStorage {
+    /// Opens the store, waiting up to `patience` for a previous holder of the same directory in
+    /// this process (whose flusher thread lets go within a few hundred milliseconds).
+    pub fn open_patiently(
+        dir: &Path,
+        cache_bytes: u64,
+        patience: std::time::Duration,
+    ) -> Result<SledStorage> {
+        let deadline = std::time::Instant::now() + patience;
+        loop {
+            match SledStorage::open(dir, cache_bytes) {
+                Err(StorageError::Backend(e))
+                    if e.to_string().contains("could not acquire lock")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Opens (or creates) the database under `dir` with a page cache of `cache_bytes`,
+    /// finishes stock changes a crash interrupted and drops outbox entries whose transition
+    /// never committed.
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<SledStorage> {
+        std::fs::create_dir_all(dir)?;
+        let db = sled::Config::new()
+            .path(dir.join("sled"))
+            .cache_capacity(cache_bytes)
+            .mode(sled::Mode::HighThroughput)
+            .flush_every_ms(Some(1000))
+            .open()
+            .db()?;
+        let orders = db.open_tree("orders").db()?;
+        let inventory = db.open_tree("inventory").db()?;
+        let group = GroupCommit::start(db.clone(), &dir.join("sled"))?;
+        let store = SledStorage {
+            db,
+            orders,
+            inventory,
+            group,
+            dir: dir.to_path_buf(),
+            journal_seq: AtomicU64::new(0),
+            stock: Mutex::new(()),
+        };
+        store.replay_stock_journal()?;
+        store.discard_uncommitted_outbox()?;
+        Ok(store)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn commit(&self) -> Commit {
+        Commit::new(self.group.clone(), self.group.mark_written())
+    }
+
+    /// Writes what a crash inside [`Storage::commit_transition`] could leave: everything ahead
+    /// of the snapshot, without it. For the conformance suite and tests only.
+    #[doc(hidden)]
+    pub fn write_ahead_of_commit_point(&self, w: &TransitionWrite<'_>) -> Result<()> {
+        for (k, v) in transition_ops(w)?.first {
+            self.orders.insert(k, v).db()?;
+        }
+        Ok(())
+    }
+
+    /// The committed version of an order, read without decoding the whole snapshot.
+    fn committed_version(&self, id: OrderId) -> Result<Option<u32>> {
+        self.orders
+            .get(keys::order(id))
+            .db()?
+            .map(|v| schema::decode_order_version(&v))
+            .transpose()
+    }
+
+    /// Removes what an interrupted transition wrote ahead of its snapshot: events and outbox
+    /// entries past the committed version.
+    fn discard_uncommitted(&self, id: OrderId, version: u32) -> Result<()> {
+        let mut to = keys::events_of(id);
+        to.push(0xff);
+        for k in self
+            .orders
+            .range(keys::event(id, version.saturating_add(1))..to)
+            .keys()
+        {
+            self.orders.remove(k.db()?).db()?;
+        }
+        let mut from = keys::outbox_of(id);
+        from.extend_from_slice(&version.saturating_add(1).to_be_bytes());
+        let mut to = keys::outbox_of(id);
+        to.push(0xff);
+        for k in self.orders.range(from..to).keys() {
+            self.orders.remove(k.db()?).db()?;
+        }
+        Ok(())
+    }
+
+    /// At open, before any writer: outbox entries of transitions that never committed go.
+    fn discard_uncommitted_outbox(&self) -> Result<()> {
+        for kv in self.orders.scan_prefix([keys::OUTBOX]) {
+            let (k, v) = kv.db()?;
+            let entry = schema::decode_outbox(&v)?;
+            if !self.vouched(entry.effect.order_id, entry.effect.step)? {
+                self.orders.remove(k).db()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the order's committed snapshot has reached `version`.
+    fn vouched(&self, id: OrderId, version: u32) -> Result<bool> {
+        Ok(self.committed_version(id)?.is_some_and(|v| v >= version))
+    }
+
+    /// Whether a stored timer's transition committed (see the module doc).
+    fn timer_committed(&self, t: &Timer, value: &[u8]) -> Result<bool> {
+        let set_at = <[u8; 4]>::try_from(value)
+            .map(u32::from_be_bytes)
+            .unwrap_or(0);
+        self.vouched(t.order_id, set_at)
+    }
+
+    /// Committed timers with keys in `range`, earliest first, at most `limit`.
+    fn timers_in(
+        &self,
+        range: impl std::ops::RangeBounds<Vec<u8>>,
+        limit: usize,
+    ) -> Result<Vec<Timer>> {
+        let mut out = Vec::new();
+        for kv in self.orders.range(range) {
+            if out.len() == limit {
+                break;
+            }
+            let (k, v) = kv.db()?;
+            if let Some(t) = keys::parse_timer(&k) {
+                if self.timer_committed(&t, &v)? {
+                    out.push(t);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The stored values of the transitions up to `version`, each one record of events.
+    fn history_records(&self, id: OrderId, version: u32) -> Result<Vec<sled::IVec>> {
+        self.orders
+            .range(keys::event(id, 0)..=keys::event(id, version))
+            .values()
+            .map(|v| v.db())
+            .collect()
+    }
+
+    fn write_journalled(&self, change: &Journal<'_>) -> Result<()> {
+        let seq = self.journal_seq.fetch_add(1, Ordering::SeqCst);
+        let key = keys::journal(seq);
+        self.inventory
+            .insert(&key, schema::encode_record(change)?)
+            .db()?;
+        self.apply_journal(change)?;
+        self.inventory.remove(key).db()?;
+        Ok(())
+    }
+
+    fn apply_journal(&self, c: &Journal<'_>) -> Result<()> {
+        // The journal holds v1 values: each goes to its key as a v1 record as it is.
+        for ((w, s), level) in &c.levels {
+            self.inventory
+                .insert(keys::stock(w, s), schema::encode_record(level)?)
+                .db()?;
+        }
+        for r in &c.reservations {
+            self.inventory
+                .insert(keys::reservation(r.order_id), schema::encode_record(r)?)
+                .db()?;
+        }
+        if let Some((id, step)) = c.restock_marker {
+            self.inventory.insert(keys::restock(id, step), &[]).db()?;
+        }
+        Ok(())
+    }
+
+    /// Finishes stock changes interrupted by a crash (see [`Storage::write_stock`]).
+    fn replay_stock_journal(&self) -> Result<()> {
+        for kv in self.inventory.scan_prefix([keys::JOURNAL]) {
+            let (k, v) = kv.db()?;
+            let change: Journal<'static> = schema::decode_record(&v)?;
+            self.apply_journal(&change)?;
+            self.inventory.remove(k).db()?;
+        }
+        Ok(())
+    }
+}
+
+impl Storage for SledStorage {
+    /// Atomicity by a single commit point, not a sled batch: everything the new snapshot
+    /// vouches for (events, outbox entries, timers, idempotency record, new index entries) is
+    /// inserted first, then the snapshot (one key, atomic), then what it no longer vouches for
+    /// is removed. sled recovers a prefix of its log, so a surviving snapshot implies everything
+    /// written before it survived; anything written before a snapshot that did not survive is
+    /// ignored by readers (they check it against the snapshot) and cleaned up when the order's
+    /// writer loads it and at open. We avoid `apply_batch` because in sled 0.34 the first batch
+    /// switches the whole database to a global reader-writer lock (every batch then waits for
+    /// running flushes and excludes every other write) and each batch rolls the log buffer
+    /// twice. The single writer is trusted: `w.before` is not checked against storage.
+    fn commit_transition(&self, w: &TransitionWrite<'_>) -> Result<Commit> {
+        self.group.check()?;
+        debug_assert!(
+            w.idempotency.is_none() || w.before.is_none(),
+            "only a placement carries an idempotency record"
+        );
+        let ops = transition_ops(w)?;
+        for (k, v) in ops.first {
+            self.orders.insert(k, v).db()?;
+        }
+        self.orders.insert(ops.commit.0, ops.commit.1).db()?;
+        for k in ops.then_remove {
+            self.orders.remove(k).db()?;
+        }
+        Ok(self.commit())
+    }
+
+    fn load_order_for_update(&self, id: OrderId) -> Result<Option<Order>> {
+        let order = self.load_order(id)?;
+        // A brand-new order has nothing to discard: the engine draws a fresh id for every
+        // placement attempt.
+        if let Some(o) = &order {
+            self.discard_uncommitted(id, o.version)?;
+        }
+        Ok(order)
+    }
+
+    fn sync(&self) -> Commit {
+        self.commit()
+    }
+
+    fn load_order(&self, id: OrderId) -> Result<Option<Order>> {
+        self.orders
+            .get(keys::order(id))
+            .db()?
+            .map(|v| schema::decode_order(&v))
+            .transpose()
+    }
+
+    fn order_exists(&self, id: OrderId) -> Result<bool> {
+        self.orders.contains_key(keys::order(id)).db()
+    }
+
+    fn history(&self, id: OrderId, version: u32) -> Result<Vec<Event>> {
+        let mut out = Vec::with_capacity(version as usize);
+        for v in self.history_records(id, version)? {
+            out.extend(schema::decode_events(&v)?);
+        }
+        Ok(out)
+    }
+
+    fn history_json(&self, id: OrderId, version: u32) -> Result<Vec<Box<RawValue>>> {
+        let mut out = Vec::with_capacity(version as usize);
+        for v in self.history_records(id, version)? {
+            out.extend(schema::history_json(&v)?);
+        }
+        Ok(out)
+    }
+
+    fn order_by_token(&self, token: &str) -> Result<Option<Order>> {
+        let Some(id) = self
+            .orders
+            .get(keys::token(token))
+            .db()?
+            .and_then(|v| id_from(&v))
+        else {
+            return Ok(None);
+        };
+        Ok(self.load_order(id)?.filter(|o| o.tracking_token == token))
+    }
+
+    fn order_by_tracking_number(&self, tn: &str) -> Result<Option<OrderId>> {
+        let Some(id) = self
+            .orders
+            .get(keys::tracking_number(tn))
+            .db()?
+            .and_then(|v| id_from(&v))
+        else {
+            return Ok(None);
+        };
+        let booked = self
+            .load_order(id)?
+            .is_some_and(|o| o.booking().is_some_and(|b| b.tracking_number == tn));
+        Ok(booked.then_some(id))
+    }
+
+    fn list_orders(
+        &self,
+        status: Option<Status>,
+        before: Option<OrderId>,
+        limit: usize,
+    ) -> Result<Vec<Order>> {
+        let (prefix, id_at): (Vec<u8>, usize) = match status {
+            Some(s) => (keys::by_status_prefix(s), 2),
+            None => (vec![keys::ORDER], 1),
+        };
+        let mut upper = prefix.clone();
+        match before {
+            Some(id) => upper.extend_from_slice(id.as_bytes()),
+            None => upper.push(0xff),
+        }
+        let mut out = Vec::with_capacity(limit.min(1024));
+        if limit == 0 {
+            return Ok(out);
+        }
+        for kv in self.orders.range(prefix.clone()..upper).rev() {
+            let (k, v) = kv.db()?;
+            let order = if let Some(s) = status {
+                // Index entries are checked against the snapshot: a stale or uncommitted one
+                // is skipped.
+                match id_from(&k[id_at..])
+                    .map(|id| self.load_order(id))
+                    .transpose()?
+                    .flatten()
+                {
+                    Some(o) if o.status == s => o,
+                    _ => continue,
+                }
+            } else {
+                schema::decode_order(&v)?
+            };
+            out.push(order);
+            if out.len() == limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn picks(&self, warehouse: &str, after: Option<OrderId>, limit: usize) -> Result<Vec<Order>> {
+        let prefix = keys::pick_prefix(warehouse);
+        let mut lower = prefix.clone();
+        if let Some(id) = after {
+            lower.extend_from_slice(id.as_bytes());
+            lower.push(0);
+        }
+        let mut upper = prefix.clone();
+        upper.push(0xff);
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        for k in self.orders.range(lower..upper).keys() {
+            let k = k.db()?;
+            let order = id_from(&k[prefix.len()..])
+                .map(|id| self.load_order(id))
+                .transpose()?
+                .flatten();
+            if let Some(o) = order.filter(|o| {
+                o.status == Status::Confirmed && o.warehouse.as_deref() == Some(warehouse)
+            }) {
+                out.push(o);
+            }
+            if out.len() == limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>> {
+        let Some(v) = self.orders.get(keys::idempotency(key)).db()? else {
+            return Ok(None);
+        };
+        let rec = schema::decode_idempotency(&v)?;
+        // A record whose order never reached its version was written ahead of a snapshot
+        // that did not commit: its request did not happen.
+        Ok(self.vouched(rec.order_id, rec.version)?.then_some(rec))
+    }
+
+    fn order_count(&self) -> Result<usize> {
+        Ok(self.orders.scan_prefix([keys::ORDER]).count())
+    }
+
+    /// Every pending entry whose transition committed. Single node: the caller (the engine, at
+    /// start) owns them all; calling again hands them out again.
+    fn claim_outbox(&self) -> Result<Vec<OutboxEntry>> {
+        let mut out = Vec::new();
+        for v in self.orders.scan_prefix([keys::OUTBOX]).values() {
+            let entry = schema::decode_outbox(&v.db()?)?;
+            if self.vouched(entry.effect.order_id, entry.effect.step)? {
+                out.push(entry);
+            }
+        }
+        Ok(out)
+    }
+
+    fn outbox_entry(&self, entry: &OutboxEntry) -> Result<Option<OutboxEntry>> {
+        self.orders
+            .get(outbox_key(entry))
+            .db()?
+            .map(|v| schema::decode_outbox(&v))
+            .transpose()
+    }
+
+    fn record_outbox_attempt(&self, entry: &OutboxEntry) -> Result<()> {
+        self.orders
+            .insert(outbox_key(entry), schema::encode_outbox(entry)?)
+            .db()?;
+        Ok(())
+    }
+
+    fn ack_outbox(&self, entry: &OutboxEntry) -> Result<()> {
+        self.orders.remove(outbox_key(entry)).db()?;
+        Ok(())
+    }
+
+    fn outbox_len(&self) -> Result<usize> {
+        Ok(self.orders.scan_prefix([keys::OUTBOX]).count())
+    }
+
+    /// The dead letter is written first, so a crash in between leaves the entry in both places
+    /// (one more delivery attempt), never in neither.
+    fn dead_letter(&self, entry: &OutboxEntry, letter: &DeadLetter) -> Result<Commit> {
+        self.orders
+            .insert(
+                keys::dead_letter(&letter.message_id),
+                schema::encode_dead_letter(letter, entry)?,
+            )
+            .db()?;
+        self.orders.remove(outbox_key(entry)).db()?;
+        Ok(self.commit())
+    }
+
+    fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>> {
+        self.orders
+            .scan_prefix([keys::DEAD])
+            .values()
+            .take(limit)
+            .map(|v| schema::decode_dead_letter(&v.db()?))
+            .collect()
+    }
+
+    fn requeue_dead_letter(&self, message_id: &str) -> Result<Option<(OutboxEntry, Commit)>> {
+        let Some(v) = self.orders.get(keys::dead_letter(message_id)).db()? else {
+            return Ok(None);
+        };
+        let Some(stored) = schema::decode_dead_letter(&v)?.entry else {
+            return Err(StorageError::Codec("dead letter without its entry".into()));
+        };
+        let entry = OutboxEntry::new(stored.effect, stored.channel);
+        // Outbox first, then forget the dead letter: never in neither place.
+        self.orders
+            .insert(outbox_key(&entry), schema::encode_outbox(&entry)?)
+            .db()?;
+        self.orders.remove(keys::dead_letter(message_id)).db()?;
+        Ok(Some((entry, self.commit())))
+    }
+
+    /// Every due, committed timer on each call (single node: the caller owns them all).
+    fn claim_due_timers(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>> {
+        self.timers_in(vec![keys::TIMER]..keys::timer_upper(now), limit)
+    }
+
+    fn ack_timer(&self, timer: &Timer) -> Result<()> {
+        self.orders.remove(keys::timer(timer)).db()?;
+        Ok(())
+    }
+
+    fn pending_timers(&self, limit: usize) -> Result<Vec<Timer>> {
+        self.timers_in(vec![keys::TIMER]..vec![keys::TIMER + 1], limit)
+    }
+
+    fn stock_levels(&self) -> Result<Vec<StockCell>> {
+        let mut out = Vec::new();
+        for kv in self.inventory.scan_prefix([keys::STOCK]) {
+            let (k, v) = kv.db()?;
+            if let Some(cell) = keys::parse_stock(&k) {
+                out.push((cell, schema::decode_stock_level(&v)?));
+            }
+        }
+        Ok(out)
+    }
+
+    fn stock_level(&self, warehouse: &str, sku: &str) -> Result<StockLevel> {
+        Ok(self
+            .inventory
+            .get(keys::stock(warehouse, sku))
+            .db()?
+            .map(|v| schema::decode_stock_level(&v))
+            .transpose()?
+            .unwrap_or_default())
+    }
+
+    fn reservation(&self, id: OrderId) -> Result<Option<Reservation>> {
+        self.inventory
+            .get(keys::reservation(id))
+            .db()?
+            .map(|v| schema::decode_reservation(&v))
+            .transpose()
+    }
+
+    fn restocked(&self, id: OrderId, step: u32) -> Result<bool> {
+        self.inventory.contains_key(keys::restock(id, step)).db()
+    }
+
+    /// Checked under a mutex (one process writes this database), then made atomic the way
+    /// transitions are, with a commit point: the new absolute values of the touched cells and
+    /// the reservation are written as one journal record, then applied to their keys, then the
+    /// record is removed. `open` re-applies any record a crash left; applying absolute values
+    /// twice is harmless.
+    fn write_stock(&self, change: &StockChange) -> Result<Commit> {
+        self.group.check()?;
+        let _guard = self.stock.lock().unwrap_or_else(|e| e.into_inner());
+        for c in &change.cells {
+            let current = self.stock_level(&c.warehouse, &c.sku)?;
+            if current != c.expected {
+                return Err(StorageError::Conflict(format!(
+                    "stock of {} at {} is {}/{} (on hand/reserved), not the expected {}/{}",
+                    c.sku,
+                    c.warehouse,
+                    current.on_hand,
+                    current.reserved,
+                    c.expected.on_hand,
+                    c.expected.reserved
+                )));
+            }
+        }
+        if let Some(r) = &change.reservation {
+            if self.reservation(r.new.order_id)? != r.expected {
+                return Err(StorageError::Conflict(format!(
+                    "the reservation of order {} changed",
+                    r.new.order_id
+                )));
+            }
+        }
+        if let Some((id, step)) = change.restock {
+            if self.restocked(id, step)? {
+                return Err(StorageError::Conflict(format!(
+                    "order {id} step {step} was restocked already"
+                )));
+            }
+        }
+        let journal = Journal {
+            levels: change
+                .cells
+                .iter()
+                .map(|c| {
+                    (
+                        (
+                            Cow::Borrowed(c.warehouse.as_str()),
+                            Cow::Borrowed(c.sku.as_str()),
+                        ),
+                        v1::StockLevel::from(&c.new),
+                    )
+                })
+                .collect(),
+            reservations: change
+                .reservation
+                .iter()
+                .map(|r| v1::Reservation::from(&r.new))
+                .collect(),
+            restock_marker: change.restock,
+        };
+        self.write_journalled(&journal)?;
+        Ok(self.commit())
+    }
+
+    fn is_healthy(&self) -> bool {
+        self.group.is_healthy()
+    }
+
+    fn flush_stats(&self) -> FlushStats {
+        self.group.stats()
+    }
+}
+
+impl Drop for SledStorage {
+    fn drop(&mut self) {
+        // Best effort: what was not flushed yet may be lost like in a crash, which the design
+        // tolerates; flushing here only makes clean shutdowns lose nothing.
+        let _ = self.db.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1176 @@
+//! The conformance suite: the [`Storage`] contract as executable checks, run against every
+//! backend unchanged.
+//!
+//! A backend's crate runs the whole suite from one of its integration tests:
+//!
+//! ```ignore
+//! struct MyBackend;
+//! impl orderly_storage::conformance::Backend for MyBackend { /* create a fresh Place */ }
+//! orderly_storage::conformance_tests!(MyBackend);
+//! ```
+//!
+//! which expands to one `#[test]` per check. Each check gets a fresh, empty [`Place`] (a
+//! directory, a database schema), opens storage there, and may close every handle and open
+//! it again — a restart — to check what survives. The checks are synchronous and await
+//! commits with `futures::executor::block_on`, so a backend's commit futures must not depend
+//! on the executor they are polled on (see [`crate::Durability::wait`]).
+//!
+//! What is checked: read-your-commit and every query of a committed transition; index moves
+//! over a lifecycle; atomicity (an interrupted transition leaves nothing visible, and the
+//! next transition at the same step does not mix with it — for backends that can simulate the
+//! interruption, see [`Place::write_interrupted`]); survival of committed data, outbox
+//! entries and timers over a restart; redelivery of what was not acknowledged; dead letters;
+//! conditional stock writes (all cells or none); and that the ledger never oversells with
+//! several writers racing (each on its own handle when the backend allows several, see
+//! [`Place::open_another`]).
+
+use crate::domain::inventory::{Ledger, Reservation, ReservationState, StockLevel};
+use crate::domain::{
+    decide, fold, reactions, Action, Address, Booking, Cause, Command, Currency, Customer, Event,
+    InitialPaymentStatus, LineQty, NewLine, NewOrder, NewPayment, Order, OrderId, Parcel,
+    PaymentMethod, PaymentUpdate, Shipping, Status, Timer, TimerKind,
+};
+use crate::{
+    Commit, DeadLetter, IdempotencyRecord, OutboxEntry, Result, StockChange, Storage, StorageError,
+    TransitionWrite,
+};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use std::sync::Arc;
+
+/// Makes places for the suite's checks.
+pub trait Backend: Send + Sync {
+    /// A fresh, empty place to keep data. Dropping it removes what was kept there.
+    fn create(&self) -> Box<dyn Place>;
+}
+
+/// One check's data: a directory, a database schema, ...
+pub trait Place: Send + Sync {
+    /// Opens storage here: for the first time, or again after every handle from the previous
+    /// open was dropped (a restart).
+    fn open(&self) -> Result<Arc<dyn Storage>>;
+
+    /// Another handle on the same data while the first is open, as a second node would hold
+    /// one; `None` when the backend allows one handle per place (sled).
+    fn open_another(&self) -> Option<Result<Arc<dyn Storage>>> {
+        None
+    }
+
+    /// Writes what a crash in the middle of [`Storage::commit_transition`] could leave behind
+    /// — everything but the commit point — through the handle most recently opened. Returns
+    /// `false` when the backend's commit has no such middle (one database transaction): the
+    /// atomicity check then only checks the committed side.
+    fn write_interrupted(&self, _w: &TransitionWrite<'_>) -> Result<bool> {
+        Ok(false)
+    }
+}
+
+/// One check of the suite.
+pub type Check = fn(&dyn Backend);
+
+/// Every check, by name.
+pub const ALL: &[(&str, Check)] = &[
+    ("read_your_commit", read_your_commit),
+    ("indexes_follow_the_lifecycle", indexes_follow_the_lifecycle),
+    (
+        "interrupted_transition_is_invisible",
+        interrupted_transition_is_invisible,
+    ),
+    (
+        "interrupted_placement_is_invisible",
+        interrupted_placement_is_invisible,
+    ),
+    (
+        "committed_data_survives_a_restart",
+        committed_data_survives_a_restart,
+    ),
+    (
+        "outbox_redelivers_until_acknowledged",
+        outbox_redelivers_until_acknowledged,
+    ),
+    (
+        "dead_letters_move_and_requeue",
+        dead_letters_move_and_requeue,
+    ),
+    (
+        "timers_redeliver_until_acknowledged",
+        timers_redeliver_until_acknowledged,
+    ),
+    (
+        "idempotency_record_counts_once_committed",
+        idempotency_record_counts_once_committed,
+    ),
+    (
+        "stock_writes_are_conditional_and_atomic",
+        stock_writes_are_conditional_and_atomic,
+    ),
+    ("ledger_never_oversells", ledger_never_oversells),
+    ("sync_covers_earlier_writes", sync_covers_earlier_writes),
+];
+
+/// Runs every check, in order.
+pub fn run_all(backend: &dyn Backend) {
+    for (_, check) in ALL {
+        check(backend);
+    }
+}
+
+/// One `#[test]` per conformance check, for a backend's test crate:
+/// `orderly_storage::conformance_tests!(MyBackend::new());`
+#[macro_export]
+macro_rules! conformance_tests {
+    ($backend:expr) => {
+        $crate::conformance_tests!(@each $backend;
+            read_your_commit,
+            indexes_follow_the_lifecycle,
+            interrupted_transition_is_invisible,
+            interrupted_placement_is_invisible,
+            committed_data_survives_a_restart,
+            outbox_redelivers_until_acknowledged,
+            dead_letters_move_and_requeue,
+            timers_redeliver_until_acknowledged,
+            idempotency_record_counts_once_committed,
+            stock_writes_are_conditional_and_atomic,
+            ledger_never_oversells,
+            sync_covers_earlier_writes
+        );
+    };
+    (@each $backend:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::conformance::$name(&$backend);
+            }
+        )*
+    };
+}
+
+// ---- building transitions with the domain ---------------------------------------------------
+
+/// The suite's clock: a fixed start, moved by hand.
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
+}
+
+/// A valid new order with `(sku, quantity)` lines at 10.00 EUR each.
+pub fn new_order(lines: &[(&str, u32)], method: PaymentMethod) -> NewOrder {
+    NewOrder {
+        external_ref: Some("ext-1".into()),
+        customer: Customer {
+            id: "cust-1".into(),
+            email: "jan@example.nl".into(),
+            phone: None,
+            locale: Some("nl-NL".into()),
+        },
+        currency: Currency::parse("EUR").expect("EUR"),
+        lines: lines
+            .iter()
+            .map(|&(sku, quantity)| NewLine {
+                sku: sku.into(),
+                quantity,
+                unit_price: 1000,
+            })
+            .collect(),
+        shipping: Shipping {
+            method: Some("standard".into()),
+            address: Address {
+                name: "Jan Jansen".into(),
+                line1: "Keizersgracht 123".into(),
+                line2: None,
+                city: "Amsterdam".into(),
+                postal_code: "1015 CJ".into(),
+                country: "NL".into(),
+            },
+        },
+        billing_address: None,
+        payment: NewPayment {
+            method,
+            status: InitialPaymentStatus::Pending,
+        },
+    }
+}
+
+/// One decided transition, owning what a [`TransitionWrite`] borrows.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub before: Option<Order>,
+    pub after: Order,
+    pub events: Vec<Event>,
+    pub outbox: Vec<OutboxEntry>,
+    pub set_timers: Vec<Timer>,
+    pub clear_timers: Vec<Timer>,
+    pub idempotency: Option<(String, IdempotencyRecord)>,
+}
+
+impl Step {
+    /// Decides `command` on `before` at `now` with the domain, as the engine would.
+    /// Notifications get one outbox entry on the `webhook` channel.
+    pub fn decide(
+        before: Option<&Order>,
+        command: Command,
+        cause: Cause,
+        now: DateTime<Utc>,
+    ) -> Step {
+        let events = decide(before, &command, &cause, now).expect("the domain accepts the command");
+        assert!(!events.is_empty(), "the command changes the order");
+        let after = fold(before.cloned(), &events).expect("events fold");
+        let r = reactions(&after, &events);
+        let outbox = r
+            .effects
+            .iter()
+            .map(|e| {
+                let channel =
+                    matches!(e.action, Action::Notify { .. }).then(|| "webhook".to_string());
+                OutboxEntry::new(e.clone(), channel)
+            })
+            .collect();
+        Step {
+            before: before.cloned(),
+            after,
+            events,
+            outbox,
+            set_timers: r.set_timers,
+            clear_timers: r.clear_timers,
+            idempotency: None,
+        }
+    }
+
+    /// Places a new order (card orders start unpaid and get a payment timer).
+    pub fn place(order: NewOrder, now: DateTime<Utc>) -> Step {
+        let id = OrderId::now_v7();
+        let command = Command::Place {
+            id,
+            tracking_token: format!("{:040x}", id.as_u128()),
+            order,
+            payment_timeout_secs: 3600,
+        };
+        Step::decide(None, command, Cause::Storefront, now)
+    }
+
+    /// The next transition on this one's `after`.
+    pub fn then(&self, command: Command, cause: Cause, now: DateTime<Utc>) -> Step {
+        Step::decide(Some(&self.after), command, cause, now)
+    }
+
+    pub fn with_idempotency(mut self, key: &str, fingerprint: &str) -> Step {
+        self.idempotency = Some((
+            key.to_string(),
+            IdempotencyRecord {
+                fingerprint: fingerprint.to_string(),
+                order_id: self.after.id,
+                version: self.after.version,
+            },
+        ));
+        self
+    }
+
+    pub fn write(&self) -> TransitionWrite<'_> {
+        TransitionWrite {
+            before: self.before.as_ref(),
+            after: &self.after,
+            events: &self.events,
+            outbox: &self.outbox,
+            set_timers: &self.set_timers,
+            clear_timers: &self.clear_timers,
+            idempotency: self.idempotency.as_ref().map(|(k, r)| (k.as_str(), r)),
+        }
+    }
+
+    /// Commits this transition and waits until it is durable.
+    pub fn commit(&self, s: &dyn Storage) {
+        wait(
+            s.commit_transition(&self.write())
+                .expect("commit_transition"),
+        );
+    }
+}
+
+/// Awaits a commit.
+pub fn wait(commit: Commit) {
+    futures::executor::block_on(std::future::IntoFuture::into_future(commit))
+        .expect("the commit becomes durable");
+}
+
+fn open(place: &dyn Place) -> Arc<dyn Storage> {
+    place.open().expect("storage opens")
+}
+
+/// Drops the handle and opens the place again: a restart.
+fn reopen(place: &dyn Place, s: Arc<dyn Storage>) -> Arc<dyn Storage> {
+    drop(s);
+    open(place)
+}
+
+fn booking(tn: &str) -> Booking {
+    Booking {
+        carrier: "postnl".into(),
+        carrier_name: "PostNL".into(),
+        service: "standard".into(),
+        tracking_number: tn.into(),
+        estimated_delivery: t0().date_naive() + Duration::days(1),
+    }
+}
+
+fn all_events(steps: &[&Step]) -> Vec<Event> {
+    steps.iter().flat_map(|s| s.events.clone()).collect()
+}
+
+fn messages(entries: &[OutboxEntry]) -> Vec<String> {
+    let mut ids: Vec<String> = entries.iter().map(OutboxEntry::message_id).collect();
+    ids.sort();
+    ids
+}
+
+fn outbox_of(s: &dyn Storage, id: OrderId) -> Vec<OutboxEntry> {
+    s.claim_outbox()
+        .expect("claim_outbox")
+        .into_iter()
+        .filter(|e| e.effect.order_id == id)
+        .collect()
+}
+
+/// A placed card order (payment timer set), reserved, paid (confirmed at `ams`).
+struct Lifecycle {
+    placed: Step,
+    reserved: Step,
+    paid: Step,
+}
+
+fn confirmed_order(s: &dyn Storage, lines: &[(&str, u32)]) -> Lifecycle {
+    let placed = Step::place(new_order(lines, PaymentMethod::Card), t0());
+    placed.commit(s);
+    let reserved = placed.then(
+        Command::StockReserved {
+            warehouse: "ams".into(),
+        },
+        Cause::InventoryActor,
+        t0() + Duration::seconds(1),
+    );
+    reserved.commit(s);
+    let paid = reserved.then(
+        Command::RecordPayment {
+            status: PaymentUpdate::Captured,
+            amount: placed.after.total().amount,
+            reference: "psp-1".into(),
+        },
+        Cause::Storefront,
+        t0() + Duration::seconds(2),
+    );
+    paid.commit(s);
+    assert_eq!(paid.after.status, Status::Confirmed);
+    Lifecycle {
+        placed,
+        reserved,
+        paid,
+    }
+}
+
+// ---- the checks --------------------------------------------------------------------------
+
+/// Everything a committed placement wrote is visible through every read.
+pub fn read_your_commit(backend: &dyn Backend) {
+    let place = backend.create();
+    let s = open(&*place);
+    let placed = Step::place(new_order(&[("SKU-1", 2)], PaymentMethod::Card), t0())
+        .with_idempotency("key-1", "fp-1");
+    placed.commit(&*s);
+    let order = &placed.after;
+    let id = order.id;
+
+    assert_eq!(s.load_order(id).unwrap().as_ref(), Some(order));
+    assert!(s.order_exists(id).unwrap());
+    assert!(!s.order_exists(OrderId::now_v7()).unwrap());
+    assert_eq!(s.load_order(OrderId::now_v7()).unwrap(), None);
+    assert_eq!(s.history(id, order.version).unwrap(), placed.events);
+    let raw = s.history_json(id, order.version).unwrap();
+    let decoded: Vec<Event> = raw
+        .iter()
+        .map(|r| serde_json::from_str(r.get()).expect("history_json is domain event JSON"))
+        .collect();
+    assert_eq!(decoded, placed.events);
+    assert_eq!(s.order_count().unwrap(), 1);
+    assert_eq!(s.list_orders(None, None, 10).unwrap(), vec![order.clone()]);
+    assert_eq!(
+        s.list_orders(Some(Status::Placed), None, 10).unwrap(),
+        vec![order.clone()]
+    );
+    assert!(s
+        .list_orders(Some(Status::Confirmed), None, 10)
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        s.order_by_token(&order.tracking_token).unwrap().as_ref(),
+        Some(order)
+    );
+    assert_eq!(s.order_by_token("no-such-token").unwrap(), None);
+    assert_eq!(
+        s.idempotency("key-1").unwrap(),
+        Some(placed.idempotency.clone().unwrap().1)
+    );
+    assert_eq!(s.idempotency("key-2").unwrap(), None);
+    assert_eq!(
+        messages(&s.claim_outbox().unwrap()),
+        messages(&placed.outbox),
+        "the reserve_stock message is handed out"
+    );
+    assert_eq!(s.outbox_len().unwrap(), placed.outbox.len());
+    assert_eq!(s.pending_timers(10).unwrap(), placed.set_timers);
+    assert_eq!(
+        placed.set_timers.len(),
+        1,
+        "an unpaid card order has a payment timer"
+    );
+    assert!(s.is_healthy());
+}
+
+/// Status, pick list, tracking number and timers follow the order through its lifecycle, and
+/// history reads stop at the version asked for.
+pub fn indexes_follow_the_lifecycle(backend: &dyn Backend) {
+    let place = backend.create();
+    let s = open(&*place);
+    let l = confirmed_order(&*s, &[("SKU-1", 1)]);
+    let id = l.paid.after.id;
+    let other = Step::place(new_order(&[("SKU-9", 1)], PaymentMethod::Cod), t0());
+    other.commit(&*s);
+
+    assert_eq!(
+        s.picks("ams", None, 10).unwrap(),
+        vec![l.paid.after.clone()]
+    );
+    assert!(s.picks("rtm", None, 10).unwrap().is_empty());
+    assert!(
+        s.picks("ams", Some(id), 10).unwrap().is_empty(),
+        "strictly after the cursor"
+    );
+    assert!(s.list_orders(Some(Status::Placed), None, 10).unwrap() == vec![other.after.clone()]);
+    assert_eq!(
+        s.list_orders(Some(Status::Confirmed), None, 10).unwrap(),
+        vec![l.paid.after.clone()]
+    );
+    // Newest first, and strictly before the cursor.
+    assert_eq!(
+        s.list_orders(None, None, 10).unwrap(),
+        vec![other.after.clone(), l.paid.after.clone()]
+    );
+    assert_eq!(
+        s.list_orders(None, Some(other.after.id), 10).unwrap(),
+        vec![l.paid.after.clone()]
+    );
+    assert_eq!(s.list_orders(None, None, 1).unwrap().len(), 1);
+    // Confirmation cleared the payment timer.
+    assert!(s
+        .pending_timers(10)
+        .unwrap()
+        .iter()
+        .all(|t| t.order_id != id));
+
+    let picked = l.paid.then(
+        Command::AcknowledgePicks {
+            warehouse: "ams".into(),
+            lines: vec![LineQty {
+                sku: "SKU-1".into(),
+                quantity: 1,
+            }],
+        },
+        Cause::Warehouse,
+        t0() + Duration::seconds(3),
+    );
+    picked.commit(&*s);
+    let packed = picked.then(
+        Command::Pack {
+            warehouse: "ams".into(),
+            parcels: vec![Parcel { weight_grams: 900 }],
+        },
+        Cause::Warehouse,
+        t0() + Duration::seconds(4),
+    );
+    packed.commit(&*s);
+    assert!(
+        s.picks("ams", None, 10).unwrap().is_empty(),
+        "packed orders leave the pick list"
+    );
+    assert_eq!(
+        s.list_orders(Some(Status::Packed), None, 10).unwrap(),
+        vec![packed.after.clone()]
+    );
+    assert!(s
+        .list_orders(Some(Status::Confirmed), None, 10)
+        .unwrap()
+        .is_empty());
+    assert_eq!(s.order_by_tracking_number("3STEST1").unwrap(), None);
+
+    let booked = packed.then(
+        Command::RecordBooking {
+            booking: booking("3STEST1"),
+        },
+        Cause::CarrierActor,
+        t0() + Duration::seconds(5),
+    );
+    booked.commit(&*s);
+    assert_eq!(s.order_by_tracking_number("3STEST1").unwrap(), Some(id));
+    assert_eq!(s.order_by_tracking_number("3SOTHER").unwrap(), None);
+
+    let steps = [&l.placed, &l.reserved, &l.paid, &picked, &packed, &booked];
+    assert_eq!(
+        s.history(id, booked.after.version).unwrap(),
+        all_events(&steps)
+    );
+    assert_eq!(
+        s.history(id, l.reserved.after.version).unwrap(),
+        all_events(&steps[..2]),
+        "history stops at the version asked for"
+    );
+    assert_eq!(s.load_order(id).unwrap(), Some(booked.after.clone()));
+    assert_eq!(s.order_count().unwrap(), 2);
+}
+
+/// A transition interrupted before its commit point shows nowhere, also after a restart, and
+/// the next transition at the same step does not mix with what it left.
+pub fn interrupted_transition_is_invisible(backend: &dyn Backend) {
+    let place = backend.create();
+    let s = open(&*place);
+    let l = confirmed_order(&*s, &[("SKU-1", 1)]);
+    let id = l.paid.after.id;
+    for e in outbox_of(&*s, id) {
+        s.ack_outbox(&e).unwrap();
+    }
+    // A cancellation that never reached its commit point: release + refund + notification,
+    // a status move to cancelled, the pick list entry removed.
+    let ghost = l.paid.then(
+        Command::Cancel {
+            reason: "never happened".into(),
+        },
+        Cause::Storefront,
+        t0() + Duration::seconds(10),
+    );
+    assert!(!ghost.outbox.is_empty());
+    place.write_interrupted(&ghost.write()).unwrap();
+
+    let check = |s: &dyn Storage| {
+        assert_eq!(s.load_order(id).unwrap(), Some(l.paid.after.clone()));
+        assert_eq!(
+            s.history(id, l.paid.after.version).unwrap().len(),
+            l.paid.after.version as usize
+        );
+        assert!(s
+            .list_orders(Some(Status::Cancelled), None, 10)
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            s.list_orders(Some(Status::Confirmed), None, 10).unwrap(),
+            vec![l.paid.after.clone()]
+        );
+        assert_eq!(
+            s.picks("ams", None, 10).unwrap(),
+            vec![l.paid.after.clone()]
+        );
+        assert!(
+            outbox_of(s, id).is_empty(),
+            "the ghost's messages are never handed out"
+        );
+    };
+    check(&*s);
+    let s = reopen(&*place, s);
+    check(&*s);
+
+    // The same again without a restart (a write that failed half-way): the order's writer
+    // takes over and decides something else at the same step.
+    place.write_interrupted(&ghost.write()).unwrap();
+    check(&*s);
+    let fresh = s
+        .load_order_for_update(id)
+        .unwrap()
+        .expect("the order exists");
+    assert_eq!(fresh, l.paid.after);
+    let picked = Step::decide(
+        Some(&fresh),
+        Command::AcknowledgePicks {
+            warehouse: "ams".into(),
+            lines: vec![LineQty {
+                sku: "SKU-1".into(),
+                quantity: 1,
+            }],
+        },
+        Cause::Warehouse,
+        t0() + Duration::seconds(11),
+    );
+    let packed = picked.then(
+        Command::Pack {
+            warehouse: "ams".into(),
+            parcels: vec![Parcel { weight_grams: 900 }],
+        },
+        Cause::Warehouse,
+        t0() + Duration::seconds(12),
+    );
+    assert_eq!(
+        picked.events[0].seq, ghost.events[0].seq,
+        "the same step number"
+    );
+    picked.commit(&*s);
+    packed.commit(&*s);
+    let steps = [&l.placed, &l.reserved, &l.paid, &picked, &packed];
+    assert_eq!(
+        s.history(id, packed.after.version).unwrap(),
+        all_events(&steps)
+    );
+    assert_eq!(
+        messages(&outbox_of(&*s, id)),
+        messages(&packed.outbox),
+        "only the committed transition's messages"
+    );
+    let s = reopen(&*place, s);
+    assert_eq!(
+        s.history(id, packed.after.version).unwrap(),
+        all_events(&steps)
+    );
+    assert_eq!(messages(&outbox_of(&*s, id)), messages(&packed.outbox));
+}
+
+/// A placement interrupted before its commit point: no order, no token, no timer, no message,
+/// no idempotency record.
+pub fn interrupted_placement_is_invisible(backend: &dyn Backend) {
+    let place = backend.create();
+    let s = open(&*place);
+    let ghost = Step::place(new_order(&[("SKU-1", 1)], PaymentMethod::Card), t0())
+        .with_idempotency("ghost-place", "fp");
+    place.write_interrupted(&ghost.write()).unwrap();
+    let id = ghost.after.id;
+    let check = |s: &dyn Storage| {
+        assert_eq!(s.load_order(id).unwrap(), None);
+        assert!(!s.order_exists(id).unwrap());
+        assert_eq!(s.order_count().unwrap(), 0);
+        assert!(s.list_orders(None, None, 10).unwrap().is_empty());
+        assert!(s
+            .list_orders(Some(Status::Placed), None, 10)
+            .unwrap()
+            .is_empty());
+        assert_eq!(s.order_by_token(&ghost.after.tracking_token).unwrap(), None);
+        assert_eq!(s.idempotency("ghost-place").unwrap(), None);
+        assert!(s.claim_outbox().unwrap().is_empty());
+        assert!(s.pending_timers(10).unwrap().is_empty());
+        assert!(s
+            .claim_due_timers(t0() + Duration::days(30), 10)
+            .unwrap()
+            .is_empty());
+        assert_eq!(s.load_order_for_update(id).unwrap(), None);
+    };
+    check(&*s);
+    let s = reopen(&*place, s);
+    check(&*s);
+}
+
+/// What was committed (and awaited) is all there after a restart.
+pub fn committed_data_survives_a_restart(backend: &dyn Backend) {
+    let place = backend.create();
+    let s = open(&*place);
+    let l = confirmed_order(&*s, &[("SKU-1", 3)]);
+    let unpaid = Step::place(new_order(&[("SKU-2", 1)], PaymentMethod::Card), t0())
+        .with_idempotency("k", "fp");
+    unpaid.commit(&*s);
+    let id = l.paid.after.id;
+    let levels = StockChange {
+        cells: vec![cell("ams", "SKU-1", StockLevel::default(), level(10, 3))],
+        reservation: Some(crate::ReservationWrite {
+            expected: None,
+            new: reservation(id, "ams", "SKU-1", 3),
+        }),
+        restock: None,
+    };
+    wait(s.write_stock(&levels).unwrap());
+    let outbox_before = messages(&s.claim_outbox().unwrap());
+
+    let s = reopen(&*place, s);
+    assert_eq!(s.load_order(id).unwrap(), Some(l.paid.after.clone()));
+    assert_eq!(
+        s.load_order(unpaid.after.id).unwrap(),
+        Some(unpaid.after.clone())
+    );
+    let steps = [&l.placed, &l.reserved, &l.paid];
+    assert_eq!(
+        s.history(id, l.paid.after.version).unwrap(),
+        all_events(&steps)
+    );
+    assert_eq!(
+        s.picks("ams", None, 10).unwrap(),
+        vec![l.paid.after.clone()]
+    );
+    assert_eq!(
+        s.order_by_token(&unpaid.after.tracking_token).unwrap(),
+        Some(unpaid.after.clone())
+    );
+    assert_eq!(
+        s.idempotency("k").unwrap(),
+        Some(unpaid.idempotency.clone().unwrap().1)
+    );
+    assert_eq!(messages(&s.claim_outbox().unwrap()), outbox_before);
+    assert_eq!(s.pending_timers(10).unwrap(), unpaid.set_timers);
+    assert_eq!(s.stock_level("ams", "SKU-1").unwrap(), level(10, 3));
+    assert_eq!(
+        s.stock_levels().unwrap(),
+        vec![(("ams".to_string(), "SKU-1".to_string()), level(10, 3))]
+    );
+    assert_eq!(
+        s.reservation(id).unwrap(),
+        Some(reservation(id, "ams", "SKU-1", 3))
+    );
+    assert_eq!(s.order_count().unwrap(), 2);
+}
+
+/// Outbox entries are handed out again after a restart until acknowledged; retry state is
+/// kept; acknowledged ones are gone for good.
+pub fn outbox_redelivers_until_acknowledged(backend: &dyn Backend) {
+    let place = backend.create();
+    let s = open(&*place);
+    let l = confirmed_order(&*s, &[("SKU-1", 1)]);
+    let id = l.paid.after.id;
+    let all = outbox_of(&*s, id);
+    // reserve_stock (placed) and the confirmed notification (paid).
+    assert_eq!(
+        messages(&all),
+        messages(&[l.placed.outbox.clone(), l.paid.outbox.clone()].concat())
+    );
+    let reserve = all
+        .iter()
+        .find(|e| matches!(e.effect.action, Action::ReserveStock { .. }))
+        .expect("a reserve_stock message")
+        .clone();
+    let notify = all
+        .iter()
+        .find(|e| matches!(e.effect.action, Action::Notify { .. }))
+        .expect("a notification")
+        .clone();
+    assert_eq!(notify.channel.as_deref(), Some("webhook"));
+
+    let mut retried = notify.clone();
+    retried.attempts = 2;
+    retried.last_error = Some("receiver said 503".into());
+    retried.next_attempt_at = Some(t0() + Duration::minutes(5));
+    s.record_outbox_attempt(&retried).unwrap();
+    assert_eq!(s.outbox_entry(&notify).unwrap(), Some(retried.clone()));
+    s.ack_outbox(&reserve).unwrap();
+    assert_eq!(s.outbox_entry(&reserve).unwrap(), None);
+    wait(s.sync());
+
+    let s = reopen(&*place, s);
+    let again = outbox_of(&*s, id);
+    assert_eq!(
+        again,
+        vec![retried.clone()],
+        "only the unacknowledged one, with its retry state"
+    );
+    assert_eq!(s.outbox_len().unwrap(), 1);
+    s.ack_outbox(&retried).unwrap();
+    wait(s.sync());
+    let s = reopen(&*place, s);
+    assert!(outbox_of(&*s, id).is_empty());
+    assert_eq!(s.outbox_len().unwrap(), 0);
+}
+
+/// A dead letter leaves the outbox, is listed with its entry, and goes back on requeue.
+pub fn dead_letters_move_and_requeue(backend: &dyn Backend) {
+    let place = backend.create();
+    let s = open(&*place);
+    let l = confirmed_order(&*s, &[("SKU-1", 1)]);
+    let id = l.paid.after.id;
+    let mut notify = outbox_of(&*s, id)
+        .into_iter()
+        .find(|e| matches!(e.effect.action, Action::Notify { .. }))
+        .unwrap();
+    notify.attempts = 8;
+    notify.last_error = Some("timed out".into());
+    let letter = DeadLetter {
+        message_id: notify.message_id(),
+        order_id: id,
+        kind: "confirmed".into(),
+        channel: notify.channel.clone(),
+        attempts: 8,
+        last_error: Some("timed out".into()),
+        failed_at: t0() + Duration::hours(1),
+        entry: None,
+    };
+    wait(s.dead_letter(&notify, &letter).unwrap());
+    assert_eq!(s.outbox_entry(&notify).unwrap(), None);
+    let s = reopen(&*place, s);
+    assert!(outbox_of(&*s, id)
+        .iter()
+        .all(|e| !matches!(e.effect.action, Action::Notify { .. })));
+    let letters = s.dead_letters(10).unwrap();
+    assert_eq!(
+        letters,
+        vec![DeadLetter {
+            entry: Some(notify.clone()),
+            ..letter.clone()
+        }]
+    );
+    assert_eq!(
+        s.requeue_dead_letter("msg_nope").unwrap().map(|(e, _)| e),
+        None
+    );
+    let (entry, commit) = s
+        .requeue_dead_letter(&letter.message_id)
+        .unwrap()
+        .expect("the dead letter exists");
+    wait(commit);
+    assert_eq!(entry.attempts, 0);
+    assert_eq!(entry.last_error, None);
+    assert_eq!(entry.next_attempt_at, None);
+    assert!(entry.same_message(&notify));
+    assert!(s.dead_letters(10).unwrap().is_empty());
+    let s = reopen(&*place, s);
+    assert!(s.dead_letters(10).unwrap().is_empty());
+    assert!(outbox_of(&*s, id).contains(&entry));
+}
+
+/// Due timers are handed out (earliest first) until acknowledged, also after a restart; timers
+/// not yet due are not.
+pub fn timers_redeliver_until_acknowledged(backend: &dyn Backend) {
+    let place = backend.create();
+    let s = open(&*place);
+    let early = Step::place(new_order(&[("SKU-1", 1)], PaymentMethod::Card), t0());
+    early.commit(&*s);
+    let late = Step::place(
+        new_order(&[("SKU-1", 1)], PaymentMethod::Card),
+        t0() + Duration::minutes(10),
+    );
+    late.commit(&*s);
+    let (te, tl) = (early.set_timers[0].clone(), late.set_timers[0].clone());
+    assert_eq!(te.kind, TimerKind::PaymentDue);
+    assert_eq!(s.pending_timers(10).unwrap(), vec![te.clone(), tl.clone()]);
+    assert!(s
+        .claim_due_timers(te.due - Duration::seconds(1), 10)
+        .unwrap()
+        .is_empty());
+    assert_eq!(s.claim_due_timers(te.due, 10).unwrap(), vec![te.clone()]);
+    assert_eq!(
+        s.claim_due_timers(tl.due + Duration::hours(1), 10).unwrap(),
+        vec![te.clone(), tl.clone()]
+    );
+    assert_eq!(
+        s.claim_due_timers(tl.due, 1).unwrap(),
+        vec![te.clone()],
+        "limit"
+    );
+
+    let s = reopen(&*place, s);
+    assert_eq!(
+        s.claim_due_timers(tl.due, 10).unwrap(),
+        vec![te.clone(), tl.clone()],
+        "not acknowledged: handed out again after a restart"
+    );
+    s.ack_timer(&te).unwrap();
+    wait(s.sync());
+    assert_eq!(s.claim_due_timers(tl.due, 10).unwrap(), vec![tl.clone()]);
+    let s = reopen(&*place, s);
+    assert_eq!(s.claim_due_timers(tl.due, 10).unwrap(), vec![tl.clone()]);
+    assert_eq!(s.pending_timers(10).unwrap(), vec![tl.clone()]);
+
+    // A transition that clears a timer removes it with the transition.
+    let paid = late.then(
+        Command::RecordPayment {
+            status: PaymentUpdate::Captured,
+            amount: 1000,
+            reference: "psp".into(),
+        },
+        Cause::Storefront,
+        t0() + Duration::minutes(11),
+    );
+    let reserved = paid.then(
+        Command::StockReserved {
+            warehouse: "ams".into(),
+        },
+        Cause::InventoryActor,
+        t0() + Duration::minutes(11),
+    );
+    paid.commit(&*s);
+    reserved.commit(&*s);
+    assert_eq!(reserved.after.status, Status::Confirmed);
+    assert!(s.pending_timers(10).unwrap().is_empty());
+    assert!(s.claim_due_timers(tl.due, 10).unwrap().is_empty());
+}
+
+/// An idempotency record counts only with its transition, and a later use of the key (a retry
+/// after a crash) replaces a record whose order never committed.
+pub fn idempotency_record_counts_once_committed(backend: &dyn Backend) {
+    let place = backend.create();
+    let s = open(&*place);
+    let lost = Step::place(new_order(&[("SKU-1", 1)], PaymentMethod::Cod), t0())
+        .with_idempotency("retry-key", "fp");
+    place.write_interrupted(&lost.write()).unwrap();
+    assert_eq!(s.idempotency("retry-key").unwrap(), None);
+    let retry = Step::place(new_order(&[("SKU-1", 1)], PaymentMethod::Cod), t0())
+        .with_idempotency("retry-key", "fp");
+    retry.commit(&*s);
+    let rec = retry.idempotency.clone().unwrap().1;
+    assert_eq!(s.idempotency("retry-key").unwrap(), Some(rec.clone()));
+    let s = reopen(&*place, s);
+    assert_eq!(s.idempotency("retry-key").unwrap(), Some(rec));
+    // The record's version is the placement's: a replay rebuilds the first answer from it.
+    let later = retry.then(
+        Command::StockReserved {
+            warehouse: "ams".into(),
+        },
+        Cause::InventoryActor,
+        t0(),
+    );
+    later.commit(&*s);
+    let rec = s.idempotency("retry-key").unwrap().unwrap();
+    assert_eq!(s.history(rec.order_id, rec.version).unwrap(), retry.events);
+}
+
+fn level(on_hand: i64, reserved: i64) -> StockLevel {
+    StockLevel { on_hand, reserved }
+}
+
+fn cell(w: &str, sku: &str, expected: StockLevel, new: StockLevel) -> crate::CellWrite {
+    crate::CellWrite {
+        warehouse: w.into(),
+        sku: sku.into(),
+        expected,
+        new,
+    }
+}
+
+fn reservation(id: OrderId, w: &str, sku: &str, q: u32) -> Reservation {
+    Reservation {
+        order_id: id,
+        warehouse: Some(w.into()),
+        lines: vec![LineQty {
+            sku: sku.into(),
+            quantity: q,
+        }],
+        state: ReservationState::Open,
+    }
+}
+
+fn is_conflict<T: std::fmt::Debug>(r: Result<T>) -> bool {
+    matches!(r, Err(StorageError::Conflict(_)))
+}
+
+/// Stock writes apply only when every expected value still holds, all cells or none.
+pub fn stock_writes_are_conditional_and_atomic(backend: &dyn Backend) {
+    let place = backend.create();
+    let s = open(&*place);
+    let zero = StockLevel::default();
+    assert_eq!(s.stock_level("ams", "A").unwrap(), zero);
+    let init = StockChange {
+        cells: vec![
+            cell("ams", "A", zero, level(5, 0)),
+            cell("ams", "B", zero, level(7, 0)),
+        ],
+        ..StockChange::default()
+    };
+    wait(s.write_stock(&init).unwrap());
+    assert!(
+        is_conflict(s.write_stock(&init)),
+        "expected zero, found 5 and 7"
+    );
+
+    let id = OrderId::now_v7();
+    // One stale cell among two: nothing at all is written.
+    let stale = StockChange {
+        cells: vec![
+            cell("ams", "A", level(5, 0), level(5, 2)),
+            cell("ams", "B", level(6, 0), level(6, 1)),
+        ],
+        reservation: Some(crate::ReservationWrite {
+            expected: None,
+            new: reservation(id, "ams", "A", 2),
+        }),
+        restock: None,
+    };
+    assert!(is_conflict(s.write_stock(&stale)));
+    assert_eq!(s.stock_level("ams", "A").unwrap(), level(5, 0));
+    assert_eq!(s.stock_level("ams", "B").unwrap(), level(7, 0));
+    assert_eq!(s.reservation(id).unwrap(), None);
+
+    let reserve = StockChange {
+        cells: vec![cell("ams", "A", level(5, 0), level(5, 2))],
+        reservation: Some(crate::ReservationWrite {
+            expected: None,
+            new: reservation(id, "ams", "A", 2),
+        }),
+        restock: None,
+    };
+    wait(s.write_stock(&reserve).unwrap());
+    assert_eq!(
+        s.reservation(id).unwrap(),
+        Some(reservation(id, "ams", "A", 2))
+    );
+    // The same reservation again (a second node deciding on the old state): refused, even
+    // though the cell part alone would now be stale anyway, and with a fresh cell too.
+    let again = StockChange {
+        cells: vec![cell("ams", "A", level(5, 2), level(5, 4))],
+        ..reserve.clone()
+    };
+    assert!(is_conflict(s.write_stock(&again)));
+    assert_eq!(s.stock_level("ams", "A").unwrap(), level(5, 2));
+
+    let release = StockChange {
+        cells: vec![cell("ams", "A", level(5, 2), level(5, 0))],
+        reservation: Some(crate::ReservationWrite {
+            expected: Some(reservation(id, "ams", "A", 2)),
+            new: Reservation {
+                state: ReservationState::Released,
+                ..reservation(id, "ams", "A", 2)
+            },
+        }),
+        restock: None,
+    };
+    wait(s.write_stock(&release).unwrap());
+    assert!(is_conflict(s.write_stock(&release)), "released already");
+
+    let restock = StockChange {
+        cells: vec![cell("ams", "B", level(7, 0), level(8, 0))],
+        reservation: None,
+        restock: Some((id, 9)),
+    };
+    assert!(!s.restocked(id, 9).unwrap());
+    wait(s.write_stock(&restock).unwrap());
+    assert!(s.restocked(id, 9).unwrap());
+    let twice = StockChange {
+        cells: vec![cell("ams", "B", level(8, 0), level(9, 0))],
+        ..restock.clone()
+    };
+    assert!(
+        is_conflict(s.write_stock(&twice)),
+        "one restock per (order, step)"
+    );
+    assert_eq!(s.stock_level("ams", "B").unwrap(), level(8, 0));
+
+    let s = reopen(&*place, s);
+    assert_eq!(s.stock_level("ams", "A").unwrap(), level(5, 0));
+    assert_eq!(s.stock_level("ams", "B").unwrap(), level(8, 0));
+    assert!(s.restocked(id, 9).unwrap());
+    assert_eq!(
+        s.reservation(id).unwrap().map(|r| r.state),
+        Some(ReservationState::Released)
+    );
+}
+
+/// Several writers race to reserve the last units, each deciding with the domain's ledger on
+/// what it read and retrying on conflict: exactly the units on hand are reserved, never more.
+pub fn ledger_never_oversells(backend: &dyn Backend) {
+    const ON_HAND: i64 = 24;
+    const WRITERS: usize = 4;
+    const ATTEMPTS: usize = 10;
+    let place = backend.create();
+    let s = open(&*place);
+    wait(
+        s.write_stock(&StockChange {
+            cells: vec![cell(
+                "ams",
+                "LAST",
+                StockLevel::default(),
+                level(ON_HAND, 0),
+            )],
+            ..StockChange::default()
+        })
+        .unwrap(),
+    );
+    let handles: Vec<Arc<dyn Storage>> = (0..WRITERS)
+        .map(|_| match place.open_another() {
+            Some(h) => h.expect("a second handle opens"),
+            None => s.clone(),
+        })
+        .collect();
+    let reserved_by: Vec<Vec<OrderId>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = handles
+            .iter()
+            .map(|h| {
+                scope.spawn(move || {
+                    let mut mine = Vec::new();
+                    for _ in 0..ATTEMPTS {
+                        let id = OrderId::now_v7();
+                        let lines = [LineQty {
+                            sku: "LAST".into(),
+                            quantity: 1,
+                        }];
+                        loop {
+                            let current = h.stock_level("ams", "LAST").unwrap();
+                            let mut ledger = Ledger::from_levels([(
+                                ("ams".to_string(), "LAST".to_string()),
+                                current,
+                            )]);
+                            let (_, change) = ledger.reserve(None, id, &lines);
+                            let Some(r) = change.reservation else {
+                                break; // sold out
+                            };
+                            let write = StockChange {
+                                cells: vec![cell(
+                                    "ams",
+                                    "LAST",
+                                    current,
+                                    ledger.level("ams", "LAST"),
+                                )],
+                                reservation: Some(crate::ReservationWrite {
+                                    expected: None,
+                                    new: r,
+                                }),
+                                restock: None,
+                            };
+                            match h.write_stock(&write) {
+                                Ok(c) => {
+                                    wait(c);
+                                    mine.push(id);
+                                    break;
+                                }
+                                Err(StorageError::Conflict(_)) => continue,
+                                Err(e) => panic!("write_stock failed: {e}"),
+                            }
+                        }
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let winners: Vec<OrderId> = reserved_by.into_iter().flatten().collect();
+    assert_eq!(
+        winners.len() as i64,
+        ON_HAND,
+        "every unit sold exactly once"
+    );
+    let lvl = s.stock_level("ams", "LAST").unwrap();
+    assert_eq!(lvl, level(ON_HAND, ON_HAND));
+    assert!(lvl.available() >= 0);
+    let held: u32 = winners
+        .iter()
+        .map(|id| {
+            s.reservation(*id)
+                .unwrap()
+                .expect("each winner has its reservation")
+                .lines[0]
+                .quantity
+        })
+        .sum();
+    assert_eq!(
+        held as i64, lvl.reserved,
+        "reserved = the sum of the reservations"
+    );
+    drop(handles);
+    let s = reopen(&*place, s);
+    assert_eq!(
+        s.stock_level("ams", "LAST").unwrap(),
+        level(ON_HAND, ON_HAND)
+    );
+}
+
+/// `sync` makes the writes before it durable, including the ones nobody waits for.
+pub fn sync_covers_earlier_writes(backend: &dyn Backend) {
+    let place = backend.create();
+    let s = open(&*place);
+    let placed = Step::place(new_order(&[("SKU-1", 1)], PaymentMethod::Cod), t0());
+    // Not awaited on purpose: the sync below covers it.
+    let _pending = s.commit_transition(&placed.write()).unwrap();
+    let mut entry = placed.outbox[0].clone();
+    entry.attempts = 1;
+    s.record_outbox_attempt(&entry).unwrap();
+    wait(s.sync());
+    drop(_pending);
+    let s = reopen(&*place, s);
+    assert_eq!(
+        s.load_order(placed.after.id).unwrap(),
+        Some(placed.after.clone())
+    );
+    assert_eq!(s.outbox_entry(&placed.outbox[0]).unwrap(), Some(entry));
+}

@@ -1,0 +1,225 @@
+//! Orderly's storage interface: what the engine needs from a backend, in one trait
+//! ([`Storage`]) with clear parts, the values that cross it, the stored schema ([`schema`]) and
+//! the conformance suite every backend must pass ([`conformance`]).
+//!
+//! The engine holds an `Arc<dyn Storage>` and never sees a backend's types. Backends live in
+//! crates of their own (`orderly-storage-sled` today); the service picks one at start-up from
+//! `storage.backend`.
+//!
+//! # The contract in short
+//!
+//! * **A transition is atomic.** [`Storage::commit_transition`] writes an order's new snapshot
+//!   with its events, outbox entries, timers, idempotency record and index changes; after a
+//!   crash either all of it is visible through this interface or none of it. What a write
+//!   interrupted before its commit point left behind is the backend's business to ignore
+//!   (and to clean up): readers, [`Storage::claim_outbox`], [`Storage::claim_due_timers`],
+//!   [`Storage::idempotency`] and [`Storage::load_order_for_update`] never show it.
+//! * **A write is durable once its [`Commit`] resolved**, and only then may anything it vouches
+//!   for be acknowledged. Reads made after that see it (read-your-commit); a backend may show
+//!   it earlier (sled does, as soon as the write returns).
+//! * **An order has one writer at a time** (its actor). The writer loads the order with
+//!   [`Storage::load_order_for_update`] and then writes transitions on top of what it holds;
+//!   its commits apply in the order it issued them, and one resolving means the earlier ones
+//!   are durable too.
+//! * **Outbox entries and timers are at-least-once.** They are handed out by `claim_*` and
+//!   stay until acknowledged (`ack_*`); a restart (reopen) hands out again what was not
+//!   acknowledged. Receivers recognise repeats.
+//! * **The stock ledger never oversells.** [`Storage::write_stock`] applies new absolute
+//!   values only if every touched cell (and the reservation, and the restock marker) still
+//!   holds what the caller decided against, all at once; otherwise it fails with
+//!   [`StorageError::Conflict`] and the caller reloads and decides again. Several writers (or
+//!   nodes) can therefore share a ledger.
+//!
+//! Reads are synchronous: a call blocks its thread for as long as the backend needs.
+
+pub mod commit;
+pub mod conformance;
+pub mod schema;
+mod types;
+
+/// The domain types that cross the interface, as the storage crates see them.
+pub use orderly_actors::domain;
+
+pub use commit::{BoxFuture, Commit, CommitFuture, Durability};
+pub use types::*;
+
+use chrono::{DateTime, Utc};
+use domain::inventory::{Reservation, StockLevel};
+use domain::{Event, Order, OrderId, Status, Timer};
+use serde_json::value::RawValue;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The backend failed (its own error, as text and source).
+    #[error("storage error: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("stored data could not be decoded: {0}")]
+    Codec(String),
+    #[error("a stored record has schema version {0}, which this release cannot read (written by a newer release?)")]
+    UnknownSchemaVersion(u8),
+    /// Durability can no longer be promised (a failed flush); writes fail until a restart.
+    #[error("storage is unavailable after a failed flush: {0}")]
+    Poisoned(String),
+    /// A conditional write found other values than expected: reload and decide again.
+    #[error("conflicting write: {0}")]
+    Conflict(String),
+}
+
+impl From<serde_json::Error> for StorageError {
+    fn from(e: serde_json::Error) -> Self {
+        StorageError::Codec(e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StorageError>;
+
+/// What the engine needs from storage. Object safe: the engine holds `Arc<dyn Storage>`.
+pub trait Storage: Send + Sync + 'static {
+    // ---- transitions: the order's single writer ---------------------------------------------
+
+    /// Writes one transition atomically: the snapshot `w.after`, `w.events`, `w.outbox`, the
+    /// timers set and cleared, the idempotency record, and the index changes from `w.before`
+    /// to `w.after`. Returns once the write is applied (visible to reads, at the latest once
+    /// the commit resolved); the returned [`Commit`] resolves once it is durable.
+    ///
+    /// On error nothing may be assumed about the write: the writer must reload the order with
+    /// [`Storage::load_order_for_update`] before writing again. A backend that cannot trust
+    /// its caller to be the only writer checks `w.before`'s version and fails with
+    /// [`StorageError::Conflict`].
+    fn commit_transition(&self, w: &TransitionWrite<'_>) -> Result<Commit>;
+
+    /// The order's committed state, for the writer about to write on top of it (an order's
+    /// actor, when it is activated). Whatever an interrupted transition left ahead of its
+    /// commit point is discarded first, so it never mixes with the writer's next transition
+    /// (which reuses its step numbers).
+    fn load_order_for_update(&self, id: OrderId) -> Result<Option<Order>>;
+
+    /// A commit covering every write made before this call: resolves once they are durable.
+    fn sync(&self) -> Commit;
+
+    // ---- orders: reads -----------------------------------------------------------------------
+
+    /// The order's committed snapshot.
+    fn load_order(&self, id: OrderId) -> Result<Option<Order>>;
+
+    /// Whether the order has a committed snapshot (cheaper than loading it).
+    fn order_exists(&self, id: OrderId) -> Result<bool>;
+
+    /// The order's events with `seq <= version`, in order.
+    fn history(&self, id: OrderId, version: u32) -> Result<Vec<Event>>;
+
+    /// The same events as JSON in the domain `Event`'s shape, for responses that pass them
+    /// through without decoding.
+    fn history_json(&self, id: OrderId, version: u32) -> Result<Vec<Box<RawValue>>>;
+
+    /// The order a tracking token belongs to.
+    fn order_by_token(&self, token: &str) -> Result<Option<Order>>;
+
+    /// The order a carrier tracking number is booked on.
+    fn order_by_tracking_number(&self, tracking_number: &str) -> Result<Option<OrderId>>;
+
+    /// Orders newest first (ids are UUIDv7), optionally of one status, strictly older than
+    /// `before`, at most `limit`.
+    fn list_orders(
+        &self,
+        status: Option<Status>,
+        before: Option<OrderId>,
+        limit: usize,
+    ) -> Result<Vec<Order>>;
+
+    /// Confirmed orders reserved at `warehouse`, oldest first, strictly after `after`.
+    fn picks(&self, warehouse: &str, after: Option<OrderId>, limit: usize) -> Result<Vec<Order>>;
+
+    /// The record of an `Idempotency-Key`'s first use, if its transition committed.
+    fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>>;
+
+    /// Number of stored orders.
+    fn order_count(&self) -> Result<usize>;
+
+    // ---- outbox: at-least-once messages ------------------------------------------------------
+
+    /// Hands out the committed outbox entries this caller should deliver. An entry stays
+    /// until acknowledged or dead-lettered; a single-node backend hands out every pending entry
+    /// (the engine claims once, at start), a shared one may lease them.
+    fn claim_outbox(&self) -> Result<Vec<OutboxEntry>>;
+
+    /// The stored state of the same message as `entry` (its retry state may be newer), or
+    /// `None` once it was acknowledged or dead-lettered.
+    fn outbox_entry(&self, entry: &OutboxEntry) -> Result<Option<OutboxEntry>>;
+
+    /// Stores an entry's retry state. Not waited on: losing it only repeats an attempt.
+    fn record_outbox_attempt(&self, entry: &OutboxEntry) -> Result<()>;
+
+    /// The message was delivered: the entry goes. Not waited on: a lost acknowledgement only
+    /// causes a redelivery, which receivers ignore.
+    fn ack_outbox(&self, entry: &OutboxEntry) -> Result<()>;
+
+    /// Number of entries in the outbox.
+    fn outbox_len(&self) -> Result<usize>;
+
+    /// Moves an entry to the dead letters (never in neither place).
+    fn dead_letter(&self, entry: &OutboxEntry, letter: &DeadLetter) -> Result<Commit>;
+
+    /// Dead letters, each with its outbox entry in `entry`, at most `limit`.
+    fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>>;
+
+    /// Puts a dead letter back into the outbox with a fresh attempt count; returns the entry
+    /// to deliver and the commit to await first, or `None` if there is no such dead letter.
+    fn requeue_dead_letter(&self, message_id: &str) -> Result<Option<(OutboxEntry, Commit)>>;
+
+    // ---- timers ------------------------------------------------------------------------------
+
+    /// Committed timers due at or before `now`, earliest first, at most `limit`. A timer stays
+    /// until acknowledged; a single-node backend hands out the due ones on every call.
+    fn claim_due_timers(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>>;
+
+    /// The timer fired and what it caused is durable: it goes.
+    fn ack_timer(&self, timer: &Timer) -> Result<()>;
+
+    /// Every committed pending timer, earliest first, at most `limit` (operations, tests).
+    fn pending_timers(&self, limit: usize) -> Result<Vec<Timer>>;
+
+    // ---- stock ledger ------------------------------------------------------------------------
+
+    /// Every stock cell: ((warehouse, sku), levels).
+    fn stock_levels(&self) -> Result<Vec<StockCell>>;
+
+    /// One cell's levels (zero when never written).
+    fn stock_level(&self, warehouse: &str, sku: &str) -> Result<StockLevel>;
+
+    /// An order's reservation record.
+    fn reservation(&self, id: OrderId) -> Result<Option<Reservation>>;
+
+    /// Whether the restock of (order, step) was done.
+    fn restocked(&self, id: OrderId, step: u32) -> Result<bool>;
+
+    /// Applies a stock change atomically if every cell, the reservation and the restock
+    /// marker still hold the expected values; otherwise changes nothing and fails with
+    /// [`StorageError::Conflict`]. Crash safe: after a crash the change is wholly there or
+    /// wholly not.
+    fn write_stock(&self, change: &StockChange) -> Result<Commit>;
+
+    // ---- health ------------------------------------------------------------------------------
+
+    /// False once durability can no longer be promised (writes fail until a restart).
+    fn is_healthy(&self) -> bool;
+
+    /// Durability counters.
+    fn flush_stats(&self) -> FlushStats;
+}
+
+/// Reads the history in another shape than `Event`: a reader that needs a few fields of each
+/// event (the tracking page) skips building whole events.
+pub fn history_as<T: serde::de::DeserializeOwned>(
+    storage: &dyn Storage,
+    id: OrderId,
+    version: u32,
+) -> Result<Vec<T>> {
+    storage
+        .history_json(id, version)?
+        .iter()
+        .map(|raw| Ok(serde_json::from_str(raw.get())?))
+        .collect()
+}

@@ -1,0 +1,149 @@
+//! The values that cross the storage interface.
+
+use crate::domain::inventory::{Reservation, StockLevel};
+use crate::domain::{Effect, Event, Order, OrderId, Timer};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The outbox's record of one message still to be delivered.
+///
+/// Its identity is (order, step, action, channel) — see [`OutboxEntry::message_id`]; the
+/// retry state (`attempts`, `next_attempt_at`, `last_error`) changes between deliveries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    pub effect: Effect,
+    /// Notification channel, for notification messages (one entry per channel).
+    pub channel: Option<String>,
+    pub attempts: u32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+impl OutboxEntry {
+    /// A fresh entry for `effect` (on `channel`, for notifications), no attempt made yet.
+    pub fn new(effect: Effect, channel: Option<String>) -> OutboxEntry {
+        OutboxEntry {
+            effect,
+            channel,
+            attempts: 0,
+            next_attempt_at: None,
+            last_error: None,
+        }
+    }
+
+    /// Stable id of the message: the same on every redelivery, unique among entries.
+    pub fn message_id(&self) -> String {
+        let base = format!(
+            "msg_{}_{}_{}",
+            self.effect.order_id.simple(),
+            self.effect.step,
+            self.effect.action.name()
+        );
+        match &self.channel {
+            Some(c) => format!("{base}_{c}"),
+            None => base,
+        }
+    }
+
+    /// Whether `other` is the same message (whatever its retry state).
+    pub fn same_message(&self, other: &OutboxEntry) -> bool {
+        self.effect.order_id == other.effect.order_id
+            && self.effect.step == other.effect.step
+            && self.effect.action.name() == other.effect.action.name()
+            && self.channel == other.channel
+    }
+}
+
+/// A notification that ran out of attempts, kept for an operator to inspect and retry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DeadLetter {
+    pub message_id: String,
+    pub order_id: uuid::Uuid,
+    pub kind: String,
+    pub channel: Option<String>,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub failed_at: DateTime<Utc>,
+    /// The outbox entry it came from (filled when read back from storage).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub entry: Option<OutboxEntry>,
+}
+
+/// What an `Idempotency-Key` was first used for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    pub fingerprint: String,
+    pub order_id: OrderId,
+    /// The order's version right after the request, so a replay can rebuild the same response.
+    pub version: u32,
+}
+
+/// Everything one order transition writes, atomically (see [`crate::Storage::commit_transition`]).
+///
+/// `before` is the order's committed state as its writer holds it (`None` when placing);
+/// `after` is the state after `events`, whose `seq`s run from `before`'s version + 1 to
+/// `after.version`. Index changes (status, pick list, tracking token and number) follow from
+/// `before` and `after`; the backend works them out.
+#[derive(Debug, Clone, Copy)]
+pub struct TransitionWrite<'a> {
+    pub before: Option<&'a Order>,
+    pub after: &'a Order,
+    pub events: &'a [Event],
+    /// Outbox entries, already expanded per notification channel.
+    pub outbox: &'a [OutboxEntry],
+    pub set_timers: &'a [Timer],
+    pub clear_timers: &'a [Timer],
+    /// `(Idempotency-Key, record)` for a request that carried a key. Only a transition that
+    /// creates the order (`before` is `None`) carries one: order ids are never reused, so a
+    /// record whose order never committed can never count later.
+    pub idempotency: Option<(&'a str, &'a IdempotencyRecord)>,
+}
+
+/// One stock cell's new levels, written only if the stored levels still equal `expected`
+/// (a cell never written counts as zero on hand, zero reserved).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellWrite {
+    pub warehouse: String,
+    pub sku: String,
+    pub expected: StockLevel,
+    pub new: StockLevel,
+}
+
+/// An order's new reservation record, written only if the stored one still equals `expected`
+/// (`None`: the order has none yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReservationWrite {
+    pub expected: Option<Reservation>,
+    pub new: Reservation,
+}
+
+/// One change to the stock ledger: new absolute values, each conditional on the value it was
+/// decided against, applied all together or not at all (see [`crate::Storage::write_stock`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StockChange {
+    pub cells: Vec<CellWrite>,
+    pub reservation: Option<ReservationWrite>,
+    /// Marks the restock of (order, step) as done; conditional on it not being done yet.
+    pub restock: Option<(OrderId, u32)>,
+}
+
+impl StockChange {
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty() && self.reservation.is_none() && self.restock.is_none()
+    }
+}
+
+/// Durability counters for `/metrics` and the benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlushStats {
+    /// Flushes (group commits) done.
+    pub flushes: u64,
+    /// Writes those flushes made durable: `flushed_writes / flushes` is the group size.
+    pub flushed_writes: u64,
+    /// Time spent flushing.
+    pub flush_micros: u64,
+}
+
+/// A stock cell's key and levels.
+pub type StockCell = ((String, String), StockLevel);
