@@ -153,7 +153,7 @@ impl HttpMetrics {
         counter(
             &mut r,
             "flushes",
-            "Group-commit flushes (sled flush + fdatasync)",
+            "Group commits: flushes that made acknowledged writes durable",
             f.flushes,
         );
         counter(
