@@ -1,9 +1,9 @@
 //! The order machine: every state × every command, and random command sequences.
 
 use super::*;
-use crate::domain::fixtures;
-use crate::domain::inventory::{Ledger, ReservationState, ReserveOutcome};
-use crate::domain::shipping::{self, CarrierSpec};
+use crate::fixtures;
+use crate::inventory::{Ledger, ReservationState, ReserveOutcome};
+use crate::shipping::{self, CarrierSpec};
 use chrono::TimeZone;
 use proptest::prelude::*;
 
