@@ -4,7 +4,7 @@ use super::*;
 use crate::fixtures;
 use crate::inventory::{Ledger, ReservationState, ReserveOutcome};
 use crate::shipping::{self, CarrierSpec};
-use chrono::TimeZone;
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
 
 fn t0() -> DateTime<Utc> {
