@@ -3,6 +3,7 @@ FROM rust:1-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY actors ./actors
+COPY domain ./domain
 COPY src ./src
 COPY tests ./tests
 RUN cargo build --release --locked --bin orderly
