@@ -121,7 +121,7 @@ async fn every_status_survives_kill9() {
         .await
         .expect(200, "receive return");
 
-    // Everything acknowledged; let the follow-ups settle, then take the picture.
+    // Everything acknowledged; let the answers to effects settle, then take the picture.
     let mut before: BTreeMap<&str, Value> = BTreeMap::new();
     for (status, (id, _)) in &orders {
         before.insert(status, api.wait_status(id, status).await);
