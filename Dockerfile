@@ -6,6 +6,9 @@ COPY actors ./actors
 COPY domain ./domain
 COPY src ./src
 COPY tests ./tests
+# Workspace members (the measuring tools and the test kit): needed to resolve the workspace.
+COPY testkit ./testkit
+COPY bench ./bench
 RUN cargo build --release --locked --bin orderly
 
 FROM debian:bookworm-slim
