@@ -38,11 +38,11 @@ pub struct NewPayment {
 }
 
 fn validate_address(prefix: &str, a: &Address) -> Result<(), DomainError> {
-    text(&format!("{prefix}.name"), &a.name, true, limits::MAX_TEXT)?;
-    text(&format!("{prefix}.line1"), &a.line1, true, limits::MAX_TEXT)?;
+    text(&format!("{prefix}.name"), &a.name, limits::MAX_TEXT)?;
+    text(&format!("{prefix}.line1"), &a.line1, limits::MAX_TEXT)?;
     opt_text(&format!("{prefix}.line2"), &a.line2, limits::MAX_TEXT)?;
-    text(&format!("{prefix}.city"), &a.city, true, limits::MAX_TEXT)?;
-    text(&format!("{prefix}.postal_code"), &a.postal_code, true, 20)?;
+    text(&format!("{prefix}.city"), &a.city, limits::MAX_TEXT)?;
+    text(&format!("{prefix}.postal_code"), &a.postal_code, 20)?;
     if a.country.len() != 2 || !a.country.bytes().all(|b| b.is_ascii_uppercase()) {
         return Err(invalid(
             format!("{prefix}.country"),
@@ -53,7 +53,7 @@ fn validate_address(prefix: &str, a: &Address) -> Result<(), DomainError> {
 }
 
 fn validate_sku(field: &str, sku: &str) -> Result<(), DomainError> {
-    text(field, sku, true, 64)?;
+    text(field, sku, 64)?;
     if sku.contains('/') || sku.chars().any(char::is_whitespace) {
         return Err(invalid(field, "must not contain '/' or white space"));
     }
@@ -64,8 +64,8 @@ impl NewOrder {
     /// Checks everything about a new order that does not depend on stored state.
     pub fn validate(&self) -> Result<(), DomainError> {
         opt_text("external_ref", &self.external_ref, limits::MAX_TEXT)?;
-        text("customer.id", &self.customer.id, true, limits::MAX_TEXT)?;
-        text("customer.email", &self.customer.email, true, 254)?;
+        text("customer.id", &self.customer.id, limits::MAX_TEXT)?;
+        text("customer.email", &self.customer.email, 254)?;
         let email = &self.customer.email;
         match email.split_once('@') {
             Some((local, domain))

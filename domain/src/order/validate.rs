@@ -2,16 +2,16 @@
 
 use super::error::{invalid, DomainError};
 
-/// A text field: not blank when `required`, at most `max` characters, no control characters.
-pub(super) fn text(
-    field: &str,
-    value: &str,
-    required: bool,
-    max: usize,
-) -> Result<(), DomainError> {
-    if required && value.trim().is_empty() {
+/// A required text field: not blank, and within [`bounded_text`]'s limits.
+pub(super) fn text(field: &str, value: &str, max: usize) -> Result<(), DomainError> {
+    if value.trim().is_empty() {
         return Err(invalid(field, "must not be empty"));
     }
+    bounded_text(field, value, max)
+}
+
+/// A text field that may be blank: at most `max` characters, no control characters.
+fn bounded_text(field: &str, value: &str, max: usize) -> Result<(), DomainError> {
     if value.chars().count() > max {
         return Err(invalid(field, format!("must be at most {max} characters")));
     }
@@ -21,9 +21,9 @@ pub(super) fn text(
     Ok(())
 }
 
-/// An optional text field: checked like [`text`] when present.
+/// An optional text field: checked like [`bounded_text`] when present.
 pub(super) fn opt_text(field: &str, value: &Option<String>, max: usize) -> Result<(), DomainError> {
     value
         .as_deref()
-        .map_or(Ok(()), |v| text(field, v, false, max))
+        .map_or(Ok(()), |v| bounded_text(field, v, max))
 }

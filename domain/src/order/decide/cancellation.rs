@@ -8,7 +8,7 @@ use crate::order::{Change, Order, PaymentStatus, Status};
 
 /// A client asks to cancel: allowed until the order leaves the warehouse.
 pub(super) fn cancel(o: &Order, reason: &str) -> Result<Vec<Change>, DomainError> {
-    text("reason", reason, true, limits::MAX_REASON)?;
+    text("reason", reason, limits::MAX_REASON)?;
     match o.status {
         Status::Placed | Status::Confirmed | Status::Packed => Ok(cancelled(o, reason.to_owned())),
         Status::Shipped | Status::Delivered => Err(rejected(

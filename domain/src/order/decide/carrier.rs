@@ -17,7 +17,7 @@ pub(super) fn carrier_event(
     occurred_at: DateTime<Utc>,
     location: &Option<String>,
 ) -> Result<Vec<Change>, DomainError> {
-    text("event_id", event_id, true, 128)?;
+    text("event_id", event_id, 128)?;
     opt_text("location", location, limits::MAX_TEXT)?;
     let Some(booking) = o.booking() else {
         return Err(rejected(

@@ -82,7 +82,7 @@ pub(super) fn record_payment(
             ),
         ));
     }
-    text("reference", reference, true, limits::MAX_TEXT)?;
+    text("reference", reference, limits::MAX_TEXT)?;
     let new: PaymentStatus = status.into();
     let current = o.payment.status;
     if new == PaymentStatus::Failed {

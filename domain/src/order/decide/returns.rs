@@ -47,7 +47,7 @@ pub(super) fn request_return(
             ),
         ));
     }
-    text("reason", reason, true, limits::MAX_REASON)?;
+    text("reason", reason, limits::MAX_REASON)?;
     validate_line_qtys(o, "lines", lines)?;
     for l in lines {
         let line = o.line(&l.sku).expect("validated above");
@@ -89,7 +89,7 @@ pub(super) fn receive_return(
             ),
         ));
     };
-    text("warehouse", warehouse, true, 64)?;
+    text("warehouse", warehouse, 64)?;
     validate_line_qtys(o, "lines", lines)?;
     for l in lines {
         let approved = rc
