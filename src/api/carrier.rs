@@ -6,8 +6,8 @@ use super::views::{CarrierEventAck, Tracking};
 use super::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use orderly_actors::domain::{CarrierEventKind, Cause, Command};
-use orderly_actors::engine::EngineError;
+use orderly_actors::domain::CarrierEventKind;
+use orderly_actors::engine::{CarrierScan, EngineError};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -39,27 +39,18 @@ pub async fn event(
     if b.tracking_number.len() > 64 {
         return Err(Problem::not_found("unknown tracking number"));
     }
-    let id = state
-        .engine
-        .order_by_tracking_number(&b.tracking_number)?
-        .ok_or_else(|| {
-            Problem::not_found(format!("unknown tracking number '{}'", b.tracking_number))
-        })?;
-    let cmd = Command::CarrierEvent {
-        carrier: carrier.clone(),
+    let scan = CarrierScan {
         event_id: b.event_id,
+        tracking_number: b.tracking_number,
         kind: b.kind,
         occurred_at: b.occurred_at,
         location: b.location,
     };
-    let done = state
-        .engine
-        .execute(id, cmd, Cause::Carrier(carrier), false)
-        .await?;
+    let done = state.engine.carrier_event(carrier, scan).await?;
     Ok(HttpResponse::Ok().json(CarrierEventAck {
-        order_status: done.order.status,
-        version: done.order.version,
-        applied: !done.events.is_empty(),
+        order_status: done.order_status,
+        version: done.version,
+        applied: done.applied,
     }))
 }
 
@@ -73,15 +64,11 @@ pub async fn track(
     if token.len() != 40 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(unknown());
     }
-    let store = state.engine.store();
-    let order = store
-        .order_by_token(&token)
-        .map_err(EngineError::from)?
-        .ok_or_else(unknown)?;
-    let events = store
-        .history_as(order.id, order.version)
-        .map_err(EngineError::from)?;
+    let view = match state.engine.tracking(&token) {
+        Err(EngineError::NotFound) => return Err(unknown()),
+        other => other?,
+    };
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
-        .json(Tracking::new(&order, events)))
+        .json(Tracking::new(&view.order, &view.history)))
 }

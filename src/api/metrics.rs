@@ -1,6 +1,7 @@
 //! Prometheus metrics: HTTP request counts and latencies by route, plus the engine's counters
 //! (transitions, flushes and their batch sizes, live actors, outbox and notifications).
 
+use orderly_actors::engine::EngineMetrics;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -8,7 +9,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use std::sync::atomic::Ordering;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -90,17 +90,14 @@ impl Default for HttpMetrics {
 
 impl HttpMetrics {
     /// The exposition text: HTTP metrics plus a snapshot of the engine's counters.
-    pub fn render(
-        &self,
-        engine: &orderly_actors::engine::Engine,
-        notifier: orderly_actors::engine::notifier::NotifierStats,
-    ) -> String {
+    pub fn render(&self, engine: &EngineMetrics) -> String {
         let mut out = String::new();
         let _ = encode(&mut out, &self.registry);
         // Engine counters live in the engine as atomics; copy them into a scrape-time registry.
         let mut r = Registry::with_prefix("orderly");
-        let s = engine.stats();
-        let f = engine.store().durability().stats();
+        let s = engine;
+        let f = engine.flushes;
+        let notifier = engine.notifications;
         let counter = |r: &mut Registry, name: &str, help: &str, v: u64| {
             let c = Counter::<u64>::default();
             c.inc_by(v);
@@ -115,48 +112,48 @@ impl HttpMetrics {
             &mut r,
             "transitions",
             "Order events recorded",
-            s.transitions.load(Ordering::Relaxed),
+            s.transitions,
         );
         counter(
             &mut r,
             "commands_rejected",
             "Commands refused by the state machine",
-            s.rejected.load(Ordering::Relaxed),
+            s.rejected,
         );
         counter(
             &mut r,
             "actor_activations",
             "Order actors activated from storage",
-            s.activations.load(Ordering::Relaxed),
+            s.activations,
         );
         counter(
             &mut r,
             "actor_failures",
             "Order actors that failed and were reactivated",
-            s.actor_failures.load(Ordering::Relaxed),
+            s.actor_failures,
         );
         counter(
             &mut r,
             "effects_delivered",
             "Inter-actor messages completed",
-            s.effects_done.load(Ordering::Relaxed),
+            s.effects_done,
         );
         counter(
             &mut r,
             "effect_retries",
             "Inter-actor message attempts that failed and were retried",
-            s.effect_retries.load(Ordering::Relaxed),
+            s.effect_retries,
         );
         counter(
             &mut r,
             "timers_fired",
             "Stored timers fired",
-            s.timers_fired.load(Ordering::Relaxed),
+            s.timers_fired,
         );
         counter(
             &mut r,
             "flushes",
-            "Group-commit flushes (sled flush + fdatasync)",
+            "Group commits: flushes that made acknowledged writes durable",
             f.flushes,
         );
         counter(
@@ -193,13 +190,13 @@ impl HttpMetrics {
             &mut r,
             "active_order_actors",
             "Order actors currently in memory",
-            engine.active_actors() as i64,
+            engine.active_actors as i64,
         );
         gauge(
             &mut r,
             "ready",
             "1 when the engine accepts requests",
-            engine.is_ready() as i64,
+            engine.ready as i64,
         );
         let mut rest = String::new();
         let _ = encode(&mut rest, &r);
@@ -216,22 +213,4 @@ impl HttpMetrics {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::route_label;
-
-    #[test]
-    fn labels_are_route_templates_and_unknown_paths_collapse() {
-        assert_eq!(
-            route_label("/v1/orders/0191-x/pack"),
-            "/v1/orders/{id}/pack"
-        );
-        assert_eq!(route_label("/v1/orders"), "/v1/orders");
-        assert_eq!(
-            route_label("/v1/inventory/ams/SKU-1"),
-            "/v1/inventory/{warehouse}/{sku}"
-        );
-        assert_eq!(route_label("/v1/track/abc"), "/v1/track/{token}");
-        assert_eq!(route_label("/etc/passwd"), "unmatched");
-        assert_eq!(route_label("/v1/orders/a/b/c/d/e"), "unmatched");
-    }
-}
+mod tests;

@@ -5,9 +5,7 @@ use super::problem::Problem;
 use super::{page_size, AppState};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use orderly_actors::engine::notifier::{Deliver, GetStats};
-use orderly_actors::engine::EngineError;
-use orderly_actors::store::DeadLetter;
+use orderly_actors::engine::DeadLetter;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -27,15 +25,10 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let notifier = state
-        .engine
-        .notifier()
-        .send(GetStats)
-        .await
-        .unwrap_or_default();
+    let engine = state.engine.metrics().await;
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(state.metrics.render(&state.engine, notifier))
+        .body(state.metrics.render(&engine))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -53,11 +46,7 @@ pub async fn dead_letters(
     q: web::Query<DeadLetterQuery>,
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, &[Role::Admin])?;
-    let list = state
-        .engine
-        .store()
-        .dead_letters(page_size(q.limit)?)
-        .map_err(EngineError::from)?;
+    let list = state.engine.dead_letters(page_size(q.limit)?)?;
     Ok(HttpResponse::Ok().json(list))
 }
 
@@ -69,18 +58,8 @@ pub async fn retry_dead_letter(
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, &[Role::Admin])?;
-    let entry = state
-        .engine
-        .store()
-        .requeue_dead_letter(&id)
-        .map_err(EngineError::from)?
-        .ok_or_else(|| Problem::not_found("no dead letter with this id"))?;
-    state
-        .engine
-        .store()
-        .sync()
-        .await
-        .map_err(EngineError::from)?;
-    state.engine.notifier().do_send(Deliver(entry));
+    if !state.engine.retry_dead_letter(&id).await? {
+        return Err(Problem::not_found("no dead letter with this id"));
+    }
     Ok(HttpResponse::build(StatusCode::ACCEPTED).json(serde_json::json!({"status": "queued"})))
 }

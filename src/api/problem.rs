@@ -93,7 +93,10 @@ impl From<EngineError> for Problem {
         match e {
             EngineError::Domain(d) => d.into(),
             EngineError::NotFound => Problem::not_found("no order with this id"),
-            EngineError::Overloaded | EngineError::Retry => {
+            EngineError::UnknownTrackingNumber(tn) => {
+                Problem::not_found(format!("unknown tracking number '{tn}'"))
+            }
+            EngineError::Overloaded | EngineError::Retry | EngineError::ShuttingDown => {
                 Problem::unavailable("overloaded", "the order is busy; retry shortly")
             }
             EngineError::ActorFailed => Problem::unavailable("actor_failed", e.to_string()),

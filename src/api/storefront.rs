@@ -2,13 +2,11 @@
 
 use super::auth::Role;
 use super::problem::Problem;
-use super::views::{History, OrderBody, OrderPage, OrderSummary};
+use super::views::{OrderBody, OrderPage, OrderSummary};
 use super::{page_size, parse_cursor, parse_id, AppState};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use orderly_actors::domain::{Cause, Command, LineQty, NewOrder, PaymentUpdate, Status};
-use orderly_actors::engine::order_actor::Executed;
-use orderly_actors::engine::EngineError;
+use orderly_actors::domain::{Cause, LineQty, NewOrder, PaymentUpdate, Status};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -38,65 +36,6 @@ pub(super) fn order_response(
     HttpResponse::build(status).json(OrderBody::new(view))
 }
 
-/// The answer to a state change, sent only once everything it shows is durable.
-///
-/// Without awaited follow-ups the answer is the order as the command left it, straight from the
-/// actor: that state is what the group commit just covered, so no read-back is needed. After
-/// awaited follow-ups (booking, restock) the order is read again to show them. A follow-up may
-/// also have been written a moment ago and not flushed yet (the reservation that confirms an
-/// order, say); showing it in a 2xx would acknowledge it early, so in that case we wait for one
-/// more group commit.
-pub(super) async fn acknowledged(
-    state: &AppState,
-    done: Executed,
-) -> Result<HttpResponse, Problem> {
-    if !done.awaited_effects {
-        return with_stored_history(state, done.order);
-    }
-    let order = stored_order(state, done.order.id)?;
-    if order.version > done.order.version {
-        state
-            .engine
-            .store()
-            .sync()
-            .await
-            .map_err(EngineError::from)?;
-    }
-    with_stored_history(state, order)
-}
-
-/// The order's committed snapshot, or 404.
-pub(super) fn stored_order(
-    state: &AppState,
-    id: uuid::Uuid,
-) -> Result<orderly_actors::domain::Order, Problem> {
-    state
-        .engine
-        .store()
-        .load_order(id)
-        .map_err(EngineError::from)?
-        .ok_or_else(|| Problem::not_found("no order with this id"))
-}
-
-/// The order with its history as stored: the events go out without being decoded and
-/// re-encoded.
-fn with_stored_history(
-    state: &AppState,
-    order: orderly_actors::domain::Order,
-) -> Result<HttpResponse, Problem> {
-    let history = state
-        .engine
-        .store()
-        .history_json(order.id, order.version)
-        .map_err(EngineError::from)?;
-    Ok(HttpResponse::Ok().json(OrderBody::with_history(order, History::Stored(history))))
-}
-
-/// The order as stored, for reads.
-pub(super) fn current(state: &AppState, id: uuid::Uuid) -> Result<HttpResponse, Problem> {
-    with_stored_history(state, stored_order(state, id)?)
-}
-
 #[utoipa::path(post, path = "/v1/orders", tag = "storefront", request_body = NewOrder,
     params(("Idempotency-Key" = String, Header, description = "Required; the same key and body return the original response")),
     responses((status = 201, body = OrderBody), (status = 422, body = Problem), (status = 409, body = Problem)),
@@ -108,7 +47,7 @@ pub async fn place(
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, STOREFRONT)?;
     let key = idempotency_key(&req)?;
-    let placed = state.engine.place_order(&key, body.into_inner()).await?;
+    let placed = state.engine.place(&key, body.into_inner()).await?;
     let id = placed.view.order.id;
     let mut resp = order_response(StatusCode::CREATED, placed.view);
     resp.headers_mut().insert(
@@ -133,7 +72,8 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, STOREFRONT)?;
-    current(&state, parse_id(&id)?)
+    let view = state.engine.order_with_history(parse_id(&id)?)?;
+    Ok(order_response(StatusCode::OK, view))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -164,11 +104,7 @@ pub async fn list(
         })
         .transpose()?;
     let cursor = parse_cursor(q.cursor.as_deref())?;
-    let orders = state
-        .engine
-        .store()
-        .list_orders(status, cursor, limit)
-        .map_err(orderly_actors::engine::EngineError::from)?;
+    let orders = state.engine.orders(status, cursor, limit)?;
     let next_cursor = (orders.len() == limit)
         .then(|| orders.last().map(|o| o.id.to_string()))
         .flatten();
@@ -205,16 +141,11 @@ pub async fn payment(
     state.keys.require(&req, STOREFRONT)?;
     let id = parse_id(&id)?;
     let b = body.into_inner();
-    let cmd = Command::RecordPayment {
-        status: b.status,
-        amount: b.amount,
-        reference: b.reference,
-    };
-    let done = state
+    let view = state
         .engine
-        .execute(id, cmd, Cause::Storefront, false)
+        .pay(id, b.status, b.amount, b.reference)
         .await?;
-    acknowledged(&state, done).await
+    Ok(order_response(StatusCode::OK, view))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -238,18 +169,11 @@ pub async fn cancel(
     } else {
         Cause::Storefront
     };
-    let done = state
+    let view = state
         .engine
-        .execute(
-            id,
-            Command::Cancel {
-                reason: body.into_inner().reason,
-            },
-            cause,
-            true,
-        )
+        .cancel(id, body.into_inner().reason, cause)
         .await?;
-    acknowledged(&state, done).await
+    Ok(order_response(StatusCode::OK, view))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -270,16 +194,8 @@ pub async fn request_return(
     state.keys.require(&req, STOREFRONT)?;
     let id = parse_id(&id)?;
     let b = body.into_inner();
-    let cmd = Command::RequestReturn {
-        lines: b.lines,
-        reason: b.reason,
-        window_days: state.engine.config().return_window_days,
-    };
-    let done = state
-        .engine
-        .execute(id, cmd, Cause::Storefront, false)
-        .await?;
-    acknowledged(&state, done).await
+    let view = state.engine.request_return(id, b.lines, b.reason).await?;
+    Ok(order_response(StatusCode::OK, view))
 }
 
 #[utoipa::path(get, path = "/v1/orders/{id}/returns/label", tag = "storefront",
@@ -292,7 +208,7 @@ pub async fn return_label(
     state
         .keys
         .require(&req, &[Role::Storefront, Role::Warehouse])?;
-    let order = stored_order(&state, parse_id(&id)?)?;
+    let order = state.engine.order(parse_id(&id)?)?;
     let pdf = crate::label::return_label(&order)
         .ok_or_else(|| Problem::not_found("no return has been approved for this order"))?;
     Ok(HttpResponse::Ok().content_type("application/pdf").body(pdf))

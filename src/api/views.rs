@@ -5,9 +5,9 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use orderly_actors::domain::inventory::StockLevel;
-use orderly_actors::domain::{Event, Money, Order, Status};
+use orderly_actors::domain::{CarrierEventKind, Change, Event, Money, Order, Status};
 use orderly_actors::engine::OrderView;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -22,29 +22,11 @@ pub struct OrderBody {
     /// Where the return label (PDF) can be fetched once a return is approved.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub return_label_url: Option<String>,
-    #[schema(value_type = Vec<Event>)]
-    pub history: History,
-}
-
-/// An order's history in a response: decoded events, or the stored JSON passed through as is
-/// (a read does not need to decode and re-encode every event).
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
-pub enum History {
-    Events(Vec<Event>),
-    Stored(Vec<Box<serde_json::value::RawValue>>),
+    pub history: Vec<Event>,
 }
 
 impl OrderBody {
     pub fn new(v: OrderView) -> Self {
-        Self::with_history(v.order, History::Events(v.history))
-    }
-
-    pub fn with_history(order: Order, history: History) -> Self {
-        let v = OrderView {
-            order,
-            history: Vec::new(),
-        };
         let id = v.order.id;
         OrderBody {
             total: v.order.total(),
@@ -55,7 +37,7 @@ impl OrderBody {
                 .as_ref()
                 .map(|_| format!("/v1/orders/{id}/returns/label")),
             order: v.order,
-            history,
+            history: v.history,
         }
     }
 }
@@ -145,56 +127,47 @@ pub struct Tracking {
     pub timeline: Vec<TimelineEntry>,
 }
 
-/// The few fields of a stored event the tracking page needs; the rest (the placed order's
-/// addresses and contact details among them) is skipped while decoding.
-#[derive(Debug, Deserialize)]
-pub struct TimelineSource {
-    at: DateTime<Utc>,
-    #[serde(rename = "type")]
-    change: String,
-    /// The carrier scan's kind, for `carrier_scanned` events.
-    #[serde(default)]
-    kind: Option<String>,
-    #[serde(default)]
-    location: Option<String>,
-}
-
 impl Tracking {
-    pub fn new(order: &Order, events: Vec<TimelineSource>) -> Self {
+    pub fn new(order: &Order, events: &[Event]) -> Self {
         let booking = order.booking();
         let timeline = events
-            .into_iter()
+            .iter()
             .filter_map(|e| {
-                let description = match e.change.as_str() {
-                    "placed" => "Order placed",
-                    "confirmed" => "Order confirmed",
-                    "packed" => "Packed and ready for the carrier",
-                    "shipped" => "Handed to the carrier",
-                    "carrier_scanned" => match e.kind.as_deref() {
-                        Some("in_transit") => "In transit",
-                        Some("out_for_delivery") => "Out for delivery",
-                        Some("delivered") => "Delivered by the carrier",
-                        Some("failed_attempt") => "Delivery attempt failed",
-                        _ => "Carrier reported a problem",
-                    },
-                    "delivered" => "Delivered",
-                    "cancelled" => "Order cancelled",
-                    "return_approved" => "Return approved",
-                    "return_received" => "Return received",
-                    "refund_issued" => "Refund issued",
+                let (step, description, location) = match &e.change {
+                    Change::Placed { .. } => ("placed", "Order placed", None),
+                    Change::Confirmed => ("confirmed", "Order confirmed", None),
+                    Change::Packed { .. } => ("packed", "Packed and ready for the carrier", None),
+                    Change::Shipped => ("shipped", "Handed to the carrier", None),
+                    Change::CarrierScanned { kind, location, .. } => {
+                        let (step, description) = match kind {
+                            CarrierEventKind::InTransit => ("in_transit", "In transit"),
+                            CarrierEventKind::OutForDelivery => {
+                                ("out_for_delivery", "Out for delivery")
+                            }
+                            CarrierEventKind::Delivered => {
+                                ("delivered", "Delivered by the carrier")
+                            }
+                            CarrierEventKind::FailedAttempt => {
+                                ("failed_attempt", "Delivery attempt failed")
+                            }
+                            CarrierEventKind::Exception => {
+                                ("exception", "Carrier reported a problem")
+                            }
+                        };
+                        (step, description, location.clone())
+                    }
+                    Change::Delivered => ("delivered", "Delivered", None),
+                    Change::Cancelled { .. } => ("cancelled", "Order cancelled", None),
+                    Change::ReturnApproved { .. } => ("return_approved", "Return approved", None),
+                    Change::ReturnReceived { .. } => ("returned", "Return received", None),
+                    Change::RefundIssued { .. } => ("refunded", "Refund issued", None),
                     _ => return None,
-                };
-                let step = match e.change.as_str() {
-                    "carrier_scanned" => e.kind.unwrap_or_default(),
-                    "return_received" => "returned".to_string(),
-                    "refund_issued" => "refunded".to_string(),
-                    _ => e.change,
                 };
                 Some(TimelineEntry {
                     at: e.at,
-                    step,
+                    step: step.to_string(),
                     description: description.to_string(),
-                    location: e.location,
+                    location,
                 })
             })
             .collect();

@@ -2,13 +2,15 @@
 
 use super::auth::Role;
 use super::problem::Problem;
-use super::storefront::acknowledged;
+use super::storefront::order_response;
 use super::views::{PickList, PickOrder};
 use super::{check_warehouse, page_size, parse_cursor, parse_id, AppState};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use orderly_actors::domain::{Cause, Command, LineQty, Parcel};
-use orderly_actors::engine::EngineError;
+use orderly_actors::domain::{LineQty, Parcel};
+use orderly_actors::engine::{Engine, EngineError, OrderView};
 use serde::Deserialize;
+use std::future::Future;
 use utoipa::{IntoParams, ToSchema};
 
 const WAREHOUSE: &[Role] = &[Role::Warehouse];
@@ -34,11 +36,7 @@ pub async fn picks(
     check_warehouse(&warehouse)?;
     let limit = page_size(q.limit)?;
     let after = parse_cursor(q.cursor.as_deref())?;
-    let orders = state
-        .engine
-        .store()
-        .picks(&warehouse, after, limit)
-        .map_err(EngineError::from)?;
+    let orders = state.engine.picks(&warehouse, after, limit)?;
     let next_cursor = (orders.len() == limit)
         .then(|| orders.last().map(|o| o.id.to_string()))
         .flatten();
@@ -66,11 +64,10 @@ pub async fn acknowledge_picks(
     body: web::Json<PicksBody>,
 ) -> Result<HttpResponse, Problem> {
     let b = body.into_inner();
-    let cmd = |warehouse| Command::AcknowledgePicks {
-        warehouse,
-        lines: b.lines,
-    };
-    run(&state, &req, &id, b.warehouse, cmd, false).await
+    run(&state, &req, &id, b.warehouse, |engine, id, warehouse| {
+        engine.acknowledge_picks(id, warehouse, b.lines)
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -92,8 +89,8 @@ pub async fn pack(
     let id = parse_id(&id)?;
     let b = body.into_inner();
     check_warehouse(&b.warehouse)?;
-    let done = state.engine.pack(id, b.warehouse, b.parcels).await?;
-    acknowledged(&state, done).await
+    let view = state.engine.pack(id, b.warehouse, b.parcels).await?;
+    Ok(order_response(StatusCode::OK, view))
 }
 
 #[utoipa::path(get, path = "/v1/orders/{id}/label", tag = "warehouse",
@@ -104,7 +101,7 @@ pub async fn label(
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, WAREHOUSE)?;
-    let order = super::storefront::stored_order(&state, parse_id(&id)?)?;
+    let order = state.engine.order(parse_id(&id)?)?;
     let pdf = crate::label::shipping_label(&order).ok_or_else(|| {
         Problem::not_found("the label is not ready: the order has no booked shipment yet")
     })?;
@@ -120,11 +117,8 @@ pub async fn handover(
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, WAREHOUSE)?;
     let id = parse_id(&id)?;
-    let done = state
-        .engine
-        .execute(id, Command::Handover, Cause::Warehouse, true)
-        .await?;
-    acknowledged(&state, done).await
+    let view = state.engine.hand_over(id).await?;
+    Ok(order_response(StatusCode::OK, view))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -143,29 +137,27 @@ pub async fn receive_return(
     body: web::Json<ReceiveBody>,
 ) -> Result<HttpResponse, Problem> {
     let b = body.into_inner();
-    let cmd = |warehouse| Command::ReceiveReturn {
-        warehouse,
-        lines: b.lines,
-    };
-    run(&state, &req, &id, b.warehouse, cmd, true).await
+    run(&state, &req, &id, b.warehouse, |engine, id, warehouse| {
+        engine.receive_return(id, warehouse, b.lines)
+    })
+    .await
 }
 
 /// Runs a warehouse command that names its warehouse, after checking the role, the id and the
 /// warehouse name (in that order, so a caller without the role learns nothing else).
-async fn run(
-    state: &AppState,
+async fn run<'e, F>(
+    state: &'e AppState,
     req: &HttpRequest,
     id: &str,
     warehouse: String,
-    command: impl FnOnce(String) -> Command,
-    await_effects: bool,
-) -> Result<HttpResponse, Problem> {
+    command: impl FnOnce(&'e Engine, uuid::Uuid, String) -> F,
+) -> Result<HttpResponse, Problem>
+where
+    F: Future<Output = Result<OrderView, EngineError>>,
+{
     state.keys.require(req, WAREHOUSE)?;
     let id = parse_id(id)?;
     check_warehouse(&warehouse)?;
-    let done = state
-        .engine
-        .execute(id, command(warehouse), Cause::Warehouse, await_effects)
-        .await?;
-    acknowledged(state, done).await
+    let view = command(&state.engine, id, warehouse).await?;
+    Ok(order_response(StatusCode::OK, view))
 }

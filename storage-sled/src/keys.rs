@@ -3,7 +3,7 @@
 //! order we scan in (UUIDv7 ids sort by creation time, timers by due time).
 
 use chrono::{DateTime, Utc};
-use orderly_storage::domain::{OrderId, Status, Timer, TimerKind};
+use orderly_domain::{OrderId, Status, Timer, TimerKind};
 
 pub const ORDER: u8 = b'O';
 pub const EVENT: u8 = b'E';

@@ -34,8 +34,8 @@ mod keys;
 
 use chrono::{DateTime, Utc};
 use durability::GroupCommit;
-use orderly_storage::domain::inventory::{Reservation, StockLevel};
-use orderly_storage::domain::{Event, Order, OrderId, Status, Timer};
+use orderly_domain::inventory::{Reservation, StockLevel};
+use orderly_domain::{Event, Order, OrderId, Status, Timer};
 use orderly_storage::schema::{self, v1};
 use orderly_storage::{
     Commit, DeadLetter, FlushStats, IdempotencyRecord, OutboxEntry, Result, StockCell, StockChange,

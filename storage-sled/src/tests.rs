@@ -3,7 +3,7 @@
 
 use super::*;
 use orderly_storage::conformance::{new_order, t0, wait, Step};
-use orderly_storage::domain::{Action, Cause, Change, Command, Effect, PaymentMethod};
+use orderly_domain::{Action, Cause, Change, Command, Effect, PaymentMethod};
 use std::time::Duration;
 
 fn open(dir: &Path) -> SledStorage {

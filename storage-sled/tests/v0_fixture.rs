@@ -6,8 +6,8 @@
 
 use chrono::TimeZone;
 use orderly_storage::conformance::Step;
-use orderly_storage::domain::inventory::ReservationState;
-use orderly_storage::domain::{
+use orderly_domain::inventory::ReservationState;
+use orderly_domain::{
     fold, Action, Cause, Command, Event, LineQty, OrderId, Parcel, Status, TimerKind,
 };
 use orderly_storage::Storage;

@@ -37,8 +37,8 @@ pub mod conformance;
 pub mod schema;
 mod types;
 
-/// The domain types that cross the interface, as the storage crates see them.
-pub use orderly_actors::domain;
+// The domain's types cross the interface (orders, events, timers, stock levels).
+pub(crate) use orderly_domain as domain;
 
 pub use commit::{BoxFuture, Commit, CommitFuture, Durability};
 pub use types::*;

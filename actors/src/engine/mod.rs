@@ -1,41 +1,49 @@
-//! The running engine: the actors that move orders, and the one handle (`Engine`) through
-//! which the service talks to them.
+//! The engine: the one API through which the service runs orders ([`Engine`]), and the actors
+//! behind it.
 //!
-//! Flow of a state change: `Engine::execute` finds (or activates) the order's actor via the
-//! `registry`; the `order_actor` decides with the pure domain, writes the transition atomically,
-//! waits for the group commit, then hands the transition's outbox entries to `outbox`, which
-//! delivers them to the `inventory`, `carrier` and `notifier` actors and feeds their answers
-//! back to the order as commands. `timers` fires stored timers. On start, `Engine::start`
-//! re-dispatches every stored outbox entry and re-arms the timers, so work interrupted by a
-//! crash carries on by itself.
+//! [`Engine`]'s methods are the whole surface: commands (`place`, `pay`, `cancel`,
+//! `acknowledge_picks`, `pack`, `hand_over`, `carrier_event`, `request_return`,
+//! `receive_return`) answer with the order **only once everything the answer shows is durable**;
+//! reads and queries (`commands.rs`, `queries.rs`); stock; the notification dead letters;
+//! readiness and metrics. Nothing hands out the store or an actor.
+//!
+//! Behind it, dependencies run one way: `registry` activates order actors and delivers
+//! commands to them; an `order_actor` decides with the pure domain, writes the transition,
+//! waits for the group commit and passes the transition's outbox entries to `effects`, which
+//! delivers them to the `inventory`, `carrier` and `notifier` actors and applies their answers
+//! to the order through a trait the registry implements. `timers` fires stored timers. On
+//! start, every stored outbox entry is sent again and due timers fire, so work interrupted by
+//! a crash carries on by itself.
 
-pub mod carrier;
-pub mod inventory;
+mod carrier;
+mod commands;
+mod effects;
+mod inventory;
 pub mod notifier;
-pub mod order_actor;
-mod outbox;
-pub mod registry;
+mod order_actor;
+mod queries;
+mod registry;
 mod timers;
 pub mod webhook;
 
 use crate::clock::Clock;
-use crate::domain::shipping::{self, CarrierSpec};
-use crate::domain::{
-    fold, Cause, Command, DomainError, Effect, Event, NewOrder, Order, OrderId, Status,
-};
-use crate::store::{OutboxEntry, Store, StoreError};
+use crate::domain::shipping::CarrierSpec;
+use crate::domain::{DomainError, Event, Order};
+use crate::store::{FlushStats, Store, StoreError};
 use actix::prelude::*;
 use chrono::NaiveDate;
-use notifier::{Notifier, NotifierConfig};
-use order_actor::{Execute, Executed};
+use effects::{ApplyAnswer, Effects};
+use notifier::{GetStats, Notifier, NotifierConfig, NotifierStats};
+use order_actor::OrderContext;
 use registry::Registry;
-use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use crate::domain::inventory::{ReserveOutcome, StockLevel};
+pub use crate::domain::inventory::StockLevel;
+pub use crate::store::DeadLetter;
+pub use commands::{CarrierEventOutcome, CarrierScan, Placed};
 
 /// Engine policy and tuning, filled from the service's config.
 #[derive(Debug, Clone)]
@@ -46,7 +54,7 @@ pub struct EngineConfig {
     pub order_mailbox: usize,
     /// Threads running order actors.
     pub arbiters: usize,
-    /// How long a request waits for its follow-ups (reservation, booking) before answering.
+    /// How long a command that waits for its effects (booking, restock) waits before answering.
     pub effect_wait: Duration,
     /// How long a request waits for a busy order's mailbox before answering 503.
     pub send_timeout: Duration,
@@ -94,14 +102,19 @@ pub enum EngineError {
     NoCarrier(String),
     #[error("inventory: {0}")]
     Stock(#[from] crate::domain::inventory::StockError),
+    #[error("unknown tracking number '{0}'")]
+    UnknownTrackingNumber(String),
     /// Internal: the actor retired between lookup and delivery; the caller retries.
     #[error("retry")]
     Retry,
+    /// Internal: the engine is being dropped; background work stops.
+    #[error("the engine is shutting down")]
+    ShuttingDown,
 }
 
-/// Counters exported at `/metrics`.
+/// The engine's live counters, bumped by the actors; read through [`Engine::metrics`].
 #[derive(Debug, Default)]
-pub struct EngineStats {
+pub(crate) struct EngineStats {
     pub transitions: AtomicU64,
     pub rejected: AtomicU64,
     pub activations: AtomicU64,
@@ -118,36 +131,41 @@ pub struct OrderView {
     pub history: Vec<Event>,
 }
 
-/// Result of placing an order.
-#[derive(Debug, Clone)]
-pub struct PlaceResult {
-    pub view: OrderView,
-    /// True when the Idempotency-Key was seen before and the original result is returned.
-    pub replayed: bool,
+/// A scrape of the engine's counters, for `/metrics`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EngineMetrics {
+    pub transitions: u64,
+    pub rejected: u64,
+    pub activations: u64,
+    pub actor_failures: u64,
+    pub effects_done: u64,
+    pub effect_retries: u64,
+    pub timers_fired: u64,
+    pub flushes: FlushStats,
+    pub notifications: NotifierStats,
+    pub active_actors: usize,
+    pub ready: bool,
 }
 
+/// The engine's handle: cheap to clone, shared by every HTTP worker.
 #[derive(Clone)]
 pub struct Engine {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    store: Store,
-    clock: Arc<dyn Clock>,
-    config: EngineConfig,
-    registry: Registry,
+    ctx: Arc<OrderContext>,
+    registry: Arc<Registry>,
     inventory: Addr<inventory::InventoryActor>,
-    carrier: Addr<carrier::CarrierActor>,
     notifier: Addr<Notifier>,
-    channels: Vec<String>,
     claims: Mutex<HashSet<String>>,
-    stats: EngineStats,
     ready: AtomicBool,
 }
 
 impl Engine {
-    /// Starts the engine's actors inside the current actix system, resumes stored outbox
-    /// entries and timers, and returns once the engine is ready for requests.
+    /// Starts the engine's actors inside the current actix system, sends again every outbox
+    /// entry a previous run left, starts the timer loop, and returns once the engine is ready
+    /// for requests.
     pub fn start(
         store: Store,
         clock: Arc<dyn Clock>,
@@ -156,8 +174,8 @@ impl Engine {
         let arbiters = (0..config.arbiters.max(1))
             .map(|_| Arbiter::new().handle())
             .collect();
-        let inv = inventory::InventoryActor::load(store.clone())?;
-        let inventory = inv.start();
+        let stats = Arc::new(EngineStats::default());
+        let inventory = inventory::InventoryActor::load(store.clone())?.start();
         let carrier = carrier::CarrierActor::new(
             Arc::new(config.carriers.clone()),
             Arc::new(config.holidays.clone()),
@@ -166,309 +184,104 @@ impl Engine {
         .start();
         let notifier =
             Notifier::new(store.clone(), clock.clone(), config.notifications.clone()).start();
-        let channels = config.notifications.channels();
+        let effects = Effects::new(
+            store.clone(),
+            inventory.clone(),
+            carrier,
+            notifier.clone(),
+            stats.clone(),
+            config.effect_wait,
+        );
+        let ctx = Arc::new(OrderContext {
+            store,
+            clock,
+            channels: config.notifications.channels(),
+            config,
+            stats,
+            effects,
+        });
+        let registry = Arc::new(Registry::new(arbiters, ctx.clone()));
+        let answers: Arc<dyn ApplyAnswer> = registry.clone();
+        ctx.effects.answer_to(Arc::downgrade(&answers));
         let engine = Engine {
             inner: Arc::new(Inner {
-                store,
-                clock,
-                registry: Registry::new(arbiters),
+                ctx,
+                registry,
                 inventory,
-                carrier,
                 notifier,
-                channels,
                 claims: Mutex::new(HashSet::new()),
-                stats: EngineStats::default(),
                 ready: AtomicBool::new(false),
-                config,
             }),
         };
         engine.resume()?;
-        timers::spawn(engine.clone());
+        timers::spawn(
+            engine.inner.ctx.clone(),
+            Arc::downgrade(&engine.inner.registry),
+        );
         engine.inner.ready.store(true, Ordering::SeqCst);
         Ok(engine)
     }
 
-    /// Re-dispatches every outbox entry left by a previous run.
-    /// Entries written ahead of a snapshot that never committed (a crash mid-transition) are
-    /// dropped: the transition they belong to did not happen.
+    /// Sends again every outbox entry left by a previous run. Entries written ahead of a
+    /// snapshot that never committed (a crash mid-transition) are dropped: the transition they
+    /// belong to did not happen.
     fn resume(&self) -> Result<(), EngineError> {
+        let store = self.store();
         let mut entries = Vec::new();
-        for entry in self.store().outbox()? {
-            let committed = self
-                .store()
+        for entry in store.outbox()? {
+            let committed = store
                 .load_order(entry.effect.order_id)?
                 .is_some_and(|o| o.version >= entry.effect.step);
             if committed {
                 entries.push(entry);
             } else {
-                self.store().remove_outbox(&entry.key())?;
+                store.remove_outbox(&entry.key())?;
             }
         }
         if !entries.is_empty() {
             tracing::info!(count = entries.len(), "resuming undelivered messages");
         }
-        let engine = self.clone();
-        actix_rt::spawn(async move { engine.dispatch(entries, false).await });
+        let effects = self.inner.ctx.effects.clone();
+        actix_rt::spawn(async move { effects.send(entries, effects::Answer::AfterCommit).await });
         Ok(())
     }
 
-    pub fn store(&self) -> &Store {
-        &self.inner.store
+    fn store(&self) -> &Store {
+        &self.inner.ctx.store
     }
 
-    pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.inner.clock
+    fn config(&self) -> &EngineConfig {
+        &self.inner.ctx.config
     }
 
-    pub fn config(&self) -> &EngineConfig {
-        &self.inner.config
-    }
-
-    pub fn stats(&self) -> &EngineStats {
-        &self.inner.stats
-    }
-
-    pub(crate) fn registry(&self) -> &Registry {
-        &self.inner.registry
-    }
-
-    pub fn active_actors(&self) -> usize {
-        self.inner.registry.active()
-    }
-
+    /// Ready for requests: started, and storage healthy (no failed flush).
     pub fn is_ready(&self) -> bool {
         self.inner.ready.load(Ordering::SeqCst) && self.store().durability().is_healthy()
     }
 
-    pub fn notifier(&self) -> &Addr<Notifier> {
-        &self.inner.notifier
-    }
-
-    /// One outbox entry per effect, and per channel for notifications.
-    pub(crate) fn outbox_entries(&self, effects: &[Effect]) -> Vec<OutboxEntry> {
-        let mut out = Vec::with_capacity(effects.len());
-        for e in effects {
-            let blank = |channel| OutboxEntry {
-                effect: e.clone(),
-                channel,
-                attempts: 0,
-                next_attempt_at: None,
-                last_error: None,
-            };
-            if matches!(e.action, crate::domain::Action::Notify { .. }) {
-                out.extend(self.inner.channels.iter().map(|c| blank(Some(c.clone()))));
-            } else {
-                out.push(blank(None));
-            }
+    /// The engine's counters, for `/metrics`.
+    pub async fn metrics(&self) -> EngineMetrics {
+        let s = &self.inner.ctx.stats;
+        let notifications = self.inner.notifier.send(GetStats).await.unwrap_or_default();
+        EngineMetrics {
+            transitions: s.transitions.load(Ordering::Relaxed),
+            rejected: s.rejected.load(Ordering::Relaxed),
+            activations: s.activations.load(Ordering::Relaxed),
+            actor_failures: s.actor_failures.load(Ordering::Relaxed),
+            effects_done: s.effects_done.load(Ordering::Relaxed),
+            effect_retries: s.effect_retries.load(Ordering::Relaxed),
+            timers_fired: s.timers_fired.load(Ordering::Relaxed),
+            flushes: self.store().durability().stats(),
+            notifications,
+            active_actors: self.inner.registry.active(),
+            ready: self.is_ready(),
         }
-        out
     }
 
-    /// Runs a command on an order and returns once its transition is durable (and, with
-    /// `await_effects`, once its follow-ups have run or the effect timeout passed).
-    pub async fn execute(
-        &self,
-        id: OrderId,
-        command: Command,
-        cause: Cause,
-        await_effects: bool,
-    ) -> Result<Executed, EngineError> {
-        self.execute_with(id, command, cause, None, await_effects)
-            .await
-    }
-
-    async fn execute_with(
-        &self,
-        id: OrderId,
-        command: Command,
-        cause: Cause,
-        idempotency: Option<(String, String)>,
-        await_effects: bool,
-    ) -> Result<Executed, EngineError> {
-        let create = matches!(command, Command::Place { .. });
-        let msg = Execute {
-            command,
-            cause,
-            idempotency,
-            await_effects,
-            nonce: 0,
-        };
-        // A few tries: an actor may retire (idle) between lookup and delivery.
-        for _ in 0..5 {
-            let slot = self.registry().get_or_activate(self, id, create)?;
-            let nonce = Registry::nonce();
-            let send = slot.addr.send(Execute {
-                nonce,
-                ..msg.clone()
-            });
-            let outcome = match actix_rt::time::timeout(self.config().send_timeout, send).await {
-                Err(_) => return Err(EngineError::Overloaded),
-                Ok(r) => r,
-            };
-            match outcome {
-                Ok(Err(EngineError::Retry)) => continue,
-                Ok(r) => return r,
-                Err(MailboxError::Timeout) => return Err(EngineError::Overloaded),
-                Err(MailboxError::Closed) => {
-                    if self.registry().remove_if_same(id, slot.generation) {
-                        // Still registered, so it did not retire: it died.
-                        self.stats().actor_failures.fetch_add(1, Ordering::Relaxed);
-                        tracing::error!(order_id = %id, "order actor failed; it will be reactivated from storage");
-                        if slot.current.load(Ordering::SeqCst) == nonce {
-                            return Err(EngineError::ActorFailed);
-                        }
-                    }
-                    continue;
-                }
-            }
-        }
-        Err(EngineError::Overloaded)
-    }
-
-    /// Places an order under an idempotency key: the same key and body return the original
-    /// result; the same key with another body is refused.
-    pub async fn place_order(
-        &self,
-        idempotency_key: &str,
-        order: NewOrder,
-    ) -> Result<PlaceResult, EngineError> {
-        order.validate()?;
-        let fingerprint = {
-            let bytes = serde_json::to_vec(&order).map_err(StoreError::from)?;
-            let digest = Sha256::digest(&bytes);
-            digest
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        };
-        let _claim = Claim::take(&self.inner.claims, idempotency_key)?;
-        // A record whose order was never committed (a crash mid-write) does not count.
-        let committed = |rec: &crate::store::IdempotencyRecord| -> Result<bool, EngineError> {
-            Ok(self
-                .store()
-                .load_order(rec.order_id)?
-                .is_some_and(|o| o.version >= rec.version))
-        };
-        if let Some(rec) = self
-            .store()
-            .idempotency(idempotency_key)?
-            .filter(|r| committed(r).unwrap_or(false))
-        {
-            if rec.fingerprint != fingerprint {
-                return Err(EngineError::IdempotencyMismatch);
-            }
-            let history: Vec<Event> = self.store().history(rec.order_id, rec.version)?;
-            let order = fold(None, &history).ok_or(EngineError::NotFound)?;
-            return Ok(PlaceResult {
-                view: OrderView { order, history },
-                replayed: true,
-            });
-        }
-        let id = OrderId::now_v7();
-        let command = Command::Place {
-            id,
-            tracking_token: new_tracking_token(),
-            order,
-            payment_timeout_secs: self.config().payment_timeout_secs,
-        };
-        let done = self
-            .execute_with(
-                id,
-                command,
-                Cause::Storefront,
-                Some((idempotency_key.to_string(), fingerprint)),
-                false,
-            )
-            .await?;
-        Ok(PlaceResult {
-            view: OrderView {
-                order: done.order,
-                history: done.events,
-            },
-            replayed: false,
-        })
-    }
-
-    /// Packs an order, refusing up front when no carrier could take the parcels, then waits
-    /// for the carrier booking so the answer carries the label.
-    pub async fn pack(
-        &self,
-        id: OrderId,
-        warehouse: String,
-        parcels: Vec<crate::domain::Parcel>,
-    ) -> Result<Executed, EngineError> {
-        if let Some(order) = self.store().load_order(id)? {
-            let country = &order.shipping.address.country;
-            if order.status == Status::Confirmed
-                && shipping::choose(
-                    &self.config().carriers,
-                    country,
-                    order.shipping.method.as_deref(),
-                    &parcels,
-                )
-                .is_none()
-            {
-                return Err(EngineError::NoCarrier(country.clone()));
-            }
-        }
-        self.execute(
-            id,
-            Command::Pack { warehouse, parcels },
-            Cause::Warehouse,
-            true,
-        )
-        .await
-    }
-
-    /// The order and its full history, read from storage.
-    pub fn view(&self, id: OrderId) -> Result<Option<OrderView>, EngineError> {
-        let Some(order) = self.store().load_order(id)? else {
-            return Ok(None);
-        };
-        let history = self.store().history(id, order.version)?;
-        Ok(Some(OrderView { order, history }))
-    }
-
-    pub fn order_by_tracking_number(&self, tn: &str) -> Result<Option<OrderId>, EngineError> {
-        Ok(self.store().order_by_tracking_number(tn)?)
-    }
-
-    pub async fn set_stock(
-        &self,
-        warehouse: String,
-        sku: String,
-        on_hand: i64,
-    ) -> Result<StockLevel, EngineError> {
-        let r = self
-            .inner
-            .inventory
-            .send(inventory::SetOnHand {
-                warehouse,
-                sku,
-                on_hand,
-            })
-            .await
-            .map_err(|_| EngineError::Overloaded)?;
-        r.map_err(|e| match e {
-            inventory::InventoryError::Stock(s) => EngineError::Stock(s),
-            inventory::InventoryError::Store(s) => EngineError::Store(s),
-        })
-    }
-
-    pub async fn stock(&self, sku: String) -> Result<Vec<(String, StockLevel)>, EngineError> {
-        self.inner
-            .inventory
-            .send(inventory::GetStock { sku })
-            .await
-            .map_err(|_| EngineError::Overloaded)
-    }
-
-    /// Test hook: makes the order's actor panic (see `order_actor::InjectPanic`).
+    /// Test hook: makes the order's actor panic, as a bug would.
     #[doc(hidden)]
-    pub fn inject_panic(&self, id: OrderId) -> Result<(), EngineError> {
-        let slot = self.registry().get_or_activate(self, id, false)?;
-        slot.addr.do_send(order_actor::InjectPanic);
-        Ok(())
+    pub fn inject_panic(&self, id: crate::domain::OrderId) -> Result<(), EngineError> {
+        self.inner.registry.inject_panic(id)
     }
 }
 
@@ -498,13 +311,6 @@ impl Drop for Claim<'_> {
             .unwrap_or_else(|e| e.into_inner())
             .remove(&self.key);
     }
-}
-
-/// 160 random bits, hex: the customer's unguessable handle on their order.
-fn new_tracking_token() -> String {
-    let mut b = [0u8; 20];
-    getrandom::fill(&mut b).expect("the operating system's random source is available");
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 #[cfg(test)]

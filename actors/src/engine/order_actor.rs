@@ -3,25 +3,67 @@
 //! The actor holds the order's current state and is the only writer of it. A command is
 //! decided and written synchronously inside the handler, so two commands on one order never
 //! interleave; the handler then returns a future that waits for the group commit and only then
-//! dispatches the resulting messages and answers. While that future waits, the actor already
-//! takes the next command (pipelining): the next write lands behind the first in sled's log,
-//! and its own acknowledgement waits for a flush that covers both.
+//! hands the transition's outbox entries to the effects (`Effects`) and answers. While that
+//! future waits, the actor already takes the next command (pipelining): the next write lands
+//! behind the first in sled's log, and its own acknowledgement waits for a flush that covers
+//! both.
 //!
-//! Idle actors stop themselves and are activated again from storage on demand (`registry`).
+//! The actor knows nothing of the registry or the engine handle: what it needs is in its
+//! [`OrderContext`], and leaving the registry when it retires is the [`Retire`] handle the
+//! registry gave it. Idle actors stop themselves and are activated again on demand.
 
-use super::{Engine, EngineError};
-use crate::domain::{decide, fold, reactions, Cause, Command, Event, Order, OrderId};
-use crate::store::{IdempotencyRecord, TransitionWrite};
+use super::effects::{Answer, Effects};
+use super::{EngineConfig, EngineError, EngineStats};
+use crate::clock::Clock;
+use crate::domain::{decide, fold, reactions, Cause, Command, Effect, Event, Order, OrderId};
+use crate::store::{IdempotencyRecord, OutboxEntry, Store, TransitionWrite};
 use actix::prelude::*;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// What every order actor shares: storage, the clock, policy and where effects go.
+pub struct OrderContext {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub config: EngineConfig,
+    pub stats: Arc<EngineStats>,
+    /// Notification channels: a notification effect becomes one outbox entry per channel.
+    pub channels: Vec<String>,
+    pub effects: Effects,
+}
+
+impl OrderContext {
+    /// One outbox entry per effect, and per channel for notifications.
+    pub(crate) fn outbox_entries(&self, effects: &[Effect]) -> Vec<OutboxEntry> {
+        let mut out = Vec::with_capacity(effects.len());
+        for e in effects {
+            let blank = |channel| OutboxEntry {
+                effect: e.clone(),
+                channel,
+                attempts: 0,
+                next_attempt_at: None,
+                last_error: None,
+            };
+            if matches!(e.action, crate::domain::Action::Notify { .. }) {
+                out.extend(self.channels.iter().map(|c| blank(Some(c.clone()))));
+            } else {
+                out.push(blank(None));
+            }
+        }
+        out
+    }
+}
+
+/// Takes the actor out of the registry (given by the registry at activation). Returns whether
+/// this activation was still the registered one.
+pub type Retire = Box<dyn Fn() -> bool + Send>;
+
 pub struct OrderActor {
     id: OrderId,
     state: Option<Order>,
-    engine: Engine,
-    generation: u64,
+    ctx: Arc<OrderContext>,
+    leave_registry: Retire,
     /// Nonce of the message being handled, read by the registry if this actor dies.
     current: Arc<AtomicU64>,
     last_active: Instant,
@@ -36,18 +78,18 @@ impl OrderActor {
     pub(super) fn new(
         id: OrderId,
         state: Option<Order>,
-        engine: Engine,
-        generation: u64,
+        ctx: Arc<OrderContext>,
+        leave_registry: Retire,
         current: Arc<AtomicU64>,
     ) -> Self {
         // The loaded snapshot may still be in sled's unflushed tail (a previous activation's
         // write): a no-op answer must wait for a flush that covers it.
-        let last_seq = engine.store().durability().mark_written();
+        let last_seq = ctx.store.durability().mark_written();
         OrderActor {
             id,
             state,
-            engine,
-            generation,
+            ctx,
+            leave_registry,
             current,
             last_active: Instant::now(),
             last_seq,
@@ -55,21 +97,25 @@ impl OrderActor {
             retired: false,
         }
     }
+
+    /// Leaves the registry first: anyone who still sends to this address gets `Closed`, finds
+    /// the slot gone, and activates a fresh actor.
+    fn retire(&mut self, ctx: &mut Context<Self>) {
+        self.retired = true;
+        (self.leave_registry)();
+        ctx.stop();
+    }
 }
 
 impl Actor for OrderActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(self.engine.config().order_mailbox);
-        let idle = self.engine.config().idle_timeout;
+        ctx.set_mailbox_capacity(self.ctx.config.order_mailbox);
+        let idle = self.ctx.config.idle_timeout;
         ctx.run_interval(idle.max(Duration::from_millis(50)) / 2, move |act, ctx| {
             if act.inflight.load(Ordering::SeqCst) == 0 && act.last_active.elapsed() >= idle {
-                // Leave the registry first: anyone who still sends to this address gets
-                // `Closed`, finds the slot gone, and activates a fresh actor.
-                act.retired = true;
-                act.engine.registry().remove_if_same(act.id, act.generation);
-                ctx.stop();
+                act.retire(ctx);
             }
         });
     }
@@ -83,22 +129,18 @@ pub struct Execute {
     pub cause: Cause,
     /// `(key, request fingerprint)` for commands that carry an `Idempotency-Key`.
     pub idempotency: Option<(String, String)>,
-    /// Wait for the follow-ups of this transition (stock reservation, carrier booking,
-    /// restock) before answering, up to the engine's effect timeout.
-    pub await_effects: bool,
+    /// When to answer: once the transition is durable, or also once its effects have run.
+    pub answer: Answer,
     /// Identifies this delivery, so a caller can tell whether a crash happened on its message.
     pub nonce: u64,
 }
 
 #[derive(Debug, Clone)]
 pub struct Executed {
-    /// The order right after this command (before any follow-ups).
+    /// The order right after this command (before any answers to its effects).
     pub order: Order,
     /// Events this command recorded; empty when it changed nothing.
     pub events: Vec<Event>,
-    /// The caller asked to wait for follow-ups, so `order` may already be older than what is
-    /// stored: read the order again to show their outcome.
-    pub awaited_effects: bool,
 }
 
 impl Handler<Execute> for OrderActor {
@@ -120,25 +162,21 @@ impl Handler<Execute> for OrderActor {
                 if matches!(e, EngineError::Store(_)) {
                     // A write may have stopped half-way: retire, so the next activation starts
                     // from the committed snapshot and clears what was written ahead of it.
-                    self.retired = true;
-                    self.engine
-                        .registry()
-                        .remove_if_same(self.id, self.generation);
-                    ctx.stop();
+                    self.retire(ctx);
                 }
                 return Box::pin(async move { Err(e) });
             }
         };
-        let engine = self.engine.clone();
+        let order_ctx = self.ctx.clone();
         let inflight = self.inflight.clone();
         inflight.fetch_add(1, Ordering::SeqCst);
-        let await_effects = msg.await_effects;
+        let answer = msg.answer;
         drop(_enter);
         Box::pin(async move {
-            let durable = engine.store().durability().wait(seq).await;
+            let durable = order_ctx.store.durability().wait(seq).await;
             let result = match durable {
                 Ok(()) => {
-                    engine.dispatch(outbox, await_effects).await;
+                    order_ctx.effects.send(outbox, answer).await;
                     Ok(executed)
                 }
                 Err(e) => Err(EngineError::Store(e)),
@@ -149,33 +187,25 @@ impl Handler<Execute> for OrderActor {
     }
 }
 
-type Transition = (Executed, u64, Vec<crate::store::OutboxEntry>);
+type Transition = (Executed, u64, Vec<OutboxEntry>);
 
 impl OrderActor {
     /// Decide and write, synchronously. Nothing here waits, so commands cannot interleave.
     fn transition(&mut self, msg: &Execute) -> Result<Transition, EngineError> {
-        let engine = &self.engine;
-        let now = engine.clock().now();
+        let ctx = &self.ctx;
+        let now = ctx.clock.now();
         let events =
             decide(self.state.as_ref(), &msg.command, &msg.cause, now).inspect_err(|e| {
                 tracing::debug!(error = %e, "command refused");
-                engine.stats().rejected.fetch_add(1, Ordering::Relaxed);
+                ctx.stats.rejected.fetch_add(1, Ordering::Relaxed);
             })?;
         if events.is_empty() {
             let order = self.state.clone().ok_or(EngineError::NotFound)?;
-            return Ok((
-                Executed {
-                    order,
-                    events,
-                    awaited_effects: msg.await_effects,
-                },
-                self.last_seq,
-                Vec::new(),
-            ));
+            return Ok((Executed { order, events }, self.last_seq, Vec::new()));
         }
         let after = fold(self.state.clone(), &events).ok_or(EngineError::NotFound)?;
         let r = reactions(&after, &events);
-        let outbox = engine.outbox_entries(&r.effects);
+        let outbox = ctx.outbox_entries(&r.effects);
         let idempotency = msg.idempotency.as_ref().map(|(key, fingerprint)| {
             (
                 key.as_str(),
@@ -186,7 +216,7 @@ impl OrderActor {
                 },
             )
         });
-        let seq = engine.store().write_transition(&TransitionWrite {
+        let seq = ctx.store.write_transition(&TransitionWrite {
             before: self.state.as_ref(),
             after: &after,
             events: &events,
@@ -197,8 +227,7 @@ impl OrderActor {
         for e in &events {
             tracing::info!(seq = e.seq, event = e.change.name(), "event recorded");
         }
-        engine
-            .stats()
+        ctx.stats
             .transitions
             .fetch_add(events.len() as u64, Ordering::Relaxed);
         self.state = Some(after.clone());
@@ -207,7 +236,6 @@ impl OrderActor {
             Executed {
                 order: after,
                 events,
-                awaited_effects: msg.await_effects,
             },
             seq,
             outbox,

@@ -1,21 +1,27 @@
-//! Activation of order actors: at most one live actor per order, started on demand from the
-//! stored snapshot and forgotten when it stops.
+//! Activation of order actors and delivery of commands to them: at most one live actor per
+//! order, started on demand from the stored snapshot and forgotten when it stops.
 //!
 //! The map is sharded behind plain mutexes rather than kept in an actor, so callers on any
 //! thread reach an order's address without a hop through a central mailbox. Actors run on a
 //! fixed set of arbiters (one per core), chosen by order id.
 //!
 //! Failure handling (actix 0.13 does not restart an actor whose handler panicked): when a send
-//! fails with `Closed`, the caller asks whether the slot it used is still registered. If the
-//! actor retired itself for idleness it is gone and the caller simply activates a new one. If
-//! it is still registered the actor died; the slot is dropped so the next message activates a
-//! fresh actor from the last durable state, and the caller learns whether its own message was
-//! the one being handled when it died (`Slot::current`).
+//! fails with `Closed`, [`Registry::execute`] asks whether the slot it used is still
+//! registered. If the actor retired itself for idleness it is gone and the command simply goes
+//! to a freshly activated one. If it is still registered the actor died; the slot is dropped so
+//! the next message activates a fresh actor from the last durable state, and the caller learns
+//! whether its own message was the one being handled when it died (`Slot::current`).
+//!
+//! Dependencies run one way: the registry creates order actors and hands each a [`Retire`]
+//! handle; answers from the effects come back through the [`ApplyAnswer`] trait, which the
+//! registry implements.
 
-use super::order_actor::OrderActor;
-use super::{Engine, EngineError};
-use crate::domain::OrderId;
+use super::effects::{Answer, ApplyAnswer};
+use super::order_actor::{Execute, Executed, OrderActor, OrderContext, Retire};
+use super::EngineError;
+use crate::domain::{Cause, Command, OrderId};
 use actix::prelude::*;
+use futures::future::BoxFuture;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,75 +29,162 @@ use std::sync::{Arc, Mutex};
 
 /// One live actor: its address, its activation number, and the nonce of the message it is
 /// handling (shared with the actor).
-pub struct Slot {
-    pub addr: Addr<OrderActor>,
-    pub generation: u64,
-    pub current: Arc<AtomicU64>,
+struct Slot {
+    addr: Addr<OrderActor>,
+    generation: u64,
+    current: Arc<AtomicU64>,
 }
 
-pub struct Registry {
-    shards: Vec<Mutex<HashMap<OrderId, Arc<Slot>>>>,
-    arbiters: Vec<ArbiterHandle>,
+struct Shards {
+    maps: Vec<Mutex<HashMap<OrderId, Arc<Slot>>>>,
     hasher: std::collections::hash_map::RandomState,
 }
 
-impl Registry {
-    pub fn new(arbiters: Vec<ArbiterHandle>) -> Self {
-        Registry {
-            shards: (0..64).map(|_| Mutex::new(HashMap::new())).collect(),
-            arbiters,
-            hasher: Default::default(),
-        }
-    }
-
+impl Shards {
     fn hash(&self, id: &OrderId) -> usize {
         self.hasher.hash_one(id) as usize
     }
 
-    fn shard(&self, id: &OrderId) -> std::sync::MutexGuard<'_, HashMap<OrderId, Arc<Slot>>> {
-        self.shards[self.hash(id) % self.shards.len()]
+    fn lock(&self, id: &OrderId) -> std::sync::MutexGuard<'_, HashMap<OrderId, Arc<Slot>>> {
+        self.maps[self.hash(id) % self.maps.len()]
             .lock()
             .unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The order's live actor, activating it from storage if needed. `create` allows an actor
-    /// for an order that does not exist yet (placing it).
-    pub fn get_or_activate(
+    /// Forgets activation `generation` of the order if it is still the registered one;
+    /// returns whether it was.
+    fn remove_if_same(&self, id: OrderId, generation: u64) -> bool {
+        let mut shard = self.lock(&id);
+        match shard.get(&id) {
+            Some(s) if s.generation == generation => {
+                shard.remove(&id);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+pub struct Registry {
+    shards: Arc<Shards>,
+    arbiters: Vec<ArbiterHandle>,
+    ctx: Arc<OrderContext>,
+}
+
+/// Whether an order may be created by the command (placing it) or must exist already.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Activation {
+    Existing,
+    CreateIfMissing,
+}
+
+impl Registry {
+    pub fn new(arbiters: Vec<ArbiterHandle>, ctx: Arc<OrderContext>) -> Self {
+        Registry {
+            shards: Arc::new(Shards {
+                maps: (0..64).map(|_| Mutex::new(HashMap::new())).collect(),
+                hasher: Default::default(),
+            }),
+            arbiters,
+            ctx,
+        }
+    }
+
+    /// Runs a command on the order's actor (activating it if needed) and returns once its
+    /// transition is durable, and with [`Answer::AfterEffects`] once its effects have run too.
+    pub async fn execute(
         &self,
-        engine: &Engine,
         id: OrderId,
-        create: bool,
+        command: Command,
+        cause: Cause,
+        idempotency: Option<(String, String)>,
+        answer: Answer,
+    ) -> Result<Executed, EngineError> {
+        let activation = if matches!(command, Command::Place { .. }) {
+            Activation::CreateIfMissing
+        } else {
+            Activation::Existing
+        };
+        let msg = Execute {
+            command,
+            cause,
+            idempotency,
+            answer,
+            nonce: 0,
+        };
+        // A few tries: an actor may retire (idle) between lookup and delivery.
+        for _ in 0..5 {
+            let slot = self.get_or_activate(id, activation)?;
+            let nonce = next_nonce();
+            let send = slot.addr.send(Execute {
+                nonce,
+                ..msg.clone()
+            });
+            let outcome = match actix_rt::time::timeout(self.ctx.config.send_timeout, send).await {
+                Err(_) => return Err(EngineError::Overloaded),
+                Ok(r) => r,
+            };
+            match outcome {
+                Ok(Err(EngineError::Retry)) => continue,
+                Ok(r) => return r,
+                Err(MailboxError::Timeout) => return Err(EngineError::Overloaded),
+                Err(MailboxError::Closed) => {
+                    if self.shards.remove_if_same(id, slot.generation) {
+                        // Still registered, so it did not retire: it died.
+                        self.ctx
+                            .stats
+                            .actor_failures
+                            .fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(order_id = %id, "order actor failed; it will be reactivated from storage");
+                        if slot.current.load(Ordering::SeqCst) == nonce {
+                            return Err(EngineError::ActorFailed);
+                        }
+                    }
+                    continue;
+                }
+            }
+        }
+        Err(EngineError::Overloaded)
+    }
+
+    /// The order's live actor, activating it from storage if needed.
+    fn get_or_activate(
+        &self,
+        id: OrderId,
+        activation: Activation,
     ) -> Result<Arc<Slot>, EngineError> {
-        let mut shard = self.shard(&id);
+        let mut shard = self.shards.lock(&id);
         if let Some(slot) = shard.get(&id) {
             if slot.addr.connected() {
                 return Ok(slot.clone());
             }
             // Retired actors leave the map themselves; a registered but dead one has failed.
-            engine
-                .stats()
+            self.ctx
+                .stats
                 .actor_failures
                 .fetch_add(1, Ordering::Relaxed);
             tracing::error!(order_id = %id, "order actor had failed; reactivating it from storage");
         }
-        let state = engine.store().load_order(id)?;
-        if state.is_none() && !create {
+        let state = self.ctx.store.load_order(id)?;
+        if state.is_none() && activation == Activation::Existing {
             return Err(EngineError::NotFound);
         }
         // Whatever an interrupted transition wrote ahead of its snapshot must not mix with the
         // writes of the next one, which reuses the same step numbers. A brand-new order has
-        // nothing to discard: `place_order` draws a fresh id for every placement attempt.
+        // nothing to discard: placing draws a fresh id for every attempt.
         if let Some(order) = &state {
-            engine.store().discard_uncommitted(id, order.version)?;
+            self.ctx.store.discard_uncommitted(id, order.version)?;
         }
-        let arbiter = &self.arbiters[self.hash(&id) % self.arbiters.len()];
-        let engine = engine.clone();
-        engine.stats().activations.fetch_add(1, Ordering::Relaxed);
-        let generation = Self::nonce();
+        let arbiter = &self.arbiters[self.shards.hash(&id) % self.arbiters.len()];
+        self.ctx.stats.activations.fetch_add(1, Ordering::Relaxed);
+        let generation = next_nonce();
         let current = Arc::new(AtomicU64::new(0));
         let shared = current.clone();
+        let ctx = self.ctx.clone();
+        let shards = self.shards.clone();
+        let leave: Retire = Box::new(move || shards.remove_if_same(id, generation));
         let addr = OrderActor::start_in_arbiter(arbiter, move |_| {
-            OrderActor::new(id, state, engine, generation, shared)
+            OrderActor::new(id, state, ctx, leave, shared)
         });
         let slot = Arc::new(Slot {
             addr,
@@ -102,29 +195,39 @@ impl Registry {
         Ok(slot)
     }
 
-    /// Forgets activation `generation` of the order if it is still the registered one;
-    /// returns whether it was.
-    pub fn remove_if_same(&self, id: OrderId, generation: u64) -> bool {
-        let mut shard = self.shard(&id);
-        match shard.get(&id) {
-            Some(s) if s.generation == generation => {
-                shard.remove(&id);
-                true
-            }
-            _ => false,
-        }
-    }
-
     /// Number of live order actors.
     pub fn active(&self) -> usize {
         self.shards
+            .maps
             .iter()
             .map(|s| s.lock().map(|m| m.len()).unwrap_or(0))
             .sum()
     }
 
-    pub fn nonce() -> u64 {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        NEXT.fetch_add(1, Ordering::Relaxed)
+    /// Test hook: makes the order's actor panic (see `order_actor::InjectPanic`).
+    pub fn inject_panic(&self, id: OrderId) -> Result<(), EngineError> {
+        let slot = self.get_or_activate(id, Activation::Existing)?;
+        slot.addr.do_send(super::order_actor::InjectPanic);
+        Ok(())
     }
+}
+
+impl ApplyAnswer for Registry {
+    fn apply(
+        self: Arc<Self>,
+        id: OrderId,
+        command: Command,
+        cause: Cause,
+    ) -> BoxFuture<'static, Result<(), EngineError>> {
+        Box::pin(async move {
+            self.execute(id, command, cause, None, Answer::AfterCommit)
+                .await
+                .map(|_| ())
+        })
+    }
+}
+
+fn next_nonce() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }

@@ -1,6 +1,7 @@
 //! Engine tests: real actors, real sled in a temporary directory, and a manual clock.
 //! Restarts are simulated by running each engine in its own actix system over the same data.
 
+use super::effects::Answer;
 use super::*;
 use crate::clock::ManualClock;
 use crate::domain::*;
@@ -45,12 +46,26 @@ fn new_order(sku: &str, qty: u32, method: PaymentMethod, status: InitialPaymentS
 
 /// Places an order and returns its id.
 async fn place(e: &Engine, key: &str, order: NewOrder) -> OrderId {
-    e.place_order(key, order)
+    e.place(key, order)
         .await
         .expect("order placed")
         .view
         .order
         .id
+}
+
+/// Runs any command on an order, as the engine's command methods do.
+async fn execute(
+    e: &Engine,
+    id: OrderId,
+    command: Command,
+    cause: Cause,
+    answer: Answer,
+) -> Result<order_actor::Executed, EngineError> {
+    e.inner
+        .registry
+        .execute(id, command, cause, None, answer)
+        .await
 }
 
 /// Polls until `check` holds, failing after a deadline.
@@ -63,7 +78,7 @@ async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
 }
 
 fn status(e: &Engine, id: OrderId) -> Status {
-    e.view(id).unwrap().unwrap().order.status
+    e.order_with_history(id).unwrap().order.status
 }
 
 #[test]
@@ -75,7 +90,7 @@ fn walks_an_order_from_placed_to_returned() {
         let e = Engine::start(open(&path), c.clone(), config()).unwrap();
         e.set_stock("ams".into(), "sku-1".into(), 5).await.unwrap();
         let placed = e
-            .place_order(
+            .place(
                 "k1",
                 new_order(
                     "sku-1",
@@ -109,11 +124,13 @@ fn walks_an_order_from_placed_to_returned() {
                 quantity: 2,
             }],
         };
-        e.execute(id, pick, Cause::Warehouse, false).await.unwrap();
+        execute(&e, id, pick, Cause::Warehouse, Answer::AfterCommit)
+            .await
+            .unwrap();
         e.pack(id, "ams".into(), vec![Parcel { weight_grams: 900 }])
             .await
             .unwrap();
-        let packed = e.view(id).unwrap().unwrap().order;
+        let packed = e.order_with_history(id).unwrap().order;
         assert_eq!(packed.status, Status::Packed);
         let booking = packed
             .booking()
@@ -121,9 +138,15 @@ fn walks_an_order_from_placed_to_returned() {
             .clone();
         assert!(e.store().picks("ams", None, 10).unwrap().is_empty());
 
-        e.execute(id, Command::Handover, Cause::Warehouse, true)
-            .await
-            .unwrap();
+        execute(
+            &e,
+            id,
+            Command::Handover,
+            Cause::Warehouse,
+            Answer::AfterEffects,
+        )
+        .await
+        .unwrap();
         assert_eq!(status(&e, id), Status::Shipped);
         assert_eq!(
             e.stock("sku-1".into()).await.unwrap()[0].1,
@@ -141,27 +164,29 @@ fn walks_an_order_from_placed_to_returned() {
             location: None,
         };
         assert_eq!(
-            e.order_by_tracking_number(&booking.tracking_number)
+            e.store()
+                .order_by_tracking_number(&booking.tracking_number)
                 .unwrap(),
             Some(id)
         );
-        e.execute(
+        execute(
+            &e,
             id,
             scan("e1", CarrierEventKind::Delivered),
             Cause::Carrier("postnl".into()),
-            false,
+            Answer::AfterCommit,
         )
         .await
         .unwrap();
-        let again = e
-            .execute(
-                id,
-                scan("e1", CarrierEventKind::Delivered),
-                Cause::Carrier("postnl".into()),
-                false,
-            )
-            .await
-            .unwrap();
+        let again = execute(
+            &e,
+            id,
+            scan("e1", CarrierEventKind::Delivered),
+            Cause::Carrier("postnl".into()),
+            Answer::AfterCommit,
+        )
+        .await
+        .unwrap();
         assert!(
             again.events.is_empty(),
             "a repeated carrier event changes nothing"
@@ -176,7 +201,9 @@ fn walks_an_order_from_placed_to_returned() {
             reason: "too big".into(),
             window_days: 30,
         };
-        e.execute(id, ret, Cause::Storefront, false).await.unwrap();
+        execute(&e, id, ret, Cause::Storefront, Answer::AfterCommit)
+            .await
+            .unwrap();
         let recv = Command::ReceiveReturn {
             warehouse: "ams".into(),
             lines: vec![LineQty {
@@ -184,8 +211,10 @@ fn walks_an_order_from_placed_to_returned() {
                 quantity: 1,
             }],
         };
-        e.execute(id, recv, Cause::Warehouse, true).await.unwrap();
-        let done = e.view(id).unwrap().unwrap().order;
+        execute(&e, id, recv, Cause::Warehouse, Answer::AfterEffects)
+            .await
+            .unwrap();
+        let done = e.order_with_history(id).unwrap().order;
         assert_eq!(done.status, Status::Returned);
         assert_eq!(done.refunded.map(|m| m.amount), Some(1250));
         assert_eq!(
@@ -218,7 +247,7 @@ fn a_panicking_order_actor_is_brought_back_and_others_do_not_notice() {
         )
         .await;
         eventually("reserved", || {
-            e.view(a).unwrap().unwrap().order.stock == StockState::Reserved
+            e.order_with_history(a).unwrap().order.stock == StockState::Reserved
         })
         .await;
 
@@ -229,25 +258,24 @@ fn a_panicking_order_actor_is_brought_back_and_others_do_not_notice() {
             amount,
             reference: "psp-1".into(),
         };
-        e.execute(b, pay(1250), Cause::Storefront, false)
+        execute(&e, b, pay(1250), Cause::Storefront, Answer::AfterCommit)
             .await
             .unwrap();
         // Order a is reactivated from its durable state and takes the next command.
-        let mut result = e.execute(a, pay(1250), Cause::Storefront, false).await;
+        let mut result = execute(&e, a, pay(1250), Cause::Storefront, Answer::AfterCommit).await;
         if matches!(result, Err(EngineError::ActorFailed)) {
-            result = e.execute(a, pay(1250), Cause::Storefront, false).await;
+            result = execute(&e, a, pay(1250), Cause::Storefront, Answer::AfterCommit).await;
         }
         let done = result.expect("order a works again");
         assert_eq!(done.order.payment.status, PaymentStatus::Captured);
-        assert_eq!(e.stats().actor_failures.load(Ordering::Relaxed), 1);
+        assert_eq!(e.inner.ctx.stats.actor_failures.load(Ordering::Relaxed), 1);
         eventually("both confirmed", || {
             status(&e, a) == Status::Confirmed && status(&e, b) == Status::Confirmed
         })
         .await;
         // No event was lost or doubled by the crash.
         let seqs: Vec<u32> = e
-            .view(a)
-            .unwrap()
+            .order_with_history(a)
             .unwrap()
             .history
             .iter()
@@ -273,18 +301,18 @@ fn idle_actors_stop_and_come_back_on_demand() {
             status(&e, id) == Status::Cancelled
         })
         .await;
-        eventually("actors retired", || e.active_actors() == 0).await;
-        let err = e
-            .execute(
-                id,
-                Command::Cancel {
-                    reason: "again".into(),
-                },
-                Cause::Storefront,
-                false,
-            )
-            .await
-            .unwrap_err();
+        eventually("actors retired", || e.inner.registry.active() == 0).await;
+        let err = execute(
+            &e,
+            id,
+            Command::Cancel {
+                reason: "again".into(),
+            },
+            Cause::Storefront,
+            Answer::AfterCommit,
+        )
+        .await
+        .unwrap_err();
         assert!(
             matches!(
                 err,
@@ -295,7 +323,7 @@ fn idle_actors_stop_and_come_back_on_demand() {
             ),
             "{err:?}"
         );
-        assert_eq!(e.active_actors(), 1);
+        assert_eq!(e.inner.registry.active(), 1);
     });
 }
 
@@ -345,15 +373,15 @@ fn idempotency_key_replays_and_rejects_a_different_body() {
     run(move || async move {
         let e = Engine::start(open(&path), clock(), config()).unwrap();
         let body = new_order("s", 1, PaymentMethod::Card, InitialPaymentStatus::Pending);
-        let first = e.place_order("same", body.clone()).await.unwrap();
-        let second = e.place_order("same", body.clone()).await.unwrap();
+        let first = e.place("same", body.clone()).await.unwrap();
+        let second = e.place("same", body.clone()).await.unwrap();
         assert!(second.replayed && !first.replayed);
         assert_eq!(first.view.order, second.view.order);
         assert_eq!(first.view.history, second.view.history);
         let mut other = body;
         other.lines[0].quantity = 2;
         assert!(matches!(
-            e.place_order("same", other).await,
+            e.place("same", other).await,
             Err(EngineError::IdempotencyMismatch)
         ));
         assert_eq!(e.store().order_count(), 1);
@@ -375,7 +403,7 @@ fn a_timer_that_fell_due_while_down_fires_once_at_start() {
         )
         .await;
         eventually("reserved", || {
-            e.view(id).unwrap().unwrap().order.stock == StockState::Reserved
+            e.order_with_history(id).unwrap().order.stock == StockState::Reserved
         })
         .await;
         id
@@ -389,7 +417,7 @@ fn a_timer_that_fell_due_while_down_fires_once_at_start() {
             status(&e, id) == Status::Cancelled
         })
         .await;
-        let view = e.view(id).unwrap().unwrap();
+        let view = e.order_with_history(id).unwrap();
         let cancels = view
             .history
             .iter()
@@ -423,7 +451,7 @@ fn redelivered_messages_change_nothing_twice() {
         let e = Engine::start(open(&path), clock(), config()).unwrap();
         e.set_stock("ams".into(), "s".into(), 4).await.unwrap();
         let placed = e
-            .place_order(
+            .place(
                 "k",
                 new_order("s", 2, PaymentMethod::Cod, InitialPaymentStatus::Pending),
             )
@@ -431,10 +459,14 @@ fn redelivered_messages_change_nothing_twice() {
             .unwrap();
         let id = placed.view.order.id;
         eventually("confirmed", || status(&e, id) == Status::Confirmed).await;
-        let events_before = e.view(id).unwrap().unwrap().history.len();
+        let events_before = e.order_with_history(id).unwrap().history.len();
         // Deliver the reservation message again, as a restart after a crash would.
         let r = reactions(&placed.view.order, &placed.view.history);
-        e.dispatch(e.outbox_entries(&r.effects), true).await;
+        e.inner
+            .ctx
+            .effects
+            .send(e.inner.ctx.outbox_entries(&r.effects), Answer::AfterEffects)
+            .await;
         assert_eq!(
             e.stock("s".into()).await.unwrap()[0].1,
             StockLevel {
@@ -442,6 +474,9 @@ fn redelivered_messages_change_nothing_twice() {
                 reserved: 2
             }
         );
-        assert_eq!(e.view(id).unwrap().unwrap().history.len(), events_before);
+        assert_eq!(
+            e.order_with_history(id).unwrap().history.len(),
+            events_before
+        );
     });
 }

@@ -1,0 +1,302 @@
+//! The engine's commands: one method per thing a client may ask of an order.
+//!
+//! Every command runs on the order's actor and answers with the order **only once everything
+//! the answer shows is durable**. Most answer as soon as their own transition is committed,
+//! with the order as that transition left it. Those whose answer should show what their
+//! effects brought back (packing shows the booked label, hand-over the committed stock,
+//! cancelling the released stock, receiving a return the restock and refund) wait for the
+//! effects ([`Answer::AfterEffects`]) and then read the order again; an answer applied by
+//! another actor may be written but not yet flushed, so when the read shows a version newer
+//! than the command's own transition, one more group commit is awaited before answering.
+//! This rule lives here, once.
+
+use super::effects::Answer;
+use super::order_actor::Executed;
+use super::{Claim, Engine, EngineError, OrderView};
+use crate::domain::shipping;
+use crate::domain::{
+    fold, CarrierEventKind, Cause, Command, Event, LineQty, NewOrder, OrderId, Parcel,
+    PaymentUpdate, Status,
+};
+use crate::store::{IdempotencyRecord, StoreError};
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+/// Result of placing an order.
+#[derive(Debug, Clone)]
+pub struct Placed {
+    pub view: OrderView,
+    /// True when the Idempotency-Key was seen before and the original result is returned.
+    pub replayed: bool,
+}
+
+/// A carrier's tracking event, as the carrier reports it.
+#[derive(Debug, Clone)]
+pub struct CarrierScan {
+    /// The carrier's id for this event; a repeated id changes nothing.
+    pub event_id: String,
+    pub tracking_number: String,
+    pub kind: CarrierEventKind,
+    pub occurred_at: DateTime<Utc>,
+    pub location: Option<String>,
+}
+
+/// What a carrier event did to its order.
+#[derive(Debug, Clone, Copy)]
+pub struct CarrierEventOutcome {
+    pub order_status: Status,
+    /// The order's version after the event (its history length).
+    pub version: u32,
+    /// False when the event was a duplicate or changed nothing.
+    pub applied: bool,
+}
+
+impl Engine {
+    /// Places an order under an idempotency key: the same key and body return the original
+    /// result; the same key with another body is refused. Confirmation follows by itself once
+    /// stock is reserved (and payment is in, or cash on delivery).
+    pub async fn place(
+        &self,
+        idempotency_key: &str,
+        order: NewOrder,
+    ) -> Result<Placed, EngineError> {
+        order.validate()?;
+        let fingerprint = {
+            let bytes = serde_json::to_vec(&order).map_err(StoreError::from)?;
+            let digest = Sha256::digest(&bytes);
+            digest
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        let _claim = Claim::take(&self.inner.claims, idempotency_key)?;
+        if let Some(rec) = self.committed_idempotency(idempotency_key)? {
+            if rec.fingerprint != fingerprint {
+                return Err(EngineError::IdempotencyMismatch);
+            }
+            let history: Vec<Event> = self.store().history(rec.order_id, rec.version)?;
+            let order = fold(None, &history).ok_or(EngineError::NotFound)?;
+            return Ok(Placed {
+                view: OrderView { order, history },
+                replayed: true,
+            });
+        }
+        let id = OrderId::now_v7();
+        let command = Command::Place {
+            id,
+            tracking_token: new_tracking_token(),
+            order,
+            payment_timeout_secs: self.config().payment_timeout_secs,
+        };
+        let done = self
+            .inner
+            .registry
+            .execute(
+                id,
+                command,
+                Cause::Storefront,
+                Some((idempotency_key.to_string(), fingerprint)),
+                Answer::AfterCommit,
+            )
+            .await?;
+        Ok(Placed {
+            view: OrderView {
+                order: done.order,
+                history: done.events,
+            },
+            replayed: false,
+        })
+    }
+
+    /// The key's record, if the order it names was committed at least up to the recorded
+    /// version (a record written ahead of a snapshot that never committed does not count).
+    fn committed_idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, EngineError> {
+        let Some(rec) = self.store().idempotency(key)? else {
+            return Ok(None);
+        };
+        let committed = self
+            .store()
+            .load_order(rec.order_id)?
+            .is_some_and(|o| o.version >= rec.version);
+        Ok(committed.then_some(rec))
+    }
+
+    /// Records a payment reported by the storefront (the amount must equal the order total).
+    pub async fn pay(
+        &self,
+        id: OrderId,
+        status: PaymentUpdate,
+        amount: i64,
+        reference: String,
+    ) -> Result<OrderView, EngineError> {
+        let command = Command::RecordPayment {
+            status,
+            amount,
+            reference,
+        };
+        self.run(id, command, Cause::Storefront).await
+    }
+
+    /// Cancels the order; `by` is who asked (the storefront or an operator). Answers once the
+    /// stock is released.
+    pub async fn cancel(
+        &self,
+        id: OrderId,
+        reason: String,
+        by: Cause,
+    ) -> Result<OrderView, EngineError> {
+        self.run_awaiting_effects(id, Command::Cancel { reason }, by)
+            .await
+    }
+
+    /// Records picked units at `warehouse`; they add up over several calls.
+    pub async fn acknowledge_picks(
+        &self,
+        id: OrderId,
+        warehouse: String,
+        lines: Vec<LineQty>,
+    ) -> Result<OrderView, EngineError> {
+        let command = Command::AcknowledgePicks { warehouse, lines };
+        self.run(id, command, Cause::Warehouse).await
+    }
+
+    /// Packs an order, refusing up front when no carrier could take the parcels, then waits
+    /// for the carrier booking so the answer carries the label.
+    pub async fn pack(
+        &self,
+        id: OrderId,
+        warehouse: String,
+        parcels: Vec<Parcel>,
+    ) -> Result<OrderView, EngineError> {
+        if let Some(order) = self.store().load_order(id)? {
+            let country = &order.shipping.address.country;
+            if order.status == Status::Confirmed
+                && shipping::choose(
+                    &self.config().carriers,
+                    country,
+                    order.shipping.method.as_deref(),
+                    &parcels,
+                )
+                .is_none()
+            {
+                return Err(EngineError::NoCarrier(country.clone()));
+            }
+        }
+        let command = Command::Pack { warehouse, parcels };
+        self.run_awaiting_effects(id, command, Cause::Warehouse)
+            .await
+    }
+
+    /// Hands the parcels to the carrier; answers once the stock is committed.
+    pub async fn hand_over(&self, id: OrderId) -> Result<OrderView, EngineError> {
+        self.run_awaiting_effects(id, Command::Handover, Cause::Warehouse)
+            .await
+    }
+
+    /// Applies a carrier's tracking event to the order its tracking number belongs to.
+    /// Duplicates (by event id) and out-of-order scans change nothing.
+    pub async fn carrier_event(
+        &self,
+        carrier: String,
+        scan: CarrierScan,
+    ) -> Result<CarrierEventOutcome, EngineError> {
+        let id = self
+            .store()
+            .order_by_tracking_number(&scan.tracking_number)?
+            .ok_or_else(|| EngineError::UnknownTrackingNumber(scan.tracking_number.clone()))?;
+        let command = Command::CarrierEvent {
+            carrier: carrier.clone(),
+            event_id: scan.event_id,
+            kind: scan.kind,
+            occurred_at: scan.occurred_at,
+            location: scan.location,
+        };
+        let done = self
+            .inner
+            .registry
+            .execute(
+                id,
+                command,
+                Cause::Carrier(carrier),
+                None,
+                Answer::AfterCommit,
+            )
+            .await?;
+        Ok(CarrierEventOutcome {
+            order_status: done.order.status,
+            version: done.order.version,
+            applied: !done.events.is_empty(),
+        })
+    }
+
+    /// Approves a return of delivered lines within the return window.
+    pub async fn request_return(
+        &self,
+        id: OrderId,
+        lines: Vec<LineQty>,
+        reason: String,
+    ) -> Result<OrderView, EngineError> {
+        let command = Command::RequestReturn {
+            lines,
+            reason,
+            window_days: self.config().return_window_days,
+        };
+        self.run(id, command, Cause::Storefront).await
+    }
+
+    /// Receives returned goods at `warehouse`: restocks them and refunds the received lines;
+    /// answers once the restock is done.
+    pub async fn receive_return(
+        &self,
+        id: OrderId,
+        warehouse: String,
+        lines: Vec<LineQty>,
+    ) -> Result<OrderView, EngineError> {
+        let command = Command::ReceiveReturn { warehouse, lines };
+        self.run_awaiting_effects(id, command, Cause::Warehouse)
+            .await
+    }
+
+    /// Runs a command; answers with the order as its transition left it, once durable.
+    async fn run(
+        &self,
+        id: OrderId,
+        command: Command,
+        cause: Cause,
+    ) -> Result<OrderView, EngineError> {
+        let done = self
+            .inner
+            .registry
+            .execute(id, command, cause, None, Answer::AfterCommit)
+            .await?;
+        self.with_history(done.order)
+    }
+
+    /// Runs a command and waits for its effects; answers with the order read again, once
+    /// everything it shows is durable.
+    async fn run_awaiting_effects(
+        &self,
+        id: OrderId,
+        command: Command,
+        cause: Cause,
+    ) -> Result<OrderView, EngineError> {
+        let done: Executed = self
+            .inner
+            .registry
+            .execute(id, command, cause, None, Answer::AfterEffects)
+            .await?;
+        let order = self.store().load_order(id)?.ok_or(EngineError::NotFound)?;
+        if order.version > done.order.version {
+            // An answer to an effect was applied after the command; it may not be flushed yet.
+            self.store().sync().await?;
+        }
+        self.with_history(order)
+    }
+}
+
+/// 160 random bits, hex: the customer's unguessable handle on their order.
+fn new_tracking_token() -> String {
+    let mut b = [0u8; 20];
+    getrandom::fill(&mut b).expect("the operating system's random source is available");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}

@@ -1,0 +1,245 @@
+//! Effects: the messages a committed transition sends to the other actors, delivered at least
+//! once from the outbox.
+//!
+//! An outbox entry is written in the same transition that caused it (its snapshot is the
+//! commit point), and removed only after its receiver has durably done the work and any answer
+//! has been applied to the order. A crash anywhere in between leaves the entry in place, and
+//! `Engine::start` sends it again; every receiver recognises a repeat by (order id, step) and
+//! changes nothing twice. Notifications go to the notifier actor, which owns their retries and
+//! dead letters; the other effects go to the inventory and carrier actors, and their answers
+//! (stock reserved, shipment booked) come back to the order as commands through
+//! [`ApplyAnswer`] — implemented by the registry, so this module does not depend on it.
+
+use super::carrier::{Book, CarrierActor};
+use super::inventory::{Commit, InventoryActor, InventoryError, Release, Reserve, Restock};
+use super::notifier::{Deliver, Notifier};
+use super::{EngineError, EngineStats};
+use crate::domain::inventory::ReserveOutcome;
+use crate::domain::{Action, Cause, Command, OrderId};
+use crate::store::{OutboxEntry, Store};
+use actix::prelude::*;
+use futures::future::BoxFuture;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+
+impl From<InventoryError> for EngineError {
+    fn from(e: InventoryError) -> Self {
+        match e {
+            InventoryError::Stock(s) => EngineError::Stock(s),
+            InventoryError::Store(s) => EngineError::Store(s),
+        }
+    }
+}
+
+/// When a command is answered: once its transition is durable, or also once the effects it
+/// sent have run (packing waits for the booking so the answer has the label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    AfterCommit,
+    AfterEffects,
+}
+
+/// Applies an actor's answer to an effect to the order it came from.
+pub trait ApplyAnswer: Send + Sync + 'static {
+    fn apply(
+        self: Arc<Self>,
+        id: OrderId,
+        command: Command,
+        cause: Cause,
+    ) -> BoxFuture<'static, Result<(), EngineError>>;
+}
+
+/// Sends outbox entries to their receivers; cheap to clone.
+#[derive(Clone)]
+pub struct Effects {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    inventory: Addr<InventoryActor>,
+    carrier: Addr<CarrierActor>,
+    notifier: Addr<Notifier>,
+    stats: Arc<EngineStats>,
+    /// How long [`Answer::AfterEffects`] waits before answering anyway.
+    effect_wait: Duration,
+    /// Where answers go; weak, because the registry's actors hold these `Effects`.
+    orders: OnceLock<Weak<dyn ApplyAnswer>>,
+}
+
+impl Effects {
+    pub fn new(
+        store: Store,
+        inventory: Addr<InventoryActor>,
+        carrier: Addr<CarrierActor>,
+        notifier: Addr<Notifier>,
+        stats: Arc<EngineStats>,
+        effect_wait: Duration,
+    ) -> Self {
+        Effects {
+            inner: Arc::new(Inner {
+                store,
+                inventory,
+                carrier,
+                notifier,
+                stats,
+                effect_wait,
+                orders: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// Names where answers to effects are applied (the registry), once, at start.
+    pub fn answer_to(&self, orders: Weak<dyn ApplyAnswer>) {
+        let _ = self.inner.orders.set(orders);
+    }
+
+    /// Sends each entry on its way. With [`Answer::AfterEffects`], returns when the
+    /// non-notification entries are done or the effect timeout has passed (they carry on in
+    /// the background either way).
+    pub async fn send(&self, entries: Vec<OutboxEntry>, answer: Answer) {
+        let mut running = Vec::new();
+        for entry in entries {
+            if matches!(entry.effect.action, Action::Notify { .. }) {
+                self.inner.notifier.do_send(Deliver(entry));
+                continue;
+            }
+            let effects = self.clone();
+            running.push(actix_rt::spawn(async move {
+                effects.deliver_until_done(entry).await
+            }));
+        }
+        if answer == Answer::AfterEffects && !running.is_empty() {
+            let _ =
+                actix_rt::time::timeout(self.inner.effect_wait, futures::future::join_all(running))
+                    .await;
+        }
+    }
+
+    async fn deliver_until_done(&self, entry: OutboxEntry) {
+        let mut delay = Duration::from_millis(50);
+        loop {
+            match self.run(&entry).await {
+                Ok(()) => {
+                    if let Err(e) = self.inner.store.remove_outbox(&entry.key()) {
+                        tracing::warn!(error = %e, "could not remove a delivered outbox entry; it will be redelivered harmlessly");
+                    }
+                    self.inner
+                        .stats
+                        .effects_done
+                        .fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Err(EngineError::ShuttingDown) => return,
+                Err(e) => {
+                    tracing::warn!(order_id = %entry.effect.order_id, action = entry.effect.action.name(), error = %e, retry_in_ms = delay.as_millis() as u64, "effect delivery failed");
+                    self.inner
+                        .stats
+                        .effect_retries
+                        .fetch_add(1, Ordering::Relaxed);
+                    actix_rt::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    }
+
+    async fn run(&self, entry: &OutboxEntry) -> Result<(), EngineError> {
+        let e = &entry.effect;
+        let order_id = e.order_id;
+        let inventory = &self.inner.inventory;
+        let closed = |_| EngineError::Overloaded;
+        match &e.action {
+            Action::ReserveStock { lines } => {
+                let outcome = inventory
+                    .send(Reserve {
+                        order_id,
+                        lines: lines.clone(),
+                    })
+                    .await
+                    .map_err(closed)??;
+                let command = match outcome {
+                    ReserveOutcome::Reserved { warehouse } => Command::StockReserved { warehouse },
+                    ReserveOutcome::Unavailable { shortages } => {
+                        Command::StockUnavailable { shortages }
+                    }
+                    ReserveOutcome::Released => return Ok(()),
+                };
+                self.answer(order_id, command, Cause::InventoryActor).await
+            }
+            Action::ReleaseStock => Ok(inventory
+                .send(Release { order_id })
+                .await
+                .map_err(closed)??),
+            Action::CommitStock => Ok(inventory
+                .send(Commit { order_id })
+                .await
+                .map_err(closed)??),
+            Action::Restock { warehouse, lines } => Ok(inventory
+                .send(Restock {
+                    order_id,
+                    step: e.step,
+                    warehouse: warehouse.clone(),
+                    lines: lines.clone(),
+                })
+                .await
+                .map_err(closed)??),
+            Action::BookShipment {
+                parcels,
+                country,
+                method,
+                ..
+            } => {
+                let booking = self
+                    .inner
+                    .carrier
+                    .send(Book {
+                        order_id,
+                        step: e.step,
+                        country: country.clone(),
+                        method: method.clone(),
+                        parcels: parcels.clone(),
+                    })
+                    .await
+                    .map_err(closed)?;
+                match booking {
+                    Some(booking) => {
+                        self.answer(
+                            order_id,
+                            Command::RecordBooking { booking },
+                            Cause::CarrierActor,
+                        )
+                        .await
+                    }
+                    None => {
+                        // Checked before packing; only a config change in between gets here.
+                        tracing::error!(%order_id, "no configured carrier can take this shipment; it stays packed until an operator intervenes");
+                        Ok(())
+                    }
+                }
+            }
+            Action::Notify { .. } => Ok(()),
+        }
+    }
+
+    /// Applies a receiver's answer to the order. A refusal is final (the order moved on), so it
+    /// is logged and the effect counts as delivered rather than retried forever.
+    async fn answer(&self, id: OrderId, command: Command, cause: Cause) -> Result<(), EngineError> {
+        let orders = self
+            .inner
+            .orders
+            .get()
+            .and_then(Weak::upgrade)
+            .ok_or(EngineError::ShuttingDown)?;
+        match orders.apply(id, command, cause).await {
+            Ok(()) => Ok(()),
+            Err(EngineError::Domain(e)) => {
+                tracing::warn!(order_id = %id, error = %e, "answer refused by the order");
+                Ok(())
+            }
+            Err(EngineError::NotFound) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! The engine's reads: orders with their history, lists, the pick list, tracking, stock and
+//! the notification dead letters. Reads show committed state only (index entries and history
+//! are checked against the committed snapshot); they do not wait for a flush.
+
+use super::inventory::{GetStock, InventoryError, SetOnHand};
+use super::notifier::Deliver;
+use super::{DeadLetter, Engine, EngineError, OrderView, StockLevel};
+use crate::domain::{Order, OrderId, Status};
+
+impl Engine {
+    /// The order as committed, without its history.
+    pub fn order(&self, id: OrderId) -> Result<Order, EngineError> {
+        self.store().load_order(id)?.ok_or(EngineError::NotFound)
+    }
+
+    /// The order with its full history.
+    pub fn order_with_history(&self, id: OrderId) -> Result<OrderView, EngineError> {
+        self.with_history(self.order(id)?)
+    }
+
+    pub(super) fn with_history(&self, order: Order) -> Result<OrderView, EngineError> {
+        let history = self.store().history(order.id, order.version)?;
+        Ok(OrderView { order, history })
+    }
+
+    /// Orders, newest first, optionally only those in `status`, after the cursor `after`.
+    pub fn orders(
+        &self,
+        status: Option<Status>,
+        after: Option<OrderId>,
+        limit: usize,
+    ) -> Result<Vec<Order>, EngineError> {
+        Ok(self.store().list_orders(status, after, limit)?)
+    }
+
+    /// Confirmed orders waiting to be picked at `warehouse`, oldest first, after `after`.
+    pub fn picks(
+        &self,
+        warehouse: &str,
+        after: Option<OrderId>,
+        limit: usize,
+    ) -> Result<Vec<Order>, EngineError> {
+        Ok(self.store().picks(warehouse, after, limit)?)
+    }
+
+    /// The order a customer's tracking token belongs to, with its history.
+    pub fn tracking(&self, token: &str) -> Result<OrderView, EngineError> {
+        let order = self
+            .store()
+            .order_by_token(token)?
+            .ok_or(EngineError::NotFound)?;
+        self.with_history(order)
+    }
+
+    /// Sets the counted stock of a sku at a warehouse.
+    pub async fn set_stock(
+        &self,
+        warehouse: String,
+        sku: String,
+        on_hand: i64,
+    ) -> Result<StockLevel, EngineError> {
+        let r = self
+            .inner
+            .inventory
+            .send(SetOnHand {
+                warehouse,
+                sku,
+                on_hand,
+            })
+            .await
+            .map_err(|_| EngineError::Overloaded)?;
+        r.map_err(|e| match e {
+            InventoryError::Stock(s) => EngineError::Stock(s),
+            InventoryError::Store(s) => EngineError::Store(s),
+        })
+    }
+
+    /// A sku's stock per warehouse.
+    pub async fn stock(&self, sku: String) -> Result<Vec<(String, StockLevel)>, EngineError> {
+        self.inner
+            .inventory
+            .send(GetStock { sku })
+            .await
+            .map_err(|_| EngineError::Overloaded)
+    }
+
+    /// Notifications that ran out of attempts.
+    pub fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, EngineError> {
+        Ok(self.store().dead_letters(limit)?)
+    }
+
+    /// Puts a dead letter back into the outbox (durably) and delivers it again. Returns false
+    /// when there is no dead letter with this id.
+    pub async fn retry_dead_letter(&self, message_id: &str) -> Result<bool, EngineError> {
+        let Some(entry) = self.store().requeue_dead_letter(message_id)? else {
+            return Ok(false);
+        };
+        self.store().sync().await?;
+        self.inner.notifier.do_send(Deliver(entry));
+        Ok(true)
+    }
+}

@@ -1,0 +1,156 @@
+//! Carrier choice, tracking numbers and delivery estimates.
+//!
+//! Pure functions of the carrier table (from config) and the current time. The carrier actor
+//! wraps them; keeping them here lets the estimate rules be tested date by date.
+
+use super::order::{Booking, OrderId, Parcel};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc, Weekday};
+use serde::{Deserialize, Serialize};
+
+/// One carrier as configured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CarrierSpec {
+    /// Short id used in URLs (`/v1/carriers/{id}/events`) and keys.
+    pub id: String,
+    pub name: String,
+    /// Prefix of the tracking numbers this carrier issues.
+    pub tracking_prefix: String,
+    /// ISO country codes served; empty means everywhere.
+    #[serde(default)]
+    pub countries: Vec<String>,
+    pub services: Vec<ServiceSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    pub code: String,
+    /// The storefront shipping method this service fulfils (`standard`, `express`, ...).
+    pub method: String,
+    /// Business days from hand-over to delivery.
+    pub transit_days: u32,
+    /// Parcels handed over after this UTC time leave the next business day ("HH:MM").
+    pub cutoff: String,
+    pub max_weight_grams: u32,
+}
+
+impl ServiceSpec {
+    pub fn cutoff_time(&self) -> Result<NaiveTime, String> {
+        NaiveTime::parse_from_str(&self.cutoff, "%H:%M")
+            .map_err(|_| format!("cutoff '{}' is not HH:MM", self.cutoff))
+    }
+}
+
+/// Default method when the storefront names none.
+pub const DEFAULT_METHOD: &str = "standard";
+
+/// Picks the fastest service (ties: the first configured) that serves the country and method
+/// and carries the heaviest parcel.
+pub fn choose<'a>(
+    carriers: &'a [CarrierSpec],
+    country: &str,
+    method: Option<&str>,
+    parcels: &[Parcel],
+) -> Option<(&'a CarrierSpec, &'a ServiceSpec)> {
+    let method = method.unwrap_or(DEFAULT_METHOD);
+    let heaviest = parcels.iter().map(|p| p.weight_grams).max().unwrap_or(0);
+    let mut best: Option<(&CarrierSpec, &ServiceSpec)> = None;
+    for c in carriers {
+        if !c.countries.is_empty() && !c.countries.iter().any(|x| x == country) {
+            continue;
+        }
+        for s in &c.services {
+            if s.method != method || s.max_weight_grams < heaviest {
+                continue;
+            }
+            if best.is_none_or(|(_, b)| s.transit_days < b.transit_days) {
+                best = Some((c, s));
+            }
+        }
+    }
+    best
+}
+
+fn is_business_day(d: NaiveDate, holidays: &[NaiveDate]) -> bool {
+    !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) && !holidays.contains(&d)
+}
+
+fn next_business_day(mut d: NaiveDate, holidays: &[NaiveDate]) -> NaiveDate {
+    loop {
+        d += Duration::days(1);
+        if is_business_day(d, holidays) {
+            return d;
+        }
+    }
+}
+
+/// Delivery estimate: the parcel leaves today if today is a business day and it is before the
+/// cut-off, otherwise on the next business day; it then travels `transit_days` business days.
+pub fn estimate_delivery(
+    now: DateTime<Utc>,
+    cutoff: NaiveTime,
+    transit_days: u32,
+    holidays: &[NaiveDate],
+) -> NaiveDate {
+    let today = now.date_naive();
+    let mut day = if is_business_day(today, holidays) && now.time() < cutoff {
+        today
+    } else {
+        next_business_day(today, holidays)
+    };
+    for _ in 0..transit_days {
+        day = next_business_day(day, holidays);
+    }
+    day
+}
+
+/// SplitMix64: spreads an id's bits so that tracking numbers look random but stay stable.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn digits(order_id: OrderId, salt: u64) -> u64 {
+    let v = order_id.as_u128();
+    mix((v as u64) ^ mix((v >> 64) as u64 ^ salt))
+}
+
+/// Stable per (order, step): booking the same shipment twice yields the same number.
+pub fn tracking_number(prefix: &str, order_id: OrderId, step: u32) -> String {
+    format!("{prefix}{:020}", digits(order_id, step as u64))
+}
+
+/// The tracking number printed on an order's return label.
+pub fn return_tracking_number(order_id: OrderId) -> String {
+    format!("RT{:020}", digits(order_id, u64::MAX))
+}
+
+/// Books a shipment: carrier choice, tracking number and estimate. `None` when no configured
+/// service can carry it.
+#[allow(clippy::too_many_arguments)]
+pub fn book(
+    carriers: &[CarrierSpec],
+    holidays: &[NaiveDate],
+    order_id: OrderId,
+    step: u32,
+    country: &str,
+    method: Option<&str>,
+    parcels: &[Parcel],
+    now: DateTime<Utc>,
+) -> Option<Booking> {
+    let (c, s) = choose(carriers, country, method, parcels)?;
+    let cutoff = s.cutoff_time().ok()?;
+    Some(Booking {
+        carrier: c.id.clone(),
+        carrier_name: c.name.clone(),
+        service: s.code.clone(),
+        tracking_number: tracking_number(&c.tracking_prefix, order_id, step),
+        estimated_delivery: estimate_delivery(now, cutoff, s.transit_days, holidays),
+    })
+}
+
+#[cfg(test)]
+mod tests;
