@@ -4,6 +4,8 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY actors ./actors
 COPY domain ./domain
+COPY storage ./storage
+COPY storage-sled ./storage-sled
 COPY src ./src
 COPY tests ./tests
 # Workspace members (the measuring tools and the test kit): needed to resolve the workspace.

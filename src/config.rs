@@ -51,9 +51,16 @@ fn default_max_body() -> usize {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
+    /// Which storage backend to open (see `wiring::STORAGE_BACKENDS`); `sled` by default.
+    #[serde(default = "default_backend")]
+    pub backend: String,
     pub data_dir: PathBuf,
     #[serde(default = "default_cache_mb")]
     pub cache_mb: u64,
+}
+
+fn default_backend() -> String {
+    "sled".into()
 }
 
 fn default_cache_mb() -> u64 {
@@ -145,6 +152,13 @@ impl Config {
         }
         if self.server.max_body_bytes < 1024 || self.server.max_body_bytes > 16 << 20 {
             return Err("server.max_body_bytes: must be between 1024 and 16777216".into());
+        }
+        if !crate::wiring::STORAGE_BACKENDS.contains(&self.storage.backend.as_str()) {
+            return Err(format!(
+                "storage.backend: '{}' is not a storage backend of this build (known: {})",
+                self.storage.backend,
+                crate::wiring::STORAGE_BACKENDS.join(", ")
+            ));
         }
         if self.storage.cache_mb == 0 {
             return Err("storage.cache_mb: must be at least 1".into());

@@ -8,14 +8,14 @@
 pub mod api;
 pub mod config;
 pub mod label;
+pub mod wiring;
+
+pub use wiring::start_engine;
 
 use actix_web::dev::Service;
 use actix_web::{web, App, HttpServer};
 use api::metrics::{HttpMetrics, RequestLabels, RouteLabels};
 use config::Config;
-use orderly_actors::clock::SystemClock;
-use orderly_actors::engine::Engine;
-use orderly_actors::store::Store;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -31,22 +31,6 @@ pub fn init_tracing(config: &Config) {
     } else {
         builder.init();
     }
-}
-
-/// Opens the storage the config names and starts the engine on it: the one place that chooses
-/// the storage backend. Used by [`serve`] and by the tools that drive the engine in-process
-/// (`orderly-bench seed`). Must run inside an actix system; returns once the engine is ready.
-pub fn start_engine(config: &Config) -> Result<Engine, String> {
-    let dir = &config.storage.data_dir;
-    // Patient: a previous process on the same directory may still be letting go of its lock.
-    let store = Store::open_patiently(
-        dir,
-        config.storage.cache_mb << 20,
-        std::time::Duration::from_secs(5),
-    )
-    .map_err(|e| format!("cannot open storage at {}: {e}", dir.display()))?;
-    Engine::start(store, Arc::new(SystemClock), config.engine_config())
-        .map_err(|e| format!("cannot start the engine: {e}"))
 }
 
 pub async fn serve(config: Config) -> Result<(), String> {

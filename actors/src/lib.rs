@@ -1,6 +1,6 @@
-//! Orderly's engine: the sled store with honest group commit (`store`) and the actors that run
-//! orders (`engine`), on top of the pure order, inventory and shipping rules of the
-//! `orderly-domain` crate.
+//! Orderly's engine: the actors that run orders (`engine`), on top of the pure order, inventory
+//! and shipping rules of the `orderly-domain` crate, storing through the interface of
+//! `orderly-storage` (an `Arc<dyn Storage>` the service opens and hands to `Engine::start`).
 //!
 //! The domain is re-exported as `domain`, so the engine and the service crate keep one path to
 //! it (`orderly_actors::domain::…`) and never need to name the domain crate themselves. The
@@ -8,6 +8,5 @@
 
 pub mod clock;
 pub mod engine;
-pub mod store;
 
 pub use orderly_domain as domain;

@@ -100,7 +100,7 @@ impl From<EngineError> for Problem {
                 Problem::unavailable("overloaded", "the order is busy; retry shortly")
             }
             EngineError::ActorFailed => Problem::unavailable("actor_failed", e.to_string()),
-            EngineError::Store(s) => {
+            EngineError::Storage(s) => {
                 tracing::error!(error = %s, "storage error");
                 Problem::unavailable(
                     "storage_unavailable",

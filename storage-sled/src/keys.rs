@@ -19,6 +19,8 @@ pub const STOCK: u8 = b'L';
 pub const RESERVATION: u8 = b'R';
 pub const RESTOCK: u8 = b'P';
 pub const JOURNAL: u8 = b'J';
+/// The bench's raw baseline writes (never in a service's data directory).
+pub const BASELINE: u8 = b'z';
 
 fn with(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());

@@ -234,6 +234,17 @@ impl SledStorage {
         Commit::new(self.group.clone(), self.group.mark_written())
     }
 
+    /// A raw write outside the order keyspace, with the same group commit as transitions: the
+    /// bench's storage baseline (what sled and the flush can do without the engine).
+    pub fn baseline_write(&self, key: &[u8], value: &[u8]) -> Result<Commit> {
+        self.group.check()?;
+        let mut k = Vec::with_capacity(key.len() + 1);
+        k.push(keys::BASELINE);
+        k.extend_from_slice(key);
+        self.orders.insert(k, value).db()?;
+        Ok(self.commit())
+    }
+
     /// Writes what a crash inside [`Storage::commit_transition`] could leave: everything ahead
     /// of the snapshot, without it. For the conformance suite and tests only.
     #[doc(hidden)]

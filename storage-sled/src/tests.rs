@@ -2,8 +2,8 @@
 //! layout, the records' version byte, what a crash leaves in the trees).
 
 use super::*;
-use orderly_storage::conformance::{new_order, t0, wait, Step};
 use orderly_domain::{Action, Cause, Change, Command, Effect, PaymentMethod};
+use orderly_storage::conformance::{new_order, t0, wait, Step};
 use std::time::Duration;
 
 fn open(dir: &Path) -> SledStorage {

@@ -5,11 +5,11 @@
 //! and never written.
 
 use chrono::TimeZone;
-use orderly_storage::conformance::Step;
 use orderly_domain::inventory::ReservationState;
 use orderly_domain::{
     fold, Action, Cause, Command, Event, LineQty, OrderId, Parcel, Status, TimerKind,
 };
+use orderly_storage::conformance::Step;
 use orderly_storage::Storage;
 use orderly_storage_sled::SledStorage;
 use std::collections::BTreeMap;

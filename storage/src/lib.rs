@@ -4,7 +4,8 @@
 //!
 //! The engine holds an `Arc<dyn Storage>` and never sees a backend's types. Backends live in
 //! crates of their own (`orderly-storage-sled` today); the service picks one at start-up from
-//! `storage.backend`.
+//! `storage.backend`. [`memory::MemoryStorage`] is an in-memory backend for tests; it passes
+//! the same conformance suite.
 //!
 //! # The contract in short
 //!
@@ -34,6 +35,7 @@
 
 pub mod commit;
 pub mod conformance;
+pub mod memory;
 pub mod schema;
 mod types;
 

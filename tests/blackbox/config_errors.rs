@@ -52,6 +52,11 @@ fn bad_values_exit_2_with_one_line_naming_the_key() {
             vec![],
             "server.bogus",
         ),
+        (
+            None,
+            vec![("ORDERLY_STORAGE__BACKEND", "postgres")],
+            "storage.backend",
+        ),
     ];
     for (file, env, key) in cases {
         let (code, err) = check(file, &env);

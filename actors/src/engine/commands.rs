@@ -18,8 +18,8 @@ use crate::domain::{
     fold, CarrierEventKind, Cause, Command, Event, LineQty, NewOrder, OrderId, Parcel,
     PaymentUpdate, Status,
 };
-use crate::store::{IdempotencyRecord, StoreError};
 use chrono::{DateTime, Utc};
+use orderly_storage::StorageError;
 use sha2::{Digest, Sha256};
 
 /// Result of placing an order.
@@ -62,7 +62,7 @@ impl Engine {
     ) -> Result<Placed, EngineError> {
         order.validate()?;
         let fingerprint = {
-            let bytes = serde_json::to_vec(&order).map_err(StoreError::from)?;
+            let bytes = serde_json::to_vec(&order).map_err(StorageError::from)?;
             let digest = Sha256::digest(&bytes);
             digest
                 .iter()
@@ -70,7 +70,9 @@ impl Engine {
                 .collect::<String>()
         };
         let _claim = Claim::take(&self.inner.claims, idempotency_key)?;
-        if let Some(rec) = self.committed_idempotency(idempotency_key)? {
+        // Storage counts a record only once its order committed (a record written ahead of a
+        // snapshot that never committed does not count).
+        if let Some(rec) = self.store().idempotency(idempotency_key)? {
             if rec.fingerprint != fingerprint {
                 return Err(EngineError::IdempotencyMismatch);
             }
@@ -106,19 +108,6 @@ impl Engine {
             },
             replayed: false,
         })
-    }
-
-    /// The key's record, if the order it names was committed at least up to the recorded
-    /// version (a record written ahead of a snapshot that never committed does not count).
-    fn committed_idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, EngineError> {
-        let Some(rec) = self.store().idempotency(key)? else {
-            return Ok(None);
-        };
-        let committed = self
-            .store()
-            .load_order(rec.order_id)?
-            .is_some_and(|o| o.version >= rec.version);
-        Ok(committed.then_some(rec))
     }
 
     /// Records a payment reported by the storefront (the amount must equal the order total).

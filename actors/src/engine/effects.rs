@@ -16,9 +16,9 @@ use super::notifier::{Deliver, Notifier};
 use super::{EngineError, EngineStats};
 use crate::domain::inventory::ReserveOutcome;
 use crate::domain::{Action, Cause, Command, OrderId};
-use crate::store::{OutboxEntry, Store};
 use actix::prelude::*;
 use futures::future::BoxFuture;
+use orderly_storage::{OutboxEntry, Storage};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
@@ -27,7 +27,7 @@ impl From<InventoryError> for EngineError {
     fn from(e: InventoryError) -> Self {
         match e {
             InventoryError::Stock(s) => EngineError::Stock(s),
-            InventoryError::Store(s) => EngineError::Store(s),
+            InventoryError::Storage(s) => EngineError::Storage(s),
         }
     }
 }
@@ -57,7 +57,7 @@ pub struct Effects {
 }
 
 struct Inner {
-    store: Store,
+    store: Arc<dyn Storage>,
     inventory: Addr<InventoryActor>,
     carrier: Addr<CarrierActor>,
     notifier: Addr<Notifier>,
@@ -70,7 +70,7 @@ struct Inner {
 
 impl Effects {
     pub fn new(
-        store: Store,
+        store: Arc<dyn Storage>,
         inventory: Addr<InventoryActor>,
         carrier: Addr<CarrierActor>,
         notifier: Addr<Notifier>,
@@ -122,7 +122,7 @@ impl Effects {
         loop {
             match self.run(&entry).await {
                 Ok(()) => {
-                    if let Err(e) = self.inner.store.remove_outbox(&entry.key()) {
+                    if let Err(e) = self.inner.store.ack_outbox(&entry) {
                         tracing::warn!(error = %e, "could not remove a delivered outbox entry; it will be redelivered harmlessly");
                     }
                     self.inner

@@ -1,18 +1,32 @@
-//! The inventory actor: the only writer of stock levels and reservations.
+//! The inventory actor: the engine's one writer of stock levels and reservations.
 //!
 //! One actor serialises every stock operation, so two orders racing for the last unit are
 //! decided one after the other against the same in-memory ledger: nothing is oversold. Each
-//! operation updates the ledger, writes the touched cells and the order's reservation record
-//! in one atomic batch, and answers only once that batch is durable. Operations are keyed by
-//! order (and step for restocks), so a redelivered message answers the same and changes nothing.
+//! operation asks the pure ledger (`domain::inventory`) what it changes, then writes the new
+//! absolute values of the touched cells, the order's reservation record and any restock marker
+//! through [`Storage::write_stock`] — atomically, and only if storage still holds the values the
+//! ledger decided on. A conflict means someone else wrote the ledger (another node sharing the
+//! storage): the ledger is reloaded and the operation decided again. The answer comes only once
+//! the write is durable. Operations are keyed by order (and step for restocks), so a
+//! redelivered message answers the same and changes nothing.
 
-use crate::domain::inventory::{Change, Ledger, ReserveOutcome, StockError, StockLevel};
+use crate::domain::inventory::{
+    Change, Ledger, Reservation, ReserveOutcome, StockError, StockLevel,
+};
 use crate::domain::{LineQty, OrderId};
-use crate::store::{Store, StoreError};
 use actix::prelude::*;
+use orderly_storage::{
+    CellWrite, Commit as Durable, ReservationWrite, StockChange, Storage, StorageError,
+};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// How often an operation is decided again after conflicting writes before giving up (the
+/// message is then retried by its sender).
+const ATTEMPTS: usize = 5;
 
 pub struct InventoryActor {
-    store: Store,
+    store: Arc<dyn Storage>,
     ledger: Ledger,
 }
 
@@ -21,62 +35,109 @@ pub enum InventoryError {
     #[error(transparent)]
     Stock(#[from] StockError),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Storage(#[from] StorageError),
+}
+
+type Reply<T> = ResponseFuture<Result<T, InventoryError>>;
+
+fn reply<T: 'static>(r: Result<(T, Durable), InventoryError>) -> Reply<T> {
+    Box::pin(async move {
+        let (value, durable) = r?;
+        durable.await?;
+        Ok(value)
+    })
+}
+
+/// What an operation needs to know about the order it is for.
+#[derive(Clone, Copy)]
+enum Keyed {
+    /// Operations on an order's reservation (reserve, release, commit).
+    Order(OrderId),
+    /// A restock, once per (order, step).
+    Restock(OrderId, u32),
+    /// An admin's count.
+    Nothing,
 }
 
 impl InventoryActor {
-    pub fn load(store: Store) -> Result<Self, StoreError> {
+    pub fn load(store: Arc<dyn Storage>) -> Result<Self, StorageError> {
         let ledger = Ledger::from_levels(store.stock_levels()?);
         Ok(InventoryActor { store, ledger })
     }
 
-    /// Persists a change; on failure the in-memory ledger is reloaded from disk so it never
-    /// drifts from what is stored.
-    fn persist(
+    /// Decides `op` on the ledger and writes what it changed, conditional on the values it was
+    /// decided on; decides again on a conflict. `skus` are the skus the operation may touch
+    /// (their cells' current values are what the write expects). Returns the operation's value
+    /// and the commit to await; an operation that changes nothing still waits for whatever
+    /// produced the stored state it answered from.
+    fn run<T>(
         &mut self,
-        change: &Change,
-        restock: Option<(OrderId, u32)>,
-    ) -> Result<u64, StoreError> {
-        let levels: Vec<_> = change
-            .touched
-            .iter()
-            .map(|(w, s)| ((w.clone(), s.clone()), self.ledger.level(w, s)))
-            .collect();
-        match self
-            .store
-            .write_inventory(&levels, change.reservation.as_ref(), restock)
-        {
-            Ok(seq) => Ok(seq),
-            Err(e) => {
-                if let Ok(levels) = self.store.stock_levels() {
-                    self.ledger = Ledger::from_levels(levels);
+        keyed: Keyed,
+        skus: &[&str],
+        mut op: impl FnMut(&mut Ledger, Option<&Reservation>) -> Result<(T, Change), StockError>,
+    ) -> Result<(T, Durable), InventoryError> {
+        for _ in 0..ATTEMPTS {
+            let existing = match keyed {
+                Keyed::Order(id) => self.store.reservation(id)?,
+                _ => None,
+            };
+            let before: HashMap<(String, String), StockLevel> = skus
+                .iter()
+                .flat_map(|sku| {
+                    self.ledger
+                        .by_sku(sku)
+                        .map(|(w, l)| ((w.to_string(), sku.to_string()), l))
+                })
+                .collect();
+            let (value, change) = op(&mut self.ledger, existing.as_ref())?;
+            let restock = match keyed {
+                Keyed::Restock(id, step) => Some((id, step)),
+                _ => None,
+            };
+            if change.reservation.is_none() && change.touched.is_empty() && restock.is_none() {
+                return Ok((value, self.store.sync()));
+            }
+            let mut cells: Vec<CellWrite> = Vec::with_capacity(change.touched.len());
+            for (w, s) in change.touched {
+                if cells.iter().any(|c| c.warehouse == w && c.sku == s) {
+                    continue;
                 }
-                Err(e)
+                let key = (w, s);
+                let expected = before.get(&key).copied().unwrap_or_default();
+                let new = self.ledger.level(&key.0, &key.1);
+                cells.push(CellWrite {
+                    warehouse: key.0,
+                    sku: key.1,
+                    expected,
+                    new,
+                });
+            }
+            let write = StockChange {
+                cells,
+                reservation: change.reservation.map(|new| ReservationWrite {
+                    expected: existing,
+                    new,
+                }),
+                restock,
+            };
+            match self.store.write_stock(&write) {
+                Ok(durable) => return Ok((value, durable)),
+                Err(e) => {
+                    // The ledger is ahead of storage now: reload it, so it never drifts.
+                    self.ledger = Ledger::from_levels(self.store.stock_levels()?);
+                    match e {
+                        StorageError::Conflict(why) => {
+                            tracing::info!(reason = %why, "stock changed under us; deciding again");
+                        }
+                        other => return Err(other.into()),
+                    }
+                }
             }
         }
-    }
-
-    fn durable<T: Send + 'static>(
-        &self,
-        seq: u64,
-        value: T,
-    ) -> ResponseFuture<Result<T, InventoryError>> {
-        let d = self.store.durability().clone();
-        Box::pin(async move {
-            d.wait(seq).await?;
-            Ok(value)
-        })
-    }
-
-    fn apply(
-        &mut self,
-        change: Change,
-        restock: Option<(OrderId, u32)>,
-    ) -> ResponseFuture<Result<(), InventoryError>> {
-        match self.persist(&change, restock) {
-            Ok(seq) => self.durable(seq, ()),
-            Err(e) => Box::pin(async move { Err(e.into()) }),
-        }
+        Err(
+            StorageError::Conflict(format!("stock kept changing during {ATTEMPTS} attempts"))
+                .into(),
+        )
     }
 }
 
@@ -93,26 +154,16 @@ pub struct Reserve {
 }
 
 impl Handler<Reserve> for InventoryActor {
-    type Result = ResponseFuture<Result<ReserveOutcome, InventoryError>>;
+    type Result = Reply<ReserveOutcome>;
     fn handle(&mut self, m: Reserve, _: &mut Context<Self>) -> Self::Result {
-        let existing = match self.store.reservation(m.order_id) {
-            Ok(r) => r,
-            Err(e) => return Box::pin(async move { Err(e.into()) }),
-        };
-        let (outcome, change) = self.ledger.reserve(existing.as_ref(), m.order_id, &m.lines);
-        if change.reservation.is_none() {
-            // A repeated request: answer once whatever produced the stored answer is durable.
-            let d = self.store.durability().clone();
-            return Box::pin(async move {
-                let seq = d.mark_written();
-                d.wait(seq).await?;
-                Ok(outcome)
-            });
-        }
-        match self.persist(&change, None) {
-            Ok(seq) => self.durable(seq, outcome),
-            Err(e) => Box::pin(async move { Err(e.into()) }),
-        }
+        let skus: Vec<&str> = m.lines.iter().map(|l| l.sku.as_str()).collect();
+        // A repeated request changes nothing and answers once whatever produced the stored
+        // answer is durable.
+        reply(
+            self.run(Keyed::Order(m.order_id), &skus, |ledger, existing| {
+                Ok(ledger.reserve(existing, m.order_id, &m.lines))
+            }),
+        )
     }
 }
 
@@ -124,15 +175,18 @@ pub struct Release {
 }
 
 impl Handler<Release> for InventoryActor {
-    type Result = ResponseFuture<Result<(), InventoryError>>;
+    type Result = Reply<()>;
     fn handle(&mut self, m: Release, _: &mut Context<Self>) -> Self::Result {
-        match self.store.reservation(m.order_id) {
-            Ok(existing) => {
-                let change = self.ledger.release(existing.as_ref(), m.order_id);
-                self.apply(change, None)
-            }
-            Err(e) => Box::pin(async move { Err(e.into()) }),
-        }
+        let held = match self.store.reservation(m.order_id) {
+            Ok(r) => r.map(|r| r.lines).unwrap_or_default(),
+            Err(e) => return Box::pin(async move { Err(e.into()) }),
+        };
+        let skus: Vec<&str> = held.iter().map(|l| l.sku.as_str()).collect();
+        reply(
+            self.run(Keyed::Order(m.order_id), &skus, |ledger, existing| {
+                Ok(((), ledger.release(existing, m.order_id)))
+            }),
+        )
     }
 }
 
@@ -144,15 +198,18 @@ pub struct Commit {
 }
 
 impl Handler<Commit> for InventoryActor {
-    type Result = ResponseFuture<Result<(), InventoryError>>;
+    type Result = Reply<()>;
     fn handle(&mut self, m: Commit, _: &mut Context<Self>) -> Self::Result {
-        match self.store.reservation(m.order_id) {
-            Ok(existing) => {
-                let change = self.ledger.commit(existing.as_ref());
-                self.apply(change, None)
-            }
-            Err(e) => Box::pin(async move { Err(e.into()) }),
-        }
+        let held = match self.store.reservation(m.order_id) {
+            Ok(r) => r.map(|r| r.lines).unwrap_or_default(),
+            Err(e) => return Box::pin(async move { Err(e.into()) }),
+        };
+        let skus: Vec<&str> = held.iter().map(|l| l.sku.as_str()).collect();
+        reply(
+            self.run(Keyed::Order(m.order_id), &skus, |ledger, existing| {
+                Ok(((), ledger.commit(existing)))
+            }),
+        )
     }
 }
 
@@ -167,13 +224,16 @@ pub struct Restock {
 }
 
 impl Handler<Restock> for InventoryActor {
-    type Result = ResponseFuture<Result<(), InventoryError>>;
+    type Result = Reply<()>;
     fn handle(&mut self, m: Restock, _: &mut Context<Self>) -> Self::Result {
         match self.store.restocked(m.order_id, m.step) {
             Ok(true) => Box::pin(async { Ok(()) }),
             Ok(false) => {
-                let change = self.ledger.restock(&m.warehouse, &m.lines);
-                self.apply(change, Some((m.order_id, m.step)))
+                let skus: Vec<&str> = m.lines.iter().map(|l| l.sku.as_str()).collect();
+                let keyed = Keyed::Restock(m.order_id, m.step);
+                reply(self.run(keyed, &skus, |ledger, _| {
+                    Ok(((), ledger.restock(&m.warehouse, &m.lines)))
+                }))
             }
             Err(e) => Box::pin(async move { Err(e.into()) }),
         }
@@ -190,17 +250,12 @@ pub struct SetOnHand {
 }
 
 impl Handler<SetOnHand> for InventoryActor {
-    type Result = ResponseFuture<Result<StockLevel, InventoryError>>;
+    type Result = Reply<StockLevel>;
     fn handle(&mut self, m: SetOnHand, _: &mut Context<Self>) -> Self::Result {
-        let change = match self.ledger.set_on_hand(&m.warehouse, &m.sku, m.on_hand) {
-            Ok(c) => c,
-            Err(e) => return Box::pin(async move { Err(e.into()) }),
-        };
-        let level = self.ledger.level(&m.warehouse, &m.sku);
-        match self.persist(&change, None) {
-            Ok(seq) => self.durable(seq, level),
-            Err(e) => Box::pin(async move { Err(e.into()) }),
-        }
+        reply(self.run(Keyed::Nothing, &[&m.sku], |ledger, _| {
+            let change = ledger.set_on_hand(&m.warehouse, &m.sku, m.on_hand)?;
+            Ok((ledger.level(&m.warehouse, &m.sku), change))
+        }))
     }
 }
 

@@ -29,12 +29,12 @@ pub mod webhook;
 use crate::clock::Clock;
 use crate::domain::shipping::CarrierSpec;
 use crate::domain::{DomainError, Event, Order};
-use crate::store::{FlushStats, Store, StoreError};
 use actix::prelude::*;
 use chrono::NaiveDate;
 use effects::{ApplyAnswer, Effects};
 use notifier::{GetStats, Notifier, NotifierConfig, NotifierStats};
 use order_actor::OrderContext;
+use orderly_storage::{FlushStats, Storage, StorageError};
 use registry::Registry;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -42,8 +42,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use crate::domain::inventory::StockLevel;
-pub use crate::store::DeadLetter;
 pub use commands::{CarrierEventOutcome, CarrierScan, Placed};
+pub use orderly_storage::DeadLetter;
 
 /// Engine policy and tuning, filled from the service's config.
 #[derive(Debug, Clone)]
@@ -87,7 +87,7 @@ pub enum EngineError {
     #[error(transparent)]
     Domain(#[from] DomainError),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Storage(#[from] StorageError),
     #[error("order not found")]
     NotFound,
     #[error("the order is busy; retry shortly")]
@@ -163,11 +163,11 @@ struct Inner {
 }
 
 impl Engine {
-    /// Starts the engine's actors inside the current actix system, sends again every outbox
-    /// entry a previous run left, starts the timer loop, and returns once the engine is ready
-    /// for requests.
+    /// Starts the engine's actors inside the current actix system on `store` (whichever
+    /// backend the service opened), sends again every outbox entry a previous run left, starts
+    /// the timer loop, and returns once the engine is ready for requests.
     pub fn start(
-        store: Store,
+        store: Arc<dyn Storage>,
         clock: Arc<dyn Clock>,
         config: EngineConfig,
     ) -> Result<Engine, EngineError> {
@@ -222,22 +222,10 @@ impl Engine {
         Ok(engine)
     }
 
-    /// Sends again every outbox entry left by a previous run. Entries written ahead of a
-    /// snapshot that never committed (a crash mid-transition) are dropped: the transition they
-    /// belong to did not happen.
+    /// Sends again every outbox entry left by a previous run (storage hands out only those
+    /// whose transition committed).
     fn resume(&self) -> Result<(), EngineError> {
-        let store = self.store();
-        let mut entries = Vec::new();
-        for entry in store.outbox()? {
-            let committed = store
-                .load_order(entry.effect.order_id)?
-                .is_some_and(|o| o.version >= entry.effect.step);
-            if committed {
-                entries.push(entry);
-            } else {
-                store.remove_outbox(&entry.key())?;
-            }
-        }
+        let entries = self.store().claim_outbox()?;
         if !entries.is_empty() {
             tracing::info!(count = entries.len(), "resuming undelivered messages");
         }
@@ -246,8 +234,8 @@ impl Engine {
         Ok(())
     }
 
-    fn store(&self) -> &Store {
-        &self.inner.ctx.store
+    fn store(&self) -> &dyn Storage {
+        &*self.inner.ctx.store
     }
 
     fn config(&self) -> &EngineConfig {
@@ -256,7 +244,7 @@ impl Engine {
 
     /// Ready for requests: started, and storage healthy (no failed flush).
     pub fn is_ready(&self) -> bool {
-        self.inner.ready.load(Ordering::SeqCst) && self.store().durability().is_healthy()
+        self.inner.ready.load(Ordering::SeqCst) && self.store().is_healthy()
     }
 
     /// The engine's counters, for `/metrics`.
@@ -271,7 +259,7 @@ impl Engine {
             effects_done: s.effects_done.load(Ordering::Relaxed),
             effect_retries: s.effect_retries.load(Ordering::Relaxed),
             timers_fired: s.timers_fired.load(Ordering::Relaxed),
-            flushes: self.store().durability().stats(),
+            flushes: self.store().flush_stats(),
             notifications,
             active_actors: self.inner.registry.active(),
             ready: self.is_ready(),

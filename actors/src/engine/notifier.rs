@@ -29,9 +29,9 @@
 use super::webhook::{sign, WebhookSecret};
 use crate::clock::Clock;
 use crate::domain::{Action, NotificationKind, Order};
-use crate::store::{DeadLetter, OutboxEntry, Store};
 use actix::prelude::*;
 use chrono::{DateTime, SecondsFormat, Utc};
+use orderly_storage::{DeadLetter, OutboxEntry, Storage};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -219,7 +219,7 @@ pub struct NotifierStats {
 pub struct GetStats;
 
 pub struct Notifier {
-    store: Store,
+    store: Arc<dyn Storage>,
     clock: Arc<dyn Clock>,
     config: NotifierConfig,
     /// Parsed once; `Err` holds the reason when the secret is unusable (only possible if the
@@ -228,7 +228,7 @@ pub struct Notifier {
     /// Outbox keys with an attempt running or scheduled. A second `Deliver` for one of them
     /// (the engine resending at start while a retry is pending, say) is ignored, so a message
     /// never has two retry chains counting attempts against each other.
-    pending: HashSet<Vec<u8>>,
+    pending: HashSet<String>,
     stats: NotifierStats,
 }
 
@@ -253,7 +253,7 @@ enum Channel {
 }
 
 impl Notifier {
-    pub fn new(store: Store, clock: Arc<dyn Clock>, config: NotifierConfig) -> Self {
+    pub fn new(store: Arc<dyn Storage>, clock: Arc<dyn Clock>, config: NotifierConfig) -> Self {
         let secret = config
             .webhook
             .as_ref()
@@ -304,10 +304,10 @@ impl Notifier {
     /// One delivery attempt. `entry` is our latest view of the message; the store has the
     /// authoritative one.
     fn attempt(&mut self, entry: OutboxEntry, ctx: &mut Context<Self>) {
-        let key = entry.key();
+        let key = entry.message_id();
         // Re-read first: if the entry is gone the message was delivered (or dead-lettered)
         // already, and sending it again would only make noise.
-        let entry = match self.store.outbox_entry(&key) {
+        let entry = match self.store.outbox_entry(&entry) {
             Ok(Some(stored)) => {
                 // If writing our retry state failed, memory is ahead of the store: keep the
                 // larger count so storage trouble cannot make a message retry forever.
@@ -409,12 +409,12 @@ impl Notifier {
         outcome: Outcome,
         ctx: &mut Context<Self>,
     ) {
-        let key = entry.key();
+        let key = entry.message_id();
         let (error, permanent) = match outcome {
             Outcome::Delivered => {
                 // Not waited on: if the removal is lost, a restart redelivers the message under
                 // the same id, which receivers drop.
-                if let Err(e) = self.store.remove_outbox(&key) {
+                if let Err(e) = self.store.ack_outbox(&entry) {
                     tracing::warn!(message_id = %entry.message_id(), error = %e, "could not remove a delivered notification from the outbox");
                 }
                 self.stats.delivered += 1;
@@ -462,7 +462,7 @@ impl Notifier {
             Some(now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX));
         tracing::info!(message_id = %message_id, attempts = entry.attempts, error = %error, retry_in_ms = delay.as_millis() as u64, "notification attempt failed");
         // Not waited on: losing this only means a restart retries a little early.
-        if let Err(e) = self.store.update_outbox(&entry) {
+        if let Err(e) = self.store.record_outbox_attempt(&entry) {
             tracing::warn!(message_id = %message_id, error = %e, "could not record a notification's retry state");
         }
         self.schedule(entry, delay, ctx);
@@ -477,7 +477,7 @@ impl Handler<Deliver> for Notifier {
     type Result = ();
 
     fn handle(&mut self, Deliver(entry): Deliver, ctx: &mut Context<Self>) {
-        if !self.pending.insert(entry.key()) {
+        if !self.pending.insert(entry.message_id()) {
             tracing::debug!(message_id = %entry.message_id(), "notification already pending; ignoring a repeated Deliver");
             return;
         }

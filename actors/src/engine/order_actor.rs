@@ -2,11 +2,11 @@
 //!
 //! The actor holds the order's current state and is the only writer of it. A command is
 //! decided and written synchronously inside the handler, so two commands on one order never
-//! interleave; the handler then returns a future that waits for the group commit and only then
-//! hands the transition's outbox entries to the effects (`Effects`) and answers. While that
-//! future waits, the actor already takes the next command (pipelining): the next write lands
-//! behind the first in sled's log, and its own acknowledgement waits for a flush that covers
-//! both.
+//! interleave; the handler then returns a future that awaits the write's [`Commit`] (with sled,
+//! the group commit) and only then hands the transition's outbox entries to the effects
+//! (`Effects`) and answers. While that future waits, the actor already takes the next command
+//! (pipelining): the next write is applied behind the first, and its own commit resolves only
+//! once both are durable.
 //!
 //! The actor knows nothing of the registry or the engine handle: what it needs is in its
 //! [`OrderContext`], and leaving the registry when it retires is the [`Retire`] handle the
@@ -16,15 +16,15 @@ use super::effects::{Answer, Effects};
 use super::{EngineConfig, EngineError, EngineStats};
 use crate::clock::Clock;
 use crate::domain::{decide, fold, reactions, Cause, Command, Effect, Event, Order, OrderId};
-use crate::store::{IdempotencyRecord, OutboxEntry, Store, TransitionWrite};
 use actix::prelude::*;
+use orderly_storage::{Commit, IdempotencyRecord, OutboxEntry, Storage, TransitionWrite};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What every order actor shares: storage, the clock, policy and where effects go.
 pub struct OrderContext {
-    pub store: Store,
+    pub store: Arc<dyn Storage>,
     pub clock: Arc<dyn Clock>,
     pub config: EngineConfig,
     pub stats: Arc<EngineStats>,
@@ -38,13 +38,7 @@ impl OrderContext {
     pub(crate) fn outbox_entries(&self, effects: &[Effect]) -> Vec<OutboxEntry> {
         let mut out = Vec::with_capacity(effects.len());
         for e in effects {
-            let blank = |channel| OutboxEntry {
-                effect: e.clone(),
-                channel,
-                attempts: 0,
-                next_attempt_at: None,
-                last_error: None,
-            };
+            let blank = |channel| OutboxEntry::new(e.clone(), channel);
             if matches!(e.action, crate::domain::Action::Notify { .. }) {
                 out.extend(self.channels.iter().map(|c| blank(Some(c.clone()))));
             } else {
@@ -67,8 +61,8 @@ pub struct OrderActor {
     /// Nonce of the message being handled, read by the registry if this actor dies.
     current: Arc<AtomicU64>,
     last_active: Instant,
-    /// Write sequence of the latest transition, so a no-op answer also waits for it.
-    last_seq: u64,
+    /// The latest transition's commit, so an answer that wrote nothing also waits for it.
+    last_commit: Commit,
     /// Commands whose acknowledgement is still waiting on a flush or on effects.
     inflight: Arc<AtomicUsize>,
     retired: bool,
@@ -82,9 +76,9 @@ impl OrderActor {
         leave_registry: Retire,
         current: Arc<AtomicU64>,
     ) -> Self {
-        // The loaded snapshot may still be in sled's unflushed tail (a previous activation's
-        // write): a no-op answer must wait for a flush that covers it.
-        let last_seq = ctx.store.durability().mark_written();
+        // The loaded snapshot may not be durable yet (a previous activation's write still
+        // waiting for its flush): an answer that writes nothing must wait for it too.
+        let last_commit = ctx.store.sync();
         OrderActor {
             id,
             state,
@@ -92,7 +86,7 @@ impl OrderActor {
             leave_registry,
             current,
             last_active: Instant::now(),
-            last_seq,
+            last_commit,
             inflight: Arc::new(AtomicUsize::new(0)),
             retired: false,
         }
@@ -156,12 +150,12 @@ impl Handler<Execute> for OrderActor {
         let _enter = span.enter();
         let result = self.transition(&msg);
         self.current.store(0, Ordering::SeqCst);
-        let (executed, seq, outbox) = match result {
+        let (executed, commit, outbox) = match result {
             Ok(v) => v,
             Err(e) => {
-                if matches!(e, EngineError::Store(_)) {
+                if matches!(e, EngineError::Storage(_)) {
                     // A write may have stopped half-way: retire, so the next activation starts
-                    // from the committed snapshot and clears what was written ahead of it.
+                    // from the committed snapshot (storage discards what was written ahead).
                     self.retire(ctx);
                 }
                 return Box::pin(async move { Err(e) });
@@ -173,13 +167,12 @@ impl Handler<Execute> for OrderActor {
         let answer = msg.answer;
         drop(_enter);
         Box::pin(async move {
-            let durable = order_ctx.store.durability().wait(seq).await;
-            let result = match durable {
+            let result = match commit.await {
                 Ok(()) => {
                     order_ctx.effects.send(outbox, answer).await;
                     Ok(executed)
                 }
-                Err(e) => Err(EngineError::Store(e)),
+                Err(e) => Err(EngineError::Storage(e)),
             };
             inflight.fetch_sub(1, Ordering::SeqCst);
             result
@@ -187,7 +180,7 @@ impl Handler<Execute> for OrderActor {
     }
 }
 
-type Transition = (Executed, u64, Vec<OutboxEntry>);
+type Transition = (Executed, Commit, Vec<OutboxEntry>);
 
 impl OrderActor {
     /// Decide and write, synchronously. Nothing here waits, so commands cannot interleave.
@@ -201,7 +194,11 @@ impl OrderActor {
             })?;
         if events.is_empty() {
             let order = self.state.clone().ok_or(EngineError::NotFound)?;
-            return Ok((Executed { order, events }, self.last_seq, Vec::new()));
+            return Ok((
+                Executed { order, events },
+                self.last_commit.clone(),
+                Vec::new(),
+            ));
         }
         let after = fold(self.state.clone(), &events).ok_or(EngineError::NotFound)?;
         let r = reactions(&after, &events);
@@ -216,13 +213,14 @@ impl OrderActor {
                 },
             )
         });
-        let seq = ctx.store.write_transition(&TransitionWrite {
+        let commit = ctx.store.commit_transition(&TransitionWrite {
             before: self.state.as_ref(),
             after: &after,
             events: &events,
-            reactions: &r,
             outbox: &outbox,
-            idempotency,
+            set_timers: &r.set_timers,
+            clear_timers: &r.clear_timers,
+            idempotency: idempotency.as_ref().map(|(k, rec)| (*k, rec)),
         })?;
         for e in &events {
             tracing::info!(seq = e.seq, event = e.change.name(), "event recorded");
@@ -231,13 +229,13 @@ impl OrderActor {
             .transitions
             .fetch_add(events.len() as u64, Ordering::Relaxed);
         self.state = Some(after.clone());
-        self.last_seq = seq;
+        self.last_commit = commit.clone();
         Ok((
             Executed {
                 order: after,
                 events,
             },
-            seq,
+            commit,
             outbox,
         ))
     }

@@ -71,7 +71,7 @@ impl Engine {
             .map_err(|_| EngineError::Overloaded)?;
         r.map_err(|e| match e {
             InventoryError::Stock(s) => EngineError::Stock(s),
-            InventoryError::Store(s) => EngineError::Store(s),
+            InventoryError::Storage(s) => EngineError::Storage(s),
         })
     }
 
@@ -92,10 +92,10 @@ impl Engine {
     /// Puts a dead letter back into the outbox (durably) and delivers it again. Returns false
     /// when there is no dead letter with this id.
     pub async fn retry_dead_letter(&self, message_id: &str) -> Result<bool, EngineError> {
-        let Some(entry) = self.store().requeue_dead_letter(message_id)? else {
+        let Some((entry, commit)) = self.store().requeue_dead_letter(message_id)? else {
             return Ok(false);
         };
-        self.store().sync().await?;
+        commit.await?;
         self.inner.notifier.do_send(Deliver(entry));
         Ok(true)
     }

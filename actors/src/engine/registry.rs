@@ -165,15 +165,11 @@ impl Registry {
                 .fetch_add(1, Ordering::Relaxed);
             tracing::error!(order_id = %id, "order actor had failed; reactivating it from storage");
         }
-        let state = self.ctx.store.load_order(id)?;
+        // Loaded for its writer: storage sets aside whatever an interrupted transition wrote
+        // ahead of its commit point, so it never mixes with this actor's next transition.
+        let state = self.ctx.store.load_order_for_update(id)?;
         if state.is_none() && activation == Activation::Existing {
             return Err(EngineError::NotFound);
-        }
-        // Whatever an interrupted transition wrote ahead of its snapshot must not mix with the
-        // writes of the next one, which reuses the same step numbers. A brand-new order has
-        // nothing to discard: placing draws a fresh id for every attempt.
-        if let Some(order) = &state {
-            self.ctx.store.discard_uncommitted(id, order.version)?;
         }
         let arbiter = &self.arbiters[self.shards.hash(&id) % self.arbiters.len()];
         self.ctx.stats.activations.fetch_add(1, Ordering::Relaxed);

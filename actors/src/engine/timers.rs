@@ -20,7 +20,7 @@ pub(super) fn spawn(ctx: Arc<OrderContext>, orders: Weak<Registry>) {
                 return;
             };
             let now = ctx.clock.now();
-            match ctx.store.due_timers(now, 256) {
+            match ctx.store.claim_due_timers(now, 256) {
                 Ok(due) if !due.is_empty() => {
                     futures::future::join_all(due.into_iter().map(|t| fire(&ctx, &registry, t)))
                         .await;
@@ -51,7 +51,7 @@ async fn fire(ctx: &OrderContext, registry: &Registry, t: Timer) {
     {
         Ok(_) | Err(EngineError::Domain(_)) | Err(EngineError::NotFound) => {
             ctx.stats.timers_fired.fetch_add(1, Ordering::Relaxed);
-            if let Err(e) = ctx.store.remove_timer(&t) {
+            if let Err(e) = ctx.store.ack_timer(&t) {
                 tracing::warn!(error = %e, "could not remove a fired timer; it will fire again harmlessly");
             }
         }

@@ -1,11 +1,12 @@
 //! The raw storage baseline of scenario S1: the only place the bench uses the storage layer
-//! directly (everything else goes over HTTP or through the engine's public API). When the
-//! storage layer changes, this function is the one to adapt.
+//! directly (everything else goes over HTTP or through the engine's public API), through the
+//! service's start-up wiring (`orderly::wiring::BaselineStore`). When the storage layer changes,
+//! this function is the one to adapt.
 
 use super::client::{histogram, micros};
 use super::scenarios::{bump, closed_loop, progress};
 use hdrhistogram::Histogram;
-use orderly_actors::store::Store;
+use orderly::wiring::BaselineStore;
 use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
 
@@ -20,7 +21,7 @@ pub struct Baseline {
 }
 
 /// The raw storage baseline: `n` writes of `value_size` bytes to a fresh store under `dir`,
-/// `concurrency` at a time, each acknowledged only after `Durability::wait`: the engine's
+/// `concurrency` at a time, each acknowledged only after its commit resolved: the engine's
 /// own group commit and flush, without the engine.
 pub async fn storage_baseline(
     dir: &std::path::Path,
@@ -28,20 +29,19 @@ pub async fn storage_baseline(
     concurrency: usize,
     value_size: usize,
 ) -> Result<Baseline, String> {
-    let store =
-        Store::open(dir, 64 << 20).map_err(|e| format!("cannot open the baseline store: {e}"))?;
+    let store = BaselineStore::open(dir)?;
     let value: Vec<u8> = (0..value_size).map(|i| b'a' + (i % 26) as u8).collect();
     let errors = Cell::new(0u64);
     let latency = RefCell::new(histogram());
     let pb = progress(n, "baseline");
-    let before = store.durability().stats();
+    let before = store.flush_stats();
     let elapsed = closed_loop(n, concurrency, None, |i| {
         let (store, value, errors, latency, pb) = (&store, &value, &errors, &latency, &pb);
         async move {
             let t = Instant::now();
             let key = format!("bench-baseline-{i:012}");
-            let ok = match store.baseline_write(key.as_bytes(), value) {
-                Ok(seq) => store.durability().wait(seq).await.is_ok(),
+            let ok = match store.write(key.as_bytes(), value) {
+                Ok(commit) => commit.await.is_ok(),
                 Err(_) => false,
             };
             if ok {
@@ -56,7 +56,7 @@ pub async fn storage_baseline(
     })
     .await;
     pb.finish_and_clear();
-    let after = store.durability().stats();
+    let after = store.flush_stats();
     Ok(Baseline {
         writes: n - errors.get(),
         errors: errors.get(),

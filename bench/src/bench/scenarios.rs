@@ -1177,7 +1177,7 @@ async fn transitions(args: &BenchArgs, env: Rc<Env>) -> Result<Report, String> {
     report.server = server;
     report.endpoints = rec.take();
     report.notes.push("each transition: POST payments {status: authorized} on a placed card order; its 2xx comes only after the transition's group commit".into());
-    report.notes.push("the baseline runs in the bench process after the HTTP phase, on the same file system, with the same Store::open, group commit and fdatasync as the engine".into());
+    report.notes.push("the baseline runs in the bench process after the HTTP phase, on the same file system, with the same sled store, group commit and fdatasync as the engine".into());
     if open.is_some() {
         report.notes.push("at a fixed --rate the transitions/s is the offered rate while the server keeps up, and the baseline is still a closed loop at --concurrency: the ratio to the baseline means capacity only in a closed loop".into());
     }

@@ -2,11 +2,12 @@ use super::*;
 use crate::clock::{ManualClock, SystemClock};
 use crate::domain::{
     decide, fold, Address, Cause, Command, Currency, Customer, Effect, InitialPaymentStatus,
-    NewLine, NewOrder, NewPayment, PaymentMethod, Reactions, Shipping,
+    NewLine, NewOrder, NewPayment, PaymentMethod, Shipping,
 };
 use crate::engine::webhook::verify;
-use crate::store::TransitionWrite;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use orderly_storage::memory::MemoryStorage;
+use orderly_storage::TransitionWrite;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -19,10 +20,10 @@ fn start_time() -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-/// A store holding one placed order; returns the store, its directory guard and the order.
-fn store_with_order() -> (Store, tempfile::TempDir, Order) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), 8 << 20).unwrap();
+/// Storage holding one placed order; returns it, a guard (nothing to clean up in memory) and
+/// the order.
+fn store_with_order() -> (Arc<dyn Storage>, (), Order) {
+    let store: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
     let cmd = Command::Place {
         id: uuid::Uuid::now_v7(),
         tracking_token: "tok_test".to_string(),
@@ -61,17 +62,19 @@ fn store_with_order() -> (Store, tempfile::TempDir, Order) {
     };
     let events = decide(None, &cmd, &Cause::Storefront, start_time()).unwrap();
     let order = fold(None, &events).unwrap();
-    store
-        .write_transition(&TransitionWrite {
+    // In memory a commit is durable at once.
+    let _durable = store
+        .commit_transition(&TransitionWrite {
             before: None,
             after: &order,
             events: &events,
-            reactions: &Reactions::default(),
             outbox: &[],
+            set_timers: &[],
+            clear_timers: &[],
             idempotency: None,
         })
         .unwrap();
-    (store, dir, order)
+    (store, (), order)
 }
 
 fn entry(order_id: uuid::Uuid, channel: &str) -> OutboxEntry {
@@ -189,14 +192,14 @@ async fn webhook_retries_until_delivered_once_with_a_stable_signed_id() {
     let (url, rx, server) = start_receiver(3).await;
     let clock = Arc::new(ManualClock::new(start_time()));
     let e = entry(order.id, WEBHOOK);
-    store.update_outbox(&e).unwrap();
+    store.record_outbox_attempt(&e).unwrap();
     let addr = Notifier::new(store.clone(), clock, config(Some(url), 8)).start();
 
     // A repeated Deliver while the first chain is pending must not start a second chain.
     addr.do_send(Deliver(e.clone()));
     addr.do_send(Deliver(e.clone()));
     eventually("the entry to leave the outbox", || {
-        store.outbox_entry(&e.key()).unwrap().is_none()
+        store.outbox_entry(&e).unwrap().is_none()
     })
     .await;
 
@@ -259,7 +262,7 @@ async fn webhook_that_always_fails_is_dead_lettered_after_max_attempts() {
     let (store, _dir, order) = store_with_order();
     let (url, rx, server) = start_receiver(usize::MAX).await;
     let e = entry(order.id, WEBHOOK);
-    store.update_outbox(&e).unwrap();
+    store.record_outbox_attempt(&e).unwrap();
     let addr = Notifier::new(store.clone(), Arc::new(SystemClock), config(Some(url), 3)).start();
     addr.do_send(Deliver(e.clone()));
 
@@ -276,7 +279,7 @@ async fn webhook_that_always_fails_is_dead_lettered_after_max_attempts() {
     assert_eq!(l.channel.as_deref(), Some(WEBHOOK));
     assert_eq!(l.attempts, 3);
     assert_eq!(l.last_error.as_deref(), Some("HTTP 500"));
-    assert!(store.outbox_entry(&e.key()).unwrap().is_none());
+    assert!(store.outbox_entry(&e).unwrap().is_none());
     assert_eq!(
         stats(&addr).await,
         NotifierStats {
@@ -303,18 +306,18 @@ async fn unreachable_webhook_records_retry_state_with_the_error() {
     cfg.backoff_base_ms = 40;
     cfg.backoff_cap_ms = 40;
     let e = entry(order.id, WEBHOOK);
-    store.update_outbox(&e).unwrap();
+    store.record_outbox_attempt(&e).unwrap();
     let addr = Notifier::new(store.clone(), clock, cfg).start();
     addr.do_send(Deliver(e.clone()));
 
     eventually("the first failure to be recorded", || {
         store
-            .outbox_entry(&e.key())
+            .outbox_entry(&e)
             .unwrap()
             .is_some_and(|s| s.attempts == 1)
     })
     .await;
-    let stored = store.outbox_entry(&e.key()).unwrap().unwrap();
+    let stored = store.outbox_entry(&e).unwrap().unwrap();
     assert!(stored.last_error.as_deref().is_some_and(|m| !m.is_empty()));
     let next = stored.next_attempt_at.unwrap();
     assert!(
@@ -341,7 +344,7 @@ async fn unreachable_webhook_records_retry_state_with_the_error() {
 async fn log_channel_delivers_immediately() {
     let (store, _dir, order) = store_with_order();
     let e = entry(order.id, LOG);
-    store.update_outbox(&e).unwrap();
+    store.record_outbox_attempt(&e).unwrap();
     let addr = Notifier::new(store.clone(), Arc::new(SystemClock), config(None, 8)).start();
     addr.do_send(Deliver(e.clone()));
     // Mailbox order: the Deliver is fully handled before GetStats is answered.
@@ -353,7 +356,7 @@ async fn log_channel_delivers_immediately() {
             dead_lettered: 0
         }
     );
-    assert!(store.outbox_entry(&e.key()).unwrap().is_none());
+    assert!(store.outbox_entry(&e).unwrap().is_none());
 
     // Delivering it again is harmless: the entry is gone, so nothing happens.
     addr.do_send(Deliver(e.clone()));
@@ -367,13 +370,13 @@ async fn honours_next_attempt_at_by_the_injected_clock() {
     let mut e = entry(order.id, LOG);
     e.attempts = 2;
     e.next_attempt_at = Some(start_time() + chrono::Duration::milliseconds(200));
-    store.update_outbox(&e).unwrap();
+    store.record_outbox_attempt(&e).unwrap();
     let addr = Notifier::new(store.clone(), clock.clone(), config(None, 8)).start();
     addr.do_send(Deliver(e.clone()));
     assert_eq!(stats(&addr).await.delivered, 0, "not due yet");
-    assert!(store.outbox_entry(&e.key()).unwrap().is_some());
+    assert!(store.outbox_entry(&e).unwrap().is_some());
     eventually("the scheduled delivery", || {
-        store.outbox_entry(&e.key()).unwrap().is_none()
+        store.outbox_entry(&e).unwrap().is_none()
     })
     .await;
     assert_eq!(stats(&addr).await.delivered, 1);
@@ -382,7 +385,7 @@ async fn honours_next_attempt_at_by_the_injected_clock() {
     let mut due = entry(order.id, LOG);
     due.effect.step = 2;
     due.next_attempt_at = Some(start_time() - chrono::Duration::seconds(5));
-    store.update_outbox(&due).unwrap();
+    store.record_outbox_attempt(&due).unwrap();
     addr.do_send(Deliver(due.clone()));
     assert_eq!(stats(&addr).await.delivered, 2);
 }
@@ -408,8 +411,8 @@ async fn unusable_messages_are_dead_lettered_at_once() {
     let orphan = entry(uuid::Uuid::now_v7(), LOG);
     // The webhook channel is not configured.
     let unconfigured = entry(order.id, WEBHOOK);
-    store.update_outbox(&orphan).unwrap();
-    store.update_outbox(&unconfigured).unwrap();
+    store.record_outbox_attempt(&orphan).unwrap();
+    store.record_outbox_attempt(&unconfigured).unwrap();
     addr.do_send(Deliver(orphan.clone()));
     addr.do_send(Deliver(unconfigured.clone()));
     assert_eq!(stats(&addr).await.dead_lettered, 2);
@@ -425,7 +428,7 @@ async fn unusable_messages_are_dead_lettered_at_once() {
     };
     assert_eq!(error_of(&orphan.message_id()), "order not found");
     assert!(error_of(&unconfigured.message_id()).contains("not configured"));
-    assert_eq!(store.outbox_len(), 0);
+    assert_eq!(store.outbox_len().unwrap(), 0);
 }
 
 #[test]

@@ -1,0 +1,69 @@
+//! Start-up wiring: the one place that names a storage backend. The config's
+//! `storage.backend` picks it; everything past this file sees only `Arc<dyn Storage>`.
+
+use crate::config::Config;
+use orderly_actors::clock::SystemClock;
+use orderly_actors::engine::Engine;
+use orderly_storage::{Commit, FlushStats, Storage};
+use orderly_storage_sled::SledStorage;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The values `storage.backend` may take in this build.
+pub const STORAGE_BACKENDS: &[&str] = &["sled"];
+
+/// Opens the storage the config names.
+pub fn open_storage(config: &Config) -> Result<Arc<dyn Storage>, String> {
+    let s = &config.storage;
+    match s.backend.as_str() {
+        "sled" => {
+            // Patient: a previous process on the same directory may still be letting go of
+            // its lock.
+            let store =
+                SledStorage::open_patiently(&s.data_dir, s.cache_mb << 20, Duration::from_secs(5))
+                    .map_err(|e| format!("cannot open storage at {}: {e}", s.data_dir.display()))?;
+            Ok(Arc::new(store))
+        }
+        other => Err(format!(
+            "storage.backend: '{other}' is not a storage backend of this build (known: {})",
+            STORAGE_BACKENDS.join(", ")
+        )),
+    }
+}
+
+/// Opens the storage the config names and starts the engine on it. Used by
+/// [`crate::serve`] and by the tools that drive the engine in-process (`orderly-bench seed`).
+/// Must run inside an actix system; returns once the engine is ready.
+pub fn start_engine(config: &Config) -> Result<Engine, String> {
+    let store = open_storage(config)?;
+    Engine::start(store, Arc::new(SystemClock), config.engine_config())
+        .map_err(|e| format!("cannot start the engine: {e}"))
+}
+
+/// Raw writes with the storage's own durability and nothing else, for the bench's storage
+/// baseline (scenario S1): with sled, snapshot-sized inserts acknowledged through the same
+/// group commit and `fdatasync` the engine's transitions use.
+pub struct BaselineStore {
+    store: SledStorage,
+}
+
+impl BaselineStore {
+    /// A fresh sled store under `dir`.
+    pub fn open(dir: &Path) -> Result<BaselineStore, String> {
+        let store = SledStorage::open(dir, 64 << 20)
+            .map_err(|e| format!("cannot open the baseline store: {e}"))?;
+        Ok(BaselineStore { store })
+    }
+
+    /// Writes `value` under `key`; durable once the commit resolved.
+    pub fn write(&self, key: &[u8], value: &[u8]) -> Result<Commit, String> {
+        self.store
+            .baseline_write(key, value)
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn flush_stats(&self) -> FlushStats {
+        self.store.flush_stats()
+    }
+}

@@ -1,0 +1,458 @@
+//! An in-memory backend: everything in maps behind one mutex, every write durable at once.
+//!
+//! For tests that need storage but not a disk (the engine's unit tests), and as the second
+//! backend the conformance suite runs against, which keeps the interface honest about what is
+//! sled's business and what is the contract. Records are kept encoded in the stored schema, so
+//! what the engine writes goes through the same codecs as on disk.
+//!
+//! "Durable" means: kept for as long as any handle on the data lives. [`MemoryStorage::reopen`]
+//! gives a new handle on the same data, as a restart would. A commit is applied whole under the
+//! mutex, so there is never anything half-written to ignore; the single writer is checked
+//! (`before`'s version must be the stored one).
+
+use crate::domain::inventory::{Reservation, StockLevel};
+use crate::domain::{Event, Order, OrderId, Status, Timer, TimerKind};
+use crate::{
+    schema, Commit, DeadLetter, FlushStats, IdempotencyRecord, OutboxEntry, Result, StockCell,
+    StockChange, Storage, StorageError, TransitionWrite,
+};
+use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// (order, step, action, channel): an outbox entry's identity, in delivery order.
+type OutboxKey = (OrderId, u32, String, Option<String>);
+
+/// (due in microseconds, order, kind): timers in due order.
+type TimerKey = (i64, OrderId, u8);
+
+#[derive(Default)]
+struct State {
+    orders: BTreeMap<OrderId, Vec<u8>>,
+    /// One record per transition, keyed by its first event's step.
+    events: BTreeMap<(OrderId, u32), Vec<u8>>,
+    outbox: BTreeMap<OutboxKey, Vec<u8>>,
+    timers: BTreeSet<TimerKey>,
+    idempotency: HashMap<String, Vec<u8>>,
+    tokens: HashMap<String, OrderId>,
+    tracking: HashMap<String, OrderId>,
+    dead: BTreeMap<String, Vec<u8>>,
+    stock: BTreeMap<(String, String), StockLevel>,
+    reservations: HashMap<OrderId, Reservation>,
+    restocked: HashSet<(OrderId, u32)>,
+    writes: u64,
+}
+
+fn outbox_key(e: &OutboxEntry) -> OutboxKey {
+    (
+        e.effect.order_id,
+        e.effect.step,
+        e.effect.action.name().to_string(),
+        e.channel.clone(),
+    )
+}
+
+fn kind_byte(k: TimerKind) -> u8 {
+    match k {
+        TimerKind::PaymentDue => 1,
+    }
+}
+
+fn timer_key(t: &Timer) -> TimerKey {
+    (t.due.timestamp_micros(), t.order_id, kind_byte(t.kind))
+}
+
+fn timer_of(k: &TimerKey) -> Option<Timer> {
+    Some(Timer {
+        due: DateTime::<Utc>::from_timestamp_micros(k.0)?,
+        order_id: k.1,
+        kind: match k.2 {
+            1 => TimerKind::PaymentDue,
+            _ => return None,
+        },
+    })
+}
+
+/// The in-memory backend; clone-free, share it as `Arc<dyn Storage>`.
+pub struct MemoryStorage {
+    state: Arc<Mutex<State>>,
+}
+
+impl Default for MemoryStorage {
+    fn default() -> Self {
+        MemoryStorage::new()
+    }
+}
+
+impl MemoryStorage {
+    /// Empty storage.
+    pub fn new() -> MemoryStorage {
+        MemoryStorage {
+            state: Arc::new(Mutex::new(State::default())),
+        }
+    }
+
+    /// Another handle on the same data, as after a restart.
+    pub fn reopen(&self) -> MemoryStorage {
+        MemoryStorage {
+            state: self.state.clone(),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl State {
+    fn order(&self, id: OrderId) -> Result<Option<Order>> {
+        self.orders
+            .get(&id)
+            .map(|v| schema::decode_order(v))
+            .transpose()
+    }
+
+    fn history_records(&self, id: OrderId, version: u32) -> impl Iterator<Item = &Vec<u8>> {
+        self.events.range((id, 0)..=(id, version)).map(|(_, v)| v)
+    }
+
+    fn version(&self, id: OrderId) -> Result<Option<u32>> {
+        self.orders
+            .get(&id)
+            .map(|v| schema::decode_order_version(v))
+            .transpose()
+    }
+}
+
+impl Storage for MemoryStorage {
+    fn commit_transition(&self, w: &TransitionWrite<'_>) -> Result<Commit> {
+        let id = w.after.id;
+        // Encode before taking the lock: nothing changes if encoding fails.
+        let snapshot = schema::encode_order(w.after)?;
+        let events = w
+            .events
+            .first()
+            .map(|e| Ok::<_, StorageError>((e.seq, schema::encode_events(w.events)?)))
+            .transpose()?;
+        let outbox = w
+            .outbox
+            .iter()
+            .map(|e| Ok((outbox_key(e), schema::encode_outbox(e)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let idempotency = w
+            .idempotency
+            .map(|(k, r)| Ok::<_, StorageError>((k.to_string(), schema::encode_idempotency(r)?)))
+            .transpose()?;
+        let mut s = self.state();
+        let stored = s.version(id)?;
+        if stored != w.before.map(|o| o.version) {
+            return Err(StorageError::Conflict(format!(
+                "order {id} is at version {stored:?}, the write was decided on {:?}",
+                w.before.map(|o| o.version)
+            )));
+        }
+        if let Some((seq, record)) = events {
+            s.events.insert((id, seq), record);
+        }
+        s.outbox.extend(outbox);
+        for t in w.set_timers {
+            s.timers.insert(timer_key(t));
+        }
+        for t in w.clear_timers {
+            s.timers.remove(&timer_key(t));
+        }
+        if let Some((k, rec)) = idempotency {
+            s.idempotency.insert(k, rec);
+        }
+        if w.before.is_none() {
+            s.tokens.insert(w.after.tracking_token.clone(), id);
+        }
+        if let Some(b) = w.after.booking() {
+            s.tracking.insert(b.tracking_number.clone(), id);
+        }
+        s.orders.insert(id, snapshot);
+        s.writes += 1;
+        Ok(Commit::durable())
+    }
+
+    fn load_order_for_update(&self, id: OrderId) -> Result<Option<Order>> {
+        // Commits are whole: nothing to discard.
+        self.load_order(id)
+    }
+
+    fn sync(&self) -> Commit {
+        Commit::durable()
+    }
+
+    fn load_order(&self, id: OrderId) -> Result<Option<Order>> {
+        self.state().order(id)
+    }
+
+    fn order_exists(&self, id: OrderId) -> Result<bool> {
+        Ok(self.state().orders.contains_key(&id))
+    }
+
+    fn history(&self, id: OrderId, version: u32) -> Result<Vec<Event>> {
+        let s = self.state();
+        let mut out = Vec::new();
+        for r in s.history_records(id, version) {
+            out.extend(schema::decode_events(r)?);
+        }
+        Ok(out)
+    }
+
+    fn history_json(&self, id: OrderId, version: u32) -> Result<Vec<Box<RawValue>>> {
+        let s = self.state();
+        let mut out = Vec::new();
+        for r in s.history_records(id, version) {
+            out.extend(schema::history_json(r)?);
+        }
+        Ok(out)
+    }
+
+    fn order_by_token(&self, token: &str) -> Result<Option<Order>> {
+        let s = self.state();
+        match s.tokens.get(token) {
+            Some(id) => s.order(*id),
+            None => Ok(None),
+        }
+    }
+
+    fn order_by_tracking_number(&self, tracking_number: &str) -> Result<Option<OrderId>> {
+        Ok(self.state().tracking.get(tracking_number).copied())
+    }
+
+    fn list_orders(
+        &self,
+        status: Option<Status>,
+        before: Option<OrderId>,
+        limit: usize,
+    ) -> Result<Vec<Order>> {
+        let s = self.state();
+        let mut out = Vec::new();
+        let upper = match before {
+            Some(b) => std::ops::Bound::Excluded(b),
+            None => std::ops::Bound::Unbounded,
+        };
+        for v in s
+            .orders
+            .range((std::ops::Bound::Unbounded, upper))
+            .rev()
+            .map(|(_, v)| v)
+        {
+            if out.len() == limit {
+                break;
+            }
+            let o = schema::decode_order(v)?;
+            if status.is_none_or(|st| o.status == st) {
+                out.push(o);
+            }
+        }
+        Ok(out)
+    }
+
+    fn picks(&self, warehouse: &str, after: Option<OrderId>, limit: usize) -> Result<Vec<Order>> {
+        let s = self.state();
+        let lower = match after {
+            Some(a) => std::ops::Bound::Excluded(a),
+            None => std::ops::Bound::Unbounded,
+        };
+        let mut out = Vec::new();
+        for v in s
+            .orders
+            .range((lower, std::ops::Bound::Unbounded))
+            .map(|(_, v)| v)
+        {
+            if out.len() == limit {
+                break;
+            }
+            let o = schema::decode_order(v)?;
+            if o.status == Status::Confirmed && o.warehouse.as_deref() == Some(warehouse) {
+                out.push(o);
+            }
+        }
+        Ok(out)
+    }
+
+    fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>> {
+        self.state()
+            .idempotency
+            .get(key)
+            .map(|v| schema::decode_idempotency(v))
+            .transpose()
+    }
+
+    fn order_count(&self) -> Result<usize> {
+        Ok(self.state().orders.len())
+    }
+
+    fn claim_outbox(&self) -> Result<Vec<OutboxEntry>> {
+        self.state()
+            .outbox
+            .values()
+            .map(|v| schema::decode_outbox(v))
+            .collect()
+    }
+
+    fn outbox_entry(&self, entry: &OutboxEntry) -> Result<Option<OutboxEntry>> {
+        self.state()
+            .outbox
+            .get(&outbox_key(entry))
+            .map(|v| schema::decode_outbox(v))
+            .transpose()
+    }
+
+    fn record_outbox_attempt(&self, entry: &OutboxEntry) -> Result<()> {
+        let v = schema::encode_outbox(entry)?;
+        self.state().outbox.insert(outbox_key(entry), v);
+        Ok(())
+    }
+
+    fn ack_outbox(&self, entry: &OutboxEntry) -> Result<()> {
+        self.state().outbox.remove(&outbox_key(entry));
+        Ok(())
+    }
+
+    fn outbox_len(&self) -> Result<usize> {
+        Ok(self.state().outbox.len())
+    }
+
+    fn dead_letter(&self, entry: &OutboxEntry, letter: &DeadLetter) -> Result<Commit> {
+        let v = schema::encode_dead_letter(letter, entry)?;
+        let mut s = self.state();
+        s.dead.insert(letter.message_id.clone(), v);
+        s.outbox.remove(&outbox_key(entry));
+        Ok(Commit::durable())
+    }
+
+    fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>> {
+        self.state()
+            .dead
+            .values()
+            .take(limit)
+            .map(|v| schema::decode_dead_letter(v))
+            .collect()
+    }
+
+    fn requeue_dead_letter(&self, message_id: &str) -> Result<Option<(OutboxEntry, Commit)>> {
+        let mut s = self.state();
+        let Some(v) = s.dead.get(message_id) else {
+            return Ok(None);
+        };
+        let Some(stored) = schema::decode_dead_letter(v)?.entry else {
+            return Err(StorageError::Codec("dead letter without its entry".into()));
+        };
+        let entry = OutboxEntry::new(stored.effect, stored.channel);
+        s.outbox
+            .insert(outbox_key(&entry), schema::encode_outbox(&entry)?);
+        s.dead.remove(message_id);
+        Ok(Some((entry, Commit::durable())))
+    }
+
+    fn claim_due_timers(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>> {
+        let now = now.timestamp_micros();
+        Ok(self
+            .state()
+            .timers
+            .iter()
+            .take_while(|k| k.0 <= now)
+            .filter_map(timer_of)
+            .take(limit)
+            .collect())
+    }
+
+    fn ack_timer(&self, timer: &Timer) -> Result<()> {
+        self.state().timers.remove(&timer_key(timer));
+        Ok(())
+    }
+
+    fn pending_timers(&self, limit: usize) -> Result<Vec<Timer>> {
+        Ok(self
+            .state()
+            .timers
+            .iter()
+            .filter_map(timer_of)
+            .take(limit)
+            .collect())
+    }
+
+    fn stock_levels(&self) -> Result<Vec<StockCell>> {
+        Ok(self
+            .state()
+            .stock
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect())
+    }
+
+    fn stock_level(&self, warehouse: &str, sku: &str) -> Result<StockLevel> {
+        Ok(self
+            .state()
+            .stock
+            .get(&(warehouse.to_string(), sku.to_string()))
+            .copied()
+            .unwrap_or_default())
+    }
+
+    fn reservation(&self, id: OrderId) -> Result<Option<Reservation>> {
+        Ok(self.state().reservations.get(&id).cloned())
+    }
+
+    fn restocked(&self, id: OrderId, step: u32) -> Result<bool> {
+        Ok(self.state().restocked.contains(&(id, step)))
+    }
+
+    fn write_stock(&self, change: &StockChange) -> Result<Commit> {
+        let mut s = self.state();
+        for c in &change.cells {
+            let key = (c.warehouse.clone(), c.sku.clone());
+            if s.stock.get(&key).copied().unwrap_or_default() != c.expected {
+                return Err(StorageError::Conflict(format!(
+                    "stock of {} at {} changed",
+                    c.sku, c.warehouse
+                )));
+            }
+        }
+        if let Some(r) = &change.reservation {
+            if s.reservations.get(&r.new.order_id) != r.expected.as_ref() {
+                return Err(StorageError::Conflict(format!(
+                    "the reservation of order {} changed",
+                    r.new.order_id
+                )));
+            }
+        }
+        if let Some(marker) = change.restock {
+            if s.restocked.contains(&marker) {
+                return Err(StorageError::Conflict(format!(
+                    "order {} step {} was restocked already",
+                    marker.0, marker.1
+                )));
+            }
+        }
+        for c in &change.cells {
+            s.stock.insert((c.warehouse.clone(), c.sku.clone()), c.new);
+        }
+        if let Some(r) = &change.reservation {
+            s.reservations.insert(r.new.order_id, r.new.clone());
+        }
+        if let Some(marker) = change.restock {
+            s.restocked.insert(marker);
+        }
+        s.writes += 1;
+        Ok(Commit::durable())
+    }
+
+    fn is_healthy(&self) -> bool {
+        true
+    }
+
+    fn flush_stats(&self) -> FlushStats {
+        let writes = self.state().writes;
+        FlushStats {
+            flushes: writes,
+            flushed_writes: writes,
+            flush_micros: 0,
+        }
+    }
+}
