@@ -4,7 +4,8 @@
 //! Modules: `support` (process harness, HTTP client, polling, webhook receiver), `lifecycle`
 //! (happy paths end to end), `api_edges` (auth, validation, errors, pagination, ops),
 //! `automation` (timers and automatic cancellations), `crash` (SIGKILL durability and
-//! exactly-once effects), `notifications` (signed webhooks, retries, dead letters).
+//! exactly-once effects), `notifications` (signed webhooks, retries, dead letters), `upgrade`
+//! (a data directory written by the release before the storage interface opens and serves).
 
 mod api_edges;
 mod automation;
@@ -14,3 +15,4 @@ mod harness;
 mod lifecycle;
 mod notifications;
 mod support;
+mod upgrade;

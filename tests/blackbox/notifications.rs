@@ -13,7 +13,7 @@ use sha2::Sha256;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Checks `webhook-signature` as a Standard Webhooks receiver would.
-fn signature_ok(h: &Hook) -> bool {
+pub(crate) fn signature_ok(h: &Hook) -> bool {
     let key = B64
         .decode(
             WEBHOOK_SECRET

@@ -45,15 +45,26 @@ impl Server {
     /// Starts the service with `extra_toml` merged over the test defaults: a key given under a
     /// table that the default config has replaces the default value; new tables are appended.
     pub async fn start_with(extra_toml: &str) -> Server {
+        Server::start_in(None, extra_toml).await
+    }
+
+    /// Starts the service on an existing data directory (a copy of a fixture), with
+    /// `extra_toml` merged over the test defaults.
+    pub async fn start_on(data_dir: &Path, extra_toml: &str) -> Server {
+        Server::start_in(Some(data_dir), extra_toml).await
+    }
+
+    async fn start_in(data_dir: Option<&Path>, extra_toml: &str) -> Server {
         let base_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
-        let service = Service::builder(env!("CARGO_BIN_EXE_orderly"))
+        let mut builder = Service::builder(env!("CARGO_BIN_EXE_orderly"))
             .config_file(base_path)
             .merge("[engine]\ntimer_tick_ms = 20\nidle_timeout_secs = 1\n")
             .merge(extra_toml)
-            .ready_within(READY_DEADLINE)
-            .start()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .ready_within(READY_DEADLINE);
+        if let Some(dir) = data_dir {
+            builder = builder.data_dir(dir);
+        }
+        let service = builder.start().await.unwrap_or_else(|e| panic!("{e}"));
         Server { service }
     }
 
