@@ -113,9 +113,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .service(resource("/{id}/handover", "POST").route(post().to(warehouse::handover))),
         )
         .service(
-            scope("/v1/warehouses").service(
-                resource("/{warehouse}/picks", "GET").route(get().to(warehouse::picks)),
-            ),
+            scope("/v1/warehouses")
+                .service(resource("/{warehouse}/picks", "GET").route(get().to(warehouse::picks))),
         )
         .service(
             scope("/v1/carriers")
@@ -128,9 +127,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(
             scope("/v1/notifications")
-                .service(
-                    resource("/dead-letters", "GET").route(get().to(ops::dead_letters)),
-                )
+                .service(resource("/dead-letters", "GET").route(get().to(ops::dead_letters)))
                 .service(
                     resource("/dead-letters/{id}/retry", "POST")
                         .route(post().to(ops::retry_dead_letter)),

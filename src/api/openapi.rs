@@ -35,7 +35,10 @@ impl Modify for RoleSchemes {
                 "carrier",
                 "A carrier key (`auth.carriers.<id>`): posts events for its own carrier only.",
             ),
-            ("admin", "An admin key (`auth.admin`): may call every operation."),
+            (
+                "admin",
+                "An admin key (`auth.admin`): may call every operation.",
+            ),
         ] {
             c.add_security_scheme(
                 role,
@@ -97,32 +100,51 @@ impl Modify for EdgeProblems {
                     if let RefOr::T(r) = r {
                         if let Some(c) = r.content.shift_remove("application/json") {
                             let is_problem = matches!(&c.schema, Some(RefOr::Ref(rf)) if rf.ref_location.ends_with("/Problem"));
-                            let key = if is_problem { PROBLEM_JSON } else { "application/json" };
+                            let key = if is_problem {
+                                PROBLEM_JSON
+                            } else {
+                                "application/json"
+                            };
                             r.content.insert(key.to_string(), c);
                         }
                     }
                 }
                 let params = op.parameters.as_deref().unwrap_or_default();
-                let reads_query_or_header = params.iter().any(|p| {
-                    matches!(p.parameter_in, ParameterIn::Query | ParameterIn::Header)
-                });
+                let reads_query_or_header = params
+                    .iter()
+                    .any(|p| matches!(p.parameter_in, ParameterIn::Query | ParameterIn::Header));
                 if op.request_body.is_some() {
-                    add(op, "400", problem("`/problems/bad_request`: the body is not JSON"));
+                    add(
+                        op,
+                        "400",
+                        problem("`/problems/bad_request`: the body is not JSON"),
+                    );
                     add(op, "413", problem("`/problems/body_too_large`: the body is larger than `server.max_body_bytes`"));
                     add(op, "415", problem("`/problems/unsupported_media_type`: the body must be `application/json`"));
                     add(op, "422", problem("`/problems/validation`: the body does not fit the schema or the rules (`field` names the culprit)"));
                 }
                 if reads_query_or_header {
-                    add(op, "400", problem("`/problems/bad_request`: a query parameter or header is not valid"));
+                    add(
+                        op,
+                        "400",
+                        problem(
+                            "`/problems/bad_request`: a query parameter or header is not valid",
+                        ),
+                    );
                 }
                 if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
                     let mut unauthorized = problem("`/problems/unauthorized`: no `Authorization: Bearer <key>` header, or not a valid key");
-                    unauthorized.headers.insert(
-                        "WWW-Authenticate".to_string(),
-                        string_header("`Bearer`"),
-                    );
+                    unauthorized
+                        .headers
+                        .insert("WWW-Authenticate".to_string(), string_header("`Bearer`"));
                     add(op, "401", unauthorized);
-                    add(op, "403", problem("`/problems/forbidden`: the key's role may not call this operation"));
+                    add(
+                        op,
+                        "403",
+                        problem(
+                            "`/problems/forbidden`: the key's role may not call this operation",
+                        ),
+                    );
                 }
                 if engine {
                     let mut unavailable = problem("`/problems/overloaded`, `/problems/actor_failed` or `/problems/storage_unavailable`: nothing was changed; retry");
@@ -159,7 +181,11 @@ pub struct ApiDoc;
 /// The document as served (built once).
 pub fn document() -> &'static str {
     static DOC: OnceLock<String> = OnceLock::new();
-    DOC.get_or_init(|| ApiDoc::openapi().to_json().expect("the document serialises"))
+    DOC.get_or_init(|| {
+        ApiDoc::openapi()
+            .to_json()
+            .expect("the document serialises")
+    })
 }
 
 pub async fn serve() -> HttpResponse {

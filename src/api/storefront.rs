@@ -3,10 +3,10 @@
 use super::auth::Role;
 use super::problem::Problem;
 use super::schema::order::{Order, OrderDetail, OrderPage};
-use super::schema::views::Pdf;
 use super::schema::requests::{
     CancelBody, IdempotencyKey, ListQuery, NewOrder, OrderPath, PaymentBody, ReturnBody,
 };
+use super::schema::views::Pdf;
 use super::{page_size, parse_cursor, parse_id, AppState};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};

@@ -62,9 +62,13 @@ pub async fn acknowledge_picks(
     body: web::Json<PicksBody>,
 ) -> Result<HttpResponse, Problem> {
     let b = body.into_inner();
-    run(&state, &req, &path.id, b.warehouse, |engine, id, warehouse| {
-        engine.acknowledge_picks(id, warehouse, domain_lines(b.lines))
-    })
+    run(
+        &state,
+        &req,
+        &path.id,
+        b.warehouse,
+        |engine, id, warehouse| engine.acknowledge_picks(id, warehouse, domain_lines(b.lines)),
+    )
     .await
 }
 
@@ -135,9 +139,13 @@ pub async fn receive_return(
     body: web::Json<ReceiveBody>,
 ) -> Result<HttpResponse, Problem> {
     let b = body.into_inner();
-    run(&state, &req, &path.id, b.warehouse, |engine, id, warehouse| {
-        engine.receive_return(id, warehouse, domain_lines(b.lines))
-    })
+    run(
+        &state,
+        &req,
+        &path.id,
+        b.warehouse,
+        |engine, id, warehouse| engine.receive_return(id, warehouse, domain_lines(b.lines)),
+    )
     .await
 }
 

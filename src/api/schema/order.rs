@@ -349,10 +349,7 @@ pub struct OrderDetail {
 impl From<OrderView> for OrderDetail {
     fn from(v: OrderView) -> Self {
         let id = v.order.id;
-        let label_url = v
-            .order
-            .booking()
-            .map(|_| format!("/v1/orders/{id}/label"));
+        let label_url = v.order.booking().map(|_| format!("/v1/orders/{id}/label"));
         let return_label_url = v
             .order
             .return_case

@@ -34,12 +34,16 @@ pub struct NewOrder {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct NewLine {
-    #[schema(pattern = r"^[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000/]{1,64}$")]
+    #[schema(
+        pattern = r"^[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000/]{1,64}$"
+    )]
     pub sku: String,
     #[schema(minimum = 1, maximum = 10_000)]
+    #[serde(deserialize_with = "super::integer::u32")]
     pub quantity: u32,
     /// Price of one unit in minor units.
     #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
+    #[serde(deserialize_with = "super::integer::i64")]
     pub unit_price: i64,
 }
 
@@ -110,16 +114,23 @@ impl TryFrom<NewOrder> for d::NewOrder {
 pub struct PaymentBody {
     pub status: PaymentUpdate,
     /// Minor units; must equal the order total for authorized/captured.
+    #[serde(deserialize_with = "super::integer::i64")]
     pub amount: i64,
     /// The payment provider's reference.
-    #[schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$")]
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub reference: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelBody {
-    #[schema(max_length = 500, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$")]
+    #[schema(
+        max_length = 500,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub reason: String,
 }
 
@@ -129,7 +140,10 @@ pub struct CancelBody {
 pub struct ReturnBody {
     #[schema(min_items = 1, max_items = 100)]
     pub lines: Vec<LineQty>,
-    #[schema(max_length = 500, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$")]
+    #[schema(
+        max_length = 500,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub reason: String,
 }
 
@@ -167,7 +181,10 @@ pub struct ReceiveBody {
 #[serde(deny_unknown_fields)]
 pub struct CarrierEventBody {
     /// The carrier's id for this event; a repeated id is ignored.
-    #[schema(max_length = 128, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$")]
+    #[schema(
+        max_length = 128,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub event_id: String,
     /// An unknown tracking number answers 404.
     #[schema(max_length = 64)]
@@ -198,6 +215,7 @@ impl From<CarrierEventBody> for orderly_actors::engine::CarrierScan {
 pub struct StockBody {
     /// Units counted; not below what open orders hold (409).
     #[schema(minimum = 0)]
+    #[serde(deserialize_with = "super::integer::i64")]
     pub on_hand: i64,
 }
 
@@ -261,7 +279,9 @@ pub struct WarehousePath {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct SkuPath {
-    #[param(pattern = r"^[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000/]{1,64}$")]
+    #[param(
+        pattern = r"^[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000/]{1,64}$"
+    )]
     pub sku: String,
 }
 
@@ -271,7 +291,9 @@ pub struct SkuPath {
 pub struct StockCellPath {
     #[param(pattern = r"^[A-Za-z0-9_-]{1,64}$")]
     pub warehouse: String,
-    #[param(pattern = r"^[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000/]{1,64}$")]
+    #[param(
+        pattern = r"^[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000/]{1,64}$"
+    )]
     pub sku: String,
 }
 
@@ -315,9 +337,7 @@ impl IdempotencyKey {
             .headers()
             .get("idempotency-key")
             .ok_or_else(|| {
-                Problem::bad_request(
-                    "the Idempotency-Key header is required when placing an order",
-                )
+                Problem::bad_request("the Idempotency-Key header is required when placing an order")
             })?
             .to_str()
             .map_err(|_| Problem::bad_request("Idempotency-Key must be visible ASCII"))?;

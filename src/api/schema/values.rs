@@ -117,9 +117,15 @@ impl From<Status> for d::Status {
 /// The customer an order is for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Customer {
-    #[schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$")]
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub id: String,
-    #[schema(max_length = 254, pattern = r"^[^@\x00-\x1f\x7f-\x9f]+@[^.\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*\.[^\x00-\x1f\x7f-\x9f]*$")]
+    #[schema(
+        max_length = 254,
+        pattern = r"^[^@\x00-\x1f\x7f-\x9f]+@[^.\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*\.[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub email: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(max_length = 32, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
@@ -154,16 +160,28 @@ impl From<Customer> for d::Customer {
 /// A postal address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Address {
-    #[schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$")]
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
-    #[schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$")]
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub line1: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub line2: Option<String>,
-    #[schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$")]
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub city: String,
-    #[schema(max_length = 20, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$")]
+    #[schema(
+        max_length = 20,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub postal_code: String,
     /// ISO 3166-1 alpha-2 country code, upper case.
     #[schema(pattern = r"^[A-Z]{2}$", example = "NL")]
@@ -320,9 +338,12 @@ impl From<PaymentUpdate> for d::PaymentUpdate {
 /// A sku and a number of units (picks, returns, receipts).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct LineQty {
-    #[schema(pattern = r"^[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000/]{1,64}$")]
+    #[schema(
+        pattern = r"^[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000/]{1,64}$"
+    )]
     pub sku: String,
     #[schema(minimum = 1)]
+    #[serde(deserialize_with = "super::integer::u32")]
     pub quantity: u32,
 }
 
@@ -348,6 +369,7 @@ impl From<LineQty> for d::LineQty {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Parcel {
     #[schema(minimum = 1, maximum = 1_000_000)]
+    #[serde(deserialize_with = "super::integer::u32")]
     pub weight_grams: u32,
 }
 
