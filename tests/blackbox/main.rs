@@ -4,13 +4,15 @@
 //! Modules: `support` (process harness, HTTP client, polling, webhook receiver), `lifecycle`
 //! (happy paths end to end), `api_edges` (auth, validation, errors, pagination, ops),
 //! `automation` (timers and automatic cancellations), `crash` (SIGKILL durability and
-//! exactly-once effects), `notifications` (signed webhooks, retries, dead letters).
+//! exactly-once effects), `notifications` (signed webhooks, retries, dead letters),
+//! `http_contract` (what responses leave out, the OpenAPI document, 405s, integral numbers).
 
 mod api_edges;
 mod automation;
 mod config_errors;
 mod crash;
 mod harness;
+mod http_contract;
 mod lifecycle;
 mod notifications;
 mod support;
