@@ -3,8 +3,12 @@ FROM rust:1-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY actors ./actors
+COPY domain ./domain
 COPY src ./src
 COPY tests ./tests
+# Workspace members (the measuring tools and the test kit): needed to resolve the workspace.
+COPY testkit ./testkit
+COPY bench ./bench
 RUN cargo build --release --locked --bin orderly
 
 FROM debian:bookworm-slim

@@ -33,8 +33,10 @@ pub fn init_tracing(config: &Config) {
     }
 }
 
-pub async fn serve(config: Config) -> Result<(), String> {
-    let started = Instant::now();
+/// Opens the storage the config names and starts the engine on it: the one place that chooses
+/// the storage backend. Used by [`serve`] and by the tools that drive the engine in-process
+/// (`orderly-bench seed`). Must run inside an actix system; returns once the engine is ready.
+pub fn start_engine(config: &Config) -> Result<Engine, String> {
     let dir = &config.storage.data_dir;
     // Patient: a previous process on the same directory may still be letting go of its lock.
     let store = Store::open_patiently(
@@ -43,8 +45,14 @@ pub async fn serve(config: Config) -> Result<(), String> {
         std::time::Duration::from_secs(5),
     )
     .map_err(|e| format!("cannot open storage at {}: {e}", dir.display()))?;
-    let engine = Engine::start(store, Arc::new(SystemClock), config.engine_config())
-        .map_err(|e| format!("cannot start the engine: {e}"))?;
+    Engine::start(store, Arc::new(SystemClock), config.engine_config())
+        .map_err(|e| format!("cannot start the engine: {e}"))
+}
+
+pub async fn serve(config: Config) -> Result<(), String> {
+    let started = Instant::now();
+    let dir = &config.storage.data_dir;
+    let engine = start_engine(&config)?;
     let state = web::Data::new(api::AppState {
         engine,
         keys: api::auth::Keys::from_config(&config.auth),

@@ -1,15 +1,8 @@
 //! `orderly`: the service binary. Reads the config, opens the store, starts the engine's
 //! actors once, then serves the HTTP API on every worker.
 
-mod bench;
-mod capacity;
-mod child;
-mod crash;
-
-pub(crate) use orderly::config;
-
 use clap::{Parser, Subcommand};
-use config::Config;
+use orderly::config::Config;
 use orderly::{init_tracing, serve};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,14 +34,6 @@ enum Cmd {
     Serve,
     /// Check the configuration and exit.
     CheckConfig,
-    /// Drive orders through their lifecycle over HTTP and report throughput and latency.
-    Bench(bench::BenchArgs),
-    /// Bulk-load in-flight orders into a data directory (for the restart and memory scenarios).
-    Seed(capacity::SeedArgs),
-    /// Measure restart time and memory with many in-flight orders (scenarios S4 and S5).
-    Capacity(capacity::CapacityArgs),
-    /// Kill -9 the service under load again and again, and check nothing acknowledged is lost.
-    Crash(crash::CrashArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,16 +50,6 @@ fn main() -> ExitCode {
             println!("configuration ok");
             ExitCode::SUCCESS
         }
-        Cmd::Seed(args) => report(capacity::seed(args, &config)),
-        Cmd::Capacity(args) => report(capacity::capacity(args, &config, &cli.config)),
-        Cmd::Crash(args) => report(crash::run(args, &config, &cli.config)),
-        Cmd::Bench(args) => match bench::run(args, &config, &cli.config) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(1)
-            }
-        },
         Cmd::Serve => {
             init_tracing(&config);
             match actix_web::rt::System::new().block_on(serve(config)) {
@@ -85,16 +60,6 @@ fn main() -> ExitCode {
                     ExitCode::from(1)
                 }
             }
-        }
-    }
-}
-
-fn report(result: Result<(), String>) -> ExitCode {
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
         }
     }
 }

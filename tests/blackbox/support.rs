@@ -1,6 +1,6 @@
 //! The black-box harness: runs the real `orderly` binary as a child process on a free port with
-//! its own data directory, talks to it over HTTP like any client would, and records the
-//! webhooks it sends.
+//! its own data directory (through `orderly-testkit`, the helper the measuring tools share),
+//! talks to it over HTTP like any client would, and records the webhooks it sends.
 //!
 //! Nothing here links against the service's code: every test sees only the HTTP contract, so a
 //! passing suite says the shipped binary behaves, not that its internals agree with themselves.
@@ -9,16 +9,10 @@
 
 use actix_web::http::header::HeaderMap;
 use actix_web::web::Bytes;
+use orderly_testkit::Service;
 use serde_json::{json, Value};
-use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
 use std::future::Future;
-use std::io::Read;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub const STOREFRONT_KEY: &str = "dev-storefront-key-0001";
@@ -39,10 +33,7 @@ const EVENTUALLY_DEADLINE: Duration = Duration::from_secs(10);
 
 /// One running `orderly` process with its own config, data directory and log.
 pub struct Server {
-    dir: tempfile::TempDir,
-    extra: String,
-    port: u16,
-    child: Option<Child>,
+    service: Service,
 }
 
 impl Server {
@@ -54,22 +45,20 @@ impl Server {
     /// Starts the service with `extra_toml` merged over the test defaults: a key given under a
     /// table that the default config has replaces the default value; new tables are appended.
     pub async fn start_with(extra_toml: &str) -> Server {
-        let dir = tempfile::Builder::new()
-            .prefix("orderly-blackbox-")
-            .tempdir()
-            .expect("create a temporary directory");
-        let mut s = Server {
-            dir,
-            extra: extra_toml.to_string(),
-            port: free_port(),
-            child: None,
-        };
-        s.spawn_ready().await;
-        s
+        let base_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
+        let service = Service::builder(env!("CARGO_BIN_EXE_orderly"))
+            .config_file(base_path)
+            .merge("[engine]\ntimer_tick_ms = 20\nidle_timeout_secs = 1\n")
+            .merge(extra_toml)
+            .ready_within(READY_DEADLINE)
+            .start()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        Server { service }
     }
 
     pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.service.base_url()
     }
 
     /// A fresh client for this server (a new connection pool: use a new one after a restart).
@@ -78,275 +67,41 @@ impl Server {
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    fn log_path(&self) -> PathBuf {
-        self.dir.path().join("orderly.log")
-    }
-
-    fn config_path(&self) -> PathBuf {
-        self.dir.path().join("config.toml")
+        self.service.data_dir().to_path_buf()
     }
 
     /// The service's log so far (stderr of every run).
     pub fn log(&self) -> String {
-        let mut s = String::new();
-        if let Ok(mut f) = File::open(self.log_path()) {
-            let _ = f.read_to_string(&mut s);
-        }
-        s
-    }
-
-    fn write_config(&self) {
-        let base_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
-        let base = std::fs::read_to_string(&base_path).expect("read the default config.toml");
-        let data_dir = self.data_dir();
-        let ours = format!(
-            "[server]\nbind = \"127.0.0.1:{}\"\n[storage]\ndata_dir = {:?}\n[engine]\ntimer_tick_ms = 20\nidle_timeout_secs = 1\n",
-            self.port,
-            data_dir.to_str().expect("temporary paths are UTF-8"),
-        );
-        let merged = merge_toml(&merge_toml(&base, &ours), &self.extra);
-        std::fs::write(self.config_path(), merged).expect("write the test config");
-    }
-
-    /// Spawns the binary and waits until `/readyz` answers 200. Retries on another port if
-    /// the chosen one was taken in the meantime.
-    async fn spawn_ready(&mut self) {
-        for attempt in 0..3 {
-            self.write_config();
-            let log = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(self.log_path())
-                .expect("open the log file");
-            let child = Command::new(env!("CARGO_BIN_EXE_orderly"))
-                .arg("--config")
-                .arg(self.config_path())
-                .env_remove("RUST_LOG")
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("clone the log handle"))
-                .stderr(log)
-                .spawn()
-                .expect("spawn the orderly binary");
-            self.child = Some(child);
-            match self.wait_ready().await {
-                Ok(()) => return,
-                Err(exited) => {
-                    let log = self.log();
-                    if exited && log.contains("cannot listen") && attempt < 2 {
-                        self.port = free_port();
-                        continue;
-                    }
-                    self.kill_child();
-                    panic!(
-                        "orderly did not become ready on port {}; its log:\n{log}",
-                        self.port
-                    );
-                }
-            }
-        }
-    }
-
-    /// Ok once ready; Err(true) if the process exited, Err(false) on timeout.
-    async fn wait_ready(&mut self) -> Result<(), bool> {
-        let client = awc::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .finish();
-        let url = format!("{}/readyz", self.base_url());
-        let deadline = Instant::now() + READY_DEADLINE;
-        while Instant::now() < deadline {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return Err(true);
-                }
-            }
-            if let Ok(resp) = client.get(&url).send().await {
-                if resp.status().as_u16() == 200 {
-                    return Ok(());
-                }
-            }
-            actix_rt::time::sleep(Duration::from_millis(25)).await;
-        }
-        Err(false)
-    }
-
-    fn kill_child(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            // `Child::kill` is SIGKILL on Unix: no shutdown hooks, no flushing.
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.service.log()
     }
 
     /// Kills the process with SIGKILL, as a crash or an OOM kill would.
     pub fn kill9(&mut self) {
         assert!(
-            self.child.is_some(),
+            self.service.kill9(),
             "kill9 on a server that is not running"
         );
-        self.kill_child();
     }
 
     /// Starts the process again with the same config and data directory (killing it first if
     /// it is still running).
     pub async fn restart(&mut self) {
-        self.kill_child();
-        self.spawn_ready().await;
+        if let Err(e) = self.service.restart().await {
+            panic!("{e}");
+        }
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        self.kill_child();
         if std::thread::panicking() {
             eprintln!(
                 "---- orderly log ({}) ----\n{}",
-                self.log_path().display(),
-                tail(&self.log(), 60)
+                self.service.log_path().display(),
+                self.service.log_tail(60)
             );
         }
     }
-}
-
-fn tail(s: &str, lines: usize) -> String {
-    let all: Vec<&str> = s.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-/// A port nobody listens on right now.
-pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    l.local_addr().expect("local address").port()
-}
-
-/// Merges simple TOML (`[table]` headers and one-line `key = value` pairs) over `base`:
-/// a key of a table that `base` has replaces (or is added to) that table; tables `base` lacks
-/// are appended. Enough for overriding the default config without a TOML library.
-pub fn merge_toml(base: &str, extra: &str) -> String {
-    let mut overrides: Vec<(String, Vec<(String, String)>)> = Vec::new();
-    let mut section = String::new();
-    for line in extra.lines() {
-        let t = line.trim();
-        if t.is_empty() || t.starts_with('#') {
-            continue;
-        }
-        if let Some(name) = table_header(t) {
-            section = name;
-            if !overrides.iter().any(|(s, _)| *s == section) {
-                overrides.push((section.clone(), Vec::new()));
-            }
-            continue;
-        }
-        let key = bare_key(t)
-            .unwrap_or_else(|| panic!("merge_toml handles `key = value` lines only, not {t:?}"));
-        if !overrides.iter().any(|(s, _)| *s == section) {
-            overrides.push((section.clone(), Vec::new()));
-        }
-        let entry = overrides
-            .iter_mut()
-            .find(|(s, _)| *s == section)
-            .expect("just added");
-        entry.1.retain(|(k, _)| *k != key);
-        entry.1.push((key, t.to_string()));
-    }
-
-    let mut out: Vec<String> = Vec::new();
-    let mut seen_tables: Vec<String> = vec![String::new()];
-    let mut current = String::new();
-    let keys_of = |s: &str| {
-        overrides
-            .iter()
-            .find(|(n, _)| n == s)
-            .map(|(_, k)| k.clone())
-            .unwrap_or_default()
-    };
-    // Root keys go first, before any table.
-    for (k, line) in keys_of("") {
-        if !base
-            .lines()
-            .take_while(|l| table_header(l.trim()).is_none())
-            .any(|l| bare_key(l.trim()).as_deref() == Some(&k))
-        {
-            out.push(line.clone());
-        }
-    }
-    for line in base.lines() {
-        let t = line.trim();
-        if let Some(name) = table_header(t) {
-            current = name.clone();
-            seen_tables.push(name.clone());
-            out.push(line.to_string());
-            if !t.starts_with("[[") {
-                // Keys the base table lacks go right after its header.
-                for (k, l) in keys_of(&name) {
-                    let present = table_has_key(base, &name, &k);
-                    if !present {
-                        out.push(l.clone());
-                    }
-                }
-            }
-            continue;
-        }
-        if !t.starts_with('#') {
-            if let Some(k) = bare_key(t) {
-                if let Some((_, l)) = keys_of(&current).into_iter().find(|(kk, _)| *kk == k) {
-                    out.push(l);
-                    continue;
-                }
-            }
-        }
-        out.push(line.to_string());
-    }
-    for (name, keys) in &overrides {
-        if seen_tables.contains(name) {
-            continue;
-        }
-        out.push(format!("[{name}]"));
-        for (_, l) in keys {
-            out.push(l.clone());
-        }
-    }
-    out.push(String::new());
-    out.join("\n")
-}
-
-fn table_header(t: &str) -> Option<String> {
-    let inner = t
-        .strip_prefix("[[")
-        .and_then(|r| r.strip_suffix("]]"))
-        .or_else(|| t.strip_prefix('[').and_then(|r| r.strip_suffix(']')))?;
-    let inner = inner.trim();
-    (!inner.is_empty()
-        && inner
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.'))
-    .then(|| inner.to_string())
-}
-
-fn bare_key(t: &str) -> Option<String> {
-    let (k, _) = t.split_once('=')?;
-    let k = k.trim();
-    (!k.is_empty()
-        && k.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
-    .then(|| k.to_string())
-}
-
-fn table_has_key(base: &str, table: &str, key: &str) -> bool {
-    let mut current = String::new();
-    for line in base.lines() {
-        let t = line.trim();
-        if let Some(name) = table_header(t) {
-            current = name;
-            continue;
-        }
-        if current == table && !t.starts_with('#') && bare_key(t).as_deref() == Some(key) {
-            return true;
-        }
-    }
-    false
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -860,123 +615,34 @@ pub fn count_events(order: &Value, kind: &str) -> usize {
 // Webhook receiver
 // ---------------------------------------------------------------------------------------------
 
-/// One request the receiver got, and what it answered.
-#[derive(Debug, Clone)]
-pub struct Hook {
-    pub headers: HashMap<String, String>,
-    pub body: String,
-    pub answered: u16,
-}
+pub use orderly_testkit::Hook;
 
-impl Hook {
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or(Value::Null)
-    }
-    pub fn id(&self) -> String {
-        self.headers.get("webhook-id").cloned().unwrap_or_default()
-    }
-}
-
-/// A local HTTP server that records every request and answers 500 to the first `fail_first`
-/// (`usize::MAX`: to all of them), 200 after that.
-pub struct Receiver {
-    pub url: String,
-    hooks: Arc<Mutex<Vec<Hook>>>,
-    handle: actix_web::dev::ServerHandle,
-}
+/// The shared webhook receiver (`orderly_testkit::Receiver`), recording every request; it
+/// answers 500 to the first `fail_first` (`usize::MAX`: to all of them), 200 after that.
+pub struct Receiver(orderly_testkit::Receiver);
 
 impl Receiver {
     pub async fn start(fail_first: usize) -> Receiver {
-        use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-        let hooks: Arc<Mutex<Vec<Hook>>> = Arc::default();
-        let count = Arc::new(AtomicUsize::new(0));
-        let (h, c) = (hooks.clone(), count.clone());
-        let server = HttpServer::new(move || {
-            let (hooks, count) = (h.clone(), c.clone());
-            App::new().default_service(web::to(move |req: HttpRequest, body: Bytes| {
-                let (hooks, count) = (hooks.clone(), count.clone());
-                async move {
-                    let n = count.fetch_add(1, Ordering::SeqCst);
-                    let answered = if n < fail_first { 500 } else { 200 };
-                    let headers = req
-                        .headers()
-                        .iter()
-                        .map(|(k, v)| {
-                            (
-                                k.as_str().to_ascii_lowercase(),
-                                v.to_str().unwrap_or_default().to_string(),
-                            )
-                        })
-                        .collect();
-                    let body = String::from_utf8_lossy(&body).into_owned();
-                    hooks.lock().unwrap().push(Hook {
-                        headers,
-                        body,
-                        answered,
-                    });
-                    if answered == 500 {
-                        HttpResponse::InternalServerError().body("receiver told to fail")
-                    } else {
-                        HttpResponse::Ok().body("ok")
-                    }
-                }
-            }))
-        })
-        .workers(1)
-        .disable_signals()
-        .shutdown_timeout(0)
-        .bind(("127.0.0.1", 0))
-        .expect("bind the webhook receiver");
-        let addr = server.addrs()[0];
-        let running = server.run();
-        let handle = running.handle();
-        actix_rt::spawn(running);
-        Receiver {
-            url: format!("http://{addr}/hook"),
-            hooks,
-            handle,
-        }
-    }
-
-    pub fn hooks(&self) -> Vec<Hook> {
-        self.hooks.lock().unwrap().clone()
+        Receiver(
+            orderly_testkit::Receiver::start(fail_first)
+                .await
+                .expect("start the webhook receiver"),
+        )
     }
 
     /// The `[notifications]` config pointing at this receiver.
     pub fn config(&self, max_attempts: u32) -> String {
-        format!(
-            "[notifications]\nmax_attempts = {max_attempts}\nbackoff_base_ms = 20\nbackoff_cap_ms = 100\n[notifications.webhook]\nurl = \"{}\"\nsecret = \"{WEBHOOK_SECRET}\"\ntimeout_ms = 2000\n",
-            self.url
-        )
+        self.0.notifications_toml(max_attempts, WEBHOOK_SECRET)
     }
 
     pub async fn stop(self) {
-        self.handle.stop(false).await;
+        self.0.stop().await;
     }
 }
 
-#[test]
-fn merge_toml_replaces_adds_and_appends() {
-    let base = "top = 1\n[server]\nbind = \"a\"\nworkers = 0\n[[carriers]]\nid = \"x\"\nservices = [\n  { code = \"s\", cutoff = \"17:00\" },\n]\n[notifications]\nlog = true\n# [notifications.webhook]\n";
-    let extra = "[server]\nbind = \"b\"\n[notifications]\nmax_attempts = 2\n[notifications.webhook]\nurl = \"u\"\n";
-    let merged = merge_toml(base, extra);
-    assert!(
-        merged.contains("bind = \"b\"") && !merged.contains("bind = \"a\""),
-        "{merged}"
-    );
-    assert!(
-        merged.contains("workers = 0") && merged.contains("{ code = \"s\", cutoff = \"17:00\" }"),
-        "{merged}"
-    );
-    assert!(
-        merged.contains("[notifications]\nmax_attempts = 2\nlog = true"),
-        "{merged}"
-    );
-    assert!(
-        merged
-            .trim_end()
-            .ends_with("[notifications.webhook]\nurl = \"u\""),
-        "{merged}"
-    );
-    assert_eq!(merged.matches("[notifications]").count(), 1, "{merged}");
+impl std::ops::Deref for Receiver {
+    type Target = orderly_testkit::Receiver;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }

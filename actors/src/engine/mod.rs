@@ -54,7 +54,7 @@ pub struct EngineConfig {
     pub order_mailbox: usize,
     /// Threads running order actors.
     pub arbiters: usize,
-    /// How long a request waits for its follow-ups (reservation, booking) before answering.
+    /// How long a command that waits for its effects (booking, restock) waits before answering.
     pub effect_wait: Duration,
     /// How long a request waits for a busy order's mailbox before answering 503.
     pub send_timeout: Duration,

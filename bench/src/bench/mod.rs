@@ -1,4 +1,4 @@
-//! `orderly bench`: the load generator (issue 3, scenarios S1–S3).
+//! `orderly-bench bench`: the load generator (issue 3, scenarios S1–S3).
 //!
 //! It drives real orders over HTTP, through the same API any storefront, warehouse terminal or
 //! carrier uses, against a server it starts itself on a fresh data directory (or a running one
@@ -17,19 +17,18 @@
 //! intended send time, so a stalled server shows up in the percentiles instead of silently
 //! slowing the load down (coordinated omission).
 
+mod baseline;
 mod client;
 mod report;
 mod scenarios;
 
-use crate::config::Config;
 use client::Http;
+use orderly::config::Config;
+use orderly_testkit::Service;
 use report::Machine;
 use std::collections::HashMap;
-use std::fs::OpenOptions;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {
@@ -156,124 +155,17 @@ impl Drop for WorkDir {
     }
 }
 
-/// The `orderly serve` child process the bench started; killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-    log: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> Result<u16, String> {
-    let l =
-        TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot find a free port: {e}"))?;
-    l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
-}
-
-/// The loaded config file with the server bound to `bind`, storing under `data_dir`, logging
-/// warnings only.
-fn server_config(config_path: &Path, bind: &str, data_dir: &Path) -> Result<String, String> {
-    let text = std::fs::read_to_string(config_path)
-        .map_err(|e| format!("cannot read {}: {e}", config_path.display()))?;
-    let mut doc: toml::Table = text
-        .parse()
-        .map_err(|e| format!("cannot parse {}: {e}", config_path.display()))?;
-    let data_dir = data_dir
-        .to_str()
-        .ok_or("the temporary directory's path is not UTF-8")?;
-    for (table, key, value) in [
-        ("server", "bind", bind),
-        ("storage", "data_dir", data_dir),
-        ("log", "level", "warn"),
-    ] {
-        let t = doc
-            .entry(table)
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        let t = t
-            .as_table_mut()
-            .ok_or_else(|| format!("{table} in {} is not a table", config_path.display()))?;
-        t.insert(key.to_string(), toml::Value::String(value.to_string()));
-    }
-    toml::to_string(&doc).map_err(|e| e.to_string())
-}
-
-fn tail(path: &Path, lines: usize) -> String {
-    let s = std::fs::read_to_string(path).unwrap_or_default();
-    let all: Vec<&str> = s.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-impl Server {
-    /// Starts this binary as `serve` on a free port and a fresh data directory under `work`,
-    /// and waits for `/readyz`.
-    async fn start(config_path: &Path, work: &Path) -> Result<Server, String> {
-        let port = free_port()?;
-        let bind = format!("127.0.0.1:{port}");
-        let data_dir = work.join("data");
-        let config_file = work.join("config.toml");
-        std::fs::write(&config_file, server_config(config_path, &bind, &data_dir)?)
-            .map_err(|e| format!("cannot write the server config: {e}"))?;
-        let log = work.join("server.log");
-        let out = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
-        let err = out.try_clone().map_err(|e| e.to_string())?;
-        let exe =
-            std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
-        // The environment overrides the file, so the inherited ORDERLY_… variables stay in
-        // force except where the bench must have its own values.
-        let child = Command::new(exe)
-            .arg("--config")
-            .arg(&config_file)
-            .arg("serve")
-            .env("ORDERLY_SERVER__BIND", &bind)
-            .env("ORDERLY_STORAGE__DATA_DIR", &data_dir)
-            .env("ORDERLY_LOG__LEVEL", "warn")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .map_err(|e| format!("cannot start the server: {e}"))?;
-        let mut server = Server {
-            child,
-            url: format!("http://{bind}"),
-            log,
-        };
-        let probe = awc::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .finish();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                return Err(format!(
-                    "the server exited ({status}) before it was ready; its log:\n{}",
-                    tail(&server.log, 30)
-                ));
-            }
-            if let Ok(resp) = probe.get(format!("{}/readyz", server.url)).send().await {
-                if resp.status().as_u16() == 200 {
-                    return Ok(server);
-                }
-            }
-            if Instant::now() > deadline {
-                let _ = server.child.kill();
-                return Err(format!(
-                    "the server was not ready within 60 s; its log:\n{}",
-                    tail(&server.log, 30)
-                ));
-            }
-            actix_rt::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
+/// Starts `orderly serve` with the loaded config file on a free port and a fresh data
+/// directory under `work`, logging warnings only to `work/orderly.log`, and waits for `/readyz`.
+async fn start_server(bin: &Path, config_path: &Path, work: &Path) -> Result<Service, String> {
+    Service::builder(bin)
+        .config_file(config_path)
+        .work_dir(work)
+        .data_dir(work.join("data"))
+        .log_level("warn")
+        .ready_within(Duration::from_secs(60))
+        .start()
+        .await
 }
 
 /// What the scenarios run against.
@@ -292,7 +184,14 @@ pub struct Env {
     pub loadavg_at_start: String,
 }
 
-pub fn run(args: BenchArgs, config: &Config, config_path: &Path) -> Result<(), String> {
+/// Runs the scenario against a server started from `bin` (the `orderly` binary), or the one
+/// given by `--url`.
+pub fn run(
+    args: BenchArgs,
+    config: &Config,
+    config_path: &Path,
+    bin: Option<&Path>,
+) -> Result<(), String> {
     if args.orders == 0 {
         return Err("--orders must be at least 1".into());
     }
@@ -317,9 +216,10 @@ pub fn run(args: BenchArgs, config: &Config, config_path: &Path) -> Result<(), S
         let (server, url) = match &args.url {
             Some(u) => (None, u.trim_end_matches('/').to_string()),
             None => {
+                let bin = bin.ok_or("no `orderly` binary to start (or give --url)")?;
                 eprintln!("starting the server on a fresh data directory under {} …", work.path.display());
-                let s = Server::start(config_path, &work.path).await?;
-                let url = s.url.clone();
+                let s = start_server(bin, config_path, &work.path).await?;
+                let url = s.base_url();
                 (Some(s), url)
             }
         };
@@ -329,7 +229,7 @@ pub fn run(args: BenchArgs, config: &Config, config_path: &Path) -> Result<(), S
         let env = Env {
             http: Http::new(&url, pool, Duration::from_secs(30)),
             keys,
-            server_pid: server.as_ref().map(|s| s.child.id()),
+            server_pid: server.as_ref().and_then(Service::pid),
             work_dir: work.path.clone(),
             run_id: uuid::Uuid::new_v4().simple().to_string()[..12].to_string(),
             machine,
@@ -342,7 +242,7 @@ pub fn run(args: BenchArgs, config: &Config, config_path: &Path) -> Result<(), S
         };
         let result = scenarios::run(&args, env).await;
         if let (Err(_), Some(s)) = (&result, &server) {
-            eprintln!("server log (last lines):\n{}", tail(&s.log, 20));
+            eprintln!("server log (last lines):\n{}", s.log_tail(20));
         }
         drop(server);
         result
@@ -358,33 +258,4 @@ pub fn run(args: BenchArgs, config: &Config, config_path: &Path) -> Result<(), S
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn server_config_overrides_bind_data_dir_and_log_level_only() {
-        let dir = std::env::temp_dir().join(format!(
-            "orderly-bench-test-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("config.toml");
-        std::fs::copy(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml"),
-            &path,
-        )
-        .unwrap();
-        let text = server_config(&path, "127.0.0.1:12345", &dir.join("data")).unwrap();
-        std::fs::write(&path, &text).unwrap();
-        let c = Config::load(&path).unwrap();
-        assert_eq!(c.server.bind, "127.0.0.1:12345");
-        assert_eq!(c.storage.data_dir, dir.join("data"));
-        assert_eq!(c.log.level, "warn");
-        assert_eq!(c.carriers.len(), 2);
-        assert!(!c.auth.carriers.is_empty());
-        let keys = Keys::from_config(&c).unwrap();
-        assert_eq!(keys.carrier("postnl"), "Bearer dev-carrier-postnl-0001");
-        assert_eq!(keys.carrier("nobody"), keys.admin);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-}
+mod tests;

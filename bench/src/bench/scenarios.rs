@@ -1,12 +1,12 @@
 //! The three scenarios, the closed and open loops that drive them, and the storage baseline.
 
+use super::baseline::{storage_baseline, Baseline};
 use super::client::{histogram, micros, Http, Recorder, Req};
 use super::report::{Figure, Ratio, Report};
 use super::{BenchArgs, Env, Scenario};
 use futures::StreamExt;
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
-use orderly_actors::store::Store;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::cell::{Cell, RefCell};
@@ -101,7 +101,7 @@ fn order_body(run: &str, i: u64, payment_status: &str) -> Value {
     })
 }
 
-fn progress(len: u64, what: &str) -> ProgressBar {
+pub(super) fn progress(len: u64, what: &str) -> ProgressBar {
     let pb = ProgressBar::new(len);
     let style = ProgressStyle::with_template(
         "{msg:>14} [{elapsed_precise}] {wide_bar} {pos}/{len} ({rate}, eta {eta})",
@@ -124,7 +124,12 @@ fn progress(len: u64, what: &str) -> ProgressBar {
 
 /// Closed loop: `concurrency` workers each take the next index and run `f` to completion,
 /// until `n` are done or `until` has passed. Returns the elapsed time.
-async fn closed_loop<F, Fut>(n: u64, concurrency: usize, until: Option<Instant>, f: F) -> Duration
+pub(super) async fn closed_loop<F, Fut>(
+    n: u64,
+    concurrency: usize,
+    until: Option<Instant>,
+    f: F,
+) -> Duration
 where
     F: Fn(u64) -> Fut,
     Fut: Future<Output = ()>,
@@ -515,12 +520,12 @@ async fn pre_place(
 fn base_report(env: &Env, args: &BenchArgs) -> Report {
     let cfg = &env.config;
     let workers = if cfg.server.workers == 0 {
-        crate::config::num_cpus()
+        orderly::config::num_cpus()
     } else {
         cfg.server.workers
     };
     let actor_threads = if cfg.engine.actor_threads == 0 {
-        crate::config::num_cpus()
+        orderly::config::num_cpus()
     } else {
         cfg.engine.actor_threads
     };
@@ -671,7 +676,7 @@ struct Tally {
     writes: Cell<u64>,
 }
 
-fn bump(c: &Cell<u64>) {
+pub(super) fn bump(c: &Cell<u64>) {
     c.set(c.get() + 1);
 }
 
@@ -956,65 +961,6 @@ fn snapshot_size(body: &[u8]) -> Option<usize> {
         o.remove(k);
     }
     serde_json::to_vec(&v).ok().map(|b| b.len())
-}
-
-struct Baseline {
-    writes: u64,
-    errors: u64,
-    elapsed: Duration,
-    flushes: u64,
-    flushed_writes: u64,
-    flush_micros: u64,
-    latency: Histogram<u64>,
-}
-
-/// The raw storage baseline: `n` writes of `value_size` bytes to a fresh store under `dir`,
-/// `concurrency` at a time, each acknowledged only after `Durability::wait`: the engine's
-/// own group commit and flush, without the engine.
-async fn storage_baseline(
-    dir: &std::path::Path,
-    n: u64,
-    concurrency: usize,
-    value_size: usize,
-) -> Result<Baseline, String> {
-    let store =
-        Store::open(dir, 64 << 20).map_err(|e| format!("cannot open the baseline store: {e}"))?;
-    let value: Vec<u8> = (0..value_size).map(|i| b'a' + (i % 26) as u8).collect();
-    let errors = Cell::new(0u64);
-    let latency = RefCell::new(histogram());
-    let pb = progress(n, "baseline");
-    let before = store.durability().stats();
-    let elapsed = closed_loop(n, concurrency, None, |i| {
-        let (store, value, errors, latency, pb) = (&store, &value, &errors, &latency, &pb);
-        async move {
-            let t = Instant::now();
-            let key = format!("bench-baseline-{i:012}");
-            let ok = match store.baseline_write(key.as_bytes(), value) {
-                Ok(seq) => store.durability().wait(seq).await.is_ok(),
-                Err(_) => false,
-            };
-            if ok {
-                latency
-                    .borrow_mut()
-                    .saturating_record(micros(t.elapsed()).max(1));
-            } else {
-                bump(errors);
-            }
-            pb.inc(1);
-        }
-    })
-    .await;
-    pb.finish_and_clear();
-    let after = store.durability().stats();
-    Ok(Baseline {
-        writes: n - errors.get(),
-        errors: errors.get(),
-        elapsed,
-        flushes: after.flushes - before.flushes,
-        flushed_writes: after.flushed_writes - before.flushed_writes,
-        flush_micros: after.flush_micros - before.flush_micros,
-        latency: latency.into_inner(),
-    })
 }
 
 fn baseline_figures(out: &mut Vec<Figure>, prefix: &str, label: &str, b: &Baseline) {
@@ -1414,42 +1360,4 @@ async fn reads(args: &BenchArgs, env: Rc<Env>) -> Result<Report, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ratio_targets_read_both_ways() {
-        let r = |v: f64, target: &'static str| {
-            Ratio {
-                key: String::new(),
-                label: String::new(),
-                value: Some(v),
-                target,
-            }
-            .met()
-        };
-        assert_eq!(r(0.6, ">= 0.5"), Some(true));
-        assert_eq!(r(0.4, ">= 0.5"), Some(false));
-        assert_eq!(r(1.5, "<= 1.5"), Some(true));
-        assert_eq!(r(2.1, "<= 2"), Some(false));
-    }
-
-    #[test]
-    fn snapshot_size_drops_response_only_fields() {
-        let body = br#"{"id":"x","status":"confirmed","total":{"amount":1,"currency":"EUR"},"history":[{"seq":1}],"label_url":"/l"}"#;
-        assert_eq!(
-            snapshot_size(body),
-            Some(br#"{"id":"x","status":"confirmed"}"#.len())
-        );
-    }
-
-    #[test]
-    fn order_bodies_are_valid_new_orders() {
-        for i in 0..4 {
-            let v = order_body("run", i, "captured");
-            let o: orderly_actors::domain::NewOrder =
-                serde_json::from_value(v).expect("a NewOrder");
-            o.validate().expect("valid");
-        }
-    }
-}
+mod tests;

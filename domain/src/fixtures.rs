@@ -1,11 +1,15 @@
-//! Test fixtures shared by the crate's unit tests: a valid order to place and a carrier with one
-//! service. Kept in one place so a new required field on an order touches one builder.
+//! Test fixtures: a valid order to place and a carrier with one service. Kept in one place so a
+//! new required field on an order touches one builder.
+//!
+//! Compiled for this crate's unit tests and, through the `test-fixtures` feature, for the unit
+//! tests of crates built on the domain (`orderly-actors` enables it from its dev-dependencies).
+//! Never part of a normal build.
 
 use super::shipping::{CarrierSpec, ServiceSpec};
 use super::*;
 
 /// A valid order shipping to the Netherlands, with `(sku, quantity, unit_price)` lines.
-pub(crate) fn new_order(
+pub fn new_order(
     lines: &[(&str, u32, i64)],
     method: PaymentMethod,
     status: InitialPaymentStatus,
@@ -44,7 +48,7 @@ pub(crate) fn new_order(
 }
 
 /// A carrier serving every country with one `standard` service: 1 transit day, 17:00 cut-off.
-pub(crate) fn carrier(id: &str, name: &str, prefix: &str, max_weight_grams: u32) -> CarrierSpec {
+pub fn carrier(id: &str, name: &str, prefix: &str, max_weight_grams: u32) -> CarrierSpec {
     CarrierSpec {
         id: id.into(),
         name: name.into(),

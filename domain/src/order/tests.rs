@@ -1,10 +1,10 @@
 //! The order machine: every state × every command, and random command sequences.
 
 use super::*;
-use crate::domain::fixtures;
-use crate::domain::inventory::{Ledger, ReservationState, ReserveOutcome};
-use crate::domain::shipping::{self, CarrierSpec};
-use chrono::TimeZone;
+use crate::fixtures;
+use crate::inventory::{Ledger, ReservationState, ReserveOutcome};
+use crate::shipping::{self, CarrierSpec};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
 
 fn t0() -> DateTime<Utc> {

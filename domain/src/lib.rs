@@ -1,0 +1,25 @@
+//! Orderly's pure core: the order, inventory and shipping rules, with no I/O, no clock and no
+//! actors.
+//!
+//! Everything here is a plain function of its inputs (the current time is an argument), so the
+//! rules can be tested exhaustively and property-tested. It is a crate of its own so that
+//! nothing else can creep in: its only dependencies are serde, chrono, uuid and thiserror (plus,
+//! for now, utoipa for the `ToSchema` derives the HTTP layer documents its bodies with). The
+//! actors in `orderly-actors` only load state, call these functions, persist what they return
+//! and send the resulting messages; that crate re-exports this one as `orderly_actors::domain`.
+//!
+//! - [`order`]: the order state machine (`decide`, `evolve`, `reactions`), re-exported at the
+//!   crate root.
+//! - [`inventory`]: the stock ledger and per-order reservations.
+//! - [`shipping`]: carrier choice, tracking numbers and delivery estimates.
+//! - [`money`]: integer amounts in a validated currency.
+
+#[cfg(any(test, feature = "test-fixtures"))]
+pub mod fixtures;
+pub mod inventory;
+pub mod money;
+pub mod order;
+pub mod shipping;
+
+pub use money::{Currency, Money};
+pub use order::*;

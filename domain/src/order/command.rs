@@ -1,0 +1,87 @@
+//! What a client or an actor asks of an order: the input of `decide`.
+
+use super::model::{Booking, CarrierEventKind, LineQty, Parcel, PaymentUpdate, Shortage};
+use super::new_order::NewOrder;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What a client or an actor asks of an order.
+// `Place` carries the whole new order; commands are built once and moved, so boxing it would
+// only add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    Place {
+        id: Uuid,
+        tracking_token: String,
+        order: NewOrder,
+        /// Policy: how long a card order may stay unpaid.
+        payment_timeout_secs: i64,
+    },
+    StockReserved {
+        warehouse: String,
+    },
+    StockUnavailable {
+        shortages: Vec<Shortage>,
+    },
+    RecordPayment {
+        status: PaymentUpdate,
+        amount: i64,
+        reference: String,
+    },
+    Cancel {
+        reason: String,
+    },
+    PaymentTimeout,
+    AcknowledgePicks {
+        warehouse: String,
+        lines: Vec<LineQty>,
+    },
+    Pack {
+        warehouse: String,
+        parcels: Vec<Parcel>,
+    },
+    RecordBooking {
+        booking: Booking,
+    },
+    Handover,
+    CarrierEvent {
+        carrier: String,
+        event_id: String,
+        kind: CarrierEventKind,
+        occurred_at: DateTime<Utc>,
+        location: Option<String>,
+    },
+    RequestReturn {
+        lines: Vec<LineQty>,
+        reason: String,
+        /// Policy: days after delivery during which a return is accepted.
+        window_days: u32,
+    },
+    ReceiveReturn {
+        warehouse: String,
+        lines: Vec<LineQty>,
+    },
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Place { .. } => "place",
+            Command::StockReserved { .. } => "stock_reserved",
+            Command::StockUnavailable { .. } => "stock_unavailable",
+            Command::RecordPayment { .. } => "record_payment",
+            Command::Cancel { .. } => "cancel",
+            Command::PaymentTimeout => "payment_timeout",
+            Command::AcknowledgePicks { .. } => "acknowledge_picks",
+            Command::Pack { .. } => "pack",
+            Command::RecordBooking { .. } => "record_booking",
+            Command::Handover => "handover",
+            Command::CarrierEvent { .. } => "carrier_event",
+            Command::RequestReturn { .. } => "request_return",
+            Command::ReceiveReturn { .. } => "receive_return",
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! `decide`: what a command does to an order — the events to record, or why it is refused.
+//!
+//! `decide` places a new order or hands a command on an existing one to the function for that
+//! command, one `match` arm each. The functions live with the commands they belong with:
+//!
+//! - `placement`: placing an order, payment (recorded, timed out), the stock answer
+//!   (reserved, unavailable) and the automatic confirmation;
+//! - `fulfilment`: picking, packing, the carrier booking and the hand-over;
+//! - `carrier`: carrier events (scans) on a shipped order;
+//! - `returns`: requesting and receiving a return;
+//! - `cancellation`: cancelling, and the changes every cancellation records.
+//!
+//! After a command's own changes, `decide` adds the **automatic changes**: moves that happen by
+//! themselves once their conditions hold on the state the command leads to (today: confirm an
+//! order once its stock is reserved and its payment is in). They are recorded in the same
+//! transition, caused by the same actor, so no one has to ask for them.
+
+mod cancellation;
+mod carrier;
+mod fulfilment;
+mod placement;
+mod returns;
+
+use super::command::Command;
+use super::error::{invalid, DomainError};
+use super::event::{Change, Event};
+use super::evolve::fold;
+use super::limits;
+use super::model::{Cause, LineQty, Order};
+use chrono::{DateTime, Utc};
+
+/// Decides what a command does to an order. Returns the events to record (possibly none, when
+/// the command was already applied: redeliveries are harmless) or why it is refused.
+pub fn decide(
+    state: Option<&Order>,
+    command: &Command,
+    by: &Cause,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, DomainError> {
+    let changes = match (state, command) {
+        (
+            None,
+            Command::Place {
+                id,
+                tracking_token,
+                order,
+                payment_timeout_secs,
+            },
+        ) => placement::place(*id, tracking_token, order, *payment_timeout_secs, now)?,
+        (None, _) => return Err(DomainError::NotFound),
+        (Some(o), cmd) => decide_existing(o, cmd, now)?,
+    };
+    let mut version = state.map(|o| o.version).unwrap_or(0);
+    let mut events: Vec<Event> = changes
+        .into_iter()
+        .map(|change| {
+            version += 1;
+            Event {
+                seq: version,
+                at: now,
+                by: by.clone(),
+                change,
+            }
+        })
+        .collect();
+    // Automatic changes: decided on the state the new events lead to.
+    if let Some(after) = fold(state.cloned(), &events) {
+        for change in automatic_changes(&after) {
+            version += 1;
+            events.push(Event {
+                seq: version,
+                at: now,
+                by: by.clone(),
+                change,
+            });
+        }
+    }
+    Ok(events)
+}
+
+/// Hands a command on an existing order to the function for that command.
+fn decide_existing(
+    o: &Order,
+    cmd: &Command,
+    now: DateTime<Utc>,
+) -> Result<Vec<Change>, DomainError> {
+    match cmd {
+        Command::Place { .. } => Err(placement::place_existing(o)),
+        Command::StockReserved { warehouse } => Ok(placement::stock_reserved(o, warehouse)),
+        Command::StockUnavailable { shortages } => Ok(placement::stock_unavailable(o, shortages)),
+        Command::RecordPayment {
+            status,
+            amount,
+            reference,
+        } => placement::record_payment(o, *status, *amount, reference),
+        Command::Cancel { reason } => cancellation::cancel(o, reason),
+        Command::PaymentTimeout => Ok(placement::payment_timeout(o, now)),
+        Command::AcknowledgePicks { warehouse, lines } => {
+            fulfilment::acknowledge_picks(o, warehouse, lines)
+        }
+        Command::Pack { warehouse, parcels } => fulfilment::pack(o, warehouse, parcels),
+        Command::RecordBooking { booking } => Ok(fulfilment::record_booking(o, booking)),
+        Command::Handover => fulfilment::handover(o),
+        Command::CarrierEvent {
+            carrier,
+            event_id,
+            kind,
+            occurred_at,
+            location,
+        } => carrier::carrier_event(o, carrier, event_id, *kind, *occurred_at, location),
+        Command::RequestReturn {
+            lines,
+            reason,
+            window_days,
+        } => returns::request_return(o, lines, reason, *window_days, now),
+        Command::ReceiveReturn { warehouse, lines } => returns::receive_return(o, warehouse, lines),
+    }
+}
+
+/// The automatic changes: transitions that happen by themselves once their conditions hold.
+fn automatic_changes(o: &Order) -> Vec<Change> {
+    placement::automatic_confirmation(o).into_iter().collect()
+}
+
+/// Checks the lines of a pick or a return: at least one, each on the order, each sku once,
+/// each quantity at least 1.
+fn validate_line_qtys(order: &Order, field: &str, lines: &[LineQty]) -> Result<(), DomainError> {
+    if lines.is_empty() {
+        return Err(invalid(field, "at least one line is required"));
+    }
+    if lines.len() > limits::MAX_LINES {
+        return Err(invalid(
+            field,
+            format!("at most {} lines", limits::MAX_LINES),
+        ));
+    }
+    for (i, l) in lines.iter().enumerate() {
+        if order.line(&l.sku).is_none() {
+            return Err(invalid(
+                format!("{field}[{i}].sku"),
+                format!("sku '{}' is not on this order", l.sku),
+            ));
+        }
+        if lines[..i].iter().any(|o| o.sku == l.sku) {
+            return Err(invalid(
+                format!("{field}[{i}].sku"),
+                format!("sku '{}' appears twice", l.sku),
+            ));
+        }
+        if l.quantity == 0 {
+            return Err(invalid(
+                format!("{field}[{i}].quantity"),
+                "must be at least 1",
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,216 @@
+//! What new events set off outside the order: the messages (`Effect`s) the order's actor sends
+//! the inventory, the carrier and the notifier, and the payment timer it sets or clears.
+//! `reactions` works them out from the events `decide` returned and the order they lead to.
+
+use super::event::{Change, Event};
+use super::model::{CarrierEventKind, LineQty, Order, OrderId, Parcel, StockState};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Customer-visible moments that produce a notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    Confirmed,
+    Shipped,
+    OutForDelivery,
+    Delivered,
+    Cancelled,
+    ReturnApproved,
+    Refunded,
+}
+
+impl NotificationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationKind::Confirmed => "confirmed",
+            NotificationKind::Shipped => "shipped",
+            NotificationKind::OutForDelivery => "out_for_delivery",
+            NotificationKind::Delivered => "delivered",
+            NotificationKind::Cancelled => "cancelled",
+            NotificationKind::ReturnApproved => "return_approved",
+            NotificationKind::Refunded => "refunded",
+        }
+    }
+}
+
+/// A message one actor sends another because of an event. `step` is the sequence number of
+/// the event that caused it: (order id, step, action) identifies the message, so a receiver
+/// can recognise a redelivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Effect {
+    pub order_id: OrderId,
+    pub step: u32,
+    pub action: Action,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    ReserveStock {
+        lines: Vec<LineQty>,
+    },
+    ReleaseStock,
+    CommitStock,
+    BookShipment {
+        warehouse: String,
+        parcels: Vec<Parcel>,
+        country: String,
+        method: Option<String>,
+    },
+    Restock {
+        warehouse: String,
+        lines: Vec<LineQty>,
+    },
+    Notify {
+        kind: NotificationKind,
+    },
+}
+
+impl Action {
+    /// Short stable name, part of the message's identity.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::ReserveStock { .. } => "reserve_stock",
+            Action::ReleaseStock => "release_stock",
+            Action::CommitStock => "commit_stock",
+            Action::BookShipment { .. } => "book_shipment",
+            Action::Restock { .. } => "restock",
+            Action::Notify { kind } => kind.as_str(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimerKind {
+    PaymentDue,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timer {
+    pub order_id: OrderId,
+    pub kind: TimerKind,
+    pub due: DateTime<Utc>,
+}
+
+/// Messages and timer changes that follow from newly recorded events.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Reactions {
+    pub effects: Vec<Effect>,
+    pub set_timers: Vec<Timer>,
+    pub clear_timers: Vec<Timer>,
+}
+
+/// Works out the reactions to `events`, given the order as it stands after them.
+pub fn reactions(after: &Order, events: &[Event]) -> Reactions {
+    let mut r = Reactions::default();
+    let id = after.id;
+    let effect = |step, action| Effect {
+        order_id: id,
+        step,
+        action,
+    };
+    let payment_timer = after.payment_due_at.map(|due| Timer {
+        order_id: id,
+        kind: TimerKind::PaymentDue,
+        due,
+    });
+    for e in events {
+        let step = e.seq;
+        match &e.change {
+            Change::Placed { order, .. } => {
+                r.effects.push(effect(
+                    step,
+                    Action::ReserveStock {
+                        lines: order
+                            .lines
+                            .iter()
+                            .map(|l| LineQty {
+                                sku: l.sku.clone(),
+                                quantity: l.quantity,
+                            })
+                            .collect(),
+                    },
+                ));
+                r.set_timers.extend(payment_timer.clone());
+            }
+            Change::Confirmed => {
+                r.effects.push(effect(
+                    step,
+                    Action::Notify {
+                        kind: NotificationKind::Confirmed,
+                    },
+                ));
+                r.clear_timers.extend(payment_timer.clone());
+            }
+            Change::Packed { warehouse, parcels } => r.effects.push(effect(
+                step,
+                Action::BookShipment {
+                    warehouse: warehouse.clone(),
+                    parcels: parcels.clone(),
+                    country: after.shipping.address.country.clone(),
+                    method: after.shipping.method.clone(),
+                },
+            )),
+            Change::Shipped => {
+                r.effects.push(effect(step, Action::CommitStock));
+                r.effects.push(effect(
+                    step,
+                    Action::Notify {
+                        kind: NotificationKind::Shipped,
+                    },
+                ));
+            }
+            Change::CarrierScanned {
+                kind: CarrierEventKind::OutForDelivery,
+                ..
+            } => r.effects.push(effect(
+                step,
+                Action::Notify {
+                    kind: NotificationKind::OutForDelivery,
+                },
+            )),
+            Change::Delivered => r.effects.push(effect(
+                step,
+                Action::Notify {
+                    kind: NotificationKind::Delivered,
+                },
+            )),
+            Change::Cancelled { .. } => {
+                if after.stock == StockState::Released {
+                    r.effects.push(effect(step, Action::ReleaseStock));
+                }
+                r.effects.push(effect(
+                    step,
+                    Action::Notify {
+                        kind: NotificationKind::Cancelled,
+                    },
+                ));
+                r.clear_timers.extend(payment_timer.clone());
+            }
+            Change::ReturnApproved { .. } => r.effects.push(effect(
+                step,
+                Action::Notify {
+                    kind: NotificationKind::ReturnApproved,
+                },
+            )),
+            Change::ReturnReceived { warehouse, lines } => r.effects.push(effect(
+                step,
+                Action::Restock {
+                    warehouse: warehouse.clone(),
+                    lines: lines.clone(),
+                },
+            )),
+            Change::RefundIssued { .. } => r.effects.push(effect(
+                step,
+                Action::Notify {
+                    kind: NotificationKind::Refunded,
+                },
+            )),
+            _ => {}
+        }
+    }
+    r
+}

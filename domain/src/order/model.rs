@@ -1,0 +1,372 @@
+//! What an order is: the `Order` snapshot and its parts (customer, lines, payment, stock,
+//! shipments, return, cancellation), its `Status`, and the `Cause` of a change.
+//!
+//! These are the types `evolve` builds and `decide` reads; they are stored as the order's
+//! snapshot, so their serialized form is part of the stored data.
+
+use crate::money::{Currency, Money};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+pub type OrderId = Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Placed,
+    Confirmed,
+    Packed,
+    Shipped,
+    Delivered,
+    Cancelled,
+    Returned,
+}
+
+impl Status {
+    pub const ALL: [Status; 7] = [
+        Status::Placed,
+        Status::Confirmed,
+        Status::Packed,
+        Status::Shipped,
+        Status::Delivered,
+        Status::Cancelled,
+        Status::Returned,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Placed => "placed",
+            Status::Confirmed => "confirmed",
+            Status::Packed => "packed",
+            Status::Shipped => "shipped",
+            Status::Delivered => "delivered",
+            Status::Cancelled => "cancelled",
+            Status::Returned => "returned",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Cancelled and returned orders never change status again.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Status::Cancelled | Status::Returned)
+    }
+
+    /// Position along the forward path; an order's rank never decreases.
+    pub fn rank(self) -> u8 {
+        match self {
+            Status::Placed => 0,
+            Status::Confirmed => 1,
+            Status::Packed => 2,
+            Status::Shipped => 3,
+            Status::Delivered => 4,
+            Status::Returned => 5,
+            Status::Cancelled => 6,
+        }
+    }
+}
+
+/// Who caused a change: a client role, or one of the engine's own actors and timers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    Storefront,
+    Warehouse,
+    Carrier(String),
+    Admin,
+    InventoryActor,
+    CarrierActor,
+    PaymentTimer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Customer {
+    pub id: String,
+    pub email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Address {
+    pub name: String,
+    pub line1: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line2: Option<String>,
+    pub city: String,
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2 country code, upper case.
+    pub country: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Shipping {
+    /// Shipping method asked for by the storefront (e.g. `standard`, `express`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    pub address: Address,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethod {
+    Card,
+    Cod,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    Pending,
+    Authorized,
+    Captured,
+    Failed,
+}
+
+impl PaymentStatus {
+    pub fn is_secured(self) -> bool {
+        matches!(self, PaymentStatus::Authorized | PaymentStatus::Captured)
+    }
+}
+
+/// The payment status a storefront may report when placing an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InitialPaymentStatus {
+    Pending,
+    Authorized,
+    Captured,
+}
+
+/// The payment status a storefront may report later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentUpdate {
+    Authorized,
+    Captured,
+    Failed,
+}
+
+impl From<PaymentUpdate> for PaymentStatus {
+    fn from(p: PaymentUpdate) -> Self {
+        match p {
+            PaymentUpdate::Authorized => PaymentStatus::Authorized,
+            PaymentUpdate::Captured => PaymentStatus::Captured,
+            PaymentUpdate::Failed => PaymentStatus::Failed,
+        }
+    }
+}
+
+impl From<InitialPaymentStatus> for PaymentStatus {
+    fn from(p: InitialPaymentStatus) -> Self {
+        match p {
+            InitialPaymentStatus::Pending => PaymentStatus::Pending,
+            InitialPaymentStatus::Authorized => PaymentStatus::Authorized,
+            InitialPaymentStatus::Captured => PaymentStatus::Captured,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Payment {
+    pub method: PaymentMethod,
+    pub status: PaymentStatus,
+    /// Amount authorized or captured, in minor units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Line {
+    pub sku: String,
+    pub quantity: u32,
+    /// Price of one unit in minor units of the order's currency.
+    pub unit_price: i64,
+    /// Units the warehouse has acknowledged as picked.
+    #[serde(default)]
+    pub picked: u32,
+}
+
+/// A sku and a number of units, used by picks, reservations and returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LineQty {
+    pub sku: String,
+    pub quantity: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StockState {
+    /// Reservation asked of the inventory actor, no answer yet.
+    Pending,
+    Reserved,
+    /// The inventory could not cover every line.
+    Unavailable,
+    /// The reservation was given back (cancellation).
+    Released,
+    /// The reserved units left the warehouse (hand-over).
+    Committed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Shortage {
+    pub sku: String,
+    pub requested: u32,
+    pub available: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Parcel {
+    pub weight_grams: u32,
+}
+
+/// What the carrier actor returns when it books a shipment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Booking {
+    pub carrier: String,
+    pub carrier_name: String,
+    pub service: String,
+    pub tracking_number: String,
+    pub estimated_delivery: NaiveDate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CarrierEventKind {
+    InTransit,
+    OutForDelivery,
+    Delivered,
+    FailedAttempt,
+    Exception,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Shipment {
+    pub warehouse: String,
+    pub parcels: Vec<Parcel>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub booking: Option<Booking>,
+    /// The latest carrier scan by occurrence time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_scan: Option<CarrierEventKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_scan_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_location: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReturnCase {
+    pub lines: Vec<LineQty>,
+    pub reason: String,
+    pub approved_at: DateTime<Utc>,
+    /// Tracking number printed on the return label.
+    pub tracking_number: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_lines: Option<Vec<LineQty>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund: Option<Money>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Cancellation {
+    pub reason: String,
+    pub at: DateTime<Utc>,
+    pub by: Cause,
+}
+
+/// An order as stored (the snapshot) and as decided upon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Order {
+    pub id: Uuid,
+    /// Number of events applied; the sequence number of the latest event.
+    pub version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_ref: Option<String>,
+    pub tracking_token: String,
+    pub status: Status,
+    pub customer: Customer,
+    pub currency: Currency,
+    pub lines: Vec<Line>,
+    pub shipping: Shipping,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing_address: Option<Address>,
+    pub payment: Payment,
+    pub stock: StockState,
+    /// Warehouse holding the reservation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warehouse: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shortages: Vec<Shortage>,
+    pub shipments: Vec<Shipment>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_case: Option<ReturnCase>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation: Option<Cancellation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refunded: Option<Money>,
+    pub placed_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// When an unpaid card order is cancelled automatically.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_due_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// Carrier event ids already applied, so a redelivered event changes nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub carrier_event_ids: Vec<String>,
+}
+
+impl Order {
+    pub fn total(&self) -> Money {
+        Money {
+            amount: self
+                .lines
+                .iter()
+                .map(|l| l.unit_price * l.quantity as i64)
+                .sum(),
+            currency: self.currency,
+        }
+    }
+
+    pub(super) fn is_paid_enough(&self) -> bool {
+        self.payment.method == PaymentMethod::Cod || self.payment.status.is_secured()
+    }
+
+    pub(super) fn line(&self, sku: &str) -> Option<&Line> {
+        self.lines.iter().find(|l| l.sku == sku)
+    }
+
+    pub fn fully_picked(&self) -> bool {
+        self.lines.iter().all(|l| l.picked == l.quantity)
+    }
+
+    pub fn booking(&self) -> Option<&Booking> {
+        self.shipments.iter().find_map(|s| s.booking.as_ref())
+    }
+
+    pub(super) fn refund_of(&self, lines: &[LineQty]) -> Money {
+        let amount = lines
+            .iter()
+            .map(|rl| {
+                self.line(&rl.sku)
+                    .map(|l| l.unit_price * rl.quantity as i64)
+                    .unwrap_or(0)
+            })
+            .sum();
+        Money {
+            amount,
+            currency: self.currency,
+        }
+    }
+}
