@@ -8,12 +8,12 @@
 # fixed seed and a bounded number of examples, and always stops the service.
 #
 # Env: SCHEMATHESIS_VERSION (pinned below), SCHEMATHESIS (path of an installed one, skips the
-# install), ST_MAX_EXAMPLES (default 40), ST_SEED (default 1). Extra arguments go to schemathesis.
+# install), ST_MAX_EXAMPLES (default 100), ST_SEED (default 1). Extra arguments go to schemathesis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION="${SCHEMATHESIS_VERSION:-4.32.5}"
-MAX_EXAMPLES="${ST_MAX_EXAMPLES:-40}"
+MAX_EXAMPLES="${ST_MAX_EXAMPLES:-100}"
 SEED="${ST_SEED:-1}"
 ADMIN_KEY="st-admin-key-0000000001"
 
