@@ -2,39 +2,41 @@
 
 use super::auth::Role;
 use super::problem::Problem;
-use super::views::{SkuStock, StockCell};
+use super::schema::requests::{SkuPath, StockBody, StockCellPath};
+use super::schema::views::{SkuStock, StockCell};
 use super::{check_warehouse, AppState};
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
-use utoipa::ToSchema;
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StockBody {
-    on_hand: i64,
-}
-
+/// Skus as the domain accepts them on order lines: 1-64 characters, no white space, no control
+/// characters, no '/' (a stock cell for any other sku could never be ordered).
 fn check_sku(sku: &str) -> Result<(), Problem> {
-    if sku.is_empty() || sku.len() > 64 || sku.chars().any(|c| c.is_whitespace() || c.is_control())
+    if sku.is_empty()
+        || sku.chars().count() > 64
+        || sku
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '/')
     {
         return Err(Problem::invalid(
             "sku",
-            "skus are 1-64 characters without white space",
+            "skus are 1-64 characters without white space or '/'",
         ));
     }
     Ok(())
 }
 
-#[utoipa::path(put, path = "/v1/inventory/{warehouse}/{sku}", tag = "admin", request_body = StockBody,
-    responses((status = 200, body = StockCell), (status = 409, description = "Below what open orders hold", body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(put, path = "/v1/inventory/{warehouse}/{sku}", tag = "admin", params(StockCellPath), request_body = StockBody,
+    responses((status = 200, body = StockCell),
+        (status = 409, description = "`/problems/below_reserved`: below what open orders hold", body = Problem),
+        (status = 422, description = "`/problems/validation`: not a warehouse id or sku, or on_hand negative", body = Problem)),
+    security(("admin" = [])))]
 pub async fn set(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<(String, String)>,
+    path: web::Path<StockCellPath>,
     body: web::Json<StockBody>,
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, &[Role::Admin])?;
-    let (warehouse, sku) = path.into_inner();
+    let StockCellPath { warehouse, sku } = path.into_inner();
     check_warehouse(&warehouse)?;
     check_sku(&sku)?;
     let level = state
@@ -44,29 +46,18 @@ pub async fn set(
     Ok(HttpResponse::Ok().json(StockCell::new(warehouse, sku, level)))
 }
 
-#[utoipa::path(get, path = "/v1/inventory/{sku}", tag = "admin",
-    responses((status = 200, body = SkuStock)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/inventory/{sku}", tag = "admin", params(SkuPath),
+    responses((status = 200, body = SkuStock),
+        (status = 422, description = "`/problems/validation`: not a sku", body = Problem)),
+    security(("warehouse" = []), ("admin" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
     req: HttpRequest,
-    sku: web::Path<String>,
+    path: web::Path<SkuPath>,
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, &[Role::Admin, Role::Warehouse])?;
-    let sku = sku.into_inner();
+    let sku = path.into_inner().sku;
     check_sku(&sku)?;
-    let cells: Vec<StockCell> = state
-        .engine
-        .stock(sku.clone())
-        .await?
-        .into_iter()
-        .map(|(w, l)| StockCell::new(w, sku.clone(), l))
-        .collect();
-    let sum = |f: fn(&StockCell) -> i64| cells.iter().map(f).sum();
-    Ok(HttpResponse::Ok().json(SkuStock {
-        on_hand: sum(|c| c.on_hand),
-        reserved: sum(|c| c.reserved),
-        available: sum(|c| c.available),
-        sku,
-        warehouses: cells,
-    }))
+    let cells = state.engine.stock(sku.clone()).await?;
+    Ok(HttpResponse::Ok().json(SkuStock::new(sku, cells)))
 }

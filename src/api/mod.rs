@@ -10,8 +10,8 @@ pub mod metrics;
 mod openapi;
 mod ops;
 pub mod problem;
+pub mod schema;
 mod storefront;
-pub mod views;
 mod warehouse;
 
 use actix_web::web;
@@ -74,46 +74,81 @@ pub fn check_warehouse(w: &str) -> Result<(), Problem> {
 /// The route table, in one place. Paths are grouped under static scopes so a request is
 /// matched against a handful of patterns rather than every dynamic route in turn (actix tries
 /// routes in order, each dynamic one with a regex; this was measurable on the read path).
+/// Each path is one resource: a method it does not serve answers 405 with `Allow`.
 fn routes(cfg: &mut web::ServiceConfig) {
     use web::{get, post, put, scope};
-    cfg.route("/healthz", get().to(ops::healthz))
-        .route("/readyz", get().to(ops::readyz))
-        .route("/metrics", get().to(ops::metrics))
-        .route("/openapi.json", get().to(openapi::serve))
-        .service(scope("/v1/track").route("/{token}", get().to(carrier::track)))
+    cfg.service(resource("/healthz", "GET").route(get().to(ops::healthz)))
+        .service(resource("/readyz", "GET").route(get().to(ops::readyz)))
+        .service(resource("/metrics", "GET").route(get().to(ops::metrics)))
+        .service(resource("/openapi.json", "GET").route(get().to(openapi::serve)))
+        .service(
+            scope("/v1/track").service(resource("/{token}", "GET").route(get().to(carrier::track))),
+        )
         .service(
             scope("/v1/orders")
-                .route("", post().to(storefront::place))
-                .route("", get().to(storefront::list))
-                .route("/{id}", get().to(storefront::get))
-                .route("/{id}/payments", post().to(storefront::payment))
-                .route("/{id}/cancel", post().to(storefront::cancel))
-                .route("/{id}/returns", post().to(storefront::request_return))
-                .route("/{id}/returns/label", get().to(storefront::return_label))
-                .route(
-                    "/{id}/returns/receive",
-                    post().to(warehouse::receive_return),
+                .service(
+                    resource("", "GET, POST")
+                        .route(post().to(storefront::place))
+                        .route(get().to(storefront::list)),
                 )
-                .route("/{id}/picks", post().to(warehouse::acknowledge_picks))
-                .route("/{id}/pack", post().to(warehouse::pack))
-                .route("/{id}/label", get().to(warehouse::label))
-                .route("/{id}/handover", post().to(warehouse::handover)),
+                .service(resource("/{id}", "GET").route(get().to(storefront::get)))
+                .service(resource("/{id}/payments", "POST").route(post().to(storefront::payment)))
+                .service(resource("/{id}/cancel", "POST").route(post().to(storefront::cancel)))
+                .service(
+                    resource("/{id}/returns", "POST").route(post().to(storefront::request_return)),
+                )
+                .service(
+                    resource("/{id}/returns/label", "GET")
+                        .route(get().to(storefront::return_label)),
+                )
+                .service(
+                    resource("/{id}/returns/receive", "POST")
+                        .route(post().to(warehouse::receive_return)),
+                )
+                .service(
+                    resource("/{id}/picks", "POST").route(post().to(warehouse::acknowledge_picks)),
+                )
+                .service(resource("/{id}/pack", "POST").route(post().to(warehouse::pack)))
+                .service(resource("/{id}/label", "GET").route(get().to(warehouse::label)))
+                .service(resource("/{id}/handover", "POST").route(post().to(warehouse::handover))),
         )
-        .service(scope("/v1/warehouses").route("/{warehouse}/picks", get().to(warehouse::picks)))
-        .service(scope("/v1/carriers").route("/{carrier}/events", post().to(carrier::event)))
+        .service(
+            scope("/v1/warehouses")
+                .service(resource("/{warehouse}/picks", "GET").route(get().to(warehouse::picks))),
+        )
+        .service(
+            scope("/v1/carriers")
+                .service(resource("/{carrier}/events", "POST").route(post().to(carrier::event))),
+        )
         .service(
             scope("/v1/inventory")
-                .route("/{warehouse}/{sku}", put().to(inventory::set))
-                .route("/{sku}", get().to(inventory::get)),
+                .service(resource("/{warehouse}/{sku}", "PUT").route(put().to(inventory::set)))
+                .service(resource("/{sku}", "GET").route(get().to(inventory::get))),
         )
         .service(
             scope("/v1/notifications")
-                .route("/dead-letters", get().to(ops::dead_letters))
-                .route(
-                    "/dead-letters/{id}/retry",
-                    post().to(ops::retry_dead_letter),
+                .service(resource("/dead-letters", "GET").route(get().to(ops::dead_letters)))
+                .service(
+                    resource("/dead-letters/{id}/retry", "POST")
+                        .route(post().to(ops::retry_dead_letter)),
                 ),
         );
+}
+
+/// A resource whose other methods answer 405 with `Allow: {allow}`.
+fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        let mut resp = actix_web::ResponseError::error_response(&Problem::new(
+            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("this resource answers {allow} only"),
+        ));
+        resp.headers_mut().insert(
+            actix_web::http::header::ALLOW,
+            actix_web::http::header::HeaderValue::from_static(allow),
+        );
+        resp
+    }))
 }
 
 pub fn configure(max_body: usize) -> impl FnOnce(&mut web::ServiceConfig) {

@@ -2,28 +2,30 @@
 
 use super::auth::Role;
 use super::problem::Problem;
+use super::schema::requests::{DeadLetterPath, DeadLetterQuery};
+use super::schema::views::{DeadLetter, StatusBody};
 use super::{page_size, AppState};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use orderly_actors::engine::DeadLetter;
-use serde::Deserialize;
-use utoipa::IntoParams;
 
-#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "The process is alive")))]
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "The process is alive: `{\"status\": \"ok\"}`", body = StatusBody)))]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+    HttpResponse::Ok().json(StatusBody::new("ok"))
 }
 
-#[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, description = "Ready"), (status = 503, description = "Starting, or storage failed")))]
+#[utoipa::path(get, path = "/readyz", tag = "ops", responses(
+    (status = 200, description = "Ready: `{\"status\": \"ready\"}`", body = StatusBody),
+    (status = 503, description = "Starting, or storage failed: `{\"status\": \"not ready\"}`", body = StatusBody)))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     if state.engine.is_ready() {
-        HttpResponse::Ok().json(serde_json::json!({"status": "ready"}))
+        HttpResponse::Ok().json(StatusBody::new("ready"))
     } else {
-        HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "not ready"}))
+        HttpResponse::ServiceUnavailable().json(StatusBody::new("not ready"))
     }
 }
 
-#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format")))]
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus metrics (OpenMetrics text format)",
+    content_type = "application/openmetrics-text", body = String)))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let engine = state.engine.metrics().await;
     HttpResponse::Ok()
@@ -31,15 +33,10 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         .body(state.metrics.render(&engine))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct DeadLetterQuery {
-    /// Page size, 1-200 (default 50).
-    limit: Option<usize>,
-}
-
 #[utoipa::path(get, path = "/v1/notifications/dead-letters", tag = "admin", params(DeadLetterQuery),
-    responses((status = 200, body = Vec<DeadLetter>)), security(("bearer" = [])))]
+    responses((status = 200, description = "Notifications that ran out of attempts", body = Vec<DeadLetter>),
+        (status = 400, description = "`/problems/bad_request`: limit out of range or unknown parameter", body = Problem)),
+    security(("admin" = [])))]
 pub async fn dead_letters(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -47,19 +44,22 @@ pub async fn dead_letters(
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, &[Role::Admin])?;
     let list = state.engine.dead_letters(page_size(q.limit)?)?;
+    let list: Vec<DeadLetter> = list.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(list))
 }
 
-#[utoipa::path(post, path = "/v1/notifications/dead-letters/{id}/retry", tag = "admin",
-    responses((status = 202, description = "Queued for delivery again"), (status = 404, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/notifications/dead-letters/{id}/retry", tag = "admin", params(DeadLetterPath),
+    responses((status = 202, description = "Queued for delivery again: `{\"status\": \"queued\"}`", body = StatusBody),
+        (status = 404, description = "`/problems/not_found`: no dead letter with this id", body = Problem)),
+    security(("admin" = [])))]
 pub async fn retry_dead_letter(
     state: web::Data<AppState>,
     req: HttpRequest,
-    id: web::Path<String>,
+    path: web::Path<DeadLetterPath>,
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, &[Role::Admin])?;
-    if !state.engine.retry_dead_letter(&id).await? {
+    if !state.engine.retry_dead_letter(&path.id).await? {
         return Err(Problem::not_found("no dead letter with this id"));
     }
-    Ok(HttpResponse::build(StatusCode::ACCEPTED).json(serde_json::json!({"status": "queued"})))
+    Ok(HttpResponse::build(StatusCode::ACCEPTED).json(StatusBody::new("queued")))
 }

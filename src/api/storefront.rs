@@ -2,52 +2,41 @@
 
 use super::auth::Role;
 use super::problem::Problem;
-use super::views::{OrderBody, OrderPage, OrderSummary};
+use super::schema::order::{Order, OrderDetail, OrderPage};
+use super::schema::requests::{
+    CancelBody, IdempotencyKey, ListQuery, NewOrder, OrderPath, PaymentBody, ReturnBody,
+};
+use super::schema::views::Pdf;
 use super::{page_size, parse_cursor, parse_id, AppState};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use orderly_actors::domain::{Cause, LineQty, NewOrder, PaymentUpdate, Status};
-use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use orderly_actors::domain::{Cause, Status};
+use orderly_actors::engine::OrderView;
 
 const STOREFRONT: &[Role] = &[Role::Storefront];
 
-fn idempotency_key(req: &HttpRequest) -> Result<String, Problem> {
-    let key = req
-        .headers()
-        .get("idempotency-key")
-        .ok_or_else(|| {
-            Problem::bad_request("the Idempotency-Key header is required when placing an order")
-        })?
-        .to_str()
-        .map_err(|_| Problem::bad_request("Idempotency-Key must be visible ASCII"))?;
-    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Problem::bad_request(
-            "Idempotency-Key must be 1-255 visible ASCII characters",
-        ));
-    }
-    Ok(key.to_string())
-}
-
-pub(super) fn order_response(
-    status: StatusCode,
-    view: orderly_actors::engine::OrderView,
-) -> HttpResponse {
-    HttpResponse::build(status).json(OrderBody::new(view))
+pub(super) fn order_response(status: StatusCode, view: OrderView) -> HttpResponse {
+    HttpResponse::build(status).json(OrderDetail::from(view))
 }
 
 #[utoipa::path(post, path = "/v1/orders", tag = "storefront", request_body = NewOrder,
-    params(("Idempotency-Key" = String, Header, description = "Required; the same key and body return the original response")),
-    responses((status = 201, body = OrderBody), (status = 422, body = Problem), (status = 409, body = Problem)),
-    security(("bearer" = [])))]
+    params(IdempotencyKey),
+    responses(
+        (status = 201, description = "Placed (or, for a repeated key and body, the original answer with `Idempotent-Replayed: true`)", body = OrderDetail,
+            headers(("Location" = String, description = "The order's URL"))),
+        (status = 400, description = "`/problems/bad_request`: Idempotency-Key missing or not 1-255 visible ASCII characters, or malformed JSON", body = Problem),
+        (status = 409, description = "`/problems/idempotency_in_progress`: a request with this key is still running", body = Problem),
+        (status = 422, description = "`/problems/validation` (`field` names the culprit, e.g. a sku that appears twice), or `/problems/idempotency_key_reused`: this key was used with another body", body = Problem)),
+    security(("storefront" = []), ("admin" = [])))]
 pub async fn place(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Json<NewOrder>,
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, STOREFRONT)?;
-    let key = idempotency_key(&req)?;
-    let placed = state.engine.place(&key, body.into_inner()).await?;
+    let key = IdempotencyKey::from_request(&req)?;
+    let order = body.into_inner().try_into()?;
+    let placed = state.engine.place(&key, order).await?;
     let id = placed.view.order.id;
     let mut resp = order_response(StatusCode::CREATED, placed.view);
     resp.headers_mut().insert(
@@ -64,31 +53,23 @@ pub async fn place(
     Ok(resp)
 }
 
-#[utoipa::path(get, path = "/v1/orders/{id}", tag = "storefront",
-    responses((status = 200, body = OrderBody), (status = 404, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/orders/{id}", tag = "storefront", params(OrderPath),
+    responses((status = 200, body = OrderDetail), (status = 404, description = "`/problems/not_found`: no order with this id", body = Problem)),
+    security(("storefront" = []), ("admin" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
     req: HttpRequest,
-    id: web::Path<String>,
+    path: web::Path<OrderPath>,
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, STOREFRONT)?;
-    let view = state.engine.order_with_history(parse_id(&id)?)?;
+    let view = state.engine.order_with_history(parse_id(&path.id)?)?;
     Ok(order_response(StatusCode::OK, view))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    /// Only orders in this status.
-    status: Option<String>,
-    /// Page size, 1-200 (default 50).
-    limit: Option<usize>,
-    /// `next_cursor` from the previous page.
-    cursor: Option<String>,
-}
-
 #[utoipa::path(get, path = "/v1/orders", tag = "storefront", params(ListQuery),
-    responses((status = 200, body = OrderPage), (status = 400, body = Problem)), security(("bearer" = [])))]
+    responses((status = 200, description = "Orders, newest first", body = OrderPage),
+        (status = 400, description = "`/problems/bad_request`: unknown status, limit out of range, bad cursor or unknown parameter", body = Problem)),
+    security(("storefront" = []), ("admin" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -108,62 +89,47 @@ pub async fn list(
     let next_cursor = (orders.len() == limit)
         .then(|| orders.last().map(|o| o.id.to_string()))
         .flatten();
-    let orders = orders
-        .into_iter()
-        .map(|o| OrderSummary {
-            total: o.total(),
-            order: o,
-        })
-        .collect();
     Ok(HttpResponse::Ok().json(OrderPage {
-        orders,
+        orders: orders.into_iter().map(Order::from).collect(),
         next_cursor,
     }))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PaymentBody {
-    status: PaymentUpdate,
-    /// Minor units; must equal the order total for authorized/captured.
-    amount: i64,
-    reference: String,
-}
-
-#[utoipa::path(post, path = "/v1/orders/{id}/payments", tag = "storefront", request_body = PaymentBody,
-    responses((status = 200, body = OrderBody), (status = 409, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/orders/{id}/payments", tag = "storefront", params(OrderPath), request_body = PaymentBody,
+    responses((status = 200, body = OrderDetail),
+        (status = 404, description = "`/problems/not_found`: no order with this id", body = Problem),
+        (status = 409, description = "Not allowed now (`/problems/order_closed`, `/problems/payment_already_secured`); `current_status` says the order's status", body = Problem),
+        (status = 422, description = "`/problems/validation`: e.g. the amount is not the order total", body = Problem)),
+    security(("storefront" = []), ("admin" = [])))]
 pub async fn payment(
     state: web::Data<AppState>,
     req: HttpRequest,
-    id: web::Path<String>,
+    path: web::Path<OrderPath>,
     body: web::Json<PaymentBody>,
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, STOREFRONT)?;
-    let id = parse_id(&id)?;
+    let id = parse_id(&path.id)?;
     let b = body.into_inner();
     let view = state
         .engine
-        .pay(id, b.status, b.amount, b.reference)
+        .pay(id, b.status.into(), b.amount, b.reference)
         .await?;
     Ok(order_response(StatusCode::OK, view))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CancelBody {
-    reason: String,
-}
-
-#[utoipa::path(post, path = "/v1/orders/{id}/cancel", tag = "storefront", request_body = CancelBody,
-    responses((status = 200, body = OrderBody), (status = 409, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/orders/{id}/cancel", tag = "storefront", params(OrderPath), request_body = CancelBody,
+    responses((status = 200, body = OrderDetail),
+        (status = 404, description = "`/problems/not_found`: no order with this id", body = Problem),
+        (status = 409, description = "`/problems/cancel_not_allowed`: shipped, delivered, cancelled or returned (`current_status`)", body = Problem)),
+    security(("storefront" = []), ("admin" = [])))]
 pub async fn cancel(
     state: web::Data<AppState>,
     req: HttpRequest,
-    id: web::Path<String>,
+    path: web::Path<OrderPath>,
     body: web::Json<CancelBody>,
 ) -> Result<HttpResponse, Problem> {
     let role = state.keys.require(&req, STOREFRONT)?;
-    let id = parse_id(&id)?;
+    let id = parse_id(&path.id)?;
     let cause = if role == Role::Admin {
         Cause::Admin
     } else {
@@ -176,39 +142,39 @@ pub async fn cancel(
     Ok(order_response(StatusCode::OK, view))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReturnBody {
-    lines: Vec<LineQty>,
-    reason: String,
-}
-
-#[utoipa::path(post, path = "/v1/orders/{id}/returns", tag = "storefront", request_body = ReturnBody,
-    responses((status = 200, description = "Return approved; see return_case and return_label_url", body = OrderBody), (status = 409, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/orders/{id}/returns", tag = "storefront", params(OrderPath), request_body = ReturnBody,
+    responses((status = 200, description = "Return approved; see return_case and return_label_url", body = OrderDetail),
+        (status = 404, description = "`/problems/not_found`: no order with this id", body = Problem),
+        (status = 409, description = "`/problems/return_not_allowed`, `/problems/return_exists` or `/problems/return_window_closed`", body = Problem),
+        (status = 422, description = "`/problems/validation`: a sku not on the order, twice, or more than delivered", body = Problem)),
+    security(("storefront" = []), ("admin" = [])))]
 pub async fn request_return(
     state: web::Data<AppState>,
     req: HttpRequest,
-    id: web::Path<String>,
+    path: web::Path<OrderPath>,
     body: web::Json<ReturnBody>,
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, STOREFRONT)?;
-    let id = parse_id(&id)?;
+    let id = parse_id(&path.id)?;
     let b = body.into_inner();
-    let view = state.engine.request_return(id, b.lines, b.reason).await?;
+    let lines = b.lines.into_iter().map(Into::into).collect();
+    let view = state.engine.request_return(id, lines, b.reason).await?;
     Ok(order_response(StatusCode::OK, view))
 }
 
-#[utoipa::path(get, path = "/v1/orders/{id}/returns/label", tag = "storefront",
-    responses((status = 200, content_type = "application/pdf", description = "Return label"), (status = 404, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/orders/{id}/returns/label", tag = "storefront", params(OrderPath),
+    responses((status = 200, content_type = "application/pdf", description = "Return label", body = Pdf),
+        (status = 404, description = "`/problems/not_found`: no such order, or no return approved", body = Problem)),
+    security(("storefront" = []), ("warehouse" = []), ("admin" = [])))]
 pub async fn return_label(
     state: web::Data<AppState>,
     req: HttpRequest,
-    id: web::Path<String>,
+    path: web::Path<OrderPath>,
 ) -> Result<HttpResponse, Problem> {
     state
         .keys
         .require(&req, &[Role::Storefront, Role::Warehouse])?;
-    let order = state.engine.order(parse_id(&id)?)?;
+    let order = state.engine.order(parse_id(&path.id)?)?;
     let pdf = crate::label::return_label(&order)
         .ok_or_else(|| Problem::not_found("no return has been approved for this order"))?;
     Ok(HttpResponse::Ok().content_type("application/pdf").body(pdf))

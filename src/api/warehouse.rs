@@ -2,37 +2,39 @@
 
 use super::auth::Role;
 use super::problem::Problem;
+use super::schema::order::OrderDetail;
+use super::schema::requests::{
+    OrderPath, PackBody, PickQuery, PicksBody, ReceiveBody, WarehousePath,
+};
+use super::schema::values::LineQty;
+use super::schema::views::{Pdf, PickList, PickOrder};
 use super::storefront::order_response;
-use super::views::{PickList, PickOrder};
 use super::{check_warehouse, page_size, parse_cursor, parse_id, AppState};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use orderly_actors::domain::{LineQty, Parcel};
+use orderly_actors::domain as d;
 use orderly_actors::engine::{Engine, EngineError, OrderView};
-use serde::Deserialize;
 use std::future::Future;
-use utoipa::{IntoParams, ToSchema};
 
 const WAREHOUSE: &[Role] = &[Role::Warehouse];
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct PickQuery {
-    /// Page size, 1-200 (default 50).
-    limit: Option<usize>,
-    /// `next_cursor` from the previous page.
-    cursor: Option<String>,
+fn domain_lines(lines: Vec<LineQty>) -> Vec<d::LineQty> {
+    lines.into_iter().map(Into::into).collect()
 }
 
-#[utoipa::path(get, path = "/v1/warehouses/{warehouse}/picks", tag = "warehouse", params(PickQuery),
-    responses((status = 200, description = "Confirmed orders to pick, oldest first", body = PickList)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/warehouses/{warehouse}/picks", tag = "warehouse", params(WarehousePath, PickQuery),
+    responses((status = 200, description = "Confirmed orders to pick, oldest first", body = PickList),
+        (status = 400, description = "`/problems/bad_request`: limit out of range, bad cursor or unknown parameter", body = Problem),
+        (status = 422, description = "`/problems/validation`: not a warehouse id", body = Problem)),
+    security(("warehouse" = []), ("admin" = [])))]
 pub async fn picks(
     state: web::Data<AppState>,
     req: HttpRequest,
-    warehouse: web::Path<String>,
+    path: web::Path<WarehousePath>,
     q: web::Query<PickQuery>,
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, WAREHOUSE)?;
+    let warehouse = path.into_inner().warehouse;
     check_warehouse(&warehouse)?;
     let limit = page_size(q.limit)?;
     let after = parse_cursor(q.cursor.as_deref())?;
@@ -41,105 +43,109 @@ pub async fn picks(
         .then(|| orders.last().map(|o| o.id.to_string()))
         .flatten();
     Ok(HttpResponse::Ok().json(PickList {
-        warehouse: warehouse.into_inner(),
-        orders: orders.into_iter().map(PickOrder::new).collect(),
+        warehouse,
+        orders: orders.into_iter().map(PickOrder::from).collect(),
         next_cursor,
     }))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PicksBody {
-    warehouse: String,
-    /// Units picked now; they add up over several calls, up to the ordered quantity.
-    lines: Vec<LineQty>,
-}
-
-#[utoipa::path(post, path = "/v1/orders/{id}/picks", tag = "warehouse", request_body = PicksBody,
-    responses((status = 200, body = super::views::OrderBody), (status = 409, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/orders/{id}/picks", tag = "warehouse", params(OrderPath), request_body = PicksBody,
+    responses((status = 200, body = OrderDetail),
+        (status = 404, description = "`/problems/not_found`: no order with this id", body = Problem),
+        (status = 409, description = "`/problems/picks_not_allowed`, `/problems/wrong_warehouse`, `/problems/no_reservation` or `/problems/over_pick`", body = Problem),
+        (status = 422, description = "`/problems/validation`: a sku not on the order or twice, a zero quantity", body = Problem)),
+    security(("warehouse" = []), ("admin" = [])))]
 pub async fn acknowledge_picks(
     state: web::Data<AppState>,
     req: HttpRequest,
-    id: web::Path<String>,
+    path: web::Path<OrderPath>,
     body: web::Json<PicksBody>,
 ) -> Result<HttpResponse, Problem> {
     let b = body.into_inner();
-    run(&state, &req, &id, b.warehouse, |engine, id, warehouse| {
-        engine.acknowledge_picks(id, warehouse, b.lines)
-    })
+    run(
+        &state,
+        &req,
+        &path.id,
+        b.warehouse,
+        |engine, id, warehouse| engine.acknowledge_picks(id, warehouse, domain_lines(b.lines)),
+    )
     .await
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PackBody {
-    warehouse: String,
-    parcels: Vec<Parcel>,
-}
-
-#[utoipa::path(post, path = "/v1/orders/{id}/pack", tag = "warehouse", request_body = PackBody,
-    responses((status = 200, description = "Packed; carrier booked and label ready (label_url)", body = super::views::OrderBody), (status = 409, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/orders/{id}/pack", tag = "warehouse", params(OrderPath), request_body = PackBody,
+    responses((status = 200, description = "Packed; carrier booked and label ready (label_url)", body = OrderDetail),
+        (status = 404, description = "`/problems/not_found`: no order with this id", body = Problem),
+        (status = 409, description = "`/problems/pack_not_allowed`, `/problems/not_fully_picked`, `/problems/wrong_warehouse`, or `/problems/no_carrier`: no configured carrier can ship it", body = Problem),
+        (status = 422, description = "`/problems/validation`: parcels out of range", body = Problem)),
+    security(("warehouse" = []), ("admin" = [])))]
 pub async fn pack(
     state: web::Data<AppState>,
     req: HttpRequest,
-    id: web::Path<String>,
+    path: web::Path<OrderPath>,
     body: web::Json<PackBody>,
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, WAREHOUSE)?;
-    let id = parse_id(&id)?;
+    let id = parse_id(&path.id)?;
     let b = body.into_inner();
     check_warehouse(&b.warehouse)?;
-    let view = state.engine.pack(id, b.warehouse, b.parcels).await?;
+    let parcels = b.parcels.into_iter().map(Into::into).collect();
+    let view = state.engine.pack(id, b.warehouse, parcels).await?;
     Ok(order_response(StatusCode::OK, view))
 }
 
-#[utoipa::path(get, path = "/v1/orders/{id}/label", tag = "warehouse",
-    responses((status = 200, content_type = "application/pdf", description = "Shipping label"), (status = 404, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/orders/{id}/label", tag = "warehouse", params(OrderPath),
+    responses((status = 200, content_type = "application/pdf", description = "Shipping label", body = Pdf),
+        (status = 404, description = "`/problems/not_found`: no such order, or no booked shipment yet", body = Problem)),
+    security(("warehouse" = []), ("admin" = [])))]
 pub async fn label(
     state: web::Data<AppState>,
     req: HttpRequest,
-    id: web::Path<String>,
+    path: web::Path<OrderPath>,
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, WAREHOUSE)?;
-    let order = state.engine.order(parse_id(&id)?)?;
+    let order = state.engine.order(parse_id(&path.id)?)?;
     let pdf = crate::label::shipping_label(&order).ok_or_else(|| {
         Problem::not_found("the label is not ready: the order has no booked shipment yet")
     })?;
     Ok(HttpResponse::Ok().content_type("application/pdf").body(pdf))
 }
 
-#[utoipa::path(post, path = "/v1/orders/{id}/handover", tag = "warehouse",
-    responses((status = 200, body = super::views::OrderBody), (status = 409, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/orders/{id}/handover", tag = "warehouse", params(OrderPath),
+    responses((status = 200, body = OrderDetail),
+        (status = 404, description = "`/problems/not_found`: no order with this id", body = Problem),
+        (status = 409, description = "`/problems/handover_not_allowed` (the order is not packed) or `/problems/label_not_ready`", body = Problem)),
+    security(("warehouse" = []), ("admin" = [])))]
 pub async fn handover(
     state: web::Data<AppState>,
     req: HttpRequest,
-    id: web::Path<String>,
+    path: web::Path<OrderPath>,
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, WAREHOUSE)?;
-    let id = parse_id(&id)?;
+    let id = parse_id(&path.id)?;
     let view = state.engine.hand_over(id).await?;
     Ok(order_response(StatusCode::OK, view))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReceiveBody {
-    warehouse: String,
-    lines: Vec<LineQty>,
-}
-
-#[utoipa::path(post, path = "/v1/orders/{id}/returns/receive", tag = "warehouse", request_body = ReceiveBody,
-    responses((status = 200, description = "Restocked and returned; refund issued", body = super::views::OrderBody), (status = 409, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/orders/{id}/returns/receive", tag = "warehouse", params(OrderPath), request_body = ReceiveBody,
+    responses((status = 200, description = "Restocked and returned; refund issued", body = OrderDetail),
+        (status = 404, description = "`/problems/not_found`: no order with this id", body = Problem),
+        (status = 409, description = "`/problems/no_open_return`: no approved return awaiting receipt", body = Problem),
+        (status = 422, description = "`/problems/validation`: a sku not approved for return, or more than approved", body = Problem)),
+    security(("warehouse" = []), ("admin" = [])))]
 pub async fn receive_return(
     state: web::Data<AppState>,
     req: HttpRequest,
-    id: web::Path<String>,
+    path: web::Path<OrderPath>,
     body: web::Json<ReceiveBody>,
 ) -> Result<HttpResponse, Problem> {
     let b = body.into_inner();
-    run(&state, &req, &id, b.warehouse, |engine, id, warehouse| {
-        engine.receive_return(id, warehouse, b.lines)
-    })
+    run(
+        &state,
+        &req,
+        &path.id,
+        b.warehouse,
+        |engine, id, warehouse| engine.receive_return(id, warehouse, domain_lines(b.lines)),
+    )
     .await
 }
 

@@ -3,7 +3,6 @@
 use crate::domain::inventory::{Reservation, StockLevel};
 use crate::domain::{Effect, Event, Order, OrderId, Timer};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 /// The outbox's record of one message still to be delivered.
 ///
@@ -55,7 +54,7 @@ impl OutboxEntry {
 }
 
 /// A notification that ran out of attempts, kept for an operator to inspect and retry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetter {
     pub message_id: String,
     pub order_id: uuid::Uuid,
@@ -65,8 +64,6 @@ pub struct DeadLetter {
     pub last_error: Option<String>,
     pub failed_at: DateTime<Utc>,
     /// The outbox entry it came from (filled when read back from storage).
-    #[serde(skip)]
-    #[schema(ignore)]
     pub entry: Option<OutboxEntry>,
 }
 

@@ -4,14 +4,17 @@
 //! Modules: `support` (process harness, HTTP client, polling, webhook receiver), `lifecycle`
 //! (happy paths end to end), `api_edges` (auth, validation, errors, pagination, ops),
 //! `automation` (timers and automatic cancellations), `crash` (SIGKILL durability and
-//! exactly-once effects), `notifications` (signed webhooks, retries, dead letters), `upgrade`
-//! (a data directory written by the release before the storage interface opens and serves).
+//! exactly-once effects), `notifications` (signed webhooks, retries, dead letters),
+//! `http_contract` (what responses leave out, the OpenAPI document, 405s, integral numbers),
+//! `upgrade` (a data directory written by the release before the storage interface opens and
+//! serves).
 
 mod api_edges;
 mod automation;
 mod config_errors;
 mod crash;
 mod harness;
+mod http_contract;
 mod lifecycle;
 mod notifications;
 mod support;

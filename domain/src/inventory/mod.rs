@@ -8,9 +8,8 @@
 use super::order::{LineQty, OrderId, Shortage};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StockLevel {
     pub on_hand: i64,
     pub reserved: i64,

@@ -65,9 +65,8 @@ const ISO_4217: &[(&str, u8)] = &[
 ];
 
 /// A validated ISO 4217 currency code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, example = "EUR")]
 pub struct Currency([u8; 3]);
 
 impl Currency {
@@ -118,7 +117,7 @@ impl fmt::Display for Currency {
 }
 
 /// An amount in minor units of a currency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Money {
     /// Integer amount in the currency's minor unit (e.g. cents).
     pub amount: i64,

@@ -6,10 +6,9 @@ use super::event::{Change, Event};
 use super::model::{CarrierEventKind, LineQty, Order, OrderId, Parcel, StockState};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 /// Customer-visible moments that produce a notification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NotificationKind {
     Confirmed,

@@ -7,10 +7,9 @@ use super::model::{Address, Customer, InitialPaymentStatus, PaymentMethod, Shipp
 use super::validate::{opt_text, text};
 use crate::money::Currency;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 /// A validated request to place an order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewOrder {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_ref: Option<String>,
@@ -23,7 +22,7 @@ pub struct NewOrder {
     pub payment: NewPayment,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewLine {
     pub sku: String,
     pub quantity: u32,
@@ -31,7 +30,7 @@ pub struct NewLine {
     pub unit_price: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewPayment {
     pub method: PaymentMethod,
     pub status: InitialPaymentStatus,

@@ -240,7 +240,7 @@ fn same_json_as_the_domain() {
     assert_eq!(
         json(&v1::DeadLetter::new(&letter, &entry)),
         json(&legacy::StoredDeadLetter {
-            letter: letter.clone(),
+            letter: legacy::DeadLetter::from(&letter),
             entry: legacy::OutboxEntry::from(&entry),
         })
     );
@@ -442,8 +442,33 @@ mod legacy {
     }
 
     #[derive(Serialize)]
+    pub struct DeadLetter {
+        pub message_id: String,
+        pub order_id: uuid::Uuid,
+        pub kind: String,
+        pub channel: Option<String>,
+        pub attempts: u32,
+        pub last_error: Option<String>,
+        pub failed_at: DateTime<Utc>,
+    }
+
+    impl From<&crate::DeadLetter> for DeadLetter {
+        fn from(l: &crate::DeadLetter) -> Self {
+            DeadLetter {
+                message_id: l.message_id.clone(),
+                order_id: l.order_id,
+                kind: l.kind.clone(),
+                channel: l.channel.clone(),
+                attempts: l.attempts,
+                last_error: l.last_error.clone(),
+                failed_at: l.failed_at,
+            }
+        }
+    }
+
+    #[derive(Serialize)]
     pub struct StoredDeadLetter {
-        pub letter: crate::DeadLetter,
+        pub letter: DeadLetter,
         pub entry: OutboxEntry,
     }
 }

@@ -1,0 +1,538 @@
+//! An order as clients see it, and its history.
+//!
+//! `Order` is the domain's snapshot minus internal bookkeeping: the list of carrier event ids
+//! already applied (kept only to ignore redelivered carrier events) is not shown. Storefronts get
+//! `OrderDetail` (the order, its label links and its history) from single-order calls and pages
+//! of `Order` from the list.
+
+use super::requests::NewOrder;
+use super::values::{
+    Address, CarrierEventKind, Currency, Customer, LineQty, Money, Parcel, PaymentMethod,
+    PaymentStatus, Shipping, Status,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use orderly_actors::domain as d;
+use orderly_actors::engine::OrderView;
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Who caused a change: a client role, or one of Orderly's own automations.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    Storefront,
+    Warehouse,
+    /// A carrier, by its id.
+    Carrier(String),
+    Admin,
+    InventoryActor,
+    CarrierActor,
+    PaymentTimer,
+}
+
+impl From<d::Cause> for Cause {
+    fn from(c: d::Cause) -> Self {
+        match c {
+            d::Cause::Storefront => Cause::Storefront,
+            d::Cause::Warehouse => Cause::Warehouse,
+            d::Cause::Carrier(id) => Cause::Carrier(id),
+            d::Cause::Admin => Cause::Admin,
+            d::Cause::InventoryActor => Cause::InventoryActor,
+            d::Cause::CarrierActor => Cause::CarrierActor,
+            d::Cause::PaymentTimer => Cause::PaymentTimer,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Payment {
+    pub method: PaymentMethod,
+    pub status: PaymentStatus,
+    /// Amount authorized or captured, in minor units.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+impl From<d::Payment> for Payment {
+    fn from(p: d::Payment) -> Self {
+        Payment {
+            method: p.method.into(),
+            status: p.status.into(),
+            amount: p.amount,
+            reference: p.reference,
+        }
+    }
+}
+
+/// An order line.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Line {
+    pub sku: String,
+    pub quantity: u32,
+    /// Price of one unit in minor units of the order's currency.
+    pub unit_price: i64,
+    /// Units the warehouse has acknowledged as picked.
+    pub picked: u32,
+}
+
+impl From<d::Line> for Line {
+    fn from(l: d::Line) -> Self {
+        Line {
+            sku: l.sku,
+            quantity: l.quantity,
+            unit_price: l.unit_price,
+            picked: l.picked,
+        }
+    }
+}
+
+/// Where the order's stock reservation stands.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StockState {
+    /// Reservation asked for, no answer yet.
+    Pending,
+    Reserved,
+    /// The inventory could not cover every line.
+    Unavailable,
+    /// The reservation was given back (cancellation).
+    Released,
+    /// The reserved units left the warehouse (hand-over).
+    Committed,
+}
+
+impl From<d::StockState> for StockState {
+    fn from(s: d::StockState) -> Self {
+        match s {
+            d::StockState::Pending => StockState::Pending,
+            d::StockState::Reserved => StockState::Reserved,
+            d::StockState::Unavailable => StockState::Unavailable,
+            d::StockState::Released => StockState::Released,
+            d::StockState::Committed => StockState::Committed,
+        }
+    }
+}
+
+/// A line the inventory could not cover.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Shortage {
+    pub sku: String,
+    pub requested: u32,
+    pub available: i64,
+}
+
+impl From<d::Shortage> for Shortage {
+    fn from(s: d::Shortage) -> Self {
+        Shortage {
+            sku: s.sku,
+            requested: s.requested,
+            available: s.available,
+        }
+    }
+}
+
+/// The carrier booking of a shipment.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Booking {
+    pub carrier: String,
+    pub carrier_name: String,
+    pub service: String,
+    pub tracking_number: String,
+    pub estimated_delivery: NaiveDate,
+}
+
+impl From<d::Booking> for Booking {
+    fn from(b: d::Booking) -> Self {
+        Booking {
+            carrier: b.carrier,
+            carrier_name: b.carrier_name,
+            service: b.service,
+            tracking_number: b.tracking_number,
+            estimated_delivery: b.estimated_delivery,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Shipment {
+    pub warehouse: String,
+    pub parcels: Vec<Parcel>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub booking: Option<Booking>,
+    /// The latest carrier scan by occurrence time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_scan: Option<CarrierEventKind>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_scan_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_location: Option<String>,
+}
+
+impl From<d::Shipment> for Shipment {
+    fn from(s: d::Shipment) -> Self {
+        Shipment {
+            warehouse: s.warehouse,
+            parcels: s.parcels.into_iter().map(Into::into).collect(),
+            booking: s.booking.map(Into::into),
+            last_scan: s.last_scan.map(Into::into),
+            last_scan_at: s.last_scan_at,
+            last_location: s.last_location,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReturnCase {
+    pub lines: Vec<LineQty>,
+    pub reason: String,
+    pub approved_at: DateTime<Utc>,
+    /// Tracking number printed on the return label.
+    pub tracking_number: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received_lines: Option<Vec<LineQty>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refund: Option<Money>,
+}
+
+impl From<d::ReturnCase> for ReturnCase {
+    fn from(r: d::ReturnCase) -> Self {
+        ReturnCase {
+            lines: r.lines.into_iter().map(Into::into).collect(),
+            reason: r.reason,
+            approved_at: r.approved_at,
+            tracking_number: r.tracking_number,
+            received_at: r.received_at,
+            received_lines: r
+                .received_lines
+                .map(|ls| ls.into_iter().map(Into::into).collect()),
+            refund: r.refund.map(Into::into),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Cancellation {
+    pub reason: String,
+    pub at: DateTime<Utc>,
+    pub by: Cause,
+}
+
+impl From<d::Cancellation> for Cancellation {
+    fn from(c: d::Cancellation) -> Self {
+        Cancellation {
+            reason: c.reason,
+            at: c.at,
+            by: c.by.into(),
+        }
+    }
+}
+
+/// An order as clients see it (list entries are this; single-order calls add links and history).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Order {
+    pub id: Uuid,
+    /// Number of events applied; the sequence number of the latest event.
+    pub version: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_ref: Option<String>,
+    /// The customer's tracking page is `/v1/track/{tracking_token}`.
+    pub tracking_token: String,
+    pub status: Status,
+    pub customer: Customer,
+    pub currency: Currency,
+    pub lines: Vec<Line>,
+    pub shipping: Shipping,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub billing_address: Option<Address>,
+    pub payment: Payment,
+    pub stock: StockState,
+    /// Warehouse holding the reservation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warehouse: Option<String>,
+    /// Present (non-empty) only when stock was short.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shortages: Vec<Shortage>,
+    pub shipments: Vec<Shipment>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub return_case: Option<ReturnCase>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancellation: Option<Cancellation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refunded: Option<Money>,
+    pub placed_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// When an unpaid card order is cancelled automatically.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_due_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// Sum of the lines.
+    pub total: Money,
+}
+
+impl From<d::Order> for Order {
+    fn from(o: d::Order) -> Self {
+        let total = o.total().into();
+        // Left out on purpose: `carrier_event_ids` (dedup bookkeeping for carrier events).
+        let d::Order {
+            id,
+            version,
+            external_ref,
+            tracking_token,
+            status,
+            customer,
+            currency,
+            lines,
+            shipping,
+            billing_address,
+            payment,
+            stock,
+            warehouse,
+            shortages,
+            shipments,
+            return_case,
+            cancellation,
+            refunded,
+            placed_at,
+            updated_at,
+            payment_due_at,
+            delivered_at,
+            carrier_event_ids: _,
+        } = o;
+        Order {
+            id,
+            version,
+            external_ref,
+            tracking_token,
+            status: status.into(),
+            customer: customer.into(),
+            currency: currency.into(),
+            lines: lines.into_iter().map(Into::into).collect(),
+            shipping: shipping.into(),
+            billing_address: billing_address.map(Into::into),
+            payment: payment.into(),
+            stock: stock.into(),
+            warehouse,
+            shortages: shortages.into_iter().map(Into::into).collect(),
+            shipments: shipments.into_iter().map(Into::into).collect(),
+            return_case: return_case.map(Into::into),
+            cancellation: cancellation.map(Into::into),
+            refunded: refunded.map(Into::into),
+            placed_at,
+            updated_at,
+            payment_due_at,
+            delivered_at,
+            total,
+        }
+    }
+}
+
+/// One order with where its labels are and its whole history.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrderDetail {
+    #[serde(flatten)]
+    pub order: Order,
+    /// Where the shipping label (PDF) can be fetched once the carrier is booked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label_url: Option<String>,
+    /// Where the return label (PDF) can be fetched once a return is approved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub return_label_url: Option<String>,
+    pub history: Vec<Event>,
+}
+
+impl From<OrderView> for OrderDetail {
+    fn from(v: OrderView) -> Self {
+        let id = v.order.id;
+        let label_url = v.order.booking().map(|_| format!("/v1/orders/{id}/label"));
+        let return_label_url = v
+            .order
+            .return_case
+            .as_ref()
+            .map(|_| format!("/v1/orders/{id}/returns/label"));
+        OrderDetail {
+            order: v.order.into(),
+            label_url,
+            return_label_url,
+            history: v.history.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// A page of orders, newest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrderPage {
+    pub orders: Vec<Order>,
+    /// Pass as `cursor` to get the next (older) page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// One recorded change in an order's history.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Event {
+    pub seq: u32,
+    pub at: DateTime<Utc>,
+    pub by: Cause,
+    #[serde(flatten)]
+    pub change: Change,
+}
+
+impl From<d::Event> for Event {
+    fn from(e: d::Event) -> Self {
+        Event {
+            seq: e.seq,
+            at: e.at,
+            by: e.by.into(),
+            change: e.change.into(),
+        }
+    }
+}
+
+/// What an event changed, by `type`.
+// `Placed` carries the whole new order, as the domain's event does.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    Placed {
+        id: Uuid,
+        tracking_token: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        payment_due_at: Option<DateTime<Utc>>,
+        order: NewOrder,
+    },
+    StockReserved {
+        warehouse: String,
+    },
+    StockUnavailable {
+        shortages: Vec<Shortage>,
+    },
+    PaymentRecorded {
+        status: PaymentStatus,
+        amount: i64,
+        reference: String,
+    },
+    Confirmed,
+    PicksAcknowledged {
+        warehouse: String,
+        lines: Vec<LineQty>,
+    },
+    Packed {
+        warehouse: String,
+        parcels: Vec<Parcel>,
+    },
+    ShipmentBooked {
+        booking: Booking,
+    },
+    Shipped,
+    CarrierScanned {
+        carrier: String,
+        /// The carrier's id for the event.
+        event_id: String,
+        kind: CarrierEventKind,
+        occurred_at: DateTime<Utc>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        location: Option<String>,
+    },
+    Delivered,
+    Cancelled {
+        reason: String,
+    },
+    ReturnApproved {
+        lines: Vec<LineQty>,
+        reason: String,
+        tracking_number: String,
+    },
+    ReturnReceived {
+        warehouse: String,
+        lines: Vec<LineQty>,
+    },
+    RefundIssued {
+        amount: Money,
+    },
+}
+
+fn qtys(lines: Vec<d::LineQty>) -> Vec<LineQty> {
+    lines.into_iter().map(Into::into).collect()
+}
+
+impl From<d::Change> for Change {
+    fn from(c: d::Change) -> Self {
+        match c {
+            d::Change::Placed {
+                id,
+                tracking_token,
+                payment_due_at,
+                order,
+            } => Change::Placed {
+                id,
+                tracking_token,
+                payment_due_at,
+                order: order.into(),
+            },
+            d::Change::StockReserved { warehouse } => Change::StockReserved { warehouse },
+            d::Change::StockUnavailable { shortages } => Change::StockUnavailable {
+                shortages: shortages.into_iter().map(Into::into).collect(),
+            },
+            d::Change::PaymentRecorded {
+                status,
+                amount,
+                reference,
+            } => Change::PaymentRecorded {
+                status: status.into(),
+                amount,
+                reference,
+            },
+            d::Change::Confirmed => Change::Confirmed,
+            d::Change::PicksAcknowledged { warehouse, lines } => Change::PicksAcknowledged {
+                warehouse,
+                lines: qtys(lines),
+            },
+            d::Change::Packed { warehouse, parcels } => Change::Packed {
+                warehouse,
+                parcels: parcels.into_iter().map(Into::into).collect(),
+            },
+            d::Change::ShipmentBooked { booking } => Change::ShipmentBooked {
+                booking: booking.into(),
+            },
+            d::Change::Shipped => Change::Shipped,
+            d::Change::CarrierScanned {
+                carrier,
+                event_id,
+                kind,
+                occurred_at,
+                location,
+            } => Change::CarrierScanned {
+                carrier,
+                event_id,
+                kind: kind.into(),
+                occurred_at,
+                location,
+            },
+            d::Change::Delivered => Change::Delivered,
+            d::Change::Cancelled { reason } => Change::Cancelled { reason },
+            d::Change::ReturnApproved {
+                lines,
+                reason,
+                tracking_number,
+            } => Change::ReturnApproved {
+                lines: qtys(lines),
+                reason,
+                tracking_number,
+            },
+            d::Change::ReturnReceived { warehouse, lines } => Change::ReturnReceived {
+                warehouse,
+                lines: qtys(lines),
+            },
+            d::Change::RefundIssued { amount } => Change::RefundIssued {
+                amount: amount.into(),
+            },
+        }
+    }
+}

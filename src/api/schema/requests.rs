@@ -1,0 +1,371 @@
+//! What clients send: request bodies, query strings, path parameters and headers, with the
+//! constraints that are enforced on them (by serde, by the handlers, or by the domain's
+//! validation), and their conversions into the domain's types.
+
+use super::values::{
+    Address, CarrierEventKind, Currency, Customer, InitialPaymentStatus, LineQty, Parcel,
+    PaymentMethod, PaymentUpdate, Shipping, Status,
+};
+use crate::api::problem::Problem;
+use actix_web::HttpRequest;
+use chrono::{DateTime, Utc};
+use orderly_actors::domain as d;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// A new order, as a storefront places it (and as the `placed` event of its history shows it).
+/// Skus must be distinct across lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct NewOrder {
+    /// The storefront's own reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
+    pub external_ref: Option<String>,
+    pub customer: Customer,
+    pub currency: Currency,
+    /// One line per sku (a sku may not appear twice).
+    #[schema(min_items = 1, max_items = 100)]
+    pub lines: Vec<NewLine>,
+    pub shipping: Shipping,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing_address: Option<Address>,
+    pub payment: NewPayment,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct NewLine {
+    #[schema(
+        pattern = r"^[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000/]{1,64}$"
+    )]
+    pub sku: String,
+    #[schema(minimum = 1, maximum = 10_000)]
+    #[serde(deserialize_with = "super::integer::u32")]
+    pub quantity: u32,
+    /// Price of one unit in minor units.
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
+    #[serde(deserialize_with = "super::integer::i64")]
+    pub unit_price: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct NewPayment {
+    pub method: PaymentMethod,
+    pub status: InitialPaymentStatus,
+}
+
+impl From<d::NewOrder> for NewOrder {
+    fn from(o: d::NewOrder) -> Self {
+        NewOrder {
+            external_ref: o.external_ref,
+            customer: o.customer.into(),
+            currency: o.currency.into(),
+            lines: o
+                .lines
+                .into_iter()
+                .map(|l| NewLine {
+                    sku: l.sku,
+                    quantity: l.quantity,
+                    unit_price: l.unit_price,
+                })
+                .collect(),
+            shipping: o.shipping.into(),
+            billing_address: o.billing_address.map(Into::into),
+            payment: NewPayment {
+                method: o.payment.method.into(),
+                status: o.payment.status.into(),
+            },
+        }
+    }
+}
+
+impl TryFrom<NewOrder> for d::NewOrder {
+    type Error = Problem;
+    /// Only the currency can fail here; the domain validates the rest (`NewOrder::validate`).
+    fn try_from(o: NewOrder) -> Result<Self, Problem> {
+        Ok(d::NewOrder {
+            external_ref: o.external_ref,
+            customer: o.customer.into(),
+            currency: o
+                .currency
+                .try_into()
+                .map_err(|e: String| Problem::invalid("currency", format!("currency: {e}")))?,
+            lines: o
+                .lines
+                .into_iter()
+                .map(|l| d::NewLine {
+                    sku: l.sku,
+                    quantity: l.quantity,
+                    unit_price: l.unit_price,
+                })
+                .collect(),
+            shipping: o.shipping.into(),
+            billing_address: o.billing_address.map(Into::into),
+            payment: d::NewPayment {
+                method: o.payment.method.into(),
+                status: o.payment.status.into(),
+            },
+        })
+    }
+}
+
+/// A payment reported by the storefront.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentBody {
+    pub status: PaymentUpdate,
+    /// Minor units; must equal the order total for authorized/captured.
+    #[serde(deserialize_with = "super::integer::i64")]
+    pub amount: i64,
+    /// The payment provider's reference.
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
+    pub reference: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelBody {
+    #[schema(
+        max_length = 500,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
+    pub reason: String,
+}
+
+/// A return request: delivered lines (skus on the order, each at most once).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnBody {
+    #[schema(min_items = 1, max_items = 100)]
+    pub lines: Vec<LineQty>,
+    #[schema(
+        max_length = 500,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
+    pub reason: String,
+}
+
+/// Units picked now; they add up over several calls, up to the ordered quantity.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PicksBody {
+    #[schema(pattern = r"^[A-Za-z0-9_-]{1,64}$")]
+    pub warehouse: String,
+    #[schema(min_items = 1, max_items = 100)]
+    pub lines: Vec<LineQty>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PackBody {
+    #[schema(pattern = r"^[A-Za-z0-9_-]{1,64}$")]
+    pub warehouse: String,
+    #[schema(min_items = 1, max_items = 50)]
+    pub parcels: Vec<Parcel>,
+}
+
+/// Returned goods received at a warehouse (at most what was approved for return).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiveBody {
+    #[schema(pattern = r"^[A-Za-z0-9_-]{1,64}$")]
+    pub warehouse: String,
+    #[schema(min_items = 1, max_items = 100)]
+    pub lines: Vec<LineQty>,
+}
+
+/// A carrier's tracking event.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CarrierEventBody {
+    /// The carrier's id for this event; a repeated id is ignored.
+    #[schema(
+        max_length = 128,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
+    pub event_id: String,
+    /// An unknown tracking number answers 404.
+    #[schema(max_length = 64)]
+    pub tracking_number: String,
+    #[serde(rename = "type")]
+    pub kind: CarrierEventKind,
+    pub occurred_at: DateTime<Utc>,
+    #[serde(default)]
+    #[schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
+    pub location: Option<String>,
+}
+
+impl From<CarrierEventBody> for orderly_actors::engine::CarrierScan {
+    fn from(b: CarrierEventBody) -> Self {
+        orderly_actors::engine::CarrierScan {
+            event_id: b.event_id,
+            tracking_number: b.tracking_number,
+            kind: b.kind.into(),
+            occurred_at: b.occurred_at,
+            location: b.location,
+        }
+    }
+}
+
+/// A stock count.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StockBody {
+    /// Units counted; not below what open orders hold (409).
+    #[schema(minimum = 0)]
+    #[serde(deserialize_with = "super::integer::i64")]
+    pub on_hand: i64,
+}
+
+/// `GET /v1/orders`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Only orders in this status.
+    #[param(value_type = Option<Status>)]
+    pub status: Option<String>,
+    /// Page size, 1-200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<usize>,
+    /// `next_cursor` from the previous page.
+    #[param(value_type = Option<Uuid>)]
+    pub cursor: Option<String>,
+}
+
+/// `GET /v1/warehouses/{warehouse}/picks`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PickQuery {
+    /// Page size, 1-200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<usize>,
+    /// `next_cursor` from the previous page.
+    #[param(value_type = Option<Uuid>)]
+    pub cursor: Option<String>,
+}
+
+/// `GET /v1/notifications/dead-letters`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeadLetterQuery {
+    /// Page size, 1-200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<usize>,
+}
+
+/// An order in the path. An id that is not a UUID names no order (404).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct OrderPath {
+    #[param(value_type = Uuid)]
+    pub id: String,
+}
+
+/// A warehouse in the path (1-64 letters, digits, '-' or '_'; anything else is 422).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct WarehousePath {
+    #[param(pattern = r"^[A-Za-z0-9_-]{1,64}$")]
+    pub warehouse: String,
+}
+
+/// A sku in the path (1-64 characters without white space, control characters or '/'; anything
+/// else is 422).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct SkuPath {
+    #[param(
+        pattern = r"^[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000/]{1,64}$"
+    )]
+    pub sku: String,
+}
+
+/// A stock cell in the path: warehouse and sku (as [`WarehousePath`] and [`SkuPath`]).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct StockCellPath {
+    #[param(pattern = r"^[A-Za-z0-9_-]{1,64}$")]
+    pub warehouse: String,
+    #[param(
+        pattern = r"^[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000/]{1,64}$"
+    )]
+    pub sku: String,
+}
+
+/// A customer's tracking token (40 hexadecimal digits; anything else names nothing: 404).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct TrackingPath {
+    #[param(pattern = r"^[0-9a-fA-F]{40}$")]
+    pub token: String,
+}
+
+/// The carrier posting events (a carrier key may post only for its own carrier).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct CarrierPath {
+    /// The carrier's id, as configured.
+    pub carrier: String,
+}
+
+/// A dead letter, by its message id.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct DeadLetterPath {
+    /// `message_id` from the dead-letter list.
+    pub id: String,
+}
+
+/// The header that makes placing an order safe to retry.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IdempotencyKey {
+    /// Required: 1-255 visible ASCII characters. The same key and body answer the original
+    /// response again (with `Idempotent-Replayed: true`); the same key with another body is 422.
+    #[param(rename = "Idempotency-Key", pattern = r"^[\x21-\x7e]{1,255}$")]
+    pub key: String,
+}
+
+impl IdempotencyKey {
+    pub fn from_request(req: &HttpRequest) -> Result<String, Problem> {
+        let key = req
+            .headers()
+            .get("idempotency-key")
+            .ok_or_else(|| {
+                Problem::bad_request("the Idempotency-Key header is required when placing an order")
+            })?
+            .to_str()
+            .map_err(|_| Problem::bad_request("Idempotency-Key must be visible ASCII"))?;
+        if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Problem::bad_request(
+                "Idempotency-Key must be 1-255 visible ASCII characters",
+            ));
+        }
+        Ok(key.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::api::schema::patterns;
+
+    #[test]
+    fn schema_patterns_are_the_shared_ones() {
+        let src = include_str!("requests.rs");
+        for p in [
+            patterns::REQUIRED_TEXT,
+            patterns::TEXT,
+            patterns::SKU,
+            patterns::WAREHOUSE,
+            patterns::TOKEN,
+            patterns::IDEMPOTENCY_KEY,
+        ] {
+            assert!(src.contains(&format!("pattern = r\"{p}\"")), "{p}");
+        }
+    }
+}

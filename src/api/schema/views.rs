@@ -1,0 +1,272 @@
+//! The other responses: what warehouse terminals pick, what the public tracking page shows (no
+//! address, email or phone), stock levels, carrier event acknowledgements, notification dead
+//! letters and the bodies of the ops endpoints.
+
+use super::values::{CarrierEventKind, Status};
+use chrono::{DateTime, NaiveDate, Utc};
+use orderly_actors::domain as d;
+use orderly_actors::engine::{CarrierEventOutcome, StockLevel};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PickLine {
+    pub sku: String,
+    pub quantity: u32,
+    pub picked: u32,
+}
+
+/// A confirmed order waiting to be picked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PickOrder {
+    pub order_id: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_ref: Option<String>,
+    pub confirmed_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipping_method: Option<String>,
+    pub lines: Vec<PickLine>,
+}
+
+impl From<d::Order> for PickOrder {
+    fn from(o: d::Order) -> Self {
+        PickOrder {
+            order_id: o.id,
+            external_ref: o.external_ref,
+            confirmed_at: o.updated_at,
+            shipping_method: o.shipping.method,
+            lines: o
+                .lines
+                .into_iter()
+                .map(|l| PickLine {
+                    sku: l.sku,
+                    quantity: l.quantity,
+                    picked: l.picked,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A warehouse's pick list, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PickList {
+    pub warehouse: String,
+    pub orders: Vec<PickOrder>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineEntry {
+    pub at: DateTime<Utc>,
+    /// Machine-readable step, e.g. `confirmed`, `in_transit`, `delivered`.
+    pub step: String,
+    pub description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+}
+
+/// What the customer's tracking page may show: status and timeline, no personal data.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Tracking {
+    pub status: Status,
+    pub placed_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracking_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_delivery: Option<NaiveDate>,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+impl Tracking {
+    pub fn new(order: &d::Order, events: &[d::Event]) -> Self {
+        let booking = order.booking();
+        let timeline = events
+            .iter()
+            .filter_map(|e| {
+                let (step, description, location) = match &e.change {
+                    d::Change::Placed { .. } => ("placed", "Order placed", None),
+                    d::Change::Confirmed => ("confirmed", "Order confirmed", None),
+                    d::Change::Packed { .. } => {
+                        ("packed", "Packed and ready for the carrier", None)
+                    }
+                    d::Change::Shipped => ("shipped", "Handed to the carrier", None),
+                    d::Change::CarrierScanned { kind, location, .. } => {
+                        let (step, description) = match CarrierEventKind::from(*kind) {
+                            CarrierEventKind::InTransit => ("in_transit", "In transit"),
+                            CarrierEventKind::OutForDelivery => {
+                                ("out_for_delivery", "Out for delivery")
+                            }
+                            CarrierEventKind::Delivered => {
+                                ("delivered", "Delivered by the carrier")
+                            }
+                            CarrierEventKind::FailedAttempt => {
+                                ("failed_attempt", "Delivery attempt failed")
+                            }
+                            CarrierEventKind::Exception => {
+                                ("exception", "Carrier reported a problem")
+                            }
+                        };
+                        (step, description, location.clone())
+                    }
+                    d::Change::Delivered => ("delivered", "Delivered", None),
+                    d::Change::Cancelled { .. } => ("cancelled", "Order cancelled", None),
+                    d::Change::ReturnApproved { .. } => {
+                        ("return_approved", "Return approved", None)
+                    }
+                    d::Change::ReturnReceived { .. } => ("returned", "Return received", None),
+                    d::Change::RefundIssued { .. } => ("refunded", "Refund issued", None),
+                    _ => return None,
+                };
+                Some(TimelineEntry {
+                    at: e.at,
+                    step: step.to_string(),
+                    description: description.to_string(),
+                    location,
+                })
+            })
+            .collect();
+        Tracking {
+            status: order.status.into(),
+            placed_at: order.placed_at,
+            carrier: booking.map(|b| b.carrier_name.clone()),
+            tracking_number: booking.map(|b| b.tracking_number.clone()),
+            estimated_delivery: booking.map(|b| b.estimated_delivery),
+            timeline,
+        }
+    }
+}
+
+/// Stock of one sku at one warehouse.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StockCell {
+    pub warehouse: String,
+    pub sku: String,
+    pub on_hand: i64,
+    pub reserved: i64,
+    pub available: i64,
+}
+
+impl StockCell {
+    pub fn new(warehouse: String, sku: String, l: StockLevel) -> Self {
+        StockCell {
+            warehouse,
+            sku,
+            on_hand: l.on_hand,
+            reserved: l.reserved,
+            available: l.available(),
+        }
+    }
+}
+
+/// Stock of one sku, in total and per warehouse.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SkuStock {
+    pub sku: String,
+    pub on_hand: i64,
+    pub reserved: i64,
+    pub available: i64,
+    pub warehouses: Vec<StockCell>,
+}
+
+impl SkuStock {
+    pub fn new(sku: String, cells: Vec<(String, StockLevel)>) -> Self {
+        let cells: Vec<StockCell> = cells
+            .into_iter()
+            .map(|(w, l)| StockCell::new(w, sku.clone(), l))
+            .collect();
+        let sum = |f: fn(&StockCell) -> i64| cells.iter().map(f).sum();
+        SkuStock {
+            on_hand: sum(|c| c.on_hand),
+            reserved: sum(|c| c.reserved),
+            available: sum(|c| c.available),
+            sku,
+            warehouses: cells,
+        }
+    }
+}
+
+/// What a carrier event did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CarrierEventAck {
+    pub order_status: Status,
+    /// The order's version after this event (its history length).
+    pub version: u32,
+    /// False when the event was a duplicate or changed nothing.
+    pub applied: bool,
+}
+
+impl From<CarrierEventOutcome> for CarrierEventAck {
+    fn from(o: CarrierEventOutcome) -> Self {
+        CarrierEventAck {
+            order_status: o.order_status.into(),
+            version: o.version,
+            applied: o.applied,
+        }
+    }
+}
+
+/// A notification that ran out of attempts, kept for an operator to inspect and retry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadLetter {
+    /// Pass to `POST /v1/notifications/dead-letters/{id}/retry`.
+    pub message_id: String,
+    pub order_id: Uuid,
+    /// The notification's kind, e.g. `confirmed`.
+    pub kind: String,
+    /// The channel that failed (e.g. `webhook`).
+    pub channel: Option<String>,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub failed_at: DateTime<Utc>,
+}
+
+impl From<orderly_actors::engine::DeadLetter> for DeadLetter {
+    fn from(l: orderly_actors::engine::DeadLetter) -> Self {
+        DeadLetter {
+            message_id: l.message_id,
+            order_id: l.order_id,
+            kind: l.kind,
+            channel: l.channel,
+            attempts: l.attempts,
+            last_error: l.last_error,
+            failed_at: l.failed_at,
+        }
+    }
+}
+
+/// The body of `/healthz`, `/readyz` and a queued retry: `{"status": "..."}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusBody {
+    /// `ok` (healthz), `ready` / `not ready` (readyz), `queued` (retry).
+    pub status: String,
+}
+
+impl StatusBody {
+    pub fn new(status: &str) -> Self {
+        StatusBody {
+            status: status.to_string(),
+        }
+    }
+}
+
+/// A PDF document (labels).
+pub struct Pdf;
+
+impl utoipa::PartialSchema for Pdf {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Binary,
+            )))
+            .into()
+    }
+}
+
+impl ToSchema for Pdf {}
