@@ -211,17 +211,3 @@ pub trait Storage: Send + Sync + 'static {
     /// Durability counters.
     fn flush_stats(&self) -> FlushStats;
 }
-
-/// Reads the history in another shape than `Event`: a reader that needs a few fields of each
-/// event (the tracking page) skips building whole events.
-pub fn history_as<T: serde::de::DeserializeOwned>(
-    storage: &dyn Storage,
-    id: OrderId,
-    version: u32,
-) -> Result<Vec<T>> {
-    storage
-        .history_json(id, version)?
-        .iter()
-        .map(|raw| Ok(serde_json::from_str(raw.get())?))
-        .collect()
-}
