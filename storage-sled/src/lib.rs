@@ -142,7 +142,7 @@ fn outbox_key(entry: &OutboxEntry) -> Vec<u8> {
     keys::outbox(
         entry.effect.order_id,
         entry.effect.step,
-        entry.effect.action.name(),
+        entry.effect.kind.name(),
         entry.channel.as_deref(),
     )
 }

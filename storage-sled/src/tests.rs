@@ -2,7 +2,7 @@
 //! layout, the records' version byte, what a crash leaves in the trees).
 
 use super::*;
-use orderly_domain::{Action, Cause, Change, Command, Effect, PaymentMethod};
+use orderly_domain::{Cause, Change, Command, Effect, EffectKind, PaymentMethod};
 use orderly_storage::conformance::{new_order, t0, wait, Step};
 use std::time::Duration;
 
@@ -37,7 +37,7 @@ fn writes_ahead_of_an_uncommitted_snapshot_are_ignored_and_discarded() {
         Effect {
             order_id: id,
             step: 2,
-            action: Action::ReleaseStock,
+            kind: EffectKind::ReleaseStock,
         },
         None,
     );

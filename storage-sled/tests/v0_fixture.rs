@@ -7,7 +7,7 @@
 use chrono::TimeZone;
 use orderly_domain::inventory::ReservationState;
 use orderly_domain::{
-    fold, Action, Cause, Command, Event, LineQty, OrderId, Parcel, Status, TimerKind,
+    fold, Cause, Command, EffectKind, Event, LineQty, OrderId, Parcel, Status, TimerKind,
 };
 use orderly_storage::conformance::Step;
 use orderly_storage::Storage;
@@ -162,7 +162,7 @@ fn pending_webhook_notifications_and_payment_timers_are_handed_out() {
     let outbox = s.claim_outbox().unwrap();
     let (notifications, other): (Vec<_>, Vec<_>) = outbox
         .iter()
-        .partition(|e| matches!(e.effect.action, Action::Notify { .. }));
+        .partition(|e| matches!(e.effect.kind, EffectKind::Notify { .. }));
     // Every customer-visible moment of the nine orders that went past placement, waiting for a
     // webhook receiver that was never there.
     assert_eq!(notifications.len(), 20);
@@ -180,7 +180,7 @@ fn pending_webhook_notifications_and_payment_timers_are_handed_out() {
     let kinds: Vec<&str> = notifications
         .iter()
         .filter(|e| e.effect.order_id == cancelled)
-        .map(|e| e.effect.action.name())
+        .map(|e| e.effect.kind.name())
         .collect();
     assert_eq!(kinds, vec!["confirmed", "cancelled", "refunded"]);
     // The order written last was killed before its reservation message was acknowledged.

@@ -26,8 +26,8 @@
 
 use crate::domain::inventory::{Ledger, Reservation, ReservationState, StockLevel};
 use crate::domain::{
-    decide, fold, reactions, Action, Address, Booking, Cause, Command, Currency, Customer, Event,
-    InitialPaymentStatus, LineQty, NewLine, NewOrder, NewPayment, Order, OrderId, Parcel,
+    decide, fold, reactions, Address, Booking, Cause, Command, Currency, Customer, EffectKind,
+    Event, InitialPaymentStatus, LineQty, NewLine, NewOrder, NewPayment, Order, OrderId, Parcel,
     PaymentMethod, PaymentUpdate, Shipping, Status, Timer, TimerKind,
 };
 use crate::{
@@ -219,7 +219,7 @@ impl Step {
             .iter()
             .map(|e| {
                 let channel =
-                    matches!(e.action, Action::Notify { .. }).then(|| "webhook".to_string());
+                    matches!(e.kind, EffectKind::Notify { .. }).then(|| "webhook".to_string());
                 OutboxEntry::new(e.clone(), channel)
             })
             .collect();
@@ -730,12 +730,12 @@ pub fn outbox_redelivers_until_acknowledged(backend: &dyn Backend) {
     );
     let reserve = all
         .iter()
-        .find(|e| matches!(e.effect.action, Action::ReserveStock { .. }))
+        .find(|e| matches!(e.effect.kind, EffectKind::ReserveStock { .. }))
         .expect("a reserve_stock message")
         .clone();
     let notify = all
         .iter()
-        .find(|e| matches!(e.effect.action, Action::Notify { .. }))
+        .find(|e| matches!(e.effect.kind, EffectKind::Notify { .. }))
         .expect("a notification")
         .clone();
     assert_eq!(notify.channel.as_deref(), Some("webhook"));
@@ -773,7 +773,7 @@ pub fn dead_letters_move_and_requeue(backend: &dyn Backend) {
     let id = l.paid.after.id;
     let mut notify = outbox_of(&*s, id)
         .into_iter()
-        .find(|e| matches!(e.effect.action, Action::Notify { .. }))
+        .find(|e| matches!(e.effect.kind, EffectKind::Notify { .. }))
         .unwrap();
     notify.attempts = 8;
     notify.last_error = Some("timed out".into());
@@ -792,7 +792,7 @@ pub fn dead_letters_move_and_requeue(backend: &dyn Backend) {
     let s = reopen(&*place, s);
     assert!(outbox_of(&*s, id)
         .iter()
-        .all(|e| !matches!(e.effect.action, Action::Notify { .. })));
+        .all(|e| !matches!(e.effect.kind, EffectKind::Notify { .. })));
     let letters = s.dead_letters(10).unwrap();
     assert_eq!(
         letters,

@@ -48,7 +48,7 @@ fn outbox_key(e: &OutboxEntry) -> OutboxKey {
     (
         e.effect.order_id,
         e.effect.step,
-        e.effect.action.name().to_string(),
+        e.effect.kind.name().to_string(),
         e.channel.clone(),
     )
 }

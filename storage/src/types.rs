@@ -36,7 +36,7 @@ impl OutboxEntry {
             "msg_{}_{}_{}",
             self.effect.order_id.simple(),
             self.effect.step,
-            self.effect.action.name()
+            self.effect.kind.name()
         );
         match &self.channel {
             Some(c) => format!("{base}_{c}"),
@@ -48,7 +48,7 @@ impl OutboxEntry {
     pub fn same_message(&self, other: &OutboxEntry) -> bool {
         self.effect.order_id == other.effect.order_id
             && self.effect.step == other.effect.step
-            && self.effect.action.name() == other.effect.action.name()
+            && self.effect.kind.name() == other.effect.kind.name()
             && self.channel == other.channel
     }
 }

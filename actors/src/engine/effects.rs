@@ -15,7 +15,7 @@ use super::inventory::{Commit, InventoryActor, InventoryError, Release, Reserve,
 use super::notifier::{Deliver, Notifier};
 use super::{EngineError, EngineStats};
 use crate::domain::inventory::ReserveOutcome;
-use crate::domain::{Action, Cause, Command, OrderId};
+use crate::domain::{Cause, Command, EffectKind, OrderId};
 use actix::prelude::*;
 use futures::future::BoxFuture;
 use orderly_storage::{OutboxEntry, Storage};
@@ -101,7 +101,7 @@ impl Effects {
     pub async fn send(&self, entries: Vec<OutboxEntry>, answer: Answer) {
         let mut running = Vec::new();
         for entry in entries {
-            if matches!(entry.effect.action, Action::Notify { .. }) {
+            if matches!(entry.effect.kind, EffectKind::Notify { .. }) {
                 self.inner.notifier.do_send(Deliver(entry));
                 continue;
             }
@@ -133,7 +133,7 @@ impl Effects {
                 }
                 Err(EngineError::ShuttingDown) => return,
                 Err(e) => {
-                    tracing::warn!(order_id = %entry.effect.order_id, action = entry.effect.action.name(), error = %e, retry_in_ms = delay.as_millis() as u64, "effect delivery failed");
+                    tracing::warn!(order_id = %entry.effect.order_id, effect = entry.effect.kind.name(), error = %e, retry_in_ms = delay.as_millis() as u64, "effect delivery failed");
                     self.inner
                         .stats
                         .effect_retries
@@ -150,8 +150,8 @@ impl Effects {
         let order_id = e.order_id;
         let inventory = &self.inner.inventory;
         let closed = |_| EngineError::Overloaded;
-        match &e.action {
-            Action::ReserveStock { lines } => {
+        match &e.kind {
+            EffectKind::ReserveStock { lines } => {
                 let outcome = inventory
                     .send(Reserve {
                         order_id,
@@ -168,15 +168,15 @@ impl Effects {
                 };
                 self.answer(order_id, command, Cause::InventoryActor).await
             }
-            Action::ReleaseStock => Ok(inventory
+            EffectKind::ReleaseStock => Ok(inventory
                 .send(Release { order_id })
                 .await
                 .map_err(closed)??),
-            Action::CommitStock => Ok(inventory
+            EffectKind::CommitStock => Ok(inventory
                 .send(Commit { order_id })
                 .await
                 .map_err(closed)??),
-            Action::Restock { warehouse, lines } => Ok(inventory
+            EffectKind::Restock { warehouse, lines } => Ok(inventory
                 .send(Restock {
                     order_id,
                     step: e.step,
@@ -185,7 +185,7 @@ impl Effects {
                 })
                 .await
                 .map_err(closed)??),
-            Action::BookShipment {
+            EffectKind::BookShipment {
                 parcels,
                 country,
                 method,
@@ -219,7 +219,7 @@ impl Effects {
                     }
                 }
             }
-            Action::Notify { .. } => Ok(()),
+            EffectKind::Notify { .. } => Ok(()),
         }
     }
 

@@ -28,7 +28,7 @@
 
 use super::webhook::{sign, WebhookSecret};
 use crate::clock::Clock;
-use crate::domain::{Action, NotificationKind, Order};
+use crate::domain::{EffectKind, NotificationKind, Order};
 use actix::prelude::*;
 use chrono::{DateTime, SecondsFormat, Utc};
 use orderly_storage::{DeadLetter, OutboxEntry, Storage};
@@ -198,8 +198,8 @@ fn rand01() -> f64 {
     (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// Deliver (or schedule, honouring entry.next_attempt_at) one outbox entry whose effect.action
-/// is Action::Notify and whose `channel` is Some("log"|"webhook").
+/// Deliver (or schedule, honouring entry.next_attempt_at) one outbox entry whose effect.kind
+/// is EffectKind::Notify and whose `channel` is Some("log"|"webhook").
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct Deliver(pub OutboxEntry);
@@ -324,7 +324,7 @@ impl Notifier {
                 return self.schedule(entry, delay, ctx);
             }
         };
-        let Action::Notify { kind } = entry.effect.action else {
+        let EffectKind::Notify { kind } = entry.effect.kind else {
             // Not ours: leave it in the outbox for the actor that handles that action.
             tracing::warn!(message_id = %entry.message_id(), "notifier was handed an outbox entry that is not a notification");
             self.pending.remove(&key);

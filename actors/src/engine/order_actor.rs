@@ -39,7 +39,7 @@ impl OrderContext {
         let mut out = Vec::with_capacity(effects.len());
         for e in effects {
             let blank = |channel| OutboxEntry::new(e.clone(), channel);
-            if matches!(e.action, crate::domain::Action::Notify { .. }) {
+            if matches!(e.kind, crate::domain::EffectKind::Notify { .. }) {
                 out.extend(self.channels.iter().map(|c| blank(Some(c.clone()))));
             } else {
                 out.push(blank(None));

@@ -34,19 +34,21 @@ impl NotificationKind {
     }
 }
 
-/// A message one actor sends another because of an event. `step` is the sequence number of
-/// the event that caused it: (order id, step, action) identifies the message, so a receiver
-/// can recognise a redelivery.
+/// An effect: a message an order's transition sends another actor (reserve or release stock,
+/// book a shipment, notify the customer…). `step` is the sequence number of the event that
+/// caused it: (order id, step, kind) identifies the effect, so a receiver can recognise a
+/// redelivery.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Effect {
     pub order_id: OrderId,
     pub step: u32,
-    pub action: Action,
+    #[serde(rename = "action")]
+    pub kind: EffectKind,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
-pub enum Action {
+pub enum EffectKind {
     ReserveStock {
         lines: Vec<LineQty>,
     },
@@ -67,16 +69,16 @@ pub enum Action {
     },
 }
 
-impl Action {
+impl EffectKind {
     /// Short stable name, part of the message's identity.
     pub fn name(&self) -> &'static str {
         match self {
-            Action::ReserveStock { .. } => "reserve_stock",
-            Action::ReleaseStock => "release_stock",
-            Action::CommitStock => "commit_stock",
-            Action::BookShipment { .. } => "book_shipment",
-            Action::Restock { .. } => "restock",
-            Action::Notify { kind } => kind.as_str(),
+            EffectKind::ReserveStock { .. } => "reserve_stock",
+            EffectKind::ReleaseStock => "release_stock",
+            EffectKind::CommitStock => "commit_stock",
+            EffectKind::BookShipment { .. } => "book_shipment",
+            EffectKind::Restock { .. } => "restock",
+            EffectKind::Notify { kind } => kind.as_str(),
         }
     }
 }
@@ -106,10 +108,10 @@ pub struct Reactions {
 pub fn reactions(after: &Order, events: &[Event]) -> Reactions {
     let mut r = Reactions::default();
     let id = after.id;
-    let effect = |step, action| Effect {
+    let effect = |step, kind| Effect {
         order_id: id,
         step,
-        action,
+        kind,
     };
     let payment_timer = after.payment_due_at.map(|due| Timer {
         order_id: id,
@@ -122,7 +124,7 @@ pub fn reactions(after: &Order, events: &[Event]) -> Reactions {
             Change::Placed { order, .. } => {
                 r.effects.push(effect(
                     step,
-                    Action::ReserveStock {
+                    EffectKind::ReserveStock {
                         lines: order
                             .lines
                             .iter()
@@ -138,7 +140,7 @@ pub fn reactions(after: &Order, events: &[Event]) -> Reactions {
             Change::Confirmed => {
                 r.effects.push(effect(
                     step,
-                    Action::Notify {
+                    EffectKind::Notify {
                         kind: NotificationKind::Confirmed,
                     },
                 ));
@@ -146,7 +148,7 @@ pub fn reactions(after: &Order, events: &[Event]) -> Reactions {
             }
             Change::Packed { warehouse, parcels } => r.effects.push(effect(
                 step,
-                Action::BookShipment {
+                EffectKind::BookShipment {
                     warehouse: warehouse.clone(),
                     parcels: parcels.clone(),
                     country: after.shipping.address.country.clone(),
@@ -154,10 +156,10 @@ pub fn reactions(after: &Order, events: &[Event]) -> Reactions {
                 },
             )),
             Change::Shipped => {
-                r.effects.push(effect(step, Action::CommitStock));
+                r.effects.push(effect(step, EffectKind::CommitStock));
                 r.effects.push(effect(
                     step,
-                    Action::Notify {
+                    EffectKind::Notify {
                         kind: NotificationKind::Shipped,
                     },
                 ));
@@ -167,23 +169,23 @@ pub fn reactions(after: &Order, events: &[Event]) -> Reactions {
                 ..
             } => r.effects.push(effect(
                 step,
-                Action::Notify {
+                EffectKind::Notify {
                     kind: NotificationKind::OutForDelivery,
                 },
             )),
             Change::Delivered => r.effects.push(effect(
                 step,
-                Action::Notify {
+                EffectKind::Notify {
                     kind: NotificationKind::Delivered,
                 },
             )),
             Change::Cancelled { .. } => {
                 if after.stock == StockState::Released {
-                    r.effects.push(effect(step, Action::ReleaseStock));
+                    r.effects.push(effect(step, EffectKind::ReleaseStock));
                 }
                 r.effects.push(effect(
                     step,
-                    Action::Notify {
+                    EffectKind::Notify {
                         kind: NotificationKind::Cancelled,
                     },
                 ));
@@ -191,20 +193,20 @@ pub fn reactions(after: &Order, events: &[Event]) -> Reactions {
             }
             Change::ReturnApproved { .. } => r.effects.push(effect(
                 step,
-                Action::Notify {
+                EffectKind::Notify {
                     kind: NotificationKind::ReturnApproved,
                 },
             )),
             Change::ReturnReceived { warehouse, lines } => r.effects.push(effect(
                 step,
-                Action::Restock {
+                EffectKind::Restock {
                     warehouse: warehouse.clone(),
                     lines: lines.clone(),
                 },
             )),
             Change::RefundIssued { .. } => r.effects.push(effect(
                 step,
-                Action::Notify {
+                EffectKind::Notify {
                     kind: NotificationKind::Refunded,
                 },
             )),

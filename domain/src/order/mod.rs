@@ -35,7 +35,7 @@ mod tests;
 
 pub use command::Command;
 pub use decide::decide;
-pub use effects::{reactions, Action, Effect, NotificationKind, Reactions, Timer, TimerKind};
+pub use effects::{reactions, Effect, EffectKind, NotificationKind, Reactions, Timer, TimerKind};
 pub use error::DomainError;
 pub use event::{Change, Event};
 pub use evolve::{evolve, fold};

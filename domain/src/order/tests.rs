@@ -432,7 +432,7 @@ fn cancelling_a_captured_order_refunds_it_and_releases_stock() {
     let after = fold(Some(o), &events).unwrap();
     assert_eq!(after.refunded.map(|m| m.amount), Some(TOTAL));
     let r = reactions(&after, &events);
-    let names: Vec<&str> = r.effects.iter().map(|e| e.action.name()).collect();
+    let names: Vec<&str> = r.effects.iter().map(|e| e.kind.name()).collect();
     assert_eq!(names, vec!["release_stock", "cancelled", "refunded"]);
 }
 
@@ -561,8 +561,8 @@ proptest! {
             // Play out the effects, as the actors would (twice when `redeliver`).
             for effect in reactions(&after, &events).effects {
                 for _ in 0..(1 + redeliver as usize) {
-                    match &effect.action {
-                        Action::ReserveStock { lines } => {
+                    match &effect.kind {
+                        EffectKind::ReserveStock { lines } => {
                             let (out, ch) = ledger.reserve(reservation.as_ref(), id, lines);
                             if ch.reservation.is_some() { reservation = ch.reservation; }
                             queue.push(match out {
@@ -571,14 +571,14 @@ proptest! {
                                 ReserveOutcome::Released => continue,
                             });
                         }
-                        Action::ReleaseStock => { if let Some(r) = ledger.release(reservation.as_ref(), id).reservation { reservation = Some(r); } }
-                        Action::CommitStock => { if let Some(r) = ledger.commit(reservation.as_ref()).reservation { reservation = Some(r); } }
-                        Action::Restock { .. } => {}
-                        Action::BookShipment { parcels, country, method, .. } => {
+                        EffectKind::ReleaseStock => { if let Some(r) = ledger.release(reservation.as_ref(), id).reservation { reservation = Some(r); } }
+                        EffectKind::CommitStock => { if let Some(r) = ledger.commit(reservation.as_ref()).reservation { reservation = Some(r); } }
+                        EffectKind::Restock { .. } => {}
+                        EffectKind::BookShipment { parcels, country, method, .. } => {
                             let b = shipping::book(&carriers(), &[], id, effect.step, country, method.as_deref(), parcels, now).unwrap();
                             queue.push(Command::RecordBooking { booking: b });
                         }
-                        Action::Notify { .. } => {}
+                        EffectKind::Notify { .. } => {}
                     }
                 }
             }

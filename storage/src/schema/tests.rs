@@ -186,7 +186,7 @@ fn the_lifecycles_cover_every_kind_of_event_status_and_action() {
     }
     let actions: Vec<&str> = steps
         .iter()
-        .flat_map(|s| s.outbox.iter().map(|e| e.effect.action.name()))
+        .flat_map(|s| s.outbox.iter().map(|e| e.effect.kind.name()))
         .collect();
     for a in [
         "reserve_stock",

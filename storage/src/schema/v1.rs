@@ -1047,9 +1047,9 @@ pub enum Action<'a> {
     },
 }
 
-impl<'a> From<&'a d::Action> for Action<'a> {
-    fn from(a: &'a d::Action) -> Self {
-        use d::Action as D;
+impl<'a> From<&'a d::EffectKind> for Action<'a> {
+    fn from(a: &'a d::EffectKind) -> Self {
+        use d::EffectKind as D;
         match a {
             D::ReserveStock { lines } => Action::ReserveStock { lines: map(lines) },
             D::ReleaseStock => Action::ReleaseStock,
@@ -1074,9 +1074,9 @@ impl<'a> From<&'a d::Action> for Action<'a> {
     }
 }
 
-impl From<Action<'_>> for d::Action {
+impl From<Action<'_>> for d::EffectKind {
     fn from(a: Action<'_>) -> Self {
-        use d::Action as D;
+        use d::EffectKind as D;
         match a {
             Action::ReserveStock { lines } => D::ReserveStock { lines: back(lines) },
             Action::ReleaseStock => D::ReleaseStock,
@@ -1113,7 +1113,7 @@ impl<'a> From<&'a d::Effect> for Effect<'a> {
         Effect {
             order_id: e.order_id,
             step: e.step,
-            action: (&e.action).into(),
+            action: (&e.kind).into(),
         }
     }
 }
@@ -1123,7 +1123,7 @@ impl From<Effect<'_>> for d::Effect {
         d::Effect {
             order_id: e.order_id,
             step: e.step,
-            action: e.action.into(),
+            kind: e.action.into(),
         }
     }
 }

@@ -82,7 +82,7 @@ fn entry(order_id: uuid::Uuid, channel: &str) -> OutboxEntry {
         effect: Effect {
             order_id,
             step: 1,
-            action: Action::Notify {
+            kind: EffectKind::Notify {
                 kind: NotificationKind::Confirmed,
             },
         },
