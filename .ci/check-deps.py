@@ -43,7 +43,7 @@ SOURCE_RULES = [
 ]
 # Only the start-up wiring picks a backend.
 BACKEND = r"\borderly_storage_sled\b"
-BACKEND_ALLOWED = {"src/wiring.rs", "bench/src/baseline.rs"}
+BACKEND_ALLOWED = {"src/wiring.rs"}
 
 
 def main() -> int:
