@@ -1,8 +1,8 @@
 //! The notification actor: tells the outside world about customer-visible moments.
 //!
 //! When an order is confirmed, shipped, delivered, cancelled, ... the order actor does not send
-//! anything itself. It writes an outbox entry, one per enabled channel, in the same atomic batch
-//! as the events that caused it, and hands the entry to this actor with [`Deliver`]. That split
+//! anything itself. It writes an outbox entry, one per enabled channel, in the same transition as
+//! the events that caused it, and `effects` hands the entry to this actor with [`Deliver`]. That split
 //! is what makes notifications reliable: if the process dies after the transition is stored but
 //! before the message went out, the entry is still in the outbox and is handed over again at
 //! start. Delivery is therefore *at least once*; every attempt of a message carries the same

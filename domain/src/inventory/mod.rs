@@ -2,7 +2,7 @@
 //! per-order reservations that explain every reserved unit.
 //!
 //! No I/O here; the inventory actor owns one `Ledger`, asks it what an operation does, and
-//! persists the levels and the reservation it returns in one atomic batch. Every operation is
+//! persists the levels and the reservation it returns in one atomic, conditional stock write. Every operation is
 //! keyed by order (and step, for restocks) so that a redelivered message changes nothing twice.
 
 use super::order::{LineQty, OrderId, Shortage};
