@@ -51,5 +51,5 @@ pub async fn track(
     };
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
-        .json(Tracking::new(&view.order, &view.history)))
+        .json(Tracking::new(&view.order, view.history.milestones()?)))
 }

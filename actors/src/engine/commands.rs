@@ -79,7 +79,10 @@ impl Engine {
             let history: Vec<Event> = self.store().history(rec.order_id, rec.version)?;
             let order = fold(None, &history).ok_or(EngineError::NotFound)?;
             return Ok(Placed {
-                view: OrderView { order, history },
+                view: OrderView {
+                    order,
+                    history: history.into(),
+                },
                 replayed: true,
             });
         }
@@ -104,7 +107,7 @@ impl Engine {
         Ok(Placed {
             view: OrderView {
                 order: done.order,
-                history: done.events,
+                history: done.events.into(),
             },
             replayed: false,
         })

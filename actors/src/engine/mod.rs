@@ -18,6 +18,7 @@
 mod carrier;
 mod commands;
 mod effects;
+mod history;
 mod inventory;
 pub mod notifier;
 mod order_actor;
@@ -28,7 +29,7 @@ pub mod webhook;
 
 use crate::clock::Clock;
 use crate::domain::shipping::CarrierSpec;
-use crate::domain::{DomainError, Event, Order};
+use crate::domain::{DomainError, Order};
 use actix::prelude::*;
 use chrono::NaiveDate;
 use effects::{ApplyAnswer, Effects};
@@ -43,6 +44,7 @@ use std::time::Duration;
 
 pub use crate::domain::inventory::StockLevel;
 pub use commands::{CarrierEventOutcome, CarrierScan, Placed};
+pub use history::{History, Milestone};
 pub use orderly_storage::DeadLetter;
 
 /// Engine policy and tuning, filled from the service's config.
@@ -128,7 +130,7 @@ pub(crate) struct EngineStats {
 #[derive(Debug, Clone)]
 pub struct OrderView {
     pub order: Order,
-    pub history: Vec<Event>,
+    pub history: History,
 }
 
 /// A scrape of the engine's counters, for `/metrics`.

@@ -4,7 +4,7 @@
 
 use super::inventory::{GetStock, InventoryError, SetOnHand};
 use super::notifier::Deliver;
-use super::{DeadLetter, Engine, EngineError, OrderView, StockLevel};
+use super::{DeadLetter, Engine, EngineError, History, OrderView, StockLevel};
 use crate::domain::{Order, OrderId, Status};
 
 impl Engine {
@@ -19,7 +19,7 @@ impl Engine {
     }
 
     pub(super) fn with_history(&self, order: Order) -> Result<OrderView, EngineError> {
-        let history = self.store().history(order.id, order.version)?;
+        let history = History::from_json(self.store().history_json(order.id, order.version)?);
         Ok(OrderView { order, history })
     }
 

@@ -286,6 +286,8 @@ fn a_panicking_order_actor_is_brought_back_and_others_do_not_notice() {
             .order_with_history(a)
             .unwrap()
             .history
+            .events()
+            .unwrap()
             .iter()
             .map(|e| e.seq)
             .collect();
@@ -385,7 +387,10 @@ fn idempotency_key_replays_and_rejects_a_different_body() {
         let second = e.place("same", body.clone()).await.unwrap();
         assert!(second.replayed && !first.replayed);
         assert_eq!(first.view.order, second.view.order);
-        assert_eq!(first.view.history, second.view.history);
+        assert_eq!(
+            first.view.history.events().unwrap(),
+            second.view.history.events().unwrap()
+        );
         let mut other = body;
         other.lines[0].quantity = 2;
         assert!(matches!(
@@ -426,13 +431,13 @@ fn a_timer_that_fell_due_while_down_fires_once_at_start() {
         })
         .await;
         let view = e.order_with_history(id).unwrap();
-        let cancels = view
-            .history
+        let history = view.history.events().unwrap();
+        let cancels = history
             .iter()
             .filter(|ev| matches!(ev.change, Change::Cancelled { .. }))
             .count();
         assert_eq!(cancels, 1);
-        assert_eq!(view.history.last().unwrap().by, Cause::PaymentTimer);
+        assert_eq!(history.last().unwrap().by, Cause::PaymentTimer);
         eventually("reservation released", || {
             e.store()
                 .reservation(id)
@@ -469,7 +474,7 @@ fn redelivered_messages_change_nothing_twice() {
         eventually("confirmed", || status(&e, id) == Status::Confirmed).await;
         let events_before = e.order_with_history(id).unwrap().history.len();
         // Deliver the reservation message again, as a restart after a crash would.
-        let r = reactions(&placed.view.order, &placed.view.history);
+        let r = reactions(&placed.view.order, &placed.view.history.events().unwrap());
         e.inner
             .ctx
             .effects

@@ -4,6 +4,12 @@
 //! already applied (kept only to ignore redelivered carrier events) is not shown. Storefronts get
 //! `OrderDetail` (the order, its label links and its history) from single-order calls and pages
 //! of `Order` from the list.
+//!
+//! The history goes out as the engine hands it over ([`History`]: each event in the domain
+//! event's JSON form, usually passed through from storage without being decoded), because that
+//! JSON is exactly this module's [`Event`] — `wire_events_are_the_domain_events_json` (tests)
+//! holds the two together for every kind of change. Should the wire `Event` ever differ, convert
+//! with `Event::from` instead of passing the history through.
 
 use super::requests::NewOrder;
 use super::values::{
@@ -12,7 +18,7 @@ use super::values::{
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use orderly_actors::domain as d;
-use orderly_actors::engine::OrderView;
+use orderly_actors::engine::{History, OrderView};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -343,7 +349,9 @@ pub struct OrderDetail {
     /// Where the return label (PDF) can be fetched once a return is approved.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub return_label_url: Option<String>,
-    pub history: Vec<Event>,
+    /// Every event so far, oldest first (`Event`s).
+    #[schema(value_type = Vec<Event>)]
+    pub history: History,
 }
 
 impl From<OrderView> for OrderDetail {
@@ -359,7 +367,7 @@ impl From<OrderView> for OrderDetail {
             order: v.order.into(),
             label_url,
             return_label_url,
-            history: v.history.into_iter().map(Into::into).collect(),
+            history: v.history,
         }
     }
 }
@@ -536,3 +544,6 @@ impl From<d::Change> for Change {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,7 +5,7 @@
 use super::values::{CarrierEventKind, Status};
 use chrono::{DateTime, NaiveDate, Utc};
 use orderly_actors::domain as d;
-use orderly_actors::engine::{CarrierEventOutcome, StockLevel};
+use orderly_actors::engine::{CarrierEventOutcome, Milestone, StockLevel};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -84,50 +84,43 @@ pub struct Tracking {
 }
 
 impl Tracking {
-    pub fn new(order: &d::Order, events: &[d::Event]) -> Self {
+    pub fn new(order: &d::Order, milestones: Vec<Milestone>) -> Self {
         let booking = order.booking();
-        let timeline = events
-            .iter()
-            .filter_map(|e| {
-                let (step, description, location) = match &e.change {
-                    d::Change::Placed { .. } => ("placed", "Order placed", None),
-                    d::Change::Confirmed => ("confirmed", "Order confirmed", None),
-                    d::Change::Packed { .. } => {
-                        ("packed", "Packed and ready for the carrier", None)
-                    }
-                    d::Change::Shipped => ("shipped", "Handed to the carrier", None),
-                    d::Change::CarrierScanned { kind, location, .. } => {
-                        let (step, description) = match CarrierEventKind::from(*kind) {
-                            CarrierEventKind::InTransit => ("in_transit", "In transit"),
-                            CarrierEventKind::OutForDelivery => {
-                                ("out_for_delivery", "Out for delivery")
-                            }
-                            CarrierEventKind::Delivered => {
-                                ("delivered", "Delivered by the carrier")
-                            }
-                            CarrierEventKind::FailedAttempt => {
-                                ("failed_attempt", "Delivery attempt failed")
-                            }
-                            CarrierEventKind::Exception => {
-                                ("exception", "Carrier reported a problem")
-                            }
-                        };
-                        (step, description, location.clone())
-                    }
-                    d::Change::Delivered => ("delivered", "Delivered", None),
-                    d::Change::Cancelled { .. } => ("cancelled", "Order cancelled", None),
-                    d::Change::ReturnApproved { .. } => {
-                        ("return_approved", "Return approved", None)
-                    }
-                    d::Change::ReturnReceived { .. } => ("returned", "Return received", None),
-                    d::Change::RefundIssued { .. } => ("refunded", "Refund issued", None),
+        let timeline = milestones
+            .into_iter()
+            .filter_map(|m| {
+                let (step, description) = match m.change.as_str() {
+                    "placed" => ("placed", "Order placed"),
+                    "confirmed" => ("confirmed", "Order confirmed"),
+                    "packed" => ("packed", "Packed and ready for the carrier"),
+                    "shipped" => ("shipped", "Handed to the carrier"),
+                    "carrier_scanned" => match m.scan.map(CarrierEventKind::from) {
+                        Some(CarrierEventKind::InTransit) => ("in_transit", "In transit"),
+                        Some(CarrierEventKind::OutForDelivery) => {
+                            ("out_for_delivery", "Out for delivery")
+                        }
+                        Some(CarrierEventKind::Delivered) => {
+                            ("delivered", "Delivered by the carrier")
+                        }
+                        Some(CarrierEventKind::FailedAttempt) => {
+                            ("failed_attempt", "Delivery attempt failed")
+                        }
+                        Some(CarrierEventKind::Exception) | None => {
+                            ("exception", "Carrier reported a problem")
+                        }
+                    },
+                    "delivered" => ("delivered", "Delivered"),
+                    "cancelled" => ("cancelled", "Order cancelled"),
+                    "return_approved" => ("return_approved", "Return approved"),
+                    "return_received" => ("returned", "Return received"),
+                    "refund_issued" => ("refunded", "Refund issued"),
                     _ => return None,
                 };
                 Some(TimelineEntry {
-                    at: e.at,
+                    at: m.at,
                     step: step.to_string(),
                     description: description.to_string(),
-                    location,
+                    location: m.location,
                 })
             })
             .collect();
