@@ -38,11 +38,10 @@ use orderly_domain::inventory::{Reservation, StockLevel};
 use orderly_domain::{Event, Order, OrderId, Status, Timer};
 use orderly_storage::schema::{self, v1};
 use orderly_storage::{
-    Commit, DeadLetter, FlushStats, IdempotencyRecord, OutboxEntry, Result, StockCell, StockChange,
-    Storage, StorageError, TransitionWrite,
+    Commit, DeadLetter, EventsJson, FlushStats, IdempotencyRecord, OutboxEntry, Result, StockCell,
+    StockChange, Storage, StorageError, TransitionWrite,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -444,12 +443,11 @@ impl Storage for SledStorage {
         Ok(out)
     }
 
-    fn history_json(&self, id: OrderId, version: u32) -> Result<Vec<Box<RawValue>>> {
-        let mut out = Vec::with_capacity(version as usize);
-        for v in self.history_records(id, version)? {
-            out.extend(schema::history_json(&v)?);
-        }
-        Ok(out)
+    fn history_json(&self, id: OrderId, version: u32) -> Result<Vec<EventsJson>> {
+        self.history_records(id, version)?
+            .iter()
+            .map(|v| schema::history_json(v))
+            .collect()
     }
 
     fn order_by_token(&self, token: &str) -> Result<Option<Order>> {

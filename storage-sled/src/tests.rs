@@ -141,7 +141,7 @@ fn a_transitions_events_share_one_key_and_read_back_in_order() {
     let raw = store.history_json(id, confirmed.after.version).unwrap();
     let decoded: Vec<Event> = raw
         .iter()
-        .map(|v| serde_json::from_str(v.get()).unwrap())
+        .flat_map(|v| v.decode::<Event>().unwrap())
         .collect();
     assert_eq!(decoded, all);
     assert_eq!(store.orders.scan_prefix(keys::events_of(id)).count(), 2);

@@ -104,7 +104,7 @@ fn every_order_reads_with_its_full_history() {
             .history_json(oid, order.version)
             .unwrap()
             .iter()
-            .map(|r| serde_json::from_str(r.get()).unwrap())
+            .flat_map(|r| r.decode::<Event>().unwrap())
             .collect();
         assert_eq!(raw, history, "{name}: history_json");
         assert_eq!(

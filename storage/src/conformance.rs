@@ -384,7 +384,10 @@ pub fn read_your_commit(backend: &dyn Backend) {
     let raw = s.history_json(id, order.version).unwrap();
     let decoded: Vec<Event> = raw
         .iter()
-        .map(|r| serde_json::from_str(r.get()).expect("history_json is domain event JSON"))
+        .flat_map(|r| {
+            r.decode::<Event>()
+                .expect("history_json is domain event JSON")
+        })
         .collect();
     assert_eq!(decoded, placed.events);
     assert_eq!(s.order_count().unwrap(), 1);

@@ -48,7 +48,6 @@ pub use types::*;
 use chrono::{DateTime, Utc};
 use domain::inventory::{Reservation, StockLevel};
 use domain::{Event, Order, OrderId, Status, Timer};
-use serde_json::value::RawValue;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -112,9 +111,9 @@ pub trait Storage: Send + Sync + 'static {
     /// The order's events with `seq <= version`, in order.
     fn history(&self, id: OrderId, version: u32) -> Result<Vec<Event>>;
 
-    /// The same events as JSON in the domain `Event`'s shape, for responses that pass them
-    /// through without decoding.
-    fn history_json(&self, id: OrderId, version: u32) -> Result<Vec<Box<RawValue>>>;
+    /// The same events as stored JSON in the domain `Event`'s shape, one [`EventsJson`] per
+    /// transition, for reads that pass them through or read only a few fields.
+    fn history_json(&self, id: OrderId, version: u32) -> Result<Vec<EventsJson>>;
 
     /// The order a tracking token belongs to.
     fn order_by_token(&self, token: &str) -> Result<Option<Order>>;

@@ -13,11 +13,10 @@
 use crate::domain::inventory::{Reservation, StockLevel};
 use crate::domain::{Event, Order, OrderId, Status, Timer, TimerKind};
 use crate::{
-    schema, Commit, DeadLetter, FlushStats, IdempotencyRecord, OutboxEntry, Result, StockCell,
-    StockChange, Storage, StorageError, TransitionWrite,
+    schema, Commit, DeadLetter, EventsJson, FlushStats, IdempotencyRecord, OutboxEntry, Result,
+    StockCell, StockChange, Storage, StorageError, TransitionWrite,
 };
 use chrono::{DateTime, Utc};
-use serde_json::value::RawValue;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -202,13 +201,11 @@ impl Storage for MemoryStorage {
         Ok(out)
     }
 
-    fn history_json(&self, id: OrderId, version: u32) -> Result<Vec<Box<RawValue>>> {
+    fn history_json(&self, id: OrderId, version: u32) -> Result<Vec<EventsJson>> {
         let s = self.state();
-        let mut out = Vec::new();
-        for r in s.history_records(id, version) {
-            out.extend(schema::history_json(r)?);
-        }
-        Ok(out)
+        s.history_records(id, version)
+            .map(|r| schema::history_json(r))
+            .collect()
     }
 
     fn order_by_token(&self, token: &str) -> Result<Option<Order>> {

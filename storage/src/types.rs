@@ -144,3 +144,27 @@ pub struct FlushStats {
 
 /// A stock cell's key and levels.
 pub type StockCell = ((String, String), StockLevel);
+
+/// One transition's events as stored: a JSON array of events in the domain `Event`'s JSON shape,
+/// not decoded. Reads that only pass a history on (to a client) or need a few fields of each
+/// event use this instead of [`Storage::history`](crate::Storage::history), which decodes
+/// everything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventsJson(Vec<u8>);
+
+impl EventsJson {
+    /// Wraps the JSON text of an array of events (a backend's stored value, version byte removed).
+    pub fn new(json: Vec<u8>) -> Self {
+        EventsJson(json)
+    }
+
+    /// The events' JSON values, borrowed (the array is split, not decoded).
+    pub fn raw_events(&self) -> crate::Result<Vec<&serde_json::value::RawValue>> {
+        Ok(serde_json::from_slice(&self.0)?)
+    }
+
+    /// The events decoded as `T`: `Event`, or a type that reads only some fields of each.
+    pub fn decode<T: serde::de::DeserializeOwned>(&self) -> crate::Result<Vec<T>> {
+        Ok(serde_json::from_slice(&self.0)?)
+    }
+}

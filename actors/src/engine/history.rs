@@ -12,8 +12,9 @@
 use super::EngineError;
 use crate::domain::{CarrierEventKind, Change, Event};
 use chrono::{DateTime, Utc};
+use orderly_storage::EventsJson;
+use serde::ser::SerializeSeq;
 use serde::{Deserialize, Serialize, Serializer};
-use serde_json::value::RawValue;
 
 /// An order's events, oldest first.
 #[derive(Debug, Clone)]
@@ -23,8 +24,8 @@ pub struct History(Repr);
 enum Repr {
     /// Events just decided (a placement's answer).
     Events(Vec<Event>),
-    /// Each event's JSON as storage returned it.
-    Json(Vec<Box<RawValue>>),
+    /// Each transition's events as storage returned them, undecoded.
+    Json(Vec<EventsJson>),
 }
 
 /// One entry of a history reduced to what a timeline shows.
@@ -53,27 +54,21 @@ struct MilestoneJson {
 }
 
 impl History {
-    pub(crate) fn from_json(events: Vec<Box<RawValue>>) -> Self {
-        History(Repr::Json(events))
-    }
-
-    /// Number of events (the order's version).
-    pub fn len(&self) -> usize {
-        match &self.0 {
-            Repr::Events(e) => e.len(),
-            Repr::Json(j) => j.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    pub(crate) fn from_json(transitions: Vec<EventsJson>) -> Self {
+        History(Repr::Json(transitions))
     }
 
     /// The events, decoded.
     pub fn events(&self) -> Result<Vec<Event>, EngineError> {
         match &self.0 {
             Repr::Events(e) => Ok(e.clone()),
-            Repr::Json(j) => j.iter().map(|v| decode(v)).collect(),
+            Repr::Json(j) => Ok(j
+                .iter()
+                .map(|t| t.decode::<Event>())
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .flatten()
+                .collect()),
         }
     }
 
@@ -97,26 +92,23 @@ impl History {
                     }
                 })
                 .collect()),
-            Repr::Json(j) => j
-                .iter()
-                .map(|v| {
-                    let m: MilestoneJson = decode(v)?;
-                    let carrier_scan = m.change == "carrier_scanned";
-                    Ok(Milestone {
-                        at: m.at,
-                        scan: m.kind.filter(|_| carrier_scan),
-                        location: m.location.filter(|_| carrier_scan),
-                        change: m.change,
-                    })
-                })
-                .collect(),
+            Repr::Json(j) => {
+                let mut out = Vec::new();
+                for t in j {
+                    out.extend(t.decode::<MilestoneJson>()?.into_iter().map(|m| {
+                        let carrier_scan = m.change == "carrier_scanned";
+                        Milestone {
+                            at: m.at,
+                            scan: m.kind.filter(|_| carrier_scan),
+                            location: m.location.filter(|_| carrier_scan),
+                            change: m.change,
+                        }
+                    }));
+                }
+                Ok(out)
+            }
         }
     }
-}
-
-/// Stored JSON that does not decode is a storage error (`orderly_storage::StorageError::Codec`).
-fn decode<T: for<'de> Deserialize<'de>>(v: &RawValue) -> Result<T, EngineError> {
-    serde_json::from_str(v.get()).map_err(|e| EngineError::Storage(e.into()))
 }
 
 impl From<Vec<Event>> for History {
@@ -125,12 +117,21 @@ impl From<Vec<Event>> for History {
     }
 }
 
-/// The events as a JSON array, each in the domain event's serde form.
+/// The events as a JSON array, each in the domain event's serde form (stored JSON is split
+/// into its events and copied, not decoded).
 impl Serialize for History {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match &self.0 {
             Repr::Events(e) => e.serialize(s),
-            Repr::Json(j) => j.serialize(s),
+            Repr::Json(j) => {
+                let mut seq = s.serialize_seq(None)?;
+                for t in j {
+                    for e in t.raw_events().map_err(serde::ser::Error::custom)? {
+                        seq.serialize_element(e)?;
+                    }
+                }
+                seq.end()
+            }
         }
     }
 }

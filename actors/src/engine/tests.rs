@@ -472,7 +472,13 @@ fn redelivered_messages_change_nothing_twice() {
             .unwrap();
         let id = placed.view.order.id;
         eventually("confirmed", || status(&e, id) == Status::Confirmed).await;
-        let events_before = e.order_with_history(id).unwrap().history.len();
+        let events_before = e
+            .order_with_history(id)
+            .unwrap()
+            .history
+            .events()
+            .unwrap()
+            .len();
         // Deliver the reservation message again, as a restart after a crash would.
         let r = reactions(&placed.view.order, &placed.view.history.events().unwrap());
         e.inner
@@ -488,7 +494,12 @@ fn redelivered_messages_change_nothing_twice() {
             }
         );
         assert_eq!(
-            e.order_with_history(id).unwrap().history.len(),
+            e.order_with_history(id)
+                .unwrap()
+                .history
+                .events()
+                .unwrap()
+                .len(),
             events_before
         );
     });

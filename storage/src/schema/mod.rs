@@ -34,9 +34,8 @@ pub mod v1;
 
 use crate::domain::inventory::{Reservation, StockLevel};
 use crate::domain::{Event, Order};
-use crate::{DeadLetter, IdempotencyRecord, OutboxEntry, Result, StorageError};
+use crate::{DeadLetter, EventsJson, IdempotencyRecord, OutboxEntry, Result, StorageError};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 
 /// The version this release writes.
 pub const CURRENT: u8 = 1;
@@ -110,9 +109,9 @@ pub fn decode_events(bytes: &[u8]) -> Result<Vec<Event>> {
 
 /// One transition's events as JSON in the domain event's shape, for responses that pass the
 /// history through without decoding it.
-pub fn history_json(bytes: &[u8]) -> Result<Vec<Box<RawValue>>> {
-    // v1's JSON is the domain's (see the module doc): pass it through.
-    Ok(serde_json::from_slice(v1_body(bytes)?)?)
+pub fn history_json(bytes: &[u8]) -> Result<EventsJson> {
+    // v1's JSON is the domain's (see the module doc): pass it through, undecoded.
+    Ok(EventsJson::new(v1_body(bytes)?.to_vec()))
 }
 
 pub fn encode_outbox(entry: &OutboxEntry) -> Result<Vec<u8>> {

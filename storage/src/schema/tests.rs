@@ -317,6 +317,8 @@ fn records_round_trip_marked_and_unmarked() {
         assert_eq!(decode_events(json(&s.events).as_bytes()).unwrap(), s.events);
         let raw: Vec<String> = history_json(&marked)
             .unwrap()
+            .raw_events()
+            .unwrap()
             .iter()
             .map(|r| r.get().to_string())
             .collect();

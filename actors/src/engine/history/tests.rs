@@ -61,11 +61,13 @@ fn events() -> Vec<Event> {
     all
 }
 
+/// The events as storage hands them over: the first alone, the rest as one transition.
 fn as_json(events: &[Event]) -> History {
+    let (first, rest) = events.split_at(1);
     History::from_json(
-        events
+        [first, rest]
             .iter()
-            .map(|e| RawValue::from_string(serde_json::to_string(e).unwrap()).unwrap())
+            .map(|t| EventsJson::new(serde_json::to_vec(t).unwrap()))
             .collect(),
     )
 }
@@ -80,7 +82,6 @@ fn both_forms_serialize_decode_and_reduce_alike() {
         serde_json::to_value(&json).unwrap()
     );
     assert_eq!(json.events().unwrap(), events);
-    assert_eq!(typed.len(), json.len());
     let milestones = json.milestones().unwrap();
     assert_eq!(milestones, typed.milestones().unwrap());
     let scan = milestones.last().unwrap();
