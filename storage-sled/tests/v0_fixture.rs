@@ -13,41 +13,10 @@ use orderly_storage::conformance::Step;
 use orderly_storage::Storage;
 use orderly_storage_sled::SledStorage;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-/// `name=value` lines of `v0-data.ids`.
-fn ids() -> BTreeMap<String, String> {
-    std::fs::read_to_string(fixtures().join("v0-data.ids"))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| {
-            let (k, v) = l.split_once('=').unwrap();
-            (k.to_string(), v.to_string())
-        })
-        .collect()
-}
 
 fn open_copy() -> (tempfile::TempDir, SledStorage) {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&fixtures().join("v0-data"), dir.path());
+    orderly_testkit::fixture::copy_v0_data(dir.path());
     let s = SledStorage::open(dir.path(), 8 << 20).expect("the v0 data directory opens");
     (dir, s)
 }
@@ -73,7 +42,7 @@ fn expected_status(name: &str) -> Status {
 
 #[test]
 fn every_order_reads_with_its_full_history() {
-    let ids = ids();
+    let ids = orderly_testkit::fixture::v0_ids();
     let (_dir, s) = open_copy();
     let orders: Vec<(&str, OrderId)> = ids
         .keys()
@@ -157,7 +126,7 @@ fn every_order_reads_with_its_full_history() {
 
 #[test]
 fn pending_webhook_notifications_and_payment_timers_are_handed_out() {
-    let ids = ids();
+    let ids = orderly_testkit::fixture::v0_ids();
     let (_dir, s) = open_copy();
     let outbox = s.claim_outbox().unwrap();
     let (notifications, other): (Vec<_>, Vec<_>) = outbox
@@ -212,7 +181,7 @@ fn pending_webhook_notifications_and_payment_timers_are_handed_out() {
 
 #[test]
 fn the_stock_ledger_reads_and_matches_the_reservations() {
-    let ids = ids();
+    let ids = orderly_testkit::fixture::v0_ids();
     let (_dir, s) = open_copy();
     let levels = s.stock_levels().unwrap();
     assert_eq!(levels.len(), 2);
@@ -240,7 +209,7 @@ fn the_stock_ledger_reads_and_matches_the_reservations() {
 /// New writes (versioned records) go next to the old ones (unmarked) and both read back.
 #[test]
 fn new_transitions_continue_old_orders() {
-    let ids = ids();
+    let ids = orderly_testkit::fixture::v0_ids();
     let (dir, s) = open_copy();
     let oid = id(&ids, "confirmed");
     let order = s.load_order_for_update(oid).unwrap().unwrap();

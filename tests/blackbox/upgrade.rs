@@ -7,38 +7,7 @@
 //! copy; the fixture itself is never written.
 
 use crate::support::*;
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-/// `name=value` lines of `v0-data.ids`.
-fn ids() -> BTreeMap<String, String> {
-    std::fs::read_to_string(fixtures().join("v0-data.ids"))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| {
-            let (k, v) = l.split_once('=').unwrap();
-            (k.to_string(), v.to_string())
-        })
-        .collect()
-}
+use std::collections::BTreeSet;
 
 /// The status each fixture order was left in, by its name (a return that was approved but not
 /// received leaves the order delivered).
@@ -77,7 +46,7 @@ fn pending_notifications(name: &str) -> &'static [&'static str] {
 
 #[actix_rt::test]
 async fn a_data_directory_of_the_previous_release_opens_and_serves() {
-    let ids = ids();
+    let ids = orderly_testkit::fixture::v0_ids();
     let orders: Vec<(&str, &str)> = ids
         .iter()
         .filter(|(k, _)| !k.starts_with("tn_"))
@@ -86,7 +55,7 @@ async fn a_data_directory_of_the_previous_release_opens_and_serves() {
     assert_eq!(orders.len(), 10);
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("data");
-    copy_dir(&fixtures().join("v0-data"), &data);
+    orderly_testkit::fixture::copy_v0_data(&data);
     let receiver = Receiver::start(0).await;
     let server = Server::start_on(&data, &receiver.config(8)).await;
     let api = server.api();
