@@ -1,5 +1,6 @@
-//! `orderly`: the service binary. Reads the config, opens the store, starts the engine's
-//! actors once, then serves the HTTP API on every worker.
+//! `orderly`: the service binary. `serve` (the default) reads the config, opens the storage the
+//! config names and starts the engine once (`orderly::wiring`), then serves the HTTP API on
+//! every worker; `check-config` only checks the config. The measuring tools are `orderly-bench`.
 
 use clap::{Parser, Subcommand};
 use orderly::config::Config;

@@ -1,7 +1,9 @@
 //! The HTTP API: translates requests into engine calls and engine results into responses.
 //!
-//! It decides nothing about orders: every rule lives in `orderly_actors::domain`. What it does
-//! own is the edge: authentication, bounded bodies and pages, and RFC 9457 errors.
+//! It decides nothing about orders: every rule lives in `orderly_actors::domain`, and every
+//! change and read goes through the engine's API (`orderly_actors::engine::Engine`). What it does
+//! own is the edge: authentication, bounded bodies and pages, its wire types and their OpenAPI
+//! schemas (`schema`), and RFC 9457 errors.
 
 pub mod auth;
 mod carrier;
