@@ -1,0 +1,28 @@
+use super::*;
+use chrono::TimeZone;
+
+#[test]
+fn timer_keys_round_trip_and_sort_by_due() {
+    let id = OrderId::from_u128(42);
+    let early = Timer {
+        order_id: id,
+        kind: TimerKind::PaymentDue,
+        due: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+    };
+    let late = Timer {
+        due: early.due + chrono::Duration::seconds(1),
+        ..early.clone()
+    };
+    assert_eq!(parse_timer(&timer(&early)), Some(early.clone()));
+    assert!(timer(&early) < timer(&late));
+    assert!(timer(&early) < timer_upper(early.due));
+    assert!(timer(&late) >= timer_upper(early.due));
+}
+
+#[test]
+fn stock_keys_round_trip() {
+    assert_eq!(
+        parse_stock(&stock("ams", "SKU-1")),
+        Some(("ams".into(), "SKU-1".into()))
+    );
+}
