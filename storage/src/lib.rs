@@ -146,6 +146,13 @@ pub trait Storage: Send + Sync + 'static {
     /// (the engine claims once, at start), a shared one may lease them.
     fn claim_outbox(&self) -> Result<Vec<OutboxEntry>>;
 
+    /// Entries left by other nodes that stopped (a shared backend's leases ran out), now this
+    /// caller's to deliver: called now and then by a running engine. A single-node backend has
+    /// no other nodes and returns nothing.
+    fn take_over_outbox(&self) -> Result<Vec<OutboxEntry>> {
+        Ok(Vec::new())
+    }
+
     /// The stored state of the same message as `entry` (its retry state may be newer), or
     /// `None` once it was acknowledged or dead-lettered.
     fn outbox_entry(&self, entry: &OutboxEntry) -> Result<Option<OutboxEntry>>;
@@ -209,4 +216,12 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Durability counters.
     fn flush_stats(&self) -> FlushStats;
+
+    /// Whether other processes (nodes) may write the same orders. The engine then treats what
+    /// an order's actor holds as possibly stale: a refusal or a no-op decided on it is checked
+    /// against storage first, and a commit that fails with [`StorageError::Conflict`] makes the
+    /// actor reload and decide again.
+    fn has_other_writers(&self) -> bool {
+        false
+    }
 }

@@ -9,12 +9,14 @@
 //! - [`toml_overlay`]: a minimal TOML overlay, enough to override keys of a config file.
 //! - [`wait`]: polling with a deadline, instead of sleeping and hoping.
 //! - [`fixture`]: the data directory written by the release before the restructure.
+//! - [`postgres`]: a throwaway PostgreSQL server (skipped, or failed in CI, when not installed).
 //!
 //! A plain library: it knows the service only by its HTTP contract, its command line and its
 //! configuration keys, never by its code.
 
 pub mod crash;
 pub mod fixture;
+pub mod postgres;
 pub mod service;
 pub mod toml_overlay;
 pub mod wait;

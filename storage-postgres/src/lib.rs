@@ -1,0 +1,786 @@
+//! Orderly's PostgreSQL backend: several Orderly nodes over one database, with the guarantees
+//! of the sled default — acknowledged means committed, one writer per order, no oversell,
+//! every outbox message and timer carried out after any node dies.
+//!
+//! # How it keeps the contract
+//!
+//! * **One transaction per commit, shared between orders** ([`lanes`]): a transition's
+//!   snapshot, events, outbox rows, timers and idempotency record are written in one SQL
+//!   transaction together with other orders' transitions (group commit), and its [`Commit`]
+//!   resolves when that transaction committed.
+//! * **One writer per order, by optimistic version checks**: a transition applies only if the
+//!   order is still at the version its writer built on; otherwise its commit fails with
+//!   `Conflict` and the writer reloads and decides again. Any node may run any order's actor.
+//! * **No oversell** ([`stock`]): conditional stock writes under row locks taken in a fixed
+//!   order, a `CHECK (reserved <= on_hand)`, and an append-only movement record.
+//! * **Work survives its node** ([`nodes`]): every outbox row and timer is owned by the node
+//!   that wrote it; nodes heartbeat, and a node whose heartbeat is older than the lease has
+//!   its rows taken over by a live one (`FOR UPDATE SKIP LOCKED`).
+//!
+//! The schema is in `migrations/`, embedded and applied at open under an advisory lock, so
+//! nodes starting together apply it once.
+//!
+//! # Threads
+//!
+//! The storage interface is synchronous for reads. The backend runs its own small tokio
+//! runtime (the connections, the lanes, the heartbeat); a read blocks the calling thread until
+//! its query answered on that runtime. Commits never block: they queue on a lane and resolve
+//! through their [`Commit`].
+
+mod error;
+mod lanes;
+mod nodes;
+mod rows;
+mod stock;
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use lanes::{AllLanes, Counters, Lane, LaneCommit, Op};
+use orderly_domain::inventory::{Reservation, StockLevel};
+use orderly_domain::{Event, Order, OrderId, Status, Timer};
+use orderly_storage::{
+    schema, Commit, DeadLetter, EventsJson, FlushStats, IdempotencyRecord, OutboxEntry, Result,
+    StockCell, StockChange, Storage, StorageError, TransitionWrite,
+};
+use rows::{record_body, TimerKey, TransitionRows};
+use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_postgres::NoTls;
+
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// How to reach the database and how this node takes part.
+#[derive(Debug, Clone)]
+pub struct PostgresConfig {
+    /// `postgres://user:password@host:port/database` (or key=value form).
+    pub url: String,
+    /// Connections for reads and stock writes (the commit lanes have their own).
+    pub pool_size: usize,
+    /// This node's name among the nodes sharing the database; stable across restarts, so a
+    /// restarted node picks up its own pending work at once. Two live nodes must not share one.
+    pub node_id: String,
+    /// A node that has not heartbeaten for this long is dead; its work is taken over.
+    pub lease: Duration,
+    /// How often this node heartbeats (well below `lease`).
+    pub heartbeat: Duration,
+    /// Commit lanes (each a connection committing batches one after another).
+    pub commit_lanes: usize,
+    /// Most writes in one batch.
+    pub max_batch: usize,
+}
+
+impl PostgresConfig {
+    /// Defaults for everything but the url and the node's name.
+    pub fn new(url: impl Into<String>, node_id: impl Into<String>) -> PostgresConfig {
+        PostgresConfig {
+            url: url.into(),
+            pool_size: 8,
+            node_id: node_id.into(),
+            lease: Duration::from_secs(10),
+            heartbeat: Duration::from_secs(2),
+            commit_lanes: 2,
+            max_batch: 512,
+        }
+    }
+}
+
+/// The PostgreSQL backend. One per process (per node); share it as `Arc<dyn Storage>`.
+pub struct PostgresStorage {
+    shared: Arc<Shared>,
+    runtime: Option<tokio::runtime::Runtime>,
+    lane_tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+struct Shared {
+    pool: Pool,
+    config: PostgresConfig,
+    node: Arc<str>,
+    lanes: Vec<Arc<Lane>>,
+    hasher: std::collections::hash_map::RandomState,
+    counters: Arc<Counters>,
+    /// The last heartbeat reached the database.
+    reachable: AtomicBool,
+    handle: tokio::runtime::Handle,
+}
+
+impl PostgresStorage {
+    /// Connects, applies the schema's migrations (once, whichever node gets there first),
+    /// registers this node and starts its commit lanes and heartbeat.
+    pub fn open(config: PostgresConfig) -> Result<PostgresStorage> {
+        let pg: tokio_postgres::Config = tokio_postgres::Config::from_str(&config.url)
+            .map_err(|e| StorageError::Backend(format!("storage.postgres.url: {e}").into()))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("orderly-postgres")
+            .enable_all()
+            .build()?;
+        let handle = runtime.handle().clone();
+        let node: Arc<str> = config.node_id.as_str().into();
+        let pool = Pool::builder(Manager::from_config(
+            pg.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        ))
+        .max_size(config.pool_size.max(1))
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .build()
+        .map_err(error::other)?;
+        let connect: lanes::Connect = {
+            let pg = pg.clone();
+            Arc::new(move || {
+                let pg = pg.clone();
+                Box::pin(async move {
+                    let (client, connection) = pg.connect(NoTls).await.map_err(error::db)?;
+                    tokio::spawn(async move {
+                        if let Err(e) = connection.await {
+                            tracing::warn!(error = %e, "a PostgreSQL connection ended");
+                        }
+                    });
+                    Ok(client)
+                })
+            })
+        };
+        let counters = Arc::new(Counters::default());
+        let (lanes, lane_tasks) = runtime.block_on(async {
+            migrate(&connect).await?;
+            nodes::register(&pool, &node).await?;
+            let started: Vec<_> = (0..config.commit_lanes.max(1))
+                .map(|_| {
+                    lanes::start(
+                        node.clone(),
+                        connect.clone(),
+                        counters.clone(),
+                        config.max_batch.max(1),
+                    )
+                })
+                .collect();
+            Ok::<_, StorageError>(started.into_iter().unzip::<_, _, Vec<_>, Vec<_>>())
+        })?;
+        let shared = Arc::new(Shared {
+            pool,
+            config,
+            node,
+            lanes,
+            hasher: Default::default(),
+            counters,
+            reachable: AtomicBool::new(true),
+            handle,
+        });
+        nodes::spawn_heartbeat(&shared.handle, Arc::downgrade(&shared));
+        Ok(PostgresStorage {
+            shared,
+            runtime: Some(runtime),
+            lane_tasks,
+        })
+    }
+
+    /// This node's name.
+    pub fn node_id(&self) -> &str {
+        &self.shared.node
+    }
+
+    /// Runs `f` on the backend's runtime and blocks until it is done.
+    fn block<T, F>(&self, f: impl FnOnce(Arc<Shared>) -> F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T>> + Send + 'static,
+    {
+        let task = self.shared.handle.spawn(f(self.shared.clone()));
+        futures::executor::block_on(task).map_err(error::other)?
+    }
+
+    fn lane(&self, id: OrderId) -> &Arc<Lane> {
+        let mut h = self.shared.hasher.build_hasher();
+        h.write(id.as_bytes());
+        &self.shared.lanes[h.finish() as usize % self.shared.lanes.len()]
+    }
+
+    fn push(&self, id: OrderId, op: Op) -> Result<Commit> {
+        let lane = self.lane(id);
+        let ticket = lane.push(op)?;
+        Ok(Commit::new(Arc::new(LaneCommit(lane.clone())), ticket))
+    }
+}
+
+impl Drop for PostgresStorage {
+    /// Lets the lanes finish what is queued, tells the other nodes this one is gone (so they
+    /// take its work over at once) and stops the runtime.
+    fn drop(&mut self) {
+        for lane in &self.shared.lanes {
+            lanes::close(lane);
+        }
+        let tasks = std::mem::take(&mut self.lane_tasks);
+        let shared = self.shared.clone();
+        let done = self.shared.handle.spawn(async move {
+            let _ = tokio::time::timeout(Duration::from_secs(10), futures::future::join_all(tasks))
+                .await;
+            nodes::leave(&shared.pool, &shared.node).await;
+        });
+        let _ = futures::executor::block_on(done);
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+async fn migrate(connect: &lanes::Connect) -> Result<()> {
+    let mut client = connect().await?;
+    // Nodes starting together: the first applies the migrations, the others wait and then
+    // find nothing left to do.
+    client
+        .batch_execute("SELECT pg_advisory_lock(7232891190154)")
+        .await
+        .map_err(error::db)?;
+    let applied = embedded::migrations::runner()
+        .run_async(&mut client)
+        .await
+        .map_err(|e| StorageError::Backend(format!("schema migration failed: {e}").into()));
+    let _ = client
+        .batch_execute("SELECT pg_advisory_unlock(7232891190154)")
+        .await;
+    applied.map(|_| ())
+}
+
+async fn get(shared: &Shared) -> Result<deadpool_postgres::Client> {
+    shared.pool.get().await.map_err(error::pool)
+}
+
+fn decode_orders(rows: Vec<tokio_postgres::Row>) -> Result<Vec<Order>> {
+    rows.iter()
+        .map(|r| schema::decode_order(r.get::<_, &[u8]>(0)))
+        .collect()
+}
+
+/// Puts a transition's event rows back into one JSON array, as sled stores it.
+fn events_json(bodies: &[&[u8]]) -> Result<EventsJson> {
+    let mut out = Vec::with_capacity(bodies.iter().map(|b| b.len() + 1).sum::<usize>() + 2);
+    out.push(b'[');
+    for (i, b) in bodies.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(record_body(b)?);
+    }
+    out.push(b']');
+    Ok(EventsJson::new(out))
+}
+
+fn timer_of(r: &tokio_postgres::Row) -> Result<Timer> {
+    TimerKey {
+        order_id: r.get(0),
+        kind: rows::timer_kind_name(rows::timer_kind(r.get(1))?),
+        due: r.get(2),
+    }
+    .to_timer()
+}
+
+impl Storage for PostgresStorage {
+    fn commit_transition(&self, w: &TransitionWrite<'_>) -> Result<Commit> {
+        let rows = TransitionRows::of(w)?;
+        self.push(w.after.id, Op::Transition(Box::new(rows)))
+    }
+
+    fn load_order_for_update(&self, id: OrderId) -> Result<Option<Order>> {
+        // A transaction leaves nothing half-written to discard.
+        self.load_order(id)
+    }
+
+    fn sync(&self) -> Commit {
+        let upto = self
+            .shared
+            .lanes
+            .iter()
+            .map(|l| (l.clone(), l.last_ticket()))
+            .collect();
+        Commit::new(Arc::new(AllLanes(upto)), 0)
+    }
+
+    fn load_order(&self, id: OrderId) -> Result<Option<Order>> {
+        self.block(move |s| async move {
+            let c = get(&s).await?;
+            let st = c
+                .prepare_cached("SELECT snapshot FROM orders WHERE id = $1")
+                .await
+                .map_err(error::db)?;
+            let row = c.query_opt(&st, &[&id]).await.map_err(error::db)?;
+            row.map(|r| schema::decode_order(r.get::<_, &[u8]>(0)))
+                .transpose()
+        })
+    }
+
+    fn order_exists(&self, id: OrderId) -> Result<bool> {
+        self.block(move |s| async move {
+            let c = get(&s).await?;
+            let st = c
+                .prepare_cached("SELECT 1 FROM orders WHERE id = $1")
+                .await
+                .map_err(error::db)?;
+            Ok(c.query_opt(&st, &[&id]).await.map_err(error::db)?.is_some())
+        })
+    }
+
+    fn history(&self, id: OrderId, version: u32) -> Result<Vec<Event>> {
+        self.block(move |s| async move {
+            let c = get(&s).await?;
+            let st = c
+                .prepare_cached(
+                    "SELECT body FROM events WHERE order_id = $1 AND seq <= $2 ORDER BY seq",
+                )
+                .await
+                .map_err(error::db)?;
+            let rows = c
+                .query(&st, &[&id, &(version as i32)])
+                .await
+                .map_err(error::db)?;
+            rows.iter()
+                .map(|r| rows::decode_event(r.get::<_, &[u8]>(0)))
+                .collect()
+        })
+    }
+
+    fn history_json(&self, id: OrderId, version: u32) -> Result<Vec<EventsJson>> {
+        self.block(move |s| async move {
+            let c = get(&s).await?;
+            let st = c
+                .prepare_cached(
+                    "SELECT first_seq, body FROM events WHERE order_id = $1 AND seq <= $2 ORDER BY seq",
+                )
+                .await
+                .map_err(error::db)?;
+            let rows = c
+                .query(&st, &[&id, &(version as i32)])
+                .await
+                .map_err(error::db)?;
+            let mut out = Vec::new();
+            let mut group: Vec<&[u8]> = Vec::new();
+            let mut first = None;
+            for r in &rows {
+                let f: i32 = r.get(0);
+                if first.is_some_and(|x| x != f) {
+                    out.push(events_json(&group)?);
+                    group.clear();
+                }
+                first = Some(f);
+                group.push(r.get::<_, &[u8]>(1));
+            }
+            if !group.is_empty() {
+                out.push(events_json(&group)?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn order_by_token(&self, token: &str) -> Result<Option<Order>> {
+        let token = token.to_string();
+        self.block(move |s| async move {
+            let c = get(&s).await?;
+            let st = c
+                .prepare_cached("SELECT snapshot FROM orders WHERE tracking_token = $1")
+                .await
+                .map_err(error::db)?;
+            let row = c.query_opt(&st, &[&token]).await.map_err(error::db)?;
+            row.map(|r| schema::decode_order(r.get::<_, &[u8]>(0)))
+                .transpose()
+        })
+    }
+
+    fn order_by_tracking_number(&self, tracking_number: &str) -> Result<Option<OrderId>> {
+        let tn = tracking_number.to_string();
+        self.block(move |s| async move {
+            let c = get(&s).await?;
+            let st = c
+                .prepare_cached("SELECT id FROM orders WHERE tracking_number = $1")
+                .await
+                .map_err(error::db)?;
+            Ok(c
+                .query_opt(&st, &[&tn])
+                .await
+                .map_err(error::db)?
+                .map(|r| r.get(0)))
+        })
+    }
+
+    fn list_orders(
+        &self,
+        status: Option<Status>,
+        before: Option<OrderId>,
+        limit: usize,
+    ) -> Result<Vec<Order>> {
+        let limit = limit as i64;
+        self.block(move |s| async move {
+            let c = get(&s).await?;
+            let rows = match status {
+                Some(status) => {
+                    let st = c
+                        .prepare_cached(
+                            "SELECT snapshot FROM orders WHERE status = $1 \
+                             AND ($2::uuid IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
+                        )
+                        .await
+                        .map_err(error::db)?;
+                    c.query(&st, &[&status.as_str(), &before, &limit]).await
+                }
+                None => {
+                    let st = c
+                        .prepare_cached(
+                            "SELECT snapshot FROM orders WHERE ($1::uuid IS NULL OR id < $1) \
+                             ORDER BY id DESC LIMIT $2",
+                        )
+                        .await
+                        .map_err(error::db)?;
+                    c.query(&st, &[&before, &limit]).await
+                }
+            }
+            .map_err(error::db)?;
+            decode_orders(rows)
+        })
+    }
+
+    fn picks(&self, warehouse: &str, after: Option<OrderId>, limit: usize) -> Result<Vec<Order>> {
+        let warehouse = warehouse.to_string();
+        let limit = limit as i64;
+        self.block(move |s| async move {
+            let c = get(&s).await?;
+            let st = c
+                .prepare_cached(
+                    "SELECT snapshot FROM orders WHERE pick_warehouse = $1 \
+                     AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3",
+                )
+                .await
+                .map_err(error::db)?;
+            decode_orders(
+                c.query(&st, &[&warehouse, &after, &limit])
+                    .await
+                    .map_err(error::db)?,
+            )
+        })
+    }
+
+    fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>> {
+        let key = key.to_string();
+        self.block(move |s| async move {
+            let c = get(&s).await?;
+            let st = c
+                .prepare_cached(
+                    "SELECT i.record, o.version FROM idempotency i JOIN orders o ON o.id = i.order_id \
+                     WHERE i.key = $1",
+                )
+                .await
+                .map_err(error::db)?;
+            let Some(row) = c.query_opt(&st, &[&key]).await.map_err(error::db)? else {
+                return Ok(None);
+            };
+            let rec = schema::decode_idempotency(row.get::<_, &[u8]>(0))?;
+            // Counts only once the order reached the version it vouches for.
+            Ok((row.get::<_, i32>(1) as u32 >= rec.version).then_some(rec))
+        })
+    }
+
+    fn order_count(&self) -> Result<usize> {
+        self.block(move |s| async move {
+            let c = get(&s).await?;
+            let row = c
+                .query_one("SELECT count(*) FROM orders", &[])
+                .await
+                .map_err(error::db)?;
+            Ok(row.get::<_, i64>(0) as usize)
+        })
+    }
+
+    fn claim_outbox(&self) -> Result<Vec<OutboxEntry>> {
+        self.block(move |s| async move {
+            let c = get(&s).await?;
+            nodes::take_over_outbox(&c, &s.node, s.config.lease).await?;
+            let rows = c
+                .query(
+                    "SELECT entry FROM outbox WHERE owner = $1 ORDER BY message_id",
+                    &[&&*s.node],
+                )
+                .await
+                .map_err(error::db)?;
+            rows.iter()
+                .map(|r| schema::decode_outbox(r.get::<_, &[u8]>(0)))
+                .collect()
+        })
+    }
+
+    fn take_over_outbox(&self) -> Result<Vec<OutboxEntry>> {
+        self.block(move |s| async move {
+            let c = get(&s).await?;
+            nodes::take_over_outbox(&c, &s.node, s.config.lease).await
+        })
+    }
+
+    fn outbox_entry(&self, entry: &OutboxEntry) -> Result<Option<OutboxEntry>> {
+        let id = entry.message_id();
+        // Read-your-writes for this node: its queued retry state or acknowledgement first.
+        let lane = self.lane(entry.effect.order_id).clone();
+        let upto = lane.last_ticket();
+        self.block(move |s| async move {
+            lane.reached(upto).await;
+            let c = get(&s).await?;
+            let st = c
+                .prepare_cached("SELECT entry FROM outbox WHERE message_id = $1")
+                .await
+                .map_err(error::db)?;
+            c.query_opt(&st, &[&id])
+                .await
+                .map_err(error::db)?
+                .map(|r| schema::decode_outbox(r.get::<_, &[u8]>(0)))
+                .transpose()
+        })
+    }
+
+    fn record_outbox_attempt(&self, entry: &OutboxEntry) -> Result<()> {
+        let op = Op::Attempt {
+            message_id: entry.message_id(),
+            entry: schema::encode_outbox(entry)?,
+        };
+        let _queued = self.push(entry.effect.order_id, op)?;
+        Ok(())
+    }
+
+    fn ack_outbox(&self, entry: &OutboxEntry) -> Result<()> {
+        let _queued = self.push(entry.effect.order_id, Op::AckOutbox(entry.message_id()))?;
+        Ok(())
+    }
+
+    fn outbox_len(&self) -> Result<usize> {
+        self.block(move |s| async move {
+            let c = get(&s).await?;
+            let row = c
+                .query_one("SELECT count(*) FROM outbox", &[])
+                .await
+                .map_err(error::db)?;
+            Ok(row.get::<_, i64>(0) as usize)
+        })
+    }
+
+    fn dead_letter(&self, entry: &OutboxEntry, letter: &DeadLetter) -> Result<Commit> {
+        let id = entry.message_id();
+        let record = schema::encode_dead_letter(letter, entry)?;
+        let failed_at = letter.failed_at;
+        // Queued writes to the entry (its retry state) go first.
+        let queued = self.lane(entry.effect.order_id).clone();
+        let upto = queued.last_ticket();
+        self.block(move |s| async move {
+            queued.reached(upto).await;
+            let mut c = get(&s).await?;
+            let tx = c.transaction().await.map_err(error::db)?;
+            tx.execute(
+                "INSERT INTO dead_letters (message_id, failed_at, letter) VALUES ($1, $2, $3) \
+                 ON CONFLICT (message_id) DO UPDATE SET failed_at = EXCLUDED.failed_at, letter = EXCLUDED.letter",
+                &[&id, &failed_at, &record],
+            )
+            .await
+            .map_err(error::db)?;
+            tx.execute("DELETE FROM outbox WHERE message_id = $1", &[&id])
+                .await
+                .map_err(error::db)?;
+            tx.commit().await.map_err(error::db)?;
+            Ok(Commit::durable())
+        })
+    }
+
+    fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>> {
+        let limit = limit as i64;
+        self.block(move |s| async move {
+            let c = get(&s).await?;
+            let rows = c
+                .query(
+                    "SELECT letter FROM dead_letters ORDER BY message_id LIMIT $1",
+                    &[&limit],
+                )
+                .await
+                .map_err(error::db)?;
+            rows.iter()
+                .map(|r| schema::decode_dead_letter(r.get::<_, &[u8]>(0)))
+                .collect()
+        })
+    }
+
+    fn requeue_dead_letter(&self, message_id: &str) -> Result<Option<(OutboxEntry, Commit)>> {
+        let id = message_id.to_string();
+        self.block(move |s| async move {
+            let mut c = get(&s).await?;
+            let tx = c.transaction().await.map_err(error::db)?;
+            let Some(row) = tx
+                .query_opt(
+                    "DELETE FROM dead_letters WHERE message_id = $1 RETURNING letter",
+                    &[&id],
+                )
+                .await
+                .map_err(error::db)?
+            else {
+                return Ok(None);
+            };
+            let letter = schema::decode_dead_letter(row.get::<_, &[u8]>(0))?;
+            let old = letter
+                .entry
+                .ok_or_else(|| StorageError::Codec("a dead letter without its entry".into()))?;
+            let entry = OutboxEntry::new(old.effect, old.channel);
+            let record = schema::encode_outbox(&entry)?;
+            tx.execute(
+                "INSERT INTO outbox (message_id, order_id, step, owner, entry) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (message_id) DO UPDATE SET entry = EXCLUDED.entry, owner = EXCLUDED.owner",
+                &[
+                    &entry.message_id(),
+                    &entry.effect.order_id,
+                    &(entry.effect.step as i32),
+                    &&*s.node,
+                    &record,
+                ],
+            )
+            .await
+            .map_err(error::db)?;
+            tx.commit().await.map_err(error::db)?;
+            Ok(Some((entry, Commit::durable())))
+        })
+    }
+
+    fn claim_due_timers(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>> {
+        let limit = limit as i64;
+        self.block(move |s| async move {
+            let c = get(&s).await?;
+            nodes::take_over_timers(&c, &s.node, s.config.lease, now, limit).await?;
+            let st = c
+                .prepare_cached(
+                    "SELECT order_id, kind, due FROM timers WHERE owner = $1 AND due <= $2 \
+                     ORDER BY due, order_id, kind LIMIT $3",
+                )
+                .await
+                .map_err(error::db)?;
+            let rows = c
+                .query(&st, &[&&*s.node, &now, &limit])
+                .await
+                .map_err(error::db)?;
+            rows.iter().map(timer_of).collect()
+        })
+    }
+
+    fn ack_timer(&self, timer: &Timer) -> Result<()> {
+        let _queued = self.push(timer.order_id, Op::AckTimer(TimerKey::of(timer)))?;
+        Ok(())
+    }
+
+    fn pending_timers(&self, limit: usize) -> Result<Vec<Timer>> {
+        let limit = limit as i64;
+        self.block(move |s| async move {
+            let c = get(&s).await?;
+            let rows = c
+                .query(
+                    "SELECT order_id, kind, due FROM timers ORDER BY due, order_id, kind LIMIT $1",
+                    &[&limit],
+                )
+                .await
+                .map_err(error::db)?;
+            rows.iter().map(timer_of).collect()
+        })
+    }
+
+    fn stock_levels(&self) -> Result<Vec<StockCell>> {
+        self.block(move |s| async move {
+            let c = get(&s).await?;
+            let rows = c
+                .query(
+                    "SELECT warehouse, sku, on_hand, reserved FROM stock ORDER BY warehouse, sku",
+                    &[],
+                )
+                .await
+                .map_err(error::db)?;
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    (
+                        (r.get(0), r.get(1)),
+                        StockLevel {
+                            on_hand: r.get(2),
+                            reserved: r.get(3),
+                        },
+                    )
+                })
+                .collect())
+        })
+    }
+
+    fn stock_level(&self, warehouse: &str, sku: &str) -> Result<StockLevel> {
+        let (warehouse, sku) = (warehouse.to_string(), sku.to_string());
+        self.block(move |s| async move {
+            let c = get(&s).await?;
+            let st = c
+                .prepare_cached(
+                    "SELECT on_hand, reserved FROM stock WHERE warehouse = $1 AND sku = $2",
+                )
+                .await
+                .map_err(error::db)?;
+            Ok(c
+                .query_opt(&st, &[&warehouse, &sku])
+                .await
+                .map_err(error::db)?
+                .map(|r| StockLevel {
+                    on_hand: r.get(0),
+                    reserved: r.get(1),
+                })
+                .unwrap_or_default())
+        })
+    }
+
+    fn reservation(&self, id: OrderId) -> Result<Option<Reservation>> {
+        self.block(move |s| async move {
+            let c = get(&s).await?;
+            let st = c
+                .prepare_cached("SELECT reservation FROM reservations WHERE order_id = $1")
+                .await
+                .map_err(error::db)?;
+            c.query_opt(&st, &[&id])
+                .await
+                .map_err(error::db)?
+                .map(|r| schema::decode_reservation(r.get::<_, &[u8]>(0)))
+                .transpose()
+        })
+    }
+
+    fn restocked(&self, id: OrderId, step: u32) -> Result<bool> {
+        self.block(move |s| async move {
+            let c = get(&s).await?;
+            Ok(c
+                .query_opt(
+                    "SELECT 1 FROM restocks WHERE order_id = $1 AND step = $2",
+                    &[&id, &(step as i32)],
+                )
+                .await
+                .map_err(error::db)?
+                .is_some())
+        })
+    }
+
+    fn write_stock(&self, change: &StockChange) -> Result<Commit> {
+        let change = change.clone();
+        self.block(move |s| async move {
+            let mut c = get(&s).await?;
+            stock::write(&mut c, &s.node, &change).await?;
+            Ok(Commit::durable())
+        })
+    }
+
+    fn is_healthy(&self) -> bool {
+        self.shared.reachable.load(Ordering::Relaxed)
+    }
+
+    fn flush_stats(&self) -> FlushStats {
+        self.shared.counters.stats()
+    }
+
+    fn has_other_writers(&self) -> bool {
+        true
+    }
+}
