@@ -45,7 +45,10 @@ pub(crate) enum Op {
     /// The message was delivered: its outbox row goes.
     AckOutbox(String),
     /// An outbox entry's new retry state.
-    Attempt { message_id: String, entry: Vec<u8> },
+    Attempt {
+        message_id: String,
+        entry: Vec<u8>,
+    },
     /// The timer fired: its row goes.
     AckTimer(TimerKey),
 }
@@ -106,10 +109,9 @@ impl Lane {
     pub fn push(&self, op: Op) -> Result<u64> {
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         let ticket = q.0 + 1;
-        let tx = q
-            .1
-            .as_ref()
-            .ok_or_else(|| error::other("the storage is closing"))?;
+        let tx =
+            q.1.as_ref()
+                .ok_or_else(|| error::other("the storage is closing"))?;
         tx.send(Queued { ticket, op })
             .map_err(|_| error::other("the commit lane stopped"))?;
         q.0 = ticket;
@@ -247,7 +249,8 @@ impl Session {
     }
 }
 
-const VERSIONS: &str = "SELECT id, version FROM orders WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE";
+const VERSIONS: &str =
+    "SELECT id, version FROM orders WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE";
 const CLAIM_KEYS: &str = "INSERT INTO idempotency (key, order_id, record) \
      SELECT * FROM unnest($1::text[], $2::uuid[], $3::bytea[]) \
      ON CONFLICT (key) DO NOTHING RETURNING key";
@@ -262,13 +265,15 @@ const EVENTS: &str = "INSERT INTO events (order_id, seq, first_seq, body) \
 const OUTBOX: &str = "INSERT INTO outbox (message_id, order_id, step, owner, entry) \
      SELECT m, o, s, $5::text, e FROM unnest($1::text[], $2::uuid[], $3::int4[], $4::bytea[]) AS x(m, o, s, e) \
      ON CONFLICT (message_id) DO UPDATE SET entry = EXCLUDED.entry, owner = EXCLUDED.owner";
-const CLEAR_TIMERS: &str = "DELETE FROM timers t USING unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS x(o, k, d) \
+const CLEAR_TIMERS: &str =
+    "DELETE FROM timers t USING unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS x(o, k, d) \
      WHERE t.order_id = x.o AND t.kind = x.k AND t.due = x.d";
 const SET_TIMERS: &str = "INSERT INTO timers (order_id, kind, due, owner) \
      SELECT o, k, d, $4::text FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS x(o, k, d) \
      ON CONFLICT DO NOTHING";
 const ACKS: &str = "DELETE FROM outbox WHERE message_id = ANY($1::text[])";
-const ATTEMPTS: &str = "UPDATE outbox SET entry = x.e FROM unnest($1::text[], $2::bytea[]) AS x(m, e) \
+const ATTEMPTS: &str =
+    "UPDATE outbox SET entry = x.e FROM unnest($1::text[], $2::bytea[]) AS x(m, e) \
      WHERE outbox.message_id = x.m";
 
 /// Starts a lane on the current runtime.
@@ -311,13 +316,19 @@ async fn run(
         let started = Instant::now();
         let writes = batch.len() as u64;
         let failures = match ensure(&mut session, &connect).await {
-            Err(e) => fail_all(&batch, Failure::Backend(format!("cannot reach the database: {e}"))),
+            Err(e) => fail_all(
+                &batch,
+                Failure::Backend(format!("cannot reach the database: {e}")),
+            ),
             Ok(c) => match apply(c, &node, &batch).await {
                 Ok(rejected) => rejected,
                 Err(e) if is_connection(&e) => {
                     tracing::warn!(error = %e, "commit lane lost its connection; the batch's outcome is unknown");
                     session = None;
-                    fail_all(&batch, Failure::Backend(format!("connection lost during commit: {e}")))
+                    fail_all(
+                        &batch,
+                        Failure::Backend(format!("connection lost during commit: {e}")),
+                    )
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, writes, "batch failed; trying its writes one by one");
@@ -346,11 +357,7 @@ fn fail_all(batch: &[Queued], f: Failure) -> Vec<(u64, Failure)> {
     batch.iter().map(|q| (q.ticket, f.clone())).collect()
 }
 
-async fn one_by_one(
-    c: &Session,
-    node: &str,
-    batch: &[Queued],
-) -> Vec<(u64, Failure)> {
+async fn one_by_one(c: &Session, node: &str, batch: &[Queued]) -> Vec<(u64, Failure)> {
     let mut failures = Vec::new();
     for q in batch {
         match apply(c, node, std::slice::from_ref(q)).await {
@@ -574,7 +581,11 @@ impl Writes {
 }
 
 type Fut<'a> = std::pin::Pin<
-    Box<dyn std::future::Future<Output = std::result::Result<u64, tokio_postgres::Error>> + Send + 'a>,
+    Box<
+        dyn std::future::Future<Output = std::result::Result<u64, tokio_postgres::Error>>
+            + Send
+            + 'a,
+    >,
 >;
 
 async fn write(
@@ -586,50 +597,64 @@ async fn write(
     let c = &s.client;
     let mut statements: Vec<Fut<'_>> = Vec::new();
     if !unclaim.is_empty() {
-        statements.push(Box::pin(async move { c.execute(&s.unclaim_keys, &[&unclaim]).await }));
+        statements.push(Box::pin(async move {
+            c.execute(&s.unclaim_keys, &[&unclaim]).await
+        }));
     }
     if !w.o_id.is_empty() {
-        statements.push(Box::pin(async move { c.execute(
-            &s.orders,
-            &[
-                &w.o_id,
-                &w.o_version,
-                &w.o_status,
-                &w.o_token,
-                &w.o_tracking,
-                &w.o_pick,
-                &w.o_snapshot,
-            ],
-        ).await }));
+        statements.push(Box::pin(async move {
+            c.execute(
+                &s.orders,
+                &[
+                    &w.o_id,
+                    &w.o_version,
+                    &w.o_status,
+                    &w.o_token,
+                    &w.o_tracking,
+                    &w.o_pick,
+                    &w.o_snapshot,
+                ],
+            )
+            .await
+        }));
     }
     if !w.e_order.is_empty() {
-        statements.push(Box::pin(async move { c.execute(
-            &s.events,
-            &[&w.e_order, &w.e_seq, &w.e_first, &w.e_body],
-        ).await }));
+        statements.push(Box::pin(async move {
+            c.execute(&s.events, &[&w.e_order, &w.e_seq, &w.e_first, &w.e_body])
+                .await
+        }));
     }
     if !w.x_id.is_empty() {
-        statements.push(Box::pin(async move { c.execute(
-            &s.outbox,
-            &[&w.x_id, &w.x_order, &w.x_step, &w.x_entry, &node],
-        ).await }));
+        statements.push(Box::pin(async move {
+            c.execute(
+                &s.outbox,
+                &[&w.x_id, &w.x_order, &w.x_step, &w.x_entry, &node],
+            )
+            .await
+        }));
     }
     let (cl_o, cl_k, cl_d) = timer_columns(&w.t_clear);
     if !cl_o.is_empty() {
-        statements.push(Box::pin(async move { c.execute(&s.clear_timers, &[&cl_o, &cl_k, &cl_d]).await }));
+        statements.push(Box::pin(async move {
+            c.execute(&s.clear_timers, &[&cl_o, &cl_k, &cl_d]).await
+        }));
     }
     let (st_o, st_k, st_d) = timer_columns(&w.t_set);
     if !st_o.is_empty() {
-        statements.push(Box::pin(async move { c.execute(
-            &s.set_timers,
-            &[&st_o, &st_k, &st_d, &node],
-        ).await }));
+        statements.push(Box::pin(async move {
+            c.execute(&s.set_timers, &[&st_o, &st_k, &st_d, &node])
+                .await
+        }));
     }
     if !w.acks.is_empty() {
-        statements.push(Box::pin(async move { c.execute(&s.acks, &[&w.acks]).await }));
+        statements.push(Box::pin(
+            async move { c.execute(&s.acks, &[&w.acks]).await },
+        ));
     }
     if !w.a_id.is_empty() {
-        statements.push(Box::pin(async move { c.execute(&s.attempts, &[&w.a_id, &w.a_entry]).await }));
+        statements.push(Box::pin(async move {
+            c.execute(&s.attempts, &[&w.a_id, &w.a_entry]).await
+        }));
     }
     // Pipelined: sent together, answered in order.
     futures::future::try_join_all(statements).await?;

@@ -51,7 +51,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_postgres::NoTls;
 
-
 mod embedded {
     refinery::embed_migrations!("migrations");
 }
@@ -196,6 +195,22 @@ impl PostgresStorage {
     {
         let task = self.shared.handle.spawn(f(self.shared.clone()));
         futures::executor::block_on(task).map_err(error::other)?
+    }
+
+    /// Resolves once every write this node queued so far has its outcome (read-your-writes for
+    /// the reads of queued acknowledgements and retry states).
+    fn settled(&self) -> impl Future<Output = ()> + Send + 'static {
+        let upto: Vec<(Arc<Lane>, u64)> = self
+            .shared
+            .lanes
+            .iter()
+            .map(|l| (l.clone(), l.last_ticket()))
+            .collect();
+        async move {
+            for (lane, ticket) in upto {
+                lane.reached(ticket).await;
+            }
+        }
     }
 
     fn lane(&self, id: OrderId) -> &Arc<Lane> {
@@ -401,8 +416,7 @@ impl Storage for PostgresStorage {
                 .prepare_cached("SELECT id FROM orders WHERE tracking_number = $1")
                 .await
                 .map_err(error::db)?;
-            Ok(c
-                .query_opt(&st, &[&tn])
+            Ok(c.query_opt(&st, &[&tn])
                 .await
                 .map_err(error::db)?
                 .map(|r| r.get(0)))
@@ -497,7 +511,9 @@ impl Storage for PostgresStorage {
     }
 
     fn claim_outbox(&self) -> Result<Vec<OutboxEntry>> {
+        let settled = self.settled();
         self.block(move |s| async move {
+            settled.await;
             let c = get(&s).await?;
             nodes::take_over_outbox(&c, &s.node, s.config.lease).await?;
             let rows = c
@@ -555,7 +571,9 @@ impl Storage for PostgresStorage {
     }
 
     fn outbox_len(&self) -> Result<usize> {
+        let settled = self.settled();
         self.block(move |s| async move {
+            settled.await;
             let c = get(&s).await?;
             let row = c
                 .query_one("SELECT count(*) FROM outbox", &[])
@@ -649,7 +667,9 @@ impl Storage for PostgresStorage {
 
     fn claim_due_timers(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>> {
         let limit = limit as i64;
+        let settled = self.settled();
         self.block(move |s| async move {
+            settled.await;
             let c = get(&s).await?;
             nodes::take_over_timers(&c, &s.node, s.config.lease, now, limit).await?;
             let st = c
@@ -674,7 +694,9 @@ impl Storage for PostgresStorage {
 
     fn pending_timers(&self, limit: usize) -> Result<Vec<Timer>> {
         let limit = limit as i64;
+        let settled = self.settled();
         self.block(move |s| async move {
+            settled.await;
             let c = get(&s).await?;
             let rows = c
                 .query(
@@ -722,8 +744,7 @@ impl Storage for PostgresStorage {
                 )
                 .await
                 .map_err(error::db)?;
-            Ok(c
-                .query_opt(&st, &[&warehouse, &sku])
+            Ok(c.query_opt(&st, &[&warehouse, &sku])
                 .await
                 .map_err(error::db)?
                 .map(|r| StockLevel {
@@ -752,14 +773,13 @@ impl Storage for PostgresStorage {
     fn restocked(&self, id: OrderId, step: u32) -> Result<bool> {
         self.block(move |s| async move {
             let c = get(&s).await?;
-            Ok(c
-                .query_opt(
-                    "SELECT 1 FROM restocks WHERE order_id = $1 AND step = $2",
-                    &[&id, &(step as i32)],
-                )
-                .await
-                .map_err(error::db)?
-                .is_some())
+            Ok(c.query_opt(
+                "SELECT 1 FROM restocks WHERE order_id = $1 AND step = $2",
+                &[&id, &(step as i32)],
+            )
+            .await
+            .map_err(error::db)?
+            .is_some())
         })
     }
 

@@ -68,8 +68,7 @@ pub(crate) fn spawn_heartbeat(handle: &tokio::runtime::Handle, shared: Weak<Shar
                 .await
                 .map_err(error::db)
             };
-            let ok = match tokio::time::timeout(every.max(Duration::from_millis(100)), beat).await
-            {
+            let ok = match tokio::time::timeout(every.max(Duration::from_millis(100)), beat).await {
                 Ok(Ok(1)) => true,
                 Ok(Ok(_)) => {
                     // Someone removed our row: register again.
@@ -113,7 +112,10 @@ pub(crate) async fn take_over_outbox(
         .await
         .map_err(error::db)?;
     if !rows.is_empty() {
-        tracing::info!(entries = rows.len(), "took over outbox entries of a stopped node");
+        tracing::info!(
+            entries = rows.len(),
+            "took over outbox entries of a stopped node"
+        );
     }
     rows.iter()
         .map(|r| schema::decode_outbox(r.get::<_, &[u8]>(0)))

@@ -136,7 +136,9 @@ impl TransitionRows {
             clear_timers: w.clear_timers.iter().map(TimerKey::of).collect(),
             idempotency: w
                 .idempotency
-                .map(|(k, rec)| Ok::<_, StorageError>((k.to_string(), schema::encode_idempotency(rec)?)))
+                .map(|(k, rec)| {
+                    Ok::<_, StorageError>((k.to_string(), schema::encode_idempotency(rec)?))
+                })
                 .transpose()?,
         })
     }

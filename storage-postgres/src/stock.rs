@@ -101,7 +101,9 @@ pub(crate) async fn write(
         }
     }
     if restocked.is_some() {
-        return Err(StorageError::Conflict("the restock was done already".into()));
+        return Err(StorageError::Conflict(
+            "the restock was done already".into(),
+        ));
     }
 
     let mut on_hand = Vec::with_capacity(cells.len());
