@@ -25,7 +25,8 @@ ALLOWED = {
     "orderly-storage": {"orderly-domain"},
     "orderly-storage-sled": {"orderly-storage", "orderly-domain"},
     "orderly-actors": {"orderly-domain", "orderly-storage"},
-    "orderly": {"orderly-actors", "orderly-storage", "orderly-storage-sled"},
+    "orderly-storage-postgres": {"orderly-storage", "orderly-domain"},
+    "orderly": {"orderly-actors", "orderly-storage", "orderly-storage-sled", "orderly-storage-postgres"},
     "orderly-testkit": set(),
     "orderly-bench": {"orderly", "orderly-actors", "orderly-testkit"},
 }
@@ -36,13 +37,13 @@ DOMAIN_EXTERNAL = {"serde", "serde_json", "chrono", "uuid", "thiserror"}
 SOURCE_RULES = [
     ("src/api/**/*.rs", r"\borderly_storage\w*|\bsled::|\bactix::|orderly_actors::(store|clock)\b|engine::(notifier|registry|order_actor|effects|inventory|carrier)\b",
      "the HTTP layer talks to the engine API only (no storage, no actors)"),
-    ("actors/src/**/*.rs", r"\borderly_storage_sled\b|\bsled::",
+    ("actors/src/**/*.rs", r"\borderly_storage_(sled|postgres)\b|\bsled::|\btokio_postgres\b",
      "the engine uses the storage interface, never a backend"),
     ("domain/src/**/*.rs", r"\b(actix\w*|sled|awc|utoipa|orderly_\w+)::",
      "the domain depends on nothing else in the workspace and no runtime"),
 ]
 # Only the start-up wiring picks a backend.
-BACKEND = r"\borderly_storage_sled\b"
+BACKEND = r"\borderly_storage_(sled|postgres)\b"
 BACKEND_ALLOWED = {"src/wiring.rs"}
 
 

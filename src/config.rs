@@ -57,6 +57,48 @@ pub struct StorageConfig {
     pub data_dir: PathBuf,
     #[serde(default = "default_cache_mb")]
     pub cache_mb: u64,
+    /// The PostgreSQL backend's settings (`backend = "postgres"`).
+    #[serde(default)]
+    pub postgres: Option<PostgresSection>,
+}
+
+/// `[storage.postgres]`: where the database is and how this node takes part.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresSection {
+    /// `postgres://user:password@host:port/database`.
+    pub url: String,
+    /// Connections for reads and stock writes; the commit lanes have their own.
+    #[serde(default = "default_pool_size")]
+    pub pool_size: usize,
+    /// This node's name among the nodes sharing the database: stable across restarts, unique
+    /// among live nodes. Default: the host name and the port of `server.bind`.
+    #[serde(default)]
+    pub node_id: Option<String>,
+    /// A node silent for this long is dead and its pending work is taken over.
+    #[serde(default = "default_lease_secs")]
+    pub lease_secs: u64,
+    #[serde(default = "default_heartbeat_ms")]
+    pub heartbeat_ms: u64,
+    /// Connections committing batches of transitions, one after another each.
+    #[serde(default = "default_commit_lanes")]
+    pub commit_lanes: usize,
+}
+
+fn default_pool_size() -> usize {
+    8
+}
+
+fn default_lease_secs() -> u64 {
+    10
+}
+
+fn default_heartbeat_ms() -> u64 {
+    2000
+}
+
+fn default_commit_lanes() -> usize {
+    2
 }
 
 fn default_backend() -> String {
@@ -163,6 +205,33 @@ impl Config {
         if self.storage.cache_mb == 0 {
             return Err("storage.cache_mb: must be at least 1".into());
         }
+        if self.storage.backend == "postgres" {
+            let Some(pg) = &self.storage.postgres else {
+                return Err(
+                    "storage.postgres.url: required when storage.backend is 'postgres'".into(),
+                );
+            };
+            if pg.url.trim().is_empty() {
+                return Err("storage.postgres.url: must not be empty".into());
+            }
+            if pg.pool_size == 0 || pg.commit_lanes == 0 {
+                return Err(
+                    "storage.postgres: pool_size and commit_lanes must be at least 1".into(),
+                );
+            }
+            if pg.heartbeat_ms == 0 || pg.lease_secs * 1000 < 2 * pg.heartbeat_ms {
+                return Err(
+                    "storage.postgres: lease_secs must be at least twice heartbeat_ms (and heartbeat_ms positive)".into(),
+                );
+            }
+            if pg
+                .node_id
+                .as_deref()
+                .is_some_and(|n| n.trim().is_empty() || n.len() > 128)
+            {
+                return Err("storage.postgres.node_id: 1 to 128 characters".into());
+            }
+        }
         let e = &self.engine;
         if e.payment_timeout_secs <= 0 {
             return Err("engine.payment_timeout_secs: must be positive".into());
@@ -239,6 +308,7 @@ impl Config {
             effect_wait: Duration::from_millis(e.effect_wait_ms),
             send_timeout: Duration::from_millis(e.send_timeout_ms),
             timer_tick: Duration::from_millis(e.timer_tick_ms),
+            takeover_interval: EngineConfig::default().takeover_interval,
             carriers: self.carriers.clone(),
             holidays: self.holidays.clone(),
             notifications: self.notifications.clone(),

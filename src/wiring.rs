@@ -5,6 +5,7 @@ use crate::config::Config;
 use orderly_actors::clock::SystemClock;
 use orderly_actors::engine::Engine;
 use orderly_storage::{Commit, FlushStats, Storage};
+use orderly_storage_postgres as postgres_backend;
 use orderly_storage_sled as sled_backend;
 use sled_backend::SledStorage;
 use std::path::Path;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The values `storage.backend` may take in this build.
-pub const STORAGE_BACKENDS: &[&str] = &["sled"];
+pub const STORAGE_BACKENDS: &[&str] = &["sled", "postgres"];
 
 /// Opens the storage the config names.
 pub fn open_storage(config: &Config) -> Result<Arc<dyn Storage>, String> {
@@ -26,11 +27,43 @@ pub fn open_storage(config: &Config) -> Result<Arc<dyn Storage>, String> {
                     .map_err(|e| format!("cannot open storage at {}: {e}", s.data_dir.display()))?;
             Ok(Arc::new(store))
         }
+        "postgres" => {
+            let pg = s
+                .postgres
+                .as_ref()
+                .ok_or("storage.postgres.url: required when storage.backend is 'postgres'")?;
+            let node_id = pg
+                .node_id
+                .clone()
+                .unwrap_or_else(|| default_node_id(&config.server.bind));
+            let mut c = postgres_backend::PostgresConfig::new(pg.url.clone(), node_id);
+            c.pool_size = pg.pool_size;
+            c.lease = Duration::from_secs(pg.lease_secs);
+            c.heartbeat = Duration::from_millis(pg.heartbeat_ms);
+            c.commit_lanes = pg.commit_lanes;
+            let store = postgres_backend::PostgresStorage::open(c)
+                .map_err(|e| format!("cannot open the PostgreSQL storage: {e}"))?;
+            tracing::info!(node_id = store.node_id(), "storage: PostgreSQL");
+            Ok(Arc::new(store))
+        }
         other => Err(format!(
             "storage.backend: '{other}' is not a storage backend of this build (known: {})",
             STORAGE_BACKENDS.join(", ")
         )),
     }
+}
+
+/// A node's default name: the host's name and the port it serves on (stable across restarts,
+/// distinct for several nodes on one host).
+fn default_node_id(bind: &str) -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "orderly".into());
+    let port = bind.rsplit(':').next().unwrap_or("0");
+    format!("{host}:{port}")
 }
 
 /// Opens the storage the config names and starts the engine on it. Used by

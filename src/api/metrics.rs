@@ -152,6 +152,18 @@ impl HttpMetrics {
         );
         counter(
             &mut r,
+            "write_conflicts",
+            "Writes refused by storage's version check (another node wrote the order first) and decided again",
+            s.conflicts,
+        );
+        counter(
+            &mut r,
+            "order_reloads",
+            "Orders reloaded before a refusal because another node may have moved them on",
+            s.reloads,
+        );
+        counter(
+            &mut r,
             "flushes",
             "Group commits: flushes that made acknowledged writes durable",
             f.flushes,

@@ -149,21 +149,28 @@ impl PostgresStorage {
             })
         };
         let counters = Arc::new(Counters::default());
-        let (lanes, lane_tasks) = runtime.block_on(async {
-            migrate(&connect).await?;
-            nodes::register(&pool, &node).await?;
-            let started: Vec<_> = (0..config.commit_lanes.max(1))
-                .map(|_| {
-                    lanes::start(
-                        node.clone(),
-                        connect.clone(),
-                        counters.clone(),
-                        config.max_batch.max(1),
-                    )
-                })
-                .collect();
-            Ok::<_, StorageError>(started.into_iter().unzip::<_, _, Vec<_>, Vec<_>>())
-        })?;
+        // Spawned and waited on rather than `block_on`: the caller may itself be running on
+        // an async runtime (actix's), where blocking on another runtime is refused.
+        let started = {
+            let (pool, node, connect, counters) = (
+                pool.clone(),
+                node.clone(),
+                connect.clone(),
+                counters.clone(),
+            );
+            let (lanes_wanted, max_batch) = (config.commit_lanes.max(1), config.max_batch.max(1));
+            handle.spawn(async move {
+                migrate(&connect).await?;
+                nodes::register(&pool, &node).await?;
+                let started: Vec<_> = (0..lanes_wanted)
+                    .map(|_| {
+                        lanes::start(node.clone(), connect.clone(), counters.clone(), max_batch)
+                    })
+                    .collect();
+                Ok::<_, StorageError>(started.into_iter().unzip::<_, _, Vec<_>, Vec<_>>())
+            })
+        };
+        let (lanes, lane_tasks) = futures::executor::block_on(started).map_err(error::other)??;
         let shared = Arc::new(Shared {
             pool,
             config,

@@ -99,8 +99,9 @@ impl TestPostgres {
             .get_or_init(|| {
                 let bin = find_bin_dir()?;
                 Some(
-                    TestPostgres::start_with(&bin, Durability::Relaxed)
-                        .unwrap_or_else(|e| panic!("PostgreSQL is installed but did not start: {e}")),
+                    TestPostgres::start_with(&bin, Durability::Relaxed).unwrap_or_else(|e| {
+                        panic!("PostgreSQL is installed but did not start: {e}")
+                    }),
                 )
             })
             .as_ref()
@@ -190,7 +191,15 @@ impl TestPostgres {
         let deadline = Instant::now() + patience;
         loop {
             let ok = Command::new(self.bin.join("pg_isready"))
-                .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", "-q"])
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &self.port.to_string(),
+                    "-U",
+                    "postgres",
+                    "-q",
+                ])
                 .status()
                 .is_ok_and(|s| s.success());
             if ok {
@@ -209,7 +218,9 @@ impl TestPostgres {
                 )));
             }
             if Instant::now() > deadline {
-                return Err(std::io::Error::other("postgres did not become ready in time"));
+                return Err(std::io::Error::other(
+                    "postgres did not become ready in time",
+                ));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -252,7 +263,13 @@ impl TestPostgres {
         let n = self.next_db.fetch_add(1, Ordering::SeqCst);
         let name: String = format!("{prefix}_{n}")
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
             .collect();
         self.psql("postgres", &format!("CREATE DATABASE {name}"))
             .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));

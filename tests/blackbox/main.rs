@@ -16,6 +16,7 @@ mod crash;
 mod harness;
 mod http_contract;
 mod lifecycle;
+mod nodes;
 mod notifications;
 mod support;
 mod upgrade;

@@ -70,47 +70,62 @@ impl Engine {
                 .collect::<String>()
         };
         let _claim = Claim::take(&self.inner.claims, idempotency_key)?;
-        // Storage counts a record only once its order committed (a record written ahead of a
-        // snapshot that never committed does not count).
-        if let Some(rec) = self.store().idempotency(idempotency_key)? {
-            if rec.fingerprint != fingerprint {
-                return Err(EngineError::IdempotencyMismatch);
+        // Twice at most: a placement refused because another node used the same key at the
+        // same moment finds that node's record the second time.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            // Storage counts a record only once its order committed (a record written ahead
+            // of a snapshot that never committed does not count).
+            if let Some(rec) = self.store().idempotency(idempotency_key)? {
+                if rec.fingerprint != fingerprint {
+                    return Err(EngineError::IdempotencyMismatch);
+                }
+                let history: Vec<Event> = self.store().history(rec.order_id, rec.version)?;
+                let order = fold(None, &history).ok_or(EngineError::NotFound)?;
+                return Ok(Placed {
+                    view: OrderView {
+                        order,
+                        history: history.into(),
+                    },
+                    replayed: true,
+                });
             }
-            let history: Vec<Event> = self.store().history(rec.order_id, rec.version)?;
-            let order = fold(None, &history).ok_or(EngineError::NotFound)?;
-            return Ok(Placed {
-                view: OrderView {
-                    order,
-                    history: history.into(),
-                },
-                replayed: true,
-            });
-        }
-        let id = OrderId::now_v7();
-        let command = Command::Place {
-            id,
-            tracking_token: new_tracking_token(),
-            order,
-            payment_timeout_secs: self.config().payment_timeout_secs,
-        };
-        let done = self
-            .inner
-            .registry
-            .execute(
+            let id = OrderId::now_v7();
+            let command = Command::Place {
                 id,
-                command,
-                Cause::Storefront,
-                Some((idempotency_key.to_string(), fingerprint)),
-                Answer::AfterCommit,
-            )
-            .await?;
-        Ok(Placed {
-            view: OrderView {
-                order: done.order,
-                history: done.events.into(),
-            },
-            replayed: false,
-        })
+                tracking_token: new_tracking_token(),
+                order: order.clone(),
+                payment_timeout_secs: self.config().payment_timeout_secs,
+            };
+            let done = self
+                .inner
+                .registry
+                .execute(
+                    id,
+                    command,
+                    Cause::Storefront,
+                    Some((idempotency_key.to_string(), fingerprint.clone())),
+                    Answer::AfterCommit,
+                )
+                .await;
+            match done {
+                Ok(done) => {
+                    return Ok(Placed {
+                        view: OrderView {
+                            order: done.order,
+                            history: done.events.into(),
+                        },
+                        replayed: false,
+                    })
+                }
+                Err(EngineError::Storage(StorageError::Conflict(_))) if attempt < 2 => continue,
+                Err(EngineError::Storage(StorageError::Conflict(_))) => {
+                    return Err(EngineError::IdempotencyInProgress)
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Records a payment reported by the storefront (the amount must equal the order total).

@@ -76,6 +76,7 @@ impl InventoryActor {
         skus: &[&str],
         mut op: impl FnMut(&mut Ledger, Option<&Reservation>) -> Result<(T, Change), StockError>,
     ) -> Result<(T, Durable), InventoryError> {
+        let mut reloaded = false;
         for _ in 0..ATTEMPTS {
             let existing = match keyed {
                 Keyed::Order(id) => self.store.reservation(id)?,
@@ -95,6 +96,13 @@ impl InventoryActor {
                 _ => None,
             };
             if change.reservation.is_none() && change.touched.is_empty() && restock.is_none() {
+                // Nothing to write, so no version check to catch a ledger that other nodes
+                // moved on: with other writers, decide once more on a fresh ledger first.
+                if self.store.has_other_writers() && !reloaded {
+                    reloaded = true;
+                    self.reload()?;
+                    continue;
+                }
                 return Ok((value, self.store.sync()));
             }
             let mut cells: Vec<CellWrite> = Vec::with_capacity(change.touched.len());
@@ -124,7 +132,7 @@ impl InventoryActor {
                 Ok(durable) => return Ok((value, durable)),
                 Err(e) => {
                     // The ledger is ahead of storage now: reload it, so it never drifts.
-                    self.ledger = Ledger::from_levels(self.store.stock_levels()?);
+                    self.reload()?;
                     match e {
                         StorageError::Conflict(why) => {
                             tracing::info!(reason = %why, "stock changed under us; deciding again");
@@ -138,6 +146,13 @@ impl InventoryActor {
             StorageError::Conflict(format!("stock kept changing during {ATTEMPTS} attempts"))
                 .into(),
         )
+    }
+}
+
+impl InventoryActor {
+    fn reload(&mut self) -> Result<(), StorageError> {
+        self.ledger = Ledger::from_levels(self.store.stock_levels()?);
+        Ok(())
     }
 }
 
@@ -269,6 +284,12 @@ pub struct GetStock {
 impl Handler<GetStock> for InventoryActor {
     type Result = MessageResult<GetStock>;
     fn handle(&mut self, m: GetStock, _: &mut Context<Self>) -> Self::Result {
+        // Other nodes change the ledger too: answer from storage then.
+        if self.store.has_other_writers() {
+            if let Err(e) = self.reload() {
+                tracing::warn!(error = %e, "could not reload the stock ledger; answering from memory");
+            }
+        }
         MessageResult(
             self.ledger
                 .by_sku(&m.sku)

@@ -61,6 +61,9 @@ pub struct EngineConfig {
     /// How long a request waits for a busy order's mailbox before answering 503.
     pub send_timeout: Duration,
     pub timer_tick: Duration,
+    /// How often to look for work (outbox entries) left by nodes that stopped, when storage is
+    /// shared with other nodes.
+    pub takeover_interval: Duration,
     pub carriers: Vec<CarrierSpec>,
     pub holidays: Vec<NaiveDate>,
     pub notifications: NotifierConfig,
@@ -77,6 +80,7 @@ impl Default for EngineConfig {
             effect_wait: Duration::from_secs(5),
             send_timeout: Duration::from_secs(5),
             timer_tick: Duration::from_millis(500),
+            takeover_interval: Duration::from_secs(1),
             carriers: Vec::new(),
             holidays: Vec::new(),
             notifications: NotifierConfig::default(),
@@ -124,6 +128,10 @@ pub(crate) struct EngineStats {
     pub effects_done: AtomicU64,
     pub effect_retries: AtomicU64,
     pub timers_fired: AtomicU64,
+    /// Writes refused by storage's version check (another node wrote the order first).
+    pub conflicts: AtomicU64,
+    /// Orders reloaded because another node may have moved them on.
+    pub reloads: AtomicU64,
 }
 
 /// An order with its history, as clients see it.
@@ -143,6 +151,8 @@ pub struct EngineMetrics {
     pub effects_done: u64,
     pub effect_retries: u64,
     pub timers_fired: u64,
+    pub conflicts: u64,
+    pub reloads: u64,
     pub flushes: FlushStats,
     pub notifications: NotifierStats,
     pub active_actors: usize,
@@ -216,6 +226,9 @@ impl Engine {
             }),
         };
         engine.resume()?;
+        if engine.store().has_other_writers() {
+            engine.spawn_takeover();
+        }
         timers::spawn(
             engine.inner.ctx.clone(),
             Arc::downgrade(&engine.inner.registry),
@@ -234,6 +247,39 @@ impl Engine {
         let effects = self.inner.ctx.effects.clone();
         actix_rt::spawn(async move { effects.send(entries, effects::Answer::AfterCommit).await });
         Ok(())
+    }
+
+    /// With other nodes sharing storage: now and then, take over and send the outbox entries
+    /// of nodes that stopped (their timers come with the timer loop's claims).
+    fn spawn_takeover(&self) {
+        let store = self.inner.ctx.store.clone();
+        let effects = self.inner.ctx.effects.clone();
+        let every = self.config().takeover_interval;
+        let engine = Arc::downgrade(&self.inner);
+        actix_rt::spawn(async move {
+            loop {
+                actix_rt::time::sleep(every).await;
+                if engine.upgrade().is_none() {
+                    return;
+                }
+                match store.take_over_outbox() {
+                    Ok(entries) if !entries.is_empty() => {
+                        tracing::info!(
+                            count = entries.len(),
+                            "delivering messages of a stopped node"
+                        );
+                        let effects = effects.clone();
+                        actix_rt::spawn(async move {
+                            effects.send(entries, effects::Answer::AfterCommit).await
+                        });
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not look for a stopped node's messages")
+                    }
+                }
+            }
+        });
     }
 
     fn store(&self) -> &dyn Storage {
@@ -261,6 +307,8 @@ impl Engine {
             effects_done: s.effects_done.load(Ordering::Relaxed),
             effect_retries: s.effect_retries.load(Ordering::Relaxed),
             timers_fired: s.timers_fired.load(Ordering::Relaxed),
+            conflicts: s.conflicts.load(Ordering::Relaxed),
+            reloads: s.reloads.load(Ordering::Relaxed),
             flushes: self.store().flush_stats(),
             notifications,
             active_actors: self.inner.registry.active(),

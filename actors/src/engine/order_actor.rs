@@ -18,7 +18,7 @@ use crate::clock::Clock;
 use crate::domain::{decide, fold, reactions, Cause, Command, Effect, Event, Order, OrderId};
 use actix::prelude::*;
 use orderly_storage::{Commit, IdempotencyRecord, OutboxEntry, Storage, TransitionWrite};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -65,6 +65,11 @@ pub struct OrderActor {
     last_commit: Commit,
     /// Commands whose acknowledgement is still waiting on a flush or on effects.
     inflight: Arc<AtomicUsize>,
+    /// Transitions written but not yet known to be durable.
+    unresolved: Arc<AtomicUsize>,
+    /// A commit failed: what this actor holds may be ahead of storage (or, with other nodes
+    /// writing, behind it). It takes no more commands; the next activation reloads.
+    stale: Arc<AtomicBool>,
     retired: bool,
 }
 
@@ -88,6 +93,8 @@ impl OrderActor {
             last_active: Instant::now(),
             last_commit,
             inflight: Arc::new(AtomicUsize::new(0)),
+            unresolved: Arc::new(AtomicUsize::new(0)),
+            stale: Arc::new(AtomicBool::new(false)),
             retired: false,
         }
     }
@@ -141,6 +148,9 @@ impl Handler<Execute> for OrderActor {
     type Result = ResponseFuture<Result<Executed, EngineError>>;
 
     fn handle(&mut self, msg: Execute, ctx: &mut Context<Self>) -> Self::Result {
+        if self.stale.load(Ordering::SeqCst) && !self.retired {
+            self.retire(ctx);
+        }
         if self.retired {
             return Box::pin(async { Err(EngineError::Retry) });
         }
@@ -164,15 +174,28 @@ impl Handler<Execute> for OrderActor {
         let order_ctx = self.ctx.clone();
         let inflight = self.inflight.clone();
         inflight.fetch_add(1, Ordering::SeqCst);
+        let wrote = !executed.events.is_empty();
+        let unresolved = self.unresolved.clone();
+        let stale = self.stale.clone();
         let answer = msg.answer;
         drop(_enter);
         Box::pin(async move {
-            let result = match commit.await {
+            let durable = commit.await;
+            if wrote {
+                unresolved.fetch_sub(1, Ordering::SeqCst);
+            }
+            let result = match durable {
                 Ok(()) => {
                     order_ctx.effects.send(outbox, answer).await;
                     Ok(executed)
                 }
-                Err(e) => Err(EngineError::Storage(e)),
+                Err(e) => {
+                    // Refused (another node wrote the order first) or lost: this actor's state
+                    // is not storage's. The registry retries a refused command on a fresh
+                    // activation.
+                    stale.store(true, Ordering::SeqCst);
+                    Err(EngineError::Storage(e))
+                }
             };
             inflight.fetch_sub(1, Ordering::SeqCst);
             result
@@ -185,13 +208,16 @@ type Transition = (Executed, Commit, Vec<OutboxEntry>);
 impl OrderActor {
     /// Decide and write, synchronously. Nothing here waits, so commands cannot interleave.
     fn transition(&mut self, msg: &Execute) -> Result<Transition, EngineError> {
+        let now = self.ctx.clock.now();
+        let mut decided = decide(self.state.as_ref(), &msg.command, &msg.cause, now);
+        if self.may_be_behind(&decided)? {
+            decided = decide(self.state.as_ref(), &msg.command, &msg.cause, now);
+        }
         let ctx = &self.ctx;
-        let now = ctx.clock.now();
-        let events =
-            decide(self.state.as_ref(), &msg.command, &msg.cause, now).inspect_err(|e| {
-                tracing::debug!(error = %e, "command refused");
-                ctx.stats.rejected.fetch_add(1, Ordering::Relaxed);
-            })?;
+        let events = decided.inspect_err(|e| {
+            tracing::debug!(error = %e, "command refused");
+            ctx.stats.rejected.fetch_add(1, Ordering::Relaxed);
+        })?;
         if events.is_empty() {
             let order = self.state.clone().ok_or(EngineError::NotFound)?;
             return Ok((
@@ -230,6 +256,7 @@ impl OrderActor {
             .fetch_add(events.len() as u64, Ordering::Relaxed);
         self.state = Some(after.clone());
         self.last_commit = commit.clone();
+        self.unresolved.fetch_add(1, Ordering::SeqCst);
         Ok((
             Executed {
                 order: after,
@@ -238,6 +265,36 @@ impl OrderActor {
             commit,
             outbox,
         ))
+    }
+}
+
+impl OrderActor {
+    /// With other nodes writing the same orders, what this actor holds may be behind storage.
+    /// A write decided on it is refused by storage's version check (and retried), but a refusal
+    /// or a no-op writes nothing: before answering one, reload the order, and return whether
+    /// it had moved on (decide again then). Skipped while a write of this actor's own is
+    /// unresolved: storage is then behind the actor, not ahead of it.
+    fn may_be_behind(
+        &mut self,
+        decided: &Result<Vec<Event>, crate::domain::DomainError>,
+    ) -> Result<bool, EngineError> {
+        let wrote_nothing = decided.as_ref().map_or(true, |e| e.is_empty());
+        if !wrote_nothing
+            || !self.ctx.store.has_other_writers()
+            || self.unresolved.load(Ordering::SeqCst) > 0
+        {
+            return Ok(false);
+        }
+        let stored = self.ctx.store.load_order_for_update(self.id)?;
+        let held = self.state.as_ref().map(|o| o.version);
+        match stored {
+            Some(fresh) if Some(fresh.version) != held => {
+                self.ctx.stats.reloads.fetch_add(1, Ordering::Relaxed);
+                self.state = Some(fresh);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }
 

@@ -22,6 +22,7 @@ use super::EngineError;
 use crate::domain::{Cause, Command, OrderId};
 use actix::prelude::*;
 use futures::future::BoxFuture;
+use orderly_storage::StorageError;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -112,8 +113,10 @@ impl Registry {
             answer,
             nonce: 0,
         };
-        // A few tries: an actor may retire (idle) between lookup and delivery.
-        for _ in 0..5 {
+        // A few tries: an actor may retire (idle) between lookup and delivery, or (with other
+        // nodes writing) its write may be refused because another node wrote the order first.
+        let mut conflicts = 0u32;
+        for _ in 0..5 + CONFLICT_RETRIES {
             let slot = self.get_or_activate(id, activation)?;
             let nonce = next_nonce();
             let send = slot.addr.send(Execute {
@@ -126,6 +129,21 @@ impl Registry {
             };
             match outcome {
                 Ok(Err(EngineError::Retry)) => continue,
+                Ok(Err(EngineError::Storage(StorageError::Conflict(why))))
+                    if conflicts < CONFLICT_RETRIES =>
+                {
+                    // Optimistic concurrency: decide again on a fresh activation, which loads
+                    // what the other writer committed.
+                    conflicts += 1;
+                    self.ctx.stats.conflicts.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(order_id = %id, reason = %why, "write refused; deciding again");
+                    self.shards.remove_if_same(id, slot.generation);
+                    actix_rt::time::sleep(std::time::Duration::from_millis(
+                        (1u64 << conflicts.min(6)) + next_nonce() % 3,
+                    ))
+                    .await;
+                    continue;
+                }
                 Ok(r) => return r,
                 Err(MailboxError::Timeout) => return Err(EngineError::Overloaded),
                 Err(MailboxError::Closed) => {
@@ -222,6 +240,9 @@ impl ApplyAnswer for Registry {
         })
     }
 }
+
+/// How often a command refused by storage's version check is decided again.
+const CONFLICT_RETRIES: u32 = 8;
 
 fn next_nonce() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
