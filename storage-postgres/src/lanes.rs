@@ -128,10 +128,10 @@ impl Lane {
     }
 
     fn finish(&self, upto: u64, failures: Vec<(u64, Failure)>) {
-        if !failures.is_empty() || upto % 4096 == 0 {
+        if !failures.is_empty() {
             let mut f = self.failed.lock().unwrap_or_else(|e| e.into_inner());
             f.extend(failures);
-            if upto > FAILED_KEPT {
+            if f.len() > 4096 && upto > FAILED_KEPT {
                 f.retain(|t, _| *t > upto - FAILED_KEPT);
             }
         }
@@ -416,9 +416,7 @@ async fn apply(
             .await
     };
     let (begun, versions, claimed) = futures::join!(begin, versions, claim_keys);
-    if let Err(e) = begun {
-        return Err(e);
-    }
+    begun?;
     let (versions, claimed) = match (versions, claimed) {
         (Ok(v), Ok(k)) => (v, k),
         (Err(e), _) | (_, Err(e)) => {

@@ -570,7 +570,7 @@ async fn three_nodes_survive_a_kill9_under_load() {
             "[storage]\nbackend = \"postgres\"\n[storage.postgres]\nurl = \"{url}\"\nnode_id = \"{name}\"\npool_size = 4\n{notify}[engine]\npayment_timeout_secs = 3\n"
         )
     };
-    let mut servers = vec![
+    let mut servers = [
         Server::start_with(&node_toml("chaos-a")).await,
         Server::start_with(&node_toml("chaos-b")).await,
         Server::start_with(&node_toml("chaos-c")).await,
