@@ -25,9 +25,7 @@ pub fn export(config: &Config, out: &str) -> Result<Counts, String> {
         let file = std::fs::File::create(out).map_err(|e| format!("cannot create {out}: {e}"))?;
         let mut w = BufWriter::with_capacity(1 << 20, file);
         transfer::export(&*store, &mut w, source).and_then(|counts| {
-            w.into_inner()
-                .map_err(|e| e.into_error())?
-                .sync_all()?;
+            w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
             Ok(counts)
         })
     };
