@@ -468,3 +468,60 @@ async fn a_backup_taken_under_load_restores_whole_and_consistent() {
         .await;
     api_b.wait_status(&str_of(&o["id"]), "confirmed").await;
 }
+
+#[actix_rt::test]
+async fn the_backup_endpoint_is_for_admins_and_refuses_bad_targets_as_problems() {
+    let server = Server::start().await;
+    let api = server.api();
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("b1");
+    let body = json!({ "dir": target.to_str().unwrap() });
+    api.storefront()
+        .post("/v1/admin/backup", &body)
+        .await
+        .problem(403, "a storefront key");
+    api.anon()
+        .post("/v1/admin/backup", &body)
+        .await
+        .problem(401, "no key");
+    assert!(!target.exists(), "nothing written for a refused caller");
+    for (bad, what) in [
+        (json!({"dir": "relative/path"}), "a relative path"),
+        (json!({"dir": "/"}), "the root"),
+        (json!({"dir": "/tmp/a\u{0}b"}), "a NUL character"),
+        (json!({"dir": 5}), "not a string"),
+        (json!({}), "no dir"),
+        (json!({"dir": "/tmp/x", "more": 1}), "an unknown field"),
+    ] {
+        let p = api
+            .admin()
+            .post("/v1/admin/backup", &bad)
+            .await
+            .problem(422, what);
+        assert_eq!(p["type"], "/problems/validation", "{what}: {p}");
+    }
+    let made = api
+        .admin()
+        .post("/v1/admin/backup", &body)
+        .await
+        .expect(200, "a backup")
+        .json;
+    assert_eq!(made["dir"], target.to_str().unwrap());
+    assert!(
+        made["held_us"].is_u64() && made["took_ms"].is_u64(),
+        "{made}"
+    );
+    assert!(target.join("sled").is_dir());
+    // The same directory again is not empty; a file, or a missing parent, cannot be used.
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    for t in [target.clone(), file, dir.path().join("no-such-parent/b2")] {
+        let p = api
+            .admin()
+            .post("/v1/admin/backup", &json!({ "dir": t.to_str().unwrap() }))
+            .await
+            .problem(409, "an unusable target");
+        assert_eq!(p["type"], "/problems/backup_target", "{p}");
+        assert_eq!(p["field"], "dir", "{p}");
+    }
+}
