@@ -20,9 +20,10 @@
 //! next transition at the same step does not mix with it — for backends that can simulate the
 //! interruption, see [`Place::write_interrupted`]); survival of committed data, outbox
 //! entries and timers over a restart; redelivery of what was not acknowledged; dead letters;
-//! conditional stock writes (all cells or none); and that the ledger never oversells with
+//! conditional stock writes (all cells or none); that the ledger never oversells with
 //! several writers racing (each on its own handle when the backend allows several, see
-//! [`Place::open_another`]).
+//! [`Place::open_another`]); and that an export imported into a fresh place exports the same
+//! file again and answers every read the same.
 
 use crate::domain::inventory::{Ledger, Reservation, ReservationState, StockLevel};
 use crate::domain::{

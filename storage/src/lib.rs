@@ -31,6 +31,11 @@
 //!   [`StorageError::Conflict`] and the caller reloads and decides again. Several writers (or
 //!   nodes) can therefore share a ledger.
 //!
+//! * **Data moves record by record.** [`Storage::export`] hands out every committed record in a
+//!   fixed order and [`Storage::import`] stores one as it was (the file format and its drivers
+//!   are in [`transfer`]); [`Storage::backup`] copies a live store consistently, or says which
+//!   tool of the backend does.
+//!
 //! Reads are synchronous: a call blocks its thread for as long as the backend needs.
 
 pub mod commit;
