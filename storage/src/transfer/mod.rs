@@ -1,6 +1,6 @@
 //! Moving a store's data to another store, of the same backend or another (sled to PostgreSQL
 //! and back): the records that cross ([`TransferRecord`]), the export file they travel in (NDJSON,
-//! [`format`](self::format)), and the two drivers, [`export`] (a store into a file, through
+//! [the `format` module](mod@format)), and the two drivers, [`export`] (a store into a file, through
 //! [`Storage::export`]) and [`import`] (a file into an empty store, through
 //! [`Storage::import`] and a final [`Storage::sync`]).
 //!
