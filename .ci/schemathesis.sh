@@ -100,7 +100,8 @@ curl -fsS -X POST "$base/v1/orders" -H "$A" -H "$J" -H 'Idempotency-Key: seed-1'
 
 echo "-- schemathesis (seed $SEED, at most $MAX_EXAMPLES examples per operation)"
 status=0
-SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH="$PWD/.ci" "$st" --config-file .ci/schemathesis.toml run "$base/openapi.json" \
+mkdir -p "$work/backups"
+ST_BACKUP_ROOT="$work/backups" SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH="$PWD/.ci" "$st" --config-file .ci/schemathesis.toml run "$base/openapi.json" \
     --checks all \
     --exclude-checks ensure_resource_availability \
     --header "Authorization: Bearer $ADMIN_KEY" \

@@ -1,5 +1,6 @@
-//! `orderly` as a library: the service's configuration, HTTP API and start-up wiring, used by
-//! the `orderly` binary (`src/main.rs`) and by the measuring tools (`orderly-bench`).
+//! `orderly` as a library: the service's configuration, HTTP API, start-up wiring and the data
+//! commands (export, import, backup), used by the `orderly` binary (`src/main.rs`) and by the
+//! measuring tools (`orderly-bench`).
 
 // Problems (RFC 9457 bodies) are returned by value on the error path of request handlers; their
 // size does not matter there, and boxing them would only add noise.
@@ -7,6 +8,7 @@
 
 pub mod api;
 pub mod config;
+pub mod data_commands;
 pub mod label;
 pub mod wiring;
 

@@ -4,7 +4,7 @@
 use crate::config::Config;
 use orderly_actors::clock::SystemClock;
 use orderly_actors::engine::Engine;
-use orderly_storage::{Commit, FlushStats, Storage};
+use orderly_storage::{Commit, FlushStats, Storage, StorageError};
 use orderly_storage_postgres as postgres_backend;
 use orderly_storage_sled as sled_backend;
 use sled_backend::SledStorage;
@@ -64,6 +64,60 @@ fn default_node_id(bind: &str) -> String {
         .unwrap_or_else(|| "orderly".into());
     let port = bind.rsplit(':').next().unwrap_or("0");
     format!("{host}:{port}")
+}
+
+/// What a command that works on the data without the service needs of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offline {
+    /// The data must be there already (export, backup).
+    Existing,
+    /// Empty storage is created if there is none (import).
+    CreateIfMissing,
+}
+
+/// Opens the storage the config names for a command that runs without the service (`orderly
+/// export`, `import`, a backup when no service answers). With sled the running service holds
+/// the data directory's lock: the error then says to stop it.
+pub fn open_storage_offline(config: &Config, mode: Offline) -> Result<Arc<dyn Storage>, String> {
+    let s = &config.storage;
+    match s.backend.as_str() {
+        "sled" => {
+            if mode == Offline::Existing && !s.data_dir.join("sled").is_dir() {
+                return Err(format!(
+                    "there is no sled data in {} (storage.data_dir)",
+                    s.data_dir.display()
+                ));
+            }
+            match SledStorage::open(&s.data_dir, s.cache_mb << 20) {
+                Ok(store) => Ok(Arc::new(store)),
+                Err(StorageError::InUse(_)) => Err(format!(
+                    "the data directory {} is in use: a service is running on it; stop it first (`orderly backup DIR` makes a backup while it runs)",
+                    s.data_dir.display()
+                )),
+                Err(e) => Err(format!(
+                    "cannot open storage at {}: {e}",
+                    s.data_dir.display()
+                )),
+            }
+        }
+        "postgres" => {
+            // A tool is a node of its own while it runs (never the name of a running node,
+            // whose work it would otherwise take over and announce as gone when it stops).
+            let mut config = config.clone();
+            if let Some(pg) = config.storage.postgres.as_mut() {
+                let base = pg
+                    .node_id
+                    .clone()
+                    .unwrap_or_else(|| default_node_id(&config.server.bind));
+                pg.node_id = Some(format!("{base}-tool-{}", std::process::id()));
+            }
+            open_storage(&config)
+        }
+        other => Err(format!(
+            "storage.backend: '{other}' is not a storage backend of this build (known: {})",
+            STORAGE_BACKENDS.join(", ")
+        )),
+    }
 }
 
 /// Opens the storage the config names and starts the engine on it. Used by

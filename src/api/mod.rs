@@ -128,6 +128,9 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .service(resource("/{sku}", "GET").route(get().to(inventory::get))),
         )
         .service(
+            scope("/v1/admin").service(resource("/backup", "POST").route(post().to(ops::backup))),
+        )
+        .service(
             scope("/v1/notifications")
                 .service(resource("/dead-letters", "GET").route(get().to(ops::dead_letters)))
                 .service(

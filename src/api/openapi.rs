@@ -172,6 +172,7 @@ impl Modify for EdgeProblems {
         super::carrier::event, super::carrier::track,
         super::inventory::set, super::inventory::get,
         super::ops::healthz, super::ops::readyz, super::ops::metrics, super::ops::dead_letters, super::ops::retry_dead_letter,
+        super::ops::backup,
     ),
     components(schemas(Problem)),
     modifiers(&RoleSchemes, &EdgeProblems)

@@ -1,12 +1,14 @@
-//! Operations: liveness, readiness, metrics, and the notification dead-letter list.
+//! Operations: liveness, readiness, metrics, the notification dead-letter list, and an online
+//! backup of the store.
 
 use super::auth::Role;
 use super::problem::Problem;
-use super::schema::requests::{DeadLetterPath, DeadLetterQuery};
-use super::schema::views::{DeadLetter, StatusBody};
+use super::schema::requests::{BackupBody, DeadLetterPath, DeadLetterQuery};
+use super::schema::views::{BackupReport, DeadLetter, StatusBody};
 use super::{page_size, AppState};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use std::path::PathBuf;
 
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "The process is alive: `{\"status\": \"ok\"}`", body = StatusBody)))]
 pub async fn healthz() -> HttpResponse {
@@ -62,4 +64,26 @@ pub async fn retry_dead_letter(
         return Err(Problem::not_found("no dead letter with this id"));
     }
     Ok(HttpResponse::build(StatusCode::ACCEPTED).json(StatusBody::new("queued")))
+}
+
+#[utoipa::path(post, path = "/v1/admin/backup", tag = "admin", request_body = BackupBody,
+    responses((status = 200, description = "The backup is made and durable: a consistent copy of the store at one point of its commit sequence, taken while the service runs", body = BackupReport),
+        (status = 409, description = "`/problems/backup_target`: the directory exists and is not empty, or cannot be created (`field`: `dir`); `/problems/backup_running`: another backup is running", body = Problem),
+        (status = 501, description = "`/problems/backup_unsupported`: this storage backend is backed up with its own tools (the detail says which)", body = Problem)),
+    security(("admin" = [])))]
+pub async fn backup(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<BackupBody>,
+) -> Result<HttpResponse, Problem> {
+    state.keys.require(&req, &[Role::Admin])?;
+    let dir = body.into_inner().dir;
+    if !dir.starts_with('/') || dir.len() < 2 || dir.contains('\0') {
+        return Err(Problem::invalid(
+            "dir",
+            "dir must be an absolute path (below the root) without NUL characters",
+        ));
+    }
+    let stats = state.engine.backup(PathBuf::from(&dir)).await?;
+    Ok(HttpResponse::Ok().json(BackupReport::new(dir, stats)))
 }

@@ -120,6 +120,17 @@ impl From<EngineError> for Problem {
             EngineError::NoCarrier(_) => {
                 Problem::new(StatusCode::CONFLICT, "no_carrier", e.to_string())
             }
+            EngineError::BackupRunning => {
+                Problem::new(StatusCode::CONFLICT, "backup_running", e.to_string())
+            }
+            EngineError::BackupTarget(why) => {
+                let mut p = Problem::new(StatusCode::CONFLICT, "backup_target", why);
+                p.field = Some("dir".into());
+                p
+            }
+            EngineError::BackupUnsupported(why) => {
+                Problem::new(StatusCode::NOT_IMPLEMENTED, "backup_unsupported", why)
+            }
             EngineError::Stock(StockError::Negative) => {
                 Problem::invalid("on_hand", "on_hand must not be negative")
             }

@@ -32,19 +32,22 @@ mod lanes;
 mod nodes;
 mod rows;
 mod stock;
+mod transfer;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use lanes::{AllLanes, Counters, Lane, LaneCommit, Op};
 use orderly_domain::inventory::{Reservation, StockLevel};
 use orderly_domain::{Event, Order, OrderId, Status, Timer};
+use orderly_storage::transfer::TransferRecord;
 use orderly_storage::{
-    schema, Commit, DeadLetter, EventsJson, FlushStats, IdempotencyRecord, OutboxEntry, Result,
-    StockCell, StockChange, Storage, StorageError, TransitionWrite,
+    schema, BackupStats, Commit, DeadLetter, EventsJson, FlushStats, IdempotencyRecord,
+    OutboxEntry, Result, StockCell, StockChange, Storage, StorageError, TransitionWrite,
 };
 use rows::{record_body, TimerKey, TransitionRows};
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -809,5 +812,19 @@ impl Storage for PostgresStorage {
 
     fn has_other_writers(&self) -> bool {
         true
+    }
+
+    fn export(&self, sink: &mut dyn FnMut(TransferRecord) -> Result<()>) -> Result<()> {
+        self.export_all(sink)
+    }
+
+    fn import(&self, record: &TransferRecord) -> Result<()> {
+        self.import_one(record)
+    }
+
+    fn backup(&self, _dir: &Path) -> Result<BackupStats> {
+        Err(StorageError::Unsupported(
+            "PostgreSQL is backed up with its own tools: pg_dump -Fc (see the README)".into(),
+        ))
     }
 }

@@ -45,6 +45,14 @@ pub fn event(id: OrderId, seq: u32) -> Vec<u8> {
     with(EVENT, &[id.as_bytes(), &seq.to_be_bytes()])
 }
 
+/// The step of an event key (see [`event`]).
+pub fn parse_event_step(k: &[u8]) -> Option<u32> {
+    if k.len() != 1 + 16 + 4 || k[0] != EVENT {
+        return None;
+    }
+    Some(u32::from_be_bytes(k[17..21].try_into().ok()?))
+}
+
 pub fn outbox_of(id: OrderId) -> Vec<u8> {
     with(OUTBOX, &[id.as_bytes()])
 }
@@ -162,6 +170,17 @@ pub fn journal(seq: u64) -> Vec<u8> {
 
 pub fn restock(id: OrderId, step: u32) -> Vec<u8> {
     with(RESTOCK, &[id.as_bytes(), &step.to_be_bytes()])
+}
+
+/// The (order, step) of a restock marker key.
+pub fn parse_restock(k: &[u8]) -> Option<(OrderId, u32)> {
+    if k.len() != 1 + 16 + 4 || k[0] != RESTOCK {
+        return None;
+    }
+    Some((
+        OrderId::from_bytes(k[1..17].try_into().ok()?),
+        u32::from_be_bytes(k[17..21].try_into().ok()?),
+    ))
 }
 
 #[cfg(test)]

@@ -29,17 +29,20 @@
 //!
 //! Nothing is acknowledged before the write's [`Commit`] resolved (see `durability`).
 
+mod backup;
 mod durability;
 mod keys;
+mod transfer;
 
+use backup::{Gate, TreeId};
 use chrono::{DateTime, Utc};
 use durability::GroupCommit;
 use orderly_domain::inventory::{Reservation, StockLevel};
 use orderly_domain::{Event, Order, OrderId, Status, Timer};
 use orderly_storage::schema::{self, v1};
 use orderly_storage::{
-    Commit, DeadLetter, EventsJson, FlushStats, IdempotencyRecord, OutboxEntry, Result, StockCell,
-    StockChange, Storage, StorageError, TransitionWrite,
+    BackupStats, Commit, DeadLetter, EventsJson, FlushStats, IdempotencyRecord, OutboxEntry,
+    Result, StockCell, StockChange, Storage, StorageError, TransferRecord, TransitionWrite,
 };
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -172,6 +175,8 @@ pub struct SledStorage {
     journal_seq: AtomicU64,
     /// Serialises stock writes: their expected values are checked and applied under it.
     stock: Mutex<()>,
+    /// Every write operation passes it; a backup holds it for its final pass (see `backup`).
+    gate: Gate,
 }
 
 impl SledStorage {
@@ -185,10 +190,7 @@ impl SledStorage {
         let deadline = std::time::Instant::now() + patience;
         loop {
             match SledStorage::open(dir, cache_bytes) {
-                Err(StorageError::Backend(e))
-                    if e.to_string().contains("could not acquire lock")
-                        && std::time::Instant::now() < deadline =>
-                {
+                Err(StorageError::InUse(_)) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
                 other => return other,
@@ -207,7 +209,12 @@ impl SledStorage {
             .mode(sled::Mode::HighThroughput)
             .flush_every_ms(Some(1000))
             .open()
-            .db()?;
+            .map_err(|e| match e {
+                sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+                    StorageError::InUse(format!("{} ({io})", dir.display()))
+                }
+                e => backend(e),
+            })?;
         let orders = db.open_tree("orders").db()?;
         let inventory = db.open_tree("inventory").db()?;
         let group = GroupCommit::start(db.clone(), &dir.join("sled"))?;
@@ -219,6 +226,7 @@ impl SledStorage {
             dir: dir.to_path_buf(),
             journal_seq: AtomicU64::new(0),
             stock: Mutex::new(()),
+            gate: Gate::default(),
         };
         store.replay_stock_journal()?;
         store.discard_uncommitted_outbox()?;
@@ -237,10 +245,11 @@ impl SledStorage {
     /// bench's storage baseline (what sled and the flush can do without the engine).
     pub fn baseline_write(&self, key: &[u8], value: &[u8]) -> Result<Commit> {
         self.group.check()?;
+        let _w = self.gate.enter();
         let mut k = Vec::with_capacity(key.len() + 1);
         k.push(keys::BASELINE);
         k.extend_from_slice(key);
-        self.orders.insert(k, value).db()?;
+        self.put(TreeId::Orders, k, value)?;
         Ok(self.commit())
     }
 
@@ -248,9 +257,33 @@ impl SledStorage {
     /// of the snapshot, without it. For the conformance suite and tests only.
     #[doc(hidden)]
     pub fn write_ahead_of_commit_point(&self, w: &TransitionWrite<'_>) -> Result<()> {
+        let _w = self.gate.enter();
         for (k, v) in transition_ops(w)?.first {
-            self.orders.insert(k, v).db()?;
+            self.put(TreeId::Orders, k, v)?;
         }
+        Ok(())
+    }
+
+    fn tree(&self, t: TreeId) -> &sled::Tree {
+        match t {
+            TreeId::Orders => &self.orders,
+            TreeId::Inventory => &self.inventory,
+        }
+    }
+
+    /// Every write goes through here or [`SledStorage::del`], inside the operation's pass
+    /// through the gate, so a running backup learns of it.
+    fn put(&self, t: TreeId, key: impl AsRef<[u8]>, value: impl Into<sled::IVec>) -> Result<()> {
+        let key = key.as_ref();
+        self.tree(t).insert(key, value).db()?;
+        self.gate.note(t, key);
+        Ok(())
+    }
+
+    fn del(&self, t: TreeId, key: impl AsRef<[u8]>) -> Result<()> {
+        let key = key.as_ref();
+        self.tree(t).remove(key).db()?;
+        self.gate.note(t, key);
         Ok(())
     }
 
@@ -273,14 +306,14 @@ impl SledStorage {
             .range(keys::event(id, version.saturating_add(1))..to)
             .keys()
         {
-            self.orders.remove(k.db()?).db()?;
+            self.del(TreeId::Orders, k.db()?)?;
         }
         let mut from = keys::outbox_of(id);
         from.extend_from_slice(&version.saturating_add(1).to_be_bytes());
         let mut to = keys::outbox_of(id);
         to.push(0xff);
         for k in self.orders.range(from..to).keys() {
-            self.orders.remove(k.db()?).db()?;
+            self.del(TreeId::Orders, k.db()?)?;
         }
         Ok(())
     }
@@ -291,7 +324,7 @@ impl SledStorage {
             let (k, v) = kv.db()?;
             let entry = schema::decode_outbox(&v)?;
             if !self.vouched(entry.effect.order_id, entry.effect.step)? {
-                self.orders.remove(k).db()?;
+                self.del(TreeId::Orders, k)?;
             }
         }
         Ok(())
@@ -343,28 +376,30 @@ impl SledStorage {
     fn write_journalled(&self, change: &Journal<'_>) -> Result<()> {
         let seq = self.journal_seq.fetch_add(1, Ordering::SeqCst);
         let key = keys::journal(seq);
-        self.inventory
-            .insert(&key, schema::encode_record(change)?)
-            .db()?;
+        self.put(TreeId::Inventory, &key, schema::encode_record(change)?)?;
         self.apply_journal(change)?;
-        self.inventory.remove(key).db()?;
+        self.del(TreeId::Inventory, key)?;
         Ok(())
     }
 
     fn apply_journal(&self, c: &Journal<'_>) -> Result<()> {
         // The journal holds v1 values: each goes to its key as a v1 record as it is.
         for ((w, s), level) in &c.levels {
-            self.inventory
-                .insert(keys::stock(w, s), schema::encode_record(level)?)
-                .db()?;
+            self.put(
+                TreeId::Inventory,
+                keys::stock(w, s),
+                schema::encode_record(level)?,
+            )?;
         }
         for r in &c.reservations {
-            self.inventory
-                .insert(keys::reservation(r.order_id), schema::encode_record(r)?)
-                .db()?;
+            self.put(
+                TreeId::Inventory,
+                keys::reservation(r.order_id),
+                schema::encode_record(r)?,
+            )?;
         }
         if let Some((id, step)) = c.restock_marker {
-            self.inventory.insert(keys::restock(id, step), &[]).db()?;
+            self.put(TreeId::Inventory, keys::restock(id, step), &[])?;
         }
         Ok(())
     }
@@ -375,7 +410,7 @@ impl SledStorage {
             let (k, v) = kv.db()?;
             let change: Journal<'static> = schema::decode_record(&v)?;
             self.apply_journal(&change)?;
-            self.inventory.remove(k).db()?;
+            self.del(TreeId::Inventory, k)?;
         }
         Ok(())
     }
@@ -399,12 +434,13 @@ impl Storage for SledStorage {
             "only a placement carries an idempotency record"
         );
         let ops = transition_ops(w)?;
+        let _w = self.gate.enter();
         for (k, v) in ops.first {
-            self.orders.insert(k, v).db()?;
+            self.put(TreeId::Orders, k, v)?;
         }
-        self.orders.insert(ops.commit.0, ops.commit.1).db()?;
+        self.put(TreeId::Orders, ops.commit.0, ops.commit.1)?;
         for k in ops.then_remove {
-            self.orders.remove(k).db()?;
+            self.del(TreeId::Orders, k)?;
         }
         Ok(self.commit())
     }
@@ -414,6 +450,7 @@ impl Storage for SledStorage {
         // A brand-new order has nothing to discard: the engine draws a fresh id for every
         // placement attempt.
         if let Some(o) = &order {
+            let _w = self.gate.enter();
             self.discard_uncommitted(id, o.version)?;
         }
         Ok(order)
@@ -587,15 +624,17 @@ impl Storage for SledStorage {
     }
 
     fn record_outbox_attempt(&self, entry: &OutboxEntry) -> Result<()> {
-        self.orders
-            .insert(outbox_key(entry), schema::encode_outbox(entry)?)
-            .db()?;
-        Ok(())
+        let _w = self.gate.enter();
+        self.put(
+            TreeId::Orders,
+            outbox_key(entry),
+            schema::encode_outbox(entry)?,
+        )
     }
 
     fn ack_outbox(&self, entry: &OutboxEntry) -> Result<()> {
-        self.orders.remove(outbox_key(entry)).db()?;
-        Ok(())
+        let _w = self.gate.enter();
+        self.del(TreeId::Orders, outbox_key(entry))
     }
 
     fn outbox_len(&self) -> Result<usize> {
@@ -605,13 +644,13 @@ impl Storage for SledStorage {
     /// The dead letter is written first, so a crash in between leaves the entry in both places
     /// (one more delivery attempt), never in neither.
     fn dead_letter(&self, entry: &OutboxEntry, letter: &DeadLetter) -> Result<Commit> {
-        self.orders
-            .insert(
-                keys::dead_letter(&letter.message_id),
-                schema::encode_dead_letter(letter, entry)?,
-            )
-            .db()?;
-        self.orders.remove(outbox_key(entry)).db()?;
+        let _w = self.gate.enter();
+        self.put(
+            TreeId::Orders,
+            keys::dead_letter(&letter.message_id),
+            schema::encode_dead_letter(letter, entry)?,
+        )?;
+        self.del(TreeId::Orders, outbox_key(entry))?;
         Ok(self.commit())
     }
 
@@ -625,6 +664,7 @@ impl Storage for SledStorage {
     }
 
     fn requeue_dead_letter(&self, message_id: &str) -> Result<Option<(OutboxEntry, Commit)>> {
+        let _w = self.gate.enter();
         let Some(v) = self.orders.get(keys::dead_letter(message_id)).db()? else {
             return Ok(None);
         };
@@ -633,10 +673,12 @@ impl Storage for SledStorage {
         };
         let entry = OutboxEntry::new(stored.effect, stored.channel);
         // Outbox first, then forget the dead letter: never in neither place.
-        self.orders
-            .insert(outbox_key(&entry), schema::encode_outbox(&entry)?)
-            .db()?;
-        self.orders.remove(keys::dead_letter(message_id)).db()?;
+        self.put(
+            TreeId::Orders,
+            outbox_key(&entry),
+            schema::encode_outbox(&entry)?,
+        )?;
+        self.del(TreeId::Orders, keys::dead_letter(message_id))?;
         Ok(Some((entry, self.commit())))
     }
 
@@ -646,8 +688,8 @@ impl Storage for SledStorage {
     }
 
     fn ack_timer(&self, timer: &Timer) -> Result<()> {
-        self.orders.remove(keys::timer(timer)).db()?;
-        Ok(())
+        let _w = self.gate.enter();
+        self.del(TreeId::Orders, keys::timer(timer))
     }
 
     fn pending_timers(&self, limit: usize) -> Result<Vec<Timer>> {
@@ -694,6 +736,7 @@ impl Storage for SledStorage {
     /// twice is harmless.
     fn write_stock(&self, change: &StockChange) -> Result<Commit> {
         self.group.check()?;
+        let _w = self.gate.enter();
         let _guard = self.stock.lock().unwrap_or_else(|e| e.into_inner());
         for c in &change.cells {
             let current = self.stock_level(&c.warehouse, &c.sku)?;
@@ -747,6 +790,21 @@ impl Storage for SledStorage {
         };
         self.write_journalled(&journal)?;
         Ok(self.commit())
+    }
+
+    fn export(&self, sink: &mut dyn FnMut(TransferRecord) -> Result<()>) -> Result<()> {
+        transfer::export(self, sink)
+    }
+
+    fn import(&self, record: &TransferRecord) -> Result<()> {
+        self.group.check()?;
+        let _w = self.gate.enter();
+        transfer::import(self, record)
+    }
+
+    /// Online, in passes; writers are held back only for the last one (see `backup`).
+    fn backup(&self, dir: &Path) -> Result<BackupStats> {
+        backup::run(self, dir)
     }
 
     fn is_healthy(&self) -> bool {

@@ -20,19 +20,21 @@
 //! next transition at the same step does not mix with it — for backends that can simulate the
 //! interruption, see [`Place::write_interrupted`]); survival of committed data, outbox
 //! entries and timers over a restart; redelivery of what was not acknowledged; dead letters;
-//! conditional stock writes (all cells or none); and that the ledger never oversells with
+//! conditional stock writes (all cells or none); that the ledger never oversells with
 //! several writers racing (each on its own handle when the backend allows several, see
-//! [`Place::open_another`]).
+//! [`Place::open_another`]); and that an export imported into a fresh place exports the same
+//! file again and answers every read the same.
 
 use crate::domain::inventory::{Ledger, Reservation, ReservationState, StockLevel};
 use crate::domain::{
-    decide, fold, reactions, Address, Booking, Cause, Command, Currency, Customer, EffectKind,
-    Event, InitialPaymentStatus, LineQty, NewLine, NewOrder, NewPayment, Order, OrderId, Parcel,
-    PaymentMethod, PaymentUpdate, Shipping, Status, Timer, TimerKind,
+    decide, fold, reactions, Address, Booking, CarrierEventKind, Cause, Command, Currency,
+    Customer, EffectKind, Event, InitialPaymentStatus, LineQty, NewLine, NewOrder, NewPayment,
+    Order, OrderId, Parcel, PaymentMethod, PaymentUpdate, Shipping, Status, Timer, TimerKind,
 };
+use crate::transfer::{self, TransferError};
 use crate::{
     Commit, DeadLetter, IdempotencyRecord, OutboxEntry, Result, StockChange, Storage, StorageError,
-    TransitionWrite,
+    TransferRecord, TransitionWrite,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::sync::Arc;
@@ -105,6 +107,7 @@ pub const ALL: &[(&str, Check)] = &[
     ),
     ("ledger_never_oversells", ledger_never_oversells),
     ("sync_covers_earlier_writes", sync_covers_earlier_writes),
+    ("export_import_round_trip", export_import_round_trip),
 ];
 
 /// Runs every check, in order.
@@ -138,7 +141,8 @@ macro_rules! conformance_tests {
             idempotency_record_counts_once_committed,
             stock_writes_are_conditional_and_atomic,
             ledger_never_oversells,
-            sync_covers_earlier_writes
+            sync_covers_earlier_writes,
+            export_import_round_trip
         );
     };
     (@each $backend:expr, $available:expr; $($name:ident),* $(,)?) => {
@@ -1186,4 +1190,425 @@ pub fn sync_covers_earlier_writes(backend: &dyn Backend) {
         Some(placed.after.clone())
     );
     assert_eq!(s.outbox_entry(&placed.outbox[0]).unwrap(), Some(entry));
+}
+
+// ---- export and import --------------------------------------------------------------------
+
+/// Picks, packs and books `l`'s order (confirmed at `ams`) with tracking number `tn`.
+fn pack_and_book(s: &dyn Storage, l: &Lifecycle, tn: &str, at: DateTime<Utc>) -> Step {
+    let lines = l
+        .paid
+        .after
+        .lines
+        .iter()
+        .map(|x| LineQty {
+            sku: x.sku.clone(),
+            quantity: x.quantity,
+        })
+        .collect();
+    let picked = l.paid.then(
+        Command::AcknowledgePicks {
+            warehouse: "ams".into(),
+            lines,
+        },
+        Cause::Warehouse,
+        at,
+    );
+    picked.commit(s);
+    let packed = picked.then(
+        Command::Pack {
+            warehouse: "ams".into(),
+            parcels: vec![Parcel { weight_grams: 900 }],
+        },
+        Cause::Warehouse,
+        at,
+    );
+    packed.commit(s);
+    let booked = packed.then(
+        Command::RecordBooking {
+            booking: booking(tn),
+        },
+        Cause::CarrierActor,
+        at,
+    );
+    booked.commit(s);
+    booked
+}
+
+/// Every read of the interface, over what `ids` and `numbers` name, as text: two stores that
+/// answer the same give the same text.
+fn every_read(s: &dyn Storage, ids: &[OrderId], numbers: &[&str], keys: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut push = |what: String, v: &dyn std::fmt::Debug| out.push(format!("{what}: {v:?}"));
+    for &id in ids {
+        let order = s.load_order(id).unwrap();
+        push(format!("load_order {id}"), &order);
+        push(format!("order_exists {id}"), &s.order_exists(id).unwrap());
+        let version = order.as_ref().map_or(0, |o| o.version);
+        push(format!("history {id}"), &s.history(id, version).unwrap());
+        let json: Vec<String> = s
+            .history_json(id, version)
+            .unwrap()
+            .iter()
+            .map(|j| String::from_utf8_lossy(j.as_bytes()).into_owned())
+            .collect();
+        push(format!("history_json {id}"), &json);
+        if let Some(o) = &order {
+            push(
+                format!("order_by_token {id}"),
+                &s.order_by_token(&o.tracking_token).unwrap(),
+            );
+        }
+        push(format!("reservation {id}"), &s.reservation(id).unwrap());
+        for step in 0..=version + 1 {
+            push(
+                format!("restocked {id} {step}"),
+                &s.restocked(id, step).unwrap(),
+            );
+        }
+        push(
+            format!("picks after {id}"),
+            &s.picks("ams", Some(id), 100).unwrap(),
+        );
+        push(
+            format!("list_orders before {id}"),
+            &s.list_orders(None, Some(id), 100).unwrap(),
+        );
+    }
+    for tn in numbers {
+        push(
+            format!("order_by_tracking_number {tn}"),
+            &s.order_by_tracking_number(tn).unwrap(),
+        );
+    }
+    for key in keys {
+        push(format!("idempotency {key}"), &s.idempotency(key).unwrap());
+    }
+    push(
+        "list_orders".into(),
+        &s.list_orders(None, None, 100).unwrap(),
+    );
+    for status in [
+        Status::Placed,
+        Status::Confirmed,
+        Status::Packed,
+        Status::Shipped,
+        Status::Delivered,
+        Status::Cancelled,
+        Status::Returned,
+    ] {
+        push(
+            format!("list_orders {status:?}"),
+            &s.list_orders(Some(status), None, 100).unwrap(),
+        );
+    }
+    push("picks ams".into(), &s.picks("ams", None, 100).unwrap());
+    push("order_count".into(), &s.order_count().unwrap());
+    push("stock_levels".into(), &s.stock_levels().unwrap());
+    push(
+        "stock_level ams SKU-1".into(),
+        &s.stock_level("ams", "SKU-1").unwrap(),
+    );
+    let mut outbox = s.claim_outbox().unwrap();
+    outbox.sort_by_key(OutboxEntry::message_id);
+    push("claim_outbox".into(), &outbox);
+    for e in &outbox {
+        push(
+            format!("outbox_entry {}", e.message_id()),
+            &s.outbox_entry(e).unwrap(),
+        );
+    }
+    push("outbox_len".into(), &s.outbox_len().unwrap());
+    push("pending_timers".into(), &s.pending_timers(100).unwrap());
+    push(
+        "claim_due_timers".into(),
+        &s.claim_due_timers(t0() + Duration::days(365), 100).unwrap(),
+    );
+    push("dead_letters".into(), &s.dead_letters(100).unwrap());
+    out
+}
+
+fn export_bytes(s: &dyn Storage) -> Vec<u8> {
+    let mut out = Vec::new();
+    transfer::export(s, &mut out, "conformance").expect("the store exports");
+    out
+}
+
+/// The lines of an export after its header (which holds the time it was made).
+fn records_of(export: &[u8]) -> Vec<String> {
+    String::from_utf8(export.to_vec())
+        .expect("an export is UTF-8")
+        .lines()
+        .skip(1)
+        .map(str::to_string)
+        .collect()
+}
+
+/// A store with orders in every kind of state and everything that goes with them is exported,
+/// imported into a fresh place (and reopened there), and exported again: the two exports are
+/// the same line for line, and every read answers the same in both stores. Importing what is
+/// stored already changes nothing; a different record under a stored identity is refused.
+pub fn export_import_round_trip(backend: &dyn Backend) {
+    let from = backend.create();
+    let s = open(&*from);
+
+    // Placed: an unpaid card order with its payment timer and reserve message, by key.
+    let placed = Step::place(new_order(&[("SKU-1", 1)], PaymentMethod::Card), t0())
+        .with_idempotency("key-placed", "fp-placed");
+    placed.commit(&*s);
+    // Confirmed at ams: on the pick list.
+    let confirmed = confirmed_order(&*s, &[("SKU-2", 2)]);
+    // Packed and booked: found by its tracking number.
+    let packed = confirmed_order(&*s, &[("SKU-1", 1)]);
+    let packed_booked = pack_and_book(&*s, &packed, "3SPACKED1", t0() + Duration::seconds(5));
+    // Delivered with a return, received: returned, restocked.
+    let delivered = confirmed_order(&*s, &[("SKU-1", 2), ("SKU-2", 1)]);
+    let booked = pack_and_book(&*s, &delivered, "3SDELIVERED1", t0() + Duration::seconds(5));
+    let shipped = booked.then(
+        Command::Handover,
+        Cause::Warehouse,
+        t0() + Duration::seconds(6),
+    );
+    shipped.commit(&*s);
+    let arrived = shipped.then(
+        Command::CarrierEvent {
+            carrier: "postnl".into(),
+            event_id: "ev-1".into(),
+            kind: CarrierEventKind::Delivered,
+            occurred_at: t0() + Duration::hours(20),
+            location: Some("Utrecht".into()),
+        },
+        Cause::Carrier("postnl".into()),
+        t0() + Duration::hours(20),
+    );
+    arrived.commit(&*s);
+    assert_eq!(arrived.after.status, Status::Delivered);
+    let return_lines = vec![LineQty {
+        sku: "SKU-1".into(),
+        quantity: 1,
+    }];
+    let approved = arrived.then(
+        Command::RequestReturn {
+            lines: return_lines.clone(),
+            reason: "too small".into(),
+            window_days: 30,
+        },
+        Cause::Storefront,
+        t0() + Duration::days(2),
+    );
+    approved.commit(&*s);
+    let received = approved.then(
+        Command::ReceiveReturn {
+            warehouse: "ams".into(),
+            lines: return_lines,
+        },
+        Cause::Warehouse,
+        t0() + Duration::days(4),
+    );
+    received.commit(&*s);
+    assert_eq!(received.after.status, Status::Returned);
+    // Cancelled after confirmation: release, refund and notifications follow.
+    let cancelled_l = confirmed_order(&*s, &[("SKU-2", 1)]);
+    let cancelled = cancelled_l.paid.then(
+        Command::Cancel {
+            reason: "changed my mind".into(),
+        },
+        Cause::Storefront,
+        t0() + Duration::seconds(9),
+    );
+    cancelled.commit(&*s);
+    assert_eq!(cancelled.after.status, Status::Cancelled);
+
+    // The stock ledger: cells, reservations agreeing with them, a restock marker.
+    let open_res = |id: OrderId, sku: &str, q: u32| reservation(id, "ams", sku, q);
+    let reservations = [
+        open_res(placed.after.id, "SKU-1", 1),
+        open_res(confirmed.paid.after.id, "SKU-2", 2),
+        Reservation {
+            state: ReservationState::Committed,
+            ..open_res(packed.paid.after.id, "SKU-1", 1)
+        },
+        Reservation {
+            state: ReservationState::Released,
+            ..open_res(cancelled.after.id, "SKU-2", 1)
+        },
+    ];
+    wait(
+        s.write_stock(&StockChange {
+            cells: vec![
+                cell("ams", "SKU-1", StockLevel::default(), level(10, 1)),
+                cell("ams", "SKU-2", StockLevel::default(), level(4, 2)),
+                cell("rtm", "SKU-1", StockLevel::default(), level(3, 0)),
+            ],
+            ..StockChange::default()
+        })
+        .unwrap(),
+    );
+    for r in &reservations {
+        wait(
+            s.write_stock(&StockChange {
+                reservation: Some(crate::ReservationWrite {
+                    expected: None,
+                    new: r.clone(),
+                }),
+                ..StockChange::default()
+            })
+            .unwrap(),
+        );
+    }
+    let restock_step = received.events[0].seq;
+    wait(
+        s.write_stock(&StockChange {
+            restock: Some((received.after.id, restock_step)),
+            ..StockChange::default()
+        })
+        .unwrap(),
+    );
+
+    // Pending work: an entry with retry state, an acknowledged one gone, a dead letter.
+    let mut retried = outbox_of(&*s, confirmed.paid.after.id)
+        .into_iter()
+        .find(|e| matches!(e.effect.kind, EffectKind::Notify { .. }))
+        .expect("a confirmation notification");
+    retried.attempts = 3;
+    retried.next_attempt_at = Some(t0() + Duration::minutes(5));
+    retried.last_error = Some("503 from the receiver".into());
+    s.record_outbox_attempt(&retried).unwrap();
+    for e in outbox_of(&*s, packed.paid.after.id) {
+        s.ack_outbox(&e).unwrap();
+    }
+    let mut failed = outbox_of(&*s, cancelled.after.id)
+        .into_iter()
+        .find(|e| matches!(e.effect.kind, EffectKind::Notify { .. }))
+        .expect("a notification of the cancelled order");
+    failed.attempts = 8;
+    failed.last_error = Some("timed out".into());
+    let letter = DeadLetter {
+        message_id: failed.message_id(),
+        order_id: cancelled.after.id,
+        kind: failed.effect.kind.name().into(),
+        channel: failed.channel.clone(),
+        attempts: 8,
+        last_error: Some("timed out".into()),
+        failed_at: t0() + Duration::hours(1),
+        entry: None,
+    };
+    wait(s.dead_letter(&failed, &letter).unwrap());
+    wait(s.sync());
+    assert_eq!(s.pending_timers(10).unwrap(), placed.set_timers);
+    assert!(s.outbox_entry(&retried).unwrap() == Some(retried.clone()));
+
+    let ids: Vec<OrderId> = [
+        &placed.after,
+        &confirmed.paid.after,
+        &packed_booked.after,
+        &received.after,
+        &cancelled.after,
+    ]
+    .iter()
+    .map(|o| o.id)
+    .collect();
+    let numbers = ["3SPACKED1", "3SDELIVERED1", "3SNONE"];
+    let keys = ["key-placed", "key-none"];
+    let before = every_read(&*s, &ids, &numbers, &keys);
+
+    // What the store hands out, in its order, and the file made of it.
+    let mut records = Vec::new();
+    s.export(&mut |r| {
+        records.push(r);
+        Ok(())
+    })
+    .unwrap();
+    let kinds: Vec<&str> = records.iter().map(TransferRecord::kind).collect();
+    let mut order_of_kinds = kinds.clone();
+    order_of_kinds.dedup();
+    assert_eq!(
+        order_of_kinds,
+        [
+            "order",
+            "idempotency",
+            "stock",
+            "reservation",
+            "restock",
+            "outbox",
+            "timer",
+            "dead_letter"
+        ],
+        "every kind of record, in the export's order"
+    );
+    assert_eq!(kinds.iter().filter(|k| **k == "order").count(), ids.len());
+    let mut sorted_ids = ids.clone();
+    sorted_ids.sort();
+    let exported_ids: Vec<OrderId> = records
+        .iter()
+        .filter_map(|r| match r {
+            TransferRecord::Order(o) => Some(o.order.id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(exported_ids, sorted_ids, "orders by id");
+    let first = export_bytes(&*s);
+
+    // Into a fresh place, which is then reopened (a restart: the import is durable).
+    let to = backend.create();
+    let t = open(&*to);
+    let counts = transfer::import(&*t, &mut &first[..]).expect("the export imports");
+    assert_eq!(counts.order, ids.len() as u64);
+    assert_eq!(counts.total(), records.len() as u64);
+    let t = reopen(&*to, t);
+    let second = export_bytes(&*t);
+    assert_eq!(
+        records_of(&first),
+        records_of(&second),
+        "the export of the imported store is the export it was imported from"
+    );
+    let after = every_read(&*t, &ids, &numbers, &keys);
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(b, a, "a read answers differently after the import");
+    }
+    assert_eq!(before.len(), after.len());
+
+    // The same records again: nothing changes. A different order under a stored id: refused.
+    for r in &records {
+        t.import(r).expect("importing what is stored already");
+    }
+    let TransferRecord::Order(first_order) = &records[0] else {
+        panic!("orders come first");
+    };
+    let mut other = first_order.clone();
+    other.order.external_ref = Some("someone else's".into());
+    assert!(
+        is_conflict(t.import(&TransferRecord::Order(other))),
+        "a different order under a stored id"
+    );
+    assert_eq!(every_read(&*t, &ids, &numbers, &keys), after);
+    assert!(matches!(
+        transfer::import(&*t, &mut &first[..]),
+        Err(TransferError::TargetNotEmpty(_))
+    ));
+    // Work the source handed out is still handed out by the copy, and it goes on from there.
+    assert_eq!(
+        messages(&t.claim_outbox().unwrap()),
+        messages(&s.claim_outbox().unwrap())
+    );
+    let next = confirmed.paid.then(
+        Command::AcknowledgePicks {
+            warehouse: "ams".into(),
+            lines: vec![LineQty {
+                sku: "SKU-2".into(),
+                quantity: 2,
+            }],
+        },
+        Cause::Warehouse,
+        t0() + Duration::minutes(30),
+    );
+    assert_eq!(
+        t.load_order_for_update(next.after.id).unwrap().as_ref(),
+        next.before.as_ref()
+    );
+    next.commit(&*t);
+    assert_eq!(
+        t.load_order(next.after.id).unwrap(),
+        Some(next.after.clone())
+    );
 }

@@ -31,23 +31,31 @@
 //!   [`StorageError::Conflict`] and the caller reloads and decides again. Several writers (or
 //!   nodes) can therefore share a ledger.
 //!
+//! * **Data moves record by record.** [`Storage::export`] hands out every committed record in a
+//!   fixed order and [`Storage::import`] stores one as it was (the file format and its drivers
+//!   are in [`transfer`]); [`Storage::backup`] copies a live store consistently, or says which
+//!   tool of the backend does.
+//!
 //! Reads are synchronous: a call blocks its thread for as long as the backend needs.
 
 pub mod commit;
 pub mod conformance;
 pub mod memory;
 pub mod schema;
+pub mod transfer;
 mod types;
 
 // The domain's types cross the interface (orders, events, timers, stock levels).
 pub(crate) use orderly_domain as domain;
 
 pub use commit::{BoxFuture, Commit, CommitFuture, Durability};
+pub use transfer::{OrderTransfer, StoredTransition, TransferRecord};
 pub use types::*;
 
 use chrono::{DateTime, Utc};
 use domain::inventory::{Reservation, StockLevel};
 use domain::{Event, Order, OrderId, Status, Timer};
+use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -63,9 +71,20 @@ pub enum StorageError {
     /// Durability can no longer be promised (a failed flush); writes fail until a restart.
     #[error("storage is unavailable after a failed flush: {0}")]
     Poisoned(String),
-    /// A conditional write found other values than expected: reload and decide again.
+    /// A conditional write found other values than expected: reload and decide again. Also
+    /// an imported record that differs from the one stored under the same identity, or that
+    /// refers to an order not imported yet.
     #[error("conflicting write: {0}")]
     Conflict(String),
+    /// The data is held by another process (sled: its directory lock); stop that process first.
+    #[error("the data at {0} is in use by another process")]
+    InUse(String),
+    /// This backend does not do that (what to use instead is in the message).
+    #[error("not supported by this storage backend: {0}")]
+    Unsupported(String),
+    /// A backup's target cannot be used (exists and is not empty, cannot be created, ...).
+    #[error("backup target: {0}")]
+    BackupTarget(String),
 }
 
 impl From<serde_json::Error> for StorageError {
@@ -208,6 +227,44 @@ pub trait Storage: Send + Sync + 'static {
     /// [`StorageError::Conflict`]. Crash safe: after a crash the change is wholly there or
     /// wholly not.
     fn write_stock(&self, change: &StockChange) -> Result<Commit>;
+
+    // ---- moving and keeping data ---------------------------------------------------------------
+
+    /// Hands every committed record to `sink`, one at a time, in this order (the order of an
+    /// export file, see [`transfer`]): orders by id, each with its history as stored (one
+    /// element per transition); idempotency records by key; stock cells by (warehouse, sku);
+    /// reservations by order; restock markers by (order, step); outbox entries by (order,
+    /// step, kind, channel), with their retry state; timers by (due, order); dead letters by
+    /// message id, each with its outbox entry. Only what the reads of this interface show:
+    /// nothing a transition left ahead of its commit point, no stock journal.
+    ///
+    /// Streams: holds one order's history at a time, never the whole store. Meant for a store
+    /// no writer uses (an export of a live store is consistent per order only). An error from
+    /// `sink` stops the export and is returned as it is.
+    fn export(&self, sink: &mut dyn FnMut(TransferRecord) -> Result<()>) -> Result<()>;
+
+    /// Stores one exported record as it was, so every read answers as it did in the store it
+    /// came from: an order keeps its id, version, tracking token and tracking number, its
+    /// history grouped per transition exactly as given (so [`Storage::history_json`] reads the
+    /// same bytes), and its index entries (status, pick list, token, tracking number).
+    /// Records that refer to an order (idempotency, outbox entry, timer) must come after it.
+    ///
+    /// Importing a record that is stored already, identically (the very same order with the
+    /// same history, the same cell values, ...), changes nothing and succeeds, so an
+    /// interrupted import can be replayed; a different record under the same identity (an
+    /// order id, a key, a cell) fails with [`StorageError::Conflict`] and changes nothing. An
+    /// order's snapshot is written last, as in a transition, so an import interrupted by a
+    /// crash leaves no half order. Durable once a later [`Storage::sync`] resolved.
+    fn import(&self, record: &TransferRecord) -> Result<()>;
+
+    /// Writes a consistent copy of the whole store into `dir` (which must not exist, or be an
+    /// empty directory), while the store stays in use: the copy is the state at one point of
+    /// the write sequence — no half transition or stock change, the ledger agreeing with the
+    /// reservations, everything applied before the backup began in it — and is durable when
+    /// this returns. `dir` is then a data directory of this backend. Backends that cannot
+    /// (an in-memory store; a database server, whose own tools do it better) fail with
+    /// [`StorageError::Unsupported`] saying what to use instead.
+    fn backup(&self, dir: &Path) -> Result<BackupStats>;
 
     // ---- health ------------------------------------------------------------------------------
 

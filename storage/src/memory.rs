@@ -13,11 +13,13 @@
 use crate::domain::inventory::{Reservation, StockLevel};
 use crate::domain::{Event, Order, OrderId, Status, Timer, TimerKind};
 use crate::{
-    schema, Commit, DeadLetter, EventsJson, FlushStats, IdempotencyRecord, OutboxEntry, Result,
-    StockCell, StockChange, Storage, StorageError, TransitionWrite,
+    schema, BackupStats, Commit, DeadLetter, EventsJson, FlushStats, IdempotencyRecord,
+    OrderTransfer, OutboxEntry, Result, StockCell, StockChange, Storage, StorageError,
+    StoredTransition, TransferRecord, TransitionWrite,
 };
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// (order, step, action, channel): an outbox entry's identity, in delivery order.
@@ -114,6 +116,206 @@ impl State {
 
     fn history_records(&self, id: OrderId, version: u32) -> impl Iterator<Item = &Vec<u8>> {
         self.events.range((id, 0)..=(id, version)).map(|(_, v)| v)
+    }
+
+    /// Everything an export hands out, in its order (see [`Storage::export`]).
+    fn records(&self) -> Result<Vec<TransferRecord>> {
+        let mut out = Vec::new();
+        for (id, v) in &self.orders {
+            let order = schema::decode_order(v)?;
+            let transitions = self
+                .events
+                .range((*id, 0)..=(*id, order.version))
+                .map(|((_, step), r)| {
+                    Ok(StoredTransition {
+                        step: *step,
+                        events: schema::history_json(r)?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            out.push(TransferRecord::Order(Box::new(OrderTransfer {
+                order,
+                transitions,
+            })));
+        }
+        let mut keys: Vec<&String> = self.idempotency.keys().collect();
+        keys.sort();
+        for key in keys {
+            out.push(TransferRecord::Idempotency {
+                key: key.clone(),
+                record: schema::decode_idempotency(&self.idempotency[key])?,
+            });
+        }
+        for ((warehouse, sku), level) in &self.stock {
+            out.push(TransferRecord::Stock {
+                warehouse: warehouse.clone(),
+                sku: sku.clone(),
+                level: *level,
+            });
+        }
+        let mut reservations: Vec<&Reservation> = self.reservations.values().collect();
+        reservations.sort_by_key(|r| r.order_id);
+        out.extend(
+            reservations
+                .into_iter()
+                .cloned()
+                .map(TransferRecord::Reservation),
+        );
+        let mut restocked: Vec<&(OrderId, u32)> = self.restocked.iter().collect();
+        restocked.sort();
+        out.extend(
+            restocked
+                .into_iter()
+                .map(|&(order_id, step)| TransferRecord::Restock { order_id, step }),
+        );
+        for v in self.outbox.values() {
+            out.push(TransferRecord::Outbox(schema::decode_outbox(v)?));
+        }
+        out.extend(
+            self.timers
+                .iter()
+                .filter_map(timer_of)
+                .map(TransferRecord::Timer),
+        );
+        for v in self.dead.values() {
+            out.push(TransferRecord::DeadLetter(schema::decode_dead_letter(v)?));
+        }
+        Ok(out)
+    }
+
+    /// Stores `record` unless one is stored under its identity: then it must be the same.
+    fn import(&mut self, record: &TransferRecord) -> Result<()> {
+        fn same<T: PartialEq + std::fmt::Debug>(
+            what: String,
+            stored: Option<T>,
+            new: T,
+        ) -> Result<bool> {
+            match stored {
+                None => Ok(false),
+                Some(s) if s == new => Ok(true),
+                Some(s) => Err(StorageError::Conflict(format!(
+                    "{what} is stored already, differently: {s:?}"
+                ))),
+            }
+        }
+        match record {
+            TransferRecord::Order(o) => {
+                let id = o.order.id;
+                let stored = match self.order(id)? {
+                    Some(order) => Some((
+                        order,
+                        self.history_records(id, u32::MAX)
+                            .map(|r| schema::history_json(r))
+                            .collect::<Result<Vec<_>>>()?,
+                    )),
+                    None => None,
+                };
+                let events: Vec<EventsJson> =
+                    o.transitions.iter().map(|t| t.events.clone()).collect();
+                if same(format!("order {id}"), stored, (o.order.clone(), events))? {
+                    return Ok(());
+                }
+                if self.tokens.contains_key(&o.order.tracking_token) {
+                    return Err(StorageError::Conflict(format!(
+                        "another order has the tracking token of order {id}"
+                    )));
+                }
+                for t in &o.transitions {
+                    self.events
+                        .insert((id, t.step), schema::events_record(&t.events));
+                }
+                self.tokens.insert(o.order.tracking_token.clone(), id);
+                if let Some(b) = o.order.booking() {
+                    self.tracking.insert(b.tracking_number.clone(), id);
+                }
+                self.orders.insert(id, schema::encode_order(&o.order)?);
+            }
+            TransferRecord::Idempotency { key, record } => {
+                let stored = self
+                    .idempotency
+                    .get(key)
+                    .map(|v| schema::decode_idempotency(v))
+                    .transpose()?;
+                if !same(format!("idempotency key {key:?}"), stored, record.clone())? {
+                    self.need_order(record.order_id)?;
+                    self.idempotency
+                        .insert(key.clone(), schema::encode_idempotency(record)?);
+                }
+            }
+            TransferRecord::Stock {
+                warehouse,
+                sku,
+                level,
+            } => {
+                let key = (warehouse.clone(), sku.clone());
+                let stored = self.stock.get(&key).copied();
+                if !same(format!("stock of {sku} at {warehouse}"), stored, *level)? {
+                    self.stock.insert(key, *level);
+                }
+            }
+            TransferRecord::Reservation(r) => {
+                let stored = self.reservations.get(&r.order_id).cloned();
+                if !same(
+                    format!("the reservation of order {}", r.order_id),
+                    stored,
+                    r.clone(),
+                )? {
+                    self.reservations.insert(r.order_id, r.clone());
+                }
+            }
+            TransferRecord::Restock { order_id, step } => {
+                self.restocked.insert((*order_id, *step));
+            }
+            TransferRecord::Outbox(e) => {
+                let key = outbox_key(e);
+                let stored = self
+                    .outbox
+                    .get(&key)
+                    .map(|v| schema::decode_outbox(v))
+                    .transpose()?;
+                if !same(
+                    format!("outbox entry {}", e.message_id()),
+                    stored,
+                    e.clone(),
+                )? {
+                    self.need_order(e.effect.order_id)?;
+                    self.outbox.insert(key, schema::encode_outbox(e)?);
+                }
+            }
+            TransferRecord::Timer(t) => {
+                self.need_order(t.order_id)?;
+                self.timers.insert(timer_key(t));
+            }
+            TransferRecord::DeadLetter(d) => {
+                let Some(entry) = &d.entry else {
+                    return Err(StorageError::Codec(format!(
+                        "dead letter {} without its outbox entry",
+                        d.message_id
+                    )));
+                };
+                let stored = self
+                    .dead
+                    .get(&d.message_id)
+                    .map(|v| schema::decode_dead_letter(v))
+                    .transpose()?;
+                if !same(format!("dead letter {}", d.message_id), stored, d.clone())? {
+                    self.dead
+                        .insert(d.message_id.clone(), schema::encode_dead_letter(d, entry)?);
+                }
+            }
+        }
+        self.writes += 1;
+        Ok(())
+    }
+
+    fn need_order(&self, id: OrderId) -> Result<()> {
+        if self.orders.contains_key(&id) {
+            Ok(())
+        } else {
+            Err(StorageError::Conflict(format!(
+                "the record refers to order {id}, which is not stored (orders come first)"
+            )))
+        }
     }
 
     fn version(&self, id: OrderId) -> Result<Option<u32>> {
@@ -438,6 +640,26 @@ impl Storage for MemoryStorage {
         }
         s.writes += 1;
         Ok(Commit::durable())
+    }
+
+    /// The whole store is taken at once, under the lock (it is in memory already), then handed
+    /// out without holding the lock, so `sink` may use this store.
+    fn export(&self, sink: &mut dyn FnMut(TransferRecord) -> Result<()>) -> Result<()> {
+        let records = self.state().records()?;
+        for r in records {
+            sink(r)?;
+        }
+        Ok(())
+    }
+
+    fn import(&self, record: &TransferRecord) -> Result<()> {
+        self.state().import(record)
+    }
+
+    fn backup(&self, _dir: &Path) -> Result<BackupStats> {
+        Err(StorageError::Unsupported(
+            "the in-memory store keeps nothing to back up; export it instead".into(),
+        ))
     }
 
     fn is_healthy(&self) -> bool {

@@ -167,4 +167,24 @@ impl EventsJson {
     pub fn decode<T: serde::de::DeserializeOwned>(&self) -> crate::Result<Vec<T>> {
         Ok(serde_json::from_slice(&self.0)?)
     }
+
+    /// The JSON text as stored (an export writes it out as it is).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// What a consistent backup ([`crate::Storage::backup`]) copied and how long it held writers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BackupStats {
+    /// Orders in the backup.
+    pub orders: u64,
+    /// Records copied, in the backend's own unit (sled: keys, counting those copied again).
+    pub records: u64,
+    /// Passes over what changed while copying, before the final one under the hold.
+    pub rounds: u32,
+    /// How long writers were held back (the final pass).
+    pub held: std::time::Duration,
+    /// How long the whole backup took, durable flush of the copy included.
+    pub took: std::time::Duration,
 }

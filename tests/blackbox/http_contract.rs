@@ -101,7 +101,7 @@ async fn openapi_declares_parameters_problems_and_roles() {
         assert_eq!(schemes[role]["scheme"], "bearer", "{role}: {schemes:?}");
     }
     let paths = doc["paths"].as_object().expect("paths");
-    assert_eq!(paths.len(), 21, "{:?}", paths.keys());
+    assert_eq!(paths.len(), 22, "{:?}", paths.keys());
     let mut operations = 0;
     for (path, item) in paths {
         for (method, op) in item.as_object().expect("path item") {
@@ -156,7 +156,18 @@ async fn openapi_declares_parameters_problems_and_roles() {
             }
         }
     }
-    assert_eq!(operations, 22);
+    assert_eq!(operations, 23);
+
+    let backup = &doc["paths"]["/v1/admin/backup"]["post"];
+    for s in [
+        "200", "400", "401", "403", "409", "413", "415", "422", "501", "503",
+    ] {
+        assert!(
+            !backup["responses"][s].is_null(),
+            "POST /v1/admin/backup lacks {s}"
+        );
+    }
+    assert_eq!(backup["security"], json!([{"admin": []}]), "admin only");
 
     let place = &doc["paths"]["/v1/orders"]["post"];
     for s in [

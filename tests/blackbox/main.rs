@@ -7,7 +7,8 @@
 //! exactly-once effects), `notifications` (signed webhooks, retries, dead letters),
 //! `http_contract` (what responses leave out, the OpenAPI document, 405s, integral numbers),
 //! `upgrade` (a data directory written by the release before the storage interface opens and
-//! serves).
+//! serves), `moving_data` (`orderly export` / `import` into a fresh data directory, and
+//! `orderly backup` of a running service under load, each served afterwards).
 
 mod api_edges;
 mod automation;
@@ -16,6 +17,7 @@ mod crash;
 mod harness;
 mod http_contract;
 mod lifecycle;
+mod moving_data;
 mod nodes;
 mod notifications;
 mod support;

@@ -86,6 +86,19 @@ impl Server {
         self.service.log()
     }
 
+    /// The config file the service runs with (its bind address and data directory written in).
+    pub fn config_path(&self) -> PathBuf {
+        self.service.config_path()
+    }
+
+    /// Stops the process with SIGTERM and waits for it to exit.
+    pub async fn stop(&mut self) {
+        assert!(
+            self.service.stop(Duration::from_secs(10)).await.is_some(),
+            "stop on a server that is not running"
+        );
+    }
+
     /// Kills the process with SIGKILL, as a crash or an OOM kill would.
     pub fn kill9(&mut self) {
         assert!(

@@ -5,7 +5,8 @@
 //! `acknowledge_picks`, `pack`, `hand_over`, `carrier_event`, `request_return`,
 //! `receive_return`) answer with the order **only once everything the answer shows is durable**;
 //! reads and queries (`commands.rs`, `queries.rs`); stock; the notification dead letters;
-//! readiness and metrics. Nothing hands out the store or an actor.
+//! an online backup of the store (`backup`); readiness and metrics. Nothing hands out the store
+//! or an actor.
 //!
 //! Behind it, dependencies run one way: `registry` activates order actors and delivers
 //! commands to them; an `order_actor` decides with the pure domain, writes the transition,
@@ -15,6 +16,7 @@
 //! start, every stored outbox entry is sent again and due timers fire, so work interrupted by
 //! a crash carries on by itself.
 
+mod backup;
 mod carrier;
 mod commands;
 mod effects;
@@ -45,7 +47,7 @@ use std::time::Duration;
 pub use crate::domain::inventory::StockLevel;
 pub use commands::{CarrierEventOutcome, CarrierScan, Placed};
 pub use history::{History, Milestone};
-pub use orderly_storage::DeadLetter;
+pub use orderly_storage::{BackupStats, DeadLetter};
 
 /// Engine policy and tuning, filled from the service's config.
 #[derive(Debug, Clone)]
@@ -116,6 +118,14 @@ pub enum EngineError {
     /// Internal: the engine is being dropped; background work stops.
     #[error("the engine is shutting down")]
     ShuttingDown,
+    #[error("a backup is running already; try again once it finished")]
+    BackupRunning,
+    /// The backup's target directory cannot take a backup (not empty, cannot be created, ...).
+    #[error("{0}")]
+    BackupTarget(String),
+    /// The storage backend is backed up with its own tools (the message says which).
+    #[error("{0}")]
+    BackupUnsupported(String),
 }
 
 /// The engine's live counters, bumped by the actors; read through [`Engine::metrics`].
@@ -172,6 +182,7 @@ struct Inner {
     notifier: Addr<Notifier>,
     claims: Mutex<HashSet<String>>,
     ready: AtomicBool,
+    backup_running: AtomicBool,
 }
 
 impl Engine {
@@ -223,6 +234,7 @@ impl Engine {
                 notifier,
                 claims: Mutex::new(HashSet::new()),
                 ready: AtomicBool::new(false),
+                backup_running: AtomicBool::new(false),
             }),
         };
         engine.resume()?;

@@ -504,3 +504,21 @@ fn redelivered_messages_change_nothing_twice() {
         );
     });
 }
+
+#[test]
+fn a_backup_on_a_store_that_cannot_make_one_says_so_and_the_next_may_start() {
+    run(|| async {
+        let data = MemoryStorage::new();
+        let e = Engine::start(open(&data), clock(), config()).unwrap();
+        let dir = std::env::temp_dir().join("orderly-never-written");
+        for _ in 0..2 {
+            match e.backup(dir.clone()).await {
+                Err(EngineError::BackupUnsupported(why)) => {
+                    assert!(why.contains("export"), "{why}")
+                }
+                other => panic!("the in-memory store has no backup: {other:?}"),
+            }
+        }
+        assert!(!dir.exists());
+    });
+}

@@ -147,6 +147,16 @@ pub struct ReturnBody {
     pub reason: String,
 }
 
+/// Where the service writes a backup of its data.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackupBody {
+    /// An absolute path on the service's host: a directory that does not exist yet (its parent
+    /// must) or is empty. Afterwards it is a data directory (`storage.data_dir`) of its own.
+    #[schema(min_length = 2, max_length = 4096, pattern = r"^/[^\x00]*$")]
+    pub dir: String,
+}
+
 /// Units picked now; they add up over several calls, up to the ordered quantity.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

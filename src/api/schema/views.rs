@@ -233,6 +233,33 @@ impl From<orderly_actors::engine::DeadLetter> for DeadLetter {
     }
 }
 
+/// A backup made, and durable: where it is, what it holds, how long writers were held back.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BackupReport {
+    /// The backup's directory: start a service with it as `storage.data_dir`.
+    pub dir: String,
+    /// Orders in the backup.
+    pub orders: u64,
+    /// Records copied (the storage backend's unit).
+    pub records: u64,
+    /// How long writers were held back, in microseconds (the backup's last pass).
+    pub held_us: u64,
+    /// How long the whole backup took, in milliseconds.
+    pub took_ms: u64,
+}
+
+impl BackupReport {
+    pub fn new(dir: String, s: orderly_actors::engine::BackupStats) -> Self {
+        BackupReport {
+            dir,
+            orders: s.orders,
+            records: s.records,
+            held_us: s.held.as_micros() as u64,
+            took_ms: s.took.as_millis() as u64,
+        }
+    }
+}
+
 /// The body of `/healthz`, `/readyz` and a queued retry: `{"status": "..."}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StatusBody {

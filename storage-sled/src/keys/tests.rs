@@ -26,3 +26,12 @@ fn stock_keys_round_trip() {
         Some(("ams".into(), "SKU-1".into()))
     );
 }
+
+#[test]
+fn event_and_restock_keys_round_trip() {
+    let id = OrderId::from_u128(42);
+    assert_eq!(parse_event_step(&event(id, 7)), Some(7));
+    assert_eq!(parse_event_step(&restock(id, 7)), None);
+    assert_eq!(parse_restock(&restock(id, 9)), Some((id, 9)));
+    assert_eq!(parse_restock(&event(id, 9)), None);
+}

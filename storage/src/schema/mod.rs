@@ -114,6 +114,15 @@ pub fn history_json(bytes: &[u8]) -> Result<EventsJson> {
     Ok(EventsJson::new(v1_body(bytes)?.to_vec()))
 }
 
+/// One transition's events from their v1 JSON as an export carries it (the bytes
+/// [`history_json`] handed out), stored as they are, marked v1.
+pub fn events_record(json: &EventsJson) -> Vec<u8> {
+    let mut out = Vec::with_capacity(json.as_bytes().len() + 1);
+    out.push(1);
+    out.extend_from_slice(json.as_bytes());
+    out
+}
+
 pub fn encode_outbox(entry: &OutboxEntry) -> Result<Vec<u8>> {
     encode(&v1::OutboxEntry::from(entry))
 }

@@ -1,0 +1,483 @@
+//! Export and import (`orderly export` / `orderly import`): every committed record in the
+//! export file's order, and back, each imported record in a transaction of its own. Imported
+//! outbox rows and timers have no owner: the first node to look takes them.
+//!
+//! Text keys sort with `COLLATE "C"` (byte order), as sled's keys do, so both backends export
+//! in the same order. Orders, idempotency records and reservations are read in pages (keyset),
+//! so an export holds one page at a time, never the whole store.
+
+use crate::rows::{self, OrderColumns, OutboxRow, TimerKey};
+use crate::{error, get, PostgresStorage};
+use orderly_storage::transfer::{OrderTransfer, StoredTransition, TransferRecord};
+use orderly_storage::{schema, EventsJson, Result, StorageError};
+use uuid::Uuid;
+
+const PAGE: i64 = 500;
+
+impl PostgresStorage {
+    pub(crate) fn export_all(
+        &self,
+        sink: &mut dyn FnMut(TransferRecord) -> Result<()>,
+    ) -> Result<()> {
+        self.export_orders(sink)?;
+        self.export_idempotency(sink)?;
+        for r in self.export_small()? {
+            sink(r)?;
+        }
+        Ok(())
+    }
+
+    fn export_orders(&self, sink: &mut dyn FnMut(TransferRecord) -> Result<()>) -> Result<()> {
+        let mut after = Uuid::nil();
+        loop {
+            let page: Vec<OrderTransfer> = self.block(move |s| async move {
+                let c = get(&s).await?;
+                let orders = c
+                    .query(
+                        "SELECT id, snapshot FROM orders WHERE id > $1 ORDER BY id LIMIT $2",
+                        &[&after, &PAGE],
+                    )
+                    .await
+                    .map_err(error::db)?;
+                let ids: Vec<Uuid> = orders.iter().map(|r| r.get(0)).collect();
+                let events = c
+                    .query(
+                        "SELECT order_id, first_seq, body FROM events WHERE order_id = ANY($1) \
+                         ORDER BY order_id, seq",
+                        &[&ids],
+                    )
+                    .await
+                    .map_err(error::db)?;
+                let mut out = Vec::with_capacity(orders.len());
+                let mut ev = events.iter().peekable();
+                for row in &orders {
+                    let id: Uuid = row.get(0);
+                    let order = schema::decode_order(row.get::<_, &[u8]>(1))?;
+                    let mut transitions: Vec<StoredTransition> = Vec::new();
+                    let mut group: Vec<&[u8]> = Vec::new();
+                    let mut step: Option<i32> = None;
+                    while let Some(e) = ev.next_if(|e| e.get::<_, Uuid>(0) == id) {
+                        let first: i32 = e.get(1);
+                        if step.is_some_and(|s| s != first) {
+                            transitions.push(StoredTransition {
+                                step: step.unwrap_or(0) as u32,
+                                events: crate::events_json(&group)?,
+                            });
+                            group.clear();
+                        }
+                        step = Some(first);
+                        group.push(e.get::<_, &[u8]>(2));
+                    }
+                    if let Some(s) = step {
+                        transitions.push(StoredTransition {
+                            step: s as u32,
+                            events: crate::events_json(&group)?,
+                        });
+                    }
+                    out.push(OrderTransfer { order, transitions });
+                }
+                Ok(out)
+            })?;
+            let Some(last) = page.last() else {
+                return Ok(());
+            };
+            after = last.order.id;
+            let full = page.len() as i64 == PAGE;
+            for o in page {
+                sink(TransferRecord::Order(Box::new(o)))?;
+            }
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
+    fn export_idempotency(&self, sink: &mut dyn FnMut(TransferRecord) -> Result<()>) -> Result<()> {
+        let mut after = String::new();
+        loop {
+            let from = after.clone();
+            let page: Vec<(String, Vec<u8>)> = self.block(move |s| async move {
+                let c = get(&s).await?;
+                let rows = c
+                    .query(
+                        "SELECT key, record FROM idempotency WHERE key COLLATE \"C\" > $1 \
+                         ORDER BY key COLLATE \"C\" LIMIT $2",
+                        &[&from, &PAGE],
+                    )
+                    .await
+                    .map_err(error::db)?;
+                Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+            })?;
+            let full = page.len() as i64 == PAGE;
+            for (key, record) in page {
+                let record = schema::decode_idempotency(&record)?;
+                // As everywhere: a record counts only with its order.
+                if self.order_version(record.order_id)? >= Some(record.version) {
+                    after.clone_from(&key);
+                    sink(TransferRecord::Idempotency { key, record })?;
+                } else {
+                    after = key;
+                }
+            }
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
+    fn order_version(&self, id: Uuid) -> Result<Option<u32>> {
+        self.block(move |s| async move {
+            let c = get(&s).await?;
+            Ok(
+                c.query_opt("SELECT version FROM orders WHERE id = $1", &[&id])
+                    .await
+                    .map_err(error::db)?
+                    .map(|r| r.get::<_, i32>(0) as u32),
+            )
+        })
+    }
+
+    /// Stock, reservations, restock markers, outbox, timers and dead letters, in that order.
+    fn export_small(&self) -> Result<Vec<TransferRecord>> {
+        let settled = self.settled();
+        self.block(move |s| async move {
+            settled.await;
+            let c = get(&s).await?;
+            let mut out = Vec::new();
+            for r in c
+                .query(
+                    "SELECT warehouse, sku, on_hand, reserved FROM stock \
+                     ORDER BY warehouse COLLATE \"C\", sku COLLATE \"C\"",
+                    &[],
+                )
+                .await
+                .map_err(error::db)?
+            {
+                out.push(TransferRecord::Stock {
+                    warehouse: r.get(0),
+                    sku: r.get(1),
+                    level: orderly_domain::inventory::StockLevel {
+                        on_hand: r.get(2),
+                        reserved: r.get(3),
+                    },
+                });
+            }
+            for r in c
+                .query(
+                    "SELECT reservation FROM reservations ORDER BY order_id",
+                    &[],
+                )
+                .await
+                .map_err(error::db)?
+            {
+                out.push(TransferRecord::Reservation(schema::decode_reservation(
+                    r.get::<_, &[u8]>(0),
+                )?));
+            }
+            for r in c
+                .query(
+                    "SELECT order_id, step FROM restocks ORDER BY order_id, step",
+                    &[],
+                )
+                .await
+                .map_err(error::db)?
+            {
+                out.push(TransferRecord::Restock {
+                    order_id: r.get(0),
+                    step: r.get::<_, i32>(1) as u32,
+                });
+            }
+            for r in c
+                .query(
+                    "SELECT entry FROM outbox ORDER BY order_id, step, message_id COLLATE \"C\"",
+                    &[],
+                )
+                .await
+                .map_err(error::db)?
+            {
+                out.push(TransferRecord::Outbox(schema::decode_outbox(
+                    r.get::<_, &[u8]>(0),
+                )?));
+            }
+            for r in c
+                .query(
+                    "SELECT order_id, kind, due FROM timers ORDER BY due, order_id, kind",
+                    &[],
+                )
+                .await
+                .map_err(error::db)?
+            {
+                out.push(TransferRecord::Timer(crate::timer_of(&r)?));
+            }
+            for r in c
+                .query(
+                    "SELECT letter FROM dead_letters ORDER BY message_id COLLATE \"C\"",
+                    &[],
+                )
+                .await
+                .map_err(error::db)?
+            {
+                out.push(TransferRecord::DeadLetter(schema::decode_dead_letter(
+                    r.get::<_, &[u8]>(0),
+                )?));
+            }
+            Ok(out)
+        })
+    }
+
+    pub(crate) fn import_one(&self, record: &TransferRecord) -> Result<()> {
+        let record = record.clone();
+        self.block(move |s| async move {
+            let mut c = get(&s).await?;
+            let tx = c.transaction().await.map_err(error::db)?;
+            match &record {
+                TransferRecord::Order(o) => import_order(&tx, o).await?,
+                TransferRecord::Idempotency { key, record } => {
+                    let bytes = schema::encode_idempotency(record)?;
+                    let stored = tx
+                        .query_opt("SELECT record FROM idempotency WHERE key = $1", &[key])
+                        .await
+                        .map_err(error::db)?
+                        .map(|r| schema::decode_idempotency(r.get::<_, &[u8]>(0)))
+                        .transpose()?;
+                    match stored {
+                        Some(s) if &s == record => {}
+                        Some(_) => return Err(conflict(format!("idempotency key {key:?}"))),
+                        None => {
+                            need_order(&tx, record.order_id).await?;
+                            tx.execute(
+                                "INSERT INTO idempotency (key, order_id, record) VALUES ($1, $2, $3)",
+                                &[key, &record.order_id, &bytes],
+                            )
+                            .await
+                            .map_err(error::db)?;
+                        }
+                    }
+                }
+                TransferRecord::Stock {
+                    warehouse,
+                    sku,
+                    level,
+                } => {
+                    let stored = tx
+                        .query_opt(
+                            "SELECT on_hand, reserved FROM stock WHERE warehouse = $1 AND sku = $2",
+                            &[warehouse, sku],
+                        )
+                        .await
+                        .map_err(error::db)?
+                        .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1)));
+                    match stored {
+                        Some(s) if s == (level.on_hand, level.reserved) => {}
+                        Some(_) => return Err(conflict(format!("stock of {sku} at {warehouse}"))),
+                        None => {
+                            tx.execute(
+                                "INSERT INTO stock (warehouse, sku, on_hand, reserved) VALUES ($1, $2, $3, $4)",
+                                &[warehouse, sku, &level.on_hand, &level.reserved],
+                            )
+                            .await
+                            .map_err(error::db)?;
+                        }
+                    }
+                }
+                TransferRecord::Reservation(r) => {
+                    let stored = tx
+                        .query_opt(
+                            "SELECT reservation FROM reservations WHERE order_id = $1",
+                            &[&r.order_id],
+                        )
+                        .await
+                        .map_err(error::db)?
+                        .map(|row| schema::decode_reservation(row.get::<_, &[u8]>(0)))
+                        .transpose()?;
+                    match stored {
+                        Some(s) if &s == r => {}
+                        Some(_) => {
+                            return Err(conflict(format!("the reservation of order {}", r.order_id)))
+                        }
+                        None => {
+                            tx.execute(
+                                "INSERT INTO reservations (order_id, reservation) VALUES ($1, $2)",
+                                &[&r.order_id, &schema::encode_reservation(r)?],
+                            )
+                            .await
+                            .map_err(error::db)?;
+                        }
+                    }
+                }
+                TransferRecord::Restock { order_id, step } => {
+                    tx.execute(
+                        "INSERT INTO restocks (order_id, step) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                        &[order_id, &(*step as i32)],
+                    )
+                    .await
+                    .map_err(error::db)?;
+                }
+                TransferRecord::Outbox(entry) => {
+                    let row = OutboxRow::of(entry)?;
+                    let stored = tx
+                        .query_opt(
+                            "SELECT entry FROM outbox WHERE message_id = $1",
+                            &[&row.message_id],
+                        )
+                        .await
+                        .map_err(error::db)?
+                        .map(|r| schema::decode_outbox(r.get::<_, &[u8]>(0)))
+                        .transpose()?;
+                    match stored {
+                        Some(s) if &s == entry => {}
+                        Some(_) => return Err(conflict(format!("outbox entry {}", row.message_id))),
+                        None => {
+                            need_order(&tx, row.order_id).await?;
+                            tx.execute(
+                                "INSERT INTO outbox (message_id, order_id, step, owner, entry) \
+                                 VALUES ($1, $2, $3, NULL, $4)",
+                                &[&row.message_id, &row.order_id, &row.step, &row.entry],
+                            )
+                            .await
+                            .map_err(error::db)?;
+                        }
+                    }
+                }
+                TransferRecord::Timer(t) => {
+                    need_order(&tx, t.order_id).await?;
+                    let k = TimerKey::of(t);
+                    tx.execute(
+                        "INSERT INTO timers (order_id, kind, due, owner) VALUES ($1, $2, $3, NULL) \
+                         ON CONFLICT DO NOTHING",
+                        &[&k.order_id, &k.kind, &k.due],
+                    )
+                    .await
+                    .map_err(error::db)?;
+                }
+                TransferRecord::DeadLetter(letter) => {
+                    let entry = letter.entry.clone().ok_or_else(|| {
+                        StorageError::Codec(format!(
+                            "dead letter {} without its outbox entry",
+                            letter.message_id
+                        ))
+                    })?;
+                    let bytes = schema::encode_dead_letter(letter, &entry)?;
+                    let stored = tx
+                        .query_opt(
+                            "SELECT letter FROM dead_letters WHERE message_id = $1",
+                            &[&letter.message_id],
+                        )
+                        .await
+                        .map_err(error::db)?
+                        .map(|r| schema::decode_dead_letter(r.get::<_, &[u8]>(0)))
+                        .transpose()?;
+                    match stored {
+                        Some(s) if &s == letter => {}
+                        Some(_) => return Err(conflict(format!("dead letter {}", letter.message_id))),
+                        None => {
+                            tx.execute(
+                                "INSERT INTO dead_letters (message_id, failed_at, letter) VALUES ($1, $2, $3)",
+                                &[&letter.message_id, &letter.failed_at, &bytes],
+                            )
+                            .await
+                            .map_err(error::db)?;
+                        }
+                    }
+                }
+            }
+            tx.commit().await.map_err(error::db)
+        })
+    }
+}
+
+fn conflict(what: String) -> StorageError {
+    StorageError::Conflict(format!("{what} is stored already, differently"))
+}
+
+async fn need_order(tx: &deadpool_postgres::Transaction<'_>, id: Uuid) -> Result<()> {
+    let found = tx
+        .query_opt("SELECT 1 FROM orders WHERE id = $1", &[&id])
+        .await
+        .map_err(error::db)?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(StorageError::Conflict(format!(
+            "order {id} must be imported before the records that refer to it"
+        ))),
+    }
+}
+
+async fn import_order(tx: &deadpool_postgres::Transaction<'_>, o: &OrderTransfer) -> Result<()> {
+    let id = o.order.id;
+    let snapshot = schema::encode_order(&o.order)?;
+    if let Some(row) = tx
+        .query_opt("SELECT snapshot FROM orders WHERE id = $1", &[&id])
+        .await
+        .map_err(error::db)?
+    {
+        let stored = schema::decode_order(row.get::<_, &[u8]>(0))?;
+        let events = tx
+            .query(
+                "SELECT first_seq, body FROM events WHERE order_id = $1 ORDER BY seq",
+                &[&id],
+            )
+            .await
+            .map_err(error::db)?;
+        let mut history: Vec<EventsJson> = Vec::new();
+        let mut group: Vec<&[u8]> = Vec::new();
+        let mut first = None;
+        for r in &events {
+            let f: i32 = r.get(0);
+            if first.is_some_and(|x| x != f) {
+                history.push(crate::events_json(&group)?);
+                group.clear();
+            }
+            first = Some(f);
+            group.push(r.get::<_, &[u8]>(1));
+        }
+        if !group.is_empty() {
+            history.push(crate::events_json(&group)?);
+        }
+        let given: Vec<EventsJson> = o.transitions.iter().map(|t| t.events.clone()).collect();
+        return if stored == o.order && history == given {
+            Ok(())
+        } else {
+            Err(conflict(format!("order {id}")))
+        };
+    }
+    let (mut order_ids, mut seqs, mut firsts, mut bodies) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for t in &o.transitions {
+        for (i, raw) in t.events.raw_events()?.iter().enumerate() {
+            let mut body = Vec::with_capacity(raw.get().len() + 1);
+            body.push(schema::CURRENT);
+            body.extend_from_slice(raw.get().as_bytes());
+            // Checks the event reads back before it is stored.
+            rows::decode_event(&body)?;
+            order_ids.push(id);
+            seqs.push(t.step as i32 + i as i32);
+            firsts.push(t.step as i32);
+            bodies.push(body);
+        }
+    }
+    tx.execute(
+        "INSERT INTO events (order_id, seq, first_seq, body) \
+         SELECT * FROM unnest($1::uuid[], $2::int4[], $3::int4[], $4::bytea[])",
+        &[&order_ids, &seqs, &firsts, &bodies],
+    )
+    .await
+    .map_err(error::db)?;
+    let cols = OrderColumns::of(&o.order);
+    tx.execute(
+        "INSERT INTO orders (id, version, status, tracking_token, tracking_number, pick_warehouse, snapshot) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            &id,
+            &(o.order.version as i32),
+            &cols.status,
+            &o.order.tracking_token,
+            &cols.tracking_number,
+            &cols.pick_warehouse,
+            &snapshot,
+        ],
+    )
+    .await
+    .map_err(error::db)?;
+    Ok(())
+}

@@ -1,0 +1,343 @@
+//! Moving a store's data to another store, of the same backend or another (sled to PostgreSQL
+//! and back): the records that cross ([`TransferRecord`]), the export file they travel in (NDJSON,
+//! [the `format` module](mod@format)), and the two drivers, [`export`] (a store into a file, through
+//! [`Storage::export`]) and [`import`] (a file into an empty store, through
+//! [`Storage::import`] and a final [`Storage::sync`]).
+//!
+//! # The export file, version 1
+//!
+//! One JSON object per line (NDJSON, UTF-8):
+//!
+//! 1. a header: `{"format":"orderly-export","version":1,"schema":1,"created_at":…,"source":…}`
+//!    (`schema`: the stored schema the records are written in; `source`: the backend it came
+//!    from, for the operator);
+//! 2. one line per record, tagged by `"type"`: `order` (the snapshot and its history, one array
+//!    of events per stored transition), `idempotency`, `stock`, `reservation`, `restock`,
+//!    `outbox` (with its retry state), `timer`, `dead_letter` (with its outbox entry), in the
+//!    order [`Storage::export`] hands them out (orders first);
+//! 3. a closing line `{"type":"end","counts":{…}}` with the number of records of each type, so
+//!    a truncated file is told from a complete one.
+//!
+//! Snapshots, events, outbox entries, idempotency records, dead letters, stock levels and
+//! reservations are in their stored v1 shapes (`schema::v1`), which never change: a file
+//! exported by this release stays readable by later ones. An order's history is carried as the
+//! stored JSON of each transition, byte for byte, so [`Storage::history_json`] reads the same
+//! after an import.
+//!
+//! Reading is strict and never panics: every problem is a [`TransferError`] naming its line.
+
+pub mod format;
+
+use crate::domain::inventory::{Reservation, StockLevel};
+use crate::domain::{Order, OrderId, Timer};
+use crate::{DeadLetter, EventsJson, IdempotencyRecord, OutboxEntry, Storage, StorageError};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::io::{BufRead, Write};
+
+/// One record of a store, as it crosses [`Storage::export`] and [`Storage::import`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferRecord {
+    /// An order's snapshot with its whole history.
+    Order(Box<OrderTransfer>),
+    /// What an `Idempotency-Key` was first used for.
+    Idempotency {
+        key: String,
+        record: IdempotencyRecord,
+    },
+    /// One stock cell.
+    Stock {
+        warehouse: String,
+        sku: String,
+        level: StockLevel,
+    },
+    /// An order's reservation record.
+    Reservation(Reservation),
+    /// The restock of (order, step) was done.
+    Restock { order_id: OrderId, step: u32 },
+    /// A message still to be delivered, with its retry state.
+    Outbox(OutboxEntry),
+    /// A pending timer.
+    Timer(Timer),
+    /// A notification that ran out of attempts, with its outbox entry (`entry` is `Some`).
+    DeadLetter(DeadLetter),
+}
+
+impl TransferRecord {
+    /// The record's `"type"` in an export file.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TransferRecord::Order(_) => "order",
+            TransferRecord::Idempotency { .. } => "idempotency",
+            TransferRecord::Stock { .. } => "stock",
+            TransferRecord::Reservation(_) => "reservation",
+            TransferRecord::Restock { .. } => "restock",
+            TransferRecord::Outbox(_) => "outbox",
+            TransferRecord::Timer(_) => "timer",
+            TransferRecord::DeadLetter(_) => "dead_letter",
+        }
+    }
+
+    /// The order a record needs stored before it can count (its visibility depends on the
+    /// order's snapshot): idempotency records, outbox entries and timers.
+    pub fn needs_order(&self) -> Option<OrderId> {
+        match self {
+            TransferRecord::Idempotency { record, .. } => Some(record.order_id),
+            TransferRecord::Outbox(e) => Some(e.effect.order_id),
+            TransferRecord::Timer(t) => Some(t.order_id),
+            _ => None,
+        }
+    }
+}
+
+/// An order as it is moved: its snapshot and its history exactly as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderTransfer {
+    pub order: Order,
+    /// One element per stored transition, by step; their events run from seq 1 to the
+    /// snapshot's version without a gap (checked when a file is read).
+    pub transitions: Vec<StoredTransition>,
+}
+
+/// One transition's events as stored: the seq of its first event, and the events' v1 JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredTransition {
+    pub step: u32,
+    pub events: EventsJson,
+}
+
+/// How many records of each type a file holds (its closing line), or an export wrote, or an
+/// import stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Counts {
+    pub order: u64,
+    pub idempotency: u64,
+    pub stock: u64,
+    pub reservation: u64,
+    pub restock: u64,
+    pub outbox: u64,
+    pub timer: u64,
+    pub dead_letter: u64,
+}
+
+impl Counts {
+    /// Counts one more record of `r`'s type.
+    pub fn add(&mut self, r: &TransferRecord) {
+        let n = match r {
+            TransferRecord::Order(_) => &mut self.order,
+            TransferRecord::Idempotency { .. } => &mut self.idempotency,
+            TransferRecord::Stock { .. } => &mut self.stock,
+            TransferRecord::Reservation(_) => &mut self.reservation,
+            TransferRecord::Restock { .. } => &mut self.restock,
+            TransferRecord::Outbox(_) => &mut self.outbox,
+            TransferRecord::Timer(_) => &mut self.timer,
+            TransferRecord::DeadLetter(_) => &mut self.dead_letter,
+        };
+        *n += 1;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.order
+            + self.idempotency
+            + self.stock
+            + self.reservation
+            + self.restock
+            + self.outbox
+            + self.timer
+            + self.dead_letter
+    }
+}
+
+impl fmt::Display for Counts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} orders, {} idempotency records, {} stock cells, {} reservations, {} restock markers, {} outbox entries, {} timers, {} dead letters",
+            self.order,
+            self.idempotency,
+            self.stock,
+            self.reservation,
+            self.restock,
+            self.outbox,
+            self.timer,
+            self.dead_letter
+        )
+    }
+}
+
+/// What went wrong reading or writing an export. Problems with the file name its line (1 is the
+/// header).
+#[derive(Debug, thiserror::Error)]
+pub enum TransferError {
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("line 1: not an Orderly export: {0}")]
+    NotAnExport(String),
+    #[error("line 1: export format version {0}; this release reads version {v}", v = format::VERSION)]
+    UnsupportedVersion(u64),
+    #[error("line {line}: {reason}")]
+    BadLine { line: u64, reason: String },
+    #[error("line {line}: {kind} record: {reason}")]
+    BadRecord {
+        line: u64,
+        kind: &'static str,
+        reason: String,
+    },
+    #[error("the file ends after line {lines} without its closing line: it is truncated")]
+    Truncated { lines: u64 },
+    #[error("line {line}: the closing line counts {expected}, but the file holds {found}")]
+    CountMismatch {
+        line: u64,
+        expected: Box<Counts>,
+        found: Box<Counts>,
+    },
+    #[error("line {line}: something follows the closing line")]
+    AfterEnd { line: u64 },
+    #[error("the target store is not empty (it holds {0}); import into an empty one")]
+    TargetNotEmpty(&'static str),
+    #[error("line {line}: storing the {kind} record failed: {source}")]
+    Import {
+        line: u64,
+        kind: &'static str,
+        #[source]
+        source: StorageError,
+    },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Writes `store`'s whole content to `out` as an export file (header, records, closing line)
+/// and returns what it wrote. `source` names the backend in the header. Streams: one record
+/// in memory at a time.
+pub fn export(
+    store: &dyn Storage,
+    out: &mut dyn Write,
+    source: &str,
+) -> Result<Counts, TransferError> {
+    let mut line = Vec::with_capacity(4096);
+    format::header(&mut line, source, Some(chrono::Utc::now()))?;
+    out.write_all(&line)?;
+    let mut counts = Counts::default();
+    store.export(&mut |record| {
+        line.clear();
+        format::record(&mut line, &record)?;
+        out.write_all(&line)?;
+        counts.add(&record);
+        Ok(())
+    })?;
+    line.clear();
+    format::end(&mut line, &counts)?;
+    out.write_all(&line)?;
+    out.flush()?;
+    Ok(counts)
+}
+
+/// Reads an export file from `input` into `store`, which must be empty (no order, stock cell,
+/// outbox entry, timer or dead letter: an import never merges two shops' data), then waits
+/// until everything is durable. Returns what it stored.
+///
+/// Every line is checked before it is stored; the first bad line stops the import with an
+/// error naming it. What was stored until then stays (an order is never half there): start
+/// again with an empty store.
+pub fn import(store: &dyn Storage, input: &mut dyn BufRead) -> Result<Counts, TransferError> {
+    ensure_empty(store)?;
+    let mut buf = Vec::with_capacity(4096);
+    let mut line_no = 1u64;
+    if read_line(input, &mut buf)? == 0 {
+        return Err(TransferError::NotAnExport("the file is empty".into()));
+    }
+    format::check_header(text(&buf, line_no)?)?;
+    let mut counts = Counts::default();
+    let mut ended = false;
+    loop {
+        if read_line(input, &mut buf)? == 0 {
+            break;
+        }
+        line_no += 1;
+        if ended {
+            return Err(TransferError::AfterEnd { line: line_no });
+        }
+        match format::decode(line_no, text(&buf, line_no)?)? {
+            format::Line::Record(record) => {
+                if let Some(id) = record.needs_order() {
+                    if !store.order_exists(id)? {
+                        return Err(TransferError::BadRecord {
+                            line: line_no,
+                            kind: record.kind(),
+                            reason: format!(
+                                "refers to order {id}, which no earlier line of the file holds"
+                            ),
+                        });
+                    }
+                }
+                store
+                    .import(&record)
+                    .map_err(|source| TransferError::Import {
+                        line: line_no,
+                        kind: record.kind(),
+                        source,
+                    })?;
+                counts.add(&record);
+            }
+            format::Line::End(expected) => {
+                if expected != counts {
+                    return Err(TransferError::CountMismatch {
+                        line: line_no,
+                        expected: Box::new(expected),
+                        found: Box::new(counts),
+                    });
+                }
+                ended = true;
+            }
+        }
+    }
+    if !ended {
+        return Err(TransferError::Truncated { lines: line_no });
+    }
+    futures::executor::block_on(std::future::IntoFuture::into_future(store.sync()))?;
+    Ok(counts)
+}
+
+/// Fails unless `store` holds nothing an import would write.
+pub fn ensure_empty(store: &dyn Storage) -> Result<(), TransferError> {
+    if !store.list_orders(None, None, 1)?.is_empty() {
+        return Err(TransferError::TargetNotEmpty("orders"));
+    }
+    if !store.stock_levels()?.is_empty() {
+        return Err(TransferError::TargetNotEmpty("stock cells"));
+    }
+    if store.outbox_len()? > 0 {
+        return Err(TransferError::TargetNotEmpty("outbox entries"));
+    }
+    if !store.pending_timers(1)?.is_empty() {
+        return Err(TransferError::TargetNotEmpty("timers"));
+    }
+    if !store.dead_letters(1)?.is_empty() {
+        return Err(TransferError::TargetNotEmpty("dead letters"));
+    }
+    Ok(())
+}
+
+/// Reads one line into `buf` without its line ending; 0 at the end of the input.
+fn read_line(input: &mut dyn BufRead, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    buf.clear();
+    let n = input.read_until(b'\n', buf)?;
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+    }
+    Ok(n)
+}
+
+fn text(buf: &[u8], line: u64) -> Result<&str, TransferError> {
+    std::str::from_utf8(buf).map_err(|e| TransferError::BadLine {
+        line,
+        reason: format!("not UTF-8: {e}"),
+    })
+}
+
+#[cfg(test)]
+mod tests;
