@@ -88,6 +88,6 @@ pub async fn serve(config: Config) -> Result<(), String> {
     .workers(workers)
     .bind(&config.server.bind)
     .map_err(|e| format!("cannot listen on {}: {e}", config.server.bind))?;
-    tracing::info!(bind = %config.server.bind, data_dir = %dir.display(), startup_ms = started.elapsed().as_millis() as u64, "orderly is ready");
+    tracing::info!(bind = %config.server.bind, backend = %config.storage.backend, data_dir = %dir.display(), startup_ms = started.elapsed().as_millis() as u64, "orderly is ready");
     server.run().await.map_err(|e| e.to_string())
 }

@@ -24,6 +24,7 @@ PSQL="$BIN/psql -X -q -h 127.0.0.1 -p $PORT -U postgres"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); PostgreSQL $($BIN/postgres --version | awk '{print $3}'), fsync=on"
 
 echo "== pgbench (32 clients, ${SECS}s each)"
+if [ -z "${SKIP_PGBENCH:-}" ]; then
 $PSQL -c "CREATE DATABASE pgb" >/dev/null
 "$BIN/pgbench" -h 127.0.0.1 -p "$PORT" -U postgres -i -s 10 -q pgb >/dev/null 2>&1
 $PSQL -d pgb -f bench/postgres/tables.sql >/dev/null
@@ -31,13 +32,15 @@ tps() { grep -Eo 'tps = [0-9.]+' | head -1 | awk '{print $3}'; }
 echo "TPC-B-like:        $("$BIN/pgbench" -h 127.0.0.1 -p "$PORT" -U postgres -c 32 -j 2 -T "$SECS" pgb 2>/dev/null | tps) tps"
 echo "three inserts/txn: $("$BIN/pgbench" -h 127.0.0.1 -p "$PORT" -U postgres -c 32 -j 2 -T "$SECS" -n -f bench/postgres/three_inserts.sql pgb 2>/dev/null | tps) tps"
 echo "one insert:        $("$BIN/pgbench" -h 127.0.0.1 -p "$PORT" -U postgres -c 32 -j 2 -T "$SECS" -n -f bench/postgres/one_insert.sql pgb 2>/dev/null | tps) tps"
+fi
 
 ORDERLY=./target/release/orderly
 BENCH=./target/release/orderly-bench
 node_config() { # name port db
   sed -e "s/^backend = \"sled\".*/backend = \"postgres\"/" \
       -e "s|^bind = .*|bind = \"127.0.0.1:$2\"|" \
-      -e "s|^data_dir = .*|data_dir = \"$ROOT/data-$1\"\\n[storage.postgres]\\nurl = \"postgres://postgres@127.0.0.1:$PORT/$3\"\\nnode_id = \"$1\"|" \
+      -e "s|^data_dir = .*|data_dir = \"$ROOT/data-$1\"|" \
+      -e "s|^cache_mb = .*|cache_mb = 64\\n[storage.postgres]\\nurl = \"postgres://postgres@127.0.0.1:$PORT/$3\"\\nnode_id = \"$1\"|" \
       -e "s|^level = .*|level = \"warn\"|" config.toml > "$ROOT/$1.toml"
 }
 start_nodes() { # db count
@@ -66,7 +69,8 @@ root, label, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 total = 0.0
 for i in range(1, n + 1):
     r = json.load(open(f"{root}/{label}-{i}.json"))
-    total += r.get("throughput_per_sec") or r.get("throughput") or 0
+    key = "transitions_per_sec" if "transitions" in label else "orders_per_sec"
+    total += r["totals"].get(key) or 0
 print(f"{label}: {total:,.0f}/s")
 PY
 }
@@ -89,6 +93,7 @@ import json, sys
 root = sys.argv[1]
 for label in ("sled-transitions", "sled-lifecycle"):
     r = json.load(open(f"{root}/{label}.json"))
-    print(f"{label}: {(r.get('throughput_per_sec') or r.get('throughput') or 0):,.0f}/s")
+    key = "transitions_per_sec" if "transitions" in label else "orders_per_sec"
+    print(f"{label}: {r['totals'].get(key, 0):,.0f}/s")
 PY
 echo "(outputs in $ROOT)"

@@ -104,6 +104,7 @@ async fn seed_one(engine: &Engine, run: &str, i: u64) -> Result<OrderId, String>
     loop {
         let order = engine
             .order(id)
+            .await
             .map_err(|e| format!("reading seed order {id}: {e}"))?;
         match (order.status, order.stock) {
             (Status::Confirmed, StockState::Reserved) => return Ok(id),

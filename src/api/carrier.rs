@@ -45,7 +45,7 @@ pub async fn track(
     if token.len() != 40 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(unknown());
     }
-    let view = match state.engine.tracking(&token) {
+    let view = match state.engine.tracking(&token).await {
         Err(EngineError::NotFound) => return Err(unknown()),
         other => other?,
     };

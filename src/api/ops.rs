@@ -45,7 +45,7 @@ pub async fn dead_letters(
     q: web::Query<DeadLetterQuery>,
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, &[Role::Admin])?;
-    let list = state.engine.dead_letters(page_size(q.limit)?)?;
+    let list = state.engine.dead_letters(page_size(q.limit)?).await?;
     let list: Vec<DeadLetter> = list.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(list))
 }

@@ -62,7 +62,7 @@ pub async fn get(
     path: web::Path<OrderPath>,
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, STOREFRONT)?;
-    let view = state.engine.order_with_history(parse_id(&path.id)?)?;
+    let view = state.engine.order_with_history(parse_id(&path.id)?).await?;
     Ok(order_response(StatusCode::OK, view))
 }
 
@@ -85,7 +85,7 @@ pub async fn list(
         })
         .transpose()?;
     let cursor = parse_cursor(q.cursor.as_deref())?;
-    let orders = state.engine.orders(status, cursor, limit)?;
+    let orders = state.engine.orders(status, cursor, limit).await?;
     let next_cursor = (orders.len() == limit)
         .then(|| orders.last().map(|o| o.id.to_string()))
         .flatten();
@@ -174,7 +174,7 @@ pub async fn return_label(
     state
         .keys
         .require(&req, &[Role::Storefront, Role::Warehouse])?;
-    let order = state.engine.order(parse_id(&path.id)?)?;
+    let order = state.engine.order(parse_id(&path.id)?).await?;
     let pdf = crate::label::return_label(&order)
         .ok_or_else(|| Problem::not_found("no return has been approved for this order"))?;
     Ok(HttpResponse::Ok().content_type("application/pdf").body(pdf))

@@ -38,7 +38,7 @@ pub async fn picks(
     check_warehouse(&warehouse)?;
     let limit = page_size(q.limit)?;
     let after = parse_cursor(q.cursor.as_deref())?;
-    let orders = state.engine.picks(&warehouse, after, limit)?;
+    let orders = state.engine.picks(&warehouse, after, limit).await?;
     let next_cursor = (orders.len() == limit)
         .then(|| orders.last().map(|o| o.id.to_string()))
         .flatten();
@@ -103,7 +103,7 @@ pub async fn label(
     path: web::Path<OrderPath>,
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, WAREHOUSE)?;
-    let order = state.engine.order(parse_id(&path.id)?)?;
+    let order = state.engine.order(parse_id(&path.id)?).await?;
     let pdf = crate::label::shipping_label(&order).ok_or_else(|| {
         Problem::not_found("the label is not ready: the order has no booked shipment yet")
     })?;

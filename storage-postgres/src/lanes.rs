@@ -51,6 +51,10 @@ pub(crate) enum Op {
     },
     /// The timer fired: its row goes.
     AckTimer(TimerKey),
+    /// Make everything committed before this was queued durable: a transaction committed with
+    /// `synchronous_commit = off` (the stock ledger's) is durable once any later synchronous
+    /// commit flushed the WAL past it, which the batch holding this op does.
+    Flush,
 }
 
 struct Queued {
@@ -163,10 +167,11 @@ pub(crate) struct LaneCommit(pub Arc<Lane>);
 impl Durability for LaneCommit {
     fn wait(&self, ticket: u64) -> BoxFuture<()> {
         let lane = self.0.clone();
-        Box::pin(async move {
+        // Unconstrained: awaited from any executor (see `PostgresStorage::block`).
+        Box::pin(tokio::task::unconstrained(async move {
             lane.reached(ticket).await;
             lane.outcome(ticket)
-        })
+        }))
     }
 
     fn is_durable(&self, ticket: u64) -> bool {
@@ -180,12 +185,12 @@ pub(crate) struct AllLanes(pub Vec<(Arc<Lane>, u64)>);
 impl Durability for AllLanes {
     fn wait(&self, _ticket: u64) -> BoxFuture<()> {
         let lanes = self.0.clone();
-        Box::pin(async move {
+        Box::pin(tokio::task::unconstrained(async move {
             for (lane, ticket) in lanes {
                 lane.reached(ticket).await;
             }
             Ok(())
-        })
+        }))
     }
 
     fn is_durable(&self, _ticket: u64) -> bool {
@@ -406,7 +411,14 @@ async fn apply(
         .filter_map(|(_, t)| t.idempotency.as_ref().map(|(_, r)| r.clone()))
         .collect();
     let c = &s.client;
-    let begin = c.batch_execute("BEGIN");
+    let flush = batch.iter().any(|q| matches!(q.op, Op::Flush));
+    // `pg_current_xact_id()` gives the transaction an id, so its COMMIT writes a commit record
+    // and flushes the WAL up to it even if the batch writes nothing else.
+    let begin = c.batch_execute(if flush {
+        "BEGIN; SELECT pg_current_xact_id()"
+    } else {
+        "BEGIN"
+    });
     let versions = async { c.query(&s.versions, &[&ids]).await };
     let claim_keys = async {
         if keys.is_empty() {
@@ -571,7 +583,7 @@ impl Writes {
                     w.a_entry.push(entry.clone());
                 }
                 Op::AckTimer(k) => w.t_clear.push(k.clone()),
-                Op::Transition(_) => {}
+                Op::Transition(_) | Op::Flush => {}
             }
         }
         w

@@ -110,6 +110,9 @@ struct Shared {
     /// The last heartbeat reached the database.
     reachable: AtomicBool,
     handle: tokio::runtime::Handle,
+    /// Connects a session of its own (the lanes', the stock writer's).
+    connect: lanes::Connect,
+    stock: stock::StockSession,
 }
 
 impl PostgresStorage {
@@ -134,6 +137,8 @@ impl PostgresStorage {
         ))
         .max_size(config.pool_size.max(1))
         .runtime(deadpool_postgres::Runtime::Tokio1)
+        .wait_timeout(Some(Duration::from_secs(10)))
+        .create_timeout(Some(Duration::from_secs(10)))
         .build()
         .map_err(error::other)?;
         let connect: lanes::Connect = {
@@ -173,7 +178,8 @@ impl PostgresStorage {
                 Ok::<_, StorageError>(started.into_iter().unzip::<_, _, Vec<_>, Vec<_>>())
             })
         };
-        let (lanes, lane_tasks) = futures::executor::block_on(started).map_err(error::other)??;
+        let (lanes, lane_tasks) = futures::executor::block_on(tokio::task::unconstrained(started))
+            .map_err(error::other)??;
         let shared = Arc::new(Shared {
             pool,
             config,
@@ -183,6 +189,8 @@ impl PostgresStorage {
             counters,
             reachable: AtomicBool::new(true),
             handle,
+            connect,
+            stock: stock::StockSession::default(),
         });
         nodes::spawn_heartbeat(&shared.handle, Arc::downgrade(&shared));
         Ok(PostgresStorage {
@@ -204,7 +212,10 @@ impl PostgresStorage {
         F: Future<Output = Result<T>> + Send + 'static,
     {
         let task = self.shared.handle.spawn(f(self.shared.clone()));
-        futures::executor::block_on(task).map_err(error::other)?
+        // Unconstrained: the caller may be a task of another tokio runtime (actix's). Polled
+        // there with its cooperative budget spent, the join handle would defer its wake-up to
+        // that runtime's next turn, which never comes while this thread blocks.
+        futures::executor::block_on(tokio::task::unconstrained(task)).map_err(error::other)?
     }
 
     /// Resolves once every write this node queued so far has its outcome (read-your-writes for
@@ -250,7 +261,7 @@ impl Drop for PostgresStorage {
                 .await;
             nodes::leave(&shared.pool, &shared.node).await;
         });
-        let _ = futures::executor::block_on(done);
+        let _ = futures::executor::block_on(tokio::task::unconstrained(done));
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_background();
         }
@@ -276,7 +287,11 @@ async fn migrate(connect: &lanes::Connect) -> Result<()> {
 }
 
 async fn get(shared: &Shared) -> Result<deadpool_postgres::Client> {
-    shared.pool.get().await.map_err(error::pool)
+    shared.pool.get().await.map_err(|e| {
+        let st = shared.pool.status();
+        tracing::warn!(error = %e, size = st.size, available = st.available, waiting = st.waiting, "no PostgreSQL connection");
+        error::pool(e)
+    })
 }
 
 fn decode_orders(rows: Vec<tokio_postgres::Row>) -> Result<Vec<Order>> {
@@ -794,12 +809,18 @@ impl Storage for PostgresStorage {
     }
 
     fn write_stock(&self, change: &StockChange) -> Result<Commit> {
+        let key = change
+            .reservation
+            .as_ref()
+            .map(|r| r.new.order_id)
+            .or(change.restock.map(|(id, _)| id))
+            .unwrap_or_default();
         let change = change.clone();
-        self.block(move |s| async move {
-            let mut c = get(&s).await?;
-            stock::write(&mut c, &s.node, &change).await?;
-            Ok(Commit::durable())
-        })
+        self.block(
+            move |s| async move { stock::write(&s.stock, &s.connect, &s.node, &change).await },
+        )?;
+        // Committed without waiting for the WAL flush: the next batch of a lane flushes it.
+        self.push(key, Op::Flush)
     }
 
     fn is_healthy(&self) -> bool {
@@ -811,6 +832,10 @@ impl Storage for PostgresStorage {
     }
 
     fn has_other_writers(&self) -> bool {
+        true
+    }
+
+    fn reads_wait_on_network(&self) -> bool {
         true
     }
 

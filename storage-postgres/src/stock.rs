@@ -1,19 +1,30 @@
-//! The stock ledger's conditional write: one transaction that locks the touched cells (in a
-//! fixed order, so two writers never deadlock), the order's reservation and restock marker,
-//! checks they still hold what the caller decided on, and writes the new values with one
-//! append-only movement row per cell. A mismatch changes nothing and is a `Conflict`; so is a
-//! concurrent insert of the same new cell (a unique violation) or a level the `CHECK` refuses
-//! (more reserved than on hand), which no correct decision produces.
+//! The stock ledger's conditional write: one call of `orderly_write_stock` (migration V2), which
+//! locks the touched cells in a fixed order (so two writers never deadlock), the order's
+//! reservation and restock marker, checks they still hold what the caller decided on, and only
+//! then writes the new values with one append-only movement row per cell. A mismatch changes
+//! nothing and is a `Conflict`; so is a concurrent insert of the same new cell (a unique
+//! violation) or a level the `CHECK` refuses (more reserved than on hand), which no correct
+//! decision produces.
+//!
+//! One round trip, on a connection of its own whose commits do not wait for the WAL flush
+//! (`synchronous_commit = off`): a node's inventory writes one change after another, and would
+//! otherwise wait for one flush each. The caller makes the change durable by queueing a flush on
+//! a commit lane (`Op::Flush`), whose synchronous commit covers it together with other writes.
+//! Another node may read the change before it is durable; whatever it then writes commits later
+//! in the WAL, so it can never be durable without this change.
 
-use crate::error;
-use orderly_domain::inventory::StockLevel;
+use crate::{error, lanes};
 use orderly_storage::{schema, Result, StockChange, StorageError};
-use std::collections::HashMap;
 use uuid::Uuid;
 
-/// Applies `change`; `Ok(())` once committed (synchronously: durable on return).
+/// The stock writer's own session.
+#[derive(Default)]
+pub(crate) struct StockSession(tokio::sync::Mutex<Option<tokio_postgres::Client>>);
+
+/// Applies `change`; `Ok(())` once committed and visible (durable after the next lane flush).
 pub(crate) async fn write(
-    c: &mut deadpool_postgres::Client,
+    session: &StockSession,
+    connect: &lanes::Connect,
     node: &str,
     change: &StockChange,
 ) -> Result<()> {
@@ -21,158 +32,66 @@ pub(crate) async fn write(
     cells.sort_by(|a, b| (&a.warehouse, &a.sku).cmp(&(&b.warehouse, &b.sku)));
     let warehouses: Vec<&str> = cells.iter().map(|c| c.warehouse.as_str()).collect();
     let skus: Vec<&str> = cells.iter().map(|c| c.sku.as_str()).collect();
-    let order_id: Option<Uuid> = change
+    let expected_on_hand: Vec<i64> = cells.iter().map(|c| c.expected.on_hand).collect();
+    let expected_reserved: Vec<i64> = cells.iter().map(|c| c.expected.reserved).collect();
+    let on_hand: Vec<i64> = cells.iter().map(|c| c.new.on_hand).collect();
+    let reserved: Vec<i64> = cells.iter().map(|c| c.new.reserved).collect();
+    let order: Option<Uuid> = change
         .reservation
         .as_ref()
         .map(|r| r.new.order_id)
         .or(change.restock.map(|(id, _)| id));
-
-    let tx = c.transaction().await.map_err(error::db)?;
-    let (rows, reservation, restocked) = futures::try_join!(
-        async {
-            tx.query(
-                "SELECT s.warehouse, s.sku, s.on_hand, s.reserved FROM stock s \
-                 JOIN unnest($1::text[], $2::text[]) AS x(w, k) ON s.warehouse = x.w AND s.sku = x.k \
-                 ORDER BY s.warehouse, s.sku FOR UPDATE OF s",
-                &[&warehouses, &skus],
-            )
-            .await
-        },
-        async {
-            match &change.reservation {
-                None => Ok(None),
-                Some(r) => {
-                    tx.query_opt(
-                        "SELECT reservation FROM reservations WHERE order_id = $1 FOR UPDATE",
-                        &[&r.new.order_id],
-                    )
-                    .await
-                }
-            }
-        },
-        async {
-            match change.restock {
-                None => Ok(None),
-                Some((id, step)) => {
-                    tx.query_opt(
-                        "SELECT 1 FROM restocks WHERE order_id = $1 AND step = $2",
-                        &[&id, &(step as i32)],
-                    )
-                    .await
-                }
-            }
-        }
-    )
-    .map_err(error::db)?;
-
-    let stored: HashMap<(String, String), StockLevel> = rows
-        .into_iter()
-        .map(|r| {
-            (
-                (r.get(0), r.get(1)),
-                StockLevel {
-                    on_hand: r.get(2),
-                    reserved: r.get(3),
-                },
-            )
-        })
-        .collect();
-    for cw in &cells {
-        let now = stored
-            .get(&(cw.warehouse.clone(), cw.sku.clone()))
-            .copied()
-            .unwrap_or_default();
-        if now != cw.expected {
-            return Err(StorageError::Conflict(format!(
-                "stock of {} at {} is {:?}, expected {:?}",
-                cw.sku, cw.warehouse, now, cw.expected
-            )));
-        }
-    }
-    if let Some(r) = &change.reservation {
-        let now = reservation
-            .map(|row| schema::decode_reservation(row.get::<_, &[u8]>(0)))
-            .transpose()?;
-        if now != r.expected {
-            return Err(StorageError::Conflict(format!(
-                "the reservation of order {} changed",
-                r.new.order_id
-            )));
-        }
-    }
-    if restocked.is_some() {
-        return Err(StorageError::Conflict(
-            "the restock was done already".into(),
-        ));
-    }
-
-    let mut on_hand = Vec::with_capacity(cells.len());
-    let mut reserved = Vec::with_capacity(cells.len());
-    let mut d_on_hand = Vec::with_capacity(cells.len());
-    let mut d_reserved = Vec::with_capacity(cells.len());
-    for cw in &cells {
-        on_hand.push(cw.new.on_hand);
-        reserved.push(cw.new.reserved);
-        d_on_hand.push(cw.new.on_hand - cw.expected.on_hand);
-        d_reserved.push(cw.new.reserved - cw.expected.reserved);
-    }
-    let new_reservation = change
+    let reservation_expected = change
+        .reservation
+        .as_ref()
+        .and_then(|r| r.expected.as_ref())
+        .map(schema::encode_reservation)
+        .transpose()?;
+    let reservation = change
         .reservation
         .as_ref()
         .map(|r| schema::encode_reservation(&r.new))
         .transpose()?;
-    futures::try_join!(
-        async {
-            if cells.is_empty() {
-                return Ok(0);
-            }
-            tx.execute(
-                "INSERT INTO stock (warehouse, sku, on_hand, reserved) \
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[]) \
-                 ON CONFLICT (warehouse, sku) DO UPDATE SET on_hand = EXCLUDED.on_hand, reserved = EXCLUDED.reserved",
-                &[&warehouses, &skus, &on_hand, &reserved],
-            )
+    let restock_step: Option<i32> = change.restock.map(|(_, step)| step as i32);
+
+    let mut guard = session.0.lock().await;
+    if guard.as_ref().is_none_or(|c| c.is_closed()) {
+        let c = connect().await?;
+        c.batch_execute("SET synchronous_commit = off")
             .await
-        },
-        async {
-            if cells.is_empty() {
-                return Ok(0);
+            .map_err(error::db)?;
+        *guard = Some(c);
+    }
+    let c = guard.as_ref().expect("connected above");
+    let row = c
+        .query_one(
+            "SELECT orderly_write_stock($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            &[
+                &warehouses,
+                &skus,
+                &expected_on_hand,
+                &expected_reserved,
+                &on_hand,
+                &reserved,
+                &order,
+                &reservation_expected,
+                &reservation,
+                &restock_step,
+                &node,
+            ],
+        )
+        .await;
+    let row = match row {
+        Ok(row) => row,
+        Err(e) => {
+            if error::is_connection(&e) {
+                *guard = None;
             }
-            tx.execute(
-                "INSERT INTO stock_movements (warehouse, sku, on_hand_delta, reserved_delta, on_hand, reserved, order_id, node_id) \
-                 SELECT w, k, dh, dr, h, r, $7::uuid, $8::text \
-                 FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::int8[]) AS x(w, k, dh, dr, h, r)",
-                &[&warehouses, &skus, &d_on_hand, &d_reserved, &on_hand, &reserved, &order_id, &node],
-            )
-            .await
-        },
-        async {
-            match (&change.reservation, &new_reservation) {
-                (Some(r), Some(bytes)) => {
-                    tx.execute(
-                        "INSERT INTO reservations (order_id, reservation) VALUES ($1, $2) \
-                         ON CONFLICT (order_id) DO UPDATE SET reservation = EXCLUDED.reservation",
-                        &[&r.new.order_id, bytes],
-                    )
-                    .await
-                }
-                _ => Ok(0),
-            }
-        },
-        async {
-            match change.restock {
-                Some((id, step)) => {
-                    tx.execute(
-                        "INSERT INTO restocks (order_id, step) VALUES ($1, $2)",
-                        &[&id, &(step as i32)],
-                    )
-                    .await
-                }
-                None => Ok(0),
-            }
+            return Err(error::db(e));
         }
-    )
-    .map_err(error::db)?;
-    tx.commit().await.map_err(error::db)?;
-    Ok(())
+    };
+    match row.get::<_, Option<String>>(0) {
+        None => Ok(()),
+        Some(why) => Err(StorageError::Conflict(why)),
+    }
 }

@@ -281,4 +281,11 @@ pub trait Storage: Send + Sync + 'static {
     fn has_other_writers(&self) -> bool {
         false
     }
+
+    /// Whether a read waits on the network (a database server) rather than on this process's
+    /// memory and disk. The engine then runs reads on a blocking pool, off the threads that
+    /// serve requests and run actors.
+    fn reads_wait_on_network(&self) -> bool {
+        false
+    }
 }

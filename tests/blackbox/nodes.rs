@@ -718,3 +718,36 @@ async fn three_nodes_survive_a_kill9_under_load() {
         );
     }
 }
+
+#[actix_rt::test]
+async fn readyz_reports_the_database() {
+    if shared_or_skip("readyz_reports_the_database").is_none() {
+        return;
+    }
+    // A server of its own, to stop under the node.
+    let pg = orderly_testkit::postgres::TestPostgres::start(
+        orderly_testkit::postgres::Durability::Relaxed,
+    )
+    .expect("PostgreSQL is installed")
+    .expect("a second server starts");
+    let url = pg.create_database("readyz");
+    let server = Server::start_with(&postgres_toml(&url, "node-r")).await;
+    let api = server.api();
+    api.anon()
+        .get("/readyz")
+        .await
+        .expect(200, "ready with the database up");
+    drop(pg);
+    wait_until("/readyz says 503 once the database is gone", || {
+        let api = &api;
+        async move {
+            match api.anon().get("/readyz").await.status {
+                503 => Ok(()),
+                other => Err(format!("/readyz answered {other}")),
+            }
+        }
+    })
+    .await;
+    // The process itself is still up and says so.
+    api.anon().get("/healthz").await.expect(200, "alive");
+}

@@ -77,11 +77,13 @@ impl Engine {
             attempt += 1;
             // Storage counts a record only once its order committed (a record written ahead
             // of a snapshot that never committed does not count).
-            if let Some(rec) = self.store().idempotency(idempotency_key)? {
+            let key = idempotency_key.to_string();
+            if let Some(rec) = self.read(move |s| s.idempotency(&key)).await? {
                 if rec.fingerprint != fingerprint {
                     return Err(EngineError::IdempotencyMismatch);
                 }
-                let history: Vec<Event> = self.store().history(rec.order_id, rec.version)?;
+                let (oid, version) = (rec.order_id, rec.version);
+                let history: Vec<Event> = self.read(move |s| s.history(oid, version)).await?;
                 let order = fold(None, &history).ok_or(EngineError::NotFound)?;
                 return Ok(Placed {
                     view: OrderView {
@@ -175,7 +177,7 @@ impl Engine {
         warehouse: String,
         parcels: Vec<Parcel>,
     ) -> Result<OrderView, EngineError> {
-        if let Some(order) = self.store().load_order(id)? {
+        if let Some(order) = self.read(move |s| s.load_order(id)).await? {
             let country = &order.shipping.address.country;
             if order.status == Status::Confirmed
                 && shipping::choose(
@@ -276,7 +278,7 @@ impl Engine {
             .registry
             .execute(id, command, cause, None, Answer::AfterCommit)
             .await?;
-        self.with_history(done.order)
+        self.with_history(done.order).await
     }
 
     /// Runs a command and waits for its effects; answers with the order read again, once
@@ -292,12 +294,15 @@ impl Engine {
             .registry
             .execute(id, command, cause, None, Answer::AfterEffects)
             .await?;
-        let order = self.store().load_order(id)?.ok_or(EngineError::NotFound)?;
+        let order = self
+            .read(move |s| s.load_order(id))
+            .await?
+            .ok_or(EngineError::NotFound)?;
         if order.version > done.order.version {
             // An answer to an effect was applied after the command; it may not be flushed yet.
             self.store().sync().await?;
         }
-        self.with_history(order)
+        self.with_history(order).await
     }
 }
 

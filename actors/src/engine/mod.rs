@@ -198,7 +198,16 @@ impl Engine {
             .map(|_| Arbiter::new().handle())
             .collect();
         let stats = Arc::new(EngineStats::default());
-        let inventory = inventory::InventoryActor::load(store.clone())?.start();
+        let inventory = inventory::InventoryActor::load(store.clone())?;
+        // Its storage calls block; with storage across the network they take a round trip
+        // each, so the inventory gets a thread of its own rather than stall the system's.
+        let inventory = if store.reads_wait_on_network() {
+            inventory::InventoryActor::start_in_arbiter(&Arbiter::new().handle(), move |_| {
+                inventory
+            })
+        } else {
+            inventory.start()
+        };
         let carrier = carrier::CarrierActor::new(
             Arc::new(config.carriers.clone()),
             Arc::new(config.holidays.clone()),
@@ -292,6 +301,23 @@ impl Engine {
                 }
             }
         });
+    }
+
+    /// Runs a storage read: right here when storage answers from this process, on the blocking
+    /// pool when a read waits on the network (PostgreSQL), so that HTTP workers and actors go on
+    /// serving meanwhile.
+    pub(super) async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Storage) -> Result<T, StorageError> + Send + 'static,
+    ) -> Result<T, EngineError> {
+        let store = self.inner.ctx.store.clone();
+        if !store.reads_wait_on_network() {
+            return Ok(f(&*store)?);
+        }
+        actix_rt::task::spawn_blocking(move || f(&*store))
+            .await
+            .map_err(|_| EngineError::Overloaded)?
+            .map_err(EngineError::from)
     }
 
     fn store(&self) -> &dyn Storage {

@@ -9,47 +9,54 @@ use crate::domain::{Order, OrderId, Status};
 
 impl Engine {
     /// The order as committed, without its history.
-    pub fn order(&self, id: OrderId) -> Result<Order, EngineError> {
-        self.store().load_order(id)?.ok_or(EngineError::NotFound)
+    pub async fn order(&self, id: OrderId) -> Result<Order, EngineError> {
+        self.read(move |s| s.load_order(id))
+            .await?
+            .ok_or(EngineError::NotFound)
     }
 
     /// The order with its full history.
-    pub fn order_with_history(&self, id: OrderId) -> Result<OrderView, EngineError> {
-        self.with_history(self.order(id)?)
+    pub async fn order_with_history(&self, id: OrderId) -> Result<OrderView, EngineError> {
+        let order = self.order(id).await?;
+        self.with_history(order).await
     }
 
-    pub(super) fn with_history(&self, order: Order) -> Result<OrderView, EngineError> {
-        let history = History::from_json(self.store().history_json(order.id, order.version)?);
+    pub(super) async fn with_history(&self, order: Order) -> Result<OrderView, EngineError> {
+        let (id, version) = (order.id, order.version);
+        let history = History::from_json(self.read(move |s| s.history_json(id, version)).await?);
         Ok(OrderView { order, history })
     }
 
     /// Orders, newest first, optionally only those in `status`, after the cursor `after`.
-    pub fn orders(
+    pub async fn orders(
         &self,
         status: Option<Status>,
         after: Option<OrderId>,
         limit: usize,
     ) -> Result<Vec<Order>, EngineError> {
-        Ok(self.store().list_orders(status, after, limit)?)
+        self.read(move |s| s.list_orders(status, after, limit))
+            .await
     }
 
     /// Confirmed orders waiting to be picked at `warehouse`, oldest first, after `after`.
-    pub fn picks(
+    pub async fn picks(
         &self,
         warehouse: &str,
         after: Option<OrderId>,
         limit: usize,
     ) -> Result<Vec<Order>, EngineError> {
-        Ok(self.store().picks(warehouse, after, limit)?)
+        let warehouse = warehouse.to_string();
+        self.read(move |s| s.picks(&warehouse, after, limit)).await
     }
 
     /// The order a customer's tracking token belongs to, with its history.
-    pub fn tracking(&self, token: &str) -> Result<OrderView, EngineError> {
+    pub async fn tracking(&self, token: &str) -> Result<OrderView, EngineError> {
+        let token = token.to_string();
         let order = self
-            .store()
-            .order_by_token(token)?
+            .read(move |s| s.order_by_token(&token))
+            .await?
             .ok_or(EngineError::NotFound)?;
-        self.with_history(order)
+        self.with_history(order).await
     }
 
     /// Sets the counted stock of a sku at a warehouse.
@@ -85,8 +92,8 @@ impl Engine {
     }
 
     /// Notifications that ran out of attempts.
-    pub fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, EngineError> {
-        Ok(self.store().dead_letters(limit)?)
+    pub async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, EngineError> {
+        self.read(move |s| s.dead_letters(limit)).await
     }
 
     /// Puts a dead letter back into the outbox (durably) and delivers it again. Returns false

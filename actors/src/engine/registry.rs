@@ -19,7 +19,7 @@
 use super::effects::{Answer, ApplyAnswer};
 use super::order_actor::{Execute, Executed, OrderActor, OrderContext, Retire};
 use super::EngineError;
-use crate::domain::{Cause, Command, OrderId};
+use crate::domain::{Cause, Command, Order, OrderId};
 use actix::prelude::*;
 use futures::future::BoxFuture;
 use orderly_storage::StorageError;
@@ -117,7 +117,8 @@ impl Registry {
         // nodes writing) its write may be refused because another node wrote the order first.
         let mut conflicts = 0u32;
         for _ in 0..5 + CONFLICT_RETRIES {
-            let slot = self.get_or_activate(id, activation)?;
+            let preloaded = self.preload(id).await?;
+            let slot = self.get_or_activate(id, activation, preloaded)?;
             let nonce = next_nonce();
             let send = slot.addr.send(Execute {
                 nonce,
@@ -165,11 +166,26 @@ impl Registry {
         Err(EngineError::Overloaded)
     }
 
-    /// The order's live actor, activating it from storage if needed.
+    /// With storage across the network, an order about to be activated is loaded on the
+    /// blocking pool first, so the caller's thread (an HTTP worker, an actor) is not held for the
+    /// round trip. `None`: it is active already, or storage is local (loaded inline).
+    async fn preload(&self, id: OrderId) -> Result<Option<Option<Order>>, EngineError> {
+        if !self.ctx.store.reads_wait_on_network() || self.shards.lock(&id).contains_key(&id) {
+            return Ok(None);
+        }
+        let store = self.ctx.store.clone();
+        let loaded = actix_rt::task::spawn_blocking(move || store.load_order_for_update(id))
+            .await
+            .map_err(|_| EngineError::Overloaded)??;
+        Ok(Some(loaded))
+    }
+
+    /// The order's live actor, activating it from storage (or from `preloaded`) if needed.
     fn get_or_activate(
         &self,
         id: OrderId,
         activation: Activation,
+        preloaded: Option<Option<Order>>,
     ) -> Result<Arc<Slot>, EngineError> {
         let mut shard = self.shards.lock(&id);
         if let Some(slot) = shard.get(&id) {
@@ -185,7 +201,10 @@ impl Registry {
         }
         // Loaded for its writer: storage sets aside whatever an interrupted transition wrote
         // ahead of its commit point, so it never mixes with this actor's next transition.
-        let state = self.ctx.store.load_order_for_update(id)?;
+        let state = match preloaded {
+            Some(state) => state,
+            None => self.ctx.store.load_order_for_update(id)?,
+        };
         if state.is_none() && activation == Activation::Existing {
             return Err(EngineError::NotFound);
         }
@@ -220,7 +239,7 @@ impl Registry {
 
     /// Test hook: makes the order's actor panic (see `order_actor::InjectPanic`).
     pub fn inject_panic(&self, id: OrderId) -> Result<(), EngineError> {
-        let slot = self.get_or_activate(id, Activation::Existing)?;
+        let slot = self.get_or_activate(id, Activation::Existing, None)?;
         slot.addr.do_send(super::order_actor::InjectPanic);
         Ok(())
     }

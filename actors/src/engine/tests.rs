@@ -85,8 +85,14 @@ async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
+/// The order with its history. Reads on the in-memory backend are answered inline, so the
+/// engine's read future is ready at once.
+fn view(e: &Engine, id: OrderId) -> OrderView {
+    futures::executor::block_on(e.order_with_history(id)).unwrap()
+}
+
 fn status(e: &Engine, id: OrderId) -> Status {
-    e.order_with_history(id).unwrap().order.status
+    view(e, id).order.status
 }
 
 #[test]
@@ -138,7 +144,7 @@ fn walks_an_order_from_placed_to_returned() {
         e.pack(id, "ams".into(), vec![Parcel { weight_grams: 900 }])
             .await
             .unwrap();
-        let packed = e.order_with_history(id).unwrap().order;
+        let packed = view(&e, id).order;
         assert_eq!(packed.status, Status::Packed);
         let booking = packed
             .booking()
@@ -222,7 +228,7 @@ fn walks_an_order_from_placed_to_returned() {
         execute(&e, id, recv, Cause::Warehouse, Answer::AfterEffects)
             .await
             .unwrap();
-        let done = e.order_with_history(id).unwrap().order;
+        let done = view(&e, id).order;
         assert_eq!(done.status, Status::Returned);
         assert_eq!(done.refunded.map(|m| m.amount), Some(1250));
         assert_eq!(
@@ -255,7 +261,7 @@ fn a_panicking_order_actor_is_brought_back_and_others_do_not_notice() {
         )
         .await;
         eventually("reserved", || {
-            e.order_with_history(a).unwrap().order.stock == StockState::Reserved
+            view(&e, a).order.stock == StockState::Reserved
         })
         .await;
 
@@ -282,9 +288,7 @@ fn a_panicking_order_actor_is_brought_back_and_others_do_not_notice() {
         })
         .await;
         // No event was lost or doubled by the crash.
-        let seqs: Vec<u32> = e
-            .order_with_history(a)
-            .unwrap()
+        let seqs: Vec<u32> = view(&e, a)
             .history
             .events()
             .unwrap()
@@ -416,7 +420,7 @@ fn a_timer_that_fell_due_while_down_fires_once_at_start() {
         )
         .await;
         eventually("reserved", || {
-            e.order_with_history(id).unwrap().order.stock == StockState::Reserved
+            view(&e, id).order.stock == StockState::Reserved
         })
         .await;
         id
@@ -430,7 +434,7 @@ fn a_timer_that_fell_due_while_down_fires_once_at_start() {
             status(&e, id) == Status::Cancelled
         })
         .await;
-        let view = e.order_with_history(id).unwrap();
+        let view = view(&e, id);
         let history = view.history.events().unwrap();
         let cancels = history
             .iter()
@@ -472,13 +476,7 @@ fn redelivered_messages_change_nothing_twice() {
             .unwrap();
         let id = placed.view.order.id;
         eventually("confirmed", || status(&e, id) == Status::Confirmed).await;
-        let events_before = e
-            .order_with_history(id)
-            .unwrap()
-            .history
-            .events()
-            .unwrap()
-            .len();
+        let events_before = view(&e, id).history.events().unwrap().len();
         // Deliver the reservation message again, as a restart after a crash would.
         let r = reactions(&placed.view.order, &placed.view.history.events().unwrap());
         e.inner
@@ -493,15 +491,7 @@ fn redelivered_messages_change_nothing_twice() {
                 reserved: 2
             }
         );
-        assert_eq!(
-            e.order_with_history(id)
-                .unwrap()
-                .history
-                .events()
-                .unwrap()
-                .len(),
-            events_before
-        );
+        assert_eq!(view(&e, id).history.events().unwrap().len(), events_before);
     });
 }
 

@@ -20,7 +20,7 @@ fn seeded_orders_are_confirmed_with_stock_reserved_and_survive_a_reopen() {
     system.block_on(async {
         let engine = orderly::start_engine(&config).unwrap();
         for id in s.ids.iter().chain([&last]) {
-            let o = engine.order(*id).expect("seeded order");
+            let o = engine.order(*id).await.expect("seeded order");
             assert_eq!(o.status, Status::Confirmed);
             assert_eq!(o.stock, StockState::Reserved);
         }
