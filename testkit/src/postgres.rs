@@ -3,7 +3,7 @@
 //!
 //! PostgreSQL's binaries are looked for on `PATH` and under `/usr/lib/postgresql/*/bin`. When
 //! they are missing, [`TestPostgres::shared`] returns `None` and the test says it skipped —
-//! unless `ORDERLY_REQUIRE_POSTGRES=1` (CI sets it), which turns the skip into a failure.
+//! unless `REQUIRE_POSTGRESQL=1` (CI sets it), which turns the skip into a failure.
 //!
 //! `initdb` refuses to run as root; as root, the server runs as the `postgres` user (the
 //! PostgreSQL packages create it), with the data directory handed to it. The server is a child
@@ -19,7 +19,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Set to `1` to make a missing PostgreSQL a test failure instead of a skip.
-pub const REQUIRE_VAR: &str = "ORDERLY_REQUIRE_POSTGRES";
+pub const REQUIRE_VAR: &str = "REQUIRE_POSTGRESQL";
 
 /// How the server is set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
