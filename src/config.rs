@@ -83,6 +83,10 @@ pub struct PostgresSection {
     /// Connections committing batches of transitions, one after another each.
     #[serde(default = "default_commit_lanes")]
     pub commit_lanes: usize,
+    /// Certificate authorities (PEM) to trust for the database's TLS certificate, besides the
+    /// system's. Whether TLS is used is the url's `sslmode` (`prefer` by default, `require`).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 fn default_pool_size() -> usize {

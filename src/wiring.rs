@@ -41,6 +41,7 @@ pub fn open_storage(config: &Config) -> Result<Arc<dyn Storage>, String> {
             c.lease = Duration::from_secs(pg.lease_secs);
             c.heartbeat = Duration::from_millis(pg.heartbeat_ms);
             c.commit_lanes = pg.commit_lanes;
+            c.ca_file = pg.ca_file.clone();
             let store = postgres_backend::PostgresStorage::open(c)
                 .map_err(|e| format!("cannot open the PostgreSQL storage: {e}"))?;
             tracing::info!(node_id = store.node_id(), "storage: PostgreSQL");

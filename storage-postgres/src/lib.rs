@@ -52,7 +52,7 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_postgres::NoTls;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 mod embedded {
     refinery::embed_migrations!("migrations");
@@ -76,6 +76,9 @@ pub struct PostgresConfig {
     pub commit_lanes: usize,
     /// Most writes in one batch.
     pub max_batch: usize,
+    /// Extra certificate authorities (PEM) to trust for the server's TLS certificate, besides
+    /// the system's.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl PostgresConfig {
@@ -89,6 +92,7 @@ impl PostgresConfig {
             heartbeat: Duration::from_secs(2),
             commit_lanes: 2,
             max_batch: 512,
+            ca_file: None,
         }
     }
 }
@@ -128,9 +132,10 @@ impl PostgresStorage {
             .build()?;
         let handle = runtime.handle().clone();
         let node: Arc<str> = config.node_id.as_str().into();
+        let tls = tls(&config)?;
         let pool = Pool::builder(Manager::from_config(
             pg.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -144,9 +149,9 @@ impl PostgresStorage {
         let connect: lanes::Connect = {
             let pg = pg.clone();
             Arc::new(move || {
-                let pg = pg.clone();
+                let (pg, tls) = (pg.clone(), tls.clone());
                 Box::pin(async move {
-                    let (client, connection) = pg.connect(NoTls).await.map_err(error::db)?;
+                    let (client, connection) = pg.connect(tls).await.map_err(error::db)?;
                     tokio::spawn(async move {
                         if let Err(e) = connection.await {
                             tracing::warn!(error = %e, "a PostgreSQL connection ended");
@@ -266,6 +271,49 @@ impl Drop for PostgresStorage {
             rt.shutdown_background();
         }
     }
+}
+
+/// TLS with rustls. Whether a connection uses it is the url's `sslmode` (`disable`, `prefer` —
+/// the default: TLS when the server offers it —, `require`); the server's certificate is always
+/// verified, against the system's authorities and `ca_file`.
+fn tls(config: &PostgresConfig) -> Result<MakeRustlsConnect> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        // A system certificate rustls cannot use is skipped, as every TLS client does.
+        let _ = roots.add(cert);
+    }
+    if let Some(path) = &config.ca_file {
+        let certs = CertificateDer::pem_file_iter(path)
+            .and_then(|certs| certs.collect::<std::result::Result<Vec<_>, _>>())
+            .map_err(|e| {
+                StorageError::Backend(
+                    format!("storage.postgres.ca_file {}: {e}", path.display()).into(),
+                )
+            })?;
+        if certs.is_empty() {
+            return Err(StorageError::Backend(
+                format!(
+                    "storage.postgres.ca_file {}: no certificate in it",
+                    path.display()
+                )
+                .into(),
+            ));
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| {
+                StorageError::Backend(format!("storage.postgres.ca_file: {e}").into())
+            })?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(error::other)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(client))
 }
 
 async fn migrate(connect: &lanes::Connect) -> Result<()> {

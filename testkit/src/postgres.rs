@@ -109,11 +109,29 @@ impl TestPostgres {
 
     /// A server of its own, stopped when dropped; `None` when PostgreSQL is not installed.
     pub fn start(durability: Durability) -> Option<std::io::Result<TestPostgres>> {
+        TestPostgres::start_with_settings(durability, &[])
+    }
+
+    /// Like [`TestPostgres::start`], with extra server settings (`-c name=value`), e.g. TLS.
+    /// Files they name must be readable by the server's user (see [`hand_to_server`]).
+    pub fn start_with_settings(
+        durability: Durability,
+        settings: &[(&str, &str)],
+    ) -> Option<std::io::Result<TestPostgres>> {
         let bin = find_bin_dir()?;
-        Some(TestPostgres::start_with(&bin, durability))
+        let settings: Vec<String> = settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        Some(TestPostgres::start_configured(&bin, durability, settings))
     }
 
     fn start_with(bin: &Path, durability: Durability) -> std::io::Result<TestPostgres> {
+        TestPostgres::start_configured(bin, durability, Vec::new())
+    }
+
+    fn start_configured(
+        bin: &Path,
+        durability: Durability,
+        settings: Vec<String>,
+    ) -> std::io::Result<TestPostgres> {
         let dir = std::env::temp_dir().join(format!(
             "orderly-pg-{}-{}",
             std::process::id(),
@@ -156,10 +174,11 @@ impl TestPostgres {
                     .args(["-p", &port.to_string(), "-h", "127.0.0.1", "-k"])
                     .arg(dir2.join("sock"))
                     .args(["-c", &format!("fsync={fsync}")])
-                    .args(["-c", "max_connections=300", "-c", "shared_buffers=128MB"])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(log);
+                    .args(["-c", "max_connections=300", "-c", "shared_buffers=128MB"]);
+                for setting in &settings {
+                    cmd.args(["-c", setting]);
+                }
+                cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
                 unsafe {
                     cmd.pre_exec(|| {
                         if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGQUIT) != 0 {
@@ -288,6 +307,17 @@ impl Drop for TestPostgres {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Gives a file to the user the server runs as (as root: `postgres`), readable by it alone, as
+/// PostgreSQL wants of a private key.
+pub fn hand_to_server(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    if let RunAs(Some((uid, gid))) = RunAs::for_current_user()? {
+        std::os::unix::fs::chown(path, Some(uid), Some(gid))?;
+    }
+    Ok(())
 }
 
 /// The user the server runs as: ourselves, or `postgres` when we are root.
