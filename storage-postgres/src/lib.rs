@@ -11,8 +11,9 @@
 //! * **One writer per order, by optimistic version checks**: a transition applies only if the
 //!   order is still at the version its writer built on; otherwise its commit fails with
 //!   `Conflict` and the writer reloads and decides again. Any node may run any order's actor.
-//! * **No oversell** ([`stock`]): conditional stock writes under row locks taken in a fixed
-//!   order, a `CHECK (reserved <= on_hand)`, and an append-only movement record.
+//! * **No oversell** ([`stock`]): conditional stock writes (one SQL function call) under row
+//!   locks taken in a fixed order, a `CHECK (reserved <= on_hand)`, and an append-only
+//!   movement record.
 //! * **Work survives its node** ([`nodes`]): every outbox row and timer is owned by the node
 //!   that wrote it; nodes heartbeat, and a node whose heartbeat is older than the lease has
 //!   its rows taken over by a live one (`FOR UPDATE SKIP LOCKED`).
@@ -24,8 +25,10 @@
 //!
 //! The storage interface is synchronous for reads. The backend runs its own small tokio
 //! runtime (the connections, the lanes, the heartbeat); a read blocks the calling thread until
-//! its query answered on that runtime. Commits never block: they queue on a lane and resolve
-//! through their [`Commit`].
+//! its query answered on that runtime, which is why the engine runs reads on its blocking pool
+//! (this backend's `reads_wait_on_network` is true). Commits never block: they queue on a lane
+//! and resolve through their [`Commit`]. Connections use TLS (rustls) as the url's `sslmode`
+//! says, verifying the server against the system's authorities and `ca_file`.
 
 mod error;
 mod lanes;
