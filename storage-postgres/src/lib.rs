@@ -345,6 +345,60 @@ async fn get(shared: &Shared) -> Result<deadpool_postgres::Client> {
     })
 }
 
+impl Shared {
+    /// Runs a read (prepared once per connection) and returns its rows.
+    async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>> {
+        let c = get(self).await?;
+        let st = c.prepare_cached(sql).await.map_err(error::db)?;
+        c.query(&st, params).await.map_err(error::db)
+    }
+
+    /// Runs a read (prepared once per connection) that finds at most one row.
+    async fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Option<tokio_postgres::Row>> {
+        let c = get(self).await?;
+        let st = c.prepare_cached(sql).await.map_err(error::db)?;
+        c.query_opt(&st, params).await.map_err(error::db)
+    }
+}
+
+/// An idempotency record with its order's version: `key`, then `record`, then `version`.
+const IDEMPOTENCY: &str = "SELECT i.key, i.record, o.version FROM idempotency i \
+     JOIN orders o ON o.id = i.order_id WHERE i.key = $1";
+
+/// An idempotency record counts only once its order reached the version it vouches for.
+fn counted_idempotency(record: &[u8], order_version: i32) -> Result<Option<IdempotencyRecord>> {
+    let rec = schema::decode_idempotency(record)?;
+    Ok((order_version as u32 >= rec.version).then_some(rec))
+}
+
+/// Event rows `(first_seq, body)` in seq order, put back together per transition: one
+/// `(step, events)` per transition, each its events' JSON array as sled stores it.
+fn transitions<'a>(rows: impl Iterator<Item = (i32, &'a [u8])>) -> Result<Vec<(u32, EventsJson)>> {
+    let mut out = Vec::new();
+    let mut group: Vec<&[u8]> = Vec::new();
+    let mut step: Option<i32> = None;
+    for (first, body) in rows {
+        if let Some(s) = step.filter(|s| *s != first) {
+            out.push((s as u32, events_json(&group)?));
+            group.clear();
+        }
+        step = Some(first);
+        group.push(body);
+    }
+    if let Some(s) = step {
+        out.push((s as u32, events_json(&group)?));
+    }
+    Ok(out)
+}
+
 fn decode_orders(rows: Vec<tokio_postgres::Row>) -> Result<Vec<Order>> {
     rows.iter()
         .map(|r| schema::decode_order(r.get::<_, &[u8]>(0)))
@@ -397,105 +451,70 @@ impl Storage for PostgresStorage {
 
     fn load_order(&self, id: OrderId) -> Result<Option<Order>> {
         self.block(move |s| async move {
-            let c = get(&s).await?;
-            let st = c
-                .prepare_cached("SELECT snapshot FROM orders WHERE id = $1")
-                .await
-                .map_err(error::db)?;
-            let row = c.query_opt(&st, &[&id]).await.map_err(error::db)?;
-            row.map(|r| schema::decode_order(r.get::<_, &[u8]>(0)))
+            s.query_opt("SELECT snapshot FROM orders WHERE id = $1", &[&id])
+                .await?
+                .map(|r| schema::decode_order(r.get::<_, &[u8]>(0)))
                 .transpose()
         })
     }
 
     fn order_exists(&self, id: OrderId) -> Result<bool> {
         self.block(move |s| async move {
-            let c = get(&s).await?;
-            let st = c
-                .prepare_cached("SELECT 1 FROM orders WHERE id = $1")
-                .await
-                .map_err(error::db)?;
-            Ok(c.query_opt(&st, &[&id]).await.map_err(error::db)?.is_some())
+            Ok(s.query_opt("SELECT 1 FROM orders WHERE id = $1", &[&id])
+                .await?
+                .is_some())
         })
     }
 
     fn history(&self, id: OrderId, version: u32) -> Result<Vec<Event>> {
         self.block(move |s| async move {
-            let c = get(&s).await?;
-            let st = c
-                .prepare_cached(
-                    "SELECT body FROM events WHERE order_id = $1 AND seq <= $2 ORDER BY seq",
-                )
-                .await
-                .map_err(error::db)?;
-            let rows = c
-                .query(&st, &[&id, &(version as i32)])
-                .await
-                .map_err(error::db)?;
-            rows.iter()
-                .map(|r| rows::decode_event(r.get::<_, &[u8]>(0)))
-                .collect()
+            s.query(
+                "SELECT body FROM events WHERE order_id = $1 AND seq <= $2 ORDER BY seq",
+                &[&id, &(version as i32)],
+            )
+            .await?
+            .iter()
+            .map(|r| rows::decode_event(r.get::<_, &[u8]>(0)))
+            .collect()
         })
     }
 
     fn history_json(&self, id: OrderId, version: u32) -> Result<Vec<EventsJson>> {
         self.block(move |s| async move {
-            let c = get(&s).await?;
-            let st = c
-                .prepare_cached(
+            let rows = s
+                .query(
                     "SELECT first_seq, body FROM events WHERE order_id = $1 AND seq <= $2 ORDER BY seq",
+                    &[&id, &(version as i32)],
                 )
-                .await
-                .map_err(error::db)?;
-            let rows = c
-                .query(&st, &[&id, &(version as i32)])
-                .await
-                .map_err(error::db)?;
-            let mut out = Vec::new();
-            let mut group: Vec<&[u8]> = Vec::new();
-            let mut first = None;
-            for r in &rows {
-                let f: i32 = r.get(0);
-                if first.is_some_and(|x| x != f) {
-                    out.push(events_json(&group)?);
-                    group.clear();
-                }
-                first = Some(f);
-                group.push(r.get::<_, &[u8]>(1));
-            }
-            if !group.is_empty() {
-                out.push(events_json(&group)?);
-            }
-            Ok(out)
+                .await?;
+            Ok(transitions(rows.iter().map(|r| (r.get(0), r.get(1))))?
+                .into_iter()
+                .map(|(_, events)| events)
+                .collect())
         })
     }
 
     fn order_by_token(&self, token: &str) -> Result<Option<Order>> {
         let token = token.to_string();
         self.block(move |s| async move {
-            let c = get(&s).await?;
-            let st = c
-                .prepare_cached("SELECT snapshot FROM orders WHERE tracking_token = $1")
-                .await
-                .map_err(error::db)?;
-            let row = c.query_opt(&st, &[&token]).await.map_err(error::db)?;
-            row.map(|r| schema::decode_order(r.get::<_, &[u8]>(0)))
-                .transpose()
+            s.query_opt(
+                "SELECT snapshot FROM orders WHERE tracking_token = $1",
+                &[&token],
+            )
+            .await?
+            .map(|r| schema::decode_order(r.get::<_, &[u8]>(0)))
+            .transpose()
         })
     }
 
     fn order_by_tracking_number(&self, tracking_number: &str) -> Result<Option<OrderId>> {
         let tn = tracking_number.to_string();
         self.block(move |s| async move {
-            let c = get(&s).await?;
-            let st = c
-                .prepare_cached("SELECT id FROM orders WHERE tracking_number = $1")
-                .await
-                .map_err(error::db)?;
-            Ok(c.query_opt(&st, &[&tn])
-                .await
-                .map_err(error::db)?
-                .map(|r| r.get(0)))
+            Ok(
+                s.query_opt("SELECT id FROM orders WHERE tracking_number = $1", &[&tn])
+                    .await?
+                    .map(|r| r.get(0)),
+            )
         })
     }
 
@@ -507,30 +526,24 @@ impl Storage for PostgresStorage {
     ) -> Result<Vec<Order>> {
         let limit = limit as i64;
         self.block(move |s| async move {
-            let c = get(&s).await?;
             let rows = match status {
                 Some(status) => {
-                    let st = c
-                        .prepare_cached(
-                            "SELECT snapshot FROM orders WHERE status = $1 \
-                             AND ($2::uuid IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
-                        )
-                        .await
-                        .map_err(error::db)?;
-                    c.query(&st, &[&status.as_str(), &before, &limit]).await
+                    s.query(
+                        "SELECT snapshot FROM orders WHERE status = $1 \
+                         AND ($2::uuid IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
+                        &[&status.as_str(), &before, &limit],
+                    )
+                    .await?
                 }
                 None => {
-                    let st = c
-                        .prepare_cached(
-                            "SELECT snapshot FROM orders WHERE ($1::uuid IS NULL OR id < $1) \
-                             ORDER BY id DESC LIMIT $2",
-                        )
-                        .await
-                        .map_err(error::db)?;
-                    c.query(&st, &[&before, &limit]).await
+                    s.query(
+                        "SELECT snapshot FROM orders WHERE ($1::uuid IS NULL OR id < $1) \
+                         ORDER BY id DESC LIMIT $2",
+                        &[&before, &limit],
+                    )
+                    .await?
                 }
-            }
-            .map_err(error::db)?;
+            };
             decode_orders(rows)
         })
     }
@@ -539,18 +552,13 @@ impl Storage for PostgresStorage {
         let warehouse = warehouse.to_string();
         let limit = limit as i64;
         self.block(move |s| async move {
-            let c = get(&s).await?;
-            let st = c
-                .prepare_cached(
+            decode_orders(
+                s.query(
                     "SELECT snapshot FROM orders WHERE pick_warehouse = $1 \
                      AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3",
+                    &[&warehouse, &after, &limit],
                 )
-                .await
-                .map_err(error::db)?;
-            decode_orders(
-                c.query(&st, &[&warehouse, &after, &limit])
-                    .await
-                    .map_err(error::db)?,
+                .await?,
             )
         })
     }
@@ -558,31 +566,17 @@ impl Storage for PostgresStorage {
     fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>> {
         let key = key.to_string();
         self.block(move |s| async move {
-            let c = get(&s).await?;
-            let st = c
-                .prepare_cached(
-                    "SELECT i.record, o.version FROM idempotency i JOIN orders o ON o.id = i.order_id \
-                     WHERE i.key = $1",
-                )
-                .await
-                .map_err(error::db)?;
-            let Some(row) = c.query_opt(&st, &[&key]).await.map_err(error::db)? else {
+            let Some(row) = s.query_opt(IDEMPOTENCY, &[&key]).await? else {
                 return Ok(None);
             };
-            let rec = schema::decode_idempotency(row.get::<_, &[u8]>(0))?;
-            // Counts only once the order reached the version it vouches for.
-            Ok((row.get::<_, i32>(1) as u32 >= rec.version).then_some(rec))
+            counted_idempotency(row.get(1), row.get(2))
         })
     }
 
     fn order_count(&self) -> Result<usize> {
         self.block(move |s| async move {
-            let c = get(&s).await?;
-            let row = c
-                .query_one("SELECT count(*) FROM orders", &[])
-                .await
-                .map_err(error::db)?;
-            Ok(row.get::<_, i64>(0) as usize)
+            let row = s.query("SELECT count(*) FROM orders", &[]).await?;
+            Ok(row[0].get::<_, i64>(0) as usize)
         })
     }
 
@@ -619,14 +613,8 @@ impl Storage for PostgresStorage {
         let upto = lane.last_ticket();
         self.block(move |s| async move {
             lane.reached(upto).await;
-            let c = get(&s).await?;
-            let st = c
-                .prepare_cached("SELECT entry FROM outbox WHERE message_id = $1")
-                .await
-                .map_err(error::db)?;
-            c.query_opt(&st, &[&id])
-                .await
-                .map_err(error::db)?
+            s.query_opt("SELECT entry FROM outbox WHERE message_id = $1", &[&id])
+                .await?
                 .map(|r| schema::decode_outbox(r.get::<_, &[u8]>(0)))
                 .transpose()
         })
@@ -813,36 +801,28 @@ impl Storage for PostgresStorage {
     fn stock_level(&self, warehouse: &str, sku: &str) -> Result<StockLevel> {
         let (warehouse, sku) = (warehouse.to_string(), sku.to_string());
         self.block(move |s| async move {
-            let c = get(&s).await?;
-            let st = c
-                .prepare_cached(
-                    "SELECT on_hand, reserved FROM stock WHERE warehouse = $1 AND sku = $2",
-                )
-                .await
-                .map_err(error::db)?;
-            Ok(c.query_opt(&st, &[&warehouse, &sku])
-                .await
-                .map_err(error::db)?
-                .map(|r| StockLevel {
-                    on_hand: r.get(0),
-                    reserved: r.get(1),
-                })
-                .unwrap_or_default())
+            Ok(s.query_opt(
+                "SELECT on_hand, reserved FROM stock WHERE warehouse = $1 AND sku = $2",
+                &[&warehouse, &sku],
+            )
+            .await?
+            .map(|r| StockLevel {
+                on_hand: r.get(0),
+                reserved: r.get(1),
+            })
+            .unwrap_or_default())
         })
     }
 
     fn reservation(&self, id: OrderId) -> Result<Option<Reservation>> {
         self.block(move |s| async move {
-            let c = get(&s).await?;
-            let st = c
-                .prepare_cached("SELECT reservation FROM reservations WHERE order_id = $1")
-                .await
-                .map_err(error::db)?;
-            c.query_opt(&st, &[&id])
-                .await
-                .map_err(error::db)?
-                .map(|r| schema::decode_reservation(r.get::<_, &[u8]>(0)))
-                .transpose()
+            s.query_opt(
+                "SELECT reservation FROM reservations WHERE order_id = $1",
+                &[&id],
+            )
+            .await?
+            .map(|r| schema::decode_reservation(r.get::<_, &[u8]>(0)))
+            .transpose()
         })
     }
 

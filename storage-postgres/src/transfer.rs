@@ -53,27 +53,14 @@ impl PostgresStorage {
                 for row in &orders {
                     let id: Uuid = row.get(0);
                     let order = schema::decode_order(row.get::<_, &[u8]>(1))?;
-                    let mut transitions: Vec<StoredTransition> = Vec::new();
-                    let mut group: Vec<&[u8]> = Vec::new();
-                    let mut step: Option<i32> = None;
+                    let mut rows = Vec::new();
                     while let Some(e) = ev.next_if(|e| e.get::<_, Uuid>(0) == id) {
-                        let first: i32 = e.get(1);
-                        if step.is_some_and(|s| s != first) {
-                            transitions.push(StoredTransition {
-                                step: step.unwrap_or(0) as u32,
-                                events: crate::events_json(&group)?,
-                            });
-                            group.clear();
-                        }
-                        step = Some(first);
-                        group.push(e.get::<_, &[u8]>(2));
+                        rows.push((e.get::<_, i32>(1), e.get::<_, &[u8]>(2)));
                     }
-                    if let Some(s) = step {
-                        transitions.push(StoredTransition {
-                            step: s as u32,
-                            events: crate::events_json(&group)?,
-                        });
-                    }
+                    let transitions = crate::transitions(rows.into_iter())?
+                        .into_iter()
+                        .map(|(step, events)| StoredTransition { step, events })
+                        .collect();
                     out.push(OrderTransfer { order, transitions });
                 }
                 Ok(out)
@@ -96,45 +83,32 @@ impl PostgresStorage {
         let mut after = String::new();
         loop {
             let from = after.clone();
-            let page: Vec<(String, Vec<u8>)> = self.block(move |s| async move {
-                let c = get(&s).await?;
-                let rows = c
-                    .query(
-                        "SELECT key, record FROM idempotency WHERE key COLLATE \"C\" > $1 \
-                         ORDER BY key COLLATE \"C\" LIMIT $2",
-                        &[&from, &PAGE],
-                    )
-                    .await
-                    .map_err(error::db)?;
-                Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
-            })?;
+            let page: Vec<(String, Option<orderly_storage::IdempotencyRecord>)> =
+                self.block(move |s| async move {
+                    let rows = s
+                        .query(
+                            "SELECT i.key, i.record, o.version FROM idempotency i \
+                             JOIN orders o ON o.id = i.order_id \
+                             WHERE i.key COLLATE \"C\" > $1 ORDER BY i.key COLLATE \"C\" LIMIT $2",
+                            &[&from, &PAGE],
+                        )
+                        .await?;
+                    rows.iter()
+                        .map(|r| Ok((r.get(0), crate::counted_idempotency(r.get(1), r.get(2))?)))
+                        .collect()
+                })?;
             let full = page.len() as i64 == PAGE;
             for (key, record) in page {
-                let record = schema::decode_idempotency(&record)?;
+                after.clone_from(&key);
                 // As everywhere: a record counts only with its order.
-                if self.order_version(record.order_id)? >= Some(record.version) {
-                    after.clone_from(&key);
+                if let Some(record) = record {
                     sink(TransferRecord::Idempotency { key, record })?;
-                } else {
-                    after = key;
                 }
             }
             if !full {
                 return Ok(());
             }
         }
-    }
-
-    fn order_version(&self, id: Uuid) -> Result<Option<u32>> {
-        self.block(move |s| async move {
-            let c = get(&s).await?;
-            Ok(
-                c.query_opt("SELECT version FROM orders WHERE id = $1", &[&id])
-                    .await
-                    .map_err(error::db)?
-                    .map(|r| r.get::<_, i32>(0) as u32),
-            )
-        })
     }
 
     /// Stock, reservations, restock markers, outbox, timers and dead letters, in that order.
@@ -419,21 +393,11 @@ async fn import_order(tx: &deadpool_postgres::Transaction<'_>, o: &OrderTransfer
             )
             .await
             .map_err(error::db)?;
-        let mut history: Vec<EventsJson> = Vec::new();
-        let mut group: Vec<&[u8]> = Vec::new();
-        let mut first = None;
-        for r in &events {
-            let f: i32 = r.get(0);
-            if first.is_some_and(|x| x != f) {
-                history.push(crate::events_json(&group)?);
-                group.clear();
-            }
-            first = Some(f);
-            group.push(r.get::<_, &[u8]>(1));
-        }
-        if !group.is_empty() {
-            history.push(crate::events_json(&group)?);
-        }
+        let history: Vec<EventsJson> =
+            crate::transitions(events.iter().map(|r| (r.get(0), r.get(1))))?
+                .into_iter()
+                .map(|(_, events)| events)
+                .collect();
         let given: Vec<EventsJson> = o.transitions.iter().map(|t| t.events.clone()).collect();
         return if stored == o.order && history == given {
             Ok(())

@@ -64,6 +64,23 @@ fn assert_whole(order: &Value) {
     );
 }
 
+/// A redelivery (by any node) carries the same webhook id for the same message: (kind, order,
+/// step).
+fn assert_one_message_per_id(hooks: &Receiver) {
+    let mut per_id: BTreeMap<String, (Value, Value, Value)> = BTreeMap::new();
+    for h in hooks.hooks() {
+        let body = h.json();
+        let what = (
+            body["type"].clone(),
+            body["data"]["order_id"].clone(),
+            body["data"]["step"].clone(),
+        );
+        if let Some(prev) = per_id.insert(h.id(), what.clone()) {
+            assert_eq!(prev, what, "one id, one message");
+        }
+    }
+}
+
 /// Posts to both nodes at once; returns both statuses (each 2xx or 409, never anything else).
 async fn both(a: &Api, b: &Api, path: &str, body: &Value) -> (u16, u16) {
     let (ra, rb) = futures::join!(
@@ -304,19 +321,7 @@ async fn a_killed_nodes_timers_and_messages_are_taken_over() {
         }
     })
     .await;
-    // A redelivery (by either node) carries the same id for the same message.
-    let mut per_id: BTreeMap<String, (Value, Value, Value)> = BTreeMap::new();
-    for h in hooks.hooks() {
-        let body = h.json();
-        let what = (
-            body["type"].clone(),
-            body["data"]["order_id"].clone(),
-            body["data"]["step"].clone(),
-        );
-        if let Some(prev) = per_id.insert(h.id(), what.clone()) {
-            assert_eq!(prev, what, "one id, one message");
-        }
-    }
+    assert_one_message_per_id(&hooks);
     drop(b);
 }
 
@@ -361,6 +366,35 @@ impl Cluster {
         panic!("{method} {path}: no node answered");
     }
 
+    /// Places an order for one unit of `sku`; panics unless it was placed (201, or 200 when a
+    /// retry on another node replayed it).
+    async fn place(
+        &self,
+        first: usize,
+        sku: &str,
+        unit_price: i64,
+        payment: (&str, &str),
+    ) -> Value {
+        let body = order_body(&[(sku, 1, unit_price)], payment);
+        let r = self
+            .call(
+                first,
+                Key::Storefront,
+                "POST",
+                "/v1/orders",
+                Some(&body),
+                Some(&new_key()),
+            )
+            .await;
+        assert!(
+            r.status == 201 || r.status == 200,
+            "place: {} {}",
+            r.status,
+            r.text()
+        );
+        r.json
+    }
+
     async fn order(&self, first: usize, id: &str) -> Value {
         self.call(
             first,
@@ -403,9 +437,9 @@ async fn client(
     unpaid: &std::sync::Mutex<Vec<(String, usize, Instant)>>,
     scarce: &std::sync::Mutex<Vec<String>>,
 ) {
-    let record = |r: &Resp| {
-        if r.json["id"].is_string() && r.json["version"].is_u64() {
-            acks.lock().unwrap().record(&r.json);
+    let record = |order: &Value| {
+        if order["id"].is_string() && order["version"].is_u64() {
+            acks.lock().unwrap().record(order);
         }
     };
     let mut round = 0;
@@ -414,68 +448,23 @@ async fn client(
         let node = (n + round) % cluster.apis.len();
         if round % 4 == 0 {
             let placed_at = Instant::now();
-            let r = cluster
-                .call(
-                    node,
-                    Key::Storefront,
-                    "POST",
-                    "/v1/orders",
-                    Some(&order_body(&[("MUG", 1, 1250)], ("card", "pending"))),
-                    Some(&new_key()),
-                )
-                .await;
-            assert!(
-                r.status == 201 || r.status == 200,
-                "place: {} {}",
-                r.status,
-                r.text()
-            );
-            record(&r);
+            let o = cluster.place(node, "MUG", 1250, ("card", "pending")).await;
+            record(&o);
             unpaid
                 .lock()
                 .unwrap()
-                .push((str_of(&r.json["id"]), node, placed_at));
+                .push((str_of(&o["id"]), node, placed_at));
             continue;
         }
         if round % 5 == 0 {
-            let r = cluster
-                .call(
-                    node,
-                    Key::Storefront,
-                    "POST",
-                    "/v1/orders",
-                    Some(&order_body(&[("LAST", 1, 999)], ("cod", "pending"))),
-                    Some(&new_key()),
-                )
-                .await;
-            assert!(
-                r.status == 201 || r.status == 200,
-                "place: {} {}",
-                r.status,
-                r.text()
-            );
-            record(&r);
-            scarce.lock().unwrap().push(str_of(&r.json["id"]));
+            let o = cluster.place(node, "LAST", 999, ("cod", "pending")).await;
+            record(&o);
+            scarce.lock().unwrap().push(str_of(&o["id"]));
             continue;
         }
-        let r = cluster
-            .call(
-                node,
-                Key::Storefront,
-                "POST",
-                "/v1/orders",
-                Some(&order_body(&[("MUG", 1, 1250)], ("cod", "pending"))),
-                Some(&new_key()),
-            )
-            .await;
-        assert!(
-            r.status == 201 || r.status == 200,
-            "place: {} {}",
-            r.status,
-            r.text()
-        );
-        record(&r);
-        let id = str_of(&r.json["id"]);
+        let o = cluster.place(node, "MUG", 1250, ("cod", "pending")).await;
+        record(&o);
+        let id = str_of(&o["id"]);
         cluster.wait_status(node, &id, &["confirmed"]).await;
         // A step whose answer was lost with a node is retried on another; 409 then means the
         // first attempt had gone through.
@@ -496,7 +485,7 @@ async fn client(
             r.status,
             r.text()
         );
-        record(&r);
+        record(&r.json);
         let pack = json!({"warehouse": "ams-1", "parcels": [{"weight_grams": 900}]});
         let r = cluster
             .call(
@@ -514,7 +503,7 @@ async fn client(
             r.status,
             r.text()
         );
-        record(&r);
+        record(&r.json);
         let o = cluster.wait_status(node, &id, &["packed", "shipped"]).await;
         let tn = o["shipments"][0]["booking"]["tracking_number"]
             .as_str()
@@ -539,7 +528,7 @@ async fn client(
             r.status,
             r.text()
         );
-        record(&r);
+        record(&r.json);
         let scan = json!({"event_id": format!("ev-{id}"), "tracking_number": tn, "type": "delivered", "occurred_at": chrono::Utc::now().to_rfc3339(), "location": "Utrecht"});
         let r = cluster
             .call(
@@ -698,18 +687,7 @@ async fn three_nodes_survive_a_kill9_under_load() {
         }
     })
     .await;
-    let mut per_id: BTreeMap<String, (Value, Value, Value)> = BTreeMap::new();
-    for h in hooks.hooks() {
-        let body = h.json();
-        let what = (
-            body["type"].clone(),
-            body["data"]["order_id"].clone(),
-            body["data"]["step"].clone(),
-        );
-        if let Some(prev) = per_id.insert(h.id(), what.clone()) {
-            assert_eq!(prev, what, "one id, one message");
-        }
-    }
+    assert_one_message_per_id(&hooks);
     for s in &servers[1..] {
         assert!(
             !s.log().contains("panicked"),
