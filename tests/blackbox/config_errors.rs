@@ -54,8 +54,36 @@ fn bad_values_exit_2_with_one_line_naming_the_key() {
         ),
         (
             None,
-            vec![("ORDERLY_STORAGE__BACKEND", "postgres")],
+            vec![("ORDERLY_STORAGE__BACKEND", "cassandra")],
             "storage.backend",
+        ),
+        (
+            None,
+            vec![("ORDERLY_STORAGE__BACKEND", "postgres")],
+            "storage.postgres.url",
+        ),
+        (
+            None,
+            vec![
+                ("ORDERLY_STORAGE__BACKEND", "postgres"),
+                ("ORDERLY_STORAGE__POSTGRES__URL", "postgres://localhost/orderly"),
+                ("ORDERLY_STORAGE__POSTGRES__LEASE_SECS", "1"),
+            ],
+            "lease_secs",
+        ),
+        (
+            None,
+            vec![
+                ("ORDERLY_STORAGE__BACKEND", "postgres"),
+                ("ORDERLY_STORAGE__POSTGRES__URL", "postgres://localhost/orderly"),
+                ("ORDERLY_STORAGE__POSTGRES__NODE_ID", " "),
+            ],
+            "storage.postgres.node_id",
+        ),
+        (
+            Some("[storage]\ndata_dir = \"./data\"\n[storage.postgres]\nurl = \"postgres://x/y\"\nbogus = 1\n"),
+            vec![],
+            "bogus",
         ),
     ];
     for (file, env, key) in cases {
