@@ -1,97 +1,330 @@
-//! The stock ledger's conditional write: one call of `orderly_write_stock` (migration V2), which
-//! locks the touched cells in a fixed order (so two writers never deadlock), the order's
-//! reservation and restock marker, checks they still hold what the caller decided on, and only
-//! then writes the new values with one append-only movement row per cell. A mismatch changes
-//! nothing and is a `Conflict`; so is a concurrent insert of the same new cell (a unique
-//! violation) or a level the `CHECK` refuses (more reserved than on hand), which no correct
-//! decision produces.
+//! The stock ledger's conditional writes, pipelined.
 //!
-//! One round trip, on a connection of its own whose commits do not wait for the WAL flush
-//! (`synchronous_commit = off`): a node's inventory writes one change after another, and would
-//! otherwise wait for one flush each. The caller makes the change durable by queueing a flush on
-//! a commit lane (`Op::Flush`), whose synchronous commit covers it together with other writes.
-//! Another node may read the change before it is durable; whatever it then writes commits later
-//! in the WAL, so it can never be durable without this change.
+//! Each write is one call of `orderly_write_stock` (migration V2), which locks the touched
+//! cells in a fixed order (so two writers never deadlock), the order's reservation and restock
+//! marker, checks they still hold what the caller decided on, and only then writes the new
+//! values with one append-only movement row per cell. A mismatch changes nothing and is a
+//! `Conflict`; so is a concurrent insert of the same new cell (a unique violation) or a level
+//! the `CHECK` refuses (more reserved than on hand), which no correct decision produces.
+//!
+//! A node's inventory decides one change after another on its in-memory ledger, and must not
+//! wait a round trip for each. So writes queue on the *stock pipe*: a task with a connection of
+//! its own that sends everything queued as one pipeline of calls, in queue order, and answers
+//! each once the pipeline is back. Every call is its own transaction, so a refused write
+//! refuses nothing else; a later write decided on top of a refused one expects values that
+//! are not there and is refused too (the inventory then reloads and decides again). The
+//! refusal therefore reaches the writer through its [`Commit`], not at once.
+//!
+//! The pipe's session commits without waiting for the WAL flush (`synchronous_commit =
+//! off`). After each pipeline it queues one flush on a commit lane (`Op::Flush`), whose
+//! synchronous commit covers the pipeline's changes; a write's commit resolves once that flush
+//! did. Another node may read a change before it is durable; whatever it then writes commits
+//! later in the WAL, so it can never be durable without this change.
+//!
+//! Reads of the ledger on this node wait until every write queued before them is answered
+//! (read-your-writes), so the inventory never reloads a ledger that lacks its own changes.
 
-use crate::{error, lanes};
-use orderly_storage::{schema, Result, StockChange, StorageError};
+use crate::error;
+use crate::lanes::{self, Lane};
+use futures::future::{FutureExt, Shared};
+use futures::StreamExt;
+use orderly_storage::{schema, BoxFuture, Durability, Result, StockChange, StorageError};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_postgres::Statement;
 use uuid::Uuid;
 
-/// The stock writer's own session.
-#[derive(Default)]
-pub(crate) struct StockSession(tokio::sync::Mutex<Option<tokio_postgres::Client>>);
+/// Most calls in one pipeline.
+const MAX_PIPELINE: usize = 256;
 
-/// Applies `change`; `Ok(())` once committed and visible (durable after the next lane flush).
-pub(crate) async fn write(
-    session: &StockSession,
+/// A write's outcome: refused (why), or applied and made durable by this flush.
+type Outcome = std::result::Result<(Arc<Lane>, u64), Refusal>;
+
+#[derive(Clone)]
+enum Refusal {
+    Conflict(String),
+    Backend(String),
+}
+
+impl Refusal {
+    fn error(&self) -> StorageError {
+        match self {
+            Refusal::Conflict(why) => StorageError::Conflict(why.clone()),
+            Refusal::Backend(why) => StorageError::Backend(why.clone().into()),
+        }
+    }
+}
+
+/// One queued call's arguments, owned.
+struct Call {
+    warehouses: Vec<String>,
+    skus: Vec<String>,
+    expected_on_hand: Vec<i64>,
+    expected_reserved: Vec<i64>,
+    on_hand: Vec<i64>,
+    reserved: Vec<i64>,
+    order: Option<Uuid>,
+    reservation_expected: Option<Vec<u8>>,
+    reservation: Option<Vec<u8>>,
+    restock_step: Option<i32>,
+}
+
+impl Call {
+    fn new(change: &StockChange) -> Result<Call> {
+        let mut cells: Vec<&orderly_storage::CellWrite> = change.cells.iter().collect();
+        cells.sort_by(|a, b| (&a.warehouse, &a.sku).cmp(&(&b.warehouse, &b.sku)));
+        Ok(Call {
+            warehouses: cells.iter().map(|c| c.warehouse.clone()).collect(),
+            skus: cells.iter().map(|c| c.sku.clone()).collect(),
+            expected_on_hand: cells.iter().map(|c| c.expected.on_hand).collect(),
+            expected_reserved: cells.iter().map(|c| c.expected.reserved).collect(),
+            on_hand: cells.iter().map(|c| c.new.on_hand).collect(),
+            reserved: cells.iter().map(|c| c.new.reserved).collect(),
+            order: change
+                .reservation
+                .as_ref()
+                .map(|r| r.new.order_id)
+                .or(change.restock.map(|(id, _)| id)),
+            reservation_expected: change
+                .reservation
+                .as_ref()
+                .and_then(|r| r.expected.as_ref())
+                .map(schema::encode_reservation)
+                .transpose()?,
+            reservation: change
+                .reservation
+                .as_ref()
+                .map(|r| schema::encode_reservation(&r.new))
+                .transpose()?,
+            restock_step: change.restock.map(|(_, step)| step as i32),
+        })
+    }
+}
+
+struct Queued {
+    ticket: u64,
+    call: Call,
+    reply: oneshot::Sender<Outcome>,
+}
+
+/// The queue in front of the stock writer's session.
+pub(crate) struct StockPipe {
+    /// Tickets are handed out under this lock in queue order.
+    queue: Mutex<(u64, Option<mpsc::UnboundedSender<Queued>>)>,
+    /// Every ticket up to this one has its outcome.
+    done: watch::Sender<u64>,
+}
+
+impl StockPipe {
+    /// Queues `change`; its commit resolves once it is applied and durable, or fails with
+    /// `Conflict` if it was refused.
+    pub fn write(&self, change: &StockChange) -> Result<orderly_storage::Commit> {
+        let call = Call::new(change)?;
+        let (reply, outcome) = oneshot::channel();
+        let ticket = {
+            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            let ticket = q.0 + 1;
+            let tx =
+                q.1.as_ref()
+                    .ok_or_else(|| error::other("the storage is closing"))?;
+            tx.send(Queued {
+                ticket,
+                call,
+                reply,
+            })
+            .map_err(|_| error::other("the stock writer stopped"))?;
+            q.0 = ticket;
+            ticket
+        };
+        let outcome = outcome
+            .map(|o| o.unwrap_or_else(|_| Err(Refusal::Backend("the stock writer stopped".into()))))
+            .boxed()
+            .shared();
+        Ok(orderly_storage::Commit::new(
+            Arc::new(StockCommit(outcome)),
+            ticket,
+        ))
+    }
+
+    /// Resolves once every write queued so far has its outcome.
+    pub fn settled(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let upto = self.queue.lock().unwrap_or_else(|e| e.into_inner()).0;
+        let mut rx = self.done.subscribe();
+        async move {
+            // Fails only if the sender is gone, and then nothing is pending any more.
+            let _ = rx.wait_for(|done| *done >= upto).await;
+        }
+    }
+
+    /// Stops taking writes; the task answers what is queued and ends.
+    pub fn close(&self) {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).1 = None;
+    }
+}
+
+/// A stock write's [`Durability`]: its outcome, then the lane flush that covers it.
+struct StockCommit(Shared<futures::future::BoxFuture<'static, Outcome>>);
+
+impl Durability for StockCommit {
+    fn wait(&self, _ticket: u64) -> BoxFuture<()> {
+        let outcome = self.0.clone();
+        // Unconstrained: awaited from any executor (see `PostgresStorage::block`).
+        Box::pin(tokio::task::unconstrained(async move {
+            let (lane, flush) = outcome.await.map_err(|r| r.error())?;
+            lanes::LaneCommit(lane).wait(flush).await
+        }))
+    }
+
+    fn is_durable(&self, _ticket: u64) -> bool {
+        match self.0.peek() {
+            Some(Ok((lane, flush))) => lanes::LaneCommit(lane.clone()).is_durable(*flush),
+            _ => false,
+        }
+    }
+}
+
+/// Starts the pipe on the current runtime; its flushes go to `lanes` in turn.
+pub(crate) fn start(
+    node: Arc<str>,
+    connect: lanes::Connect,
+    lanes: Vec<Arc<Lane>>,
+) -> (Arc<StockPipe>, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let pipe = Arc::new(StockPipe {
+        queue: Mutex::new((0, Some(tx))),
+        done: watch::channel(0).0,
+    });
+    let task = tokio::spawn(run(pipe.clone(), rx, node, connect, lanes));
+    (pipe, task)
+}
+
+struct Session {
+    client: tokio_postgres::Client,
+    write: Statement,
+}
+
+async fn run(
+    pipe: Arc<StockPipe>,
+    mut rx: mpsc::UnboundedReceiver<Queued>,
+    node: Arc<str>,
+    connect: lanes::Connect,
+    lanes: Vec<Arc<Lane>>,
+) {
+    let mut session: Option<Session> = None;
+    let mut next_lane = 0usize;
+    let mut batch = Vec::with_capacity(MAX_PIPELINE);
+    loop {
+        if rx.recv_many(&mut batch, MAX_PIPELINE).await == 0 {
+            return; // closed and drained
+        }
+        let last = batch.last().map(|q: &Queued| q.ticket).unwrap_or(0);
+        let outcomes = match ensure(&mut session, &connect).await {
+            Err(e) => {
+                let why = format!("cannot reach the database: {e}");
+                batch.iter().map(|_| Err(Refusal::Backend(why.clone()))).collect()
+            }
+            Ok(s) => {
+                let outcomes = pipeline(s, &node, &batch).await;
+                if s.client.is_closed() {
+                    session = None;
+                }
+                outcomes
+            }
+        };
+        // One flush covers every change of the pipeline.
+        let flush = if outcomes.iter().any(|o| o.is_ok()) {
+            next_lane = next_lane.wrapping_add(1);
+            let lane = &lanes[next_lane % lanes.len()];
+            match lane.push(lanes::Op::Flush) {
+                Ok(ticket) => Ok((lane.clone(), ticket)),
+                Err(e) => Err(Refusal::Backend(e.to_string())),
+            }
+        } else {
+            Err(Refusal::Backend("nothing to flush".into()))
+        };
+        for (q, outcome) in batch.drain(..).zip(outcomes) {
+            let outcome = outcome.and_then(|()| flush.clone());
+            let _ = q.reply.send(outcome);
+        }
+        pipe.done.send_replace(last);
+    }
+}
+
+async fn ensure<'a>(
+    session: &'a mut Option<Session>,
     connect: &lanes::Connect,
-    node: &str,
-    change: &StockChange,
-) -> Result<()> {
-    let mut cells: Vec<&orderly_storage::CellWrite> = change.cells.iter().collect();
-    cells.sort_by(|a, b| (&a.warehouse, &a.sku).cmp(&(&b.warehouse, &b.sku)));
-    let warehouses: Vec<&str> = cells.iter().map(|c| c.warehouse.as_str()).collect();
-    let skus: Vec<&str> = cells.iter().map(|c| c.sku.as_str()).collect();
-    let expected_on_hand: Vec<i64> = cells.iter().map(|c| c.expected.on_hand).collect();
-    let expected_reserved: Vec<i64> = cells.iter().map(|c| c.expected.reserved).collect();
-    let on_hand: Vec<i64> = cells.iter().map(|c| c.new.on_hand).collect();
-    let reserved: Vec<i64> = cells.iter().map(|c| c.new.reserved).collect();
-    let order: Option<Uuid> = change
-        .reservation
-        .as_ref()
-        .map(|r| r.new.order_id)
-        .or(change.restock.map(|(id, _)| id));
-    let reservation_expected = change
-        .reservation
-        .as_ref()
-        .and_then(|r| r.expected.as_ref())
-        .map(schema::encode_reservation)
-        .transpose()?;
-    let reservation = change
-        .reservation
-        .as_ref()
-        .map(|r| schema::encode_reservation(&r.new))
-        .transpose()?;
-    let restock_step: Option<i32> = change.restock.map(|(_, step)| step as i32);
-
-    let mut guard = session.0.lock().await;
-    if guard.as_ref().is_none_or(|c| c.is_closed()) {
-        let c = connect().await?;
-        c.batch_execute("SET synchronous_commit = off")
+) -> Result<&'a Session> {
+    if session.as_ref().is_none_or(|s| s.client.is_closed()) {
+        let client = connect().await?;
+        client
+            .batch_execute("SET synchronous_commit = off")
             .await
             .map_err(error::db)?;
-        *guard = Some(c);
+        let write = client
+            .prepare(
+                "SELECT orderly_write_stock($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .await
+            .map_err(error::db)?;
+        *session = Some(Session { client, write });
     }
-    let c = guard.as_ref().expect("connected above");
-    let row = c
-        .query_one(
-            "SELECT orderly_write_stock($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            &[
-                &warehouses,
-                &skus,
-                &expected_on_hand,
-                &expected_reserved,
-                &on_hand,
-                &reserved,
-                &order,
-                &reservation_expected,
-                &reservation,
-                &restock_step,
-                &node,
-            ],
-        )
-        .await;
-    let row = match row {
-        Ok(row) => row,
-        Err(e) => {
-            if error::is_connection(&e) {
-                *guard = None;
-            }
-            return Err(error::db(e));
+    Ok(session.as_ref().expect("connected above"))
+}
+
+/// Sends every call of `batch` at once (each its own transaction) and collects the outcomes in
+/// order.
+async fn pipeline(
+    s: &Session,
+    node: &str,
+    batch: &[Queued],
+) -> Vec<std::result::Result<(), Refusal>> {
+    // Each call is polled once as soon as it is queued, which sends it: the calls go out in
+    // queue order, so a later change of a cell is checked after the earlier one.
+    let mut calls = futures::stream::FuturesOrdered::new();
+    let mut answers = Vec::with_capacity(batch.len());
+    for q in batch {
+        calls.push_back(async move {
+            let c = &q.call;
+            s.client
+                .query_one(
+                    &s.write,
+                    &[
+                        &c.warehouses,
+                        &c.skus,
+                        &c.expected_on_hand,
+                        &c.expected_reserved,
+                        &c.on_hand,
+                        &c.reserved,
+                        &c.order,
+                        &c.reservation_expected,
+                        &c.reservation,
+                        &c.restock_step,
+                        &node,
+                    ],
+                )
+                .await
+        });
+        if let std::task::Poll::Ready(Some(answer)) = futures::poll!(calls.next()) {
+            answers.push(answer);
         }
-    };
-    match row.get::<_, Option<String>>(0) {
-        None => Ok(()),
-        Some(why) => Err(StorageError::Conflict(why)),
     }
+    while let Some(answer) = calls.next().await {
+        answers.push(answer);
+    }
+    answers
+        .into_iter()
+        .map(|r| match r {
+            Ok(row) => match row.get::<_, Option<String>>(0) {
+                None => Ok(()),
+                Some(why) => Err(Refusal::Conflict(why)),
+            },
+            Err(e) if error::is_connection(&e) => Err(Refusal::Backend(format!(
+                "connection lost; the stock write's outcome is unknown: {e}"
+            ))),
+            Err(e) => match error::db(e) {
+                StorageError::Conflict(why) => Err(Refusal::Conflict(why)),
+                other => Err(Refusal::Backend(other.to_string())),
+            },
+        })
+        .collect()
 }

@@ -134,6 +134,21 @@ pub trait Storage: Send + Sync + 'static {
     /// transition, for reads that pass them through or read only a few fields.
     fn history_json(&self, id: OrderId, version: u32) -> Result<Vec<EventsJson>>;
 
+    /// The order's committed snapshot with its history up to that snapshot (as
+    /// [`Storage::history_json`]), read together: what a client reading one order sees. A
+    /// future, so that a backend whose reads wait on the network answers without holding the
+    /// caller's thread; the default reads both at once, synchronously.
+    fn order_with_history(&self, id: OrderId) -> BoxFuture<Option<(Order, Vec<EventsJson>)>> {
+        let read = self.load_order(id).and_then(|order| match order {
+            None => Ok(None),
+            Some(order) => {
+                let history = self.history_json(id, order.version)?;
+                Ok(Some((order, history)))
+            }
+        });
+        Box::pin(std::future::ready(read))
+    }
+
     /// The order a tracking token belongs to.
     fn order_by_token(&self, token: &str) -> Result<Option<Order>>;
 
@@ -224,8 +239,11 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Applies a stock change atomically if every cell, the reservation and the restock
     /// marker still hold the expected values; otherwise changes nothing and fails with
-    /// [`StorageError::Conflict`]. Crash safe: after a crash the change is wholly there or
-    /// wholly not.
+    /// [`StorageError::Conflict`] — at once, or when its commit is awaited (a backend may
+    /// queue stock writes and check them later, in the order they were made; a write decided
+    /// on top of a refused one then expects values that are not there, and is refused too).
+    /// The reads of this trait see every stock write made before them. Crash safe: after a
+    /// crash the change is wholly there or wholly not.
     fn write_stock(&self, change: &StockChange) -> Result<Commit>;
 
     // ---- moving and keeping data ---------------------------------------------------------------

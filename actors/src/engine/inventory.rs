@@ -5,10 +5,18 @@
 //! operation asks the pure ledger (`domain::inventory`) what it changes, then writes the new
 //! absolute values of the touched cells, the order's reservation record and any restock marker
 //! through [`Storage::write_stock`] — atomically, and only if storage still holds the values the
-//! ledger decided on. A conflict means someone else wrote the ledger (another node sharing the
-//! storage): the ledger is reloaded and the operation decided again. The answer comes only once
-//! the write is durable. Operations are keyed by order (and step for restocks), so a
-//! redelivered message answers the same and changes nothing.
+//! ledger decided on. The answer comes only once the write is durable. Operations are keyed by
+//! order (and step for restocks), so a redelivered message answers the same and changes nothing.
+//!
+//! The actor does not wait for one write before deciding the next: a backend may queue stock
+//! writes and check them later (PostgreSQL pipelines them). A refused write means someone else
+//! wrote the ledger (another node sharing the storage); whether the refusal comes at once or
+//! through the write's commit, the ledger is reloaded before the next decision and the
+//! operation is decided again, a few times at most (then its sender retries the message).
+//!
+//! The actor remembers the reservations it wrote, so deciding an operation costs no read; a
+//! reservation it has not seen is read from storage, except when reserving: a new order has
+//! none, and the conditional write checks that it still has none.
 
 use crate::domain::inventory::{
     Change, Ledger, Reservation, ReserveOutcome, StockError, StockLevel,
@@ -19,15 +27,23 @@ use orderly_storage::{
     CellWrite, Commit as Durable, ReservationWrite, StockChange, Storage, StorageError,
 };
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// How often an operation is decided again after conflicting writes before giving up (the
+/// How often an operation is decided again after its write was refused before giving up (the
 /// message is then retried by its sender).
 const ATTEMPTS: usize = 5;
+
+/// Most reservations remembered; beyond, the memory starts afresh (and reads on demand).
+const RESERVATIONS_KEPT: usize = 100_000;
 
 pub struct InventoryActor {
     store: Arc<dyn Storage>,
     ledger: Ledger,
+    /// Reservations as this actor last wrote or read them.
+    reservations: HashMap<OrderId, Reservation>,
+    /// A write was refused after the fact: the ledger is ahead of storage until reloaded.
+    stale: Arc<AtomicBool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,18 +56,13 @@ pub enum InventoryError {
 
 type Reply<T> = ResponseFuture<Result<T, InventoryError>>;
 
-fn reply<T: 'static>(r: Result<(T, Durable), InventoryError>) -> Reply<T> {
-    Box::pin(async move {
-        let (value, durable) = r?;
-        durable.await?;
-        Ok(value)
-    })
-}
-
 /// What an operation needs to know about the order it is for.
 #[derive(Clone, Copy)]
 enum Keyed {
-    /// Operations on an order's reservation (reserve, release, commit).
+    /// Reserving stock for an order: its reservation, if not remembered, is taken to be none
+    /// (the write checks it).
+    Reserve(OrderId),
+    /// Other operations on an order's reservation (release, commit).
     Order(OrderId),
     /// A restock, once per (order, step).
     Restock(OrderId, u32),
@@ -59,27 +70,128 @@ enum Keyed {
     Nothing,
 }
 
+/// Where the reservation an operation was decided on came from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Known {
+    Stored,
+    Remembered,
+    Assumed,
+}
+
+/// A stock operation: decided on the actor's ledger, and decided again when its write is
+/// refused.
+pub trait StockOp: Clone + Send + Unpin + 'static {
+    type Value: Send + 'static;
+    fn decide(&self, actor: &mut InventoryActor) -> Result<(Self::Value, Durable), InventoryError>;
+}
+
+/// An operation decided again after its write was refused through its commit.
+struct Again<M> {
+    op: M,
+    left: usize,
+}
+
+impl<M: StockOp> Message for Again<M> {
+    type Result = Result<M::Value, InventoryError>;
+}
+
+impl<M: StockOp> Handler<Again<M>> for InventoryActor {
+    type Result = Reply<M::Value>;
+    fn handle(&mut self, m: Again<M>, ctx: &mut Context<Self>) -> Self::Result {
+        self.answer(m.op, m.left, ctx)
+    }
+}
+
 impl InventoryActor {
     pub fn load(store: Arc<dyn Storage>) -> Result<Self, StorageError> {
         let ledger = Ledger::from_levels(store.stock_levels()?);
-        Ok(InventoryActor { store, ledger })
+        Ok(InventoryActor {
+            store,
+            ledger,
+            reservations: HashMap::new(),
+            stale: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// Decides `op` and answers once its write is durable; a write refused through its commit
+    /// marks the ledger stale and sends the operation back to this actor, `left - 1` more
+    /// times at most.
+    fn answer<M: StockOp>(&mut self, op: M, left: usize, ctx: &mut Context<Self>) -> Reply<M::Value>
+    where
+        Self: Handler<Again<M>>,
+    {
+        let decided = op.decide(self);
+        let stale = self.stale.clone();
+        let me = ctx.address();
+        Box::pin(async move {
+            let (value, durable) = decided?;
+            match durable.await {
+                Ok(()) => Ok(value),
+                Err(e) => {
+                    stale.store(true, Ordering::SeqCst);
+                    match e {
+                        StorageError::Conflict(why) if left > 1 => {
+                            tracing::info!(reason = %why, "stock changed under us; deciding again");
+                            me.send(Again { op, left: left - 1 }).await.map_err(|_| {
+                                StorageError::Backend("the inventory actor stopped".into())
+                            })?
+                        }
+                        other => Err(other.into()),
+                    }
+                }
+            }
+        })
+    }
+
+    /// The order's reservation: remembered, or read from storage.
+    fn reservation(&mut self, id: OrderId) -> Result<Option<Reservation>, StorageError> {
+        if let Some(r) = self.reservations.get(&id) {
+            return Ok(Some(r.clone()));
+        }
+        let stored = self.store.reservation(id)?;
+        if let Some(r) = &stored {
+            self.remember(r.clone());
+        }
+        Ok(stored)
+    }
+
+    fn remember(&mut self, r: Reservation) {
+        if self.reservations.len() >= RESERVATIONS_KEPT {
+            self.reservations.clear();
+        }
+        self.reservations.insert(r.order_id, r);
     }
 
     /// Decides `op` on the ledger and writes what it changed, conditional on the values it was
-    /// decided on; decides again on a conflict. `skus` are the skus the operation may touch
-    /// (their cells' current values are what the write expects). Returns the operation's value
-    /// and the commit to await; an operation that changes nothing still waits for whatever
-    /// produced the stored state it answered from.
+    /// decided on; decides again on a conflict reported at once. `skus` are the skus the
+    /// operation may touch (their cells' current values are what the write expects). Returns
+    /// the operation's value and the commit to await; an operation that changes nothing still
+    /// waits for whatever produced the stored state it answered from.
     fn run<T>(
         &mut self,
         keyed: Keyed,
         skus: &[&str],
         mut op: impl FnMut(&mut Ledger, Option<&Reservation>) -> Result<(T, Change), StockError>,
     ) -> Result<(T, Durable), InventoryError> {
+        if self.stale.swap(false, Ordering::SeqCst) {
+            self.reload()?;
+        }
         let mut reloaded = false;
+        let mut known = Known::Remembered;
         for _ in 0..ATTEMPTS {
             let existing = match keyed {
-                Keyed::Order(id) => self.store.reservation(id)?,
+                Keyed::Order(id) | Keyed::Reserve(id) => match self.reservations.get(&id) {
+                    Some(r) if known != Known::Stored => Some(r.clone()),
+                    None if known != Known::Stored && matches!(keyed, Keyed::Reserve(_)) => {
+                        known = Known::Assumed;
+                        None
+                    }
+                    _ => {
+                        known = Known::Stored;
+                        self.reservations.remove(&id);
+                        self.reservation(id)?
+                    }
+                },
                 _ => None,
             };
             let before: HashMap<(String, String), StockLevel> = skus
@@ -96,10 +208,17 @@ impl InventoryActor {
                 _ => None,
             };
             if change.reservation.is_none() && change.touched.is_empty() && restock.is_none() {
-                // Nothing to write, so no version check to catch a ledger that other nodes
-                // moved on: with other writers, decide once more on a fresh ledger first.
+                // Nothing to write, so no check to catch a reservation that was only remembered
+                // or assumed: decide once more on the stored one. With other writers, on a
+                // fresh ledger too.
+                let keyed_by_order = matches!(keyed, Keyed::Order(_) | Keyed::Reserve(_));
+                if keyed_by_order && known != Known::Stored {
+                    known = Known::Stored;
+                    continue;
+                }
                 if self.store.has_other_writers() && !reloaded {
                     reloaded = true;
+                    known = Known::Stored;
                     self.reload()?;
                     continue;
                 }
@@ -129,10 +248,16 @@ impl InventoryActor {
                 restock,
             };
             match self.store.write_stock(&write) {
-                Ok(durable) => return Ok((value, durable)),
+                Ok(durable) => {
+                    if let Some(r) = write.reservation {
+                        self.remember(r.new);
+                    }
+                    return Ok((value, durable));
+                }
                 Err(e) => {
                     // The ledger is ahead of storage now: reload it, so it never drifts.
                     self.reload()?;
+                    known = Known::Stored;
                     match e {
                         StorageError::Conflict(why) => {
                             tracing::info!(reason = %why, "stock changed under us; deciding again");
@@ -150,7 +275,10 @@ impl InventoryActor {
 }
 
 impl InventoryActor {
+    /// The ledger from storage (which has every write this actor made), and no remembered
+    /// reservations.
     fn reload(&mut self) -> Result<(), StorageError> {
+        self.reservations.clear();
         self.ledger = Ledger::from_levels(self.store.stock_levels()?);
         Ok(())
     }
@@ -161,75 +289,69 @@ impl Actor for InventoryActor {
 }
 
 /// Reserve every line for an order, in one warehouse.
-#[derive(Message)]
+#[derive(Message, Clone)]
 #[rtype(result = "Result<ReserveOutcome, InventoryError>")]
 pub struct Reserve {
     pub order_id: OrderId,
     pub lines: Vec<LineQty>,
 }
 
-impl Handler<Reserve> for InventoryActor {
-    type Result = Reply<ReserveOutcome>;
-    fn handle(&mut self, m: Reserve, _: &mut Context<Self>) -> Self::Result {
-        let skus: Vec<&str> = m.lines.iter().map(|l| l.sku.as_str()).collect();
+impl StockOp for Reserve {
+    type Value = ReserveOutcome;
+    fn decide(&self, actor: &mut InventoryActor) -> Result<(ReserveOutcome, Durable), InventoryError> {
+        let skus: Vec<&str> = self.lines.iter().map(|l| l.sku.as_str()).collect();
         // A repeated request changes nothing and answers once whatever produced the stored
         // answer is durable.
-        reply(
-            self.run(Keyed::Order(m.order_id), &skus, |ledger, existing| {
-                Ok(ledger.reserve(existing, m.order_id, &m.lines))
-            }),
-        )
+        actor.run(Keyed::Reserve(self.order_id), &skus, |ledger, existing| {
+            Ok(ledger.reserve(existing, self.order_id, &self.lines))
+        })
     }
 }
 
 /// Give back an order's reservation (cancellation). Leaves a tombstone if none exists yet.
-#[derive(Message)]
+#[derive(Message, Clone)]
 #[rtype(result = "Result<(), InventoryError>")]
 pub struct Release {
     pub order_id: OrderId,
 }
 
-impl Handler<Release> for InventoryActor {
-    type Result = Reply<()>;
-    fn handle(&mut self, m: Release, _: &mut Context<Self>) -> Self::Result {
-        let held = match self.store.reservation(m.order_id) {
-            Ok(r) => r.map(|r| r.lines).unwrap_or_default(),
-            Err(e) => return Box::pin(async move { Err(e.into()) }),
-        };
+impl StockOp for Release {
+    type Value = ();
+    fn decide(&self, actor: &mut InventoryActor) -> Result<((), Durable), InventoryError> {
+        let held = actor
+            .reservation(self.order_id)?
+            .map(|r| r.lines)
+            .unwrap_or_default();
         let skus: Vec<&str> = held.iter().map(|l| l.sku.as_str()).collect();
-        reply(
-            self.run(Keyed::Order(m.order_id), &skus, |ledger, existing| {
-                Ok(((), ledger.release(existing, m.order_id)))
-            }),
-        )
+        actor.run(Keyed::Order(self.order_id), &skus, |ledger, existing| {
+            Ok(((), ledger.release(existing, self.order_id)))
+        })
     }
 }
 
 /// The reserved units left with the carrier.
-#[derive(Message)]
+#[derive(Message, Clone)]
 #[rtype(result = "Result<(), InventoryError>")]
 pub struct Commit {
     pub order_id: OrderId,
 }
 
-impl Handler<Commit> for InventoryActor {
-    type Result = Reply<()>;
-    fn handle(&mut self, m: Commit, _: &mut Context<Self>) -> Self::Result {
-        let held = match self.store.reservation(m.order_id) {
-            Ok(r) => r.map(|r| r.lines).unwrap_or_default(),
-            Err(e) => return Box::pin(async move { Err(e.into()) }),
-        };
+impl StockOp for Commit {
+    type Value = ();
+    fn decide(&self, actor: &mut InventoryActor) -> Result<((), Durable), InventoryError> {
+        let held = actor
+            .reservation(self.order_id)?
+            .map(|r| r.lines)
+            .unwrap_or_default();
         let skus: Vec<&str> = held.iter().map(|l| l.sku.as_str()).collect();
-        reply(
-            self.run(Keyed::Order(m.order_id), &skus, |ledger, existing| {
-                Ok(((), ledger.commit(existing)))
-            }),
-        )
+        actor.run(Keyed::Order(self.order_id), &skus, |ledger, existing| {
+            Ok(((), ledger.commit(existing)))
+        })
     }
 }
 
 /// Returned goods back on the shelf, once per (order, step).
-#[derive(Message)]
+#[derive(Message, Clone)]
 #[rtype(result = "Result<(), InventoryError>")]
 pub struct Restock {
     pub order_id: OrderId,
@@ -238,25 +360,22 @@ pub struct Restock {
     pub lines: Vec<LineQty>,
 }
 
-impl Handler<Restock> for InventoryActor {
-    type Result = Reply<()>;
-    fn handle(&mut self, m: Restock, _: &mut Context<Self>) -> Self::Result {
-        match self.store.restocked(m.order_id, m.step) {
-            Ok(true) => Box::pin(async { Ok(()) }),
-            Ok(false) => {
-                let skus: Vec<&str> = m.lines.iter().map(|l| l.sku.as_str()).collect();
-                let keyed = Keyed::Restock(m.order_id, m.step);
-                reply(self.run(keyed, &skus, |ledger, _| {
-                    Ok(((), ledger.restock(&m.warehouse, &m.lines)))
-                }))
-            }
-            Err(e) => Box::pin(async move { Err(e.into()) }),
+impl StockOp for Restock {
+    type Value = ();
+    fn decide(&self, actor: &mut InventoryActor) -> Result<((), Durable), InventoryError> {
+        if actor.store.restocked(self.order_id, self.step)? {
+            return Ok(((), actor.store.sync()));
         }
+        let skus: Vec<&str> = self.lines.iter().map(|l| l.sku.as_str()).collect();
+        let keyed = Keyed::Restock(self.order_id, self.step);
+        actor.run(keyed, &skus, |ledger, _| {
+            Ok(((), ledger.restock(&self.warehouse, &self.lines)))
+        })
     }
 }
 
 /// An admin's stock count for one cell.
-#[derive(Message)]
+#[derive(Message, Clone)]
 #[rtype(result = "Result<StockLevel, InventoryError>")]
 pub struct SetOnHand {
     pub warehouse: String,
@@ -264,15 +383,28 @@ pub struct SetOnHand {
     pub on_hand: i64,
 }
 
-impl Handler<SetOnHand> for InventoryActor {
-    type Result = Reply<StockLevel>;
-    fn handle(&mut self, m: SetOnHand, _: &mut Context<Self>) -> Self::Result {
-        reply(self.run(Keyed::Nothing, &[&m.sku], |ledger, _| {
-            let change = ledger.set_on_hand(&m.warehouse, &m.sku, m.on_hand)?;
-            Ok((ledger.level(&m.warehouse, &m.sku), change))
-        }))
+impl StockOp for SetOnHand {
+    type Value = StockLevel;
+    fn decide(&self, actor: &mut InventoryActor) -> Result<(StockLevel, Durable), InventoryError> {
+        actor.run(Keyed::Nothing, &[&self.sku], |ledger, _| {
+            let change = ledger.set_on_hand(&self.warehouse, &self.sku, self.on_hand)?;
+            Ok((ledger.level(&self.warehouse, &self.sku), change))
+        })
     }
 }
+
+/// Every stock operation is handled the same way: decided, written, answered once durable.
+macro_rules! handle_stock_ops {
+    ($($op:ty),*) => {$(
+        impl Handler<$op> for InventoryActor {
+            type Result = Reply<<$op as StockOp>::Value>;
+            fn handle(&mut self, m: $op, ctx: &mut Context<Self>) -> Self::Result {
+                self.answer(m, ATTEMPTS, ctx)
+            }
+        }
+    )*};
+}
+handle_stock_ops!(Reserve, Release, Commit, Restock, SetOnHand);
 
 /// Levels of one sku in every warehouse, from the actor's ledger.
 #[derive(Message)]

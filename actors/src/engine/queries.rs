@@ -17,8 +17,15 @@ impl Engine {
 
     /// The order with its full history.
     pub async fn order_with_history(&self, id: OrderId) -> Result<OrderView, EngineError> {
-        let order = self.order(id).await?;
-        self.with_history(order).await
+        let (order, history) = self
+            .store()
+            .order_with_history(id)
+            .await?
+            .ok_or(EngineError::NotFound)?;
+        Ok(OrderView {
+            order,
+            history: History::from_json(history),
+        })
     }
 
     pub(super) async fn with_history(&self, order: Order) -> Result<OrderView, EngineError> {
