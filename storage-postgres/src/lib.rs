@@ -364,6 +364,19 @@ async fn get(shared: &Shared) -> Result<deadpool_postgres::Client> {
 }
 
 impl Shared {
+    async fn history_json(&self, id: OrderId, version: u32) -> Result<Vec<EventsJson>> {
+        let rows = self
+            .query(
+                "SELECT first_seq, body FROM events WHERE order_id = $1 AND seq <= $2 ORDER BY seq",
+                &[&id, &(version as i32)],
+            )
+            .await?;
+        Ok(transitions(rows.iter().map(|r| (r.get(0), r.get(1))))?
+            .into_iter()
+            .map(|(_, events)| events)
+            .collect())
+    }
+
     /// Runs a read (prepared once per connection) and returns its rows.
     async fn query(
         &self,
@@ -498,18 +511,19 @@ impl Storage for PostgresStorage {
     }
 
     fn history_json(&self, id: OrderId, version: u32) -> Result<Vec<EventsJson>> {
-        self.block(move |s| async move {
-            let rows = s
-                .query(
-                    "SELECT first_seq, body FROM events WHERE order_id = $1 AND seq <= $2 ORDER BY seq",
-                    &[&id, &(version as i32)],
-                )
-                .await?;
-            Ok(transitions(rows.iter().map(|r| (r.get(0), r.get(1))))?
-                .into_iter()
-                .map(|(_, events)| events)
-                .collect())
-        })
+        self.block(move |s| async move { s.history_json(id, version).await })
+    }
+
+    fn history_json_async(&self, id: OrderId, version: u32) -> BoxFuture<Vec<EventsJson>> {
+        let shared = self.shared.clone();
+        let task = self
+            .shared
+            .handle
+            .spawn(async move { shared.history_json(id, version).await });
+        // Unconstrained: see `block`.
+        Box::pin(tokio::task::unconstrained(async move {
+            task.await.map_err(error::other)?
+        }))
     }
 
     /// One statement, one round trip, on this backend's runtime: the caller's thread is not

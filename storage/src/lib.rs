@@ -134,6 +134,12 @@ pub trait Storage: Send + Sync + 'static {
     /// transition, for reads that pass them through or read only a few fields.
     fn history_json(&self, id: OrderId, version: u32) -> Result<Vec<EventsJson>>;
 
+    /// [`Storage::history_json`] as a future, for the same reason as
+    /// [`Storage::order_with_history`]; the default reads synchronously.
+    fn history_json_async(&self, id: OrderId, version: u32) -> BoxFuture<Vec<EventsJson>> {
+        Box::pin(std::future::ready(self.history_json(id, version)))
+    }
+
     /// The order's committed snapshot with its history up to that snapshot (as
     /// [`Storage::history_json`]), read together: what a client reading one order sees. A
     /// future, so that a backend whose reads wait on the network answers without holding the

@@ -12,7 +12,7 @@
 
 use super::effects::Answer;
 use super::order_actor::Executed;
-use super::{Claim, Engine, EngineError, OrderView};
+use super::{Claim, Engine, EngineError, History, OrderView};
 use crate::domain::shipping;
 use crate::domain::{
     fold, CarrierEventKind, Cause, Command, Event, LineQty, NewOrder, OrderId, Parcel,
@@ -294,15 +294,19 @@ impl Engine {
             .registry
             .execute(id, command, cause, None, Answer::AfterEffects)
             .await?;
-        let order = self
-            .read(move |s| s.load_order(id))
+        let (order, history) = self
+            .store()
+            .order_with_history(id)
             .await?
             .ok_or(EngineError::NotFound)?;
         if order.version > done.order.version {
             // An answer to an effect was applied after the command; it may not be flushed yet.
             self.store().sync().await?;
         }
-        self.with_history(order).await
+        Ok(OrderView {
+            order,
+            history: History::from_json(history),
+        })
     }
 }
 

@@ -214,8 +214,13 @@ impl Engine {
             clock.clone(),
         )
         .start();
-        let notifier =
-            Notifier::new(store.clone(), clock.clone(), config.notifications.clone()).start();
+        // The notifier re-reads each entry before sending it: the same holds for it.
+        let notifier = Notifier::new(store.clone(), clock.clone(), config.notifications.clone());
+        let notifier = if store.reads_wait_on_network() {
+            Notifier::start_in_arbiter(&Arbiter::new().handle(), move |_| notifier)
+        } else {
+            notifier.start()
+        };
         let effects = Effects::new(
             store.clone(),
             inventory.clone(),

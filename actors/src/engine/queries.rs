@@ -30,7 +30,7 @@ impl Engine {
 
     pub(super) async fn with_history(&self, order: Order) -> Result<OrderView, EngineError> {
         let (id, version) = (order.id, order.version);
-        let history = History::from_json(self.read(move |s| s.history_json(id, version)).await?);
+        let history = History::from_json(self.store().history_json_async(id, version).await?);
         Ok(OrderView { order, history })
     }
 
