@@ -221,7 +221,10 @@ async fn run(
         let outcomes = match ensure(&mut session, &connect).await {
             Err(e) => {
                 let why = format!("cannot reach the database: {e}");
-                batch.iter().map(|_| Err(Refusal::Backend(why.clone()))).collect()
+                batch
+                    .iter()
+                    .map(|_| Err(Refusal::Backend(why.clone())))
+                    .collect()
             }
             Ok(s) => {
                 let outcomes = pipeline(s, &node, &batch).await;
@@ -261,9 +264,7 @@ async fn ensure<'a>(
             .await
             .map_err(error::db)?;
         let write = client
-            .prepare(
-                "SELECT orderly_write_stock($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
+            .prepare("SELECT orderly_write_stock($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
             .await
             .map_err(error::db)?;
         *session = Some(Session { client, write });

@@ -977,7 +977,9 @@ fn is_conflict<T: std::fmt::Debug>(r: Result<T>) -> bool {
 /// Whether a stock write was refused: at once, or through its commit (a backend that
 /// pipelines stock writes learns of the refusal later).
 fn stock_refused(r: Result<Commit>) -> bool {
-    is_conflict(r.and_then(|c| futures::executor::block_on(std::future::IntoFuture::into_future(c))))
+    is_conflict(
+        r.and_then(|c| futures::executor::block_on(std::future::IntoFuture::into_future(c))),
+    )
 }
 
 /// Stock writes apply only when every expected value still holds, all cells or none.
@@ -1143,9 +1145,7 @@ pub fn ledger_never_oversells(backend: &dyn Backend) {
                                 restock: None,
                             };
                             let written = h.write_stock(&write).and_then(|c| {
-                                futures::executor::block_on(std::future::IntoFuture::into_future(
-                                    c,
-                                ))
+                                futures::executor::block_on(std::future::IntoFuture::into_future(c))
                             });
                             match written {
                                 Ok(()) => {

@@ -82,7 +82,12 @@ enum Known {
 /// refused.
 pub trait StockOp: Clone + Send + Unpin + 'static {
     type Value: Send + 'static;
-    fn decide(&self, actor: &mut InventoryActor) -> Result<(Self::Value, Durable), InventoryError>;
+    /// `again`: the operation's write was refused before, so nothing is assumed this time.
+    fn decide(
+        &self,
+        actor: &mut InventoryActor,
+        again: bool,
+    ) -> Result<(Self::Value, Durable), InventoryError>;
 }
 
 /// An operation decided again after its write was refused through its commit.
@@ -120,7 +125,7 @@ impl InventoryActor {
     where
         Self: Handler<Again<M>>,
     {
-        let decided = op.decide(self);
+        let decided = op.decide(self, left < ATTEMPTS);
         let stale = self.stale.clone();
         let me = ctx.address();
         Box::pin(async move {
@@ -298,11 +303,20 @@ pub struct Reserve {
 
 impl StockOp for Reserve {
     type Value = ReserveOutcome;
-    fn decide(&self, actor: &mut InventoryActor) -> Result<(ReserveOutcome, Durable), InventoryError> {
+    fn decide(
+        &self,
+        actor: &mut InventoryActor,
+        again: bool,
+    ) -> Result<(ReserveOutcome, Durable), InventoryError> {
         let skus: Vec<&str> = self.lines.iter().map(|l| l.sku.as_str()).collect();
         // A repeated request changes nothing and answers once whatever produced the stored
         // answer is durable.
-        actor.run(Keyed::Reserve(self.order_id), &skus, |ledger, existing| {
+        let keyed = if again {
+            Keyed::Order(self.order_id)
+        } else {
+            Keyed::Reserve(self.order_id)
+        };
+        actor.run(keyed, &skus, |ledger, existing| {
             Ok(ledger.reserve(existing, self.order_id, &self.lines))
         })
     }
@@ -317,7 +331,11 @@ pub struct Release {
 
 impl StockOp for Release {
     type Value = ();
-    fn decide(&self, actor: &mut InventoryActor) -> Result<((), Durable), InventoryError> {
+    fn decide(
+        &self,
+        actor: &mut InventoryActor,
+        _again: bool,
+    ) -> Result<((), Durable), InventoryError> {
         let held = actor
             .reservation(self.order_id)?
             .map(|r| r.lines)
@@ -338,7 +356,11 @@ pub struct Commit {
 
 impl StockOp for Commit {
     type Value = ();
-    fn decide(&self, actor: &mut InventoryActor) -> Result<((), Durable), InventoryError> {
+    fn decide(
+        &self,
+        actor: &mut InventoryActor,
+        _again: bool,
+    ) -> Result<((), Durable), InventoryError> {
         let held = actor
             .reservation(self.order_id)?
             .map(|r| r.lines)
@@ -362,7 +384,11 @@ pub struct Restock {
 
 impl StockOp for Restock {
     type Value = ();
-    fn decide(&self, actor: &mut InventoryActor) -> Result<((), Durable), InventoryError> {
+    fn decide(
+        &self,
+        actor: &mut InventoryActor,
+        _again: bool,
+    ) -> Result<((), Durable), InventoryError> {
         if actor.store.restocked(self.order_id, self.step)? {
             return Ok(((), actor.store.sync()));
         }
@@ -385,7 +411,11 @@ pub struct SetOnHand {
 
 impl StockOp for SetOnHand {
     type Value = StockLevel;
-    fn decide(&self, actor: &mut InventoryActor) -> Result<(StockLevel, Durable), InventoryError> {
+    fn decide(
+        &self,
+        actor: &mut InventoryActor,
+        _again: bool,
+    ) -> Result<(StockLevel, Durable), InventoryError> {
         actor.run(Keyed::Nothing, &[&self.sku], |ledger, _| {
             let change = ledger.set_on_hand(&self.warehouse, &self.sku, self.on_hand)?;
             Ok((ledger.level(&self.warehouse, &self.sku), change))
