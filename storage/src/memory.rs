@@ -78,6 +78,9 @@ fn timer_of(k: &TimerKey) -> Option<Timer> {
 /// The in-memory backend; clone-free, share it as `Arc<dyn Storage>`.
 pub struct MemoryStorage {
     state: Arc<Mutex<State>>,
+    /// Refused stock writes fail through their commit rather than at once, as with a backend
+    /// that pipelines them (see [`MemoryStorage::refusing_stock_writes_late`]).
+    late_refusals: bool,
 }
 
 impl Default for MemoryStorage {
@@ -91,6 +94,7 @@ impl MemoryStorage {
     pub fn new() -> MemoryStorage {
         MemoryStorage {
             state: Arc::new(Mutex::new(State::default())),
+            late_refusals: false,
         }
     }
 
@@ -98,11 +102,71 @@ impl MemoryStorage {
     pub fn reopen(&self) -> MemoryStorage {
         MemoryStorage {
             state: self.state.clone(),
+            late_refusals: self.late_refusals,
         }
+    }
+
+    /// This handle reports a refused stock write through the write's [`Commit`] instead of at
+    /// once, as a backend that pipelines stock writes does (PostgreSQL): for testing the
+    /// engine against both behaviours the storage contract allows.
+    pub fn refusing_stock_writes_late(mut self) -> MemoryStorage {
+        self.late_refusals = true;
+        self
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Applies a stock change if every expected value holds (see [`Storage::write_stock`]).
+    fn apply_stock(&self, change: &StockChange) -> Result<Commit> {
+        let mut s = self.state();
+        for c in &change.cells {
+            let key = (c.warehouse.clone(), c.sku.clone());
+            if s.stock.get(&key).copied().unwrap_or_default() != c.expected {
+                return Err(StorageError::Conflict(format!(
+                    "stock of {} at {} changed",
+                    c.sku, c.warehouse
+                )));
+            }
+        }
+        if let Some(r) = &change.reservation {
+            if s.reservations.get(&r.new.order_id) != r.expected.as_ref() {
+                return Err(StorageError::Conflict(format!(
+                    "the reservation of order {} changed",
+                    r.new.order_id
+                )));
+            }
+        }
+        if let Some(marker) = change.restock {
+            if s.restocked.contains(&marker) {
+                return Err(StorageError::Conflict(format!(
+                    "order {} step {} was restocked already",
+                    marker.0, marker.1
+                )));
+            }
+        }
+        for c in &change.cells {
+            s.stock.insert((c.warehouse.clone(), c.sku.clone()), c.new);
+        }
+        if let Some(r) = &change.reservation {
+            s.reservations.insert(r.new.order_id, r.new.clone());
+        }
+        if let Some(marker) = change.restock {
+            s.restocked.insert(marker);
+        }
+        s.writes += 1;
+        Ok(Commit::durable())
+    }
+}
+
+/// A stock write refused after the fact (see [`MemoryStorage::refusing_stock_writes_late`]).
+struct Refused(String);
+
+impl crate::Durability for Refused {
+    fn wait(&self, _ticket: u64) -> crate::BoxFuture<()> {
+        let why = self.0.clone();
+        Box::pin(std::future::ready(Err(StorageError::Conflict(why))))
     }
 }
 
@@ -603,43 +667,12 @@ impl Storage for MemoryStorage {
     }
 
     fn write_stock(&self, change: &StockChange) -> Result<Commit> {
-        let mut s = self.state();
-        for c in &change.cells {
-            let key = (c.warehouse.clone(), c.sku.clone());
-            if s.stock.get(&key).copied().unwrap_or_default() != c.expected {
-                return Err(StorageError::Conflict(format!(
-                    "stock of {} at {} changed",
-                    c.sku, c.warehouse
-                )));
+        match self.apply_stock(change) {
+            Err(StorageError::Conflict(why)) if self.late_refusals => {
+                Ok(Commit::new(Arc::new(Refused(why)), 0))
             }
+            other => other,
         }
-        if let Some(r) = &change.reservation {
-            if s.reservations.get(&r.new.order_id) != r.expected.as_ref() {
-                return Err(StorageError::Conflict(format!(
-                    "the reservation of order {} changed",
-                    r.new.order_id
-                )));
-            }
-        }
-        if let Some(marker) = change.restock {
-            if s.restocked.contains(&marker) {
-                return Err(StorageError::Conflict(format!(
-                    "order {} step {} was restocked already",
-                    marker.0, marker.1
-                )));
-            }
-        }
-        for c in &change.cells {
-            s.stock.insert((c.warehouse.clone(), c.sku.clone()), c.new);
-        }
-        if let Some(r) = &change.reservation {
-            s.reservations.insert(r.new.order_id, r.new.clone());
-        }
-        if let Some(marker) = change.restock {
-            s.restocked.insert(marker);
-        }
-        s.writes += 1;
-        Ok(Commit::durable())
     }
 
     /// The whole store is taken at once, under the lock (it is in memory already), then handed

@@ -1,5 +1,6 @@
 //! The conformance suite against the in-memory backend: the suite asks nothing that only sled
-//! can give.
+//! can give. It runs twice: once refusing stock writes at once (as sled does), once through
+//! their commits (as PostgreSQL, which pipelines them, does); both are the contract.
 
 use orderly_storage::conformance::{Backend, Place};
 use orderly_storage::memory::MemoryStorage;
@@ -27,3 +28,18 @@ impl Place for Data {
 }
 
 orderly_storage::conformance_tests!(Memory);
+
+/// The same backend, refusing stock writes through their commits.
+mod refusing_late {
+    use super::*;
+
+    struct LateMemory;
+
+    impl Backend for LateMemory {
+        fn create(&self) -> Box<dyn Place> {
+            Box::new(Data(MemoryStorage::new().refusing_stock_writes_late()))
+        }
+    }
+
+    orderly_storage::conformance_tests!(LateMemory);
+}

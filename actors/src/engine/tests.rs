@@ -380,6 +380,78 @@ fn concurrent_orders_never_oversell_the_last_units() {
     });
 }
 
+/// Another writer (a second node) reserves units under the engine's ledger, and storage refuses
+/// the engine's stale writes only through their commits (as PostgreSQL's pipelined stock writes
+/// do): the inventory reloads, decides again, and still sells exactly what is there.
+#[test]
+fn stock_refused_after_the_fact_is_decided_again_without_overselling() {
+    use crate::domain::inventory::{Ledger, StockLevel};
+    use orderly_storage::{CellWrite, ReservationWrite, StockChange};
+    let data = MemoryStorage::new().refusing_stock_writes_late();
+    let path = data.reopen();
+    run(move || async move {
+        let e = Engine::start(open(&path), clock(), config()).unwrap();
+        e.set_stock("ams".into(), "hot".into(), 6).await.unwrap();
+        // The other node takes 2 of the 6 units; the engine's ledger still says 6 free.
+        let other = open(&path);
+        let before = StockLevel {
+            on_hand: 6,
+            reserved: 0,
+        };
+        let mut ledger = Ledger::from_levels([(("ams".to_string(), "hot".to_string()), before)]);
+        let elsewhere = OrderId::now_v7();
+        let lines = [LineQty {
+            sku: "hot".into(),
+            quantity: 2,
+        }];
+        let (_, change) = ledger.reserve(None, elsewhere, &lines);
+        let written = other.write_stock(&StockChange {
+            cells: vec![CellWrite {
+                warehouse: "ams".into(),
+                sku: "hot".into(),
+                expected: before,
+                new: ledger.level("ams", "hot"),
+            }],
+            reservation: Some(ReservationWrite {
+                expected: None,
+                new: change.reservation.expect("reserved"),
+            }),
+            restock: None,
+        });
+        written.unwrap().await.unwrap();
+
+        let placing = (0..8).map(|i| {
+            let e = e.clone();
+            async move {
+                place(
+                    &e,
+                    &format!("late{i}"),
+                    new_order("hot", 1, PaymentMethod::Cod, InitialPaymentStatus::Pending),
+                )
+                .await
+            }
+        });
+        let ids = futures::future::join_all(placing).await;
+        eventually("all settled", || {
+            ids.iter()
+                .all(|id| matches!(status(&e, *id), Status::Confirmed | Status::Cancelled))
+        })
+        .await;
+        let confirmed = ids
+            .iter()
+            .filter(|id| status(&e, **id) == Status::Confirmed)
+            .count();
+        assert_eq!(confirmed, 4, "6 on hand, 2 taken elsewhere");
+        assert_eq!(
+            e.store().stock_level("ams", "hot").unwrap(),
+            StockLevel {
+                on_hand: 6,
+                reserved: 6
+            }
+        );
+    });
+}
+
 #[test]
 fn idempotency_key_replays_and_rejects_a_different_body() {
     let data = MemoryStorage::new();
