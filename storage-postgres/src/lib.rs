@@ -33,6 +33,7 @@
 mod error;
 mod lanes;
 mod nodes;
+mod plans;
 mod rows;
 mod stock;
 mod transfer;
@@ -125,19 +126,8 @@ impl PostgresStorage {
     /// Connects, applies the schema's migrations (once, whichever node gets there first),
     /// registers this node and starts its commit lanes and heartbeat.
     pub fn open(config: PostgresConfig) -> Result<PostgresStorage> {
-        let mut pg: tokio_postgres::Config = tokio_postgres::Config::from_str(&config.url)
+        let pg: tokio_postgres::Config = tokio_postgres::Config::from_str(&config.url)
             .map_err(|e| StorageError::Backend(format!("storage.postgres.url: {e}").into()))?;
-        // Every statement is prepared once per connection. PostgreSQL switches a prepared
-        // statement to a generic plan after five runs, chosen on the table statistics of that
-        // moment: on a fresh database those say the tables are empty, and the generic plan of a
-        // lookup by key is a sequential scan, kept until autovacuum analyses the table (a minute
-        // or more; the first bench on a fresh database ran at half speed). Custom plans see the
-        // real size and the real arrays, for a few microseconds of planning per statement.
-        let options = match pg.get_options() {
-            Some(given) => format!("{given} -c plan_cache_mode=force_custom_plan"),
-            None => "-c plan_cache_mode=force_custom_plan".to_string(),
-        };
-        pg.options(options);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("orderly-postgres")
@@ -212,6 +202,11 @@ impl PostgresStorage {
             stock,
         });
         nodes::spawn_heartbeat(&shared.handle, Arc::downgrade(&shared));
+        plans::spawn(
+            &shared.handle,
+            shared.pool.clone(),
+            Arc::downgrade(&shared.counters),
+        );
         Ok(PostgresStorage {
             shared,
             runtime: Some(runtime),
