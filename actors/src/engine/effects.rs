@@ -12,7 +12,7 @@
 
 use super::carrier::{Book, CarrierActor};
 use super::inventory::{Commit, InventoryActor, InventoryError, Release, Reserve, Restock};
-use super::notifier::{Deliver, Notifier};
+use super::notifier::{Deliver, Notifier, Origin};
 use super::{EngineError, EngineStats};
 use crate::domain::inventory::ReserveOutcome;
 use crate::domain::{Cause, Command, EffectKind, OrderId};
@@ -99,10 +99,21 @@ impl Effects {
     /// non-notification entries are done or the effect timeout has passed (they carry on in
     /// the background either way).
     pub async fn send(&self, entries: Vec<OutboxEntry>, answer: Answer) {
+        self.dispatch(entries, answer, Origin::Commit).await
+    }
+
+    /// Sends entries read back from storage (left by a previous run, or taken over from a
+    /// stopped node) on their way, in the background.
+    pub async fn send_stored(&self, entries: Vec<OutboxEntry>) {
+        self.dispatch(entries, Answer::AfterCommit, Origin::Storage)
+            .await
+    }
+
+    async fn dispatch(&self, entries: Vec<OutboxEntry>, answer: Answer, origin: Origin) {
         let mut running = Vec::new();
         for entry in entries {
             if matches!(entry.effect.kind, EffectKind::Notify { .. }) {
-                self.inner.notifier.do_send(Deliver(entry));
+                self.inner.notifier.do_send(Deliver { entry, origin });
                 continue;
             }
             let effects = self.clone();

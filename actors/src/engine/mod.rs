@@ -271,7 +271,7 @@ impl Engine {
             tracing::info!(count = entries.len(), "resuming undelivered messages");
         }
         let effects = self.inner.ctx.effects.clone();
-        actix_rt::spawn(async move { effects.send(entries, effects::Answer::AfterCommit).await });
+        actix_rt::spawn(async move { effects.send_stored(entries).await });
         Ok(())
     }
 
@@ -295,9 +295,7 @@ impl Engine {
                             "delivering messages of a stopped node"
                         );
                         let effects = effects.clone();
-                        actix_rt::spawn(async move {
-                            effects.send(entries, effects::Answer::AfterCommit).await
-                        });
+                        actix_rt::spawn(async move { effects.send_stored(entries).await });
                     }
                     Ok(_) => {}
                     Err(e) => {

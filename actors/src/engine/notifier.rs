@@ -202,7 +202,21 @@ fn rand01() -> f64 {
 /// is EffectKind::Notify and whose `channel` is Some("log"|"webhook").
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-pub struct Deliver(pub OutboxEntry);
+pub struct Deliver {
+    pub entry: OutboxEntry,
+    pub origin: Origin,
+}
+
+/// Where a [`Deliver`]'s entry comes from, which says what its first attempt must check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Handed over by the transition that wrote it, right after its commit: it is in the
+    /// outbox and its order exists, so the first attempt reads neither back.
+    Commit,
+    /// Read back from storage (at start, taken over from a stopped node, requeued from the
+    /// dead letters): checked against storage first, like every retry.
+    Storage,
+}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NotifierStats {
@@ -252,6 +266,63 @@ enum Channel {
     },
 }
 
+/// What an attempt needs to know about the order.
+#[derive(Clone, Copy)]
+enum OrderRead {
+    Nothing,
+    Exists,
+    Load,
+}
+
+/// An attempt's reads: the stored entry, and the order as far as the channel needs it
+/// (`Some(None)` when only its existence was asked for and it exists).
+struct AttemptRead {
+    stored: Result<Option<OutboxEntry>, String>,
+    order: Result<Option<Option<Order>>, String>,
+}
+
+impl AttemptRead {
+    fn of(
+        store: &dyn Storage,
+        entry: &OutboxEntry,
+        needs: OrderRead,
+        origin: Origin,
+    ) -> AttemptRead {
+        let stored = match origin {
+            Origin::Commit => Ok(Some(entry.clone())),
+            Origin::Storage => store.outbox_entry(entry).map_err(|e| e.to_string()),
+        };
+        let id = entry.effect.order_id;
+        let order = match (&stored, needs) {
+            (Ok(Some(_)), OrderRead::Exists) => store
+                .order_exists(id)
+                .map(|exists| exists.then_some(None))
+                .map_err(|e| e.to_string()),
+            (Ok(Some(_)), OrderRead::Load) => store
+                .load_order(id)
+                .map(|o| o.map(Some))
+                .map_err(|e| e.to_string()),
+            _ => Ok(None),
+        };
+        AttemptRead { stored, order }
+    }
+
+    /// Nothing read: the entry was just committed, with its order (see [`Origin::Commit`]).
+    fn committed(entry: OutboxEntry) -> AttemptRead {
+        AttemptRead {
+            stored: Ok(Some(entry)),
+            order: Ok(Some(None)),
+        }
+    }
+
+    fn failed(why: &str) -> AttemptRead {
+        AttemptRead {
+            stored: Err(why.to_string()),
+            order: Err(why.to_string()),
+        }
+    }
+}
+
 impl Notifier {
     pub fn new(store: Arc<dyn Storage>, clock: Arc<dyn Clock>, config: NotifierConfig) -> Self {
         let secret = config
@@ -298,16 +369,50 @@ impl Notifier {
     /// Runs an attempt after `delay` of real time. The delay is real time, not the injected
     /// clock's: a timer has to fire even when a test's manual clock stands still.
     fn schedule(&mut self, entry: OutboxEntry, delay: Duration, ctx: &mut Context<Self>) {
-        ctx.run_later(delay, move |act, ctx| act.attempt(entry, ctx));
+        ctx.run_later(delay, move |act, ctx| {
+            act.attempt(entry, Origin::Storage, ctx)
+        });
     }
 
     /// One delivery attempt. `entry` is our latest view of the message; the store has the
-    /// authoritative one.
-    fn attempt(&mut self, entry: OutboxEntry, ctx: &mut Context<Self>) {
+    /// authoritative one, read first (with the order, when the channel needs it). With storage
+    /// across the network those reads run on the blocking pool, so this actor keeps taking
+    /// messages while they wait; otherwise they are answered at once.
+    fn attempt(&mut self, entry: OutboxEntry, origin: Origin, ctx: &mut Context<Self>) {
+        let needs = match (self.channel(entry.channel.as_deref()), origin) {
+            (Ok(Channel::Log), Origin::Commit) => OrderRead::Nothing,
+            (Ok(Channel::Log), Origin::Storage) => OrderRead::Exists,
+            (Ok(Channel::Webhook { .. }), _) => OrderRead::Load,
+            (Err(_), _) => OrderRead::Nothing,
+        };
+        if origin == Origin::Commit && matches!(needs, OrderRead::Nothing) {
+            return self.attempt_with(entry.clone(), AttemptRead::committed(entry), ctx);
+        }
+        let store = self.store.clone();
+        let key = entry.clone();
+        let read = move || AttemptRead::of(&*store, &key, needs, origin);
+        if !self.store.reads_wait_on_network() {
+            let read = read();
+            return self.attempt_with(entry, read, ctx);
+        }
+        let reading = async move {
+            actix_rt::task::spawn_blocking(read)
+                .await
+                .unwrap_or_else(|_| AttemptRead::failed("the read did not finish"))
+        };
+        ctx.spawn(
+            reading
+                .into_actor(self)
+                .map(move |read, act, ctx| act.attempt_with(entry, read, ctx)),
+        );
+    }
+
+    /// The attempt, once its reads are back.
+    fn attempt_with(&mut self, entry: OutboxEntry, read: AttemptRead, ctx: &mut Context<Self>) {
         let key = entry.message_id();
-        // Re-read first: if the entry is gone the message was delivered (or dead-lettered)
-        // already, and sending it again would only make noise.
-        let entry = match self.store.outbox_entry(&entry) {
+        // If the entry is gone the message was delivered (or dead-lettered) already, and
+        // sending it again would only make noise.
+        let entry = match read.stored {
             Ok(Some(stored)) => {
                 // If writing our retry state failed, memory is ahead of the store: keep the
                 // larger count so storage trouble cannot make a message retry forever.
@@ -340,9 +445,9 @@ impl Notifier {
             Channel::Log => {
                 // The log line needs no order data, only the order's existence (a message for a
                 // missing order is dead-lettered like on the webhook channel).
-                match self.store.order_exists(entry.effect.order_id) {
-                    Ok(true) => {}
-                    Ok(false) => {
+                match read.order {
+                    Ok(Some(_)) => {}
+                    Ok(None) => {
                         let missing = Outcome::Permanent("order not found".to_string());
                         return self.finish(entry, kind, missing, ctx);
                     }
@@ -365,9 +470,9 @@ impl Notifier {
                 secret,
             } => {
                 // Only the webhook needs the order (for the payload); the log line does not.
-                let order = match self.store.load_order(entry.effect.order_id) {
-                    Ok(Some(order)) => order,
-                    Ok(None) => {
+                let order = match read.order {
+                    Ok(Some(Some(order))) => order,
+                    Ok(_) => {
                         return self.finish(
                             entry,
                             kind,
@@ -476,7 +581,7 @@ impl Actor for Notifier {
 impl Handler<Deliver> for Notifier {
     type Result = ();
 
-    fn handle(&mut self, Deliver(entry): Deliver, ctx: &mut Context<Self>) {
+    fn handle(&mut self, Deliver { entry, origin }: Deliver, ctx: &mut Context<Self>) {
         if !self.pending.insert(entry.message_id()) {
             tracing::debug!(message_id = %entry.message_id(), "notification already pending; ignoring a repeated Deliver");
             return;
@@ -489,7 +594,7 @@ impl Handler<Deliver> for Notifier {
             .filter(|d| !d.is_zero());
         match wait {
             Some(wait) => self.schedule(entry, wait, ctx),
-            None => self.attempt(entry, ctx),
+            None => self.attempt(entry, origin, ctx),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! are checked against the committed snapshot); they do not wait for a flush.
 
 use super::inventory::{GetStock, InventoryError, SetOnHand};
-use super::notifier::Deliver;
+use super::notifier::{Deliver, Origin};
 use super::{DeadLetter, Engine, EngineError, History, OrderView, StockLevel};
 use crate::domain::{Order, OrderId, Status};
 
@@ -110,7 +110,10 @@ impl Engine {
             return Ok(false);
         };
         commit.await?;
-        self.inner.notifier.do_send(Deliver(entry));
+        self.inner.notifier.do_send(Deliver {
+            entry,
+            origin: Origin::Storage,
+        });
         Ok(true)
     }
 }

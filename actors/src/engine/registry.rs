@@ -117,7 +117,12 @@ impl Registry {
         // nodes writing) its write may be refused because another node wrote the order first.
         let mut conflicts = 0u32;
         for _ in 0..5 + CONFLICT_RETRIES {
-            let preloaded = self.preload(id).await?;
+            // A placement's id was made for it a moment ago: there is nothing to load (and
+            // if there were, the write's version check would refuse it).
+            let preloaded = match activation {
+                Activation::CreateIfMissing => Some(None),
+                Activation::Existing => self.preload(id).await?,
+            };
             let slot = self.get_or_activate(id, activation, preloaded)?;
             let nonce = next_nonce();
             let send = slot.addr.send(Execute {

@@ -196,8 +196,14 @@ async fn webhook_retries_until_delivered_once_with_a_stable_signed_id() {
     let addr = Notifier::new(store.clone(), clock, config(Some(url), 8)).start();
 
     // A repeated Deliver while the first chain is pending must not start a second chain.
-    addr.do_send(Deliver(e.clone()));
-    addr.do_send(Deliver(e.clone()));
+    addr.do_send(Deliver {
+        entry: e.clone(),
+        origin: Origin::Storage,
+    });
+    addr.do_send(Deliver {
+        entry: e.clone(),
+        origin: Origin::Storage,
+    });
     eventually("the entry to leave the outbox", || {
         store.outbox_entry(&e).unwrap().is_none()
     })
@@ -264,7 +270,10 @@ async fn webhook_that_always_fails_is_dead_lettered_after_max_attempts() {
     let e = entry(order.id, WEBHOOK);
     store.record_outbox_attempt(&e).unwrap();
     let addr = Notifier::new(store.clone(), Arc::new(SystemClock), config(Some(url), 3)).start();
-    addr.do_send(Deliver(e.clone()));
+    addr.do_send(Deliver {
+        entry: e.clone(),
+        origin: Origin::Storage,
+    });
 
     eventually("a dead letter", || {
         !store.dead_letters(10).unwrap().is_empty()
@@ -308,7 +317,10 @@ async fn unreachable_webhook_records_retry_state_with_the_error() {
     let e = entry(order.id, WEBHOOK);
     store.record_outbox_attempt(&e).unwrap();
     let addr = Notifier::new(store.clone(), clock, cfg).start();
-    addr.do_send(Deliver(e.clone()));
+    addr.do_send(Deliver {
+        entry: e.clone(),
+        origin: Origin::Storage,
+    });
 
     eventually("the first failure to be recorded", || {
         store
@@ -346,7 +358,10 @@ async fn log_channel_delivers_immediately() {
     let e = entry(order.id, LOG);
     store.record_outbox_attempt(&e).unwrap();
     let addr = Notifier::new(store.clone(), Arc::new(SystemClock), config(None, 8)).start();
-    addr.do_send(Deliver(e.clone()));
+    addr.do_send(Deliver {
+        entry: e.clone(),
+        origin: Origin::Storage,
+    });
     // Mailbox order: the Deliver is fully handled before GetStats is answered.
     assert_eq!(
         stats(&addr).await,
@@ -359,8 +374,41 @@ async fn log_channel_delivers_immediately() {
     assert!(store.outbox_entry(&e).unwrap().is_none());
 
     // Delivering it again is harmless: the entry is gone, so nothing happens.
-    addr.do_send(Deliver(e.clone()));
+    addr.do_send(Deliver {
+        entry: e.clone(),
+        origin: Origin::Storage,
+    });
     assert_eq!(stats(&addr).await.delivered, 1);
+}
+
+/// An entry handed over by its own commit is sent without reading storage back; one read back
+/// from storage is sent only if storage still has it.
+#[actix_rt::test]
+async fn a_just_committed_entry_is_sent_without_reading_it_back() {
+    let (store, _dir, order) = store_with_order();
+    let addr = Notifier::new(store.clone(), Arc::new(SystemClock), config(None, 8)).start();
+    // Not in this store's outbox: read back, it would count as delivered already.
+    let stored = entry(order.id, LOG);
+    addr.do_send(Deliver {
+        entry: stored,
+        origin: Origin::Storage,
+    });
+    assert_eq!(
+        stats(&addr).await.delivered,
+        0,
+        "gone from storage: not sent"
+    );
+    let mut committed = entry(order.id, LOG);
+    committed.effect.step += 1;
+    addr.do_send(Deliver {
+        entry: committed,
+        origin: Origin::Commit,
+    });
+    assert_eq!(
+        stats(&addr).await.delivered,
+        1,
+        "just committed: sent as it is"
+    );
 }
 
 #[actix_rt::test]
@@ -372,7 +420,10 @@ async fn honours_next_attempt_at_by_the_injected_clock() {
     e.next_attempt_at = Some(start_time() + chrono::Duration::milliseconds(200));
     store.record_outbox_attempt(&e).unwrap();
     let addr = Notifier::new(store.clone(), clock.clone(), config(None, 8)).start();
-    addr.do_send(Deliver(e.clone()));
+    addr.do_send(Deliver {
+        entry: e.clone(),
+        origin: Origin::Storage,
+    });
     assert_eq!(stats(&addr).await.delivered, 0, "not due yet");
     assert!(store.outbox_entry(&e).unwrap().is_some());
     eventually("the scheduled delivery", || {
@@ -386,7 +437,10 @@ async fn honours_next_attempt_at_by_the_injected_clock() {
     due.effect.step = 2;
     due.next_attempt_at = Some(start_time() - chrono::Duration::seconds(5));
     store.record_outbox_attempt(&due).unwrap();
-    addr.do_send(Deliver(due.clone()));
+    addr.do_send(Deliver {
+        entry: due.clone(),
+        origin: Origin::Storage,
+    });
     assert_eq!(stats(&addr).await.delivered, 2);
 }
 
@@ -395,8 +449,14 @@ async fn deliver_for_an_entry_no_longer_stored_does_nothing() {
     let (store, _dir, order) = store_with_order();
     let (url, rx, server) = start_receiver(0).await;
     let addr = Notifier::new(store.clone(), Arc::new(SystemClock), config(Some(url), 8)).start();
-    addr.do_send(Deliver(entry(order.id, WEBHOOK)));
-    addr.do_send(Deliver(entry(order.id, LOG)));
+    addr.do_send(Deliver {
+        entry: entry(order.id, WEBHOOK),
+        origin: Origin::Storage,
+    });
+    addr.do_send(Deliver {
+        entry: entry(order.id, LOG),
+        origin: Origin::Storage,
+    });
     assert_eq!(stats(&addr).await, NotifierStats::default());
     assert_eq!(rx.count(), 0);
     assert!(store.dead_letters(10).unwrap().is_empty());
@@ -413,8 +473,14 @@ async fn unusable_messages_are_dead_lettered_at_once() {
     let unconfigured = entry(order.id, WEBHOOK);
     store.record_outbox_attempt(&orphan).unwrap();
     store.record_outbox_attempt(&unconfigured).unwrap();
-    addr.do_send(Deliver(orphan.clone()));
-    addr.do_send(Deliver(unconfigured.clone()));
+    addr.do_send(Deliver {
+        entry: orphan.clone(),
+        origin: Origin::Storage,
+    });
+    addr.do_send(Deliver {
+        entry: unconfigured.clone(),
+        origin: Origin::Storage,
+    });
     assert_eq!(stats(&addr).await.dead_lettered, 2);
     let letters = store.dead_letters(10).unwrap();
     let error_of = |id: &str| {
