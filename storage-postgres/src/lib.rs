@@ -931,6 +931,13 @@ impl Storage for PostgresStorage {
         self.import_one(record)
     }
 
+    fn import_many(
+        &self,
+        records: &[TransferRecord],
+    ) -> std::result::Result<(), (usize, StorageError)> {
+        self.import_together(records)
+    }
+
     fn backup(&self, _dir: &Path) -> Result<BackupStats> {
         Err(StorageError::Unsupported(
             "PostgreSQL is backed up with its own tools: pg_dump -Fc (see the README)".into(),

@@ -204,169 +204,243 @@ impl PostgresStorage {
         self.block(move |s| async move {
             let mut c = get(&s).await?;
             let tx = c.transaction().await.map_err(error::db)?;
-            match &record {
-                TransferRecord::Order(o) => import_order(&tx, o).await?,
-                TransferRecord::Idempotency { key, record } => {
-                    let bytes = schema::encode_idempotency(record)?;
-                    let stored = tx
-                        .query_opt("SELECT record FROM idempotency WHERE key = $1", &[key])
-                        .await
-                        .map_err(error::db)?
-                        .map(|r| schema::decode_idempotency(r.get::<_, &[u8]>(0)))
-                        .transpose()?;
-                    match stored {
-                        Some(s) if &s == record => {}
-                        Some(_) => return Err(conflict(format!("idempotency key {key:?}"))),
-                        None => {
-                            need_order(&tx, record.order_id).await?;
-                            tx.execute(
-                                "INSERT INTO idempotency (key, order_id, record) VALUES ($1, $2, $3)",
-                                &[key, &record.order_id, &bytes],
-                            )
-                            .await
-                            .map_err(error::db)?;
-                        }
-                    }
-                }
-                TransferRecord::Stock {
-                    warehouse,
-                    sku,
-                    level,
-                } => {
-                    let stored = tx
-                        .query_opt(
-                            "SELECT on_hand, reserved FROM stock WHERE warehouse = $1 AND sku = $2",
-                            &[warehouse, sku],
-                        )
-                        .await
-                        .map_err(error::db)?
-                        .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1)));
-                    match stored {
-                        Some(s) if s == (level.on_hand, level.reserved) => {}
-                        Some(_) => return Err(conflict(format!("stock of {sku} at {warehouse}"))),
-                        None => {
-                            tx.execute(
-                                "INSERT INTO stock (warehouse, sku, on_hand, reserved) VALUES ($1, $2, $3, $4)",
-                                &[warehouse, sku, &level.on_hand, &level.reserved],
-                            )
-                            .await
-                            .map_err(error::db)?;
-                        }
-                    }
-                }
-                TransferRecord::Reservation(r) => {
-                    let stored = tx
-                        .query_opt(
-                            "SELECT reservation FROM reservations WHERE order_id = $1",
-                            &[&r.order_id],
-                        )
-                        .await
-                        .map_err(error::db)?
-                        .map(|row| schema::decode_reservation(row.get::<_, &[u8]>(0)))
-                        .transpose()?;
-                    match stored {
-                        Some(s) if &s == r => {}
-                        Some(_) => {
-                            return Err(conflict(format!("the reservation of order {}", r.order_id)))
-                        }
-                        None => {
-                            tx.execute(
-                                "INSERT INTO reservations (order_id, reservation) VALUES ($1, $2)",
-                                &[&r.order_id, &schema::encode_reservation(r)?],
-                            )
-                            .await
-                            .map_err(error::db)?;
-                        }
-                    }
-                }
-                TransferRecord::Restock { order_id, step } => {
-                    tx.execute(
-                        "INSERT INTO restocks (order_id, step) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                        &[order_id, &(*step as i32)],
-                    )
-                    .await
-                    .map_err(error::db)?;
-                }
-                TransferRecord::Outbox(entry) => {
-                    let row = OutboxRow::of(entry)?;
-                    let stored = tx
-                        .query_opt(
-                            "SELECT entry FROM outbox WHERE message_id = $1",
-                            &[&row.message_id],
-                        )
-                        .await
-                        .map_err(error::db)?
-                        .map(|r| schema::decode_outbox(r.get::<_, &[u8]>(0)))
-                        .transpose()?;
-                    match stored {
-                        Some(s) if &s == entry => {}
-                        Some(_) => return Err(conflict(format!("outbox entry {}", row.message_id))),
-                        None => {
-                            need_order(&tx, row.order_id).await?;
-                            tx.execute(
-                                "INSERT INTO outbox (message_id, order_id, step, owner, entry) \
-                                 VALUES ($1, $2, $3, NULL, $4)",
-                                &[&row.message_id, &row.order_id, &row.step, &row.entry],
-                            )
-                            .await
-                            .map_err(error::db)?;
-                        }
-                    }
-                }
-                TransferRecord::Timer(t) => {
-                    need_order(&tx, t.order_id).await?;
-                    let k = TimerKey::of(t);
-                    tx.execute(
-                        "INSERT INTO timers (order_id, kind, due, owner) VALUES ($1, $2, $3, NULL) \
-                         ON CONFLICT DO NOTHING",
-                        &[&k.order_id, &k.kind, &k.due],
-                    )
-                    .await
-                    .map_err(error::db)?;
-                }
-                TransferRecord::DeadLetter(letter) => {
-                    let entry = letter.entry.clone().ok_or_else(|| {
-                        StorageError::Codec(format!(
-                            "dead letter {} without its outbox entry",
-                            letter.message_id
-                        ))
-                    })?;
-                    let bytes = schema::encode_dead_letter(letter, &entry)?;
-                    let stored = tx
-                        .query_opt(
-                            "SELECT letter FROM dead_letters WHERE message_id = $1",
-                            &[&letter.message_id],
-                        )
-                        .await
-                        .map_err(error::db)?
-                        .map(|r| schema::decode_dead_letter(r.get::<_, &[u8]>(0)))
-                        .transpose()?;
-                    match stored {
-                        Some(s) if &s == letter => {}
-                        Some(_) => return Err(conflict(format!("dead letter {}", letter.message_id))),
-                        None => {
-                            tx.execute(
-                                "INSERT INTO dead_letters (message_id, failed_at, letter) VALUES ($1, $2, $3)",
-                                &[&letter.message_id, &letter.failed_at, &bytes],
-                            )
-                            .await
-                            .map_err(error::db)?;
-                        }
-                    }
-                }
-            }
+            import_in(&tx, &record).await?;
             tx.commit().await.map_err(error::db)
         })
     }
+
+    /// Imports `records` in one transaction, their statements pipelined: orders first, then
+    /// the records that refer to them. If that fails, one by one, so the record at fault is
+    /// the one named (with its index) and those before it stay.
+    pub(crate) fn import_together(
+        &self,
+        records: &[TransferRecord],
+    ) -> std::result::Result<(), (usize, StorageError)> {
+        let owned = records.to_vec();
+        let together = self.block(move |s| async move {
+            let mut c = get(&s).await?;
+            let tx = c.transaction().await.map_err(error::db)?;
+            let (orders, others): (Vec<&TransferRecord>, Vec<&TransferRecord>) = owned
+                .iter()
+                .partition(|r| matches!(r, TransferRecord::Order(_)));
+            futures::future::try_join_all(orders.into_iter().map(|r| import_in(&tx, r))).await?;
+            futures::future::try_join_all(others.into_iter().map(|r| import_in(&tx, r))).await?;
+            tx.commit().await.map_err(error::db)
+        });
+        if together.is_ok() {
+            return Ok(());
+        }
+        for (i, r) in records.iter().enumerate() {
+            self.import_one(r).map_err(|e| (i, e))?;
+        }
+        Ok(())
+    }
+}
+
+type Tx<'a> = deadpool_postgres::Transaction<'a>;
+
+/// A statement prepared once per connection.
+async fn prepared(tx: &Tx<'_>, sql: &str) -> Result<tokio_postgres::Statement> {
+    tx.prepare_cached(sql).await.map_err(error::db)
+}
+
+/// Stores one record inside `tx` (see [`orderly_storage::Storage::import`]).
+async fn import_in(tx: &Tx<'_>, record: &TransferRecord) -> Result<()> {
+    match record {
+        TransferRecord::Order(o) => import_order(tx, o).await?,
+        TransferRecord::Idempotency { key, record } => {
+            let bytes = schema::encode_idempotency(record)?;
+            let stored = tx
+                .query_opt(
+                    &prepared(tx, "SELECT record FROM idempotency WHERE key = $1").await?,
+                    &[key],
+                )
+                .await
+                .map_err(error::db)?
+                .map(|r| schema::decode_idempotency(r.get::<_, &[u8]>(0)))
+                .transpose()?;
+            match stored {
+                Some(s) if &s == record => {}
+                Some(_) => return Err(conflict(format!("idempotency key {key:?}"))),
+                None => {
+                    need_order(tx, record.order_id).await?;
+                    tx.execute(
+                        &prepared(
+                            tx,
+                            "INSERT INTO idempotency (key, order_id, record) VALUES ($1, $2, $3)",
+                        )
+                        .await?,
+                        &[key, &record.order_id, &bytes],
+                    )
+                    .await
+                    .map_err(error::db)?;
+                }
+            }
+        }
+        TransferRecord::Stock {
+            warehouse,
+            sku,
+            level,
+        } => {
+            let stored = tx
+                .query_opt(
+                    &prepared(
+                        tx,
+                        "SELECT on_hand, reserved FROM stock WHERE warehouse = $1 AND sku = $2",
+                    )
+                    .await?,
+                    &[warehouse, sku],
+                )
+                .await
+                .map_err(error::db)?
+                .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1)));
+            match stored {
+                Some(s) if s == (level.on_hand, level.reserved) => {}
+                Some(_) => return Err(conflict(format!("stock of {sku} at {warehouse}"))),
+                None => {
+                    tx.execute(
+&prepared(tx, "INSERT INTO stock (warehouse, sku, on_hand, reserved) VALUES ($1, $2, $3, $4)").await?,
+                        &[warehouse, sku, &level.on_hand, &level.reserved],
+                    )
+                    .await
+                    .map_err(error::db)?;
+                }
+            }
+        }
+        TransferRecord::Reservation(r) => {
+            let stored = tx
+                .query_opt(
+                    &prepared(
+                        tx,
+                        "SELECT reservation FROM reservations WHERE order_id = $1",
+                    )
+                    .await?,
+                    &[&r.order_id],
+                )
+                .await
+                .map_err(error::db)?
+                .map(|row| schema::decode_reservation(row.get::<_, &[u8]>(0)))
+                .transpose()?;
+            match stored {
+                Some(s) if &s == r => {}
+                Some(_) => {
+                    return Err(conflict(format!("the reservation of order {}", r.order_id)))
+                }
+                None => {
+                    tx.execute(
+                        &prepared(
+                            tx,
+                            "INSERT INTO reservations (order_id, reservation) VALUES ($1, $2)",
+                        )
+                        .await?,
+                        &[&r.order_id, &schema::encode_reservation(r)?],
+                    )
+                    .await
+                    .map_err(error::db)?;
+                }
+            }
+        }
+        TransferRecord::Restock { order_id, step } => {
+            tx.execute(
+                &prepared(
+                    tx,
+                    "INSERT INTO restocks (order_id, step) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )
+                .await?,
+                &[order_id, &(*step as i32)],
+            )
+            .await
+            .map_err(error::db)?;
+        }
+        TransferRecord::Outbox(entry) => {
+            let row = OutboxRow::of(entry)?;
+            let stored = tx
+                .query_opt(
+                    &prepared(tx, "SELECT entry FROM outbox WHERE message_id = $1").await?,
+                    &[&row.message_id],
+                )
+                .await
+                .map_err(error::db)?
+                .map(|r| schema::decode_outbox(r.get::<_, &[u8]>(0)))
+                .transpose()?;
+            match stored {
+                Some(s) if &s == entry => {}
+                Some(_) => return Err(conflict(format!("outbox entry {}", row.message_id))),
+                None => {
+                    need_order(tx, row.order_id).await?;
+                    tx.execute(
+                        &prepared(
+                            tx,
+                            "INSERT INTO outbox (message_id, order_id, step, owner, entry) \
+                         VALUES ($1, $2, $3, NULL, $4)",
+                        )
+                        .await?,
+                        &[&row.message_id, &row.order_id, &row.step, &row.entry],
+                    )
+                    .await
+                    .map_err(error::db)?;
+                }
+            }
+        }
+        TransferRecord::Timer(t) => {
+            need_order(tx, t.order_id).await?;
+            let k = TimerKey::of(t);
+            tx.execute(
+                &prepared(
+                    tx,
+                    "INSERT INTO timers (order_id, kind, due, owner) VALUES ($1, $2, $3, NULL) \
+                 ON CONFLICT DO NOTHING",
+                )
+                .await?,
+                &[&k.order_id, &k.kind, &k.due],
+            )
+            .await
+            .map_err(error::db)?;
+        }
+        TransferRecord::DeadLetter(letter) => {
+            let entry = letter.entry.clone().ok_or_else(|| {
+                StorageError::Codec(format!(
+                    "dead letter {} without its outbox entry",
+                    letter.message_id
+                ))
+            })?;
+            let bytes = schema::encode_dead_letter(letter, &entry)?;
+            let stored = tx
+                .query_opt(
+                    &prepared(tx, "SELECT letter FROM dead_letters WHERE message_id = $1").await?,
+                    &[&letter.message_id],
+                )
+                .await
+                .map_err(error::db)?
+                .map(|r| schema::decode_dead_letter(r.get::<_, &[u8]>(0)))
+                .transpose()?;
+            match stored {
+                Some(s) if &s == letter => {}
+                Some(_) => return Err(conflict(format!("dead letter {}", letter.message_id))),
+                None => {
+                    tx.execute(
+&prepared(tx, "INSERT INTO dead_letters (message_id, failed_at, letter) VALUES ($1, $2, $3)").await?,
+                        &[&letter.message_id, &letter.failed_at, &bytes],
+                    )
+                    .await
+                    .map_err(error::db)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn conflict(what: String) -> StorageError {
     StorageError::Conflict(format!("{what} is stored already, differently"))
 }
 
-async fn need_order(tx: &deadpool_postgres::Transaction<'_>, id: Uuid) -> Result<()> {
+async fn need_order(tx: &Tx<'_>, id: Uuid) -> Result<()> {
     let found = tx
-        .query_opt("SELECT 1 FROM orders WHERE id = $1", &[&id])
+        .query_opt(
+            &prepared(tx, "SELECT 1 FROM orders WHERE id = $1").await?,
+            &[&id],
+        )
         .await
         .map_err(error::db)?;
     match found {
@@ -377,18 +451,25 @@ async fn need_order(tx: &deadpool_postgres::Transaction<'_>, id: Uuid) -> Result
     }
 }
 
-async fn import_order(tx: &deadpool_postgres::Transaction<'_>, o: &OrderTransfer) -> Result<()> {
+async fn import_order(tx: &Tx<'_>, o: &OrderTransfer) -> Result<()> {
     let id = o.order.id;
     let snapshot = schema::encode_order(&o.order)?;
     if let Some(row) = tx
-        .query_opt("SELECT snapshot FROM orders WHERE id = $1", &[&id])
+        .query_opt(
+            &prepared(tx, "SELECT snapshot FROM orders WHERE id = $1").await?,
+            &[&id],
+        )
         .await
         .map_err(error::db)?
     {
         let stored = schema::decode_order(row.get::<_, &[u8]>(0))?;
         let events = tx
             .query(
-                "SELECT first_seq, body FROM events WHERE order_id = $1 ORDER BY seq",
+                &prepared(
+                    tx,
+                    "SELECT first_seq, body FROM events WHERE order_id = $1 ORDER BY seq",
+                )
+                .await?,
                 &[&id],
             )
             .await
@@ -420,28 +501,36 @@ async fn import_order(tx: &deadpool_postgres::Transaction<'_>, o: &OrderTransfer
             bodies.push(body);
         }
     }
-    tx.execute(
-        "INSERT INTO events (order_id, seq, first_seq, body) \
-         SELECT * FROM unnest($1::uuid[], $2::int4[], $3::int4[], $4::bytea[])",
-        &[&order_ids, &seqs, &firsts, &bodies],
-    )
-    .await
-    .map_err(error::db)?;
+    let (events, orders) = futures::try_join!(
+        prepared(
+            tx,
+            "INSERT INTO events (order_id, seq, first_seq, body) \
+             SELECT * FROM unnest($1::uuid[], $2::int4[], $3::int4[], $4::bytea[])",
+        ),
+        prepared(
+            tx,
+            "INSERT INTO orders (id, version, status, tracking_token, tracking_number, \
+             pick_warehouse, snapshot) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+    )?;
     let cols = OrderColumns::of(&o.order);
-    tx.execute(
-        "INSERT INTO orders (id, version, status, tracking_token, tracking_number, pick_warehouse, snapshot) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[
-            &id,
-            &(o.order.version as i32),
-            &cols.status,
-            &o.order.tracking_token,
-            &cols.tracking_number,
-            &cols.pick_warehouse,
-            &snapshot,
-        ],
+    let version = o.order.version as i32;
+    // Sent together (in this order) and committed with the transaction: all or nothing.
+    let event_params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+        [&order_ids, &seqs, &firsts, &bodies];
+    let order_params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] = [
+        &id,
+        &version,
+        &cols.status,
+        &o.order.tracking_token,
+        &cols.tracking_number,
+        &cols.pick_warehouse,
+        &snapshot,
+    ];
+    futures::try_join!(
+        tx.execute(&events, &event_params),
+        tx.execute(&orders, &order_params)
     )
-    .await
     .map_err(error::db)?;
     Ok(())
 }

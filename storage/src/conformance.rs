@@ -1608,6 +1608,36 @@ pub fn export_import_round_trip(backend: &dyn Backend) {
         transfer::import(&*t, &mut &first[..]),
         Err(TransferError::TargetNotEmpty(_))
     ));
+    // Several records at once: what is stored already changes nothing; a record that does not
+    // fit is named by its index, and the records before it are stored.
+    t.import_many(&records)
+        .expect("importing what is stored already, together");
+    let fresh = |n: u8| {
+        let mut o = first_order.clone();
+        o.order.id = OrderId::now_v7();
+        o.order.tracking_token = format!("imported-together-{n}");
+        TransferRecord::Order(o)
+    };
+    let (before_fault, after_fault) = (fresh(1), fresh(2));
+    let mut other = first_order.clone();
+    other.order.external_ref = Some("someone else's".into());
+    let batch = [
+        before_fault.clone(),
+        TransferRecord::Order(other),
+        after_fault,
+    ];
+    match t.import_many(&batch) {
+        Err((1, StorageError::Conflict(_))) => {}
+        other => panic!("the second record is at fault, got {other:?}"),
+    }
+    let TransferRecord::Order(stored) = &before_fault else {
+        unreachable!()
+    };
+    assert_eq!(
+        t.load_order(stored.order.id).unwrap().as_ref(),
+        Some(&stored.order),
+        "the record before the fault is stored"
+    );
     // Work the source handed out is still handed out by the copy, and it goes on from there.
     assert_eq!(
         messages(&t.claim_outbox().unwrap()),

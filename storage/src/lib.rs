@@ -281,6 +281,20 @@ pub trait Storage: Send + Sync + 'static {
     /// crash leaves no half order. Durable once a later [`Storage::sync`] resolved.
     fn import(&self, record: &TransferRecord) -> Result<()>;
 
+    /// Imports `records` as [`Storage::import`] does each, in their order (a record may refer
+    /// to an order earlier in the same slice). A backend may store them together, which is
+    /// faster; if one fails, those before it are stored and the error names its index. The
+    /// default imports them one by one.
+    fn import_many(
+        &self,
+        records: &[TransferRecord],
+    ) -> std::result::Result<(), (usize, StorageError)> {
+        for (i, r) in records.iter().enumerate() {
+            self.import(r).map_err(|e| (i, e))?;
+        }
+        Ok(())
+    }
+
     /// Writes a consistent copy of the whole store into `dir` (which must not exist, or be an
     /// empty directory), while the store stays in use: the copy is the state at one point of
     /// the write sequence — no half transition or stock change, the ledger agreeing with the

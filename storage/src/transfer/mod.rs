@@ -32,6 +32,7 @@ use crate::domain::inventory::{Reservation, StockLevel};
 use crate::domain::{Order, OrderId, Timer};
 use crate::{DeadLetter, EventsJson, IdempotencyRecord, OutboxEntry, Storage, StorageError};
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::fmt;
 use std::io::{BufRead, Write};
 
@@ -240,8 +241,14 @@ pub fn export(
 /// Every line is checked before it is stored; the first bad line stops the import with an
 /// error naming it. What was stored until then stays (an order is never half there): start
 /// again with an empty store.
+///
+/// Records are handed to storage [`IMPORT_BATCH`] at a time ([`Storage::import_many`]), which a
+/// backend across the network stores in one transaction. Whether a record refers to an order
+/// the file holds earlier is checked against the orders read so far: the store was empty.
 pub fn import(store: &dyn Storage, input: &mut dyn BufRead) -> Result<Counts, TransferError> {
     ensure_empty(store)?;
+    let mut orders: HashSet<OrderId> = HashSet::new();
+    let mut batch: Vec<(u64, TransferRecord)> = Vec::with_capacity(IMPORT_BATCH);
     let mut buf = Vec::with_capacity(4096);
     let mut line_no = 1u64;
     if read_line(input, &mut buf)? == 0 {
@@ -261,7 +268,7 @@ pub fn import(store: &dyn Storage, input: &mut dyn BufRead) -> Result<Counts, Tr
         match format::decode(line_no, text(&buf, line_no)?)? {
             format::Line::Record(record) => {
                 if let Some(id) = record.needs_order() {
-                    if !store.order_exists(id)? {
+                    if !orders.contains(&id) {
                         return Err(TransferError::BadRecord {
                             line: line_no,
                             kind: record.kind(),
@@ -271,14 +278,14 @@ pub fn import(store: &dyn Storage, input: &mut dyn BufRead) -> Result<Counts, Tr
                         });
                     }
                 }
-                store
-                    .import(&record)
-                    .map_err(|source| TransferError::Import {
-                        line: line_no,
-                        kind: record.kind(),
-                        source,
-                    })?;
+                if let TransferRecord::Order(o) = &record {
+                    orders.insert(o.order.id);
+                }
                 counts.add(&record);
+                batch.push((line_no, record));
+                if batch.len() >= IMPORT_BATCH {
+                    store_batch(store, &mut batch)?;
+                }
             }
             format::Line::End(expected) => {
                 if expected != counts {
@@ -292,11 +299,33 @@ pub fn import(store: &dyn Storage, input: &mut dyn BufRead) -> Result<Counts, Tr
             }
         }
     }
+    store_batch(store, &mut batch)?;
     if !ended {
         return Err(TransferError::Truncated { lines: line_no });
     }
     futures::executor::block_on(std::future::IntoFuture::into_future(store.sync()))?;
     Ok(counts)
+}
+
+/// How many records an import hands to storage at once.
+pub const IMPORT_BATCH: usize = 512;
+
+/// Stores the records read so far (`(line, record)`), naming the line of one that fails.
+fn store_batch(
+    store: &dyn Storage,
+    batch: &mut Vec<(u64, TransferRecord)>,
+) -> Result<(), TransferError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let (lines, records): (Vec<u64>, Vec<TransferRecord>) = batch.drain(..).unzip();
+    store
+        .import_many(&records)
+        .map_err(|(i, source)| TransferError::Import {
+            line: lines[i],
+            kind: records[i].kind(),
+            source,
+        })
 }
 
 /// Fails unless `store` holds nothing an import would write.
