@@ -175,6 +175,13 @@ impl Durability for StockCommit {
         }))
     }
 
+    fn settled(&self, _ticket: u64) -> BoxFuture<()> {
+        let outcome = self.0.clone();
+        Box::pin(tokio::task::unconstrained(async move {
+            outcome.await.map(|_| ()).map_err(|r| r.error())
+        }))
+    }
+
     fn is_durable(&self, _ticket: u64) -> bool {
         match self.0.peek() {
             Some(Ok((lane, flush))) => lanes::LaneCommit(lane.clone()).is_durable(*flush),

@@ -26,6 +26,13 @@ pub trait Durability: Send + Sync + 'static {
     fn is_durable(&self, _ticket: u64) -> bool {
         false
     }
+
+    /// Resolves once the write with `ticket` is known to be applied (readers see it) or
+    /// refused, durable or not yet. Writes whose refusal can only come later (a pipelined
+    /// stock write) resolve this sooner than [`Durability::wait`]; the default waits for that.
+    fn settled(&self, ticket: u64) -> BoxFuture<()> {
+        self.wait(ticket)
+    }
 }
 
 /// A write that has been applied (readers see it) and will be durable once this resolves.
@@ -70,6 +77,17 @@ impl Commit {
     /// The backend's ticket for this write (sled: its write sequence number).
     pub fn ticket(&self) -> u64 {
         self.ticket
+    }
+}
+
+impl Commit {
+    /// Resolves once the write is known to be applied or refused (see
+    /// [`Durability::settled`]); await the commit itself before acknowledging anything.
+    pub fn settled(&self) -> CommitFuture {
+        match &self.waiter {
+            Some(w) if !w.is_durable(self.ticket) => CommitFuture(Some(w.settled(self.ticket))),
+            _ => CommitFuture(None),
+        }
     }
 }
 

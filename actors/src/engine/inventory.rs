@@ -13,6 +13,9 @@
 //! wrote the ledger (another node sharing the storage); whether the refusal comes at once or
 //! through the write's commit, the ledger is reloaded before the next decision and the
 //! operation is decided again, a few times at most (then its sender retries the message).
+//! While writes are being refused (other nodes write the same cells right now), the actor takes
+//! the next operation only once the previous write's outcome is known: a write queued behind a
+//! refused one would be refused with it, and under steady contention none would get through.
 //!
 //! The actor remembers the reservations it wrote, so deciding an operation costs no read; a
 //! reservation it has not seen is read from storage, except when reserving: a new order has
@@ -27,8 +30,9 @@ use orderly_storage::{
     CellWrite, Commit as Durable, ReservationWrite, StockChange, Storage, StorageError,
 };
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// How often an operation is decided again after its write was refused before giving up (the
 /// message is then retried by its sender).
@@ -37,6 +41,19 @@ const ATTEMPTS: usize = 5;
 /// Most reservations remembered; beyond, the memory starts afresh (and reads on demand).
 const RESERVATIONS_KEPT: usize = 100_000;
 
+/// For how long after a refused write the actor takes one operation at a time.
+const CONTENDED_MS: u64 = 2_000;
+
+/// A write was refused: the ledger is stale, and the cells are contended for a while.
+fn refused(stale: &AtomicBool, refused_at: &AtomicU64, born: Instant) {
+    stale.store(true, Ordering::SeqCst);
+    refused_at.store(millis_since(born).max(1), Ordering::SeqCst);
+}
+
+fn millis_since(born: Instant) -> u64 {
+    born.elapsed().as_millis() as u64
+}
+
 pub struct InventoryActor {
     store: Arc<dyn Storage>,
     ledger: Ledger,
@@ -44,6 +61,9 @@ pub struct InventoryActor {
     reservations: HashMap<OrderId, Reservation>,
     /// A write was refused after the fact: the ledger is ahead of storage until reloaded.
     stale: Arc<AtomicBool>,
+    /// When a write was last refused (milliseconds after `born`; 0: never).
+    refused_at: Arc<AtomicU64>,
+    born: Instant,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +135,8 @@ impl InventoryActor {
             ledger,
             reservations: HashMap::new(),
             stale: Arc::new(AtomicBool::new(false)),
+            refused_at: Arc::new(AtomicU64::new(0)),
+            born: Instant::now(),
         })
     }
 
@@ -127,13 +149,36 @@ impl InventoryActor {
     {
         let decided = op.decide(self, left < ATTEMPTS);
         let stale = self.stale.clone();
+        if self.contended() {
+            // Others write the same cells right now: a write queued behind this one would be
+            // decided on values that may never be stored, and refused with it. Take the next
+            // operation only once this write is known to be applied or refused (not yet
+            // durable: the answer waits for that), as one writer at a time.
+            if let Ok((_, durable)) = &decided {
+                let settled = durable.settled();
+                let (stale, refused_at, born) = (stale.clone(), self.refused_at.clone(), self.born);
+                ctx.wait(
+                    async move {
+                        if let Err(StorageError::Conflict(_)) = settled.await {
+                            refused(&stale, &refused_at, born);
+                        }
+                    }
+                    .into_actor(self),
+                );
+            }
+        }
+        let (refused_at, born) = (self.refused_at.clone(), self.born);
         let me = ctx.address();
         Box::pin(async move {
             let (value, durable) = decided?;
             match durable.await {
                 Ok(()) => Ok(value),
                 Err(e) => {
-                    stale.store(true, Ordering::SeqCst);
+                    if matches!(e, StorageError::Conflict(_)) {
+                        refused(&stale, &refused_at, born);
+                    } else {
+                        stale.store(true, Ordering::SeqCst);
+                    }
                     match e {
                         StorageError::Conflict(why) if left > 1 => {
                             tracing::info!(reason = %why, "stock changed under us; deciding again");
@@ -146,6 +191,12 @@ impl InventoryActor {
                 }
             }
         })
+    }
+
+    /// Whether a write was refused lately: other nodes are writing the same cells.
+    fn contended(&self) -> bool {
+        let at = self.refused_at.load(Ordering::SeqCst);
+        at != 0 && millis_since(self.born).saturating_sub(at) < CONTENDED_MS
     }
 
     /// The order's reservation: remembered, or read from storage.
