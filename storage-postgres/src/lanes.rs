@@ -90,14 +90,15 @@ pub(crate) struct Lane {
     failed: Mutex<HashMap<u64, Failure>>,
 }
 
+/// Why a queued write failed (kept, and cloned to each writer that asks).
 #[derive(Clone)]
-enum Failure {
+pub(crate) enum Failure {
     Conflict(String),
     Backend(String),
 }
 
 impl Failure {
-    fn error(&self) -> StorageError {
+    pub(crate) fn error(&self) -> StorageError {
         match self {
             Failure::Conflict(why) => StorageError::Conflict(why.clone()),
             Failure::Backend(why) => StorageError::Backend(why.clone().into()),

@@ -25,7 +25,7 @@
 //! (read-your-writes), so the inventory never reloads a ledger that lacks its own changes.
 
 use crate::error;
-use crate::lanes::{self, Lane};
+use crate::lanes::{self, Failure, Lane};
 use futures::future::{FutureExt, Shared};
 use futures::StreamExt;
 use orderly_storage::{schema, BoxFuture, Durability, Result, StockChange, StorageError};
@@ -38,22 +38,7 @@ use uuid::Uuid;
 const MAX_PIPELINE: usize = 256;
 
 /// A write's outcome: refused (why), or applied and made durable by this flush.
-type Outcome = std::result::Result<(Arc<Lane>, u64), Refusal>;
-
-#[derive(Clone)]
-enum Refusal {
-    Conflict(String),
-    Backend(String),
-}
-
-impl Refusal {
-    fn error(&self) -> StorageError {
-        match self {
-            Refusal::Conflict(why) => StorageError::Conflict(why.clone()),
-            Refusal::Backend(why) => StorageError::Backend(why.clone().into()),
-        }
-    }
-}
+type Outcome = std::result::Result<(Arc<Lane>, u64), Failure>;
 
 /// One queued call's arguments, owned.
 struct Call {
@@ -137,7 +122,7 @@ impl StockPipe {
             ticket
         };
         let outcome = outcome
-            .map(|o| o.unwrap_or_else(|_| Err(Refusal::Backend("the stock writer stopped".into()))))
+            .map(|o| o.unwrap_or_else(|_| Err(Failure::Backend("the stock writer stopped".into()))))
             .boxed()
             .shared();
         Ok(orderly_storage::Commit::new(
@@ -230,7 +215,7 @@ async fn run(
                 let why = format!("cannot reach the database: {e}");
                 batch
                     .iter()
-                    .map(|_| Err(Refusal::Backend(why.clone())))
+                    .map(|_| Err(Failure::Backend(why.clone())))
                     .collect()
             }
             Ok(s) => {
@@ -247,10 +232,10 @@ async fn run(
             let lane = &lanes[next_lane % lanes.len()];
             match lane.push(lanes::Op::Flush) {
                 Ok(ticket) => Ok((lane.clone(), ticket)),
-                Err(e) => Err(Refusal::Backend(e.to_string())),
+                Err(e) => Err(Failure::Backend(e.to_string())),
             }
         } else {
-            Err(Refusal::Backend("nothing to flush".into()))
+            Err(Failure::Backend("nothing to flush".into()))
         };
         for (q, outcome) in batch.drain(..).zip(outcomes) {
             let outcome = outcome.and_then(|()| flush.clone());
@@ -285,7 +270,7 @@ async fn pipeline(
     s: &Session,
     node: &str,
     batch: &[Queued],
-) -> Vec<std::result::Result<(), Refusal>> {
+) -> Vec<std::result::Result<(), Failure>> {
     // Each call is polled once as soon as it is queued, which sends it: the calls go out in
     // queue order, so a later change of a cell is checked after the earlier one.
     let mut calls = futures::stream::FuturesOrdered::new();
@@ -324,14 +309,14 @@ async fn pipeline(
         .map(|r| match r {
             Ok(row) => match row.get::<_, Option<String>>(0) {
                 None => Ok(()),
-                Some(why) => Err(Refusal::Conflict(why)),
+                Some(why) => Err(Failure::Conflict(why)),
             },
-            Err(e) if error::is_connection(&e) => Err(Refusal::Backend(format!(
+            Err(e) if error::is_connection(&e) => Err(Failure::Backend(format!(
                 "connection lost; the stock write's outcome is unknown: {e}"
             ))),
             Err(e) => match error::db(e) {
-                StorageError::Conflict(why) => Err(Refusal::Conflict(why)),
-                other => Err(Refusal::Backend(other.to_string())),
+                StorageError::Conflict(why) => Err(Failure::Conflict(why)),
+                other => Err(Failure::Backend(other.to_string())),
             },
         })
         .collect()

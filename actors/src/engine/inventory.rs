@@ -211,6 +211,14 @@ impl InventoryActor {
         Ok(stored)
     }
 
+    /// The skus of the order's reservation (none without one).
+    fn held_skus(&mut self, id: OrderId) -> Result<Vec<String>, StorageError> {
+        Ok(self
+            .reservation(id)?
+            .map(|r| r.lines.into_iter().map(|l| l.sku).collect())
+            .unwrap_or_default())
+    }
+
     fn remember(&mut self, r: Reservation) {
         if self.reservations.len() >= RESERVATIONS_KEPT {
             self.reservations.clear();
@@ -387,11 +395,8 @@ impl StockOp for Release {
         actor: &mut InventoryActor,
         _again: bool,
     ) -> Result<((), Durable), InventoryError> {
-        let held = actor
-            .reservation(self.order_id)?
-            .map(|r| r.lines)
-            .unwrap_or_default();
-        let skus: Vec<&str> = held.iter().map(|l| l.sku.as_str()).collect();
+        let skus = actor.held_skus(self.order_id)?;
+        let skus: Vec<&str> = skus.iter().map(String::as_str).collect();
         actor.run(Keyed::Order(self.order_id), &skus, |ledger, existing| {
             Ok(((), ledger.release(existing, self.order_id)))
         })
@@ -412,11 +417,8 @@ impl StockOp for Commit {
         actor: &mut InventoryActor,
         _again: bool,
     ) -> Result<((), Durable), InventoryError> {
-        let held = actor
-            .reservation(self.order_id)?
-            .map(|r| r.lines)
-            .unwrap_or_default();
-        let skus: Vec<&str> = held.iter().map(|l| l.sku.as_str()).collect();
+        let skus = actor.held_skus(self.order_id)?;
+        let skus: Vec<&str> = skus.iter().map(String::as_str).collect();
         actor.run(Keyed::Order(self.order_id), &skus, |ledger, existing| {
             Ok(((), ledger.commit(existing)))
         })

@@ -341,6 +341,32 @@ fn idle_actors_stop_and_come_back_on_demand() {
     });
 }
 
+/// Places `n` cash-on-delivery orders of one unit of `sku` at once (keys `{keys}{i}`), waits
+/// until each is confirmed or cancelled, and returns how many were confirmed.
+async fn race_for(e: &Engine, sku: &str, keys: &str, n: usize) -> usize {
+    let placing = (0..n).map(|i| {
+        let e = e.clone();
+        let (sku, key) = (sku.to_string(), format!("{keys}{i}"));
+        async move {
+            place(
+                &e,
+                &key,
+                new_order(&sku, 1, PaymentMethod::Cod, InitialPaymentStatus::Pending),
+            )
+            .await
+        }
+    });
+    let ids = futures::future::join_all(placing).await;
+    eventually("all settled", || {
+        ids.iter()
+            .all(|id| matches!(status(e, *id), Status::Confirmed | Status::Cancelled))
+    })
+    .await;
+    ids.iter()
+        .filter(|id| status(e, **id) == Status::Confirmed)
+        .count()
+}
+
 #[test]
 fn concurrent_orders_never_oversell_the_last_units() {
     let data = MemoryStorage::new();
@@ -348,27 +374,7 @@ fn concurrent_orders_never_oversell_the_last_units() {
     run(move || async move {
         let e = Engine::start(open(&path), clock(), config()).unwrap();
         e.set_stock("ams".into(), "hot".into(), 5).await.unwrap();
-        let placing = (0..20).map(|i| {
-            let e = e.clone();
-            async move {
-                place(
-                    &e,
-                    &format!("k{i}"),
-                    new_order("hot", 1, PaymentMethod::Cod, InitialPaymentStatus::Pending),
-                )
-                .await
-            }
-        });
-        let ids = futures::future::join_all(placing).await;
-        eventually("all settled", || {
-            ids.iter()
-                .all(|id| matches!(status(&e, *id), Status::Confirmed | Status::Cancelled))
-        })
-        .await;
-        let confirmed = ids
-            .iter()
-            .filter(|id| status(&e, **id) == Status::Confirmed)
-            .count();
+        let confirmed = race_for(&e, "hot", "k", 20).await;
         assert_eq!(confirmed, 5);
         assert_eq!(
             e.stock("hot".into()).await.unwrap()[0].1,
@@ -420,27 +426,7 @@ fn stock_refused_after_the_fact_is_decided_again_without_overselling() {
         });
         written.unwrap().await.unwrap();
 
-        let placing = (0..8).map(|i| {
-            let e = e.clone();
-            async move {
-                place(
-                    &e,
-                    &format!("late{i}"),
-                    new_order("hot", 1, PaymentMethod::Cod, InitialPaymentStatus::Pending),
-                )
-                .await
-            }
-        });
-        let ids = futures::future::join_all(placing).await;
-        eventually("all settled", || {
-            ids.iter()
-                .all(|id| matches!(status(&e, *id), Status::Confirmed | Status::Cancelled))
-        })
-        .await;
-        let confirmed = ids
-            .iter()
-            .filter(|id| status(&e, **id) == Status::Confirmed)
-            .count();
+        let confirmed = race_for(&e, "hot", "late", 8).await;
         assert_eq!(confirmed, 4, "6 on hand, 2 taken elsewhere");
         assert_eq!(
             e.store().stock_level("ams", "hot").unwrap(),
