@@ -283,12 +283,23 @@ impl Engine {
         let every = self.config().takeover_interval;
         let engine = Arc::downgrade(&self.inner);
         actix_rt::spawn(async move {
+            // Adaptive: after taking something over, look again at once (a stopped node may
+            // have left more than one page of messages); otherwise every `takeover_interval`.
+            let mut wait = every;
             loop {
-                actix_rt::time::sleep(every).await;
+                actix_rt::time::sleep(wait).await;
                 if engine.upgrade().is_none() {
                     return;
                 }
-                match store.take_over_outbox() {
+                let store = store.clone();
+                // A query across the network: off the system's thread.
+                let taken = actix_rt::task::spawn_blocking(move || store.take_over_outbox())
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(StorageError::Backend("the lookup did not finish".into()))
+                    });
+                wait = every;
+                match taken {
                     Ok(entries) if !entries.is_empty() => {
                         tracing::info!(
                             count = entries.len(),
@@ -296,6 +307,7 @@ impl Engine {
                         );
                         let effects = effects.clone();
                         actix_rt::spawn(async move { effects.send_stored(entries).await });
+                        wait = Duration::ZERO;
                     }
                     Ok(_) => {}
                     Err(e) => {

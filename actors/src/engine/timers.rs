@@ -1,6 +1,7 @@
 //! Stored timers. A timer is stored data ordered by due time, written in the same transition
-//! that set it; this loop polls the earliest due ones, so a timer that fell due while the
-//! service was down fires at the first tick after start, once. Firing sends the order a
+//! that set it; this loop polls the earliest due ones (at once again while it finds some,
+//! every `timer_tick` otherwise), so a timer that fell due while the service was down fires at
+//! the first tick after start, once. Firing sends the order a
 //! command; the order decides whether it still matters (a paid order ignores its payment
 //! timeout), and the timer is removed only after that is durable.
 
@@ -20,7 +21,7 @@ pub(super) fn spawn(ctx: Arc<OrderContext>, orders: Weak<Registry>) {
                 return;
             };
             let now = ctx.clock.now();
-            match ctx.store.claim_due_timers(now, 256) {
+            match claim(&ctx, now).await {
                 Ok(due) if !due.is_empty() => {
                     futures::future::join_all(due.into_iter().map(|t| fire(&ctx, &registry, t)))
                         .await;
@@ -33,6 +34,24 @@ pub(super) fn spawn(ctx: Arc<OrderContext>, orders: Weak<Registry>) {
             actix_rt::time::sleep(ctx.config.timer_tick).await;
         }
     });
+}
+
+/// The due timers, claimed off the system's thread when that is a query across the network.
+async fn claim(
+    ctx: &OrderContext,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<Timer>, orderly_storage::StorageError> {
+    if !ctx.store.reads_wait_on_network() {
+        return ctx.store.claim_due_timers(now, 256);
+    }
+    let store = ctx.store.clone();
+    actix_rt::task::spawn_blocking(move || store.claim_due_timers(now, 256))
+        .await
+        .unwrap_or_else(|_| {
+            Err(orderly_storage::StorageError::Backend(
+                "the timer lookup did not finish".into(),
+            ))
+        })
 }
 
 async fn fire(ctx: &OrderContext, registry: &Registry, t: Timer) {
