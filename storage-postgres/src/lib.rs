@@ -226,11 +226,23 @@ impl PostgresStorage {
         T: Send + 'static,
         F: Future<Output = Result<T>> + Send + 'static,
     {
+        futures::executor::block_on(self.spawn(f))
+    }
+
+    /// Runs `f` on the backend's runtime; the returned future resolves with its result, on
+    /// whichever executor polls it.
+    fn spawn<T, F>(&self, f: impl FnOnce(Arc<Shared>) -> F) -> BoxFuture<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T>> + Send + 'static,
+    {
         let task = self.shared.handle.spawn(f(self.shared.clone()));
         // Unconstrained: the caller may be a task of another tokio runtime (actix's). Polled
         // there with its cooperative budget spent, the join handle would defer its wake-up to
-        // that runtime's next turn, which never comes while this thread blocks.
-        futures::executor::block_on(tokio::task::unconstrained(task)).map_err(error::other)?
+        // that runtime's next turn, which never comes while a thread blocks on it.
+        Box::pin(tokio::task::unconstrained(async move {
+            task.await.map_err(error::other)?
+        }))
     }
 
     /// Resolves once every write this node queued so far has its outcome (read-your-writes for
@@ -366,10 +378,7 @@ impl Shared {
                 &[&id, &(version as i32)],
             )
             .await?;
-        Ok(transitions(rows.iter().map(|r| (r.get(0), r.get(1))))?
-            .into_iter()
-            .map(|(_, events)| events)
-            .collect())
+        history(rows.iter().map(|r| (r.get(0), r.get(1))))
     }
 
     /// Runs a read (prepared once per connection) and returns its rows.
@@ -423,6 +432,15 @@ fn transitions<'a>(rows: impl Iterator<Item = (i32, &'a [u8])>) -> Result<Vec<(u
         out.push((s as u32, events_json(&group)?));
     }
     Ok(out)
+}
+
+/// An order's history from its event rows `(first_seq, body)` in order: one [`EventsJson`]
+/// per transition.
+fn history<'a>(rows: impl Iterator<Item = (i32, &'a [u8])>) -> Result<Vec<EventsJson>> {
+    Ok(transitions(rows)?
+        .into_iter()
+        .map(|(_, events)| events)
+        .collect())
 }
 
 fn decode_orders(rows: Vec<tokio_postgres::Row>) -> Result<Vec<Order>> {
@@ -510,23 +528,14 @@ impl Storage for PostgresStorage {
     }
 
     fn history_json_async(&self, id: OrderId, version: u32) -> BoxFuture<Vec<EventsJson>> {
-        let shared = self.shared.clone();
-        let task = self
-            .shared
-            .handle
-            .spawn(async move { shared.history_json(id, version).await });
-        // Unconstrained: see `block`.
-        Box::pin(tokio::task::unconstrained(async move {
-            task.await.map_err(error::other)?
-        }))
+        self.spawn(move |s| async move { s.history_json(id, version).await })
     }
 
     /// One statement, one round trip, on this backend's runtime: the caller's thread is not
     /// held.
     fn order_with_history(&self, id: OrderId) -> BoxFuture<Option<(Order, Vec<EventsJson>)>> {
-        let shared = self.shared.clone();
-        let task = self.shared.handle.spawn(async move {
-            let Some(row) = shared
+        self.spawn(move |s| async move {
+            let Some(row) = s
                 .query_opt(
                     "SELECT o.snapshot, h.firsts, h.bodies FROM orders o LEFT JOIN LATERAL (\
                      SELECT array_agg(e.first_seq ORDER BY e.seq) AS firsts, \
@@ -542,16 +551,8 @@ impl Storage for PostgresStorage {
             let order = schema::decode_order(row.get::<_, &[u8]>(0))?;
             let firsts: Vec<i32> = row.get::<_, Option<Vec<i32>>>(1).unwrap_or_default();
             let bodies: Vec<&[u8]> = row.get::<_, Option<Vec<&[u8]>>>(2).unwrap_or_default();
-            let history = transitions(firsts.into_iter().zip(bodies))?
-                .into_iter()
-                .map(|(_, events)| events)
-                .collect();
-            Ok(Some((order, history)))
-        });
-        // Unconstrained: see `block`.
-        Box::pin(tokio::task::unconstrained(async move {
-            task.await.map_err(error::other)?
-        }))
+            Ok(Some((order, history(firsts.into_iter().zip(bodies))?)))
+        })
     }
 
     fn order_by_token(&self, token: &str) -> Result<Option<Order>> {

@@ -474,11 +474,7 @@ async fn import_order(tx: &Tx<'_>, o: &OrderTransfer) -> Result<()> {
             )
             .await
             .map_err(error::db)?;
-        let history: Vec<EventsJson> =
-            crate::transitions(events.iter().map(|r| (r.get(0), r.get(1))))?
-                .into_iter()
-                .map(|(_, events)| events)
-                .collect();
+        let history = crate::history(events.iter().map(|r| (r.get(0), r.get(1))))?;
         let given: Vec<EventsJson> = o.transitions.iter().map(|t| t.events.clone()).collect();
         return if stored == o.order && history == given {
             Ok(())

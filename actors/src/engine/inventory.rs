@@ -211,12 +211,21 @@ impl InventoryActor {
         Ok(stored)
     }
 
-    /// The skus of the order's reservation (none without one).
-    fn held_skus(&mut self, id: OrderId) -> Result<Vec<String>, StorageError> {
-        Ok(self
+    /// Runs an operation on the order's reservation (release, commit), touching the skus it
+    /// holds (none without one).
+    fn run_on_held<T>(
+        &mut self,
+        id: OrderId,
+        mut op: impl FnMut(&mut Ledger, Option<&Reservation>) -> (T, Change),
+    ) -> Result<(T, Durable), InventoryError> {
+        let held: Vec<String> = self
             .reservation(id)?
             .map(|r| r.lines.into_iter().map(|l| l.sku).collect())
-            .unwrap_or_default())
+            .unwrap_or_default();
+        let skus: Vec<&str> = held.iter().map(String::as_str).collect();
+        self.run(Keyed::Order(id), &skus, |ledger, existing| {
+            Ok(op(ledger, existing))
+        })
     }
 
     fn remember(&mut self, r: Reservation) {
@@ -395,10 +404,8 @@ impl StockOp for Release {
         actor: &mut InventoryActor,
         _again: bool,
     ) -> Result<((), Durable), InventoryError> {
-        let skus = actor.held_skus(self.order_id)?;
-        let skus: Vec<&str> = skus.iter().map(String::as_str).collect();
-        actor.run(Keyed::Order(self.order_id), &skus, |ledger, existing| {
-            Ok(((), ledger.release(existing, self.order_id)))
+        actor.run_on_held(self.order_id, |ledger, existing| {
+            ((), ledger.release(existing, self.order_id))
         })
     }
 }
@@ -417,10 +424,8 @@ impl StockOp for Commit {
         actor: &mut InventoryActor,
         _again: bool,
     ) -> Result<((), Durable), InventoryError> {
-        let skus = actor.held_skus(self.order_id)?;
-        let skus: Vec<&str> = skus.iter().map(String::as_str).collect();
-        actor.run(Keyed::Order(self.order_id), &skus, |ledger, existing| {
-            Ok(((), ledger.commit(existing)))
+        actor.run_on_held(self.order_id, |ledger, existing| {
+            ((), ledger.commit(existing))
         })
     }
 }

@@ -291,11 +291,9 @@ impl Engine {
                 if engine.upgrade().is_none() {
                     return;
                 }
-                let store = store.clone();
-                // A query across the network: off the system's thread.
-                let taken = actix_rt::task::spawn_blocking(move || store.take_over_outbox())
+                let taken = off_thread(&store, |s| s.take_over_outbox())
                     .await
-                    .unwrap_or_else(|_| {
+                    .unwrap_or_else(|| {
                         Err(StorageError::Backend("the lookup did not finish".into()))
                     });
                 wait = every;
@@ -325,14 +323,9 @@ impl Engine {
         &self,
         f: impl FnOnce(&dyn Storage) -> Result<T, StorageError> + Send + 'static,
     ) -> Result<T, EngineError> {
-        let store = self.inner.ctx.store.clone();
-        if !store.reads_wait_on_network() {
-            return Ok(f(&*store)?);
-        }
-        actix_rt::task::spawn_blocking(move || f(&*store))
+        Ok(off_thread(&self.inner.ctx.store, f)
             .await
-            .map_err(|_| EngineError::Overloaded)?
-            .map_err(EngineError::from)
+            .ok_or(EngineError::Overloaded)??)
     }
 
     fn store(&self) -> &dyn Storage {
@@ -402,6 +395,23 @@ impl Drop for Claim<'_> {
             .unwrap_or_else(|e| e.into_inner())
             .remove(&self.key);
     }
+}
+
+/// Runs a storage call where it does not hold up the caller's thread: right here when storage
+/// answers from this process, on the blocking pool when a call waits on the network
+/// (PostgreSQL), so that HTTP workers, actors and the system's loops go on meanwhile. `None`:
+/// the call did not finish (its thread panicked).
+pub(crate) async fn off_thread<R: Send + 'static>(
+    store: &Arc<dyn Storage>,
+    f: impl FnOnce(&dyn Storage) -> R + Send + 'static,
+) -> Option<R> {
+    if !store.reads_wait_on_network() {
+        return Some(f(&**store));
+    }
+    let store = store.clone();
+    actix_rt::task::spawn_blocking(move || f(&*store))
+        .await
+        .ok()
 }
 
 #[cfg(test)]

@@ -178,10 +178,9 @@ impl Registry {
         if !self.ctx.store.reads_wait_on_network() || self.shards.lock(&id).contains_key(&id) {
             return Ok(None);
         }
-        let store = self.ctx.store.clone();
-        let loaded = actix_rt::task::spawn_blocking(move || store.load_order_for_update(id))
+        let loaded = super::off_thread(&self.ctx.store, move |s| s.load_order_for_update(id))
             .await
-            .map_err(|_| EngineError::Overloaded)??;
+            .ok_or(EngineError::Overloaded)??;
         Ok(Some(loaded))
     }
 

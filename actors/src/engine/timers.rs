@@ -36,18 +36,15 @@ pub(super) fn spawn(ctx: Arc<OrderContext>, orders: Weak<Registry>) {
     });
 }
 
-/// The due timers, claimed off the system's thread when that is a query across the network.
+/// The due timers, claimed off the system's thread when that is a query across the network
+/// ([`super::off_thread`]).
 async fn claim(
     ctx: &OrderContext,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<Timer>, orderly_storage::StorageError> {
-    if !ctx.store.reads_wait_on_network() {
-        return ctx.store.claim_due_timers(now, 256);
-    }
-    let store = ctx.store.clone();
-    actix_rt::task::spawn_blocking(move || store.claim_due_timers(now, 256))
+    super::off_thread(&ctx.store, move |s| s.claim_due_timers(now, 256))
         .await
-        .unwrap_or_else(|_| {
+        .unwrap_or_else(|| {
             Err(orderly_storage::StorageError::Backend(
                 "the timer lookup did not finish".into(),
             ))
