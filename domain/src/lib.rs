@@ -13,6 +13,7 @@
 //! - [`inventory`]: the stock ledger and per-order reservations.
 //! - [`shipping`]: carrier choice, tracking numbers and delivery estimates.
 //! - [`money`]: integer amounts in a validated currency.
+//! - [`warehouse`]: warehouses as configured and the allocation policy.
 
 #[cfg(any(test, feature = "test-fixtures"))]
 pub mod fixtures;
@@ -20,6 +21,7 @@ pub mod inventory;
 pub mod money;
 pub mod order;
 pub mod shipping;
+pub mod warehouse;
 
 pub use money::{Currency, Money};
 pub use order::*;
