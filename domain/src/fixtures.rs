@@ -44,6 +44,7 @@ pub fn new_order(
         },
         billing_address: None,
         payment: NewPayment { method, status },
+        allow_split: None,
     }
 }
 

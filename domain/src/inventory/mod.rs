@@ -1,11 +1,20 @@
-//! The stock ledger: on hand, reserved and available units per warehouse and sku, and the
-//! per-order reservations that explain every reserved unit.
+//! The stock ledger: on hand, reserved and available units per warehouse and sku, the
+//! allocation of an order's lines to warehouses, and the per-order reservations that explain
+//! every reserved unit.
 //!
 //! No I/O here; the inventory actor owns one `Ledger`, asks it what an operation does, and
-//! persists the levels and the reservation it returns in one atomic, conditional stock write. Every operation is
-//! keyed by order (and step, for restocks) so that a redelivered message changes nothing twice.
+//! persists the levels and the reservation it returns in one atomic, conditional stock write.
+//! Every operation is keyed by order (and shipment, or step for restocks) so that a redelivered
+//! message changes nothing twice.
+//!
+//! **Allocation** ([`Ledger::reserve`]) serves an order from one warehouse when one can serve
+//! every line, chosen by the shop's strategy among the warehouses that ship to the order's
+//! country; otherwise, when splitting is allowed, from several (a line itself may be split),
+//! one shipment per warehouse; otherwise it reports the shortages. Its reason, in words, goes
+//! into the order's history.
 
-use super::order::{LineQty, OrderId, Shortage};
+use super::order::{Allocation, LineQty, OrderId, Shortage};
+use super::warehouse::{AllocationStrategy, Warehouse};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -29,27 +38,83 @@ pub enum ReservationState {
     Committed,
 }
 
-/// The record of what one order holds. A `Released` record with no warehouse is a tombstone:
-/// the order was cancelled before its reservation arrived, and a late reserve must not succeed.
+/// What one shipment of an order holds at its warehouse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReservedPart {
+    pub shipment: u32,
+    pub warehouse: String,
+    pub lines: Vec<LineQty>,
+    pub state: ReservationState,
+}
+
+/// The record of what one order holds, one part per shipment. A `Released` record with no
+/// parts is a tombstone: the order was cancelled before its reservation arrived, and a late
+/// reserve must not succeed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reservation {
     pub order_id: OrderId,
-    pub warehouse: Option<String>,
-    pub lines: Vec<LineQty>,
+    pub parts: Vec<ReservedPart>,
+    /// Open while any part is; then committed if any part left with a carrier, else released.
     pub state: ReservationState,
+}
+
+impl Reservation {
+    fn with_parts(order_id: OrderId, parts: Vec<ReservedPart>) -> Reservation {
+        let any = |st| parts.iter().any(|p| p.state == st);
+        let state = if any(ReservationState::Open) {
+            ReservationState::Open
+        } else if any(ReservationState::Committed) {
+            ReservationState::Committed
+        } else {
+            ReservationState::Released
+        };
+        Reservation {
+            order_id,
+            parts,
+            state,
+        }
+    }
+
+    /// The shipments it plans, as allocation answered them.
+    pub fn allocations(&self) -> Vec<Allocation> {
+        self.parts
+            .iter()
+            .map(|p| Allocation {
+                shipment: p.shipment,
+                warehouse: p.warehouse.clone(),
+                lines: p.lines.clone(),
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum ReserveOutcome {
+    /// Every line reserved: one shipment per warehouse, and why.
     Reserved {
-        warehouse: String,
+        shipments: Vec<Allocation>,
+        reason: String,
     },
     Unavailable {
         shortages: Vec<Shortage>,
+        reason: String,
     },
     /// The order was cancelled before the reservation was made.
     Released,
+}
+
+/// What allocation needs to know besides the ledger: the warehouses and the shop's policy,
+/// and the order's destination and its own say on splitting.
+#[derive(Debug, Clone, Copy)]
+pub struct AllocationRequest<'a> {
+    /// The configured warehouses; empty: every warehouse holding stock, by id (no
+    /// `[[warehouses]]` configured).
+    pub warehouses: &'a [Warehouse],
+    pub strategy: AllocationStrategy,
+    pub allow_split: bool,
+    /// ISO country the order ships to; `None`: anywhere.
+    pub country: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -100,7 +165,8 @@ impl Ledger {
             .map(|((w, _), l)| (w.as_str(), *l))
     }
 
-    fn warehouses(&self) -> Vec<String> {
+    /// Warehouses with a stock cell, by id.
+    fn stocked_warehouses(&self) -> Vec<String> {
         let mut w: Vec<String> = self.levels.keys().map(|(w, _)| w.clone()).collect();
         w.dedup();
         w
@@ -112,129 +178,290 @@ impl Ledger {
             .or_default()
     }
 
-    /// Reserves every line in the first warehouse (by name) that can cover them all.
+    fn available(&self, warehouse: &str, sku: &str) -> i64 {
+        self.level(warehouse, sku).available().max(0)
+    }
+
+    /// The warehouses allocation may use for `req`, in the strategy's order of preference
+    /// (`MostStock` is ordered per decision, by [`Ledger::rank_by_stock`]).
+    fn candidates(&self, req: &AllocationRequest<'_>) -> Vec<(String, u32, bool)> {
+        let mut c: Vec<(String, u32, bool)> = if req.warehouses.is_empty() {
+            self.stocked_warehouses()
+                .into_iter()
+                .map(|w| (w, 0, false))
+                .collect()
+        } else {
+            req.warehouses
+                .iter()
+                .filter(|w| req.country.is_none_or(|c| w.ships_to(c)))
+                .map(|w| (w.id.clone(), w.priority, Some(w.country.as_str()) == req.country))
+                .collect()
+        };
+        match req.strategy {
+            AllocationStrategy::ShipToCountry => {
+                c.sort_by(|a, b| (!a.2, a.1, &a.0).cmp(&(!b.2, b.1, &b.0)))
+            }
+            _ => c.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0))),
+        }
+        c
+    }
+
+    /// Orders `candidates` (already by priority) by the units each can give of `lines`, most
+    /// first; a stable sort keeps priority among equals.
+    fn rank_by_stock(&self, candidates: &mut [(String, u32, bool)], lines: &[LineQty]) {
+        candidates.sort_by_key(|(w, _, _)| {
+            let units: i64 = lines
+                .iter()
+                .map(|l| self.available(w, &l.sku).min(l.quantity as i64))
+                .sum();
+            std::cmp::Reverse(units)
+        });
+    }
+
+    /// Allocates and reserves an order's lines (see the module doc). A redelivered request for
+    /// an order that has a reservation answers what it holds and changes nothing.
     pub fn reserve(
         &mut self,
         existing: Option<&Reservation>,
         order_id: OrderId,
         lines: &[LineQty],
+        req: &AllocationRequest<'_>,
     ) -> (ReserveOutcome, Change) {
         if let Some(r) = existing {
-            let outcome = match (&r.state, &r.warehouse) {
-                (ReservationState::Released, _) => ReserveOutcome::Released,
-                (_, Some(w)) => ReserveOutcome::Reserved {
-                    warehouse: w.clone(),
-                },
-                (_, None) => ReserveOutcome::Released,
+            let outcome = if r.parts.is_empty() || r.state == ReservationState::Released {
+                ReserveOutcome::Released
+            } else {
+                ReserveOutcome::Reserved {
+                    shipments: r.allocations(),
+                    reason: "reserved before".into(),
+                }
             };
             return (outcome, Change::default());
         }
-        let chosen = self.warehouses().into_iter().find(|w| {
-            lines
-                .iter()
-                .all(|l| self.level(w, &l.sku).available() >= l.quantity as i64)
-        });
-        let Some(warehouse) = chosen else {
-            let shortages = lines
-                .iter()
-                .map(|l| Shortage {
-                    sku: l.sku.clone(),
-                    requested: l.quantity,
-                    available: self
-                        .by_sku(&l.sku)
-                        .map(|(_, s)| s.available())
-                        .max()
-                        .unwrap_or(0),
-                })
-                .filter(|s| s.available < s.requested as i64)
-                .collect::<Vec<_>>();
-            // Every line fits somewhere but not all in one warehouse: report them all.
-            let shortages = if shortages.is_empty() {
-                lines
-                    .iter()
-                    .map(|l| Shortage {
-                        sku: l.sku.clone(),
-                        requested: l.quantity,
-                        available: 0,
-                    })
-                    .collect()
-            } else {
-                shortages
-            };
-            return (ReserveOutcome::Unavailable { shortages }, Change::default());
+        let (plan, reason) = match self.allocate(lines, req) {
+            Ok(planned) => planned,
+            Err((shortages, reason)) => {
+                return (
+                    ReserveOutcome::Unavailable { shortages, reason },
+                    Change::default(),
+                )
+            }
         };
         let mut touched = Vec::new();
-        for l in lines {
-            self.cell(&warehouse, &l.sku).reserved += l.quantity as i64;
-            touched.push((warehouse.clone(), l.sku.clone()));
+        for a in &plan {
+            for l in &a.lines {
+                self.cell(&a.warehouse, &l.sku).reserved += l.quantity as i64;
+                touched.push((a.warehouse.clone(), l.sku.clone()));
+            }
         }
-        let reservation = Reservation {
-            order_id,
-            warehouse: Some(warehouse.clone()),
-            lines: lines.to_vec(),
-            state: ReservationState::Open,
-        };
+        let parts = plan
+            .iter()
+            .map(|a| ReservedPart {
+                shipment: a.shipment,
+                warehouse: a.warehouse.clone(),
+                lines: a.lines.clone(),
+                state: ReservationState::Open,
+            })
+            .collect();
         (
-            ReserveOutcome::Reserved { warehouse },
+            ReserveOutcome::Reserved {
+                shipments: plan,
+                reason,
+            },
             Change {
-                reservation: Some(reservation),
+                reservation: Some(Reservation::with_parts(order_id, parts)),
                 touched,
             },
         )
     }
 
-    /// Gives an open reservation back. Without a reservation it leaves a tombstone.
-    pub fn release(&mut self, existing: Option<&Reservation>, order_id: OrderId) -> Change {
-        match existing {
-            None => Change {
+    /// Where each line comes from, and why; or what is short, and why. Changes nothing.
+    pub fn allocate(
+        &self,
+        lines: &[LineQty],
+        req: &AllocationRequest<'_>,
+    ) -> Result<(Vec<Allocation>, String), (Vec<Shortage>, String)> {
+        let mut candidates = self.candidates(req);
+        if req.strategy == AllocationStrategy::MostStock {
+            self.rank_by_stock(&mut candidates, lines);
+        }
+        let whole = candidates.iter().find(|(w, _, _)| {
+            lines
+                .iter()
+                .all(|l| self.available(w, &l.sku) >= l.quantity as i64)
+        });
+        if let Some((w, _, _)) = whole {
+            let plan = vec![Allocation {
+                shipment: 1,
+                warehouse: w.clone(),
+                lines: lines.to_vec(),
+            }];
+            let others = candidates.len() - 1;
+            let why = match (req.strategy, others) {
+                (_, 0) => format!("{w} can serve every line"),
+                (AllocationStrategy::Priority, _) => {
+                    format!("{w} can serve every line and comes first by priority")
+                }
+                (AllocationStrategy::MostStock, _) => {
+                    format!("{w} can serve every line and has the most of it")
+                }
+                (AllocationStrategy::ShipToCountry, _) => {
+                    format!("{w} can serve every line and is the nearest by country and priority")
+                }
+            };
+            return Ok((plan, why));
+        }
+        let total = |sku: &str| -> i64 {
+            candidates
+                .iter()
+                .map(|(w, _, _)| self.available(w, sku))
+                .sum()
+        };
+        let shortages: Vec<Shortage> = lines
+            .iter()
+            .filter(|l| total(&l.sku) < l.quantity as i64)
+            .map(|l| Shortage {
+                sku: l.sku.clone(),
+                requested: l.quantity,
+                available: total(&l.sku),
+            })
+            .collect();
+        if !shortages.is_empty() {
+            let skus: Vec<&str> = shortages.iter().map(|s| s.sku.as_str()).collect();
+            let why = format!("out of stock: {}", skus.join(", "));
+            return Err((shortages, why));
+        }
+        if !req.allow_split {
+            // Every line is there, but not in one warehouse.
+            let shortages = lines
+                .iter()
+                .map(|l| Shortage {
+                    sku: l.sku.clone(),
+                    requested: l.quantity,
+                    available: candidates
+                        .iter()
+                        .map(|(w, _, _)| self.available(w, &l.sku))
+                        .max()
+                        .unwrap_or(0),
+                })
+                .collect();
+            return Err((
+                shortages,
+                "no single warehouse can serve every line, and the order may not be split".into(),
+            ));
+        }
+        // Split: warehouse after warehouse, each giving what it can of what is still
+        // missing; with `MostStock`, the one giving most of what is missing first.
+        let mut missing: Vec<LineQty> = lines.to_vec();
+        let mut plan: Vec<Allocation> = Vec::new();
+        let mut said: Vec<String> = Vec::new();
+        while missing.iter().any(|l| l.quantity > 0) {
+            if req.strategy == AllocationStrategy::MostStock {
+                self.rank_by_stock(&mut candidates, &missing);
+            }
+            let Some(pos) = candidates.iter().position(|(w, _, _)| {
+                missing
+                    .iter()
+                    .any(|l| l.quantity > 0 && self.available(w, &l.sku) > 0)
+            }) else {
+                break; // cannot happen: the totals were checked above
+            };
+            let (w, _, _) = candidates.remove(pos);
+            let mut taken = Vec::new();
+            let mut words = Vec::new();
+            for l in missing.iter_mut().filter(|l| l.quantity > 0) {
+                let take = self.available(&w, &l.sku).min(l.quantity as i64) as u32;
+                if take == 0 {
+                    continue;
+                }
+                let all = take == l.quantity;
+                let of = lines.iter().find(|x| x.sku == l.sku).map(|x| x.quantity);
+                words.push(match (all, of) {
+                    (true, Some(q)) if q == take => format!("{} {}", take, l.sku),
+                    (_, Some(q)) => format!("{take} of {q} {}", l.sku),
+                    _ => format!("{take} {}", l.sku),
+                });
+                l.quantity -= take;
+                taken.push(LineQty {
+                    sku: l.sku.clone(),
+                    quantity: take,
+                });
+            }
+            said.push(format!("{w} {}", words.join(", ")));
+            plan.push(Allocation {
+                shipment: plan.len() as u32 + 1,
+                warehouse: w,
+                lines: taken,
+            });
+        }
+        Ok((
+            plan,
+            format!(
+                "no single warehouse can serve every line; split: {}",
+                said.join("; ")
+            ),
+        ))
+    }
+
+    /// Gives back the open parts of a reservation (`shipments`: only those; `None`: all).
+    /// Without a reservation it leaves a tombstone.
+    pub fn release(
+        &mut self,
+        existing: Option<&Reservation>,
+        order_id: OrderId,
+        shipments: Option<&[u32]>,
+    ) -> Change {
+        let Some(r) = existing else {
+            return Change {
                 reservation: Some(Reservation {
                     order_id,
-                    warehouse: None,
-                    lines: vec![],
+                    parts: vec![],
                     state: ReservationState::Released,
                 }),
                 touched: vec![],
-            },
-            Some(r) if r.state == ReservationState::Open => {
-                let w = r.warehouse.clone().unwrap_or_default();
-                let mut touched = Vec::new();
-                for l in &r.lines {
-                    self.cell(&w, &l.sku).reserved -= l.quantity as i64;
-                    touched.push((w.clone(), l.sku.clone()));
-                }
-                Change {
-                    reservation: Some(Reservation {
-                        state: ReservationState::Released,
-                        ..r.clone()
-                    }),
-                    touched,
-                }
+            };
+        };
+        self.settle(r, shipments, ReservationState::Released)
+    }
+
+    /// The reserved units of a handed-over shipment (`None`: every open part) leave the
+    /// building: on hand and reserved both drop.
+    pub fn commit(&mut self, existing: Option<&Reservation>, shipment: Option<u32>) -> Change {
+        match existing {
+            Some(r) => {
+                let only = shipment.map(|s| [s]);
+                self.settle(r, only.as_ref().map(|s| &s[..]), ReservationState::Committed)
             }
-            Some(_) => Change::default(),
+            None => Change::default(),
         }
     }
 
-    /// The reserved units leave the building: on hand and reserved both drop.
-    pub fn commit(&mut self, existing: Option<&Reservation>) -> Change {
-        match existing {
-            Some(r) if r.state == ReservationState::Open => {
-                let w = r.warehouse.clone().unwrap_or_default();
-                let mut touched = Vec::new();
-                for l in &r.lines {
-                    let c = self.cell(&w, &l.sku);
-                    c.reserved -= l.quantity as i64;
-                    c.on_hand -= l.quantity as i64;
-                    touched.push((w.clone(), l.sku.clone()));
-                }
-                Change {
-                    reservation: Some(Reservation {
-                        state: ReservationState::Committed,
-                        ..r.clone()
-                    }),
-                    touched,
-                }
+    /// Moves the open parts named (all when `None`) to `to`, giving back their reserved units
+    /// (and, when committing, their units on hand).
+    fn settle(&mut self, r: &Reservation, shipments: Option<&[u32]>, to: ReservationState) -> Change {
+        let mut touched = Vec::new();
+        let mut parts = r.parts.clone();
+        for p in parts.iter_mut() {
+            let named = shipments.is_none_or(|s| s.contains(&p.shipment));
+            if !named || p.state != ReservationState::Open {
+                continue;
             }
-            _ => Change::default(),
+            for l in &p.lines {
+                let c = self.cell(&p.warehouse, &l.sku);
+                c.reserved -= l.quantity as i64;
+                if to == ReservationState::Committed {
+                    c.on_hand -= l.quantity as i64;
+                }
+                touched.push((p.warehouse.clone(), l.sku.clone()));
+            }
+            p.state = to;
+        }
+        if touched.is_empty() {
+            return Change::default();
+        }
+        Change {
+            reservation: Some(Reservation::with_parts(r.order_id, parts)),
+            touched,
         }
     }
 

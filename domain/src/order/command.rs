@@ -1,6 +1,8 @@
 //! What a client or an actor asks of an order: the input of `decide`.
 
-use super::model::{Booking, CarrierEventKind, LineQty, Parcel, PaymentUpdate, Shortage};
+use super::model::{
+    Allocation, Booking, CarrierEventKind, LineQty, Parcel, PaymentUpdate, ShipmentRef, Shortage,
+};
 use super::new_order::NewOrder;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -20,11 +22,15 @@ pub enum Command {
         /// Policy: how long a card order may stay unpaid.
         payment_timeout_secs: i64,
     },
-    StockReserved {
-        warehouse: String,
+    /// The inventory allocated every line: one shipment per warehouse, and why.
+    StockAllocated {
+        shipments: Vec<Allocation>,
+        reason: String,
     },
+    /// The inventory could not serve every line; `reason` says why in words.
     StockUnavailable {
         shortages: Vec<Shortage>,
+        reason: String,
     },
     RecordPayment {
         status: PaymentUpdate,
@@ -36,19 +42,27 @@ pub enum Command {
     },
     PaymentTimeout,
     AcknowledgePicks {
-        warehouse: String,
+        shipment: ShipmentRef,
         lines: Vec<LineQty>,
     },
     Pack {
-        warehouse: String,
+        shipment: ShipmentRef,
         parcels: Vec<Parcel>,
     },
     RecordBooking {
+        /// `None`: the order's first packed, unbooked shipment (answers to bookings asked
+        /// before shipments had ids).
+        shipment: Option<u32>,
         booking: Booking,
     },
-    Handover,
+    /// Hands over one shipment, or (`None`) every packed and booked one.
+    Handover {
+        shipment: Option<u32>,
+    },
     CarrierEvent {
         carrier: String,
+        /// The tracking number the carrier reported, which names the shipment.
+        tracking_number: String,
         event_id: String,
         kind: CarrierEventKind,
         occurred_at: DateTime<Utc>,
@@ -70,7 +84,7 @@ impl Command {
     pub fn name(&self) -> &'static str {
         match self {
             Command::Place { .. } => "place",
-            Command::StockReserved { .. } => "stock_reserved",
+            Command::StockAllocated { .. } => "stock_allocated",
             Command::StockUnavailable { .. } => "stock_unavailable",
             Command::RecordPayment { .. } => "record_payment",
             Command::Cancel { .. } => "cancel",
@@ -78,7 +92,7 @@ impl Command {
             Command::AcknowledgePicks { .. } => "acknowledge_picks",
             Command::Pack { .. } => "pack",
             Command::RecordBooking { .. } => "record_booking",
-            Command::Handover => "handover",
+            Command::Handover { .. } => "handover",
             Command::CarrierEvent { .. } => "carrier_event",
             Command::RequestReturn { .. } => "request_return",
             Command::ReceiveReturn { .. } => "receive_return",

@@ -49,16 +49,35 @@ pub struct Effect {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum EffectKind {
+    /// Allocate and reserve the order's lines.
     ReserveStock {
         lines: Vec<LineQty>,
+        /// Where the order goes (allocation prefers warehouses that ship there); absent in
+        /// messages written before allocation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        country: Option<String>,
+        /// The order's own say on splitting; absent: the shop's policy.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        allow_split: Option<bool>,
     },
-    ReleaseStock,
-    CommitStock,
+    /// Give back the stock of these shipments (`None`: the whole reservation).
+    ReleaseStock {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shipments: Option<Vec<u32>>,
+    },
+    /// The stock of a handed-over shipment left the warehouse (`None`: the whole reservation).
+    CommitStock {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shipment: Option<u32>,
+    },
     BookShipment {
         warehouse: String,
         parcels: Vec<Parcel>,
         country: String,
         method: Option<String>,
+        /// The shipment to book (`None`: asked before shipments had ids; the order's only one).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shipment: Option<u32>,
     },
     Restock {
         warehouse: String,
@@ -74,8 +93,8 @@ impl EffectKind {
     pub fn name(&self) -> &'static str {
         match self {
             EffectKind::ReserveStock { .. } => "reserve_stock",
-            EffectKind::ReleaseStock => "release_stock",
-            EffectKind::CommitStock => "commit_stock",
+            EffectKind::ReleaseStock { .. } => "release_stock",
+            EffectKind::CommitStock { .. } => "commit_stock",
             EffectKind::BookShipment { .. } => "book_shipment",
             EffectKind::Restock { .. } => "restock",
             EffectKind::Notify { kind } => kind.as_str(),
@@ -133,6 +152,8 @@ pub fn reactions(after: &Order, events: &[Event]) -> Reactions {
                                 quantity: l.quantity,
                             })
                             .collect(),
+                        country: Some(order.shipping.address.country.clone()),
+                        allow_split: order.allow_split,
                     },
                 ));
                 r.set_timers.extend(payment_timer.clone());
@@ -146,17 +167,23 @@ pub fn reactions(after: &Order, events: &[Event]) -> Reactions {
                 ));
                 r.clear_timers.extend(payment_timer.clone());
             }
-            Change::Packed { warehouse, parcels } => r.effects.push(effect(
+            Change::Packed {
+                warehouse,
+                parcels,
+                shipment,
+            } => r.effects.push(effect(
                 step,
                 EffectKind::BookShipment {
                     warehouse: warehouse.clone(),
                     parcels: parcels.clone(),
                     country: after.shipping.address.country.clone(),
                     method: after.shipping.method.clone(),
+                    shipment: *shipment,
                 },
             )),
-            Change::Shipped => {
-                r.effects.push(effect(step, EffectKind::CommitStock));
+            Change::Shipped { shipment } => {
+                r.effects
+                    .push(effect(step, EffectKind::CommitStock { shipment: *shipment }));
                 r.effects.push(effect(
                     step,
                     EffectKind::Notify {
@@ -173,7 +200,7 @@ pub fn reactions(after: &Order, events: &[Event]) -> Reactions {
                     kind: NotificationKind::OutForDelivery,
                 },
             )),
-            Change::Delivered => r.effects.push(effect(
+            Change::Delivered { .. } => r.effects.push(effect(
                 step,
                 EffectKind::Notify {
                     kind: NotificationKind::Delivered,
@@ -181,7 +208,8 @@ pub fn reactions(after: &Order, events: &[Event]) -> Reactions {
             )),
             Change::Cancelled { .. } => {
                 if after.stock == StockState::Released {
-                    r.effects.push(effect(step, EffectKind::ReleaseStock));
+                    r.effects
+                        .push(effect(step, EffectKind::ReleaseStock { shipments: None }));
                 }
                 r.effects.push(effect(
                     step,
@@ -204,6 +232,20 @@ pub fn reactions(after: &Order, events: &[Event]) -> Reactions {
                     lines: lines.clone(),
                 },
             )),
+            Change::ShipmentsCancelled { shipments, .. } => {
+                r.effects.push(effect(
+                    step,
+                    EffectKind::ReleaseStock {
+                        shipments: Some(shipments.clone()),
+                    },
+                ));
+                r.effects.push(effect(
+                    step,
+                    EffectKind::Notify {
+                        kind: NotificationKind::Cancelled,
+                    },
+                ));
+            }
             Change::RefundIssued { .. } => r.effects.push(effect(
                 step,
                 EffectKind::Notify {

@@ -7,6 +7,9 @@ use super::model::{Order, Status};
 pub enum DomainError {
     #[error("order not found")]
     NotFound,
+    /// A command named a shipment the order does not have.
+    #[error("the order has no shipment {0}")]
+    UnknownShipment(u32),
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
     /// The command is well-formed but not allowed in the order's current state.

@@ -1,8 +1,15 @@
 //! What happened to an order: the `Event`s that `decide` returns, the store keeps and `evolve`
 //! applies, each carrying one `Change`. Stored as the order's history, so their serialized form
 //! is part of the stored data.
+//!
+//! **Old kinds are never reinterpreted.** Events recorded before orders had several shipments
+//! carry no `shipment`: they are about the order's only shipment (`StockReserved` made it,
+//! at its warehouse, with every line). Newer events name their shipment; a `None` always
+//! means what it meant when it was written.
 
-use super::model::{Booking, CarrierEventKind, Cause, LineQty, Parcel, PaymentStatus, Shortage};
+use super::model::{
+    Allocation, Booking, CarrierEventKind, Cause, LineQty, Parcel, PaymentStatus, Shortage,
+};
 use super::new_order::NewOrder;
 use crate::money::Money;
 use chrono::{DateTime, Utc};
@@ -31,8 +38,15 @@ pub enum Change {
         payment_due_at: Option<DateTime<Utc>>,
         order: NewOrder,
     },
+    /// Every line reserved in one warehouse: the order's single shipment (recorded before
+    /// allocation could split an order; now `Allocated`).
     StockReserved {
         warehouse: String,
+    },
+    /// The inventory allocated every line: one shipment per warehouse, and why it chose so.
+    Allocated {
+        shipments: Vec<Allocation>,
+        reason: String,
     },
     StockUnavailable {
         shortages: Vec<Shortage>,
@@ -46,15 +60,25 @@ pub enum Change {
     PicksAcknowledged {
         warehouse: String,
         lines: Vec<LineQty>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shipment: Option<u32>,
     },
     Packed {
         warehouse: String,
         parcels: Vec<Parcel>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shipment: Option<u32>,
     },
     ShipmentBooked {
         booking: Booking,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shipment: Option<u32>,
     },
-    Shipped,
+    /// A shipment was handed over (`None`: every packed one, as recorded before shipments).
+    Shipped {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shipment: Option<u32>,
+    },
     CarrierScanned {
         carrier: String,
         event_id: String,
@@ -62,8 +86,15 @@ pub enum Change {
         occurred_at: DateTime<Utc>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         location: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shipment: Option<u32>,
     },
-    Delivered,
+    /// A shipment was delivered (`None`: every shipped one, as recorded before shipments).
+    Delivered {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shipment: Option<u32>,
+    },
+    /// The whole order was cancelled: every shipment not handed over with it.
     Cancelled {
         reason: String,
     },
@@ -79,6 +110,11 @@ pub enum Change {
     RefundIssued {
         amount: Money,
     },
+    /// Some shipments of an order partly handed over were cancelled; the others go on.
+    ShipmentsCancelled {
+        shipments: Vec<u32>,
+        reason: String,
+    },
 }
 
 impl Change {
@@ -86,19 +122,21 @@ impl Change {
         match self {
             Change::Placed { .. } => "placed",
             Change::StockReserved { .. } => "stock_reserved",
+            Change::Allocated { .. } => "allocated",
             Change::StockUnavailable { .. } => "stock_unavailable",
             Change::PaymentRecorded { .. } => "payment_recorded",
             Change::Confirmed => "confirmed",
             Change::PicksAcknowledged { .. } => "picks_acknowledged",
             Change::Packed { .. } => "packed",
             Change::ShipmentBooked { .. } => "shipment_booked",
-            Change::Shipped => "shipped",
+            Change::Shipped { .. } => "shipped",
             Change::CarrierScanned { .. } => "carrier_scanned",
-            Change::Delivered => "delivered",
+            Change::Delivered { .. } => "delivered",
             Change::Cancelled { .. } => "cancelled",
             Change::ReturnApproved { .. } => "return_approved",
             Change::ReturnReceived { .. } => "return_received",
             Change::RefundIssued { .. } => "refund_issued",
+            Change::ShipmentsCancelled { .. } => "shipments_cancelled",
         }
     }
 }

@@ -2,7 +2,10 @@
 //! order's stored events with `fold` gives its snapshot.
 
 use super::event::{Change, Event};
-use super::model::{Cancellation, Line, Order, Payment, ReturnCase, Shipment, Status, StockState};
+use super::model::{
+    Allocation, Cancellation, Line, LineQty, Order, Payment, ReturnCase, Shipment, ShipmentLine,
+    ShipmentStatus, Status, StockState,
+};
 
 /// Folds events into a state. Pure and total: an event that does not fit is ignored, which
 /// cannot happen for histories produced by `decide`.
@@ -40,7 +43,6 @@ pub fn evolve(state: Option<Order>, e: &Event) -> Option<Order> {
                         sku: l.sku.clone(),
                         quantity: l.quantity,
                         unit_price: l.unit_price,
-                        picked: 0,
                     })
                     .collect(),
                 shipping: order.shipping.clone(),
@@ -52,7 +54,6 @@ pub fn evolve(state: Option<Order>, e: &Event) -> Option<Order> {
                     reference: None,
                 },
                 stock: StockState::Pending,
-                warehouse: None,
                 shortages: vec![],
                 shipments: vec![],
                 return_case: None,
@@ -73,9 +74,25 @@ pub fn evolve(state: Option<Order>, e: &Event) -> Option<Order> {
     match &e.change {
         Change::Placed { .. } => {}
         Change::StockReserved { warehouse } => {
-            o.stock = StockState::Reserved;
-            o.warehouse = Some(warehouse.clone());
+            // Before allocation: every line from one warehouse, the order's only shipment.
+            let lines: Vec<LineQty> = o
+                .lines
+                .iter()
+                .map(|l| LineQty {
+                    sku: l.sku.clone(),
+                    quantity: l.quantity,
+                })
+                .collect();
+            allocate(
+                &mut o,
+                &[Allocation {
+                    shipment: 1,
+                    warehouse: warehouse.clone(),
+                    lines,
+                }],
+            );
         }
+        Change::Allocated { shipments, .. } => allocate(&mut o, shipments),
         Change::StockUnavailable { shortages } => {
             o.stock = StockState::Unavailable;
             o.shortages = shortages.clone();
@@ -92,32 +109,51 @@ pub fn evolve(state: Option<Order>, e: &Event) -> Option<Order> {
             o.payment.reference = Some(reference.clone());
         }
         Change::Confirmed => o.status = Status::Confirmed,
-        Change::PicksAcknowledged { lines, .. } => {
-            for pl in lines {
-                if let Some(l) = o.lines.iter_mut().find(|l| l.sku == pl.sku) {
-                    l.picked = (l.picked + pl.quantity).min(l.quantity);
+        Change::PicksAcknowledged {
+            warehouse,
+            lines,
+            shipment,
+        } => {
+            if let Some(s) = shipment_mut(&mut o, *shipment, Some(warehouse)) {
+                for pl in lines {
+                    if let Some(l) = s.lines.iter_mut().find(|l| l.sku == pl.sku) {
+                        l.picked = (l.picked + pl.quantity).min(l.quantity);
+                    }
                 }
             }
         }
-        Change::Packed { warehouse, parcels } => {
-            o.status = Status::Packed;
-            o.shipments.push(Shipment {
-                warehouse: warehouse.clone(),
-                parcels: parcels.clone(),
-                booking: None,
-                last_scan: None,
-                last_scan_at: None,
-                last_location: None,
-            });
+        Change::Packed {
+            warehouse,
+            parcels,
+            shipment,
+        } => {
+            if let Some(s) = shipment_mut(&mut o, *shipment, Some(warehouse)) {
+                s.status = ShipmentStatus::Packed;
+                s.parcels = parcels.clone();
+            }
         }
-        Change::ShipmentBooked { booking } => {
-            if let Some(s) = o.shipments.iter_mut().find(|s| s.booking.is_none()) {
+        Change::ShipmentBooked { booking, shipment } => {
+            let target = match shipment {
+                Some(id) => o.shipments.iter_mut().find(|s| s.id == *id),
+                None => o
+                    .shipments
+                    .iter_mut()
+                    .find(|s| s.status == ShipmentStatus::Packed && s.booking.is_none()),
+            };
+            if let Some(s) = target {
                 s.booking = Some(booking.clone());
             }
         }
-        Change::Shipped => {
-            o.status = Status::Shipped;
-            if o.stock == StockState::Reserved {
+        Change::Shipped { shipment } => {
+            for s in o.shipments.iter_mut() {
+                let this = shipment.is_none_or(|id| s.id == id);
+                if this && s.status == ShipmentStatus::Packed {
+                    s.status = ShipmentStatus::Shipped;
+                }
+            }
+            if o.stock == StockState::Reserved
+                && o.open_shipments().all(|s| s.status.is_handed_over())
+            {
                 o.stock = StockState::Committed;
             }
         }
@@ -126,10 +162,15 @@ pub fn evolve(state: Option<Order>, e: &Event) -> Option<Order> {
             kind,
             occurred_at,
             location,
+            shipment,
             ..
         } => {
             o.carrier_event_ids.push(event_id.clone());
-            if let Some(s) = o.shipments.iter_mut().find(|s| s.booking.is_some()) {
+            let target = match shipment {
+                Some(id) => o.shipments.iter_mut().find(|s| s.id == *id),
+                None => o.shipments.iter_mut().find(|s| s.booking.is_some()),
+            };
+            if let Some(s) = target {
                 // Out-of-order events are recorded but do not overwrite a newer scan.
                 if s.last_scan_at.is_none_or(|t| *occurred_at >= t) {
                     s.last_scan = Some(*kind);
@@ -140,14 +181,28 @@ pub fn evolve(state: Option<Order>, e: &Event) -> Option<Order> {
                 }
             }
         }
-        Change::Delivered => {
-            o.status = Status::Delivered;
-            o.delivered_at = Some(e.at);
+        Change::Delivered { shipment } => {
+            for s in o.shipments.iter_mut() {
+                let this = shipment.is_none_or(|id| s.id == id);
+                if this && s.status == ShipmentStatus::Shipped {
+                    s.status = ShipmentStatus::Delivered;
+                    s.delivered_at = Some(e.at);
+                }
+            }
+            if o.shipments.is_empty() {
+                // Recorded before shipments were kept from allocation on: nothing to follow.
+                o.status = Status::Delivered;
+            }
         }
         Change::Cancelled { reason } => {
             o.status = Status::Cancelled;
             if o.stock == StockState::Reserved || o.stock == StockState::Pending {
                 o.stock = StockState::Released;
+            }
+            for s in o.shipments.iter_mut() {
+                if !s.status.is_handed_over() {
+                    s.status = ShipmentStatus::Cancelled;
+                }
             }
             o.cancellation = Some(Cancellation {
                 reason: reason.clone(),
@@ -178,11 +233,91 @@ pub fn evolve(state: Option<Order>, e: &Event) -> Option<Order> {
             }
         }
         Change::RefundIssued { amount } => {
-            o.refunded = Some(*amount);
+            // Refunds add up (a cancelled shipment, then a return).
+            o.refunded = Some(match o.refunded {
+                Some(before) if before.currency == amount.currency => crate::Money {
+                    amount: before.amount + amount.amount,
+                    currency: amount.currency,
+                },
+                _ => *amount,
+            });
             if let Some(rc) = o.return_case.as_mut().filter(|rc| rc.received_at.is_some()) {
                 rc.refund = Some(*amount);
             }
         }
+        Change::ShipmentsCancelled { shipments, .. } => {
+            for s in o.shipments.iter_mut() {
+                if shipments.contains(&s.id) && !s.status.is_handed_over() {
+                    s.status = ShipmentStatus::Cancelled;
+                }
+            }
+            if o.stock == StockState::Reserved
+                && o.open_shipments().all(|s| s.status.is_handed_over())
+            {
+                o.stock = StockState::Committed;
+            }
+        }
     }
+    follow_shipments(&mut o, e);
     Some(o)
+}
+
+/// Creates the shipments allocation planned; the stock is then reserved.
+fn allocate(o: &mut Order, plan: &[Allocation]) {
+    o.stock = StockState::Reserved;
+    o.shipments = plan
+        .iter()
+        .map(|a| Shipment {
+            id: a.shipment,
+            warehouse: a.warehouse.clone(),
+            lines: a
+                .lines
+                .iter()
+                .map(|l| ShipmentLine {
+                    sku: l.sku.clone(),
+                    quantity: l.quantity,
+                    picked: 0,
+                })
+                .collect(),
+            status: ShipmentStatus::Allocated,
+            parcels: vec![],
+            booking: None,
+            last_scan: None,
+            last_scan_at: None,
+            last_location: None,
+            delivered_at: None,
+        })
+        .collect();
+}
+
+/// The shipment a warehouse event is about: by id, or (events recorded before shipments had
+/// ids) the open one at `warehouse`, or the only one.
+fn shipment_mut<'a>(
+    o: &'a mut Order,
+    id: Option<u32>,
+    warehouse: Option<&String>,
+) -> Option<&'a mut Shipment> {
+    match id {
+        Some(id) => o.shipments.iter_mut().find(|s| s.id == id),
+        None => {
+            let at = o.shipments.iter().position(|s| {
+                s.status != ShipmentStatus::Cancelled && Some(&s.warehouse) == warehouse
+            });
+            let i = at.or((o.shipments.len() == 1).then_some(0))?;
+            o.shipments.get_mut(i)
+        }
+    }
+}
+
+/// An order as far along as its least advanced open shipment: packed once all are packed,
+/// shipped once all are shipped, delivered once all are delivered.
+fn follow_shipments(o: &mut Order, e: &Event) {
+    if let Some(status) = o.status_from_shipments() {
+        if status.rank() > o.status.rank() {
+            o.status = status;
+            if status == Status::Delivered {
+                o.delivered_at = Some(e.at);
+            }
+        }
+    }
 }

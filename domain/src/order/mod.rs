@@ -40,8 +40,9 @@ pub use error::DomainError;
 pub use event::{Change, Event};
 pub use evolve::{evolve, fold};
 pub use model::{
-    Address, Booking, Cancellation, CarrierEventKind, Cause, Customer, InitialPaymentStatus, Line,
-    LineQty, Order, OrderId, Parcel, Payment, PaymentMethod, PaymentStatus, PaymentUpdate,
-    ReturnCase, Shipment, Shipping, Shortage, Status, StockState,
+    Address, Allocation, Booking, Cancellation, CarrierEventKind, Cause, Customer,
+    InitialPaymentStatus, Line, LineQty, Order, OrderId, Parcel, Payment, PaymentMethod,
+    PaymentStatus, PaymentUpdate, ReturnCase, Shipment, ShipmentLine, ShipmentRef,
+    ShipmentStatus, Shipping, Shortage, Status, StockState,
 };
 pub use new_order::{NewLine, NewOrder, NewPayment};

@@ -189,9 +189,6 @@ pub struct Line {
     pub quantity: u32,
     /// Price of one unit in minor units of the order's currency.
     pub unit_price: i64,
-    /// Units the warehouse has acknowledged as picked.
-    #[serde(default)]
-    pub picked: u32,
 }
 
 /// A sku and a number of units, used by picks, reservations and returns.
@@ -247,9 +244,67 @@ pub enum CarrierEventKind {
     Exception,
 }
 
+/// Where a shipment stands. Shipments only move forward; a cancelled one stays cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShipmentStatus {
+    /// Its stock is reserved at its warehouse; to be picked and packed.
+    Allocated,
+    Packed,
+    Shipped,
+    Delivered,
+    Cancelled,
+}
+
+impl ShipmentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShipmentStatus::Allocated => "allocated",
+            ShipmentStatus::Packed => "packed",
+            ShipmentStatus::Shipped => "shipped",
+            ShipmentStatus::Delivered => "delivered",
+            ShipmentStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// The order status a shipment in this status stands for (an order is as far along as
+    /// its least advanced open shipment).
+    fn order_status(self) -> Option<Status> {
+        match self {
+            ShipmentStatus::Allocated => Some(Status::Confirmed),
+            ShipmentStatus::Packed => Some(Status::Packed),
+            ShipmentStatus::Shipped => Some(Status::Shipped),
+            ShipmentStatus::Delivered => Some(Status::Delivered),
+            ShipmentStatus::Cancelled => None,
+        }
+    }
+
+    /// Handed over to the carrier (shipped or delivered).
+    pub fn is_handed_over(self) -> bool {
+        matches!(self, ShipmentStatus::Shipped | ShipmentStatus::Delivered)
+    }
+}
+
+/// One line of a shipment: units of a sku sent from the shipment's warehouse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipmentLine {
+    pub sku: String,
+    pub quantity: u32,
+    /// Units the warehouse has acknowledged as picked.
+    #[serde(default)]
+    pub picked: u32,
+}
+
+/// The part of an order served from one warehouse: its own lines, picks, parcels, carrier
+/// booking, scans and status. An order has one shipment per warehouse it is allocated to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shipment {
+    /// 1, 2, … within the order.
+    pub id: u32,
     pub warehouse: String,
+    pub lines: Vec<ShipmentLine>,
+    pub status: ShipmentStatus,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parcels: Vec<Parcel>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub booking: Option<Booking>,
@@ -260,6 +315,47 @@ pub struct Shipment {
     pub last_scan_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_location: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+impl Shipment {
+    pub fn fully_picked(&self) -> bool {
+        self.lines.iter().all(|l| l.picked == l.quantity)
+    }
+
+    pub fn line(&self, sku: &str) -> Option<&ShipmentLine> {
+        self.lines.iter().find(|l| l.sku == sku)
+    }
+
+    /// The shipment's lines as sku and quantity.
+    pub fn line_qtys(&self) -> Vec<LineQty> {
+        self.lines
+            .iter()
+            .map(|l| LineQty {
+                sku: l.sku.clone(),
+                quantity: l.quantity,
+            })
+            .collect()
+    }
+}
+
+/// Where some of an order's lines are served from: the plan of one shipment, as allocation
+/// decided it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allocation {
+    pub shipment: u32,
+    pub warehouse: String,
+    pub lines: Vec<LineQty>,
+}
+
+/// Which shipment a warehouse command is for: named by id, or (the order-level routes) the
+/// order's open shipment at a warehouse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShipmentRef {
+    Id(u32),
+    At(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -302,11 +398,9 @@ pub struct Order {
     pub billing_address: Option<Address>,
     pub payment: Payment,
     pub stock: StockState,
-    /// Warehouse holding the reservation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub warehouse: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shortages: Vec<Shortage>,
+    /// One per warehouse the order is allocated to, numbered from 1; none before allocation.
     pub shipments: Vec<Shipment>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_case: Option<ReturnCase>,
@@ -346,12 +440,47 @@ impl Order {
         self.lines.iter().find(|l| l.sku == sku)
     }
 
-    pub fn fully_picked(&self) -> bool {
-        self.lines.iter().all(|l| l.picked == l.quantity)
+    pub fn shipment(&self, id: u32) -> Option<&Shipment> {
+        self.shipments.iter().find(|s| s.id == id)
     }
 
+    /// The shipments not cancelled.
+    pub fn open_shipments(&self) -> impl Iterator<Item = &Shipment> {
+        self.shipments
+            .iter()
+            .filter(|s| s.status != ShipmentStatus::Cancelled)
+    }
+
+    /// The first booking (the only one of a one-shipment order).
     pub fn booking(&self) -> Option<&Booking> {
         self.shipments.iter().find_map(|s| s.booking.as_ref())
+    }
+
+    /// The shipment booked under a carrier tracking number.
+    pub fn shipment_by_tracking_number(&self, tn: &str) -> Option<&Shipment> {
+        self.shipments
+            .iter()
+            .find(|s| s.booking.as_ref().is_some_and(|b| b.tracking_number == tn))
+    }
+
+    /// Units of `sku` acknowledged as picked, over every shipment.
+    pub fn picked(&self, sku: &str) -> u32 {
+        self.open_shipments()
+            .filter_map(|s| s.line(sku))
+            .map(|l| l.picked)
+            .sum()
+    }
+
+    /// The status the order's shipments stand for, once it is confirmed: as far along as its
+    /// least advanced open shipment. `None` when there is nothing to follow (not confirmed,
+    /// closed, or no open shipment).
+    pub fn status_from_shipments(&self) -> Option<Status> {
+        if self.status.rank() < Status::Confirmed.rank() || self.status.is_terminal() {
+            return None;
+        }
+        self.open_shipments()
+            .filter_map(|s| s.status.order_status())
+            .min_by_key(|s| s.rank())
     }
 
     pub(super) fn refund_of(&self, lines: &[LineQty]) -> Money {

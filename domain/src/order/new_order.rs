@@ -20,6 +20,10 @@ pub struct NewOrder {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_address: Option<Address>,
     pub payment: NewPayment,
+    /// Whether the order may be split across warehouses when no single one can serve it;
+    /// absent: the shop's `[allocation] allow_split`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_split: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

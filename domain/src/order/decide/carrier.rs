@@ -1,10 +1,11 @@
-//! Shipping and carrier events: the carrier's scans of a booked shipment. The first scan of a
-//! packed order also ships it (the hand-over was not reported), and a delivery scan delivers it.
+//! Shipping and carrier events: the carrier's scans of a booked shipment, named by its
+//! tracking number. The first scan of a packed shipment also ships it (the hand-over was not
+//! reported), and a delivery scan delivers it; the order follows its shipments.
 
 use crate::order::error::{rejected, DomainError};
 use crate::order::limits;
 use crate::order::validate::{opt_text, text};
-use crate::order::{CarrierEventKind, Change, Order, Status};
+use crate::order::{CarrierEventKind, Change, Order, ShipmentStatus};
 use chrono::{DateTime, Utc};
 
 /// A carrier reports a scan. A redelivered event id, or any event on a closed order, changes
@@ -12,6 +13,7 @@ use chrono::{DateTime, Utc};
 pub(super) fn carrier_event(
     o: &Order,
     carrier: &str,
+    tracking_number: &str,
     event_id: &str,
     kind: CarrierEventKind,
     occurred_at: DateTime<Utc>,
@@ -19,13 +21,14 @@ pub(super) fn carrier_event(
 ) -> Result<Vec<Change>, DomainError> {
     text("event_id", event_id, 128)?;
     opt_text("location", location, limits::MAX_TEXT)?;
-    let Some(booking) = o.booking() else {
+    let Some(shipment) = o.shipment_by_tracking_number(tracking_number) else {
         return Err(rejected(
             o,
             "no_shipment",
-            "the order has no booked shipment",
+            format!("the order has no shipment booked under '{tracking_number}'"),
         ));
     };
+    let booking = shipment.booking.as_ref().expect("found by its booking");
     if booking.carrier != carrier {
         return Err(rejected(
             o,
@@ -33,7 +36,10 @@ pub(super) fn carrier_event(
             format!("the shipment is with carrier '{}'", booking.carrier),
         ));
     }
-    if o.carrier_event_ids.iter().any(|e| e == event_id) || o.status.is_terminal() {
+    if o.carrier_event_ids.iter().any(|e| e == event_id)
+        || o.status.is_terminal()
+        || shipment.status == ShipmentStatus::Cancelled
+    {
         return Ok(vec![]);
     }
     if o.carrier_event_ids.len() >= limits::MAX_CARRIER_EVENTS {
@@ -43,9 +49,10 @@ pub(super) fn carrier_event(
             "this shipment has too many carrier events",
         ));
     }
+    let id = Some(shipment.id);
     let mut v = Vec::new();
-    if o.status == Status::Packed {
-        v.push(Change::Shipped);
+    if shipment.status == ShipmentStatus::Packed {
+        v.push(Change::Shipped { shipment: id });
     }
     v.push(Change::CarrierScanned {
         carrier: carrier.to_owned(),
@@ -53,9 +60,14 @@ pub(super) fn carrier_event(
         kind,
         occurred_at,
         location: location.clone(),
+        shipment: id,
     });
-    if kind == CarrierEventKind::Delivered && matches!(o.status, Status::Packed | Status::Shipped) {
-        v.push(Change::Delivered);
+    let open = matches!(
+        shipment.status,
+        ShipmentStatus::Packed | ShipmentStatus::Shipped
+    );
+    if kind == CarrierEventKind::Delivered && open {
+        v.push(Change::Delivered { shipment: id });
     }
     Ok(v)
 }

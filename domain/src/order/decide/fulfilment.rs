@@ -1,18 +1,23 @@
-//! Picking and packing: the warehouse acknowledges picks and packs parcels, the carrier actor
-//! reports the booking, and the warehouse hands the parcels over to the carrier.
+//! Picking and packing, per shipment: the warehouse acknowledges picks and packs parcels, the
+//! carrier actor reports the booking, and the warehouse hands the parcels over to the carrier.
+//!
+//! Each shipment walks `allocated → packed → shipped` on its own; the order follows (see
+//! `Order::status_from_shipments`). Commands name their shipment by id, or by warehouse (the
+//! order-level routes, which serve an order with one shipment as before).
 
-use super::validate_line_qtys;
 use crate::order::error::{invalid, rejected, DomainError};
 use crate::order::limits;
-use crate::order::{Booking, Change, LineQty, Order, Parcel, Status};
+use crate::order::{
+    Booking, Change, LineQty, Order, Parcel, Shipment, ShipmentRef, ShipmentStatus, Status,
+};
 
-/// The warehouse acknowledges picked units; never more than ordered.
+/// The warehouse acknowledges picked units of one shipment; never more than it holds.
 pub(super) fn acknowledge_picks(
     o: &Order,
-    warehouse: &str,
+    target: &ShipmentRef,
     lines: &[LineQty],
 ) -> Result<Vec<Change>, DomainError> {
-    if o.status != Status::Confirmed {
+    if o.status.rank() < Status::Confirmed.rank() || o.status.is_terminal() {
         return Err(rejected(
             o,
             "picks_not_allowed",
@@ -22,34 +27,46 @@ pub(super) fn acknowledge_picks(
             ),
         ));
     }
-    check_warehouse(o, warehouse)?;
-    validate_line_qtys(o, "lines", lines)?;
+    let s = shipment(o, target)?;
+    if s.status != ShipmentStatus::Allocated {
+        return Err(rejected(
+            o,
+            "picks_not_allowed",
+            format!(
+                "shipment {} is {}; picks are acknowledged before packing",
+                s.id,
+                s.status.as_str()
+            ),
+        ));
+    }
+    validate_shipment_lines(s, "lines", lines)?;
     for l in lines {
-        let line = o.line(&l.sku).expect("validated above");
+        let line = s.line(&l.sku).expect("validated above");
         if line.picked as u64 + l.quantity as u64 > line.quantity as u64 {
             return Err(rejected(
                 o,
                 "over_pick",
                 format!(
-                    "sku '{}': {} picked + {} exceeds the {} ordered",
-                    l.sku, line.picked, l.quantity, line.quantity
+                    "sku '{}': {} picked + {} exceeds the {} in shipment {}",
+                    l.sku, line.picked, l.quantity, line.quantity, s.id
                 ),
             ));
         }
     }
     Ok(vec![Change::PicksAcknowledged {
-        warehouse: warehouse.to_owned(),
+        warehouse: s.warehouse.clone(),
         lines: lines.to_vec(),
+        shipment: Some(s.id),
     }])
 }
 
-/// The warehouse packs a fully picked order into parcels; the carrier booking follows.
+/// The warehouse packs a fully picked shipment into parcels; its carrier booking follows.
 pub(super) fn pack(
     o: &Order,
-    warehouse: &str,
+    target: &ShipmentRef,
     parcels: &[Parcel],
 ) -> Result<Vec<Change>, DomainError> {
-    if o.status != Status::Confirmed {
+    if o.status.rank() < Status::Confirmed.rank() || o.status.is_terminal() {
         return Err(rejected(
             o,
             "pack_not_allowed",
@@ -59,7 +76,14 @@ pub(super) fn pack(
             ),
         ));
     }
-    check_warehouse(o, warehouse)?;
+    let s = shipment(o, target)?;
+    if s.status != ShipmentStatus::Allocated {
+        return Err(rejected(
+            o,
+            "pack_not_allowed",
+            format!("shipment {} is already {}", s.id, s.status.as_str()),
+        ));
+    }
     if parcels.is_empty() || parcels.len() > limits::MAX_PARCELS {
         return Err(invalid(
             "parcels",
@@ -75,8 +99,8 @@ pub(super) fn pack(
             format!("must be between 1 and {}", limits::MAX_PARCEL_GRAMS),
         ));
     }
-    if !o.fully_picked() {
-        let missing: Vec<String> = o
+    if !s.fully_picked() {
+        let missing: Vec<String> = s
             .lines
             .iter()
             .filter(|l| l.picked < l.quantity)
@@ -86,62 +110,153 @@ pub(super) fn pack(
             o,
             "not_fully_picked",
             format!(
-                "every line must be picked before packing: {}",
+                "every line of shipment {} must be picked before packing: {}",
+                s.id,
                 missing.join(", ")
             ),
         ));
     }
     Ok(vec![Change::Packed {
-        warehouse: warehouse.to_owned(),
+        warehouse: s.warehouse.clone(),
         parcels: parcels.to_vec(),
+        shipment: Some(s.id),
     }])
 }
 
-/// The carrier actor booked the shipment; a late or repeated booking changes nothing.
-pub(super) fn record_booking(o: &Order, booking: &Booking) -> Vec<Change> {
-    let unbooked = o.shipments.iter().any(|s| s.booking.is_none());
-    if o.status == Status::Packed && unbooked {
-        vec![Change::ShipmentBooked {
-            booking: booking.clone(),
-        }]
-    } else {
-        vec![]
+/// The carrier actor booked a shipment; a late or repeated booking changes nothing.
+pub(super) fn record_booking(o: &Order, shipment: Option<u32>, booking: &Booking) -> Vec<Change> {
+    let target = match shipment {
+        Some(id) => o.shipment(id),
+        None => o
+            .shipments
+            .iter()
+            .find(|s| s.status == ShipmentStatus::Packed && s.booking.is_none()),
+    };
+    match target {
+        Some(s) if s.status == ShipmentStatus::Packed && s.booking.is_none() => {
+            vec![Change::ShipmentBooked {
+                booking: booking.clone(),
+                shipment: Some(s.id),
+            }]
+        }
+        _ => vec![],
     }
 }
 
-/// The warehouse hands a packed, booked order to the carrier.
-pub(super) fn handover(o: &Order) -> Result<Vec<Change>, DomainError> {
-    match o.status {
-        Status::Packed if o.booking().is_some() => Ok(vec![Change::Shipped]),
-        Status::Packed => Err(rejected(
+/// The warehouse hands a packed, booked shipment to the carrier; without a shipment, every
+/// one that is ready.
+pub(super) fn handover(o: &Order, shipment: Option<u32>) -> Result<Vec<Change>, DomainError> {
+    if o.status.is_terminal() || o.status.rank() < Status::Confirmed.rank() {
+        return Err(not_packed(o));
+    }
+    let candidates: Vec<&Shipment> = match shipment {
+        Some(id) => vec![o
+            .shipment(id)
+            .ok_or_else(|| unknown_shipment(o, &ShipmentRef::Id(id)))?],
+        None => o
+            .shipments
+            .iter()
+            .filter(|s| s.status == ShipmentStatus::Packed)
+            .collect(),
+    };
+    if candidates.is_empty() || candidates.iter().any(|s| s.status != ShipmentStatus::Packed) {
+        return Err(not_packed(o));
+    }
+    if let Some(s) = candidates.iter().find(|s| s.booking.is_none()) {
+        return Err(rejected(
             o,
             "label_not_ready",
-            "the carrier booking is not complete yet; try again shortly",
-        )),
-        _ => Err(rejected(
-            o,
-            "handover_not_allowed",
             format!(
-                "only packed orders can be handed over; this order is {}",
-                o.status.as_str()
+                "the carrier booking of shipment {} is not complete yet; try again shortly",
+                s.id
             ),
-        )),
+        ));
+    }
+    Ok(candidates
+        .iter()
+        .map(|s| Change::Shipped {
+            shipment: Some(s.id),
+        })
+        .collect())
+}
+
+fn not_packed(o: &Order) -> DomainError {
+    rejected(
+        o,
+        "handover_not_allowed",
+        format!(
+            "only packed shipments can be handed over; this order is {}",
+            o.status.as_str()
+        ),
+    )
+}
+
+/// The shipment a command names: by id, or the open one at a warehouse.
+pub(super) fn shipment<'a>(o: &'a Order, target: &ShipmentRef) -> Result<&'a Shipment, DomainError> {
+    let found = match target {
+        ShipmentRef::Id(id) => o.shipment(*id),
+        ShipmentRef::At(w) => o
+            .open_shipments()
+            .find(|s| &s.warehouse == w && s.status == ShipmentStatus::Allocated)
+            .or_else(|| o.open_shipments().find(|s| &s.warehouse == w)),
+    };
+    found.ok_or_else(|| unknown_shipment(o, target))
+}
+
+fn unknown_shipment(o: &Order, target: &ShipmentRef) -> DomainError {
+    if o.shipments.is_empty() {
+        return rejected(o, "no_reservation", "the order has no stock reservation");
+    }
+    match target {
+        ShipmentRef::Id(id) => DomainError::UnknownShipment(*id),
+        ShipmentRef::At(w) => {
+            let at: Vec<String> = o
+                .open_shipments()
+                .map(|s| format!("{} (shipment {})", s.warehouse, s.id))
+                .collect();
+            rejected(
+                o,
+                "wrong_warehouse",
+                format!(
+                    "the order has no shipment from warehouse '{w}'; its stock is reserved in {}",
+                    at.join(", ")
+                ),
+            )
+        }
     }
 }
 
-/// Only the warehouse holding the order's reservation may pick or pack it.
-fn check_warehouse(o: &Order, warehouse: &str) -> Result<(), DomainError> {
-    match o.warehouse.as_deref() {
-        Some(w) if w == warehouse => Ok(()),
-        Some(w) => Err(rejected(
-            o,
-            "wrong_warehouse",
-            format!("the order's stock is reserved in warehouse '{w}', not '{warehouse}'"),
-        )),
-        None => Err(rejected(
-            o,
-            "no_reservation",
-            "the order has no stock reservation",
-        )),
+/// Checks the lines of a pick: at least one, each in the shipment, each sku once, each
+/// quantity at least 1.
+fn validate_shipment_lines(s: &Shipment, field: &str, lines: &[LineQty]) -> Result<(), DomainError> {
+    if lines.is_empty() {
+        return Err(invalid(field, "at least one line is required"));
     }
+    if lines.len() > limits::MAX_LINES {
+        return Err(invalid(
+            field,
+            format!("at most {} lines", limits::MAX_LINES),
+        ));
+    }
+    for (i, l) in lines.iter().enumerate() {
+        if s.line(&l.sku).is_none() {
+            return Err(invalid(
+                format!("{field}[{i}].sku"),
+                format!("sku '{}' is not in shipment {}", l.sku, s.id),
+            ));
+        }
+        if lines[..i].iter().any(|o| o.sku == l.sku) {
+            return Err(invalid(
+                format!("{field}[{i}].sku"),
+                format!("sku '{}' appears twice", l.sku),
+            ));
+        }
+        if l.quantity == 0 {
+            return Err(invalid(
+                format!("{field}[{i}].quantity"),
+                "must be at least 1",
+            ));
+        }
+    }
+    Ok(())
 }

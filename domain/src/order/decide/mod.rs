@@ -86,8 +86,12 @@ fn decide_existing(
 ) -> Result<Vec<Change>, DomainError> {
     match cmd {
         Command::Place { .. } => Err(placement::place_existing(o)),
-        Command::StockReserved { warehouse } => Ok(placement::stock_reserved(o, warehouse)),
-        Command::StockUnavailable { shortages } => Ok(placement::stock_unavailable(o, shortages)),
+        Command::StockAllocated { shipments, reason } => {
+            Ok(placement::stock_allocated(o, shipments, reason))
+        }
+        Command::StockUnavailable { shortages, reason } => {
+            Ok(placement::stock_unavailable(o, shortages, reason))
+        }
         Command::RecordPayment {
             status,
             amount,
@@ -95,19 +99,30 @@ fn decide_existing(
         } => placement::record_payment(o, *status, *amount, reference),
         Command::Cancel { reason } => cancellation::cancel(o, reason),
         Command::PaymentTimeout => Ok(placement::payment_timeout(o, now)),
-        Command::AcknowledgePicks { warehouse, lines } => {
-            fulfilment::acknowledge_picks(o, warehouse, lines)
+        Command::AcknowledgePicks { shipment, lines } => {
+            fulfilment::acknowledge_picks(o, shipment, lines)
         }
-        Command::Pack { warehouse, parcels } => fulfilment::pack(o, warehouse, parcels),
-        Command::RecordBooking { booking } => Ok(fulfilment::record_booking(o, booking)),
-        Command::Handover => fulfilment::handover(o),
+        Command::Pack { shipment, parcels } => fulfilment::pack(o, shipment, parcels),
+        Command::RecordBooking { shipment, booking } => {
+            Ok(fulfilment::record_booking(o, *shipment, booking))
+        }
+        Command::Handover { shipment } => fulfilment::handover(o, *shipment),
         Command::CarrierEvent {
             carrier,
+            tracking_number,
             event_id,
             kind,
             occurred_at,
             location,
-        } => carrier::carrier_event(o, carrier, event_id, *kind, *occurred_at, location),
+        } => carrier::carrier_event(
+            o,
+            carrier,
+            tracking_number,
+            event_id,
+            *kind,
+            *occurred_at,
+            location,
+        ),
         Command::RequestReturn {
             lines,
             reason,

@@ -7,7 +7,7 @@ use crate::order::error::{invalid, rejected, DomainError};
 use crate::order::limits;
 use crate::order::validate::text;
 use crate::order::{
-    Change, InitialPaymentStatus, NewOrder, Order, PaymentMethod, PaymentStatus, PaymentUpdate,
+    Allocation, Change, InitialPaymentStatus, NewOrder, Order, PaymentMethod, PaymentStatus, PaymentUpdate,
     Shortage, Status, StockState,
 };
 use chrono::{DateTime, Duration, Utc};
@@ -38,29 +38,29 @@ pub(super) fn place_existing(o: &Order) -> DomainError {
     rejected(o, "already_exists", "an order with this id already exists")
 }
 
-/// The inventory reserved the order's stock.
-pub(super) fn stock_reserved(o: &Order, warehouse: &str) -> Vec<Change> {
-    if o.status != Status::Placed || o.stock != StockState::Pending {
+/// The inventory allocated the order's lines to one or more warehouses.
+pub(super) fn stock_allocated(o: &Order, shipments: &[Allocation], reason: &str) -> Vec<Change> {
+    if o.status != Status::Placed || o.stock != StockState::Pending || shipments.is_empty() {
         // Late or repeated answer: nothing to do (a cancelled order's reservation was
         // already released, and the inventory refuses to re-reserve it).
         vec![]
     } else {
-        vec![Change::StockReserved {
-            warehouse: warehouse.to_owned(),
+        vec![Change::Allocated {
+            shipments: shipments.to_vec(),
+            reason: reason.to_owned(),
         }]
     }
 }
 
-/// The inventory could not cover every line: the order is cancelled.
-pub(super) fn stock_unavailable(o: &Order, shortages: &[Shortage]) -> Vec<Change> {
+/// The inventory could not cover every line: the order is cancelled, for the reason it gave.
+pub(super) fn stock_unavailable(o: &Order, shortages: &[Shortage], reason: &str) -> Vec<Change> {
     if o.status != Status::Placed || o.stock != StockState::Pending {
         vec![]
     } else {
-        let skus: Vec<&str> = shortages.iter().map(|s| s.sku.as_str()).collect();
         let mut v = vec![Change::StockUnavailable {
             shortages: shortages.to_vec(),
         }];
-        v.extend(cancelled(o, format!("out of stock: {}", skus.join(", "))));
+        v.extend(cancelled(o, reason.to_owned()));
         v
     }
 }
