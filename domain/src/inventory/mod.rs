@@ -206,15 +206,15 @@ impl Ledger {
         c
     }
 
-    /// Orders `candidates` (already by priority) by the units each can give of `lines`, most
-    /// first; a stable sort keeps priority among equals.
+    /// Orders `candidates` (already by priority) by the units each can give of `lines`, then
+    /// by the units it holds of them, most first; a stable sort keeps priority among equals.
     fn rank_by_stock(&self, candidates: &mut [(String, u32, bool)], lines: &[LineQty]) {
         candidates.sort_by_key(|(w, _, _)| {
-            let units: i64 = lines
-                .iter()
-                .map(|l| self.available(w, &l.sku).min(l.quantity as i64))
-                .sum();
-            std::cmp::Reverse(units)
+            let (gives, holds) = lines.iter().fold((0i64, 0i64), |(g, h), l| {
+                let a = self.available(w, &l.sku);
+                (g + a.min(l.quantity as i64), h + a)
+            });
+            (std::cmp::Reverse(gives), std::cmp::Reverse(holds))
         });
     }
 

@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::fixtures;
-use crate::inventory::{Ledger, ReservationState, ReserveOutcome};
+use crate::inventory::{AllocationRequest, Ledger, ReservationState, ReserveOutcome};
+use crate::warehouse::AllocationStrategy;
 use crate::shipping::{self, CarrierSpec};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
@@ -40,6 +41,29 @@ fn run(state: Option<Order>, cmds: &[Command], now: DateTime<Utc>) -> Order {
     s.unwrap()
 }
 
+/// The inventory's answer: every line of `new_order()` from warehouse `w`, one shipment.
+fn reserved(w: &str) -> Command {
+    Command::StockAllocated {
+        shipments: vec![Allocation {
+            shipment: 1,
+            warehouse: w.into(),
+            lines: vec![lq("a", 2), lq("b", 1)],
+        }],
+        reason: "test".into(),
+    }
+}
+
+fn lq(sku: &str, quantity: u32) -> LineQty {
+    LineQty {
+        sku: sku.into(),
+        quantity,
+    }
+}
+
+fn at(w: &str) -> ShipmentRef {
+    ShipmentRef::At(w.into())
+}
+
 fn pay(status: PaymentUpdate, reference: &str) -> Command {
     Command::RecordPayment {
         status,
@@ -59,8 +83,13 @@ fn booking() -> Booking {
 }
 
 fn scan(id: &str, kind: CarrierEventKind) -> Command {
+    scan_of("C1-1", id, kind)
+}
+
+fn scan_of(tracking_number: &str, id: &str, kind: CarrierEventKind) -> Command {
     Command::CarrierEvent {
         carrier: "c1".into(),
+        tracking_number: tracking_number.into(),
         event_id: id.into(),
         kind,
         occurred_at: t0(),
@@ -73,7 +102,7 @@ fn order_in(status: Status) -> Order {
     let placed = run(None, &[place()], t0());
     let wh = || "w".to_string();
     let picks = |a, b| Command::AcknowledgePicks {
-        warehouse: wh(),
+        shipment: at(&wh()),
         lines: [("a", a), ("b", b)]
             .into_iter()
             .filter(|(_, q)| *q > 0)
@@ -87,7 +116,7 @@ fn order_in(status: Status) -> Order {
         run(
             Some(placed.clone()),
             &[
-                Command::StockReserved { warehouse: wh() },
+                reserved(&wh()),
                 pay(PaymentUpdate::Authorized, "auth-1"),
                 picks(1, 0),
             ],
@@ -100,10 +129,13 @@ fn order_in(status: Status) -> Order {
             &[
                 picks(1, 1),
                 Command::Pack {
-                    warehouse: wh(),
+                    shipment: at(&wh()),
                     parcels: vec![Parcel { weight_grams: 100 }],
                 },
-                Command::RecordBooking { booking: booking() },
+                Command::RecordBooking {
+                    shipment: None,
+                    booking: booking(),
+                },
             ],
             t0(),
         )
@@ -111,7 +143,7 @@ fn order_in(status: Status) -> Order {
     let delivered = || {
         run(
             Some(packed()),
-            &[Command::Handover, scan("d", CarrierEventKind::Delivered)],
+            &[Command::Handover { shipment: None }, scan("d", CarrierEventKind::Delivered)],
             t0(),
         )
     };
@@ -119,7 +151,7 @@ fn order_in(status: Status) -> Order {
         Status::Placed => placed.clone(),
         Status::Confirmed => confirmed(),
         Status::Packed => packed(),
-        Status::Shipped => run(Some(packed()), &[Command::Handover], t0()),
+        Status::Shipped => run(Some(packed()), &[Command::Handover { shipment: None }], t0()),
         Status::Delivered => delivered(),
         Status::Cancelled => run(
             Some(placed.clone()),
@@ -158,32 +190,34 @@ fn order_in(status: Status) -> Order {
 fn every_command() -> Vec<Command> {
     vec![
         place(),
-        Command::StockReserved {
-            warehouse: "w".into(),
-        },
+        reserved("w"),
         Command::StockUnavailable {
             shortages: vec![Shortage {
                 sku: "a".into(),
                 requested: 2,
                 available: 0,
             }],
+            reason: "out of stock: a".into(),
         },
         pay(PaymentUpdate::Captured, "cap-1"),
         Command::Cancel { reason: "r".into() },
         Command::PaymentTimeout,
         Command::AcknowledgePicks {
-            warehouse: "w".into(),
+            shipment: at("w"),
             lines: vec![LineQty {
                 sku: "a".into(),
                 quantity: 1,
             }],
         },
         Command::Pack {
-            warehouse: "w".into(),
+            shipment: at("w"),
             parcels: vec![Parcel { weight_grams: 10 }],
         },
-        Command::RecordBooking { booking: booking() },
-        Command::Handover,
+        Command::RecordBooking {
+                    shipment: None,
+                    booking: booking(),
+                },
+        Command::Handover { shipment: None },
         scan("new", CarrierEventKind::InTransit),
         Command::RequestReturn {
             lines: vec![LineQty {
@@ -229,7 +263,9 @@ fn every_state_times_every_command() {
                     assert_eq!(s, status, "a refusal names the current status");
                     'R'
                 }
-                Err(DomainError::Invalid { .. }) | Err(DomainError::NotFound) => 'R',
+                Err(DomainError::Invalid { .. })
+                | Err(DomainError::NotFound)
+                | Err(DomainError::UnknownShipment(_)) => 'R',
             };
             assert_eq!(
                 got,
@@ -275,7 +311,13 @@ fn check_step(before: &Order, after: &Order, events: &[Event]) {
             after.status
         );
     }
-    assert!(after.lines.iter().all(|l| l.picked <= l.quantity));
+    for sh in &after.shipments {
+        assert!(sh.lines.iter().all(|l| l.picked <= l.quantity));
+    }
+    // The order follows its shipments once confirmed.
+    if let Some(from_shipments) = after.status_from_shipments() {
+        assert_eq!(after.status, from_shipments, "{after:?}");
+    }
 }
 
 #[test]
@@ -283,9 +325,7 @@ fn confirms_by_itself_when_stock_and_payment_are_in_either_order() {
     let placed = run(None, &[place()], t0());
     let a = run(
         Some(placed.clone()),
-        &[Command::StockReserved {
-            warehouse: "w".into(),
-        }],
+        &[reserved("w")],
         t0(),
     );
     assert_eq!(a.status, Status::Placed);
@@ -295,9 +335,7 @@ fn confirms_by_itself_when_stock_and_payment_are_in_either_order() {
         Some(placed),
         &[
             pay(PaymentUpdate::Captured, "p"),
-            Command::StockReserved {
-                warehouse: "w".into(),
-            },
+            reserved("w"),
         ],
         t0(),
     );
@@ -311,9 +349,7 @@ fn confirms_by_itself_when_stock_and_payment_are_in_either_order() {
         None,
         &[
             cod,
-            Command::StockReserved {
-                warehouse: "w".into(),
-            },
+            reserved("w"),
         ],
         t0(),
     );
@@ -416,9 +452,7 @@ fn cancelling_a_captured_order_refunds_it_and_releases_stock() {
         &[
             place(),
             pay(PaymentUpdate::Captured, "p"),
-            Command::StockReserved {
-                warehouse: "w".into(),
-            },
+            reserved("w"),
         ],
         t0(),
     );
@@ -441,6 +475,7 @@ fn out_of_order_carrier_events_do_not_move_backwards() {
     let o = order_in(Status::Delivered);
     let late = Command::CarrierEvent {
         carrier: "c1".into(),
+        tracking_number: "C1-1".into(),
         event_id: "late".into(),
         kind: CarrierEventKind::InTransit,
         occurred_at: t0() - Duration::hours(5),
@@ -482,6 +517,8 @@ fn carriers() -> Vec<CarrierSpec> {
     vec![fixtures::carrier("c1", "C1", "C", 100_000)]
 }
 
+const WAREHOUSES: [&str; 3] = ["w", "x", "y"];
+
 fn arb_command() -> impl Strategy<Value = Command> {
     let sku = prop_oneof![
         Just("a".to_string()),
@@ -489,7 +526,15 @@ fn arb_command() -> impl Strategy<Value = Command> {
         Just("zz".to_string())
     ];
     let lq = (sku, 0..4u32).prop_map(|(sku, quantity)| vec![LineQty { sku, quantity }]);
-    let wh = prop_oneof![Just("w".to_string()), Just("x".to_string())];
+    let wh = prop_oneof![
+        Just("w".to_string()),
+        Just("x".to_string()),
+        Just("y".to_string())
+    ];
+    let target = prop_oneof![
+        wh.clone().prop_map(ShipmentRef::At),
+        (0..4u32).prop_map(ShipmentRef::Id)
+    ];
     let kind = prop_oneof![
         Just(CarrierEventKind::InTransit),
         Just(CarrierEventKind::OutForDelivery),
@@ -512,16 +557,20 @@ fn arb_command() -> impl Strategy<Value = Command> {
             }),
         Just(Command::Cancel { reason: "r".into() }),
         Just(Command::PaymentTimeout),
-        (wh.clone(), lq.clone())
-            .prop_map(|(warehouse, lines)| Command::AcknowledgePicks { warehouse, lines }),
-        (wh.clone(), 0..3u32).prop_map(|(warehouse, g)| Command::Pack {
-            warehouse,
+        (target.clone(), lq.clone())
+            .prop_map(|(shipment, lines)| Command::AcknowledgePicks { shipment, lines }),
+        (target, 0..3u32).prop_map(|(shipment, g)| Command::Pack {
+            shipment,
             parcels: vec![Parcel {
                 weight_grams: g * 500
             }]
         }),
-        Just(Command::Handover),
-        (0..6u8, kind).prop_map(|(i, k)| scan(&format!("e{i}"), k)),
+        prop::option::of(0..4u32).prop_map(|shipment| Command::Handover { shipment }),
+        (0..6u8, 1..4u8, kind).prop_map(|(i, tn, k)| scan_of(
+            &format!("C{tn}"),
+            &format!("e{i}"),
+            k
+        )),
         lq.clone().prop_map(|lines| Command::RequestReturn {
             lines,
             reason: "r".into(),
@@ -534,19 +583,30 @@ fn arb_command() -> impl Strategy<Value = Command> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
     /// Whatever clients send and in whatever order, with every inter-actor message played out
-    /// (and some delivered twice): no backwards move, terminal stays terminal, the snapshot is
-    /// the fold of the history, and the stock reserved equals the open reservations.
+    /// (and some delivered twice), over three warehouses with random stock (so orders are
+    /// served whole, split, or not at all): no backwards move, terminal stays terminal, the
+    /// order follows its shipments, the snapshot is the fold of the history, never oversold,
+    /// and the stock reserved in every cell equals the open parts of the reservation.
     #[test]
-    fn random_sequences_keep_the_invariants(cmds in prop::collection::vec((arb_command(), any::<bool>()), 1..40), stock_a in 0..4i64) {
+    fn random_sequences_keep_the_invariants(
+        cmds in prop::collection::vec((arb_command(), any::<bool>()), 1..40),
+        stock in prop::collection::vec(0..3i64, 6),
+        allow_split in any::<bool>(),
+        strategy in prop_oneof![Just(AllocationStrategy::Priority), Just(AllocationStrategy::MostStock)],
+    ) {
         let mut ledger = Ledger::default();
-        ledger.set_on_hand("w", "a", stock_a).unwrap();
-        ledger.set_on_hand("w", "b", 5).unwrap();
+        for (i, w) in WAREHOUSES.iter().enumerate() {
+            ledger.set_on_hand(w, "a", stock[i]).unwrap();
+            ledger.set_on_hand(w, "b", stock[3 + i]).unwrap();
+        }
+        let on_hand_before: i64 = ledger.levels().map(|(_, l)| l.on_hand).sum();
         let id = OrderId::from_u128(1);
         let mut reservation = None;
         let mut history: Vec<Event> = Vec::new();
         let mut order: Option<Order> = None;
         let mut queue: Vec<Command> = vec![place()];
         let mut inputs = cmds.into_iter();
+        let mut committed = 0i64;
         let now = t0();
         loop {
             let (cmd, redeliver) = match queue.pop() {
@@ -562,21 +622,34 @@ proptest! {
             for effect in reactions(&after, &events).effects {
                 for _ in 0..(1 + redeliver as usize) {
                     match &effect.kind {
-                        EffectKind::ReserveStock { lines } => {
-                            let (out, ch) = ledger.reserve(reservation.as_ref(), id, lines);
+                        EffectKind::ReserveStock { lines, country, .. } => {
+                            let req = AllocationRequest {
+                                warehouses: &[],
+                                strategy,
+                                allow_split,
+                                country: country.as_deref(),
+                            };
+                            let (out, ch) = ledger.reserve(reservation.as_ref(), id, lines, &req);
                             if ch.reservation.is_some() { reservation = ch.reservation; }
                             queue.push(match out {
-                                ReserveOutcome::Reserved { warehouse } => Command::StockReserved { warehouse },
-                                ReserveOutcome::Unavailable { shortages } => Command::StockUnavailable { shortages },
+                                ReserveOutcome::Reserved { shipments, reason } => Command::StockAllocated { shipments, reason },
+                                ReserveOutcome::Unavailable { shortages, reason } => Command::StockUnavailable { shortages, reason },
                                 ReserveOutcome::Released => continue,
                             });
                         }
-                        EffectKind::ReleaseStock => { if let Some(r) = ledger.release(reservation.as_ref(), id).reservation { reservation = Some(r); } }
-                        EffectKind::CommitStock => { if let Some(r) = ledger.commit(reservation.as_ref()).reservation { reservation = Some(r); } }
+                        EffectKind::ReleaseStock { shipments } => {
+                            if let Some(r) = ledger.release(reservation.as_ref(), id, shipments.as_deref()).reservation { reservation = Some(r); }
+                        }
+                        EffectKind::CommitStock { shipment } => {
+                            let ch = ledger.commit(reservation.as_ref(), *shipment);
+                            committed += ch.touched.len() as i64;
+                            if let Some(r) = ch.reservation { reservation = Some(r); }
+                        }
                         EffectKind::Restock { .. } => {}
-                        EffectKind::BookShipment { parcels, country, method, .. } => {
-                            let b = shipping::book(&carriers(), &[], id, effect.step, country, method.as_deref(), parcels, now).unwrap();
-                            queue.push(Command::RecordBooking { booking: b });
+                        EffectKind::BookShipment { parcels, country, method, shipment, .. } => {
+                            let mut b = shipping::book(&carriers(), &[], id, effect.step, country, method.as_deref(), parcels, now).unwrap();
+                            b.tracking_number = format!("C{}", shipment.unwrap_or(1));
+                            queue.push(Command::RecordBooking { shipment: *shipment, booking: b });
                         }
                         EffectKind::Notify { .. } => {}
                     }
@@ -587,10 +660,46 @@ proptest! {
         let order = order.unwrap();
         let replayed = fold(None, &history);
         prop_assert_eq!(replayed.as_ref(), Some(&order), "snapshot equals the fold of its history");
+        // Every cell: reserved = the open parts there; never below zero available.
+        for w in WAREHOUSES {
+            for sku in ["a", "b"] {
+                let open: i64 = reservation.iter()
+                    .flat_map(|r| r.parts.iter())
+                    .filter(|p| p.state == ReservationState::Open && p.warehouse == w)
+                    .flat_map(|p| p.lines.iter())
+                    .filter(|l| l.sku == sku)
+                    .map(|l| l.quantity as i64)
+                    .sum();
+                prop_assert_eq!(ledger.level(w, sku).reserved, open, "{} {}", w, sku);
+                prop_assert!(ledger.level(w, sku).available() >= 0);
+            }
+        }
+        // Shipments and reservation parts agree: what a shipment holds is what its part holds.
+        if let Some(r) = &reservation {
+            for sh in &order.shipments {
+                let part = r.parts.iter().find(|p| p.shipment == sh.id);
+                prop_assert!(part.is_some(), "shipment {} has no reservation part", sh.id);
+                let part = part.unwrap();
+                prop_assert_eq!(&part.warehouse, &sh.warehouse);
+                prop_assert_eq!(part.lines.clone(), sh.line_qtys());
+                let expect = match sh.status {
+                    ShipmentStatus::Allocated | ShipmentStatus::Packed => ReservationState::Open,
+                    ShipmentStatus::Shipped | ShipmentStatus::Delivered => ReservationState::Committed,
+                    ShipmentStatus::Cancelled => ReservationState::Released,
+                };
+                prop_assert_eq!(part.state, expect, "shipment {:?}", sh);
+            }
+            // Every ordered unit is in exactly one shipment.
+            if !order.shipments.is_empty() {
+                for l in &order.lines {
+                    let units: u32 = order.shipments.iter().filter_map(|s| s.line(&l.sku)).map(|x| x.quantity).sum();
+                    prop_assert_eq!(units, l.quantity);
+                }
+            }
+        }
+        let on_hand_after: i64 = ledger.levels().map(|(_, l)| l.on_hand).sum();
+        prop_assert!(on_hand_after <= on_hand_before && committed >= 0);
         let open = reservation.as_ref().filter(|r| r.state == ReservationState::Open);
-        let reserved_a: i64 = open.iter().flat_map(|r| r.lines.iter()).filter(|l| l.sku == "a").map(|l| l.quantity as i64).sum();
-        prop_assert_eq!(ledger.level("w", "a").reserved, reserved_a);
-        prop_assert!(ledger.level("w", "a").available() >= 0);
         // The order's view of its stock matches the inventory's record.
         match order.stock {
             StockState::Reserved => prop_assert!(open.is_some()),
@@ -599,4 +708,185 @@ proptest! {
             StockState::Pending | StockState::Unavailable => prop_assert!(open.is_none()),
         }
     }
+}
+
+// ---- split orders ------------------------------------------------------------------------
+
+/// A paid order of 2 a and 1 b, allocated to two shipments: a from `w`, b from `x`.
+fn split_order() -> Order {
+    run(
+        None,
+        &[
+            place(),
+            pay(PaymentUpdate::Captured, "p"),
+            Command::StockAllocated {
+                shipments: vec![
+                    Allocation {
+                        shipment: 1,
+                        warehouse: "w".into(),
+                        lines: vec![lq("a", 2)],
+                    },
+                    Allocation {
+                        shipment: 2,
+                        warehouse: "x".into(),
+                        lines: vec![lq("b", 1)],
+                    },
+                ],
+                reason: "split".into(),
+            },
+        ],
+        t0(),
+    )
+}
+
+fn pack_and_book(o: Order, id: u32, sku: &str, q: u32) -> Order {
+    let mut b = booking();
+    b.tracking_number = format!("C{id}");
+    run(
+        Some(o),
+        &[
+            Command::AcknowledgePicks {
+                shipment: ShipmentRef::Id(id),
+                lines: vec![lq(sku, q)],
+            },
+            Command::Pack {
+                shipment: ShipmentRef::Id(id),
+                parcels: vec![Parcel { weight_grams: 100 }],
+            },
+            Command::RecordBooking {
+                shipment: Some(id),
+                booking: b,
+            },
+        ],
+        t0(),
+    )
+}
+
+#[test]
+fn a_split_order_follows_its_shipments() {
+    let o = split_order();
+    assert_eq!(o.status, Status::Confirmed);
+    assert_eq!(o.shipments.len(), 2);
+    // Picks name their shipment; a sku of the other shipment is refused.
+    let wrong = Command::AcknowledgePicks {
+        shipment: ShipmentRef::Id(1),
+        lines: vec![lq("b", 1)],
+    };
+    assert!(matches!(
+        decide(Some(&o), &wrong, &Cause::Warehouse, t0()),
+        Err(DomainError::Invalid { field, .. }) if field == "lines[0].sku"
+    ));
+    let unknown = Command::Handover { shipment: Some(9) };
+    assert_eq!(
+        decide(Some(&o), &unknown, &Cause::Warehouse, t0()),
+        Err(DomainError::UnknownShipment(9))
+    );
+    let o = pack_and_book(o, 1, "a", 2);
+    assert_eq!(o.status, Status::Confirmed, "shipment 2 is not packed yet");
+    assert_eq!(o.shipments[0].status, ShipmentStatus::Packed);
+    let o = run(Some(o), &[Command::Handover { shipment: Some(1) }], t0());
+    assert_eq!(o.status, Status::Confirmed);
+    assert_eq!(o.stock, StockState::Reserved, "shipment 2 still holds stock");
+    let o = pack_and_book(o, 2, "b", 1);
+    assert_eq!(o.status, Status::Packed, "every open shipment is packed or further");
+    let events = decide(
+        Some(&o),
+        &Command::Handover { shipment: None },
+        &Cause::Warehouse,
+        t0(),
+    )
+    .unwrap();
+    let names: Vec<_> = reactions(&fold(Some(o.clone()), &events).unwrap(), &events)
+        .effects
+        .iter()
+        .map(|e| e.kind.clone())
+        .collect();
+    assert!(names.contains(&EffectKind::CommitStock { shipment: Some(2) }));
+    let o = fold(Some(o), &events).unwrap();
+    assert_eq!(o.status, Status::Shipped);
+    assert_eq!(o.stock, StockState::Committed);
+    let o = run(
+        Some(o),
+        &[scan_of("C1", "d1", CarrierEventKind::Delivered)],
+        t0(),
+    );
+    assert_eq!(o.status, Status::Shipped, "one of two delivered");
+    assert_eq!(o.shipments[0].status, ShipmentStatus::Delivered);
+    let o = run(
+        Some(o),
+        &[scan_of("C2", "d2", CarrierEventKind::Delivered)],
+        t0(),
+    );
+    assert_eq!(o.status, Status::Delivered);
+    assert_eq!(o.delivered_at, Some(t0()));
+}
+
+#[test]
+fn cancelling_a_partly_shipped_order_cancels_what_is_still_in_the_warehouse() {
+    let o = pack_and_book(split_order(), 1, "a", 2);
+    let o = run(Some(o), &[Command::Handover { shipment: Some(1) }], t0());
+    let events = decide(
+        Some(&o),
+        &Command::Cancel {
+            reason: "rest not needed".into(),
+        },
+        &Cause::Storefront,
+        t0(),
+    )
+    .unwrap();
+    let after = fold(Some(o), &events).unwrap();
+    assert_eq!(after.shipments[1].status, ShipmentStatus::Cancelled);
+    assert_eq!(after.status, Status::Shipped, "the order goes on with shipment 1");
+    assert_eq!(after.refunded.map(|m| m.amount), Some(250), "b's value");
+    let effects: Vec<_> = reactions(&after, &events)
+        .effects
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(effects.contains(&EffectKind::ReleaseStock {
+        shipments: Some(vec![2])
+    }));
+    // Nothing left in the warehouse: a second cancel is refused.
+    assert!(matches!(
+        decide(
+            Some(&after),
+            &Command::Cancel { reason: "r".into() },
+            &Cause::Storefront,
+            t0()
+        ),
+        Err(DomainError::Rejected {
+            code: "cancel_not_allowed",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn events_recorded_before_shipments_read_as_the_single_shipment() {
+    // A history as the previous release wrote it: no `shipment` anywhere.
+    let json = r#"[
+      {"seq":2,"at":"2026-11-23T10:00:00Z","by":"inventory_actor","type":"stock_reserved","warehouse":"w"},
+      {"seq":3,"at":"2026-11-23T10:00:00Z","by":"storefront","type":"payment_recorded","status":"captured","amount":1250,"reference":"p"},
+      {"seq":4,"at":"2026-11-23T10:00:00Z","by":"storefront","type":"confirmed"},
+      {"seq":5,"at":"2026-11-23T10:00:00Z","by":"warehouse","type":"picks_acknowledged","warehouse":"w","lines":[{"sku":"a","quantity":2},{"sku":"b","quantity":1}]},
+      {"seq":6,"at":"2026-11-23T10:00:00Z","by":"warehouse","type":"packed","warehouse":"w","parcels":[{"weight_grams":100}]},
+      {"seq":7,"at":"2026-11-23T10:00:00Z","by":"carrier_actor","type":"shipment_booked","booking":{"carrier":"c1","carrier_name":"C1","service":"std","tracking_number":"C1-1","estimated_delivery":"2026-11-24"}},
+      {"seq":8,"at":"2026-11-23T10:00:00Z","by":"warehouse","type":"shipped"},
+      {"seq":9,"at":"2026-11-23T10:00:00Z","by":{"carrier":"c1"},"type":"delivered"}
+    ]"#;
+    let old: Vec<Event> = serde_json::from_str(json).unwrap();
+    assert!(matches!(old[6].change, Change::Shipped { shipment: None }));
+    let placed = run(None, &[place()], t0());
+    let o = fold(Some(placed), &old).unwrap();
+    assert_eq!(o.status, Status::Delivered);
+    assert_eq!(o.shipments.len(), 1);
+    let s = &o.shipments[0];
+    assert_eq!((s.id, s.warehouse.as_str()), (1, "w"));
+    assert_eq!(s.status, ShipmentStatus::Delivered);
+    assert!(s.fully_picked());
+    assert_eq!(s.booking.as_ref().unwrap().tracking_number, "C1-1");
+    // And they serialize back exactly as they were written.
+    let again = serde_json::to_value(&old).unwrap();
+    let before: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(again, before);
 }
