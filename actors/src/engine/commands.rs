@@ -16,7 +16,7 @@ use super::{Claim, Engine, EngineError, History, OrderView};
 use crate::domain::shipping;
 use crate::domain::{
     fold, CarrierEventKind, Cause, Command, Event, LineQty, NewOrder, OrderId, Parcel,
-    PaymentUpdate, Status,
+    PaymentUpdate, ShipmentRef, Status,
 };
 use chrono::{DateTime, Utc};
 use orderly_storage::StorageError;
@@ -158,28 +158,31 @@ impl Engine {
             .await
     }
 
-    /// Records picked units at `warehouse`; they add up over several calls.
+    /// Records picked units of one shipment (by id, or the order's shipment at a warehouse);
+    /// they add up over several calls.
     pub async fn acknowledge_picks(
         &self,
         id: OrderId,
-        warehouse: String,
+        shipment: ShipmentRef,
         lines: Vec<LineQty>,
     ) -> Result<OrderView, EngineError> {
-        let command = Command::AcknowledgePicks { warehouse, lines };
+        let command = Command::AcknowledgePicks { shipment, lines };
         self.run(id, command, Cause::Warehouse).await
     }
 
-    /// Packs an order, refusing up front when no carrier could take the parcels, then waits
+    /// Packs a shipment, refusing up front when no carrier could take the parcels, then waits
     /// for the carrier booking so the answer carries the label.
     pub async fn pack(
         &self,
         id: OrderId,
-        warehouse: String,
+        shipment: ShipmentRef,
         parcels: Vec<Parcel>,
     ) -> Result<OrderView, EngineError> {
         if let Some(order) = self.read(move |s| s.load_order(id)).await? {
             let country = &order.shipping.address.country;
-            if order.status == Status::Confirmed
+            let open =
+                order.status.rank() >= Status::Confirmed.rank() && !order.status.is_terminal();
+            if open
                 && shipping::choose(
                     &self.config().carriers,
                     country,
@@ -191,14 +194,19 @@ impl Engine {
                 return Err(EngineError::NoCarrier(country.clone()));
             }
         }
-        let command = Command::Pack { warehouse, parcels };
+        let command = Command::Pack { shipment, parcels };
         self.run_awaiting_effects(id, command, Cause::Warehouse)
             .await
     }
 
-    /// Hands the parcels to the carrier; answers once the stock is committed.
-    pub async fn hand_over(&self, id: OrderId) -> Result<OrderView, EngineError> {
-        self.run_awaiting_effects(id, Command::Handover, Cause::Warehouse)
+    /// Hands a shipment (or, without one, every packed and booked shipment) to the carrier;
+    /// answers once the stock is committed.
+    pub async fn hand_over(
+        &self,
+        id: OrderId,
+        shipment: Option<u32>,
+    ) -> Result<OrderView, EngineError> {
+        self.run_awaiting_effects(id, Command::Handover { shipment }, Cause::Warehouse)
             .await
     }
 
@@ -215,6 +223,7 @@ impl Engine {
             .ok_or_else(|| EngineError::UnknownTrackingNumber(scan.tracking_number.clone()))?;
         let command = Command::CarrierEvent {
             carrier: carrier.clone(),
+            tracking_number: scan.tracking_number,
             event_id: scan.event_id,
             kind: scan.kind,
             occurred_at: scan.occurred_at,

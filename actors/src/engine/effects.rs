@@ -162,29 +162,43 @@ impl Effects {
         let inventory = &self.inner.inventory;
         let closed = |_| EngineError::Overloaded;
         match &e.kind {
-            EffectKind::ReserveStock { lines } => {
+            EffectKind::ReserveStock {
+                lines,
+                country,
+                allow_split,
+            } => {
                 let outcome = inventory
                     .send(Reserve {
                         order_id,
                         lines: lines.clone(),
+                        country: country.clone(),
+                        allow_split: *allow_split,
                     })
                     .await
                     .map_err(closed)??;
                 let command = match outcome {
-                    ReserveOutcome::Reserved { warehouse } => Command::StockReserved { warehouse },
-                    ReserveOutcome::Unavailable { shortages } => {
-                        Command::StockUnavailable { shortages }
+                    ReserveOutcome::Reserved { shipments, reason } => {
+                        Command::StockAllocated { shipments, reason }
+                    }
+                    ReserveOutcome::Unavailable { shortages, reason } => {
+                        Command::StockUnavailable { shortages, reason }
                     }
                     ReserveOutcome::Released => return Ok(()),
                 };
                 self.answer(order_id, command, Cause::InventoryActor).await
             }
-            EffectKind::ReleaseStock => Ok(inventory
-                .send(Release { order_id })
+            EffectKind::ReleaseStock { shipments } => Ok(inventory
+                .send(Release {
+                    order_id,
+                    shipments: shipments.clone(),
+                })
                 .await
                 .map_err(closed)??),
-            EffectKind::CommitStock => Ok(inventory
-                .send(Commit { order_id })
+            EffectKind::CommitStock { shipment } => Ok(inventory
+                .send(Commit {
+                    order_id,
+                    shipment: *shipment,
+                })
                 .await
                 .map_err(closed)??),
             EffectKind::Restock { warehouse, lines } => Ok(inventory
@@ -200,6 +214,7 @@ impl Effects {
                 parcels,
                 country,
                 method,
+                shipment,
                 ..
             } => {
                 let booking = self
@@ -218,7 +233,10 @@ impl Effects {
                     Some(booking) => {
                         self.answer(
                             order_id,
-                            Command::RecordBooking { booking },
+                            Command::RecordBooking {
+                                shipment: *shipment,
+                                booking,
+                            },
                             Cause::CarrierActor,
                         )
                         .await

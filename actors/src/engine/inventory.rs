@@ -22,8 +22,9 @@
 //! none, and the conditional write checks that it still has none.
 
 use crate::domain::inventory::{
-    Change, Ledger, Reservation, ReserveOutcome, StockError, StockLevel,
+    AllocationRequest, Change, Ledger, Reservation, ReserveOutcome, StockError, StockLevel,
 };
+use crate::domain::warehouse::{AllocationPolicy, Warehouse};
 use crate::domain::{LineQty, OrderId};
 use actix::prelude::*;
 use orderly_storage::{
@@ -57,6 +58,10 @@ fn millis_since(born: Instant) -> u64 {
 pub struct InventoryActor {
     store: Arc<dyn Storage>,
     ledger: Ledger,
+    /// The configured warehouses (empty: any warehouse holding stock) and the shop's policy,
+    /// for allocation.
+    warehouses: Arc<Vec<Warehouse>>,
+    policy: AllocationPolicy,
     /// Reservations as this actor last wrote or read them.
     reservations: HashMap<OrderId, Reservation>,
     /// A write was refused after the fact: the ledger is ahead of storage until reloaded.
@@ -128,11 +133,17 @@ impl<M: StockOp> Handler<Again<M>> for InventoryActor {
 }
 
 impl InventoryActor {
-    pub fn load(store: Arc<dyn Storage>) -> Result<Self, StorageError> {
+    pub fn load(
+        store: Arc<dyn Storage>,
+        warehouses: Arc<Vec<Warehouse>>,
+        policy: AllocationPolicy,
+    ) -> Result<Self, StorageError> {
         let ledger = Ledger::from_levels(store.stock_levels()?);
         Ok(InventoryActor {
             store,
             ledger,
+            warehouses,
+            policy,
             reservations: HashMap::new(),
             stale: Arc::new(AtomicBool::new(false)),
             refused_at: Arc::new(AtomicU64::new(0)),
@@ -220,7 +231,13 @@ impl InventoryActor {
     ) -> Result<(T, Durable), InventoryError> {
         let held: Vec<String> = self
             .reservation(id)?
-            .map(|r| r.lines.into_iter().map(|l| l.sku).collect())
+            .map(|r| {
+                r.parts
+                    .into_iter()
+                    .flat_map(|p| p.lines)
+                    .map(|l| l.sku)
+                    .collect()
+            })
             .unwrap_or_default();
         let skus: Vec<&str> = held.iter().map(String::as_str).collect();
         self.run(Keyed::Order(id), &skus, |ledger, existing| {
@@ -361,12 +378,17 @@ impl Actor for InventoryActor {
     type Context = Context<Self>;
 }
 
-/// Reserve every line for an order, in one warehouse.
+/// Allocate and reserve every line of an order: from one warehouse, or split across several
+/// (see `domain::inventory`).
 #[derive(Message, Clone)]
 #[rtype(result = "Result<ReserveOutcome, InventoryError>")]
 pub struct Reserve {
     pub order_id: OrderId,
     pub lines: Vec<LineQty>,
+    /// Where the order ships to (`None`: asked before allocation knew; anywhere).
+    pub country: Option<String>,
+    /// The order's own say on splitting (`None`: the shop's policy).
+    pub allow_split: Option<bool>,
 }
 
 impl StockOp for Reserve {
@@ -384,17 +406,26 @@ impl StockOp for Reserve {
         } else {
             Keyed::Reserve(self.order_id)
         };
+        let warehouses = actor.warehouses.clone();
+        let req = AllocationRequest {
+            warehouses: &warehouses,
+            strategy: actor.policy.strategy,
+            allow_split: self.allow_split.unwrap_or(actor.policy.allow_split),
+            country: self.country.as_deref(),
+        };
         actor.run(keyed, &skus, |ledger, existing| {
-            Ok(ledger.reserve(existing, self.order_id, &self.lines))
+            Ok(ledger.reserve(existing, self.order_id, &self.lines, &req))
         })
     }
 }
 
-/// Give back an order's reservation (cancellation). Leaves a tombstone if none exists yet.
+/// Give back an order's reservation, or the parts of some shipments (cancellation). Leaves a
+/// tombstone if none exists yet.
 #[derive(Message, Clone)]
 #[rtype(result = "Result<(), InventoryError>")]
 pub struct Release {
     pub order_id: OrderId,
+    pub shipments: Option<Vec<u32>>,
 }
 
 impl StockOp for Release {
@@ -405,16 +436,18 @@ impl StockOp for Release {
         _again: bool,
     ) -> Result<((), Durable), InventoryError> {
         actor.run_on_held(self.order_id, |ledger, existing| {
-            ((), ledger.release(existing, self.order_id))
+            let change = ledger.release(existing, self.order_id, self.shipments.as_deref());
+            ((), change)
         })
     }
 }
 
-/// The reserved units left with the carrier.
+/// The reserved units of a shipment (or of every open part) left with the carrier.
 #[derive(Message, Clone)]
 #[rtype(result = "Result<(), InventoryError>")]
 pub struct Commit {
     pub order_id: OrderId,
+    pub shipment: Option<u32>,
 }
 
 impl StockOp for Commit {
@@ -425,7 +458,7 @@ impl StockOp for Commit {
         _again: bool,
     ) -> Result<((), Durable), InventoryError> {
         actor.run_on_held(self.order_id, |ledger, existing| {
-            ((), ledger.commit(existing))
+            ((), ledger.commit(existing, self.shipment))
         })
     }
 }

@@ -31,6 +31,7 @@ pub mod webhook;
 
 use crate::clock::Clock;
 use crate::domain::shipping::CarrierSpec;
+use crate::domain::warehouse::{AllocationPolicy, Warehouse};
 use crate::domain::{DomainError, Order};
 use actix::prelude::*;
 use chrono::NaiveDate;
@@ -69,6 +70,10 @@ pub struct EngineConfig {
     pub carriers: Vec<CarrierSpec>,
     pub holidays: Vec<NaiveDate>,
     pub notifications: NotifierConfig,
+    /// The configured warehouses; empty: any warehouse holding stock, by id.
+    pub warehouses: Vec<Warehouse>,
+    /// How allocation chooses warehouses, and whether orders may be split.
+    pub allocation: AllocationPolicy,
 }
 
 impl Default for EngineConfig {
@@ -86,6 +91,8 @@ impl Default for EngineConfig {
             carriers: Vec::new(),
             holidays: Vec::new(),
             notifications: NotifierConfig::default(),
+            warehouses: Vec::new(),
+            allocation: AllocationPolicy::default(),
         }
     }
 }
@@ -198,7 +205,11 @@ impl Engine {
             .map(|_| Arbiter::new().handle())
             .collect();
         let stats = Arc::new(EngineStats::default());
-        let inventory = inventory::InventoryActor::load(store.clone())?;
+        let inventory = inventory::InventoryActor::load(
+            store.clone(),
+            Arc::new(config.warehouses.clone()),
+            config.allocation,
+        )?;
         // Its storage calls block; with storage across the network they take a round trip
         // each, so the inventory gets a thread of its own rather than stall the system's.
         let inventory = if store.reads_wait_on_network() {

@@ -95,6 +95,189 @@ fn status(e: &Engine, id: OrderId) -> Status {
     view(e, id).order.status
 }
 
+/// Warehouses as a shop configures them: ams first by priority, rtm second, par only for FR.
+fn warehouses() -> Vec<crate::domain::warehouse::Warehouse> {
+    let w = |id: &str, country: &str, priority, ships_to: &[&str]| {
+        crate::domain::warehouse::Warehouse {
+            id: id.into(),
+            name: id.to_uppercase(),
+            country: country.into(),
+            priority,
+            ships_to: ships_to.iter().map(|c| c.to_string()).collect(),
+            time_zone: "Europe/Amsterdam".into(),
+            cutoff: "17:00".into(),
+            working_days: vec!["mon".into(), "tue".into()],
+            holidays: vec![],
+        }
+    };
+    vec![
+        w("ams", "NL", 1, &[]),
+        w("rtm", "NL", 2, &[]),
+        w("par", "FR", 0, &["FR"]),
+    ]
+}
+
+#[test]
+fn splits_an_order_no_warehouse_can_serve_alone_and_ships_it_in_two() {
+    let data = MemoryStorage::new();
+    let path = data.reopen();
+    run(move || async move {
+        let c = clock();
+        let config = EngineConfig {
+            warehouses: warehouses(),
+            ..config()
+        };
+        let e = Engine::start(open(&path), c.clone(), config).unwrap();
+        e.set_stock("ams".into(), "a".into(), 1).await.unwrap();
+        e.set_stock("rtm".into(), "a".into(), 5).await.unwrap();
+        e.set_stock("ams".into(), "b".into(), 1).await.unwrap();
+        // par has plenty but does not ship to NL.
+        e.set_stock("par".into(), "a".into(), 50).await.unwrap();
+        let order = fixtures::new_order(
+            &[("a", 3, 1000), ("b", 1, 500)],
+            PaymentMethod::Card,
+            InitialPaymentStatus::Captured,
+        );
+        let id = place(&e, "split-1", order).await;
+        eventually("confirmed", || status(&e, id) == Status::Confirmed).await;
+        let o = view(&e, id).order;
+        let plan: Vec<_> = o
+            .shipments
+            .iter()
+            .map(|s| (s.id, s.warehouse.as_str(), s.line_qtys()))
+            .collect();
+        let lq = |sku: &str, quantity| LineQty {
+            sku: sku.into(),
+            quantity,
+        };
+        assert_eq!(
+            plan,
+            vec![
+                (1, "ams", vec![lq("a", 1), lq("b", 1)]),
+                (2, "rtm", vec![lq("a", 2)])
+            ]
+        );
+        let history = view(&e, id).history.events().unwrap();
+        assert!(history.iter().any(|ev| matches!(&ev.change,
+            Change::Allocated { reason, .. } if reason.contains("ams 1 of 3 a, 1 b; rtm 2 of 3 a"))),
+            "the reason is in the history: {history:?}");
+        // Each warehouse's pick list has the order.
+        for w in ["ams", "rtm"] {
+            let picks = e.store().picks(w, None, 10).unwrap();
+            assert_eq!(
+                picks.iter().map(|o| o.id).collect::<Vec<_>>(),
+                vec![id],
+                "{w}"
+            );
+        }
+        // rtm packs and hands over first; the order waits for ams.
+        e.acknowledge_picks(id, ShipmentRef::Id(2), vec![lq("a", 2)])
+            .await
+            .unwrap();
+        let packed = e
+            .pack(id, ShipmentRef::Id(2), vec![Parcel { weight_grams: 500 }])
+            .await
+            .unwrap();
+        assert_eq!(packed.order.status, Status::Confirmed);
+        assert!(packed.order.shipment(2).unwrap().booking.is_some());
+        assert!(e.store().picks("rtm", None, 10).unwrap().is_empty());
+        let shipped = e.hand_over(id, Some(2)).await.unwrap();
+        assert_eq!(
+            shipped.order.shipment(2).unwrap().status,
+            ShipmentStatus::Shipped
+        );
+        assert_eq!(shipped.order.status, Status::Confirmed);
+        let rtm = e.stock("a".into()).await.unwrap();
+        assert!(
+            rtm.contains(&(
+                "rtm".into(),
+                StockLevel {
+                    on_hand: 3,
+                    reserved: 0
+                }
+            )),
+            "{rtm:?}"
+        );
+        // ams, through the order-level routes' way of naming the shipment.
+        e.acknowledge_picks(
+            id,
+            ShipmentRef::At("ams".into()),
+            vec![lq("a", 1), lq("b", 1)],
+        )
+        .await
+        .unwrap();
+        e.pack(
+            id,
+            ShipmentRef::At("ams".into()),
+            vec![Parcel { weight_grams: 900 }],
+        )
+        .await
+        .unwrap();
+        let all = e.hand_over(id, None).await.unwrap();
+        assert_eq!(all.order.status, Status::Shipped);
+        assert_eq!(all.order.stock, StockState::Committed);
+        // Two tracking numbers, each finds the order; delivering both delivers it.
+        let numbers: Vec<String> = all
+            .order
+            .shipments
+            .iter()
+            .map(|s| s.booking.as_ref().unwrap().tracking_number.clone())
+            .collect();
+        assert_ne!(numbers[0], numbers[1]);
+        for (i, tn) in numbers.iter().enumerate() {
+            assert_eq!(e.store().order_by_tracking_number(tn).unwrap(), Some(id));
+            let scan = CarrierScan {
+                event_id: format!("d{i}"),
+                tracking_number: tn.clone(),
+                kind: CarrierEventKind::Delivered,
+                occurred_at: c.now(),
+                location: None,
+            };
+            e.carrier_event("postnl".into(), scan).await.unwrap();
+        }
+        assert_eq!(status(&e, id), Status::Delivered);
+    });
+}
+
+#[test]
+fn an_order_that_may_not_be_split_is_cancelled_saying_why() {
+    let data = MemoryStorage::new();
+    let path = data.reopen();
+    run(move || async move {
+        let config = EngineConfig {
+            warehouses: warehouses(),
+            allocation: crate::domain::warehouse::AllocationPolicy {
+                allow_split: false,
+                ..Default::default()
+            },
+            ..config()
+        };
+        let e = Engine::start(open(&path), clock(), config).unwrap();
+        e.set_stock("ams".into(), "a".into(), 1).await.unwrap();
+        e.set_stock("rtm".into(), "a".into(), 1).await.unwrap();
+        let order = |allow_split| {
+            let mut o = fixtures::new_order(
+                &[("a", 2, 1000)],
+                PaymentMethod::Cod,
+                InitialPaymentStatus::Pending,
+            );
+            o.allow_split = allow_split;
+            o
+        };
+        let refused = place(&e, "whole-1", order(None)).await;
+        eventually("cancelled", || status(&e, refused) == Status::Cancelled).await;
+        let o = view(&e, refused).order;
+        assert_eq!(
+            o.cancellation.unwrap().reason,
+            "no single warehouse can serve every line, and the order may not be split"
+        );
+        // The order's own say overrides the shop's policy.
+        let split = place(&e, "split-2", order(Some(true))).await;
+        eventually("confirmed", || status(&e, split) == Status::Confirmed).await;
+        assert_eq!(view(&e, split).order.shipments.len(), 2);
+    });
+}
+
 #[test]
 fn walks_an_order_from_placed_to_returned() {
     let data = MemoryStorage::new();
@@ -132,7 +315,7 @@ fn walks_an_order_from_placed_to_returned() {
         assert_eq!(picks.iter().map(|o| o.id).collect::<Vec<_>>(), vec![id]);
 
         let pick = Command::AcknowledgePicks {
-            warehouse: "ams".into(),
+            shipment: ShipmentRef::At("ams".into()),
             lines: vec![LineQty {
                 sku: "sku-1".into(),
                 quantity: 2,
@@ -141,9 +324,13 @@ fn walks_an_order_from_placed_to_returned() {
         execute(&e, id, pick, Cause::Warehouse, Answer::AfterCommit)
             .await
             .unwrap();
-        e.pack(id, "ams".into(), vec![Parcel { weight_grams: 900 }])
-            .await
-            .unwrap();
+        e.pack(
+            id,
+            ShipmentRef::At("ams".into()),
+            vec![Parcel { weight_grams: 900 }],
+        )
+        .await
+        .unwrap();
         let packed = view(&e, id).order;
         assert_eq!(packed.status, Status::Packed);
         let booking = packed
@@ -155,7 +342,7 @@ fn walks_an_order_from_placed_to_returned() {
         execute(
             &e,
             id,
-            Command::Handover,
+            Command::Handover { shipment: None },
             Cause::Warehouse,
             Answer::AfterEffects,
         )
@@ -172,6 +359,7 @@ fn walks_an_order_from_placed_to_returned() {
 
         let scan = |event_id: &str, kind| Command::CarrierEvent {
             carrier: "postnl".into(),
+            tracking_number: booking.tracking_number.clone(),
             event_id: event_id.into(),
             kind,
             occurred_at: c.now(),
@@ -391,7 +579,7 @@ fn concurrent_orders_never_oversell_the_last_units() {
 /// do): the inventory reloads, decides again, and still sells exactly what is there.
 #[test]
 fn stock_refused_after_the_fact_is_decided_again_without_overselling() {
-    use crate::domain::inventory::{Ledger, StockLevel};
+    use crate::domain::inventory::{AllocationRequest, Ledger, StockLevel};
     use orderly_storage::{CellWrite, ReservationWrite, StockChange};
     let data = MemoryStorage::new().refusing_stock_writes_late();
     let path = data.reopen();
@@ -410,7 +598,13 @@ fn stock_refused_after_the_fact_is_decided_again_without_overselling() {
             sku: "hot".into(),
             quantity: 2,
         }];
-        let (_, change) = ledger.reserve(None, elsewhere, &lines);
+        let any = AllocationRequest {
+            warehouses: &[],
+            strategy: Default::default(),
+            allow_split: false,
+            country: None,
+        };
+        let (_, change) = ledger.reserve(None, elsewhere, &lines, &any);
         let written = other.write_stock(&StockChange {
             cells: vec![CellWrite {
                 warehouse: "ams".into(),

@@ -194,7 +194,13 @@ impl Ledger {
             req.warehouses
                 .iter()
                 .filter(|w| req.country.is_none_or(|c| w.ships_to(c)))
-                .map(|w| (w.id.clone(), w.priority, Some(w.country.as_str()) == req.country))
+                .map(|w| {
+                    (
+                        w.id.clone(),
+                        w.priority,
+                        Some(w.country.as_str()) == req.country,
+                    )
+                })
                 .collect()
         };
         match req.strategy {
@@ -430,7 +436,11 @@ impl Ledger {
         match existing {
             Some(r) => {
                 let only = shipment.map(|s| [s]);
-                self.settle(r, only.as_ref().map(|s| &s[..]), ReservationState::Committed)
+                self.settle(
+                    r,
+                    only.as_ref().map(|s| &s[..]),
+                    ReservationState::Committed,
+                )
             }
             None => Change::default(),
         }
@@ -438,7 +448,12 @@ impl Ledger {
 
     /// Moves the open parts named (all when `None`) to `to`, giving back their reserved units
     /// (and, when committing, their units on hand).
-    fn settle(&mut self, r: &Reservation, shipments: Option<&[u32]>, to: ReservationState) -> Change {
+    fn settle(
+        &mut self,
+        r: &Reservation,
+        shipments: Option<&[u32]>,
+        to: ReservationState,
+    ) -> Change {
         let mut touched = Vec::new();
         let mut parts = r.parts.clone();
         for p in parts.iter_mut() {

@@ -41,7 +41,10 @@ fn plan(out: &ReserveOutcome) -> Vec<(String, Vec<(String, u32)>)> {
             .map(|a| {
                 (
                     a.warehouse.clone(),
-                    a.lines.iter().map(|l| (l.sku.clone(), l.quantity)).collect(),
+                    a.lines
+                        .iter()
+                        .map(|l| (l.sku.clone(), l.quantity))
+                        .collect(),
                 )
             })
             .collect(),
@@ -171,7 +174,10 @@ fn splits_only_when_no_single_warehouse_can_serve() {
     let whole = l.allocate(&[lq("x", 3), lq("y", 1)], &ANY).unwrap();
     assert_eq!(whole.0.len(), 1);
     assert_eq!(whole.0[0].warehouse, "rtm");
-    assert_eq!(whole.1, "rtm can serve every line and comes first by priority");
+    assert_eq!(
+        whole.1,
+        "rtm can serve every line and comes first by priority"
+    );
     // 6 of x: ams gives its 2, rtm the rest; a line is split itself.
     let (split, why) = l.allocate(&[lq("x", 6)], &ANY).unwrap();
     let got: Vec<_> = split
@@ -212,23 +218,42 @@ fn strategies_choose_by_priority_stock_or_country() {
         allow_split: AllocationPolicy::default().allow_split,
         country,
     };
-    let first = |r: &AllocationRequest<'_>| l.allocate(&[lq("x", 2)], r).unwrap().0[0].warehouse.clone();
+    let first =
+        |r: &AllocationRequest<'_>| l.allocate(&[lq("x", 2)], r).unwrap().0[0].warehouse.clone();
     assert_eq!(first(&req(AllocationStrategy::Priority, Some("NL"))), "ber");
-    assert_eq!(first(&req(AllocationStrategy::MostStock, Some("NL"))), "ams");
-    assert_eq!(first(&req(AllocationStrategy::ShipToCountry, Some("NL"))), "ams");
+    assert_eq!(
+        first(&req(AllocationStrategy::MostStock, Some("NL"))),
+        "ams"
+    );
+    assert_eq!(
+        first(&req(AllocationStrategy::ShipToCountry, Some("NL"))),
+        "ams"
+    );
     // par ships only to France: never a candidate for NL, the only one for FR.
     assert_eq!(first(&req(AllocationStrategy::Priority, Some("FR"))), "ams");
-    assert_eq!(first(&req(AllocationStrategy::ShipToCountry, Some("FR"))), "par");
+    assert_eq!(
+        first(&req(AllocationStrategy::ShipToCountry, Some("FR"))),
+        "par"
+    );
     // 9 to NL: ber and ams together have 8, par does not ship there.
     let (short, _) = l
-        .allocate(&[lq("x", 9)], &req(AllocationStrategy::Priority, Some("NL")))
+        .allocate(
+            &[lq("x", 9)],
+            &req(AllocationStrategy::Priority, Some("NL")),
+        )
         .unwrap_err();
     assert_eq!(short[0].available, 8);
     // Most stock splits from the fullest first.
     let (split, _) = l
-        .allocate(&[lq("x", 7)], &req(AllocationStrategy::MostStock, Some("NL")))
+        .allocate(
+            &[lq("x", 7)],
+            &req(AllocationStrategy::MostStock, Some("NL")),
+        )
         .unwrap();
-    let got: Vec<_> = split.iter().map(|a| (a.warehouse.as_str(), a.lines[0].quantity)).collect();
+    let got: Vec<_> = split
+        .iter()
+        .map(|a| (a.warehouse.as_str(), a.lines[0].quantity))
+        .collect();
     assert_eq!(got, vec![("ams", 5), ("ber", 2)]);
 }
 
@@ -243,13 +268,25 @@ fn parts_are_committed_and_released_one_shipment_at_a_time() {
     assert_eq!(r.parts.len(), 2);
     let r = l.commit(Some(&r), Some(2)).reservation.unwrap();
     assert_eq!(r.state, ReservationState::Open, "shipment 1 is still open");
-    assert_eq!(l.level("rtm", "x"), StockLevel { on_hand: 1, reserved: 0 });
+    assert_eq!(
+        l.level("rtm", "x"),
+        StockLevel {
+            on_hand: 1,
+            reserved: 0
+        }
+    );
     assert_eq!(l.level("ams", "x").reserved, 2);
     // Commit of shipment 2 again: nothing.
     assert_eq!(l.commit(Some(&r), Some(2)), Change::default());
     let r = l.release(Some(&r), id, Some(&[1])).reservation.unwrap();
     assert_eq!(r.state, ReservationState::Committed);
-    assert_eq!(l.level("ams", "x"), StockLevel { on_hand: 2, reserved: 0 });
+    assert_eq!(
+        l.level("ams", "x"),
+        StockLevel {
+            on_hand: 2,
+            reserved: 0
+        }
+    );
 }
 
 #[derive(Debug, Clone)]
@@ -264,7 +301,11 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         (0..3u8, 0..3u8, 0..20i64).prop_map(|(w, s, n)| Op::Set(w, s, n)),
-        (0..8u8, prop::collection::vec((0..3u8, 1..6u32), 1..3), any::<bool>())
+        (
+            0..8u8,
+            prop::collection::vec((0..3u8, 1..6u32), 1..3),
+            any::<bool>()
+        )
             .prop_map(|(o, l, split)| Op::Reserve(o, l, split)),
         (0..8u8, prop::option::of(1..4u32)).prop_map(|(o, s)| Op::Release(o, s)),
         (0..8u8, prop::option::of(1..4u32)).prop_map(|(o, s)| Op::Commit(o, s)),

@@ -182,8 +182,12 @@ pub fn reactions(after: &Order, events: &[Event]) -> Reactions {
                 },
             )),
             Change::Shipped { shipment } => {
-                r.effects
-                    .push(effect(step, EffectKind::CommitStock { shipment: *shipment }));
+                r.effects.push(effect(
+                    step,
+                    EffectKind::CommitStock {
+                        shipment: *shipment,
+                    },
+                ));
                 r.effects.push(effect(
                     step,
                     EffectKind::Notify {

@@ -42,7 +42,7 @@ pub use evolve::{evolve, fold};
 pub use model::{
     Address, Allocation, Booking, Cancellation, CarrierEventKind, Cause, Customer,
     InitialPaymentStatus, Line, LineQty, Order, OrderId, Parcel, Payment, PaymentMethod,
-    PaymentStatus, PaymentUpdate, ReturnCase, Shipment, ShipmentLine, ShipmentRef,
-    ShipmentStatus, Shipping, Shortage, Status, StockState,
+    PaymentStatus, PaymentUpdate, ReturnCase, Shipment, ShipmentLine, ShipmentRef, ShipmentStatus,
+    Shipping, Shortage, Status, StockState,
 };
 pub use new_order::{NewLine, NewOrder, NewPayment};

@@ -3,8 +3,8 @@
 use super::*;
 use crate::fixtures;
 use crate::inventory::{AllocationRequest, Ledger, ReservationState, ReserveOutcome};
-use crate::warehouse::AllocationStrategy;
 use crate::shipping::{self, CarrierSpec};
+use crate::warehouse::AllocationStrategy;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
 
@@ -143,7 +143,10 @@ fn order_in(status: Status) -> Order {
     let delivered = || {
         run(
             Some(packed()),
-            &[Command::Handover { shipment: None }, scan("d", CarrierEventKind::Delivered)],
+            &[
+                Command::Handover { shipment: None },
+                scan("d", CarrierEventKind::Delivered),
+            ],
             t0(),
         )
     };
@@ -151,7 +154,11 @@ fn order_in(status: Status) -> Order {
         Status::Placed => placed.clone(),
         Status::Confirmed => confirmed(),
         Status::Packed => packed(),
-        Status::Shipped => run(Some(packed()), &[Command::Handover { shipment: None }], t0()),
+        Status::Shipped => run(
+            Some(packed()),
+            &[Command::Handover { shipment: None }],
+            t0(),
+        ),
         Status::Delivered => delivered(),
         Status::Cancelled => run(
             Some(placed.clone()),
@@ -214,9 +221,9 @@ fn every_command() -> Vec<Command> {
             parcels: vec![Parcel { weight_grams: 10 }],
         },
         Command::RecordBooking {
-                    shipment: None,
-                    booking: booking(),
-                },
+            shipment: None,
+            booking: booking(),
+        },
         Command::Handover { shipment: None },
         scan("new", CarrierEventKind::InTransit),
         Command::RequestReturn {
@@ -323,20 +330,13 @@ fn check_step(before: &Order, after: &Order, events: &[Event]) {
 #[test]
 fn confirms_by_itself_when_stock_and_payment_are_in_either_order() {
     let placed = run(None, &[place()], t0());
-    let a = run(
-        Some(placed.clone()),
-        &[reserved("w")],
-        t0(),
-    );
+    let a = run(Some(placed.clone()), &[reserved("w")], t0());
     assert_eq!(a.status, Status::Placed);
     let a = run(Some(a), &[pay(PaymentUpdate::Authorized, "p")], t0());
     assert_eq!(a.status, Status::Confirmed);
     let b = run(
         Some(placed),
-        &[
-            pay(PaymentUpdate::Captured, "p"),
-            reserved("w"),
-        ],
+        &[pay(PaymentUpdate::Captured, "p"), reserved("w")],
         t0(),
     );
     assert_eq!(b.status, Status::Confirmed);
@@ -345,14 +345,7 @@ fn confirms_by_itself_when_stock_and_payment_are_in_either_order() {
     if let Command::Place { order, .. } = &mut cod {
         order.payment.method = PaymentMethod::Cod;
     }
-    let c = run(
-        None,
-        &[
-            cod,
-            reserved("w"),
-        ],
-        t0(),
-    );
+    let c = run(None, &[cod, reserved("w")], t0());
     assert_eq!(c.status, Status::Confirmed);
     assert_eq!(c.payment_due_at, None);
 }
@@ -449,11 +442,7 @@ fn returns_close_after_the_window() {
 fn cancelling_a_captured_order_refunds_it_and_releases_stock() {
     let o = run(
         None,
-        &[
-            place(),
-            pay(PaymentUpdate::Captured, "p"),
-            reserved("w"),
-        ],
+        &[place(), pay(PaymentUpdate::Captured, "p"), reserved("w")],
         t0(),
     );
     let events = decide(
@@ -786,9 +775,17 @@ fn a_split_order_follows_its_shipments() {
     assert_eq!(o.shipments[0].status, ShipmentStatus::Packed);
     let o = run(Some(o), &[Command::Handover { shipment: Some(1) }], t0());
     assert_eq!(o.status, Status::Confirmed);
-    assert_eq!(o.stock, StockState::Reserved, "shipment 2 still holds stock");
+    assert_eq!(
+        o.stock,
+        StockState::Reserved,
+        "shipment 2 still holds stock"
+    );
     let o = pack_and_book(o, 2, "b", 1);
-    assert_eq!(o.status, Status::Packed, "every open shipment is packed or further");
+    assert_eq!(
+        o.status,
+        Status::Packed,
+        "every open shipment is packed or further"
+    );
     let events = decide(
         Some(&o),
         &Command::Handover { shipment: None },
@@ -836,7 +833,11 @@ fn cancelling_a_partly_shipped_order_cancels_what_is_still_in_the_warehouse() {
     .unwrap();
     let after = fold(Some(o), &events).unwrap();
     assert_eq!(after.shipments[1].status, ShipmentStatus::Cancelled);
-    assert_eq!(after.status, Status::Shipped, "the order goes on with shipment 1");
+    assert_eq!(
+        after.status,
+        Status::Shipped,
+        "the order goes on with shipment 1"
+    );
     assert_eq!(after.refunded.map(|m| m.amount), Some(250), "b's value");
     let effects: Vec<_> = reactions(&after, &events)
         .effects

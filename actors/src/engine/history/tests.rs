@@ -19,6 +19,7 @@ fn events() -> Vec<Event> {
     let mut all = decide(None, &place, &Cause::Storefront, now).unwrap();
     let scan = Command::CarrierEvent {
         carrier: "postnl".into(),
+        tracking_number: "3S1".into(),
         event_id: "e1".into(),
         kind: CarrierEventKind::InTransit,
         occurred_at: now,
@@ -26,8 +27,16 @@ fn events() -> Vec<Event> {
     };
     for (cmd, cause) in [
         (
-            Command::StockReserved {
-                warehouse: "ams".into(),
+            Command::StockAllocated {
+                shipments: vec![crate::domain::Allocation {
+                    shipment: 1,
+                    warehouse: "ams".into(),
+                    lines: vec![crate::domain::LineQty {
+                        sku: "s".into(),
+                        quantity: 1,
+                    }],
+                }],
+                reason: "ams can serve every line".into(),
             },
             Cause::InventoryActor,
         ),
@@ -48,12 +57,14 @@ fn events() -> Vec<Event> {
                 kind,
                 occurred_at,
                 location,
+                ..
             } => Change::CarrierScanned {
                 carrier,
                 event_id,
                 kind,
                 occurred_at,
                 location,
+                shipment: Some(1),
             },
             _ => unreachable!(),
         },

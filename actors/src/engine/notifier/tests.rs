@@ -57,6 +57,7 @@ fn store_with_order() -> (Arc<dyn Storage>, (), Order) {
                 method: PaymentMethod::Card,
                 status: InitialPaymentStatus::Captured,
             },
+            allow_split: None,
         },
         payment_timeout_secs: 900,
     };

@@ -159,7 +159,11 @@ pub(super) fn handover(o: &Order, shipment: Option<u32>) -> Result<Vec<Change>, 
             .filter(|s| s.status == ShipmentStatus::Packed)
             .collect(),
     };
-    if candidates.is_empty() || candidates.iter().any(|s| s.status != ShipmentStatus::Packed) {
+    if candidates.is_empty()
+        || candidates
+            .iter()
+            .any(|s| s.status != ShipmentStatus::Packed)
+    {
         return Err(not_packed(o));
     }
     if let Some(s) = candidates.iter().find(|s| s.booking.is_none()) {
@@ -192,7 +196,10 @@ fn not_packed(o: &Order) -> DomainError {
 }
 
 /// The shipment a command names: by id, or the open one at a warehouse.
-pub(super) fn shipment<'a>(o: &'a Order, target: &ShipmentRef) -> Result<&'a Shipment, DomainError> {
+pub(super) fn shipment<'a>(
+    o: &'a Order,
+    target: &ShipmentRef,
+) -> Result<&'a Shipment, DomainError> {
     let found = match target {
         ShipmentRef::Id(id) => o.shipment(*id),
         ShipmentRef::At(w) => o
@@ -228,7 +235,11 @@ fn unknown_shipment(o: &Order, target: &ShipmentRef) -> DomainError {
 
 /// Checks the lines of a pick: at least one, each in the shipment, each sku once, each
 /// quantity at least 1.
-fn validate_shipment_lines(s: &Shipment, field: &str, lines: &[LineQty]) -> Result<(), DomainError> {
+fn validate_shipment_lines(
+    s: &Shipment,
+    field: &str,
+    lines: &[LineQty],
+) -> Result<(), DomainError> {
     if lines.is_empty() {
         return Err(invalid(field, "at least one line is required"));
     }

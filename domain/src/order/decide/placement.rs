@@ -7,8 +7,8 @@ use crate::order::error::{invalid, rejected, DomainError};
 use crate::order::limits;
 use crate::order::validate::text;
 use crate::order::{
-    Allocation, Change, InitialPaymentStatus, NewOrder, Order, PaymentMethod, PaymentStatus, PaymentUpdate,
-    Shortage, Status, StockState,
+    Allocation, Change, InitialPaymentStatus, NewOrder, Order, PaymentMethod, PaymentStatus,
+    PaymentUpdate, Shortage, Status, StockState,
 };
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
