@@ -130,6 +130,52 @@ impl Engine {
         }
     }
 
+    /// Waits until the stock's outcome of a placed order is known — allocated (the order is
+    /// then confirmed, or waits for its payment), backordered, or cancelled for shortage — or
+    /// `wait` passed, and answers with the order as it then is (durable) and whether the
+    /// outcome was known in time.
+    pub async fn wait_for_stock(
+        &self,
+        view: OrderView,
+        wait: std::time::Duration,
+    ) -> Result<(OrderView, bool), EngineError> {
+        let (id, placed) = (view.order.id, view.order.version);
+        let deadline = actix_rt::time::Instant::now() + wait;
+        let mut view = view;
+        loop {
+            if stock_outcome_known(&view.order) {
+                if view.order.version > placed {
+                    // Read after the answers were applied: they may not be flushed yet.
+                    self.store().sync().await?;
+                }
+                return Ok((view, true));
+            }
+            // Register first, then read: a change between the two still wakes us.
+            let changed = self.inner.ctx.watchers.watch(id);
+            let (order, history) = self
+                .store()
+                .order_with_history(id)
+                .await?
+                .ok_or(EngineError::NotFound)?;
+            view = OrderView {
+                order,
+                history: History::from_json(history),
+            };
+            if stock_outcome_known(&view.order) {
+                self.inner.ctx.watchers.forget(id);
+                continue;
+            }
+            let left = deadline.saturating_duration_since(actix_rt::time::Instant::now());
+            if actix_rt::time::timeout(left, changed).await.is_err() {
+                self.inner.ctx.watchers.forget(id);
+                if view.order.version > placed {
+                    self.store().sync().await?;
+                }
+                return Ok((view, false));
+            }
+        }
+    }
+
     /// Records a payment reported by the storefront (the amount must equal the order total).
     pub async fn pay(
         &self,
@@ -317,6 +363,11 @@ impl Engine {
             history: History::from_json(history),
         })
     }
+}
+
+/// Whether the inventory has answered for a placed order (or it moved on some other way).
+fn stock_outcome_known(o: &crate::domain::Order) -> bool {
+    o.status != Status::Placed || o.stock != crate::domain::StockState::Pending
 }
 
 /// 160 random bits, hex: the customer's unguessable handle on their order.

@@ -27,6 +27,7 @@ mod order_actor;
 mod queries;
 mod registry;
 mod timers;
+mod watchers;
 pub mod webhook;
 
 use crate::clock::Clock;
@@ -247,6 +248,7 @@ impl Engine {
             config,
             stats,
             effects,
+            watchers: Default::default(),
         });
         let registry = Arc::new(Registry::new(arbiters, ctx.clone()));
         let answers: Arc<dyn ApplyAnswer> = registry.clone();

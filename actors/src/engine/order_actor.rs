@@ -31,6 +31,8 @@ pub struct OrderContext {
     /// Notification channels: a notification effect becomes one outbox entry per channel.
     pub channels: Vec<String>,
     pub effects: Effects,
+    /// Requests waiting for orders to change (placing with `Prefer: wait`).
+    pub(crate) watchers: super::watchers::Watchers,
 }
 
 impl OrderContext {
@@ -186,6 +188,9 @@ impl Handler<Execute> for OrderActor {
             }
             let result = match durable {
                 Ok(()) => {
+                    if wrote {
+                        order_ctx.watchers.changed(executed.order.id);
+                    }
                     order_ctx.effects.send(outbox, answer).await;
                     Ok(executed)
                 }

@@ -279,6 +279,51 @@ fn an_order_that_may_not_be_split_is_cancelled_saying_why() {
 }
 
 #[test]
+fn placing_may_wait_for_the_stock_outcome() {
+    let data = MemoryStorage::new();
+    let path = data.reopen();
+    run(move || async move {
+        let e = Engine::start(open(&path), clock(), config()).unwrap();
+        e.set_stock("ams".into(), "a".into(), 2).await.unwrap();
+        let wait = Duration::from_secs(5);
+        let order = |status| new_order("a", 1, PaymentMethod::Card, status);
+        let placed = e
+            .place("w1", order(InitialPaymentStatus::Captured))
+            .await
+            .unwrap();
+        assert_eq!(placed.view.order.status, Status::Placed);
+        let (v, known) = e.wait_for_stock(placed.view, wait).await.unwrap();
+        assert!(known);
+        assert_eq!(v.order.status, Status::Confirmed);
+        assert_eq!(v.order.shipments.len(), 1);
+        assert!(
+            v.history.events().unwrap().len() >= 3,
+            "placed, allocated, confirmed"
+        );
+        // Unpaid: the stock is allocated, the order waits for its payment.
+        let placed = e
+            .place("w2", order(InitialPaymentStatus::Pending))
+            .await
+            .unwrap();
+        let (v, known) = e.wait_for_stock(placed.view, wait).await.unwrap();
+        assert!(known);
+        assert_eq!(
+            (v.order.status, v.order.stock),
+            (Status::Placed, StockState::Reserved)
+        );
+        // Nothing left: cancelled for shortage.
+        let placed = e
+            .place("w3", order(InitialPaymentStatus::Captured))
+            .await
+            .unwrap();
+        let (v, known) = e.wait_for_stock(placed.view, wait).await.unwrap();
+        assert!(known);
+        assert_eq!(v.order.status, Status::Cancelled);
+        assert_eq!(v.order.stock, StockState::Unavailable);
+    });
+}
+
+#[test]
 fn walks_an_order_from_placed_to_returned() {
     let data = MemoryStorage::new();
     let path = data.reopen();
