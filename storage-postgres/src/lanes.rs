@@ -19,7 +19,9 @@
 //!    with `Conflict`, so their writers reload and decide again. This is what keeps one writer
 //!    per order across nodes.
 //! 2. The writes of the transitions kept — snapshots (upserted once per order), events
-//!    (`PRIMARY KEY (order_id, seq)`), outbox rows, timers set and cleared — with the
+//!    (`PRIMARY KEY (order_id, seq)`), outbox rows, timers set and cleared, the pick-list and
+//!    tracking-number rows that changed (`order_picks`, `order_tracking`: a statement each only
+//!    when some transition of the batch changed them, which most do not) — with the
 //!    acknowledgements and retry states queued since, then `COMMIT`.
 //!
 //! If a batch fails on a statement (not the connection), its writes are tried again one per
@@ -216,6 +218,10 @@ struct Session {
     set_timers: Statement,
     acks: Statement,
     attempts: Statement,
+    add_picks: Statement,
+    remove_picks: Statement,
+    add_tracking: Statement,
+    remove_tracking: Statement,
 }
 
 impl Session {
@@ -239,8 +245,18 @@ impl Session {
             p(ACKS),
             p(ATTEMPTS)
         )?;
+        let (add_picks, remove_picks, add_tracking, remove_tracking) = futures::try_join!(
+            p(ADD_PICKS),
+            p(REMOVE_PICKS),
+            p(ADD_TRACKING),
+            p(REMOVE_TRACKING)
+        )?;
         Ok(Session {
             client,
+            add_picks,
+            remove_picks,
+            add_tracking,
+            remove_tracking,
             versions,
             claim_keys,
             unclaim_keys,
@@ -261,11 +277,24 @@ const CLAIM_KEYS: &str = "INSERT INTO idempotency (key, order_id, record) \
      SELECT * FROM unnest($1::text[], $2::uuid[], $3::bytea[]) \
      ON CONFLICT (key) DO NOTHING RETURNING key";
 const UNCLAIM_KEYS: &str = "DELETE FROM idempotency WHERE key = ANY($1::text[])";
-const ORDERS: &str = "INSERT INTO orders (id, version, status, tracking_token, tracking_number, pick_warehouse, snapshot) \
-     SELECT * FROM unnest($1::uuid[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[]) \
+const ORDERS: &str = "INSERT INTO orders (id, version, status, tracking_token, snapshot) \
+     SELECT * FROM unnest($1::uuid[], $2::int4[], $3::text[], $4::text[], $5::bytea[]) \
      ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, status = EXCLUDED.status, \
-     tracking_number = EXCLUDED.tracking_number, pick_warehouse = EXCLUDED.pick_warehouse, \
      snapshot = EXCLUDED.snapshot";
+/// Pick-list rows `(warehouse, order)` (also the import's).
+pub(crate) const ADD_PICKS: &str = "INSERT INTO order_picks (warehouse, order_id) \
+     SELECT * FROM unnest($1::text[], $2::uuid[]) ON CONFLICT DO NOTHING";
+const REMOVE_PICKS: &str =
+    "DELETE FROM order_picks p USING unnest($1::text[], $2::uuid[]) AS x(w, o) \
+     WHERE p.warehouse = x.w AND p.order_id = x.o";
+/// Tracking-number rows `(number, order)`: the latest booking of a number owns it, as in sled
+/// (also the import's).
+pub(crate) const ADD_TRACKING: &str = "INSERT INTO order_tracking (tracking_number, order_id) \
+     SELECT * FROM unnest($1::text[], $2::uuid[]) \
+     ON CONFLICT (tracking_number) DO UPDATE SET order_id = EXCLUDED.order_id";
+const REMOVE_TRACKING: &str =
+    "DELETE FROM order_tracking t USING unnest($1::text[], $2::uuid[]) AS x(n, o) \
+     WHERE t.tracking_number = x.n AND t.order_id = x.o";
 const EVENTS: &str = "INSERT INTO events (order_id, seq, first_seq, body) \
      SELECT * FROM unnest($1::uuid[], $2::int4[], $3::int4[], $4::bytea[])";
 const OUTBOX: &str = "INSERT INTO outbox (message_id, order_id, step, owner, entry) \
@@ -502,9 +531,13 @@ struct Writes {
     o_version: Vec<i32>,
     o_status: Vec<&'static str>,
     o_token: Vec<String>,
-    o_tracking: Vec<Option<String>>,
-    o_pick: Vec<Option<String>>,
     o_snapshot: Vec<Vec<u8>>,
+    /// Index rows to add and remove, `(key, order)` as columns: the last change of the batch
+    /// to each row.
+    pick_add: (Vec<String>, Vec<Uuid>),
+    pick_remove: (Vec<String>, Vec<Uuid>),
+    tracking_add: (Vec<String>, Vec<Uuid>),
+    tracking_remove: (Vec<String>, Vec<Uuid>),
     e_order: Vec<Uuid>,
     e_seq: Vec<i32>,
     e_first: Vec<i32>,
@@ -533,8 +566,13 @@ impl Writes {
                 timer_order.push(k.clone());
             }
         };
+        // Index rows: the last thing the batch did to each (order, key), as for timers.
+        let mut picks = IndexNet::default();
+        let mut tracking = IndexNet::default();
         for t in kept {
             last.insert(t.id, t);
+            picks.apply(t.id, &t.index.picks_added, &t.index.picks_removed);
+            tracking.apply(t.id, &t.index.tracking_added, &t.index.tracking_removed);
             for e in &t.events {
                 w.e_order.push(t.id);
                 w.e_seq.push(e.seq);
@@ -555,6 +593,8 @@ impl Writes {
                 touch(k, false, &mut timers);
             }
         }
+        (w.pick_add, w.pick_remove) = picks.columns();
+        (w.tracking_add, w.tracking_remove) = tracking.columns();
         for k in timer_order {
             if timers[&k] {
                 w.t_set.push(k);
@@ -572,8 +612,6 @@ impl Writes {
             w.o_version.push(t.version as i32);
             w.o_status.push(t.columns.status);
             w.o_token.push(t.token.clone());
-            w.o_tracking.push(t.columns.tracking_number.clone());
-            w.o_pick.push(t.columns.pick_warehouse.clone());
             w.o_snapshot.push(t.snapshot.clone());
         }
         for q in batch {
@@ -621,13 +659,24 @@ async fn write(
                     &w.o_version,
                     &w.o_status,
                     &w.o_token,
-                    &w.o_tracking,
-                    &w.o_pick,
                     &w.o_snapshot,
                 ],
             )
             .await
         }));
+    }
+    // Index rows: removals before additions (a number moving between orders in one batch).
+    for (rows, statement) in [
+        (&w.pick_remove, &s.remove_picks),
+        (&w.tracking_remove, &s.remove_tracking),
+        (&w.pick_add, &s.add_picks),
+        (&w.tracking_add, &s.add_tracking),
+    ] {
+        if !rows.0.is_empty() {
+            statements.push(Box::pin(async move {
+                c.execute(statement, &[&rows.0, &rows.1]).await
+            }));
+        }
     }
     if !w.e_order.is_empty() {
         statements.push(Box::pin(async move {
@@ -670,6 +719,43 @@ async fn write(
     // Pipelined: sent together, answered in order.
     futures::future::try_join_all(statements).await?;
     Ok(())
+}
+
+/// The net change of a batch to one index table: per (order, key), whether the row is added
+/// (`true`) or removed, by the batch's last transition that changed it.
+#[derive(Default)]
+struct IndexNet {
+    last: HashMap<(Uuid, String), bool>,
+    order: Vec<(Uuid, String)>,
+}
+
+impl IndexNet {
+    fn apply(&mut self, id: Uuid, added: &[String], removed: &[String]) {
+        for (keys, add) in [(removed, false), (added, true)] {
+            for k in keys {
+                let key = (id, k.clone());
+                if self.last.insert(key.clone(), add).is_none() {
+                    self.order.push(key);
+                }
+            }
+        }
+    }
+
+    /// `(added, removed)`, each as (keys, orders) columns.
+    #[allow(clippy::type_complexity)]
+    fn columns(self) -> ((Vec<String>, Vec<Uuid>), (Vec<String>, Vec<Uuid>)) {
+        let (mut add, mut remove) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
+        for (id, k) in self.order {
+            let to = if self.last[&(id, k.clone())] {
+                &mut add
+            } else {
+                &mut remove
+            };
+            to.0.push(k);
+            to.1.push(id);
+        }
+        (add, remove)
+    }
 }
 
 fn timer_columns(keys: &[TimerKey]) -> (Vec<Uuid>, Vec<&'static str>, Vec<DateTime<Utc>>) {

@@ -571,11 +571,12 @@ impl Storage for PostgresStorage {
     fn order_by_tracking_number(&self, tracking_number: &str) -> Result<Option<OrderId>> {
         let tn = tracking_number.to_string();
         self.block(move |s| async move {
-            Ok(
-                s.query_opt("SELECT id FROM orders WHERE tracking_number = $1", &[&tn])
-                    .await?
-                    .map(|r| r.get(0)),
+            Ok(s.query_opt(
+                "SELECT order_id FROM order_tracking WHERE tracking_number = $1",
+                &[&tn],
             )
+            .await?
+            .map(|r| r.get(0)))
         })
     }
 
@@ -615,8 +616,9 @@ impl Storage for PostgresStorage {
         self.block(move |s| async move {
             decode_orders(
                 s.query(
-                    "SELECT snapshot FROM orders WHERE pick_warehouse = $1 \
-                     AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3",
+                    "SELECT o.snapshot FROM order_picks p JOIN orders o ON o.id = p.order_id \
+                     WHERE p.warehouse = $1 AND ($2::uuid IS NULL OR p.order_id > $2) \
+                     ORDER BY p.order_id LIMIT $3",
                     &[&warehouse, &after, &limit],
                 )
                 .await?,

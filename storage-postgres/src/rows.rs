@@ -1,11 +1,13 @@
 //! The rows one transition writes, encoded on the writer's thread (so the commit lane only
-//! sends bytes): the snapshot with its index columns, one row per event, outbox rows, timer
-//! keys and the idempotency record. Records use the stored schema's v1 encoding, the same
-//! bytes the sled backend keeps.
+//! sends bytes): the snapshot with its status, one row per event, outbox rows, timer keys, the
+//! idempotency record and the order's index changes (pick lists and tracking numbers, from
+//! `orderly_storage::index`: usually none). Records use the stored schema's encoding, the
+//! same bytes the sled backend keeps.
 
 use chrono::{DateTime, Utc};
-use orderly_domain::{Order, Status, Timer, TimerKind};
-use orderly_storage::schema::{self, v1};
+use orderly_domain::{Order, Timer, TimerKind};
+use orderly_storage::index::{IndexChanges, OrderIndex};
+use orderly_storage::schema;
 use orderly_storage::{OutboxEntry, Result, StorageError, TransitionWrite};
 use uuid::Uuid;
 
@@ -48,24 +50,39 @@ pub(crate) fn timer_kind(name: &str) -> Result<TimerKind> {
     }
 }
 
-/// The index columns of a snapshot.
+/// The index columns of a snapshot (`orders.status`); its pick lists and tracking numbers are
+/// rows of `order_picks` and `order_tracking` (migration V4).
 pub(crate) struct OrderColumns {
     pub status: &'static str,
-    pub tracking_number: Option<String>,
-    pub pick_warehouse: Option<String>,
 }
 
 impl OrderColumns {
     pub fn of(o: &Order) -> OrderColumns {
         OrderColumns {
-            status: o.status.as_str(),
-            tracking_number: o.booking().map(|b| b.tracking_number.clone()),
-            // The pick list holds confirmed orders only.
-            pick_warehouse: if o.status == Status::Confirmed {
-                o.warehouse.clone()
-            } else {
-                None
-            },
+            status: OrderIndex::of(o).status.as_str(),
+        }
+    }
+}
+
+/// The side-table rows a transition adds and removes: `(warehouse or tracking number)` for
+/// this order. Empty for most transitions.
+#[derive(Debug, Default)]
+pub(crate) struct IndexRows {
+    pub picks_added: Vec<String>,
+    pub picks_removed: Vec<String>,
+    pub tracking_added: Vec<String>,
+    pub tracking_removed: Vec<String>,
+}
+
+impl IndexRows {
+    pub fn of(before: Option<&Order>, after: &Order) -> IndexRows {
+        let c = IndexChanges::of(before, after);
+        let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        IndexRows {
+            picks_added: owned(&c.picks.added),
+            picks_removed: owned(&c.picks.removed),
+            tracking_added: owned(&c.tracking_numbers.added),
+            tracking_removed: owned(&c.tracking_numbers.removed),
         }
     }
 }
@@ -101,6 +118,7 @@ pub(crate) struct TransitionRows {
     pub before: Option<u32>,
     pub version: u32,
     pub columns: OrderColumns,
+    pub index: IndexRows,
     pub token: String,
     pub snapshot: Vec<u8>,
     pub events: Vec<EventRow>,
@@ -118,6 +136,7 @@ impl TransitionRows {
             before: w.before.map(|o| o.version),
             version: w.after.version,
             columns: OrderColumns::of(w.after),
+            index: IndexRows::of(w.before, w.after),
             token: w.after.tracking_token.clone(),
             snapshot: schema::encode_order(w.after)?,
             events: w
@@ -144,22 +163,18 @@ impl TransitionRows {
     }
 }
 
-/// One event as a v1 record (sled keeps a transition's events as one array record; here each
-/// event has its row, and the array is put back together on reading).
+/// One event as its own record (sled keeps a transition's events as one array record; here
+/// each event has its row, and the array is put back together on reading).
 pub(crate) fn encode_event(e: &orderly_domain::Event) -> Result<Vec<u8>> {
-    schema::encode_record(&v1::Event::from(e))
+    schema::encode_event(e)
 }
 
 pub(crate) fn decode_event(bytes: &[u8]) -> Result<orderly_domain::Event> {
-    schema::decode_record::<v1::Event<'static>>(bytes)?
-        .try_into()
-        .map_err(|e: v1::Invalid| StorageError::Codec(e.0))
+    schema::decode_event(bytes)
 }
 
-/// The JSON body of a v1 record (the version byte removed).
+/// The JSON body of a stored event (the version byte removed): the domain event's JSON, for
+/// every version this release reads.
 pub(crate) fn record_body(bytes: &[u8]) -> Result<&[u8]> {
-    match schema::split_version(bytes)? {
-        (1, body) => Ok(body),
-        (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
-    }
+    schema::event_json(bytes)
 }

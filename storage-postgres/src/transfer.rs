@@ -6,7 +6,8 @@
 //! in the same order. Orders, idempotency records and reservations are read in pages (keyset),
 //! so an export holds one page at a time, never the whole store.
 
-use crate::rows::{self, OrderColumns, OutboxRow, TimerKey};
+use crate::lanes;
+use crate::rows::{self, IndexRows, OrderColumns, OutboxRow, TimerKey};
 use crate::{error, get, PostgresStorage};
 use orderly_storage::transfer::{OrderTransfer, StoredTransition, TransferRecord};
 use orderly_storage::{schema, EventsJson, Result, StorageError};
@@ -497,7 +498,7 @@ async fn import_order(tx: &Tx<'_>, o: &OrderTransfer) -> Result<()> {
             bodies.push(body);
         }
     }
-    let (events, orders) = futures::try_join!(
+    let (events, orders, picks, tracking) = futures::try_join!(
         prepared(
             tx,
             "INSERT INTO events (order_id, seq, first_seq, body) \
@@ -505,27 +506,37 @@ async fn import_order(tx: &Tx<'_>, o: &OrderTransfer) -> Result<()> {
         ),
         prepared(
             tx,
-            "INSERT INTO orders (id, version, status, tracking_token, tracking_number, \
-             pick_warehouse, snapshot) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
+            "INSERT INTO orders (id, version, status, tracking_token, snapshot) \
+             VALUES ($1, $2, $3, $4, $5)",
+        ),
+        prepared(tx, lanes::ADD_PICKS),
+        prepared(tx, lanes::ADD_TRACKING),
     )?;
     let cols = OrderColumns::of(&o.order);
+    // The index rows a placement would write, from the same function.
+    let index = IndexRows::of(None, &o.order);
+    let pick_ids = vec![id; index.picks_added.len()];
+    let tracking_ids = vec![id; index.tracking_added.len()];
     let version = o.order.version as i32;
     // Sent together (in this order) and committed with the transaction: all or nothing.
     let event_params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
         [&order_ids, &seqs, &firsts, &bodies];
-    let order_params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] = [
+    let order_params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
         &id,
         &version,
         &cols.status,
         &o.order.tracking_token,
-        &cols.tracking_number,
-        &cols.pick_warehouse,
         &snapshot,
     ];
+    let pick_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] =
+        [&index.picks_added, &pick_ids];
+    let tracking_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] =
+        [&index.tracking_added, &tracking_ids];
     futures::try_join!(
         tx.execute(&events, &event_params),
-        tx.execute(&orders, &order_params)
+        tx.execute(&orders, &order_params),
+        tx.execute(&picks, &pick_params),
+        tx.execute(&tracking, &tracking_params),
     )
     .map_err(error::db)?;
     Ok(())

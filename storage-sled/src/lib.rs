@@ -39,7 +39,8 @@ use chrono::{DateTime, Utc};
 use durability::GroupCommit;
 use orderly_domain::inventory::{Reservation, StockLevel};
 use orderly_domain::{Event, Order, OrderId, Status, Timer};
-use orderly_storage::schema::{self, v1};
+use orderly_storage::index::{IndexChanges, OrderIndex};
+use orderly_storage::schema::{self, v1, v2};
 use orderly_storage::{
     BackupStats, Commit, DeadLetter, EventsJson, FlushStats, IdempotencyRecord, OutboxEntry,
     Result, StockCell, StockChange, Storage, StorageError, TransferRecord, TransitionWrite,
@@ -92,43 +93,29 @@ fn transition_ops(w: &TransitionWrite<'_>) -> Result<TransitionOps> {
     if let Some((key, rec)) = w.idempotency {
         first.push((keys::idempotency(key), schema::encode_idempotency(rec)?));
     }
-    let before_status = w.before.map(|o| o.status);
-    if before_status != Some(w.after.status) {
-        first.push((keys::by_status(w.after.status, id), vec![]));
-        if let Some(s) = before_status {
-            then_remove.push(keys::by_status(s, id));
-        }
+    // Index entries: what `OrderIndex` derives for `after` and did not for `before` goes in
+    // first; what it no longer derives goes after the commit point.
+    let ix = IndexChanges::of(w.before, w.after);
+    if let Some(st) = ix.status_added {
+        first.push((keys::by_status(st, id), vec![]));
     }
-    // The pick list holds confirmed orders only.
-    let was_pickable = w
-        .before
-        .filter(|o| o.status == Status::Confirmed)
-        .and_then(|o| o.warehouse.as_deref());
-    let is_pickable = Some(w.after)
-        .filter(|o| o.status == Status::Confirmed)
-        .and_then(|o| o.warehouse.as_deref());
-    if was_pickable != is_pickable {
-        if let Some(wh) = is_pickable {
-            first.push((keys::pick(wh, id), vec![]));
-        }
-        if let Some(wh) = was_pickable {
-            then_remove.push(keys::pick(wh, id));
-        }
+    if let Some(st) = ix.status_removed {
+        then_remove.push(keys::by_status(st, id));
     }
-    if w.before.is_none() {
-        first.push((keys::token(&w.after.tracking_token), id.as_bytes().to_vec()));
+    for wh in &ix.picks.added {
+        first.push((keys::pick(wh, id), vec![]));
     }
-    let booked_before = w
-        .before
-        .and_then(|o| o.booking())
-        .map(|b| &b.tracking_number);
-    if let Some(bk) = w.after.booking() {
-        if booked_before != Some(&bk.tracking_number) {
-            first.push((
-                keys::tracking_number(&bk.tracking_number),
-                id.as_bytes().to_vec(),
-            ));
-        }
+    for wh in &ix.picks.removed {
+        then_remove.push(keys::pick(wh, id));
+    }
+    if let Some(token) = ix.token_added {
+        first.push((keys::token(token), id.as_bytes().to_vec()));
+    }
+    for tn in &ix.tracking_numbers.added {
+        first.push((keys::tracking_number(tn), id.as_bytes().to_vec()));
+    }
+    for tn in &ix.tracking_numbers.removed {
+        then_remove.push(keys::tracking_number(tn));
     }
     for t in w.clear_timers {
         then_remove.push(keys::timer(t));
@@ -153,12 +140,34 @@ fn outbox_key(entry: &OutboxEntry) -> Vec<u8> {
 type Cell<'a> = (Cow<'a, str>, Cow<'a, str>);
 
 /// One stock change as journalled: new absolute values, so replaying it is idempotent. The
-/// shape is the one the release before versioning journalled.
+/// shape is the one the release before versioning journalled, with the reservations of the
+/// record's version (`R`: v2 today, v1 in a journal a release before shipments left).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Journal<'a> {
+struct Journal<'a, R> {
     levels: Vec<(Cell<'a>, v1::StockLevel)>,
-    reservations: Vec<v1::Reservation<'a>>,
+    reservations: Vec<R>,
     restock_marker: Option<(OrderId, u32)>,
+}
+
+/// A journalled change, read back into the domain's values to apply.
+struct Applied {
+    levels: Vec<((String, String), StockLevel)>,
+    reservations: Vec<Reservation>,
+    restock_marker: Option<(OrderId, u32)>,
+}
+
+impl<'a, R: Into<Reservation>> From<Journal<'a, R>> for Applied {
+    fn from(j: Journal<'a, R>) -> Self {
+        Applied {
+            levels: j
+                .levels
+                .into_iter()
+                .map(|((w, s), l)| ((w.into_owned(), s.into_owned()), l.into()))
+                .collect(),
+            reservations: j.reservations.into_iter().map(Into::into).collect(),
+            restock_marker: j.restock_marker,
+        }
+    }
 }
 
 fn id_from(b: &[u8]) -> Option<OrderId> {
@@ -373,43 +382,90 @@ impl SledStorage {
             .collect()
     }
 
-    fn write_journalled(&self, change: &Journal<'_>) -> Result<()> {
+    fn write_journalled(&self, change: &StockChange) -> Result<()> {
+        let journal = Journal {
+            levels: change
+                .cells
+                .iter()
+                .map(|c| {
+                    (
+                        (
+                            Cow::Borrowed(c.warehouse.as_str()),
+                            Cow::Borrowed(c.sku.as_str()),
+                        ),
+                        v1::StockLevel::from(&c.new),
+                    )
+                })
+                .collect(),
+            reservations: change
+                .reservation
+                .iter()
+                .map(|r| v2::Reservation::from(&r.new))
+                .collect(),
+            restock_marker: change.restock,
+        };
         let seq = self.journal_seq.fetch_add(1, Ordering::SeqCst);
         let key = keys::journal(seq);
-        self.put(TreeId::Inventory, &key, schema::encode_record(change)?)?;
-        self.apply_journal(change)?;
+        self.put(TreeId::Inventory, &key, schema::encode_record(&journal)?)?;
+        self.apply_stock(
+            change
+                .cells
+                .iter()
+                .map(|c| (&*c.warehouse, &*c.sku, &c.new)),
+            change.reservation.iter().map(|r| &r.new),
+            change.restock,
+        )?;
         self.del(TreeId::Inventory, key)?;
         Ok(())
     }
 
-    fn apply_journal(&self, c: &Journal<'_>) -> Result<()> {
-        // The journal holds v1 values: each goes to its key as a v1 record as it is.
-        for ((w, s), level) in &c.levels {
+    /// Writes a stock change's new values to their keys, each encoded as the stored schema
+    /// encodes it (a reservation that fits v1 as v1, see `schema::encode_reservation`).
+    fn apply_stock<'a>(
+        &self,
+        levels: impl Iterator<Item = (&'a str, &'a str, &'a StockLevel)>,
+        reservations: impl Iterator<Item = &'a Reservation>,
+        restock_marker: Option<(OrderId, u32)>,
+    ) -> Result<()> {
+        for (w, s, level) in levels {
             self.put(
                 TreeId::Inventory,
                 keys::stock(w, s),
-                schema::encode_record(level)?,
+                schema::encode_stock_level(level)?,
             )?;
         }
-        for r in &c.reservations {
+        for r in reservations {
             self.put(
                 TreeId::Inventory,
                 keys::reservation(r.order_id),
-                schema::encode_record(r)?,
+                schema::encode_reservation(r)?,
             )?;
         }
-        if let Some((id, step)) = c.restock_marker {
+        if let Some((id, step)) = restock_marker {
             self.put(TreeId::Inventory, keys::restock(id, step), &[])?;
         }
         Ok(())
     }
 
-    /// Finishes stock changes interrupted by a crash (see [`Storage::write_stock`]).
+    /// Finishes stock changes interrupted by a crash (see [`Storage::write_stock`]), whichever
+    /// release journalled them.
     fn replay_stock_journal(&self) -> Result<()> {
         for kv in self.inventory.scan_prefix([keys::JOURNAL]) {
             let (k, v) = kv.db()?;
-            let change: Journal<'static> = schema::decode_record(&v)?;
-            self.apply_journal(&change)?;
+            let change: Applied = match schema::record_body(&v)? {
+                (1, body) => {
+                    serde_json::from_slice::<Journal<'_, v1::Reservation<'_>>>(body)?.into()
+                }
+                (2, body) => {
+                    serde_json::from_slice::<Journal<'_, v2::Reservation<'_>>>(body)?.into()
+                }
+                (version, _) => return Err(StorageError::UnknownSchemaVersion(version)),
+            };
+            self.apply_stock(
+                change.levels.iter().map(|((w, s), l)| (&**w, &**s, l)),
+                change.reservations.iter(),
+                change.restock_marker,
+            )?;
             self.del(TreeId::Inventory, k)?;
         }
         Ok(())
@@ -510,7 +566,7 @@ impl Storage for SledStorage {
         };
         let booked = self
             .load_order(id)?
-            .is_some_and(|o| o.booking().is_some_and(|b| b.tracking_number == tn));
+            .is_some_and(|o| OrderIndex::of(&o).has_tracking_number(tn));
         Ok(booked.then_some(id))
     }
 
@@ -576,9 +632,7 @@ impl Storage for SledStorage {
                 .map(|id| self.load_order(id))
                 .transpose()?
                 .flatten();
-            if let Some(o) = order.filter(|o| {
-                o.status == Status::Confirmed && o.warehouse.as_deref() == Some(warehouse)
-            }) {
+            if let Some(o) = order.filter(|o| OrderIndex::of(o).on_pick_list(warehouse)) {
                 out.push(o);
             }
             if out.len() == limit {
@@ -767,28 +821,7 @@ impl Storage for SledStorage {
                 )));
             }
         }
-        let journal = Journal {
-            levels: change
-                .cells
-                .iter()
-                .map(|c| {
-                    (
-                        (
-                            Cow::Borrowed(c.warehouse.as_str()),
-                            Cow::Borrowed(c.sku.as_str()),
-                        ),
-                        v1::StockLevel::from(&c.new),
-                    )
-                })
-                .collect(),
-            reservations: change
-                .reservation
-                .iter()
-                .map(|r| v1::Reservation::from(&r.new))
-                .collect(),
-            restock_marker: change.restock,
-        };
-        self.write_journalled(&journal)?;
+        self.write_journalled(change)?;
         Ok(self.commit())
     }
 

@@ -3,7 +3,7 @@
 
 use super::*;
 use orderly_domain::{Cause, Change, Command, Effect, EffectKind, PaymentMethod};
-use orderly_storage::conformance::{new_order, t0, wait, Step};
+use orderly_storage::conformance::{new_order, stock_reserved, t0, wait, Step};
 use std::time::Duration;
 
 fn open(dir: &Path) -> SledStorage {
@@ -37,7 +37,7 @@ fn writes_ahead_of_an_uncommitted_snapshot_are_ignored_and_discarded() {
         Effect {
             order_id: id,
             step: 2,
-            kind: EffectKind::ReleaseStock,
+            kind: EffectKind::ReleaseStock { shipments: None },
         },
         None,
     );
@@ -114,9 +114,7 @@ fn a_transitions_events_share_one_key_and_read_back_in_order() {
     placed.commit(&store);
     // Cash on delivery: the reservation also confirms the order, two events in one step.
     let confirmed = placed.then(
-        Command::StockReserved {
-            warehouse: "ams".into(),
-        },
+        stock_reserved(&placed.after, "ams"),
         Cause::InventoryActor,
         t0(),
     );
@@ -201,7 +199,7 @@ fn an_interrupted_stock_change_is_finished_at_open() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = open(dir.path());
-        let change = Journal {
+        let change: Journal<'_, v2::Reservation<'_>> = Journal {
             levels: vec![(
                 ("w".into(), "s".into()),
                 v1::StockLevel {
@@ -256,5 +254,12 @@ fn a_journal_record_of_the_release_before_versioning_is_replayed() {
             reserved: 1
         }
     );
-    assert_eq!(store.reservation(id).unwrap().unwrap().lines[0].quantity, 1);
+    let r = store.reservation(id).unwrap().unwrap();
+    assert_eq!((r.parts.len(), r.parts[0].shipment), (1, 1));
+    assert_eq!(r.parts[0].lines[0].quantity, 1);
+    // Applied as the release before wrote it: the same v1 bytes.
+    assert_eq!(
+        store.inventory.get(keys::reservation(id)).unwrap().unwrap()[0],
+        1
+    );
 }

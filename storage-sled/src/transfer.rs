@@ -5,7 +5,8 @@
 use crate::backup::TreeId;
 use crate::{id_from, keys, outbox_key, OrBackend, SledStorage};
 use orderly_domain::inventory::StockLevel;
-use orderly_domain::{OrderId, Status};
+use orderly_domain::OrderId;
+use orderly_storage::index::OrderIndex;
 use orderly_storage::{
     schema, OrderTransfer, Result, Storage, StorageError, StoredTransition, TransferRecord,
 };
@@ -260,21 +261,21 @@ fn import_order(s: &SledStorage, o: &OrderTransfer) -> Result<()> {
             schema::events_record(&t.events),
         )?;
     }
-    s.put(TreeId::Orders, keys::by_status(order.status, id), &[])?;
-    if order.status == Status::Confirmed {
-        if let Some(wh) = &order.warehouse {
-            s.put(TreeId::Orders, keys::pick(wh, id), &[])?;
-        }
+    // The index entries a placement would write, from the same function.
+    let ix = OrderIndex::of(order);
+    s.put(TreeId::Orders, keys::by_status(ix.status, id), &[])?;
+    for wh in &ix.picks {
+        s.put(TreeId::Orders, keys::pick(wh, id), &[])?;
     }
     s.put(
         TreeId::Orders,
-        keys::token(&order.tracking_token),
+        keys::token(ix.tracking_token),
         id.as_bytes().to_vec(),
     )?;
-    if let Some(b) = order.booking() {
+    for tn in &ix.tracking_numbers {
         s.put(
             TreeId::Orders,
-            keys::tracking_number(&b.tracking_number),
+            keys::tracking_number(tn),
             id.as_bytes().to_vec(),
         )?;
     }

@@ -3,9 +3,9 @@
 //! write sequence (whole transitions, the ledger agreeing with the reservations, every write
 //! finished before the backup began in it); a target that exists and is not empty is refused.
 
-use orderly_domain::inventory::{Reservation, ReservationState, StockLevel};
+use orderly_domain::inventory::{Reservation, ReservationState, ReservedPart, StockLevel};
 use orderly_domain::{Cause, Command, LineQty, OrderId, PaymentMethod, Status};
-use orderly_storage::conformance::{new_order, t0, wait, Step};
+use orderly_storage::conformance::{new_order, stock_reserved, t0, wait, Step};
 use orderly_storage::transfer;
 use orderly_storage::{CellWrite, ReservationWrite, StockChange, Storage, StorageError};
 use orderly_storage_sled::SledStorage;
@@ -52,10 +52,14 @@ fn place_and_reserve(s: &dyn Storage, sku: &str) -> OrderId {
                 expected: None,
                 new: Reservation {
                     order_id: id,
-                    warehouse: Some("ams".into()),
-                    lines: vec![LineQty {
-                        sku: sku.into(),
-                        quantity: 1,
+                    parts: vec![ReservedPart {
+                        shipment: 1,
+                        warehouse: "ams".into(),
+                        lines: vec![LineQty {
+                            sku: sku.into(),
+                            quantity: 1,
+                        }],
+                        state: ReservationState::Open,
                     }],
                     state: ReservationState::Open,
                 },
@@ -72,9 +76,7 @@ fn place_and_reserve(s: &dyn Storage, sku: &str) -> OrderId {
         }
     }
     let reserved = placed.then(
-        Command::StockReserved {
-            warehouse: "ams".into(),
-        },
+        stock_reserved(&placed.after, "ams"),
         Cause::InventoryActor,
         t0(),
     );
@@ -261,7 +263,7 @@ fn a_backup_under_concurrent_writes_is_the_state_at_one_point() {
         }
         if let Some(r) = r {
             assert_eq!(r.state, ReservationState::Open);
-            for l in &r.lines {
+            for l in r.parts.iter().flat_map(|p| &p.lines) {
                 *reserved_by_sku.entry(l.sku.clone()).or_default() += l.quantity as i64;
             }
         }
@@ -293,9 +295,7 @@ fn measure_how_long_writers_are_held() {
     for _ in 0..n {
         let placed = Step::place(new_order(&[("SKU-1", 1)], PaymentMethod::Card), t0());
         let reserved = placed.then(
-            Command::StockReserved {
-                warehouse: "ams".into(),
-            },
+            stock_reserved(&placed.after, "ams"),
             Cause::InventoryActor,
             t0(),
         );

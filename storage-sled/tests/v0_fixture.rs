@@ -7,7 +7,8 @@
 use chrono::TimeZone;
 use orderly_domain::inventory::ReservationState;
 use orderly_domain::{
-    fold, Cause, Command, EffectKind, Event, LineQty, OrderId, Parcel, Status, TimerKind,
+    fold, Cause, Change, Command, EffectKind, Event, LineQty, OrderId, Parcel, ShipmentRef, Status,
+    TimerKind,
 };
 use orderly_storage::conformance::Step;
 use orderly_storage::Storage;
@@ -69,6 +70,16 @@ fn every_order_reads_with_its_full_history() {
             Some(&order),
             "{name}: the history folds into the snapshot"
         );
+        // Written before shipments: one shipment (id 1, at its warehouse) once stock was
+        // reserved, none before.
+        let reserved = history
+            .iter()
+            .any(|e| matches!(e.change, Change::StockReserved { .. }));
+        assert_eq!(order.shipments.len(), usize::from(reserved), "{name}");
+        if reserved {
+            let sh = &order.shipments[0];
+            assert_eq!((sh.id, sh.warehouse.as_str()), (1, "ams"), "{name}");
+        }
         let raw: Vec<Event> = s
             .history_json(oid, order.version)
             .unwrap()
@@ -192,7 +203,8 @@ fn the_stock_ledger_reads_and_matches_the_reservations() {
             .filter(|k| !k.starts_with("tn_"))
             .filter_map(|k| s.reservation(id(&ids, k)).unwrap())
             .filter(|r| r.state == ReservationState::Open)
-            .flat_map(|r| r.lines)
+            .flat_map(|r| r.parts)
+            .flat_map(|p| p.lines)
             .filter(|l| &l.sku == sku)
             .map(|l| l.quantity as i64)
             .sum();
@@ -216,7 +228,7 @@ fn new_transitions_continue_old_orders() {
     let picked = Step::decide(
         Some(&order),
         Command::AcknowledgePicks {
-            warehouse: "ams".into(),
+            shipment: ShipmentRef::At("ams".into()),
             lines: order
                 .lines
                 .iter()
@@ -231,7 +243,7 @@ fn new_transitions_continue_old_orders() {
     );
     let packed = picked.then(
         Command::Pack {
-            warehouse: "ams".into(),
+            shipment: ShipmentRef::At("ams".into()),
             parcels: vec![Parcel { weight_grams: 800 }],
         },
         Cause::Warehouse,

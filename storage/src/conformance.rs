@@ -25,11 +25,15 @@
 //! [`Place::open_another`]); and that an export imported into a fresh place exports the same
 //! file again and answers every read the same.
 
-use crate::domain::inventory::{Ledger, Reservation, ReservationState, StockLevel};
+use crate::domain::inventory::{
+    AllocationRequest, Ledger, Reservation, ReservationState, ReservedPart, StockLevel,
+};
+use crate::domain::warehouse::AllocationStrategy;
 use crate::domain::{
-    decide, fold, reactions, Address, Booking, CarrierEventKind, Cause, Command, Currency,
-    Customer, EffectKind, Event, InitialPaymentStatus, LineQty, NewLine, NewOrder, NewPayment,
-    Order, OrderId, Parcel, PaymentMethod, PaymentUpdate, Shipping, Status, Timer, TimerKind,
+    decide, fold, reactions, Address, Allocation, Booking, CarrierEventKind, Cause, Command,
+    Currency, Customer, EffectKind, Event, InitialPaymentStatus, LineQty, NewLine, NewOrder,
+    NewPayment, Order, OrderId, Parcel, PaymentMethod, PaymentUpdate, ShipmentRef, Shipping,
+    Status, Timer, TimerKind,
 };
 use crate::transfer::{self, TransferError};
 use crate::{
@@ -200,6 +204,52 @@ pub fn new_order(lines: &[(&str, u32)], method: PaymentMethod) -> NewOrder {
             method,
             status: InitialPaymentStatus::Pending,
         },
+        allow_split: None,
+    }
+}
+
+/// The inventory's answer serving every line of `order` from `warehouse`: one shipment.
+pub fn stock_reserved(order: &Order, warehouse: &str) -> Command {
+    allocated(
+        order,
+        &[(
+            warehouse,
+            &order
+                .lines
+                .iter()
+                .map(|l| (l.sku.as_str(), l.quantity))
+                .collect::<Vec<_>>(),
+        )],
+    )
+}
+
+/// The inventory's answer allocating `(warehouse, [(sku, quantity)])`, one shipment each,
+/// numbered from 1.
+pub fn allocated(_order: &Order, shipments: &[(&str, &[(&str, u32)])]) -> Command {
+    Command::StockAllocated {
+        shipments: shipments
+            .iter()
+            .enumerate()
+            .map(|(i, (warehouse, lines))| Allocation {
+                shipment: i as u32 + 1,
+                warehouse: warehouse.to_string(),
+                lines: lines
+                    .iter()
+                    .map(|&(sku, quantity)| LineQty {
+                        sku: sku.into(),
+                        quantity,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        reason: format!(
+            "served from {}",
+            shipments
+                .iter()
+                .map(|(w, _)| *w)
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ),
     }
 }
 
@@ -353,9 +403,7 @@ fn confirmed_order(s: &dyn Storage, lines: &[(&str, u32)]) -> Lifecycle {
     let placed = Step::place(new_order(lines, PaymentMethod::Card), t0());
     placed.commit(s);
     let reserved = placed.then(
-        Command::StockReserved {
-            warehouse: "ams".into(),
-        },
+        stock_reserved(&placed.after, "ams"),
         Cause::InventoryActor,
         t0() + Duration::seconds(1),
     );
@@ -482,7 +530,7 @@ pub fn indexes_follow_the_lifecycle(backend: &dyn Backend) {
 
     let picked = l.paid.then(
         Command::AcknowledgePicks {
-            warehouse: "ams".into(),
+            shipment: ShipmentRef::At("ams".into()),
             lines: vec![LineQty {
                 sku: "SKU-1".into(),
                 quantity: 1,
@@ -494,7 +542,7 @@ pub fn indexes_follow_the_lifecycle(backend: &dyn Backend) {
     picked.commit(&*s);
     let packed = picked.then(
         Command::Pack {
-            warehouse: "ams".into(),
+            shipment: ShipmentRef::At("ams".into()),
             parcels: vec![Parcel { weight_grams: 900 }],
         },
         Cause::Warehouse,
@@ -517,6 +565,7 @@ pub fn indexes_follow_the_lifecycle(backend: &dyn Backend) {
 
     let booked = packed.then(
         Command::RecordBooking {
+            shipment: None,
             booking: booking("3STEST1"),
         },
         Cause::CarrierActor,
@@ -613,7 +662,7 @@ pub fn interrupted_transition_is_invisible(backend: &dyn Backend) {
     let picked = Step::decide(
         Some(&fresh),
         Command::AcknowledgePicks {
-            warehouse: "ams".into(),
+            shipment: ShipmentRef::At("ams".into()),
             lines: vec![LineQty {
                 sku: "SKU-1".into(),
                 quantity: 1,
@@ -624,7 +673,7 @@ pub fn interrupted_transition_is_invisible(backend: &dyn Backend) {
     );
     let packed = picked.then(
         Command::Pack {
-            warehouse: "ams".into(),
+            shipment: ShipmentRef::At("ams".into()),
             parcels: vec![Parcel { weight_grams: 900 }],
         },
         Cause::Warehouse,
@@ -903,9 +952,7 @@ pub fn timers_redeliver_until_acknowledged(backend: &dyn Backend) {
         t0() + Duration::minutes(11),
     );
     let reserved = paid.then(
-        Command::StockReserved {
-            warehouse: "ams".into(),
-        },
+        stock_reserved(&paid.after, "ams"),
         Cause::InventoryActor,
         t0() + Duration::minutes(11),
     );
@@ -934,9 +981,7 @@ pub fn idempotency_record_counts_once_committed(backend: &dyn Backend) {
     assert_eq!(s.idempotency("retry-key").unwrap(), Some(rec));
     // The record's version is the placement's: a replay rebuilds the first answer from it.
     let later = retry.then(
-        Command::StockReserved {
-            warehouse: "ams".into(),
-        },
+        stock_reserved(&retry.after, "ams"),
         Cause::InventoryActor,
         t0(),
     );
@@ -958,15 +1003,37 @@ fn cell(w: &str, sku: &str, expected: StockLevel, new: StockLevel) -> crate::Cel
     }
 }
 
+/// An open reservation of one shipment (id 1) of `q` × `sku` at `w`.
 fn reservation(id: OrderId, w: &str, sku: &str, q: u32) -> Reservation {
     Reservation {
         order_id: id,
-        warehouse: Some(w.into()),
+        parts: vec![part(1, w, sku, q, ReservationState::Open)],
+        state: ReservationState::Open,
+    }
+}
+
+fn part(shipment: u32, w: &str, sku: &str, q: u32, state: ReservationState) -> ReservedPart {
+    ReservedPart {
+        shipment,
+        warehouse: w.into(),
         lines: vec![LineQty {
             sku: sku.into(),
             quantity: q,
         }],
-        state: ReservationState::Open,
+        state,
+    }
+}
+
+/// `r` with every part in `state`, as the record's state.
+fn settled(r: Reservation, state: ReservationState) -> Reservation {
+    Reservation {
+        parts: r
+            .parts
+            .into_iter()
+            .map(|p| ReservedPart { state, ..p })
+            .collect(),
+        state,
+        ..r
     }
 }
 
@@ -1127,7 +1194,17 @@ pub fn ledger_never_oversells(backend: &dyn Backend) {
                                 ("ams".to_string(), "LAST".to_string()),
                                 current,
                             )]);
-                            let (_, change) = ledger.reserve(None, id, &lines);
+                            let (_, change) = ledger.reserve(
+                                None,
+                                id,
+                                &lines,
+                                &AllocationRequest {
+                                    warehouses: &[],
+                                    strategy: AllocationStrategy::Priority,
+                                    allow_split: false,
+                                    country: None,
+                                },
+                            );
                             let Some(r) = change.reservation else {
                                 break; // sold out
                             };
@@ -1178,6 +1255,7 @@ pub fn ledger_never_oversells(backend: &dyn Backend) {
             s.reservation(*id)
                 .unwrap()
                 .expect("each winner has its reservation")
+                .parts[0]
                 .lines[0]
                 .quantity
         })
@@ -1230,7 +1308,7 @@ fn pack_and_book(s: &dyn Storage, l: &Lifecycle, tn: &str, at: DateTime<Utc>) ->
         .collect();
     let picked = l.paid.then(
         Command::AcknowledgePicks {
-            warehouse: "ams".into(),
+            shipment: ShipmentRef::At("ams".into()),
             lines,
         },
         Cause::Warehouse,
@@ -1239,7 +1317,7 @@ fn pack_and_book(s: &dyn Storage, l: &Lifecycle, tn: &str, at: DateTime<Utc>) ->
     picked.commit(s);
     let packed = picked.then(
         Command::Pack {
-            warehouse: "ams".into(),
+            shipment: ShipmentRef::At("ams".into()),
             parcels: vec![Parcel { weight_grams: 900 }],
         },
         Cause::Warehouse,
@@ -1248,6 +1326,7 @@ fn pack_and_book(s: &dyn Storage, l: &Lifecycle, tn: &str, at: DateTime<Utc>) ->
     packed.commit(s);
     let booked = packed.then(
         Command::RecordBooking {
+            shipment: None,
             booking: booking(tn),
         },
         Cause::CarrierActor,
@@ -1387,7 +1466,7 @@ pub fn export_import_round_trip(backend: &dyn Backend) {
     let delivered = confirmed_order(&*s, &[("SKU-1", 2), ("SKU-2", 1)]);
     let booked = pack_and_book(&*s, &delivered, "3SDELIVERED1", t0() + Duration::seconds(5));
     let shipped = booked.then(
-        Command::Handover,
+        Command::Handover { shipment: None },
         Cause::Warehouse,
         t0() + Duration::seconds(6),
     );
@@ -1395,6 +1474,7 @@ pub fn export_import_round_trip(backend: &dyn Backend) {
     let arrived = shipped.then(
         Command::CarrierEvent {
             carrier: "postnl".into(),
+            tracking_number: "3SDELIVERED1".into(),
             event_id: "ev-1".into(),
             kind: CarrierEventKind::Delivered,
             occurred_at: t0() + Duration::hours(20),
@@ -1446,14 +1526,14 @@ pub fn export_import_round_trip(backend: &dyn Backend) {
     let reservations = [
         open_res(placed.after.id, "SKU-1", 1),
         open_res(confirmed.paid.after.id, "SKU-2", 2),
-        Reservation {
-            state: ReservationState::Committed,
-            ..open_res(packed.paid.after.id, "SKU-1", 1)
-        },
-        Reservation {
-            state: ReservationState::Released,
-            ..open_res(cancelled.after.id, "SKU-2", 1)
-        },
+        settled(
+            open_res(packed.paid.after.id, "SKU-1", 1),
+            ReservationState::Committed,
+        ),
+        settled(
+            open_res(cancelled.after.id, "SKU-2", 1),
+            ReservationState::Released,
+        ),
     ];
     wait(
         s.write_stock(&StockChange {
@@ -1645,7 +1725,7 @@ pub fn export_import_round_trip(backend: &dyn Backend) {
     );
     let next = confirmed.paid.then(
         Command::AcknowledgePicks {
-            warehouse: "ams".into(),
+            shipment: ShipmentRef::At("ams".into()),
             lines: vec![LineQty {
                 sku: "SKU-2".into(),
                 quantity: 2,

@@ -40,6 +40,7 @@
 
 pub mod commit;
 pub mod conformance;
+pub mod index;
 pub mod memory;
 pub mod schema;
 pub mod transfer;

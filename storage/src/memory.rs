@@ -12,6 +12,7 @@
 
 use crate::domain::inventory::{Reservation, StockLevel};
 use crate::domain::{Event, Order, OrderId, Status, Timer, TimerKind};
+use crate::index::{IndexChanges, OrderIndex};
 use crate::{
     schema, BackupStats, Commit, DeadLetter, EventsJson, FlushStats, IdempotencyRecord,
     OrderTransfer, OutboxEntry, Result, StockCell, StockChange, Storage, StorageError,
@@ -38,6 +39,8 @@ struct State {
     idempotency: HashMap<String, Vec<u8>>,
     tokens: HashMap<String, OrderId>,
     tracking: HashMap<String, OrderId>,
+    /// (warehouse, order): the pick lists.
+    picks: BTreeSet<(String, OrderId)>,
     dead: BTreeMap<String, Vec<u8>>,
     stock: BTreeMap<(String, String), StockLevel>,
     reservations: HashMap<OrderId, Reservation>,
@@ -288,10 +291,7 @@ impl State {
                     self.events
                         .insert((id, t.step), schema::events_record(&t.events));
                 }
-                self.tokens.insert(o.order.tracking_token.clone(), id);
-                if let Some(b) = o.order.booking() {
-                    self.tracking.insert(b.tracking_number.clone(), id);
-                }
+                self.index(&IndexChanges::of(None, &o.order), id);
                 self.orders.insert(id, schema::encode_order(&o.order)?);
             }
             TransferRecord::Idempotency { key, record } => {
@@ -372,6 +372,27 @@ impl State {
         Ok(())
     }
 
+    /// Applies an order's index changes (see [`crate::index`]).
+    fn index(&mut self, c: &IndexChanges<'_>, id: OrderId) {
+        if let Some(token) = c.token_added {
+            self.tokens.insert(token.to_string(), id);
+        }
+        for w in &c.picks.removed {
+            self.picks.remove(&(w.to_string(), id));
+        }
+        for w in &c.picks.added {
+            self.picks.insert((w.to_string(), id));
+        }
+        for tn in &c.tracking_numbers.removed {
+            if self.tracking.get(*tn) == Some(&id) {
+                self.tracking.remove(*tn);
+            }
+        }
+        for tn in &c.tracking_numbers.added {
+            self.tracking.insert(tn.to_string(), id);
+        }
+    }
+
     fn need_order(&self, id: OrderId) -> Result<()> {
         if self.orders.contains_key(&id) {
             Ok(())
@@ -430,12 +451,7 @@ impl Storage for MemoryStorage {
         if let Some((k, rec)) = idempotency {
             s.idempotency.insert(k, rec);
         }
-        if w.before.is_none() {
-            s.tokens.insert(w.after.tracking_token.clone(), id);
-        }
-        if let Some(b) = w.after.booking() {
-            s.tracking.insert(b.tracking_number.clone(), id);
-        }
+        s.index(&IndexChanges::of(w.before, w.after), id);
         s.orders.insert(id, snapshot);
         s.writes += 1;
         Ok(Commit::durable())
@@ -518,20 +534,16 @@ impl Storage for MemoryStorage {
     fn picks(&self, warehouse: &str, after: Option<OrderId>, limit: usize) -> Result<Vec<Order>> {
         let s = self.state();
         let lower = match after {
-            Some(a) => std::ops::Bound::Excluded(a),
-            None => std::ops::Bound::Unbounded,
+            Some(a) => std::ops::Bound::Excluded((warehouse.to_string(), a)),
+            None => std::ops::Bound::Included((warehouse.to_string(), OrderId::nil())),
         };
         let mut out = Vec::new();
-        for v in s
-            .orders
-            .range((lower, std::ops::Bound::Unbounded))
-            .map(|(_, v)| v)
-        {
-            if out.len() == limit {
+        for (w, id) in s.picks.range((lower, std::ops::Bound::Unbounded)) {
+            if out.len() == limit || w != warehouse {
                 break;
             }
-            let o = schema::decode_order(v)?;
-            if o.status == Status::Confirmed && o.warehouse.as_deref() == Some(warehouse) {
+            if let Some(o) = s.order(*id)? {
+                debug_assert!(OrderIndex::of(&o).on_pick_list(warehouse));
                 out.push(o);
             }
         }

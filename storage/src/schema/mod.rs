@@ -6,7 +6,9 @@
 //!
 //! **Every record carries its version, in its first byte.** A record is either
 //!
-//! * `0x01` followed by v1 JSON (what this release writes), or
+//! * `0x02` followed by v2 JSON (what this release writes),
+//! * `0x01` followed by v1 JSON (what the release before shipments wrote; this release still
+//!   writes a reservation that fits v1 that way, see [`encode_reservation`]), or
 //! * unmarked JSON — a first byte of `{` or `[` — written by the release before versioning.
 //!   Its shape is exactly v1 (v1 *is* that release's shape, frozen), so it reads as v1
 //!   unchanged and is never rewritten just to add the marker.
@@ -16,21 +18,43 @@
 //! reader meeting a version it does not know fails on that record with
 //! [`StorageError::UnknownSchemaVersion`] instead of misreading it. Version bytes never collide
 //! with JSON: a JSON text starts with `{`, `[`, `"`, a digit, `t`, `f`, `n`, `-` or white space
-//! (0x09 at the lowest), and versions are 1..=8 ([`MAX_VERSION`]). The byte costs nothing on the write path (it is
-//! pushed into the buffer the JSON is then written into).
+//! (0x09 at the lowest), and versions are 1..=8 ([`MAX_VERSION`]). The byte costs nothing on
+//! the write path (it is pushed into the buffer the JSON is then written into).
 //!
 //! Keys are not versioned here: a backend's key layout is its own business (sled's is in its
 //! `keys` module).
 //!
-//! # Adding v2
+//! # What v2 changed
 //!
-//! Add `v2.rs` with the new types and their conversions, make the `encode_*` functions write
-//! `2` + v2, and teach the `decode_*` functions to read both (`1 | legacy` through v1, `2`
-//! through v2). [`history_json`] passes stored v1 JSON through because v1's event JSON is the
-//! domain event's JSON (the `same_json_as_the_domain` tests check it); if the two ever differ,
-//! it must decode and re-encode instead.
+//! Orders got shipments of their own (see [`v2`]'s doc for the field-level list): the snapshot
+//! lost its order-level `warehouse` and its lines' `picked` and keeps one entry per shipment
+//! with its own lines, picks, status, booking and scans; events and outbox actions gained new
+//! kinds and optional `shipment` fields; a reservation holds one part per shipment. Types that
+//! did not change (customer, address, money, booking, parcel, idempotency records, stock levels,
+//! …) are v1's, reused.
+//!
+//! * **Writing**: every `encode_*` writes `2` + v2, except [`encode_reservation`], which writes
+//!   `1` + v1 — exactly the bytes the release before wrote — whenever the reservation fits v1
+//!   (one part, shipment 1, in the record's state; or a tombstone). The PostgreSQL stock
+//!   function compares stored reservation *bytes* with the expected record's encoding, so a
+//!   reservation written before the upgrade still compares equal after it.
+//! * **Reading**: `1` (and unmarked) through v1, converted into today's domain as folding the
+//!   order's v1 history with today's `evolve` would (an order at a warehouse becomes one
+//!   shipment, id 1; events and actions without a shipment keep the meaning `None` has);
+//!   `2` through v2.
+//! * **Events pass through.** v2's event JSON is the domain event's JSON, and v1's is the same
+//!   JSON for the kinds and fields it has (the `same_json_as_the_domain` tests hold all three
+//!   together), so [`history_json`] hands out stored events of either version undecoded. If a
+//!   later version's event JSON ever differs from the domain's, it must decode and re-encode.
+//!
+//! # Adding v3
+//!
+//! Add `v3.rs` with the types that change (reusing the others), make the `encode_*` functions
+//! write `3` + v3, and teach the `decode_*` functions to read `3` through v3 and the older
+//! versions through their modules, converted into the domain of the day.
 
 pub mod v1;
+pub mod v2;
 
 use crate::domain::inventory::{Reservation, StockLevel};
 use crate::domain::{Event, Order};
@@ -38,7 +62,7 @@ use crate::{DeadLetter, EventsJson, IdempotencyRecord, OutboxEntry, Result, Stor
 use serde::{Deserialize, Serialize};
 
 /// The version this release writes.
-pub const CURRENT: u8 = 1;
+pub const CURRENT: u8 = 2;
 
 /// Version bytes are 1..=8: below every byte a JSON text can start with (including the white
 /// space bytes 0x09, 0x0a, 0x0d and 0x20).
@@ -54,24 +78,43 @@ pub fn split_version(bytes: &[u8]) -> Result<(u8, &[u8])> {
     }
 }
 
-/// `CURRENT` followed by `value`'s JSON.
-fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+/// `version` followed by `value`'s JSON.
+fn encode_as<T: Serialize>(version: u8, value: &T) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(256);
-    out.push(CURRENT);
+    out.push(version);
     serde_json::to_writer(&mut out, value)?;
     Ok(out)
 }
 
-/// The v1 JSON body of a record (unmarked or marked 1).
-fn v1_body(bytes: &[u8]) -> Result<&[u8]> {
+/// `CURRENT` followed by `value`'s JSON.
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    encode_as(CURRENT, value)
+}
+
+/// A record's body, read as `V1` or `V2` by its version.
+fn decode_versioned<'de, V1, V2, T>(bytes: &'de [u8]) -> Result<T>
+where
+    V1: Deserialize<'de> + TryInto<T, Error = v1::Invalid>,
+    V2: Deserialize<'de> + TryInto<T, Error = v1::Invalid>,
+{
     match split_version(bytes)? {
-        (1, body) => Ok(body),
+        (1, body) => serde_json::from_slice::<V1>(body)?
+            .try_into()
+            .map_err(invalid),
+        (2, body) => serde_json::from_slice::<V2>(body)?
+            .try_into()
+            .map_err(invalid),
         (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
     }
 }
 
-fn decode_v1<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T> {
-    Ok(serde_json::from_slice(v1_body(bytes)?)?)
+/// The JSON body of a record of a version whose shape is the same in v1 and v2 (idempotency
+/// records, stock levels, `version` of a snapshot, events as domain JSON).
+fn known_body(bytes: &[u8]) -> Result<&[u8]> {
+    match split_version(bytes)? {
+        (1 | 2, body) => Ok(body),
+        (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
+    }
 }
 
 fn invalid(e: v1::Invalid) -> StorageError {
@@ -79,13 +122,11 @@ fn invalid(e: v1::Invalid) -> StorageError {
 }
 
 pub fn encode_order(order: &Order) -> Result<Vec<u8>> {
-    encode(&v1::Order::from(order))
+    encode(&v2::Order::from(order))
 }
 
 pub fn decode_order(bytes: &[u8]) -> Result<Order> {
-    decode_v1::<v1::Order<'static>>(bytes)?
-        .try_into()
-        .map_err(invalid)
+    decode_versioned::<v1::Order<'static>, v2::Order<'static>, _>(bytes)
 }
 
 /// The version of a stored snapshot, without building the order (readers that check an
@@ -95,83 +136,129 @@ pub fn decode_order_version(bytes: &[u8]) -> Result<u32> {
     struct Version {
         version: u32,
     }
-    Ok(decode_v1::<Version>(bytes)?.version)
+    Ok(serde_json::from_slice::<Version>(known_body(bytes)?)?.version)
 }
 
 /// One transition's events, stored as one record.
 pub fn encode_events(events: &[Event]) -> Result<Vec<u8>> {
-    encode(&v1::events(events))
+    encode(&v2::events(events))
 }
 
 pub fn decode_events(bytes: &[u8]) -> Result<Vec<Event>> {
-    v1::events_back(decode_v1::<Vec<v1::Event<'static>>>(bytes)?).map_err(invalid)
+    match split_version(bytes)? {
+        (1, body) => {
+            let events: Vec<v1::Event<'static>> = serde_json::from_slice(body)?;
+            events
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect::<std::result::Result<_, _>>()
+                .map_err(invalid)
+        }
+        (2, body) => v2::events_back(serde_json::from_slice(body)?).map_err(invalid),
+        (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
+    }
+}
+
+/// One event as its own record (a backend that keeps a row per event).
+pub fn encode_event(event: &Event) -> Result<Vec<u8>> {
+    encode(&v2::Event::from(event))
+}
+
+pub fn decode_event(bytes: &[u8]) -> Result<Event> {
+    decode_versioned::<v1::Event<'static>, v2::Event<'static>, _>(bytes)
+}
+
+/// The JSON body of a stored event or array of events, in the domain event's shape: stored
+/// events of every version this release reads pass through undecoded (see the module doc).
+pub fn event_json(bytes: &[u8]) -> Result<&[u8]> {
+    known_body(bytes)
 }
 
 /// One transition's events as JSON in the domain event's shape, for responses that pass the
 /// history through without decoding it.
 pub fn history_json(bytes: &[u8]) -> Result<EventsJson> {
-    // v1's JSON is the domain's (see the module doc): pass it through, undecoded.
-    Ok(EventsJson::new(v1_body(bytes)?.to_vec()))
+    Ok(EventsJson::new(event_json(bytes)?.to_vec()))
 }
 
-/// One transition's events from their v1 JSON as an export carries it (the bytes
-/// [`history_json`] handed out), stored as they are, marked v1.
+/// One transition's events from their JSON as an export carries it (the bytes
+/// [`history_json`] handed out, of either version: v1 event JSON reads as v2 with the same
+/// meaning), stored as they are, marked as the current version.
 pub fn events_record(json: &EventsJson) -> Vec<u8> {
     let mut out = Vec::with_capacity(json.as_bytes().len() + 1);
-    out.push(1);
+    out.push(CURRENT);
     out.extend_from_slice(json.as_bytes());
     out
 }
 
 pub fn encode_outbox(entry: &OutboxEntry) -> Result<Vec<u8>> {
-    encode(&v1::OutboxEntry::from(entry))
+    encode(&v2::OutboxEntry::from(entry))
 }
 
 pub fn decode_outbox(bytes: &[u8]) -> Result<OutboxEntry> {
-    Ok(decode_v1::<v1::OutboxEntry<'static>>(bytes)?.into())
+    match split_version(bytes)? {
+        (1, body) => Ok(serde_json::from_slice::<v1::OutboxEntry<'static>>(body)?.into()),
+        (2, body) => Ok(serde_json::from_slice::<v2::OutboxEntry<'static>>(body)?.into()),
+        (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
+    }
 }
 
 pub fn encode_idempotency(rec: &IdempotencyRecord) -> Result<Vec<u8>> {
-    encode(&v1::IdempotencyRecord::from(rec))
+    encode(&v2::IdempotencyRecord::from(rec))
 }
 
 pub fn decode_idempotency(bytes: &[u8]) -> Result<IdempotencyRecord> {
-    Ok(decode_v1::<v1::IdempotencyRecord<'static>>(bytes)?.into())
+    Ok(serde_json::from_slice::<v2::IdempotencyRecord<'static>>(known_body(bytes)?)?.into())
 }
 
 pub fn encode_dead_letter(letter: &DeadLetter, entry: &OutboxEntry) -> Result<Vec<u8>> {
-    encode(&v1::DeadLetter::new(letter, entry))
+    encode(&v2::DeadLetter::new(letter, entry))
 }
 
 /// The dead letter with its outbox entry in `entry`.
 pub fn decode_dead_letter(bytes: &[u8]) -> Result<DeadLetter> {
-    Ok(decode_v1::<v1::DeadLetter<'static>>(bytes)?.into())
+    match split_version(bytes)? {
+        (1, body) => Ok(serde_json::from_slice::<v1::DeadLetter<'static>>(body)?.into()),
+        (2, body) => Ok(serde_json::from_slice::<v2::DeadLetter<'static>>(body)?.into()),
+        (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
+    }
 }
 
 pub fn encode_stock_level(level: &StockLevel) -> Result<Vec<u8>> {
-    encode(&v1::StockLevel::from(level))
+    encode(&v2::StockLevel::from(level))
 }
 
 pub fn decode_stock_level(bytes: &[u8]) -> Result<StockLevel> {
-    Ok(decode_v1::<v1::StockLevel>(bytes)?.into())
+    Ok(serde_json::from_slice::<v2::StockLevel>(known_body(bytes)?)?.into())
 }
 
+/// A reservation as `1` + v1 when it fits v1 ([`v2::reservation_as_v1`]: one part, shipment
+/// 1, in the record's state, or a tombstone) — the very bytes the release before shipments
+/// wrote, which the PostgreSQL stock function compares — else `2` + v2.
 pub fn encode_reservation(r: &Reservation) -> Result<Vec<u8>> {
-    encode(&v1::Reservation::from(r))
+    match v2::reservation_as_v1(r) {
+        Some(old) => encode_as(1, &old),
+        None => encode(&v2::Reservation::from(r)),
+    }
 }
 
 pub fn decode_reservation(bytes: &[u8]) -> Result<Reservation> {
-    Ok(decode_v1::<v1::Reservation<'static>>(bytes)?.into())
+    match split_version(bytes)? {
+        (1, body) => Ok(serde_json::from_slice::<v1::Reservation<'static>>(body)?.into()),
+        (2, body) => Ok(serde_json::from_slice::<v2::Reservation<'static>>(body)?.into()),
+        (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
+    }
 }
 
-/// Any other record a backend keeps in the v1 family (sled's inventory journal): `CURRENT` +
-/// JSON of a type built from v1 types.
+/// Any other record a backend keeps (sled's inventory journal): `CURRENT` + JSON of a type
+/// built from the current version's types.
 pub fn encode_record<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     encode(value)
 }
 
-pub fn decode_record<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T> {
-    decode_v1(bytes)
+/// Such a record's version and JSON body: the backend reads the body with its type of that
+/// version (the journal of a release before kept v1 reservations).
+pub fn record_body(bytes: &[u8]) -> Result<(u8, &[u8])> {
+    split_version(bytes)
 }
 
 #[cfg(test)]

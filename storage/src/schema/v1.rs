@@ -3,11 +3,15 @@
 //!
 //! Field names, enum tags and `skip`/`default` rules are exactly what that release wrote; the
 //! v0 fixture (`tests/fixtures/v0-data`) and the `same_json_as_the_domain` tests hold them to
-//! it. Change nothing here: a new stored shape is a new module (`v2`) with its own conversions.
+//! it. The types never change: a new stored shape is a new module (`v2`, which reuses the
+//! types that did not change). Since v2, v1 is read, not written (except a reservation that
+//! fits it, see `schema::encode_reservation`): the conversions at the end of this file read a
+//! v1 record into today's domain, as folding its v1 history with today's `evolve` would.
 //!
 //! Every type borrows its strings (`Cow<'a, str>`): writing builds a view over a domain value
-//! without copying a string (`From<&'a domain::T>`), reading deserializes owned strings and
-//! converts into the domain type by moving them (`TryFrom<v1::T<'_>>`).
+//! without copying a string (`From<&'a domain::T>`, for the types v2 shares), reading
+//! deserializes owned strings and converts into the domain type by moving them
+//! (`TryFrom<v1::T<'_>>`).
 
 use crate::domain as d;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -22,31 +26,31 @@ type Str<'a> = Cow<'a, str>;
 #[error("stored value is not valid: {0}")]
 pub struct Invalid(pub String);
 
-fn b(s: &str) -> Str<'_> {
+pub(super) fn b(s: &str) -> Str<'_> {
     Cow::Borrowed(s)
 }
 
-fn ob(s: &Option<String>) -> Option<Str<'_>> {
+pub(super) fn ob(s: &Option<String>) -> Option<Str<'_>> {
     s.as_deref().map(Cow::Borrowed)
 }
 
-fn own(s: Str<'_>) -> String {
+pub(super) fn own(s: Str<'_>) -> String {
     s.into_owned()
 }
 
-fn oown(s: Option<Str<'_>>) -> Option<String> {
+pub(super) fn oown(s: Option<Str<'_>>) -> Option<String> {
     s.map(Cow::into_owned)
 }
 
-fn map<'a, T: 'a, U: From<&'a T>>(v: &'a [T]) -> Vec<U> {
+pub(super) fn map<'a, T: 'a, U: From<&'a T>>(v: &'a [T]) -> Vec<U> {
     v.iter().map(U::from).collect()
 }
 
-fn back<T, U: Into<T>>(v: Vec<U>) -> Vec<T> {
+pub(super) fn back<T, U: Into<T>>(v: Vec<U>) -> Vec<T> {
     v.into_iter().map(Into::into).collect()
 }
 
-fn try_back<T, U: TryInto<T, Error = Invalid>>(v: Vec<U>) -> Result<Vec<T>, Invalid> {
+pub(super) fn try_back<T, U: TryInto<T, Error = Invalid>>(v: Vec<U>) -> Result<Vec<T>, Invalid> {
     v.into_iter().map(TryInto::try_into).collect()
 }
 
@@ -185,7 +189,7 @@ pub struct Money<'a> {
     pub currency: Str<'a>,
 }
 
-fn currency(code: &str) -> Result<d::Currency, Invalid> {
+pub(super) fn currency(code: &str) -> Result<d::Currency, Invalid> {
     d::Currency::parse(code).map_err(Invalid)
 }
 
@@ -343,28 +347,6 @@ pub struct Line<'a> {
     pub picked: u32,
 }
 
-impl<'a> From<&'a d::Line> for Line<'a> {
-    fn from(l: &'a d::Line) -> Self {
-        Line {
-            sku: b(&l.sku),
-            quantity: l.quantity,
-            unit_price: l.unit_price,
-            picked: l.picked,
-        }
-    }
-}
-
-impl From<Line<'_>> for d::Line {
-    fn from(l: Line<'_>) -> Self {
-        d::Line {
-            sku: own(l.sku),
-            quantity: l.quantity,
-            unit_price: l.unit_price,
-            picked: l.picked,
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineQty<'a> {
     pub sku: Str<'a>,
@@ -484,32 +466,6 @@ pub struct Shipment<'a> {
     pub last_location: Option<Str<'a>>,
 }
 
-impl<'a> From<&'a d::Shipment> for Shipment<'a> {
-    fn from(s: &'a d::Shipment) -> Self {
-        Shipment {
-            warehouse: b(&s.warehouse),
-            parcels: map(&s.parcels),
-            booking: s.booking.as_ref().map(Into::into),
-            last_scan: s.last_scan.as_ref().map(Into::into),
-            last_scan_at: s.last_scan_at,
-            last_location: ob(&s.last_location),
-        }
-    }
-}
-
-impl From<Shipment<'_>> for d::Shipment {
-    fn from(s: Shipment<'_>) -> Self {
-        d::Shipment {
-            warehouse: own(s.warehouse),
-            parcels: back(s.parcels),
-            booking: s.booking.map(Into::into),
-            last_scan: s.last_scan.map(Into::into),
-            last_scan_at: s.last_scan_at,
-            last_location: oown(s.last_location),
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReturnCase<'a> {
     pub lines: Vec<LineQty<'a>>,
@@ -618,67 +574,6 @@ pub struct Order<'a> {
     pub carrier_event_ids: Vec<Str<'a>>,
 }
 
-impl<'a> From<&'a d::Order> for Order<'a> {
-    fn from(o: &'a d::Order) -> Self {
-        Order {
-            id: o.id,
-            version: o.version,
-            external_ref: ob(&o.external_ref),
-            tracking_token: b(&o.tracking_token),
-            status: (&o.status).into(),
-            customer: (&o.customer).into(),
-            currency: b(o.currency.code()),
-            lines: map(&o.lines),
-            shipping: (&o.shipping).into(),
-            billing_address: o.billing_address.as_ref().map(Into::into),
-            payment: (&o.payment).into(),
-            stock: (&o.stock).into(),
-            warehouse: ob(&o.warehouse),
-            shortages: map(&o.shortages),
-            shipments: map(&o.shipments),
-            return_case: o.return_case.as_ref().map(Into::into),
-            cancellation: o.cancellation.as_ref().map(Into::into),
-            refunded: o.refunded.as_ref().map(Into::into),
-            placed_at: o.placed_at,
-            updated_at: o.updated_at,
-            payment_due_at: o.payment_due_at,
-            delivered_at: o.delivered_at,
-            carrier_event_ids: o.carrier_event_ids.iter().map(|s| b(s)).collect(),
-        }
-    }
-}
-
-impl TryFrom<Order<'_>> for d::Order {
-    type Error = Invalid;
-    fn try_from(o: Order<'_>) -> Result<Self, Invalid> {
-        Ok(d::Order {
-            id: o.id,
-            version: o.version,
-            external_ref: oown(o.external_ref),
-            tracking_token: own(o.tracking_token),
-            status: o.status.into(),
-            customer: o.customer.into(),
-            currency: currency(&o.currency)?,
-            lines: back(o.lines),
-            shipping: o.shipping.into(),
-            billing_address: o.billing_address.map(Into::into),
-            payment: o.payment.into(),
-            stock: o.stock.into(),
-            warehouse: oown(o.warehouse),
-            shortages: back(o.shortages),
-            shipments: back(o.shipments),
-            return_case: o.return_case.map(TryInto::try_into).transpose()?,
-            cancellation: o.cancellation.map(Into::into),
-            refunded: o.refunded.map(TryInto::try_into).transpose()?,
-            placed_at: o.placed_at,
-            updated_at: o.updated_at,
-            payment_due_at: o.payment_due_at,
-            delivered_at: o.delivered_at,
-            carrier_event_ids: o.carrier_event_ids.into_iter().map(own).collect(),
-        })
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewLine<'a> {
     pub sku: Str<'a>,
@@ -724,41 +619,6 @@ pub struct NewOrder<'a> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_address: Option<Address<'a>>,
     pub payment: NewPayment,
-}
-
-impl<'a> From<&'a d::NewOrder> for NewOrder<'a> {
-    fn from(o: &'a d::NewOrder) -> Self {
-        NewOrder {
-            external_ref: ob(&o.external_ref),
-            customer: (&o.customer).into(),
-            currency: b(o.currency.code()),
-            lines: map(&o.lines),
-            shipping: (&o.shipping).into(),
-            billing_address: o.billing_address.as_ref().map(Into::into),
-            payment: NewPayment {
-                method: (&o.payment.method).into(),
-                status: (&o.payment.status).into(),
-            },
-        }
-    }
-}
-
-impl TryFrom<NewOrder<'_>> for d::NewOrder {
-    type Error = Invalid;
-    fn try_from(o: NewOrder<'_>) -> Result<Self, Invalid> {
-        Ok(d::NewOrder {
-            external_ref: oown(o.external_ref),
-            customer: o.customer.into(),
-            currency: currency(&o.currency)?,
-            lines: back(o.lines),
-            shipping: o.shipping.into(),
-            billing_address: o.billing_address.map(Into::into),
-            payment: d::NewPayment {
-                method: o.payment.method.into(),
-                status: o.payment.status.into(),
-            },
-        })
-    }
 }
 
 /// One recorded change in an order's history.
@@ -833,176 +693,6 @@ pub enum Change<'a> {
     },
 }
 
-impl<'a> From<&'a d::Change> for Change<'a> {
-    fn from(c: &'a d::Change) -> Self {
-        use d::Change as D;
-        match c {
-            D::Placed {
-                id,
-                tracking_token,
-                payment_due_at,
-                order,
-            } => Change::Placed {
-                id: *id,
-                tracking_token: b(tracking_token),
-                payment_due_at: *payment_due_at,
-                order: order.into(),
-            },
-            D::StockReserved { warehouse } => Change::StockReserved {
-                warehouse: b(warehouse),
-            },
-            D::StockUnavailable { shortages } => Change::StockUnavailable {
-                shortages: map(shortages),
-            },
-            D::PaymentRecorded {
-                status,
-                amount,
-                reference,
-            } => Change::PaymentRecorded {
-                status: status.into(),
-                amount: *amount,
-                reference: b(reference),
-            },
-            D::Confirmed => Change::Confirmed,
-            D::PicksAcknowledged { warehouse, lines } => Change::PicksAcknowledged {
-                warehouse: b(warehouse),
-                lines: map(lines),
-            },
-            D::Packed { warehouse, parcels } => Change::Packed {
-                warehouse: b(warehouse),
-                parcels: map(parcels),
-            },
-            D::ShipmentBooked { booking } => Change::ShipmentBooked {
-                booking: booking.into(),
-            },
-            D::Shipped => Change::Shipped,
-            D::CarrierScanned {
-                carrier,
-                event_id,
-                kind,
-                occurred_at,
-                location,
-            } => Change::CarrierScanned {
-                carrier: b(carrier),
-                event_id: b(event_id),
-                kind: kind.into(),
-                occurred_at: *occurred_at,
-                location: ob(location),
-            },
-            D::Delivered => Change::Delivered,
-            D::Cancelled { reason } => Change::Cancelled { reason: b(reason) },
-            D::ReturnApproved {
-                lines,
-                reason,
-                tracking_number,
-            } => Change::ReturnApproved {
-                lines: map(lines),
-                reason: b(reason),
-                tracking_number: b(tracking_number),
-            },
-            D::ReturnReceived { warehouse, lines } => Change::ReturnReceived {
-                warehouse: b(warehouse),
-                lines: map(lines),
-            },
-            D::RefundIssued { amount } => Change::RefundIssued {
-                amount: amount.into(),
-            },
-        }
-    }
-}
-
-impl TryFrom<Change<'_>> for d::Change {
-    type Error = Invalid;
-    fn try_from(c: Change<'_>) -> Result<Self, Invalid> {
-        use d::Change as D;
-        Ok(match c {
-            Change::Placed {
-                id,
-                tracking_token,
-                payment_due_at,
-                order,
-            } => D::Placed {
-                id,
-                tracking_token: own(tracking_token),
-                payment_due_at,
-                order: order.try_into()?,
-            },
-            Change::StockReserved { warehouse } => D::StockReserved {
-                warehouse: own(warehouse),
-            },
-            Change::StockUnavailable { shortages } => D::StockUnavailable {
-                shortages: back(shortages),
-            },
-            Change::PaymentRecorded {
-                status,
-                amount,
-                reference,
-            } => D::PaymentRecorded {
-                status: status.into(),
-                amount,
-                reference: own(reference),
-            },
-            Change::Confirmed => D::Confirmed,
-            Change::PicksAcknowledged { warehouse, lines } => D::PicksAcknowledged {
-                warehouse: own(warehouse),
-                lines: back(lines),
-            },
-            Change::Packed { warehouse, parcels } => D::Packed {
-                warehouse: own(warehouse),
-                parcels: back(parcels),
-            },
-            Change::ShipmentBooked { booking } => D::ShipmentBooked {
-                booking: booking.into(),
-            },
-            Change::Shipped => D::Shipped,
-            Change::CarrierScanned {
-                carrier,
-                event_id,
-                kind,
-                occurred_at,
-                location,
-            } => D::CarrierScanned {
-                carrier: own(carrier),
-                event_id: own(event_id),
-                kind: kind.into(),
-                occurred_at,
-                location: oown(location),
-            },
-            Change::Delivered => D::Delivered,
-            Change::Cancelled { reason } => D::Cancelled {
-                reason: own(reason),
-            },
-            Change::ReturnApproved {
-                lines,
-                reason,
-                tracking_number,
-            } => D::ReturnApproved {
-                lines: back(lines),
-                reason: own(reason),
-                tracking_number: own(tracking_number),
-            },
-            Change::ReturnReceived { warehouse, lines } => D::ReturnReceived {
-                warehouse: own(warehouse),
-                lines: back(lines),
-            },
-            Change::RefundIssued { amount } => D::RefundIssued {
-                amount: amount.try_into()?,
-            },
-        })
-    }
-}
-
-impl<'a> From<&'a d::Event> for Event<'a> {
-    fn from(e: &'a d::Event) -> Self {
-        Event {
-            seq: e.seq,
-            at: e.at,
-            by: (&e.by).into(),
-            change: (&e.change).into(),
-        }
-    }
-}
-
 impl TryFrom<Event<'_>> for d::Event {
     type Error = Invalid;
     fn try_from(e: Event<'_>) -> Result<Self, Invalid> {
@@ -1013,11 +703,6 @@ impl TryFrom<Event<'_>> for d::Event {
             change: e.change.try_into()?,
         })
     }
-}
-
-/// A transition's events, stored together under one key (one record per transition).
-pub fn events<'a>(events: &'a [d::Event]) -> Vec<Event<'a>> {
-    map(events)
 }
 
 pub fn events_back(events: Vec<Event<'_>>) -> Result<Vec<d::Event>, Invalid> {
@@ -1047,75 +732,11 @@ pub enum Action<'a> {
     },
 }
 
-impl<'a> From<&'a d::EffectKind> for Action<'a> {
-    fn from(a: &'a d::EffectKind) -> Self {
-        use d::EffectKind as D;
-        match a {
-            D::ReserveStock { lines } => Action::ReserveStock { lines: map(lines) },
-            D::ReleaseStock => Action::ReleaseStock,
-            D::CommitStock => Action::CommitStock,
-            D::BookShipment {
-                warehouse,
-                parcels,
-                country,
-                method,
-            } => Action::BookShipment {
-                warehouse: b(warehouse),
-                parcels: map(parcels),
-                country: b(country),
-                method: ob(method),
-            },
-            D::Restock { warehouse, lines } => Action::Restock {
-                warehouse: b(warehouse),
-                lines: map(lines),
-            },
-            D::Notify { kind } => Action::Notify { kind: kind.into() },
-        }
-    }
-}
-
-impl From<Action<'_>> for d::EffectKind {
-    fn from(a: Action<'_>) -> Self {
-        use d::EffectKind as D;
-        match a {
-            Action::ReserveStock { lines } => D::ReserveStock { lines: back(lines) },
-            Action::ReleaseStock => D::ReleaseStock,
-            Action::CommitStock => D::CommitStock,
-            Action::BookShipment {
-                warehouse,
-                parcels,
-                country,
-                method,
-            } => D::BookShipment {
-                warehouse: own(warehouse),
-                parcels: back(parcels),
-                country: own(country),
-                method: oown(method),
-            },
-            Action::Restock { warehouse, lines } => D::Restock {
-                warehouse: own(warehouse),
-                lines: back(lines),
-            },
-            Action::Notify { kind } => D::Notify { kind: kind.into() },
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Effect<'a> {
     pub order_id: Uuid,
     pub step: u32,
     pub action: Action<'a>,
-}
-
-impl<'a> From<&'a d::Effect> for Effect<'a> {
-    fn from(e: &'a d::Effect) -> Self {
-        Effect {
-            order_id: e.order_id,
-            step: e.step,
-            action: (&e.kind).into(),
-        }
-    }
 }
 
 impl From<Effect<'_>> for d::Effect {
@@ -1140,18 +761,6 @@ pub struct OutboxEntry<'a> {
     pub next_attempt_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<Str<'a>>,
-}
-
-impl<'a> From<&'a crate::OutboxEntry> for OutboxEntry<'a> {
-    fn from(e: &'a crate::OutboxEntry) -> Self {
-        OutboxEntry {
-            effect: (&e.effect).into(),
-            channel: ob(&e.channel),
-            attempts: e.attempts,
-            next_attempt_at: e.next_attempt_at,
-            last_error: ob(&e.last_error),
-        }
-    }
 }
 
 impl From<OutboxEntry<'_>> for crate::OutboxEntry {
@@ -1213,23 +822,6 @@ pub struct DeadLetter<'a> {
     pub entry: OutboxEntry<'a>,
 }
 
-impl<'a> DeadLetter<'a> {
-    pub fn new(letter: &'a crate::DeadLetter, entry: &'a crate::OutboxEntry) -> Self {
-        DeadLetter {
-            letter: DeadLetterInfo {
-                message_id: b(&letter.message_id),
-                order_id: letter.order_id,
-                kind: b(&letter.kind),
-                channel: ob(&letter.channel),
-                attempts: letter.attempts,
-                last_error: ob(&letter.last_error),
-                failed_at: letter.failed_at,
-            },
-            entry: entry.into(),
-        }
-    }
-}
-
 impl From<DeadLetter<'_>> for crate::DeadLetter {
     fn from(s: DeadLetter<'_>) -> Self {
         let l = s.letter;
@@ -1280,24 +872,254 @@ pub struct Reservation<'a> {
     pub state: ReservationState,
 }
 
-impl<'a> From<&'a d::inventory::Reservation> for Reservation<'a> {
-    fn from(r: &'a d::inventory::Reservation) -> Self {
-        Reservation {
-            order_id: r.order_id,
-            warehouse: ob(&r.warehouse),
-            lines: map(&r.lines),
-            state: (&r.state).into(),
+// ---- reading v1 into today's domain ---------------------------------------------------------
+//
+// v1 knew one warehouse and one shipment per order. These conversions give the order today's
+// shape exactly as folding its v1 history with today's `evolve` would: its lines at its
+// warehouse as shipment 1, events and messages without a shipment (`None` keeps the meaning it
+// had when it was written), a reservation as one part.
+
+/// The shipment a v1 order's status stands for.
+fn shipment_status(s: Status) -> d::ShipmentStatus {
+    match s {
+        Status::Placed | Status::Confirmed => d::ShipmentStatus::Allocated,
+        Status::Packed => d::ShipmentStatus::Packed,
+        Status::Shipped => d::ShipmentStatus::Shipped,
+        Status::Delivered | Status::Returned => d::ShipmentStatus::Delivered,
+        Status::Cancelled => d::ShipmentStatus::Cancelled,
+    }
+}
+
+impl TryFrom<Order<'_>> for d::Order {
+    type Error = Invalid;
+    fn try_from(o: Order<'_>) -> Result<Self, Invalid> {
+        let status = o.status;
+        let delivered = matches!(status, Status::Delivered | Status::Returned);
+        // One shipment once stock was reserved at a warehouse (`StockReserved`), with what
+        // packing, booking and the carrier's scans added to it.
+        let shipments = match o.warehouse {
+            None => vec![],
+            Some(warehouse) => {
+                let v1_shipment = o.shipments.into_iter().next();
+                let (parcels, booking, last_scan, last_scan_at, last_location) = match v1_shipment {
+                    Some(s) => (
+                        back(s.parcels),
+                        s.booking.map(Into::into),
+                        s.last_scan.map(Into::into),
+                        s.last_scan_at,
+                        oown(s.last_location),
+                    ),
+                    None => (vec![], None, None, None, None),
+                };
+                vec![d::Shipment {
+                    id: 1,
+                    warehouse: own(warehouse),
+                    lines: o
+                        .lines
+                        .iter()
+                        .map(|l| d::ShipmentLine {
+                            sku: l.sku.to_string(),
+                            quantity: l.quantity,
+                            picked: l.picked,
+                        })
+                        .collect(),
+                    status: shipment_status(status),
+                    parcels,
+                    booking,
+                    last_scan,
+                    last_scan_at,
+                    last_location,
+                    delivered_at: if delivered { o.delivered_at } else { None },
+                }]
+            }
+        };
+        Ok(d::Order {
+            id: o.id,
+            version: o.version,
+            external_ref: oown(o.external_ref),
+            tracking_token: own(o.tracking_token),
+            status: status.into(),
+            customer: o.customer.into(),
+            currency: currency(&o.currency)?,
+            lines: o
+                .lines
+                .into_iter()
+                .map(|l| d::Line {
+                    sku: own(l.sku),
+                    quantity: l.quantity,
+                    unit_price: l.unit_price,
+                })
+                .collect(),
+            shipping: o.shipping.into(),
+            billing_address: o.billing_address.map(Into::into),
+            payment: o.payment.into(),
+            stock: o.stock.into(),
+            shortages: back(o.shortages),
+            shipments,
+            return_case: o.return_case.map(TryInto::try_into).transpose()?,
+            cancellation: o.cancellation.map(Into::into),
+            refunded: o.refunded.map(TryInto::try_into).transpose()?,
+            placed_at: o.placed_at,
+            updated_at: o.updated_at,
+            payment_due_at: o.payment_due_at,
+            delivered_at: o.delivered_at,
+            carrier_event_ids: o.carrier_event_ids.into_iter().map(own).collect(),
+        })
+    }
+}
+
+impl TryFrom<NewOrder<'_>> for d::NewOrder {
+    type Error = Invalid;
+    fn try_from(o: NewOrder<'_>) -> Result<Self, Invalid> {
+        Ok(d::NewOrder {
+            external_ref: oown(o.external_ref),
+            customer: o.customer.into(),
+            currency: currency(&o.currency)?,
+            lines: back(o.lines),
+            shipping: o.shipping.into(),
+            billing_address: o.billing_address.map(Into::into),
+            payment: d::NewPayment {
+                method: o.payment.method.into(),
+                status: o.payment.status.into(),
+            },
+            allow_split: None,
+        })
+    }
+}
+
+impl TryFrom<Change<'_>> for d::Change {
+    type Error = Invalid;
+    fn try_from(c: Change<'_>) -> Result<Self, Invalid> {
+        use d::Change as D;
+        Ok(match c {
+            Change::Placed {
+                id,
+                tracking_token,
+                payment_due_at,
+                order,
+            } => D::Placed {
+                id,
+                tracking_token: own(tracking_token),
+                payment_due_at,
+                order: order.try_into()?,
+            },
+            Change::StockReserved { warehouse } => D::StockReserved {
+                warehouse: own(warehouse),
+            },
+            Change::StockUnavailable { shortages } => D::StockUnavailable {
+                shortages: back(shortages),
+            },
+            Change::PaymentRecorded {
+                status,
+                amount,
+                reference,
+            } => D::PaymentRecorded {
+                status: status.into(),
+                amount,
+                reference: own(reference),
+            },
+            Change::Confirmed => D::Confirmed,
+            Change::PicksAcknowledged { warehouse, lines } => D::PicksAcknowledged {
+                warehouse: own(warehouse),
+                lines: back(lines),
+                shipment: None,
+            },
+            Change::Packed { warehouse, parcels } => D::Packed {
+                warehouse: own(warehouse),
+                parcels: back(parcels),
+                shipment: None,
+            },
+            Change::ShipmentBooked { booking } => D::ShipmentBooked {
+                booking: booking.into(),
+                shipment: None,
+            },
+            Change::Shipped => D::Shipped { shipment: None },
+            Change::CarrierScanned {
+                carrier,
+                event_id,
+                kind,
+                occurred_at,
+                location,
+            } => D::CarrierScanned {
+                carrier: own(carrier),
+                event_id: own(event_id),
+                kind: kind.into(),
+                occurred_at,
+                location: oown(location),
+                shipment: None,
+            },
+            Change::Delivered => D::Delivered { shipment: None },
+            Change::Cancelled { reason } => D::Cancelled {
+                reason: own(reason),
+            },
+            Change::ReturnApproved {
+                lines,
+                reason,
+                tracking_number,
+            } => D::ReturnApproved {
+                lines: back(lines),
+                reason: own(reason),
+                tracking_number: own(tracking_number),
+            },
+            Change::ReturnReceived { warehouse, lines } => D::ReturnReceived {
+                warehouse: own(warehouse),
+                lines: back(lines),
+            },
+            Change::RefundIssued { amount } => D::RefundIssued {
+                amount: amount.try_into()?,
+            },
+        })
+    }
+}
+
+impl From<Action<'_>> for d::EffectKind {
+    fn from(a: Action<'_>) -> Self {
+        use d::EffectKind as D;
+        match a {
+            Action::ReserveStock { lines } => D::ReserveStock {
+                lines: back(lines),
+                country: None,
+                allow_split: None,
+            },
+            Action::ReleaseStock => D::ReleaseStock { shipments: None },
+            Action::CommitStock => D::CommitStock { shipment: None },
+            Action::BookShipment {
+                warehouse,
+                parcels,
+                country,
+                method,
+            } => D::BookShipment {
+                warehouse: own(warehouse),
+                parcels: back(parcels),
+                country: own(country),
+                method: oown(method),
+                shipment: None,
+            },
+            Action::Restock { warehouse, lines } => D::Restock {
+                warehouse: own(warehouse),
+                lines: back(lines),
+            },
+            Action::Notify { kind } => D::Notify { kind: kind.into() },
         }
     }
 }
 
 impl From<Reservation<'_>> for d::inventory::Reservation {
+    /// A warehouse's reservation is the order's only part (shipment 1); none is a tombstone.
     fn from(r: Reservation<'_>) -> Self {
+        let state = r.state.into();
         d::inventory::Reservation {
             order_id: r.order_id,
-            warehouse: oown(r.warehouse),
-            lines: back(r.lines),
-            state: r.state.into(),
+            parts: match r.warehouse {
+                Some(w) => vec![d::inventory::ReservedPart {
+                    shipment: 1,
+                    warehouse: own(w),
+                    lines: back(r.lines),
+                    state,
+                }],
+                None => vec![],
+            },
+            state,
         }
     }
 }

@@ -1,10 +1,12 @@
 //! The lines of an export file (version 1): how each [`TransferRecord`] is written as one JSON
 //! object tagged by `"type"`, and how a line is read back into one, checked, with a typed error
-//! naming the line. The records inside are the stored v1 shapes (`schema::v1`).
+//! naming the line. The records inside are in the stored schema the header names: this release
+//! writes v2 (`schema::v2`) and reads v1 files too (`schema::v1`, converted as stored v1
+//! records are).
 
 use super::{Counts, OrderTransfer, StoredTransition, TransferError, TransferRecord};
 use crate::domain::{OrderId, Timer, TimerKind};
-use crate::schema::v1;
+use crate::schema::{v1, v2};
 use crate::{EventsJson, StorageError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,7 +18,9 @@ pub const FORMAT: &str = "orderly-export";
 /// The format version this release writes and reads.
 pub const VERSION: u64 = 1;
 /// The stored schema the records are written in.
-pub const SCHEMA: u64 = 1;
+pub const SCHEMA: u64 = 2;
+/// The stored schemas this release reads records in.
+pub const SCHEMAS_READ: [u64; 2] = [1, 2];
 
 type Str<'a> = Cow<'a, str>;
 
@@ -48,8 +52,9 @@ pub fn header(
     )
 }
 
-/// Checks the header line: an export of a version this release reads.
-pub fn check_header(text: &str) -> Result<(), TransferError> {
+/// Checks the header line: an export of a version this release reads. Returns the stored
+/// schema its records are in (1 when the header does not say: files written before it did).
+pub fn check_header(text: &str) -> Result<u64, TransferError> {
     #[derive(Deserialize)]
     struct Peek<'a> {
         #[serde(borrow)]
@@ -73,22 +78,25 @@ pub fn check_header(text: &str) -> Result<(), TransferError> {
             ))
         }
     }
-    if h.schema.unwrap_or(SCHEMA) != SCHEMA {
+    let schema = h.schema.unwrap_or(1);
+    if !SCHEMAS_READ.contains(&schema) {
         return Err(TransferError::NotAnExport(format!(
-            "the records are in stored schema {}, this release writes and reads {SCHEMA}",
-            h.schema.unwrap_or_default()
+            "the records are in stored schema {schema}, this release reads {SCHEMAS_READ:?}"
         )));
     }
-    Ok(())
+    Ok(schema)
 }
 
 // ---- record lines ---------------------------------------------------------------------------
 
+// Lines holding a record whose shape depends on the stored schema are generic in it: written
+// with v2's types, read with the types of the file's schema.
+
 #[derive(Serialize, Deserialize)]
-struct OrderLine<'a> {
+struct OrderLine<'a, O> {
     #[serde(rename = "type", borrow)]
     kind: Str<'a>,
-    order: v1::Order<'a>,
+    order: O,
     #[serde(borrow)]
     transitions: Vec<&'a RawValue>,
 }
@@ -99,7 +107,7 @@ struct IdempotencyLine<'a> {
     kind: Str<'a>,
     #[serde(borrow)]
     key: Str<'a>,
-    record: v1::IdempotencyRecord<'a>,
+    record: v2::IdempotencyRecord<'a>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -110,14 +118,14 @@ struct StockLine<'a> {
     warehouse: Str<'a>,
     #[serde(borrow)]
     sku: Str<'a>,
-    level: v1::StockLevel,
+    level: v2::StockLevel,
 }
 
 #[derive(Serialize, Deserialize)]
-struct ReservationLine<'a> {
+struct ReservationLine<'a, R> {
     #[serde(rename = "type", borrow)]
     kind: Str<'a>,
-    reservation: v1::Reservation<'a>,
+    reservation: R,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -129,10 +137,10 @@ struct RestockLine<'a> {
 }
 
 #[derive(Serialize, Deserialize)]
-struct OutboxLine<'a> {
+struct OutboxLine<'a, E> {
     #[serde(rename = "type", borrow)]
     kind: Str<'a>,
-    entry: v1::OutboxEntry<'a>,
+    entry: E,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -146,11 +154,11 @@ struct TimerLine<'a> {
 }
 
 #[derive(Serialize, Deserialize)]
-struct DeadLetterLine<'a> {
+struct DeadLetterLine<'a, E> {
     #[serde(rename = "type", borrow)]
     kind: Str<'a>,
     letter: v1::DeadLetterInfo<'a>,
-    entry: v1::OutboxEntry<'a>,
+    entry: E,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -192,7 +200,7 @@ pub fn record(out: &mut Vec<u8>, record: &TransferRecord) -> Result<(), StorageE
                 out,
                 &OrderLine {
                     kind,
-                    order: v1::Order::from(&o.order),
+                    order: v2::Order::from(&o.order),
                     transitions,
                 },
             )
@@ -222,7 +230,7 @@ pub fn record(out: &mut Vec<u8>, record: &TransferRecord) -> Result<(), StorageE
             out,
             &ReservationLine {
                 kind,
-                reservation: r.into(),
+                reservation: v2::Reservation::from(r),
             },
         ),
         TransferRecord::Restock { order_id, step } => line(
@@ -237,7 +245,7 @@ pub fn record(out: &mut Vec<u8>, record: &TransferRecord) -> Result<(), StorageE
             out,
             &OutboxLine {
                 kind,
-                entry: e.into(),
+                entry: v2::OutboxEntry::from(e),
             },
         ),
         TransferRecord::Timer(t) => line(
@@ -256,7 +264,7 @@ pub fn record(out: &mut Vec<u8>, record: &TransferRecord) -> Result<(), StorageE
                     d.message_id
                 )));
             };
-            let v = v1::DeadLetter::new(d, entry);
+            let v = v2::DeadLetter::new(d, entry);
             line(
                 out,
                 &DeadLetterLine {
@@ -291,8 +299,9 @@ pub enum Line {
     End(Counts),
 }
 
-/// Reads line `line_no` (after the header).
-pub fn decode(line_no: u64, text: &str) -> Result<Line, TransferError> {
+/// Reads line `line_no` (after the header) of a file whose records are in stored schema
+/// `schema` (what [`check_header`] returned).
+pub fn decode(schema: u64, line_no: u64, text: &str) -> Result<Line, TransferError> {
     #[derive(Deserialize)]
     struct Peek<'a> {
         #[serde(rename = "type", borrow)]
@@ -334,8 +343,26 @@ pub fn decode(line_no: u64, text: &str) -> Result<Line, TransferError> {
     let json = |e: serde_json::Error| bad(e.to_string());
     Ok(match kind {
         "order" => {
-            let l: OrderLine<'_> = serde_json::from_str(text).map_err(json)?;
-            Line::Record(TransferRecord::Order(Box::new(order(l).map_err(bad)?)))
+            let transfer = if schema == 1 {
+                let l: OrderLine<'_, v1::Order<'static>> =
+                    serde_json::from_str(text).map_err(json)?;
+                let o = l.order.try_into().map_err(|e: v1::Invalid| bad(e.0))?;
+                order(o, &l.transitions, |raw| {
+                    let events: Vec<v1::Event<'_>> = serde_json::from_str(raw)?;
+                    Ok(events
+                        .into_iter()
+                        .map(TryInto::try_into)
+                        .collect::<Result<_, v1::Invalid>>()?)
+                })
+            } else {
+                let l: OrderLine<'_, v2::Order<'static>> =
+                    serde_json::from_str(text).map_err(json)?;
+                let o = l.order.try_into().map_err(|e: v1::Invalid| bad(e.0))?;
+                order(o, &l.transitions, |raw| {
+                    Ok(v2::events_back(serde_json::from_str(raw)?)?)
+                })
+            };
+            Line::Record(TransferRecord::Order(Box::new(transfer.map_err(bad)?)))
         }
         "idempotency" => {
             let l: IdempotencyLine<'_> = serde_json::from_str(text).map_err(json)?;
@@ -363,10 +390,15 @@ pub fn decode(line_no: u64, text: &str) -> Result<Line, TransferError> {
                 level: l.level.into(),
             })
         }
-        "reservation" => {
-            let l: ReservationLine<'_> = serde_json::from_str(text).map_err(json)?;
-            Line::Record(TransferRecord::Reservation(l.reservation.into()))
-        }
+        "reservation" => Line::Record(TransferRecord::Reservation(if schema == 1 {
+            let l: ReservationLine<'_, v1::Reservation<'static>> =
+                serde_json::from_str(text).map_err(json)?;
+            l.reservation.into()
+        } else {
+            let l: ReservationLine<'_, v2::Reservation<'static>> =
+                serde_json::from_str(text).map_err(json)?;
+            l.reservation.into()
+        })),
         "restock" => {
             let l: RestockLine<'_> = serde_json::from_str(text).map_err(json)?;
             Line::Record(TransferRecord::Restock {
@@ -374,10 +406,15 @@ pub fn decode(line_no: u64, text: &str) -> Result<Line, TransferError> {
                 step: l.step,
             })
         }
-        "outbox" => {
-            let l: OutboxLine<'_> = serde_json::from_str(text).map_err(json)?;
-            Line::Record(TransferRecord::Outbox(l.entry.into()))
-        }
+        "outbox" => Line::Record(TransferRecord::Outbox(if schema == 1 {
+            let l: OutboxLine<'_, v1::OutboxEntry<'static>> =
+                serde_json::from_str(text).map_err(json)?;
+            l.entry.into()
+        } else {
+            let l: OutboxLine<'_, v2::OutboxEntry<'static>> =
+                serde_json::from_str(text).map_err(json)?;
+            l.entry.into()
+        })),
         "timer" => {
             let l: TimerLine<'_> = serde_json::from_str(text).map_err(json)?;
             Line::Record(TransferRecord::Timer(Timer {
@@ -386,15 +423,23 @@ pub fn decode(line_no: u64, text: &str) -> Result<Line, TransferError> {
                 due: l.due,
             }))
         }
-        "dead_letter" => {
-            let l: DeadLetterLine<'_> = serde_json::from_str(text).map_err(json)?;
-            let letter: crate::DeadLetter = v1::DeadLetter {
+        "dead_letter" => Line::Record(TransferRecord::DeadLetter(if schema == 1 {
+            let l: DeadLetterLine<'_, v1::OutboxEntry<'static>> =
+                serde_json::from_str(text).map_err(json)?;
+            v1::DeadLetter {
                 letter: l.letter,
                 entry: l.entry,
             }
-            .into();
-            Line::Record(TransferRecord::DeadLetter(letter))
-        }
+            .into()
+        } else {
+            let l: DeadLetterLine<'_, v2::OutboxEntry<'static>> =
+                serde_json::from_str(text).map_err(json)?;
+            v2::DeadLetter {
+                letter: l.letter,
+                entry: l.entry,
+            }
+            .into()
+        })),
         _ => {
             let l: EndLine<'_> = serde_json::from_str(text).map_err(json)?;
             Line::End(l.counts)
@@ -402,17 +447,33 @@ pub fn decode(line_no: u64, text: &str) -> Result<Line, TransferError> {
     })
 }
 
+/// Why a transition's events do not read.
+struct BadEvents(String);
+
+impl From<serde_json::Error> for BadEvents {
+    fn from(e: serde_json::Error) -> Self {
+        BadEvents(e.to_string())
+    }
+}
+
+impl From<v1::Invalid> for BadEvents {
+    fn from(e: v1::Invalid) -> Self {
+        BadEvents(e.0)
+    }
+}
+
 /// An order line's snapshot and history, checked: each transition a non-empty array of valid
-/// events, their seqs running from 1 to the snapshot's version without a gap.
-fn order(l: OrderLine<'_>) -> Result<OrderTransfer, String> {
-    let order: crate::domain::Order = l.order.try_into().map_err(|e: v1::Invalid| e.0)?;
-    let mut transitions = Vec::with_capacity(l.transitions.len());
+/// events (read by `events`, in the file's schema), their seqs running from 1 to the
+/// snapshot's version without a gap.
+fn order(
+    order: crate::domain::Order,
+    raw_transitions: &[&RawValue],
+    events: impl Fn(&str) -> Result<Vec<crate::domain::Event>, BadEvents>,
+) -> Result<OrderTransfer, String> {
+    let mut transitions = Vec::with_capacity(raw_transitions.len());
     let mut next = 1u32;
-    for (i, raw) in l.transitions.iter().enumerate() {
-        let events: Vec<v1::Event<'_>> =
-            serde_json::from_str(raw.get()).map_err(|e| format!("transition {}: {e}", i + 1))?;
-        let events =
-            v1::events_back(events).map_err(|e| format!("transition {}: {}", i + 1, e.0))?;
+    for (i, raw) in raw_transitions.iter().enumerate() {
+        let events = events(raw.get()).map_err(|e| format!("transition {}: {}", i + 1, e.0))?;
         let Some(first) = events.first() else {
             return Err(format!("transition {} has no events", i + 1));
         };

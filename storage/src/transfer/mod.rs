@@ -8,7 +8,7 @@
 //!
 //! One JSON object per line (NDJSON, UTF-8):
 //!
-//! 1. a header: `{"format":"orderly-export","version":1,"schema":1,"created_at":…,"source":…}`
+//! 1. a header: `{"format":"orderly-export","version":1,"schema":2,"created_at":…,"source":…}`
 //!    (`schema`: the stored schema the records are written in; `source`: the backend it came
 //!    from, for the operator);
 //! 2. one line per record, tagged by `"type"`: `order` (the snapshot and its history, one array
@@ -19,9 +19,11 @@
 //!    a truncated file is told from a complete one.
 //!
 //! Snapshots, events, outbox entries, idempotency records, dead letters, stock levels and
-//! reservations are in their stored v1 shapes (`schema::v1`), which never change: a file
-//! exported by this release stays readable by later ones. An order's history is carried as the
-//! stored JSON of each transition, byte for byte, so [`Storage::history_json`] reads the same
+//! reservations are in the stored shapes of the schema the header names (this release writes
+//! v2, `schema::v2`, and reads files of schema 1 too, converted as stored v1 records are),
+//! which never change: a file exported by this release stays readable by later ones. An
+//! order's history is carried as the stored JSON of each transition, byte for byte (v1 or v2
+//! event JSON, both the domain event's JSON), so [`Storage::history_json`] reads the same
 //! after an import.
 //!
 //! Reading is strict and never panics: every problem is a [`TransferError`] naming its line.
@@ -100,7 +102,8 @@ pub struct OrderTransfer {
     pub transitions: Vec<StoredTransition>,
 }
 
-/// One transition's events as stored: the seq of its first event, and the events' v1 JSON.
+/// One transition's events as stored: the seq of its first event, and the events' JSON (the
+/// domain event's shape).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredTransition {
     pub step: u32,
@@ -254,7 +257,7 @@ pub fn import(store: &dyn Storage, input: &mut dyn BufRead) -> Result<Counts, Tr
     if read_line(input, &mut buf)? == 0 {
         return Err(TransferError::NotAnExport("the file is empty".into()));
     }
-    format::check_header(text(&buf, line_no)?)?;
+    let schema = format::check_header(text(&buf, line_no)?)?;
     let mut counts = Counts::default();
     let mut ended = false;
     loop {
@@ -265,7 +268,7 @@ pub fn import(store: &dyn Storage, input: &mut dyn BufRead) -> Result<Counts, Tr
         if ended {
             return Err(TransferError::AfterEnd { line: line_no });
         }
-        match format::decode(line_no, text(&buf, line_no)?)? {
+        match format::decode(schema, line_no, text(&buf, line_no)?)? {
             format::Line::Record(record) => {
                 if let Some(id) = record.needs_order() {
                     if !orders.contains(&id) {

@@ -55,7 +55,7 @@ fn a_file_has_a_header_records_tagged_by_type_and_a_closing_line() {
         .collect();
     assert_eq!(lines[0]["format"], "orderly-export");
     assert_eq!(lines[0]["version"], 1);
-    assert_eq!(lines[0]["schema"], 1);
+    assert_eq!(lines[0]["schema"], 2);
     assert_eq!(lines[0]["source"], "memory");
     assert!(lines[0]["created_at"].is_string());
     let types: Vec<&str> = lines[1..]
@@ -66,7 +66,7 @@ fn a_file_has_a_header_records_tagged_by_type_and_a_closing_line() {
         types,
         ["order", "idempotency", "stock", "outbox", "timer", "end"]
     );
-    // The stored v1 shapes: the snapshot, the history per transition, the retry state.
+    // The stored v2 shapes: the snapshot, the history per transition, the retry state.
     assert_eq!(lines[1]["order"]["id"], placed.after.id.to_string());
     assert_eq!(lines[1]["order"]["version"], placed.after.version);
     let history = lines[1]["transitions"].as_array().unwrap();
@@ -94,20 +94,35 @@ fn every_record_reads_back_as_it_was_written() {
         Ok(())
     })
     .unwrap();
-    let reservation = crate::domain::inventory::Reservation {
-        order_id: placed.after.id,
-        warehouse: Some("ams".into()),
+    use crate::domain::inventory::{Reservation, ReservationState, ReservedPart};
+    let part = |shipment, warehouse: &str, state| ReservedPart {
+        shipment,
+        warehouse: warehouse.into(),
         lines: vec![crate::domain::LineQty {
             sku: "SKU-1".into(),
             quantity: 1,
         }],
-        state: crate::domain::inventory::ReservationState::Open,
+        state,
+    };
+    let single = Reservation {
+        order_id: placed.after.id,
+        parts: vec![part(1, "ams", ReservationState::Open)],
+        state: ReservationState::Open,
+    };
+    let split = Reservation {
+        order_id: crate::domain::OrderId::from_u128(5),
+        parts: vec![
+            part(1, "ams", ReservationState::Committed),
+            part(2, "rtm", ReservationState::Open),
+        ],
+        state: ReservationState::Open,
     };
     let mut entry = placed.outbox[0].clone();
     entry.attempts = 2;
     entry.last_error = Some("nope".into());
     records.extend([
-        TransferRecord::Reservation(reservation),
+        TransferRecord::Reservation(single),
+        TransferRecord::Reservation(split),
         TransferRecord::Restock {
             order_id: placed.after.id,
             step: 7,
@@ -126,15 +141,16 @@ fn every_record_reads_back_as_it_was_written() {
     let file = format::file("memory", &records).unwrap();
     let text = String::from_utf8(file).unwrap();
     let mut lines = text.lines();
-    super::format::check_header(lines.next().unwrap()).unwrap();
+    let schema = super::format::check_header(lines.next().unwrap()).unwrap();
+    assert_eq!(schema, format::SCHEMA);
     for (i, r) in records.iter().enumerate() {
-        match format::decode(i as u64 + 2, lines.next().unwrap()).unwrap() {
+        match format::decode(schema, i as u64 + 2, lines.next().unwrap()).unwrap() {
             format::Line::Record(back) => assert_eq!(&back, r),
             other => panic!("a record, not {other:?}"),
         }
     }
     assert!(matches!(
-        format::decode(99, lines.next().unwrap()).unwrap(),
+        format::decode(schema, 99, lines.next().unwrap()).unwrap(),
         format::Line::End(c) if c.total() == records.len() as u64
     ));
 }
@@ -326,4 +342,68 @@ fn a_failing_sink_stops_the_export() {
         .unwrap_err();
     assert!(matches!(err, StorageError::Conflict(_)));
     assert_eq!(seen, 1);
+}
+
+/// A file exported by the release before shipments (stored schema 1) imports: its order reads
+/// as one shipment, its reservation as one part, its messages without a shipment, and its
+/// history as it was.
+#[test]
+fn a_schema_1_file_imports_into_todays_shapes() {
+    use crate::domain::inventory::ReservationState;
+    use crate::domain::{EffectKind, ShipmentStatus, Status};
+    let id = "0190f3a0-0000-7000-8000-000000000001";
+    let placed = format!(
+        r#"[{{"seq":1,"at":"2026-03-02T09:00:00Z","by":"storefront","type":"placed","id":"{id}","tracking_token":"tok-1","order":{{"customer":{{"id":"c1","email":"a@example.nl"}},"currency":"EUR","lines":[{{"sku":"A","quantity":1,"unit_price":500}}],"shipping":{{"address":{{"name":"Jan","line1":"Straat 1","city":"Amsterdam","postal_code":"1000 AA","country":"NL"}}}},"payment":{{"method":"cod","status":"pending"}}}}}}]"#
+    );
+    let reserved = r#"[{"seq":2,"at":"2026-03-02T09:00:01Z","by":"inventory_actor","type":"stock_reserved","warehouse":"ams"},{"seq":3,"at":"2026-03-02T09:00:01Z","by":"inventory_actor","type":"confirmed"}]"#;
+    let file = [
+        r#"{"format":"orderly-export","version":1,"schema":1,"source":"sled"}"#.to_string(),
+        format!(
+            r#"{{"type":"order","order":{{"id":"{id}","version":3,"tracking_token":"tok-1","status":"confirmed","customer":{{"id":"c1","email":"a@example.nl"}},"currency":"EUR","lines":[{{"sku":"A","quantity":1,"unit_price":500,"picked":0}}],"shipping":{{"address":{{"name":"Jan","line1":"Straat 1","city":"Amsterdam","postal_code":"1000 AA","country":"NL"}}}},"payment":{{"method":"cod","status":"pending"}},"stock":"reserved","warehouse":"ams","shipments":[],"placed_at":"2026-03-02T09:00:00Z","updated_at":"2026-03-02T09:00:01Z"}},"transitions":[{placed},{reserved}]}}"#
+        ),
+        format!(
+            r#"{{"type":"reservation","reservation":{{"order_id":"{id}","warehouse":"ams","lines":[{{"sku":"A","quantity":1}}],"state":"open"}}}}"#
+        ),
+        format!(
+            r#"{{"type":"outbox","entry":{{"effect":{{"order_id":"{id}","step":1,"action":{{"action":"reserve_stock","lines":[{{"sku":"A","quantity":1}}]}}}},"attempts":0}}}}"#
+        ),
+        r#"{"type":"end","counts":{"order":1,"reservation":1,"outbox":1}}"#.to_string(),
+    ]
+    .join("\n")
+        + "\n";
+    let s = MemoryStorage::new();
+    import(&s, &mut file.as_bytes()).expect("a schema 1 file imports");
+    let id: crate::domain::OrderId = id.parse().unwrap();
+    let order = s.load_order(id).unwrap().unwrap();
+    assert_eq!(order.status, Status::Confirmed);
+    assert_eq!(order.shipments.len(), 1);
+    assert_eq!(order.shipments[0].status, ShipmentStatus::Allocated);
+    assert_eq!(
+        crate::domain::fold(None, &s.history(id, 3).unwrap()),
+        Some(order.clone()),
+        "the snapshot is what its history folds to"
+    );
+    assert_eq!(s.picks("ams", None, 10).unwrap(), vec![order]);
+    let history = s.history_json(id, 3).unwrap();
+    assert_eq!(history[1].as_bytes(), reserved.as_bytes());
+    let r = s.reservation(id).unwrap().unwrap();
+    assert_eq!((r.parts.len(), r.state), (1, ReservationState::Open));
+    let entry = &s.claim_outbox().unwrap()[0];
+    assert!(matches!(
+        entry.effect.kind,
+        EffectKind::ReserveStock {
+            country: None,
+            allow_split: None,
+            ..
+        }
+    ));
+    // Exported again, it is a schema 2 file that imports into the same store contents.
+    let again = exported(&s);
+    assert!(again.starts_with(r#"{"format":"orderly-export","version":1,"schema":2"#));
+    let t = MemoryStorage::new();
+    import(&t, &mut again.as_bytes()).unwrap();
+    assert_eq!(
+        exported(&t).lines().skip(1).collect::<Vec<_>>(),
+        again.lines().skip(1).collect::<Vec<_>>()
+    );
 }

@@ -1,0 +1,994 @@
+//! Stored schema version 2: orders with shipments of their own.
+//!
+//! What changed from v1 (every other type is v1's, reused from [`super::v1`]):
+//!
+//! * **Snapshot**: no order-level `warehouse`; lines without `picked`; `shipments` are today's
+//!   shipments (`id`, `warehouse`, `lines` with their `picked`, `status`, parcels, booking,
+//!   scans, `delivered_at`).
+//! * **Events**: a superset of v1's: the same JSON for the old kinds and fields, plus the new
+//!   kinds (`allocated`, `shipments_cancelled`) and an optional `shipment` on
+//!   `picks_acknowledged`, `packed`, `shipment_booked`, `shipped`, `carrier_scanned` and
+//!   `delivered`; `placed` carries the order's `allow_split`. Like v1's, v2's event JSON is the
+//!   domain event's JSON (the `same_json_as_the_domain` tests hold them together), so stored
+//!   events of either version pass through `history_json` undecoded, and v1 event JSON reads
+//!   as v2 with the same meaning (a missing `shipment` is `None` in both).
+//! * **Outbox actions**: `reserve_stock` with `country` and `allow_split`, `release_stock`
+//!   with `shipments`, `commit_stock` and `book_shipment` with `shipment` (all optional).
+//! * **Reservations**: one part per shipment (`parts`), each with its own state. A reservation
+//!   that fits v1 is still written as v1 (see `schema::encode_reservation`).
+//!
+//! As in v1, every type borrows its strings: writing builds a view over a domain value,
+//! reading moves owned strings into the domain type.
+
+use super::v1::{
+    self, b, back, currency, map, ob, oown, own, try_back, Address, Booking, CarrierEventKind,
+    Cause, Customer, DeadLetterInfo, Invalid, LineQty, Money, NewLine, NewPayment,
+    NotificationKind, Parcel, Payment, PaymentStatus, ReservationState, ReturnCase, Shipping,
+    Shortage, Status, StockState,
+};
+use crate::domain as d;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use uuid::Uuid;
+
+pub use super::v1::{Cancellation, IdempotencyRecord, StockLevel};
+
+type Str<'a> = Cow<'a, str>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShipmentStatus {
+    Allocated,
+    Packed,
+    Shipped,
+    Delivered,
+    Cancelled,
+}
+
+impl From<&d::ShipmentStatus> for ShipmentStatus {
+    fn from(s: &d::ShipmentStatus) -> Self {
+        use d::ShipmentStatus as D;
+        match s {
+            D::Allocated => ShipmentStatus::Allocated,
+            D::Packed => ShipmentStatus::Packed,
+            D::Shipped => ShipmentStatus::Shipped,
+            D::Delivered => ShipmentStatus::Delivered,
+            D::Cancelled => ShipmentStatus::Cancelled,
+        }
+    }
+}
+
+impl From<ShipmentStatus> for d::ShipmentStatus {
+    fn from(s: ShipmentStatus) -> Self {
+        use d::ShipmentStatus as D;
+        match s {
+            ShipmentStatus::Allocated => D::Allocated,
+            ShipmentStatus::Packed => D::Packed,
+            ShipmentStatus::Shipped => D::Shipped,
+            ShipmentStatus::Delivered => D::Delivered,
+            ShipmentStatus::Cancelled => D::Cancelled,
+        }
+    }
+}
+
+/// An order line: what was bought (picks are per shipment now).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Line<'a> {
+    pub sku: Str<'a>,
+    pub quantity: u32,
+    pub unit_price: i64,
+}
+
+impl<'a> From<&'a d::Line> for Line<'a> {
+    fn from(l: &'a d::Line) -> Self {
+        Line {
+            sku: b(&l.sku),
+            quantity: l.quantity,
+            unit_price: l.unit_price,
+        }
+    }
+}
+
+impl From<Line<'_>> for d::Line {
+    fn from(l: Line<'_>) -> Self {
+        d::Line {
+            sku: own(l.sku),
+            quantity: l.quantity,
+            unit_price: l.unit_price,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipmentLine<'a> {
+    pub sku: Str<'a>,
+    pub quantity: u32,
+    #[serde(default)]
+    pub picked: u32,
+}
+
+impl<'a> From<&'a d::ShipmentLine> for ShipmentLine<'a> {
+    fn from(l: &'a d::ShipmentLine) -> Self {
+        ShipmentLine {
+            sku: b(&l.sku),
+            quantity: l.quantity,
+            picked: l.picked,
+        }
+    }
+}
+
+impl From<ShipmentLine<'_>> for d::ShipmentLine {
+    fn from(l: ShipmentLine<'_>) -> Self {
+        d::ShipmentLine {
+            sku: own(l.sku),
+            quantity: l.quantity,
+            picked: l.picked,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shipment<'a> {
+    pub id: u32,
+    pub warehouse: Str<'a>,
+    pub lines: Vec<ShipmentLine<'a>>,
+    pub status: ShipmentStatus,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parcels: Vec<Parcel>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub booking: Option<Booking<'a>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_scan: Option<CarrierEventKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_scan_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_location: Option<Str<'a>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+impl<'a> From<&'a d::Shipment> for Shipment<'a> {
+    fn from(s: &'a d::Shipment) -> Self {
+        Shipment {
+            id: s.id,
+            warehouse: b(&s.warehouse),
+            lines: map(&s.lines),
+            status: (&s.status).into(),
+            parcels: map(&s.parcels),
+            booking: s.booking.as_ref().map(Into::into),
+            last_scan: s.last_scan.as_ref().map(Into::into),
+            last_scan_at: s.last_scan_at,
+            last_location: ob(&s.last_location),
+            delivered_at: s.delivered_at,
+        }
+    }
+}
+
+impl From<Shipment<'_>> for d::Shipment {
+    fn from(s: Shipment<'_>) -> Self {
+        d::Shipment {
+            id: s.id,
+            warehouse: own(s.warehouse),
+            lines: back(s.lines),
+            status: s.status.into(),
+            parcels: back(s.parcels),
+            booking: s.booking.map(Into::into),
+            last_scan: s.last_scan.map(Into::into),
+            last_scan_at: s.last_scan_at,
+            last_location: oown(s.last_location),
+            delivered_at: s.delivered_at,
+        }
+    }
+}
+
+/// The order's snapshot: the commit point of every transition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order<'a> {
+    pub id: Uuid,
+    pub version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_ref: Option<Str<'a>>,
+    pub tracking_token: Str<'a>,
+    pub status: Status,
+    pub customer: Customer<'a>,
+    pub currency: Str<'a>,
+    pub lines: Vec<Line<'a>>,
+    pub shipping: Shipping<'a>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing_address: Option<Address<'a>>,
+    pub payment: Payment<'a>,
+    pub stock: StockState,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shortages: Vec<Shortage<'a>>,
+    pub shipments: Vec<Shipment<'a>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_case: Option<ReturnCase<'a>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation: Option<Cancellation<'a>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refunded: Option<Money<'a>>,
+    pub placed_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_due_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub carrier_event_ids: Vec<Str<'a>>,
+}
+
+impl<'a> From<&'a d::Order> for Order<'a> {
+    fn from(o: &'a d::Order) -> Self {
+        Order {
+            id: o.id,
+            version: o.version,
+            external_ref: ob(&o.external_ref),
+            tracking_token: b(&o.tracking_token),
+            status: (&o.status).into(),
+            customer: (&o.customer).into(),
+            currency: b(o.currency.code()),
+            lines: map(&o.lines),
+            shipping: (&o.shipping).into(),
+            billing_address: o.billing_address.as_ref().map(Into::into),
+            payment: (&o.payment).into(),
+            stock: (&o.stock).into(),
+            shortages: map(&o.shortages),
+            shipments: map(&o.shipments),
+            return_case: o.return_case.as_ref().map(Into::into),
+            cancellation: o.cancellation.as_ref().map(Into::into),
+            refunded: o.refunded.as_ref().map(Into::into),
+            placed_at: o.placed_at,
+            updated_at: o.updated_at,
+            payment_due_at: o.payment_due_at,
+            delivered_at: o.delivered_at,
+            carrier_event_ids: o.carrier_event_ids.iter().map(|s| b(s)).collect(),
+        }
+    }
+}
+
+impl TryFrom<Order<'_>> for d::Order {
+    type Error = Invalid;
+    fn try_from(o: Order<'_>) -> Result<Self, Invalid> {
+        Ok(d::Order {
+            id: o.id,
+            version: o.version,
+            external_ref: oown(o.external_ref),
+            tracking_token: own(o.tracking_token),
+            status: o.status.into(),
+            customer: o.customer.into(),
+            currency: currency(&o.currency)?,
+            lines: back(o.lines),
+            shipping: o.shipping.into(),
+            billing_address: o.billing_address.map(Into::into),
+            payment: o.payment.into(),
+            stock: o.stock.into(),
+            shortages: back(o.shortages),
+            shipments: back(o.shipments),
+            return_case: o.return_case.map(TryInto::try_into).transpose()?,
+            cancellation: o.cancellation.map(Into::into),
+            refunded: o.refunded.map(TryInto::try_into).transpose()?,
+            placed_at: o.placed_at,
+            updated_at: o.updated_at,
+            payment_due_at: o.payment_due_at,
+            delivered_at: o.delivered_at,
+            carrier_event_ids: o.carrier_event_ids.into_iter().map(own).collect(),
+        })
+    }
+}
+
+/// The order as placed, inside the `placed` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewOrder<'a> {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_ref: Option<Str<'a>>,
+    pub customer: Customer<'a>,
+    pub currency: Str<'a>,
+    pub lines: Vec<NewLine<'a>>,
+    pub shipping: Shipping<'a>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing_address: Option<Address<'a>>,
+    pub payment: NewPayment,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_split: Option<bool>,
+}
+
+impl<'a> From<&'a d::NewOrder> for NewOrder<'a> {
+    fn from(o: &'a d::NewOrder) -> Self {
+        NewOrder {
+            external_ref: ob(&o.external_ref),
+            customer: (&o.customer).into(),
+            currency: b(o.currency.code()),
+            lines: map(&o.lines),
+            shipping: (&o.shipping).into(),
+            billing_address: o.billing_address.as_ref().map(Into::into),
+            payment: NewPayment {
+                method: (&o.payment.method).into(),
+                status: (&o.payment.status).into(),
+            },
+            allow_split: o.allow_split,
+        }
+    }
+}
+
+impl TryFrom<NewOrder<'_>> for d::NewOrder {
+    type Error = Invalid;
+    fn try_from(o: NewOrder<'_>) -> Result<Self, Invalid> {
+        Ok(d::NewOrder {
+            external_ref: oown(o.external_ref),
+            customer: o.customer.into(),
+            currency: currency(&o.currency)?,
+            lines: back(o.lines),
+            shipping: o.shipping.into(),
+            billing_address: o.billing_address.map(Into::into),
+            payment: d::NewPayment {
+                method: o.payment.method.into(),
+                status: o.payment.status.into(),
+            },
+            allow_split: o.allow_split,
+        })
+    }
+}
+
+/// Where some of an order's lines are served from (one shipment's plan).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allocation<'a> {
+    pub shipment: u32,
+    pub warehouse: Str<'a>,
+    pub lines: Vec<LineQty<'a>>,
+}
+
+impl<'a> From<&'a d::Allocation> for Allocation<'a> {
+    fn from(a: &'a d::Allocation) -> Self {
+        Allocation {
+            shipment: a.shipment,
+            warehouse: b(&a.warehouse),
+            lines: map(&a.lines),
+        }
+    }
+}
+
+impl From<Allocation<'_>> for d::Allocation {
+    fn from(a: Allocation<'_>) -> Self {
+        d::Allocation {
+            shipment: a.shipment,
+            warehouse: own(a.warehouse),
+            lines: back(a.lines),
+        }
+    }
+}
+
+/// One recorded change in an order's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event<'a> {
+    pub seq: u32,
+    pub at: DateTime<Utc>,
+    pub by: Cause<'a>,
+    #[serde(flatten)]
+    pub change: Change<'a>,
+}
+
+// `Placed` carries the whole new order, as in the domain.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change<'a> {
+    Placed {
+        id: Uuid,
+        tracking_token: Str<'a>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payment_due_at: Option<DateTime<Utc>>,
+        order: NewOrder<'a>,
+    },
+    StockReserved {
+        warehouse: Str<'a>,
+    },
+    Allocated {
+        shipments: Vec<Allocation<'a>>,
+        reason: Str<'a>,
+    },
+    StockUnavailable {
+        shortages: Vec<Shortage<'a>>,
+    },
+    PaymentRecorded {
+        status: PaymentStatus,
+        amount: i64,
+        reference: Str<'a>,
+    },
+    Confirmed,
+    PicksAcknowledged {
+        warehouse: Str<'a>,
+        lines: Vec<LineQty<'a>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shipment: Option<u32>,
+    },
+    Packed {
+        warehouse: Str<'a>,
+        parcels: Vec<Parcel>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shipment: Option<u32>,
+    },
+    ShipmentBooked {
+        booking: Booking<'a>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shipment: Option<u32>,
+    },
+    Shipped {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shipment: Option<u32>,
+    },
+    CarrierScanned {
+        carrier: Str<'a>,
+        event_id: Str<'a>,
+        kind: CarrierEventKind,
+        occurred_at: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        location: Option<Str<'a>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shipment: Option<u32>,
+    },
+    Delivered {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shipment: Option<u32>,
+    },
+    Cancelled {
+        reason: Str<'a>,
+    },
+    ReturnApproved {
+        lines: Vec<LineQty<'a>>,
+        reason: Str<'a>,
+        tracking_number: Str<'a>,
+    },
+    ReturnReceived {
+        warehouse: Str<'a>,
+        lines: Vec<LineQty<'a>>,
+    },
+    RefundIssued {
+        amount: Money<'a>,
+    },
+    ShipmentsCancelled {
+        shipments: Vec<u32>,
+        reason: Str<'a>,
+    },
+}
+
+impl<'a> From<&'a d::Change> for Change<'a> {
+    fn from(c: &'a d::Change) -> Self {
+        use d::Change as D;
+        match c {
+            D::Placed {
+                id,
+                tracking_token,
+                payment_due_at,
+                order,
+            } => Change::Placed {
+                id: *id,
+                tracking_token: b(tracking_token),
+                payment_due_at: *payment_due_at,
+                order: order.into(),
+            },
+            D::StockReserved { warehouse } => Change::StockReserved {
+                warehouse: b(warehouse),
+            },
+            D::Allocated { shipments, reason } => Change::Allocated {
+                shipments: map(shipments),
+                reason: b(reason),
+            },
+            D::StockUnavailable { shortages } => Change::StockUnavailable {
+                shortages: map(shortages),
+            },
+            D::PaymentRecorded {
+                status,
+                amount,
+                reference,
+            } => Change::PaymentRecorded {
+                status: status.into(),
+                amount: *amount,
+                reference: b(reference),
+            },
+            D::Confirmed => Change::Confirmed,
+            D::PicksAcknowledged {
+                warehouse,
+                lines,
+                shipment,
+            } => Change::PicksAcknowledged {
+                warehouse: b(warehouse),
+                lines: map(lines),
+                shipment: *shipment,
+            },
+            D::Packed {
+                warehouse,
+                parcels,
+                shipment,
+            } => Change::Packed {
+                warehouse: b(warehouse),
+                parcels: map(parcels),
+                shipment: *shipment,
+            },
+            D::ShipmentBooked { booking, shipment } => Change::ShipmentBooked {
+                booking: booking.into(),
+                shipment: *shipment,
+            },
+            D::Shipped { shipment } => Change::Shipped {
+                shipment: *shipment,
+            },
+            D::CarrierScanned {
+                carrier,
+                event_id,
+                kind,
+                occurred_at,
+                location,
+                shipment,
+            } => Change::CarrierScanned {
+                carrier: b(carrier),
+                event_id: b(event_id),
+                kind: kind.into(),
+                occurred_at: *occurred_at,
+                location: ob(location),
+                shipment: *shipment,
+            },
+            D::Delivered { shipment } => Change::Delivered {
+                shipment: *shipment,
+            },
+            D::Cancelled { reason } => Change::Cancelled { reason: b(reason) },
+            D::ReturnApproved {
+                lines,
+                reason,
+                tracking_number,
+            } => Change::ReturnApproved {
+                lines: map(lines),
+                reason: b(reason),
+                tracking_number: b(tracking_number),
+            },
+            D::ReturnReceived { warehouse, lines } => Change::ReturnReceived {
+                warehouse: b(warehouse),
+                lines: map(lines),
+            },
+            D::RefundIssued { amount } => Change::RefundIssued {
+                amount: amount.into(),
+            },
+            D::ShipmentsCancelled { shipments, reason } => Change::ShipmentsCancelled {
+                shipments: shipments.clone(),
+                reason: b(reason),
+            },
+        }
+    }
+}
+
+impl TryFrom<Change<'_>> for d::Change {
+    type Error = Invalid;
+    fn try_from(c: Change<'_>) -> Result<Self, Invalid> {
+        use d::Change as D;
+        Ok(match c {
+            Change::Placed {
+                id,
+                tracking_token,
+                payment_due_at,
+                order,
+            } => D::Placed {
+                id,
+                tracking_token: own(tracking_token),
+                payment_due_at,
+                order: order.try_into()?,
+            },
+            Change::StockReserved { warehouse } => D::StockReserved {
+                warehouse: own(warehouse),
+            },
+            Change::Allocated { shipments, reason } => D::Allocated {
+                shipments: back(shipments),
+                reason: own(reason),
+            },
+            Change::StockUnavailable { shortages } => D::StockUnavailable {
+                shortages: back(shortages),
+            },
+            Change::PaymentRecorded {
+                status,
+                amount,
+                reference,
+            } => D::PaymentRecorded {
+                status: status.into(),
+                amount,
+                reference: own(reference),
+            },
+            Change::Confirmed => D::Confirmed,
+            Change::PicksAcknowledged {
+                warehouse,
+                lines,
+                shipment,
+            } => D::PicksAcknowledged {
+                warehouse: own(warehouse),
+                lines: back(lines),
+                shipment,
+            },
+            Change::Packed {
+                warehouse,
+                parcels,
+                shipment,
+            } => D::Packed {
+                warehouse: own(warehouse),
+                parcels: back(parcels),
+                shipment,
+            },
+            Change::ShipmentBooked { booking, shipment } => D::ShipmentBooked {
+                booking: booking.into(),
+                shipment,
+            },
+            Change::Shipped { shipment } => D::Shipped { shipment },
+            Change::CarrierScanned {
+                carrier,
+                event_id,
+                kind,
+                occurred_at,
+                location,
+                shipment,
+            } => D::CarrierScanned {
+                carrier: own(carrier),
+                event_id: own(event_id),
+                kind: kind.into(),
+                occurred_at,
+                location: oown(location),
+                shipment,
+            },
+            Change::Delivered { shipment } => D::Delivered { shipment },
+            Change::Cancelled { reason } => D::Cancelled {
+                reason: own(reason),
+            },
+            Change::ReturnApproved {
+                lines,
+                reason,
+                tracking_number,
+            } => D::ReturnApproved {
+                lines: back(lines),
+                reason: own(reason),
+                tracking_number: own(tracking_number),
+            },
+            Change::ReturnReceived { warehouse, lines } => D::ReturnReceived {
+                warehouse: own(warehouse),
+                lines: back(lines),
+            },
+            Change::RefundIssued { amount } => D::RefundIssued {
+                amount: amount.try_into()?,
+            },
+            Change::ShipmentsCancelled { shipments, reason } => D::ShipmentsCancelled {
+                shipments,
+                reason: own(reason),
+            },
+        })
+    }
+}
+
+impl<'a> From<&'a d::Event> for Event<'a> {
+    fn from(e: &'a d::Event) -> Self {
+        Event {
+            seq: e.seq,
+            at: e.at,
+            by: (&e.by).into(),
+            change: (&e.change).into(),
+        }
+    }
+}
+
+impl TryFrom<Event<'_>> for d::Event {
+    type Error = Invalid;
+    fn try_from(e: Event<'_>) -> Result<Self, Invalid> {
+        Ok(d::Event {
+            seq: e.seq,
+            at: e.at,
+            by: e.by.into(),
+            change: e.change.try_into()?,
+        })
+    }
+}
+
+/// A transition's events, stored together under one key (one record per transition).
+pub fn events<'a>(events: &'a [d::Event]) -> Vec<Event<'a>> {
+    map(events)
+}
+
+pub fn events_back(events: Vec<Event<'_>>) -> Result<Vec<d::Event>, Invalid> {
+    try_back(events)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action<'a> {
+    ReserveStock {
+        lines: Vec<LineQty<'a>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        country: Option<Str<'a>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        allow_split: Option<bool>,
+    },
+    ReleaseStock {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shipments: Option<Vec<u32>>,
+    },
+    CommitStock {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shipment: Option<u32>,
+    },
+    BookShipment {
+        warehouse: Str<'a>,
+        parcels: Vec<Parcel>,
+        country: Str<'a>,
+        method: Option<Str<'a>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shipment: Option<u32>,
+    },
+    Restock {
+        warehouse: Str<'a>,
+        lines: Vec<LineQty<'a>>,
+    },
+    Notify {
+        kind: NotificationKind,
+    },
+}
+
+impl<'a> From<&'a d::EffectKind> for Action<'a> {
+    fn from(a: &'a d::EffectKind) -> Self {
+        use d::EffectKind as D;
+        match a {
+            D::ReserveStock {
+                lines,
+                country,
+                allow_split,
+            } => Action::ReserveStock {
+                lines: map(lines),
+                country: ob(country),
+                allow_split: *allow_split,
+            },
+            D::ReleaseStock { shipments } => Action::ReleaseStock {
+                shipments: shipments.clone(),
+            },
+            D::CommitStock { shipment } => Action::CommitStock {
+                shipment: *shipment,
+            },
+            D::BookShipment {
+                warehouse,
+                parcels,
+                country,
+                method,
+                shipment,
+            } => Action::BookShipment {
+                warehouse: b(warehouse),
+                parcels: map(parcels),
+                country: b(country),
+                method: ob(method),
+                shipment: *shipment,
+            },
+            D::Restock { warehouse, lines } => Action::Restock {
+                warehouse: b(warehouse),
+                lines: map(lines),
+            },
+            D::Notify { kind } => Action::Notify { kind: kind.into() },
+        }
+    }
+}
+
+impl From<Action<'_>> for d::EffectKind {
+    fn from(a: Action<'_>) -> Self {
+        use d::EffectKind as D;
+        match a {
+            Action::ReserveStock {
+                lines,
+                country,
+                allow_split,
+            } => D::ReserveStock {
+                lines: back(lines),
+                country: oown(country),
+                allow_split,
+            },
+            Action::ReleaseStock { shipments } => D::ReleaseStock { shipments },
+            Action::CommitStock { shipment } => D::CommitStock { shipment },
+            Action::BookShipment {
+                warehouse,
+                parcels,
+                country,
+                method,
+                shipment,
+            } => D::BookShipment {
+                warehouse: own(warehouse),
+                parcels: back(parcels),
+                country: own(country),
+                method: oown(method),
+                shipment,
+            },
+            Action::Restock { warehouse, lines } => D::Restock {
+                warehouse: own(warehouse),
+                lines: back(lines),
+            },
+            Action::Notify { kind } => D::Notify { kind: kind.into() },
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Effect<'a> {
+    pub order_id: Uuid,
+    pub step: u32,
+    pub action: Action<'a>,
+}
+
+impl<'a> From<&'a d::Effect> for Effect<'a> {
+    fn from(e: &'a d::Effect) -> Self {
+        Effect {
+            order_id: e.order_id,
+            step: e.step,
+            action: (&e.kind).into(),
+        }
+    }
+}
+
+impl From<Effect<'_>> for d::Effect {
+    fn from(e: Effect<'_>) -> Self {
+        d::Effect {
+            order_id: e.order_id,
+            step: e.step,
+            kind: e.action.into(),
+        }
+    }
+}
+
+/// One message still to be delivered, with its retry state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry<'a> {
+    pub effect: Effect<'a>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<Str<'a>>,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<Str<'a>>,
+}
+
+impl<'a> From<&'a crate::OutboxEntry> for OutboxEntry<'a> {
+    fn from(e: &'a crate::OutboxEntry) -> Self {
+        OutboxEntry {
+            effect: (&e.effect).into(),
+            channel: ob(&e.channel),
+            attempts: e.attempts,
+            next_attempt_at: e.next_attempt_at,
+            last_error: ob(&e.last_error),
+        }
+    }
+}
+
+impl From<OutboxEntry<'_>> for crate::OutboxEntry {
+    fn from(e: OutboxEntry<'_>) -> Self {
+        crate::OutboxEntry {
+            effect: e.effect.into(),
+            channel: oown(e.channel),
+            attempts: e.attempts,
+            next_attempt_at: e.next_attempt_at,
+            last_error: oown(e.last_error),
+        }
+    }
+}
+
+/// A notification that ran out of attempts, with the outbox entry to requeue it from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter<'a> {
+    pub letter: DeadLetterInfo<'a>,
+    pub entry: OutboxEntry<'a>,
+}
+
+/// The operator-facing part of a dead letter (the same in v1 and v2).
+pub fn dead_letter_info(letter: &crate::DeadLetter) -> DeadLetterInfo<'_> {
+    DeadLetterInfo {
+        message_id: b(&letter.message_id),
+        order_id: letter.order_id,
+        kind: b(&letter.kind),
+        channel: ob(&letter.channel),
+        attempts: letter.attempts,
+        last_error: ob(&letter.last_error),
+        failed_at: letter.failed_at,
+    }
+}
+
+impl<'a> DeadLetter<'a> {
+    pub fn new(letter: &'a crate::DeadLetter, entry: &'a crate::OutboxEntry) -> Self {
+        DeadLetter {
+            letter: dead_letter_info(letter),
+            entry: entry.into(),
+        }
+    }
+}
+
+impl From<DeadLetter<'_>> for crate::DeadLetter {
+    fn from(s: DeadLetter<'_>) -> Self {
+        let l = s.letter;
+        crate::DeadLetter {
+            message_id: own(l.message_id),
+            order_id: l.order_id,
+            kind: own(l.kind),
+            channel: oown(l.channel),
+            attempts: l.attempts,
+            last_error: oown(l.last_error),
+            failed_at: l.failed_at,
+            entry: Some(s.entry.into()),
+        }
+    }
+}
+
+/// What one shipment of an order holds at its warehouse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReservedPart<'a> {
+    pub shipment: u32,
+    pub warehouse: Str<'a>,
+    pub lines: Vec<LineQty<'a>>,
+    pub state: ReservationState,
+}
+
+/// What one order holds in stock, one part per shipment (none: a tombstone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reservation<'a> {
+    pub order_id: Uuid,
+    pub parts: Vec<ReservedPart<'a>>,
+    pub state: ReservationState,
+}
+
+impl<'a> From<&'a d::inventory::ReservedPart> for ReservedPart<'a> {
+    fn from(p: &'a d::inventory::ReservedPart) -> Self {
+        ReservedPart {
+            shipment: p.shipment,
+            warehouse: b(&p.warehouse),
+            lines: map(&p.lines),
+            state: (&p.state).into(),
+        }
+    }
+}
+
+impl From<ReservedPart<'_>> for d::inventory::ReservedPart {
+    fn from(p: ReservedPart<'_>) -> Self {
+        d::inventory::ReservedPart {
+            shipment: p.shipment,
+            warehouse: own(p.warehouse),
+            lines: back(p.lines),
+            state: p.state.into(),
+        }
+    }
+}
+
+impl<'a> From<&'a d::inventory::Reservation> for Reservation<'a> {
+    fn from(r: &'a d::inventory::Reservation) -> Self {
+        Reservation {
+            order_id: r.order_id,
+            parts: map(&r.parts),
+            state: (&r.state).into(),
+        }
+    }
+}
+
+impl From<Reservation<'_>> for d::inventory::Reservation {
+    fn from(r: Reservation<'_>) -> Self {
+        d::inventory::Reservation {
+            order_id: r.order_id,
+            parts: back(r.parts),
+            state: r.state.into(),
+        }
+    }
+}
+
+/// The v1 record a reservation is written as when v1 can say it: a single part, shipment 1,
+/// in the record's own state (`{warehouse, lines, state}`), or a tombstone (no parts,
+/// `warehouse: null`). `None` when it needs v2 (several parts, another shipment id, parts in
+/// different states).
+pub fn reservation_as_v1(r: &d::inventory::Reservation) -> Option<v1::Reservation<'_>> {
+    match r.parts.as_slice() {
+        [] => Some(v1::Reservation {
+            order_id: r.order_id,
+            warehouse: None,
+            lines: vec![],
+            state: (&r.state).into(),
+        }),
+        [p] if p.shipment == 1 && p.state == r.state => Some(v1::Reservation {
+            order_id: r.order_id,
+            warehouse: Some(b(&p.warehouse)),
+            lines: map(&p.lines),
+            state: (&r.state).into(),
+        }),
+        _ => None,
+    }
+}
