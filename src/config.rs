@@ -316,6 +316,8 @@ impl Config {
             carriers: self.carriers.clone(),
             holidays: self.holidays.clone(),
             notifications: self.notifications.clone(),
+            warehouses: Vec::new(),
+            allocation: Default::default(),
         }
     }
 }

@@ -60,10 +60,14 @@ fn address_lines(a: &Address) -> Vec<(f32, String)> {
     v
 }
 
-/// The shipping label, once a carrier is booked.
-pub fn shipping_label(o: &Order) -> Option<Vec<u8>> {
-    let b = o.booking()?;
-    let shipment = o.shipments.iter().find(|s| s.booking.is_some())?;
+/// The shipping label of a shipment (`None`: the order's first booked one), once its carrier
+/// is booked.
+pub fn shipping_label(o: &Order, shipment: Option<u32>) -> Option<Vec<u8>> {
+    let shipment = match shipment {
+        Some(id) => o.shipment(id)?,
+        None => o.shipments.iter().find(|s| s.booking.is_some())?,
+    };
+    let b = shipment.booking.as_ref()?;
     let grams: u32 = shipment.parcels.iter().map(|p| p.weight_grams).sum();
     let mut lines = vec![
         (20.0, b.carrier_name.clone()),

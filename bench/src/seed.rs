@@ -78,6 +78,7 @@ fn seed_order(i: u64) -> NewOrder {
             method: PaymentMethod::Card,
             status: InitialPaymentStatus::Captured,
         },
+        allow_split: None,
     }
 }
 

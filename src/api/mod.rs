@@ -112,7 +112,23 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 )
                 .service(resource("/{id}/pack", "POST").route(post().to(warehouse::pack)))
                 .service(resource("/{id}/label", "GET").route(get().to(warehouse::label)))
-                .service(resource("/{id}/handover", "POST").route(post().to(warehouse::handover))),
+                .service(resource("/{id}/handover", "POST").route(post().to(warehouse::handover)))
+                .service(
+                    resource("/{id}/shipments/{shipment}/picks", "POST")
+                        .route(post().to(warehouse::shipment_picks)),
+                )
+                .service(
+                    resource("/{id}/shipments/{shipment}/pack", "POST")
+                        .route(post().to(warehouse::shipment_pack)),
+                )
+                .service(
+                    resource("/{id}/shipments/{shipment}/label", "GET")
+                        .route(get().to(warehouse::shipment_label)),
+                )
+                .service(
+                    resource("/{id}/shipments/{shipment}/handover", "POST")
+                        .route(post().to(warehouse::shipment_handover)),
+                ),
         )
         .service(
             scope("/v1/warehouses")

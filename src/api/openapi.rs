@@ -169,6 +169,8 @@ impl Modify for EdgeProblems {
         super::storefront::cancel, super::storefront::request_return, super::storefront::return_label,
         super::warehouse::picks, super::warehouse::acknowledge_picks, super::warehouse::pack, super::warehouse::label,
         super::warehouse::handover, super::warehouse::receive_return,
+        super::warehouse::shipment_picks, super::warehouse::shipment_pack,
+        super::warehouse::shipment_label, super::warehouse::shipment_handover,
         super::carrier::event, super::carrier::track,
         super::inventory::set, super::inventory::get,
         super::ops::healthz, super::ops::readyz, super::ops::metrics, super::ops::dead_letters, super::ops::retry_dead_letter,

@@ -145,6 +145,9 @@ impl From<DomainError> for Problem {
     fn from(d: DomainError) -> Self {
         match d {
             DomainError::NotFound => Problem::not_found("no order with this id"),
+            DomainError::UnknownShipment(n) => {
+                Problem::not_found(format!("shipment: the order has no shipment {n}"))
+            }
             DomainError::Invalid { field, message } => {
                 Problem::invalid(&field, format!("{field}: {message}"))
             }

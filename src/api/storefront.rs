@@ -4,7 +4,7 @@ use super::auth::Role;
 use super::problem::Problem;
 use super::schema::order::{Order, OrderDetail, OrderPage};
 use super::schema::requests::{
-    CancelBody, IdempotencyKey, ListQuery, NewOrder, OrderPath, PaymentBody, ReturnBody,
+    CancelBody, IdempotencyKey, ListQuery, NewOrder, OrderPath, PaymentBody, PreferWait, ReturnBody,
 };
 use super::schema::views::Pdf;
 use super::{page_size, parse_cursor, parse_id, AppState};
@@ -20,10 +20,11 @@ pub(super) fn order_response(status: StatusCode, view: OrderView) -> HttpRespons
 }
 
 #[utoipa::path(post, path = "/v1/orders", tag = "storefront", request_body = NewOrder,
-    params(IdempotencyKey),
+    params(IdempotencyKey, PreferWait),
     responses(
-        (status = 201, description = "Placed (or, for a repeated key and body, the original answer with `Idempotent-Replayed: true`)", body = OrderDetail,
-            headers(("Location" = String, description = "The order's URL"))),
+        (status = 201, description = "Placed (or, for a repeated key and body, the original answer with `Idempotent-Replayed: true`). With `Prefer: wait=N`, once the stock's outcome is known or N seconds passed", body = OrderDetail,
+            headers(("Location" = String, description = "The order's URL"),
+                ("Preference-Applied" = String, description = "`wait=N` when the request waited for the stock's outcome"))),
         (status = 400, description = "`/problems/bad_request`: Idempotency-Key missing or not 1-255 visible ASCII characters, or malformed JSON", body = Problem),
         (status = 409, description = "`/problems/idempotency_in_progress`: a request with this key is still running", body = Problem),
         (status = 422, description = "`/problems/validation` (`field` names the culprit, e.g. a sku that appears twice), or `/problems/idempotency_key_reused`: this key was used with another body", body = Problem)),
@@ -36,9 +37,23 @@ pub async fn place(
     state.keys.require(&req, STOREFRONT)?;
     let key = IdempotencyKey::from_request(&req)?;
     let order = body.into_inner().try_into()?;
+    let wait = PreferWait::from_request(&req);
     let placed = state.engine.place(&key, order).await?;
     let id = placed.view.order.id;
-    let mut resp = order_response(StatusCode::CREATED, placed.view);
+    let view = match wait {
+        Some(secs) => {
+            let wait = std::time::Duration::from_secs(secs);
+            state.engine.wait_for_stock(placed.view, wait).await?.0
+        }
+        None => placed.view,
+    };
+    let mut resp = order_response(StatusCode::CREATED, view);
+    if let Some(secs) = wait {
+        resp.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("preference-applied"),
+            actix_web::http::header::HeaderValue::from_str(&format!("wait={secs}")).expect("ASCII"),
+        );
+    }
     resp.headers_mut().insert(
         actix_web::http::header::LOCATION,
         actix_web::http::header::HeaderValue::from_str(&format!("/v1/orders/{id}"))

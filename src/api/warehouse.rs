@@ -1,10 +1,17 @@
 //! Warehouse terminal endpoints: what to pick, picks, packing, labels, hand-over, returns in.
+//!
+//! Picks, packing, labels and hand-over act on one shipment of an order. The per-shipment
+//! routes (`/v1/orders/{id}/shipments/{shipment}/…`) serve every order; the order-level routes
+//! (`/v1/orders/{id}/picks`, `/pack`, `/label`, `/handover`) keep serving as before: picks and
+//! packing name their warehouse, which names the shipment; the label is the first booked
+//! shipment's; hand-over hands over every packed and booked shipment.
 
 use super::auth::Role;
 use super::problem::Problem;
 use super::schema::order::OrderDetail;
 use super::schema::requests::{
-    OrderPath, PackBody, PickQuery, PicksBody, ReceiveBody, WarehousePath,
+    OrderPath, PackBody, PickQuery, PicksBody, ReceiveBody, ShipmentPackBody, ShipmentPath,
+    ShipmentPicksBody, WarehousePath,
 };
 use super::schema::values::LineQty;
 use super::schema::views::{Pdf, PickList, PickOrder};
@@ -43,8 +50,11 @@ pub async fn picks(
         .then(|| orders.last().map(|o| o.id.to_string()))
         .flatten();
     Ok(HttpResponse::Ok().json(PickList {
-        warehouse,
-        orders: orders.into_iter().map(PickOrder::from).collect(),
+        warehouse: warehouse.clone(),
+        orders: orders
+            .into_iter()
+            .map(|o| PickOrder::at(o, &warehouse))
+            .collect(),
         next_cursor,
     }))
 }
@@ -67,7 +77,9 @@ pub async fn acknowledge_picks(
         &req,
         &path.id,
         b.warehouse,
-        |engine, id, warehouse| engine.acknowledge_picks(id, warehouse, domain_lines(b.lines)),
+        |engine, id, warehouse| {
+            engine.acknowledge_picks(id, d::ShipmentRef::At(warehouse), domain_lines(b.lines))
+        },
     )
     .await
 }
@@ -84,13 +96,16 @@ pub async fn pack(
     path: web::Path<OrderPath>,
     body: web::Json<PackBody>,
 ) -> Result<HttpResponse, Problem> {
-    state.keys.require(&req, WAREHOUSE)?;
-    let id = parse_id(&path.id)?;
     let b = body.into_inner();
-    check_warehouse(&b.warehouse)?;
     let parcels = b.parcels.into_iter().map(Into::into).collect();
-    let view = state.engine.pack(id, b.warehouse, parcels).await?;
-    Ok(order_response(StatusCode::OK, view))
+    run(
+        &state,
+        &req,
+        &path.id,
+        b.warehouse,
+        |engine, id, warehouse| engine.pack(id, d::ShipmentRef::At(warehouse), parcels),
+    )
+    .await
 }
 
 #[utoipa::path(get, path = "/v1/orders/{id}/label", tag = "warehouse", params(OrderPath),
@@ -104,7 +119,7 @@ pub async fn label(
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, WAREHOUSE)?;
     let order = state.engine.order(parse_id(&path.id)?).await?;
-    let pdf = crate::label::shipping_label(&order).ok_or_else(|| {
+    let pdf = crate::label::shipping_label(&order, None).ok_or_else(|| {
         Problem::not_found("the label is not ready: the order has no booked shipment yet")
     })?;
     Ok(HttpResponse::Ok().content_type("application/pdf").body(pdf))
@@ -122,7 +137,7 @@ pub async fn handover(
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, WAREHOUSE)?;
     let id = parse_id(&path.id)?;
-    let view = state.engine.hand_over(id).await?;
+    let view = state.engine.hand_over(id, None).await?;
     Ok(order_response(StatusCode::OK, view))
 }
 
@@ -147,6 +162,122 @@ pub async fn receive_return(
         |engine, id, warehouse| engine.receive_return(id, warehouse, domain_lines(b.lines)),
     )
     .await
+}
+
+#[utoipa::path(post, path = "/v1/orders/{id}/shipments/{shipment}/picks", tag = "warehouse", params(ShipmentPath), request_body = ShipmentPicksBody,
+    responses((status = 200, body = OrderDetail),
+        (status = 404, description = "`/problems/not_found`: no order with this id, or no such shipment on it", body = Problem),
+        (status = 409, description = "`/problems/picks_not_allowed` (order not confirmed, or the shipment is packed) or `/problems/over_pick`", body = Problem),
+        (status = 422, description = "`/problems/validation`: a sku not in the shipment or twice, a zero quantity", body = Problem)),
+    security(("warehouse" = []), ("admin" = [])))]
+pub async fn shipment_picks(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<ShipmentPath>,
+    body: web::Json<ShipmentPicksBody>,
+) -> Result<HttpResponse, Problem> {
+    let lines = domain_lines(body.into_inner().lines);
+    run_on_shipment(&state, &req, &path, |engine, id, shipment| {
+        engine.acknowledge_picks(id, d::ShipmentRef::Id(shipment), lines)
+    })
+    .await
+}
+
+#[utoipa::path(post, path = "/v1/orders/{id}/shipments/{shipment}/pack", tag = "warehouse", params(ShipmentPath), request_body = ShipmentPackBody,
+    responses((status = 200, description = "Packed; carrier booked and label ready (the shipment's label_url)", body = OrderDetail),
+        (status = 404, description = "`/problems/not_found`: no order with this id, or no such shipment on it", body = Problem),
+        (status = 409, description = "`/problems/pack_not_allowed`, `/problems/not_fully_picked`, or `/problems/no_carrier`: no configured carrier can ship it", body = Problem),
+        (status = 422, description = "`/problems/validation`: parcels out of range", body = Problem)),
+    security(("warehouse" = []), ("admin" = [])))]
+pub async fn shipment_pack(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<ShipmentPath>,
+    body: web::Json<ShipmentPackBody>,
+) -> Result<HttpResponse, Problem> {
+    let parcels = body
+        .into_inner()
+        .parcels
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    run_on_shipment(&state, &req, &path, |engine, id, shipment| {
+        engine.pack(id, d::ShipmentRef::Id(shipment), parcels)
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/v1/orders/{id}/shipments/{shipment}/label", tag = "warehouse", params(ShipmentPath),
+    responses((status = 200, content_type = "application/pdf", description = "The shipment's label", body = Pdf),
+        (status = 404, description = "`/problems/not_found`: no such order or shipment, or the shipment is not booked yet", body = Problem)),
+    security(("warehouse" = []), ("admin" = [])))]
+pub async fn shipment_label(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<ShipmentPath>,
+) -> Result<HttpResponse, Problem> {
+    state.keys.require(&req, WAREHOUSE)?;
+    let (id, shipment) = parse_shipment(&path)?;
+    let order = state.engine.order(id).await?;
+    if order.shipment(shipment).is_none() {
+        return Err(d::DomainError::UnknownShipment(shipment).into());
+    }
+    let pdf = crate::label::shipping_label(&order, Some(shipment)).ok_or_else(|| {
+        Problem::not_found(format!(
+            "the label is not ready: shipment {shipment} is not booked yet"
+        ))
+    })?;
+    Ok(HttpResponse::Ok().content_type("application/pdf").body(pdf))
+}
+
+#[utoipa::path(post, path = "/v1/orders/{id}/shipments/{shipment}/handover", tag = "warehouse", params(ShipmentPath),
+    responses((status = 200, body = OrderDetail),
+        (status = 404, description = "`/problems/not_found`: no order with this id, or no such shipment on it", body = Problem),
+        (status = 409, description = "`/problems/handover_not_allowed` (the shipment is not packed) or `/problems/label_not_ready`", body = Problem)),
+    security(("warehouse" = []), ("admin" = [])))]
+pub async fn shipment_handover(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<ShipmentPath>,
+) -> Result<HttpResponse, Problem> {
+    run_on_shipment(&state, &req, &path, |engine, id, shipment| {
+        engine.hand_over(id, Some(shipment))
+    })
+    .await
+}
+
+/// The order id and shipment number of a per-shipment path; a number that cannot be a
+/// shipment is a 404 naming it, as an unknown one is.
+fn parse_shipment(path: &ShipmentPath) -> Result<(uuid::Uuid, u32), Problem> {
+    let id = parse_id(&path.id)?;
+    let shipment = path
+        .shipment
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=1000).contains(n))
+        .ok_or_else(|| {
+            Problem::not_found(format!(
+                "shipment: '{}' is not a shipment of this order",
+                path.shipment.chars().take(40).collect::<String>()
+            ))
+        })?;
+    Ok((id, shipment))
+}
+
+/// Runs a warehouse command on one shipment, after checking the role and the path.
+async fn run_on_shipment<'e, F>(
+    state: &'e AppState,
+    req: &HttpRequest,
+    path: &ShipmentPath,
+    command: impl FnOnce(&'e Engine, uuid::Uuid, u32) -> F,
+) -> Result<HttpResponse, Problem>
+where
+    F: Future<Output = Result<OrderView, EngineError>>,
+{
+    state.keys.require(req, WAREHOUSE)?;
+    let (id, shipment) = parse_shipment(path)?;
+    let view = command(&state.engine, id, shipment).await?;
+    Ok(order_response(StatusCode::OK, view))
 }
 
 /// Runs a warehouse command that names its warehouse, after checking the role, the id and the

@@ -8,7 +8,8 @@
 //! `http_contract` (what responses leave out, the OpenAPI document, 405s, integral numbers),
 //! `upgrade` (a data directory written by the release before the storage interface opens and
 //! serves), `moving_data` (`orderly export` / `import` into a fresh data directory, and
-//! `orderly backup` of a running service under load, each served afterwards).
+//! `orderly backup` of a running service under load, each served afterwards), `shipments`
+//! (orders split across warehouses, per-shipment routes, on sled and PostgreSQL).
 
 mod api_edges;
 mod automation;
@@ -20,5 +21,6 @@ mod lifecycle;
 mod moving_data;
 mod nodes;
 mod notifications;
+mod shipments;
 mod support;
 mod upgrade;

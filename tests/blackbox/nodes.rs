@@ -25,6 +25,7 @@ pub fn postgres_toml(url: &str, node: &str) -> String {
 const ONCE: &[&str] = &[
     "placed",
     "stock_reserved",
+    "allocated",
     "confirmed",
     "packed",
     "shipment_booked",

@@ -86,6 +86,20 @@ pub struct BenchArgs {
     /// Keep the bench's temporary directory (server data, config and log) instead of deleting it.
     #[arg(long)]
     pub keep_data: bool,
+    /// Lifecycle: the share (0 to 1) of orders whose two lines are stocked in two different
+    /// warehouses, so each is split into two shipments, picked, packed, handed over and
+    /// delivered one by one through the per-shipment routes.
+    #[arg(long, default_value_t = 0.0, value_parser = share)]
+    pub split_share: f64,
+}
+
+fn share(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not between 0 and 1"))
+    }
 }
 
 /// Bearer header values (`Bearer …`) for each role, from the config's `[auth]` section. The

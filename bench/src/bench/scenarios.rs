@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 const WAREHOUSE: &str = "bench";
 const SKUS: [&str; 4] = ["BENCH-A", "BENCH-B", "BENCH-C", "BENCH-D"];
+/// Split orders: one sku stocked only in `WAREHOUSE`, the other only in `WAREHOUSE_2`.
+const SPLIT_SKUS: [(&str, &str); 2] = [("bench", "BENCH-SPLIT-A"), ("bench-2", "BENCH-SPLIT-B")];
 const UNIT_PRICE: i64 = 1995;
 /// Plenty for any run; set absolutely, so repeated runs against one server keep working.
 const STOCK: i64 = 100_000_000;
@@ -65,6 +67,10 @@ struct MoneyResp {
 #[derive(Deserialize)]
 struct ShipmentResp {
     #[serde(default)]
+    id: u32,
+    #[serde(default)]
+    lines: Vec<LineResp>,
+    #[serde(default)]
     booking: Option<BookingResp>,
 }
 
@@ -99,6 +105,22 @@ fn order_body(run: &str, i: u64, payment_status: &str) -> Value {
         },
         "payment": {"method": "card", "status": payment_status}
     })
+}
+
+/// A card order to the Netherlands of one unit of each split sku: no warehouse has both, so
+/// it is split into two shipments.
+fn split_order_body(run: &str, i: u64) -> Value {
+    let mut body = order_body(run, i, "captured");
+    body["lines"] = json!([
+        {"sku": SPLIT_SKUS[0].1, "quantity": 1, "unit_price": UNIT_PRICE},
+        {"sku": SPLIT_SKUS[1].1, "quantity": 1, "unit_price": UNIT_PRICE},
+    ]);
+    body
+}
+
+/// Whether order `i` is one of the `share` of split orders, spread evenly over the run.
+fn is_split(i: u64, share: f64) -> bool {
+    ((i + 1) as f64 * share).floor() > (i as f64 * share).floor()
 }
 
 pub(super) fn progress(len: u64, what: &str) -> ProgressBar {
@@ -462,9 +484,13 @@ async fn settle(http: &Http) {
 // ---------------------------------------------------------------------------------------------
 
 async fn stock(env: &Env) -> Result<(), String> {
-    for sku in SKUS {
+    let cells = SKUS
+        .iter()
+        .map(|sku| (WAREHOUSE, *sku))
+        .chain(SPLIT_SKUS.iter().copied());
+    for (warehouse, sku) in cells {
         let req = Req::put(
-            format!("/v1/inventory/{WAREHOUSE}/{sku}"),
+            format!("/v1/inventory/{warehouse}/{sku}"),
             &json!({"on_hand": STOCK}),
         )
         .auth(&env.keys.admin);
@@ -472,12 +498,12 @@ async fn stock(env: &Env) -> Result<(), String> {
             Ok(_) => {}
             Err(super::client::Failure::Status(code, body)) => {
                 return Err(format!(
-                    "stocking {WAREHOUSE}/{sku} failed with {code}: {}",
+                    "stocking {warehouse}/{sku} failed with {code}: {}",
                     String::from_utf8_lossy(&body)
                 ))
             }
             Err(super::client::Failure::Transport(kind, msg)) => {
-                return Err(format!("stocking {WAREHOUSE}/{sku} failed: {kind}: {msg}"))
+                return Err(format!("stocking {warehouse}/{sku} failed: {kind}: {msg}"))
             }
         }
     }
@@ -608,6 +634,7 @@ fn base_report(env: &Env, args: &BenchArgs) -> Report {
     );
     params.insert("orders".to_string(), json!(args.orders));
     params.insert("concurrency".to_string(), json!(args.concurrency));
+    params.insert("split_share".to_string(), json!(args.split_share));
     params.insert("rate".to_string(), json!(args.rate));
     params.insert("duration_secs".to_string(), json!(args.duration_secs));
     params.insert("url".to_string(), json!(args.url));
@@ -674,6 +701,8 @@ struct Tally {
     polls: Cell<u64>,
     /// Mutating requests answered 2xx: each is durable before its answer.
     writes: Cell<u64>,
+    /// The share of orders split into two shipments (`--split-share`).
+    split_share: f64,
 }
 
 pub(super) fn bump(c: &Cell<u64>) {
@@ -683,7 +712,11 @@ pub(super) fn bump(c: &Cell<u64>) {
 /// One order, placed to delivered. `since` is when it was due (open loop) or started.
 async fn one_order(env: &Env, rec: &Recorder, tally: &Tally, i: u64, since: Instant) {
     bump(&tally.started);
-    if drive_order(env, rec, tally, i, since).await.is_some() {
+    let split = is_split(i, tally.split_share);
+    if drive_order(env, rec, tally, i, since, split)
+        .await
+        .is_some()
+    {
         bump(&tally.delivered);
         rec.ok(EP_E2E, since.elapsed());
     } else {
@@ -700,9 +733,15 @@ async fn drive_order(
     tally: &Tally,
     i: u64,
     since: Instant,
+    split: bool,
 ) -> Option<()> {
     let (http, keys) = (&env.http, &env.keys);
-    let place = Req::post("/v1/orders", &order_body(&env.run_id, i, "captured"))
+    let body = if split {
+        split_order_body(&env.run_id, i)
+    } else {
+        order_body(&env.run_id, i, "captured")
+    };
+    let place = Req::post("/v1/orders", &body)
         .auth(&keys.storefront)
         .idempotency(format!("bench-{}-{i}", env.run_id));
     let mut order: OrderResp = http.json(rec, EP_PLACE, place, since).await?;
@@ -733,6 +772,70 @@ async fn drive_order(
             .await?;
         bump(&tally.polls);
     }
+    let bookings = if split {
+        pack_each_shipment(env, rec, tally, &order).await?
+    } else {
+        vec![pack_whole(env, rec, tally, &order).await?]
+    };
+    let handover = Req::post(format!("/v1/orders/{id}/handover"), &json!({})).auth(&keys.warehouse);
+    http.call(rec, EP_HANDOVER, handover, Instant::now())
+        .await?;
+    bump(&tally.writes);
+    let handover = Req::post(format!("/v1/orders/{id}/handover"), &json!({})).auth(&keys.warehouse);
+    http.call(rec, EP_HANDOVER, handover, Instant::now())
+        .await?;
+    bump(&tally.writes);
+    for (n, booking) in bookings.iter().enumerate() {
+        let last = n + 1 == bookings.len();
+        let carrier_key = keys.carrier(&booking.carrier);
+        let path = format!("/v1/carriers/{}/events", booking.carrier);
+        for (endpoint, kind, want) in [
+            (EP_IN_TRANSIT, "in_transit", "shipped"),
+            (
+                EP_DELIVERED,
+                "delivered",
+                if last { "delivered" } else { "shipped" },
+            ),
+        ] {
+            let event = json!({
+                "event_id": format!("bench-{}-{i}-{n}-{kind}", env.run_id),
+                "tracking_number": booking.tracking_number,
+                "type": kind,
+                "occurred_at": chrono::Utc::now().to_rfc3339(),
+                "location": "Utrecht hub",
+            });
+            let ack: EventAck = http
+                .json(
+                    rec,
+                    endpoint,
+                    Req::post(path.clone(), &event).auth(carrier_key),
+                    Instant::now(),
+                )
+                .await?;
+            bump(&tally.writes);
+            if ack.order_status != want {
+                rec.error(endpoint, format!("order {}", ack.order_status), || {
+                    format!(
+                        "order {id} is {} after {kind}, expected {want}",
+                        ack.order_status
+                    )
+                });
+                return None;
+            }
+        }
+    }
+    Some(())
+}
+
+/// Picks and packs a one-shipment order through the order-level routes (as before shipments
+/// had routes of their own); returns its booking.
+async fn pack_whole(
+    env: &Env,
+    rec: &Recorder,
+    tally: &Tally,
+    order: &OrderResp,
+) -> Option<BookingResp> {
+    let (http, keys, id) = (&env.http, &env.keys, &order.id);
     let warehouse = order
         .warehouse
         .clone()
@@ -756,52 +859,66 @@ async fn drive_order(
     .auth(&keys.warehouse);
     let packed: OrderResp = http.json(rec, EP_PACK, pack, Instant::now()).await?;
     bump(&tally.writes);
-    let Some(booking) = packed.shipments.first().and_then(|s| s.booking.as_ref()) else {
+    let booking = packed.shipments.into_iter().find_map(|s| s.booking);
+    if booking.is_none() {
         rec.error(EP_PACK, "no booking".into(), || {
             format!(
                 "order {id} packed ({}) without a booked shipment",
                 packed.status
             )
         });
-        return None;
-    };
-    let handover = Req::post(format!("/v1/orders/{id}/handover"), &json!({})).auth(&keys.warehouse);
-    http.call(rec, EP_HANDOVER, handover, Instant::now())
-        .await?;
-    bump(&tally.writes);
-    let carrier_key = keys.carrier(&booking.carrier);
-    let path = format!("/v1/carriers/{}/events", booking.carrier);
-    for (endpoint, kind, want) in [
-        (EP_IN_TRANSIT, "in_transit", "shipped"),
-        (EP_DELIVERED, "delivered", "delivered"),
-    ] {
-        let event = json!({
-            "event_id": format!("bench-{}-{i}-{kind}", env.run_id),
-            "tracking_number": booking.tracking_number,
-            "type": kind,
-            "occurred_at": chrono::Utc::now().to_rfc3339(),
-            "location": "Utrecht hub",
-        });
-        let ack: EventAck = http
-            .json(
-                rec,
-                endpoint,
-                Req::post(path.clone(), &event).auth(carrier_key),
-                Instant::now(),
-            )
-            .await?;
+    }
+    booking
+}
+
+/// Picks and packs each shipment of a split order through the per-shipment routes; returns
+/// their bookings.
+async fn pack_each_shipment(
+    env: &Env,
+    rec: &Recorder,
+    tally: &Tally,
+    order: &OrderResp,
+) -> Option<Vec<BookingResp>> {
+    let (http, keys, id) = (&env.http, &env.keys, &order.id);
+    let mut bookings = Vec::new();
+    for s in &order.shipments {
+        let base = format!("/v1/orders/{id}/shipments/{}", s.id);
+        let lines: Vec<Value> = s
+            .lines
+            .iter()
+            .map(|l| json!({"sku": l.sku, "quantity": l.quantity}))
+            .collect();
+        let picks =
+            Req::post(format!("{base}/picks"), &json!({"lines": lines})).auth(&keys.warehouse);
+        http.call(rec, EP_PICKS, picks, Instant::now()).await?;
         bump(&tally.writes);
-        if ack.order_status != want {
-            rec.error(endpoint, format!("order {}", ack.order_status), || {
-                format!(
-                    "order {id} is {} after {kind}, expected {want}",
-                    ack.order_status
-                )
+        let pack = Req::post(
+            format!("{base}/pack"),
+            &json!({"parcels": [{"weight_grams": 600}]}),
+        )
+        .auth(&keys.warehouse);
+        let packed: OrderResp = http.json(rec, EP_PACK, pack, Instant::now()).await?;
+        bump(&tally.writes);
+        let booking = packed
+            .shipments
+            .into_iter()
+            .find(|x| x.id == s.id)
+            .and_then(|x| x.booking);
+        let Some(booking) = booking else {
+            rec.error(EP_PACK, "no booking".into(), || {
+                format!("shipment {} of order {id} packed without a booking", s.id)
             });
             return None;
-        }
+        };
+        bookings.push(booking);
     }
-    Some(())
+    if bookings.len() < 2 {
+        rec.error(EP_PACK, "not split".into(), || {
+            format!("order {id} was not split ({} shipments)", bookings.len())
+        });
+        return None;
+    }
+    Some(bookings)
 }
 
 async fn lifecycle(args: &BenchArgs, env: Rc<Env>) -> Result<Report, String> {
@@ -818,7 +935,10 @@ async fn lifecycle(args: &BenchArgs, env: Rc<Env>) -> Result<Report, String> {
     ] {
         rec.declare(ep);
     }
-    let tally = Rc::new(Tally::default());
+    let tally = Rc::new(Tally {
+        split_share: args.split_share,
+        ..Tally::default()
+    });
     let n = args.orders;
     eprintln!("driving {n} orders from placed to delivered …");
     let pb = progress(n, "orders");

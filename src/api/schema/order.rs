@@ -80,19 +80,8 @@ pub struct Line {
     pub quantity: u32,
     /// Price of one unit in minor units of the order's currency.
     pub unit_price: i64,
-    /// Units the warehouse has acknowledged as picked.
+    /// Units the warehouses have acknowledged as picked, over every shipment.
     pub picked: u32,
-}
-
-impl From<d::Line> for Line {
-    fn from(l: d::Line) -> Self {
-        Line {
-            sku: l.sku,
-            quantity: l.quantity,
-            unit_price: l.unit_price,
-            picked: l.picked,
-        }
-    }
 }
 
 /// Where the order's stock reservation stands.
@@ -162,12 +151,53 @@ impl From<d::Booking> for Booking {
     }
 }
 
+/// Where a shipment stands: `allocated` (stock reserved at its warehouse, to be picked and
+/// packed), `packed`, `shipped`, `delivered`, or `cancelled`.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ShipmentStatus {
+    Allocated,
+    Packed,
+    Shipped,
+    Delivered,
+    Cancelled,
+}
+
+impl From<d::ShipmentStatus> for ShipmentStatus {
+    fn from(s: d::ShipmentStatus) -> Self {
+        match s {
+            d::ShipmentStatus::Allocated => ShipmentStatus::Allocated,
+            d::ShipmentStatus::Packed => ShipmentStatus::Packed,
+            d::ShipmentStatus::Shipped => ShipmentStatus::Shipped,
+            d::ShipmentStatus::Delivered => ShipmentStatus::Delivered,
+            d::ShipmentStatus::Cancelled => ShipmentStatus::Cancelled,
+        }
+    }
+}
+
+/// Units of a sku in a shipment, and how many of them are picked.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ShipmentLine {
+    pub sku: String,
+    pub quantity: u32,
+    pub picked: u32,
+}
+
+/// The part of an order served from one warehouse, with its own picks, parcels, carrier
+/// booking, scans and status. An order has one per warehouse it is allocated to.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Shipment {
+    /// 1, 2, … within the order: `/v1/orders/{id}/shipments/{shipment}/…`.
+    pub id: u32,
     pub warehouse: String,
+    pub status: ShipmentStatus,
+    pub lines: Vec<ShipmentLine>,
     pub parcels: Vec<Parcel>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub booking: Option<Booking>,
+    /// Where this shipment's label (PDF) is, once booked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label_url: Option<String>,
     /// The latest carrier scan by occurrence time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_scan: Option<CarrierEventKind>,
@@ -175,17 +205,54 @@ pub struct Shipment {
     pub last_scan_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_location: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<DateTime<Utc>>,
 }
 
-impl From<d::Shipment> for Shipment {
-    fn from(s: d::Shipment) -> Self {
+impl Shipment {
+    fn of(order: Uuid, s: d::Shipment) -> Self {
+        let label_url = s
+            .booking
+            .as_ref()
+            .map(|_| format!("/v1/orders/{order}/shipments/{}/label", s.id));
         Shipment {
+            id: s.id,
             warehouse: s.warehouse,
+            status: s.status.into(),
+            lines: s
+                .lines
+                .into_iter()
+                .map(|l| ShipmentLine {
+                    sku: l.sku,
+                    quantity: l.quantity,
+                    picked: l.picked,
+                })
+                .collect(),
             parcels: s.parcels.into_iter().map(Into::into).collect(),
             booking: s.booking.map(Into::into),
+            label_url,
             last_scan: s.last_scan.map(Into::into),
             last_scan_at: s.last_scan_at,
             last_location: s.last_location,
+            delivered_at: s.delivered_at,
+        }
+    }
+}
+
+/// Where some of an order's lines come from, as allocation decided: one shipment's plan.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Allocation {
+    pub shipment: u32,
+    pub warehouse: String,
+    pub lines: Vec<LineQty>,
+}
+
+impl From<d::Allocation> for Allocation {
+    fn from(a: d::Allocation) -> Self {
+        Allocation {
+            shipment: a.shipment,
+            warehouse: a.warehouse,
+            lines: qtys(a.lines),
         }
     }
 }
@@ -257,12 +324,15 @@ pub struct Order {
     pub billing_address: Option<Address>,
     pub payment: Payment,
     pub stock: StockState,
-    /// Warehouse holding the reservation.
+    /// The warehouse serving the order when one serves all of it (absent when it is split
+    /// or not allocated yet; see `shipments`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warehouse: Option<String>,
     /// Present (non-empty) only when stock was short.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub shortages: Vec<Shortage>,
+    /// One per warehouse the order is allocated to, from allocation on; the order's status
+    /// follows them (packed once all are packed, shipped once all are shipped, …).
     pub shipments: Vec<Shipment>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub return_case: Option<ReturnCase>,
@@ -284,6 +354,14 @@ pub struct Order {
 impl From<d::Order> for Order {
     fn from(o: d::Order) -> Self {
         let total = o.total().into();
+        let picked: Vec<u32> = o.lines.iter().map(|l| o.picked(&l.sku)).collect();
+        let warehouse = {
+            let mut open = o.open_shipments().map(|s| s.warehouse.clone());
+            match (open.next(), open.next()) {
+                (Some(w), None) => Some(w),
+                _ => None,
+            }
+        };
         // Left out on purpose: `carrier_event_ids` (dedup bookkeeping for carrier events).
         let d::Order {
             id,
@@ -298,7 +376,6 @@ impl From<d::Order> for Order {
             billing_address,
             payment,
             stock,
-            warehouse,
             shortages,
             shipments,
             return_case,
@@ -318,14 +395,23 @@ impl From<d::Order> for Order {
             status: status.into(),
             customer: customer.into(),
             currency: currency.into(),
-            lines: lines.into_iter().map(Into::into).collect(),
+            lines: lines
+                .into_iter()
+                .zip(picked)
+                .map(|(l, picked)| Line {
+                    sku: l.sku,
+                    quantity: l.quantity,
+                    unit_price: l.unit_price,
+                    picked,
+                })
+                .collect(),
             shipping: shipping.into(),
             billing_address: billing_address.map(Into::into),
             payment: payment.into(),
             stock: stock.into(),
             warehouse,
             shortages: shortages.into_iter().map(Into::into).collect(),
-            shipments: shipments.into_iter().map(Into::into).collect(),
+            shipments: shipments.into_iter().map(|s| Shipment::of(id, s)).collect(),
             return_case: return_case.map(Into::into),
             cancellation: cancellation.map(Into::into),
             refunded: refunded.map(Into::into),
@@ -415,8 +501,14 @@ pub enum Change {
         payment_due_at: Option<DateTime<Utc>>,
         order: NewOrder,
     },
+    /// Every line reserved in one warehouse (recorded before allocation; now `allocated`).
     StockReserved {
         warehouse: String,
+    },
+    /// The lines were allocated: one shipment per warehouse, and why.
+    Allocated {
+        shipments: Vec<Allocation>,
+        reason: String,
     },
     StockUnavailable {
         shortages: Vec<Shortage>,
@@ -430,15 +522,26 @@ pub enum Change {
     PicksAcknowledged {
         warehouse: String,
         lines: Vec<LineQty>,
+        /// The shipment (absent in events recorded before shipments had ids: the only one).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        shipment: Option<u32>,
     },
     Packed {
         warehouse: String,
         parcels: Vec<Parcel>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        shipment: Option<u32>,
     },
     ShipmentBooked {
         booking: Booking,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        shipment: Option<u32>,
     },
-    Shipped,
+    /// A shipment was handed over (absent `shipment`: every packed one).
+    Shipped {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        shipment: Option<u32>,
+    },
     CarrierScanned {
         carrier: String,
         /// The carrier's id for the event.
@@ -447,8 +550,14 @@ pub enum Change {
         occurred_at: DateTime<Utc>,
         #[serde(skip_serializing_if = "Option::is_none")]
         location: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        shipment: Option<u32>,
     },
-    Delivered,
+    /// A shipment was delivered (absent `shipment`: every shipped one).
+    Delivered {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        shipment: Option<u32>,
+    },
     Cancelled {
         reason: String,
     },
@@ -463,6 +572,11 @@ pub enum Change {
     },
     RefundIssued {
         amount: Money,
+    },
+    /// Shipments still in the warehouse were cancelled; the others go on.
+    ShipmentsCancelled {
+        shipments: Vec<u32>,
+        reason: String,
     },
 }
 
@@ -485,6 +599,10 @@ impl From<d::Change> for Change {
                 order: order.into(),
             },
             d::Change::StockReserved { warehouse } => Change::StockReserved { warehouse },
+            d::Change::Allocated { shipments, reason } => Change::Allocated {
+                shipments: shipments.into_iter().map(Into::into).collect(),
+                reason,
+            },
             d::Change::StockUnavailable { shortages } => Change::StockUnavailable {
                 shortages: shortages.into_iter().map(Into::into).collect(),
             },
@@ -498,32 +616,45 @@ impl From<d::Change> for Change {
                 reference,
             },
             d::Change::Confirmed => Change::Confirmed,
-            d::Change::PicksAcknowledged { warehouse, lines } => Change::PicksAcknowledged {
+            d::Change::PicksAcknowledged {
+                warehouse,
+                lines,
+                shipment,
+            } => Change::PicksAcknowledged {
                 warehouse,
                 lines: qtys(lines),
+                shipment,
             },
-            d::Change::Packed { warehouse, parcels } => Change::Packed {
+            d::Change::Packed {
+                warehouse,
+                parcels,
+                shipment,
+            } => Change::Packed {
                 warehouse,
                 parcels: parcels.into_iter().map(Into::into).collect(),
+                shipment,
             },
-            d::Change::ShipmentBooked { booking } => Change::ShipmentBooked {
+            d::Change::ShipmentBooked { booking, shipment } => Change::ShipmentBooked {
                 booking: booking.into(),
+                shipment,
             },
-            d::Change::Shipped => Change::Shipped,
+            d::Change::Shipped { shipment } => Change::Shipped { shipment },
             d::Change::CarrierScanned {
                 carrier,
                 event_id,
                 kind,
                 occurred_at,
                 location,
+                shipment,
             } => Change::CarrierScanned {
                 carrier,
                 event_id,
                 kind: kind.into(),
                 occurred_at,
                 location,
+                shipment,
             },
-            d::Change::Delivered => Change::Delivered,
+            d::Change::Delivered { shipment } => Change::Delivered { shipment },
             d::Change::Cancelled { reason } => Change::Cancelled { reason },
             d::Change::ReturnApproved {
                 lines,
@@ -541,6 +672,9 @@ impl From<d::Change> for Change {
             d::Change::RefundIssued { amount } => Change::RefundIssued {
                 amount: amount.into(),
             },
+            d::Change::ShipmentsCancelled { shipments, reason } => {
+                Change::ShipmentsCancelled { shipments, reason }
+            }
         }
     }
 }

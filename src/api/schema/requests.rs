@@ -30,6 +30,10 @@ pub struct NewOrder {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_address: Option<Address>,
     pub payment: NewPayment,
+    /// Whether the order may be split across warehouses when no single one can serve it
+    /// (one shipment per warehouse); absent: the shop's `[allocation] allow_split`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_split: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -74,6 +78,7 @@ impl From<d::NewOrder> for NewOrder {
                 method: o.payment.method.into(),
                 status: o.payment.status.into(),
             },
+            allow_split: o.allow_split,
         }
     }
 }
@@ -104,6 +109,7 @@ impl TryFrom<NewOrder> for d::NewOrder {
                 method: o.payment.method.into(),
                 status: o.payment.status.into(),
             },
+            allow_split: o.allow_split,
         })
     }
 }
@@ -172,6 +178,22 @@ pub struct PicksBody {
 pub struct PackBody {
     #[schema(pattern = r"^[A-Za-z0-9_-]{1,64}$")]
     pub warehouse: String,
+    #[schema(min_items = 1, max_items = 50)]
+    pub parcels: Vec<Parcel>,
+}
+
+/// Picked units of one shipment (the shipment is in the path, and so its warehouse).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShipmentPicksBody {
+    #[schema(min_items = 1, max_items = 100)]
+    pub lines: Vec<LineQty>,
+}
+
+/// The parcels one shipment is packed into.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShipmentPackBody {
     #[schema(min_items = 1, max_items = 50)]
     pub parcels: Vec<Parcel>,
 }
@@ -276,6 +298,17 @@ pub struct OrderPath {
     pub id: String,
 }
 
+/// An order and one of its shipments in the path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ShipmentPath {
+    #[param(value_type = Uuid)]
+    pub id: String,
+    /// The shipment's number within the order (1, 2, …).
+    #[param(value_type = u32, minimum = 1, maximum = 1000)]
+    pub shipment: String,
+}
+
 /// A warehouse in the path (1-64 letters, digits, '-' or '_'; anything else is 422).
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -329,6 +362,42 @@ pub struct CarrierPath {
 pub struct DeadLetterPath {
     /// `message_id` from the dead-letter list.
     pub id: String,
+}
+
+/// `Prefer: wait=N` (RFC 7240) when placing an order: answer once the stock's outcome is known
+/// (allocated, backordered or cancelled for shortage), waiting at most N seconds (at most 10;
+/// more counts as 10). The answer then carries `Preference-Applied: wait=N`; without the
+/// preference, or with one that cannot be read (ignored, as RFC 7240 asks), placing answers at
+/// once with the order as placed.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct PreferWait {
+    #[param(rename = "Prefer", pattern = r"^wait=([0-9]|10)$")]
+    pub prefer: Option<String>,
+}
+
+impl PreferWait {
+    /// Most a request may wait.
+    pub const MAX_SECS: u64 = 10;
+
+    /// The seconds asked for, capped at [`PreferWait::MAX_SECS`]; `None` without a readable
+    /// `wait` preference.
+    pub fn from_request(req: &HttpRequest) -> Option<u64> {
+        req.headers()
+            .get_all("prefer")
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|pref| {
+                let (name, value) = pref.split_once('=')?;
+                if !name.trim().eq_ignore_ascii_case("wait") {
+                    return None;
+                }
+                let value = value.trim().trim_matches('"');
+                let secs: u64 = value.parse().ok()?;
+                Some(secs.min(Self::MAX_SECS))
+            })
+            .next()
+    }
 }
 
 /// The header that makes placing an order safe to retry.

@@ -21,23 +21,34 @@ pub struct PickLine {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PickOrder {
     pub order_id: Uuid,
+    /// The shipment to pick at this warehouse (`/v1/orders/{id}/shipments/{shipment}/…`).
+    pub shipment: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external_ref: Option<String>,
     pub confirmed_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shipping_method: Option<String>,
+    /// The shipment's lines: what this warehouse sends.
     pub lines: Vec<PickLine>,
 }
 
-impl From<d::Order> for PickOrder {
-    fn from(o: d::Order) -> Self {
+impl PickOrder {
+    /// The order's shipment to pick at `warehouse` (the pick list holds only orders that
+    /// have one).
+    pub fn at(o: d::Order, warehouse: &str) -> Self {
+        let shipment = o
+            .shipments
+            .into_iter()
+            .find(|s| s.warehouse == warehouse && s.status == d::ShipmentStatus::Allocated);
         PickOrder {
             order_id: o.id,
+            shipment: shipment.as_ref().map(|s| s.id).unwrap_or(1),
             external_ref: o.external_ref,
             confirmed_at: o.updated_at,
             shipping_method: o.shipping.method,
-            lines: o
-                .lines
+            lines: shipment
+                .map(|s| s.lines)
+                .unwrap_or_default()
                 .into_iter()
                 .map(|l| PickLine {
                     sku: l.sku,

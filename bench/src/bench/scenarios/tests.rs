@@ -34,3 +34,26 @@ fn order_bodies_are_valid_new_orders() {
         o.validate().expect("valid");
     }
 }
+
+#[test]
+fn split_orders_are_the_share_asked_for_spread_over_the_run() {
+    for (share, n, want) in [
+        (0.0, 1000, 0),
+        (0.1, 1000, 100),
+        (0.25, 1000, 250),
+        (1.0, 7, 7),
+    ] {
+        let split = (0..n).filter(|&i| is_split(i, share)).count();
+        assert_eq!(split, want, "share {share} of {n}");
+    }
+    // Spread: no two in a row at a share of a half or less.
+    assert!((0..100).all(|i| !(is_split(i, 0.5) && is_split(i + 1, 0.5))));
+    let body = split_order_body("r", 3);
+    let skus: Vec<&str> = body["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["sku"].as_str().unwrap())
+        .collect();
+    assert_eq!(skus, vec![SPLIT_SKUS[0].1, SPLIT_SKUS[1].1]);
+}

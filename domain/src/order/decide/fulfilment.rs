@@ -17,6 +17,7 @@ pub(super) fn acknowledge_picks(
     target: &ShipmentRef,
     lines: &[LineQty],
 ) -> Result<Vec<Change>, DomainError> {
+    named_shipment_exists(o, target)?;
     if o.status.rank() < Status::Confirmed.rank() || o.status.is_terminal() {
         return Err(rejected(
             o,
@@ -66,6 +67,7 @@ pub(super) fn pack(
     target: &ShipmentRef,
     parcels: &[Parcel],
 ) -> Result<Vec<Change>, DomainError> {
+    named_shipment_exists(o, target)?;
     if o.status.rank() < Status::Confirmed.rank() || o.status.is_terminal() {
         return Err(rejected(
             o,
@@ -146,6 +148,9 @@ pub(super) fn record_booking(o: &Order, shipment: Option<u32>, booking: &Booking
 /// The warehouse hands a packed, booked shipment to the carrier; without a shipment, every
 /// one that is ready.
 pub(super) fn handover(o: &Order, shipment: Option<u32>) -> Result<Vec<Change>, DomainError> {
+    if let Some(id) = shipment {
+        named_shipment_exists(o, &ShipmentRef::Id(id))?;
+    }
     if o.status.is_terminal() || o.status.rank() < Status::Confirmed.rank() {
         return Err(not_packed(o));
     }
@@ -182,6 +187,15 @@ pub(super) fn handover(o: &Order, shipment: Option<u32>) -> Result<Vec<Change>, 
             shipment: Some(s.id),
         })
         .collect())
+}
+
+/// A shipment named by id that the order does not have is unknown, whatever the order's
+/// status (404 rather than a refusal about the status).
+fn named_shipment_exists(o: &Order, target: &ShipmentRef) -> Result<(), DomainError> {
+    match target {
+        ShipmentRef::Id(id) if o.shipment(*id).is_none() => Err(DomainError::UnknownShipment(*id)),
+        _ => Ok(()),
+    }
 }
 
 fn not_packed(o: &Order) -> DomainError {

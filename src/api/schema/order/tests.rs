@@ -40,8 +40,13 @@ fn every_kind_of_event() -> Vec<orderly_actors::domain::Event> {
         },
         Cause::Storefront,
     );
-    let reserve = Command::StockReserved {
-        warehouse: "ams".into(),
+    let reserve = Command::StockAllocated {
+        shipments: vec![Allocation {
+            shipment: 1,
+            warehouse: "ams".into(),
+            lines: lines.clone(),
+        }],
+        reason: "ams can serve every line".into(),
     };
     run(&mut a, reserve, Cause::InventoryActor);
     let pay = Command::RecordPayment {
@@ -51,13 +56,13 @@ fn every_kind_of_event() -> Vec<orderly_actors::domain::Event> {
     };
     run(&mut a, pay, Cause::Storefront);
     let picks = Command::AcknowledgePicks {
-        warehouse: "ams".into(),
+        shipment: ShipmentRef::At("ams".into()),
         lines: lines.clone(),
     };
     run(&mut a, picks, Cause::Warehouse);
     let parcels = vec![Parcel { weight_grams: 900 }];
     let pack = Command::Pack {
-        warehouse: "ams".into(),
+        shipment: ShipmentRef::Id(1),
         parcels: parcels.clone(),
     };
     run(&mut a, pack, Cause::Warehouse);
@@ -66,10 +71,17 @@ fn every_kind_of_event() -> Vec<orderly_actors::domain::Event> {
         shipping::book(&carriers, &[], id, step, "NL", None, &parcels, now).expect("booked");
     run(
         &mut a,
-        Command::RecordBooking { booking },
+        Command::RecordBooking {
+            shipment: Some(1),
+            booking: booking.clone(),
+        },
         Cause::CarrierActor,
     );
-    run(&mut a, Command::Handover, Cause::Warehouse);
+    run(
+        &mut a,
+        Command::Handover { shipment: None },
+        Cause::Warehouse,
+    );
     for (event_id, kind, location) in [
         (
             "e1",
@@ -80,6 +92,7 @@ fn every_kind_of_event() -> Vec<orderly_actors::domain::Event> {
     ] {
         let scan = Command::CarrierEvent {
             carrier: "postnl".into(),
+            tracking_number: booking.tracking_number.clone(),
             event_id: event_id.into(),
             kind,
             occurred_at: now,
@@ -123,8 +136,74 @@ fn every_kind_of_event() -> Vec<orderly_actors::domain::Event> {
             requested: 1,
             available: 0,
         }],
+        reason: "out of stock: s".into(),
     };
     run(&mut b, short, Cause::InventoryActor);
+
+    // A split order, partly handed over, then cancelled: the rest is cancelled.
+    let mut c = None;
+    let place_c = Command::Place {
+        id: OrderId::now_v7(),
+        tracking_token: "c".repeat(40),
+        order: fixtures::new_order(
+            &[("s", 1, 100), ("t", 1, 100)],
+            PaymentMethod::Cod,
+            InitialPaymentStatus::Pending,
+        ),
+        payment_timeout_secs: 60,
+    };
+    run(&mut c, place_c, Cause::Storefront);
+    let one = |sku: &str| {
+        vec![LineQty {
+            sku: sku.into(),
+            quantity: 1,
+        }]
+    };
+    let split = Command::StockAllocated {
+        shipments: vec![
+            Allocation {
+                shipment: 1,
+                warehouse: "ams".into(),
+                lines: one("s"),
+            },
+            Allocation {
+                shipment: 2,
+                warehouse: "rtm".into(),
+                lines: one("t"),
+            },
+        ],
+        reason: "split".into(),
+    };
+    run(&mut c, split, Cause::InventoryActor);
+    for cmd in [
+        Command::AcknowledgePicks {
+            shipment: ShipmentRef::Id(1),
+            lines: one("s"),
+        },
+        Command::Pack {
+            shipment: ShipmentRef::Id(1),
+            parcels: parcels.clone(),
+        },
+        Command::RecordBooking {
+            shipment: Some(1),
+            booking: booking.clone(),
+        },
+        Command::Handover { shipment: Some(1) },
+        Command::Cancel {
+            reason: "rest not needed".into(),
+        },
+    ] {
+        run(&mut c, cmd, Cause::Warehouse);
+    }
+    // Recorded before allocation: no command makes it any more.
+    out.push(orderly_actors::domain::Event {
+        seq: 2,
+        at: now,
+        by: Cause::InventoryActor,
+        change: Change::StockReserved {
+            warehouse: "ams".into(),
+        },
+    });
     out
 }
 
@@ -135,7 +214,7 @@ fn wire_events_are_the_domain_events_json() {
     kinds.sort_unstable();
     kinds.dedup();
     assert!(
-        kinds.len() >= 14,
+        kinds.len() >= 17,
         "every kind of change is covered: {kinds:?}"
     );
     for e in events {
