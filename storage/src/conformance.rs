@@ -112,6 +112,18 @@ pub const ALL: &[(&str, Check)] = &[
     ("ledger_never_oversells", ledger_never_oversells),
     ("sync_covers_earlier_writes", sync_covers_earlier_writes),
     ("export_import_round_trip", export_import_round_trip),
+    (
+        "split_orders_are_on_every_pick_list",
+        split_orders_are_on_every_pick_list,
+    ),
+    (
+        "reservations_with_several_parts",
+        reservations_with_several_parts,
+    ),
+    (
+        "old_records_read_as_one_shipment",
+        old_records_read_as_one_shipment,
+    ),
 ];
 
 /// Runs every check, in order.
@@ -146,7 +158,10 @@ macro_rules! conformance_tests {
             stock_writes_are_conditional_and_atomic,
             ledger_never_oversells,
             sync_covers_earlier_writes,
-            export_import_round_trip
+            export_import_round_trip,
+            split_orders_are_on_every_pick_list,
+            reservations_with_several_parts,
+            old_records_read_as_one_shipment
         );
     };
     (@each $backend:expr, $available:expr; $($name:ident),* $(,)?) => {
@@ -1403,7 +1418,9 @@ fn every_read(s: &dyn Storage, ids: &[OrderId], numbers: &[&str], keys: &[&str])
             &s.list_orders(Some(status), None, 100).unwrap(),
         );
     }
-    push("picks ams".into(), &s.picks("ams", None, 100).unwrap());
+    for w in ["ams", "rtm"] {
+        push(format!("picks {w}"), &s.picks(w, None, 100).unwrap());
+    }
     push("order_count".into(), &s.order_count().unwrap());
     push("stock_levels".into(), &s.stock_levels().unwrap());
     push(
@@ -1744,3 +1761,349 @@ pub fn export_import_round_trip(backend: &dyn Backend) {
         Some(next.after.clone())
     );
 }
+
+// ---- shipments ------------------------------------------------------------------------------
+
+/// Picks one shipment's lines, packs it and records its booking under `tn`.
+fn ship_out(s: &dyn Storage, from: &Step, shipment: u32, tn: &str, at: DateTime<Utc>) -> Step {
+    let lines = from
+        .after
+        .shipment(shipment)
+        .expect("the shipment exists")
+        .line_qtys();
+    let picked = from.then(
+        Command::AcknowledgePicks {
+            shipment: ShipmentRef::Id(shipment),
+            lines,
+        },
+        Cause::Warehouse,
+        at,
+    );
+    picked.commit(s);
+    let packed = picked.then(
+        Command::Pack {
+            shipment: ShipmentRef::Id(shipment),
+            parcels: vec![Parcel { weight_grams: 500 }],
+        },
+        Cause::Warehouse,
+        at,
+    );
+    packed.commit(s);
+    let booked = packed.then(
+        Command::RecordBooking {
+            shipment: Some(shipment),
+            booking: booking(tn),
+        },
+        Cause::CarrierActor,
+        at,
+    );
+    booked.commit(s);
+    booked
+}
+
+fn pick_ids(s: &dyn Storage, warehouse: &str) -> Vec<OrderId> {
+    s.picks(warehouse, None, 100)
+        .unwrap()
+        .iter()
+        .map(|o| o.id)
+        .collect()
+}
+
+/// An order split over two warehouses is on both pick lists, leaves each as that shipment is
+/// packed, and is found by both tracking numbers; after a restart and through an export too.
+pub fn split_orders_are_on_every_pick_list(backend: &dyn Backend) {
+    let place = backend.create();
+    let s = open(&*place);
+    // Cash on delivery: confirmed as soon as the stock is allocated.
+    let placed = Step::place(
+        new_order(&[("SKU-1", 1), ("SKU-2", 2)], PaymentMethod::Cod),
+        t0(),
+    );
+    placed.commit(&*s);
+    let split = placed.then(
+        allocated(
+            &placed.after,
+            &[("ams", &[("SKU-1", 1)]), ("rtm", &[("SKU-2", 2)])],
+        ),
+        Cause::InventoryActor,
+        t0() + Duration::seconds(1),
+    );
+    split.commit(&*s);
+    assert_eq!(split.after.status, Status::Confirmed);
+    assert_eq!(split.after.shipments.len(), 2);
+    let id = split.after.id;
+    let single = confirmed_order(&*s, &[("SKU-3", 1)]);
+    assert_eq!(pick_ids(&*s, "ams"), vec![id, single.paid.after.id]);
+    assert_eq!(pick_ids(&*s, "rtm"), vec![id]);
+    assert_eq!(
+        s.picks("rtm", None, 10).unwrap(),
+        vec![split.after.clone()],
+        "the pick list hands out the snapshot"
+    );
+    assert_eq!(s.picks("ams", None, 1).unwrap().len(), 1, "the limit holds");
+    assert_eq!(pick_ids(&*s, "ams")[..1], [id]);
+    assert!(pick_ids(&*s, "utr").is_empty());
+
+    let first = ship_out(&*s, &split, 1, "3SSPLIT1", t0() + Duration::seconds(2));
+    assert_eq!(
+        first.after.status,
+        Status::Confirmed,
+        "one shipment still to pack"
+    );
+    assert_eq!(
+        pick_ids(&*s, "ams"),
+        vec![single.paid.after.id],
+        "its packed shipment took it off ams's list"
+    );
+    assert_eq!(pick_ids(&*s, "rtm"), vec![id], "still to pick at rtm");
+    assert_eq!(s.order_by_tracking_number("3SSPLIT1").unwrap(), Some(id));
+    assert_eq!(s.order_by_tracking_number("3SSPLIT2").unwrap(), None);
+
+    let second = ship_out(&*s, &first, 2, "3SSPLIT2", t0() + Duration::seconds(3));
+    assert_eq!(second.after.status, Status::Packed);
+    assert!(pick_ids(&*s, "rtm").is_empty());
+    for tn in ["3SSPLIT1", "3SSPLIT2"] {
+        assert_eq!(s.order_by_tracking_number(tn).unwrap(), Some(id), "{tn}");
+    }
+    assert_eq!(
+        s.list_orders(Some(Status::Packed), None, 10).unwrap(),
+        vec![second.after.clone()]
+    );
+    assert_eq!(s.load_order(id).unwrap(), Some(second.after.clone()));
+
+    let s = reopen(&*place, s);
+    assert_eq!(pick_ids(&*s, "ams"), vec![single.paid.after.id]);
+    assert!(pick_ids(&*s, "rtm").is_empty());
+    for tn in ["3SSPLIT1", "3SSPLIT2"] {
+        assert_eq!(s.order_by_tracking_number(tn).unwrap(), Some(id), "{tn}");
+    }
+    // Moved to another store, it is found the same ways.
+    let ids = [id, single.paid.after.id];
+    let numbers = ["3SSPLIT1", "3SSPLIT2", "3SNONE"];
+    let file = export_bytes(&*s);
+    let to = backend.create();
+    let t = open(&*to);
+    transfer::import(&*t, &mut &file[..]).expect("the export imports");
+    assert_eq!(records_of(&export_bytes(&*t)), records_of(&file));
+    assert_eq!(
+        every_read(&*t, &ids, &numbers, &[]),
+        every_read(&*s, &ids, &numbers, &[])
+    );
+}
+
+/// A reservation of two shipments at two warehouses is stored and read back whole, and its
+/// conditional writes hold: against what is stored they apply, against anything else they are
+/// refused.
+pub fn reservations_with_several_parts(backend: &dyn Backend) {
+    let place = backend.create();
+    let s = open(&*place);
+    let id = OrderId::now_v7();
+    let two = Reservation {
+        order_id: id,
+        parts: vec![
+            part(1, "ams", "SKU-1", 1, ReservationState::Open),
+            part(2, "rtm", "SKU-2", 2, ReservationState::Open),
+        ],
+        state: ReservationState::Open,
+    };
+    wait(
+        s.write_stock(&StockChange {
+            cells: vec![
+                cell("ams", "SKU-1", StockLevel::default(), level(5, 1)),
+                cell("rtm", "SKU-2", StockLevel::default(), level(5, 2)),
+            ],
+            reservation: Some(crate::ReservationWrite {
+                expected: None,
+                new: two.clone(),
+            }),
+            restock: None,
+        })
+        .expect("the write applies"),
+    );
+    assert_eq!(s.reservation(id).unwrap(), Some(two.clone()));
+
+    // Shipment 1 leaves with its carrier: committed, shipment 2 still open.
+    let mut one_left = two.clone();
+    one_left.parts[0].state = ReservationState::Committed;
+    let commit_first = |expected: Option<Reservation>| StockChange {
+        cells: vec![cell("ams", "SKU-1", level(5, 1), level(4, 0))],
+        reservation: Some(crate::ReservationWrite {
+            expected,
+            new: one_left.clone(),
+        }),
+        restock: None,
+    };
+    // Expected values that differ from the stored record: none, the single-part record of
+    // shipment 1 alone, the parts in another order.
+    let mut swapped = two.clone();
+    swapped.parts.reverse();
+    let mut first_only = two.clone();
+    first_only.parts.truncate(1);
+    for wrong in [None, Some(first_only), Some(swapped)] {
+        assert!(
+            stock_refused(s.write_stock(&commit_first(wrong.clone()))),
+            "expected {wrong:?} is not what is stored"
+        );
+        assert_eq!(s.reservation(id).unwrap(), Some(two.clone()));
+        assert_eq!(s.stock_level("ams", "SKU-1").unwrap(), level(5, 1));
+    }
+    wait(
+        s.write_stock(&commit_first(Some(two.clone())))
+            .expect("the write applies"),
+    );
+    assert_eq!(s.reservation(id).unwrap(), Some(one_left.clone()));
+    assert_eq!(s.stock_level("ams", "SKU-1").unwrap(), level(4, 0));
+
+    // Shipment 2 released too: the record is settled, and still conditional on its parts.
+    let mut settled_two = one_left.clone();
+    settled_two.parts[1].state = ReservationState::Released;
+    settled_two.state = ReservationState::Committed;
+    let release = |expected| StockChange {
+        cells: vec![cell("rtm", "SKU-2", level(5, 2), level(5, 0))],
+        reservation: Some(crate::ReservationWrite {
+            expected: Some(expected),
+            new: settled_two.clone(),
+        }),
+        restock: None,
+    };
+    assert!(stock_refused(s.write_stock(&release(two.clone()))));
+    wait(
+        s.write_stock(&release(one_left))
+            .expect("the write applies"),
+    );
+    let s = reopen(&*place, s);
+    assert_eq!(s.reservation(id).unwrap(), Some(settled_two));
+    assert_eq!(s.stock_level("rtm", "SKU-2").unwrap(), level(5, 0));
+}
+
+/// An order, its history, a message and its reservation as the release before shipments
+/// exported them (stored schema 1, written by hand): one shipment at its warehouse, on that
+/// warehouse's pick list, found by its booking; the history folds into the snapshot; the order
+/// walks on; and the reservation's conditional write holds against the record as stored.
+pub fn old_records_read_as_one_shipment(backend: &dyn Backend) {
+    let place = backend.create();
+    let s = open(&*place);
+    let id = OrderId::parse_str("0190f3a0-0000-7000-8000-0000000000a1").unwrap();
+    let packed_id = OrderId::parse_str("0190f3a0-0000-7000-8000-0000000000a2").unwrap();
+    transfer::import(&*s, &mut V1_EXPORT.as_bytes()).expect("a schema 1 export imports");
+
+    let order = s.load_order(id).unwrap().expect("the confirmed order");
+    assert_eq!(order.status, Status::Confirmed);
+    assert_eq!(order.shipments.len(), 1);
+    let sh = &order.shipments[0];
+    assert_eq!((sh.id, sh.warehouse.as_str()), (1, "ams"));
+    assert_eq!(sh.status, crate::domain::ShipmentStatus::Allocated);
+    assert_eq!(sh.lines[0].picked, 1, "picks carried over");
+    assert_eq!(
+        fold(None, &s.history(id, order.version).unwrap()),
+        Some(order.clone())
+    );
+    let packed = s.load_order(packed_id).unwrap().expect("the packed order");
+    assert_eq!(packed.shipments.len(), 1);
+    assert_eq!(
+        packed.shipments[0].status,
+        crate::domain::ShipmentStatus::Packed
+    );
+    assert_eq!(
+        fold(None, &s.history(packed_id, packed.version).unwrap()),
+        Some(packed.clone())
+    );
+    assert_eq!(pick_ids(&*s, "ams"), vec![id]);
+    assert_eq!(
+        s.order_by_tracking_number("3SV1OLD").unwrap(),
+        Some(packed_id)
+    );
+    let entry = outbox_of(&*s, packed_id);
+    assert!(matches!(
+        entry[0].effect.kind,
+        EffectKind::BookShipment { shipment: None, .. }
+    ));
+
+    // The order walks on: packing its one shipment takes it off the pick list.
+    let before = s.load_order_for_update(id).unwrap().unwrap();
+    let picked = Step::decide(
+        Some(&before),
+        Command::AcknowledgePicks {
+            shipment: ShipmentRef::At("ams".into()),
+            lines: vec![LineQty {
+                sku: "SKU-1".into(),
+                quantity: 1,
+            }],
+        },
+        Cause::Warehouse,
+        t0() + Duration::days(1),
+    );
+    picked.commit(&*s);
+    assert_eq!(pick_ids(&*s, "ams"), vec![id], "still to pack");
+    let next = picked.then(
+        Command::Pack {
+            shipment: ShipmentRef::At("ams".into()),
+            parcels: vec![Parcel { weight_grams: 700 }],
+        },
+        Cause::Warehouse,
+        t0() + Duration::days(1),
+    );
+    next.commit(&*s);
+    assert!(pick_ids(&*s, "ams").is_empty());
+    assert_eq!(
+        s.list_orders(Some(Status::Packed), None, 10)
+            .unwrap()
+            .iter()
+            .map(|o| o.id)
+            .collect::<Vec<_>>(),
+        vec![packed_id, id]
+    );
+
+    // The reservation reads as one part, and a write conditional on it applies.
+    let r = s.reservation(id).unwrap().expect("the reservation");
+    assert_eq!(
+        r,
+        Reservation {
+            order_id: id,
+            parts: vec![part(1, "ams", "SKU-1", 2, ReservationState::Open)],
+            state: ReservationState::Open,
+        }
+    );
+    let committed = settled(r.clone(), ReservationState::Committed);
+    wait(
+        s.write_stock(&StockChange {
+            cells: vec![cell("ams", "SKU-1", level(10, 2), level(8, 0))],
+            reservation: Some(crate::ReservationWrite {
+                expected: Some(r),
+                new: committed.clone(),
+            }),
+            restock: None,
+        })
+        .expect("the write applies against the record as stored"),
+    );
+    let s = reopen(&*place, s);
+    assert_eq!(s.reservation(id).unwrap(), Some(committed));
+}
+
+/// A confirmed order (picked, not packed) and a packed, booked one with a pending booking
+/// message, their reservation and stock: an export of the release before shipments.
+const V1_EXPORT: &str = concat!(
+    r#"{"format":"orderly-export","version":1,"schema":1,"source":"sled"}"#,
+    "\n",
+    r#"{"type":"order","order":{"id":"0190f3a0-0000-7000-8000-0000000000a1","version":4,"tracking_token":"tok-a1","status":"confirmed","customer":{"id":"c1","email":"a@example.nl"},"currency":"EUR","lines":[{"sku":"SKU-1","quantity":2,"unit_price":500,"picked":1}],"shipping":{"address":{"name":"Jan","line1":"Straat 1","city":"Amsterdam","postal_code":"1000 AA","country":"NL"}},"payment":{"method":"cod","status":"pending"},"stock":"reserved","warehouse":"ams","shipments":[],"placed_at":"2026-03-02T09:00:00Z","updated_at":"2026-03-02T09:01:00Z"},"transitions":["#,
+    r#"[{"seq":1,"at":"2026-03-02T09:00:00Z","by":"storefront","type":"placed","id":"0190f3a0-0000-7000-8000-0000000000a1","tracking_token":"tok-a1","order":{"customer":{"id":"c1","email":"a@example.nl"},"currency":"EUR","lines":[{"sku":"SKU-1","quantity":2,"unit_price":500}],"shipping":{"address":{"name":"Jan","line1":"Straat 1","city":"Amsterdam","postal_code":"1000 AA","country":"NL"}},"payment":{"method":"cod","status":"pending"}}}],"#,
+    r#"[{"seq":2,"at":"2026-03-02T09:00:01Z","by":"inventory_actor","type":"stock_reserved","warehouse":"ams"},{"seq":3,"at":"2026-03-02T09:00:01Z","by":"inventory_actor","type":"confirmed"}],"#,
+    r#"[{"seq":4,"at":"2026-03-02T09:01:00Z","by":"warehouse","type":"picks_acknowledged","warehouse":"ams","lines":[{"sku":"SKU-1","quantity":1}]}]"#,
+    r#"]}"#,
+    "\n",
+    r#"{"type":"order","order":{"id":"0190f3a0-0000-7000-8000-0000000000a2","version":6,"tracking_token":"tok-a2","status":"packed","customer":{"id":"c1","email":"a@example.nl"},"currency":"EUR","lines":[{"sku":"SKU-2","quantity":1,"unit_price":500,"picked":1}],"shipping":{"address":{"name":"Jan","line1":"Straat 1","city":"Amsterdam","postal_code":"1000 AA","country":"NL"}},"payment":{"method":"cod","status":"pending"},"stock":"reserved","warehouse":"ams","shipments":[{"warehouse":"ams","parcels":[{"weight_grams":800}],"booking":{"carrier":"postnl","carrier_name":"PostNL","service":"standard","tracking_number":"3SV1OLD","estimated_delivery":"2026-03-03"}}],"placed_at":"2026-03-02T09:00:00Z","updated_at":"2026-03-02T09:03:01Z"},"transitions":["#,
+    r#"[{"seq":1,"at":"2026-03-02T09:00:00Z","by":"storefront","type":"placed","id":"0190f3a0-0000-7000-8000-0000000000a2","tracking_token":"tok-a2","order":{"customer":{"id":"c1","email":"a@example.nl"},"currency":"EUR","lines":[{"sku":"SKU-2","quantity":1,"unit_price":500}],"shipping":{"address":{"name":"Jan","line1":"Straat 1","city":"Amsterdam","postal_code":"1000 AA","country":"NL"}},"payment":{"method":"cod","status":"pending"}}}],"#,
+    r#"[{"seq":2,"at":"2026-03-02T09:00:01Z","by":"inventory_actor","type":"stock_reserved","warehouse":"ams"},{"seq":3,"at":"2026-03-02T09:00:01Z","by":"inventory_actor","type":"confirmed"}],"#,
+    r#"[{"seq":4,"at":"2026-03-02T09:03:00Z","by":"warehouse","type":"picks_acknowledged","warehouse":"ams","lines":[{"sku":"SKU-2","quantity":1}]},{"seq":5,"at":"2026-03-02T09:03:00Z","by":"warehouse","type":"packed","warehouse":"ams","parcels":[{"weight_grams":800}]}],"#,
+    r#"[{"seq":6,"at":"2026-03-02T09:03:01Z","by":"carrier_actor","type":"shipment_booked","booking":{"carrier":"postnl","carrier_name":"PostNL","service":"standard","tracking_number":"3SV1OLD","estimated_delivery":"2026-03-03"}}]"#,
+    r#"]}"#,
+    "\n",
+    r#"{"type":"stock","warehouse":"ams","sku":"SKU-1","level":{"on_hand":10,"reserved":2}}"#,
+    "\n",
+    r#"{"type":"reservation","reservation":{"order_id":"0190f3a0-0000-7000-8000-0000000000a1","warehouse":"ams","lines":[{"sku":"SKU-1","quantity":2}],"state":"open"}}"#,
+    "\n",
+    r#"{"type":"outbox","entry":{"effect":{"order_id":"0190f3a0-0000-7000-8000-0000000000a2","step":5,"action":{"action":"book_shipment","warehouse":"ams","parcels":[{"weight_grams":800}],"country":"NL","method":null}},"attempts":1}}"#,
+    "\n",
+    r#"{"type":"end","counts":{"order":2,"stock":1,"reservation":1,"outbox":1}}"#,
+    "\n"
+);
