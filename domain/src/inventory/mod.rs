@@ -12,6 +12,16 @@
 //! country; otherwise, when splitting is allowed, from several (a line itself may be split),
 //! one shipment per warehouse; otherwise it reports the shortages. Its reason, in words, goes
 //! into the order's history.
+//!
+//! **Backorders.** A sku may be backordered, up to a cap of units waiting at once
+//! ([`Backorders`]). An order short only of such skus, within their caps, is not refused: what
+//! is available is held (by the split rules; an order that may not be split holds nothing and
+//! waits to be served whole), the rest waits (`Reservation::backordered`), and the sku's
+//! waiting units have first call on stock that arrives: new orders are offered only what
+//! waiting backorders leave ([`Ledger::allocate`]), and reserving again for a backordered
+//! order ([`Ledger::reserve`]) fills it from everything available. The engine reserves again
+//! for backordered orders oldest first whenever stock arrives, so they are served in the order
+//! they were placed.
 
 use super::order::{Allocation, LineQty, OrderId, Shortage};
 use super::warehouse::{AllocationStrategy, Warehouse};
@@ -54,6 +64,9 @@ pub struct ReservedPart {
 pub struct Reservation {
     pub order_id: OrderId,
     pub parts: Vec<ReservedPart>,
+    /// Units the order still waits for (backordered); empty once it is wholly allocated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backordered: Vec<LineQty>,
     /// Open while any part is; then committed if any part left with a carrier, else released.
     pub state: ReservationState,
 }
@@ -71,6 +84,7 @@ impl Reservation {
         Reservation {
             order_id,
             parts,
+            backordered: vec![],
             state,
         }
     }
@@ -96,12 +110,68 @@ pub enum ReserveOutcome {
         shipments: Vec<Allocation>,
         reason: String,
     },
+    /// Some lines wait for stock: `held` is what is reserved now, `backordered` the rest.
+    Backordered {
+        held: Vec<Allocation>,
+        backordered: Vec<LineQty>,
+        reason: String,
+    },
     Unavailable {
         shortages: Vec<Shortage>,
         reason: String,
     },
     /// The order was cancelled before the reservation was made.
     Released,
+}
+
+/// Why allocation could not serve an order: what is short, in words, and whether every line was
+/// there but the order may not be split.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Short {
+    pub shortages: Vec<Shortage>,
+    pub reason: String,
+    pub split_refused: bool,
+}
+
+/// Whether a sku may be backordered and how many of its units may wait at most, across every
+/// order; and how many wait now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Backorders {
+    pub allowed: bool,
+    /// Most units waiting at once.
+    pub cap: i64,
+    /// Units waiting now: the backordered lines of open reservations.
+    pub waiting: i64,
+}
+
+impl Backorders {
+    /// How many more units may wait.
+    pub fn room(&self) -> i64 {
+        if self.allowed {
+            (self.cap - self.waiting).max(0)
+        } else {
+            0
+        }
+    }
+}
+
+/// The units allocation may take from each cell: what is available, less what waiting
+/// backorders have first call on (for a new order; a backordered order being filled is offered
+/// everything).
+struct Free<'l> {
+    ledger: &'l Ledger,
+    earmarked: BTreeMap<(String, String), i64>,
+}
+
+impl Free<'_> {
+    fn get(&self, warehouse: &str, sku: &str) -> i64 {
+        let marked = self
+            .earmarked
+            .get(&(warehouse.to_string(), sku.to_string()))
+            .copied()
+            .unwrap_or(0);
+        (self.ledger.available(warehouse, sku) - marked).max(0)
+    }
 }
 
 /// What allocation needs to know besides the ledger: the warehouses and the shop's policy,
@@ -123,26 +193,117 @@ pub enum StockError {
     Negative,
     #[error("on_hand {on_hand} is below the {reserved} units reserved for open orders")]
     BelowReserved { on_hand: i64, reserved: i64 },
+    #[error("the backorder cap must not be negative")]
+    NegativeCap,
+    #[error("cap {cap} is below the {waiting} units already waiting for stock")]
+    CapBelowWaiting { cap: i64, waiting: i64 },
 }
 
-/// What an operation changed: the reservation record to store (if any) and the stock cells it
-/// touched, which the caller persists together.
+/// What an operation changed: the reservation record to store (if any), the stock cells and
+/// the skus' backorder records it touched, which the caller persists together.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Change {
     pub reservation: Option<Reservation>,
     pub touched: Vec<(String, String)>,
+    /// Skus whose [`Backorders`] changed.
+    pub skus: Vec<String>,
 }
 
 /// Stock levels keyed by (warehouse, sku). Ordered, so warehouse choice is deterministic.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ledger {
     levels: BTreeMap<(String, String), StockLevel>,
+    backorders: BTreeMap<String, Backorders>,
 }
 
 impl Ledger {
     pub fn from_levels(levels: impl IntoIterator<Item = ((String, String), StockLevel)>) -> Self {
         Ledger {
             levels: levels.into_iter().collect(),
+            backorders: BTreeMap::new(),
+        }
+    }
+
+    /// The skus' backorder records, as stored.
+    pub fn with_backorders(mut self, skus: impl IntoIterator<Item = (String, Backorders)>) -> Self {
+        self.backorders = skus.into_iter().collect();
+        self
+    }
+
+    /// One sku's backorder record (not backorderable, nothing waiting, when never set).
+    pub fn backorders(&self, sku: &str) -> Backorders {
+        self.backorders.get(sku).copied().unwrap_or_default()
+    }
+
+    /// Every sku's backorder record.
+    pub fn all_backorders(&self) -> impl Iterator<Item = (&String, &Backorders)> {
+        self.backorders.iter()
+    }
+
+    /// Whether units of `sku` are waiting for stock.
+    pub fn has_waiting(&self, sku: &str) -> bool {
+        self.backorders(sku).waiting > 0
+    }
+
+    /// An admin sets whether a sku may be backordered and its cap. A cap below the units
+    /// already waiting is refused (they stay backordered either way).
+    pub fn set_backorders(
+        &mut self,
+        sku: &str,
+        allowed: bool,
+        cap: i64,
+    ) -> Result<Change, StockError> {
+        if cap < 0 {
+            return Err(StockError::NegativeCap);
+        }
+        let b = self.backorders.entry(sku.to_string()).or_default();
+        if cap < b.waiting {
+            return Err(StockError::CapBelowWaiting {
+                cap,
+                waiting: b.waiting,
+            });
+        }
+        b.allowed = allowed;
+        b.cap = cap;
+        Ok(Change {
+            skus: vec![sku.to_string()],
+            ..Change::default()
+        })
+    }
+
+    fn add_waiting(&mut self, sku: &str, units: i64) {
+        self.backorders.entry(sku.to_string()).or_default().waiting += units;
+    }
+
+    /// What new orders are not offered: each sku's waiting units, marked on the cells the
+    /// waiting orders would be served from first (the candidates in order of preference).
+    fn free_for_new_orders(&self, req: &AllocationRequest<'_>) -> Free<'_> {
+        let mut earmarked = BTreeMap::new();
+        let candidates = self.candidates(req);
+        for (sku, b) in self.backorders.iter().filter(|(_, b)| b.waiting > 0) {
+            let mut left = b.waiting;
+            for (w, _, _) in &candidates {
+                if left == 0 {
+                    break;
+                }
+                let take = self.available(w, sku).min(left);
+                if take > 0 {
+                    earmarked.insert((w.clone(), sku.clone()), take);
+                    left -= take;
+                }
+            }
+        }
+        Free {
+            ledger: self,
+            earmarked,
+        }
+    }
+
+    /// Everything available, for filling a backordered order.
+    fn free_for_backorders(&self) -> Free<'_> {
+        Free {
+            ledger: self,
+            earmarked: BTreeMap::new(),
         }
     }
 
@@ -214,10 +375,10 @@ impl Ledger {
 
     /// Orders `candidates` (already by priority) by the units each can give of `lines`, then
     /// by the units it holds of them, most first; a stable sort keeps priority among equals.
-    fn rank_by_stock(&self, candidates: &mut [(String, u32, bool)], lines: &[LineQty]) {
+    fn rank_by_stock(free: &Free<'_>, candidates: &mut [(String, u32, bool)], lines: &[LineQty]) {
         candidates.sort_by_key(|(w, _, _)| {
             let (gives, holds) = lines.iter().fold((0i64, 0i64), |(g, h), l| {
-                let a = self.available(w, &l.sku);
+                let a = free.get(w, &l.sku);
                 (g + a.min(l.quantity as i64), h + a)
             });
             (std::cmp::Reverse(gives), std::cmp::Reverse(holds))
@@ -225,7 +386,8 @@ impl Ledger {
     }
 
     /// Allocates and reserves an order's lines (see the module doc). A redelivered request for
-    /// an order that has a reservation answers what it holds and changes nothing.
+    /// an order that has a reservation answers what it holds and changes nothing — unless the
+    /// order is backordered: then it is filled from what is available now.
     pub fn reserve(
         &mut self,
         existing: Option<&Reservation>,
@@ -234,67 +396,298 @@ impl Ledger {
         req: &AllocationRequest<'_>,
     ) -> (ReserveOutcome, Change) {
         if let Some(r) = existing {
-            let outcome = if r.parts.is_empty() || r.state == ReservationState::Released {
-                ReserveOutcome::Released
-            } else {
-                ReserveOutcome::Reserved {
+            if r.state == ReservationState::Released
+                || (r.parts.is_empty() && r.backordered.is_empty())
+            {
+                return (ReserveOutcome::Released, Change::default());
+            }
+            if r.backordered.is_empty() || r.state != ReservationState::Open {
+                let outcome = ReserveOutcome::Reserved {
                     shipments: r.allocations(),
                     reason: "reserved before".into(),
-                }
-            };
-            return (outcome, Change::default());
+                };
+                return (outcome, Change::default());
+            }
+            return self.fill(r, lines, req);
         }
-        let (plan, reason) = match self.allocate(lines, req) {
-            Ok(planned) => planned,
-            Err((shortages, reason)) => {
-                return (
-                    ReserveOutcome::Unavailable { shortages, reason },
-                    Change::default(),
-                )
+        let short = match self.allocate(lines, req) {
+            Ok((plan, reason)) => {
+                let reservation = Reservation::with_parts(order_id, vec![]);
+                return self.hold(reservation, plan, vec![], reason);
+            }
+            Err(short) => short,
+        };
+        if short.split_refused {
+            return self.backorder(order_id, lines, req, short, false);
+        }
+        self.backorder(order_id, lines, req, short, true)
+    }
+
+    /// A new order short of stock: backordered when every short sku may be, within its cap;
+    /// otherwise unavailable. `out_of_stock`: some sku lacks units altogether (rather than the
+    /// order only being refused a split).
+    fn backorder(
+        &mut self,
+        order_id: OrderId,
+        lines: &[LineQty],
+        req: &AllocationRequest<'_>,
+        short: Short,
+        out_of_stock: bool,
+    ) -> (ReserveOutcome, Change) {
+        let unavailable = |short: Short| {
+            (
+                ReserveOutcome::Unavailable {
+                    shortages: short.shortages,
+                    reason: short.reason,
+                },
+                Change::default(),
+            )
+        };
+        if !out_of_stock {
+            // Everything is there, just not in one place: waiting would not help.
+            return unavailable(short);
+        }
+        let free = self.free_for_new_orders(req);
+        let candidates = self.candidates(req);
+        let total =
+            |sku: &str| -> i64 { candidates.iter().map(|(w, _, _)| free.get(w, sku)).sum() };
+        // What can be held now, and what must wait.
+        let mut held_lines = Vec::new();
+        let mut waiting = Vec::new();
+        for l in lines {
+            let have = if req.allow_split {
+                total(&l.sku).min(l.quantity as i64) as u32
+            } else {
+                0
+            };
+            if have > 0 {
+                held_lines.push(LineQty {
+                    sku: l.sku.clone(),
+                    quantity: have,
+                });
+            }
+            // Without a split the whole order waits, but only the short units count as waiting.
+            let missing = (l.quantity as i64 - total(&l.sku)).max(0) as u32;
+            if missing > 0 {
+                waiting.push(LineQty {
+                    sku: l.sku.clone(),
+                    quantity: if req.allow_split {
+                        l.quantity - have
+                    } else {
+                        missing
+                    },
+                });
+            }
+        }
+        let over: Vec<String> = waiting
+            .iter()
+            .filter(|w| self.backorders(&w.sku).room() < w.quantity as i64)
+            .map(|w| {
+                let b = self.backorders(&w.sku);
+                if b.allowed {
+                    format!("{} (backorder cap of {} reached)", w.sku, b.cap)
+                } else {
+                    w.sku.clone()
+                }
+            })
+            .collect();
+        if waiting.is_empty() || !over.is_empty() {
+            let reason = format!("out of stock: {}", over.join(", "));
+            return unavailable(Short { reason, ..short });
+        }
+        let held = if held_lines.is_empty() {
+            vec![]
+        } else {
+            let held_req = AllocationRequest {
+                allow_split: true,
+                ..*req
+            };
+            match self.plan(&free, &held_lines, &held_req) {
+                Ok((plan, _)) => plan,
+                Err(_) => vec![], // cannot happen: the totals were counted on the same units
             }
         };
+        drop(free);
+        let words: Vec<String> = waiting
+            .iter()
+            .map(|w| format!("{} {}", w.quantity, w.sku))
+            .collect();
+        let reason = format!("backordered: waiting for {}", words.join(", "));
+        let mut reservation = Reservation::with_parts(order_id, vec![]);
+        reservation.backordered = waiting.clone();
+        reservation.state = ReservationState::Open;
+        let mut skus = Vec::new();
+        for w in &waiting {
+            self.add_waiting(&w.sku, w.quantity as i64);
+            skus.push(w.sku.clone());
+        }
+        let (outcome, mut change) = self.hold(reservation, held, waiting, reason);
+        change.skus = skus;
+        (outcome, change)
+    }
+
+    /// Fills a backordered reservation from everything available: wholly (then it is
+    /// reserved), or — when the order may be split — as far as the stock goes.
+    fn fill(
+        &mut self,
+        r: &Reservation,
+        lines: &[LineQty],
+        req: &AllocationRequest<'_>,
+    ) -> (ReserveOutcome, Change) {
+        let free = self.free_for_backorders();
+        let (plan, words) = if req.allow_split {
+            // Only what is missing; as much of it as there is.
+            let candidates = self.candidates(req);
+            let missing: Vec<LineQty> = r
+                .backordered
+                .iter()
+                .filter_map(|l| {
+                    let have: i64 = candidates.iter().map(|(w, _, _)| free.get(w, &l.sku)).sum();
+                    let take = have.min(l.quantity as i64) as u32;
+                    (take > 0).then(|| LineQty {
+                        sku: l.sku.clone(),
+                        quantity: take,
+                    })
+                })
+                .collect();
+            if missing.is_empty() {
+                (vec![], String::new())
+            } else {
+                match self.plan(&free, &missing, req) {
+                    Ok(planned) => planned,
+                    Err(_) => (vec![], String::new()),
+                }
+            }
+        } else {
+            // Nothing is held: the whole order, from one warehouse, or nothing.
+            match self.plan(&free, lines, req) {
+                Ok(planned) => planned,
+                Err(_) => (vec![], String::new()),
+            }
+        };
+        drop(free);
+        if plan.is_empty() {
+            let still = ReserveOutcome::Backordered {
+                held: r.allocations(),
+                backordered: r.backordered.clone(),
+                reason: "still waiting for stock".into(),
+            };
+            return (still, Change::default());
+        }
+        // What the plan serves no longer waits.
+        let mut waiting = r.backordered.clone();
+        let mut skus = Vec::new();
+        for a in &plan {
+            for l in &a.lines {
+                if let Some(w) = waiting.iter_mut().find(|w| w.sku == l.sku) {
+                    let served = l.quantity.min(w.quantity);
+                    w.quantity -= served;
+                    self.add_waiting(&l.sku, -(served as i64));
+                    if !skus.contains(&l.sku) {
+                        skus.push(l.sku.clone());
+                    }
+                }
+            }
+        }
+        waiting.retain(|w| w.quantity > 0);
+        let reason = if waiting.is_empty() {
+            format!("stock arrived: {words}")
+        } else {
+            "still waiting for stock".into()
+        };
+        let (outcome, mut change) = self.hold(r.clone(), plan, waiting, reason);
+        change.skus = skus;
+        (outcome, change)
+    }
+
+    /// Reserves `plan` on top of what `r` holds (merging into a part at the same warehouse),
+    /// with `waiting` still backordered; reserved once nothing waits.
+    fn hold(
+        &mut self,
+        mut r: Reservation,
+        plan: Vec<Allocation>,
+        waiting: Vec<LineQty>,
+        reason: String,
+    ) -> (ReserveOutcome, Change) {
         let mut touched = Vec::new();
         for a in &plan {
             for l in &a.lines {
                 self.cell(&a.warehouse, &l.sku).reserved += l.quantity as i64;
                 touched.push((a.warehouse.clone(), l.sku.clone()));
             }
+            match r
+                .parts
+                .iter_mut()
+                .find(|p| p.warehouse == a.warehouse && p.state == ReservationState::Open)
+            {
+                Some(part) => {
+                    for l in &a.lines {
+                        match part.lines.iter_mut().find(|x| x.sku == l.sku) {
+                            Some(x) => x.quantity += l.quantity,
+                            None => part.lines.push(l.clone()),
+                        }
+                    }
+                }
+                None => {
+                    let shipment = r.parts.iter().map(|p| p.shipment).max().unwrap_or(0) + 1;
+                    r.parts.push(ReservedPart {
+                        shipment,
+                        warehouse: a.warehouse.clone(),
+                        lines: a.lines.clone(),
+                        state: ReservationState::Open,
+                    });
+                }
+            }
         }
-        let parts = plan
-            .iter()
-            .map(|a| ReservedPart {
-                shipment: a.shipment,
-                warehouse: a.warehouse.clone(),
-                lines: a.lines.clone(),
-                state: ReservationState::Open,
-            })
-            .collect();
-        (
+        r.backordered = waiting;
+        r.state = ReservationState::Open;
+        let outcome = if r.backordered.is_empty() {
             ReserveOutcome::Reserved {
-                shipments: plan,
+                shipments: r.allocations(),
                 reason,
-            },
+            }
+        } else {
+            ReserveOutcome::Backordered {
+                held: r.allocations(),
+                backordered: r.backordered.clone(),
+                reason,
+            }
+        };
+        (
+            outcome,
             Change {
-                reservation: Some(Reservation::with_parts(order_id, parts)),
+                reservation: Some(r),
                 touched,
+                skus: vec![],
             },
         )
     }
 
-    /// Where each line comes from, and why; or what is short, and why. Changes nothing.
+    /// Where each line of a new order comes from, and why; or what is short, and why.
+    /// Units that waiting backorders have first call on are not offered. Changes nothing.
     pub fn allocate(
         &self,
         lines: &[LineQty],
         req: &AllocationRequest<'_>,
-    ) -> Result<(Vec<Allocation>, String), (Vec<Shortage>, String)> {
+    ) -> Result<(Vec<Allocation>, String), Short> {
+        self.plan(&self.free_for_new_orders(req), lines, req)
+    }
+
+    /// [`Ledger::allocate`] over the units `free` offers.
+    fn plan(
+        &self,
+        free: &Free<'_>,
+        lines: &[LineQty],
+        req: &AllocationRequest<'_>,
+    ) -> Result<(Vec<Allocation>, String), Short> {
         let mut candidates = self.candidates(req);
         if req.strategy == AllocationStrategy::MostStock {
-            self.rank_by_stock(&mut candidates, lines);
+            Self::rank_by_stock(free, &mut candidates, lines);
         }
         let whole = candidates.iter().find(|(w, _, _)| {
             lines
                 .iter()
-                .all(|l| self.available(w, &l.sku) >= l.quantity as i64)
+                .all(|l| free.get(w, &l.sku) >= l.quantity as i64)
         });
         if let Some((w, _, _)) = whole {
             let plan = vec![Allocation {
@@ -317,12 +710,8 @@ impl Ledger {
             };
             return Ok((plan, why));
         }
-        let total = |sku: &str| -> i64 {
-            candidates
-                .iter()
-                .map(|(w, _, _)| self.available(w, sku))
-                .sum()
-        };
+        let total =
+            |sku: &str| -> i64 { candidates.iter().map(|(w, _, _)| free.get(w, sku)).sum() };
         let shortages: Vec<Shortage> = lines
             .iter()
             .filter(|l| total(&l.sku) < l.quantity as i64)
@@ -335,7 +724,11 @@ impl Ledger {
         if !shortages.is_empty() {
             let skus: Vec<&str> = shortages.iter().map(|s| s.sku.as_str()).collect();
             let why = format!("out of stock: {}", skus.join(", "));
-            return Err((shortages, why));
+            return Err(Short {
+                shortages,
+                reason: why,
+                split_refused: false,
+            });
         }
         if !req.allow_split {
             // Every line is there, but not in one warehouse.
@@ -346,15 +739,17 @@ impl Ledger {
                     requested: l.quantity,
                     available: candidates
                         .iter()
-                        .map(|(w, _, _)| self.available(w, &l.sku))
+                        .map(|(w, _, _)| free.get(w, &l.sku))
                         .max()
                         .unwrap_or(0),
                 })
                 .collect();
-            return Err((
+            return Err(Short {
                 shortages,
-                "no single warehouse can serve every line, and the order may not be split".into(),
-            ));
+                reason: "no single warehouse can serve every line, and the order may not be split"
+                    .into(),
+                split_refused: true,
+            });
         }
         // Split: warehouse after warehouse, each giving what it can of what is still
         // missing; with `MostStock`, the one giving most of what is missing first.
@@ -363,12 +758,12 @@ impl Ledger {
         let mut said: Vec<String> = Vec::new();
         while missing.iter().any(|l| l.quantity > 0) {
             if req.strategy == AllocationStrategy::MostStock {
-                self.rank_by_stock(&mut candidates, &missing);
+                Self::rank_by_stock(free, &mut candidates, &missing);
             }
             let Some(pos) = candidates.iter().position(|(w, _, _)| {
                 missing
                     .iter()
-                    .any(|l| l.quantity > 0 && self.available(w, &l.sku) > 0)
+                    .any(|l| l.quantity > 0 && free.get(w, &l.sku) > 0)
             }) else {
                 break; // cannot happen: the totals were checked above
             };
@@ -376,7 +771,7 @@ impl Ledger {
             let mut taken = Vec::new();
             let mut words = Vec::new();
             for l in missing.iter_mut().filter(|l| l.quantity > 0) {
-                let take = self.available(&w, &l.sku).min(l.quantity as i64) as u32;
+                let take = free.get(&w, &l.sku).min(l.quantity as i64) as u32;
                 if take == 0 {
                     continue;
                 }
@@ -409,8 +804,8 @@ impl Ledger {
         ))
     }
 
-    /// Gives back the open parts of a reservation (`shipments`: only those; `None`: all).
-    /// Without a reservation it leaves a tombstone.
+    /// Gives back the open parts of a reservation (`shipments`: only those; `None`: all, and
+    /// whatever it was still waiting for). Without a reservation it leaves a tombstone.
     pub fn release(
         &mut self,
         existing: Option<&Reservation>,
@@ -422,12 +817,35 @@ impl Ledger {
                 reservation: Some(Reservation {
                     order_id,
                     parts: vec![],
+                    backordered: vec![],
                     state: ReservationState::Released,
                 }),
                 touched: vec![],
+                skus: vec![],
             };
         };
-        self.settle(r, shipments, ReservationState::Released)
+        if shipments.is_some() || r.backordered.is_empty() {
+            return self.settle(r, shipments, ReservationState::Released);
+        }
+        // The whole order goes: it waits for nothing any more.
+        let mut skus = Vec::new();
+        for w in &r.backordered {
+            self.add_waiting(&w.sku, -(w.quantity as i64));
+            skus.push(w.sku.clone());
+        }
+        let waited = Reservation {
+            backordered: vec![],
+            ..r.clone()
+        };
+        let mut change = self.settle(&waited, None, ReservationState::Released);
+        if change.reservation.is_none() {
+            change.reservation = Some(Reservation {
+                state: ReservationState::Released,
+                ..waited
+            });
+        }
+        change.skus = skus;
+        change
     }
 
     /// The reserved units of a handed-over shipment (`None`: every open part) leave the
@@ -474,9 +892,15 @@ impl Ledger {
         if touched.is_empty() {
             return Change::default();
         }
+        let mut after = Reservation::with_parts(r.order_id, parts);
+        after.backordered = r.backordered.clone();
+        if !after.backordered.is_empty() && to == ReservationState::Released {
+            after.state = ReservationState::Open;
+        }
         Change {
-            reservation: Some(Reservation::with_parts(r.order_id, parts)),
+            reservation: Some(after),
             touched,
+            skus: vec![],
         }
     }
 
@@ -490,6 +914,7 @@ impl Ledger {
         Change {
             reservation: None,
             touched,
+            skus: vec![],
         }
     }
 
@@ -511,6 +936,7 @@ impl Ledger {
         Ok(Change {
             reservation: None,
             touched: vec![(warehouse.to_string(), sku.to_string())],
+            skus: vec![],
         })
     }
 }

@@ -190,15 +190,16 @@ fn splits_only_when_no_single_warehouse_can_serve() {
         "no single warehouse can serve every line; split: ams 2 of 6 x; rtm 4 of 6 x"
     );
     // Not allowed to split: refused, saying so.
-    let (short, why) = l.allocate(&[lq("x", 6)], &WHOLE).unwrap_err();
-    assert_eq!(short[0].available, 5, "the best single warehouse");
+    let short = l.allocate(&[lq("x", 6)], &WHOLE).unwrap_err();
+    assert!(short.split_refused);
+    assert_eq!(short.shortages[0].available, 5, "the best single warehouse");
     assert_eq!(
-        why,
+        short.reason,
         "no single warehouse can serve every line, and the order may not be split"
     );
     // More than all warehouses together: out of stock, with the total.
-    let (short, _) = l.allocate(&[lq("x", 8)], &ANY).unwrap_err();
-    assert_eq!(short[0].available, 7);
+    let short = l.allocate(&[lq("x", 8)], &ANY).unwrap_err();
+    assert_eq!(short.shortages[0].available, 7);
 }
 
 #[test]
@@ -236,13 +237,13 @@ fn strategies_choose_by_priority_stock_or_country() {
         "par"
     );
     // 9 to NL: ber and ams together have 8, par does not ship there.
-    let (short, _) = l
+    let short = l
         .allocate(
             &[lq("x", 9)],
             &req(AllocationStrategy::Priority, Some("NL")),
         )
         .unwrap_err();
-    assert_eq!(short[0].available, 8);
+    assert_eq!(short.shortages[0].available, 8);
     // Most stock splits from the fullest first.
     let (split, _) = l
         .allocate(

@@ -27,6 +27,13 @@ pub enum Command {
         shipments: Vec<Allocation>,
         reason: String,
     },
+    /// Some lines must wait for stock (each short sku may be backordered, within its cap):
+    /// `held` is what the inventory holds for the order now, `backordered` what it waits for.
+    StockBackordered {
+        held: Vec<Allocation>,
+        backordered: Vec<LineQty>,
+        reason: String,
+    },
     /// The inventory could not serve every line; `reason` says why in words.
     StockUnavailable {
         shortages: Vec<Shortage>,
@@ -85,6 +92,7 @@ impl Command {
         match self {
             Command::Place { .. } => "place",
             Command::StockAllocated { .. } => "stock_allocated",
+            Command::StockBackordered { .. } => "stock_backordered",
             Command::StockUnavailable { .. } => "stock_unavailable",
             Command::RecordPayment { .. } => "record_payment",
             Command::Cancel { .. } => "cancel",

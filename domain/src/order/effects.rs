@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum NotificationKind {
     Confirmed,
+    /// Some lines wait for stock; the order confirms by itself once they arrive.
+    Backordered,
     Shipped,
     OutForDelivery,
     Delivered,
@@ -24,6 +26,7 @@ impl NotificationKind {
     pub fn as_str(self) -> &'static str {
         match self {
             NotificationKind::Confirmed => "confirmed",
+            NotificationKind::Backordered => "backordered",
             NotificationKind::Shipped => "shipped",
             NotificationKind::OutForDelivery => "out_for_delivery",
             NotificationKind::Delivered => "delivered",
@@ -158,6 +161,12 @@ pub fn reactions(after: &Order, events: &[Event]) -> Reactions {
                 ));
                 r.set_timers.extend(payment_timer.clone());
             }
+            Change::Backordered { .. } => r.effects.push(effect(
+                step,
+                EffectKind::Notify {
+                    kind: NotificationKind::Backordered,
+                },
+            )),
             Change::Confirmed => {
                 r.effects.push(effect(
                     step,

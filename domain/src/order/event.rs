@@ -48,6 +48,13 @@ pub enum Change {
         shipments: Vec<Allocation>,
         reason: String,
     },
+    /// Some lines wait for stock; the order stays placed and confirms by itself once they
+    /// are allocated (`Allocated`).
+    Backordered {
+        held: Vec<Allocation>,
+        backordered: Vec<LineQty>,
+        reason: String,
+    },
     StockUnavailable {
         shortages: Vec<Shortage>,
     },
@@ -123,6 +130,7 @@ impl Change {
             Change::Placed { .. } => "placed",
             Change::StockReserved { .. } => "stock_reserved",
             Change::Allocated { .. } => "allocated",
+            Change::Backordered { .. } => "backordered",
             Change::StockUnavailable { .. } => "stock_unavailable",
             Change::PaymentRecorded { .. } => "payment_recorded",
             Change::Confirmed => "confirmed",

@@ -54,6 +54,7 @@ pub fn evolve(state: Option<Order>, e: &Event) -> Option<Order> {
                     reference: None,
                 },
                 stock: StockState::Pending,
+                backordered: vec![],
                 shortages: vec![],
                 shipments: vec![],
                 return_case: None,
@@ -92,7 +93,14 @@ pub fn evolve(state: Option<Order>, e: &Event) -> Option<Order> {
                 }],
             );
         }
-        Change::Allocated { shipments, .. } => allocate(&mut o, shipments),
+        Change::Allocated { shipments, .. } => {
+            allocate(&mut o, shipments);
+            o.backordered.clear();
+        }
+        Change::Backordered { backordered, .. } => {
+            o.stock = StockState::Backordered;
+            o.backordered = backordered.clone();
+        }
         Change::StockUnavailable { shortages } => {
             o.stock = StockState::Unavailable;
             o.shortages = shortages.clone();
@@ -196,7 +204,10 @@ pub fn evolve(state: Option<Order>, e: &Event) -> Option<Order> {
         }
         Change::Cancelled { reason } => {
             o.status = Status::Cancelled;
-            if o.stock == StockState::Reserved || o.stock == StockState::Pending {
+            if matches!(
+                o.stock,
+                StockState::Reserved | StockState::Pending | StockState::Backordered
+            ) {
                 o.stock = StockState::Released;
             }
             for s in o.shipments.iter_mut() {

@@ -204,6 +204,9 @@ pub enum StockState {
     /// Reservation asked of the inventory actor, no answer yet.
     Pending,
     Reserved,
+    /// Some lines wait for stock (backordered); what was available is held. The order confirms
+    /// by itself once the rest arrives.
+    Backordered,
     /// The inventory could not cover every line.
     Unavailable,
     /// The reservation was given back (cancellation).
@@ -400,6 +403,9 @@ pub struct Order {
     pub stock: StockState,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shortages: Vec<Shortage>,
+    /// Units waiting for stock while the order is backordered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backordered: Vec<LineQty>,
     /// One per warehouse the order is allocated to, numbered from 1; none before allocation.
     pub shipments: Vec<Shipment>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -622,6 +622,7 @@ proptest! {
                             if ch.reservation.is_some() { reservation = ch.reservation; }
                             queue.push(match out {
                                 ReserveOutcome::Reserved { shipments, reason } => Command::StockAllocated { shipments, reason },
+                                ReserveOutcome::Backordered { held, backordered, reason } => Command::StockBackordered { held, backordered, reason },
                                 ReserveOutcome::Unavailable { shortages, reason } => Command::StockUnavailable { shortages, reason },
                                 ReserveOutcome::Released => continue,
                             });
@@ -691,7 +692,8 @@ proptest! {
         let open = reservation.as_ref().filter(|r| r.state == ReservationState::Open);
         // The order's view of its stock matches the inventory's record.
         match order.stock {
-            StockState::Reserved => prop_assert!(open.is_some()),
+            StockState::Reserved => prop_assert!(open.is_some_and(|r| r.backordered.is_empty())),
+            StockState::Backordered => prop_assert!(open.is_some_and(|r| !r.backordered.is_empty())),
             StockState::Committed => prop_assert_eq!(reservation.as_ref().map(|r| r.state), Some(ReservationState::Committed)),
             StockState::Released => prop_assert!(open.is_none()),
             StockState::Pending | StockState::Unavailable => prop_assert!(open.is_none()),

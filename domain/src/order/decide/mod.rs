@@ -89,6 +89,11 @@ fn decide_existing(
         Command::StockAllocated { shipments, reason } => {
             Ok(placement::stock_allocated(o, shipments, reason))
         }
+        Command::StockBackordered {
+            held,
+            backordered,
+            reason,
+        } => Ok(placement::stock_backordered(o, held, backordered, reason)),
         Command::StockUnavailable { shortages, reason } => {
             Ok(placement::stock_unavailable(o, shortages, reason))
         }

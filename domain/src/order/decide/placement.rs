@@ -7,8 +7,8 @@ use crate::order::error::{invalid, rejected, DomainError};
 use crate::order::limits;
 use crate::order::validate::text;
 use crate::order::{
-    Allocation, Change, InitialPaymentStatus, NewOrder, Order, PaymentMethod, PaymentStatus,
-    PaymentUpdate, Shortage, Status, StockState,
+    Allocation, Change, InitialPaymentStatus, LineQty, NewOrder, Order, PaymentMethod,
+    PaymentStatus, PaymentUpdate, Shortage, Status, StockState,
 };
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
@@ -40,13 +40,33 @@ pub(super) fn place_existing(o: &Order) -> DomainError {
 
 /// The inventory allocated the order's lines to one or more warehouses.
 pub(super) fn stock_allocated(o: &Order, shipments: &[Allocation], reason: &str) -> Vec<Change> {
-    if o.status != Status::Placed || o.stock != StockState::Pending || shipments.is_empty() {
+    let waiting = matches!(o.stock, StockState::Pending | StockState::Backordered);
+    if o.status != Status::Placed || !waiting || shipments.is_empty() {
         // Late or repeated answer: nothing to do (a cancelled order's reservation was
         // already released, and the inventory refuses to re-reserve it).
         vec![]
     } else {
         vec![Change::Allocated {
             shipments: shipments.to_vec(),
+            reason: reason.to_owned(),
+        }]
+    }
+}
+
+/// Some lines must wait for stock: the order stays placed, backordered. A repeated answer, or
+/// one for an order that moved on, changes nothing.
+pub(super) fn stock_backordered(
+    o: &Order,
+    held: &[Allocation],
+    backordered: &[LineQty],
+    reason: &str,
+) -> Vec<Change> {
+    if o.status != Status::Placed || o.stock != StockState::Pending || backordered.is_empty() {
+        vec![]
+    } else {
+        vec![Change::Backordered {
+            held: held.to_vec(),
+            backordered: backordered.to_vec(),
             reason: reason.to_owned(),
         }]
     }
