@@ -20,25 +20,26 @@
 //! next transition at the same step does not mix with it — for backends that can simulate the
 //! interruption, see [`Place::write_interrupted`]); survival of committed data, outbox
 //! entries and timers over a restart; redelivery of what was not acknowledged; dead letters;
-//! conditional stock writes (all cells or none); that the ledger never oversells with
-//! several writers racing (each on its own handle when the backend allows several, see
-//! [`Place::open_another`]); and that an export imported into a fresh place exports the same
-//! file again and answers every read the same.
+//! conditional stock writes (all cells, sku backorder records and the reservation, or none);
+//! the backorder queue (oldest first, left when filled or cancelled); that the ledger never
+//! oversells with several writers racing (each on its own handle when the backend allows
+//! several, see [`Place::open_another`]); and that an export imported into a fresh place
+//! exports the same file again and answers every read the same.
 
 use crate::domain::inventory::{
-    AllocationRequest, Ledger, Reservation, ReservationState, ReservedPart, StockLevel,
+    AllocationRequest, Backorders, Ledger, Reservation, ReservationState, ReservedPart, StockLevel,
 };
 use crate::domain::warehouse::AllocationStrategy;
 use crate::domain::{
     decide, fold, reactions, Address, Allocation, Booking, CarrierEventKind, Cause, Command,
     Currency, Customer, EffectKind, Event, InitialPaymentStatus, LineQty, NewLine, NewOrder,
     NewPayment, Order, OrderId, Parcel, PaymentMethod, PaymentUpdate, ShipmentRef, Shipping,
-    Status, Timer, TimerKind,
+    Status, StockState, Timer, TimerKind,
 };
 use crate::transfer::{self, TransferError};
 use crate::{
-    Commit, DeadLetter, IdempotencyRecord, OutboxEntry, Result, StockChange, Storage, StorageError,
-    TransferRecord, TransitionWrite,
+    Commit, DeadLetter, IdempotencyRecord, OutboxEntry, Result, SkuWrite, StockChange, Storage,
+    StorageError, TransferRecord, TransitionWrite,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::sync::Arc;
@@ -124,6 +125,14 @@ pub const ALL: &[(&str, Check)] = &[
         "old_records_read_as_one_shipment",
         old_records_read_as_one_shipment,
     ),
+    (
+        "sku_backorders_are_written_conditionally",
+        sku_backorders_are_written_conditionally,
+    ),
+    (
+        "backorder_queue_serves_oldest_first",
+        backorder_queue_serves_oldest_first,
+    ),
 ];
 
 /// Runs every check, in order.
@@ -161,7 +170,9 @@ macro_rules! conformance_tests {
             export_import_round_trip,
             split_orders_are_on_every_pick_list,
             reservations_with_several_parts,
-            old_records_read_as_one_shipment
+            old_records_read_as_one_shipment,
+            sku_backorders_are_written_conditionally,
+            backorder_queue_serves_oldest_first
         );
     };
     (@each $backend:expr, $available:expr; $($name:ident),* $(,)?) => {
@@ -767,6 +778,7 @@ pub fn committed_data_survives_a_restart(backend: &dyn Backend) {
             new: reservation(id, "ams", "SKU-1", 3),
         }),
         restock: None,
+        skus: vec![],
     };
     wait(s.write_stock(&levels).unwrap());
     let outbox_before = messages(&s.claim_outbox().unwrap());
@@ -1023,6 +1035,7 @@ fn reservation(id: OrderId, w: &str, sku: &str, q: u32) -> Reservation {
     Reservation {
         order_id: id,
         parts: vec![part(1, w, sku, q, ReservationState::Open)],
+        backordered: vec![],
         state: ReservationState::Open,
     }
 }
@@ -1095,6 +1108,7 @@ pub fn stock_writes_are_conditional_and_atomic(backend: &dyn Backend) {
             new: reservation(id, "ams", "A", 2),
         }),
         restock: None,
+        skus: vec![],
     };
     assert!(stock_refused(s.write_stock(&stale)));
     assert_eq!(s.stock_level("ams", "A").unwrap(), level(5, 0));
@@ -1108,6 +1122,7 @@ pub fn stock_writes_are_conditional_and_atomic(backend: &dyn Backend) {
             new: reservation(id, "ams", "A", 2),
         }),
         restock: None,
+        skus: vec![],
     };
     wait(s.write_stock(&reserve).unwrap());
     assert_eq!(
@@ -1133,6 +1148,7 @@ pub fn stock_writes_are_conditional_and_atomic(backend: &dyn Backend) {
             },
         }),
         restock: None,
+        skus: vec![],
     };
     wait(s.write_stock(&release).unwrap());
     assert!(stock_refused(s.write_stock(&release)), "released already");
@@ -1141,6 +1157,7 @@ pub fn stock_writes_are_conditional_and_atomic(backend: &dyn Backend) {
         cells: vec![cell("ams", "B", level(7, 0), level(8, 0))],
         reservation: None,
         restock: Some((id, 9)),
+        skus: vec![],
     };
     assert!(!s.restocked(id, 9).unwrap());
     wait(s.write_stock(&restock).unwrap());
@@ -1235,6 +1252,7 @@ pub fn ledger_never_oversells(backend: &dyn Backend) {
                                     new: r,
                                 }),
                                 restock: None,
+                                skus: vec![],
                             };
                             let written = h.write_stock(&write).and_then(|c| {
                                 futures::executor::block_on(std::future::IntoFuture::into_future(c))
@@ -1387,6 +1405,10 @@ fn every_read(s: &dyn Storage, ids: &[OrderId], numbers: &[&str], keys: &[&str])
             &s.picks("ams", Some(id), 100).unwrap(),
         );
         push(
+            format!("backorders after {id}"),
+            &s.backorders(Some(id), 100).unwrap(),
+        );
+        push(
             format!("list_orders before {id}"),
             &s.list_orders(None, Some(id), 100).unwrap(),
         );
@@ -1421,8 +1443,10 @@ fn every_read(s: &dyn Storage, ids: &[OrderId], numbers: &[&str], keys: &[&str])
     for w in ["ams", "rtm"] {
         push(format!("picks {w}"), &s.picks(w, None, 100).unwrap());
     }
+    push("backorders".into(), &s.backorders(None, 100).unwrap());
     push("order_count".into(), &s.order_count().unwrap());
     push("stock_levels".into(), &s.stock_levels().unwrap());
+    push("sku_backorders".into(), &s.sku_backorders().unwrap());
     push(
         "stock_level ams SKU-1".into(),
         &s.stock_level("ams", "SKU-1").unwrap(),
@@ -1537,8 +1561,11 @@ pub fn export_import_round_trip(backend: &dyn Backend) {
     );
     cancelled.commit(&*s);
     assert_eq!(cancelled.after.status, Status::Cancelled);
+    // Backordered: one SKU-3 held at ams, two waiting; in the backorder queue.
+    let waiting = backordered_order(&*s, &[("SKU-3", 3)], &[("ams", &[("SKU-3", 1)])]);
 
-    // The stock ledger: cells, reservations agreeing with them, a restock marker.
+    // The stock ledger: cells, reservations agreeing with them, a restock marker, a sku's
+    // backorder record agreeing with the units waiting.
     let open_res = |id: OrderId, sku: &str, q: u32| reservation(id, "ams", sku, q);
     let reservations = [
         open_res(placed.after.id, "SKU-1", 1),
@@ -1551,6 +1578,10 @@ pub fn export_import_round_trip(backend: &dyn Backend) {
             open_res(cancelled.after.id, "SKU-2", 1),
             ReservationState::Released,
         ),
+        Reservation {
+            backordered: waiting.after.backordered.clone(),
+            ..open_res(waiting.after.id, "SKU-3", 1)
+        },
     ];
     wait(
         s.write_stock(&StockChange {
@@ -1558,6 +1589,11 @@ pub fn export_import_round_trip(backend: &dyn Backend) {
                 cell("ams", "SKU-1", StockLevel::default(), level(10, 1)),
                 cell("ams", "SKU-2", StockLevel::default(), level(4, 2)),
                 cell("rtm", "SKU-1", StockLevel::default(), level(3, 0)),
+                cell("ams", "SKU-3", StockLevel::default(), level(1, 1)),
+            ],
+            skus: vec![
+                sku_write("SKU-3", Backorders::default(), backorders(true, 5, 2)),
+                sku_write("SKU-1", Backorders::default(), backorders(false, 0, 0)),
             ],
             ..StockChange::default()
         })
@@ -1623,6 +1659,7 @@ pub fn export_import_round_trip(backend: &dyn Backend) {
         &packed_booked.after,
         &received.after,
         &cancelled.after,
+        &waiting.after,
     ]
     .iter()
     .map(|o| o.id)
@@ -1647,6 +1684,7 @@ pub fn export_import_round_trip(backend: &dyn Backend) {
             "order",
             "idempotency",
             "stock",
+            "backorders",
             "reservation",
             "restock",
             "outbox",
@@ -1673,6 +1711,7 @@ pub fn export_import_round_trip(backend: &dyn Backend) {
     let t = open(&*to);
     let counts = transfer::import(&*t, &mut &first[..]).expect("the export imports");
     assert_eq!(counts.order, ids.len() as u64);
+    assert_eq!(counts.backorders, 2);
     assert_eq!(counts.total(), records.len() as u64);
     let t = reopen(&*to, t);
     let second = export_bytes(&*t);
@@ -1904,6 +1943,7 @@ pub fn reservations_with_several_parts(backend: &dyn Backend) {
             part(1, "ams", "SKU-1", 1, ReservationState::Open),
             part(2, "rtm", "SKU-2", 2, ReservationState::Open),
         ],
+        backordered: vec![],
         state: ReservationState::Open,
     };
     wait(
@@ -1917,6 +1957,7 @@ pub fn reservations_with_several_parts(backend: &dyn Backend) {
                 new: two.clone(),
             }),
             restock: None,
+            skus: vec![],
         })
         .expect("the write applies"),
     );
@@ -1932,6 +1973,7 @@ pub fn reservations_with_several_parts(backend: &dyn Backend) {
             new: one_left.clone(),
         }),
         restock: None,
+        skus: vec![],
     };
     // Expected values that differ from the stored record: none, the single-part record of
     // shipment 1 alone, the parts in another order.
@@ -1965,6 +2007,7 @@ pub fn reservations_with_several_parts(backend: &dyn Backend) {
             new: settled_two.clone(),
         }),
         restock: None,
+        skus: vec![],
     };
     assert!(stock_refused(s.write_stock(&release(two.clone()))));
     wait(
@@ -2061,6 +2104,7 @@ pub fn old_records_read_as_one_shipment(backend: &dyn Backend) {
         Reservation {
             order_id: id,
             parts: vec![part(1, "ams", "SKU-1", 2, ReservationState::Open)],
+            backordered: vec![],
             state: ReservationState::Open,
         }
     );
@@ -2073,6 +2117,7 @@ pub fn old_records_read_as_one_shipment(backend: &dyn Backend) {
                 new: committed.clone(),
             }),
             restock: None,
+            skus: vec![],
         })
         .expect("the write applies against the record as stored"),
     );
@@ -2107,3 +2152,412 @@ const V1_EXPORT: &str = concat!(
     r#"{"type":"end","counts":{"order":2,"stock":1,"reservation":1,"outbox":1}}"#,
     "\n"
 );
+
+// ---- backorders -----------------------------------------------------------------------------
+
+fn backorders(allowed: bool, cap: i64, waiting: i64) -> Backorders {
+    Backorders {
+        allowed,
+        cap,
+        waiting,
+    }
+}
+
+fn sku_write(sku: &str, expected: Backorders, new: Backorders) -> SkuWrite {
+    SkuWrite {
+        sku: sku.into(),
+        expected,
+        new,
+    }
+}
+
+/// One sku's stored backorder record (the default when it has none).
+fn sku_record(s: &dyn Storage, sku: &str) -> Backorders {
+    s.sku_backorders()
+        .expect("sku_backorders")
+        .into_iter()
+        .find(|(k, _)| k == sku)
+        .map(|(_, b)| b)
+        .unwrap_or_default()
+}
+
+fn qty(sku: &str, quantity: u32) -> LineQty {
+    LineQty {
+        sku: sku.into(),
+        quantity,
+    }
+}
+
+/// The inventory's answer holding `held` (one shipment per warehouse, numbered from 1) and
+/// backordering the rest of `order`'s lines.
+fn backordered_answer(order: &Order, held: &[(&str, &[(&str, u32)])]) -> Command {
+    let Command::StockAllocated {
+        shipments: held, ..
+    } = allocated(order, held)
+    else {
+        unreachable!("`allocated` answers with an allocation")
+    };
+    let waiting = order
+        .lines
+        .iter()
+        .map(|l| {
+            let got: u32 = held
+                .iter()
+                .flat_map(|a| a.lines.iter())
+                .filter(|x| x.sku == l.sku)
+                .map(|x| x.quantity)
+                .sum();
+            qty(&l.sku, l.quantity - got)
+        })
+        .filter(|l| l.quantity > 0)
+        .collect();
+    Command::StockBackordered {
+        held,
+        backordered: waiting,
+        reason: "out of stock (backordered)".into(),
+    }
+}
+
+/// A cash-on-delivery order placed and backordered, holding `held`: in the backorder queue.
+fn backordered_order(
+    s: &dyn Storage,
+    lines: &[(&str, u32)],
+    held: &[(&str, &[(&str, u32)])],
+) -> Step {
+    let placed = Step::place(new_order(lines, PaymentMethod::Cod), t0());
+    placed.commit(s);
+    let waits = placed.then(
+        backordered_answer(&placed.after, held),
+        Cause::InventoryActor,
+        t0() + Duration::seconds(1),
+    );
+    waits.commit(s);
+    assert_eq!(waits.after.status, Status::Placed);
+    assert_eq!(waits.after.stock, StockState::Backordered);
+    waits
+}
+
+/// Skus' backorder records are written only against what is stored (a sku never written
+/// counts as the default), all together with the cells, the reservation (which may hold units
+/// waiting for stock) and the restock marker, or not at all; they are listed by sku, survive a
+/// restart and travel through an export, as does a reservation's `backordered`.
+pub fn sku_backorders_are_written_conditionally(backend: &dyn Backend) {
+    let place = backend.create();
+    let s = open(&*place);
+    assert!(
+        s.sku_backorders().unwrap().is_empty(),
+        "no sku has a record"
+    );
+
+    // Two skus at once, listed by sku in byte order ("B" before "a").
+    let allow = StockChange {
+        skus: vec![
+            sku_write("a", Backorders::default(), backorders(true, 2, 0)),
+            sku_write("B", Backorders::default(), backorders(true, 5, 0)),
+        ],
+        ..StockChange::default()
+    };
+    assert!(
+        !allow.is_empty(),
+        "a change of sku records alone is a change"
+    );
+    wait(s.write_stock(&allow).unwrap());
+    assert_eq!(
+        s.sku_backorders().unwrap(),
+        vec![
+            ("B".to_string(), backorders(true, 5, 0)),
+            ("a".to_string(), backorders(true, 2, 0)),
+        ]
+    );
+    assert!(
+        stock_refused(s.write_stock(&allow)),
+        "a written sku no longer holds the default"
+    );
+
+    // An order holds one `a` and waits for three `B`: the cell, the reservation with its
+    // waiting lines and `B`'s waiting units, in one change.
+    wait(
+        s.write_stock(&StockChange {
+            cells: vec![cell("ams", "a", StockLevel::default(), level(4, 0))],
+            ..StockChange::default()
+        })
+        .unwrap(),
+    );
+    let id = OrderId::now_v7();
+    let held = Reservation {
+        backordered: vec![qty("B", 3)],
+        ..reservation(id, "ams", "a", 1)
+    };
+    let backorder = StockChange {
+        cells: vec![cell("ams", "a", level(4, 0), level(4, 1))],
+        reservation: Some(crate::ReservationWrite {
+            expected: None,
+            new: held.clone(),
+        }),
+        restock: None,
+        skus: vec![sku_write(
+            "B",
+            backorders(true, 5, 0),
+            backorders(true, 5, 3),
+        )],
+    };
+    let unchanged = |s: &dyn Storage| {
+        assert_eq!(s.stock_level("ams", "a").unwrap(), level(4, 0));
+        assert_eq!(s.reservation(id).unwrap(), None);
+        assert_eq!(sku_record(s, "B"), backorders(true, 5, 0));
+        assert_eq!(sku_record(s, "a"), backorders(true, 2, 0));
+    };
+    // A stale sku record refuses everything, cells and reservation included.
+    let stale_sku = StockChange {
+        skus: vec![sku_write(
+            "B",
+            backorders(true, 5, 1),
+            backorders(true, 5, 4),
+        )],
+        ..backorder.clone()
+    };
+    assert!(
+        stock_refused(s.write_stock(&stale_sku)),
+        "a stale sku record"
+    );
+    unchanged(&*s);
+    // One stale sku among two: neither is written.
+    let one_stale = StockChange {
+        skus: vec![
+            sku_write("B", backorders(false, 5, 0), backorders(true, 6, 0)),
+            sku_write("a", backorders(true, 2, 0), backorders(true, 3, 0)),
+        ],
+        ..StockChange::default()
+    };
+    assert!(stock_refused(s.write_stock(&one_stale)), "one stale sku");
+    unchanged(&*s);
+    // A stale cell refuses the sku records with it.
+    let stale_cell = StockChange {
+        cells: vec![cell("ams", "a", level(9, 0), level(9, 1))],
+        ..backorder.clone()
+    };
+    assert!(stock_refused(s.write_stock(&stale_cell)), "a stale cell");
+    unchanged(&*s);
+    // Against what is stored: all of it.
+    wait(s.write_stock(&backorder).unwrap());
+    assert_eq!(s.stock_level("ams", "a").unwrap(), level(4, 1));
+    assert_eq!(s.reservation(id).unwrap(), Some(held.clone()));
+    assert_eq!(sku_record(&*s, "B"), backorders(true, 5, 3));
+
+    // Stock arrives at rtm and fills the order: its units stop waiting. The write holds
+    // against the reservation as stored (with its waiting lines), and only against that.
+    wait(
+        s.write_stock(&StockChange {
+            cells: vec![cell("rtm", "B", StockLevel::default(), level(3, 0))],
+            restock: Some((id, 7)),
+            ..StockChange::default()
+        })
+        .unwrap(),
+    );
+    let filled = Reservation {
+        parts: vec![
+            part(1, "ams", "a", 1, ReservationState::Open),
+            part(2, "rtm", "B", 3, ReservationState::Open),
+        ],
+        backordered: vec![],
+        ..held.clone()
+    };
+    let fill = |expected: Reservation| StockChange {
+        cells: vec![cell("rtm", "B", level(3, 0), level(3, 3))],
+        reservation: Some(crate::ReservationWrite {
+            expected: Some(expected),
+            new: filled.clone(),
+        }),
+        restock: None,
+        skus: vec![sku_write(
+            "B",
+            backorders(true, 5, 3),
+            backorders(true, 5, 0),
+        )],
+    };
+    let without_waiting = Reservation {
+        backordered: vec![],
+        ..held.clone()
+    };
+    assert!(
+        stock_refused(s.write_stock(&fill(without_waiting))),
+        "the stored reservation waits for units"
+    );
+    assert_eq!(sku_record(&*s, "B"), backorders(true, 5, 3));
+    wait(s.write_stock(&fill(held.clone())).unwrap());
+    // Another order waits with nothing held (its record keeps only what it waits for).
+    let other = OrderId::now_v7();
+    let only_waiting = Reservation {
+        order_id: other,
+        parts: vec![],
+        backordered: vec![qty("B", 2)],
+        state: ReservationState::Open,
+    };
+    wait(
+        s.write_stock(&StockChange {
+            reservation: Some(crate::ReservationWrite {
+                expected: None,
+                new: only_waiting.clone(),
+            }),
+            skus: vec![sku_write(
+                "B",
+                backorders(true, 5, 0),
+                backorders(true, 5, 2),
+            )],
+            ..StockChange::default()
+        })
+        .unwrap(),
+    );
+
+    // After a restart: all of it, as written.
+    let s = reopen(&*place, s);
+    let skus = vec![
+        ("B".to_string(), backorders(true, 5, 2)),
+        ("a".to_string(), backorders(true, 2, 0)),
+    ];
+    assert_eq!(s.sku_backorders().unwrap(), skus);
+    assert_eq!(s.reservation(id).unwrap(), Some(filled.clone()));
+    assert_eq!(s.reservation(other).unwrap(), Some(only_waiting.clone()));
+    assert_eq!(s.stock_level("rtm", "B").unwrap(), level(3, 3));
+    assert!(s.restocked(id, 7).unwrap());
+
+    // Through an export: the records and the waiting reservation read the same elsewhere, and
+    // the copy exports the same file.
+    let first = export_bytes(&*s);
+    let to = backend.create();
+    let t = open(&*to);
+    let counts = transfer::import(&*t, &mut &first[..]).expect("the export imports");
+    assert_eq!(counts.backorders, 2);
+    let t = reopen(&*to, t);
+    assert_eq!(t.sku_backorders().unwrap(), skus);
+    assert_eq!(t.reservation(id).unwrap(), Some(filled));
+    assert_eq!(t.reservation(other).unwrap(), Some(only_waiting.clone()));
+    assert_eq!(records_of(&first), records_of(&export_bytes(&*t)));
+    assert!(matches!(
+        transfer::ensure_empty(&*t),
+        Err(TransferError::TargetNotEmpty(_))
+    ));
+    // The copy goes on: the waiting order is filled there against its record as imported.
+    wait(
+        t.write_stock(&StockChange {
+            reservation: Some(crate::ReservationWrite {
+                expected: Some(only_waiting.clone()),
+                new: Reservation {
+                    parts: vec![part(1, "rtm", "B", 2, ReservationState::Open)],
+                    backordered: vec![],
+                    ..only_waiting
+                },
+            }),
+            skus: vec![sku_write(
+                "B",
+                backorders(true, 5, 2),
+                backorders(true, 5, 0),
+            )],
+            ..StockChange::default()
+        })
+        .expect("the write applies against the imported records"),
+    );
+    assert_eq!(sku_record(&*t, "B"), backorders(true, 5, 0));
+}
+
+/// The backorder queue holds the orders waiting for stock (placed and backordered), oldest
+/// first, paged by id; an order leaves it when it is allocated or cancelled; it survives a
+/// restart and an export. A transition interrupted before its commit point puts nothing in it.
+pub fn backorder_queue_serves_oldest_first(backend: &dyn Backend) {
+    let place = backend.create();
+    let s = open(&*place);
+    let ids = |orders: Vec<Order>| orders.iter().map(|o| o.id).collect::<Vec<_>>();
+    assert!(s.backorders(None, 10).unwrap().is_empty());
+
+    // Not waiting: placed and pending, and confirmed.
+    let pending = Step::place(new_order(&[("SKU-1", 1)], PaymentMethod::Cod), t0());
+    pending.commit(&*s);
+    confirmed_order(&*s, &[("SKU-1", 1)]);
+    // Waiting: nothing held; SKU-2 held at ams; nothing held.
+    let first = backordered_order(&*s, &[("SKU-1", 2)], &[]);
+    let second = backordered_order(
+        &*s,
+        &[("SKU-1", 1), ("SKU-2", 1)],
+        &[("ams", &[("SKU-2", 1)])],
+    );
+    let third = backordered_order(&*s, &[("SKU-1", 4)], &[]);
+    let mut queue: Vec<&Step> = vec![&first, &second, &third];
+    queue.sort_by_key(|w| w.after.id);
+    let queued: Vec<OrderId> = queue.iter().map(|w| w.after.id).collect();
+    assert_eq!(
+        s.backorders(None, 10).unwrap(),
+        queue.iter().map(|w| w.after.clone()).collect::<Vec<_>>(),
+        "the waiting orders, oldest first, as committed"
+    );
+    assert_eq!(ids(s.backorders(None, 2).unwrap()), queued[..2]);
+    assert_eq!(ids(s.backorders(Some(queued[0]), 10).unwrap()), queued[1..]);
+    assert_eq!(ids(s.backorders(Some(queued[1]), 1).unwrap()), queued[2..]);
+    assert!(s.backorders(Some(queued[2]), 10).unwrap().is_empty());
+    assert!(s.backorders(None, 0).unwrap().is_empty());
+
+    // A backorder interrupted before its commit point is not in the queue.
+    let would_wait = pending.then(
+        backordered_answer(&pending.after, &[]),
+        Cause::InventoryActor,
+        t0() + Duration::seconds(2),
+    );
+    if place.write_interrupted(&would_wait.write()).unwrap() {
+        assert_eq!(ids(s.backorders(None, 10).unwrap()), queued);
+    }
+
+    // The oldest is filled (and, paid on delivery, confirmed): it leaves. The next is
+    // cancelled: it leaves.
+    let oldest = queue[0];
+    let filled = oldest.then(
+        allocated(
+            &oldest.after,
+            &[(
+                "ams",
+                &oldest
+                    .after
+                    .lines
+                    .iter()
+                    .map(|l| (l.sku.as_str(), l.quantity))
+                    .collect::<Vec<_>>(),
+            )],
+        ),
+        Cause::InventoryActor,
+        t0() + Duration::hours(1),
+    );
+    filled.commit(&*s);
+    assert_eq!(filled.after.status, Status::Confirmed);
+    assert_eq!(ids(s.backorders(None, 10).unwrap()), queued[1..]);
+    let cancelled = queue[1].then(
+        Command::Cancel {
+            reason: "waited too long".into(),
+        },
+        Cause::Storefront,
+        t0() + Duration::hours(2),
+    );
+    cancelled.commit(&*s);
+    let last = queue[2].after.clone();
+    assert_eq!(s.backorders(None, 10).unwrap(), vec![last.clone()]);
+
+    // After a restart, and in a copy made by an export.
+    let s = reopen(&*place, s);
+    assert_eq!(s.backorders(None, 10).unwrap(), vec![last.clone()]);
+    let to = backend.create();
+    let t = open(&*to);
+    transfer::import(&*t, &mut &export_bytes(&*s)[..]).expect("the export imports");
+    let t = reopen(&*to, t);
+    assert_eq!(t.backorders(None, 10).unwrap(), vec![last.clone()]);
+    assert!(t.backorders(Some(last.id), 10).unwrap().is_empty());
+    // The copy goes on: filled there, the last one leaves its queue.
+    let done = queue[2].then(
+        allocated(&last, &[("rtm", &[("SKU-1", 4)])]),
+        Cause::InventoryActor,
+        t0() + Duration::hours(3),
+    );
+    assert_eq!(
+        t.load_order_for_update(last.id).unwrap().as_ref(),
+        Some(&last)
+    );
+    done.commit(&*t);
+    assert!(t.backorders(None, 10).unwrap().is_empty());
+    assert_eq!(s.backorders(None, 10).unwrap(), vec![last]);
+}

@@ -1,5 +1,6 @@
 //! The secondary indexes of an order, derived in one place: the status list it is in, its
-//! tracking token, the pick lists it is on and the carrier tracking numbers that find it.
+//! tracking token, the pick lists it is on, the carrier tracking numbers that find it and
+//! whether it is in the backorder queue.
 //!
 //! Backends store what [`OrderIndex::of`] returns and never re-derive a domain rule: a
 //! transition moves an order from `OrderIndex::of(before)` to `OrderIndex::of(after)`, and
@@ -8,9 +9,11 @@
 //! ahead of a snapshot that did not commit) check it against `OrderIndex::of(snapshot)`.
 //!
 //! An order may be on several warehouses' pick lists (one per shipment still to pick) and have
-//! several tracking numbers (one per booked shipment).
+//! several tracking numbers (one per booked shipment). The backorder queue holds the orders
+//! waiting for stock — placed and backordered — which the engine serves oldest first when stock
+//! arrives.
 
-use crate::domain::{Order, ShipmentStatus, Status};
+use crate::domain::{Order, ShipmentStatus, Status, StockState};
 
 /// Where an order is found besides its id. Borrows from the order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +25,8 @@ pub struct OrderIndex<'a> {
     pub picks: Vec<&'a str>,
     /// Every shipment's booked tracking number. Sorted, no duplicates.
     pub tracking_numbers: Vec<&'a str>,
+    /// In the backorder queue: the order is placed and waits for stock (backordered).
+    pub backordered: bool,
 }
 
 impl<'a> OrderIndex<'a> {
@@ -51,6 +56,7 @@ impl<'a> OrderIndex<'a> {
             tracking_token: &o.tracking_token,
             picks,
             tracking_numbers,
+            backordered: o.status == Status::Placed && o.stock == StockState::Backordered,
         }
     }
 
@@ -106,6 +112,10 @@ pub struct IndexChanges<'a> {
     pub token_added: Option<&'a str>,
     pub picks: Changes<'a>,
     pub tracking_numbers: Changes<'a>,
+    /// The order joins the backorder queue.
+    pub backorder_added: bool,
+    /// The order leaves the backorder queue.
+    pub backorder_removed: bool,
 }
 
 impl<'a> IndexChanges<'a> {
@@ -113,6 +123,7 @@ impl<'a> IndexChanges<'a> {
         let b = before.map(OrderIndex::of);
         let a = OrderIndex::of(after);
         let status_changed = b.as_ref().map(|b| b.status) != Some(a.status);
+        let was_backordered = b.as_ref().is_some_and(|b| b.backordered);
         IndexChanges {
             status_removed: b.as_ref().map(|b| b.status).filter(|_| status_changed),
             status_added: status_changed.then_some(a.status),
@@ -122,6 +133,8 @@ impl<'a> IndexChanges<'a> {
                 b.as_ref().map(|b| &b.tracking_numbers[..]),
                 &a.tracking_numbers,
             ),
+            backorder_added: a.backordered && !was_backordered,
+            backorder_removed: was_backordered && !a.backordered,
         }
     }
 }
@@ -129,6 +142,51 @@ impl<'a> IndexChanges<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conformance::{allocated, new_order, t0, Step};
+    use crate::domain::{Cause, Command, LineQty, PaymentMethod};
+
+    #[test]
+    fn an_order_is_in_the_backorder_queue_while_placed_and_backordered() {
+        let placed = Step::place(new_order(&[("A", 1), ("B", 2)], PaymentMethod::Cod), t0());
+        assert!(!OrderIndex::of(&placed.after).backordered);
+        let waits = placed.then(
+            Command::StockBackordered {
+                held: vec![],
+                backordered: vec![LineQty {
+                    sku: "B".into(),
+                    quantity: 2,
+                }],
+                reason: "out of stock: B".into(),
+            },
+            Cause::InventoryActor,
+            t0(),
+        );
+        assert!(OrderIndex::of(&waits.after).backordered);
+        let joins = IndexChanges::of(Some(&placed.after), &waits.after);
+        assert!(joins.backorder_added && !joins.backorder_removed);
+        // Still waiting after another transition: no change.
+        let still = IndexChanges::of(Some(&waits.after), &waits.after);
+        assert!(!still.backorder_added && !still.backorder_removed);
+
+        let filled = waits.then(
+            allocated(&waits.after, &[("ams", &[("A", 1), ("B", 2)])]),
+            Cause::InventoryActor,
+            t0(),
+        );
+        assert!(!OrderIndex::of(&filled.after).backordered);
+        let leaves = IndexChanges::of(Some(&waits.after), &filled.after);
+        assert!(leaves.backorder_removed && !leaves.backorder_added);
+
+        let cancelled = waits.then(
+            Command::Cancel {
+                reason: "too long".into(),
+            },
+            Cause::Storefront,
+            t0(),
+        );
+        assert!(!OrderIndex::of(&cancelled.after).backordered);
+        assert!(IndexChanges::of(Some(&waits.after), &cancelled.after).backorder_removed);
+    }
 
     #[test]
     fn changes_name_what_came_and_went() {

@@ -26,8 +26,9 @@
 //!   stay until acknowledged (`ack_*`); a restart (reopen) hands out again what was not
 //!   acknowledged. Receivers recognise repeats.
 //! * **The stock ledger never oversells.** [`Storage::write_stock`] applies new absolute
-//!   values only if every touched cell (and the reservation, and the restock marker) still
-//!   holds what the caller decided against, all at once; otherwise it fails with
+//!   values only if every touched cell (and the reservation, the restock marker and the skus'
+//!   backorder records) still holds what the caller decided against, all at once; otherwise it
+//!   fails with
 //!   [`StorageError::Conflict`] and the caller reloads and decides again. Several writers (or
 //!   nodes) can therefore share a ledger.
 //!
@@ -54,7 +55,7 @@ pub use transfer::{OrderTransfer, StoredTransition, TransferRecord};
 pub use types::*;
 
 use chrono::{DateTime, Utc};
-use domain::inventory::{Reservation, StockLevel};
+use domain::inventory::{Backorders, Reservation, StockLevel};
 use domain::{Event, Order, OrderId, Status, Timer};
 use std::path::Path;
 
@@ -174,6 +175,11 @@ pub trait Storage: Send + Sync + 'static {
     /// Confirmed orders reserved at `warehouse`, oldest first, strictly after `after`.
     fn picks(&self, warehouse: &str, after: Option<OrderId>, limit: usize) -> Result<Vec<Order>>;
 
+    /// The backorder queue: orders waiting for stock (placed and backordered, as
+    /// [`index::OrderIndex`] derives it), oldest first (by id: UUIDv7), strictly after `after`,
+    /// at most `limit`. First placed, first served.
+    fn backorders(&self, after: Option<OrderId>, limit: usize) -> Result<Vec<Order>>;
+
     /// The record of an `Idempotency-Key`'s first use, if its transition committed.
     fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>>;
 
@@ -244,8 +250,13 @@ pub trait Storage: Send + Sync + 'static {
     /// Whether the restock of (order, step) was done.
     fn restocked(&self, id: OrderId, step: u32) -> Result<bool>;
 
-    /// Applies a stock change atomically if every cell, the reservation and the restock
-    /// marker still hold the expected values; otherwise changes nothing and fails with
+    /// Every sku's backorder record (whether it may be backordered, its cap, the units waiting
+    /// now), by sku. A sku never written has none (it counts as `Backorders::default()`).
+    fn sku_backorders(&self) -> Result<Vec<(String, Backorders)>>;
+
+    /// Applies a stock change atomically if every cell, the reservation, the restock marker and
+    /// every sku's backorder record still hold the expected values; otherwise changes nothing
+    /// and fails with
     /// [`StorageError::Conflict`] — at once, or when its commit is awaited (a backend may
     /// queue stock writes and check them later, in the order they were made; a write decided
     /// on top of a refused one then expects values that are not there, and is refused too).
@@ -258,7 +269,7 @@ pub trait Storage: Send + Sync + 'static {
     /// Hands every committed record to `sink`, one at a time, in this order (the order of an
     /// export file, see [`transfer`]): orders by id, each with its history as stored (one
     /// element per transition); idempotency records by key; stock cells by (warehouse, sku);
-    /// reservations by order; restock markers by (order, step); outbox entries by (order,
+    /// skus' backorder records by sku; reservations by order; restock markers by (order, step); outbox entries by (order,
     /// step, kind, channel), with their retry state; timers by (due, order); dead letters by
     /// message id, each with its outbox entry. Only what the reads of this interface show:
     /// nothing a transition left ahead of its commit point, no stock journal.
@@ -271,7 +282,8 @@ pub trait Storage: Send + Sync + 'static {
     /// Stores one exported record as it was, so every read answers as it did in the store it
     /// came from: an order keeps its id, version, tracking token and tracking number, its
     /// history grouped per transition exactly as given (so [`Storage::history_json`] reads the
-    /// same bytes), and its index entries (status, pick list, token, tracking number).
+    /// same bytes), and its index entries (status, pick list, token, tracking number, backorder
+    /// queue).
     /// Records that refer to an order (idempotency, outbox entry, timer) must come after it.
     ///
     /// Importing a record that is stored already, identically (the very same order with the

@@ -10,7 +10,7 @@
 //! mutex, so there is never anything half-written to ignore; the single writer is checked
 //! (`before`'s version must be the stored one).
 
-use crate::domain::inventory::{Reservation, StockLevel};
+use crate::domain::inventory::{Backorders, Reservation, StockLevel};
 use crate::domain::{Event, Order, OrderId, Status, Timer, TimerKind};
 use crate::index::{IndexChanges, OrderIndex};
 use crate::{
@@ -41,10 +41,14 @@ struct State {
     tracking: HashMap<String, OrderId>,
     /// (warehouse, order): the pick lists.
     picks: BTreeSet<(String, OrderId)>,
+    /// The backorder queue, oldest first.
+    backorders: BTreeSet<OrderId>,
     dead: BTreeMap<String, Vec<u8>>,
     stock: BTreeMap<(String, String), StockLevel>,
     reservations: HashMap<OrderId, Reservation>,
     restocked: HashSet<(OrderId, u32)>,
+    /// Each sku's backorder record.
+    skus: BTreeMap<String, Backorders>,
     writes: u64,
 }
 
@@ -149,6 +153,14 @@ impl MemoryStorage {
                 )));
             }
         }
+        for w in &change.skus {
+            if s.skus.get(&w.sku).copied().unwrap_or_default() != w.expected {
+                return Err(StorageError::Conflict(format!(
+                    "the backorder record of {} changed",
+                    w.sku
+                )));
+            }
+        }
         for c in &change.cells {
             s.stock.insert((c.warehouse.clone(), c.sku.clone()), c.new);
         }
@@ -157,6 +169,9 @@ impl MemoryStorage {
         }
         if let Some(marker) = change.restock {
             s.restocked.insert(marker);
+        }
+        for w in &change.skus {
+            s.skus.insert(w.sku.clone(), w.new);
         }
         s.writes += 1;
         Ok(Commit::durable())
@@ -218,6 +233,12 @@ impl State {
                 warehouse: warehouse.clone(),
                 sku: sku.clone(),
                 level: *level,
+            });
+        }
+        for (sku, backorders) in &self.skus {
+            out.push(TransferRecord::Backorders {
+                sku: sku.clone(),
+                backorders: *backorders,
             });
         }
         let mut reservations: Vec<&Reservation> = self.reservations.values().collect();
@@ -317,6 +338,16 @@ impl State {
                     self.stock.insert(key, *level);
                 }
             }
+            TransferRecord::Backorders { sku, backorders } => {
+                let stored = self.skus.get(sku).copied();
+                if !same(
+                    format!("the backorder record of {sku}"),
+                    stored,
+                    *backorders,
+                )? {
+                    self.skus.insert(sku.clone(), *backorders);
+                }
+            }
             TransferRecord::Reservation(r) => {
                 let stored = self.reservations.get(&r.order_id).cloned();
                 if !same(
@@ -390,6 +421,12 @@ impl State {
         }
         for tn in &c.tracking_numbers.added {
             self.tracking.insert(tn.to_string(), id);
+        }
+        if c.backorder_removed {
+            self.backorders.remove(&id);
+        }
+        if c.backorder_added {
+            self.backorders.insert(id);
         }
     }
 
@@ -550,6 +587,26 @@ impl Storage for MemoryStorage {
         Ok(out)
     }
 
+    fn backorders(&self, after: Option<OrderId>, limit: usize) -> Result<Vec<Order>> {
+        let s = self.state();
+        let lower = match after {
+            Some(a) => std::ops::Bound::Excluded(a),
+            None => std::ops::Bound::Unbounded,
+        };
+        let mut out = Vec::new();
+        for id in s
+            .backorders
+            .range((lower, std::ops::Bound::Unbounded))
+            .take(limit)
+        {
+            if let Some(o) = s.order(*id)? {
+                debug_assert!(OrderIndex::of(&o).backordered);
+                out.push(o);
+            }
+        }
+        Ok(out)
+    }
+
     fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>> {
         self.state()
             .idempotency
@@ -676,6 +733,15 @@ impl Storage for MemoryStorage {
 
     fn restocked(&self, id: OrderId, step: u32) -> Result<bool> {
         Ok(self.state().restocked.contains(&(id, step)))
+    }
+
+    fn sku_backorders(&self) -> Result<Vec<(String, Backorders)>> {
+        Ok(self
+            .state()
+            .skus
+            .iter()
+            .map(|(sku, b)| (sku.clone(), *b))
+            .collect())
     }
 
     fn write_stock(&self, change: &StockChange) -> Result<Commit> {

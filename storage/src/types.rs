@@ -1,6 +1,6 @@
 //! The values that cross the storage interface.
 
-use crate::domain::inventory::{Reservation, StockLevel};
+use crate::domain::inventory::{Backorders, Reservation, StockLevel};
 use crate::domain::{Effect, Event, Order, OrderId, Timer};
 use chrono::{DateTime, Utc};
 
@@ -115,6 +115,16 @@ pub struct ReservationWrite {
     pub new: Reservation,
 }
 
+/// One sku's new backorder record, written only if the stored record still equals `expected`
+/// (a sku never written counts as `Backorders::default()`: not backorderable, cap 0, nothing
+/// waiting).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkuWrite {
+    pub sku: String,
+    pub expected: Backorders,
+    pub new: Backorders,
+}
+
 /// One change to the stock ledger: new absolute values, each conditional on the value it was
 /// decided against, applied all together or not at all (see [`crate::Storage::write_stock`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -123,11 +133,16 @@ pub struct StockChange {
     pub reservation: Option<ReservationWrite>,
     /// Marks the restock of (order, step) as done; conditional on it not being done yet.
     pub restock: Option<(OrderId, u32)>,
+    /// The skus' backorder records the change touched (policy, cap, units waiting).
+    pub skus: Vec<SkuWrite>,
 }
 
 impl StockChange {
     pub fn is_empty(&self) -> bool {
-        self.cells.is_empty() && self.reservation.is_none() && self.restock.is_none()
+        self.cells.is_empty()
+            && self.reservation.is_none()
+            && self.restock.is_none()
+            && self.skus.is_empty()
     }
 }
 

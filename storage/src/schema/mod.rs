@@ -29,15 +29,17 @@
 //! Orders got shipments of their own (see [`v2`]'s doc for the field-level list): the snapshot
 //! lost its order-level `warehouse` and its lines' `picked` and keeps one entry per shipment
 //! with its own lines, picks, status, booking and scans; events and outbox actions gained new
-//! kinds and optional `shipment` fields; a reservation holds one part per shipment. Types that
-//! did not change (customer, address, money, booking, parcel, idempotency records, stock levels,
-//! …) are v1's, reused.
+//! kinds and optional `shipment` fields; a reservation holds one part per shipment. Backorders
+//! came with it (v2 was extended before its release): the snapshot's and the reservation's
+//! `backordered` lines, the `backordered` stock state, event and notification kinds, and a
+//! record per sku ([`encode_backorders`]). Types that did not change (customer, address, money,
+//! booking, parcel, idempotency records, stock levels, …) are v1's, reused.
 //!
 //! * **Writing**: every `encode_*` writes `2` + v2, except [`encode_reservation`], which writes
 //!   `1` + v1 — exactly the bytes the release before wrote — whenever the reservation fits v1
-//!   (one part, shipment 1, in the record's state; or a tombstone). The PostgreSQL stock
-//!   function compares stored reservation *bytes* with the expected record's encoding, so a
-//!   reservation written before the upgrade still compares equal after it.
+//!   (one part, shipment 1, in the record's state, nothing backordered; or a tombstone). The
+//!   PostgreSQL stock function compares stored reservation *bytes* with the expected record's
+//!   encoding, so a reservation written before the upgrade still compares equal after it.
 //! * **Reading**: `1` (and unmarked) through v1, converted into today's domain as folding the
 //!   order's v1 history with today's `evolve` would (an order at a warehouse becomes one
 //!   shipment, id 1; events and actions without a shipment keep the meaning `None` has);
@@ -56,7 +58,7 @@
 pub mod v1;
 pub mod v2;
 
-use crate::domain::inventory::{Reservation, StockLevel};
+use crate::domain::inventory::{Backorders, Reservation, StockLevel};
 use crate::domain::{Event, Order};
 use crate::{DeadLetter, EventsJson, IdempotencyRecord, OutboxEntry, Result, StorageError};
 use serde::{Deserialize, Serialize};
@@ -245,6 +247,18 @@ pub fn decode_reservation(bytes: &[u8]) -> Result<Reservation> {
     match split_version(bytes)? {
         (1, body) => Ok(serde_json::from_slice::<v1::Reservation<'static>>(body)?.into()),
         (2, body) => Ok(serde_json::from_slice::<v2::Reservation<'static>>(body)?.into()),
+        (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
+    }
+}
+
+/// One sku's backorder record (`2` + v2: the record is new in v2).
+pub fn encode_backorders(b: &Backorders) -> Result<Vec<u8>> {
+    encode(&v2::Backorders::from(b))
+}
+
+pub fn decode_backorders(bytes: &[u8]) -> Result<Backorders> {
+    match split_version(bytes)? {
+        (2, body) => Ok(serde_json::from_slice::<v2::Backorders>(body)?.into()),
         (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
     }
 }

@@ -13,9 +13,10 @@ fn qty(sku: &str, quantity: u32) -> LineQty {
 }
 
 /// A card order through its whole life, a COD order cancelled for a shortage, one cancelled by
-/// an admin, one by its payment timer, and a COD order split over two warehouses whose second
-/// shipment is cancelled after the first left: every kind of event `decide` records, the order
-/// after each transition, and every outbox entry they caused.
+/// an admin, one by its payment timer, a COD order split over two warehouses whose second
+/// shipment is cancelled after the first left, and a COD order backordered (one line held, one
+/// waiting) then filled, and another backordered then cancelled: every kind of event `decide`
+/// records, the order after each transition, and every outbox entry they caused.
 fn lifecycles() -> Vec<Step> {
     let t = t0();
     let mut steps = Vec::new();
@@ -177,7 +178,57 @@ fn lifecycles() -> Vec<Step> {
         Cause::Storefront,
         t + Duration::hours(1),
     ));
+    let waiting = Step::place(
+        new_order(&[("SKU-8", 1), ("SKU-9", 3)], PaymentMethod::Cod),
+        t,
+    );
+    let s = push(&waiting);
+    let s = push(&s.then(backordered_answer(), Cause::InventoryActor, t));
+    assert_eq!(s.after.stock, StockState::Backordered);
+    assert_eq!(s.after.backordered, vec![qty("SKU-9", 2)]);
+    push(&s.then(
+        allocated(
+            &s.after,
+            &[
+                ("ams", &[("SKU-8", 1), ("SKU-9", 1)]),
+                ("rtm", &[("SKU-9", 2)]),
+            ],
+        ),
+        Cause::InventoryActor,
+        t + Duration::hours(5),
+    ));
+    let given_up = Step::place(new_order(&[("SKU-9", 1)], PaymentMethod::Cod), t);
+    let s = push(&given_up);
+    let s = push(&s.then(
+        Command::StockBackordered {
+            held: vec![],
+            backordered: vec![qty("SKU-9", 1)],
+            reason: "out of stock: SKU-9 (backordered)".into(),
+        },
+        Cause::InventoryActor,
+        t,
+    ));
+    push(&s.then(
+        Command::Cancel {
+            reason: "too long".into(),
+        },
+        Cause::Storefront,
+        t + Duration::days(1),
+    ));
     steps
+}
+
+/// The inventory's answer holding SKU-8 and one SKU-9 at `ams` and backordering two SKU-9.
+fn backordered_answer() -> Command {
+    Command::StockBackordered {
+        held: vec![Allocation {
+            shipment: 1,
+            warehouse: "ams".into(),
+            lines: vec![qty("SKU-8", 1), qty("SKU-9", 1)],
+        }],
+        backordered: vec![qty("SKU-9", 2)],
+        reason: "out of stock: SKU-9 (backordered)".into(),
+    }
 }
 
 fn booking(tn: &str, t: chrono::DateTime<chrono::Utc>) -> Booking {
@@ -227,6 +278,7 @@ fn the_lifecycles_cover_every_kind_of_event_status_and_action() {
         "placed",
         "stock_reserved",
         "allocated",
+        "backordered",
         "stock_unavailable",
         "payment_recorded",
         "confirmed",
@@ -286,6 +338,12 @@ fn the_lifecycles_cover_every_kind_of_event_status_and_action() {
         .collect();
     assert!(causes.contains(&&Cause::Carrier("postnl".into())));
     assert!(causes.contains(&&Cause::PaymentTimer));
+    let stock: Vec<StockState> = steps.iter().map(|s| s.after.stock).collect();
+    assert!(stock.contains(&StockState::Backordered));
+    assert!(actions.iter().any(|k| **k
+        == EffectKind::Notify {
+            kind: NotificationKind::Backordered
+        }));
 }
 
 /// v2 is the domain types' serde shape: the same JSON, byte for byte, so `history_json` can
@@ -315,6 +373,15 @@ fn same_json_as_the_domain() {
     assert_eq!(json(&v2::StockLevel::from(&level)), json(&level));
     for r in reservations() {
         assert_eq!(json(&v2::Reservation::from(&r)), json(&r));
+    }
+    let sku = crate::domain::inventory::Backorders {
+        allowed: true,
+        cap: 10,
+        waiting: 4,
+    };
+    assert_eq!(json(&v2::Backorders::from(&sku)), json(&sku));
+    for kind in [NotificationKind::Backordered, NotificationKind::Confirmed] {
+        assert_eq!(json(&v2::NotificationKind::from(&kind)), json(&kind));
     }
     let rec = idempotency_record();
     assert_eq!(
@@ -481,7 +548,8 @@ fn v1_outbox_entries_and_reservations_read_as_before_shipments() {
 /// PostgreSQL stock function compares — and one it cannot as v2.
 #[test]
 fn reservations_that_fit_v1_keep_their_bytes() {
-    let [single, tombstone, split, partly] = reservations().try_into().unwrap();
+    let [single, tombstone, split, partly, waiting, only_waiting] =
+        reservations().try_into().unwrap();
     let id = single.order_id;
     // What the release before wrote for the same records (`0x01` + its JSON).
     let before = |json: String| {
@@ -502,11 +570,21 @@ fn reservations_that_fit_v1_keep_their_bytes() {
             tombstone.order_id
         ))
     );
-    for r in [&split, &partly] {
+    for r in [&split, &partly, &waiting, &only_waiting] {
         let bytes = encode_reservation(r).unwrap();
         assert_eq!(bytes[0], 2, "{r:?} needs v2");
         assert_eq!(decode_reservation(&bytes).unwrap(), *r);
     }
+    // What waits is written out; a reservation waiting for nothing leaves the field out.
+    let bytes = encode_reservation(&waiting).unwrap();
+    assert!(std::str::from_utf8(&bytes[1..])
+        .unwrap()
+        .contains(r#""backordered":[{"sku":"A","quantity":4}]"#));
+    assert!(
+        !std::str::from_utf8(&encode_reservation(&partly).unwrap()[1..])
+            .unwrap()
+            .contains("backordered")
+    );
     // The same record encodes to the same bytes every time (the stock function compares them).
     assert_eq!(
         encode_reservation(&split).unwrap(),
@@ -515,7 +593,8 @@ fn reservations_that_fit_v1_keep_their_bytes() {
 }
 
 /// One open part (fits v1), a tombstone (fits v1), two parts (v2), one part whose state is not
-/// the record's (v2).
+/// the record's (v2), one open part with units waiting (v2), nothing held and units waiting
+/// (v2).
 fn reservations() -> Vec<Reservation> {
     let part = |shipment, w: &str, sku: &str, q, state| ReservedPart {
         shipment,
@@ -527,11 +606,13 @@ fn reservations() -> Vec<Reservation> {
         Reservation {
             order_id: OrderId::from_u128(7),
             parts: vec![part(1, "ams", "A", 2, ReservationState::Open)],
+            backordered: vec![],
             state: ReservationState::Open,
         },
         Reservation {
             order_id: OrderId::from_u128(8),
             parts: vec![],
+            backordered: vec![],
             state: ReservationState::Released,
         },
         Reservation {
@@ -540,11 +621,25 @@ fn reservations() -> Vec<Reservation> {
                 part(1, "ams", "A", 1, ReservationState::Committed),
                 part(2, "rtm", "A", 1, ReservationState::Released),
             ],
+            backordered: vec![],
             state: ReservationState::Committed,
         },
         Reservation {
             order_id: OrderId::from_u128(11),
             parts: vec![part(2, "rtm", "B", 3, ReservationState::Open)],
+            backordered: vec![],
+            state: ReservationState::Open,
+        },
+        Reservation {
+            order_id: OrderId::from_u128(12),
+            parts: vec![part(1, "ams", "A", 1, ReservationState::Open)],
+            backordered: vec![qty("A", 4)],
+            state: ReservationState::Open,
+        },
+        Reservation {
+            order_id: OrderId::from_u128(13),
+            parts: vec![],
+            backordered: vec![qty("B", 2), qty("C", 1)],
             state: ReservationState::Open,
         },
     ]
@@ -631,6 +726,20 @@ fn records_round_trip() {
         decode_stock_level(&encode_stock_level(&level).unwrap()).unwrap(),
         level
     );
+    for sku in [
+        crate::domain::inventory::Backorders::default(),
+        crate::domain::inventory::Backorders {
+            allowed: true,
+            cap: 10,
+            waiting: 4,
+        },
+    ] {
+        let bytes = encode_backorders(&sku).unwrap();
+        assert_eq!(bytes[0], 2);
+        assert_eq!(decode_backorders(&bytes).unwrap(), sku);
+    }
+    // A sku record is new in v2: unmarked (v1) JSON is not one.
+    assert!(decode_backorders(br#"{"allowed":true,"cap":1,"waiting":0}"#).is_err());
     assert_eq!(
         decode_stock_level(br#"{"on_hand":3,"reserved":1}"#).unwrap(),
         level

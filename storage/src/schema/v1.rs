@@ -54,13 +54,12 @@ pub(super) fn try_back<T, U: TryInto<T, Error = Invalid>>(v: Vec<U>) -> Result<V
     v.into_iter().map(TryInto::try_into).collect()
 }
 
-/// Plain enums: the same variants on both sides, converted by name.
+/// Plain enums: the same variants on both sides, converted by name. `read_only`: the domain
+/// enum has variants this version cannot hold (a later version has its own type), so only the
+/// reading direction exists.
 macro_rules! mirror_enum {
     ($(#[$m:meta])* $name:ident = $dom:path { $($v:ident),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($v),+ }
+        mirror_enum!(read_only $(#[$m])* $name = $dom { $($v),+ });
 
         impl From<&$dom> for $name {
             fn from(x: &$dom) -> Self {
@@ -68,6 +67,12 @@ macro_rules! mirror_enum {
                 match x { $(D::$v => $name::$v),+ }
             }
         }
+    };
+    (read_only $(#[$m:meta])* $name:ident = $dom:path { $($v:ident),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($v),+ }
 
         impl From<$name> for $dom {
             fn from(x: $name) -> Self {
@@ -77,6 +82,7 @@ macro_rules! mirror_enum {
         }
     };
 }
+pub(super) use mirror_enum;
 
 mirror_enum!(
     Status = d::Status {
@@ -106,7 +112,7 @@ mirror_enum!(
     }
 );
 mirror_enum!(
-    StockState = d::StockState {
+    read_only StockState = d::StockState {
         Pending,
         Reserved,
         Unavailable,
@@ -124,7 +130,7 @@ mirror_enum!(
     }
 );
 mirror_enum!(
-    NotificationKind = d::NotificationKind {
+    read_only NotificationKind = d::NotificationKind {
         Confirmed,
         Shipped,
         OutForDelivery,
@@ -955,6 +961,7 @@ impl TryFrom<Order<'_>> for d::Order {
             payment: o.payment.into(),
             stock: o.stock.into(),
             shortages: back(o.shortages),
+            backordered: vec![],
             shipments,
             return_case: o.return_case.map(TryInto::try_into).transpose()?,
             cancellation: o.cancellation.map(Into::into),
@@ -1119,6 +1126,8 @@ impl From<Reservation<'_>> for d::inventory::Reservation {
                 }],
                 None => vec![],
             },
+            // v1 knew no backorders.
+            backordered: vec![],
             state,
         }
     }

@@ -14,17 +14,23 @@
 //!   as v2 with the same meaning (a missing `shipment` is `None` in both).
 //! * **Outbox actions**: `reserve_stock` with `country` and `allow_split`, `release_stock`
 //!   with `shipments`, `commit_stock` and `book_shipment` with `shipment` (all optional).
-//! * **Reservations**: one part per shipment (`parts`), each with its own state. A reservation
-//!   that fits v1 is still written as v1 (see `schema::encode_reservation`).
+//! * **Reservations**: one part per shipment (`parts`), each with its own state, and the units
+//!   the order still waits for (`backordered`, left out when none). A reservation that fits v1
+//!   is still written as v1 (see `schema::encode_reservation`).
+//! * **Backorders**: the snapshot's `backordered` lines (left out when none) and the stock state
+//!   `backordered`; the event kind `backordered` (`held`, `backordered`, `reason`); the
+//!   notification kind `backordered`; and a record per sku, [`Backorders`] (whether it may be
+//!   backordered, its cap, how many units wait now). `StockState` and `NotificationKind` are
+//!   therefore v2's own (v1's hold only what v1 could say, and are read only).
 //!
 //! As in v1, every type borrows its strings: writing builds a view over a domain value,
 //! reading moves owned strings into the domain type.
 
 use super::v1::{
-    self, b, back, currency, map, ob, oown, own, try_back, Address, Booking, CarrierEventKind,
-    Cause, Customer, DeadLetterInfo, Invalid, LineQty, Money, NewLine, NewPayment,
-    NotificationKind, Parcel, Payment, PaymentStatus, ReservationState, ReturnCase, Shipping,
-    Shortage, Status, StockState,
+    self, b, back, currency, map, mirror_enum, ob, oown, own, try_back, Address, Booking,
+    CarrierEventKind, Cause, Customer, DeadLetterInfo, Invalid, LineQty, Money, NewLine,
+    NewPayment, Parcel, Payment, PaymentStatus, ReservationState, ReturnCase, Shipping, Shortage,
+    Status,
 };
 use crate::domain as d;
 use chrono::{DateTime, Utc};
@@ -35,6 +41,31 @@ use uuid::Uuid;
 pub use super::v1::{Cancellation, IdempotencyRecord, StockLevel};
 
 type Str<'a> = Cow<'a, str>;
+
+mirror_enum!(
+    /// v1's stock states and `backordered`.
+    StockState = d::StockState {
+        Pending,
+        Reserved,
+        Backordered,
+        Unavailable,
+        Released,
+        Committed
+    }
+);
+mirror_enum!(
+    /// v1's notification kinds and `backordered`.
+    NotificationKind = d::NotificationKind {
+        Confirmed,
+        Backordered,
+        Shipped,
+        OutForDelivery,
+        Delivered,
+        Cancelled,
+        ReturnApproved,
+        Refunded
+    }
+);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -201,6 +232,9 @@ pub struct Order<'a> {
     pub stock: StockState,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shortages: Vec<Shortage<'a>>,
+    /// Units waiting for stock while the order is backordered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backordered: Vec<LineQty<'a>>,
     pub shipments: Vec<Shipment<'a>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_case: Option<ReturnCase<'a>>,
@@ -234,6 +268,7 @@ impl<'a> From<&'a d::Order> for Order<'a> {
             payment: (&o.payment).into(),
             stock: (&o.stock).into(),
             shortages: map(&o.shortages),
+            backordered: map(&o.backordered),
             shipments: map(&o.shipments),
             return_case: o.return_case.as_ref().map(Into::into),
             cancellation: o.cancellation.as_ref().map(Into::into),
@@ -264,6 +299,7 @@ impl TryFrom<Order<'_>> for d::Order {
             payment: o.payment.into(),
             stock: o.stock.into(),
             shortages: back(o.shortages),
+            backordered: back(o.backordered),
             shipments: back(o.shipments),
             return_case: o.return_case.map(TryInto::try_into).transpose()?,
             cancellation: o.cancellation.map(Into::into),
@@ -387,6 +423,11 @@ pub enum Change<'a> {
         shipments: Vec<Allocation<'a>>,
         reason: Str<'a>,
     },
+    Backordered {
+        held: Vec<Allocation<'a>>,
+        backordered: Vec<LineQty<'a>>,
+        reason: Str<'a>,
+    },
     StockUnavailable {
         shortages: Vec<Shortage<'a>>,
     },
@@ -472,6 +513,15 @@ impl<'a> From<&'a d::Change> for Change<'a> {
             },
             D::Allocated { shipments, reason } => Change::Allocated {
                 shipments: map(shipments),
+                reason: b(reason),
+            },
+            D::Backordered {
+                held,
+                backordered,
+                reason,
+            } => Change::Backordered {
+                held: map(held),
+                backordered: map(backordered),
                 reason: b(reason),
             },
             D::StockUnavailable { shortages } => Change::StockUnavailable {
@@ -576,6 +626,15 @@ impl TryFrom<Change<'_>> for d::Change {
             },
             Change::Allocated { shipments, reason } => D::Allocated {
                 shipments: back(shipments),
+                reason: own(reason),
+            },
+            Change::Backordered {
+                held,
+                backordered,
+                reason,
+            } => D::Backordered {
+                held: back(held),
+                backordered: back(backordered),
                 reason: own(reason),
             },
             Change::StockUnavailable { shortages } => D::StockUnavailable {
@@ -921,11 +980,15 @@ pub struct ReservedPart<'a> {
     pub state: ReservationState,
 }
 
-/// What one order holds in stock, one part per shipment (none: a tombstone).
+/// What one order holds in stock, one part per shipment (none: a tombstone), and what it
+/// still waits for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reservation<'a> {
     pub order_id: Uuid,
     pub parts: Vec<ReservedPart<'a>>,
+    /// Units the order still waits for (backordered).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backordered: Vec<LineQty<'a>>,
     pub state: ReservationState,
 }
 
@@ -956,6 +1019,7 @@ impl<'a> From<&'a d::inventory::Reservation> for Reservation<'a> {
         Reservation {
             order_id: r.order_id,
             parts: map(&r.parts),
+            backordered: map(&r.backordered),
             state: (&r.state).into(),
         }
     }
@@ -966,16 +1030,20 @@ impl From<Reservation<'_>> for d::inventory::Reservation {
         d::inventory::Reservation {
             order_id: r.order_id,
             parts: back(r.parts),
+            backordered: back(r.backordered),
             state: r.state.into(),
         }
     }
 }
 
-/// The v1 record a reservation is written as when v1 can say it: a single part, shipment 1,
-/// in the record's own state (`{warehouse, lines, state}`), or a tombstone (no parts,
-/// `warehouse: null`). `None` when it needs v2 (several parts, another shipment id, parts in
-/// different states).
+/// The v1 record a reservation is written as when v1 can say it: nothing backordered, and a
+/// single part, shipment 1, in the record's own state (`{warehouse, lines, state}`), or a
+/// tombstone (no parts, `warehouse: null`). `None` when it needs v2 (several parts, another
+/// shipment id, parts in different states, units waiting for stock).
 pub fn reservation_as_v1(r: &d::inventory::Reservation) -> Option<v1::Reservation<'_>> {
+    if !r.backordered.is_empty() {
+        return None;
+    }
     match r.parts.as_slice() {
         [] => Some(v1::Reservation {
             order_id: r.order_id,
@@ -990,5 +1058,34 @@ pub fn reservation_as_v1(r: &d::inventory::Reservation) -> Option<v1::Reservatio
             state: (&r.state).into(),
         }),
         _ => None,
+    }
+}
+
+/// One sku's backorder record: whether it may be backordered, the most units that may wait at
+/// once, and how many wait now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Backorders {
+    pub allowed: bool,
+    pub cap: i64,
+    pub waiting: i64,
+}
+
+impl From<&d::inventory::Backorders> for Backorders {
+    fn from(b: &d::inventory::Backorders) -> Self {
+        Backorders {
+            allowed: b.allowed,
+            cap: b.cap,
+            waiting: b.waiting,
+        }
+    }
+}
+
+impl From<Backorders> for d::inventory::Backorders {
+    fn from(b: Backorders) -> Self {
+        d::inventory::Backorders {
+            allowed: b.allowed,
+            cap: b.cap,
+            waiting: b.waiting,
+        }
     }
 }

@@ -122,6 +122,15 @@ struct StockLine<'a> {
 }
 
 #[derive(Serialize, Deserialize)]
+struct BackordersLine<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Str<'a>,
+    #[serde(borrow)]
+    sku: Str<'a>,
+    backorders: v2::Backorders,
+}
+
+#[derive(Serialize, Deserialize)]
 struct ReservationLine<'a, R> {
     #[serde(rename = "type", borrow)]
     kind: Str<'a>,
@@ -226,6 +235,14 @@ pub fn record(out: &mut Vec<u8>, record: &TransferRecord) -> Result<(), StorageE
                 level: level.into(),
             },
         ),
+        TransferRecord::Backorders { sku, backorders } => line(
+            out,
+            &BackordersLine {
+                kind,
+                sku: Cow::Borrowed(sku),
+                backorders: backorders.into(),
+            },
+        ),
         TransferRecord::Reservation(r) => line(
             out,
             &ReservationLine {
@@ -323,6 +340,7 @@ pub fn decode(schema: u64, line_no: u64, text: &str) -> Result<Line, TransferErr
         "order" => "order",
         "idempotency" => "idempotency",
         "stock" => "stock",
+        "backorders" => "backorders",
         "reservation" => "reservation",
         "restock" => "restock",
         "outbox" => "outbox",
@@ -331,7 +349,7 @@ pub fn decode(schema: u64, line_no: u64, text: &str) -> Result<Line, TransferErr
         "end" => "end",
         other => {
             return Err(bad_line(format!(
-                "unknown record type {other:?} (known: order, idempotency, stock, reservation, restock, outbox, timer, dead_letter, end)"
+                "unknown record type {other:?} (known: order, idempotency, stock, backorders, reservation, restock, outbox, timer, dead_letter, end)"
             )))
         }
     };
@@ -388,6 +406,23 @@ pub fn decode(schema: u64, line_no: u64, text: &str) -> Result<Line, TransferErr
                 warehouse: l.warehouse.into_owned(),
                 sku: l.sku.into_owned(),
                 level: l.level.into(),
+            })
+        }
+        "backorders" => {
+            let l: BackordersLine<'_> = serde_json::from_str(text).map_err(json)?;
+            if l.sku.is_empty() || l.sku.contains('\0') {
+                return Err(bad("sku is empty or holds a NUL character".into()));
+            }
+            let b = l.backorders;
+            if b.cap < 0 || b.waiting < 0 || b.waiting > b.cap {
+                return Err(bad(format!(
+                    "{} units waiting with a cap of {}: waiting must lie between 0 and the cap",
+                    b.waiting, b.cap
+                )));
+            }
+            Line::Record(TransferRecord::Backorders {
+                sku: l.sku.into_owned(),
+                backorders: b.into(),
             })
         }
         "reservation" => Line::Record(TransferRecord::Reservation(if schema == 1 {

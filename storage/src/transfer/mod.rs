@@ -12,14 +12,16 @@
 //!    (`schema`: the stored schema the records are written in; `source`: the backend it came
 //!    from, for the operator);
 //! 2. one line per record, tagged by `"type"`: `order` (the snapshot and its history, one array
-//!    of events per stored transition), `idempotency`, `stock`, `reservation`, `restock`,
-//!    `outbox` (with its retry state), `timer`, `dead_letter` (with its outbox entry), in the
-//!    order [`Storage::export`] hands them out (orders first);
+//!    of events per stored transition), `idempotency`, `stock`, `backorders` (a sku's backorder
+//!    record), `reservation`, `restock`, `outbox` (with its retry state), `timer`,
+//!    `dead_letter` (with its outbox entry), in the order [`Storage::export`] hands them out
+//!    (orders first);
 //! 3. a closing line `{"type":"end","counts":{…}}` with the number of records of each type, so
-//!    a truncated file is told from a complete one.
+//!    a truncated file is told from a complete one (`backorders` only when there are some, so a
+//!    store without backorders exports what the release before did).
 //!
-//! Snapshots, events, outbox entries, idempotency records, dead letters, stock levels and
-//! reservations are in the stored shapes of the schema the header names (this release writes
+//! Snapshots, events, outbox entries, idempotency records, dead letters, stock levels,
+//! backorder records and reservations are in the stored shapes of the schema the header names (this release writes
 //! v2, `schema::v2`, and reads files of schema 1 too, converted as stored v1 records are),
 //! which never change: a file exported by this release stays readable by later ones. An
 //! order's history is carried as the stored JSON of each transition, byte for byte (v1 or v2
@@ -30,7 +32,7 @@
 
 pub mod format;
 
-use crate::domain::inventory::{Reservation, StockLevel};
+use crate::domain::inventory::{Backorders, Reservation, StockLevel};
 use crate::domain::{Order, OrderId, Timer};
 use crate::{DeadLetter, EventsJson, IdempotencyRecord, OutboxEntry, Storage, StorageError};
 use serde::{Deserialize, Serialize};
@@ -54,6 +56,8 @@ pub enum TransferRecord {
         sku: String,
         level: StockLevel,
     },
+    /// One sku's backorder record (policy, cap, units waiting).
+    Backorders { sku: String, backorders: Backorders },
     /// An order's reservation record.
     Reservation(Reservation),
     /// The restock of (order, step) was done.
@@ -73,6 +77,7 @@ impl TransferRecord {
             TransferRecord::Order(_) => "order",
             TransferRecord::Idempotency { .. } => "idempotency",
             TransferRecord::Stock { .. } => "stock",
+            TransferRecord::Backorders { .. } => "backorders",
             TransferRecord::Reservation(_) => "reservation",
             TransferRecord::Restock { .. } => "restock",
             TransferRecord::Outbox(_) => "outbox",
@@ -118,6 +123,8 @@ pub struct Counts {
     pub order: u64,
     pub idempotency: u64,
     pub stock: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub backorders: u64,
     pub reservation: u64,
     pub restock: u64,
     pub outbox: u64,
@@ -132,6 +139,7 @@ impl Counts {
             TransferRecord::Order(_) => &mut self.order,
             TransferRecord::Idempotency { .. } => &mut self.idempotency,
             TransferRecord::Stock { .. } => &mut self.stock,
+            TransferRecord::Backorders { .. } => &mut self.backorders,
             TransferRecord::Reservation(_) => &mut self.reservation,
             TransferRecord::Restock { .. } => &mut self.restock,
             TransferRecord::Outbox(_) => &mut self.outbox,
@@ -145,6 +153,7 @@ impl Counts {
         self.order
             + self.idempotency
             + self.stock
+            + self.backorders
             + self.reservation
             + self.restock
             + self.outbox
@@ -153,14 +162,19 @@ impl Counts {
     }
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 impl fmt::Display for Counts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} orders, {} idempotency records, {} stock cells, {} reservations, {} restock markers, {} outbox entries, {} timers, {} dead letters",
+            "{} orders, {} idempotency records, {} stock cells, {} sku backorder records, {} reservations, {} restock markers, {} outbox entries, {} timers, {} dead letters",
             self.order,
             self.idempotency,
             self.stock,
+            self.backorders,
             self.reservation,
             self.restock,
             self.outbox,
@@ -338,6 +352,9 @@ pub fn ensure_empty(store: &dyn Storage) -> Result<(), TransferError> {
     }
     if !store.stock_levels()?.is_empty() {
         return Err(TransferError::TargetNotEmpty("stock cells"));
+    }
+    if !store.sku_backorders()?.is_empty() {
+        return Err(TransferError::TargetNotEmpty("sku backorder records"));
     }
     if store.outbox_len()? > 0 {
         return Err(TransferError::TargetNotEmpty("outbox entries"));

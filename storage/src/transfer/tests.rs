@@ -107,6 +107,7 @@ fn every_record_reads_back_as_it_was_written() {
     let single = Reservation {
         order_id: placed.after.id,
         parts: vec![part(1, "ams", ReservationState::Open)],
+        backordered: vec![],
         state: ReservationState::Open,
     };
     let split = Reservation {
@@ -115,14 +116,33 @@ fn every_record_reads_back_as_it_was_written() {
             part(1, "ams", ReservationState::Committed),
             part(2, "rtm", ReservationState::Open),
         ],
+        backordered: vec![],
+        state: ReservationState::Open,
+    };
+    let waiting = Reservation {
+        order_id: crate::domain::OrderId::from_u128(6),
+        parts: vec![part(1, "ams", ReservationState::Open)],
+        backordered: vec![crate::domain::LineQty {
+            sku: "SKU-2".into(),
+            quantity: 3,
+        }],
         state: ReservationState::Open,
     };
     let mut entry = placed.outbox[0].clone();
     entry.attempts = 2;
     entry.last_error = Some("nope".into());
     records.extend([
+        TransferRecord::Backorders {
+            sku: "SKU-2".into(),
+            backorders: crate::domain::inventory::Backorders {
+                allowed: true,
+                cap: 10,
+                waiting: 3,
+            },
+        },
         TransferRecord::Reservation(single),
         TransferRecord::Reservation(split),
+        TransferRecord::Reservation(waiting),
         TransferRecord::Restock {
             order_id: placed.after.id,
             step: 7,
@@ -276,6 +296,40 @@ fn a_bad_file_is_refused_with_the_line_that_is_wrong() {
                 TransferError::BadRecord {
                     line: 4,
                     kind: "stock",
+                    ..
+                }
+            ),
+            "{bad}: {err}"
+        );
+    }
+    // A sku record whose waiting units exceed its cap, or are negative, or has no sku.
+    let sku_line =
+        r#"{"type":"backorders","sku":"SKU-1","backorders":{"allowed":true,"cap":2,"waiting":1}}"#;
+    let with_sku = |l: &str| {
+        lines[..4].join("\n")
+            + "\n"
+            + l
+            + "\n"
+            + &lines[4..n - 1].join("\n")
+            + "\n"
+            + &lines[n - 1].replacen("\"stock\":1", "\"stock\":1,\"backorders\":1", 1)
+            + "\n"
+    };
+    let counts = import_text(&with_sku(sku_line)).expect("a good sku line imports");
+    assert_eq!(counts.backorders, 1);
+    for bad in [
+        sku_line.replacen("\"waiting\":1", "\"waiting\":3", 1),
+        sku_line.replacen("\"waiting\":1", "\"waiting\":-1", 1),
+        sku_line.replacen("\"cap\":2", "\"cap\":-2", 1),
+        sku_line.replacen("\"sku\":\"SKU-1\"", "\"sku\":\"\"", 1),
+    ] {
+        let err = import_text(&with_sku(&bad)).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                TransferError::BadRecord {
+                    line: 5,
+                    kind: "backorders",
                     ..
                 }
             ),
