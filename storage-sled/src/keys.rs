@@ -14,11 +14,15 @@ pub const STATUS: u8 = b'S';
 pub const PICK: u8 = b'W';
 pub const TOKEN: u8 = b'K';
 pub const TRACKING: u8 = b'N';
+/// The backorder queue: an order waiting for stock (placed and backordered), by id.
+pub const BACKORDER: u8 = b'B';
 pub const DEAD: u8 = b'D';
 pub const STOCK: u8 = b'L';
 pub const RESERVATION: u8 = b'R';
 pub const RESTOCK: u8 = b'P';
 pub const JOURNAL: u8 = b'J';
+/// A sku's backorder record (inventory tree), by sku.
+pub const SKU: u8 = b'U';
 /// The bench's raw baseline writes (never in a service's data directory).
 pub const BASELINE: u8 = b'z';
 
@@ -143,6 +147,10 @@ pub fn tracking_number(tn: &str) -> Vec<u8> {
     with(TRACKING, &[tn.as_bytes()])
 }
 
+pub fn backorder(id: OrderId) -> Vec<u8> {
+    with(BACKORDER, &[id.as_bytes()])
+}
+
 pub fn dead_letter(message_id: &str) -> Vec<u8> {
     with(DEAD, &[message_id.as_bytes()])
 }
@@ -162,6 +170,15 @@ pub fn parse_stock(k: &[u8]) -> Option<(String, String)> {
 
 pub fn reservation(id: OrderId) -> Vec<u8> {
     with(RESERVATION, &[id.as_bytes()])
+}
+
+pub fn sku(sku: &str) -> Vec<u8> {
+    with(SKU, &[sku.as_bytes()])
+}
+
+/// The sku of a sku record's key.
+pub fn parse_sku(k: &[u8]) -> Option<String> {
+    String::from_utf8(k.strip_prefix(&[SKU])?.to_vec()).ok()
 }
 
 pub fn journal(seq: u64) -> Vec<u8> {

@@ -3,8 +3,9 @@
 //!
 //! Layout (see ARCHITECTURE.md and `keys`): the `orders` tree holds, under one-byte prefixes,
 //! each order's snapshot, its events, its outbox entries, its timers, the idempotency records
-//! and the secondary indexes; the `inventory` tree holds the stock ledger, whose commit point
-//! is a journal record. Values are records of the stored schema
+//! and the secondary indexes (the backorder queue among them); the `inventory` tree holds the
+//! stock ledger (cells, reservations, restock markers, the skus' backorder records), whose
+//! commit point is a journal record. Values are records of the stored schema
 //! ([`orderly_storage::schema`]): a version byte and JSON, or the unmarked JSON of the release
 //! before versioning, which reads as v1.
 //!
@@ -15,8 +16,8 @@
 //! What was written ahead of a snapshot that did not survive is this backend's business to
 //! ignore, and it does so in every read of the interface:
 //!
-//! * index entries (status, pick list, tracking token and number) are checked against the
-//!   snapshot they point to;
+//! * index entries (status, pick list, tracking token and number, backorder queue) are checked
+//!   against the snapshot they point to;
 //! * history is read up to the snapshot's version;
 //! * an idempotency record counts only if its order reached the recorded version;
 //! * an outbox entry is handed out only if its order reached the entry's step, and entries past
@@ -37,7 +38,7 @@ mod transfer;
 use backup::{Gate, TreeId};
 use chrono::{DateTime, Utc};
 use durability::GroupCommit;
-use orderly_domain::inventory::{Reservation, StockLevel};
+use orderly_domain::inventory::{Backorders, Reservation, StockLevel};
 use orderly_domain::{Event, Order, OrderId, Status, Timer};
 use orderly_storage::index::{IndexChanges, OrderIndex};
 use orderly_storage::schema::{self, v1, v2};
@@ -117,6 +118,12 @@ fn transition_ops(w: &TransitionWrite<'_>) -> Result<TransitionOps> {
     for tn in &ix.tracking_numbers.removed {
         then_remove.push(keys::tracking_number(tn));
     }
+    if ix.backorder_added {
+        first.push((keys::backorder(id), vec![]));
+    }
+    if ix.backorder_removed {
+        then_remove.push(keys::backorder(id));
+    }
     for t in w.clear_timers {
         then_remove.push(keys::timer(t));
     }
@@ -141,12 +148,15 @@ type Cell<'a> = (Cow<'a, str>, Cow<'a, str>);
 
 /// One stock change as journalled: new absolute values, so replaying it is idempotent. The
 /// shape is the one the release before versioning journalled, with the reservations of the
-/// record's version (`R`: v2 today, v1 in a journal a release before shipments left).
+/// record's version (`R`: v2 today, v1 in a journal a release before shipments left), and the
+/// skus' new backorder records (absent from journals of releases before backorders).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Journal<'a, R> {
     levels: Vec<(Cell<'a>, v1::StockLevel)>,
     reservations: Vec<R>,
     restock_marker: Option<(OrderId, u32)>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    skus: Vec<(Cow<'a, str>, v2::Backorders)>,
 }
 
 /// A journalled change, read back into the domain's values to apply.
@@ -154,6 +164,7 @@ struct Applied {
     levels: Vec<((String, String), StockLevel)>,
     reservations: Vec<Reservation>,
     restock_marker: Option<(OrderId, u32)>,
+    skus: Vec<(String, Backorders)>,
 }
 
 impl<'a, R: Into<Reservation>> From<Journal<'a, R>> for Applied {
@@ -166,6 +177,11 @@ impl<'a, R: Into<Reservation>> From<Journal<'a, R>> for Applied {
                 .collect(),
             reservations: j.reservations.into_iter().map(Into::into).collect(),
             restock_marker: j.restock_marker,
+            skus: j
+                .skus
+                .into_iter()
+                .map(|(sku, b)| (sku.into_owned(), b.into()))
+                .collect(),
         }
     }
 }
@@ -403,6 +419,11 @@ impl SledStorage {
                 .map(|r| v2::Reservation::from(&r.new))
                 .collect(),
             restock_marker: change.restock,
+            skus: change
+                .skus
+                .iter()
+                .map(|w| (Cow::Borrowed(w.sku.as_str()), v2::Backorders::from(&w.new)))
+                .collect(),
         };
         let seq = self.journal_seq.fetch_add(1, Ordering::SeqCst);
         let key = keys::journal(seq);
@@ -414,6 +435,7 @@ impl SledStorage {
                 .map(|c| (&*c.warehouse, &*c.sku, &c.new)),
             change.reservation.iter().map(|r| &r.new),
             change.restock,
+            change.skus.iter().map(|w| (&*w.sku, &w.new)),
         )?;
         self.del(TreeId::Inventory, key)?;
         Ok(())
@@ -426,6 +448,7 @@ impl SledStorage {
         levels: impl Iterator<Item = (&'a str, &'a str, &'a StockLevel)>,
         reservations: impl Iterator<Item = &'a Reservation>,
         restock_marker: Option<(OrderId, u32)>,
+        skus: impl Iterator<Item = (&'a str, &'a Backorders)>,
     ) -> Result<()> {
         for (w, s, level) in levels {
             self.put(
@@ -444,7 +467,25 @@ impl SledStorage {
         if let Some((id, step)) = restock_marker {
             self.put(TreeId::Inventory, keys::restock(id, step), &[])?;
         }
+        for (sku, b) in skus {
+            self.put(
+                TreeId::Inventory,
+                keys::sku(sku),
+                schema::encode_backorders(b)?,
+            )?;
+        }
         Ok(())
+    }
+
+    /// One sku's stored backorder record (the default when it has none).
+    fn sku_record(&self, sku: &str) -> Result<Backorders> {
+        Ok(self
+            .inventory
+            .get(keys::sku(sku))
+            .db()?
+            .map(|v| schema::decode_backorders(&v))
+            .transpose()?
+            .unwrap_or_default())
     }
 
     /// Finishes stock changes interrupted by a crash (see [`Storage::write_stock`]), whichever
@@ -465,6 +506,7 @@ impl SledStorage {
                 change.levels.iter().map(|((w, s), l)| (&**w, &**s, l)),
                 change.reservations.iter(),
                 change.restock_marker,
+                change.skus.iter().map(|(s, b)| (&**s, b)),
             )?;
             self.del(TreeId::Inventory, k)?;
         }
@@ -642,6 +684,34 @@ impl Storage for SledStorage {
         Ok(out)
     }
 
+    /// Entries are checked against the snapshot they point to, as the pick lists' are.
+    fn backorders(&self, after: Option<OrderId>, limit: usize) -> Result<Vec<Order>> {
+        let mut lower = vec![keys::BACKORDER];
+        if let Some(id) = after {
+            lower.extend_from_slice(id.as_bytes());
+            lower.push(0);
+        }
+        let upper = vec![keys::BACKORDER + 1];
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        for k in self.orders.range(lower..upper).keys() {
+            let k = k.db()?;
+            let order = id_from(&k[1..])
+                .map(|id| self.load_order(id))
+                .transpose()?
+                .flatten();
+            if let Some(o) = order.filter(|o| OrderIndex::of(o).backordered) {
+                out.push(o);
+            }
+            if out.len() == limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>> {
         let Some(v) = self.orders.get(keys::idempotency(key)).db()? else {
             return Ok(None);
@@ -783,9 +853,20 @@ impl Storage for SledStorage {
         self.inventory.contains_key(keys::restock(id, step)).db()
     }
 
+    fn sku_backorders(&self) -> Result<Vec<(String, Backorders)>> {
+        let mut out = Vec::new();
+        for kv in self.inventory.scan_prefix([keys::SKU]) {
+            let (k, v) = kv.db()?;
+            let sku = keys::parse_sku(&k)
+                .ok_or_else(|| StorageError::Codec("a sku key that is not UTF-8".into()))?;
+            out.push((sku, schema::decode_backorders(&v)?));
+        }
+        Ok(out)
+    }
+
     /// Checked under a mutex (one process writes this database), then made atomic the way
-    /// transitions are, with a commit point: the new absolute values of the touched cells and
-    /// the reservation are written as one journal record, then applied to their keys, then the
+    /// transitions are, with a commit point: the new absolute values of the touched cells, the
+    /// reservation and the skus' backorder records are written as one journal record, then applied to their keys, then the
     /// record is removed. `open` re-applies any record a crash left; applying absolute values
     /// twice is harmless.
     fn write_stock(&self, change: &StockChange) -> Result<Commit> {
@@ -818,6 +899,15 @@ impl Storage for SledStorage {
             if self.restocked(id, step)? {
                 return Err(StorageError::Conflict(format!(
                     "order {id} step {step} was restocked already"
+                )));
+            }
+        }
+        for w in &change.skus {
+            let current = self.sku_record(&w.sku)?;
+            if current != w.expected {
+                return Err(StorageError::Conflict(format!(
+                    "the backorder record of {} is {current:?}, not the expected {:?}",
+                    w.sku, w.expected
                 )));
             }
         }

@@ -209,6 +209,14 @@ fn an_interrupted_stock_change_is_finished_at_open() {
             )],
             reservations: vec![],
             restock_marker: None,
+            skus: vec![(
+                "s".into(),
+                v2::Backorders {
+                    allowed: true,
+                    cap: 4,
+                    waiting: 1,
+                },
+            )],
         };
         // Journalled (the commit point) but not applied: the crash came in between.
         store
@@ -225,6 +233,17 @@ fn an_interrupted_stock_change_is_finished_at_open() {
             StockLevel {
                 on_hand: 7,
                 reserved: 2
+            }
+        )]
+    );
+    assert_eq!(
+        store.sku_backorders().unwrap(),
+        vec![(
+            "s".into(),
+            orderly_domain::inventory::Backorders {
+                allowed: true,
+                cap: 4,
+                waiting: 1
             }
         )]
     );

@@ -59,6 +59,9 @@ pub(crate) fn export(
             level,
         })?;
     }
+    for (sku, backorders) in s.sku_backorders()? {
+        sink(TransferRecord::Backorders { sku, backorders })?;
+    }
     for v in s.inventory.scan_prefix([keys::RESERVATION]).values() {
         sink(TransferRecord::Reservation(schema::decode_reservation(
             &v.db()?,
@@ -151,6 +154,27 @@ pub(crate) fn import(s: &SledStorage, record: &TransferRecord) -> Result<()> {
                 .transpose()?;
             if !same(&format!("stock of {sku} at {warehouse}"), stored, level)? {
                 s.put(TreeId::Inventory, key, schema::encode_stock_level(level)?)?;
+            }
+            Ok(())
+        }
+        TransferRecord::Backorders { sku, backorders } => {
+            let key = keys::sku(sku);
+            let stored = s
+                .inventory
+                .get(&key)
+                .db()?
+                .map(|v| schema::decode_backorders(&v))
+                .transpose()?;
+            if !same(
+                &format!("the backorder record of {sku}"),
+                stored,
+                backorders,
+            )? {
+                s.put(
+                    TreeId::Inventory,
+                    key,
+                    schema::encode_backorders(backorders)?,
+                )?;
             }
             Ok(())
         }
@@ -278,6 +302,9 @@ fn import_order(s: &SledStorage, o: &OrderTransfer) -> Result<()> {
             keys::tracking_number(tn),
             id.as_bytes().to_vec(),
         )?;
+    }
+    if ix.backordered {
+        s.put(TreeId::Orders, keys::backorder(id), &[])?;
     }
     s.put(
         TreeId::Orders,

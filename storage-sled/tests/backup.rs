@@ -3,11 +3,13 @@
 //! write sequence (whole transitions, the ledger agreeing with the reservations, every write
 //! finished before the backup began in it); a target that exists and is not empty is refused.
 
-use orderly_domain::inventory::{Reservation, ReservationState, ReservedPart, StockLevel};
+use orderly_domain::inventory::{
+    Backorders, Reservation, ReservationState, ReservedPart, StockLevel,
+};
 use orderly_domain::{Cause, Command, LineQty, OrderId, PaymentMethod, Status};
 use orderly_storage::conformance::{new_order, stock_reserved, t0, wait, Step};
 use orderly_storage::transfer;
-use orderly_storage::{CellWrite, ReservationWrite, StockChange, Storage, StorageError};
+use orderly_storage::{CellWrite, ReservationWrite, SkuWrite, StockChange, Storage, StorageError};
 use orderly_storage_sled::SledStorage;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -61,10 +63,12 @@ fn place_and_reserve(s: &dyn Storage, sku: &str) -> OrderId {
                         }],
                         state: ReservationState::Open,
                     }],
+                    backordered: vec![],
                     state: ReservationState::Open,
                 },
             }),
             restock: None,
+            skus: vec![],
         };
         match s.write_stock(&change) {
             Ok(c) => {
@@ -112,9 +116,41 @@ fn a_backup_opens_as_a_data_directory_with_the_same_content() {
     let placed = Step::place(new_order(&[("A", 1)], PaymentMethod::Card), t0())
         .with_idempotency("key-1", "fp");
     placed.commit(&s);
+    // An order waiting for two B, which may be backordered: the queue and the sku's record.
+    let waiting = Step::place(new_order(&[("B", 2)], PaymentMethod::Cod), t0());
+    waiting.commit(&s);
+    let waiting = waiting.then(
+        Command::StockBackordered {
+            held: vec![],
+            backordered: vec![LineQty {
+                sku: "B".into(),
+                quantity: 2,
+            }],
+            reason: "out of stock: B".into(),
+        },
+        Cause::InventoryActor,
+        t0(),
+    );
+    waiting.commit(&s);
+    let b_record = Backorders {
+        allowed: true,
+        cap: 10,
+        waiting: 2,
+    };
+    wait(
+        s.write_stock(&StockChange {
+            skus: vec![SkuWrite {
+                sku: "B".into(),
+                expected: Backorders::default(),
+                new: b_record,
+            }],
+            ..StockChange::default()
+        })
+        .unwrap(),
+    );
     let target = dir.path().join("backup");
     let stats = s.backup(&target).expect("the backup is made");
-    assert_eq!(stats.orders, 6);
+    assert_eq!(stats.orders, 7);
     assert!(stats.records > 0);
     assert!(stats.held <= stats.took);
     let source = export_lines(&s);
@@ -130,9 +166,11 @@ fn a_backup_opens_as_a_data_directory_with_the_same_content() {
         b.idempotency("key-1").unwrap().map(|r| r.order_id),
         Some(placed.after.id)
     );
+    assert_eq!(b.backorders(None, 10).unwrap(), vec![waiting.after.clone()]);
+    assert_eq!(b.sku_backorders().unwrap(), vec![("B".into(), b_record)]);
     // The backup is a store of its own: it takes new transitions.
     let next = place_and_reserve(&b, "A");
-    assert_eq!(b.order_count().unwrap(), 7);
+    assert_eq!(b.order_count().unwrap(), 8);
     assert!(b.load_order(next).unwrap().is_some());
 }
 

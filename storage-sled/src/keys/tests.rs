@@ -35,3 +35,11 @@ fn event_and_restock_keys_round_trip() {
     assert_eq!(parse_restock(&restock(id, 9)), Some((id, 9)));
     assert_eq!(parse_restock(&event(id, 9)), None);
 }
+
+#[test]
+fn sku_keys_round_trip_and_sort_by_sku() {
+    assert_eq!(parse_sku(&sku("SKU-1")), Some("SKU-1".into()));
+    assert_eq!(parse_sku(&stock("ams", "SKU-1")), None);
+    assert!(sku("B") < sku("a"), "byte order, as the export's");
+    assert!(backorder(OrderId::from_u128(1)) < backorder(OrderId::from_u128(2)));
+}
