@@ -19,9 +19,10 @@
 //!    with `Conflict`, so their writers reload and decide again. This is what keeps one writer
 //!    per order across nodes.
 //! 2. The writes of the transitions kept — snapshots (upserted once per order), events
-//!    (`PRIMARY KEY (order_id, seq)`), outbox rows, timers set and cleared, the pick-list and
-//!    tracking-number rows that changed (`order_picks`, `order_tracking`: a statement each only
-//!    when some transition of the batch changed them, which most do not) — with the
+//!    (`PRIMARY KEY (order_id, seq)`), outbox rows, timers set and cleared, the pick-list,
+//!    tracking-number and backorder-queue rows that changed (`order_picks`, `order_tracking`,
+//!    `order_backorders`: a statement each only when some transition of the batch changed
+//!    them, which most do not) — with the
 //!    acknowledgements and retry states queued since, then `COMMIT`.
 //!
 //! If a batch fails on a statement (not the connection), its writes are tried again one per
@@ -222,6 +223,8 @@ struct Session {
     remove_picks: Statement,
     add_tracking: Statement,
     remove_tracking: Statement,
+    add_backorders: Statement,
+    remove_backorders: Statement,
 }
 
 impl Session {
@@ -251,8 +254,12 @@ impl Session {
             p(ADD_TRACKING),
             p(REMOVE_TRACKING)
         )?;
+        let (add_backorders, remove_backorders) =
+            futures::try_join!(p(ADD_BACKORDERS), p(REMOVE_BACKORDERS))?;
         Ok(Session {
             client,
+            add_backorders,
+            remove_backorders,
             add_picks,
             remove_picks,
             add_tracking,
@@ -295,6 +302,10 @@ pub(crate) const ADD_TRACKING: &str = "INSERT INTO order_tracking (tracking_numb
 const REMOVE_TRACKING: &str =
     "DELETE FROM order_tracking t USING unnest($1::text[], $2::uuid[]) AS x(n, o) \
      WHERE t.tracking_number = x.n AND t.order_id = x.o";
+/// Backorder-queue rows (also the import's).
+pub(crate) const ADD_BACKORDERS: &str = "INSERT INTO order_backorders (order_id) \
+     SELECT * FROM unnest($1::uuid[]) ON CONFLICT DO NOTHING";
+const REMOVE_BACKORDERS: &str = "DELETE FROM order_backorders WHERE order_id = ANY($1::uuid[])";
 const EVENTS: &str = "INSERT INTO events (order_id, seq, first_seq, body) \
      SELECT * FROM unnest($1::uuid[], $2::int4[], $3::int4[], $4::bytea[])";
 const OUTBOX: &str = "INSERT INTO outbox (message_id, order_id, step, owner, entry) \
@@ -538,6 +549,9 @@ struct Writes {
     pick_remove: (Vec<String>, Vec<Uuid>),
     tracking_add: (Vec<String>, Vec<Uuid>),
     tracking_remove: (Vec<String>, Vec<Uuid>),
+    /// Orders joining and leaving the backorder queue: the last change of the batch to each.
+    backorder_add: Vec<Uuid>,
+    backorder_remove: Vec<Uuid>,
     e_order: Vec<Uuid>,
     e_seq: Vec<i32>,
     e_first: Vec<i32>,
@@ -569,10 +583,17 @@ impl Writes {
         // Index rows: the last thing the batch did to each (order, key), as for timers.
         let mut picks = IndexNet::default();
         let mut tracking = IndexNet::default();
+        let mut backorders: HashMap<Uuid, bool> = HashMap::new();
+        let mut backorder_order: Vec<Uuid> = Vec::new();
         for t in kept {
             last.insert(t.id, t);
             picks.apply(t.id, &t.index.picks_added, &t.index.picks_removed);
             tracking.apply(t.id, &t.index.tracking_added, &t.index.tracking_removed);
+            if let Some(queued) = t.index.backorder {
+                if backorders.insert(t.id, queued).is_none() {
+                    backorder_order.push(t.id);
+                }
+            }
             for e in &t.events {
                 w.e_order.push(t.id);
                 w.e_seq.push(e.seq);
@@ -595,6 +616,13 @@ impl Writes {
         }
         (w.pick_add, w.pick_remove) = picks.columns();
         (w.tracking_add, w.tracking_remove) = tracking.columns();
+        for id in backorder_order {
+            if backorders[&id] {
+                w.backorder_add.push(id);
+            } else {
+                w.backorder_remove.push(id);
+            }
+        }
         for k in timer_order {
             if timers[&k] {
                 w.t_set.push(k);
@@ -676,6 +704,14 @@ async fn write(
             statements.push(Box::pin(async move {
                 c.execute(statement, &[&rows.0, &rows.1]).await
             }));
+        }
+    }
+    for (rows, statement) in [
+        (&w.backorder_remove, &s.remove_backorders),
+        (&w.backorder_add, &s.add_backorders),
+    ] {
+        if !rows.is_empty() {
+            statements.push(Box::pin(async move { c.execute(statement, &[rows]).await }));
         }
     }
     if !w.e_order.is_empty() {

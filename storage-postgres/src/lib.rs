@@ -12,7 +12,8 @@
 //!   order is still at the version its writer built on; otherwise its commit fails with
 //!   `Conflict` and the writer reloads and decides again. Any node may run any order's actor.
 //! * **No oversell** ([`stock`]): conditional stock writes (one SQL function call) under row
-//!   locks taken in a fixed order, a `CHECK (reserved <= on_hand)`, and an append-only
+//!   locks taken in a fixed order, a `CHECK (reserved <= on_hand)` (and, for the skus'
+//!   backorder records written with them, `CHECK (waiting <= cap)`), and an append-only
 //!   movement record.
 //! * **Work survives its node** ([`nodes`]): every outbox row and timer is owned by the node
 //!   that wrote it; nodes heartbeat, and a node whose heartbeat is older than the lease has
@@ -41,7 +42,7 @@ mod transfer;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use lanes::{AllLanes, Counters, Lane, LaneCommit, Op};
-use orderly_domain::inventory::{Reservation, StockLevel};
+use orderly_domain::inventory::{Backorders, Reservation, StockLevel};
 use orderly_domain::{Event, Order, OrderId, Status, Timer};
 use orderly_storage::transfer::TransferRecord;
 use orderly_storage::{
@@ -463,6 +464,22 @@ fn events_json(bodies: &[&[u8]]) -> Result<EventsJson> {
     Ok(EventsJson::new(out))
 }
 
+/// Every sku's backorder record, by sku in byte order (as sled's keys and the export sort).
+const SKU_BACKORDERS: &str =
+    "SELECT sku, allowed, cap, waiting FROM sku_backorders ORDER BY sku COLLATE \"C\"";
+
+/// A row of [`SKU_BACKORDERS`].
+fn sku_backorders_of(r: &tokio_postgres::Row) -> (String, Backorders) {
+    (
+        r.get(0),
+        Backorders {
+            allowed: r.get(1),
+            cap: r.get(2),
+            waiting: r.get(3),
+        },
+    )
+}
+
 fn timer_of(r: &tokio_postgres::Row) -> Result<Timer> {
     TimerKey {
         order_id: r.get(0),
@@ -620,6 +637,21 @@ impl Storage for PostgresStorage {
                      WHERE p.warehouse = $1 AND ($2::uuid IS NULL OR p.order_id > $2) \
                      ORDER BY p.order_id LIMIT $3",
                     &[&warehouse, &after, &limit],
+                )
+                .await?,
+            )
+        })
+    }
+
+    fn backorders(&self, after: Option<OrderId>, limit: usize) -> Result<Vec<Order>> {
+        let limit = limit as i64;
+        self.block(move |s| async move {
+            decode_orders(
+                s.query(
+                    "SELECT o.snapshot FROM order_backorders b JOIN orders o ON o.id = b.order_id \
+                     WHERE ($1::uuid IS NULL OR b.order_id > $1) \
+                     ORDER BY b.order_id LIMIT $2",
+                    &[&after, &limit],
                 )
                 .await?,
             )
@@ -903,6 +935,17 @@ impl Storage for PostgresStorage {
             .await
             .map_err(error::db)?
             .is_some())
+        })
+    }
+
+    fn sku_backorders(&self) -> Result<Vec<(String, Backorders)>> {
+        self.block(move |s| async move {
+            s.stock.settled().await; // read-your-writes
+            Ok(s.query(SKU_BACKORDERS, &[])
+                .await?
+                .iter()
+                .map(sku_backorders_of)
+                .collect())
         })
     }
 

@@ -20,7 +20,7 @@ use std::time::Duration;
 /// The tables the commit lanes and the stock pipe query by key.
 const TABLES: &str =
     "ANALYZE orders, events, idempotency, outbox, timers, stock, reservations, restocks, \
-     order_picks, order_tracking";
+     order_picks, order_tracking, order_backorders, sku_backorders";
 
 /// Analyses at these many writes of this node: 2^10, 2^11, …, 2^22.
 const FIRST: u32 = 10;

@@ -1,7 +1,7 @@
 //! The rows one transition writes, encoded on the writer's thread (so the commit lane only
 //! sends bytes): the snapshot with its status, one row per event, outbox rows, timer keys, the
-//! idempotency record and the order's index changes (pick lists and tracking numbers, from
-//! `orderly_storage::index`: usually none). Records use the stored schema's encoding, the
+//! idempotency record and the order's index changes (pick lists, tracking numbers and the
+//! backorder queue, from `orderly_storage::index`: usually none). Records use the stored schema's encoding, the
 //! same bytes the sled backend keeps.
 
 use chrono::{DateTime, Utc};
@@ -65,13 +65,15 @@ impl OrderColumns {
 }
 
 /// The side-table rows a transition adds and removes: `(warehouse or tracking number)` for
-/// this order. Empty for most transitions.
+/// this order, and its row of the backorder queue (`Some(true)`: added, `Some(false)`:
+/// removed). Empty for most transitions.
 #[derive(Debug, Default)]
 pub(crate) struct IndexRows {
     pub picks_added: Vec<String>,
     pub picks_removed: Vec<String>,
     pub tracking_added: Vec<String>,
     pub tracking_removed: Vec<String>,
+    pub backorder: Option<bool>,
 }
 
 impl IndexRows {
@@ -83,6 +85,13 @@ impl IndexRows {
             picks_removed: owned(&c.picks.removed),
             tracking_added: owned(&c.tracking_numbers.added),
             tracking_removed: owned(&c.tracking_numbers.removed),
+            backorder: if c.backorder_added {
+                Some(true)
+            } else if c.backorder_removed {
+                Some(false)
+            } else {
+                None
+            },
         }
     }
 }

@@ -1,11 +1,13 @@
 //! The stock ledger's conditional writes, pipelined.
 //!
-//! Each write is one call of `orderly_write_stock` (migration V2), which locks the touched
-//! cells in a fixed order (so two writers never deadlock), the order's reservation and restock
-//! marker, checks they still hold what the caller decided on, and only then writes the new
-//! values with one append-only movement row per cell. A mismatch changes nothing and is a
-//! `Conflict`; so is a concurrent insert of the same new cell (a unique violation) or a level
-//! the `CHECK` refuses (more reserved than on hand), which no correct decision produces.
+//! Each write is one call of `orderly_write_stock` (migration V5; V2 before backorders), which
+//! locks the touched cells in a fixed order (so two writers never deadlock), the order's
+//! reservation and restock marker, then the skus' backorder records in sku order, checks they
+//! still hold what the caller decided on, and only then writes the new values with one
+//! append-only movement row per cell. A mismatch changes nothing and is a `Conflict`; so is a
+//! concurrent insert of the same new cell, reservation or sku record (a unique violation) or a
+//! value a `CHECK` refuses (more reserved than on hand, more units waiting than the cap), which
+//! no correct decision produces.
 //!
 //! A node's inventory decides one change after another on its in-memory ledger, and must not
 //! wait a round trip for each. So writes queue on the *stock pipe*: a task with a connection of
@@ -52,12 +54,22 @@ struct Call {
     reservation_expected: Option<Vec<u8>>,
     reservation: Option<Vec<u8>>,
     restock_step: Option<i32>,
+    bo_skus: Vec<String>,
+    bo_expected_allowed: Vec<bool>,
+    bo_expected_cap: Vec<i64>,
+    bo_expected_waiting: Vec<i64>,
+    bo_allowed: Vec<bool>,
+    bo_cap: Vec<i64>,
+    bo_waiting: Vec<i64>,
 }
 
 impl Call {
     fn new(change: &StockChange) -> Result<Call> {
         let mut cells: Vec<&orderly_storage::CellWrite> = change.cells.iter().collect();
         cells.sort_by(|a, b| (&a.warehouse, &a.sku).cmp(&(&b.warehouse, &b.sku)));
+        // Locked in sku order too, so two writers never deadlock on sku records.
+        let mut skus: Vec<&orderly_storage::SkuWrite> = change.skus.iter().collect();
+        skus.sort_by(|a, b| a.sku.cmp(&b.sku));
         Ok(Call {
             warehouses: cells.iter().map(|c| c.warehouse.clone()).collect(),
             skus: cells.iter().map(|c| c.sku.clone()).collect(),
@@ -82,6 +94,13 @@ impl Call {
                 .map(|r| schema::encode_reservation(&r.new))
                 .transpose()?,
             restock_step: change.restock.map(|(_, step)| step as i32),
+            bo_skus: skus.iter().map(|w| w.sku.clone()).collect(),
+            bo_expected_allowed: skus.iter().map(|w| w.expected.allowed).collect(),
+            bo_expected_cap: skus.iter().map(|w| w.expected.cap).collect(),
+            bo_expected_waiting: skus.iter().map(|w| w.expected.waiting).collect(),
+            bo_allowed: skus.iter().map(|w| w.new.allowed).collect(),
+            bo_cap: skus.iter().map(|w| w.new.cap).collect(),
+            bo_waiting: skus.iter().map(|w| w.new.waiting).collect(),
         })
     }
 }
@@ -256,7 +275,10 @@ async fn ensure<'a>(
             .await
             .map_err(error::db)?;
         let write = client
-            .prepare("SELECT orderly_write_stock($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+            .prepare(
+                "SELECT orderly_write_stock($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+                 $11, $12, $13, $14, $15, $16, $17, $18)",
+            )
             .await
             .map_err(error::db)?;
         *session = Some(Session { client, write });
@@ -292,6 +314,13 @@ async fn pipeline(
                         &c.reservation_expected,
                         &c.reservation,
                         &c.restock_step,
+                        &c.bo_skus,
+                        &c.bo_expected_allowed,
+                        &c.bo_expected_cap,
+                        &c.bo_expected_waiting,
+                        &c.bo_allowed,
+                        &c.bo_cap,
+                        &c.bo_waiting,
                         &node,
                     ],
                 )

@@ -112,7 +112,8 @@ impl PostgresStorage {
         }
     }
 
-    /// Stock, reservations, restock markers, outbox, timers and dead letters, in that order.
+    /// Stock, skus' backorder records, reservations, restock markers, outbox, timers and dead
+    /// letters, in that order.
     fn export_small(&self) -> Result<Vec<TransferRecord>> {
         let settled = self.settled();
         self.block(move |s| async move {
@@ -136,6 +137,14 @@ impl PostgresStorage {
                         reserved: r.get(3),
                     },
                 });
+            }
+            for r in c
+                .query(crate::SKU_BACKORDERS, &[])
+                .await
+                .map_err(error::db)?
+            {
+                let (sku, backorders) = crate::sku_backorders_of(&r);
+                out.push(TransferRecord::Backorders { sku, backorders });
             }
             for r in c
                 .query(
@@ -302,6 +311,42 @@ async fn import_in(tx: &Tx<'_>, record: &TransferRecord) -> Result<()> {
                     tx.execute(
 &prepared(tx, "INSERT INTO stock (warehouse, sku, on_hand, reserved) VALUES ($1, $2, $3, $4)").await?,
                         &[warehouse, sku, &level.on_hand, &level.reserved],
+                    )
+                    .await
+                    .map_err(error::db)?;
+                }
+            }
+        }
+        TransferRecord::Backorders { sku, backorders } => {
+            let stored = tx
+                .query_opt(
+                    &prepared(
+                        tx,
+                        "SELECT allowed, cap, waiting FROM sku_backorders WHERE sku = $1",
+                    )
+                    .await?,
+                    &[sku],
+                )
+                .await
+                .map_err(error::db)?
+                .map(|r| (r.get::<_, bool>(0), r.get::<_, i64>(1), r.get::<_, i64>(2)));
+            match stored {
+                Some(s) if s == (backorders.allowed, backorders.cap, backorders.waiting) => {}
+                Some(_) => return Err(conflict(format!("the backorder record of {sku}"))),
+                None => {
+                    tx.execute(
+                        &prepared(
+                            tx,
+                            "INSERT INTO sku_backorders (sku, allowed, cap, waiting) \
+                             VALUES ($1, $2, $3, $4)",
+                        )
+                        .await?,
+                        &[
+                            sku,
+                            &backorders.allowed,
+                            &backorders.cap,
+                            &backorders.waiting,
+                        ],
                     )
                     .await
                     .map_err(error::db)?;
@@ -498,7 +543,7 @@ async fn import_order(tx: &Tx<'_>, o: &OrderTransfer) -> Result<()> {
             bodies.push(body);
         }
     }
-    let (events, orders, picks, tracking) = futures::try_join!(
+    let (events, orders, picks, tracking, backorders) = futures::try_join!(
         prepared(
             tx,
             "INSERT INTO events (order_id, seq, first_seq, body) \
@@ -511,12 +556,19 @@ async fn import_order(tx: &Tx<'_>, o: &OrderTransfer) -> Result<()> {
         ),
         prepared(tx, lanes::ADD_PICKS),
         prepared(tx, lanes::ADD_TRACKING),
+        prepared(tx, lanes::ADD_BACKORDERS),
     )?;
     let cols = OrderColumns::of(&o.order);
     // The index rows a placement would write, from the same function.
     let index = IndexRows::of(None, &o.order);
     let pick_ids = vec![id; index.picks_added.len()];
     let tracking_ids = vec![id; index.tracking_added.len()];
+    let backorder_ids: Vec<Uuid> = index
+        .backorder
+        .filter(|q| *q)
+        .map(|_| id)
+        .into_iter()
+        .collect();
     let version = o.order.version as i32;
     // Sent together (in this order) and committed with the transaction: all or nothing.
     let event_params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
@@ -532,11 +584,13 @@ async fn import_order(tx: &Tx<'_>, o: &OrderTransfer) -> Result<()> {
         [&index.picks_added, &pick_ids];
     let tracking_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] =
         [&index.tracking_added, &tracking_ids];
+    let backorder_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&backorder_ids];
     futures::try_join!(
         tx.execute(&events, &event_params),
         tx.execute(&orders, &order_params),
         tx.execute(&picks, &pick_params),
         tx.execute(&tracking, &tracking_params),
+        tx.execute(&backorders, &backorder_params),
     )
     .map_err(error::db)?;
     Ok(())
