@@ -1,9 +1,9 @@
-//! Inventory administration: stock counts in, levels out.
+//! Inventory administration: stock counts in, levels out; whether a sku may be backordered.
 
 use super::auth::Role;
 use super::problem::Problem;
-use super::schema::requests::{SkuPath, StockBody, StockCellPath};
-use super::schema::views::{SkuStock, StockCell};
+use super::schema::requests::{BackordersBody, SkuPath, StockBody, StockCellPath};
+use super::schema::views::{SkuBackorders, SkuStock, StockCell};
 use super::{check_warehouse, AppState};
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -22,6 +22,44 @@ fn check_sku(sku: &str) -> Result<(), Problem> {
         ));
     }
     Ok(())
+}
+
+#[utoipa::path(put, path = "/v1/skus/{sku}/backorders", tag = "admin", params(SkuPath), request_body = BackordersBody,
+    responses((status = 200, description = "Set; orders already waiting stay backordered", body = SkuBackorders),
+        (status = 409, description = "`/problems/cap_below_waiting`: the cap is below the units waiting now", body = Problem),
+        (status = 422, description = "`/problems/validation`: not a sku, or a negative cap", body = Problem)),
+    security(("admin" = [])))]
+pub async fn set_backorders(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<SkuPath>,
+    body: web::Json<BackordersBody>,
+) -> Result<HttpResponse, Problem> {
+    state.keys.require(&req, &[Role::Admin])?;
+    let sku = path.into_inner().sku;
+    check_sku(&sku)?;
+    let b = body.into_inner();
+    let set = state
+        .engine
+        .set_backorders(sku.clone(), b.allowed, b.cap)
+        .await?;
+    Ok(HttpResponse::Ok().json(SkuBackorders::new(sku, set)))
+}
+
+#[utoipa::path(get, path = "/v1/skus/{sku}/backorders", tag = "admin", params(SkuPath),
+    responses((status = 200, description = "Not backorderable, nothing waiting, for a sku never set", body = SkuBackorders),
+        (status = 422, description = "`/problems/validation`: not a sku", body = Problem)),
+    security(("warehouse" = []), ("admin" = [])))]
+pub async fn get_backorders(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<SkuPath>,
+) -> Result<HttpResponse, Problem> {
+    state.keys.require(&req, &[Role::Admin, Role::Warehouse])?;
+    let sku = path.into_inner().sku;
+    check_sku(&sku)?;
+    let b = state.engine.backorders(sku.clone()).await?;
+    Ok(HttpResponse::Ok().json(SkuBackorders::new(sku, b)))
 }
 
 #[utoipa::path(put, path = "/v1/inventory/{warehouse}/{sku}", tag = "admin", params(StockCellPath), request_body = StockBody,

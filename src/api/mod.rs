@@ -144,6 +144,13 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .service(resource("/{sku}", "GET").route(get().to(inventory::get))),
         )
         .service(
+            scope("/v1/skus").service(
+                resource("/{sku}/backorders", "GET, PUT")
+                    .route(get().to(inventory::get_backorders))
+                    .route(put().to(inventory::set_backorders)),
+            ),
+        )
+        .service(
             scope("/v1/admin").service(resource("/backup", "POST").route(post().to(ops::backup))),
         )
         .service(

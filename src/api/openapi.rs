@@ -173,6 +173,7 @@ impl Modify for EdgeProblems {
         super::warehouse::shipment_label, super::warehouse::shipment_handover,
         super::carrier::event, super::carrier::track,
         super::inventory::set, super::inventory::get,
+        super::inventory::set_backorders, super::inventory::get_backorders,
         super::ops::healthz, super::ops::readyz, super::ops::metrics, super::ops::dead_letters, super::ops::retry_dead_letter,
         super::ops::backup,
     ),

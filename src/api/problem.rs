@@ -137,6 +137,14 @@ impl From<EngineError> for Problem {
             EngineError::Stock(s @ StockError::BelowReserved { .. }) => {
                 Problem::new(StatusCode::CONFLICT, "below_reserved", s.to_string())
             }
+            EngineError::Stock(StockError::NegativeCap) => {
+                Problem::invalid("cap", "cap must not be negative")
+            }
+            EngineError::Stock(s @ StockError::CapBelowWaiting { .. }) => {
+                let mut p = Problem::new(StatusCode::CONFLICT, "cap_below_waiting", s.to_string());
+                p.field = Some("cap".into());
+                p
+            }
         }
     }
 }

@@ -12,10 +12,13 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::time::Duration;
 
-/// Steps an order takes at most once in its life.
-pub const ONE_TIME_STEPS: [&str; 9] = [
+/// Steps an order takes at most once in its life; the shipment steps (packed, booked,
+/// shipped, delivered) at most once per shipment (events name theirs in `shipment`).
+pub const ONE_TIME_STEPS: [&str; 11] = [
     "placed",
     "stock_reserved",
+    "allocated",
+    "backordered",
     "stock_unavailable",
     "confirmed",
     "packed",
@@ -207,11 +210,21 @@ pub fn check_history(id: &str, order: &Value) -> Vec<Violation> {
             detail: format!("history seq numbers are not 1..n: {seqs:?}"),
         });
     }
-    let kinds: Vec<&str> = history
-        .map(|h| h.iter().filter_map(|e| e["type"].as_str()).collect())
+    let kinds: Vec<(&str, Option<u64>)> = history
+        .map(|h| {
+            h.iter()
+                .filter_map(|e| Some((e["type"].as_str()?, e["shipment"].as_u64())))
+                .collect()
+        })
         .unwrap_or_default();
-    for once in ONE_TIME_STEPS {
-        let n = kinds.iter().filter(|k| **k == once).count();
+    let mut shipments: Vec<Option<u64>> = kinds.iter().map(|(_, s)| *s).collect();
+    shipments.sort_unstable();
+    shipments.dedup();
+    for (once, shipment) in ONE_TIME_STEPS
+        .iter()
+        .flat_map(|o| shipments.iter().map(move |s| (*o, *s)))
+    {
+        let n = kinds.iter().filter(|k| **k == (once, shipment)).count();
         if n > 1 {
             out.push(Violation {
                 order_id: id.to_string(),

@@ -232,7 +232,7 @@ async fn every_status_survives_kill9() {
         .expect(200, "pay after restart");
     let o = api.wait_status(&placed, "confirmed").await;
     assert_history_contiguous(&o);
-    assert_eq!(count_events(&o, "stock_reserved"), 1, "{}", o["history"]);
+    assert_eq!(count_events(&o, "allocated"), 1, "{}", o["history"]);
     stock_expect(&api, "MUG-RED", 94, 6).await;
 }
 
@@ -416,7 +416,7 @@ async fn kill9_during_a_burst_of_placements_loses_and_repeats_nothing() {
     assert_eq!(acked_ids, listed, "every order was acknowledged once");
     for kind in [
         "placed",
-        "stock_reserved",
+        "allocated",
         "stock_unavailable",
         "confirmed",
         "cancelled",

@@ -9,10 +9,12 @@
 //! `upgrade` (a data directory written by the release before the storage interface opens and
 //! serves), `moving_data` (`orderly export` / `import` into a fresh data directory, and
 //! `orderly backup` of a running service under load, each served afterwards), `shipments`
-//! (orders split across warehouses, per-shipment routes, on sled and PostgreSQL).
+//! (orders split across warehouses, per-shipment routes, on sled and PostgreSQL), `backorders`
+//! (short orders waiting for stock and confirmed as it arrives, oldest first).
 
 mod api_edges;
 mod automation;
+mod backorders;
 mod config_errors;
 mod crash;
 mod harness;

@@ -9,7 +9,7 @@ use crate::support::*;
 use orderly_testkit::postgres::shared_or_skip;
 use serde_json::{json, Value};
 
-fn shipment<'a>(order: &'a Value, id: u64) -> &'a Value {
+fn shipment(order: &Value, id: u64) -> &Value {
     order["shipments"]
         .as_array()
         .expect("shipments")
@@ -30,9 +30,9 @@ fn pick_list_entry(list: &Value, order: &str) -> Value {
 
 /// The whole walk, on whatever backend the server runs.
 async fn a_split_order_is_delivered_in_two_parcels(api: &Api) {
-    api.set_stock("ams-1", "MUG", 1).await;
-    api.set_stock("rtm-1", "MUG", 2).await;
-    api.set_stock("ams-1", "TEA", 1).await;
+    api.set_stock("ams", "MUG", 1).await;
+    api.set_stock("rtm", "MUG", 2).await;
+    api.set_stock("ams", "TEA", 1).await;
     let body = order_body(&[("MUG", 3, 1000), ("TEA", 1, 500)], ("card", "captured"));
     let placed = api.place(&new_key(), &body).await;
     let id = str_of(&placed["id"]);
@@ -43,13 +43,13 @@ async fn a_split_order_is_delivered_in_two_parcels(api: &Api) {
     );
     assert_eq!(o["shipments"].as_array().unwrap().len(), 2, "{o}");
     let ams = shipment(&o, 1);
-    assert_eq!(ams["warehouse"], "ams-1");
+    assert_eq!(ams["warehouse"], "ams");
     assert_eq!(ams["status"], "allocated");
     assert_eq!(
         ams["lines"],
         json!([{"sku": "MUG", "quantity": 1, "picked": 0}, {"sku": "TEA", "quantity": 1, "picked": 0}])
     );
-    assert_eq!(shipment(&o, 2)["warehouse"], "rtm-1");
+    assert_eq!(shipment(&o, 2)["warehouse"], "rtm");
     assert_eq!(
         shipment(&o, 2)["lines"],
         json!([{"sku": "MUG", "quantity": 2, "picked": 0}])
@@ -62,11 +62,11 @@ async fn a_split_order_is_delivered_in_two_parcels(api: &Api) {
         .expect("allocation in the history");
     assert_eq!(
         allocated["reason"],
-        "no single warehouse can serve every line; split: ams-1 1 of 3 MUG, 1 TEA; rtm-1 2 of 3 MUG"
+        "no single warehouse can serve every line; split: ams 1 of 3 MUG, 1 TEA; rtm 2 of 3 MUG"
     );
 
     // Each warehouse lists its own shipment.
-    for (w, sh, lines) in [("ams-1", 1, 2), ("rtm-1", 2, 1)] {
+    for (w, sh, lines) in [("ams", 1, 2), ("rtm", 2, 1)] {
         let list = api
             .warehouse()
             .get(&format!("/v1/warehouses/{w}/picks"))
@@ -82,7 +82,7 @@ async fn a_split_order_is_delivered_in_two_parcels(api: &Api) {
         );
     }
 
-    // rtm-1 through the per-shipment routes.
+    // rtm through the per-shipment routes.
     let base = format!("/v1/orders/{id}/shipments/2");
     api.warehouse()
         .post(
@@ -145,18 +145,18 @@ async fn a_split_order_is_delivered_in_two_parcels(api: &Api) {
             .cloned()
             .unwrap()
     };
-    assert_eq!(at("rtm-1")["on_hand"], 0, "{mug}");
-    assert_eq!(at("ams-1")["reserved"], 1, "{mug}");
+    assert_eq!(at("rtm")["on_hand"], 0, "{mug}");
+    assert_eq!(at("ams")["reserved"], 1, "{mug}");
 
-    // ams-1 through the order-level routes, which name the warehouse.
+    // ams through the order-level routes, which name the warehouse.
     api.warehouse()
         .post(
             &format!("/v1/orders/{id}/picks"),
-            &json!({"warehouse": "ams-1", "lines": [{"sku": "MUG", "quantity": 1}, {"sku": "TEA", "quantity": 1}]}),
+            &json!({"warehouse": "ams", "lines": [{"sku": "MUG", "quantity": 1}, {"sku": "TEA", "quantity": 1}]}),
         )
         .await
-        .expect(200, "order-level picks at ams-1");
-    let both = api.pack(&id, "ams-1").await;
+        .expect(200, "order-level picks at ams");
+    let both = api.pack(&id, "ams").await;
     assert_eq!(both["status"], "packed", "{both}");
     let tn_ams = str_of(&shipment(&both, 1)["booking"]["tracking_number"]);
     assert_ne!(tn_ams, tn_rtm);
@@ -237,8 +237,8 @@ async fn a_split_order_is_delivered_in_two_parcels_on_postgres() {
 async fn an_order_may_refuse_to_be_split() {
     let server = Server::start().await;
     let api = server.api();
-    api.set_stock("ams-1", "MUG", 1).await;
-    api.set_stock("rtm-1", "MUG", 1).await;
+    api.set_stock("ams", "MUG", 1).await;
+    api.set_stock("rtm", "MUG", 1).await;
     let mut body = order_body(&[("MUG", 2, 1000)], ("cod", "pending"));
     body["allow_split"] = json!(false);
     let placed = api.place(&new_key(), &body).await;
@@ -260,7 +260,7 @@ async fn an_order_may_refuse_to_be_split() {
 
 /// `Prefer: wait=N` answers once the stock's outcome is known, with `Preference-Applied`.
 async fn placing_waits_for_the_stock_outcome(api: &Api) {
-    api.set_stock("ams-1", "PEN", 1).await;
+    api.set_stock("ams", "PEN", 1).await;
     let place = |body: Value, prefer: Option<&'static str>| {
         let api = api.clone();
         async move {
@@ -283,7 +283,7 @@ async fn placing_waits_for_the_stock_outcome(api: &Api) {
     assert_eq!(r.json["status"], "cancelled", "{}", r.json);
     assert_eq!(r.json["stock"], "unavailable");
     // Allocated, waiting for its payment.
-    api.set_stock("ams-1", "PEN", 2).await;
+    api.set_stock("ams", "PEN", 2).await;
     let r = place(
         order_body(&[("PEN", 1, 300)], ("card", "pending")),
         Some("wait=60"),

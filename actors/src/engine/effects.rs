@@ -180,6 +180,15 @@ impl Effects {
                     ReserveOutcome::Reserved { shipments, reason } => {
                         Command::StockAllocated { shipments, reason }
                     }
+                    ReserveOutcome::Backordered {
+                        held,
+                        backordered,
+                        reason,
+                    } => Command::StockBackordered {
+                        held,
+                        backordered,
+                        reason,
+                    },
                     ReserveOutcome::Unavailable { shortages, reason } => {
                         Command::StockUnavailable { shortages, reason }
                     }
@@ -249,6 +258,35 @@ impl Effects {
                 }
             }
             EffectKind::Notify { .. } => Ok(()),
+        }
+    }
+
+    /// Reserves again for a backordered order (see `backorders`): a filled reservation is
+    /// answered to the order, which confirms by itself; one still waiting changes nothing.
+    pub(super) async fn reserve_again(
+        &self,
+        order_id: OrderId,
+        lines: Vec<crate::domain::LineQty>,
+        country: Option<String>,
+        allow_split: Option<bool>,
+    ) -> Result<(), EngineError> {
+        let outcome = self
+            .inner
+            .inventory
+            .send(Reserve {
+                order_id,
+                lines,
+                country,
+                allow_split,
+            })
+            .await
+            .map_err(|_| EngineError::Overloaded)??;
+        match outcome {
+            ReserveOutcome::Reserved { shipments, reason } => {
+                let command = Command::StockAllocated { shipments, reason };
+                self.answer(order_id, command, Cause::InventoryActor).await
+            }
+            _ => Ok(()),
         }
     }
 

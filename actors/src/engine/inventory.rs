@@ -22,13 +22,14 @@
 //! none, and the conditional write checks that it still has none.
 
 use crate::domain::inventory::{
-    AllocationRequest, Change, Ledger, Reservation, ReserveOutcome, StockError, StockLevel,
+    AllocationRequest, Backorders, Change, Ledger, Reservation, ReserveOutcome, StockError,
+    StockLevel,
 };
 use crate::domain::warehouse::{AllocationPolicy, Warehouse};
 use crate::domain::{LineQty, OrderId};
 use actix::prelude::*;
 use orderly_storage::{
-    CellWrite, Commit as Durable, ReservationWrite, StockChange, Storage, StorageError,
+    CellWrite, Commit as Durable, ReservationWrite, SkuWrite, StockChange, Storage, StorageError,
 };
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -62,6 +63,9 @@ pub struct InventoryActor {
     /// for allocation.
     warehouses: Arc<Vec<Warehouse>>,
     policy: AllocationPolicy,
+    /// Told when stock became available for skus that backordered orders wait for, so the
+    /// engine reserves again for them (oldest first).
+    stock_arrived: futures::channel::mpsc::UnboundedSender<()>,
     /// Reservations as this actor last wrote or read them.
     reservations: HashMap<OrderId, Reservation>,
     /// A write was refused after the fact: the ledger is ahead of storage until reloaded.
@@ -137,13 +141,15 @@ impl InventoryActor {
         store: Arc<dyn Storage>,
         warehouses: Arc<Vec<Warehouse>>,
         policy: AllocationPolicy,
+        stock_arrived: futures::channel::mpsc::UnboundedSender<()>,
     ) -> Result<Self, StorageError> {
-        let ledger = Ledger::from_levels(store.stock_levels()?);
+        let ledger = ledger(store.as_ref())?;
         Ok(InventoryActor {
             store,
             ledger,
             warehouses,
             policy,
+            stock_arrived,
             reservations: HashMap::new(),
             stale: Arc::new(AtomicBool::new(false)),
             refused_at: Arc::new(AtomicU64::new(0)),
@@ -235,6 +241,7 @@ impl InventoryActor {
                 r.parts
                     .into_iter()
                     .flat_map(|p| p.lines)
+                    .chain(r.backordered)
                     .map(|l| l.sku)
                     .collect()
             })
@@ -284,6 +291,10 @@ impl InventoryActor {
                 },
                 _ => None,
             };
+            let before_skus: HashMap<&str, Backorders> = skus
+                .iter()
+                .map(|sku| (*sku, self.ledger.backorders(sku)))
+                .collect();
             let before: HashMap<(String, String), StockLevel> = skus
                 .iter()
                 .flat_map(|sku| {
@@ -297,7 +308,8 @@ impl InventoryActor {
                 Keyed::Restock(id, step) => Some((id, step)),
                 _ => None,
             };
-            if change.reservation.is_none() && change.touched.is_empty() && restock.is_none() {
+            let nothing = change.touched.is_empty() && change.skus.is_empty();
+            if change.reservation.is_none() && nothing && restock.is_none() {
                 // Nothing to write, so no check to catch a reservation that was only remembered
                 // or assumed: decide once more on the stored one. With other writers, on a
                 // fresh ledger too.
@@ -314,6 +326,26 @@ impl InventoryActor {
                 }
                 return Ok((value, self.store.sync()));
             }
+            // Stock became free where backordered orders wait: they get first call on it.
+            // (With other nodes, whose backorders this ledger may not know yet, on any rise.)
+            let others = self.store.has_other_writers();
+            let arrived = change.touched.iter().any(|(w, s)| {
+                let was = before
+                    .get(&(w.clone(), s.clone()))
+                    .copied()
+                    .unwrap_or_default();
+                let rose = self.ledger.level(w, s).available() > was.available();
+                rose && (others || self.ledger.has_waiting(s))
+            });
+            let mut sku_writes: Vec<SkuWrite> = Vec::with_capacity(change.skus.len());
+            for sku in change.skus {
+                if sku_writes.iter().any(|x| x.sku == sku) {
+                    continue;
+                }
+                let expected = before_skus.get(sku.as_str()).copied().unwrap_or_default();
+                let new = self.ledger.backorders(&sku);
+                sku_writes.push(SkuWrite { sku, expected, new });
+            }
             let mut cells: Vec<CellWrite> = Vec::with_capacity(change.touched.len());
             for (w, s) in change.touched {
                 if cells.iter().any(|c| c.warehouse == w && c.sku == s) {
@@ -329,7 +361,11 @@ impl InventoryActor {
                     new,
                 });
             }
+            if arrived {
+                let _ = self.stock_arrived.unbounded_send(());
+            }
             let write = StockChange {
+                skus: sku_writes,
                 cells,
                 reservation: change.reservation.map(|new| ReservationWrite {
                     expected: existing,
@@ -369,9 +405,14 @@ impl InventoryActor {
     /// reservations.
     fn reload(&mut self) -> Result<(), StorageError> {
         self.reservations.clear();
-        self.ledger = Ledger::from_levels(self.store.stock_levels()?);
+        self.ledger = ledger(self.store.as_ref())?;
         Ok(())
     }
+}
+
+/// The ledger as stored: every cell and every sku's backorder record.
+fn ledger(store: &dyn Storage) -> Result<Ledger, StorageError> {
+    Ok(Ledger::from_levels(store.stock_levels()?).with_backorders(store.sku_backorders()?))
 }
 
 impl Actor for InventoryActor {
@@ -514,6 +555,29 @@ impl StockOp for SetOnHand {
     }
 }
 
+/// An admin sets whether a sku may be backordered and its cap.
+#[derive(Message, Clone)]
+#[rtype(result = "Result<Backorders, InventoryError>")]
+pub struct SetBackorders {
+    pub sku: String,
+    pub allowed: bool,
+    pub cap: i64,
+}
+
+impl StockOp for SetBackorders {
+    type Value = Backorders;
+    fn decide(
+        &self,
+        actor: &mut InventoryActor,
+        _again: bool,
+    ) -> Result<(Backorders, Durable), InventoryError> {
+        actor.run(Keyed::Nothing, &[&self.sku], |ledger, _| {
+            let change = ledger.set_backorders(&self.sku, self.allowed, self.cap)?;
+            Ok((ledger.backorders(&self.sku), change))
+        })
+    }
+}
+
 /// Every stock operation is handled the same way: decided, written, answered once durable.
 macro_rules! handle_stock_ops {
     ($($op:ty),*) => {$(
@@ -525,7 +589,26 @@ macro_rules! handle_stock_ops {
         }
     )*};
 }
-handle_stock_ops!(Reserve, Release, Commit, Restock, SetOnHand);
+handle_stock_ops!(Reserve, Release, Commit, Restock, SetOnHand, SetBackorders);
+
+/// One sku's backorder record, from the actor's ledger.
+#[derive(Message)]
+#[rtype(result = "Backorders")]
+pub struct GetBackorders {
+    pub sku: String,
+}
+
+impl Handler<GetBackorders> for InventoryActor {
+    type Result = MessageResult<GetBackorders>;
+    fn handle(&mut self, m: GetBackorders, _: &mut Context<Self>) -> Self::Result {
+        if self.store.has_other_writers() {
+            if let Err(e) = self.reload() {
+                tracing::warn!(error = %e, "could not reload the stock ledger; answering from memory");
+            }
+        }
+        MessageResult(self.ledger.backorders(&m.sku))
+    }
+}
 
 /// Levels of one sku in every warehouse, from the actor's ledger.
 #[derive(Message)]

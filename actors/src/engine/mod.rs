@@ -16,6 +16,7 @@
 //! start, every stored outbox entry is sent again and due timers fire, so work interrupted by
 //! a crash carries on by itself.
 
+mod backorders;
 mod backup;
 mod carrier;
 mod commands;
@@ -206,10 +207,12 @@ impl Engine {
             .map(|_| Arbiter::new().handle())
             .collect();
         let stats = Arc::new(EngineStats::default());
+        let (stock_arrived, arrivals) = futures::channel::mpsc::unbounded();
         let inventory = inventory::InventoryActor::load(
             store.clone(),
             Arc::new(config.warehouses.clone()),
             config.allocation,
+            stock_arrived,
         )?;
         // Its storage calls block; with storage across the network they take a round trip
         // each, so the inventory gets a thread of its own rather than stall the system's.
@@ -265,6 +268,11 @@ impl Engine {
             }),
         };
         engine.resume()?;
+        actix_rt::spawn(backorders::run(
+            engine.inner.ctx.store.clone(),
+            engine.inner.ctx.effects.clone(),
+            arrivals,
+        ));
         if engine.store().has_other_writers() {
             engine.spawn_takeover();
         }

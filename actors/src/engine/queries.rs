@@ -2,9 +2,10 @@
 //! the notification dead letters. Reads show committed state only (index entries and history
 //! are checked against the committed snapshot); they do not wait for a flush.
 
-use super::inventory::{GetStock, InventoryError, SetOnHand};
+use super::inventory::{GetBackorders, GetStock, InventoryError, SetBackorders, SetOnHand};
 use super::notifier::{Deliver, Origin};
 use super::{DeadLetter, Engine, EngineError, History, OrderView, StockLevel};
+use crate::domain::inventory::Backorders;
 use crate::domain::{Order, OrderId, Status};
 
 impl Engine {
@@ -87,6 +88,32 @@ impl Engine {
             InventoryError::Stock(s) => EngineError::Stock(s),
             InventoryError::Storage(s) => EngineError::Storage(s),
         })
+    }
+
+    /// Sets whether a sku may be backordered and how many units may wait at most; answers
+    /// once durable. Orders already waiting stay backordered.
+    pub async fn set_backorders(
+        &self,
+        sku: String,
+        allowed: bool,
+        cap: i64,
+    ) -> Result<Backorders, EngineError> {
+        let r = self
+            .inner
+            .inventory
+            .send(SetBackorders { sku, allowed, cap })
+            .await
+            .map_err(|_| EngineError::Overloaded)?;
+        Ok(r?)
+    }
+
+    /// A sku's backorder record (not backorderable, nothing waiting, when never set).
+    pub async fn backorders(&self, sku: String) -> Result<Backorders, EngineError> {
+        self.inner
+            .inventory
+            .send(GetBackorders { sku })
+            .await
+            .map_err(|_| EngineError::Overloaded)
     }
 
     /// A sku's stock per warehouse.

@@ -324,6 +324,121 @@ fn placing_may_wait_for_the_stock_outcome() {
 }
 
 #[test]
+fn backordered_orders_confirm_by_themselves_when_stock_arrives_oldest_first() {
+    let data = MemoryStorage::new();
+    let path = data.reopen();
+    run(move || async move {
+        let e = Engine::start(open(&path), clock(), config()).unwrap();
+        e.set_backorders("bo".into(), true, 5).await.unwrap();
+        e.set_stock("ams".into(), "bo".into(), 1).await.unwrap();
+        let wait = Duration::from_secs(5);
+        let order = |q| new_order("bo", q, PaymentMethod::Card, InitialPaymentStatus::Captured);
+        let placed = e.place("bo-1", order(2)).await.unwrap();
+        let (first, known) = e.wait_for_stock(placed.view, wait).await.unwrap();
+        assert!(known);
+        assert_eq!(
+            (first.order.status, first.order.stock),
+            (Status::Placed, StockState::Backordered)
+        );
+        let lq = |q| {
+            vec![LineQty {
+                sku: "bo".into(),
+                quantity: q,
+            }]
+        };
+        assert_eq!(first.order.backordered, lq(1), "one held, one waits");
+        let placed = e.place("bo-2", order(2)).await.unwrap();
+        let (second, _) = e.wait_for_stock(placed.view, wait).await.unwrap();
+        assert_eq!(second.order.stock, StockState::Backordered);
+        assert_eq!(second.order.backordered, lq(2));
+        assert_eq!(e.backorders("bo".into()).await.unwrap().waiting, 3);
+        // Beyond the cap: refused as before backorders, saying why.
+        let placed = e.place("bo-3", order(3)).await.unwrap();
+        let (third, _) = e.wait_for_stock(placed.view, wait).await.unwrap();
+        assert_eq!(third.order.status, Status::Cancelled);
+        assert_eq!(
+            third.order.cancellation.unwrap().reason,
+            "out of stock: bo (backorder cap of 5 reached)"
+        );
+        // One unit arrives: the oldest is served, the second keeps waiting.
+        e.set_stock("ams".into(), "bo".into(), 2).await.unwrap();
+        let (a, b) = (first.order.id, second.order.id);
+        eventually("the first confirmed", || status(&e, a) == Status::Confirmed).await;
+        assert_eq!(view(&e, b).order.stock, StockState::Backordered);
+        let filled = view(&e, a).order;
+        assert!(filled.backordered.is_empty());
+        assert_eq!(filled.shipments[0].line_qtys(), lq(2));
+        // A new order is not offered the unit the second waits for: it queues behind it.
+        e.set_stock("ams".into(), "bo".into(), 3).await.unwrap();
+        let placed = e.place("bo-4", order(1)).await.unwrap();
+        let (fourth, _) = e.wait_for_stock(placed.view, wait).await.unwrap();
+        assert_eq!(fourth.order.stock, StockState::Backordered);
+        let queue: Vec<OrderId> = e
+            .store()
+            .backorders(None, 10)
+            .unwrap()
+            .iter()
+            .map(|o| o.id)
+            .collect();
+        assert_eq!(queue, vec![b, fourth.order.id], "oldest first");
+        // Two more arrive: the second is served first (it holds the earmarked unit), then the
+        // fourth.
+        e.set_stock("ams".into(), "bo".into(), 5).await.unwrap();
+        let d = fourth.order.id;
+        eventually("the second confirmed", || {
+            status(&e, b) == Status::Confirmed
+        })
+        .await;
+        eventually("the fourth confirmed", || {
+            status(&e, d) == Status::Confirmed
+        })
+        .await;
+        assert_eq!(e.backorders("bo".into()).await.unwrap().waiting, 0);
+        assert_eq!(
+            e.stock("bo".into()).await.unwrap()[0].1,
+            StockLevel {
+                on_hand: 5,
+                reserved: 5
+            }
+        );
+    });
+}
+
+#[test]
+fn a_cancelled_backorder_stops_waiting_and_a_sku_without_backorders_is_refused() {
+    let data = MemoryStorage::new();
+    let path = data.reopen();
+    run(move || async move {
+        let e = Engine::start(open(&path), clock(), config()).unwrap();
+        e.set_backorders("bo".into(), true, 10).await.unwrap();
+        let wait = Duration::from_secs(5);
+        let order =
+            |sku: &str| new_order(sku, 2, PaymentMethod::Cod, InitialPaymentStatus::Pending);
+        let placed = e.place("c-1", order("bo")).await.unwrap();
+        let (v, _) = e.wait_for_stock(placed.view, wait).await.unwrap();
+        assert_eq!(v.order.stock, StockState::Backordered);
+        assert_eq!(e.backorders("bo".into()).await.unwrap().waiting, 2);
+        let cancelled = e
+            .cancel(v.order.id, "not needed".into(), Cause::Storefront)
+            .await
+            .unwrap();
+        assert_eq!(cancelled.order.status, Status::Cancelled);
+        // The release ran before the cancel answered (it waits for its effects).
+        assert_eq!(e.backorders("bo".into()).await.unwrap().waiting, 0);
+        assert!(e.store().backorders(None, 10).unwrap().is_empty());
+        // A cap below what waits is refused; not backorderable: refused at once.
+        let placed = e.place("c-2", order("plain")).await.unwrap();
+        let (v, _) = e.wait_for_stock(placed.view, wait).await.unwrap();
+        assert_eq!(v.order.status, Status::Cancelled);
+        assert_eq!(v.order.cancellation.unwrap().reason, "out of stock: plain");
+        assert!(matches!(
+            e.set_backorders("bo".into(), true, -1).await,
+            Err(EngineError::Stock(_))
+        ));
+    });
+}
+
+#[test]
 fn walks_an_order_from_placed_to_returned() {
     let data = MemoryStorage::new();
     let path = data.reopen();
@@ -662,6 +777,7 @@ fn stock_refused_after_the_fact_is_decided_again_without_overselling() {
                 new: change.reservation.expect("reserved"),
             }),
             restock: None,
+            skus: vec![],
         });
         written.unwrap().await.unwrap();
 

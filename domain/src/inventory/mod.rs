@@ -553,17 +553,13 @@ impl Ledger {
             if missing.is_empty() {
                 (vec![], String::new())
             } else {
-                match self.plan(&free, &missing, req) {
-                    Ok(planned) => planned,
-                    Err(_) => (vec![], String::new()),
-                }
+                // Cannot be short: only what is there was asked for.
+                self.plan(&free, &missing, req).unwrap_or_default()
             }
         } else {
             // Nothing is held: the whole order, from one warehouse, or nothing.
-            match self.plan(&free, lines, req) {
-                Ok(planned) => planned,
-                Err(_) => (vec![], String::new()),
-            }
+            // Not yet in one warehouse: keep waiting.
+            self.plan(&free, lines, req).unwrap_or_default()
         };
         drop(free);
         if plan.is_empty() {

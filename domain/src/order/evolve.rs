@@ -55,6 +55,7 @@ pub fn evolve(state: Option<Order>, e: &Event) -> Option<Order> {
                 },
                 stock: StockState::Pending,
                 backordered: vec![],
+                allow_split: order.allow_split,
                 shortages: vec![],
                 shipments: vec![],
                 return_case: None,

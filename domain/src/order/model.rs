@@ -406,6 +406,9 @@ pub struct Order {
     /// Units waiting for stock while the order is backordered.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub backordered: Vec<LineQty>,
+    /// The order's own say on being split across warehouses, as placed (`None`: the shop's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_split: Option<bool>,
     /// One per warehouse the order is allocated to, numbered from 1; none before allocation.
     pub shipments: Vec<Shipment>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -91,6 +91,9 @@ pub enum StockState {
     /// Reservation asked for, no answer yet.
     Pending,
     Reserved,
+    /// Some lines wait for stock (`backordered`); the order confirms by itself once they
+    /// arrive.
+    Backordered,
     /// The inventory could not cover every line.
     Unavailable,
     /// The reservation was given back (cancellation).
@@ -104,6 +107,7 @@ impl From<d::StockState> for StockState {
         match s {
             d::StockState::Pending => StockState::Pending,
             d::StockState::Reserved => StockState::Reserved,
+            d::StockState::Backordered => StockState::Backordered,
             d::StockState::Unavailable => StockState::Unavailable,
             d::StockState::Released => StockState::Released,
             d::StockState::Committed => StockState::Committed,
@@ -331,6 +335,12 @@ pub struct Order {
     /// Present (non-empty) only when stock was short.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub shortages: Vec<Shortage>,
+    /// Units waiting for stock while the order is backordered.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub backordered: Vec<LineQty>,
+    /// The order's own say on being split across warehouses, as placed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_split: Option<bool>,
     /// One per warehouse the order is allocated to, from allocation on; the order's status
     /// follows them (packed once all are packed, shipped once all are shipped, …).
     pub shipments: Vec<Shipment>,
@@ -377,6 +387,8 @@ impl From<d::Order> for Order {
             payment,
             stock,
             shortages,
+            backordered,
+            allow_split,
             shipments,
             return_case,
             cancellation,
@@ -411,6 +423,8 @@ impl From<d::Order> for Order {
             stock: stock.into(),
             warehouse,
             shortages: shortages.into_iter().map(Into::into).collect(),
+            backordered: qtys(backordered),
+            allow_split,
             shipments: shipments.into_iter().map(|s| Shipment::of(id, s)).collect(),
             return_case: return_case.map(Into::into),
             cancellation: cancellation.map(Into::into),
@@ -510,6 +524,12 @@ pub enum Change {
         shipments: Vec<Allocation>,
         reason: String,
     },
+    /// Some lines wait for stock: `held` is what is reserved meanwhile.
+    Backordered {
+        held: Vec<Allocation>,
+        backordered: Vec<LineQty>,
+        reason: String,
+    },
     StockUnavailable {
         shortages: Vec<Shortage>,
     },
@@ -601,6 +621,15 @@ impl From<d::Change> for Change {
             d::Change::StockReserved { warehouse } => Change::StockReserved { warehouse },
             d::Change::Allocated { shipments, reason } => Change::Allocated {
                 shipments: shipments.into_iter().map(Into::into).collect(),
+                reason,
+            },
+            d::Change::Backordered {
+                held,
+                backordered,
+                reason,
+            } => Change::Backordered {
+                held: held.into_iter().map(Into::into).collect(),
+                backordered: qtys(backordered),
                 reason,
             },
             d::Change::StockUnavailable { shortages } => Change::StockUnavailable {

@@ -241,6 +241,17 @@ impl From<CarrierEventBody> for orderly_actors::engine::CarrierScan {
     }
 }
 
+/// Whether a sku may be backordered, and how many of its units may wait at most.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackordersBody {
+    pub allowed: bool,
+    /// Most units waiting at once, over every order; not below those waiting now (409).
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    #[serde(deserialize_with = "super::integer::i64")]
+    pub cap: i64,
+}
+
 /// A stock count.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -91,7 +91,24 @@ pub struct Tracking {
     pub tracking_number: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimated_delivery: Option<NaiveDate>,
+    /// Each parcel's way (an order served from several warehouses has several).
+    pub shipments: Vec<TrackedShipment>,
     pub timeline: Vec<TimelineEntry>,
+}
+
+/// One shipment as the customer follows it: its status and carrier, nothing personal.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrackedShipment {
+    pub id: u32,
+    pub status: super::order::ShipmentStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracking_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_delivery: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<DateTime<Utc>>,
 }
 
 impl Tracking {
@@ -102,6 +119,7 @@ impl Tracking {
             .filter_map(|m| {
                 let (step, description) = match m.change.as_str() {
                     "placed" => ("placed", "Order placed"),
+                    "backordered" => ("backordered", "Waiting for stock"),
                     "confirmed" => ("confirmed", "Order confirmed"),
                     "packed" => ("packed", "Packed and ready for the carrier"),
                     "shipped" => ("shipped", "Handed to the carrier"),
@@ -122,6 +140,7 @@ impl Tracking {
                     },
                     "delivered" => ("delivered", "Delivered"),
                     "cancelled" => ("cancelled", "Order cancelled"),
+                    "shipments_cancelled" => ("cancelled", "Part of the order cancelled"),
                     "return_approved" => ("return_approved", "Return approved"),
                     "return_received" => ("returned", "Return received"),
                     "refund_issued" => ("refunded", "Refund issued"),
@@ -141,7 +160,40 @@ impl Tracking {
             carrier: booking.map(|b| b.carrier_name.clone()),
             tracking_number: booking.map(|b| b.tracking_number.clone()),
             estimated_delivery: booking.map(|b| b.estimated_delivery),
+            shipments: order
+                .shipments
+                .iter()
+                .map(|s| TrackedShipment {
+                    id: s.id,
+                    status: s.status.into(),
+                    carrier: s.booking.as_ref().map(|b| b.carrier_name.clone()),
+                    tracking_number: s.booking.as_ref().map(|b| b.tracking_number.clone()),
+                    estimated_delivery: s.booking.as_ref().map(|b| b.estimated_delivery),
+                    delivered_at: s.delivered_at,
+                })
+                .collect(),
             timeline,
+        }
+    }
+}
+
+/// Whether a sku may be backordered, its cap, and the units waiting now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SkuBackorders {
+    pub sku: String,
+    pub allowed: bool,
+    pub cap: i64,
+    /// Units backordered orders wait for now.
+    pub waiting: i64,
+}
+
+impl SkuBackorders {
+    pub fn new(sku: String, b: orderly_actors::domain::inventory::Backorders) -> Self {
+        SkuBackorders {
+            sku,
+            allowed: b.allowed,
+            cap: b.cap,
+            waiting: b.waiting,
         }
     }
 }

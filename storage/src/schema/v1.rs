@@ -962,6 +962,7 @@ impl TryFrom<Order<'_>> for d::Order {
             stock: o.stock.into(),
             shortages: back(o.shortages),
             backordered: vec![],
+            allow_split: None,
             shipments,
             return_case: o.return_case.map(TryInto::try_into).transpose()?,
             cancellation: o.cancellation.map(Into::into),

@@ -235,6 +235,9 @@ pub struct Order<'a> {
     /// Units waiting for stock while the order is backordered.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub backordered: Vec<LineQty<'a>>,
+    /// The order's own say on splitting, as placed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_split: Option<bool>,
     pub shipments: Vec<Shipment<'a>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_case: Option<ReturnCase<'a>>,
@@ -269,6 +272,7 @@ impl<'a> From<&'a d::Order> for Order<'a> {
             stock: (&o.stock).into(),
             shortages: map(&o.shortages),
             backordered: map(&o.backordered),
+            allow_split: o.allow_split,
             shipments: map(&o.shipments),
             return_case: o.return_case.as_ref().map(Into::into),
             cancellation: o.cancellation.as_ref().map(Into::into),
@@ -300,6 +304,7 @@ impl TryFrom<Order<'_>> for d::Order {
             stock: o.stock.into(),
             shortages: back(o.shortages),
             backordered: back(o.backordered),
+            allow_split: o.allow_split,
             shipments: back(o.shipments),
             return_case: o.return_case.map(TryInto::try_into).transpose()?,
             cancellation: o.cancellation.map(Into::into),
