@@ -8,7 +8,8 @@
 //! `http_contract` (what responses leave out, the OpenAPI document, 405s, integral numbers),
 //! `upgrade` (a data directory written by the release before the storage interface opens and
 //! serves), `moving_data` (`orderly export` / `import` into a fresh data directory, and
-//! `orderly backup` of a running service under load, each served afterwards).
+//! `orderly backup` of a running service under load, each served afterwards), `warehouses`
+//! (configured warehouses, availability, keys bound to warehouses).
 
 mod api_edges;
 mod automation;
@@ -22,3 +23,4 @@ mod nodes;
 mod notifications;
 mod support;
 mod upgrade;
+mod warehouses;

@@ -31,6 +31,7 @@ pub mod webhook;
 
 use crate::clock::Clock;
 use crate::domain::shipping::CarrierSpec;
+use crate::domain::warehouse::{AllocationPolicy, Warehouse};
 use crate::domain::{DomainError, Order};
 use actix::prelude::*;
 use chrono::NaiveDate;
@@ -48,6 +49,7 @@ pub use crate::domain::inventory::StockLevel;
 pub use commands::{CarrierEventOutcome, CarrierScan, Placed};
 pub use history::{History, Milestone};
 pub use orderly_storage::{BackupStats, DeadLetter};
+pub use queries::SkuAvailability;
 
 /// Engine policy and tuning, filled from the service's config.
 #[derive(Debug, Clone)]
@@ -69,6 +71,11 @@ pub struct EngineConfig {
     pub carriers: Vec<CarrierSpec>,
     pub holidays: Vec<NaiveDate>,
     pub notifications: NotifierConfig,
+    /// The configured warehouses (`[[warehouses]]`, validated by the service); empty means
+    /// "open": any warehouse id is taken as given.
+    pub warehouses: Vec<Warehouse>,
+    /// `[allocation]`: how an order's lines are allocated to warehouses.
+    pub allocation: AllocationPolicy,
 }
 
 impl Default for EngineConfig {
@@ -86,6 +93,8 @@ impl Default for EngineConfig {
             carriers: Vec::new(),
             holidays: Vec::new(),
             notifications: NotifierConfig::default(),
+            warehouses: Vec::new(),
+            allocation: AllocationPolicy::default(),
         }
     }
 }

@@ -14,6 +14,7 @@ use std::future::Future;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+/// The warehouse stocked when the config names none (the service runs open).
 const WAREHOUSE: &str = "bench";
 const SKUS: [&str; 4] = ["BENCH-A", "BENCH-B", "BENCH-C", "BENCH-D"];
 const UNIT_PRICE: i64 = 1995;
@@ -461,10 +462,17 @@ async fn settle(http: &Http) {
 // Common steps
 // ---------------------------------------------------------------------------------------------
 
+/// The warehouse the bench stocks: the config's first (by priority), or its own when none is
+/// configured.
+fn stock_warehouse(env: &Env) -> &str {
+    env.config.first_warehouse().unwrap_or(WAREHOUSE)
+}
+
 async fn stock(env: &Env) -> Result<(), String> {
+    let warehouse = stock_warehouse(env);
     for sku in SKUS {
         let req = Req::put(
-            format!("/v1/inventory/{WAREHOUSE}/{sku}"),
+            format!("/v1/inventory/{warehouse}/{sku}"),
             &json!({"on_hand": STOCK}),
         )
         .auth(&env.keys.admin);
@@ -472,12 +480,12 @@ async fn stock(env: &Env) -> Result<(), String> {
             Ok(_) => {}
             Err(super::client::Failure::Status(code, body)) => {
                 return Err(format!(
-                    "stocking {WAREHOUSE}/{sku} failed with {code}: {}",
+                    "stocking {warehouse}/{sku} failed with {code}: {}",
                     String::from_utf8_lossy(&body)
                 ))
             }
             Err(super::client::Failure::Transport(kind, msg)) => {
-                return Err(format!("stocking {WAREHOUSE}/{sku} failed: {kind}: {msg}"))
+                return Err(format!("stocking {warehouse}/{sku} failed: {kind}: {msg}"))
             }
         }
     }
@@ -736,7 +744,7 @@ async fn drive_order(
     let warehouse = order
         .warehouse
         .clone()
-        .unwrap_or_else(|| WAREHOUSE.to_string());
+        .unwrap_or_else(|| stock_warehouse(env).to_string());
     let lines: Vec<Value> = order
         .lines
         .iter()
