@@ -610,7 +610,9 @@ fn availability_answers_every_sku_asked_in_order_and_unknown_ones_empty() {
             ]
         );
         assert_eq!(
-            got.iter().map(SkuAvailability::available).collect::<Vec<_>>(),
+            got.iter()
+                .map(SkuAvailability::available)
+                .collect::<Vec<_>>(),
             [1, 0, 6]
         );
         assert_eq!(e.stocked_warehouses().await.unwrap(), ["ams", "rtm"]);
