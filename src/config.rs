@@ -7,6 +7,7 @@
 use figment::providers::{Env, Format, Toml};
 use figment::Figment;
 use orderly_actors::domain::shipping::CarrierSpec;
+use orderly_actors::domain::warehouse::{AllocationPolicy, Warehouse};
 use orderly_actors::engine::notifier::NotifierConfig;
 use orderly_actors::engine::EngineConfig;
 use serde::Deserialize;
@@ -24,6 +25,13 @@ pub struct Config {
     pub auth: AuthConfig,
     #[serde(default)]
     pub carriers: Vec<CarrierSpec>,
+    /// `[[warehouses]]`: where stock is kept. None configured: the service runs "open" (any
+    /// warehouse id of valid shape is taken as given, as before warehouses were configured).
+    #[serde(default)]
+    pub warehouses: Vec<Warehouse>,
+    /// `[allocation]`: how orders are allocated to the warehouses.
+    #[serde(default)]
+    pub allocation: AllocationPolicy,
     /// Days (YYYY-MM-DD) that are not business days for delivery estimates.
     #[serde(default)]
     pub holidays: Vec<chrono::NaiveDate>,
@@ -149,12 +157,48 @@ impl Default for EngineSection {
 pub struct AuthConfig {
     #[serde(default)]
     pub storefront: Vec<String>,
+    /// Warehouse terminal keys: a plain key may act for every warehouse; a bound key
+    /// (`{ key = "...", warehouses = ["ams"] }`) only for the warehouses it names.
     #[serde(default)]
-    pub warehouse: Vec<String>,
+    pub warehouse: Vec<WarehouseKey>,
     #[serde(default)]
     pub admin: Vec<String>,
     #[serde(default)]
     pub carriers: BTreeMap<String, Vec<String>>,
+}
+
+/// One entry of `auth.warehouse`: a plain key (every warehouse, the form from before
+/// warehouses were configured) or a key bound to some warehouses.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum WarehouseKey {
+    Any(String),
+    Bound(BoundWarehouseKey),
+}
+
+/// `{ key = "...", warehouses = ["ams", ...] }`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoundWarehouseKey {
+    pub key: String,
+    pub warehouses: Vec<String>,
+}
+
+impl WarehouseKey {
+    pub fn key(&self) -> &str {
+        match self {
+            WarehouseKey::Any(k) => k,
+            WarehouseKey::Bound(b) => &b.key,
+        }
+    }
+
+    /// The warehouses the key may act for; `None`: every one.
+    pub fn warehouses(&self) -> Option<&[String]> {
+        match self {
+            WarehouseKey::Any(_) => None,
+            WarehouseKey::Bound(b) => Some(&b.warehouses),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -249,14 +293,22 @@ impl Config {
                     .into(),
             );
         }
+        self.validate_warehouses()?;
+        let warehouse_keys: Vec<String> = self
+            .auth
+            .warehouse
+            .iter()
+            .map(|k| k.key().to_string())
+            .collect();
         let roles = [
             ("storefront", &self.auth.storefront),
-            ("warehouse", &self.auth.warehouse),
+            ("warehouse", &warehouse_keys),
             ("admin", &self.auth.admin),
         ];
         for (role, keys) in roles {
             check_keys(&format!("auth.{role}"), keys)?;
         }
+        self.validate_bound_keys()?;
         for (carrier, keys) in &self.auth.carriers {
             check_keys(&format!("auth.carriers.{carrier}"), keys)?;
             if !self.carriers.iter().any(|c| &c.id == carrier) {
@@ -296,6 +348,63 @@ impl Config {
         Ok(())
     }
 
+    /// `[[warehouses]]`: each one's own rules, a real IANA time zone, ids unique.
+    fn validate_warehouses(&self) -> Result<(), String> {
+        let mut seen = std::collections::HashSet::new();
+        for (i, w) in self.warehouses.iter().enumerate() {
+            w.validate().map_err(|m| format!("warehouses[{i}].{m}"))?;
+            if w.name.trim().is_empty() || w.name.chars().count() > 200 {
+                return Err(format!("warehouses[{i}].name: 1 to 200 characters"));
+            }
+            if w.time_zone.parse::<chrono_tz::Tz>().is_err() {
+                return Err(format!(
+                    "warehouses[{i}].time_zone '{}': not an IANA time zone (e.g. Europe/Amsterdam)",
+                    w.time_zone
+                ));
+            }
+            if !seen.insert(w.id.as_str()) {
+                return Err(format!("warehouses[{i}].id '{}': configured twice", w.id));
+            }
+        }
+        Ok(())
+    }
+
+    /// A bound warehouse key names at least one warehouse, each configured (or, running
+    /// open, of a valid shape).
+    fn validate_bound_keys(&self) -> Result<(), String> {
+        for (i, k) in self.auth.warehouse.iter().enumerate() {
+            let Some(bound) = k.warehouses() else {
+                continue;
+            };
+            let field = format!("auth.warehouse[{i}].warehouses");
+            if bound.is_empty() {
+                return Err(format!(
+                    "{field}: name at least one warehouse (a plain key may act for all)"
+                ));
+            }
+            for w in bound {
+                let known = if self.warehouses.is_empty() {
+                    is_warehouse_id(w)
+                } else {
+                    self.warehouses.iter().any(|c| &c.id == w)
+                };
+                if !known {
+                    return Err(format!("{field}: '{w}' is not a configured warehouse"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The warehouse a tool stocks when it needs one: the first configured by priority (then
+    /// id), `None` when the service runs open.
+    pub fn first_warehouse(&self) -> Option<&str> {
+        self.warehouses
+            .iter()
+            .min_by(|a, b| (a.priority, &a.id).cmp(&(b.priority, &b.id)))
+            .map(|w| w.id.as_str())
+    }
+
     pub fn engine_config(&self) -> EngineConfig {
         let e = &self.engine;
         let threads = if e.actor_threads == 0 {
@@ -316,8 +425,8 @@ impl Config {
             carriers: self.carriers.clone(),
             holidays: self.holidays.clone(),
             notifications: self.notifications.clone(),
-            warehouses: Vec::new(),
-            allocation: Default::default(),
+            warehouses: self.warehouses.clone(),
+            allocation: self.allocation,
         }
     }
 }
@@ -326,6 +435,15 @@ pub fn num_cpus() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2)
+}
+
+/// Warehouse ids appear in keys and URLs: 1-64 letters, digits, '-' or '_' (as
+/// `Warehouse::validate` requires of configured ones).
+pub fn is_warehouse_id(w: &str) -> bool {
+    !w.is_empty()
+        && w.len() <= 64
+        && w.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn check_keys(field: &str, keys: &[String]) -> Result<(), String> {

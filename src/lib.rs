@@ -39,6 +39,9 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let started = Instant::now();
     let dir = &config.storage.data_dir;
     let engine = start_engine(&config)?;
+    if config.warehouses.is_empty() {
+        tracing::warn!("no [[warehouses]] configured: running open, any warehouse id of valid shape is taken as given");
+    }
     let state = web::Data::new(api::AppState {
         engine,
         keys: api::auth::Keys::from_config(&config.auth),

@@ -144,6 +144,9 @@ fn random_below(n: u64) -> u64 {
 struct Keys {
     storefront: String,
     warehouse: String,
+    /// The warehouse the harness stocks and picks at: the config's first, or its own when
+    /// the service runs open.
+    stock_at: String,
     admin: String,
     carriers: HashMap<String, String>,
 }
@@ -267,11 +270,11 @@ async fn drive(c: Rc<Client>, acks: Arc<Mutex<Acks>>, stop: Arc<AtomicBool>) {
         let steps: Vec<(String, Value)> = vec![
             (
                 format!("/v1/orders/{id}/picks"),
-                json!({"warehouse": "crash", "lines": [{"sku": "CRASH-1", "quantity": 1}]}),
+                json!({"warehouse": k.stock_at, "lines": [{"sku": "CRASH-1", "quantity": 1}]}),
             ),
             (
                 format!("/v1/orders/{id}/pack"),
-                json!({"warehouse": "crash", "parcels": [{"weight_grams": 500}]}),
+                json!({"warehouse": k.stock_at, "parcels": [{"weight_grams": 500}]}),
             ),
             (format!("/v1/orders/{id}/handover"), json!({})),
         ];
@@ -353,9 +356,11 @@ fn keys(config: &Config) -> Result<Keys, String> {
         warehouse: config
             .auth
             .warehouse
-            .first()
-            .cloned()
-            .ok_or("no warehouse key configured")?,
+            .iter()
+            .find(|k| k.warehouses().is_none())
+            .map(|k| k.key().to_string())
+            .ok_or("no warehouse key for every warehouse configured")?,
+        stock_at: config.first_warehouse().unwrap_or("crash").to_string(),
         admin: config
             .auth
             .admin
@@ -454,7 +459,7 @@ async fn drive_iterations(
             let r = client
                 .call(
                     "PUT",
-                    "/v1/inventory/crash/CRASH-1",
+                    &format!("/v1/inventory/{}/CRASH-1", keys.stock_at),
                     &keys.admin,
                     Some(json!({"on_hand": 1_000_000})),
                     None,

@@ -1,9 +1,15 @@
-//! Inventory administration: stock counts in, levels out; whether a sku may be backordered.
+//! Inventory: stock counts in (admin), levels out (per sku for admin and warehouse keys), what
+//! can be sold before purchase (availability, storefronts too), the warehouses stock is kept
+//! in, and whether a sku may be backordered.
 
 use super::auth::Role;
 use super::problem::Problem;
-use super::schema::requests::{BackordersBody, SkuPath, StockBody, StockCellPath};
-use super::schema::views::{SkuBackorders, SkuStock, StockCell};
+use super::schema::requests::{
+    AvailabilityQuery, BackordersBody, SkuPath, StockBody, StockCellPath, MAX_AVAILABILITY_SKUS,
+};
+use super::schema::views::{
+    Availability, SkuAvailable, SkuBackorders, SkuStock, StockCell, Warehouse, WarehouseList,
+};
 use super::{check_warehouse, AppState};
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -65,7 +71,7 @@ pub async fn get_backorders(
 #[utoipa::path(put, path = "/v1/inventory/{warehouse}/{sku}", tag = "admin", params(StockCellPath), request_body = StockBody,
     responses((status = 200, body = StockCell),
         (status = 409, description = "`/problems/below_reserved`: below what open orders hold", body = Problem),
-        (status = 422, description = "`/problems/validation`: not a warehouse id or sku, or on_hand negative", body = Problem)),
+        (status = 422, description = "`/problems/validation`: not a warehouse id or sku, not a configured warehouse (`field`: `warehouse`), or on_hand negative", body = Problem)),
     security(("admin" = [])))]
 pub async fn set(
     state: web::Data<AppState>,
@@ -75,7 +81,7 @@ pub async fn set(
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, &[Role::Admin])?;
     let StockCellPath { warehouse, sku } = path.into_inner();
-    check_warehouse(&warehouse)?;
+    check_warehouse(&state.engine, &warehouse)?;
     check_sku(&sku)?;
     let level = state
         .engine
@@ -98,4 +104,86 @@ pub async fn get(
     check_sku(&sku)?;
     let cells = state.engine.stock(sku.clone()).await?;
     Ok(HttpResponse::Ok().json(SkuStock::new(sku, cells)))
+}
+
+#[utoipa::path(get, path = "/v1/warehouses", tag = "inventory",
+    responses((status = 200, description = "The configured warehouses; running open, those with stock cells (id only)", body = WarehouseList)),
+    security(("storefront" = []), ("warehouse" = []), ("admin" = [])))]
+pub async fn warehouses(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    state
+        .keys
+        .require(&req, &[Role::Storefront, Role::Warehouse])?;
+    let configured = state.engine.warehouses();
+    let list = if configured.is_empty() {
+        WarehouseList {
+            open: true,
+            warehouses: state
+                .engine
+                .stocked_warehouses()
+                .await?
+                .into_iter()
+                .map(Warehouse::id_only)
+                .collect(),
+        }
+    } else {
+        WarehouseList {
+            open: false,
+            warehouses: configured.iter().map(Warehouse::from).collect(),
+        }
+    };
+    Ok(HttpResponse::Ok().json(list))
+}
+
+#[utoipa::path(get, path = "/v1/availability", tag = "inventory", params(AvailabilityQuery),
+    responses((status = 200, description = "Each sku asked, once, in the order first asked; an unknown sku is 0. Per-warehouse numbers for admin and warehouse keys only", body = Availability),
+        (status = 400, description = "`/problems/bad_request`: a query parameter other than `sku`", body = Problem),
+        (status = 422, description = "`/problems/validation` (`field`: `sku`): no sku, more than 100, or one that is not a sku", body = Problem)),
+    security(("storefront" = []), ("warehouse" = []), ("admin" = [])))]
+pub async fn availability(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<Vec<(String, String)>>,
+) -> Result<HttpResponse, Problem> {
+    let caller = state
+        .keys
+        .require(&req, &[Role::Storefront, Role::Warehouse])?;
+    let skus = availability_skus(query.into_inner())?;
+    let per_warehouse = caller.role != Role::Storefront;
+    let answer = state.engine.availability(skus).await?;
+    Ok(HttpResponse::Ok().json(Availability {
+        skus: answer
+            .into_iter()
+            .map(|a| SkuAvailable::new(a, per_warehouse))
+            .collect(),
+    }))
+}
+
+/// The skus of an availability query: only `sku` parameters, 1 to 100 of them, each a sku;
+/// repeats dropped (the first place kept).
+fn availability_skus(params: Vec<(String, String)>) -> Result<Vec<String>, Problem> {
+    if let Some((name, _)) = params.iter().find(|(name, _)| name != "sku") {
+        return Err(Problem::bad_request(format!(
+            "unknown query parameter '{name}'; ask with sku=A&sku=B"
+        )));
+    }
+    if params.is_empty() || params.len() > MAX_AVAILABILITY_SKUS {
+        return Err(Problem::invalid(
+            "sku",
+            format!(
+                "ask for 1 to {MAX_AVAILABILITY_SKUS} skus (sku=A&sku=B), not {}",
+                params.len()
+            ),
+        ));
+    }
+    let mut skus: Vec<String> = Vec::with_capacity(params.len());
+    for (_, sku) in params {
+        check_sku(&sku)?;
+        if !skus.contains(&sku) {
+            skus.push(sku);
+        }
+    }
+    Ok(skus)
 }

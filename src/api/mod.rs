@@ -57,17 +57,26 @@ pub fn parse_cursor(s: Option<&str>) -> Result<Option<Uuid>, Problem> {
     .transpose()
 }
 
-/// Warehouse ids appear in keys and URLs: keep them plain.
-pub fn check_warehouse(w: &str) -> Result<(), Problem> {
-    if w.is_empty()
-        || w.len() > 64
-        || !w
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
+/// The one rule for a warehouse named in a path or a body: a valid id (1-64 letters, digits,
+/// '-' or '_') and, when warehouses are configured, one of them. Anything else is 422
+/// `/problems/validation` with `field: "warehouse"`, wherever the warehouse was named. Running
+/// open (no `[[warehouses]]`), any valid id passes.
+pub fn check_warehouse(engine: &Engine, w: &str) -> Result<(), Problem> {
+    if !crate::config::is_warehouse_id(w) {
         return Err(Problem::invalid(
             "warehouse",
             "warehouse ids are 1-64 letters, digits, '-' or '_'",
+        ));
+    }
+    let configured = engine.warehouses();
+    if !configured.is_empty() && !configured.iter().any(|c| c.id == w) {
+        let ids: Vec<&str> = configured.iter().map(|c| c.id.as_str()).collect();
+        return Err(Problem::invalid(
+            "warehouse",
+            format!(
+                "unknown warehouse '{w}'; the configured ones are {}",
+                ids.join(", ")
+            ),
         ));
     }
     Ok(())
@@ -132,7 +141,12 @@ fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(
             scope("/v1/warehouses")
+                .service(resource("", "GET").route(get().to(inventory::warehouses)))
                 .service(resource("/{warehouse}/picks", "GET").route(get().to(warehouse::picks))),
+        )
+        .service(
+            scope("/v1/availability")
+                .service(resource("", "GET").route(get().to(inventory::availability))),
         )
         .service(
             scope("/v1/carriers")

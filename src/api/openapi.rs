@@ -30,7 +30,7 @@ impl Modify for RoleSchemes {
         let c = openapi.components.get_or_insert_with(Default::default);
         for (role, what) in [
             ("storefront", "A storefront key (`auth.storefront`)."),
-            ("warehouse", "A warehouse terminal key (`auth.warehouse`)."),
+            ("warehouse", "A warehouse terminal key (`auth.warehouse`): a plain key acts for every warehouse, a bound key only for the warehouses it names (403 for the others)."),
             (
                 "carrier",
                 "A carrier key (`auth.carriers.<id>`): posts events for its own carrier only.",
@@ -163,7 +163,8 @@ impl Modify for EdgeProblems {
 #[openapi(
     info(title = "Orderly", description = "Order lifecycle orchestrator. Errors are RFC 9457 application/problem+json. \
         Every operation but the ops endpoints and tracking needs `Authorization: Bearer <key>` of one of the roles it lists; \
-        the admin role may call every operation."),
+        the admin role may call every operation. A warehouse named in a path or body must be a warehouse id and, when warehouses \
+        are configured, one of them: anything else is 422 `/problems/validation` with `field` `warehouse`."),
     paths(
         super::storefront::place, super::storefront::get, super::storefront::list, super::storefront::payment,
         super::storefront::cancel, super::storefront::request_return, super::storefront::return_label,
@@ -172,7 +173,7 @@ impl Modify for EdgeProblems {
         super::warehouse::shipment_picks, super::warehouse::shipment_pack,
         super::warehouse::shipment_label, super::warehouse::shipment_handover,
         super::carrier::event, super::carrier::track,
-        super::inventory::set, super::inventory::get,
+        super::inventory::set, super::inventory::get, super::inventory::warehouses, super::inventory::availability,
         super::inventory::set_backorders, super::inventory::get_backorders,
         super::ops::healthz, super::ops::readyz, super::ops::metrics, super::ops::dead_letters, super::ops::retry_dead_letter,
         super::ops::backup,

@@ -143,7 +143,7 @@ pub async fn cancel(
     path: web::Path<OrderPath>,
     body: web::Json<CancelBody>,
 ) -> Result<HttpResponse, Problem> {
-    let role = state.keys.require(&req, STOREFRONT)?;
+    let role = state.keys.require(&req, STOREFRONT)?.role;
     let id = parse_id(&path.id)?;
     let cause = if role == Role::Admin {
         Cause::Admin

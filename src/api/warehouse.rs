@@ -5,6 +5,11 @@
 //! (`/v1/orders/{id}/picks`, `/pack`, `/label`, `/handover`) keep serving as before: picks and
 //! packing name their warehouse, which names the shipment; the label is the first booked
 //! shipment's; hand-over hands over every packed and booked shipment.
+//!
+//! Each one acts for a warehouse: named in the path or body (checked by `check_warehouse`:
+//! valid, and configured when warehouses are), or the shipment's (label, hand-over and every
+//! per-shipment route). A key bound to some warehouses gets 403 for the others
+//! (`Caller::may_act_for`, `Caller::may_act_for_shipment`).
 
 use super::auth::Role;
 use super::problem::Problem;
@@ -32,7 +37,8 @@ fn domain_lines(lines: Vec<LineQty>) -> Vec<d::LineQty> {
 #[utoipa::path(get, path = "/v1/warehouses/{warehouse}/picks", tag = "warehouse", params(WarehousePath, PickQuery),
     responses((status = 200, description = "Confirmed orders to pick, oldest first", body = PickList),
         (status = 400, description = "`/problems/bad_request`: limit out of range, bad cursor or unknown parameter", body = Problem),
-        (status = 422, description = "`/problems/validation`: not a warehouse id", body = Problem)),
+        (status = 403, description = "`/problems/forbidden`: the key's role may not call this, or the key is bound to other warehouses", body = Problem),
+        (status = 422, description = "`/problems/validation` (`field`: `warehouse`): not a warehouse id, or not a configured warehouse", body = Problem)),
     security(("warehouse" = []), ("admin" = [])))]
 pub async fn picks(
     state: web::Data<AppState>,
@@ -40,9 +46,10 @@ pub async fn picks(
     path: web::Path<WarehousePath>,
     q: web::Query<PickQuery>,
 ) -> Result<HttpResponse, Problem> {
-    state.keys.require(&req, WAREHOUSE)?;
+    let caller = state.keys.require(&req, WAREHOUSE)?;
     let warehouse = path.into_inner().warehouse;
-    check_warehouse(&warehouse)?;
+    check_warehouse(&state.engine, &warehouse)?;
+    caller.may_act_for(&warehouse)?;
     let limit = page_size(q.limit)?;
     let after = parse_cursor(q.cursor.as_deref())?;
     let orders = state.engine.picks(&warehouse, after, limit).await?;
@@ -63,7 +70,8 @@ pub async fn picks(
     responses((status = 200, body = OrderDetail),
         (status = 404, description = "`/problems/not_found`: no order with this id", body = Problem),
         (status = 409, description = "`/problems/picks_not_allowed`, `/problems/wrong_warehouse`, `/problems/no_reservation` or `/problems/over_pick`", body = Problem),
-        (status = 422, description = "`/problems/validation`: a sku not on the order or twice, a zero quantity", body = Problem)),
+        (status = 403, description = "`/problems/forbidden`: the key's role may not call this, or the key is bound to warehouses other than the one named", body = Problem),
+        (status = 422, description = "`/problems/validation`: a sku not on the order or twice, a zero quantity; `field` `warehouse`: not a warehouse id, or not a configured warehouse", body = Problem)),
     security(("warehouse" = []), ("admin" = [])))]
 pub async fn acknowledge_picks(
     state: web::Data<AppState>,
@@ -88,7 +96,8 @@ pub async fn acknowledge_picks(
     responses((status = 200, description = "Packed; carrier booked and label ready (label_url)", body = OrderDetail),
         (status = 404, description = "`/problems/not_found`: no order with this id", body = Problem),
         (status = 409, description = "`/problems/pack_not_allowed`, `/problems/not_fully_picked`, `/problems/wrong_warehouse`, or `/problems/no_carrier`: no configured carrier can ship it", body = Problem),
-        (status = 422, description = "`/problems/validation`: parcels out of range", body = Problem)),
+        (status = 403, description = "`/problems/forbidden`: the key's role may not call this, or the key is bound to warehouses other than the one named", body = Problem),
+        (status = 422, description = "`/problems/validation`: parcels out of range; `field` `warehouse`: not a warehouse id, or not a configured warehouse", body = Problem)),
     security(("warehouse" = []), ("admin" = [])))]
 pub async fn pack(
     state: web::Data<AppState>,
@@ -110,6 +119,7 @@ pub async fn pack(
 
 #[utoipa::path(get, path = "/v1/orders/{id}/label", tag = "warehouse", params(OrderPath),
     responses((status = 200, content_type = "application/pdf", description = "Shipping label", body = Pdf),
+        (status = 403, description = "`/problems/forbidden`: the key's role may not call this, or the key is bound to warehouses other than the order's", body = Problem),
         (status = 404, description = "`/problems/not_found`: no such order, or no booked shipment yet", body = Problem)),
     security(("warehouse" = []), ("admin" = [])))]
 pub async fn label(
@@ -117,8 +127,9 @@ pub async fn label(
     req: HttpRequest,
     path: web::Path<OrderPath>,
 ) -> Result<HttpResponse, Problem> {
-    state.keys.require(&req, WAREHOUSE)?;
+    let caller = state.keys.require(&req, WAREHOUSE)?;
     let order = state.engine.order(parse_id(&path.id)?).await?;
+    caller.may_act_for_shipment(&order, None)?;
     let pdf = crate::label::shipping_label(&order, None).ok_or_else(|| {
         Problem::not_found("the label is not ready: the order has no booked shipment yet")
     })?;
@@ -128,6 +139,7 @@ pub async fn label(
 #[utoipa::path(post, path = "/v1/orders/{id}/handover", tag = "warehouse", params(OrderPath),
     responses((status = 200, body = OrderDetail),
         (status = 404, description = "`/problems/not_found`: no order with this id", body = Problem),
+        (status = 403, description = "`/problems/forbidden`: the key's role may not call this, or the key is bound to warehouses other than the order's", body = Problem),
         (status = 409, description = "`/problems/handover_not_allowed` (the order is not packed) or `/problems/label_not_ready`", body = Problem)),
     security(("warehouse" = []), ("admin" = [])))]
 pub async fn handover(
@@ -135,8 +147,9 @@ pub async fn handover(
     req: HttpRequest,
     path: web::Path<OrderPath>,
 ) -> Result<HttpResponse, Problem> {
-    state.keys.require(&req, WAREHOUSE)?;
+    let caller = state.keys.require(&req, WAREHOUSE)?;
     let id = parse_id(&path.id)?;
+    caller.may_act_for_order_id(&state.engine, id, None).await?;
     let view = state.engine.hand_over(id, None).await?;
     Ok(order_response(StatusCode::OK, view))
 }
@@ -145,7 +158,8 @@ pub async fn handover(
     responses((status = 200, description = "Restocked and returned; refund issued", body = OrderDetail),
         (status = 404, description = "`/problems/not_found`: no order with this id", body = Problem),
         (status = 409, description = "`/problems/no_open_return`: no approved return awaiting receipt", body = Problem),
-        (status = 422, description = "`/problems/validation`: a sku not approved for return, or more than approved", body = Problem)),
+        (status = 403, description = "`/problems/forbidden`: the key's role may not call this, or the key is bound to warehouses other than the one named", body = Problem),
+        (status = 422, description = "`/problems/validation`: a sku not approved for return, or more than approved; `field` `warehouse`: not a warehouse id, or not a configured warehouse", body = Problem)),
     security(("warehouse" = []), ("admin" = [])))]
 pub async fn receive_return(
     state: web::Data<AppState>,
@@ -166,6 +180,7 @@ pub async fn receive_return(
 
 #[utoipa::path(post, path = "/v1/orders/{id}/shipments/{shipment}/picks", tag = "warehouse", params(ShipmentPath), request_body = ShipmentPicksBody,
     responses((status = 200, body = OrderDetail),
+        (status = 403, description = "`/problems/forbidden`: the key's role may not call this, or the key is bound to warehouses other than the shipment's", body = Problem),
         (status = 404, description = "`/problems/not_found`: no order with this id, or no such shipment on it", body = Problem),
         (status = 409, description = "`/problems/picks_not_allowed` (order not confirmed, or the shipment is packed) or `/problems/over_pick`", body = Problem),
         (status = 422, description = "`/problems/validation`: a sku not in the shipment or twice, a zero quantity", body = Problem)),
@@ -185,6 +200,7 @@ pub async fn shipment_picks(
 
 #[utoipa::path(post, path = "/v1/orders/{id}/shipments/{shipment}/pack", tag = "warehouse", params(ShipmentPath), request_body = ShipmentPackBody,
     responses((status = 200, description = "Packed; carrier booked and label ready (the shipment's label_url)", body = OrderDetail),
+        (status = 403, description = "`/problems/forbidden`: the key's role may not call this, or the key is bound to warehouses other than the shipment's", body = Problem),
         (status = 404, description = "`/problems/not_found`: no order with this id, or no such shipment on it", body = Problem),
         (status = 409, description = "`/problems/pack_not_allowed`, `/problems/not_fully_picked`, or `/problems/no_carrier`: no configured carrier can ship it", body = Problem),
         (status = 422, description = "`/problems/validation`: parcels out of range", body = Problem)),
@@ -209,6 +225,7 @@ pub async fn shipment_pack(
 
 #[utoipa::path(get, path = "/v1/orders/{id}/shipments/{shipment}/label", tag = "warehouse", params(ShipmentPath),
     responses((status = 200, content_type = "application/pdf", description = "The shipment's label", body = Pdf),
+        (status = 403, description = "`/problems/forbidden`: the key's role may not call this, or the key is bound to warehouses other than the shipment's", body = Problem),
         (status = 404, description = "`/problems/not_found`: no such order or shipment, or the shipment is not booked yet", body = Problem)),
     security(("warehouse" = []), ("admin" = [])))]
 pub async fn shipment_label(
@@ -216,12 +233,13 @@ pub async fn shipment_label(
     req: HttpRequest,
     path: web::Path<ShipmentPath>,
 ) -> Result<HttpResponse, Problem> {
-    state.keys.require(&req, WAREHOUSE)?;
+    let caller = state.keys.require(&req, WAREHOUSE)?;
     let (id, shipment) = parse_shipment(&path)?;
     let order = state.engine.order(id).await?;
     if order.shipment(shipment).is_none() {
         return Err(d::DomainError::UnknownShipment(shipment).into());
     }
+    caller.may_act_for_shipment(&order, Some(shipment))?;
     let pdf = crate::label::shipping_label(&order, Some(shipment)).ok_or_else(|| {
         Problem::not_found(format!(
             "the label is not ready: shipment {shipment} is not booked yet"
@@ -232,6 +250,7 @@ pub async fn shipment_label(
 
 #[utoipa::path(post, path = "/v1/orders/{id}/shipments/{shipment}/handover", tag = "warehouse", params(ShipmentPath),
     responses((status = 200, body = OrderDetail),
+        (status = 403, description = "`/problems/forbidden`: the key's role may not call this, or the key is bound to warehouses other than the shipment's", body = Problem),
         (status = 404, description = "`/problems/not_found`: no order with this id, or no such shipment on it", body = Problem),
         (status = 409, description = "`/problems/handover_not_allowed` (the shipment is not packed) or `/problems/label_not_ready`", body = Problem)),
     security(("warehouse" = []), ("admin" = [])))]
@@ -264,7 +283,8 @@ fn parse_shipment(path: &ShipmentPath) -> Result<(uuid::Uuid, u32), Problem> {
     Ok((id, shipment))
 }
 
-/// Runs a warehouse command on one shipment, after checking the role and the path.
+/// Runs a warehouse command on one shipment, after checking the role, the path and (for a key
+/// bound to warehouses) that the shipment is at one of them.
 async fn run_on_shipment<'e, F>(
     state: &'e AppState,
     req: &HttpRequest,
@@ -274,14 +294,18 @@ async fn run_on_shipment<'e, F>(
 where
     F: Future<Output = Result<OrderView, EngineError>>,
 {
-    state.keys.require(req, WAREHOUSE)?;
+    let caller = state.keys.require(req, WAREHOUSE)?;
     let (id, shipment) = parse_shipment(path)?;
+    caller
+        .may_act_for_order_id(&state.engine, id, Some(shipment))
+        .await?;
     let view = command(&state.engine, id, shipment).await?;
     Ok(order_response(StatusCode::OK, view))
 }
 
-/// Runs a warehouse command that names its warehouse, after checking the role, the id and the
-/// warehouse name (in that order, so a caller without the role learns nothing else).
+/// Runs a warehouse command that names its warehouse, after checking the role, the id, the
+/// warehouse name and that the caller may act for it (in that order, so a caller without the
+/// role learns nothing else).
 async fn run<'e, F>(
     state: &'e AppState,
     req: &HttpRequest,
@@ -292,9 +316,10 @@ async fn run<'e, F>(
 where
     F: Future<Output = Result<OrderView, EngineError>>,
 {
-    state.keys.require(req, WAREHOUSE)?;
+    let caller = state.keys.require(req, WAREHOUSE)?;
     let id = parse_id(id)?;
-    check_warehouse(&warehouse)?;
+    check_warehouse(&state.engine, &warehouse)?;
+    caller.may_act_for(&warehouse)?;
     let view = command(&state.engine, id, warehouse).await?;
     Ok(order_response(StatusCode::OK, view))
 }

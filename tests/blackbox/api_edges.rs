@@ -24,7 +24,7 @@ fn assert_names_field(problem: &Value, field: &str) {
 async fn keys_and_roles_are_enforced() {
     let server = Server::start().await;
     let api = server.api();
-    api.set_stock("ams-1", "MUG-RED", 5).await;
+    api.set_stock("ams", "MUG-RED", 5).await;
     let body = order_body(&[("MUG-RED", 1, 1250)], ("card", "pending"));
 
     let p = api
@@ -86,26 +86,26 @@ async fn keys_and_roles_are_enforced() {
         .problem(401, "carrier event without a key");
 
     api.storefront()
-        .get("/v1/warehouses/ams-1/picks")
+        .get("/v1/warehouses/ams/picks")
         .await
         .problem(403, "storefront reads the pick list");
     api.anon()
-        .get("/v1/warehouses/ams-1/picks")
+        .get("/v1/warehouses/ams/picks")
         .await
         .problem(401, "pick list without a key");
     api.storefront()
         .post(
             &format!("/v1/orders/{id}/picks"),
-            &json!({"warehouse": "ams-1", "lines": [{"sku": "MUG-RED", "quantity": 1}]}),
+            &json!({"warehouse": "ams", "lines": [{"sku": "MUG-RED", "quantity": 1}]}),
         )
         .await
         .problem(403, "storefront acknowledges picks");
     api.storefront()
-        .put("/v1/inventory/ams-1/MUG-RED", &json!({"on_hand": 99}))
+        .put("/v1/inventory/ams/MUG-RED", &json!({"on_hand": 99}))
         .await
         .problem(403, "storefront sets stock");
     api.warehouse()
-        .put("/v1/inventory/ams-1/MUG-RED", &json!({"on_hand": 99}))
+        .put("/v1/inventory/ams/MUG-RED", &json!({"on_hand": 99}))
         .await
         .problem(403, "warehouse sets stock");
     api.storefront()
@@ -139,7 +139,7 @@ async fn keys_and_roles_are_enforced() {
 async fn placement_is_idempotent() {
     let server = Server::start().await;
     let api = server.api();
-    api.set_stock("ams-1", "MUG-RED", 5).await;
+    api.set_stock("ams", "MUG-RED", 5).await;
     let body = order_body(&[("MUG-RED", 1, 1250)], ("card", "pending"));
 
     let p = api
@@ -312,7 +312,7 @@ async fn unknown_ids_and_routes_are_404() {
 async fn refused_transitions_are_409_with_the_current_status() {
     let server = Server::start().await;
     let api = server.api();
-    api.set_stock("ams-1", "MUG-RED", 5).await;
+    api.set_stock("ams", "MUG-RED", 5).await;
     let id = str_of(
         &api.place(
             &new_key(),
@@ -341,14 +341,14 @@ async fn refused_transitions_are_409_with_the_current_status() {
         .warehouse()
         .post(
             &format!("/v1/orders/{id}/pack"),
-            &json!({"warehouse": "ams-1", "parcels": [{"weight_grams": 500}]}),
+            &json!({"warehouse": "ams", "parcels": [{"weight_grams": 500}]}),
         )
         .await
         .problem(409, "pack before picking");
     assert_eq!(p["current_status"], "confirmed", "{p}");
 
-    api.pick_all(&id, "ams-1").await;
-    api.pack(&id, "ams-1").await;
+    api.pick_all(&id, "ams").await;
+    api.pack(&id, "ams").await;
     api.handover(&id).await;
     let p = api
         .storefront()
@@ -404,7 +404,7 @@ async fn refused_transitions_are_409_with_the_current_status() {
 async fn listing_pages_newest_first() {
     let server = Server::start().await;
     let api = server.api();
-    api.set_stock("ams-1", "MUG-RED", 50).await;
+    api.set_stock("ams", "MUG-RED", 50).await;
     let mut ids = Vec::new();
     for i in 0..5 {
         let mut body = order_body(&[("MUG-RED", 1, 1250)], ("card", "pending"));
@@ -492,7 +492,7 @@ async fn ops_endpoints_answer() {
     let api = server.api();
     api.anon().get("/healthz").await.expect(200, "healthz");
     api.anon().get("/readyz").await.expect(200, "readyz");
-    api.set_stock("ams-1", "MUG-RED", 5).await;
+    api.set_stock("ams", "MUG-RED", 5).await;
     api.place(
         &new_key(),
         &order_body(&[("MUG-RED", 1, 1250)], ("cod", "pending")),
@@ -541,7 +541,7 @@ async fn ops_endpoints_answer() {
 async fn odd_inputs_get_client_errors_not_500() {
     let server = Server::start().await;
     let api = server.api();
-    api.set_stock("ams-1", "MUG-RED", 5).await;
+    api.set_stock("ams", "MUG-RED", 5).await;
     let body = order_body(&[("MUG-RED", 2, 1250)], ("card", "pending"));
     let id = str_of(&api.place(&new_key(), &body).await["id"]);
     wait_until("the order's stock is reserved", || {
@@ -605,19 +605,19 @@ async fn odd_inputs_get_client_errors_not_500() {
     );
     is_4xx(
         api.warehouse()
-            .get("/v1/warehouses/ams-1/picks?cursor=nope")
+            .get("/v1/warehouses/ams/picks?cursor=nope")
             .await,
         "bad pick cursor",
     );
     is_4xx(
         api.admin()
-            .put("/v1/inventory/ams-1/MUG-RED", &json!({"on_hand": -1}))
+            .put("/v1/inventory/ams/MUG-RED", &json!({"on_hand": -1}))
             .await,
         "negative stock",
     );
     let p = api
         .admin()
-        .put("/v1/inventory/ams-1/MUG-RED", &json!({"on_hand": 1}))
+        .put("/v1/inventory/ams/MUG-RED", &json!({"on_hand": 1}))
         .await
         .problem(409, "stock below what is reserved");
     assert!(
@@ -629,7 +629,7 @@ async fn odd_inputs_get_client_errors_not_500() {
     );
     is_4xx(
         api.admin()
-            .put("/v1/inventory/ams-1/MUG-RED", &json!({"on_hand": "ten"}))
+            .put("/v1/inventory/ams/MUG-RED", &json!({"on_hand": "ten"}))
             .await,
         "stock as a string",
     );
@@ -664,7 +664,7 @@ async fn odd_inputs_get_client_errors_not_500() {
         api.warehouse()
             .post(
                 &format!("/v1/orders/{id}/picks"),
-                &json!({"warehouse": "ams-1", "lines": [{"sku": "MUG-RED", "quantity": 1}]}),
+                &json!({"warehouse": "ams", "lines": [{"sku": "MUG-RED", "quantity": 1}]}),
             )
             .await,
         "picks on an unconfirmed order",

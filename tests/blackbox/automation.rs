@@ -11,7 +11,7 @@ use serde_json::json;
 async fn short_stock_cancels_the_order_by_itself() {
     let server = Server::start().await;
     let api = server.api();
-    api.set_stock("ams-1", "MUG-RED", 1).await;
+    api.set_stock("ams", "MUG-RED", 1).await;
 
     let short = str_of(
         &api.place(
@@ -73,7 +73,7 @@ async fn short_stock_cancels_the_order_by_itself() {
 async fn unpaid_card_orders_are_cancelled_after_the_payment_timeout() {
     let server = Server::start_with("[engine]\npayment_timeout_secs = 1\n").await;
     let api = server.api();
-    api.set_stock("ams-1", "MUG-RED", 10).await;
+    api.set_stock("ams", "MUG-RED", 10).await;
 
     // Paid ones first, so their (irrelevant) deadlines fall before the unpaid one's.
     let captured = str_of(

@@ -93,3 +93,135 @@ fn bad_values_exit_2_with_one_line_naming_the_key() {
         assert!(err.contains(key), "the error names {key}: {err}");
     }
 }
+
+#[test]
+fn bad_warehouses_allocation_and_bound_keys_exit_2_naming_the_key() {
+    let base = include_str!("../../config.toml");
+    // Replaces the first occurrence of `from` (which must be there) in the default config.
+    let with = |from: &str, to: &str| {
+        assert!(base.contains(from), "config.toml has {from:?}");
+        base.replacen(from, to, 1)
+    };
+    let bound = |warehouses: &str| {
+        with(
+            "warehouse = [\"dev-warehouse-key-00001\"]",
+            &format!("warehouse = [\"dev-warehouse-key-00001\", {{ key = \"test-warehouse-key-0001\", warehouses = {warehouses} }}]"),
+        )
+    };
+    // (config file text, environment, key the error must name)
+    type Case<'a> = (String, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            with("id = \"ams\"", "id = \"a m s\""),
+            vec![],
+            "warehouses[0].id",
+        ),
+        (
+            with("id = \"rtm\"", "id = \"ams\""),
+            vec![],
+            "warehouses[1].id",
+        ),
+        (
+            with("country = \"NL\"", "country = \"nl\""),
+            vec![],
+            "warehouses[0].country",
+        ),
+        (
+            with(
+                "ships_to = [\"NL\", \"BE\", \"DE\"]",
+                "ships_to = [\"NL\", \"Belgium\"]",
+            ),
+            vec![],
+            "warehouses[1].ships_to",
+        ),
+        (
+            with(
+                "time_zone = \"Europe/Amsterdam\"",
+                "time_zone = \"Europe/Amsterdan\"",
+            ),
+            vec![],
+            "warehouses[0].time_zone",
+        ),
+        (
+            with(
+                "cutoff = \"16:00\"\nworking_days",
+                "cutoff = \"25:00\"\nworking_days",
+            ),
+            vec![],
+            "warehouses[1].cutoff",
+        ),
+        (
+            with(
+                "working_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\"]",
+                "working_days = [\"mon\", \"funday\"]",
+            ),
+            vec![],
+            "warehouses[1].working_days",
+        ),
+        (
+            with(
+                "working_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\"]",
+                "working_days = []",
+            ),
+            vec![],
+            "warehouses[1].working_days",
+        ),
+        (
+            with("name = \"Amsterdam\"", "name = \" \""),
+            vec![],
+            "warehouses[0].name",
+        ),
+        (with("priority = 1", "priority = -1"), vec![], "priority"),
+        (
+            with(
+                "cutoff = \"17:00\"\nholidays",
+                "cutoff = \"17:00\"\ndock = 3\nholidays",
+            ),
+            vec![],
+            "dock",
+        ),
+        (
+            with("\nstrategy = \"priority\"", "\nstrategy = \"nearest\""),
+            vec![],
+            "allocation.strategy",
+        ),
+        (
+            base.to_string(),
+            vec![("ORDERLY_ALLOCATION__STRATEGY", "nearest")],
+            "ALLOCATION.STRATEGY",
+        ),
+        (
+            with("allow_split = true", "allow_split = \"sometimes\""),
+            vec![],
+            "allocation.allow_split",
+        ),
+        (
+            bound("[\"ams\", \"ghent\"]"),
+            vec![],
+            "auth.warehouse[1].warehouses",
+        ),
+        (bound("[]"), vec![], "auth.warehouse[1].warehouses"),
+        (
+            with(
+                "warehouse = [\"dev-warehouse-key-00001\"]",
+                "warehouse = [{ key = \"short\", warehouses = [\"ams\"] }]",
+            ),
+            vec![],
+            "auth.warehouse",
+        ),
+    ];
+    for (file, env, key) in cases {
+        let (code, err) = check(Some(&file), &env);
+        assert_eq!(code, 2, "expected exit 2 for {key}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert!(err.contains(key), "the error names {key}: {err}");
+    }
+    // Running open (no warehouses), a bound key may name any warehouse id.
+    let open = bound("[\"ghent\"]")
+        .split("\n[[warehouses]]")
+        .next()
+        .expect("text before the warehouses")
+        .to_string();
+    let (code, err) = check(Some(&open), &[]);
+    assert_eq!(code, 0, "{err}");
+}

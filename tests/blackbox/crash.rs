@@ -77,8 +77,8 @@ async fn stock_expect(api: &Api, sku: &'static str, on_hand: i64, reserved: i64)
 async fn every_status_survives_kill9() {
     let mut server = Server::start().await;
     let api = server.api();
-    api.set_stock("ams-1", "MUG-RED", 100).await;
-    api.set_stock("ams-1", "TEE-M", 100).await;
+    api.set_stock("ams", "MUG-RED", 100).await;
+    api.set_stock("ams", "TEE-M", 100).await;
     let body =
         |payment: (&str, &str)| order_body(&[("MUG-RED", 2, 1250), ("TEE-M", 1, 4999)], payment);
 
@@ -113,12 +113,12 @@ async fn every_status_survives_kill9() {
     ] {
         api.wait_status(id, "confirmed").await;
     }
-    api.pick_all(&packed, "ams-1").await;
-    api.pack(&packed, "ams-1").await;
-    api.pick_all(&shipped, "ams-1").await;
-    api.pack(&shipped, "ams-1").await;
+    api.pick_all(&packed, "ams").await;
+    api.pack(&packed, "ams").await;
+    api.pick_all(&shipped, "ams").await;
+    api.pack(&shipped, "ams").await;
     api.handover(&shipped).await;
-    let delivered_order = api.deliver(&delivered, "ams-1").await;
+    let delivered_order = api.deliver(&delivered, "ams").await;
     api.storefront()
         .post(
             &format!("/v1/orders/{cancelled}/cancel"),
@@ -126,7 +126,7 @@ async fn every_status_survives_kill9() {
         )
         .await
         .expect(200, "cancel");
-    api.deliver(&returned, "ams-1").await;
+    api.deliver(&returned, "ams").await;
     api.storefront()
         .post(
             &format!("/v1/orders/{returned}/returns"),
@@ -137,7 +137,7 @@ async fn every_status_survives_kill9() {
     api.warehouse()
         .post(
             &format!("/v1/orders/{returned}/returns/receive"),
-            &json!({"warehouse": "ams-1", "lines": [{"sku": "TEE-M", "quantity": 1}]}),
+            &json!({"warehouse": "ams", "lines": [{"sku": "TEE-M", "quantity": 1}]}),
         )
         .await
         .expect(200, "receive return");
@@ -264,7 +264,7 @@ async fn kill9_during_a_burst_of_placements_loses_and_repeats_nothing() {
     const KILL_AFTER: usize = 50;
     let mut server = Server::start().await;
     let api = server.api();
-    api.set_stock("ams-1", "BURST-1", 10_000).await;
+    api.set_stock("ams", "BURST-1", 10_000).await;
     let run = uuid::Uuid::new_v4().to_string();
 
     let acked = Arc::new(AtomicUsize::new(0));

@@ -23,7 +23,7 @@ fn assert_no_key(v: &Value, key: &str, what: &str) {
 async fn responses_show_no_carrier_event_ids() {
     let server = Server::start().await;
     let api = server.api();
-    api.set_stock("ams-1", "MUG-RED", 5).await;
+    api.set_stock("ams", "MUG-RED", 5).await;
     let order = api
         .place(
             &new_key(),
@@ -32,8 +32,8 @@ async fn responses_show_no_carrier_event_ids() {
         .await;
     let id = str_of(&order["id"]);
     api.wait_status(&id, "confirmed").await;
-    api.pick_all(&id, "ams-1").await;
-    let packed = api.pack(&id, "ams-1").await;
+    api.pick_all(&id, "ams").await;
+    let packed = api.pack(&id, "ams").await;
     let tn = str_of(&packed["shipments"][0]["booking"]["tracking_number"]);
     api.handover(&id).await;
     let first = api
@@ -101,7 +101,7 @@ async fn openapi_declares_parameters_problems_and_roles() {
         assert_eq!(schemes[role]["scheme"], "bearer", "{role}: {schemes:?}");
     }
     let paths = doc["paths"].as_object().expect("paths");
-    assert_eq!(paths.len(), 27, "{:?}", paths.keys());
+    assert_eq!(paths.len(), 29, "{:?}", paths.keys());
     let mut operations = 0;
     for (path, item) in paths {
         for (method, op) in item.as_object().expect("path item") {
@@ -156,7 +156,7 @@ async fn openapi_declares_parameters_problems_and_roles() {
             }
         }
     }
-    assert_eq!(operations, 29);
+    assert_eq!(operations, 31);
 
     let backup = &doc["paths"]["/v1/admin/backup"]["post"];
     for s in [
@@ -212,7 +212,7 @@ async fn unsupported_methods_answer_405_with_allow() {
     r.problem(405, "DELETE /v1/orders");
     let r = api
         .admin()
-        .try_send("PATCH", "/v1/inventory/ams-1/MUG-RED", None)
+        .try_send("PATCH", "/v1/inventory/ams/MUG-RED", None)
         .await
         .expect("PATCH");
     assert_eq!(r.header("allow").as_deref(), Some("PUT"));
@@ -229,14 +229,14 @@ async fn integer_fields_take_integral_numbers() {
     let api = server.api();
     let cell = api
         .admin()
-        .put("/v1/inventory/ams-1/MUG-RED", &json!({"on_hand": 5.0}))
+        .put("/v1/inventory/ams/MUG-RED", &json!({"on_hand": 5.0}))
         .await
         .expect(200, "on_hand 5.0")
         .json;
     assert_eq!(cell["on_hand"], 5, "{cell}");
     let p = api
         .admin()
-        .put("/v1/inventory/ams-1/MUG-RED", &json!({"on_hand": 5.5}))
+        .put("/v1/inventory/ams/MUG-RED", &json!({"on_hand": 5.5}))
         .await
         .problem(422, "on_hand 5.5");
     assert_eq!(p["type"], "/problems/validation", "{p}");
@@ -248,7 +248,7 @@ async fn integer_fields_take_integral_numbers() {
     assert_eq!(placed["total"]["amount"], 1250, "{placed}");
     // Skus are checked as the domain checks them on order lines: no '/' in a stock cell either.
     api.admin()
-        .put("/v1/inventory/ams-1/MUG%2FRED", &json!({"on_hand": 1}))
+        .put("/v1/inventory/ams/MUG%2FRED", &json!({"on_hand": 1}))
         .await
         .problem(422, "sku with a slash");
 }

@@ -49,12 +49,12 @@ async fn order_goes_from_placed_to_refunded() {
     let server = Server::start().await;
     let api = server.api();
 
-    let cell = api.set_stock("ams-1", "MUG-RED", 10).await;
+    let cell = api.set_stock("ams", "MUG-RED", 10).await;
     assert_eq!(
         cell,
-        json!({"warehouse": "ams-1", "sku": "MUG-RED", "on_hand": 10, "reserved": 0, "available": 10})
+        json!({"warehouse": "ams", "sku": "MUG-RED", "on_hand": 10, "reserved": 0, "available": 10})
     );
-    api.set_stock("ams-1", "TEE-M", 5).await;
+    api.set_stock("ams", "TEE-M", 5).await;
 
     // Placed, card already captured.
     let body = order_body(
@@ -91,18 +91,18 @@ async fn order_goes_from_placed_to_refunded() {
     // Confirms by itself once the stock is reserved.
     let confirmed = api.wait_status(&id, "confirmed").await;
     assert_eq!(confirmed["stock"], "reserved");
-    assert_eq!(confirmed["warehouse"], "ams-1");
+    assert_eq!(confirmed["warehouse"], "ams");
     assert_stock(&api, "MUG-RED", 10, 2).await;
     assert_stock(&api, "TEE-M", 5, 1).await;
 
     // Shows up on the warehouse's pick list.
     let picks = api
         .warehouse()
-        .get("/v1/warehouses/ams-1/picks")
+        .get("/v1/warehouses/ams/picks")
         .await
         .expect(200, "pick list")
         .json;
-    assert_eq!(picks["warehouse"], "ams-1");
+    assert_eq!(picks["warehouse"], "ams");
     let entry = picks["orders"]
         .as_array()
         .expect("orders")
@@ -130,7 +130,7 @@ async fn order_goes_from_placed_to_refunded() {
     );
 
     // Picked, then packed: the carrier is booked and the label is ready.
-    let picked = api.pick_all(&id, "ams-1").await;
+    let picked = api.pick_all(&id, "ams").await;
     assert!(
         picked["lines"]
             .as_array()
@@ -139,7 +139,7 @@ async fn order_goes_from_placed_to_refunded() {
             .all(|l| l["picked"] == l["quantity"]),
         "{picked}"
     );
-    let packed = api.pack(&id, "ams-1").await;
+    let packed = api.pack(&id, "ams").await;
     assert_eq!(packed["status"], "packed");
     let booking = &packed["shipments"][0]["booking"];
     assert_eq!(
@@ -167,7 +167,7 @@ async fn order_goes_from_placed_to_refunded() {
     assert!(label.bytes.starts_with(b"%PDF"), "the label is not a PDF");
     let picks = api
         .warehouse()
-        .get("/v1/warehouses/ams-1/picks")
+        .get("/v1/warehouses/ams/picks")
         .await
         .expect(200, "pick list")
         .json;
@@ -297,7 +297,7 @@ async fn order_goes_from_placed_to_refunded() {
         .warehouse()
         .post(
             &format!("/v1/orders/{id}/returns/receive"),
-            &json!({"warehouse": "ams-1", "lines": [{"sku": "MUG-RED", "quantity": 1}]}),
+            &json!({"warehouse": "ams", "lines": [{"sku": "MUG-RED", "quantity": 1}]}),
         )
         .await
         .expect(200, "receive return")
@@ -349,7 +349,7 @@ async fn order_goes_from_placed_to_refunded() {
 async fn cash_on_delivery_confirms_without_payment() {
     let server = Server::start().await;
     let api = server.api();
-    api.set_stock("ams-1", "MUG-RED", 3).await;
+    api.set_stock("ams", "MUG-RED", 3).await;
     let placed = api
         .place(
             &new_key(),
@@ -370,7 +370,7 @@ async fn cash_on_delivery_confirms_without_payment() {
 async fn card_order_confirms_once_payment_is_reported() {
     let server = Server::start().await;
     let api = server.api();
-    api.set_stock("ams-1", "MUG-RED", 3).await;
+    api.set_stock("ams", "MUG-RED", 3).await;
     let placed = api
         .place(
             &new_key(),

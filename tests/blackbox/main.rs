@@ -10,7 +10,8 @@
 //! serves), `moving_data` (`orderly export` / `import` into a fresh data directory, and
 //! `orderly backup` of a running service under load, each served afterwards), `shipments`
 //! (orders split across warehouses, per-shipment routes, on sled and PostgreSQL), `backorders`
-//! (short orders waiting for stock and confirmed as it arrives, oldest first).
+//! (short orders waiting for stock and confirmed as it arrives, oldest first), `warehouses`
+//! (configured warehouses, availability, keys bound to warehouses).
 
 mod api_edges;
 mod automation;
@@ -26,3 +27,4 @@ mod notifications;
 mod shipments;
 mod support;
 mod upgrade;
+mod warehouses;

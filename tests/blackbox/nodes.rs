@@ -108,7 +108,7 @@ async fn two_nodes_never_lose_an_update_or_repeat_a_step() {
     let a = Server::start_with(&postgres_toml(&url, "node-a")).await;
     let b = Server::start_with(&postgres_toml(&url, "node-b")).await;
     let (api_a, api_b) = (a.api(), b.api());
-    api_a.set_stock("ams-1", "MUG", 1000).await;
+    api_a.set_stock("ams", "MUG", 1000).await;
     assert_eq!(
         api_b.stock("MUG").await["on_hand"],
         1000,
@@ -164,8 +164,8 @@ async fn two_nodes_never_lose_an_update_or_repeat_a_step() {
     }
 
     // Every step sent to both nodes at once.
-    let picks = json!({"warehouse": "ams-1", "lines": [{"sku": "MUG", "quantity": 2}]});
-    let pack = json!({"warehouse": "ams-1", "parcels": [{"weight_grams": 1200}]});
+    let picks = json!({"warehouse": "ams", "lines": [{"sku": "MUG", "quantity": 2}]});
+    let pack = json!({"warehouse": "ams", "parcels": [{"weight_grams": 1200}]});
     let steps = orders.iter().map(|id| {
         let (api_a, api_b) = (&api_a, &api_b);
         let (picks, pack) = (&picks, &pack);
@@ -252,7 +252,7 @@ async fn a_killed_nodes_timers_and_messages_are_taken_over() {
     .await;
     let b = Server::start_with(&format!("{}{}", postgres_toml(&url, "node-b"), notify)).await;
     let (api_a, api_b) = (a.api(), b.api());
-    api_a.set_stock("ams-1", "MUG", 100).await;
+    api_a.set_stock("ams", "MUG", 100).await;
 
     // Card orders that will time out, and cash-on-delivery orders whose reservation and
     // notifications node a may not get to.
@@ -469,7 +469,7 @@ async fn client(
         cluster.wait_status(node, &id, &["confirmed"]).await;
         // A step whose answer was lost with a node is retried on another; 409 then means the
         // first attempt had gone through.
-        let picks = json!({"warehouse": "ams-1", "lines": [{"sku": "MUG", "quantity": 1}]});
+        let picks = json!({"warehouse": "ams", "lines": [{"sku": "MUG", "quantity": 1}]});
         let r = cluster
             .call(
                 node,
@@ -487,7 +487,7 @@ async fn client(
             r.text()
         );
         record(&r.json);
-        let pack = json!({"warehouse": "ams-1", "parcels": [{"weight_grams": 900}]});
+        let pack = json!({"warehouse": "ams", "parcels": [{"weight_grams": 900}]});
         let r = cluster
             .call(
                 node,
@@ -571,8 +571,8 @@ async fn three_nodes_survive_a_kill9_under_load() {
             .map(|_| std::sync::atomic::AtomicBool::new(false))
             .collect(),
     };
-    cluster.apis[1].set_stock("ams-1", "MUG", 100_000).await;
-    cluster.apis[2].set_stock("ams-1", "LAST", 12).await;
+    cluster.apis[1].set_stock("ams", "MUG", 100_000).await;
+    cluster.apis[2].set_stock("ams", "LAST", 12).await;
 
     let acks = std::sync::Mutex::new(orderly_testkit::AckLog::new());
     let unpaid = std::sync::Mutex::new(Vec::new());

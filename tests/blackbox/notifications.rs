@@ -60,7 +60,7 @@ async fn webhooks_are_signed_retried_and_delivered_once_per_event() {
     let receiver = Receiver::start(3).await;
     let server = Server::start_with(&receiver.config(8)).await;
     let api = server.api();
-    api.set_stock("ams-1", "MUG-RED", 10).await;
+    api.set_stock("ams", "MUG-RED", 10).await;
 
     // Order A walks the whole path; order B is cancelled before it is paid.
     let a = str_of(
@@ -71,8 +71,8 @@ async fn webhooks_are_signed_retried_and_delivered_once_per_event() {
         .await["id"],
     );
     api.wait_status(&a, "confirmed").await;
-    api.pick_all(&a, "ams-1").await;
-    let tn = str_of(&api.pack(&a, "ams-1").await["shipments"][0]["booking"]["tracking_number"]);
+    api.pick_all(&a, "ams").await;
+    let tn = str_of(&api.pack(&a, "ams").await["shipments"][0]["booking"]["tracking_number"]);
     api.handover(&a).await;
     api.scan(&tn, "n-1", "in_transit", "2026-03-02T08:00:00Z")
         .await;
@@ -92,7 +92,7 @@ async fn webhooks_are_signed_retried_and_delivered_once_per_event() {
     api.warehouse()
         .post(
             &format!("/v1/orders/{a}/returns/receive"),
-            &json!({"warehouse": "ams-1", "lines": [{"sku": "MUG-RED", "quantity": 1}]}),
+            &json!({"warehouse": "ams", "lines": [{"sku": "MUG-RED", "quantity": 1}]}),
         )
         .await
         .expect(200, "receive return");
@@ -255,7 +255,7 @@ async fn undeliverable_notifications_become_dead_letters() {
     let receiver = Receiver::start(usize::MAX).await;
     let server = Server::start_with(&receiver.config(2)).await;
     let api = server.api();
-    api.set_stock("ams-1", "MUG-RED", 10).await;
+    api.set_stock("ams", "MUG-RED", 10).await;
     let id = str_of(
         &api.place(
             &new_key(),

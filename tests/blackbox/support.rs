@@ -48,6 +48,23 @@ impl Server {
         Server::start_in(None, extra_toml).await
     }
 
+    /// Starts the service "open": the test defaults without their `[[warehouses]]`, so any
+    /// warehouse id of valid shape is taken as given; `extra_toml` merged over that.
+    pub async fn start_open(extra_toml: &str) -> Server {
+        let base =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml"))
+                .expect("read config.toml");
+        let service = Service::builder(env!("CARGO_BIN_EXE_orderly"))
+            .config_text(without_warehouses(&base))
+            .merge("[engine]\ntimer_tick_ms = 20\nidle_timeout_secs = 1\n")
+            .merge(extra_toml)
+            .ready_within(READY_DEADLINE)
+            .start()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        Server { service }
+    }
+
     /// Starts the service on an existing data directory (a copy of a fixture), with
     /// `extra_toml` merged over the test defaults.
     pub async fn start_on(data_dir: &Path, extra_toml: &str) -> Server {
@@ -114,6 +131,22 @@ impl Server {
             panic!("{e}");
         }
     }
+}
+
+/// `toml` without its `[[warehouses]]` tables.
+pub fn without_warehouses(toml: &str) -> String {
+    let mut out = Vec::new();
+    let mut skipping = false;
+    for line in toml.lines() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            skipping = t == "[[warehouses]]";
+        }
+        if !skipping {
+            out.push(line);
+        }
+    }
+    out.join("\n")
 }
 
 impl Drop for Server {

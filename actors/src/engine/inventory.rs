@@ -610,6 +610,17 @@ impl Handler<GetBackorders> for InventoryActor {
     }
 }
 
+impl InventoryActor {
+    /// Other nodes change the ledger too: reads answer from storage then.
+    fn reload_if_shared(&mut self) {
+        if self.store.has_other_writers() {
+            if let Err(e) = self.reload() {
+                tracing::warn!(error = %e, "could not reload the stock ledger; answering from memory");
+            }
+        }
+    }
+}
+
 /// Levels of one sku in every warehouse, from the actor's ledger.
 #[derive(Message)]
 #[rtype(result = "Vec<(String, StockLevel)>")]
@@ -620,17 +631,55 @@ pub struct GetStock {
 impl Handler<GetStock> for InventoryActor {
     type Result = MessageResult<GetStock>;
     fn handle(&mut self, m: GetStock, _: &mut Context<Self>) -> Self::Result {
-        // Other nodes change the ledger too: answer from storage then.
-        if self.store.has_other_writers() {
-            if let Err(e) = self.reload() {
-                tracing::warn!(error = %e, "could not reload the stock ledger; answering from memory");
-            }
-        }
+        self.reload_if_shared();
         MessageResult(
             self.ledger
                 .by_sku(&m.sku)
                 .map(|(w, l)| (w.to_string(), l))
                 .collect(),
         )
+    }
+}
+
+/// Levels of several skus in every warehouse, from the actor's ledger, in one message: the
+/// skus in the order asked, each with the warehouses that have a cell for it.
+#[derive(Message)]
+#[rtype(result = "Vec<(String, Vec<(String, StockLevel)>)>")]
+pub struct GetAvailability {
+    pub skus: Vec<String>,
+}
+
+impl Handler<GetAvailability> for InventoryActor {
+    type Result = MessageResult<GetAvailability>;
+    fn handle(&mut self, m: GetAvailability, _: &mut Context<Self>) -> Self::Result {
+        self.reload_if_shared();
+        let index: HashMap<&str, usize> = m
+            .skus
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.as_str(), i))
+            .collect();
+        let mut cells = vec![Vec::new(); m.skus.len()];
+        for ((w, sku), level) in self.ledger.levels() {
+            if let Some(&i) = index.get(sku.as_str()) {
+                cells[i].push((w.clone(), *level));
+            }
+        }
+        MessageResult(m.skus.into_iter().zip(cells).collect())
+    }
+}
+
+/// The warehouses that have at least one stock cell, by id.
+#[derive(Message)]
+#[rtype(result = "Vec<String>")]
+pub struct GetStockedWarehouses;
+
+impl Handler<GetStockedWarehouses> for InventoryActor {
+    type Result = MessageResult<GetStockedWarehouses>;
+    fn handle(&mut self, _: GetStockedWarehouses, _: &mut Context<Self>) -> Self::Result {
+        self.reload_if_shared();
+        let mut ids: Vec<String> = self.ledger.levels().map(|((w, _), _)| w.clone()).collect();
+        ids.dedup();
+        MessageResult(ids)
     }
 }

@@ -51,6 +51,7 @@ pub use crate::domain::inventory::StockLevel;
 pub use commands::{CarrierEventOutcome, CarrierScan, Placed};
 pub use history::{History, Milestone};
 pub use orderly_storage::{BackupStats, DeadLetter};
+pub use queries::SkuAvailability;
 
 /// Engine policy and tuning, filled from the service's config.
 #[derive(Debug, Clone)]
@@ -72,9 +73,10 @@ pub struct EngineConfig {
     pub carriers: Vec<CarrierSpec>,
     pub holidays: Vec<NaiveDate>,
     pub notifications: NotifierConfig,
-    /// The configured warehouses; empty: any warehouse holding stock, by id.
+    /// The configured warehouses (`[[warehouses]]`, validated by the service); empty means
+    /// "open": any warehouse id is taken as given.
     pub warehouses: Vec<Warehouse>,
-    /// How allocation chooses warehouses, and whether orders may be split.
+    /// `[allocation]`: how an order's lines are allocated to warehouses.
     pub allocation: AllocationPolicy,
 }
 

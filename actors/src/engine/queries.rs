@@ -1,12 +1,34 @@
-//! The engine's reads: orders with their history, lists, the pick list, tracking, stock and
-//! the notification dead letters. Reads show committed state only (index entries and history
+//! The engine's reads: orders with their history, lists, the pick list, tracking, stock,
+//! availability across warehouses, the configured warehouses and the notification dead letters. Reads show committed state only (index entries and history
 //! are checked against the committed snapshot); they do not wait for a flush.
 
-use super::inventory::{GetBackorders, GetStock, InventoryError, SetBackorders, SetOnHand};
+use super::inventory::{
+    GetAvailability, GetBackorders, GetStock, GetStockedWarehouses, InventoryError, SetBackorders,
+    SetOnHand,
+};
 use super::notifier::{Deliver, Origin};
 use super::{DeadLetter, Engine, EngineError, History, OrderView, StockLevel};
 use crate::domain::inventory::Backorders;
+use crate::domain::warehouse::Warehouse;
 use crate::domain::{Order, OrderId, Status};
+
+/// What can be sold of one sku: its stock cells, one per warehouse that has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkuAvailability {
+    pub sku: String,
+    /// (warehouse, level), by warehouse id.
+    pub warehouses: Vec<(String, StockLevel)>,
+}
+
+impl SkuAvailability {
+    /// Units that may still be reserved, across all warehouses (never negative).
+    pub fn available(&self) -> i64 {
+        self.warehouses
+            .iter()
+            .map(|(_, l)| l.available().max(0))
+            .sum()
+    }
+}
 
 impl Engine {
     /// The order as committed, without its history.
@@ -121,6 +143,38 @@ impl Engine {
         self.inner
             .inventory
             .send(GetStock { sku })
+            .await
+            .map_err(|_| EngineError::Overloaded)
+    }
+
+    /// What is available of each of `skus`, in the order given (one message to the inventory
+    /// for all of them). A sku without stock cells answers with none: zero, not an error.
+    pub async fn availability(
+        &self,
+        skus: Vec<String>,
+    ) -> Result<Vec<SkuAvailability>, EngineError> {
+        let answer = self
+            .inner
+            .inventory
+            .send(GetAvailability { skus })
+            .await
+            .map_err(|_| EngineError::Overloaded)?;
+        Ok(answer
+            .into_iter()
+            .map(|(sku, warehouses)| SkuAvailability { sku, warehouses })
+            .collect())
+    }
+
+    /// The warehouses as configured (`[[warehouses]]`); empty when the service runs open.
+    pub fn warehouses(&self) -> &[Warehouse] {
+        &self.config().warehouses
+    }
+
+    /// The ids of the warehouses that have stock cells, in id order (what "open" mode knows of).
+    pub async fn stocked_warehouses(&self) -> Result<Vec<String>, EngineError> {
+        self.inner
+            .inventory
+            .send(GetStockedWarehouses)
             .await
             .map_err(|_| EngineError::Overloaded)
     }

@@ -925,3 +925,52 @@ fn a_backup_on_a_store_that_cannot_make_one_says_so_and_the_next_may_start() {
         assert!(!dir.exists());
     });
 }
+
+#[test]
+fn availability_answers_every_sku_asked_in_order_and_unknown_ones_empty() {
+    let data = MemoryStorage::new();
+    let path = data.reopen();
+    run(move || async move {
+        let e = Engine::start(open(&path), clock(), config()).unwrap();
+        e.set_stock("rtm".into(), "a".into(), 3).await.unwrap();
+        e.set_stock("ams".into(), "a".into(), 5).await.unwrap();
+        e.set_stock("ams".into(), "b".into(), 1).await.unwrap();
+        let id = place(
+            &e,
+            "k1",
+            new_order("a", 2, PaymentMethod::Card, InitialPaymentStatus::Captured),
+        )
+        .await;
+        eventually("confirmed", || status(&e, id) == Status::Confirmed).await;
+        let got = e
+            .availability(vec!["b".into(), "none".into(), "a".into()])
+            .await
+            .unwrap();
+        let level = |on_hand, reserved| StockLevel { on_hand, reserved };
+        assert_eq!(
+            got,
+            vec![
+                SkuAvailability {
+                    sku: "b".into(),
+                    warehouses: vec![("ams".into(), level(1, 0))]
+                },
+                SkuAvailability {
+                    sku: "none".into(),
+                    warehouses: vec![]
+                },
+                SkuAvailability {
+                    sku: "a".into(),
+                    warehouses: vec![("ams".into(), level(5, 2)), ("rtm".into(), level(3, 0))]
+                },
+            ]
+        );
+        assert_eq!(
+            got.iter()
+                .map(SkuAvailability::available)
+                .collect::<Vec<_>>(),
+            [1, 0, 6]
+        );
+        assert_eq!(e.stocked_warehouses().await.unwrap(), ["ams", "rtm"]);
+        assert!(e.warehouses().is_empty(), "none configured");
+    });
+}

@@ -116,7 +116,7 @@ impl Keys {
         let admin = c.auth.admin.first().ok_or(
             "the config has no [auth] admin key; the bench needs one to stock its warehouse",
         )?;
-        let bearer = |k: &String| format!("Bearer {k}");
+        let bearer = |k: &str| format!("Bearer {k}");
         let carriers = c
             .carriers
             .iter()
@@ -132,7 +132,14 @@ impl Keys {
             .collect();
         Ok(Keys {
             storefront: bearer(c.auth.storefront.first().unwrap_or(admin)),
-            warehouse: bearer(c.auth.warehouse.first().unwrap_or(admin)),
+            warehouse: bearer(
+                c.auth
+                    .warehouse
+                    .iter()
+                    .find(|k| k.warehouses().is_none())
+                    .map(|k| k.key())
+                    .unwrap_or(admin),
+            ),
             admin: bearer(admin),
             carriers,
         })

@@ -14,10 +14,12 @@ use std::future::Future;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+/// The warehouse stocked when the config names none (the service runs open).
 const WAREHOUSE: &str = "bench";
 const SKUS: [&str; 4] = ["BENCH-A", "BENCH-B", "BENCH-C", "BENCH-D"];
-/// Split orders: one sku stocked only in `WAREHOUSE`, the other only in `WAREHOUSE_2`.
-const SPLIT_SKUS: [(&str, &str); 2] = [("bench", "BENCH-SPLIT-A"), ("bench-2", "BENCH-SPLIT-B")];
+/// Split orders: one sku stocked only in the first warehouse, the other only in the second
+/// (`split_warehouses`).
+const SPLIT_SKUS: [&str; 2] = ["BENCH-SPLIT-A", "BENCH-SPLIT-B"];
 const UNIT_PRICE: i64 = 1995;
 /// Plenty for any run; set absolutely, so repeated runs against one server keep working.
 const STOCK: i64 = 100_000_000;
@@ -112,8 +114,8 @@ fn order_body(run: &str, i: u64, payment_status: &str) -> Value {
 fn split_order_body(run: &str, i: u64) -> Value {
     let mut body = order_body(run, i, "captured");
     body["lines"] = json!([
-        {"sku": SPLIT_SKUS[0].1, "quantity": 1, "unit_price": UNIT_PRICE},
-        {"sku": SPLIT_SKUS[1].1, "quantity": 1, "unit_price": UNIT_PRICE},
+        {"sku": SPLIT_SKUS[0], "quantity": 1, "unit_price": UNIT_PRICE},
+        {"sku": SPLIT_SKUS[1], "quantity": 1, "unit_price": UNIT_PRICE},
     ]);
     body
 }
@@ -483,11 +485,30 @@ async fn settle(http: &Http) {
 // Common steps
 // ---------------------------------------------------------------------------------------------
 
+/// The warehouse the bench stocks: the config's first (by priority), or its own when none is
+/// configured.
+fn stock_warehouse(env: &Env) -> &str {
+    env.config.first_warehouse().unwrap_or(WAREHOUSE)
+}
+
+/// The two warehouses split orders are served from: the first two configured by priority, or,
+/// running open, `bench` and `bench-2`.
+fn split_warehouses(env: &Env) -> (&str, &str) {
+    let mut ws: Vec<_> = env.config.warehouses.iter().collect();
+    ws.sort_by(|a, b| (a.priority, &a.id).cmp(&(b.priority, &b.id)));
+    match ws.as_slice() {
+        [a, b, ..] => (a.id.as_str(), b.id.as_str()),
+        _ => (WAREHOUSE, "bench-2"),
+    }
+}
+
 async fn stock(env: &Env) -> Result<(), String> {
+    let warehouse = stock_warehouse(env);
+    let (first, second) = split_warehouses(env);
     let cells = SKUS
         .iter()
-        .map(|sku| (WAREHOUSE, *sku))
-        .chain(SPLIT_SKUS.iter().copied());
+        .map(|sku| (warehouse, *sku))
+        .chain([(first, SPLIT_SKUS[0]), (second, SPLIT_SKUS[1])]);
     for (warehouse, sku) in cells {
         let req = Req::put(
             format!("/v1/inventory/{warehouse}/{sku}"),
@@ -839,7 +860,7 @@ async fn pack_whole(
     let warehouse = order
         .warehouse
         .clone()
-        .unwrap_or_else(|| WAREHOUSE.to_string());
+        .unwrap_or_else(|| stock_warehouse(env).to_string());
     let lines: Vec<Value> = order
         .lines
         .iter()

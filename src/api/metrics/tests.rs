@@ -12,6 +12,8 @@ fn labels_are_route_templates_and_unknown_paths_collapse() {
         "/v1/inventory/{warehouse}/{sku}"
     );
     assert_eq!(route_label("/v1/track/abc"), "/v1/track/{token}");
+    assert_eq!(route_label("/v1/warehouses"), "/v1/warehouses");
+    assert_eq!(route_label("/v1/availability"), "/v1/availability");
     assert_eq!(route_label("/etc/passwd"), "unmatched");
     assert_eq!(route_label("/v1/orders/a/b/c/d/e"), "unmatched");
 }

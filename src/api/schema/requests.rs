@@ -301,6 +301,44 @@ pub struct DeadLetterQuery {
     pub limit: Option<usize>,
 }
 
+/// `GET /v1/availability`: `sku` repeated (`?sku=A&sku=B`), 1 to 100 times.
+/// Read by hand from the query string (a repeated key is not a struct field); this type is
+/// its OpenAPI description.
+pub struct AvailabilityQuery;
+
+/// Most skus one availability request may ask for.
+pub const MAX_AVAILABILITY_SKUS: usize = 100;
+
+impl IntoParams for AvailabilityQuery {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn, ParameterStyle};
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+        use utoipa::openapi::Required;
+        let sku = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(super::patterns::SKU));
+        vec![ParameterBuilder::new()
+            .name("sku")
+            .parameter_in(ParameterIn::Query)
+            .required(Required::True)
+            .description(Some(
+                "A sku (1-64 characters without white space, control characters or '/'), \
+                 repeated for each sku asked: 1 to 100; a sku asked twice is answered once.",
+            ))
+            .style(Some(ParameterStyle::Form))
+            .explode(Some(true))
+            .schema(Some(
+                ArrayBuilder::new()
+                    .items(sku)
+                    .min_items(Some(1))
+                    .max_items(Some(MAX_AVAILABILITY_SKUS)),
+            ))
+            .build()]
+    }
+}
+
 /// An order in the path. An id that is not a UUID names no order (404).
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]

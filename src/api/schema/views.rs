@@ -1,11 +1,12 @@
 //! The other responses: what warehouse terminals pick, what the public tracking page shows (no
-//! address, email or phone), stock levels, carrier event acknowledgements, notification dead
-//! letters and the bodies of the ops endpoints.
+//! address, email or phone), stock levels, the warehouses, availability before purchase,
+//! carrier event acknowledgements, notification dead letters and the bodies of the ops
+//! endpoints.
 
 use super::values::{CarrierEventKind, Status};
 use chrono::{DateTime, NaiveDate, Utc};
 use orderly_actors::domain as d;
-use orderly_actors::engine::{CarrierEventOutcome, Milestone, StockLevel};
+use orderly_actors::engine::{CarrierEventOutcome, Milestone, SkuAvailability, StockLevel};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -245,6 +246,141 @@ impl SkuStock {
             warehouses: cells,
         }
     }
+}
+
+/// A warehouse as configured. Running open (no warehouses configured) only `id` is known.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Warehouse {
+    #[schema(pattern = r"^[A-Za-z0-9_-]{1,64}$")]
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// Lower ships first when several warehouses could serve an order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u32>,
+    /// Countries it ships to; empty means everywhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ships_to: Option<Vec<String>>,
+    /// IANA time zone of its cut-off time, working days and holidays.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    /// Local time ("HH:MM") after which orders leave the next working day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cutoff: Option<String>,
+    /// `mon`..`sun`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub working_days: Option<Vec<String>>,
+    /// Local dates it does not work.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holidays: Option<Vec<NaiveDate>>,
+}
+
+impl Warehouse {
+    /// A warehouse known only by the stock cells it has (running open).
+    pub fn id_only(id: String) -> Self {
+        Warehouse {
+            id,
+            name: None,
+            country: None,
+            priority: None,
+            ships_to: None,
+            time_zone: None,
+            cutoff: None,
+            working_days: None,
+            holidays: None,
+        }
+    }
+}
+
+impl From<&d::warehouse::Warehouse> for Warehouse {
+    fn from(w: &d::warehouse::Warehouse) -> Self {
+        Warehouse {
+            id: w.id.clone(),
+            name: Some(w.name.clone()),
+            country: Some(w.country.clone()),
+            priority: Some(w.priority),
+            ships_to: Some(w.ships_to.clone()),
+            time_zone: Some(w.time_zone.clone()),
+            cutoff: Some(w.cutoff.clone()),
+            working_days: Some(w.working_days.clone()),
+            holidays: Some(w.holidays.clone()),
+        }
+    }
+}
+
+/// `GET /v1/warehouses`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WarehouseList {
+    /// True when no warehouses are configured: any warehouse id is taken as given, and the
+    /// list holds the warehouses that have stock cells (with their id only).
+    pub open: bool,
+    /// Configured: in the order of the configuration. Open: by id.
+    pub warehouses: Vec<Warehouse>,
+}
+
+/// One sku's stock at one warehouse, as availability shows it to admin and warehouse keys.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WarehouseAvailability {
+    pub warehouse: String,
+    pub on_hand: i64,
+    pub reserved: i64,
+    pub available: i64,
+}
+
+/// What can be sold of one sku, across all warehouses.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SkuAvailable {
+    pub sku: String,
+    /// Units available now across all warehouses (on hand less reserved; never negative).
+    /// An unknown sku has 0.
+    #[schema(minimum = 0)]
+    pub available: i64,
+    /// Units on their way to a warehouse (transfers in transit); 0 until transfers exist.
+    #[schema(minimum = 0)]
+    pub incoming: i64,
+    /// Whether orders beyond what is available may be taken as backorders; false until
+    /// backorders exist.
+    pub backorderable: bool,
+    /// How many more units may be backordered; 0 until backorders exist.
+    #[schema(minimum = 0)]
+    pub backorder_remaining: i64,
+    /// Per warehouse with a stock cell for the sku (admin and warehouse keys only; left out
+    /// for storefront keys).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warehouses: Option<Vec<WarehouseAvailability>>,
+}
+
+impl SkuAvailable {
+    /// `per_warehouse`: whether the caller may see the numbers of each warehouse.
+    pub fn new(a: SkuAvailability, per_warehouse: bool) -> Self {
+        SkuAvailable {
+            available: a.available(),
+            incoming: 0,
+            backorderable: false,
+            backorder_remaining: 0,
+            warehouses: per_warehouse.then(|| {
+                a.warehouses
+                    .into_iter()
+                    .map(|(warehouse, l)| WarehouseAvailability {
+                        warehouse,
+                        on_hand: l.on_hand,
+                        reserved: l.reserved,
+                        available: l.available().max(0),
+                    })
+                    .collect()
+            }),
+            sku: a.sku,
+        }
+    }
+}
+
+/// `GET /v1/availability`: the skus asked for, each once, in the order first asked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Availability {
+    pub skus: Vec<SkuAvailable>,
 }
 
 /// What a carrier event did.

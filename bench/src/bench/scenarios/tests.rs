@@ -55,5 +55,5 @@ fn split_orders_are_the_share_asked_for_spread_over_the_run() {
         .iter()
         .map(|l| l["sku"].as_str().unwrap())
         .collect();
-    assert_eq!(skus, vec![SPLIT_SKUS[0].1, SPLIT_SKUS[1].1]);
+    assert_eq!(skus, SPLIT_SKUS.to_vec());
 }
