@@ -26,6 +26,15 @@ pub struct SeedArgs {
 }
 
 pub const SEED_WAREHOUSE: &str = "seed";
+
+/// The warehouse seeded orders are served from: the config's first by priority, or, running
+/// open, [`SEED_WAREHOUSE`].
+pub fn seed_warehouse(config: &Config) -> String {
+    config
+        .first_warehouse()
+        .unwrap_or(SEED_WAREHOUSE)
+        .to_string()
+}
 pub const SEED_SKU: &str = "seed-sku";
 /// How long one order may take to be confirmed after it is placed.
 const CONFIRM_DEADLINE: Duration = Duration::from_secs(60);
@@ -157,17 +166,18 @@ async fn seed_async(
 ) -> Result<Seeded, String> {
     let t0 = Instant::now();
     let engine = orderly::start_engine(config)?;
+    let warehouse = seed_warehouse(config);
     let on_hand = engine
         .stock(SEED_SKU.into())
         .await
         .map_err(|e| e.to_string())?
         .into_iter()
-        .find(|(w, _)| w == SEED_WAREHOUSE)
+        .find(|(w, _)| *w == warehouse)
         .map(|(_, l)| l.on_hand)
         .unwrap_or(0)
         + n as i64;
     engine
-        .set_stock(SEED_WAREHOUSE.into(), SEED_SKU.into(), on_hand)
+        .set_stock(warehouse.clone(), SEED_SKU.into(), on_hand)
         .await
         .map_err(|e| format!("cannot stock the seed warehouse: {e}"))?;
     let run = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
@@ -197,7 +207,7 @@ async fn seed_async(
     // Every confirmation above was read back from storage; one more acknowledged (durable)
     // write after them makes sure the group commit has flushed them all.
     engine
-        .set_stock(SEED_WAREHOUSE.into(), SEED_SKU.into(), on_hand)
+        .set_stock(warehouse, SEED_SKU.into(), on_hand)
         .await
         .map_err(|e| e.to_string())?;
     let elapsed = t0.elapsed();

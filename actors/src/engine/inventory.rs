@@ -644,7 +644,7 @@ impl Handler<GetStock> for InventoryActor {
 /// Levels of several skus in every warehouse, from the actor's ledger, in one message: the
 /// skus in the order asked, each with the warehouses that have a cell for it.
 #[derive(Message)]
-#[rtype(result = "Vec<(String, Vec<(String, StockLevel)>)>")]
+#[rtype(result = "Vec<(String, Vec<(String, StockLevel)>, Backorders)>")]
 pub struct GetAvailability {
     pub skus: Vec<String>,
 }
@@ -660,12 +660,24 @@ impl Handler<GetAvailability> for InventoryActor {
             .map(|(i, s)| (s.as_str(), i))
             .collect();
         let mut cells = vec![Vec::new(); m.skus.len()];
+        // Only the warehouses allocation may use: stock elsewhere cannot be sold.
+        let allocatable =
+            |w: &str| self.warehouses.is_empty() || self.warehouses.iter().any(|c| c.id == w);
         for ((w, sku), level) in self.ledger.levels() {
-            if let Some(&i) = index.get(sku.as_str()) {
+            if let Some(&i) = index.get(sku.as_str()).filter(|_| allocatable(w)) {
                 cells[i].push((w.clone(), *level));
             }
         }
-        MessageResult(m.skus.into_iter().zip(cells).collect())
+        let answer = m
+            .skus
+            .into_iter()
+            .zip(cells)
+            .map(|(sku, cells)| {
+                let b = self.ledger.backorders(&sku);
+                (sku, cells, b)
+            })
+            .collect();
+        MessageResult(answer)
     }
 }
 

@@ -16,17 +16,23 @@ use crate::domain::{Order, OrderId, Status};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkuAvailability {
     pub sku: String,
-    /// (warehouse, level), by warehouse id.
+    /// (warehouse, level), by warehouse id: the warehouses allocation may use (the configured
+    /// ones; every one holding stock when the service runs open).
     pub warehouses: Vec<(String, StockLevel)>,
+    /// Whether the sku may be backordered, its cap and the units waiting now.
+    pub backorders: Backorders,
 }
 
 impl SkuAvailability {
-    /// Units that may still be reserved, across all warehouses (never negative).
+    /// Units a new order may still get, across all warehouses: what is available less what
+    /// waiting backorders have first call on (never negative).
     pub fn available(&self) -> i64 {
-        self.warehouses
+        let free: i64 = self
+            .warehouses
             .iter()
             .map(|(_, l)| l.available().max(0))
-            .sum()
+            .sum();
+        (free - self.backorders.waiting).max(0)
     }
 }
 
@@ -161,7 +167,11 @@ impl Engine {
             .map_err(|_| EngineError::Overloaded)?;
         Ok(answer
             .into_iter()
-            .map(|(sku, warehouses)| SkuAvailability { sku, warehouses })
+            .map(|(sku, warehouses, backorders)| SkuAvailability {
+                sku,
+                warehouses,
+                backorders,
+            })
             .collect())
     }
 

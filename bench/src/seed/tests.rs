@@ -27,7 +27,7 @@ fn seeded_orders_are_confirmed_with_stock_reserved_and_survive_a_reopen() {
         let levels = engine.stock(SEED_SKU.into()).await.unwrap();
         let (_, level) = levels
             .iter()
-            .find(|(w, _)| w == SEED_WAREHOUSE)
+            .find(|(w, _)| *w == seed_warehouse(&config))
             .expect("the seed warehouse");
         assert_eq!((level.on_hand, level.reserved), (40, 40));
         actix_rt::System::current().stop();

@@ -334,17 +334,18 @@ pub struct WarehouseAvailability {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SkuAvailable {
     pub sku: String,
-    /// Units available now across all warehouses (on hand less reserved; never negative).
-    /// An unknown sku has 0.
+    /// Units a new order may get now across the warehouses orders are served from (on hand
+    /// less reserved, less what backordered orders wait for; never negative). An unknown sku
+    /// has 0.
     #[schema(minimum = 0)]
     pub available: i64,
     /// Units on their way to a warehouse (transfers in transit); 0 until transfers exist.
     #[schema(minimum = 0)]
     pub incoming: i64,
-    /// Whether orders beyond what is available may be taken as backorders; false until
-    /// backorders exist.
+    /// Whether orders beyond what is available may be taken as backorders
+    /// (`PUT /v1/skus/{sku}/backorders`).
     pub backorderable: bool,
-    /// How many more units may be backordered; 0 until backorders exist.
+    /// How many more units may be backordered (the cap less the units waiting now).
     #[schema(minimum = 0)]
     pub backorder_remaining: i64,
     /// Per warehouse with a stock cell for the sku (admin and warehouse keys only; left out
@@ -359,8 +360,8 @@ impl SkuAvailable {
         SkuAvailable {
             available: a.available(),
             incoming: 0,
-            backorderable: false,
-            backorder_remaining: 0,
+            backorderable: a.backorders.allowed,
+            backorder_remaining: a.backorders.room(),
             warehouses: per_warehouse.then(|| {
                 a.warehouses
                     .into_iter()
