@@ -1,6 +1,11 @@
-//! The data fixture written by the release before the restructure (`tests/fixtures/v0-data`,
-//! made by `tests/fixtures/make-v0-data.sh`), for the tests that check old data still opens:
-//! copy it (it is never written in place) and read the ids of its orders by name.
+//! The data fixtures written by earlier releases, for the tests that check old data still opens:
+//! copy them (they are never written in place) and read the ids of their orders by name.
+//!
+//! - v0: `tests/fixtures/v0-data`, a sled data directory written by the release before the
+//!   restructure (made by `tests/fixtures/make-v0-data.sh`).
+//! - v1: `tests/fixtures/v1-data` (sled) and `tests/fixtures/v1-postgres.sql` (a plain-SQL
+//!   `pg_dump` of a PostgreSQL database), both written by the release with the versioned stored
+//!   schema v1 (made by `tests/fixtures/make-v1-data.sh`, the same scenario on each backend).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,8 +36,35 @@ fn copy_dir(from: &Path, to: &Path) {
 /// The fixture's orders (and tracking numbers) by name: the `name=value` lines of
 /// `v0-data.ids`.
 pub fn v0_ids() -> BTreeMap<String, String> {
-    std::fs::read_to_string(dir().join("v0-data.ids"))
-        .expect("tests/fixtures/v0-data.ids")
+    ids("v0-data.ids")
+}
+
+/// Copies the v1 sled data directory to `to` (created if missing).
+pub fn copy_v1_data(to: &Path) {
+    copy_dir(&dir().join("v1-data"), to);
+}
+
+/// The v1 sled fixture's orders (`name=id`) and tracking numbers (`tn_name=number`) by name:
+/// `v1-data.ids`.
+pub fn v1_ids() -> BTreeMap<String, String> {
+    ids("v1-data.ids")
+}
+
+/// The v1 PostgreSQL fixture: a plain-SQL dump (no owners, no grants) to restore into a fresh,
+/// empty database with `psql -f` (see `postgres::TestPostgres::restore_sql`).
+pub fn v1_postgres_sql() -> PathBuf {
+    dir().join("v1-postgres.sql")
+}
+
+/// The v1 PostgreSQL fixture's orders and tracking numbers by name: `v1-postgres.ids`.
+pub fn v1_postgres_ids() -> BTreeMap<String, String> {
+    ids("v1-postgres.ids")
+}
+
+/// The `name=value` lines of an ids file in `tests/fixtures` (`#` lines are comments).
+fn ids(file: &str) -> BTreeMap<String, String> {
+    std::fs::read_to_string(dir().join(file))
+        .unwrap_or_else(|e| panic!("tests/fixtures/{file}: {e}"))
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .filter_map(|l| l.split_once('='))

@@ -8,7 +8,8 @@
 //! - [`webhook`]: a local webhook receiver that records (or only counts) deliveries.
 //! - [`toml_overlay`]: a minimal TOML overlay, enough to override keys of a config file.
 //! - [`wait`]: polling with a deadline, instead of sleeping and hoping.
-//! - [`fixture`]: the data directory written by the release before the restructure.
+//! - [`fixture`]: the data written by earlier releases (v0: sled; v1: sled and a PostgreSQL
+//!   dump), copied for the tests that check it still opens.
 //! - [`postgres`]: a throwaway PostgreSQL server (skipped, or failed in CI, when not installed).
 //!
 //! A plain library: it knows the service only by its HTTP contract, its command line and its

@@ -277,6 +277,26 @@ impl TestPostgres {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// Runs a file of SQL (a plain-SQL `pg_dump`, say) through `psql -f` on the database at
+    /// `url`, stopping at the first error.
+    pub fn restore_sql(&self, url: &str, file: &Path) -> std::io::Result<()> {
+        let out = Command::new(self.bin.join("psql"))
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d"])
+            .arg(url)
+            .arg("-f")
+            .arg(file)
+            .stdin(Stdio::null())
+            .output()?;
+        if !out.status.success() {
+            return Err(std::io::Error::other(format!(
+                "psql -f {} failed: {}",
+                file.display(),
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+        Ok(())
+    }
+
     /// A fresh, empty database; returns its url.
     pub fn create_database(&self, prefix: &str) -> String {
         let n = self.next_db.fetch_add(1, Ordering::SeqCst);

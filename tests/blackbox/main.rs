@@ -7,7 +7,9 @@
 //! exactly-once effects), `notifications` (signed webhooks, retries, dead letters),
 //! `http_contract` (what responses leave out, the OpenAPI document, 405s, integral numbers),
 //! `upgrade` (a data directory written by the release before the storage interface opens and
-//! serves), `moving_data` (`orderly export` / `import` into a fresh data directory, and
+//! serves), `upgrade_v1` (what the v1 release wrote, a sled data directory and a PostgreSQL
+//! dump, opens and carries on), `nodes` (several nodes over one PostgreSQL database),
+//! `moving_data` (`orderly export` / `import` into a fresh data directory, and
 //! `orderly backup` of a running service under load, each served afterwards), `shipments`
 //! (orders split across warehouses, per-shipment routes, on sled and PostgreSQL), `backorders`
 //! (short orders waiting for stock and confirmed as it arrives, oldest first), `warehouses`
@@ -27,4 +29,5 @@ mod notifications;
 mod shipments;
 mod support;
 mod upgrade;
+mod upgrade_v1;
 mod warehouses;
