@@ -11,7 +11,7 @@
 
 use super::effects::Effects;
 use super::off_thread;
-use crate::domain::{LineQty, Order};
+use crate::domain::Order;
 use futures::channel::mpsc::UnboundedReceiver;
 use futures::StreamExt;
 use orderly_storage::Storage;
@@ -58,16 +58,9 @@ async fn pass(store: &Arc<dyn Storage>, effects: &Effects) {
         after = Some(last.id);
         let more = page.len() == PAGE;
         for order in page {
-            let lines: Vec<LineQty> = order
-                .lines
-                .iter()
-                .map(|l| LineQty {
-                    sku: l.sku.clone(),
-                    quantity: l.quantity,
-                })
-                .collect();
+            let lines = order.line_qtys();
             let country = Some(order.shipping.address.country.clone());
-            let allow_split = reserve_policy(&order);
+            let allow_split = order.allow_split;
             if let Err(e) = effects
                 .reserve_again(order.id, lines, country, allow_split)
                 .await
@@ -79,9 +72,4 @@ async fn pass(store: &Arc<dyn Storage>, effects: &Effects) {
             return;
         }
     }
-}
-
-/// The order's own say on splitting, as placed.
-fn reserve_policy(order: &Order) -> Option<bool> {
-    order.allow_split
 }

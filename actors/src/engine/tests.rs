@@ -952,15 +952,18 @@ fn availability_answers_every_sku_asked_in_order_and_unknown_ones_empty() {
             vec![
                 SkuAvailability {
                     sku: "b".into(),
-                    warehouses: vec![("ams".into(), level(1, 0))]
+                    warehouses: vec![("ams".into(), level(1, 0))],
+                    backorders: Default::default(),
                 },
                 SkuAvailability {
                     sku: "none".into(),
-                    warehouses: vec![]
+                    warehouses: vec![],
+                    backorders: Default::default(),
                 },
                 SkuAvailability {
                     sku: "a".into(),
-                    warehouses: vec![("ams".into(), level(5, 2)), ("rtm".into(), level(3, 0))]
+                    warehouses: vec![("ams".into(), level(5, 2)), ("rtm".into(), level(3, 0))],
+                    backorders: Default::default(),
                 },
             ]
         );

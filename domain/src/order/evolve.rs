@@ -3,7 +3,7 @@
 
 use super::event::{Change, Event};
 use super::model::{
-    Allocation, Cancellation, Line, LineQty, Order, Payment, ReturnCase, Shipment, ShipmentLine,
+    Allocation, Cancellation, Line, Order, Payment, ReturnCase, Shipment, ShipmentLine,
     ShipmentStatus, Status, StockState,
 };
 
@@ -77,14 +77,7 @@ pub fn evolve(state: Option<Order>, e: &Event) -> Option<Order> {
         Change::Placed { .. } => {}
         Change::StockReserved { warehouse } => {
             // Before allocation: every line from one warehouse, the order's only shipment.
-            let lines: Vec<LineQty> = o
-                .lines
-                .iter()
-                .map(|l| LineQty {
-                    sku: l.sku.clone(),
-                    quantity: l.quantity,
-                })
-                .collect();
+            let lines = o.line_qtys();
             allocate(
                 &mut o,
                 &[Allocation {

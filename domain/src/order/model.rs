@@ -449,6 +449,17 @@ impl Order {
         self.lines.iter().find(|l| l.sku == sku)
     }
 
+    /// The order's lines as sku and quantity.
+    pub fn line_qtys(&self) -> Vec<LineQty> {
+        self.lines
+            .iter()
+            .map(|l| LineQty {
+                sku: l.sku.clone(),
+                quantity: l.quantity,
+            })
+            .collect()
+    }
+
     pub fn shipment(&self, id: u32) -> Option<&Shipment> {
         self.shipments.iter().find(|s| s.id == id)
     }

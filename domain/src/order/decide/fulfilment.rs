@@ -247,41 +247,15 @@ fn unknown_shipment(o: &Order, target: &ShipmentRef) -> DomainError {
     }
 }
 
-/// Checks the lines of a pick: at least one, each in the shipment, each sku once, each
-/// quantity at least 1.
+/// Checks the lines of a pick: as every list of lines, each sku in the shipment.
 fn validate_shipment_lines(
     s: &Shipment,
     field: &str,
     lines: &[LineQty],
 ) -> Result<(), DomainError> {
-    if lines.is_empty() {
-        return Err(invalid(field, "at least one line is required"));
-    }
-    if lines.len() > limits::MAX_LINES {
-        return Err(invalid(
-            field,
-            format!("at most {} lines", limits::MAX_LINES),
-        ));
-    }
-    for (i, l) in lines.iter().enumerate() {
-        if s.line(&l.sku).is_none() {
-            return Err(invalid(
-                format!("{field}[{i}].sku"),
-                format!("sku '{}' is not in shipment {}", l.sku, s.id),
-            ));
-        }
-        if lines[..i].iter().any(|o| o.sku == l.sku) {
-            return Err(invalid(
-                format!("{field}[{i}].sku"),
-                format!("sku '{}' appears twice", l.sku),
-            ));
-        }
-        if l.quantity == 0 {
-            return Err(invalid(
-                format!("{field}[{i}].quantity"),
-                "must be at least 1",
-            ));
-        }
-    }
-    Ok(())
+    super::validate_lines_of(field, lines, |sku| {
+        s.line(sku)
+            .is_none()
+            .then(|| format!("sku '{sku}' is not in shipment {}", s.id))
+    })
 }

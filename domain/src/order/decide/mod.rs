@@ -142,9 +142,25 @@ fn automatic_changes(o: &Order) -> Vec<Change> {
     placement::automatic_confirmation(o).into_iter().collect()
 }
 
-/// Checks the lines of a pick or a return: at least one, each on the order, each sku once,
-/// each quantity at least 1.
+/// Checks the lines of a return: at least one, each on the order, each sku once, each
+/// quantity at least 1.
 fn validate_line_qtys(order: &Order, field: &str, lines: &[LineQty]) -> Result<(), DomainError> {
+    validate_lines_of(field, lines, |sku| {
+        order
+            .line(sku)
+            .is_none()
+            .then(|| format!("sku '{sku}' is not on this order"))
+    })
+}
+
+/// Checks lines a warehouse or customer names: at least one, at most the limit, each sku once,
+/// each quantity at least 1, and each sku one `unknown` says nothing against (it names what
+/// is wrong with a sku that does not belong).
+fn validate_lines_of(
+    field: &str,
+    lines: &[LineQty],
+    unknown: impl Fn(&str) -> Option<String>,
+) -> Result<(), DomainError> {
     if lines.is_empty() {
         return Err(invalid(field, "at least one line is required"));
     }
@@ -155,11 +171,8 @@ fn validate_line_qtys(order: &Order, field: &str, lines: &[LineQty]) -> Result<(
         ));
     }
     for (i, l) in lines.iter().enumerate() {
-        if order.line(&l.sku).is_none() {
-            return Err(invalid(
-                format!("{field}[{i}].sku"),
-                format!("sku '{}' is not on this order", l.sku),
-            ));
+        if let Some(why) = unknown(&l.sku) {
+            return Err(invalid(format!("{field}[{i}].sku"), why));
         }
         if lines[..i].iter().any(|o| o.sku == l.sku) {
             return Err(invalid(
