@@ -13,6 +13,9 @@ use super::schema::views::{
 use super::{check_warehouse, AppState};
 use actix_web::{web, HttpRequest, HttpResponse};
 
+/// The largest backorder cap a sku may have.
+const MAX_BACKORDER_CAP: i64 = 1_000_000_000;
+
 /// Skus as the domain accepts them on order lines: 1-64 characters, no white space, no control
 /// characters, no '/' (a stock cell for any other sku could never be ordered).
 fn check_sku(sku: &str) -> Result<(), Problem> {
@@ -33,7 +36,7 @@ fn check_sku(sku: &str) -> Result<(), Problem> {
 #[utoipa::path(put, path = "/v1/skus/{sku}/backorders", tag = "admin", params(SkuPath), request_body = BackordersBody,
     responses((status = 200, description = "Set; orders already waiting stay backordered", body = SkuBackorders),
         (status = 409, description = "`/problems/cap_below_waiting`: the cap is below the units waiting now", body = Problem),
-        (status = 422, description = "`/problems/validation`: not a sku, or a negative cap", body = Problem)),
+        (status = 422, description = "`/problems/validation`: not a sku, or a cap below 0 or above 1,000,000,000", body = Problem)),
     security(("admin" = [])))]
 pub async fn set_backorders(
     state: web::Data<AppState>,
@@ -45,6 +48,12 @@ pub async fn set_backorders(
     let sku = path.into_inner().sku;
     check_sku(&sku)?;
     let b = body.into_inner();
+    if b.cap > MAX_BACKORDER_CAP {
+        return Err(Problem::invalid(
+            "cap",
+            format!("cap: at most {MAX_BACKORDER_CAP}"),
+        ));
+    }
     let set = state
         .engine
         .set_backorders(sku.clone(), b.allowed, b.cap)

@@ -97,6 +97,15 @@ async fn backordered_orders_confirm_when_stock_arrives(api: &Api) {
         .await
         .problem(422, "negative cap");
     assert!(str_of(&p["detail"]).contains("cap"), "{p}");
+    let p = api
+        .admin()
+        .put(
+            "/v1/skus/BOOK/backorders",
+            &json!({"allowed": true, "cap": 1_000_000_001_i64}),
+        )
+        .await
+        .problem(422, "cap above the most");
+    assert_eq!(p["field"], "cap", "{p}");
     api.warehouse()
         .put(
             "/v1/skus/BOOK/backorders",

@@ -421,7 +421,9 @@ pub struct DeadLetterPath {
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct PreferWait {
-    #[param(rename = "Prefer", pattern = r"^wait=([0-9]|10)$")]
+    /// RFC 7240 preferences, e.g. `wait=5`; others, and a `wait` that cannot be read, are
+    /// ignored.
+    #[param(rename = "Prefer")]
     pub prefer: Option<String>,
 }
 
