@@ -8,6 +8,8 @@
 #      client per node, figures summed);
 #   3. orderly-bench against the sled default.
 # Usage: bench/postgres/run.sh [seconds-per-pgbench-run]   (release binaries: cargo build --release)
+# Env: SKIP_PGBENCH=1, SKIP_SLED=1 (leave those parts out); ORDERLY=path and CONFIG=path (another
+# release's binary and the config.toml it came with, to measure it beside this tree).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-20}
@@ -34,14 +36,15 @@ echo "three inserts/txn: $("$BIN/pgbench" -h 127.0.0.1 -p "$PORT" -U postgres -c
 echo "one insert:        $("$BIN/pgbench" -h 127.0.0.1 -p "$PORT" -U postgres -c 32 -j 2 -T "$SECS" -n -f bench/postgres/one_insert.sql pgb 2>/dev/null | tps) tps"
 fi
 
-ORDERLY=./target/release/orderly
+ORDERLY=${ORDERLY:-./target/release/orderly}
+CONFIG=${CONFIG:-config.toml}
 BENCH=./target/release/orderly-bench
 node_config() { # name port db
   sed -e "s/^backend = \"sled\".*/backend = \"postgres\"/" \
       -e "s|^bind = .*|bind = \"127.0.0.1:$2\"|" \
       -e "s|^data_dir = .*|data_dir = \"$ROOT/data-$1\"|" \
       -e "s|^cache_mb = .*|cache_mb = 64\\n[storage.postgres]\\nurl = \"postgres://postgres@127.0.0.1:$PORT/$3\"\\nnode_id = \"$1\"|" \
-      -e "s|^level = .*|level = \"warn\"|" config.toml > "$ROOT/$1.toml"
+      -e "s|^level = .*|level = \"warn\"|" "$CONFIG" > "$ROOT/$1.toml"
 }
 start_nodes() { # db count
   local pids=()
@@ -89,6 +92,7 @@ for nodes in 1 3; do
   wait $pids 2>/dev/null || true
 done
 
+if [ -n "${SKIP_SLED:-}" ]; then echo "(outputs in $ROOT)"; exit 0; fi
 echo "== Orderly on sled (the default)"
 "$BENCH" bench --scenario transitions --orders 30000 --concurrency 64 --json "$ROOT/sled-transitions.json" >"$ROOT/sled-t.out" 2>&1
 "$BENCH" bench --scenario lifecycle --orders 6000 --concurrency 64 --json "$ROOT/sled-lifecycle.json" >"$ROOT/sled-l.out" 2>&1

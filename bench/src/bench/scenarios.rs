@@ -802,10 +802,6 @@ async fn drive_order(
     http.call(rec, EP_HANDOVER, handover, Instant::now())
         .await?;
     bump(&tally.writes);
-    let handover = Req::post(format!("/v1/orders/{id}/handover"), &json!({})).auth(&keys.warehouse);
-    http.call(rec, EP_HANDOVER, handover, Instant::now())
-        .await?;
-    bump(&tally.writes);
     for (n, booking) in bookings.iter().enumerate() {
         let last = n + 1 == bookings.len();
         let carrier_key = keys.carrier(&booking.carrier);
