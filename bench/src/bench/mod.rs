@@ -275,6 +275,17 @@ pub fn run(
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
+    // A lifecycle run in which orders failed measured something else than it says.
+    let failed = report
+        .totals
+        .iter()
+        .find(|f| f.key == "orders_failed")
+        .map_or(0.0, |f| f.value);
+    if failed > 0.0 {
+        return Err(format!(
+            "{failed} orders did not reach delivered (see the errors above)"
+        ));
+    }
     Ok(())
 }
 
