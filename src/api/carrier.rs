@@ -1,6 +1,7 @@
 //! Carrier webhooks and the public tracking page.
 
 use super::auth::Role;
+use super::body::Body;
 use super::problem::Problem;
 use super::schema::requests::{CarrierEventBody, CarrierPath, TrackingPath};
 use super::schema::views::{CarrierEventAck, Tracking};
@@ -18,7 +19,7 @@ pub async fn event(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<CarrierPath>,
-    body: web::Json<CarrierEventBody>,
+    body: Body<CarrierEventBody>,
 ) -> Result<HttpResponse, Problem> {
     let carrier = path.into_inner().carrier;
     state

@@ -3,6 +3,7 @@
 //! in, and whether a sku may be backordered.
 
 use super::auth::Role;
+use super::body::Body;
 use super::problem::Problem;
 use super::schema::requests::{
     AvailabilityQuery, BackordersBody, SkuPath, StockBody, StockCellPath, MAX_AVAILABILITY_SKUS,
@@ -42,7 +43,7 @@ pub async fn set_backorders(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<SkuPath>,
-    body: web::Json<BackordersBody>,
+    body: Body<BackordersBody>,
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, &[Role::Admin])?;
     let sku = path.into_inner().sku;
@@ -86,7 +87,7 @@ pub async fn set(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<StockCellPath>,
-    body: web::Json<StockBody>,
+    body: Body<StockBody>,
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, &[Role::Admin])?;
     let StockCellPath { warehouse, sku } = path.into_inner();

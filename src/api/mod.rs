@@ -6,6 +6,7 @@
 //! schemas (`schema`), and RFC 9457 errors.
 
 pub mod auth;
+mod body;
 mod carrier;
 mod inventory;
 pub mod metrics;
@@ -195,16 +196,13 @@ fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
 
 pub fn configure(max_body: usize) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.app_data(
-            web::JsonConfig::default()
-                .limit(max_body)
-                .error_handler(problem::json_error),
-        )
-        .app_data(web::PathConfig::default().error_handler(problem::path_error))
-        .app_data(web::QueryConfig::default().error_handler(problem::query_error))
-        .configure(routes)
-        .default_service(web::to(|| async {
-            Err::<actix_web::HttpResponse, Problem>(Problem::not_found("no such endpoint"))
-        }));
+        // Bodies are read by `body::Body`, within this limit.
+        cfg.app_data(web::PayloadConfig::new(max_body))
+            .app_data(web::PathConfig::default().error_handler(problem::path_error))
+            .app_data(web::QueryConfig::default().error_handler(problem::query_error))
+            .configure(routes)
+            .default_service(web::to(|| async {
+                Err::<actix_web::HttpResponse, Problem>(Problem::not_found("no such endpoint"))
+            }));
     }
 }

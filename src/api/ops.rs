@@ -2,6 +2,7 @@
 //! backup of the store.
 
 use super::auth::Role;
+use super::body::Body;
 use super::problem::Problem;
 use super::schema::requests::{BackupBody, DeadLetterPath, DeadLetterQuery};
 use super::schema::views::{BackupReport, DeadLetter, StatusBody};
@@ -74,7 +75,7 @@ pub async fn retry_dead_letter(
 pub async fn backup(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<BackupBody>,
+    body: Body<BackupBody>,
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, &[Role::Admin])?;
     let dir = body.into_inner().dir;

@@ -176,34 +176,7 @@ impl From<DomainError> for Problem {
     }
 }
 
-/// Turns actix's body, path and query errors into problems.
-pub fn json_error(
-    err: actix_web::error::JsonPayloadError,
-    _: &actix_web::HttpRequest,
-) -> actix_web::Error {
-    use actix_web::error::JsonPayloadError as J;
-    let p = match &err {
-        J::OverflowKnownLength { .. } | J::Overflow { .. } => Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            "the request body is too large",
-        ),
-        J::ContentType => Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "the request body must be application/json",
-        ),
-        J::Deserialize(e) if e.is_data() => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation",
-            format!("invalid request body: {e}"),
-        ),
-        J::Deserialize(e) => Problem::bad_request(format!("malformed JSON: {e}")),
-        other => Problem::bad_request(format!("could not read the request body: {other}")),
-    };
-    p.into()
-}
-
+/// Turns actix's path and query errors into problems (bodies: `body::Body`).
 pub fn path_error(
     err: actix_web::error::PathError,
     _: &actix_web::HttpRequest,

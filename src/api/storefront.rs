@@ -1,6 +1,7 @@
 //! Storefront endpoints: place, pay, cancel, return, read.
 
 use super::auth::Role;
+use super::body::Body;
 use super::problem::Problem;
 use super::schema::order::{Order, OrderDetail, OrderPage};
 use super::schema::requests::{
@@ -32,7 +33,7 @@ pub(super) fn order_response(status: StatusCode, view: OrderView) -> HttpRespons
 pub async fn place(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<NewOrder>,
+    body: Body<NewOrder>,
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, STOREFRONT)?;
     let key = IdempotencyKey::from_request(&req)?;
@@ -120,7 +121,7 @@ pub async fn payment(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<OrderPath>,
-    body: web::Json<PaymentBody>,
+    body: Body<PaymentBody>,
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, STOREFRONT)?;
     let id = parse_id(&path.id)?;
@@ -141,7 +142,7 @@ pub async fn cancel(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<OrderPath>,
-    body: web::Json<CancelBody>,
+    body: Body<CancelBody>,
 ) -> Result<HttpResponse, Problem> {
     let role = state.keys.require(&req, STOREFRONT)?.role;
     let id = parse_id(&path.id)?;
@@ -167,7 +168,7 @@ pub async fn request_return(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<OrderPath>,
-    body: web::Json<ReturnBody>,
+    body: Body<ReturnBody>,
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, STOREFRONT)?;
     let id = parse_id(&path.id)?;

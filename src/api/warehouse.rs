@@ -12,6 +12,7 @@
 //! (`Caller::may_act_for`, `Caller::may_act_for_shipment`).
 
 use super::auth::Role;
+use super::body::Body;
 use super::problem::Problem;
 use super::schema::order::OrderDetail;
 use super::schema::requests::{
@@ -77,7 +78,7 @@ pub async fn acknowledge_picks(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<OrderPath>,
-    body: web::Json<PicksBody>,
+    body: Body<PicksBody>,
 ) -> Result<HttpResponse, Problem> {
     let b = body.into_inner();
     run(
@@ -103,7 +104,7 @@ pub async fn pack(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<OrderPath>,
-    body: web::Json<PackBody>,
+    body: Body<PackBody>,
 ) -> Result<HttpResponse, Problem> {
     let b = body.into_inner();
     let parcels = b.parcels.into_iter().map(Into::into).collect();
@@ -165,7 +166,7 @@ pub async fn receive_return(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<OrderPath>,
-    body: web::Json<ReceiveBody>,
+    body: Body<ReceiveBody>,
 ) -> Result<HttpResponse, Problem> {
     let b = body.into_inner();
     run(
@@ -189,7 +190,7 @@ pub async fn shipment_picks(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<ShipmentPath>,
-    body: web::Json<ShipmentPicksBody>,
+    body: Body<ShipmentPicksBody>,
 ) -> Result<HttpResponse, Problem> {
     let lines = domain_lines(body.into_inner().lines);
     run_on_shipment(&state, &req, &path, |engine, id, shipment| {
@@ -209,7 +210,7 @@ pub async fn shipment_pack(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<ShipmentPath>,
-    body: web::Json<ShipmentPackBody>,
+    body: Body<ShipmentPackBody>,
 ) -> Result<HttpResponse, Problem> {
     let parcels = body
         .into_inner()

@@ -247,7 +247,7 @@ async fn an_order_may_refuse_to_be_split() {
         o["cancellation"]["reason"],
         "no single warehouse can serve every line, and the order may not be split"
     );
-    // A non-boolean is refused.
+    // A non-boolean is refused, naming the field (as every body that does not fit its type).
     body["allow_split"] = json!("no");
     let p = api
         .storefront()
@@ -255,6 +255,7 @@ async fn an_order_may_refuse_to_be_split() {
         .post("/v1/orders", &body)
         .await
         .problem(422, "allow_split must be a boolean");
+    assert_eq!(p["field"], "allow_split", "{p}");
     assert!(str_of(&p["detail"]).contains("expected a boolean"), "{p}");
 }
 
