@@ -10,6 +10,7 @@
 //! in the inventory whose answer was lost in a crash gets it then.
 
 use super::effects::Effects;
+use super::inventory::Reserve;
 use super::off_thread;
 use crate::domain::Order;
 use futures::channel::mpsc::UnboundedReceiver;
@@ -58,13 +59,13 @@ async fn pass(store: &Arc<dyn Storage>, effects: &Effects) {
         after = Some(last.id);
         let more = page.len() == PAGE;
         for order in page {
-            let lines = order.line_qtys();
-            let country = Some(order.shipping.address.country.clone());
-            let allow_split = order.allow_split;
-            if let Err(e) = effects
-                .reserve_again(order.id, lines, country, allow_split)
-                .await
-            {
+            let again = Reserve {
+                order_id: order.id,
+                lines: order.line_qtys(),
+                country: Some(order.shipping.address.country.clone()),
+                allow_split: order.allow_split,
+            };
+            if let Err(e) = effects.reserve_again(again).await {
                 tracing::warn!(order_id = %order.id, error = %e, "could not fill a backorder; the next arrival of stock tries again");
             }
         }

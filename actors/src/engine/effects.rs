@@ -167,34 +167,18 @@ impl Effects {
                 country,
                 allow_split,
             } => {
-                let outcome = inventory
-                    .send(Reserve {
+                let outcome = self
+                    .reserve(Reserve {
                         order_id,
                         lines: lines.clone(),
                         country: country.clone(),
                         allow_split: *allow_split,
                     })
-                    .await
-                    .map_err(closed)??;
-                let command = match outcome {
-                    ReserveOutcome::Reserved { shipments, reason } => {
-                        Command::StockAllocated { shipments, reason }
-                    }
-                    ReserveOutcome::Backordered {
-                        held,
-                        backordered,
-                        reason,
-                    } => Command::StockBackordered {
-                        held,
-                        backordered,
-                        reason,
-                    },
-                    ReserveOutcome::Unavailable { shortages, reason } => {
-                        Command::StockUnavailable { shortages, reason }
-                    }
-                    ReserveOutcome::Released => return Ok(()),
-                };
-                self.answer(order_id, command, Cause::InventoryActor).await
+                    .await?;
+                match stock_answer(outcome) {
+                    Some(command) => self.answer(order_id, command, Cause::InventoryActor).await,
+                    None => Ok(()),
+                }
             }
             EffectKind::ReleaseStock { shipments } => Ok(inventory
                 .send(Release {
@@ -263,31 +247,24 @@ impl Effects {
 
     /// Reserves again for a backordered order (see `backorders`): a filled reservation is
     /// answered to the order, which confirms by itself; one still waiting changes nothing.
-    pub(super) async fn reserve_again(
-        &self,
-        order_id: OrderId,
-        lines: Vec<crate::domain::LineQty>,
-        country: Option<String>,
-        allow_split: Option<bool>,
-    ) -> Result<(), EngineError> {
-        let outcome = self
-            .inner
-            .inventory
-            .send(Reserve {
-                order_id,
-                lines,
-                country,
-                allow_split,
-            })
-            .await
-            .map_err(|_| EngineError::Overloaded)??;
-        match outcome {
-            ReserveOutcome::Reserved { shipments, reason } => {
-                let command = Command::StockAllocated { shipments, reason };
+    pub(super) async fn reserve_again(&self, m: Reserve) -> Result<(), EngineError> {
+        let order_id = m.order_id;
+        match self.reserve(m).await? {
+            filled @ ReserveOutcome::Reserved { .. } => {
+                let command = stock_answer(filled).expect("a reservation is answered");
                 self.answer(order_id, command, Cause::InventoryActor).await
             }
             _ => Ok(()),
         }
+    }
+
+    async fn reserve(&self, m: Reserve) -> Result<ReserveOutcome, EngineError> {
+        Ok(self
+            .inner
+            .inventory
+            .send(m)
+            .await
+            .map_err(|_| EngineError::Overloaded)??)
     }
 
     /// Applies a receiver's answer to the order. A refusal is final (the order moved on), so it
@@ -309,4 +286,27 @@ impl Effects {
             Err(e) => Err(e),
         }
     }
+}
+
+/// What an order is told of its reservation's outcome; nothing when the order was cancelled
+/// before it (the reservation is a tombstone).
+fn stock_answer(outcome: ReserveOutcome) -> Option<Command> {
+    Some(match outcome {
+        ReserveOutcome::Reserved { shipments, reason } => {
+            Command::StockAllocated { shipments, reason }
+        }
+        ReserveOutcome::Backordered {
+            held,
+            backordered,
+            reason,
+        } => Command::StockBackordered {
+            held,
+            backordered,
+            reason,
+        },
+        ReserveOutcome::Unavailable { shortages, reason } => {
+            Command::StockUnavailable { shortages, reason }
+        }
+        ReserveOutcome::Released => return None,
+    })
 }

@@ -601,11 +601,7 @@ pub struct GetBackorders {
 impl Handler<GetBackorders> for InventoryActor {
     type Result = MessageResult<GetBackorders>;
     fn handle(&mut self, m: GetBackorders, _: &mut Context<Self>) -> Self::Result {
-        if self.store.has_other_writers() {
-            if let Err(e) = self.reload() {
-                tracing::warn!(error = %e, "could not reload the stock ledger; answering from memory");
-            }
-        }
+        self.reload_if_shared();
         MessageResult(self.ledger.backorders(&m.sku))
     }
 }

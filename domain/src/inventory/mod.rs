@@ -235,11 +235,6 @@ impl Ledger {
         self.backorders.get(sku).copied().unwrap_or_default()
     }
 
-    /// Every sku's backorder record.
-    pub fn all_backorders(&self) -> impl Iterator<Item = (&String, &Backorders)> {
-        self.backorders.iter()
-    }
-
     /// Whether units of `sku` are waiting for stock.
     pub fn has_waiting(&self, sku: &str) -> bool {
         self.backorders(sku).waiting > 0
@@ -277,18 +272,28 @@ impl Ledger {
 
     /// What new orders are not offered: each sku's waiting units, marked on the cells the
     /// waiting orders would be served from first (the candidates in order of preference).
-    fn free_for_new_orders(&self, req: &AllocationRequest<'_>) -> Free<'_> {
+    /// Only the skus of `lines` are looked at: the earmarks of others do not matter to them.
+    fn free_for_new_orders(&self, req: &AllocationRequest<'_>, lines: &[LineQty]) -> Free<'_> {
         let mut earmarked = BTreeMap::new();
-        let candidates = self.candidates(req);
-        for (sku, b) in self.backorders.iter().filter(|(_, b)| b.waiting > 0) {
-            let mut left = b.waiting;
+        let waiting: Vec<(&str, i64)> = lines
+            .iter()
+            .map(|l| (l.sku.as_str(), self.backorders(&l.sku).waiting))
+            .filter(|(_, w)| *w > 0)
+            .collect();
+        let candidates = if waiting.is_empty() {
+            vec![]
+        } else {
+            self.candidates(req)
+        };
+        for (sku, waiting) in waiting {
+            let mut left = waiting;
             for (w, _, _) in &candidates {
                 if left == 0 {
                     break;
                 }
                 let take = self.available(w, sku).min(left);
                 if take > 0 {
-                    earmarked.insert((w.clone(), sku.clone()), take);
+                    earmarked.insert((w.clone(), sku.to_string()), take);
                     left -= take;
                 }
             }
@@ -447,7 +452,7 @@ impl Ledger {
             // Everything is there, just not in one place: waiting would not help.
             return unavailable(short);
         }
-        let free = self.free_for_new_orders(req);
+        let free = self.free_for_new_orders(req, lines);
         let candidates = self.candidates(req);
         let total =
             |sku: &str| -> i64 { candidates.iter().map(|(w, _, _)| free.get(w, sku)).sum() };
@@ -666,7 +671,7 @@ impl Ledger {
         lines: &[LineQty],
         req: &AllocationRequest<'_>,
     ) -> Result<(Vec<Allocation>, String), Short> {
-        self.plan(&self.free_for_new_orders(req), lines, req)
+        self.plan(&self.free_for_new_orders(req, lines), lines, req)
     }
 
     /// [`Ledger::allocate`] over the units `free` offers.
