@@ -1,5 +1,5 @@
 //! The binary's data commands: `orderly export` and `orderly import` (moving a shop's data
-//! between stores and backends as an NDJSON file, `orderly_storage::transfer`, with the service
+//! between stores and backends as an NDJSON file, `orderly_storage::export`, with the service
 //! stopped) and `orderly backup` (a consistent copy while the service runs: the running service
 //! makes it, asked over HTTP with the config's bind address and first admin key; when no service
 //! answers, the command opens the data itself).
@@ -8,7 +8,7 @@
 
 use crate::config::Config;
 use crate::wiring::{open_storage_offline, Offline};
-use orderly_storage::transfer::{self, Counts};
+use orderly_storage::export::{self, Counts};
 use std::io::{BufReader, BufWriter};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -20,11 +20,11 @@ pub fn export(config: &Config, out: &str) -> Result<Counts, String> {
     let source = config.storage.backend.as_str();
     let result = if out == "-" {
         let mut w = BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-        transfer::export(&*store, &mut w, source)
+        export::export(&*store, &mut w, source)
     } else {
         let file = std::fs::File::create(out).map_err(|e| format!("cannot create {out}: {e}"))?;
         let mut w = BufWriter::with_capacity(1 << 20, file);
-        transfer::export(&*store, &mut w, source).and_then(|counts| {
+        export::export(&*store, &mut w, source).and_then(|counts| {
             w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
             Ok(counts)
         })
@@ -43,7 +43,7 @@ pub fn import(config: &Config, file: &Path) -> Result<Counts, String> {
         Box::new(BufReader::with_capacity(1 << 20, f))
     };
     let store = open_storage_offline(config, Offline::CreateIfMissing)?;
-    transfer::import(&*store, &mut input).map_err(|e| format!("import failed: {e}"))
+    export::import(&*store, &mut input).map_err(|e| format!("import failed: {e}"))
 }
 
 /// What a backup reports.

@@ -15,6 +15,7 @@ mod ops;
 pub mod problem;
 pub mod schema;
 mod storefront;
+mod transfers;
 mod warehouse;
 
 use actix_web::web;
@@ -63,19 +64,24 @@ pub fn parse_cursor(s: Option<&str>) -> Result<Option<Uuid>, Problem> {
 /// `/problems/validation` with `field: "warehouse"`, wherever the warehouse was named. Running
 /// open (no `[[warehouses]]`), any valid id passes.
 pub fn check_warehouse(engine: &Engine, w: &str) -> Result<(), Problem> {
+    check_warehouse_field(engine, "warehouse", w)
+}
+
+/// [`check_warehouse`] for a warehouse named by another field (a transfer's `from` and `to`).
+pub fn check_warehouse_field(engine: &Engine, field: &str, w: &str) -> Result<(), Problem> {
     if !crate::config::is_warehouse_id(w) {
         return Err(Problem::invalid(
-            "warehouse",
-            "warehouse ids are 1-64 letters, digits, '-' or '_'",
+            field,
+            format!("{field}: warehouse ids are 1-64 letters, digits, '-' or '_'"),
         ));
     }
     let configured = engine.warehouses();
     if !configured.is_empty() && !configured.iter().any(|c| c.id == w) {
         let ids: Vec<&str> = configured.iter().map(|c| c.id.as_str()).collect();
         return Err(Problem::invalid(
-            "warehouse",
+            field,
             format!(
-                "unknown warehouse '{w}'; the configured ones are {}",
+                "{field}: unknown warehouse '{w}'; the configured ones are {}",
                 ids.join(", ")
             ),
         ));
@@ -157,6 +163,17 @@ fn routes(cfg: &mut web::ServiceConfig) {
             scope("/v1/inventory")
                 .service(resource("/{warehouse}/{sku}", "PUT").route(put().to(inventory::set)))
                 .service(resource("/{sku}", "GET").route(get().to(inventory::get))),
+        )
+        .service(
+            scope("/v1/transfers")
+                .service(
+                    resource("", "GET, POST")
+                        .route(get().to(transfers::list))
+                        .route(post().to(transfers::create)),
+                )
+                .service(resource("/{id}", "GET").route(get().to(transfers::get)))
+                .service(resource("/{id}/receive", "POST").route(post().to(transfers::receive)))
+                .service(resource("/{id}/cancel", "POST").route(post().to(transfers::cancel))),
         )
         .service(
             scope("/v1/skus").service(

@@ -5,6 +5,7 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
+use orderly_actors::domain::inventory::transfer::TransferError;
 use orderly_actors::domain::inventory::StockError;
 use orderly_actors::domain::DomainError;
 use orderly_actors::engine::EngineError;
@@ -139,6 +140,32 @@ impl From<EngineError> for Problem {
             }
             EngineError::Stock(StockError::NegativeCap) => {
                 Problem::invalid("cap", "cap must not be negative")
+            }
+            EngineError::Stock(StockError::NotAvailable {
+                line,
+                warehouse,
+                sku,
+                available,
+            }) => {
+                let field = format!("lines[{line}].quantity");
+                Problem::invalid(
+                    &field,
+                    format!("{field}: only {available} of '{sku}' are available at {warehouse}"),
+                )
+            }
+            EngineError::Transfer(TransferError::Invalid { field, message }) => {
+                Problem::invalid(&field, format!("{field}: {message}"))
+            }
+            EngineError::Transfer(t @ TransferError::NotInTransit(_)) => {
+                Problem::new(StatusCode::CONFLICT, "transfer_closed", t.to_string())
+            }
+            EngineError::Transfer(t @ TransferError::PartlyReceived) => Problem::new(
+                StatusCode::CONFLICT,
+                "transfer_partly_received",
+                t.to_string(),
+            ),
+            EngineError::NoTransfer(id) => {
+                Problem::not_found(format!("no transfer with id '{id}'"))
             }
             EngineError::Stock(s @ StockError::CapBelowWaiting { .. }) => {
                 let mut p = Problem::new(StatusCode::CONFLICT, "cap_below_waiting", s.to_string());

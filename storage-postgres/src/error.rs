@@ -14,7 +14,14 @@ pub(crate) fn db(e: tokio_postgres::Error) -> StorageError {
                 || *c == SqlState::T_R_SERIALIZATION_FAILURE
                 || *c == SqlState::T_R_DEADLOCK_DETECTED =>
         {
-            StorageError::Conflict(e.to_string())
+            let why = match e.as_db_error() {
+                Some(d) => match d.detail() {
+                    Some(detail) => format!("{}: {detail}", d.message()),
+                    None => d.message().to_string(),
+                },
+                None => e.to_string(),
+            };
+            StorageError::Conflict(why)
         }
         _ => StorageError::Backend(Box::new(e)),
     }

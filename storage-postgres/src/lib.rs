@@ -32,19 +32,20 @@
 //! says, verifying the server against the system's authorities and `ca_file`.
 
 mod error;
+mod export;
 mod lanes;
 mod nodes;
 mod plans;
 mod rows;
 mod stock;
-mod transfer;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use lanes::{AllLanes, Counters, Lane, LaneCommit, Op};
+use orderly_domain::inventory::transfer::{Transfer, TransferId};
 use orderly_domain::inventory::{Backorders, Reservation, StockLevel};
 use orderly_domain::{Event, Order, OrderId, Status, Timer};
-use orderly_storage::transfer::TransferRecord;
+use orderly_storage::export::ExportRecord;
 use orderly_storage::{
     schema, BackupStats, BoxFuture, Commit, DeadLetter, EventsJson, FlushStats, IdempotencyRecord,
     OutboxEntry, Result, StockCell, StockChange, Storage, StorageError, TransitionWrite,
@@ -874,7 +875,8 @@ impl Storage for PostgresStorage {
             let c = get(&s).await?;
             let rows = c
                 .query(
-                    "SELECT warehouse, sku, on_hand, reserved FROM stock ORDER BY warehouse, sku",
+                    "SELECT warehouse, sku, on_hand, reserved, incoming FROM stock \
+                     ORDER BY warehouse, sku",
                     &[],
                 )
                 .await
@@ -887,6 +889,7 @@ impl Storage for PostgresStorage {
                         StockLevel {
                             on_hand: r.get(2),
                             reserved: r.get(3),
+                            incoming: r.get(4),
                         },
                     )
                 })
@@ -899,13 +902,14 @@ impl Storage for PostgresStorage {
         self.block(move |s| async move {
             s.stock.settled().await; // read-your-writes
             Ok(s.query_opt(
-                "SELECT on_hand, reserved FROM stock WHERE warehouse = $1 AND sku = $2",
+                "SELECT on_hand, reserved, incoming FROM stock WHERE warehouse = $1 AND sku = $2",
                 &[&warehouse, &sku],
             )
             .await?
             .map(|r| StockLevel {
                 on_hand: r.get(0),
                 reserved: r.get(1),
+                incoming: r.get(2),
             })
             .unwrap_or_default())
         })
@@ -953,6 +957,42 @@ impl Storage for PostgresStorage {
         self.shared.stock.write(change)
     }
 
+    fn transfer(&self, id: TransferId) -> Result<Option<Transfer>> {
+        self.block(move |s| async move {
+            s.stock.settled().await; // read-your-writes
+            s.query_opt("SELECT body FROM transfers WHERE id = $1", &[&id])
+                .await?
+                .map(|r| schema::decode_transfer(r.get::<_, &[u8]>(0)))
+                .transpose()
+        })
+    }
+
+    fn transfer_by_key(&self, key: &str) -> Result<Option<Transfer>> {
+        let key = key.to_string();
+        self.block(move |s| async move {
+            s.stock.settled().await; // read-your-writes
+            s.query_opt("SELECT body FROM transfers WHERE key = $1", &[&key])
+                .await?
+                .map(|r| schema::decode_transfer(r.get::<_, &[u8]>(0)))
+                .transpose()
+        })
+    }
+
+    fn transfers(&self, before: Option<TransferId>, limit: usize) -> Result<Vec<Transfer>> {
+        self.block(move |s| async move {
+            s.stock.settled().await; // read-your-writes
+            s.query(
+                "SELECT body FROM transfers WHERE $1::uuid IS NULL OR id < $1 \
+                 ORDER BY id DESC LIMIT $2",
+                &[&before, &(limit as i64)],
+            )
+            .await?
+            .iter()
+            .map(|r| schema::decode_transfer(r.get::<_, &[u8]>(0)))
+            .collect()
+        })
+    }
+
     fn is_healthy(&self) -> bool {
         self.shared.reachable.load(Ordering::Relaxed)
     }
@@ -969,17 +1009,17 @@ impl Storage for PostgresStorage {
         true
     }
 
-    fn export(&self, sink: &mut dyn FnMut(TransferRecord) -> Result<()>) -> Result<()> {
+    fn export(&self, sink: &mut dyn FnMut(ExportRecord) -> Result<()>) -> Result<()> {
         self.export_all(sink)
     }
 
-    fn import(&self, record: &TransferRecord) -> Result<()> {
+    fn import(&self, record: &ExportRecord) -> Result<()> {
         self.import_one(record)
     }
 
     fn import_many(
         &self,
-        records: &[TransferRecord],
+        records: &[ExportRecord],
     ) -> std::result::Result<(), (usize, StorageError)> {
         self.import_together(records)
     }

@@ -1,21 +1,22 @@
 //! The stock ledger's conditional writes, pipelined.
 //!
-//! Each write is one call of `orderly_write_stock` (migration V5; V2 before backorders), which
-//! locks the touched cells in a fixed order (so two writers never deadlock), the order's
-//! reservation and restock marker, then the skus' backorder records in sku order, checks they
-//! still hold what the caller decided on, and only then writes the new values with one
-//! append-only movement row per cell. A mismatch changes nothing and is a `Conflict`; so is a
-//! concurrent insert of the same new cell, reservation or sku record (a unique violation) or a
-//! value a `CHECK` refuses (more reserved than on hand, more units waiting than the cap), which
-//! no correct decision produces.
+//! Each write is one call of `orderly_apply_stock` (migration V6; `orderly_write_stock` of
+//! absolute values before), which locks and checks what keys the operation (the order's
+//! reservation, the restock marker, the transfer's version), then adds the changes to the
+//! touched cells in a fixed order (so two writers never deadlock) and to the skus' backorder
+//! records in sku order, with one append-only movement row per cell. Changes commute: writers
+//! (nodes) changing the same cells do not refuse each other. A mismatch of what keys the
+//! operation changes nothing and is a `Conflict`; so is a result a `CHECK` refuses (more
+//! reserved than on hand, anything negative, more units waiting than the cap: the ledger this
+//! node decided on did not hold what the database holds) and a concurrent insert of the same
+//! reservation or transfer (a unique violation).
 //!
 //! A node's inventory decides one change after another on its in-memory ledger, and must not
 //! wait a round trip for each. So writes queue on the *stock pipe*: a task with a connection of
 //! its own that sends everything queued as one pipeline of calls, in queue order, and answers
 //! each once the pipeline is back. Every call is its own transaction, so a refused write
-//! refuses nothing else; a later write decided on top of a refused one expects values that
-//! are not there and is refused too (the inventory then reloads and decides again). The
-//! refusal therefore reaches the writer through its [`Commit`], not at once.
+//! refuses nothing else (the inventory then reloads and decides again). The refusal therefore
+//! reaches the writer through its [`Commit`], not at once.
 //!
 //! The pipe's session commits without waiting for the WAL flush (`synchronous_commit =
 //! off`). After each pipeline it queues one flush on a commit lane (`Op::Flush`), whose
@@ -46,37 +47,40 @@ type Outcome = std::result::Result<(Arc<Lane>, u64), Failure>;
 struct Call {
     warehouses: Vec<String>,
     skus: Vec<String>,
-    expected_on_hand: Vec<i64>,
-    expected_reserved: Vec<i64>,
     on_hand: Vec<i64>,
     reserved: Vec<i64>,
+    incoming: Vec<i64>,
+    counted: Vec<Option<i64>>,
     order: Option<Uuid>,
     reservation_expected: Option<Vec<u8>>,
     reservation: Option<Vec<u8>>,
     restock_step: Option<i32>,
     bo_skus: Vec<String>,
-    bo_expected_allowed: Vec<bool>,
-    bo_expected_cap: Vec<i64>,
-    bo_expected_waiting: Vec<i64>,
-    bo_allowed: Vec<bool>,
-    bo_cap: Vec<i64>,
     bo_waiting: Vec<i64>,
+    bo_allowed: Vec<Option<bool>>,
+    bo_cap: Vec<Option<i64>>,
+    transfer: Option<Uuid>,
+    transfer_key: Option<String>,
+    transfer_expected: Option<i32>,
+    transfer_version: Option<i32>,
+    transfer_body: Option<Vec<u8>>,
 }
 
 impl Call {
     fn new(change: &StockChange) -> Result<Call> {
-        let mut cells: Vec<&orderly_storage::CellWrite> = change.cells.iter().collect();
+        let mut cells: Vec<&orderly_storage::CellDelta> = change.cells.iter().collect();
         cells.sort_by(|a, b| (&a.warehouse, &a.sku).cmp(&(&b.warehouse, &b.sku)));
         // Locked in sku order too, so two writers never deadlock on sku records.
-        let mut skus: Vec<&orderly_storage::SkuWrite> = change.skus.iter().collect();
+        let mut skus: Vec<&orderly_storage::SkuDelta> = change.skus.iter().collect();
         skus.sort_by(|a, b| a.sku.cmp(&b.sku));
+        let transfer = change.transfer.as_ref();
         Ok(Call {
             warehouses: cells.iter().map(|c| c.warehouse.clone()).collect(),
             skus: cells.iter().map(|c| c.sku.clone()).collect(),
-            expected_on_hand: cells.iter().map(|c| c.expected.on_hand).collect(),
-            expected_reserved: cells.iter().map(|c| c.expected.reserved).collect(),
-            on_hand: cells.iter().map(|c| c.new.on_hand).collect(),
-            reserved: cells.iter().map(|c| c.new.reserved).collect(),
+            on_hand: cells.iter().map(|c| c.on_hand).collect(),
+            reserved: cells.iter().map(|c| c.reserved).collect(),
+            incoming: cells.iter().map(|c| c.incoming).collect(),
+            counted: cells.iter().map(|c| c.counted).collect(),
             order: change
                 .reservation
                 .as_ref()
@@ -95,12 +99,16 @@ impl Call {
                 .transpose()?,
             restock_step: change.restock.map(|(_, step)| step as i32),
             bo_skus: skus.iter().map(|w| w.sku.clone()).collect(),
-            bo_expected_allowed: skus.iter().map(|w| w.expected.allowed).collect(),
-            bo_expected_cap: skus.iter().map(|w| w.expected.cap).collect(),
-            bo_expected_waiting: skus.iter().map(|w| w.expected.waiting).collect(),
-            bo_allowed: skus.iter().map(|w| w.new.allowed).collect(),
-            bo_cap: skus.iter().map(|w| w.new.cap).collect(),
-            bo_waiting: skus.iter().map(|w| w.new.waiting).collect(),
+            bo_waiting: skus.iter().map(|w| w.waiting).collect(),
+            bo_allowed: skus.iter().map(|w| w.policy.map(|p| p.0)).collect(),
+            bo_cap: skus.iter().map(|w| w.policy.map(|p| p.1)).collect(),
+            transfer: transfer.map(|t| t.new.id),
+            transfer_key: transfer.map(|t| t.new.key.clone()),
+            transfer_expected: transfer.and_then(|t| t.expected_version.map(|v| v as i32)),
+            transfer_version: transfer.map(|t| t.new.version as i32),
+            transfer_body: transfer
+                .map(|t| schema::encode_transfer(&t.new))
+                .transpose()?,
         })
     }
 }
@@ -276,8 +284,8 @@ async fn ensure<'a>(
             .map_err(error::db)?;
         let write = client
             .prepare(
-                "SELECT orderly_write_stock($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-                 $11, $12, $13, $14, $15, $16, $17, $18)",
+                "SELECT orderly_apply_stock($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+                 $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
             )
             .await
             .map_err(error::db)?;
@@ -306,21 +314,23 @@ async fn pipeline(
                     &[
                         &c.warehouses,
                         &c.skus,
-                        &c.expected_on_hand,
-                        &c.expected_reserved,
                         &c.on_hand,
                         &c.reserved,
+                        &c.incoming,
+                        &c.counted,
                         &c.order,
                         &c.reservation_expected,
                         &c.reservation,
                         &c.restock_step,
                         &c.bo_skus,
-                        &c.bo_expected_allowed,
-                        &c.bo_expected_cap,
-                        &c.bo_expected_waiting,
+                        &c.bo_waiting,
                         &c.bo_allowed,
                         &c.bo_cap,
-                        &c.bo_waiting,
+                        &c.transfer,
+                        &c.transfer_key,
+                        &c.transfer_expected,
+                        &c.transfer_version,
+                        &c.transfer_body,
                         &node,
                     ],
                 )

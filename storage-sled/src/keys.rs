@@ -23,6 +23,10 @@ pub const RESTOCK: u8 = b'P';
 pub const JOURNAL: u8 = b'J';
 /// A sku's backorder record (inventory tree), by sku.
 pub const SKU: u8 = b'U';
+/// A transfer between warehouses (inventory tree), by id.
+pub const TRANSFER: u8 = b'M';
+/// A transfer's `Idempotency-Key` (inventory tree): the value is the transfer's id.
+pub const TRANSFER_KEY: u8 = b'Y';
 /// The bench's raw baseline writes (never in a service's data directory).
 pub const BASELINE: u8 = b'z';
 
@@ -170,6 +174,14 @@ pub fn parse_stock(k: &[u8]) -> Option<(String, String)> {
 
 pub fn reservation(id: OrderId) -> Vec<u8> {
     with(RESERVATION, &[id.as_bytes()])
+}
+
+pub fn transfer(id: uuid::Uuid) -> Vec<u8> {
+    with(TRANSFER, &[id.as_bytes()])
+}
+
+pub fn transfer_key(key: &str) -> Vec<u8> {
+    with(TRANSFER_KEY, &[key.as_bytes()])
 }
 
 pub fn sku(sku: &str) -> Vec<u8> {

@@ -32,19 +32,20 @@
 
 mod backup;
 mod durability;
+mod export;
 mod keys;
-mod transfer;
 
 use backup::{Gate, TreeId};
 use chrono::{DateTime, Utc};
 use durability::GroupCommit;
+use orderly_domain::inventory::transfer::{Transfer, TransferId};
 use orderly_domain::inventory::{Backorders, Reservation, StockLevel};
 use orderly_domain::{Event, Order, OrderId, Status, Timer};
 use orderly_storage::index::{IndexChanges, OrderIndex};
 use orderly_storage::schema::{self, v1, v2};
 use orderly_storage::{
-    BackupStats, Commit, DeadLetter, EventsJson, FlushStats, IdempotencyRecord, OutboxEntry,
-    Result, StockCell, StockChange, Storage, StorageError, TransferRecord, TransitionWrite,
+    BackupStats, Commit, DeadLetter, EventsJson, ExportRecord, FlushStats, IdempotencyRecord,
+    OutboxEntry, Result, StockCell, StockChange, Storage, StorageError, TransitionWrite,
 };
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -146,17 +147,21 @@ fn outbox_key(entry: &OutboxEntry) -> Vec<u8> {
 /// (warehouse, sku).
 type Cell<'a> = (Cow<'a, str>, Cow<'a, str>);
 
-/// One stock change as journalled: new absolute values, so replaying it is idempotent. The
-/// shape is the one the release before versioning journalled, with the reservations of the
-/// record's version (`R`: v2 today, v1 in a journal a release before shipments left), and the
-/// skus' new backorder records (absent from journals of releases before backorders).
+/// One stock change as journalled: the new absolute values its changes came to (worked out
+/// under the stock lock), so replaying it is idempotent. The shape is the one the release
+/// before versioning journalled, with the reservations of the record's version (`R`: v2 today,
+/// v1 in a journal a release before shipments left), the skus' new backorder records (absent
+/// from journals of releases before backorders), levels with their `incoming` (absent before
+/// transfers, and when 0) and the transfer written (absent before transfers).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Journal<'a, R> {
-    levels: Vec<(Cell<'a>, v1::StockLevel)>,
+    levels: Vec<(Cell<'a>, v2::StockLevel)>,
     reservations: Vec<R>,
     restock_marker: Option<(OrderId, u32)>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     skus: Vec<(Cow<'a, str>, v2::Backorders)>,
+    #[serde(default, borrow, skip_serializing_if = "Vec::is_empty")]
+    transfers: Vec<v2::Transfer<'a>>,
 }
 
 /// A journalled change, read back into the domain's values to apply.
@@ -165,6 +170,7 @@ struct Applied {
     reservations: Vec<Reservation>,
     restock_marker: Option<(OrderId, u32)>,
     skus: Vec<(String, Backorders)>,
+    transfers: Vec<Transfer>,
 }
 
 impl<'a, R: Into<Reservation>> From<Journal<'a, R>> for Applied {
@@ -182,6 +188,7 @@ impl<'a, R: Into<Reservation>> From<Journal<'a, R>> for Applied {
                 .into_iter()
                 .map(|(sku, b)| (sku.into_owned(), b.into()))
                 .collect(),
+            transfers: j.transfers.into_iter().map(Into::into).collect(),
         }
     }
 }
@@ -398,80 +405,78 @@ impl SledStorage {
             .collect()
     }
 
-    fn write_journalled(&self, change: &StockChange) -> Result<()> {
+    /// Journals `change` as the absolute values it comes to, then writes them to their keys,
+    /// then drops the journal record. The caller holds the stock lock and checked the change.
+    fn write_journalled(&self, change: &Applied) -> Result<()> {
         let journal = Journal {
             levels: change
-                .cells
+                .levels
                 .iter()
-                .map(|c| {
+                .map(|((w, s), l)| {
                     (
-                        (
-                            Cow::Borrowed(c.warehouse.as_str()),
-                            Cow::Borrowed(c.sku.as_str()),
-                        ),
-                        v1::StockLevel::from(&c.new),
+                        (Cow::Borrowed(w.as_str()), Cow::Borrowed(s.as_str())),
+                        v2::StockLevel::from(l),
                     )
                 })
                 .collect(),
             reservations: change
-                .reservation
+                .reservations
                 .iter()
-                .map(|r| v2::Reservation::from(&r.new))
+                .map(v2::Reservation::from)
                 .collect(),
-            restock_marker: change.restock,
+            restock_marker: change.restock_marker,
             skus: change
                 .skus
                 .iter()
-                .map(|w| (Cow::Borrowed(w.sku.as_str()), v2::Backorders::from(&w.new)))
+                .map(|(sku, b)| (Cow::Borrowed(sku.as_str()), v2::Backorders::from(b)))
                 .collect(),
+            transfers: change.transfers.iter().map(v2::Transfer::from).collect(),
         };
         let seq = self.journal_seq.fetch_add(1, Ordering::SeqCst);
         let key = keys::journal(seq);
         self.put(TreeId::Inventory, &key, schema::encode_record(&journal)?)?;
-        self.apply_stock(
-            change
-                .cells
-                .iter()
-                .map(|c| (&*c.warehouse, &*c.sku, &c.new)),
-            change.reservation.iter().map(|r| &r.new),
-            change.restock,
-            change.skus.iter().map(|w| (&*w.sku, &w.new)),
-        )?;
+        self.apply_stock(change)?;
         self.del(TreeId::Inventory, key)?;
         Ok(())
     }
 
     /// Writes a stock change's new values to their keys, each encoded as the stored schema
     /// encodes it (a reservation that fits v1 as v1, see `schema::encode_reservation`).
-    fn apply_stock<'a>(
-        &self,
-        levels: impl Iterator<Item = (&'a str, &'a str, &'a StockLevel)>,
-        reservations: impl Iterator<Item = &'a Reservation>,
-        restock_marker: Option<(OrderId, u32)>,
-        skus: impl Iterator<Item = (&'a str, &'a Backorders)>,
-    ) -> Result<()> {
-        for (w, s, level) in levels {
+    fn apply_stock(&self, change: &Applied) -> Result<()> {
+        for ((w, s), level) in &change.levels {
             self.put(
                 TreeId::Inventory,
                 keys::stock(w, s),
                 schema::encode_stock_level(level)?,
             )?;
         }
-        for r in reservations {
+        for r in &change.reservations {
             self.put(
                 TreeId::Inventory,
                 keys::reservation(r.order_id),
                 schema::encode_reservation(r)?,
             )?;
         }
-        if let Some((id, step)) = restock_marker {
+        if let Some((id, step)) = change.restock_marker {
             self.put(TreeId::Inventory, keys::restock(id, step), &[])?;
         }
-        for (sku, b) in skus {
+        for (sku, b) in &change.skus {
             self.put(
                 TreeId::Inventory,
                 keys::sku(sku),
                 schema::encode_backorders(b)?,
+            )?;
+        }
+        for t in &change.transfers {
+            self.put(
+                TreeId::Inventory,
+                keys::transfer_key(&t.key),
+                t.id.as_bytes(),
+            )?;
+            self.put(
+                TreeId::Inventory,
+                keys::transfer(t.id),
+                schema::encode_transfer(t)?,
             )?;
         }
         Ok(())
@@ -502,12 +507,7 @@ impl SledStorage {
                 }
                 (version, _) => return Err(StorageError::UnknownSchemaVersion(version)),
             };
-            self.apply_stock(
-                change.levels.iter().map(|((w, s), l)| (&**w, &**s, l)),
-                change.reservations.iter(),
-                change.restock_marker,
-                change.skus.iter().map(|(s, b)| (&**s, b)),
-            )?;
+            self.apply_stock(&change)?;
             self.del(TreeId::Inventory, k)?;
         }
         Ok(())
@@ -873,19 +873,14 @@ impl Storage for SledStorage {
         self.group.check()?;
         let _w = self.gate.enter();
         let _guard = self.stock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut levels = Vec::with_capacity(change.cells.len());
         for c in &change.cells {
             let current = self.stock_level(&c.warehouse, &c.sku)?;
-            if current != c.expected {
-                return Err(StorageError::Conflict(format!(
-                    "stock of {} at {} is {}/{} (on hand/reserved), not the expected {}/{}",
-                    c.sku,
-                    c.warehouse,
-                    current.on_hand,
-                    current.reserved,
-                    c.expected.on_hand,
-                    c.expected.reserved
-                )));
-            }
+            levels.push(((c.warehouse.clone(), c.sku.clone()), c.apply(current)?));
+        }
+        let mut skus = Vec::with_capacity(change.skus.len());
+        for w in &change.skus {
+            skus.push((w.sku.clone(), w.apply(self.sku_record(&w.sku)?)?));
         }
         if let Some(r) = &change.reservation {
             if self.reservation(r.new.order_id)? != r.expected {
@@ -902,27 +897,73 @@ impl Storage for SledStorage {
                 )));
             }
         }
-        for w in &change.skus {
-            let current = self.sku_record(&w.sku)?;
-            if current != w.expected {
+        if let Some(t) = &change.transfer {
+            let stored = self.transfer(t.new.id)?.map(|x| x.version);
+            let key_taken =
+                t.expected_version.is_none() && self.transfer_by_key(&t.new.key)?.is_some();
+            if stored != t.expected_version || key_taken {
                 return Err(StorageError::Conflict(format!(
-                    "the backorder record of {} is {current:?}, not the expected {:?}",
-                    w.sku, w.expected
+                    "transfer {} is at version {stored:?}, not {:?} (or its key is taken)",
+                    t.new.id, t.expected_version
                 )));
             }
         }
-        self.write_journalled(change)?;
+        let applied = Applied {
+            levels,
+            reservations: change.reservation.iter().map(|r| r.new.clone()).collect(),
+            restock_marker: change.restock,
+            skus,
+            transfers: change.transfer.iter().map(|t| t.new.clone()).collect(),
+        };
+        self.write_journalled(&applied)?;
         Ok(self.commit())
     }
 
-    fn export(&self, sink: &mut dyn FnMut(TransferRecord) -> Result<()>) -> Result<()> {
-        transfer::export(self, sink)
+    fn transfer(&self, id: TransferId) -> Result<Option<Transfer>> {
+        self.inventory
+            .get(keys::transfer(id))
+            .db()?
+            .map(|v| schema::decode_transfer(&v))
+            .transpose()
     }
 
-    fn import(&self, record: &TransferRecord) -> Result<()> {
+    fn transfer_by_key(&self, key: &str) -> Result<Option<Transfer>> {
+        match self.inventory.get(keys::transfer_key(key)).db()? {
+            Some(id) => match id_from(&id) {
+                Some(id) => self.transfer(id),
+                None => Err(StorageError::Codec(
+                    "a transfer key's id is not 16 bytes".into(),
+                )),
+            },
+            None => Ok(None),
+        }
+    }
+
+    fn transfers(&self, before: Option<TransferId>, limit: usize) -> Result<Vec<Transfer>> {
+        let lower = vec![keys::TRANSFER];
+        let upper = match before {
+            Some(id) => keys::transfer(id),
+            None => vec![keys::TRANSFER + 1],
+        };
+        let mut out = Vec::new();
+        for kv in self.inventory.range(lower..upper).rev() {
+            if out.len() >= limit {
+                break;
+            }
+            let (_, v) = kv.db()?;
+            out.push(schema::decode_transfer(&v)?);
+        }
+        Ok(out)
+    }
+
+    fn export(&self, sink: &mut dyn FnMut(ExportRecord) -> Result<()>) -> Result<()> {
+        export::export(self, sink)
+    }
+
+    fn import(&self, record: &ExportRecord) -> Result<()> {
         self.group.check()?;
         let _w = self.gate.enter();
-        transfer::import(self, record)
+        export::import(self, record)
     }
 
     /// Online, in passes; writers are held back only for the last one (see `backup`).

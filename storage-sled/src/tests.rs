@@ -197,14 +197,28 @@ fn new_records_carry_the_schema_version_and_old_ones_read_unchanged() {
 #[test]
 fn an_interrupted_stock_change_is_finished_at_open() {
     let dir = tempfile::tempdir().unwrap();
+    let transfer = orderly_domain::inventory::transfer::Transfer::dispatch(
+        OrderId::from_u128(9),
+        "key-9",
+        "v",
+        "w",
+        &[orderly_domain::LineQty {
+            sku: "s".into(),
+            quantity: 3,
+        }],
+        chrono::DateTime::UNIX_EPOCH,
+        |_| true,
+    )
+    .unwrap();
     {
         let store = open(dir.path());
         let change: Journal<'_, v2::Reservation<'_>> = Journal {
             levels: vec![(
                 ("w".into(), "s".into()),
-                v1::StockLevel {
+                v2::StockLevel {
                     on_hand: 7,
                     reserved: 2,
+                    incoming: 3,
                 },
             )],
             reservations: vec![],
@@ -217,6 +231,7 @@ fn an_interrupted_stock_change_is_finished_at_open() {
                     waiting: 1,
                 },
             )],
+            transfers: vec![v2::Transfer::from(&transfer)],
         };
         // Journalled (the commit point) but not applied: the crash came in between.
         store
@@ -232,10 +247,12 @@ fn an_interrupted_stock_change_is_finished_at_open() {
             ("w".into(), "s".into()),
             StockLevel {
                 on_hand: 7,
-                reserved: 2
+                reserved: 2,
+                incoming: 3
             }
         )]
     );
+    assert_eq!(store.transfer_by_key("key-9").unwrap(), Some(transfer));
     assert_eq!(
         store.sku_backorders().unwrap(),
         vec![(
@@ -270,7 +287,8 @@ fn a_journal_record_of_the_release_before_versioning_is_replayed() {
         store.stock_level("ams", "A").unwrap(),
         StockLevel {
             on_hand: 4,
-            reserved: 1
+            reserved: 1,
+            incoming: 0
         }
     );
     let r = store.reservation(id).unwrap().unwrap();

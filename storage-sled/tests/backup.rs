@@ -3,13 +3,11 @@
 //! write sequence (whole transitions, the ledger agreeing with the reservations, every write
 //! finished before the backup began in it); a target that exists and is not empty is refused.
 
-use orderly_domain::inventory::{
-    Backorders, Reservation, ReservationState, ReservedPart, StockLevel,
-};
+use orderly_domain::inventory::{Backorders, Reservation, ReservationState, ReservedPart};
 use orderly_domain::{Cause, Command, LineQty, OrderId, PaymentMethod, Status};
 use orderly_storage::conformance::{new_order, stock_reserved, t0, wait, Step};
-use orderly_storage::transfer;
-use orderly_storage::{CellWrite, ReservationWrite, SkuWrite, StockChange, Storage, StorageError};
+use orderly_storage::export;
+use orderly_storage::{CellDelta, ReservationWrite, SkuDelta, StockChange, Storage, StorageError};
 use orderly_storage_sled::SledStorage;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -23,7 +21,7 @@ fn open(dir: &Path) -> SledStorage {
 
 fn export_lines(s: &dyn Storage) -> Vec<String> {
     let mut out = Vec::new();
-    transfer::export(s, &mut out, "sled").unwrap();
+    export::export(s, &mut out, "sled").unwrap();
     String::from_utf8(out)
         .unwrap()
         .lines()
@@ -33,52 +31,43 @@ fn export_lines(s: &dyn Storage) -> Vec<String> {
 }
 
 /// One unit of `sku` at `ams` reserved for a new order, then the order's `stock_reserved`
-/// transition: the ledger write first, as the inventory actor does it. Retries on conflict.
+/// transition: the ledger write first, as the inventory actor does it. The unit must be there.
 fn place_and_reserve(s: &dyn Storage, sku: &str) -> OrderId {
     let placed = Step::place(new_order(&[(sku, 1)], PaymentMethod::Cod), t0());
     placed.commit(s);
     let id = placed.after.id;
-    loop {
-        let current = s.stock_level("ams", sku).unwrap();
-        let change = StockChange {
-            cells: vec![CellWrite {
-                warehouse: "ams".into(),
-                sku: sku.into(),
-                expected: current,
-                new: StockLevel {
-                    on_hand: current.on_hand,
-                    reserved: current.reserved + 1,
-                },
-            }],
-            reservation: Some(ReservationWrite {
-                expected: None,
-                new: Reservation {
-                    order_id: id,
-                    parts: vec![ReservedPart {
-                        shipment: 1,
-                        warehouse: "ams".into(),
-                        lines: vec![LineQty {
-                            sku: sku.into(),
-                            quantity: 1,
-                        }],
-                        state: ReservationState::Open,
+    let change = StockChange {
+        cells: vec![CellDelta {
+            warehouse: "ams".into(),
+            sku: sku.into(),
+            on_hand: 0,
+            reserved: 1,
+            incoming: 0,
+            counted: None,
+        }],
+        reservation: Some(ReservationWrite {
+            expected: None,
+            new: Reservation {
+                order_id: id,
+                parts: vec![ReservedPart {
+                    shipment: 1,
+                    warehouse: "ams".into(),
+                    lines: vec![LineQty {
+                        sku: sku.into(),
+                        quantity: 1,
                     }],
-                    backordered: vec![],
                     state: ReservationState::Open,
-                },
-            }),
-            restock: None,
-            skus: vec![],
-        };
-        match s.write_stock(&change) {
-            Ok(c) => {
-                wait(c);
-                break;
-            }
-            Err(StorageError::Conflict(_)) => continue,
-            Err(e) => panic!("write_stock: {e}"),
-        }
-    }
+                }],
+                backordered: vec![],
+                state: ReservationState::Open,
+            },
+        }),
+        ..StockChange::default()
+    };
+    wait(
+        s.write_stock(&change)
+            .unwrap_or_else(|e| panic!("write_stock (is there a unit of {sku}?): {e}")),
+    );
     let reserved = placed.then(
         stock_reserved(&placed.after, "ams"),
         Cause::InventoryActor,
@@ -92,14 +81,13 @@ fn place_and_reserve(s: &dyn Storage, sku: &str) -> OrderId {
 fn stock(s: &dyn Storage, sku: &str, on_hand: i64) {
     wait(
         s.write_stock(&StockChange {
-            cells: vec![CellWrite {
+            cells: vec![CellDelta {
                 warehouse: "ams".into(),
                 sku: sku.into(),
-                expected: StockLevel::default(),
-                new: StockLevel {
-                    on_hand,
-                    reserved: 0,
-                },
+                on_hand,
+                reserved: 0,
+                incoming: 0,
+                counted: None,
             }],
             ..StockChange::default()
         })
@@ -139,10 +127,10 @@ fn a_backup_opens_as_a_data_directory_with_the_same_content() {
     };
     wait(
         s.write_stock(&StockChange {
-            skus: vec![SkuWrite {
+            skus: vec![SkuDelta {
                 sku: "B".into(),
-                expected: Backorders::default(),
-                new: b_record,
+                waiting: b_record.waiting,
+                policy: Some((b_record.allowed, b_record.cap)),
             }],
             ..StockChange::default()
         })
@@ -204,6 +192,7 @@ fn a_target_that_is_not_empty_or_cannot_be_made_is_refused() {
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     s.backup(&empty).unwrap();
+    stock(&s, "A", 1);
     place_and_reserve(&s, "A");
     let again = dir.path().join("again");
     s.backup(&again).expect("one backup after another");

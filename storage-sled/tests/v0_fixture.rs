@@ -274,14 +274,14 @@ fn the_v0_data_exports_and_imports_unchanged() {
     let ids = orderly_testkit::fixture::v0_ids();
     let (_dir, s) = open_copy();
     let mut file = Vec::new();
-    let counts = orderly_storage::transfer::export(&s, &mut file, "sled").unwrap();
+    let counts = orderly_storage::export::export(&s, &mut file, "sled").unwrap();
     assert_eq!(counts.order, 10);
     assert!(counts.outbox > 0 && counts.timer > 0, "{counts}");
     let target = tempfile::tempdir().unwrap();
     let t = SledStorage::open(target.path(), 8 << 20).unwrap();
-    orderly_storage::transfer::import(&t, &mut &file[..]).expect("the export imports");
+    orderly_storage::export::import(&t, &mut &file[..]).expect("the export imports");
     let mut again = Vec::new();
-    orderly_storage::transfer::export(&t, &mut again, "sled").unwrap();
+    orderly_storage::export::export(&t, &mut again, "sled").unwrap();
     let records = |f: &[u8]| -> Vec<String> {
         String::from_utf8(f.to_vec())
             .unwrap()

@@ -36,10 +36,10 @@ use crate::domain::{
     NewPayment, Order, OrderId, Parcel, PaymentMethod, PaymentUpdate, ShipmentRef, Shipping,
     Status, StockState, Timer, TimerKind,
 };
-use crate::transfer::{self, TransferError};
+use crate::export::{self, ExportError};
 use crate::{
-    Commit, DeadLetter, IdempotencyRecord, OutboxEntry, Result, SkuWrite, StockChange, Storage,
-    StorageError, TransferRecord, TransitionWrite,
+    CellDelta, Commit, DeadLetter, ExportRecord, IdempotencyRecord, OutboxEntry, Result, SkuDelta,
+    StockChange, Storage, StorageError, TransitionWrite,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::sync::Arc;
@@ -107,8 +107,12 @@ pub const ALL: &[(&str, Check)] = &[
         idempotency_record_counts_once_committed,
     ),
     (
-        "stock_writes_are_conditional_and_atomic",
-        stock_writes_are_conditional_and_atomic,
+        "stock_writes_commute_and_stay_sound",
+        stock_writes_commute_and_stay_sound,
+    ),
+    (
+        "transfers_are_written_with_their_stock",
+        transfers_are_written_with_their_stock,
     ),
     ("ledger_never_oversells", ledger_never_oversells),
     ("sync_covers_earlier_writes", sync_covers_earlier_writes),
@@ -126,8 +130,8 @@ pub const ALL: &[(&str, Check)] = &[
         old_records_read_as_one_shipment,
     ),
     (
-        "sku_backorders_are_written_conditionally",
-        sku_backorders_are_written_conditionally,
+        "sku_backorders_change_with_the_stock",
+        sku_backorders_change_with_the_stock,
     ),
     (
         "backorder_queue_serves_oldest_first",
@@ -164,14 +168,15 @@ macro_rules! conformance_tests {
             dead_letters_move_and_requeue,
             timers_redeliver_until_acknowledged,
             idempotency_record_counts_once_committed,
-            stock_writes_are_conditional_and_atomic,
+            stock_writes_commute_and_stay_sound,
+            transfers_are_written_with_their_stock,
             ledger_never_oversells,
             sync_covers_earlier_writes,
             export_import_round_trip,
             split_orders_are_on_every_pick_list,
             reservations_with_several_parts,
             old_records_read_as_one_shipment,
-            sku_backorders_are_written_conditionally,
+            sku_backorders_change_with_the_stock,
             backorder_queue_serves_oldest_first
         );
     };
@@ -777,8 +782,7 @@ pub fn committed_data_survives_a_restart(backend: &dyn Backend) {
             expected: None,
             new: reservation(id, "ams", "SKU-1", 3),
         }),
-        restock: None,
-        skus: vec![],
+        ..StockChange::default()
     };
     wait(s.write_stock(&levels).unwrap());
     let outbox_before = messages(&s.claim_outbox().unwrap());
@@ -1018,15 +1022,22 @@ pub fn idempotency_record_counts_once_committed(backend: &dyn Backend) {
 }
 
 fn level(on_hand: i64, reserved: i64) -> StockLevel {
-    StockLevel { on_hand, reserved }
+    StockLevel {
+        on_hand,
+        reserved,
+        incoming: 0,
+    }
 }
 
-fn cell(w: &str, sku: &str, expected: StockLevel, new: StockLevel) -> crate::CellWrite {
-    crate::CellWrite {
+/// The change that takes a cell from `from` to `to`, as a writer that read `from` decides it.
+fn cell(w: &str, sku: &str, from: StockLevel, to: StockLevel) -> CellDelta {
+    CellDelta {
         warehouse: w.into(),
         sku: sku.into(),
-        expected,
-        new,
+        on_hand: to.on_hand - from.on_hand,
+        reserved: to.reserved - from.reserved,
+        incoming: to.incoming - from.incoming,
+        counted: None,
     }
 }
 
@@ -1077,8 +1088,10 @@ fn stock_refused(r: Result<Commit>) -> bool {
     )
 }
 
-/// Stock writes apply only when every expected value still holds, all cells or none.
-pub fn stock_writes_are_conditional_and_atomic(backend: &dyn Backend) {
+/// Stock changes commute: two changes decided on the same stale read both apply. A change
+/// applies whole or not at all, and only if every result is sound and the records keying it
+/// (reservation, restock marker, transfer) hold what it was decided against.
+pub fn stock_writes_commute_and_stay_sound(backend: &dyn Backend) {
     let place = backend.create();
     let s = open(&*place);
     let zero = StockLevel::default();
@@ -1091,55 +1104,65 @@ pub fn stock_writes_are_conditional_and_atomic(backend: &dyn Backend) {
         ..StockChange::default()
     };
     wait(s.write_stock(&init).unwrap());
-    assert!(
-        stock_refused(s.write_stock(&init)),
-        "expected zero, found 5 and 7"
-    );
+    // Decided on the same (now stale) read: applies on top of the first.
+    wait(s.write_stock(&init).unwrap());
+    assert_eq!(s.stock_level("ams", "A").unwrap(), level(10, 0));
+    assert_eq!(s.stock_level("ams", "B").unwrap(), level(14, 0));
 
     let id = OrderId::now_v7();
-    // One stale cell among two: nothing at all is written.
-    let stale = StockChange {
+    // One unsound cell among two (more reserved than on hand): nothing at all is written.
+    let unsound = StockChange {
         cells: vec![
-            cell("ams", "A", level(5, 0), level(5, 2)),
-            cell("ams", "B", level(6, 0), level(6, 1)),
+            cell("ams", "A", level(10, 0), level(10, 2)),
+            cell("ams", "B", level(14, 0), level(14, 15)),
         ],
         reservation: Some(crate::ReservationWrite {
             expected: None,
             new: reservation(id, "ams", "A", 2),
         }),
-        restock: None,
-        skus: vec![],
+        ..StockChange::default()
     };
-    assert!(stock_refused(s.write_stock(&stale)));
-    assert_eq!(s.stock_level("ams", "A").unwrap(), level(5, 0));
-    assert_eq!(s.stock_level("ams", "B").unwrap(), level(7, 0));
+    assert!(stock_refused(s.write_stock(&unsound)));
+    assert_eq!(s.stock_level("ams", "A").unwrap(), level(10, 0));
+    assert_eq!(s.stock_level("ams", "B").unwrap(), level(14, 0));
     assert_eq!(s.reservation(id).unwrap(), None);
+    // Nothing may go below zero either: on hand, reserved, incoming.
+    for (on_hand, reserved, incoming) in [(-11, 0, 0), (0, -1, 0), (0, 0, -1)] {
+        let below = StockChange {
+            cells: vec![CellDelta {
+                warehouse: "ams".into(),
+                sku: "A".into(),
+                on_hand,
+                reserved,
+                incoming,
+                counted: None,
+            }],
+            ..StockChange::default()
+        };
+        assert!(stock_refused(s.write_stock(&below)), "{below:?}");
+    }
+    assert_eq!(s.stock_level("ams", "A").unwrap(), level(10, 0));
 
     let reserve = StockChange {
-        cells: vec![cell("ams", "A", level(5, 0), level(5, 2))],
+        cells: vec![cell("ams", "A", level(10, 0), level(10, 2))],
         reservation: Some(crate::ReservationWrite {
             expected: None,
             new: reservation(id, "ams", "A", 2),
         }),
-        restock: None,
-        skus: vec![],
+        ..StockChange::default()
     };
     wait(s.write_stock(&reserve).unwrap());
     assert_eq!(
         s.reservation(id).unwrap(),
         Some(reservation(id, "ams", "A", 2))
     );
-    // The same reservation again (a second node deciding on the old state): refused, even
-    // though the cell part alone would now be stale anyway, and with a fresh cell too.
-    let again = StockChange {
-        cells: vec![cell("ams", "A", level(5, 2), level(5, 4))],
-        ..reserve.clone()
-    };
-    assert!(stock_refused(s.write_stock(&again)));
-    assert_eq!(s.stock_level("ams", "A").unwrap(), level(5, 2));
+    // The same reservation again (a redelivery, or a second node deciding on the old state):
+    // refused by the reservation, though the cell alone would take it.
+    assert!(stock_refused(s.write_stock(&reserve)));
+    assert_eq!(s.stock_level("ams", "A").unwrap(), level(10, 2));
 
     let release = StockChange {
-        cells: vec![cell("ams", "A", level(5, 2), level(5, 0))],
+        cells: vec![cell("ams", "A", level(10, 2), level(10, 0))],
         reservation: Some(crate::ReservationWrite {
             expected: Some(reservation(id, "ams", "A", 2)),
             new: Reservation {
@@ -1147,39 +1170,198 @@ pub fn stock_writes_are_conditional_and_atomic(backend: &dyn Backend) {
                 ..reservation(id, "ams", "A", 2)
             },
         }),
-        restock: None,
-        skus: vec![],
+        ..StockChange::default()
     };
     wait(s.write_stock(&release).unwrap());
     assert!(stock_refused(s.write_stock(&release)), "released already");
 
     let restock = StockChange {
-        cells: vec![cell("ams", "B", level(7, 0), level(8, 0))],
-        reservation: None,
+        cells: vec![cell("ams", "B", level(14, 0), level(15, 0))],
         restock: Some((id, 9)),
-        skus: vec![],
+        ..StockChange::default()
     };
     assert!(!s.restocked(id, 9).unwrap());
     wait(s.write_stock(&restock).unwrap());
     assert!(s.restocked(id, 9).unwrap());
-    let twice = StockChange {
-        cells: vec![cell("ams", "B", level(8, 0), level(9, 0))],
-        ..restock.clone()
-    };
     assert!(
-        stock_refused(s.write_stock(&twice)),
+        stock_refused(s.write_stock(&restock)),
         "one restock per (order, step)"
     );
-    assert_eq!(s.stock_level("ams", "B").unwrap(), level(8, 0));
+    assert_eq!(s.stock_level("ams", "B").unwrap(), level(15, 0));
+
+    // A count sets on hand, whatever was decided before; never below what is reserved.
+    wait(
+        s.write_stock(&StockChange {
+            cells: vec![cell("ams", "A", level(10, 0), level(10, 3))],
+            ..StockChange::default()
+        })
+        .unwrap(),
+    );
+    let count = |n: i64| StockChange {
+        cells: vec![CellDelta {
+            warehouse: "ams".into(),
+            sku: "A".into(),
+            on_hand: 0,
+            reserved: 0,
+            incoming: 0,
+            counted: Some(n),
+        }],
+        ..StockChange::default()
+    };
+    wait(s.write_stock(&count(4)).unwrap());
+    assert_eq!(s.stock_level("ams", "A").unwrap(), level(4, 3));
+    assert!(stock_refused(s.write_stock(&count(2))), "below reserved");
+    assert_eq!(s.stock_level("ams", "A").unwrap(), level(4, 3));
 
     let s = reopen(&*place, s);
-    assert_eq!(s.stock_level("ams", "A").unwrap(), level(5, 0));
-    assert_eq!(s.stock_level("ams", "B").unwrap(), level(8, 0));
+    assert_eq!(s.stock_level("ams", "A").unwrap(), level(4, 3));
+    assert_eq!(s.stock_level("ams", "B").unwrap(), level(15, 0));
     assert!(s.restocked(id, 9).unwrap());
     assert_eq!(
         s.reservation(id).unwrap().map(|r| r.state),
         Some(ReservationState::Released)
     );
+}
+
+/// A transfer between warehouses, written with the cells it moves: a new one only when
+/// neither its id nor its key is taken, a later version only over the version it was decided
+/// on; read by id and by key, listed newest first, kept across a restart and an export.
+pub fn transfers_are_written_with_their_stock(backend: &dyn Backend) {
+    use crate::domain::inventory::transfer::Transfer;
+    let place = backend.create();
+    let s = open(&*place);
+    wait(
+        s.write_stock(&StockChange {
+            cells: vec![cell("ams", "A", StockLevel::default(), level(10, 0))],
+            ..StockChange::default()
+        })
+        .unwrap(),
+    );
+    let lines = [qty("A", 4)];
+    let make = |key: &str, at: DateTime<Utc>| {
+        Transfer::dispatch(OrderId::now_v7(), key, "ams", "rtm", &lines, at, |_| true).unwrap()
+    };
+    let first = make("key-1", t0());
+    let dispatch = |t: &Transfer| StockChange {
+        cells: vec![
+            CellDelta {
+                warehouse: "ams".into(),
+                sku: "A".into(),
+                on_hand: -4,
+                reserved: 0,
+                incoming: 0,
+                counted: None,
+            },
+            CellDelta {
+                warehouse: "rtm".into(),
+                sku: "A".into(),
+                on_hand: 0,
+                reserved: 0,
+                incoming: 4,
+                counted: None,
+            },
+        ],
+        transfer: Some(crate::TransferWrite {
+            expected_version: None,
+            new: t.clone(),
+        }),
+        ..StockChange::default()
+    };
+    assert_eq!(s.transfer(first.id).unwrap(), None);
+    wait(s.write_stock(&dispatch(&first)).unwrap());
+    assert_eq!(s.transfer(first.id).unwrap(), Some(first.clone()));
+    assert_eq!(s.transfer_by_key("key-1").unwrap(), Some(first.clone()));
+    assert_eq!(s.transfer_by_key("key-2").unwrap(), None);
+    assert_eq!(
+        s.stock_level("rtm", "A").unwrap(),
+        StockLevel {
+            on_hand: 0,
+            reserved: 0,
+            incoming: 4
+        }
+    );
+    // The same transfer again, or another under the same key: refused, nothing moves.
+    assert!(stock_refused(s.write_stock(&dispatch(&first))), "same id");
+    let same_key = make("key-1", t0() + Duration::seconds(1));
+    assert!(
+        stock_refused(s.write_stock(&dispatch(&same_key))),
+        "same key"
+    );
+    assert_eq!(s.stock_level("ams", "A").unwrap(), level(6, 0));
+    assert_eq!(s.transfer(same_key.id).unwrap(), None);
+
+    // A receipt over version 1; the same receipt decided on version 1 again is refused.
+    let received = first
+        .receive(&[qty("A", 3)], t0() + Duration::seconds(5))
+        .unwrap();
+    let receive = StockChange {
+        cells: vec![CellDelta {
+            warehouse: "rtm".into(),
+            sku: "A".into(),
+            on_hand: 3,
+            reserved: 0,
+            incoming: -3,
+            counted: None,
+        }],
+        transfer: Some(crate::TransferWrite {
+            expected_version: Some(1),
+            new: received.clone(),
+        }),
+        ..StockChange::default()
+    };
+    wait(s.write_stock(&receive).unwrap());
+    assert!(
+        stock_refused(s.write_stock(&receive)),
+        "decided on version 1"
+    );
+    assert_eq!(
+        s.stock_level("rtm", "A").unwrap(),
+        StockLevel {
+            on_hand: 3,
+            reserved: 0,
+            incoming: 1
+        }
+    );
+
+    let second = make("key-2", t0() + Duration::seconds(10));
+    wait(s.write_stock(&dispatch(&second)).unwrap());
+    let ids = |ts: Vec<Transfer>| ts.into_iter().map(|t| t.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.transfers(None, 10).unwrap()),
+        vec![second.id, first.id]
+    );
+    assert_eq!(ids(s.transfers(None, 1).unwrap()), vec![second.id]);
+    assert_eq!(
+        ids(s.transfers(Some(second.id), 10).unwrap()),
+        vec![first.id]
+    );
+
+    let s = reopen(&*place, s);
+    assert_eq!(s.transfer(first.id).unwrap(), Some(received.clone()));
+    assert_eq!(s.transfer_by_key("key-2").unwrap(), Some(second.clone()));
+    assert_eq!(
+        s.stock_level("rtm", "A").unwrap(),
+        StockLevel {
+            on_hand: 3,
+            reserved: 0,
+            incoming: 5
+        }
+    );
+
+    // Through an export: the same transfers and levels elsewhere, and the same file again.
+    let file = export_bytes(&*s);
+    let to = backend.create();
+    let t = open(&*to);
+    let counts = export::import(&*t, &mut &file[..]).expect("the export imports");
+    assert_eq!(counts.transfer, 2);
+    let t = reopen(&*to, t);
+    assert_eq!(t.transfer(first.id).unwrap(), Some(received));
+    assert_eq!(t.transfer_by_key("key-2").unwrap(), Some(second));
+    assert_eq!(
+        t.stock_level("rtm", "A").unwrap(),
+        s.stock_level("rtm", "A").unwrap()
+    );
+    assert_eq!(records_of(&file), records_of(&export_bytes(&*t)));
 }
 
 /// Several writers race to reserve the last units, each deciding with the domain's ledger on
@@ -1251,8 +1433,7 @@ pub fn ledger_never_oversells(backend: &dyn Backend) {
                                     expected: None,
                                     new: r,
                                 }),
-                                restock: None,
-                                skus: vec![],
+                                ..StockChange::default()
                             };
                             let written = h.write_stock(&write).and_then(|c| {
                                 futures::executor::block_on(std::future::IntoFuture::into_future(c))
@@ -1472,7 +1653,7 @@ fn every_read(s: &dyn Storage, ids: &[OrderId], numbers: &[&str], keys: &[&str])
 
 fn export_bytes(s: &dyn Storage) -> Vec<u8> {
     let mut out = Vec::new();
-    transfer::export(s, &mut out, "conformance").expect("the store exports");
+    export::export(s, &mut out, "conformance").expect("the store exports");
     out
 }
 
@@ -1675,7 +1856,7 @@ pub fn export_import_round_trip(backend: &dyn Backend) {
         Ok(())
     })
     .unwrap();
-    let kinds: Vec<&str> = records.iter().map(TransferRecord::kind).collect();
+    let kinds: Vec<&str> = records.iter().map(ExportRecord::kind).collect();
     let mut order_of_kinds = kinds.clone();
     order_of_kinds.dedup();
     assert_eq!(
@@ -1699,7 +1880,7 @@ pub fn export_import_round_trip(backend: &dyn Backend) {
     let exported_ids: Vec<OrderId> = records
         .iter()
         .filter_map(|r| match r {
-            TransferRecord::Order(o) => Some(o.order.id),
+            ExportRecord::Order(o) => Some(o.order.id),
             _ => None,
         })
         .collect();
@@ -1709,7 +1890,7 @@ pub fn export_import_round_trip(backend: &dyn Backend) {
     // Into a fresh place, which is then reopened (a restart: the import is durable).
     let to = backend.create();
     let t = open(&*to);
-    let counts = transfer::import(&*t, &mut &first[..]).expect("the export imports");
+    let counts = export::import(&*t, &mut &first[..]).expect("the export imports");
     assert_eq!(counts.order, ids.len() as u64);
     assert_eq!(counts.backorders, 2);
     assert_eq!(counts.total(), records.len() as u64);
@@ -1730,19 +1911,19 @@ pub fn export_import_round_trip(backend: &dyn Backend) {
     for r in &records {
         t.import(r).expect("importing what is stored already");
     }
-    let TransferRecord::Order(first_order) = &records[0] else {
+    let ExportRecord::Order(first_order) = &records[0] else {
         panic!("orders come first");
     };
     let mut other = first_order.clone();
     other.order.external_ref = Some("someone else's".into());
     assert!(
-        is_conflict(t.import(&TransferRecord::Order(other))),
+        is_conflict(t.import(&ExportRecord::Order(other))),
         "a different order under a stored id"
     );
     assert_eq!(every_read(&*t, &ids, &numbers, &keys), after);
     assert!(matches!(
-        transfer::import(&*t, &mut &first[..]),
-        Err(TransferError::TargetNotEmpty(_))
+        export::import(&*t, &mut &first[..]),
+        Err(ExportError::TargetNotEmpty(_))
     ));
     // Several records at once: what is stored already changes nothing; a record that does not
     // fit is named by its index, and the records before it are stored.
@@ -1752,21 +1933,21 @@ pub fn export_import_round_trip(backend: &dyn Backend) {
         let mut o = first_order.clone();
         o.order.id = OrderId::now_v7();
         o.order.tracking_token = format!("imported-together-{n}");
-        TransferRecord::Order(o)
+        ExportRecord::Order(o)
     };
     let (before_fault, after_fault) = (fresh(1), fresh(2));
     let mut other = first_order.clone();
     other.order.external_ref = Some("someone else's".into());
     let batch = [
         before_fault.clone(),
-        TransferRecord::Order(other),
+        ExportRecord::Order(other),
         after_fault,
     ];
     match t.import_many(&batch) {
         Err((1, StorageError::Conflict(_))) => {}
         other => panic!("the second record is at fault, got {other:?}"),
     }
-    let TransferRecord::Order(stored) = &before_fault else {
+    let ExportRecord::Order(stored) = &before_fault else {
         unreachable!()
     };
     assert_eq!(
@@ -1922,7 +2103,7 @@ pub fn split_orders_are_on_every_pick_list(backend: &dyn Backend) {
     let file = export_bytes(&*s);
     let to = backend.create();
     let t = open(&*to);
-    transfer::import(&*t, &mut &file[..]).expect("the export imports");
+    export::import(&*t, &mut &file[..]).expect("the export imports");
     assert_eq!(records_of(&export_bytes(&*t)), records_of(&file));
     assert_eq!(
         every_read(&*t, &ids, &numbers, &[]),
@@ -1956,8 +2137,7 @@ pub fn reservations_with_several_parts(backend: &dyn Backend) {
                 expected: None,
                 new: two.clone(),
             }),
-            restock: None,
-            skus: vec![],
+            ..StockChange::default()
         })
         .expect("the write applies"),
     );
@@ -1972,8 +2152,7 @@ pub fn reservations_with_several_parts(backend: &dyn Backend) {
             expected,
             new: one_left.clone(),
         }),
-        restock: None,
-        skus: vec![],
+        ..StockChange::default()
     };
     // Expected values that differ from the stored record: none, the single-part record of
     // shipment 1 alone, the parts in another order.
@@ -2006,8 +2185,7 @@ pub fn reservations_with_several_parts(backend: &dyn Backend) {
             expected: Some(expected),
             new: settled_two.clone(),
         }),
-        restock: None,
-        skus: vec![],
+        ..StockChange::default()
     };
     assert!(stock_refused(s.write_stock(&release(two.clone()))));
     wait(
@@ -2028,7 +2206,7 @@ pub fn old_records_read_as_one_shipment(backend: &dyn Backend) {
     let s = open(&*place);
     let id = OrderId::parse_str("0190f3a0-0000-7000-8000-0000000000a1").unwrap();
     let packed_id = OrderId::parse_str("0190f3a0-0000-7000-8000-0000000000a2").unwrap();
-    transfer::import(&*s, &mut V1_EXPORT.as_bytes()).expect("a schema 1 export imports");
+    export::import(&*s, &mut V1_EXPORT.as_bytes()).expect("a schema 1 export imports");
 
     let order = s.load_order(id).unwrap().expect("the confirmed order");
     assert_eq!(order.status, Status::Confirmed);
@@ -2116,8 +2294,7 @@ pub fn old_records_read_as_one_shipment(backend: &dyn Backend) {
                 expected: Some(r),
                 new: committed.clone(),
             }),
-            restock: None,
-            skus: vec![],
+            ..StockChange::default()
         })
         .expect("the write applies against the record as stored"),
     );
@@ -2163,11 +2340,13 @@ fn backorders(allowed: bool, cap: i64, waiting: i64) -> Backorders {
     }
 }
 
-fn sku_write(sku: &str, expected: Backorders, new: Backorders) -> SkuWrite {
-    SkuWrite {
+/// The change that takes a sku's record from `from` to `to`, as a writer that read `from`
+/// decides it (the policy only when it changed).
+fn sku_write(sku: &str, from: Backorders, to: Backorders) -> SkuDelta {
+    SkuDelta {
         sku: sku.into(),
-        expected,
-        new,
+        waiting: to.waiting - from.waiting,
+        policy: ((from.allowed, from.cap) != (to.allowed, to.cap)).then_some((to.allowed, to.cap)),
     }
 }
 
@@ -2237,11 +2416,12 @@ fn backordered_order(
     waits
 }
 
-/// Skus' backorder records are written only against what is stored (a sku never written
-/// counts as the default), all together with the cells, the reservation (which may hold units
-/// waiting for stock) and the restock marker, or not at all; they are listed by sku, survive a
+/// Skus' backorder records change by units waiting (and a policy an admin set), never beyond
+/// the cap nor below none (a sku never written counts as the default), all together with the
+/// cells, the reservation (which may hold units waiting for stock) and the restock marker, or
+/// not at all; they are listed by sku, survive a
 /// restart and travel through an export, as does a reservation's `backordered`.
-pub fn sku_backorders_are_written_conditionally(backend: &dyn Backend) {
+pub fn sku_backorders_change_with_the_stock(backend: &dyn Backend) {
     let place = backend.create();
     let s = open(&*place);
     assert!(
@@ -2269,10 +2449,9 @@ pub fn sku_backorders_are_written_conditionally(backend: &dyn Backend) {
             ("a".to_string(), backorders(true, 2, 0)),
         ]
     );
-    assert!(
-        stock_refused(s.write_stock(&allow)),
-        "a written sku no longer holds the default"
-    );
+    // Set again: the same policy, and nothing waits more or less.
+    wait(s.write_stock(&allow).unwrap());
+    assert_eq!(sku_record(&*s, "a"), backorders(true, 2, 0));
 
     // An order holds one `a` and waits for three `B`: the cell, the reservation with its
     // waiting lines and `B`'s waiting units, in one change.
@@ -2295,6 +2474,7 @@ pub fn sku_backorders_are_written_conditionally(backend: &dyn Backend) {
             new: held.clone(),
         }),
         restock: None,
+        transfer: None,
         skus: vec![sku_write(
             "B",
             backorders(true, 5, 0),
@@ -2307,36 +2487,53 @@ pub fn sku_backorders_are_written_conditionally(backend: &dyn Backend) {
         assert_eq!(sku_record(s, "B"), backorders(true, 5, 0));
         assert_eq!(sku_record(s, "a"), backorders(true, 2, 0));
     };
-    // A stale sku record refuses everything, cells and reservation included.
-    let stale_sku = StockChange {
+    // More waiting than the cap refuses everything, cells and reservation included.
+    let over_cap = StockChange {
         skus: vec![sku_write(
             "B",
-            backorders(true, 5, 1),
-            backorders(true, 5, 4),
+            backorders(true, 5, 0),
+            backorders(true, 5, 6),
         )],
         ..backorder.clone()
     };
     assert!(
-        stock_refused(s.write_stock(&stale_sku)),
-        "a stale sku record"
+        stock_refused(s.write_stock(&over_cap)),
+        "more waiting than the cap"
     );
     unchanged(&*s);
-    // One stale sku among two: neither is written.
-    let one_stale = StockChange {
+    // One unsound sku among two (fewer than none waiting): neither is written.
+    let one_unsound = StockChange {
         skus: vec![
-            sku_write("B", backorders(false, 5, 0), backorders(true, 6, 0)),
             sku_write("a", backorders(true, 2, 0), backorders(true, 3, 0)),
+            sku_write("B", backorders(true, 5, 1), backorders(true, 5, 0)),
         ],
         ..StockChange::default()
     };
-    assert!(stock_refused(s.write_stock(&one_stale)), "one stale sku");
+    assert!(
+        stock_refused(s.write_stock(&one_unsound)),
+        "one unsound sku"
+    );
     unchanged(&*s);
-    // A stale cell refuses the sku records with it.
-    let stale_cell = StockChange {
-        cells: vec![cell("ams", "a", level(9, 0), level(9, 1))],
+    // A cap below what waits is refused too.
+    let low_cap = StockChange {
+        skus: vec![sku_write(
+            "B",
+            backorders(true, 5, 0),
+            backorders(true, 2, 3),
+        )],
+        ..StockChange::default()
+    };
+    assert!(stock_refused(s.write_stock(&low_cap)), "cap below waiting");
+    unchanged(&*s);
+    // An unsound cell refuses the sku records with it.
+    let unsound_cell = StockChange {
+        cells: vec![cell("ams", "a", level(4, 0), level(4, 5))],
         ..backorder.clone()
     };
-    assert!(stock_refused(s.write_stock(&stale_cell)), "a stale cell");
+    assert!(
+        stock_refused(s.write_stock(&unsound_cell)),
+        "an unsound cell"
+    );
     unchanged(&*s);
     // Against what is stored: all of it.
     wait(s.write_stock(&backorder).unwrap());
@@ -2369,6 +2566,7 @@ pub fn sku_backorders_are_written_conditionally(backend: &dyn Backend) {
             new: filled.clone(),
         }),
         restock: None,
+        transfer: None,
         skus: vec![sku_write(
             "B",
             backorders(true, 5, 3),
@@ -2426,7 +2624,7 @@ pub fn sku_backorders_are_written_conditionally(backend: &dyn Backend) {
     let first = export_bytes(&*s);
     let to = backend.create();
     let t = open(&*to);
-    let counts = transfer::import(&*t, &mut &first[..]).expect("the export imports");
+    let counts = export::import(&*t, &mut &first[..]).expect("the export imports");
     assert_eq!(counts.backorders, 2);
     let t = reopen(&*to, t);
     assert_eq!(t.sku_backorders().unwrap(), skus);
@@ -2434,8 +2632,8 @@ pub fn sku_backorders_are_written_conditionally(backend: &dyn Backend) {
     assert_eq!(t.reservation(other).unwrap(), Some(only_waiting.clone()));
     assert_eq!(records_of(&first), records_of(&export_bytes(&*t)));
     assert!(matches!(
-        transfer::ensure_empty(&*t),
-        Err(TransferError::TargetNotEmpty(_))
+        export::ensure_empty(&*t),
+        Err(ExportError::TargetNotEmpty(_))
     ));
     // The copy goes on: the waiting order is filled there against its record as imported.
     wait(
@@ -2543,7 +2741,7 @@ pub fn backorder_queue_serves_oldest_first(backend: &dyn Backend) {
     assert_eq!(s.backorders(None, 10).unwrap(), vec![last.clone()]);
     let to = backend.create();
     let t = open(&*to);
-    transfer::import(&*t, &mut &export_bytes(&*s)[..]).expect("the export imports");
+    export::import(&*t, &mut &export_bytes(&*s)[..]).expect("the export imports");
     let t = reopen(&*to, t);
     assert_eq!(t.backorders(None, 10).unwrap(), vec![last.clone()]);
     assert!(t.backorders(Some(last.id), 10).unwrap().is_empty());

@@ -25,36 +25,39 @@
 //! * **Outbox entries and timers are at-least-once.** They are handed out by `claim_*` and
 //!   stay until acknowledged (`ack_*`); a restart (reopen) hands out again what was not
 //!   acknowledged. Receivers recognise repeats.
-//! * **The stock ledger never oversells.** [`Storage::write_stock`] applies new absolute
-//!   values only if every touched cell (and the reservation, the restock marker and the skus'
-//!   backorder records) still holds what the caller decided against, all at once; otherwise it
-//!   fails with
-//!   [`StorageError::Conflict`] and the caller reloads and decides again. Several writers (or
-//!   nodes) can therefore share a ledger.
+//! * **The stock ledger never oversells, and its changes commute.** [`Storage::write_stock`]
+//!   adds changes to the touched cells and skus' backorder records (units on hand, reserved,
+//!   incoming, waiting), all at once, if the results are sound (nothing negative, no more
+//!   reserved than on hand, no more waiting than a sku's cap) and the records that key the
+//!   operation (the order's reservation, a restock marker, a transfer) still hold what the
+//!   caller decided against; otherwise it fails with [`StorageError::Conflict`] and the caller
+//!   reloads and decides again. Writers (or nodes) selling the same sku therefore do not
+//!   refuse each other's writes; only an absolute count by a person sets a value.
 //!
 //! * **Data moves record by record.** [`Storage::export`] hands out every committed record in a
 //!   fixed order and [`Storage::import`] stores one as it was (the file format and its drivers
-//!   are in [`transfer`]); [`Storage::backup`] copies a live store consistently, or says which
+//!   are in [`export`]); [`Storage::backup`] copies a live store consistently, or says which
 //!   tool of the backend does.
 //!
 //! Reads are synchronous: a call blocks its thread for as long as the backend needs.
 
 pub mod commit;
 pub mod conformance;
+pub mod export;
 pub mod index;
 pub mod memory;
 pub mod schema;
-pub mod transfer;
 mod types;
 
 // The domain's types cross the interface (orders, events, timers, stock levels).
 pub(crate) use orderly_domain as domain;
 
 pub use commit::{BoxFuture, Commit, CommitFuture, Durability};
-pub use transfer::{OrderTransfer, StoredTransition, TransferRecord};
+pub use export::{ExportRecord, ExportedOrder, StoredTransition};
 pub use types::*;
 
 use chrono::{DateTime, Utc};
+use domain::inventory::transfer::{Transfer, TransferId};
 use domain::inventory::{Backorders, Reservation, StockLevel};
 use domain::{Event, Order, OrderId, Status, Timer};
 use std::path::Path;
@@ -254,20 +257,31 @@ pub trait Storage: Send + Sync + 'static {
     /// now), by sku. A sku never written has none (it counts as `Backorders::default()`).
     fn sku_backorders(&self) -> Result<Vec<(String, Backorders)>>;
 
-    /// Applies a stock change atomically if every cell, the reservation, the restock marker and
-    /// every sku's backorder record still hold the expected values; otherwise changes nothing
-    /// and fails with
-    /// [`StorageError::Conflict`] — at once, or when its commit is awaited (a backend may
-    /// queue stock writes and check them later, in the order they were made; a write decided
-    /// on top of a refused one then expects values that are not there, and is refused too).
-    /// The reads of this trait see every stock write made before them. Crash safe: after a
-    /// crash the change is wholly there or wholly not.
+    /// Applies a stock change atomically: adds its deltas to the cells and skus' records (or
+    /// sets a counted on hand, a sku's policy), writes the reservation, the restock marker and
+    /// the transfer it carries — if every result is sound ([`CellDelta::apply`],
+    /// [`SkuDelta::apply`]), the reservation is still the expected one, the restock was not
+    /// done and the transfer is still at its expected version (a new one: no transfer with its
+    /// id or key). Otherwise it changes nothing and fails with [`StorageError::Conflict`] — at
+    /// once, or when its commit is awaited (a backend may queue stock writes and apply them
+    /// later, in the order they were made; a write decided on top of a refused one may then be
+    /// refused too). The reads of this trait see every stock write made before them. Crash
+    /// safe: after a crash the change is wholly there or wholly not.
     fn write_stock(&self, change: &StockChange) -> Result<Commit>;
+
+    /// A transfer by id.
+    fn transfer(&self, id: TransferId) -> Result<Option<Transfer>>;
+
+    /// The transfer created with an `Idempotency-Key`.
+    fn transfer_by_key(&self, key: &str) -> Result<Option<Transfer>>;
+
+    /// Transfers newest first (ids are UUIDv7), strictly older than `before`, at most `limit`.
+    fn transfers(&self, before: Option<TransferId>, limit: usize) -> Result<Vec<Transfer>>;
 
     // ---- moving and keeping data ---------------------------------------------------------------
 
     /// Hands every committed record to `sink`, one at a time, in this order (the order of an
-    /// export file, see [`transfer`]): orders by id, each with its history as stored (one
+    /// export file, see [`export`]): orders by id, each with its history as stored (one
     /// element per transition); idempotency records by key; stock cells by (warehouse, sku);
     /// skus' backorder records by sku; reservations by order; restock markers by (order, step); outbox entries by (order,
     /// step, kind, channel), with their retry state; timers by (due, order); dead letters by
@@ -277,7 +291,7 @@ pub trait Storage: Send + Sync + 'static {
     /// Streams: holds one order's history at a time, never the whole store. Meant for a store
     /// no writer uses (an export of a live store is consistent per order only). An error from
     /// `sink` stops the export and is returned as it is.
-    fn export(&self, sink: &mut dyn FnMut(TransferRecord) -> Result<()>) -> Result<()>;
+    fn export(&self, sink: &mut dyn FnMut(ExportRecord) -> Result<()>) -> Result<()>;
 
     /// Stores one exported record as it was, so every read answers as it did in the store it
     /// came from: an order keeps its id, version, tracking token and tracking number, its
@@ -292,7 +306,7 @@ pub trait Storage: Send + Sync + 'static {
     /// order id, a key, a cell) fails with [`StorageError::Conflict`] and changes nothing. An
     /// order's snapshot is written last, as in a transition, so an import interrupted by a
     /// crash leaves no half order. Durable once a later [`Storage::sync`] resolved.
-    fn import(&self, record: &TransferRecord) -> Result<()>;
+    fn import(&self, record: &ExportRecord) -> Result<()>;
 
     /// Imports `records` as [`Storage::import`] does each, in their order (a record may refer
     /// to an order earlier in the same slice). A backend may store them together, which is
@@ -300,7 +314,7 @@ pub trait Storage: Send + Sync + 'static {
     /// default imports them one by one.
     fn import_many(
         &self,
-        records: &[TransferRecord],
+        records: &[ExportRecord],
     ) -> std::result::Result<(), (usize, StorageError)> {
         for (i, r) in records.iter().enumerate() {
             self.import(r).map_err(|e| (i, e))?;

@@ -10,13 +10,14 @@
 //! mutex, so there is never anything half-written to ignore; the single writer is checked
 //! (`before`'s version must be the stored one).
 
+use crate::domain::inventory::transfer::{Transfer, TransferId};
 use crate::domain::inventory::{Backorders, Reservation, StockLevel};
 use crate::domain::{Event, Order, OrderId, Status, Timer, TimerKind};
 use crate::index::{IndexChanges, OrderIndex};
 use crate::{
-    schema, BackupStats, Commit, DeadLetter, EventsJson, FlushStats, IdempotencyRecord,
-    OrderTransfer, OutboxEntry, Result, StockCell, StockChange, Storage, StorageError,
-    StoredTransition, TransferRecord, TransitionWrite,
+    schema, BackupStats, Commit, DeadLetter, EventsJson, ExportRecord, ExportedOrder, FlushStats,
+    IdempotencyRecord, OutboxEntry, Result, StockCell, StockChange, Storage, StorageError,
+    StoredTransition, TransitionWrite,
 };
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -49,6 +50,8 @@ struct State {
     restocked: HashSet<(OrderId, u32)>,
     /// Each sku's backorder record.
     skus: BTreeMap<String, Backorders>,
+    transfers: BTreeMap<TransferId, Transfer>,
+    transfer_keys: HashMap<String, TransferId>,
     writes: u64,
 }
 
@@ -128,14 +131,16 @@ impl MemoryStorage {
     /// Applies a stock change if every expected value holds (see [`Storage::write_stock`]).
     fn apply_stock(&self, change: &StockChange) -> Result<Commit> {
         let mut s = self.state();
+        let mut cells = Vec::with_capacity(change.cells.len());
         for c in &change.cells {
             let key = (c.warehouse.clone(), c.sku.clone());
-            if s.stock.get(&key).copied().unwrap_or_default() != c.expected {
-                return Err(StorageError::Conflict(format!(
-                    "stock of {} at {} changed",
-                    c.sku, c.warehouse
-                )));
-            }
+            let current = s.stock.get(&key).copied().unwrap_or_default();
+            cells.push((key, c.apply(current)?));
+        }
+        let mut skus = Vec::with_capacity(change.skus.len());
+        for w in &change.skus {
+            let current = s.skus.get(&w.sku).copied().unwrap_or_default();
+            skus.push((w.sku.clone(), w.apply(current)?));
         }
         if let Some(r) = &change.reservation {
             if s.reservations.get(&r.new.order_id) != r.expected.as_ref() {
@@ -153,16 +158,22 @@ impl MemoryStorage {
                 )));
             }
         }
-        for w in &change.skus {
-            if s.skus.get(&w.sku).copied().unwrap_or_default() != w.expected {
+        if let Some(t) = &change.transfer {
+            let stored = s.transfers.get(&t.new.id).map(|x| x.version);
+            let key_taken =
+                t.expected_version.is_none() && s.transfer_keys.contains_key(&t.new.key);
+            if stored != t.expected_version || key_taken {
                 return Err(StorageError::Conflict(format!(
-                    "the backorder record of {} changed",
-                    w.sku
+                    "transfer {} is at version {stored:?}, not {:?} (or its key is taken)",
+                    t.new.id, t.expected_version
                 )));
             }
         }
-        for c in &change.cells {
-            s.stock.insert((c.warehouse.clone(), c.sku.clone()), c.new);
+        for (key, level) in cells {
+            s.stock.insert(key, level);
+        }
+        for (sku, b) in skus {
+            s.skus.insert(sku, b);
         }
         if let Some(r) = &change.reservation {
             s.reservations.insert(r.new.order_id, r.new.clone());
@@ -170,8 +181,9 @@ impl MemoryStorage {
         if let Some(marker) = change.restock {
             s.restocked.insert(marker);
         }
-        for w in &change.skus {
-            s.skus.insert(w.sku.clone(), w.new);
+        if let Some(t) = &change.transfer {
+            s.transfer_keys.insert(t.new.key.clone(), t.new.id);
+            s.transfers.insert(t.new.id, t.new.clone());
         }
         s.writes += 1;
         Ok(Commit::durable())
@@ -201,7 +213,7 @@ impl State {
     }
 
     /// Everything an export hands out, in its order (see [`Storage::export`]).
-    fn records(&self) -> Result<Vec<TransferRecord>> {
+    fn records(&self) -> Result<Vec<ExportRecord>> {
         let mut out = Vec::new();
         for (id, v) in &self.orders {
             let order = schema::decode_order(v)?;
@@ -215,7 +227,7 @@ impl State {
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
-            out.push(TransferRecord::Order(Box::new(OrderTransfer {
+            out.push(ExportRecord::Order(Box::new(ExportedOrder {
                 order,
                 transitions,
             })));
@@ -223,20 +235,20 @@ impl State {
         let mut keys: Vec<&String> = self.idempotency.keys().collect();
         keys.sort();
         for key in keys {
-            out.push(TransferRecord::Idempotency {
+            out.push(ExportRecord::Idempotency {
                 key: key.clone(),
                 record: schema::decode_idempotency(&self.idempotency[key])?,
             });
         }
         for ((warehouse, sku), level) in &self.stock {
-            out.push(TransferRecord::Stock {
+            out.push(ExportRecord::Stock {
                 warehouse: warehouse.clone(),
                 sku: sku.clone(),
                 level: *level,
             });
         }
         for (sku, backorders) in &self.skus {
-            out.push(TransferRecord::Backorders {
+            out.push(ExportRecord::Backorders {
                 sku: sku.clone(),
                 backorders: *backorders,
             });
@@ -247,32 +259,33 @@ impl State {
             reservations
                 .into_iter()
                 .cloned()
-                .map(TransferRecord::Reservation),
+                .map(ExportRecord::Reservation),
         );
         let mut restocked: Vec<&(OrderId, u32)> = self.restocked.iter().collect();
         restocked.sort();
         out.extend(
             restocked
                 .into_iter()
-                .map(|&(order_id, step)| TransferRecord::Restock { order_id, step }),
+                .map(|&(order_id, step)| ExportRecord::Restock { order_id, step }),
         );
+        out.extend(self.transfers.values().cloned().map(ExportRecord::Transfer));
         for v in self.outbox.values() {
-            out.push(TransferRecord::Outbox(schema::decode_outbox(v)?));
+            out.push(ExportRecord::Outbox(schema::decode_outbox(v)?));
         }
         out.extend(
             self.timers
                 .iter()
                 .filter_map(timer_of)
-                .map(TransferRecord::Timer),
+                .map(ExportRecord::Timer),
         );
         for v in self.dead.values() {
-            out.push(TransferRecord::DeadLetter(schema::decode_dead_letter(v)?));
+            out.push(ExportRecord::DeadLetter(schema::decode_dead_letter(v)?));
         }
         Ok(out)
     }
 
     /// Stores `record` unless one is stored under its identity: then it must be the same.
-    fn import(&mut self, record: &TransferRecord) -> Result<()> {
+    fn import(&mut self, record: &ExportRecord) -> Result<()> {
         fn same<T: PartialEq + std::fmt::Debug>(
             what: String,
             stored: Option<T>,
@@ -287,7 +300,7 @@ impl State {
             }
         }
         match record {
-            TransferRecord::Order(o) => {
+            ExportRecord::Order(o) => {
                 let id = o.order.id;
                 let stored = match self.order(id)? {
                     Some(order) => Some((
@@ -315,7 +328,7 @@ impl State {
                 self.index(&IndexChanges::of(None, &o.order), id);
                 self.orders.insert(id, schema::encode_order(&o.order)?);
             }
-            TransferRecord::Idempotency { key, record } => {
+            ExportRecord::Idempotency { key, record } => {
                 let stored = self
                     .idempotency
                     .get(key)
@@ -327,7 +340,7 @@ impl State {
                         .insert(key.clone(), schema::encode_idempotency(record)?);
                 }
             }
-            TransferRecord::Stock {
+            ExportRecord::Stock {
                 warehouse,
                 sku,
                 level,
@@ -338,7 +351,7 @@ impl State {
                     self.stock.insert(key, *level);
                 }
             }
-            TransferRecord::Backorders { sku, backorders } => {
+            ExportRecord::Backorders { sku, backorders } => {
                 let stored = self.skus.get(sku).copied();
                 if !same(
                     format!("the backorder record of {sku}"),
@@ -348,7 +361,7 @@ impl State {
                     self.skus.insert(sku.clone(), *backorders);
                 }
             }
-            TransferRecord::Reservation(r) => {
+            ExportRecord::Reservation(r) => {
                 let stored = self.reservations.get(&r.order_id).cloned();
                 if !same(
                     format!("the reservation of order {}", r.order_id),
@@ -358,10 +371,25 @@ impl State {
                     self.reservations.insert(r.order_id, r.clone());
                 }
             }
-            TransferRecord::Restock { order_id, step } => {
+            ExportRecord::Restock { order_id, step } => {
                 self.restocked.insert((*order_id, *step));
             }
-            TransferRecord::Outbox(e) => {
+            ExportRecord::Transfer(t) => {
+                let stored = self.transfers.get(&t.id).cloned();
+                if let Some(other) = self.transfer_keys.get(&t.key) {
+                    if *other != t.id {
+                        return Err(StorageError::Conflict(format!(
+                            "transfer key {:?} belongs to transfer {other}",
+                            t.key
+                        )));
+                    }
+                }
+                if !same(format!("transfer {}", t.id), stored, t.clone())? {
+                    self.transfer_keys.insert(t.key.clone(), t.id);
+                    self.transfers.insert(t.id, t.clone());
+                }
+            }
+            ExportRecord::Outbox(e) => {
                 let key = outbox_key(e);
                 let stored = self
                     .outbox
@@ -377,11 +405,11 @@ impl State {
                     self.outbox.insert(key, schema::encode_outbox(e)?);
                 }
             }
-            TransferRecord::Timer(t) => {
+            ExportRecord::Timer(t) => {
                 self.need_order(t.order_id)?;
                 self.timers.insert(timer_key(t));
             }
-            TransferRecord::DeadLetter(d) => {
+            ExportRecord::DeadLetter(d) => {
                 let Some(entry) = &d.entry else {
                     return Err(StorageError::Codec(format!(
                         "dead letter {} without its outbox entry",
@@ -735,6 +763,29 @@ impl Storage for MemoryStorage {
         Ok(self.state().restocked.contains(&(id, step)))
     }
 
+    fn transfer(&self, id: TransferId) -> Result<Option<Transfer>> {
+        Ok(self.state().transfers.get(&id).cloned())
+    }
+
+    fn transfer_by_key(&self, key: &str) -> Result<Option<Transfer>> {
+        let s = self.state();
+        Ok(s.transfer_keys
+            .get(key)
+            .and_then(|id| s.transfers.get(id))
+            .cloned())
+    }
+
+    fn transfers(&self, before: Option<TransferId>, limit: usize) -> Result<Vec<Transfer>> {
+        let s = self.state();
+        Ok(s.transfers
+            .values()
+            .rev()
+            .filter(|t| before.is_none_or(|b| t.id < b))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
     fn sku_backorders(&self) -> Result<Vec<(String, Backorders)>> {
         Ok(self
             .state()
@@ -755,7 +806,7 @@ impl Storage for MemoryStorage {
 
     /// The whole store is taken at once, under the lock (it is in memory already), then handed
     /// out without holding the lock, so `sink` may use this store.
-    fn export(&self, sink: &mut dyn FnMut(TransferRecord) -> Result<()>) -> Result<()> {
+    fn export(&self, sink: &mut dyn FnMut(ExportRecord) -> Result<()>) -> Result<()> {
         let records = self.state().records()?;
         for r in records {
             sink(r)?;
@@ -763,7 +814,7 @@ impl Storage for MemoryStorage {
         Ok(())
     }
 
-    fn import(&self, record: &TransferRecord) -> Result<()> {
+    fn import(&self, record: &ExportRecord) -> Result<()> {
         self.state().import(record)
     }
 

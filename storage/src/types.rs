@@ -1,7 +1,9 @@
 //! The values that cross the storage interface.
 
+use crate::domain::inventory::transfer::Transfer;
 use crate::domain::inventory::{Backorders, Reservation, StockLevel};
 use crate::domain::{Effect, Event, Order, OrderId, Timer};
+use crate::{Result, StorageError};
 use chrono::{DateTime, Utc};
 
 /// The outbox's record of one message still to be delivered.
@@ -97,14 +99,51 @@ pub struct TransitionWrite<'a> {
     pub idempotency: Option<(&'a str, &'a IdempotencyRecord)>,
 }
 
-/// One stock cell's new levels, written only if the stored levels still equal `expected`
-/// (a cell never written counts as zero on hand, zero reserved).
+/// One stock cell's change, applied on top of whatever the cell holds when it is written: units
+/// added to (negative: taken from) on hand, reserved and incoming. Changes commute, so writers
+/// (or nodes) changing the same cell never refuse each other; what keeps the ledger sound is
+/// checked on the result instead ([`CellDelta::apply`]). A person's count (`counted`) sets on
+/// hand instead of changing it. A cell never written holds zeros.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CellWrite {
+pub struct CellDelta {
     pub warehouse: String,
     pub sku: String,
-    pub expected: StockLevel,
-    pub new: StockLevel,
+    pub on_hand: i64,
+    pub reserved: i64,
+    pub incoming: i64,
+    /// On hand as counted: set to this value (`on_hand` is then 0).
+    pub counted: Option<i64>,
+}
+
+impl CellDelta {
+    /// The cell after this change, if the result is sound: nothing negative, and no more
+    /// reserved than on hand (available never below zero). Otherwise a
+    /// [`StorageError::Conflict`]: the writer decided on a ledger that did not hold what
+    /// storage holds, and decides again.
+    pub fn apply(&self, current: StockLevel) -> Result<StockLevel> {
+        let on_hand = match self.counted {
+            Some(n) => Some(n),
+            None => current.on_hand.checked_add(self.on_hand),
+        };
+        let after = StockLevel {
+            on_hand: on_hand.unwrap_or(-1),
+            reserved: current.reserved.checked_add(self.reserved).unwrap_or(-1),
+            incoming: current.incoming.checked_add(self.incoming).unwrap_or(-1),
+        };
+        if after.on_hand < 0 || after.reserved < 0 || after.incoming < 0 {
+            return Err(StorageError::Conflict(format!(
+                "stock of {} at {} would be {}/{}/{} (on hand/reserved/incoming)",
+                self.sku, self.warehouse, after.on_hand, after.reserved, after.incoming
+            )));
+        }
+        if after.reserved > after.on_hand {
+            return Err(StorageError::Conflict(format!(
+                "stock of {} at {} would have {} reserved of {} on hand",
+                self.sku, self.warehouse, after.reserved, after.on_hand
+            )));
+        }
+        Ok(after)
+    }
 }
 
 /// An order's new reservation record, written only if the stored one still equals `expected`
@@ -115,26 +154,60 @@ pub struct ReservationWrite {
     pub new: Reservation,
 }
 
-/// One sku's new backorder record, written only if the stored record still equals `expected`
-/// (a sku never written counts as `Backorders::default()`: not backorderable, cap 0, nothing
-/// waiting).
+/// One sku's backorder record's change: units waiting added (negative: taken), applied on top
+/// of the stored record; and, when an admin set them, whether the sku may be backordered and
+/// its cap. A sku never written counts as `Backorders::default()` (not backorderable, cap 0,
+/// nothing waiting).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SkuWrite {
+pub struct SkuDelta {
     pub sku: String,
-    pub expected: Backorders,
-    pub new: Backorders,
+    pub waiting: i64,
+    /// `(allowed, cap)` as an admin set them; `None`: unchanged.
+    pub policy: Option<(bool, i64)>,
 }
 
-/// One change to the stock ledger: new absolute values, each conditional on the value it was
-/// decided against, applied all together or not at all (see [`crate::Storage::write_stock`]).
+impl SkuDelta {
+    /// The record after this change, if sound: a cap not below zero and never more units
+    /// waiting than the cap (nor fewer than none); otherwise a [`StorageError::Conflict`].
+    pub fn apply(&self, current: Backorders) -> Result<Backorders> {
+        let mut after = current;
+        if let Some((allowed, cap)) = self.policy {
+            after.allowed = allowed;
+            after.cap = cap;
+        }
+        after.waiting = current.waiting.checked_add(self.waiting).unwrap_or(-1);
+        if after.cap < 0 || after.waiting < 0 || after.waiting > after.cap {
+            return Err(StorageError::Conflict(format!(
+                "the backorder record of {} would be cap {}, {} waiting",
+                self.sku, after.cap, after.waiting
+            )));
+        }
+        Ok(after)
+    }
+}
+
+/// A transfer's new record, written only if the stored one is still at `expected_version`
+/// (`None`: there is none with its id, and none with its key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferWrite {
+    pub expected_version: Option<u32>,
+    pub new: Transfer,
+}
+
+/// One change to the stock ledger, applied all together or not at all (see
+/// [`crate::Storage::write_stock`]): cell and sku changes that commute, and the records that
+/// key the operation so it happens once (the order's reservation, a restock marker, a
+/// transfer), each conditional on what it was decided against.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StockChange {
-    pub cells: Vec<CellWrite>,
+    pub cells: Vec<CellDelta>,
     pub reservation: Option<ReservationWrite>,
     /// Marks the restock of (order, step) as done; conditional on it not being done yet.
     pub restock: Option<(OrderId, u32)>,
-    /// The skus' backorder records the change touched (policy, cap, units waiting).
-    pub skus: Vec<SkuWrite>,
+    /// The skus' backorder records the change touched (units waiting, policy and cap).
+    pub skus: Vec<SkuDelta>,
+    /// The transfer the change moves stock for.
+    pub transfer: Option<TransferWrite>,
 }
 
 impl StockChange {
@@ -143,6 +216,7 @@ impl StockChange {
             && self.reservation.is_none()
             && self.restock.is_none()
             && self.skus.is_empty()
+            && self.transfer.is_none()
     }
 }
 

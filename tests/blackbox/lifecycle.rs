@@ -52,7 +52,7 @@ async fn order_goes_from_placed_to_refunded() {
     let cell = api.set_stock("ams", "MUG-RED", 10).await;
     assert_eq!(
         cell,
-        json!({"warehouse": "ams", "sku": "MUG-RED", "on_hand": 10, "reserved": 0, "available": 10})
+        json!({"warehouse": "ams", "sku": "MUG-RED", "on_hand": 10, "reserved": 0, "available": 10, "incoming": 0})
     );
     api.set_stock("ams", "TEE-M", 5).await;
 

@@ -28,6 +28,7 @@ mod nodes;
 mod notifications;
 mod shipments;
 mod support;
+mod transfers;
 mod upgrade;
 mod upgrade_v1;
 mod warehouses;

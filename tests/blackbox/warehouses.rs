@@ -227,11 +227,11 @@ async fn availability_sums_warehouses_and_shows_them_to_staff_only() {
             seen,
             json!({"skus": [
                 with("AV-A", 6, json!([
-                    {"warehouse": "ams", "on_hand": 5, "reserved": 2, "available": 3},
-                    {"warehouse": "rtm", "on_hand": 3, "reserved": 0, "available": 3}])),
+                    {"warehouse": "ams", "on_hand": 5, "reserved": 2, "available": 3, "incoming": 0},
+                    {"warehouse": "rtm", "on_hand": 3, "reserved": 0, "available": 3, "incoming": 0}])),
                 with("NO-SUCH-SKU", 0, json!([])),
                 with("AV-B", 2, json!([
-                    {"warehouse": "rtm", "on_hand": 2, "reserved": 0, "available": 2}])),
+                    {"warehouse": "rtm", "on_hand": 2, "reserved": 0, "available": 2, "incoming": 0}])),
             ]}),
             "{key:?} sees every warehouse's numbers"
         );

@@ -7,7 +7,10 @@
 //! waits for units is filled from what is available; one that waits for nothing answers what it
 //! holds), so a pass may run any number of times. One pass runs at a time; a request arriving
 //! during a pass makes it run once more. The engine also runs a pass at start: an order filled
-//! in the inventory whose answer was lost in a crash gets it then.
+//! in the inventory whose answer was lost in a crash gets it then. With other nodes on the same
+//! storage a pass also runs every [`SHARED_SWEEP`]: stock writes commute, so an order may be
+//! backordered on one node just as units arrive through another, after that node's pass read
+//! the queue; it waits at most that long.
 
 use super::effects::Effects;
 use super::inventory::Reserve;
@@ -22,6 +25,9 @@ use std::sync::Arc;
 /// Orders read from the queue at a time.
 const PAGE: usize = 100;
 
+/// How often a pass runs without a signal when other nodes share the storage.
+const SHARED_SWEEP: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Runs fill passes, one at a time, for as long as `arrived` signals come.
 pub(crate) async fn run(
     store: Arc<dyn Storage>,
@@ -31,7 +37,15 @@ pub(crate) async fn run(
     let running = Arc::new(AtomicBool::new(false));
     // At start: whatever a crash interrupted.
     pass(&store, &effects).await;
-    while arrived.next().await.is_some() {
+    let shared = store.has_other_writers();
+    loop {
+        if shared {
+            if let Ok(None) = actix_rt::time::timeout(SHARED_SWEEP, arrived.next()).await {
+                break;
+            }
+        } else if arrived.next().await.is_none() {
+            break;
+        }
         // Signals that came during the pass are served by one more pass.
         while arrived.try_recv().is_ok() {}
         if running.swap(true, Ordering::SeqCst) {

@@ -11,7 +11,7 @@
 //! [`ApplyAnswer`] — implemented by the registry, so this module does not depend on it.
 
 use super::carrier::{Book, CarrierActor};
-use super::inventory::{Commit, InventoryActor, InventoryError, Release, Reserve, Restock};
+use super::inventory::{Commit, InventoryActor, Release, Reserve, Restock};
 use super::notifier::{Deliver, Notifier, Origin};
 use super::{EngineError, EngineStats};
 use crate::domain::inventory::ReserveOutcome;
@@ -22,15 +22,6 @@ use orderly_storage::{OutboxEntry, Storage};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
-
-impl From<InventoryError> for EngineError {
-    fn from(e: InventoryError) -> Self {
-        match e {
-            InventoryError::Stock(s) => EngineError::Stock(s),
-            InventoryError::Storage(s) => EngineError::Storage(s),
-        }
-    }
-}
 
 /// When a command is answered: once its transition is durable, or also once the effects it
 /// sent have run (packing waits for the booking so the answer has the label).

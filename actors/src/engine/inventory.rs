@@ -1,26 +1,31 @@
-//! The inventory actor: the engine's one writer of stock levels and reservations.
+//! The inventory actor: the engine's one writer of stock levels, reservations and transfers.
 //!
 //! One actor serialises every stock operation, so two orders racing for the last unit are
 //! decided one after the other against the same in-memory ledger: nothing is oversold. Each
-//! operation asks the pure ledger (`domain::inventory`) what it changes, then writes the new
-//! absolute values of the touched cells, the order's reservation record and any restock marker
-//! through [`Storage::write_stock`] — atomically, and only if storage still holds the values the
-//! ledger decided on. The answer comes only once the write is durable. Operations are keyed by
-//! order (and step for restocks), so a redelivered message answers the same and changes nothing.
+//! operation asks the pure ledger (`domain::inventory`) what it changes, then writes the
+//! changes of the touched cells and skus (units added or taken; a person's count as counted),
+//! the order's reservation record, any restock marker and any transfer through
+//! [`Storage::write_stock`] — atomically, and only if every result is sound (nothing negative,
+//! no more reserved than on hand) and the records keyed by the operation are as decided on. The
+//! answer comes only once the write is durable. Operations are keyed by order (and step for
+//! restocks, version for transfers), so a redelivered message answers the same and changes
+//! nothing.
 //!
 //! The actor does not wait for one write before deciding the next: a backend may queue stock
-//! writes and check them later (PostgreSQL pipelines them). A refused write means someone else
-//! wrote the ledger (another node sharing the storage); whether the refusal comes at once or
-//! through the write's commit, the ledger is reloaded before the next decision and the
-//! operation is decided again, a few times at most (then its sender retries the message).
-//! While writes are being refused (other nodes write the same cells right now), the actor takes
-//! the next operation only once the previous write's outcome is known: a write queued behind a
-//! refused one would be refused with it, and under steady contention none would get through.
+//! writes and check them later (PostgreSQL pipelines them). Changes commute, so another node
+//! writing the same cells refuses nothing while there is stock; a refused write means the stock
+//! was short after all, or a record keyed by the operation changed. Whether the refusal comes at
+//! once or through the write's commit, the ledger is reloaded before the next decision and the
+//! operation is decided again, a few times at most (then its sender retries the message). While
+//! writes are being refused, the actor takes the next operation only once the previous write's
+//! outcome is known. With other nodes, the ledger lags behind their changes: reads answer from
+//! storage, and a new order is made to wait for stock only after a look at storage.
 //!
 //! The actor remembers the reservations it wrote, so deciding an operation costs no read; a
 //! reservation it has not seen is read from storage, except when reserving: a new order has
 //! none, and the conditional write checks that it still has none.
 
+use crate::domain::inventory::transfer::{Transfer, TransferError, TransferId};
 use crate::domain::inventory::{
     AllocationRequest, Backorders, Change, Ledger, Reservation, ReserveOutcome, StockError,
     StockLevel,
@@ -28,8 +33,10 @@ use crate::domain::inventory::{
 use crate::domain::warehouse::{AllocationPolicy, Warehouse};
 use crate::domain::{LineQty, OrderId};
 use actix::prelude::*;
+use chrono::{DateTime, Utc};
 use orderly_storage::{
-    CellWrite, Commit as Durable, ReservationWrite, SkuWrite, StockChange, Storage, StorageError,
+    CellDelta, Commit as Durable, ReservationWrite, SkuDelta, StockChange, Storage, StorageError,
+    TransferWrite,
 };
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -80,13 +87,17 @@ pub enum InventoryError {
     #[error(transparent)]
     Stock(#[from] StockError),
     #[error(transparent)]
+    Transfer(#[from] TransferError),
+    #[error("no transfer {0}")]
+    NoTransfer(TransferId),
+    #[error(transparent)]
     Storage(#[from] StorageError),
 }
 
 type Reply<T> = ResponseFuture<Result<T, InventoryError>>;
 
-/// What an operation needs to know about the order it is for.
-#[derive(Clone, Copy)]
+/// What keys an operation so that it happens once: the order it is for, or the transfer.
+#[derive(Clone)]
 enum Keyed {
     /// Reserving stock for an order: its reservation, if not remembered, is taken to be none
     /// (the write checks it).
@@ -95,7 +106,9 @@ enum Keyed {
     Order(OrderId),
     /// A restock, once per (order, step).
     Restock(OrderId, u32),
-    /// An admin's count.
+    /// A transfer's new record, over the version it was decided on.
+    Transfer(TransferWrite),
+    /// An admin's count or policy.
     Nothing,
 }
 
@@ -276,8 +289,8 @@ impl InventoryActor {
         let mut reloaded = false;
         let mut known = Known::Remembered;
         for _ in 0..ATTEMPTS {
-            let existing = match keyed {
-                Keyed::Order(id) | Keyed::Reserve(id) => match self.reservations.get(&id) {
+            let existing = match &keyed {
+                &Keyed::Order(id) | &Keyed::Reserve(id) => match self.reservations.get(&id) {
                     Some(r) if known != Known::Stored => Some(r.clone()),
                     None if known != Known::Stored && matches!(keyed, Keyed::Reserve(_)) => {
                         known = Known::Assumed;
@@ -304,12 +317,30 @@ impl InventoryActor {
                 })
                 .collect();
             let (value, change) = op(&mut self.ledger, existing.as_ref())?;
-            let restock = match keyed {
-                Keyed::Restock(id, step) => Some((id, step)),
+            // Other nodes' writes commute with ours and are not refused, so this ledger may lag
+            // behind storage: before making a new order wait for stock, look at storage once
+            // more (units may have arrived through another node).
+            let backordering = existing.is_none()
+                && change
+                    .reservation
+                    .as_ref()
+                    .is_some_and(|r| !r.backordered.is_empty());
+            if backordering && !reloaded && self.store.has_other_writers() {
+                reloaded = true;
+                known = Known::Stored;
+                self.reload()?;
+                continue;
+            }
+            let restock = match &keyed {
+                &Keyed::Restock(id, step) => Some((id, step)),
+                _ => None,
+            };
+            let transfer = match &keyed {
+                Keyed::Transfer(t) => Some(t.clone()),
                 _ => None,
             };
             let nothing = change.touched.is_empty() && change.skus.is_empty();
-            if change.reservation.is_none() && nothing && restock.is_none() {
+            if change.reservation.is_none() && nothing && restock.is_none() && transfer.is_none() {
                 // Nothing to write, so no check to catch a reservation that was only remembered
                 // or assumed: decide once more on the stored one. With other writers, on a
                 // fresh ledger too.
@@ -337,28 +368,41 @@ impl InventoryActor {
                 let rose = self.ledger.level(w, s).available() > was.available();
                 rose && (others || self.ledger.has_waiting(s))
             });
-            let mut sku_writes: Vec<SkuWrite> = Vec::with_capacity(change.skus.len());
+            // What the operation changed, as changes (they commute with other writers'); what a
+            // person set, as it was set.
+            let mut sku_writes: Vec<SkuDelta> = Vec::with_capacity(change.skus.len());
             for sku in change.skus {
                 if sku_writes.iter().any(|x| x.sku == sku) {
                     continue;
                 }
-                let expected = before_skus.get(sku.as_str()).copied().unwrap_or_default();
-                let new = self.ledger.backorders(&sku);
-                sku_writes.push(SkuWrite { sku, expected, new });
+                let was = before_skus.get(sku.as_str()).copied().unwrap_or_default();
+                let now = self.ledger.backorders(&sku);
+                let policy = change.absolute || (was.allowed, was.cap) != (now.allowed, now.cap);
+                sku_writes.push(SkuDelta {
+                    sku,
+                    waiting: now.waiting - was.waiting,
+                    policy: policy.then_some((now.allowed, now.cap)),
+                });
             }
-            let mut cells: Vec<CellWrite> = Vec::with_capacity(change.touched.len());
+            let mut cells: Vec<CellDelta> = Vec::with_capacity(change.touched.len());
             for (w, s) in change.touched {
                 if cells.iter().any(|c| c.warehouse == w && c.sku == s) {
                     continue;
                 }
                 let key = (w, s);
-                let expected = before.get(&key).copied().unwrap_or_default();
-                let new = self.ledger.level(&key.0, &key.1);
-                cells.push(CellWrite {
+                let was = before.get(&key).copied().unwrap_or_default();
+                let now = self.ledger.level(&key.0, &key.1);
+                cells.push(CellDelta {
                     warehouse: key.0,
                     sku: key.1,
-                    expected,
-                    new,
+                    on_hand: if change.absolute {
+                        0
+                    } else {
+                        now.on_hand - was.on_hand
+                    },
+                    reserved: now.reserved - was.reserved,
+                    incoming: now.incoming - was.incoming,
+                    counted: change.absolute.then_some(now.on_hand),
                 });
             }
             if arrived {
@@ -372,6 +416,7 @@ impl InventoryActor {
                     new,
                 }),
                 restock,
+                transfer,
             };
             match self.store.write_stock(&write) {
                 Ok(durable) => {
@@ -578,6 +623,87 @@ impl StockOp for SetBackorders {
     }
 }
 
+/// A new transfer leaves its source, created under its `Idempotency-Key`: the transfer as
+/// stored — this one, or the one created before under the same key (whether it asked for the
+/// same is for the caller to compare).
+#[derive(Message, Clone)]
+#[rtype(result = "Result<Transfer, InventoryError>")]
+pub struct Dispatch {
+    /// Checked by `Transfer::dispatch`; whether the source holds the units is decided here.
+    pub transfer: Transfer,
+}
+
+impl StockOp for Dispatch {
+    type Value = Transfer;
+    fn decide(
+        &self,
+        actor: &mut InventoryActor,
+        _again: bool,
+    ) -> Result<(Transfer, Durable), InventoryError> {
+        if let Some(earlier) = actor.store.transfer_by_key(&self.transfer.key)? {
+            return Ok((earlier, actor.store.sync()));
+        }
+        let t = &self.transfer;
+        let skus: Vec<&str> = t.lines.iter().map(|l| l.sku.as_str()).collect();
+        let keyed = Keyed::Transfer(TransferWrite {
+            expected_version: None,
+            new: t.clone(),
+        });
+        actor.run(keyed, &skus, |ledger, _| {
+            Ok((t.clone(), ledger.dispatch(t)?))
+        })
+    }
+}
+
+/// What happens to a transfer in transit.
+#[derive(Clone, Debug)]
+pub enum TransferStep {
+    /// The destination received these units.
+    Receive(Vec<LineQty>),
+    /// Called off: the units go back to the source.
+    Cancel,
+}
+
+/// A receipt or a cancellation of a transfer, decided on the transfer as stored (read again
+/// when its write was refused: another node may have moved it on).
+#[derive(Message, Clone)]
+#[rtype(result = "Result<Transfer, InventoryError>")]
+pub struct MoveTransfer {
+    pub id: TransferId,
+    pub step: TransferStep,
+    pub now: DateTime<Utc>,
+}
+
+impl StockOp for MoveTransfer {
+    type Value = Transfer;
+    fn decide(
+        &self,
+        actor: &mut InventoryActor,
+        _again: bool,
+    ) -> Result<(Transfer, Durable), InventoryError> {
+        let t = actor
+            .store
+            .transfer(self.id)?
+            .ok_or(InventoryError::NoTransfer(self.id))?;
+        let (after, moved) = match &self.step {
+            TransferStep::Receive(lines) => (t.receive(lines, self.now)?, lines.clone()),
+            TransferStep::Cancel => (t.cancel(self.now)?, t.in_transit()),
+        };
+        let skus: Vec<&str> = moved.iter().map(|l| l.sku.as_str()).collect();
+        let keyed = Keyed::Transfer(TransferWrite {
+            expected_version: Some(t.version),
+            new: after.clone(),
+        });
+        actor.run(keyed, &skus, |ledger, _| {
+            let change = match &self.step {
+                TransferStep::Receive(_) => ledger.receive(&t.to, &moved),
+                TransferStep::Cancel => ledger.cancel_transfer(&t.from, &t.to, &moved),
+            };
+            Ok((after.clone(), change))
+        })
+    }
+}
+
 /// Every stock operation is handled the same way: decided, written, answered once durable.
 macro_rules! handle_stock_ops {
     ($($op:ty),*) => {$(
@@ -589,7 +715,16 @@ macro_rules! handle_stock_ops {
         }
     )*};
 }
-handle_stock_ops!(Reserve, Release, Commit, Restock, SetOnHand, SetBackorders);
+handle_stock_ops!(
+    Reserve,
+    Release,
+    Commit,
+    Restock,
+    SetOnHand,
+    SetBackorders,
+    Dispatch,
+    MoveTransfer
+);
 
 /// One sku's backorder record, from the actor's ledger.
 #[derive(Message)]

@@ -3,7 +3,7 @@
 //!
 //! [`Engine`]'s methods are the whole surface: commands (`place`, `pay`, `cancel`,
 //! `acknowledge_picks`, `pack`, `hand_over`, `carrier_event`, `request_return`,
-//! `receive_return`) answer with the order **only once everything the answer shows is durable**;
+//! `receive_return`; and transfers between warehouses, `transfers.rs`) answer with the order **only once everything the answer shows is durable**;
 //! reads and queries (`commands.rs`, `queries.rs`); stock; the notification dead letters;
 //! an online backup of the store (`backup`); readiness and metrics. Nothing hands out the store
 //! or an actor.
@@ -28,6 +28,7 @@ mod order_actor;
 mod queries;
 mod registry;
 mod timers;
+mod transfers;
 mod watchers;
 pub mod webhook;
 
@@ -52,6 +53,7 @@ pub use commands::{CarrierEventOutcome, CarrierScan, Placed};
 pub use history::{History, Milestone};
 pub use orderly_storage::{BackupStats, DeadLetter};
 pub use queries::SkuAvailability;
+pub use transfers::Created;
 
 /// Engine policy and tuning, filled from the service's config.
 #[derive(Debug, Clone)]
@@ -121,6 +123,10 @@ pub enum EngineError {
     NoCarrier(String),
     #[error("inventory: {0}")]
     Stock(#[from] crate::domain::inventory::StockError),
+    #[error("transfer: {0}")]
+    Transfer(crate::domain::inventory::transfer::TransferError),
+    #[error("no transfer {0}")]
+    NoTransfer(crate::domain::inventory::transfer::TransferId),
     #[error("unknown tracking number '{0}'")]
     UnknownTrackingNumber(String),
     /// Internal: the actor retired between lookup and delivery; the caller retries.

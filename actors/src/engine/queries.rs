@@ -3,8 +3,7 @@
 //! are checked against the committed snapshot); they do not wait for a flush.
 
 use super::inventory::{
-    GetAvailability, GetBackorders, GetStock, GetStockedWarehouses, InventoryError, SetBackorders,
-    SetOnHand,
+    GetAvailability, GetBackorders, GetStock, GetStockedWarehouses, SetBackorders, SetOnHand,
 };
 use super::notifier::{Deliver, Origin};
 use super::{DeadLetter, Engine, EngineError, History, OrderView, StockLevel};
@@ -33,6 +32,11 @@ impl SkuAvailability {
             .map(|(_, l)| l.available().max(0))
             .sum();
         (free - self.backorders.waiting).max(0)
+    }
+
+    /// Units on their way to these warehouses in transfers.
+    pub fn incoming(&self) -> i64 {
+        self.warehouses.iter().map(|(_, l)| l.incoming).sum()
     }
 }
 
@@ -112,10 +116,7 @@ impl Engine {
             })
             .await
             .map_err(|_| EngineError::Overloaded)?;
-        r.map_err(|e| match e {
-            InventoryError::Stock(s) => EngineError::Stock(s),
-            InventoryError::Storage(s) => EngineError::Storage(s),
-        })
+        Ok(r?)
     }
 
     /// Sets whether a sku may be backordered and how many units may wait at most; answers

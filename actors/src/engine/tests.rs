@@ -193,7 +193,8 @@ fn splits_an_order_no_warehouse_can_serve_alone_and_ships_it_in_two() {
                 "rtm".into(),
                 StockLevel {
                     on_hand: 3,
-                    reserved: 0
+                    reserved: 0,
+                    incoming: 0,
                 }
             )),
             "{rtm:?}"
@@ -398,7 +399,8 @@ fn backordered_orders_confirm_by_themselves_when_stock_arrives_oldest_first() {
             e.stock("bo".into()).await.unwrap()[0].1,
             StockLevel {
                 on_hand: 5,
-                reserved: 5
+                reserved: 5,
+                incoming: 0,
             }
         );
     });
@@ -467,7 +469,8 @@ fn walks_an_order_from_placed_to_returned() {
                 "ams".into(),
                 StockLevel {
                     on_hand: 5,
-                    reserved: 2
+                    reserved: 2,
+                    incoming: 0,
                 }
             )]
         );
@@ -513,7 +516,8 @@ fn walks_an_order_from_placed_to_returned() {
             e.stock("sku-1".into()).await.unwrap()[0].1,
             StockLevel {
                 on_hand: 3,
-                reserved: 0
+                reserved: 0,
+                incoming: 0,
             }
         );
 
@@ -583,7 +587,8 @@ fn walks_an_order_from_placed_to_returned() {
             e.stock("sku-1".into()).await.unwrap()[0].1,
             StockLevel {
                 on_hand: 4,
-                reserved: 0
+                reserved: 0,
+                incoming: 0,
             }
         );
     });
@@ -728,7 +733,8 @@ fn concurrent_orders_never_oversell_the_last_units() {
             e.stock("hot".into()).await.unwrap()[0].1,
             StockLevel {
                 on_hand: 5,
-                reserved: 5
+                reserved: 5,
+                incoming: 0,
             }
         );
     });
@@ -740,7 +746,7 @@ fn concurrent_orders_never_oversell_the_last_units() {
 #[test]
 fn stock_refused_after_the_fact_is_decided_again_without_overselling() {
     use crate::domain::inventory::{AllocationRequest, Ledger, StockLevel};
-    use orderly_storage::{CellWrite, ReservationWrite, StockChange};
+    use orderly_storage::{CellDelta, ReservationWrite, StockChange};
     let data = MemoryStorage::new().refusing_stock_writes_late();
     let path = data.reopen();
     run(move || async move {
@@ -751,6 +757,7 @@ fn stock_refused_after_the_fact_is_decided_again_without_overselling() {
         let before = StockLevel {
             on_hand: 6,
             reserved: 0,
+            incoming: 0,
         };
         let mut ledger = Ledger::from_levels([(("ams".to_string(), "hot".to_string()), before)]);
         let elsewhere = OrderId::now_v7();
@@ -766,11 +773,13 @@ fn stock_refused_after_the_fact_is_decided_again_without_overselling() {
         };
         let (_, change) = ledger.reserve(None, elsewhere, &lines, &any);
         let written = other.write_stock(&StockChange {
-            cells: vec![CellWrite {
+            cells: vec![CellDelta {
                 warehouse: "ams".into(),
                 sku: "hot".into(),
-                expected: before,
-                new: ledger.level("ams", "hot"),
+                on_hand: 0,
+                reserved: ledger.level("ams", "hot").reserved - before.reserved,
+                incoming: 0,
+                counted: None,
             }],
             reservation: Some(ReservationWrite {
                 expected: None,
@@ -778,6 +787,7 @@ fn stock_refused_after_the_fact_is_decided_again_without_overselling() {
             }),
             restock: None,
             skus: vec![],
+            transfer: None,
         });
         written.unwrap().await.unwrap();
 
@@ -787,7 +797,8 @@ fn stock_refused_after_the_fact_is_decided_again_without_overselling() {
             e.store().stock_level("ams", "hot").unwrap(),
             StockLevel {
                 on_hand: 6,
-                reserved: 6
+                reserved: 6,
+                incoming: 0,
             }
         );
     });
@@ -866,7 +877,8 @@ fn a_timer_that_fell_due_while_down_fires_once_at_start() {
             e.stock("s".into()).await.unwrap()[0].1,
             StockLevel {
                 on_hand: 3,
-                reserved: 0
+                reserved: 0,
+                incoming: 0,
             }
         );
         assert_eq!(count_timers(&e, TimerKind::PaymentDue), 0);
@@ -901,7 +913,8 @@ fn redelivered_messages_change_nothing_twice() {
             e.stock("s".into()).await.unwrap()[0].1,
             StockLevel {
                 on_hand: 4,
-                reserved: 2
+                reserved: 2,
+                incoming: 0,
             }
         );
         assert_eq!(view(&e, id).history.events().unwrap().len(), events_before);
@@ -946,7 +959,11 @@ fn availability_answers_every_sku_asked_in_order_and_unknown_ones_empty() {
             .availability(vec!["b".into(), "none".into(), "a".into()])
             .await
             .unwrap();
-        let level = |on_hand, reserved| StockLevel { on_hand, reserved };
+        let level = |on_hand, reserved| StockLevel {
+            on_hand,
+            reserved,
+            incoming: 0,
+        };
         assert_eq!(
             got,
             vec![

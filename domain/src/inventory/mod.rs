@@ -23,6 +23,8 @@
 //! for backordered orders oldest first whenever stock arrives, so they are served in the order
 //! they were placed.
 
+pub mod transfer;
+
 use super::order::{Allocation, LineQty, OrderId, Shortage};
 use super::warehouse::{AllocationStrategy, Warehouse};
 use serde::{Deserialize, Serialize};
@@ -32,6 +34,13 @@ use std::collections::BTreeMap;
 pub struct StockLevel {
     pub on_hand: i64,
     pub reserved: i64,
+    /// Units on their way here in transfers (not on hand, not available yet).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub incoming: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 impl StockLevel {
@@ -197,6 +206,14 @@ pub enum StockError {
     NegativeCap,
     #[error("cap {cap} is below the {waiting} units already waiting for stock")]
     CapBelowWaiting { cap: i64, waiting: i64 },
+    /// A transfer asked for more of a sku than its source has available (`line`: its index).
+    #[error("only {available} of '{sku}' are available at {warehouse}")]
+    NotAvailable {
+        line: usize,
+        warehouse: String,
+        sku: String,
+        available: i64,
+    },
 }
 
 /// What an operation changed: the reservation record to store (if any), the stock cells and
@@ -207,6 +224,9 @@ pub struct Change {
     pub touched: Vec<(String, String)>,
     /// Skus whose [`Backorders`] changed.
     pub skus: Vec<String>,
+    /// Set by a person: the touched cells' on hand was counted, the skus' policy and cap
+    /// chosen (absolute values, not changes to what is stored).
+    pub absolute: bool,
 }
 
 /// Stock levels keyed by (warehouse, sku). Ordered, so warehouse choice is deterministic.
@@ -262,6 +282,7 @@ impl Ledger {
         b.cap = cap;
         Ok(Change {
             skus: vec![sku.to_string()],
+            absolute: true,
             ..Change::default()
         })
     }
@@ -659,7 +680,7 @@ impl Ledger {
             Change {
                 reservation: Some(r),
                 touched,
-                skus: vec![],
+                ..Change::default()
             },
         )
     }
@@ -821,8 +842,7 @@ impl Ledger {
                     backordered: vec![],
                     state: ReservationState::Released,
                 }),
-                touched: vec![],
-                skus: vec![],
+                ..Change::default()
             };
         };
         if shipments.is_some() || r.backordered.is_empty() {
@@ -901,7 +921,7 @@ impl Ledger {
         Change {
             reservation: Some(after),
             touched,
-            skus: vec![],
+            ..Change::default()
         }
     }
 
@@ -915,7 +935,7 @@ impl Ledger {
         Change {
             reservation: None,
             touched,
-            skus: vec![],
+            ..Change::default()
         }
     }
 
@@ -935,10 +955,68 @@ impl Ledger {
         }
         self.cell(warehouse, sku).on_hand = on_hand;
         Ok(Change {
-            reservation: None,
             touched: vec![(warehouse.to_string(), sku.to_string())],
-            skus: vec![],
+            absolute: true,
+            ..Change::default()
         })
+    }
+
+    /// A transfer leaves its source: every line must be available there (on hand and not
+    /// reserved); its units leave the source's on hand and are incoming at the destination.
+    pub fn dispatch(&mut self, t: &transfer::Transfer) -> Result<Change, StockError> {
+        for (i, l) in t.lines.iter().enumerate() {
+            let available = self.available(&t.from, &l.sku);
+            if available < l.quantity as i64 {
+                return Err(StockError::NotAvailable {
+                    line: i,
+                    warehouse: t.from.clone(),
+                    sku: l.sku.clone(),
+                    available,
+                });
+            }
+        }
+        let mut touched = Vec::new();
+        for l in &t.lines {
+            self.cell(&t.from, &l.sku).on_hand -= l.quantity as i64;
+            self.cell(&t.to, &l.sku).incoming += l.quantity as i64;
+            touched.push((t.from.clone(), l.sku.clone()));
+            touched.push((t.to.clone(), l.sku.clone()));
+        }
+        Ok(Change {
+            touched,
+            ..Change::default()
+        })
+    }
+
+    /// Units of a transfer arrived at `to`: no longer incoming, now on hand.
+    pub fn receive(&mut self, to: &str, lines: &[LineQty]) -> Change {
+        let mut touched = Vec::new();
+        for l in lines {
+            let cell = self.cell(to, &l.sku);
+            cell.incoming -= l.quantity as i64;
+            cell.on_hand += l.quantity as i64;
+            touched.push((to.to_string(), l.sku.clone()));
+        }
+        Change {
+            touched,
+            ..Change::default()
+        }
+    }
+
+    /// A transfer was called off: its units in transit are no longer incoming at `to`, and
+    /// are back on hand at `from`.
+    pub fn cancel_transfer(&mut self, from: &str, to: &str, lines: &[LineQty]) -> Change {
+        let mut touched = Vec::new();
+        for l in lines {
+            self.cell(to, &l.sku).incoming -= l.quantity as i64;
+            self.cell(from, &l.sku).on_hand += l.quantity as i64;
+            touched.push((to.to_string(), l.sku.clone()));
+            touched.push((from.to_string(), l.sku.clone()));
+        }
+        Change {
+            touched,
+            ..Change::default()
+        }
     }
 }
 

@@ -79,7 +79,8 @@ fn reserves_in_first_warehouse_that_covers_all_lines() {
         l.level("b", "x"),
         StockLevel {
             on_hand: 5,
-            reserved: 2
+            reserved: 2,
+            incoming: 0
         }
     );
     // Redelivery returns the same answer and touches nothing.
@@ -132,7 +133,8 @@ fn commit_and_restock_move_on_hand() {
         l.level("a", "x"),
         StockLevel {
             on_hand: 3,
-            reserved: 0
+            reserved: 0,
+            incoming: 0
         }
     );
     // Commit twice, release after commit: no change.
@@ -143,7 +145,8 @@ fn commit_and_restock_move_on_hand() {
         l.level("a", "x"),
         StockLevel {
             on_hand: 5,
-            reserved: 0
+            reserved: 0,
+            incoming: 0
         }
     );
 }
@@ -273,7 +276,8 @@ fn parts_are_committed_and_released_one_shipment_at_a_time() {
         l.level("rtm", "x"),
         StockLevel {
             on_hand: 1,
-            reserved: 0
+            reserved: 0,
+            incoming: 0
         }
     );
     assert_eq!(l.level("ams", "x").reserved, 2);
@@ -285,7 +289,8 @@ fn parts_are_committed_and_released_one_shipment_at_a_time() {
         l.level("ams", "x"),
         StockLevel {
             on_hand: 2,
-            reserved: 0
+            reserved: 0,
+            incoming: 0
         }
     );
 }
@@ -297,6 +302,11 @@ enum Op {
     Release(u8, Option<u32>),
     Commit(u8, Option<u32>),
     Restock(u8, u8, u32),
+    /// A transfer from one warehouse to another of one sku.
+    Dispatch(u8, u8, u8, u32),
+    /// Part of the n-th transfer (modulo how many there are) arrives.
+    Receive(usize, u32),
+    Cancel(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -311,17 +321,26 @@ fn op() -> impl Strategy<Value = Op> {
         (0..8u8, prop::option::of(1..4u32)).prop_map(|(o, s)| Op::Release(o, s)),
         (0..8u8, prop::option::of(1..4u32)).prop_map(|(o, s)| Op::Commit(o, s)),
         (0..2u8, 0..3u8, 1..4u32).prop_map(|(w, s, n)| Op::Restock(w, s, n)),
+        (0..3u8, 0..3u8, 0..3u8, 1..6u32).prop_map(|(f, t, s, n)| Op::Dispatch(f, t, s, n)),
+        (0..8usize, 1..4u32).prop_map(|(i, n)| Op::Receive(i, n)),
+        (0..8usize).prop_map(Op::Cancel),
     ]
 }
 
 proptest! {
     /// Whatever the order of operations and redeliveries: reserved stock equals the sum of
-    /// open reservations, and nothing is ever oversold (available never negative).
+    /// open reservations, nothing is ever oversold (available never negative), units incoming
+    /// at a warehouse are those in transit to it, and transfers neither make nor lose a unit.
     #[test]
     fn reserved_equals_open_reservations(ops in prop::collection::vec(op(), 1..60)) {
         let mut l = Ledger::default();
         let mut res: HashMap<u8, Reservation> = HashMap::new();
+        let mut transfers: Vec<transfer::Transfer> = Vec::new();
+        let units = |l: &Ledger| -> i64 { l.levels().map(|(_, c)| c.on_hand + c.incoming).sum() };
+        let now = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
         for op in ops {
+            let before = units(&l);
+            let moves_units = matches!(op, Op::Dispatch(..) | Op::Receive(..) | Op::Cancel(..));
             match op {
                 Op::Set(w, s, n) => { let _ = l.set_on_hand(&format!("w{w}"), &format!("s{s}"), n); }
                 Op::Reserve(o, lines, split) => {
@@ -346,6 +365,42 @@ proptest! {
                 }
                 Op::Commit(o, s) => { if let Some(r) = l.commit(res.get(&o), s).reservation { res.insert(o, r); } }
                 Op::Restock(w, s, n) => { l.restock(&format!("w{w}"), &[lq(&format!("s{s}"), n)]); }
+                Op::Dispatch(f, t, s, n) => {
+                    let id = uuid::Uuid::from_u128(transfers.len() as u128 + 1);
+                    let lines = [lq(&format!("s{s}"), n)];
+                    let Ok(t) = transfer::Transfer::dispatch(id, "k", &format!("w{f}"), &format!("w{t}"), &lines, now, |_| true) else {
+                        prop_assert_eq!(f, t, "only a transfer to itself is refused here");
+                        continue;
+                    };
+                    let available = l.available(&t.from, &lines[0].sku);
+                    match l.dispatch(&t) {
+                        Ok(_) => { prop_assert!(available >= n as i64); transfers.push(t); }
+                        Err(StockError::NotAvailable { available: a, .. }) => { prop_assert_eq!(a, available); prop_assert!(a < n as i64); }
+                        Err(e) => prop_assert!(false, "{e:?}"),
+                    }
+                }
+                Op::Receive(i, n) => {
+                    if transfers.is_empty() { continue; }
+                    let i = i % transfers.len();
+                    let t = &transfers[i];
+                    let lines = [lq(&t.lines[0].sku, n)];
+                    if let Ok(after) = t.receive(&lines, now) {
+                        l.receive(&t.to, &lines);
+                        transfers[i] = after;
+                    }
+                }
+                Op::Cancel(i) => {
+                    if transfers.is_empty() { continue; }
+                    let i = i % transfers.len();
+                    let t = &transfers[i];
+                    if let Ok(after) = t.cancel(now) {
+                        l.cancel_transfer(&t.from, &t.to, &t.in_transit());
+                        transfers[i] = after;
+                    }
+                }
+            }
+            if moves_units {
+                prop_assert_eq!(units(&l), before, "a transfer made or lost units");
             }
             for ((w, s), level) in l.levels() {
                 let open: i64 = res.values()
@@ -355,6 +410,13 @@ proptest! {
                     .sum();
                 prop_assert_eq!(level.reserved, open);
                 prop_assert!(level.available() >= 0, "oversold {w}/{s}: {level:?}");
+                let in_transit: i64 = transfers.iter()
+                    .filter(|t| &t.to == w)
+                    .flat_map(|t| t.in_transit())
+                    .filter(|x| &x.sku == s)
+                    .map(|x| x.quantity as i64)
+                    .sum();
+                prop_assert_eq!(level.incoming, in_transit, "incoming at {}/{}", w, s);
             }
         }
     }

@@ -9,3 +9,5 @@ pub const MAX_REASON: usize = 500;
 pub const MAX_PARCELS: usize = 50;
 pub const MAX_PARCEL_GRAMS: u32 = 1_000_000;
 pub const MAX_CARRIER_EVENTS: usize = 500;
+/// Most units of one sku a transfer between warehouses moves.
+pub const MAX_TRANSFER_QUANTITY: u32 = 1_000_000;

@@ -451,7 +451,51 @@ impl PreferWait {
     }
 }
 
-/// The header that makes placing an order safe to retry.
+/// `POST /v1/transfers`: units of skus from one warehouse to another.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferBody {
+    /// The warehouse the units leave (on hand there, not reserved).
+    #[schema(pattern = r"^[A-Za-z0-9_-]{1,64}$")]
+    pub from: String,
+    /// The warehouse they go to; not `from`.
+    #[schema(pattern = r"^[A-Za-z0-9_-]{1,64}$")]
+    pub to: String,
+    /// Each sku once, 1 to 1,000,000 units each.
+    #[schema(min_items = 1, max_items = 100)]
+    pub lines: Vec<LineQty>,
+}
+
+/// `POST /v1/transfers/{id}/receive`: the units that arrived (each at most what is in transit).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptBody {
+    #[schema(min_items = 1, max_items = 100)]
+    pub lines: Vec<LineQty>,
+}
+
+/// A transfer in the path. An id that is not a UUID names no transfer (404).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct TransferPath {
+    #[param(value_type = Uuid)]
+    pub id: String,
+}
+
+/// `GET /v1/transfers`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TransferQuery {
+    /// Page size, 1-200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<usize>,
+    /// `next_cursor` from the previous page.
+    #[param(value_type = Option<Uuid>)]
+    pub cursor: Option<String>,
+}
+
+/// The header that makes placing an order (or creating a transfer) safe to retry.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct IdempotencyKey {
@@ -466,9 +510,7 @@ impl IdempotencyKey {
         let key = req
             .headers()
             .get("idempotency-key")
-            .ok_or_else(|| {
-                Problem::bad_request("the Idempotency-Key header is required when placing an order")
-            })?
+            .ok_or_else(|| Problem::bad_request("the Idempotency-Key header is required"))?
             .to_str()
             .map_err(|_| Problem::bad_request("Idempotency-Key must be visible ASCII"))?;
         if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {

@@ -207,6 +207,8 @@ pub struct StockCell {
     pub on_hand: i64,
     pub reserved: i64,
     pub available: i64,
+    /// Units on their way here in transfers (dispatched, not received yet).
+    pub incoming: i64,
 }
 
 impl StockCell {
@@ -217,6 +219,7 @@ impl StockCell {
             on_hand: l.on_hand,
             reserved: l.reserved,
             available: l.available(),
+            incoming: l.incoming,
         }
     }
 }
@@ -228,6 +231,7 @@ pub struct SkuStock {
     pub on_hand: i64,
     pub reserved: i64,
     pub available: i64,
+    pub incoming: i64,
     pub warehouses: Vec<StockCell>,
 }
 
@@ -242,6 +246,7 @@ impl SkuStock {
             on_hand: sum(|c| c.on_hand),
             reserved: sum(|c| c.reserved),
             available: sum(|c| c.available),
+            incoming: sum(|c| c.incoming),
             sku,
             warehouses: cells,
         }
@@ -328,6 +333,8 @@ pub struct WarehouseAvailability {
     pub on_hand: i64,
     pub reserved: i64,
     pub available: i64,
+    /// Units on their way here in transfers.
+    pub incoming: i64,
 }
 
 /// What can be sold of one sku, across all warehouses.
@@ -339,7 +346,7 @@ pub struct SkuAvailable {
     /// has 0.
     #[schema(minimum = 0)]
     pub available: i64,
-    /// Units on their way to a warehouse (transfers in transit); 0 until transfers exist.
+    /// Units on their way to these warehouses in transfers (dispatched, not received yet).
     #[schema(minimum = 0)]
     pub incoming: i64,
     /// Whether orders beyond what is available may be taken as backorders
@@ -359,7 +366,7 @@ impl SkuAvailable {
     pub fn new(a: SkuAvailability, per_warehouse: bool) -> Self {
         SkuAvailable {
             available: a.available(),
-            incoming: 0,
+            incoming: a.incoming(),
             backorderable: a.backorders.allowed,
             backorder_remaining: a.backorders.room(),
             warehouses: per_warehouse.then(|| {
@@ -370,6 +377,7 @@ impl SkuAvailable {
                         on_hand: l.on_hand,
                         reserved: l.reserved,
                         available: l.available().max(0),
+                        incoming: l.incoming,
                     })
                     .collect()
             }),
@@ -490,3 +498,91 @@ impl utoipa::PartialSchema for Pdf {
 }
 
 impl ToSchema for Pdf {}
+
+/// One sku of a transfer: units sent, received so far, and still on their way.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransferLine {
+    pub sku: String,
+    pub quantity: u32,
+    pub received: u32,
+    pub in_transit: u32,
+}
+
+/// Units the destination received at one time.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransferReceipt {
+    pub at: DateTime<Utc>,
+    pub lines: Vec<super::values::LineQty>,
+}
+
+/// A transfer's status: `dispatched` (on its way; partly received, perhaps), `received` (every
+/// unit arrived) or `cancelled` (called off before anything arrived).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferStatus {
+    Dispatched,
+    Received,
+    Cancelled,
+}
+
+/// A transfer of stock between warehouses.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Transfer {
+    pub id: Uuid,
+    pub from: String,
+    pub to: String,
+    pub status: TransferStatus,
+    pub lines: Vec<TransferLine>,
+    pub receipts: Vec<TransferReceipt>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<d::inventory::transfer::Transfer> for Transfer {
+    fn from(t: d::inventory::transfer::Transfer) -> Self {
+        use d::inventory::transfer::TransferStatus as S;
+        Transfer {
+            id: t.id,
+            status: match t.status {
+                S::Dispatched => TransferStatus::Dispatched,
+                S::Received => TransferStatus::Received,
+                S::Cancelled => TransferStatus::Cancelled,
+            },
+            lines: t
+                .lines
+                .iter()
+                .map(|l| TransferLine {
+                    sku: l.sku.clone(),
+                    quantity: l.quantity,
+                    received: l.received,
+                    in_transit: if t.status == S::Dispatched {
+                        l.in_transit()
+                    } else {
+                        0
+                    },
+                })
+                .collect(),
+            receipts: t
+                .receipts
+                .into_iter()
+                .map(|r| TransferReceipt {
+                    at: r.at,
+                    lines: r.lines.into_iter().map(Into::into).collect(),
+                })
+                .collect(),
+            from: t.from,
+            to: t.to,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+        }
+    }
+}
+
+/// `GET /v1/transfers`: newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransferPage {
+    pub transfers: Vec<Transfer>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}

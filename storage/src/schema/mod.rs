@@ -58,6 +58,7 @@
 pub mod v1;
 pub mod v2;
 
+use crate::domain::inventory::transfer::Transfer;
 use crate::domain::inventory::{Backorders, Reservation, StockLevel};
 use crate::domain::{Event, Order};
 use crate::{DeadLetter, EventsJson, IdempotencyRecord, OutboxEntry, Result, StorageError};
@@ -259,6 +260,18 @@ pub fn encode_backorders(b: &Backorders) -> Result<Vec<u8>> {
 pub fn decode_backorders(bytes: &[u8]) -> Result<Backorders> {
     match split_version(bytes)? {
         (2, body) => Ok(serde_json::from_slice::<v2::Backorders>(body)?.into()),
+        (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
+    }
+}
+
+/// A transfer between warehouses (`2` + v2: the record is new in v2).
+pub fn encode_transfer(t: &Transfer) -> Result<Vec<u8>> {
+    encode(&v2::Transfer::from(t))
+}
+
+pub fn decode_transfer(bytes: &[u8]) -> Result<Transfer> {
+    match split_version(bytes)? {
+        (2, body) => Ok(serde_json::from_slice::<v2::Transfer<'_>>(body)?.into()),
         (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
     }
 }

@@ -366,11 +366,20 @@ fn same_json_as_the_domain() {
     for e in legacy_events() {
         assert_eq!(json(&v2::Event::from(&e)), json(&e));
     }
-    let level = StockLevel {
-        on_hand: 7,
-        reserved: 2,
-    };
-    assert_eq!(json(&v2::StockLevel::from(&level)), json(&level));
+    for level in [
+        StockLevel {
+            on_hand: 7,
+            reserved: 2,
+            incoming: 0,
+        },
+        StockLevel {
+            on_hand: 7,
+            reserved: 2,
+            incoming: 4,
+        },
+    ] {
+        assert_eq!(json(&v2::StockLevel::from(&level)), json(&level));
+    }
     for r in reservations() {
         assert_eq!(json(&v2::Reservation::from(&r)), json(&r));
     }
@@ -721,6 +730,7 @@ fn records_round_trip() {
     let level = StockLevel {
         on_hand: 3,
         reserved: 1,
+        incoming: 0,
     };
     assert_eq!(
         decode_stock_level(&encode_stock_level(&level).unwrap()).unwrap(),

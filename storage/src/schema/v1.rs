@@ -865,6 +865,7 @@ impl From<StockLevel> for d::inventory::StockLevel {
         d::inventory::StockLevel {
             on_hand: l.on_hand,
             reserved: l.reserved,
+            incoming: 0,
         }
     }
 }

@@ -23,6 +23,10 @@
 //!   backordered, its cap, how many units wait now). `StockState` and `NotificationKind` are
 //!   therefore v2's own (v1's hold only what v1 could say, and are read only).
 //!
+//! * **Stock levels** gain `incoming` (units on their way in transfers; left out when 0, so a
+//!   level without it is v1's JSON), and **transfers** between warehouses are a record of
+//!   their own ([`Transfer`]).
+//!
 //! As in v1, every type borrows its strings: writing builds a view over a domain value,
 //! reading moves owned strings into the domain type.
 
@@ -38,7 +42,7 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use uuid::Uuid;
 
-pub use super::v1::{Cancellation, IdempotencyRecord, StockLevel};
+pub use super::v1::{Cancellation, IdempotencyRecord};
 
 type Str<'a> = Cow<'a, str>;
 
@@ -1091,6 +1095,143 @@ impl From<Backorders> for d::inventory::Backorders {
             allowed: b.allowed,
             cap: b.cap,
             waiting: b.waiting,
+        }
+    }
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+/// One stock cell's levels: v1's, and the units incoming in transfers (left out when none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockLevel {
+    pub on_hand: i64,
+    pub reserved: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub incoming: i64,
+}
+
+impl From<&d::inventory::StockLevel> for StockLevel {
+    fn from(l: &d::inventory::StockLevel) -> Self {
+        StockLevel {
+            on_hand: l.on_hand,
+            reserved: l.reserved,
+            incoming: l.incoming,
+        }
+    }
+}
+
+impl From<StockLevel> for d::inventory::StockLevel {
+    fn from(l: StockLevel) -> Self {
+        d::inventory::StockLevel {
+            on_hand: l.on_hand,
+            reserved: l.reserved,
+            incoming: l.incoming,
+        }
+    }
+}
+
+mirror_enum!(
+    /// A transfer's status.
+    TransferStatus = d::inventory::transfer::TransferStatus {
+        Dispatched,
+        Received,
+        Cancelled
+    }
+);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferLine<'a> {
+    pub sku: Str<'a>,
+    pub quantity: u32,
+    pub received: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt<'a> {
+    pub at: DateTime<Utc>,
+    #[serde(borrow)]
+    pub lines: Vec<LineQty<'a>>,
+}
+
+/// A transfer of stock between warehouses, with its receipts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer<'a> {
+    pub id: Uuid,
+    pub key: Str<'a>,
+    pub from: Str<'a>,
+    pub to: Str<'a>,
+    #[serde(borrow)]
+    pub lines: Vec<TransferLine<'a>>,
+    pub status: TransferStatus,
+    pub version: u32,
+    #[serde(borrow)]
+    pub receipts: Vec<Receipt<'a>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl<'a> From<&'a d::inventory::transfer::Transfer> for Transfer<'a> {
+    fn from(t: &'a d::inventory::transfer::Transfer) -> Self {
+        Transfer {
+            id: t.id,
+            key: b(&t.key),
+            from: b(&t.from),
+            to: b(&t.to),
+            lines: t
+                .lines
+                .iter()
+                .map(|l| TransferLine {
+                    sku: b(&l.sku),
+                    quantity: l.quantity,
+                    received: l.received,
+                })
+                .collect(),
+            status: (&t.status).into(),
+            version: t.version,
+            receipts: t
+                .receipts
+                .iter()
+                .map(|r| Receipt {
+                    at: r.at,
+                    lines: r.lines.iter().map(Into::into).collect(),
+                })
+                .collect(),
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+        }
+    }
+}
+
+impl From<Transfer<'_>> for d::inventory::transfer::Transfer {
+    fn from(t: Transfer<'_>) -> Self {
+        d::inventory::transfer::Transfer {
+            id: t.id,
+            key: own(t.key),
+            from: own(t.from),
+            to: own(t.to),
+            lines: t
+                .lines
+                .into_iter()
+                .map(|l| d::inventory::transfer::TransferLine {
+                    sku: own(l.sku),
+                    quantity: l.quantity,
+                    received: l.received,
+                })
+                .collect(),
+            status: t.status.into(),
+            version: t.version,
+            receipts: t
+                .receipts
+                .into_iter()
+                .map(|r| d::inventory::transfer::Receipt {
+                    at: r.at,
+                    lines: r.lines.into_iter().map(Into::into).collect(),
+                })
+                .collect(),
+            created_at: t.created_at,
+            updated_at: t.updated_at,
         }
     }
 }

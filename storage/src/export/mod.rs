@@ -1,5 +1,5 @@
 //! Moving a store's data to another store, of the same backend or another (sled to PostgreSQL
-//! and back): the records that cross ([`TransferRecord`]), the export file they travel in (NDJSON,
+//! and back): the records that cross ([`ExportRecord`]), the export file they travel in (NDJSON,
 //! [the `format` module](mod@format)), and the two drivers, [`export`] (a store into a file, through
 //! [`Storage::export`]) and [`import`] (a file into an empty store, through
 //! [`Storage::import`] and a final [`Storage::sync`]).
@@ -13,12 +13,13 @@
 //!    from, for the operator);
 //! 2. one line per record, tagged by `"type"`: `order` (the snapshot and its history, one array
 //!    of events per stored transition), `idempotency`, `stock`, `backorders` (a sku's backorder
-//!    record), `reservation`, `restock`, `outbox` (with its retry state), `timer`,
+//!    record), `reservation`, `restock`, `transfer` (a transfer between warehouses, with its
+//!    receipts), `outbox` (with its retry state), `timer`,
 //!    `dead_letter` (with its outbox entry), in the order [`Storage::export`] hands them out
 //!    (orders first);
 //! 3. a closing line `{"type":"end","counts":{…}}` with the number of records of each type, so
-//!    a truncated file is told from a complete one (`backorders` only when there are some, so a
-//!    store without backorders exports what the release before did).
+//!    a truncated file is told from a complete one (`backorders` and `transfer` only when there are
+//!    some, so a store without them exports what the release before did).
 //!
 //! Snapshots, events, outbox entries, idempotency records, dead letters, stock levels,
 //! backorder records and reservations are in the stored shapes of the schema the header names (this release writes
@@ -28,10 +29,11 @@
 //! event JSON, both the domain event's JSON), so [`Storage::history_json`] reads the same
 //! after an import.
 //!
-//! Reading is strict and never panics: every problem is a [`TransferError`] naming its line.
+//! Reading is strict and never panics: every problem is a [`ExportError`] naming its line.
 
 pub mod format;
 
+use crate::domain::inventory::transfer::Transfer;
 use crate::domain::inventory::{Backorders, Reservation, StockLevel};
 use crate::domain::{Order, OrderId, Timer};
 use crate::{DeadLetter, EventsJson, IdempotencyRecord, OutboxEntry, Storage, StorageError};
@@ -42,9 +44,9 @@ use std::io::{BufRead, Write};
 
 /// One record of a store, as it crosses [`Storage::export`] and [`Storage::import`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TransferRecord {
+pub enum ExportRecord {
     /// An order's snapshot with its whole history.
-    Order(Box<OrderTransfer>),
+    Order(Box<ExportedOrder>),
     /// What an `Idempotency-Key` was first used for.
     Idempotency {
         key: String,
@@ -62,6 +64,8 @@ pub enum TransferRecord {
     Reservation(Reservation),
     /// The restock of (order, step) was done.
     Restock { order_id: OrderId, step: u32 },
+    /// A transfer of stock between warehouses, with its receipts.
+    Transfer(Transfer),
     /// A message still to be delivered, with its retry state.
     Outbox(OutboxEntry),
     /// A pending timer.
@@ -70,19 +74,20 @@ pub enum TransferRecord {
     DeadLetter(DeadLetter),
 }
 
-impl TransferRecord {
+impl ExportRecord {
     /// The record's `"type"` in an export file.
     pub fn kind(&self) -> &'static str {
         match self {
-            TransferRecord::Order(_) => "order",
-            TransferRecord::Idempotency { .. } => "idempotency",
-            TransferRecord::Stock { .. } => "stock",
-            TransferRecord::Backorders { .. } => "backorders",
-            TransferRecord::Reservation(_) => "reservation",
-            TransferRecord::Restock { .. } => "restock",
-            TransferRecord::Outbox(_) => "outbox",
-            TransferRecord::Timer(_) => "timer",
-            TransferRecord::DeadLetter(_) => "dead_letter",
+            ExportRecord::Order(_) => "order",
+            ExportRecord::Idempotency { .. } => "idempotency",
+            ExportRecord::Stock { .. } => "stock",
+            ExportRecord::Backorders { .. } => "backorders",
+            ExportRecord::Reservation(_) => "reservation",
+            ExportRecord::Restock { .. } => "restock",
+            ExportRecord::Transfer(_) => "transfer",
+            ExportRecord::Outbox(_) => "outbox",
+            ExportRecord::Timer(_) => "timer",
+            ExportRecord::DeadLetter(_) => "dead_letter",
         }
     }
 
@@ -90,9 +95,9 @@ impl TransferRecord {
     /// order's snapshot): idempotency records, outbox entries and timers.
     pub fn needs_order(&self) -> Option<OrderId> {
         match self {
-            TransferRecord::Idempotency { record, .. } => Some(record.order_id),
-            TransferRecord::Outbox(e) => Some(e.effect.order_id),
-            TransferRecord::Timer(t) => Some(t.order_id),
+            ExportRecord::Idempotency { record, .. } => Some(record.order_id),
+            ExportRecord::Outbox(e) => Some(e.effect.order_id),
+            ExportRecord::Timer(t) => Some(t.order_id),
             _ => None,
         }
     }
@@ -100,7 +105,7 @@ impl TransferRecord {
 
 /// An order as it is moved: its snapshot and its history exactly as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrderTransfer {
+pub struct ExportedOrder {
     pub order: Order,
     /// One element per stored transition, by step; their events run from seq 1 to the
     /// snapshot's version without a gap (checked when a file is read).
@@ -127,6 +132,8 @@ pub struct Counts {
     pub backorders: u64,
     pub reservation: u64,
     pub restock: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub transfer: u64,
     pub outbox: u64,
     pub timer: u64,
     pub dead_letter: u64,
@@ -134,17 +141,18 @@ pub struct Counts {
 
 impl Counts {
     /// Counts one more record of `r`'s type.
-    pub fn add(&mut self, r: &TransferRecord) {
+    pub fn add(&mut self, r: &ExportRecord) {
         let n = match r {
-            TransferRecord::Order(_) => &mut self.order,
-            TransferRecord::Idempotency { .. } => &mut self.idempotency,
-            TransferRecord::Stock { .. } => &mut self.stock,
-            TransferRecord::Backorders { .. } => &mut self.backorders,
-            TransferRecord::Reservation(_) => &mut self.reservation,
-            TransferRecord::Restock { .. } => &mut self.restock,
-            TransferRecord::Outbox(_) => &mut self.outbox,
-            TransferRecord::Timer(_) => &mut self.timer,
-            TransferRecord::DeadLetter(_) => &mut self.dead_letter,
+            ExportRecord::Order(_) => &mut self.order,
+            ExportRecord::Idempotency { .. } => &mut self.idempotency,
+            ExportRecord::Stock { .. } => &mut self.stock,
+            ExportRecord::Backorders { .. } => &mut self.backorders,
+            ExportRecord::Reservation(_) => &mut self.reservation,
+            ExportRecord::Restock { .. } => &mut self.restock,
+            ExportRecord::Transfer(_) => &mut self.transfer,
+            ExportRecord::Outbox(_) => &mut self.outbox,
+            ExportRecord::Timer(_) => &mut self.timer,
+            ExportRecord::DeadLetter(_) => &mut self.dead_letter,
         };
         *n += 1;
     }
@@ -156,6 +164,7 @@ impl Counts {
             + self.backorders
             + self.reservation
             + self.restock
+            + self.transfer
             + self.outbox
             + self.timer
             + self.dead_letter
@@ -170,13 +179,14 @@ impl fmt::Display for Counts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} orders, {} idempotency records, {} stock cells, {} sku backorder records, {} reservations, {} restock markers, {} outbox entries, {} timers, {} dead letters",
+            "{} orders, {} idempotency records, {} stock cells, {} sku backorder records, {} reservations, {} restock markers, {} transfers, {} outbox entries, {} timers, {} dead letters",
             self.order,
             self.idempotency,
             self.stock,
             self.backorders,
             self.reservation,
             self.restock,
+            self.transfer,
             self.outbox,
             self.timer,
             self.dead_letter
@@ -187,7 +197,7 @@ impl fmt::Display for Counts {
 /// What went wrong reading or writing an export. Problems with the file name its line (1 is the
 /// header).
 #[derive(Debug, thiserror::Error)]
-pub enum TransferError {
+pub enum ExportError {
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
     #[error("line 1: not an Orderly export: {0}")]
@@ -232,7 +242,7 @@ pub fn export(
     store: &dyn Storage,
     out: &mut dyn Write,
     source: &str,
-) -> Result<Counts, TransferError> {
+) -> Result<Counts, ExportError> {
     let mut line = Vec::with_capacity(4096);
     format::header(&mut line, source, Some(chrono::Utc::now()))?;
     out.write_all(&line)?;
@@ -262,14 +272,14 @@ pub fn export(
 /// Records are handed to storage [`IMPORT_BATCH`] at a time ([`Storage::import_many`]), which a
 /// backend across the network stores in one transaction. Whether a record refers to an order
 /// the file holds earlier is checked against the orders read so far: the store was empty.
-pub fn import(store: &dyn Storage, input: &mut dyn BufRead) -> Result<Counts, TransferError> {
+pub fn import(store: &dyn Storage, input: &mut dyn BufRead) -> Result<Counts, ExportError> {
     ensure_empty(store)?;
     let mut orders: HashSet<OrderId> = HashSet::new();
-    let mut batch: Vec<(u64, TransferRecord)> = Vec::with_capacity(IMPORT_BATCH);
+    let mut batch: Vec<(u64, ExportRecord)> = Vec::with_capacity(IMPORT_BATCH);
     let mut buf = Vec::with_capacity(4096);
     let mut line_no = 1u64;
     if read_line(input, &mut buf)? == 0 {
-        return Err(TransferError::NotAnExport("the file is empty".into()));
+        return Err(ExportError::NotAnExport("the file is empty".into()));
     }
     let schema = format::check_header(text(&buf, line_no)?)?;
     let mut counts = Counts::default();
@@ -280,13 +290,13 @@ pub fn import(store: &dyn Storage, input: &mut dyn BufRead) -> Result<Counts, Tr
         }
         line_no += 1;
         if ended {
-            return Err(TransferError::AfterEnd { line: line_no });
+            return Err(ExportError::AfterEnd { line: line_no });
         }
         match format::decode(schema, line_no, text(&buf, line_no)?)? {
             format::Line::Record(record) => {
                 if let Some(id) = record.needs_order() {
                     if !orders.contains(&id) {
-                        return Err(TransferError::BadRecord {
+                        return Err(ExportError::BadRecord {
                             line: line_no,
                             kind: record.kind(),
                             reason: format!(
@@ -295,7 +305,7 @@ pub fn import(store: &dyn Storage, input: &mut dyn BufRead) -> Result<Counts, Tr
                         });
                     }
                 }
-                if let TransferRecord::Order(o) = &record {
+                if let ExportRecord::Order(o) = &record {
                     orders.insert(o.order.id);
                 }
                 counts.add(&record);
@@ -306,7 +316,7 @@ pub fn import(store: &dyn Storage, input: &mut dyn BufRead) -> Result<Counts, Tr
             }
             format::Line::End(expected) => {
                 if expected != counts {
-                    return Err(TransferError::CountMismatch {
+                    return Err(ExportError::CountMismatch {
                         line: line_no,
                         expected: Box::new(expected),
                         found: Box::new(counts),
@@ -318,7 +328,7 @@ pub fn import(store: &dyn Storage, input: &mut dyn BufRead) -> Result<Counts, Tr
     }
     store_batch(store, &mut batch)?;
     if !ended {
-        return Err(TransferError::Truncated { lines: line_no });
+        return Err(ExportError::Truncated { lines: line_no });
     }
     futures::executor::block_on(std::future::IntoFuture::into_future(store.sync()))?;
     Ok(counts)
@@ -330,15 +340,15 @@ pub const IMPORT_BATCH: usize = 512;
 /// Stores the records read so far (`(line, record)`), naming the line of one that fails.
 fn store_batch(
     store: &dyn Storage,
-    batch: &mut Vec<(u64, TransferRecord)>,
-) -> Result<(), TransferError> {
+    batch: &mut Vec<(u64, ExportRecord)>,
+) -> Result<(), ExportError> {
     if batch.is_empty() {
         return Ok(());
     }
-    let (lines, records): (Vec<u64>, Vec<TransferRecord>) = batch.drain(..).unzip();
+    let (lines, records): (Vec<u64>, Vec<ExportRecord>) = batch.drain(..).unzip();
     store
         .import_many(&records)
-        .map_err(|(i, source)| TransferError::Import {
+        .map_err(|(i, source)| ExportError::Import {
             line: lines[i],
             kind: records[i].kind(),
             source,
@@ -346,24 +356,24 @@ fn store_batch(
 }
 
 /// Fails unless `store` holds nothing an import would write.
-pub fn ensure_empty(store: &dyn Storage) -> Result<(), TransferError> {
+pub fn ensure_empty(store: &dyn Storage) -> Result<(), ExportError> {
     if !store.list_orders(None, None, 1)?.is_empty() {
-        return Err(TransferError::TargetNotEmpty("orders"));
+        return Err(ExportError::TargetNotEmpty("orders"));
     }
     if !store.stock_levels()?.is_empty() {
-        return Err(TransferError::TargetNotEmpty("stock cells"));
+        return Err(ExportError::TargetNotEmpty("stock cells"));
     }
     if !store.sku_backorders()?.is_empty() {
-        return Err(TransferError::TargetNotEmpty("sku backorder records"));
+        return Err(ExportError::TargetNotEmpty("sku backorder records"));
     }
     if store.outbox_len()? > 0 {
-        return Err(TransferError::TargetNotEmpty("outbox entries"));
+        return Err(ExportError::TargetNotEmpty("outbox entries"));
     }
     if !store.pending_timers(1)?.is_empty() {
-        return Err(TransferError::TargetNotEmpty("timers"));
+        return Err(ExportError::TargetNotEmpty("timers"));
     }
     if !store.dead_letters(1)?.is_empty() {
-        return Err(TransferError::TargetNotEmpty("dead letters"));
+        return Err(ExportError::TargetNotEmpty("dead letters"));
     }
     Ok(())
 }
@@ -381,8 +391,8 @@ fn read_line(input: &mut dyn BufRead, buf: &mut Vec<u8>) -> std::io::Result<usiz
     Ok(n)
 }
 
-fn text(buf: &[u8], line: u64) -> Result<&str, TransferError> {
-    std::str::from_utf8(buf).map_err(|e| TransferError::BadLine {
+fn text(buf: &[u8], line: u64) -> Result<&str, ExportError> {
+    std::str::from_utf8(buf).map_err(|e| ExportError::BadLine {
         line,
         reason: format!("not UTF-8: {e}"),
     })

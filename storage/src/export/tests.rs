@@ -12,14 +12,13 @@ fn store() -> (MemoryStorage, Step) {
     placed.commit(&s);
     crate::conformance::wait(
         s.write_stock(&crate::StockChange {
-            cells: vec![crate::CellWrite {
+            cells: vec![crate::CellDelta {
                 warehouse: "ams".into(),
                 sku: "SKU-1".into(),
-                expected: Default::default(),
-                new: StockLevel {
-                    on_hand: 5,
-                    reserved: 0,
-                },
+                on_hand: 5,
+                reserved: 0,
+                incoming: 0,
+                counted: None,
             }],
             ..Default::default()
         })
@@ -34,7 +33,7 @@ fn exported(s: &dyn Storage) -> String {
     String::from_utf8(out).unwrap()
 }
 
-fn import_text(text: &str) -> Result<Counts, TransferError> {
+fn import_text(text: &str) -> Result<Counts, ExportError> {
     import(&MemoryStorage::new(), &mut text.as_bytes())
 }
 
@@ -132,7 +131,7 @@ fn every_record_reads_back_as_it_was_written() {
     entry.attempts = 2;
     entry.last_error = Some("nope".into());
     records.extend([
-        TransferRecord::Backorders {
+        ExportRecord::Backorders {
             sku: "SKU-2".into(),
             backorders: crate::domain::inventory::Backorders {
                 allowed: true,
@@ -140,14 +139,14 @@ fn every_record_reads_back_as_it_was_written() {
                 waiting: 3,
             },
         },
-        TransferRecord::Reservation(single),
-        TransferRecord::Reservation(split),
-        TransferRecord::Reservation(waiting),
-        TransferRecord::Restock {
+        ExportRecord::Reservation(single),
+        ExportRecord::Reservation(split),
+        ExportRecord::Reservation(waiting),
+        ExportRecord::Restock {
             order_id: placed.after.id,
             step: 7,
         },
-        TransferRecord::DeadLetter(DeadLetter {
+        ExportRecord::DeadLetter(DeadLetter {
             message_id: entry.message_id(),
             order_id: placed.after.id,
             kind: "reserve_stock".into(),
@@ -203,17 +202,14 @@ fn a_bad_file_is_refused_with_the_line_that_is_wrong() {
     let lines: Vec<&str> = text.lines().collect();
     let n = lines.len();
 
-    assert!(matches!(
-        import_text(""),
-        Err(TransferError::NotAnExport(_))
-    ));
+    assert!(matches!(import_text(""), Err(ExportError::NotAnExport(_))));
     assert!(matches!(
         import_text("hello\n"),
-        Err(TransferError::NotAnExport(_))
+        Err(ExportError::NotAnExport(_))
     ));
     assert!(matches!(
         import_text("{\"format\":\"something-else\",\"version\":1}\n"),
-        Err(TransferError::NotAnExport(_))
+        Err(ExportError::NotAnExport(_))
     ));
     assert!(matches!(
         import_text(&replace_line(
@@ -221,28 +217,28 @@ fn a_bad_file_is_refused_with_the_line_that_is_wrong() {
             1,
             r#"{"format":"orderly-export","version":2,"schema":1,"source":"x"}"#
         )),
-        Err(TransferError::UnsupportedVersion(2))
+        Err(ExportError::UnsupportedVersion(2))
     ));
     // Truncated: the closing line is missing, or the file stops inside a record.
     let without_end = lines[..n - 1].join("\n") + "\n";
     assert!(matches!(
         import_text(&without_end),
-        Err(TransferError::Truncated { lines }) if lines == n as u64 - 1
+        Err(ExportError::Truncated { lines }) if lines == n as u64 - 1
     ));
     let cut = &text[..text.len() - lines[n - 1].len() - lines[n - 2].len() / 2 - 2];
     assert!(matches!(
         import_text(cut),
-        Err(TransferError::BadLine { line, .. } | TransferError::BadRecord { line, .. }) if line == n as u64 - 1
+        Err(ExportError::BadLine { line, .. } | ExportError::BadRecord { line, .. }) if line == n as u64 - 1
     ));
     // A record dropped: the closing line's counts do not match.
     let dropped = [&lines[..3], &lines[4..]].concat().join("\n") + "\n";
     assert!(matches!(
         import_text(&dropped),
-        Err(TransferError::CountMismatch { line, .. }) if line == n as u64 - 1
+        Err(ExportError::CountMismatch { line, .. }) if line == n as u64 - 1
     ));
     assert!(matches!(
         import_text(&(text.clone() + "{}\n")),
-        Err(TransferError::AfterEnd { line }) if line == n as u64 + 1
+        Err(ExportError::AfterEnd { line }) if line == n as u64 + 1
     ));
     for (bad, want_line) in [
         ("", 2),
@@ -253,7 +249,7 @@ fn a_bad_file_is_refused_with_the_line_that_is_wrong() {
     ] {
         let err = import_text(&replace_line(&text, 2, bad)).unwrap_err();
         assert!(
-            matches!(err, TransferError::BadLine { line, .. } if line == want_line),
+            matches!(err, ExportError::BadLine { line, .. } if line == want_line),
             "{bad:?}: {err}"
         );
         assert!(err.to_string().starts_with("line 2: "), "{err}");
@@ -274,7 +270,7 @@ fn a_bad_file_is_refused_with_the_line_that_is_wrong() {
         assert!(
             matches!(
                 err,
-                TransferError::BadRecord {
+                ExportError::BadRecord {
                     line: 2,
                     kind: "order",
                     ..
@@ -293,7 +289,7 @@ fn a_bad_file_is_refused_with_the_line_that_is_wrong() {
         assert!(
             matches!(
                 err,
-                TransferError::BadRecord {
+                ExportError::BadRecord {
                     line: 4,
                     kind: "stock",
                     ..
@@ -327,7 +323,7 @@ fn a_bad_file_is_refused_with_the_line_that_is_wrong() {
         assert!(
             matches!(
                 err,
-                TransferError::BadRecord {
+                ExportError::BadRecord {
                     line: 5,
                     kind: "backorders",
                     ..
@@ -345,7 +341,7 @@ fn a_bad_file_is_refused_with_the_line_that_is_wrong() {
         + "\n";
     assert!(matches!(
         import_text(&stray),
-        Err(TransferError::BadRecord {
+        Err(ExportError::BadRecord {
             line: 6,
             kind: "timer",
             ..
@@ -359,20 +355,19 @@ fn an_import_refuses_a_store_that_is_not_empty() {
     let text = exported(&s);
     assert!(matches!(
         import(&s, &mut text.as_bytes()),
-        Err(TransferError::TargetNotEmpty("orders"))
+        Err(ExportError::TargetNotEmpty("orders"))
     ));
     let stock_only = MemoryStorage::new();
     crate::conformance::wait(
         stock_only
             .write_stock(&crate::StockChange {
-                cells: vec![crate::CellWrite {
+                cells: vec![crate::CellDelta {
                     warehouse: "ams".into(),
                     sku: "X".into(),
-                    expected: Default::default(),
-                    new: StockLevel {
-                        on_hand: 1,
-                        reserved: 0,
-                    },
+                    on_hand: 1,
+                    reserved: 0,
+                    incoming: 0,
+                    counted: None,
                 }],
                 ..Default::default()
             })
@@ -380,7 +375,7 @@ fn an_import_refuses_a_store_that_is_not_empty() {
     );
     assert!(matches!(
         import(&stock_only, &mut text.as_bytes()),
-        Err(TransferError::TargetNotEmpty("stock cells"))
+        Err(ExportError::TargetNotEmpty("stock cells"))
     ));
 }
 

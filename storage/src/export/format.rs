@@ -1,10 +1,11 @@
-//! The lines of an export file (version 1): how each [`TransferRecord`] is written as one JSON
+//! The lines of an export file (version 1): how each [`ExportRecord`] is written as one JSON
 //! object tagged by `"type"`, and how a line is read back into one, checked, with a typed error
 //! naming the line. The records inside are in the stored schema the header names: this release
 //! writes v2 (`schema::v2`) and reads v1 files too (`schema::v1`, converted as stored v1
 //! records are).
 
-use super::{Counts, OrderTransfer, StoredTransition, TransferError, TransferRecord};
+use super::{Counts, ExportError, ExportRecord, ExportedOrder, StoredTransition};
+use crate::domain::inventory::transfer::Transfer;
 use crate::domain::{OrderId, Timer, TimerKind};
 use crate::schema::{v1, v2};
 use crate::{EventsJson, StorageError};
@@ -54,7 +55,7 @@ pub fn header(
 
 /// Checks the header line: an export of a version this release reads. Returns the stored
 /// schema its records are in (1 when the header does not say: files written before it did).
-pub fn check_header(text: &str) -> Result<u64, TransferError> {
+pub fn check_header(text: &str) -> Result<u64, ExportError> {
     #[derive(Deserialize)]
     struct Peek<'a> {
         #[serde(borrow)]
@@ -63,24 +64,20 @@ pub fn check_header(text: &str) -> Result<u64, TransferError> {
         schema: Option<u64>,
     }
     let h: Peek<'_> = serde_json::from_str(text)
-        .map_err(|e| TransferError::NotAnExport(format!("the first line is not a header: {e}")))?;
+        .map_err(|e| ExportError::NotAnExport(format!("the first line is not a header: {e}")))?;
     if h.format.as_deref() != Some(FORMAT) {
-        return Err(TransferError::NotAnExport(format!(
+        return Err(ExportError::NotAnExport(format!(
             "the header has no \"format\": \"{FORMAT}\""
         )));
     }
     match h.version {
         Some(VERSION) => {}
-        Some(v) => return Err(TransferError::UnsupportedVersion(v)),
-        None => {
-            return Err(TransferError::NotAnExport(
-                "the header has no version".into(),
-            ))
-        }
+        Some(v) => return Err(ExportError::UnsupportedVersion(v)),
+        None => return Err(ExportError::NotAnExport("the header has no version".into())),
     }
     let schema = h.schema.unwrap_or(1);
     if !SCHEMAS_READ.contains(&schema) {
-        return Err(TransferError::NotAnExport(format!(
+        return Err(ExportError::NotAnExport(format!(
             "the records are in stored schema {schema}, this release reads {SCHEMAS_READ:?}"
         )));
     }
@@ -128,6 +125,14 @@ struct BackordersLine<'a> {
     #[serde(borrow)]
     sku: Str<'a>,
     backorders: v2::Backorders,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TransferLine<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Str<'a>,
+    #[serde(borrow)]
+    transfer: v2::Transfer<'a>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -189,10 +194,10 @@ fn tag(kind: &'static str) -> Str<'static> {
 }
 
 /// Appends `record`'s line to `out`.
-pub fn record(out: &mut Vec<u8>, record: &TransferRecord) -> Result<(), StorageError> {
+pub fn record(out: &mut Vec<u8>, record: &ExportRecord) -> Result<(), StorageError> {
     let kind = tag(record.kind());
     match record {
-        TransferRecord::Order(o) => {
+        ExportRecord::Order(o) => {
             let mut transitions = Vec::with_capacity(o.transitions.len());
             for t in &o.transitions {
                 let bytes = t.events.as_bytes();
@@ -214,7 +219,7 @@ pub fn record(out: &mut Vec<u8>, record: &TransferRecord) -> Result<(), StorageE
                 },
             )
         }
-        TransferRecord::Idempotency { key, record } => line(
+        ExportRecord::Idempotency { key, record } => line(
             out,
             &IdempotencyLine {
                 kind,
@@ -222,7 +227,7 @@ pub fn record(out: &mut Vec<u8>, record: &TransferRecord) -> Result<(), StorageE
                 record: record.into(),
             },
         ),
-        TransferRecord::Stock {
+        ExportRecord::Stock {
             warehouse,
             sku,
             level,
@@ -235,7 +240,7 @@ pub fn record(out: &mut Vec<u8>, record: &TransferRecord) -> Result<(), StorageE
                 level: level.into(),
             },
         ),
-        TransferRecord::Backorders { sku, backorders } => line(
+        ExportRecord::Backorders { sku, backorders } => line(
             out,
             &BackordersLine {
                 kind,
@@ -243,14 +248,21 @@ pub fn record(out: &mut Vec<u8>, record: &TransferRecord) -> Result<(), StorageE
                 backorders: backorders.into(),
             },
         ),
-        TransferRecord::Reservation(r) => line(
+        ExportRecord::Transfer(t) => line(
+            out,
+            &TransferLine {
+                kind,
+                transfer: t.into(),
+            },
+        ),
+        ExportRecord::Reservation(r) => line(
             out,
             &ReservationLine {
                 kind,
                 reservation: v2::Reservation::from(r),
             },
         ),
-        TransferRecord::Restock { order_id, step } => line(
+        ExportRecord::Restock { order_id, step } => line(
             out,
             &RestockLine {
                 kind,
@@ -258,14 +270,14 @@ pub fn record(out: &mut Vec<u8>, record: &TransferRecord) -> Result<(), StorageE
                 step: *step,
             },
         ),
-        TransferRecord::Outbox(e) => line(
+        ExportRecord::Outbox(e) => line(
             out,
             &OutboxLine {
                 kind,
                 entry: v2::OutboxEntry::from(e),
             },
         ),
-        TransferRecord::Timer(t) => line(
+        ExportRecord::Timer(t) => line(
             out,
             &TimerLine {
                 kind,
@@ -274,7 +286,7 @@ pub fn record(out: &mut Vec<u8>, record: &TransferRecord) -> Result<(), StorageE
                 due: t.due,
             },
         ),
-        TransferRecord::DeadLetter(d) => {
+        ExportRecord::DeadLetter(d) => {
             let Some(entry) = &d.entry else {
                 return Err(StorageError::Codec(format!(
                     "dead letter {} without its outbox entry",
@@ -312,19 +324,19 @@ pub fn end(out: &mut Vec<u8>, counts: &Counts) -> Result<(), StorageError> {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Line {
-    Record(TransferRecord),
+    Record(ExportRecord),
     End(Counts),
 }
 
 /// Reads line `line_no` (after the header) of a file whose records are in stored schema
 /// `schema` (what [`check_header`] returned).
-pub fn decode(schema: u64, line_no: u64, text: &str) -> Result<Line, TransferError> {
+pub fn decode(schema: u64, line_no: u64, text: &str) -> Result<Line, ExportError> {
     #[derive(Deserialize)]
     struct Peek<'a> {
         #[serde(rename = "type", borrow)]
         kind: Option<Str<'a>>,
     }
-    let bad_line = |reason: String| TransferError::BadLine {
+    let bad_line = |reason: String| ExportError::BadLine {
         line: line_no,
         reason,
     };
@@ -343,17 +355,18 @@ pub fn decode(schema: u64, line_no: u64, text: &str) -> Result<Line, TransferErr
         "backorders" => "backorders",
         "reservation" => "reservation",
         "restock" => "restock",
+        "transfer" => "transfer",
         "outbox" => "outbox",
         "timer" => "timer",
         "dead_letter" => "dead_letter",
         "end" => "end",
         other => {
             return Err(bad_line(format!(
-                "unknown record type {other:?} (known: order, idempotency, stock, backorders, reservation, restock, outbox, timer, dead_letter, end)"
+                "unknown record type {other:?} (known: order, idempotency, stock, backorders, reservation, restock, transfer, outbox, timer, dead_letter, end)"
             )))
         }
     };
-    let bad = |reason: String| TransferError::BadRecord {
+    let bad = |reason: String| ExportError::BadRecord {
         line: line_no,
         kind,
         reason,
@@ -380,14 +393,14 @@ pub fn decode(schema: u64, line_no: u64, text: &str) -> Result<Line, TransferErr
                     Ok(v2::events_back(serde_json::from_str(raw)?)?)
                 })
             };
-            Line::Record(TransferRecord::Order(Box::new(transfer.map_err(bad)?)))
+            Line::Record(ExportRecord::Order(Box::new(transfer.map_err(bad)?)))
         }
         "idempotency" => {
             let l: IdempotencyLine<'_> = serde_json::from_str(text).map_err(json)?;
             if l.key.is_empty() {
                 return Err(bad("an empty key".into()));
             }
-            Line::Record(TransferRecord::Idempotency {
+            Line::Record(ExportRecord::Idempotency {
                 key: l.key.into_owned(),
                 record: l.record.into(),
             })
@@ -402,7 +415,7 @@ pub fn decode(schema: u64, line_no: u64, text: &str) -> Result<Line, TransferErr
             if l.level.on_hand < 0 || l.level.reserved < 0 {
                 return Err(bad("negative stock".into()));
             }
-            Line::Record(TransferRecord::Stock {
+            Line::Record(ExportRecord::Stock {
                 warehouse: l.warehouse.into_owned(),
                 sku: l.sku.into_owned(),
                 level: l.level.into(),
@@ -420,12 +433,12 @@ pub fn decode(schema: u64, line_no: u64, text: &str) -> Result<Line, TransferErr
                     b.waiting, b.cap
                 )));
             }
-            Line::Record(TransferRecord::Backorders {
+            Line::Record(ExportRecord::Backorders {
                 sku: l.sku.into_owned(),
                 backorders: b.into(),
             })
         }
-        "reservation" => Line::Record(TransferRecord::Reservation(if schema == 1 {
+        "reservation" => Line::Record(ExportRecord::Reservation(if schema == 1 {
             let l: ReservationLine<'_, v1::Reservation<'static>> =
                 serde_json::from_str(text).map_err(json)?;
             l.reservation.into()
@@ -436,12 +449,23 @@ pub fn decode(schema: u64, line_no: u64, text: &str) -> Result<Line, TransferErr
         })),
         "restock" => {
             let l: RestockLine<'_> = serde_json::from_str(text).map_err(json)?;
-            Line::Record(TransferRecord::Restock {
+            Line::Record(ExportRecord::Restock {
                 order_id: l.order_id,
                 step: l.step,
             })
         }
-        "outbox" => Line::Record(TransferRecord::Outbox(if schema == 1 {
+        "transfer" => {
+            let l: TransferLine<'_> = serde_json::from_str(text).map_err(json)?;
+            let t: Transfer = l.transfer.into();
+            if t.from == t.to || t.lines.iter().any(|x| x.received > x.quantity) {
+                return Err(bad(format!(
+                    "transfer {}: to itself, or more received than sent",
+                    t.id
+                )));
+            }
+            Line::Record(ExportRecord::Transfer(t))
+        }
+        "outbox" => Line::Record(ExportRecord::Outbox(if schema == 1 {
             let l: OutboxLine<'_, v1::OutboxEntry<'static>> =
                 serde_json::from_str(text).map_err(json)?;
             l.entry.into()
@@ -452,13 +476,13 @@ pub fn decode(schema: u64, line_no: u64, text: &str) -> Result<Line, TransferErr
         })),
         "timer" => {
             let l: TimerLine<'_> = serde_json::from_str(text).map_err(json)?;
-            Line::Record(TransferRecord::Timer(Timer {
+            Line::Record(ExportRecord::Timer(Timer {
                 order_id: l.order_id,
                 kind: l.timer,
                 due: l.due,
             }))
         }
-        "dead_letter" => Line::Record(TransferRecord::DeadLetter(if schema == 1 {
+        "dead_letter" => Line::Record(ExportRecord::DeadLetter(if schema == 1 {
             let l: DeadLetterLine<'_, v1::OutboxEntry<'static>> =
                 serde_json::from_str(text).map_err(json)?;
             v1::DeadLetter {
@@ -504,7 +528,7 @@ fn order(
     order: crate::domain::Order,
     raw_transitions: &[&RawValue],
     events: impl Fn(&str) -> Result<Vec<crate::domain::Event>, BadEvents>,
-) -> Result<OrderTransfer, String> {
+) -> Result<ExportedOrder, String> {
     let mut transitions = Vec::with_capacity(raw_transitions.len());
     let mut next = 1u32;
     for (i, raw) in raw_transitions.iter().enumerate() {
@@ -535,12 +559,12 @@ fn order(
             order.version
         ));
     }
-    Ok(OrderTransfer { order, transitions })
+    Ok(ExportedOrder { order, transitions })
 }
 
 /// A complete file holding `records`, for tests: header (without a creation time), the
 /// records, the closing line.
-pub fn file(source: &str, records: &[TransferRecord]) -> Result<Vec<u8>, StorageError> {
+pub fn file(source: &str, records: &[ExportRecord]) -> Result<Vec<u8>, StorageError> {
     let mut out = Vec::new();
     header(&mut out, source, None)?;
     let mut counts = Counts::default();

@@ -8,13 +8,13 @@ use orderly_domain::inventory::StockLevel;
 use orderly_domain::OrderId;
 use orderly_storage::index::OrderIndex;
 use orderly_storage::{
-    schema, OrderTransfer, Result, Storage, StorageError, StoredTransition, TransferRecord,
+    schema, ExportRecord, ExportedOrder, Result, Storage, StorageError, StoredTransition,
 };
 
 /// Hands every committed record of `s` to `sink`, in key order, one tree scan per kind.
 pub(crate) fn export(
     s: &SledStorage,
-    sink: &mut dyn FnMut(TransferRecord) -> Result<()>,
+    sink: &mut dyn FnMut(ExportRecord) -> Result<()>,
 ) -> Result<()> {
     for kv in s.orders.scan_prefix([keys::ORDER]) {
         let (_, v) = kv.db()?;
@@ -33,7 +33,7 @@ pub(crate) fn export(
                 events: schema::history_json(&v)?,
             });
         }
-        sink(TransferRecord::Order(Box::new(OrderTransfer {
+        sink(ExportRecord::Order(Box::new(ExportedOrder {
             order,
             transitions,
         })))?;
@@ -46,48 +46,51 @@ pub(crate) fn export(
         }
         let key = String::from_utf8(k[1..].to_vec())
             .map_err(|_| StorageError::Codec("an idempotency key is not UTF-8".into()))?;
-        sink(TransferRecord::Idempotency { key, record })?;
+        sink(ExportRecord::Idempotency { key, record })?;
     }
     for kv in s.inventory.scan_prefix([keys::STOCK]) {
         let (k, v) = kv.db()?;
         let (warehouse, sku) = keys::parse_stock(&k)
             .ok_or_else(|| StorageError::Codec("a stock key that does not parse".into()))?;
         let level = schema::decode_stock_level(&v)?;
-        sink(TransferRecord::Stock {
+        sink(ExportRecord::Stock {
             warehouse,
             sku,
             level,
         })?;
     }
     for (sku, backorders) in s.sku_backorders()? {
-        sink(TransferRecord::Backorders { sku, backorders })?;
+        sink(ExportRecord::Backorders { sku, backorders })?;
     }
     for v in s.inventory.scan_prefix([keys::RESERVATION]).values() {
-        sink(TransferRecord::Reservation(schema::decode_reservation(
+        sink(ExportRecord::Reservation(schema::decode_reservation(
             &v.db()?,
         )?))?;
     }
     for k in s.inventory.scan_prefix([keys::RESTOCK]).keys() {
         let (order_id, step) = keys::parse_restock(&k.db()?)
             .ok_or_else(|| StorageError::Codec("a restock key of the wrong length".into()))?;
-        sink(TransferRecord::Restock { order_id, step })?;
+        sink(ExportRecord::Restock { order_id, step })?;
+    }
+    for v in s.inventory.scan_prefix([keys::TRANSFER]).values() {
+        sink(ExportRecord::Transfer(schema::decode_transfer(&v.db()?)?))?;
     }
     for v in s.orders.scan_prefix([keys::OUTBOX]).values() {
         let entry = schema::decode_outbox(&v.db()?)?;
         if s.vouched(entry.effect.order_id, entry.effect.step)? {
-            sink(TransferRecord::Outbox(entry))?;
+            sink(ExportRecord::Outbox(entry))?;
         }
     }
     for kv in s.orders.scan_prefix([keys::TIMER]) {
         let (k, v) = kv.db()?;
         if let Some(t) = keys::parse_timer(&k) {
             if s.timer_committed(&t, &v)? {
-                sink(TransferRecord::Timer(t))?;
+                sink(ExportRecord::Timer(t))?;
             }
         }
     }
     for v in s.orders.scan_prefix([keys::DEAD]).values() {
-        sink(TransferRecord::DeadLetter(schema::decode_dead_letter(
+        sink(ExportRecord::DeadLetter(schema::decode_dead_letter(
             &v.db()?,
         )?))?;
     }
@@ -115,10 +118,10 @@ fn needs_order(s: &SledStorage, id: OrderId) -> Result<u32> {
 }
 
 /// Stores one exported record (the caller is inside the gate).
-pub(crate) fn import(s: &SledStorage, record: &TransferRecord) -> Result<()> {
+pub(crate) fn import(s: &SledStorage, record: &ExportRecord) -> Result<()> {
     match record {
-        TransferRecord::Order(o) => import_order(s, o),
-        TransferRecord::Idempotency { key, record } => {
+        ExportRecord::Order(o) => import_order(s, o),
+        ExportRecord::Idempotency { key, record } => {
             let stored = s
                 .orders
                 .get(keys::idempotency(key))
@@ -140,7 +143,7 @@ pub(crate) fn import(s: &SledStorage, record: &TransferRecord) -> Result<()> {
             }
             Ok(())
         }
-        TransferRecord::Stock {
+        ExportRecord::Stock {
             warehouse,
             sku,
             level,
@@ -157,7 +160,7 @@ pub(crate) fn import(s: &SledStorage, record: &TransferRecord) -> Result<()> {
             }
             Ok(())
         }
-        TransferRecord::Backorders { sku, backorders } => {
+        ExportRecord::Backorders { sku, backorders } => {
             let key = keys::sku(sku);
             let stored = s
                 .inventory
@@ -178,7 +181,7 @@ pub(crate) fn import(s: &SledStorage, record: &TransferRecord) -> Result<()> {
             }
             Ok(())
         }
-        TransferRecord::Reservation(r) => {
+        ExportRecord::Reservation(r) => {
             let stored = s.reservation(r.order_id)?;
             if !same(
                 &format!("the reservation of order {}", r.order_id),
@@ -193,10 +196,33 @@ pub(crate) fn import(s: &SledStorage, record: &TransferRecord) -> Result<()> {
             }
             Ok(())
         }
-        TransferRecord::Restock { order_id, step } => {
+        ExportRecord::Restock { order_id, step } => {
             s.put(TreeId::Inventory, keys::restock(*order_id, *step), &[])
         }
-        TransferRecord::Outbox(e) => {
+        ExportRecord::Transfer(t) => {
+            if let Some(other) = s.transfer_by_key(&t.key)? {
+                if other.id != t.id {
+                    return Err(StorageError::Conflict(format!(
+                        "transfer key {:?} belongs to transfer {}",
+                        t.key, other.id
+                    )));
+                }
+            }
+            if !same(&format!("transfer {}", t.id), s.transfer(t.id)?, t)? {
+                s.put(
+                    TreeId::Inventory,
+                    keys::transfer_key(&t.key),
+                    t.id.as_bytes(),
+                )?;
+                s.put(
+                    TreeId::Inventory,
+                    keys::transfer(t.id),
+                    schema::encode_transfer(t)?,
+                )?;
+            }
+            Ok(())
+        }
+        ExportRecord::Outbox(e) => {
             let stored = s.outbox_entry(e)?;
             if !same(&format!("outbox entry {}", e.message_id()), stored, e)? {
                 if needs_order(s, e.effect.order_id)? < e.effect.step {
@@ -209,7 +235,7 @@ pub(crate) fn import(s: &SledStorage, record: &TransferRecord) -> Result<()> {
             }
             Ok(())
         }
-        TransferRecord::Timer(t) => {
+        ExportRecord::Timer(t) => {
             // The timer counts from the order's version now (see `timer_committed`).
             let version = needs_order(s, t.order_id)?;
             s.put(
@@ -218,7 +244,7 @@ pub(crate) fn import(s: &SledStorage, record: &TransferRecord) -> Result<()> {
                 version.to_be_bytes().to_vec(),
             )
         }
-        TransferRecord::DeadLetter(d) => {
+        ExportRecord::DeadLetter(d) => {
             let Some(entry) = &d.entry else {
                 return Err(StorageError::Codec(format!(
                     "dead letter {} without its outbox entry",
@@ -242,7 +268,7 @@ pub(crate) fn import(s: &SledStorage, record: &TransferRecord) -> Result<()> {
 
 /// An order as a transition writes one: its history and index entries first, the snapshot (the
 /// commit point) last.
-fn import_order(s: &SledStorage, o: &OrderTransfer) -> Result<()> {
+fn import_order(s: &SledStorage, o: &ExportedOrder) -> Result<()> {
     let order = &o.order;
     let id = order.id;
     if let Some(stored) = s.load_order(id)? {
@@ -257,7 +283,7 @@ fn import_order(s: &SledStorage, o: &OrderTransfer) -> Result<()> {
                 })
             })
             .collect::<Result<_>>()?;
-        let stored = OrderTransfer {
+        let stored = ExportedOrder {
             order: stored,
             transitions: history,
         };

@@ -9,7 +9,7 @@
 use crate::lanes;
 use crate::rows::{self, IndexRows, OrderColumns, OutboxRow, TimerKey};
 use crate::{error, get, PostgresStorage};
-use orderly_storage::transfer::{OrderTransfer, StoredTransition, TransferRecord};
+use orderly_storage::export::{ExportRecord, ExportedOrder, StoredTransition};
 use orderly_storage::{schema, EventsJson, Result, StorageError};
 use uuid::Uuid;
 
@@ -18,7 +18,7 @@ const PAGE: i64 = 500;
 impl PostgresStorage {
     pub(crate) fn export_all(
         &self,
-        sink: &mut dyn FnMut(TransferRecord) -> Result<()>,
+        sink: &mut dyn FnMut(ExportRecord) -> Result<()>,
     ) -> Result<()> {
         self.export_orders(sink)?;
         self.export_idempotency(sink)?;
@@ -28,10 +28,10 @@ impl PostgresStorage {
         Ok(())
     }
 
-    fn export_orders(&self, sink: &mut dyn FnMut(TransferRecord) -> Result<()>) -> Result<()> {
+    fn export_orders(&self, sink: &mut dyn FnMut(ExportRecord) -> Result<()>) -> Result<()> {
         let mut after = Uuid::nil();
         loop {
-            let page: Vec<OrderTransfer> = self.block(move |s| async move {
+            let page: Vec<ExportedOrder> = self.block(move |s| async move {
                 let c = get(&s).await?;
                 let orders = c
                     .query(
@@ -62,7 +62,7 @@ impl PostgresStorage {
                         .into_iter()
                         .map(|(step, events)| StoredTransition { step, events })
                         .collect();
-                    out.push(OrderTransfer { order, transitions });
+                    out.push(ExportedOrder { order, transitions });
                 }
                 Ok(out)
             })?;
@@ -72,7 +72,7 @@ impl PostgresStorage {
             after = last.order.id;
             let full = page.len() as i64 == PAGE;
             for o in page {
-                sink(TransferRecord::Order(Box::new(o)))?;
+                sink(ExportRecord::Order(Box::new(o)))?;
             }
             if !full {
                 return Ok(());
@@ -80,7 +80,7 @@ impl PostgresStorage {
         }
     }
 
-    fn export_idempotency(&self, sink: &mut dyn FnMut(TransferRecord) -> Result<()>) -> Result<()> {
+    fn export_idempotency(&self, sink: &mut dyn FnMut(ExportRecord) -> Result<()>) -> Result<()> {
         let mut after = String::new();
         loop {
             let from = after.clone();
@@ -103,7 +103,7 @@ impl PostgresStorage {
                 after.clone_from(&key);
                 // As everywhere: a record counts only with its order.
                 if let Some(record) = record {
-                    sink(TransferRecord::Idempotency { key, record })?;
+                    sink(ExportRecord::Idempotency { key, record })?;
                 }
             }
             if !full {
@@ -112,9 +112,9 @@ impl PostgresStorage {
         }
     }
 
-    /// Stock, skus' backorder records, reservations, restock markers, outbox, timers and dead
-    /// letters, in that order.
-    fn export_small(&self) -> Result<Vec<TransferRecord>> {
+    /// Stock, skus' backorder records, reservations, restock markers, transfers, outbox, timers
+    /// and dead letters, in that order.
+    fn export_small(&self) -> Result<Vec<ExportRecord>> {
         let settled = self.settled();
         self.block(move |s| async move {
             settled.await;
@@ -122,19 +122,20 @@ impl PostgresStorage {
             let mut out = Vec::new();
             for r in c
                 .query(
-                    "SELECT warehouse, sku, on_hand, reserved FROM stock \
+                    "SELECT warehouse, sku, on_hand, reserved, incoming FROM stock \
                      ORDER BY warehouse COLLATE \"C\", sku COLLATE \"C\"",
                     &[],
                 )
                 .await
                 .map_err(error::db)?
             {
-                out.push(TransferRecord::Stock {
+                out.push(ExportRecord::Stock {
                     warehouse: r.get(0),
                     sku: r.get(1),
                     level: orderly_domain::inventory::StockLevel {
                         on_hand: r.get(2),
                         reserved: r.get(3),
+                        incoming: r.get(4),
                     },
                 });
             }
@@ -144,7 +145,7 @@ impl PostgresStorage {
                 .map_err(error::db)?
             {
                 let (sku, backorders) = crate::sku_backorders_of(&r);
-                out.push(TransferRecord::Backorders { sku, backorders });
+                out.push(ExportRecord::Backorders { sku, backorders });
             }
             for r in c
                 .query(
@@ -154,7 +155,7 @@ impl PostgresStorage {
                 .await
                 .map_err(error::db)?
             {
-                out.push(TransferRecord::Reservation(schema::decode_reservation(
+                out.push(ExportRecord::Reservation(schema::decode_reservation(
                     r.get::<_, &[u8]>(0),
                 )?));
             }
@@ -166,10 +167,19 @@ impl PostgresStorage {
                 .await
                 .map_err(error::db)?
             {
-                out.push(TransferRecord::Restock {
+                out.push(ExportRecord::Restock {
                     order_id: r.get(0),
                     step: r.get::<_, i32>(1) as u32,
                 });
+            }
+            for r in c
+                .query("SELECT body FROM transfers ORDER BY id", &[])
+                .await
+                .map_err(error::db)?
+            {
+                out.push(ExportRecord::Transfer(schema::decode_transfer(
+                    r.get::<_, &[u8]>(0),
+                )?));
             }
             for r in c
                 .query(
@@ -179,7 +189,7 @@ impl PostgresStorage {
                 .await
                 .map_err(error::db)?
             {
-                out.push(TransferRecord::Outbox(schema::decode_outbox(
+                out.push(ExportRecord::Outbox(schema::decode_outbox(
                     r.get::<_, &[u8]>(0),
                 )?));
             }
@@ -191,7 +201,7 @@ impl PostgresStorage {
                 .await
                 .map_err(error::db)?
             {
-                out.push(TransferRecord::Timer(crate::timer_of(&r)?));
+                out.push(ExportRecord::Timer(crate::timer_of(&r)?));
             }
             for r in c
                 .query(
@@ -201,7 +211,7 @@ impl PostgresStorage {
                 .await
                 .map_err(error::db)?
             {
-                out.push(TransferRecord::DeadLetter(schema::decode_dead_letter(
+                out.push(ExportRecord::DeadLetter(schema::decode_dead_letter(
                     r.get::<_, &[u8]>(0),
                 )?));
             }
@@ -209,7 +219,7 @@ impl PostgresStorage {
         })
     }
 
-    pub(crate) fn import_one(&self, record: &TransferRecord) -> Result<()> {
+    pub(crate) fn import_one(&self, record: &ExportRecord) -> Result<()> {
         let record = record.clone();
         self.block(move |s| async move {
             let mut c = get(&s).await?;
@@ -224,15 +234,15 @@ impl PostgresStorage {
     /// the one named (with its index) and those before it stay.
     pub(crate) fn import_together(
         &self,
-        records: &[TransferRecord],
+        records: &[ExportRecord],
     ) -> std::result::Result<(), (usize, StorageError)> {
         let owned = records.to_vec();
         let together = self.block(move |s| async move {
             let mut c = get(&s).await?;
             let tx = c.transaction().await.map_err(error::db)?;
-            let (orders, others): (Vec<&TransferRecord>, Vec<&TransferRecord>) = owned
+            let (orders, others): (Vec<&ExportRecord>, Vec<&ExportRecord>) = owned
                 .iter()
-                .partition(|r| matches!(r, TransferRecord::Order(_)));
+                .partition(|r| matches!(r, ExportRecord::Order(_)));
             futures::future::try_join_all(orders.into_iter().map(|r| import_in(&tx, r))).await?;
             futures::future::try_join_all(others.into_iter().map(|r| import_in(&tx, r))).await?;
             tx.commit().await.map_err(error::db)
@@ -255,10 +265,10 @@ async fn prepared(tx: &Tx<'_>, sql: &str) -> Result<tokio_postgres::Statement> {
 }
 
 /// Stores one record inside `tx` (see [`orderly_storage::Storage::import`]).
-async fn import_in(tx: &Tx<'_>, record: &TransferRecord) -> Result<()> {
+async fn import_in(tx: &Tx<'_>, record: &ExportRecord) -> Result<()> {
     match record {
-        TransferRecord::Order(o) => import_order(tx, o).await?,
-        TransferRecord::Idempotency { key, record } => {
+        ExportRecord::Order(o) => import_order(tx, o).await?,
+        ExportRecord::Idempotency { key, record } => {
             let bytes = schema::encode_idempotency(record)?;
             let stored = tx
                 .query_opt(
@@ -287,7 +297,7 @@ async fn import_in(tx: &Tx<'_>, record: &TransferRecord) -> Result<()> {
                 }
             }
         }
-        TransferRecord::Stock {
+        ExportRecord::Stock {
             warehouse,
             sku,
             level,
@@ -296,28 +306,40 @@ async fn import_in(tx: &Tx<'_>, record: &TransferRecord) -> Result<()> {
                 .query_opt(
                     &prepared(
                         tx,
-                        "SELECT on_hand, reserved FROM stock WHERE warehouse = $1 AND sku = $2",
+                        "SELECT on_hand, reserved, incoming FROM stock \
+                         WHERE warehouse = $1 AND sku = $2",
                     )
                     .await?,
                     &[warehouse, sku],
                 )
                 .await
                 .map_err(error::db)?
-                .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1)));
+                .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1), r.get::<_, i64>(2)));
             match stored {
-                Some(s) if s == (level.on_hand, level.reserved) => {}
+                Some(s) if s == (level.on_hand, level.reserved, level.incoming) => {}
                 Some(_) => return Err(conflict(format!("stock of {sku} at {warehouse}"))),
                 None => {
                     tx.execute(
-&prepared(tx, "INSERT INTO stock (warehouse, sku, on_hand, reserved) VALUES ($1, $2, $3, $4)").await?,
-                        &[warehouse, sku, &level.on_hand, &level.reserved],
+                        &prepared(
+                            tx,
+                            "INSERT INTO stock (warehouse, sku, on_hand, reserved, incoming) \
+                             VALUES ($1, $2, $3, $4, $5)",
+                        )
+                        .await?,
+                        &[
+                            warehouse,
+                            sku,
+                            &level.on_hand,
+                            &level.reserved,
+                            &level.incoming,
+                        ],
                     )
                     .await
                     .map_err(error::db)?;
                 }
             }
         }
-        TransferRecord::Backorders { sku, backorders } => {
+        ExportRecord::Backorders { sku, backorders } => {
             let stored = tx
                 .query_opt(
                     &prepared(
@@ -353,7 +375,7 @@ async fn import_in(tx: &Tx<'_>, record: &TransferRecord) -> Result<()> {
                 }
             }
         }
-        TransferRecord::Reservation(r) => {
+        ExportRecord::Reservation(r) => {
             let stored = tx
                 .query_opt(
                     &prepared(
@@ -386,7 +408,7 @@ async fn import_in(tx: &Tx<'_>, record: &TransferRecord) -> Result<()> {
                 }
             }
         }
-        TransferRecord::Restock { order_id, step } => {
+        ExportRecord::Restock { order_id, step } => {
             tx.execute(
                 &prepared(
                     tx,
@@ -398,7 +420,37 @@ async fn import_in(tx: &Tx<'_>, record: &TransferRecord) -> Result<()> {
             .await
             .map_err(error::db)?;
         }
-        TransferRecord::Outbox(entry) => {
+        ExportRecord::Transfer(t) => {
+            let body = schema::encode_transfer(t)?;
+            let stored = tx
+                .query_opt(
+                    &prepared(
+                        tx,
+                        "SELECT id, body FROM transfers WHERE id = $1 OR key = $2",
+                    )
+                    .await?,
+                    &[&t.id, &t.key],
+                )
+                .await
+                .map_err(error::db)?;
+            match stored {
+                Some(r) if r.get::<_, uuid::Uuid>(0) == t.id && r.get::<_, &[u8]>(1) == body => {}
+                Some(_) => return Err(conflict(format!("transfer {} (key {:?})", t.id, t.key))),
+                None => {
+                    tx.execute(
+                        &prepared(
+                            tx,
+                            "INSERT INTO transfers (id, key, version, body) VALUES ($1, $2, $3, $4)",
+                        )
+                        .await?,
+                        &[&t.id, &t.key, &(t.version as i32), &body],
+                    )
+                    .await
+                    .map_err(error::db)?;
+                }
+            }
+        }
+        ExportRecord::Outbox(entry) => {
             let row = OutboxRow::of(entry)?;
             let stored = tx
                 .query_opt(
@@ -428,7 +480,7 @@ async fn import_in(tx: &Tx<'_>, record: &TransferRecord) -> Result<()> {
                 }
             }
         }
-        TransferRecord::Timer(t) => {
+        ExportRecord::Timer(t) => {
             need_order(tx, t.order_id).await?;
             let k = TimerKey::of(t);
             tx.execute(
@@ -443,7 +495,7 @@ async fn import_in(tx: &Tx<'_>, record: &TransferRecord) -> Result<()> {
             .await
             .map_err(error::db)?;
         }
-        TransferRecord::DeadLetter(letter) => {
+        ExportRecord::DeadLetter(letter) => {
             let entry = letter.entry.clone().ok_or_else(|| {
                 StorageError::Codec(format!(
                     "dead letter {} without its outbox entry",
@@ -497,7 +549,7 @@ async fn need_order(tx: &Tx<'_>, id: Uuid) -> Result<()> {
     }
 }
 
-async fn import_order(tx: &Tx<'_>, o: &OrderTransfer) -> Result<()> {
+async fn import_order(tx: &Tx<'_>, o: &ExportedOrder) -> Result<()> {
     let id = o.order.id;
     let snapshot = schema::encode_order(&o.order)?;
     if let Some(row) = tx
