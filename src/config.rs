@@ -133,6 +133,9 @@ pub struct EngineSection {
     pub effect_wait_ms: u64,
     pub send_timeout_ms: u64,
     pub timer_tick_ms: u64,
+    /// With several nodes (PostgreSQL): how often each node's stock alerts look at every
+    /// reorder point and subscription again, so an alert a dead node owed is sent.
+    pub alerts_reconcile_secs: u64,
 }
 
 impl Default for EngineSection {
@@ -147,6 +150,7 @@ impl Default for EngineSection {
             effect_wait_ms: d.effect_wait.as_millis() as u64,
             send_timeout_ms: d.send_timeout.as_millis() as u64,
             timer_tick_ms: d.timer_tick.as_millis() as u64,
+            alerts_reconcile_secs: d.alerts_reconcile_interval.as_secs(),
         }
     }
 }
@@ -293,6 +297,9 @@ impl Config {
                     .into(),
             );
         }
+        if e.alerts_reconcile_secs == 0 {
+            return Err("engine.alerts_reconcile_secs: must be at least 1".into());
+        }
         self.validate_warehouses()?;
         let warehouse_keys: Vec<String> = self
             .auth
@@ -422,6 +429,7 @@ impl Config {
             send_timeout: Duration::from_millis(e.send_timeout_ms),
             timer_tick: Duration::from_millis(e.timer_tick_ms),
             takeover_interval: EngineConfig::default().takeover_interval,
+            alerts_reconcile_interval: Duration::from_secs(e.alerts_reconcile_secs),
             carriers: self.carriers.clone(),
             holidays: self.holidays.clone(),
             notifications: self.notifications.clone(),

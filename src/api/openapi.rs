@@ -175,6 +175,8 @@ impl Modify for EdgeProblems {
         super::carrier::event, super::carrier::track,
         super::inventory::set, super::inventory::get, super::inventory::warehouses, super::inventory::availability,
         super::inventory::set_backorders, super::inventory::get_backorders,
+        super::inventory::set_reorder_point, super::inventory::remove_reorder_point, super::inventory::get_reorder_point,
+        super::inventory::subscribe,
         super::ops::healthz, super::ops::readyz, super::ops::metrics, super::ops::dead_letters, super::ops::retry_dead_letter,
         super::ops::backup,
     ),

@@ -14,11 +14,13 @@
 //! 2. one line per record, tagged by `"type"`: `order` (the snapshot and its history, one array
 //!    of events per stored transition), `idempotency`, `stock`, `backorders` (a sku's backorder
 //!    record), `reservation`, `restock`, `outbox` (with its retry state), `timer`,
-//!    `dead_letter` (with its outbox entry), in the order [`Storage::export`] hands them out
-//!    (orders first);
+//!    `dead_letter` (with its outbox entry), `stock_alert` (a stock cell's reorder point and
+//!    low-stock state), `subscription` (a back-in-stock subscription), in the order
+//!    [`Storage::export`] hands them out (orders first);
 //! 3. a closing line `{"type":"end","counts":{…}}` with the number of records of each type, so
-//!    a truncated file is told from a complete one (`backorders` only when there are some, so a
-//!    store without backorders exports what the release before did).
+//!    a truncated file is told from a complete one (`backorders`, `stock_alert` and
+//!    `subscription` only when there are some, so a store without them exports what the
+//!    release before did).
 //!
 //! Snapshots, events, outbox entries, idempotency records, dead letters, stock levels,
 //! backorder records and reservations are in the stored shapes of the schema the header names (this release writes
@@ -33,6 +35,7 @@
 pub mod format;
 
 use crate::domain::inventory::{Backorders, Reservation, StockLevel};
+use crate::domain::stock_alerts::{CellAlert, Subscription};
 use crate::domain::{Order, OrderId, Timer};
 use crate::{DeadLetter, EventsJson, IdempotencyRecord, OutboxEntry, Storage, StorageError};
 use serde::{Deserialize, Serialize};
@@ -68,6 +71,14 @@ pub enum TransferRecord {
     Timer(Timer),
     /// A notification that ran out of attempts, with its outbox entry (`entry` is `Some`).
     DeadLetter(DeadLetter),
+    /// A stock cell's alert record (reorder point, low-stock state).
+    CellAlert {
+        warehouse: String,
+        sku: String,
+        alert: CellAlert,
+    },
+    /// A back-in-stock subscription waiting to be told.
+    Subscription(Subscription),
 }
 
 impl TransferRecord {
@@ -83,6 +94,8 @@ impl TransferRecord {
             TransferRecord::Outbox(_) => "outbox",
             TransferRecord::Timer(_) => "timer",
             TransferRecord::DeadLetter(_) => "dead_letter",
+            TransferRecord::CellAlert { .. } => "stock_alert",
+            TransferRecord::Subscription(_) => "subscription",
         }
     }
 
@@ -91,7 +104,7 @@ impl TransferRecord {
     pub fn needs_order(&self) -> Option<OrderId> {
         match self {
             TransferRecord::Idempotency { record, .. } => Some(record.order_id),
-            TransferRecord::Outbox(e) => Some(e.effect.order_id),
+            TransferRecord::Outbox(e) => e.order_id(),
             TransferRecord::Timer(t) => Some(t.order_id),
             _ => None,
         }
@@ -130,6 +143,10 @@ pub struct Counts {
     pub outbox: u64,
     pub timer: u64,
     pub dead_letter: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub stock_alert: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub subscription: u64,
 }
 
 impl Counts {
@@ -145,6 +162,8 @@ impl Counts {
             TransferRecord::Outbox(_) => &mut self.outbox,
             TransferRecord::Timer(_) => &mut self.timer,
             TransferRecord::DeadLetter(_) => &mut self.dead_letter,
+            TransferRecord::CellAlert { .. } => &mut self.stock_alert,
+            TransferRecord::Subscription(_) => &mut self.subscription,
         };
         *n += 1;
     }
@@ -159,6 +178,8 @@ impl Counts {
             + self.outbox
             + self.timer
             + self.dead_letter
+            + self.stock_alert
+            + self.subscription
     }
 }
 
@@ -170,7 +191,7 @@ impl fmt::Display for Counts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} orders, {} idempotency records, {} stock cells, {} sku backorder records, {} reservations, {} restock markers, {} outbox entries, {} timers, {} dead letters",
+            "{} orders, {} idempotency records, {} stock cells, {} sku backorder records, {} reservations, {} restock markers, {} outbox entries, {} timers, {} dead letters, {} stock alert records, {} subscriptions",
             self.order,
             self.idempotency,
             self.stock,
@@ -179,7 +200,9 @@ impl fmt::Display for Counts {
             self.restock,
             self.outbox,
             self.timer,
-            self.dead_letter
+            self.dead_letter,
+            self.stock_alert,
+            self.subscription
         )
     }
 }
@@ -364,6 +387,12 @@ pub fn ensure_empty(store: &dyn Storage) -> Result<(), TransferError> {
     }
     if !store.dead_letters(1)?.is_empty() {
         return Err(TransferError::TargetNotEmpty("dead letters"));
+    }
+    if !store.cell_alerts()?.is_empty() {
+        return Err(TransferError::TargetNotEmpty("stock alert records"));
+    }
+    if !store.subscribed_skus(None)?.is_empty() {
+        return Err(TransferError::TargetNotEmpty("subscriptions"));
     }
     Ok(())
 }
