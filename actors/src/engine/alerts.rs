@@ -30,7 +30,7 @@ use crate::clock::Clock;
 use crate::domain::inventory::StockLevel;
 use crate::domain::stock_alerts::{
     self, due_subscriptions, low_stock_notice, watch, Audience, CellAlert, StockNotice,
-    Subscribed, Subscription, MAX_SUBSCRIPTIONS_PER_SKU,
+    Subscribed, Subscription,
 };
 use actix::prelude::*;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
@@ -80,12 +80,6 @@ pub(crate) enum Msg {
 pub struct StockWatch(UnboundedSender<Msg>);
 
 impl StockWatch {
-    /// A watch whose messages nobody reads (tests of the inventory alone).
-    #[cfg(test)]
-    pub(crate) fn none() -> StockWatch {
-        StockWatch(futures::channel::mpsc::unbounded().0)
-    }
-
     pub(crate) fn sender(&self) -> &UnboundedSender<Msg> {
         &self.0
     }
@@ -144,6 +138,8 @@ pub(crate) struct Alerts {
     /// Channels of messages to customers (back in stock), and to operations (low stock).
     pub customer_channels: Vec<String>,
     pub operations_channels: Vec<String>,
+    /// Most subscriptions waiting for one sku.
+    pub max_subscriptions: usize,
 }
 
 /// A new line to the alerts loop: the inventory's watch and the receiving end.
@@ -178,7 +174,7 @@ pub(crate) async fn run(
             continue;
         };
         let mut batch = vec![first];
-        while let Ok(Some(m)) = inbox.try_next() {
+        while let Ok(m) = inbox.try_recv() {
             batch.push(m);
         }
         let mut cells = BTreeSet::new();
@@ -477,13 +473,18 @@ impl Alerts {
                 contact: contact.clone(),
                 subscribed_at: self.clock.now(),
             };
-            let new = match stock_alerts::subscribe(existing.as_ref(), waiting, new)? {
+            let new = match stock_alerts::subscribe(
+                existing.as_ref(),
+                waiting,
+                self.max_subscriptions,
+                new,
+            )? {
                 Subscribed::Existing(s) => return Ok((s, false)),
                 Subscribed::New(s) => s,
             };
-            let stored = new.clone();
+            let (stored, max) = (new.clone(), self.max_subscriptions);
             let added = self
-                .read(move |s| s.add_subscription(&stored, MAX_SUBSCRIPTIONS_PER_SKU))
+                .read(move |s| s.add_subscription(&stored, max))
                 .await;
             match added {
                 Ok(commit) => {
@@ -545,7 +546,7 @@ impl Engine {
     /// Subscribes a contact (an e-mail address or a phone number, normalised) to be told once
     /// when `sku` can be bought again; answers once durable, with whether the subscription is
     /// new (a repeat answers the one there is). Refused beyond
-    /// `MAX_SUBSCRIPTIONS_PER_SKU` per sku. A sku available now is told at once.
+    /// `stock_alerts.max_subscriptions_per_sku` per sku. A sku available now is told at once.
     pub async fn subscribe(
         &self,
         sku: String,

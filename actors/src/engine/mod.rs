@@ -73,10 +73,8 @@ pub struct EngineConfig {
     /// How often to look for work (outbox entries) left by nodes that stopped, when storage is
     /// shared with other nodes.
     pub takeover_interval: Duration,
-    /// How often the stock alerts look at every reorder point and subscription again when
-    /// storage is shared with other nodes (one that died between a stock write and its alert
-    /// is repaired by the others); alone, they do so at start only.
-    pub alerts_reconcile_interval: Duration,
+    /// Stock alerts: the bound on subscriptions per sku, and how often to reconcile.
+    pub stock_alerts: StockAlertsConfig,
     pub carriers: Vec<CarrierSpec>,
     pub holidays: Vec<NaiveDate>,
     pub notifications: NotifierConfig,
@@ -85,6 +83,26 @@ pub struct EngineConfig {
     pub warehouses: Vec<Warehouse>,
     /// `[allocation]`: how an order's lines are allocated to warehouses.
     pub allocation: AllocationPolicy,
+}
+
+/// `[stock_alerts]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StockAlertsConfig {
+    /// Most back-in-stock subscriptions waiting for one sku.
+    pub max_subscriptions_per_sku: usize,
+    /// How often the stock alerts look at every reorder point and subscription again when
+    /// storage is shared with other nodes (one that died between a stock write and its alert
+    /// is repaired by the others); alone, they do so at start only.
+    pub reconcile_interval: Duration,
+}
+
+impl Default for StockAlertsConfig {
+    fn default() -> Self {
+        StockAlertsConfig {
+            max_subscriptions_per_sku: crate::domain::stock_alerts::MAX_SUBSCRIPTIONS_PER_SKU,
+            reconcile_interval: Duration::from_secs(60),
+        }
+    }
 }
 
 impl Default for EngineConfig {
@@ -99,7 +117,7 @@ impl Default for EngineConfig {
             send_timeout: Duration::from_secs(5),
             timer_tick: Duration::from_millis(500),
             takeover_interval: Duration::from_secs(1),
-            alerts_reconcile_interval: Duration::from_secs(60),
+            stock_alerts: StockAlertsConfig::default(),
             carriers: Vec::new(),
             holidays: Vec::new(),
             notifications: NotifierConfig::default(),
@@ -267,10 +285,11 @@ impl Engine {
             clock: clock.clone(),
             customer_channels: config.notifications.channels(),
             operations_channels: config.notifications.operations_channels(),
+            max_subscriptions: config.stock_alerts.max_subscriptions_per_sku,
         };
         let reconcile_every = store
             .has_other_writers()
-            .then_some(config.alerts_reconcile_interval);
+            .then_some(config.stock_alerts.reconcile_interval);
         let ctx = Arc::new(OrderContext {
             store,
             clock,

@@ -17,7 +17,7 @@
 //! zero; as soon as they are positive it is due: one message, and the subscription ends
 //! ([`due_subscriptions`]). A subscription made while the sku is available is therefore due at
 //! once (the sku is in stock now). Subscribing again while subscribed is the same subscription;
-//! at most [`MAX_SUBSCRIPTIONS_PER_SKU`] wait per sku ([`subscribe`]).
+//! a bound per sku ([`MAX_SUBSCRIPTIONS_PER_SKU`] unless configured) is kept ([`subscribe`]).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -26,7 +26,7 @@ use uuid::Uuid;
 /// The highest reorder point a cell may have.
 pub const MAX_REORDER_POINT: i64 = 1_000_000_000;
 
-/// Most subscriptions waiting for one sku at once.
+/// Most subscriptions waiting for one sku at once, unless the shop configures another bound.
 pub const MAX_SUBSCRIPTIONS_PER_SKU: usize = 10_000;
 
 /// Longest contact accepted (the longest e-mail address SMTP allows, RFC 5321).
@@ -136,11 +136,12 @@ pub enum Subscribed {
 
 /// Subscribes `new.contact` to `new.sku`, given the subscription the contact has for the sku
 /// already (if any) and how many wait for the sku: a repeat is the existing subscription;
-/// beyond [`MAX_SUBSCRIPTIONS_PER_SKU`] it is refused. The contact must be one [`contact`]
-/// accepts as it is (normalised).
+/// with `max` waiting already it is refused. The contact must be one [`contact`] accepts as it
+/// is (normalised).
 pub fn subscribe(
     existing: Option<&Subscription>,
     waiting: usize,
+    max: usize,
     new: Subscription,
 ) -> Result<Subscribed, AlertError> {
     if let Some(s) = existing {
@@ -152,11 +153,8 @@ pub fn subscribe(
             "must be given as normalised by contact()",
         ));
     }
-    if waiting >= MAX_SUBSCRIPTIONS_PER_SKU {
-        return Err(AlertError::Full {
-            sku: new.sku,
-            max: MAX_SUBSCRIPTIONS_PER_SKU,
-        });
+    if waiting >= max {
+        return Err(AlertError::Full { sku: new.sku, max });
     }
     Ok(Subscribed::New(new))
 }

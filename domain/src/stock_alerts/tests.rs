@@ -181,11 +181,11 @@ fn subscribing_again_is_the_same_subscription() {
     let first = sub(1, "MUG", "a@example.com");
     let again = sub(2, "MUG", "a@example.com");
     assert_eq!(
-        subscribe(Some(&first), 1, again).unwrap(),
+        subscribe(Some(&first), 1, 10, again).unwrap(),
         Subscribed::Existing(first.clone())
     );
     assert_eq!(
-        subscribe(None, 0, first.clone()).unwrap(),
+        subscribe(None, 0, 10, first.clone()).unwrap(),
         Subscribed::New(first)
     );
 }
@@ -193,22 +193,30 @@ fn subscribing_again_is_the_same_subscription() {
 #[test]
 fn subscriptions_are_bounded_per_sku() {
     let s = sub(1, "MUG", "a@example.com");
-    assert!(subscribe(None, MAX_SUBSCRIPTIONS_PER_SKU - 1, s.clone()).is_ok());
-    let e = subscribe(None, MAX_SUBSCRIPTIONS_PER_SKU, s.clone()).unwrap_err();
+    let max = MAX_SUBSCRIPTIONS_PER_SKU;
+    assert!(subscribe(None, max - 1, max, s.clone()).is_ok());
+    let e = subscribe(None, max, max, s.clone()).unwrap_err();
     assert_eq!(
         e,
         AlertError::Full {
             sku: "MUG".into(),
-            max: MAX_SUBSCRIPTIONS_PER_SKU
+            max
+        }
+    );
+    assert_eq!(
+        subscribe(None, 3, 3, s.clone()).unwrap_err(),
+        AlertError::Full {
+            sku: "MUG".into(),
+            max: 3
         }
     );
     // A repeat is answered even when full: it takes no room.
-    assert!(subscribe(Some(&s), MAX_SUBSCRIPTIONS_PER_SKU, s.clone()).is_ok());
+    assert!(subscribe(Some(&s), max, max, s.clone()).is_ok());
 }
 
 #[test]
 fn a_subscription_must_carry_a_normalised_contact() {
-    let e = subscribe(None, 0, sub(1, "MUG", "A@Example.com")).unwrap_err();
+    let e = subscribe(None, 0, 10, sub(1, "MUG", "A@Example.com")).unwrap_err();
     assert!(matches!(e, AlertError::Invalid { ref field, .. } if field == "contact"));
 }
 
