@@ -283,3 +283,99 @@ fn notice_id(e: &OutboxEntry) -> Result<String> {
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orderly_domain::stock_alerts::{NoticeKind, StockNotice};
+    use orderly_storage::conformance::t0;
+    use orderly_storage::Storage;
+    use std::path::Path;
+    use std::time::Duration;
+
+    fn open(dir: &Path) -> SledStorage {
+        SledStorage::open_patiently(dir, 8 << 20, Duration::from_secs(10)).unwrap()
+    }
+
+    fn notice(subject: u128) -> OutboxEntry {
+        OutboxEntry::notice(
+            StockNotice {
+                subject: uuid::Uuid::from_u128(subject),
+                seq: 1,
+                kind: NoticeKind::BackInStock {
+                    sku: "MUG".into(),
+                    contact: "a@example.com".into(),
+                    available: 2,
+                },
+            },
+            "log".into(),
+        )
+    }
+
+    /// A crash after the journal record (the commit point) and before (or during) applying it:
+    /// the write is finished at open, and an outbox entry already there keeps its retry state.
+    #[test]
+    fn an_interrupted_alerts_write_is_finished_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = Subscription {
+            id: uuid::Uuid::from_u128(1),
+            sku: "MUG".into(),
+            contact: "a@example.com".into(),
+            subscribed_at: t0(),
+        };
+        let cell = CellAlert {
+            id: uuid::Uuid::from_u128(9),
+            point: Some(3),
+            low: true,
+            sent: 1,
+        };
+        let told = notice(1);
+        let mut retried = notice(2);
+        {
+            let store = open(dir.path());
+            orderly_storage::conformance::wait(store.add_subscription(&sub, 10).unwrap());
+            // Half applied before the crash: one entry is there, and was attempted since.
+            retried.attempts = 3;
+            store
+                .orders
+                .insert(
+                    keys::notice(&retried.message_id()),
+                    schema::encode_outbox(&retried).unwrap(),
+                )
+                .unwrap();
+            let journal = AlertsJournal {
+                cells: vec![(("ams".into(), "MUG".into()), v2::CellAlert::from(&cell))],
+                ended: vec![("MUG".into(), "a@example.com".into())],
+                outbox: [&told, &notice(2)]
+                    .iter()
+                    .map(|e| {
+                        (
+                            Cow::Owned(e.message_id()),
+                            schema::encode_outbox(e).unwrap(),
+                        )
+                    })
+                    .collect(),
+            };
+            store
+                .inventory
+                .insert(
+                    keys::alerts_journal(0),
+                    schema::encode_record(&journal).unwrap(),
+                )
+                .unwrap();
+            store.db.flush().unwrap();
+        }
+        let store = open(dir.path());
+        assert_eq!(
+            store.cell_alerts().unwrap(),
+            vec![(("ams".to_string(), "MUG".to_string()), cell)]
+        );
+        assert_eq!(store.subscription("MUG", "a@example.com").unwrap(), None);
+        let mut pending = store.claim_outbox().unwrap();
+        pending.sort_by_key(OutboxEntry::message_id);
+        let mut want = vec![told, retried];
+        want.sort_by_key(OutboxEntry::message_id);
+        assert_eq!(pending, want);
+        assert_eq!(store.inventory.scan_prefix([keys::ALERTS_JOURNAL]).count(), 0);
+    }
+}
