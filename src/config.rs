@@ -9,7 +9,7 @@ use figment::Figment;
 use orderly_actors::domain::shipping::CarrierSpec;
 use orderly_actors::domain::warehouse::{AllocationPolicy, Warehouse};
 use orderly_actors::engine::notifier::NotifierConfig;
-use orderly_actors::engine::EngineConfig;
+use orderly_actors::engine::{EngineConfig, StockAlertsConfig};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,6 +37,9 @@ pub struct Config {
     pub holidays: Vec<chrono::NaiveDate>,
     #[serde(default)]
     pub notifications: NotifierConfig,
+    /// `[stock_alerts]`: bounds and timing of low-stock alerts and back-in-stock messages.
+    #[serde(default)]
+    pub stock_alerts: StockAlertsSection,
     #[serde(default)]
     pub log: LogConfig,
 }
@@ -147,6 +150,30 @@ impl Default for EngineSection {
             effect_wait_ms: d.effect_wait.as_millis() as u64,
             send_timeout_ms: d.send_timeout.as_millis() as u64,
             timer_tick_ms: d.timer_tick.as_millis() as u64,
+        }
+    }
+}
+
+/// The largest `stock_alerts.max_subscriptions_per_sku` accepted.
+pub const MAX_SUBSCRIPTIONS_BOUND: usize = 1_000_000;
+
+/// `[stock_alerts]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StockAlertsSection {
+    /// Most back-in-stock subscriptions waiting for one sku (more are refused with 409).
+    pub max_subscriptions_per_sku: usize,
+    /// With several nodes (PostgreSQL): how often each node looks at every reorder point and
+    /// subscription again, so an alert a node that died owed is sent by another.
+    pub reconcile_secs: u64,
+}
+
+impl Default for StockAlertsSection {
+    fn default() -> Self {
+        let d = StockAlertsConfig::default();
+        StockAlertsSection {
+            max_subscriptions_per_sku: d.max_subscriptions_per_sku,
+            reconcile_secs: d.reconcile_interval.as_secs(),
         }
     }
 }
@@ -293,6 +320,16 @@ impl Config {
                     .into(),
             );
         }
+        let a = &self.stock_alerts;
+        if !(1..=MAX_SUBSCRIPTIONS_BOUND).contains(&a.max_subscriptions_per_sku) {
+            return Err(format!(
+                "stock_alerts.max_subscriptions_per_sku: must be between 1 and {MAX_SUBSCRIPTIONS_BOUND}, got {}",
+                a.max_subscriptions_per_sku
+            ));
+        }
+        if a.reconcile_secs == 0 {
+            return Err("stock_alerts.reconcile_secs: must be at least 1".into());
+        }
         self.validate_warehouses()?;
         let warehouse_keys: Vec<String> = self
             .auth
@@ -422,6 +459,10 @@ impl Config {
             send_timeout: Duration::from_millis(e.send_timeout_ms),
             timer_tick: Duration::from_millis(e.timer_tick_ms),
             takeover_interval: EngineConfig::default().takeover_interval,
+            stock_alerts: StockAlertsConfig {
+                max_subscriptions_per_sku: self.stock_alerts.max_subscriptions_per_sku,
+                reconcile_interval: Duration::from_secs(self.stock_alerts.reconcile_secs),
+            },
             carriers: self.carriers.clone(),
             holidays: self.holidays.clone(),
             notifications: self.notifications.clone(),

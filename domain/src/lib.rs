@@ -14,6 +14,7 @@
 //! - [`shipping`]: carrier choice, tracking numbers and delivery estimates.
 //! - [`money`]: integer amounts in a validated currency.
 //! - [`warehouse`]: warehouses as configured and the allocation policy.
+//! - [`stock_alerts`]: low-stock alerts (reorder points) and back-in-stock subscriptions.
 
 #[cfg(any(test, feature = "test-fixtures"))]
 pub mod fixtures;
@@ -21,6 +22,7 @@ pub mod inventory;
 pub mod money;
 pub mod order;
 pub mod shipping;
+pub mod stock_alerts;
 pub mod warehouse;
 
 pub use money::{Currency, Money};

@@ -1,15 +1,18 @@
 //! Inventory: stock counts in (admin), levels out (per sku for admin and warehouse keys), what
 //! can be sold before purchase (availability, storefronts too), the warehouses stock is kept
-//! in, and whether a sku may be backordered.
+//! in, whether a sku may be backordered, and stock alerts: cells' reorder points (admin, and
+//! warehouse keys for their own warehouses) and back-in-stock subscriptions (storefronts).
 
 use super::auth::Role;
 use super::body::Body;
 use super::problem::Problem;
 use super::schema::requests::{
-    AvailabilityQuery, BackordersBody, SkuPath, StockBody, StockCellPath, MAX_AVAILABILITY_SKUS,
+    AvailabilityQuery, BackordersBody, ReorderPointBody, SkuPath, StockBody, StockCellPath,
+    SubscriptionBody, MAX_AVAILABILITY_SKUS,
 };
 use super::schema::views::{
-    Availability, SkuAvailable, SkuBackorders, SkuStock, StockCell, Warehouse, WarehouseList,
+    Availability, ReorderPoint, SkuAvailable, SkuBackorders, SkuStock, StockCell,
+    StockSubscription, Warehouse, WarehouseList,
 };
 use super::{check_warehouse, AppState};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -114,6 +117,91 @@ pub async fn get(
     check_sku(&sku)?;
     let cells = state.engine.stock(sku.clone()).await?;
     Ok(HttpResponse::Ok().json(SkuStock::new(sku, cells)))
+}
+
+#[utoipa::path(put, path = "/v1/inventory/{warehouse}/{sku}/reorder-point", tag = "inventory", params(StockCellPath), request_body = ReorderPointBody,
+    responses((status = 200, description = "Set, durably. A point at or above what is available now sends its `low_stock` alert at once (unless one went out for this fall already)", body = ReorderPoint),
+        (status = 403, description = "`/problems/forbidden`: a warehouse key bound to other warehouses", body = Problem),
+        (status = 422, description = "`/problems/validation`: not a warehouse id or sku, not a configured warehouse (`field`: `warehouse`), or a point below 0 or above 1,000,000,000 (`field`: `reorder_point`)", body = Problem)),
+    security(("warehouse" = []), ("admin" = [])))]
+pub async fn set_reorder_point(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<StockCellPath>,
+    body: Body<ReorderPointBody>,
+) -> Result<HttpResponse, Problem> {
+    let caller = state.keys.require(&req, &[Role::Admin, Role::Warehouse])?;
+    let StockCellPath { warehouse, sku } = path.into_inner();
+    check_warehouse(&state.engine, &warehouse)?;
+    caller.may_act_for(&warehouse)?;
+    check_sku(&sku)?;
+    let point = body.into_inner().reorder_point;
+    let set = state
+        .engine
+        .set_reorder_point(warehouse, sku, Some(point))
+        .await?;
+    Ok(HttpResponse::Ok().json(ReorderPoint::from(set)))
+}
+
+#[utoipa::path(delete, path = "/v1/inventory/{warehouse}/{sku}/reorder-point", tag = "inventory", params(StockCellPath),
+    responses((status = 200, description = "Removed, durably (`reorder_point` is null): no alerts for the cell until a point is set again", body = ReorderPoint),
+        (status = 403, description = "`/problems/forbidden`: a warehouse key bound to other warehouses", body = Problem),
+        (status = 422, description = "`/problems/validation`: not a warehouse id or sku, or not a configured warehouse (`field`: `warehouse`)", body = Problem)),
+    security(("warehouse" = []), ("admin" = [])))]
+pub async fn remove_reorder_point(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<StockCellPath>,
+) -> Result<HttpResponse, Problem> {
+    let caller = state.keys.require(&req, &[Role::Admin, Role::Warehouse])?;
+    let StockCellPath { warehouse, sku } = path.into_inner();
+    check_warehouse(&state.engine, &warehouse)?;
+    caller.may_act_for(&warehouse)?;
+    check_sku(&sku)?;
+    let removed = state.engine.set_reorder_point(warehouse, sku, None).await?;
+    Ok(HttpResponse::Ok().json(ReorderPoint::from(removed)))
+}
+
+#[utoipa::path(get, path = "/v1/inventory/{warehouse}/{sku}/reorder-point", tag = "inventory", params(StockCellPath),
+    responses((status = 200, description = "The cell's reorder point (`null` when none) and its alert state", body = ReorderPoint),
+        (status = 403, description = "`/problems/forbidden`: a warehouse key bound to other warehouses", body = Problem),
+        (status = 422, description = "`/problems/validation`: not a warehouse id or sku, or not a configured warehouse (`field`: `warehouse`)", body = Problem)),
+    security(("warehouse" = []), ("admin" = [])))]
+pub async fn get_reorder_point(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<StockCellPath>,
+) -> Result<HttpResponse, Problem> {
+    let caller = state.keys.require(&req, &[Role::Admin, Role::Warehouse])?;
+    let StockCellPath { warehouse, sku } = path.into_inner();
+    check_warehouse(&state.engine, &warehouse)?;
+    caller.may_act_for(&warehouse)?;
+    check_sku(&sku)?;
+    let point = state.engine.reorder_point(warehouse, sku).await?;
+    Ok(HttpResponse::Ok().json(ReorderPoint::from(point)))
+}
+
+#[utoipa::path(post, path = "/v1/stock-subscriptions", tag = "inventory", request_body = SubscriptionBody,
+    responses((status = 201, description = "Subscribed, durably. The contact is told once (a `back_in_stock` message) when the sku's available units are positive — at once if they are now — and the subscription ends", body = StockSubscription),
+        (status = 200, description = "The contact waits for the sku already: that subscription, unchanged", body = StockSubscription),
+        (status = 409, description = "`/problems/subscriptions_full`: 10,000 subscriptions wait for the sku already (`field`: `sku`)", body = Problem),
+        (status = 422, description = "`/problems/validation`: not a sku (`field`: `sku`), or a contact that is neither an e-mail address nor a phone number in international form (`field`: `contact`)", body = Problem)),
+    security(("storefront" = []), ("admin" = [])))]
+pub async fn subscribe(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Body<SubscriptionBody>,
+) -> Result<HttpResponse, Problem> {
+    state.keys.require(&req, &[Role::Storefront])?;
+    let SubscriptionBody { sku, contact } = body.into_inner();
+    check_sku(&sku)?;
+    let (subscription, new) = state.engine.subscribe(sku, contact).await?;
+    let view = StockSubscription::from(subscription);
+    Ok(if new {
+        HttpResponse::Created().json(view)
+    } else {
+        HttpResponse::Ok().json(view)
+    })
 }
 
 #[utoipa::path(get, path = "/v1/warehouses", tag = "inventory",

@@ -94,7 +94,7 @@ pub fn check_warehouse_field(engine: &Engine, field: &str, w: &str) -> Result<()
 /// routes in order, each dynamic one with a regex; this was measurable on the read path).
 /// Each path is one resource: a method it does not serve answers 405 with `Allow`.
 fn routes(cfg: &mut web::ServiceConfig) {
-    use web::{get, post, put, scope};
+    use web::{delete, get, post, put, scope};
     cfg.service(resource("/healthz", "GET").route(get().to(ops::healthz)))
         .service(resource("/readyz", "GET").route(get().to(ops::readyz)))
         .service(resource("/metrics", "GET").route(get().to(ops::metrics)))
@@ -162,6 +162,12 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             scope("/v1/inventory")
                 .service(resource("/{warehouse}/{sku}", "PUT").route(put().to(inventory::set)))
+                .service(
+                    resource("/{warehouse}/{sku}/reorder-point", "GET, PUT, DELETE")
+                        .route(get().to(inventory::get_reorder_point))
+                        .route(put().to(inventory::set_reorder_point))
+                        .route(delete().to(inventory::remove_reorder_point)),
+                )
                 .service(resource("/{sku}", "GET").route(get().to(inventory::get))),
         )
         .service(
@@ -174,6 +180,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .service(resource("/{id}", "GET").route(get().to(transfers::get)))
                 .service(resource("/{id}/receive", "POST").route(post().to(transfers::receive)))
                 .service(resource("/{id}/cancel", "POST").route(post().to(transfers::cancel))),
+        )
+        .service(
+            scope("/v1/stock-subscriptions")
+                .service(resource("", "POST").route(post().to(inventory::subscribe))),
         )
         .service(
             scope("/v1/skus").service(

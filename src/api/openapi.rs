@@ -177,6 +177,8 @@ impl Modify for EdgeProblems {
         super::inventory::set_backorders, super::inventory::get_backorders,
         super::transfers::create, super::transfers::list, super::transfers::get,
         super::transfers::receive, super::transfers::cancel,
+        super::inventory::set_reorder_point, super::inventory::remove_reorder_point, super::inventory::get_reorder_point,
+        super::inventory::subscribe,
         super::ops::healthz, super::ops::readyz, super::ops::metrics, super::ops::dead_letters, super::ops::retry_dead_letter,
         super::ops::backup,
     ),

@@ -7,6 +7,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use orderly_actors::domain::inventory::transfer::TransferError;
 use orderly_actors::domain::inventory::StockError;
+use orderly_actors::domain::stock_alerts::AlertError;
 use orderly_actors::domain::DomainError;
 use orderly_actors::engine::EngineError;
 use serde::Serialize;
@@ -166,6 +167,14 @@ impl From<EngineError> for Problem {
             ),
             EngineError::NoTransfer(id) => {
                 Problem::not_found(format!("no transfer with id '{id}'"))
+            }
+            EngineError::Alert(AlertError::Invalid { field, message }) => {
+                Problem::invalid(&field, format!("{field}: {message}"))
+            }
+            EngineError::Alert(a @ AlertError::Full { .. }) => {
+                let mut p = Problem::new(StatusCode::CONFLICT, "subscriptions_full", a.to_string());
+                p.field = Some("sku".into());
+                p
             }
             EngineError::Stock(s @ StockError::CapBelowWaiting { .. }) => {
                 let mut p = Problem::new(StatusCode::CONFLICT, "cap_below_waiting", s.to_string());

@@ -112,8 +112,9 @@ impl PostgresStorage {
         }
     }
 
-    /// Stock, skus' backorder records, reservations, restock markers, transfers, outbox, timers
-    /// and dead letters, in that order.
+    /// Stock, skus' backorder records, reservations, restock markers, transfers, outbox (orders'
+    /// messages, then stock notices: their rows have no order, and NULLs sort last), timers,
+    /// dead letters, cells' alert records and subscriptions, in that order.
     fn export_small(&self) -> Result<Vec<ExportRecord>> {
         let settled = self.settled();
         self.block(move |s| async move {
@@ -212,6 +213,32 @@ impl PostgresStorage {
                 .map_err(error::db)?
             {
                 out.push(ExportRecord::DeadLetter(schema::decode_dead_letter(
+                    r.get::<_, &[u8]>(0),
+                )?));
+            }
+            for r in c
+                .query(
+                    "SELECT warehouse, sku, record FROM stock_alerts ORDER BY warehouse, sku",
+                    &[],
+                )
+                .await
+                .map_err(error::db)?
+            {
+                out.push(ExportRecord::CellAlert {
+                    warehouse: r.get(0),
+                    sku: r.get(1),
+                    alert: schema::decode_cell_alert(r.get::<_, &[u8]>(2))?,
+                });
+            }
+            for r in c
+                .query(
+                    "SELECT record FROM stock_subscriptions ORDER BY sku, contact",
+                    &[],
+                )
+                .await
+                .map_err(error::db)?
+            {
+                out.push(ExportRecord::Subscription(schema::decode_subscription(
                     r.get::<_, &[u8]>(0),
                 )?));
             }
@@ -451,11 +478,28 @@ async fn import_in(tx: &Tx<'_>, record: &ExportRecord) -> Result<()> {
             }
         }
         ExportRecord::Outbox(entry) => {
-            let row = OutboxRow::of(entry)?;
+            // An order's message has its order and step; a stock notice neither.
+            let (message_id, order_id, step, bytes) = match entry.effect() {
+                Some(_) => {
+                    let row = OutboxRow::of(entry)?;
+                    (
+                        row.message_id,
+                        Some(row.order_id),
+                        Some(row.step),
+                        row.entry,
+                    )
+                }
+                None => (
+                    crate::alerts::notice_id(entry)?,
+                    None,
+                    None,
+                    schema::encode_outbox(entry)?,
+                ),
+            };
             let stored = tx
                 .query_opt(
                     &prepared(tx, "SELECT entry FROM outbox WHERE message_id = $1").await?,
-                    &[&row.message_id],
+                    &[&message_id],
                 )
                 .await
                 .map_err(error::db)?
@@ -463,9 +507,11 @@ async fn import_in(tx: &Tx<'_>, record: &ExportRecord) -> Result<()> {
                 .transpose()?;
             match stored {
                 Some(s) if &s == entry => {}
-                Some(_) => return Err(conflict(format!("outbox entry {}", row.message_id))),
+                Some(_) => return Err(conflict(format!("outbox entry {message_id}"))),
                 None => {
-                    need_order(tx, row.order_id).await?;
+                    if let Some(id) = order_id {
+                        need_order(tx, id).await?;
+                    }
                     tx.execute(
                         &prepared(
                             tx,
@@ -473,7 +519,88 @@ async fn import_in(tx: &Tx<'_>, record: &ExportRecord) -> Result<()> {
                          VALUES ($1, $2, $3, NULL, $4)",
                         )
                         .await?,
-                        &[&row.message_id, &row.order_id, &row.step, &row.entry],
+                        &[&message_id, &order_id, &step, &bytes],
+                    )
+                    .await
+                    .map_err(error::db)?;
+                }
+            }
+        }
+        ExportRecord::CellAlert {
+            warehouse,
+            sku,
+            alert,
+        } => {
+            let stored = tx
+                .query_opt(
+                    &prepared(
+                        tx,
+                        "SELECT record FROM stock_alerts WHERE warehouse = $1 AND sku = $2",
+                    )
+                    .await?,
+                    &[warehouse, sku],
+                )
+                .await
+                .map_err(error::db)?
+                .map(|r| schema::decode_cell_alert(r.get::<_, &[u8]>(0)))
+                .transpose()?;
+            match stored {
+                Some(s) if &s == alert => {}
+                Some(_) => {
+                    return Err(conflict(format!(
+                        "the alert record of {sku} at {warehouse}"
+                    )))
+                }
+                None => {
+                    tx.execute(
+                        &prepared(
+                            tx,
+                            "INSERT INTO stock_alerts (warehouse, sku, record) VALUES ($1, $2, $3)",
+                        )
+                        .await?,
+                        &[warehouse, sku, &schema::encode_cell_alert(alert)?],
+                    )
+                    .await
+                    .map_err(error::db)?;
+                }
+            }
+        }
+        ExportRecord::Subscription(sub) => {
+            let stored = tx
+                .query_opt(
+                    &prepared(
+                        tx,
+                        "SELECT record FROM stock_subscriptions WHERE sku = $1 AND contact = $2",
+                    )
+                    .await?,
+                    &[&sub.sku, &sub.contact],
+                )
+                .await
+                .map_err(error::db)?
+                .map(|r| schema::decode_subscription(r.get::<_, &[u8]>(0)))
+                .transpose()?;
+            match stored {
+                Some(s) if &s == sub => {}
+                Some(_) => {
+                    return Err(conflict(format!(
+                        "the subscription of {} to {}",
+                        sub.contact, sub.sku
+                    )))
+                }
+                None => {
+                    tx.execute(
+                        &prepared(
+                            tx,
+                            "INSERT INTO stock_subscriptions (sku, contact, id, record) \
+                             VALUES ($1, $2, $3, $4)",
+                        )
+                        .await?,
+                        &[
+                            &sub.sku,
+                            &sub.contact,
+                            &sub.id,
+                            &schema::encode_subscription(sub)?,
+                        ],
                     )
                     .await
                     .map_err(error::db)?;

@@ -31,6 +31,7 @@
 //! and resolve through their [`Commit`]. Connections use TLS (rustls) as the url's `sslmode`
 //! says, verifying the server against the system's authorities and `ca_file`.
 
+mod alerts;
 mod error;
 mod export;
 mod lanes;
@@ -44,11 +45,13 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use lanes::{AllLanes, Counters, Lane, LaneCommit, Op};
 use orderly_domain::inventory::transfer::{Transfer, TransferId};
 use orderly_domain::inventory::{Backorders, Reservation, StockLevel};
+use orderly_domain::stock_alerts::Subscription;
 use orderly_domain::{Event, Order, OrderId, Status, Timer};
 use orderly_storage::export::ExportRecord;
 use orderly_storage::{
-    schema, BackupStats, BoxFuture, Commit, DeadLetter, EventsJson, FlushStats, IdempotencyRecord,
-    OutboxEntry, Result, StockCell, StockChange, Storage, StorageError, TransitionWrite,
+    schema, AlertsWrite, BackupStats, BoxFuture, CellAlertRecord, CellKey, Commit, DeadLetter,
+    EventsJson, FlushStats, IdempotencyRecord, OutboxEntry, OutboxMessage, Result, StockCell,
+    StockChange, Storage, StorageError, TransitionWrite,
 };
 use rows::{record_body, TimerKey, TransitionRows};
 use std::future::Future;
@@ -261,6 +264,21 @@ impl PostgresStorage {
                 lane.reached(ticket).await;
             }
         }
+    }
+
+    /// The lane an outbox entry's retry state and acknowledgement go through: its order's
+    /// (so they follow the transition that wrote it), or, for a stock notice, its subject's.
+    fn entry_lane(&self, entry: &OutboxEntry) -> &Arc<Lane> {
+        match &entry.message {
+            OutboxMessage::Order(e) => self.lane(e.order_id),
+            OutboxMessage::Stock(n) => self.lane(n.subject),
+        }
+    }
+
+    fn push_for(&self, entry: &OutboxEntry, op: Op) -> Result<Commit> {
+        let lane = self.entry_lane(entry);
+        let ticket = lane.push(op)?;
+        Ok(Commit::new(Arc::new(LaneCommit(lane.clone())), ticket))
     }
 
     fn lane(&self, id: OrderId) -> &Arc<Lane> {
@@ -705,7 +723,7 @@ impl Storage for PostgresStorage {
     fn outbox_entry(&self, entry: &OutboxEntry) -> Result<Option<OutboxEntry>> {
         let id = entry.message_id();
         // Read-your-writes for this node: its queued retry state or acknowledgement first.
-        let lane = self.lane(entry.effect.order_id).clone();
+        let lane = self.entry_lane(entry).clone();
         let upto = lane.last_ticket();
         self.block(move |s| async move {
             lane.reached(upto).await;
@@ -721,12 +739,12 @@ impl Storage for PostgresStorage {
             message_id: entry.message_id(),
             entry: schema::encode_outbox(entry)?,
         };
-        let _queued = self.push(entry.effect.order_id, op)?;
+        let _queued = self.push_for(entry, op)?;
         Ok(())
     }
 
     fn ack_outbox(&self, entry: &OutboxEntry) -> Result<()> {
-        let _queued = self.push(entry.effect.order_id, Op::AckOutbox(entry.message_id()))?;
+        let _queued = self.push_for(entry, Op::AckOutbox(entry.message_id()))?;
         Ok(())
     }
 
@@ -748,7 +766,7 @@ impl Storage for PostgresStorage {
         let record = schema::encode_dead_letter(letter, entry)?;
         let failed_at = letter.failed_at;
         // Queued writes to the entry (its retry state) go first.
-        let queued = self.lane(entry.effect.order_id).clone();
+        let queued = self.entry_lane(entry).clone();
         let upto = queued.last_ticket();
         self.block(move |s| async move {
             queued.reached(upto).await;
@@ -805,18 +823,17 @@ impl Storage for PostgresStorage {
             let old = letter
                 .entry
                 .ok_or_else(|| StorageError::Codec("a dead letter without its entry".into()))?;
-            let entry = OutboxEntry::new(old.effect, old.channel);
+            let entry = OutboxEntry::of(old.message, old.channel);
             let record = schema::encode_outbox(&entry)?;
+            // A stock notice's row has neither order nor step.
+            let (order_id, step) = match entry.effect() {
+                Some(e) => (Some(e.order_id), Some(e.step as i32)),
+                None => (None, None),
+            };
             tx.execute(
                 "INSERT INTO outbox (message_id, order_id, step, owner, entry) VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (message_id) DO UPDATE SET entry = EXCLUDED.entry, owner = EXCLUDED.owner",
-                &[
-                    &entry.message_id(),
-                    &entry.effect.order_id,
-                    &(entry.effect.step as i32),
-                    &&*s.node,
-                    &record,
-                ],
+                &[&entry.message_id(), &order_id, &step, &&*s.node, &record],
             )
             .await
             .map_err(error::db)?;
@@ -1028,5 +1045,43 @@ impl Storage for PostgresStorage {
         Err(StorageError::Unsupported(
             "PostgreSQL is backed up with its own tools: pg_dump -Fc (see the README)".into(),
         ))
+    }
+
+    fn cell_alerts(&self) -> Result<Vec<CellAlertRecord>> {
+        self.all_cell_alerts()
+    }
+
+    fn cell_alerts_of(&self, cells: &[CellKey]) -> Result<Vec<CellAlertRecord>> {
+        self.cell_alerts_among(cells)
+    }
+
+    fn subscription(&self, sku: &str, contact: &str) -> Result<Option<Subscription>> {
+        self.stored_subscription(sku, contact)
+    }
+
+    fn subscriptions(
+        &self,
+        sku: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Subscription>> {
+        self.subscriptions_page(sku, after, limit)
+    }
+
+    fn subscription_count(&self, sku: &str) -> Result<usize> {
+        self.count_subscriptions(sku)
+    }
+
+    fn subscribed_skus(&self, among: Option<&[String]>) -> Result<Vec<String>> {
+        self.skus_subscribed(among)
+    }
+
+    fn add_subscription(&self, s: &Subscription, max: usize) -> Result<Commit> {
+        self.insert_subscription(s, max)
+    }
+
+    /// One transaction (see `alerts`).
+    fn write_alerts(&self, w: &AlertsWrite) -> Result<Commit> {
+        self.write_alerts_in_one(w)
     }
 }

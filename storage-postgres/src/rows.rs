@@ -104,11 +104,18 @@ pub(crate) struct OutboxRow {
 }
 
 impl OutboxRow {
+    /// The row of an order's message (a stock notice has no order: see `alerts`).
     pub fn of(e: &OutboxEntry) -> Result<OutboxRow> {
+        let effect = e.effect().ok_or_else(|| {
+            StorageError::Codec(format!(
+                "{} is a stock notice, not an order's message",
+                e.message_id()
+            ))
+        })?;
         Ok(OutboxRow {
             message_id: e.message_id(),
-            order_id: e.effect.order_id,
-            step: e.effect.step as i32,
+            order_id: effect.order_id,
+            step: effect.step as i32,
             entry: schema::encode_outbox(e)?,
         })
     }

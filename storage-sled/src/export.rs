@@ -77,9 +77,13 @@ pub(crate) fn export(
     }
     for v in s.orders.scan_prefix([keys::OUTBOX]).values() {
         let entry = schema::decode_outbox(&v.db()?)?;
-        if s.vouched(entry.effect.order_id, entry.effect.step)? {
+        if s.vouched_entry(&entry)? {
             sink(ExportRecord::Outbox(entry))?;
         }
+    }
+    // Stock notices after the orders' messages, by message id.
+    for entry in s.notice_entries()? {
+        sink(ExportRecord::Outbox(entry))?;
     }
     for kv in s.orders.scan_prefix([keys::TIMER]) {
         let (k, v) = kv.db()?;
@@ -91,6 +95,18 @@ pub(crate) fn export(
     }
     for v in s.orders.scan_prefix([keys::DEAD]).values() {
         sink(ExportRecord::DeadLetter(schema::decode_dead_letter(
+            &v.db()?,
+        )?))?;
+    }
+    for ((warehouse, sku), alert) in s.all_cell_alerts()? {
+        sink(ExportRecord::CellAlert {
+            warehouse,
+            sku,
+            alert,
+        })?;
+    }
+    for v in s.inventory.scan_prefix([keys::SUBSCRIPTION]).values() {
+        sink(ExportRecord::Subscription(schema::decode_subscription(
             &v.db()?,
         )?))?;
     }
@@ -225,7 +241,11 @@ pub(crate) fn import(s: &SledStorage, record: &ExportRecord) -> Result<()> {
         ExportRecord::Outbox(e) => {
             let stored = s.outbox_entry(e)?;
             if !same(&format!("outbox entry {}", e.message_id()), stored, e)? {
-                if needs_order(s, e.effect.order_id)? < e.effect.step {
+                let past = match e.effect() {
+                    Some(effect) => needs_order(s, effect.order_id)? < effect.step,
+                    None => false,
+                };
+                if past {
                     return Err(StorageError::Conflict(format!(
                         "outbox entry {} is past its order's version",
                         e.message_id()
@@ -260,6 +280,40 @@ pub(crate) fn import(s: &SledStorage, record: &ExportRecord) -> Result<()> {
                 .transpose()?;
             if !same(&format!("dead letter {}", d.message_id), stored, d)? {
                 s.put(TreeId::Orders, key, schema::encode_dead_letter(d, entry)?)?;
+            }
+            Ok(())
+        }
+        ExportRecord::CellAlert {
+            warehouse,
+            sku,
+            alert,
+        } => {
+            let stored = s.cell_alert(warehouse, sku)?;
+            if !same(
+                &format!("the alert record of {sku} at {warehouse}"),
+                stored,
+                alert,
+            )? {
+                s.put(
+                    TreeId::Inventory,
+                    keys::cell_alert(warehouse, sku),
+                    schema::encode_cell_alert(alert)?,
+                )?;
+            }
+            Ok(())
+        }
+        ExportRecord::Subscription(sub) => {
+            let stored = s.stored_subscription(&sub.sku, &sub.contact)?;
+            if !same(
+                &format!("the subscription of {} to {}", sub.contact, sub.sku),
+                stored,
+                sub,
+            )? {
+                s.put(
+                    TreeId::Inventory,
+                    keys::subscription(&sub.sku, &sub.contact),
+                    schema::encode_subscription(sub)?,
+                )?;
             }
             Ok(())
         }

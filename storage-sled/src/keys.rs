@@ -29,6 +29,15 @@ pub const TRANSFER: u8 = b'M';
 pub const TRANSFER_KEY: u8 = b'Y';
 /// The bench's raw baseline writes (never in a service's data directory).
 pub const BASELINE: u8 = b'z';
+/// A stock notice's outbox entry (orders tree), by message id: about no order, so apart from
+/// the orders' `X` entries, whose visibility their order's snapshot decides.
+pub const NOTICE: u8 = b'y';
+/// A stock cell's alert record (inventory tree): warehouse, NUL, sku.
+pub const CELL_ALERT: u8 = b'a';
+/// A back-in-stock subscription (inventory tree): sku, NUL, contact.
+pub const SUBSCRIPTION: u8 = b's';
+/// A stock-alerts journal record (inventory tree), the commit point of `write_alerts`.
+pub const ALERTS_JOURNAL: u8 = b'q';
 
 fn with(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
@@ -191,6 +200,45 @@ pub fn sku(sku: &str) -> Vec<u8> {
 /// The sku of a sku record's key.
 pub fn parse_sku(k: &[u8]) -> Option<String> {
     String::from_utf8(k.strip_prefix(&[SKU])?.to_vec()).ok()
+}
+
+/// A stock notice's outbox entry, by its message id.
+pub fn notice(message_id: &str) -> Vec<u8> {
+    with(NOTICE, &[message_id.as_bytes()])
+}
+
+pub fn cell_alert(warehouse: &str, sku: &str) -> Vec<u8> {
+    with(CELL_ALERT, &[warehouse.as_bytes(), &[0], sku.as_bytes()])
+}
+
+/// The (warehouse, sku) of a cell alert key.
+pub fn parse_cell_alert(k: &[u8]) -> Option<(String, String)> {
+    let rest = k.strip_prefix(&[CELL_ALERT])?;
+    let nul = rest.iter().position(|b| *b == 0)?;
+    Some((
+        String::from_utf8(rest[..nul].to_vec()).ok()?,
+        String::from_utf8(rest[nul + 1..].to_vec()).ok()?,
+    ))
+}
+
+/// The prefix of a sku's subscriptions.
+pub fn subscriptions_of(sku: &str) -> Vec<u8> {
+    with(SUBSCRIPTION, &[sku.as_bytes(), &[0]])
+}
+
+pub fn subscription(sku: &str, contact: &str) -> Vec<u8> {
+    with(SUBSCRIPTION, &[sku.as_bytes(), &[0], contact.as_bytes()])
+}
+
+/// The sku of a subscription key.
+pub fn parse_subscription_sku(k: &[u8]) -> Option<String> {
+    let rest = k.strip_prefix(&[SUBSCRIPTION])?;
+    let nul = rest.iter().position(|b| *b == 0)?;
+    String::from_utf8(rest[..nul].to_vec()).ok()
+}
+
+pub fn alerts_journal(seq: u64) -> Vec<u8> {
+    with(ALERTS_JOURNAL, &[&seq.to_be_bytes()])
 }
 
 pub fn journal(seq: u64) -> Vec<u8> {

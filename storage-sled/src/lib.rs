@@ -30,6 +30,7 @@
 //!
 //! Nothing is acknowledged before the write's [`Commit`] resolved (see `durability`).
 
+mod alerts;
 mod backup;
 mod durability;
 mod export;
@@ -40,12 +41,14 @@ use chrono::{DateTime, Utc};
 use durability::GroupCommit;
 use orderly_domain::inventory::transfer::{Transfer, TransferId};
 use orderly_domain::inventory::{Backorders, Reservation, StockLevel};
+use orderly_domain::stock_alerts::Subscription;
 use orderly_domain::{Event, Order, OrderId, Status, Timer};
 use orderly_storage::index::{IndexChanges, OrderIndex};
 use orderly_storage::schema::{self, v1, v2};
 use orderly_storage::{
-    BackupStats, Commit, DeadLetter, EventsJson, ExportRecord, FlushStats, IdempotencyRecord,
-    OutboxEntry, Result, StockCell, StockChange, Storage, StorageError, TransitionWrite,
+    AlertsWrite, BackupStats, CellAlertRecord, CellKey, Commit, DeadLetter, EventsJson,
+    ExportRecord, FlushStats, IdempotencyRecord, OutboxEntry, OutboxMessage, Result, StockCell,
+    StockChange, Storage, StorageError, TransitionWrite,
 };
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -135,13 +138,15 @@ fn transition_ops(w: &TransitionWrite<'_>) -> Result<TransitionOps> {
     })
 }
 
+/// An outbox entry's key: an order's message under its order (`X`), a stock notice under its
+/// message id (`y`).
 fn outbox_key(entry: &OutboxEntry) -> Vec<u8> {
-    keys::outbox(
-        entry.effect.order_id,
-        entry.effect.step,
-        entry.effect.kind.name(),
-        entry.channel.as_deref(),
-    )
+    match &entry.message {
+        OutboxMessage::Order(e) => {
+            keys::outbox(e.order_id, e.step, e.kind.name(), entry.channel.as_deref())
+        }
+        OutboxMessage::Stock(_) => keys::notice(&entry.message_id()),
+    }
 }
 
 /// (warehouse, sku).
@@ -207,6 +212,8 @@ pub struct SledStorage {
     journal_seq: AtomicU64,
     /// Serialises stock writes: their expected values are checked and applied under it.
     stock: Mutex<()>,
+    /// Serialises stock-alert writes and subscriptions the same way (see `alerts`).
+    alerts: Mutex<()>,
     /// Every write operation passes it; a backup holds it for its final pass (see `backup`).
     gate: Gate,
 }
@@ -258,9 +265,11 @@ impl SledStorage {
             dir: dir.to_path_buf(),
             journal_seq: AtomicU64::new(0),
             stock: Mutex::new(()),
+            alerts: Mutex::new(()),
             gate: Gate::default(),
         };
         store.replay_stock_journal()?;
+        store.replay_alerts_journal()?;
         store.discard_uncommitted_outbox()?;
         Ok(store)
     }
@@ -355,11 +364,20 @@ impl SledStorage {
         for kv in self.orders.scan_prefix([keys::OUTBOX]) {
             let (k, v) = kv.db()?;
             let entry = schema::decode_outbox(&v)?;
-            if !self.vouched(entry.effect.order_id, entry.effect.step)? {
+            if !self.vouched_entry(&entry)? {
                 self.del(TreeId::Orders, k)?;
             }
         }
         Ok(())
+    }
+
+    /// Whether an outbox entry counts: an order's message once its order reached the entry's
+    /// step; a stock notice always (its write was atomic, see `alerts`).
+    fn vouched_entry(&self, entry: &OutboxEntry) -> Result<bool> {
+        match entry.effect() {
+            Some(e) => self.vouched(e.order_id, e.step),
+            None => Ok(true),
+        }
     }
 
     /// Whether the order's committed snapshot has reached `version`.
@@ -732,10 +750,11 @@ impl Storage for SledStorage {
         let mut out = Vec::new();
         for v in self.orders.scan_prefix([keys::OUTBOX]).values() {
             let entry = schema::decode_outbox(&v.db()?)?;
-            if self.vouched(entry.effect.order_id, entry.effect.step)? {
+            if self.vouched_entry(&entry)? {
                 out.push(entry);
             }
         }
+        out.extend(self.notice_entries()?);
         Ok(out)
     }
 
@@ -762,7 +781,8 @@ impl Storage for SledStorage {
     }
 
     fn outbox_len(&self) -> Result<usize> {
-        Ok(self.orders.scan_prefix([keys::OUTBOX]).count())
+        Ok(self.orders.scan_prefix([keys::OUTBOX]).count()
+            + self.orders.scan_prefix([keys::NOTICE]).count())
     }
 
     /// The dead letter is written first, so a crash in between leaves the entry in both places
@@ -795,7 +815,7 @@ impl Storage for SledStorage {
         let Some(stored) = schema::decode_dead_letter(&v)?.entry else {
             return Err(StorageError::Codec("dead letter without its entry".into()));
         };
-        let entry = OutboxEntry::new(stored.effect, stored.channel);
+        let entry = OutboxEntry::of(stored.message, stored.channel);
         // Outbox first, then forget the dead letter: never in neither place.
         self.put(
             TreeId::Orders,
@@ -977,6 +997,44 @@ impl Storage for SledStorage {
 
     fn flush_stats(&self) -> FlushStats {
         self.group.stats()
+    }
+
+    fn cell_alerts(&self) -> Result<Vec<CellAlertRecord>> {
+        self.all_cell_alerts()
+    }
+
+    fn cell_alerts_of(&self, cells: &[CellKey]) -> Result<Vec<CellAlertRecord>> {
+        self.cell_alerts_among(cells)
+    }
+
+    fn subscription(&self, sku: &str, contact: &str) -> Result<Option<Subscription>> {
+        self.stored_subscription(sku, contact)
+    }
+
+    fn subscriptions(
+        &self,
+        sku: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Subscription>> {
+        self.subscriptions_page(sku, after, limit)
+    }
+
+    fn subscription_count(&self, sku: &str) -> Result<usize> {
+        self.count_subscriptions(sku)
+    }
+
+    fn subscribed_skus(&self, among: Option<&[String]>) -> Result<Vec<String>> {
+        self.skus_subscribed(among)
+    }
+
+    fn add_subscription(&self, s: &Subscription, max: usize) -> Result<Commit> {
+        self.insert_subscription(s, max)
+    }
+
+    /// Journalled, like stock writes (see `alerts`).
+    fn write_alerts(&self, w: &AlertsWrite) -> Result<Commit> {
+        self.write_alerts_journalled(w)
     }
 }
 

@@ -67,7 +67,7 @@ fn writes_ahead_of_an_uncommitted_snapshot_are_ignored_and_discarded() {
             .claim_outbox()
             .unwrap()
             .iter()
-            .all(|e| e.effect.step < 2),
+            .all(|e| e.effect().unwrap().step < 2),
         "not handed out"
     );
     store.load_order_for_update(id).unwrap();

@@ -142,7 +142,7 @@ fn pending_webhook_notifications_and_payment_timers_are_handed_out() {
     let outbox = s.claim_outbox().unwrap();
     let (notifications, other): (Vec<_>, Vec<_>) = outbox
         .iter()
-        .partition(|e| matches!(e.effect.kind, EffectKind::Notify { .. }));
+        .partition(|e| matches!(e.effect().unwrap().kind, EffectKind::Notify { .. }));
     // Every customer-visible moment of the nine orders that went past placement, waiting for a
     // webhook receiver that was never there.
     assert_eq!(notifications.len(), 20);
@@ -153,20 +153,20 @@ fn pending_webhook_notifications_and_payment_timers_are_handed_out() {
             "{}",
             e.message_id()
         );
-        let order = s.load_order(e.effect.order_id).unwrap().unwrap();
-        assert!(e.effect.step <= order.version);
+        let order = s.load_order(e.effect().unwrap().order_id).unwrap().unwrap();
+        assert!(e.effect().unwrap().step <= order.version);
     }
     let cancelled = id(&ids, "cancelled");
     let kinds: Vec<&str> = notifications
         .iter()
-        .filter(|e| e.effect.order_id == cancelled)
-        .map(|e| e.effect.kind.name())
+        .filter(|e| e.effect().unwrap().order_id == cancelled)
+        .map(|e| e.effect().unwrap().kind.name())
         .collect();
     assert_eq!(kinds, vec!["confirmed", "cancelled", "refunded"]);
     // The order written last was killed before its reservation message was acknowledged.
     assert!(other
         .iter()
-        .all(|e| e.effect.order_id == id(&ids, "timed_out")));
+        .all(|e| e.effect().unwrap().order_id == id(&ids, "timed_out")));
     assert_eq!(s.outbox_len().unwrap(), outbox.len());
 
     // The fixture was written on 2026-11-24: the timed-out order's timer is due from then on,

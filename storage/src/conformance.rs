@@ -23,12 +23,16 @@
 //! conditional stock writes (all cells, sku backorder records and the reservation, or none);
 //! the backorder queue (oldest first, left when filled or cancelled); that the ledger never
 //! oversells with several writers racing (each on its own handle when the backend allows
-//! several, see [`Place::open_another`]); and that an export imported into a fresh place
-//! exports the same file again and answers every read the same.
+//! several, see [`Place::open_another`]); that an export imported into a fresh place
+//! exports the same file again and answers every read the same; and stock alerts: cells'
+//! alert records written conditionally with their notices, all or nothing; subscriptions once
+//! per contact and bounded per sku, also with writers racing; stock notices redelivered and
+//! dead-lettered like orders' messages; all of it carried by an export.
 
 use crate::domain::inventory::{
     AllocationRequest, Backorders, Ledger, Reservation, ReservationState, ReservedPart, StockLevel,
 };
+use crate::domain::stock_alerts::{CellAlert, NoticeKind, StockNotice, Subscription};
 use crate::domain::warehouse::AllocationStrategy;
 use crate::domain::{
     decide, fold, reactions, Address, Allocation, Booking, CarrierEventKind, Cause, Command,
@@ -38,8 +42,9 @@ use crate::domain::{
 };
 use crate::export::{self, ExportError};
 use crate::{
-    CellDelta, Commit, DeadLetter, ExportRecord, IdempotencyRecord, OutboxEntry, Result, SkuDelta,
-    StockChange, Storage, StorageError, TransitionWrite,
+    AlertsWrite, CellAlertWrite, CellDelta, CellKey, Commit, DeadLetter, ExportRecord,
+    IdempotencyRecord, OutboxEntry, Result, SkuDelta, StockChange, Storage, StorageError,
+    TransitionWrite,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::sync::Arc;
@@ -137,6 +142,26 @@ pub const ALL: &[(&str, Check)] = &[
         "backorder_queue_serves_oldest_first",
         backorder_queue_serves_oldest_first,
     ),
+    (
+        "cell_alerts_are_written_with_their_notices",
+        cell_alerts_are_written_with_their_notices,
+    ),
+    (
+        "subscriptions_are_bounded_and_end_with_their_notice",
+        subscriptions_are_bounded_and_end_with_their_notice,
+    ),
+    (
+        "subscriptions_stay_bounded_with_racing_writers",
+        subscriptions_stay_bounded_with_racing_writers,
+    ),
+    (
+        "stock_notices_are_redelivered_and_dead_lettered",
+        stock_notices_are_redelivered_and_dead_lettered,
+    ),
+    (
+        "stock_alerts_export_and_import",
+        stock_alerts_export_and_import,
+    ),
 ];
 
 /// Runs every check, in order.
@@ -177,7 +202,12 @@ macro_rules! conformance_tests {
             reservations_with_several_parts,
             old_records_read_as_one_shipment,
             sku_backorders_change_with_the_stock,
-            backorder_queue_serves_oldest_first
+            backorder_queue_serves_oldest_first,
+            cell_alerts_are_written_with_their_notices,
+            subscriptions_are_bounded_and_end_with_their_notice,
+            subscriptions_stay_bounded_with_racing_writers,
+            stock_notices_are_redelivered_and_dead_lettered,
+            stock_alerts_export_and_import
         );
     };
     (@each $backend:expr, $available:expr; $($name:ident),* $(,)?) => {
@@ -419,7 +449,7 @@ fn outbox_of(s: &dyn Storage, id: OrderId) -> Vec<OutboxEntry> {
     s.claim_outbox()
         .expect("claim_outbox")
         .into_iter()
-        .filter(|e| e.effect.order_id == id)
+        .filter(|e| e.order_id() == Some(id))
         .collect()
 }
 
@@ -839,12 +869,17 @@ pub fn outbox_redelivers_until_acknowledged(backend: &dyn Backend) {
     );
     let reserve = all
         .iter()
-        .find(|e| matches!(e.effect.kind, EffectKind::ReserveStock { .. }))
+        .find(|e| {
+            matches!(
+                e.effect().map(|f| &f.kind),
+                Some(EffectKind::ReserveStock { .. })
+            )
+        })
         .expect("a reserve_stock message")
         .clone();
     let notify = all
         .iter()
-        .find(|e| matches!(e.effect.kind, EffectKind::Notify { .. }))
+        .find(|e| matches!(e.effect().map(|f| &f.kind), Some(EffectKind::Notify { .. })))
         .expect("a notification")
         .clone();
     assert_eq!(notify.channel.as_deref(), Some("webhook"));
@@ -882,13 +917,13 @@ pub fn dead_letters_move_and_requeue(backend: &dyn Backend) {
     let id = l.paid.after.id;
     let mut notify = outbox_of(&*s, id)
         .into_iter()
-        .find(|e| matches!(e.effect.kind, EffectKind::Notify { .. }))
+        .find(|e| matches!(e.effect().map(|f| &f.kind), Some(EffectKind::Notify { .. })))
         .unwrap();
     notify.attempts = 8;
     notify.last_error = Some("timed out".into());
     let letter = DeadLetter {
         message_id: notify.message_id(),
-        order_id: id,
+        order_id: Some(id),
         kind: "confirmed".into(),
         channel: notify.channel.clone(),
         attempts: 8,
@@ -901,7 +936,7 @@ pub fn dead_letters_move_and_requeue(backend: &dyn Backend) {
     let s = reopen(&*place, s);
     assert!(outbox_of(&*s, id)
         .iter()
-        .all(|e| !matches!(e.effect.kind, EffectKind::Notify { .. })));
+        .all(|e| !matches!(e.effect().map(|f| &f.kind), Some(EffectKind::Notify { .. }))));
     let letters = s.dead_letters(10).unwrap();
     assert_eq!(
         letters,
@@ -1804,7 +1839,7 @@ pub fn export_import_round_trip(backend: &dyn Backend) {
     // Pending work: an entry with retry state, an acknowledged one gone, a dead letter.
     let mut retried = outbox_of(&*s, confirmed.paid.after.id)
         .into_iter()
-        .find(|e| matches!(e.effect.kind, EffectKind::Notify { .. }))
+        .find(|e| matches!(e.effect().map(|f| &f.kind), Some(EffectKind::Notify { .. })))
         .expect("a confirmation notification");
     retried.attempts = 3;
     retried.next_attempt_at = Some(t0() + Duration::minutes(5));
@@ -1815,14 +1850,14 @@ pub fn export_import_round_trip(backend: &dyn Backend) {
     }
     let mut failed = outbox_of(&*s, cancelled.after.id)
         .into_iter()
-        .find(|e| matches!(e.effect.kind, EffectKind::Notify { .. }))
+        .find(|e| matches!(e.effect().map(|f| &f.kind), Some(EffectKind::Notify { .. })))
         .expect("a notification of the cancelled order");
     failed.attempts = 8;
     failed.last_error = Some("timed out".into());
     let letter = DeadLetter {
         message_id: failed.message_id(),
-        order_id: cancelled.after.id,
-        kind: failed.effect.kind.name().into(),
+        order_id: Some(cancelled.after.id),
+        kind: failed.kind_name().into(),
         channel: failed.channel.clone(),
         attempts: 8,
         last_error: Some("timed out".into()),
@@ -2236,8 +2271,8 @@ pub fn old_records_read_as_one_shipment(backend: &dyn Backend) {
     );
     let entry = outbox_of(&*s, packed_id);
     assert!(matches!(
-        entry[0].effect.kind,
-        EffectKind::BookShipment { shipment: None, .. }
+        entry[0].effect().map(|e| &e.kind),
+        Some(EffectKind::BookShipment { shipment: None, .. })
     ));
 
     // The order walks on: packing its one shipment takes it off the pick list.
@@ -2758,4 +2793,528 @@ pub fn backorder_queue_serves_oldest_first(backend: &dyn Backend) {
     done.commit(&*t);
     assert!(t.backorders(None, 10).unwrap().is_empty());
     assert_eq!(s.backorders(None, 10).unwrap(), vec![last]);
+}
+
+// ---- stock alerts ---------------------------------------------------------------------------
+
+fn alert_cell(id: u128, point: Option<i64>, low: bool, sent: u32) -> CellAlert {
+    CellAlert {
+        id: uuid::Uuid::from_u128(id),
+        point,
+        low,
+        sent,
+    }
+}
+
+fn cell_key(w: &str, sku: &str) -> CellKey {
+    (w.to_string(), sku.to_string())
+}
+
+fn low_stock_entry(cell: &CellAlert, w: &str, sku: &str, channel: &str) -> OutboxEntry {
+    OutboxEntry::notice(
+        StockNotice {
+            subject: cell.id,
+            seq: cell.sent,
+            kind: NoticeKind::LowStock {
+                warehouse: w.into(),
+                sku: sku.into(),
+                reorder_point: cell.point.unwrap_or_default(),
+                available: 1,
+            },
+        },
+        channel.into(),
+    )
+}
+
+fn subscription_of(n: u128, sku: &str, contact: &str) -> Subscription {
+    Subscription {
+        id: uuid::Uuid::from_u128(n),
+        sku: sku.into(),
+        contact: contact.into(),
+        subscribed_at: t0() + Duration::seconds(n as i64),
+    }
+}
+
+fn back_in_stock_entry(s: &Subscription, channel: &str) -> OutboxEntry {
+    OutboxEntry::notice(
+        StockNotice {
+            subject: s.id,
+            seq: 1,
+            kind: NoticeKind::BackInStock {
+                sku: s.sku.clone(),
+                contact: s.contact.clone(),
+                available: 3,
+            },
+        },
+        channel.into(),
+    )
+}
+
+/// Stock notices in the outbox (handed out by `claim_outbox`), by message id.
+fn notices(s: &dyn Storage) -> Vec<String> {
+    let mut ids: Vec<String> = s
+        .claim_outbox()
+        .expect("claim_outbox")
+        .iter()
+        .filter(|e| e.stock_notice().is_some())
+        .map(OutboxEntry::message_id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Cells' alert records are written only on top of what the writer decided against, together
+/// with the notices they decided, all or nothing; both survive a restart, and a notice written
+/// again is still one message.
+pub fn cell_alerts_are_written_with_their_notices(backend: &dyn Backend) {
+    let place = backend.create();
+    let s = open(&*place);
+    assert!(s.cell_alerts().unwrap().is_empty());
+    // A point set above what is available: the record and its first alert, on two channels.
+    let ams = alert_cell(1, Some(5), true, 1);
+    let log = low_stock_entry(&ams, "ams", "MUG", "log");
+    let hook = low_stock_entry(&ams, "ams", "MUG", "webhook");
+    let first = AlertsWrite {
+        cells: vec![CellAlertWrite {
+            warehouse: "ams".into(),
+            sku: "MUG".into(),
+            expected: None,
+            new: ams,
+        }],
+        ended: vec![],
+        outbox: vec![log.clone(), hook.clone()],
+    };
+    wait(s.write_alerts(&first).unwrap());
+    assert_eq!(
+        s.cell_alerts().unwrap(),
+        vec![(cell_key("ams", "MUG"), ams)]
+    );
+    assert_eq!(
+        s.cell_alerts_of(&[cell_key("rtm", "MUG"), cell_key("ams", "MUG")])
+            .unwrap(),
+        vec![(cell_key("ams", "MUG"), ams)]
+    );
+    assert!(s
+        .cell_alerts_of(&[cell_key("ams", "CUP")])
+        .unwrap()
+        .is_empty());
+    assert_eq!(notices(&*s), messages(&[log.clone(), hook.clone()]));
+    assert_eq!(s.outbox_entry(&log).unwrap(), Some(log.clone()));
+    assert_eq!(log.order_id(), None);
+    assert!(log.message_id().starts_with("ntc_"));
+
+    // The same decision again (a writer that did not see the first): refused, nothing changes.
+    let refused = s.write_alerts(&first);
+    assert!(is_conflict(refused), "a second create of the same record");
+    // A decision on a stale record is refused whole: neither the record nor its notice.
+    let stale = alert_cell(1, Some(5), true, 2);
+    let stale_notice = low_stock_entry(&stale, "ams", "MUG", "log");
+    let refused = s.write_alerts(&AlertsWrite {
+        cells: vec![
+            CellAlertWrite {
+                warehouse: "rtm".into(),
+                sku: "MUG".into(),
+                expected: None,
+                new: alert_cell(2, Some(1), false, 0),
+            },
+            CellAlertWrite {
+                warehouse: "ams".into(),
+                sku: "MUG".into(),
+                expected: Some(alert_cell(1, Some(5), false, 0)),
+                new: stale,
+            },
+        ],
+        ended: vec![],
+        outbox: vec![stale_notice.clone()],
+    });
+    assert!(is_conflict(refused));
+    assert_eq!(s.cell_alerts().unwrap().len(), 1, "nothing of it applied");
+    assert_eq!(s.outbox_entry(&stale_notice).unwrap(), None);
+
+    // Re-armed above the point (no notice), in a write with another cell; then a second fall.
+    let armed = alert_cell(1, Some(5), false, 1);
+    let rtm = alert_cell(2, Some(0), false, 0);
+    wait(
+        s.write_alerts(&AlertsWrite {
+            cells: vec![
+                CellAlertWrite {
+                    warehouse: "ams".into(),
+                    sku: "MUG".into(),
+                    expected: Some(ams),
+                    new: armed,
+                },
+                CellAlertWrite {
+                    warehouse: "rtm".into(),
+                    sku: "MUG".into(),
+                    expected: None,
+                    new: rtm,
+                },
+            ],
+            ended: vec![],
+            outbox: vec![],
+        })
+        .unwrap(),
+    );
+    let second = alert_cell(1, Some(5), true, 2);
+    let second_log = low_stock_entry(&second, "ams", "MUG", "log");
+    wait(
+        s.write_alerts(&AlertsWrite {
+            cells: vec![CellAlertWrite {
+                warehouse: "ams".into(),
+                sku: "MUG".into(),
+                expected: Some(armed),
+                new: second,
+            }],
+            ended: vec![],
+            // A notice already in the outbox (delivered on another path meanwhile, say) is
+            // written again: still one message, its retry state kept.
+            outbox: vec![second_log.clone(), log.clone()],
+        })
+        .unwrap(),
+    );
+    let mut retried = log.clone();
+    retried.attempts = 2;
+    retried.last_error = Some("503".into());
+    s.record_outbox_attempt(&retried).unwrap();
+    assert_ne!(log.message_id(), second_log.message_id());
+    wait(s.sync());
+
+    let s = reopen(&*place, s);
+    assert_eq!(
+        s.cell_alerts().unwrap(),
+        vec![
+            (cell_key("ams", "MUG"), second),
+            (cell_key("rtm", "MUG"), rtm)
+        ]
+    );
+    assert_eq!(
+        notices(&*s),
+        messages(&[log.clone(), hook.clone(), second_log.clone()])
+    );
+    assert_eq!(s.outbox_entry(&log).unwrap(), Some(retried.clone()));
+    assert_eq!(s.outbox_len().unwrap(), 3);
+    s.ack_outbox(&retried).unwrap();
+    s.ack_outbox(&hook).unwrap();
+    wait(s.sync());
+    let s = reopen(&*place, s);
+    assert_eq!(notices(&*s), messages(&[second_log]));
+}
+
+/// A contact subscribes to a sku once; a sku takes at most `max`; a subscription ends only
+/// with the notice that tells it, once.
+pub fn subscriptions_are_bounded_and_end_with_their_notice(backend: &dyn Backend) {
+    let place = backend.create();
+    let s = open(&*place);
+    let a = subscription_of(1, "MUG", "a@example.com");
+    let b = subscription_of(2, "MUG", "+31612345678");
+    let c = subscription_of(3, "MUG", "c@example.com");
+    let other = subscription_of(4, "CUP", "a@example.com");
+    for sub in [&a, &b, &other] {
+        wait(s.add_subscription(sub, 2).unwrap());
+    }
+    assert!(
+        is_conflict(s.add_subscription(&subscription_of(9, "MUG", "a@example.com"), 5)),
+        "the contact waits for the sku already"
+    );
+    assert!(is_conflict(s.add_subscription(&c, 2)), "the sku is full");
+    assert_eq!(s.subscription_count("MUG").unwrap(), 2);
+    assert_eq!(s.subscription_count("CUP").unwrap(), 1);
+    assert_eq!(s.subscription_count("NONE").unwrap(), 0);
+    assert_eq!(
+        s.subscription("MUG", "a@example.com").unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(s.subscription("MUG", "z@example.com").unwrap(), None);
+    // By contact, in pages.
+    assert_eq!(
+        s.subscriptions("MUG", None, 10).unwrap(),
+        vec![b.clone(), a.clone()]
+    );
+    assert_eq!(s.subscriptions("MUG", None, 1).unwrap(), vec![b.clone()]);
+    assert_eq!(
+        s.subscriptions("MUG", Some(&b.contact), 10).unwrap(),
+        vec![a.clone()]
+    );
+    assert!(s.subscriptions("MU", None, 10).unwrap().is_empty());
+    assert_eq!(
+        s.subscribed_skus(None).unwrap(),
+        vec!["CUP".to_string(), "MUG".to_string()]
+    );
+    assert_eq!(
+        s.subscribed_skus(Some(&["MUG".to_string(), "PLATE".to_string()]))
+            .unwrap(),
+        vec!["MUG".to_string()]
+    );
+    wait(s.sync());
+    let s = reopen(&*place, s);
+    assert_eq!(s.subscription_count("MUG").unwrap(), 2);
+    assert!(
+        is_conflict(s.add_subscription(&c, 2)),
+        "still full after a restart"
+    );
+    assert!(s.add_subscription(&c, 3).is_ok(), "a larger bound takes it");
+
+    // Told: the subscriptions end with their notices, at once.
+    let told = AlertsWrite {
+        cells: vec![],
+        ended: vec![a.clone(), b.clone()],
+        outbox: vec![
+            back_in_stock_entry(&a, "log"),
+            back_in_stock_entry(&b, "log"),
+        ],
+    };
+    wait(s.write_alerts(&told).unwrap());
+    assert_eq!(s.subscriptions("MUG", None, 10).unwrap(), vec![c.clone()]);
+    assert_eq!(notices(&*s), messages(&told.outbox));
+    // Told twice (another writer decided the same): refused whole.
+    let again = AlertsWrite {
+        cells: vec![],
+        ended: vec![a.clone(), c.clone()],
+        outbox: vec![
+            back_in_stock_entry(&a, "log"),
+            back_in_stock_entry(&c, "log"),
+        ],
+    };
+    assert!(is_conflict(s.write_alerts(&again)));
+    assert_eq!(s.subscriptions("MUG", None, 10).unwrap(), vec![c.clone()]);
+    assert_eq!(notices(&*s), messages(&told.outbox));
+    // A subscription of the same contact made again after it ended is a new one (another id).
+    let a2 = subscription_of(5, "MUG", "a@example.com");
+    wait(s.add_subscription(&a2, 3).unwrap());
+    let ended_old = AlertsWrite {
+        cells: vec![],
+        ended: vec![a.clone()],
+        outbox: vec![],
+    };
+    assert!(
+        is_conflict(s.write_alerts(&ended_old)),
+        "the old subscription (another id) ended already"
+    );
+    wait(s.sync());
+    let s = reopen(&*place, s);
+    assert_eq!(
+        s.subscriptions("MUG", None, 10).unwrap(),
+        vec![a2.clone(), c.clone()]
+    );
+    assert_eq!(notices(&*s), messages(&told.outbox));
+}
+
+/// Several writers (nodes) adding subscriptions to one sku at once never store more than the
+/// bound, nor two for one contact.
+pub fn subscriptions_stay_bounded_with_racing_writers(backend: &dyn Backend) {
+    let place = backend.create();
+    let first = open(&*place);
+    let second = match place.open_another() {
+        Some(s) => s.expect("a second handle opens"),
+        None => first.clone(),
+    };
+    let handles = [first.clone(), second];
+    let max = 7;
+    std::thread::scope(|scope| {
+        for (t, s) in handles.iter().enumerate() {
+            scope.spawn(move || {
+                for i in 0..12u128 {
+                    // Both writers try the same contacts, and some of their own.
+                    let contact = if i % 2 == 0 {
+                        format!("shared{i}@example.com")
+                    } else {
+                        format!("w{t}-{i}@example.com")
+                    };
+                    let sub = subscription_of(1000 * t as u128 + i + 1, "HOT", &contact);
+                    match s.add_subscription(&sub, max) {
+                        Ok(c) => wait(c),
+                        Err(StorageError::Conflict(_)) => {}
+                        Err(e) => panic!("add_subscription: {e}"),
+                    }
+                }
+            });
+        }
+    });
+    wait(first.sync());
+    let stored = first.subscriptions("HOT", None, 100).unwrap();
+    assert_eq!(stored.len(), max, "exactly the bound: {stored:?}");
+    assert_eq!(first.subscription_count("HOT").unwrap(), max);
+    let mut contacts: Vec<&str> = stored.iter().map(|s| s.contact.as_str()).collect();
+    contacts.dedup();
+    assert_eq!(contacts.len(), max, "one per contact");
+}
+
+/// Stock notices go through the outbox like an order's messages: handed out again after a
+/// restart until acknowledged, retry state kept, dead-lettered without an order (and listed so)
+/// and requeued.
+pub fn stock_notices_are_redelivered_and_dead_lettered(backend: &dyn Backend) {
+    let place = backend.create();
+    let s = open(&*place);
+    let cell = alert_cell(7, Some(3), true, 1);
+    let a = subscription_of(1, "MUG", "a@example.com");
+    wait(s.add_subscription(&a, 10).unwrap());
+    let low = low_stock_entry(&cell, "ams", "MUG", "webhook");
+    let back = back_in_stock_entry(&a, "webhook");
+    wait(
+        s.write_alerts(&AlertsWrite {
+            cells: vec![CellAlertWrite {
+                warehouse: "ams".into(),
+                sku: "MUG".into(),
+                expected: None,
+                new: cell,
+            }],
+            ended: vec![a.clone()],
+            outbox: vec![low.clone(), back.clone()],
+        })
+        .unwrap(),
+    );
+    // An order's messages beside them are untouched by them.
+    let l = confirmed_order(&*s, &[("SKU-1", 1)]);
+    let order_messages = outbox_of(&*s, l.paid.after.id);
+    assert!(!order_messages.is_empty());
+    let s = reopen(&*place, s);
+    assert_eq!(notices(&*s), messages(&[low.clone(), back.clone()]));
+    assert_eq!(
+        messages(&outbox_of(&*s, l.paid.after.id)),
+        messages(&order_messages)
+    );
+
+    let mut failing = back.clone();
+    failing.attempts = 8;
+    failing.last_error = Some("timed out".into());
+    let letter = DeadLetter {
+        message_id: failing.message_id(),
+        order_id: None,
+        kind: "back_in_stock".into(),
+        channel: failing.channel.clone(),
+        attempts: 8,
+        last_error: Some("timed out".into()),
+        failed_at: t0() + Duration::hours(1),
+        entry: None,
+    };
+    wait(s.dead_letter(&failing, &letter).unwrap());
+    assert_eq!(s.outbox_entry(&back).unwrap(), None);
+    s.ack_outbox(&low).unwrap();
+    wait(s.sync());
+    let s = reopen(&*place, s);
+    assert!(notices(&*s).is_empty());
+    assert_eq!(
+        s.dead_letters(10).unwrap(),
+        vec![DeadLetter {
+            entry: Some(failing.clone()),
+            ..letter.clone()
+        }]
+    );
+    let (entry, commit) = s
+        .requeue_dead_letter(&letter.message_id)
+        .unwrap()
+        .expect("the dead letter exists");
+    wait(commit);
+    assert!(entry.same_message(&back));
+    assert_eq!(entry.attempts, 0);
+    let s = reopen(&*place, s);
+    assert_eq!(notices(&*s), messages(&[back]));
+    assert!(s.dead_letters(10).unwrap().is_empty());
+}
+
+/// Reorder points with their state, subscriptions and stock notices (pending and dead) travel
+/// in an export and read the same after an import into a fresh place.
+pub fn stock_alerts_export_and_import(backend: &dyn Backend) {
+    let from = backend.create();
+    let s = open(&*from);
+    let l = confirmed_order(&*s, &[("SKU-1", 1)]);
+    let cell = alert_cell(7, Some(3), true, 2);
+    let unset = alert_cell(8, None, false, 4);
+    let waiting = subscription_of(1, "MUG", "a@example.com");
+    let told = subscription_of(2, "CUP", "+31612345678");
+    wait(s.add_subscription(&waiting, 10).unwrap());
+    wait(s.add_subscription(&told, 10).unwrap());
+    let low = low_stock_entry(&cell, "ams", "MUG", "log");
+    let back = back_in_stock_entry(&told, "webhook");
+    wait(
+        s.write_alerts(&AlertsWrite {
+            cells: vec![
+                CellAlertWrite {
+                    warehouse: "ams".into(),
+                    sku: "MUG".into(),
+                    expected: None,
+                    new: cell,
+                },
+                CellAlertWrite {
+                    warehouse: "rtm".into(),
+                    sku: "MUG".into(),
+                    expected: None,
+                    new: unset,
+                },
+            ],
+            ended: vec![told.clone()],
+            outbox: vec![low.clone(), back.clone()],
+        })
+        .unwrap(),
+    );
+    let mut failing = back.clone();
+    failing.attempts = 8;
+    let letter = DeadLetter {
+        message_id: failing.message_id(),
+        order_id: None,
+        kind: "back_in_stock".into(),
+        channel: failing.channel.clone(),
+        attempts: 8,
+        last_error: Some("HTTP 500".into()),
+        failed_at: t0() + Duration::hours(1),
+        entry: None,
+    };
+    wait(s.dead_letter(&failing, &letter).unwrap());
+    wait(s.sync());
+    let exported = export_bytes(&*s);
+    let lines = records_of(&exported);
+    assert!(lines.iter().any(|l| l.contains("\"type\":\"stock_alert\"")));
+    assert!(lines
+        .iter()
+        .any(|l| l.contains("\"type\":\"subscription\"")));
+
+    let to = backend.create();
+    let t = open(&*to);
+    export::import(&*t, &mut &exported[..]).expect("the export imports");
+    let t = reopen(&*to, t);
+    assert_eq!(
+        records_of(&export_bytes(&*t)),
+        lines,
+        "exports the same again"
+    );
+    assert_eq!(t.cell_alerts().unwrap(), s.cell_alerts().unwrap());
+    assert_eq!(
+        t.subscriptions("MUG", None, 10).unwrap(),
+        vec![waiting.clone()]
+    );
+    assert_eq!(t.subscribed_skus(None).unwrap(), vec!["MUG".to_string()]);
+    assert_eq!(notices(&*t), messages(std::slice::from_ref(&low)));
+    assert_eq!(
+        messages(&outbox_of(&*t, l.paid.after.id)),
+        messages(&outbox_of(&*s, l.paid.after.id))
+    );
+    assert_eq!(t.dead_letters(10).unwrap(), s.dead_letters(10).unwrap());
+    // Importing what is stored already changes nothing; a different record is refused.
+    t.import(&ExportRecord::Subscription(waiting.clone()))
+        .expect("the same subscription again");
+    assert!(is_conflict(t.import(&ExportRecord::Subscription(
+        Subscription {
+            id: uuid::Uuid::from_u128(99),
+            ..waiting.clone()
+        }
+    ))));
+    t.import(&ExportRecord::CellAlert {
+        warehouse: "ams".into(),
+        sku: "MUG".into(),
+        alert: cell,
+    })
+    .expect("the same record again");
+    assert!(is_conflict(t.import(&ExportRecord::CellAlert {
+        warehouse: "ams".into(),
+        sku: "MUG".into(),
+        alert: alert_cell(7, Some(4), true, 2),
+    })));
+    // A store holding only alert records or subscriptions is not empty for an import.
+    let only = backend.create();
+    let o = open(&*only);
+    wait(o.add_subscription(&waiting, 10).unwrap());
+    assert!(matches!(
+        export::import(&*o, &mut &exported[..]),
+        Err(ExportError::TargetNotEmpty(_))
+    ));
 }

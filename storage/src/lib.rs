@@ -34,6 +34,11 @@
 //!   reloads and decides again. Writers (or nodes) selling the same sku therefore do not
 //!   refuse each other's writes; only an absolute count by a person sets a value.
 //!
+//! * **Stock alerts are written with their messages.** [`Storage::write_alerts`] stores
+//!   cells' alert records (conditional on what the caller decided against), ends the
+//!   subscriptions that were told and writes the notices' outbox entries, all at once; stock
+//!   notices in the outbox are about no order and count from that write on.
+//!
 //! * **Data moves record by record.** [`Storage::export`] hands out every committed record in a
 //!   fixed order and [`Storage::import`] stores one as it was (the file format and its drivers
 //!   are in [`export`]); [`Storage::backup`] copies a live store consistently, or says which
@@ -41,6 +46,7 @@
 //!
 //! Reads are synchronous: a call blocks its thread for as long as the backend needs.
 
+mod alerts;
 pub mod commit;
 pub mod conformance;
 pub mod export;
@@ -52,6 +58,7 @@ mod types;
 // The domain's types cross the interface (orders, events, timers, stock levels).
 pub(crate) use orderly_domain as domain;
 
+pub use alerts::{AlertsWrite, CellAlertRecord, CellAlertWrite, CellKey};
 pub use commit::{BoxFuture, Commit, CommitFuture, Durability};
 pub use export::{ExportRecord, ExportedOrder, StoredTransition};
 pub use types::*;
@@ -59,6 +66,7 @@ pub use types::*;
 use chrono::{DateTime, Utc};
 use domain::inventory::transfer::{Transfer, TransferId};
 use domain::inventory::{Backorders, Reservation, StockLevel};
+use domain::stock_alerts::Subscription;
 use domain::{Event, Order, OrderId, Status, Timer};
 use std::path::Path;
 
@@ -353,4 +361,47 @@ pub trait Storage: Send + Sync + 'static {
     fn reads_wait_on_network(&self) -> bool {
         false
     }
+
+    // ---- stock alerts: reorder points, low-stock state, back-in-stock subscriptions --------
+
+    /// Every stock cell's alert record (reorder point, low-stock state), by (warehouse, sku).
+    /// A cell never given a reorder point has none.
+    fn cell_alerts(&self) -> Result<Vec<CellAlertRecord>>;
+
+    /// The alert records of those of `cells` that have one, by (warehouse, sku).
+    fn cell_alerts_of(&self, cells: &[CellKey]) -> Result<Vec<CellAlertRecord>>;
+
+    /// The subscription `contact` has to `sku`, if any.
+    fn subscription(&self, sku: &str, contact: &str) -> Result<Option<Subscription>>;
+
+    /// The subscriptions waiting for `sku`, by contact, strictly after the contact `after`, at
+    /// most `limit`.
+    fn subscriptions(
+        &self,
+        sku: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Subscription>>;
+
+    /// How many subscriptions wait for `sku`.
+    fn subscription_count(&self, sku: &str) -> Result<usize>;
+
+    /// The skus that have subscriptions waiting, by sku: among `among`, or all of them.
+    fn subscribed_skus(&self, among: Option<&[String]>) -> Result<Vec<String>>;
+
+    /// Stores a new subscription, only if its contact has none to its sku yet and fewer than
+    /// `max` wait for the sku; otherwise changes nothing and fails with
+    /// [`StorageError::Conflict`] (the caller reads again and decides: a repeat, or full).
+    /// Several writers (nodes) never store more than `max` for a sku, nor two for a contact.
+    fn add_subscription(&self, s: &Subscription, max: usize) -> Result<Commit>;
+
+    /// Writes what the stock alerts decided, atomically: every cell's new alert record if the
+    /// stored one still equals the expected (see [`CellAlertWrite`]), the ended subscriptions
+    /// removed if each is still stored as given (same id), and the notices' outbox entries
+    /// inserted (counted from this write on; an entry stored already under the same message is
+    /// left as it is). If anything expected does not hold, nothing changes and it fails with
+    /// [`StorageError::Conflict`]. Crash safe: after a crash the write is wholly there or
+    /// wholly not. The outbox entries are then handed out by [`Storage::claim_outbox`] like
+    /// every other.
+    fn write_alerts(&self, w: &AlertsWrite) -> Result<Commit>;
 }

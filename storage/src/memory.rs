@@ -12,20 +12,26 @@
 
 use crate::domain::inventory::transfer::{Transfer, TransferId};
 use crate::domain::inventory::{Backorders, Reservation, StockLevel};
+use crate::domain::stock_alerts::{CellAlert, Subscription};
 use crate::domain::{Event, Order, OrderId, Status, Timer, TimerKind};
 use crate::index::{IndexChanges, OrderIndex};
 use crate::{
-    schema, BackupStats, Commit, DeadLetter, EventsJson, ExportRecord, ExportedOrder, FlushStats,
-    IdempotencyRecord, OutboxEntry, Result, StockCell, StockChange, Storage, StorageError,
-    StoredTransition, TransitionWrite,
+    schema, AlertsWrite, BackupStats, CellAlertRecord, CellKey, Commit, DeadLetter, EventsJson,
+    ExportRecord, ExportedOrder, FlushStats, IdempotencyRecord, OutboxEntry, OutboxMessage, Result,
+    StockCell, StockChange, Storage, StorageError, StoredTransition, TransitionWrite,
 };
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// (order, step, action, channel): an outbox entry's identity, in delivery order.
-type OutboxKey = (OrderId, u32, String, Option<String>);
+/// An outbox entry's identity, in export order: an order's message by (order, step, action,
+/// channel), then stock notices by message id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum OutboxKey {
+    Order(OrderId, u32, String, Option<String>),
+    Stock(String),
+}
 
 /// (due in microseconds, order, kind): timers in due order.
 type TimerKey = (i64, OrderId, u8);
@@ -52,16 +58,23 @@ struct State {
     skus: BTreeMap<String, Backorders>,
     transfers: BTreeMap<TransferId, Transfer>,
     transfer_keys: HashMap<String, TransferId>,
+    /// Stock cells' alert records.
+    cell_alerts: BTreeMap<(String, String), CellAlert>,
+    /// Back-in-stock subscriptions by (sku, contact).
+    subscriptions: BTreeMap<(String, String), Subscription>,
     writes: u64,
 }
 
 fn outbox_key(e: &OutboxEntry) -> OutboxKey {
-    (
-        e.effect.order_id,
-        e.effect.step,
-        e.effect.kind.name().to_string(),
-        e.channel.clone(),
-    )
+    match &e.message {
+        OutboxMessage::Order(effect) => OutboxKey::Order(
+            effect.order_id,
+            effect.step,
+            effect.kind.name().to_string(),
+            e.channel.clone(),
+        ),
+        OutboxMessage::Stock(_) => OutboxKey::Stock(e.message_id()),
+    }
 }
 
 fn kind_byte(k: TimerKind) -> u8 {
@@ -281,6 +294,19 @@ impl State {
         for v in self.dead.values() {
             out.push(ExportRecord::DeadLetter(schema::decode_dead_letter(v)?));
         }
+        for ((warehouse, sku), alert) in &self.cell_alerts {
+            out.push(ExportRecord::CellAlert {
+                warehouse: warehouse.clone(),
+                sku: sku.clone(),
+                alert: *alert,
+            });
+        }
+        out.extend(
+            self.subscriptions
+                .values()
+                .cloned()
+                .map(ExportRecord::Subscription),
+        );
         Ok(out)
     }
 
@@ -401,7 +427,9 @@ impl State {
                     stored,
                     e.clone(),
                 )? {
-                    self.need_order(e.effect.order_id)?;
+                    if let Some(id) = e.order_id() {
+                        self.need_order(id)?;
+                    }
                     self.outbox.insert(key, schema::encode_outbox(e)?);
                 }
             }
@@ -424,6 +452,32 @@ impl State {
                 if !same(format!("dead letter {}", d.message_id), stored, d.clone())? {
                     self.dead
                         .insert(d.message_id.clone(), schema::encode_dead_letter(d, entry)?);
+                }
+            }
+            ExportRecord::CellAlert {
+                warehouse,
+                sku,
+                alert,
+            } => {
+                let key = (warehouse.clone(), sku.clone());
+                let stored = self.cell_alerts.get(&key).copied();
+                if !same(
+                    format!("the alert record of {sku} at {warehouse}"),
+                    stored,
+                    *alert,
+                )? {
+                    self.cell_alerts.insert(key, *alert);
+                }
+            }
+            ExportRecord::Subscription(sub) => {
+                let key = (sub.sku.clone(), sub.contact.clone());
+                let stored = self.subscriptions.get(&key).cloned();
+                if !same(
+                    format!("the subscription of {} to {}", sub.contact, sub.sku),
+                    stored,
+                    sub.clone(),
+                )? {
+                    self.subscriptions.insert(key, sub.clone());
                 }
             }
         }
@@ -703,7 +757,7 @@ impl Storage for MemoryStorage {
         let Some(stored) = schema::decode_dead_letter(v)?.entry else {
             return Err(StorageError::Codec("dead letter without its entry".into()));
         };
-        let entry = OutboxEntry::new(stored.effect, stored.channel);
+        let entry = OutboxEntry::of(stored.message, stored.channel);
         s.outbox
             .insert(outbox_key(&entry), schema::encode_outbox(&entry)?);
         s.dead.remove(message_id);
@@ -835,5 +889,135 @@ impl Storage for MemoryStorage {
             flushed_writes: writes,
             flush_micros: 0,
         }
+    }
+
+    fn cell_alerts(&self) -> Result<Vec<CellAlertRecord>> {
+        Ok(self
+            .state()
+            .cell_alerts
+            .iter()
+            .map(|(k, a)| (k.clone(), *a))
+            .collect())
+    }
+
+    fn cell_alerts_of(&self, cells: &[CellKey]) -> Result<Vec<CellAlertRecord>> {
+        let s = self.state();
+        let mut out: Vec<CellAlertRecord> = cells
+            .iter()
+            .filter_map(|k| s.cell_alerts.get(k).map(|a| (k.clone(), *a)))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.dedup_by(|a, b| a.0 == b.0);
+        Ok(out)
+    }
+
+    fn subscription(&self, sku: &str, contact: &str) -> Result<Option<Subscription>> {
+        Ok(self
+            .state()
+            .subscriptions
+            .get(&(sku.to_string(), contact.to_string()))
+            .cloned())
+    }
+
+    fn subscriptions(
+        &self,
+        sku: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Subscription>> {
+        let s = self.state();
+        let lower = match after {
+            Some(c) => std::ops::Bound::Excluded((sku.to_string(), c.to_string())),
+            None => std::ops::Bound::Included((sku.to_string(), String::new())),
+        };
+        Ok(s.subscriptions
+            .range((lower, std::ops::Bound::Unbounded))
+            .take_while(|((k, _), _)| k == sku)
+            .take(limit)
+            .map(|(_, v)| v.clone())
+            .collect())
+    }
+
+    fn subscription_count(&self, sku: &str) -> Result<usize> {
+        let s = self.state();
+        Ok(s.subscriptions
+            .range((sku.to_string(), String::new())..)
+            .take_while(|((k, _), _)| k == sku)
+            .count())
+    }
+
+    fn subscribed_skus(&self, among: Option<&[String]>) -> Result<Vec<String>> {
+        let s = self.state();
+        let mut skus: Vec<String> = s.subscriptions.keys().map(|(sku, _)| sku.clone()).collect();
+        skus.dedup();
+        if let Some(among) = among {
+            skus.retain(|sku| among.contains(sku));
+        }
+        Ok(skus)
+    }
+
+    fn add_subscription(&self, sub: &Subscription, max: usize) -> Result<Commit> {
+        let mut s = self.state();
+        let key = (sub.sku.clone(), sub.contact.clone());
+        if s.subscriptions.contains_key(&key) {
+            return Err(StorageError::Conflict(format!(
+                "{} is subscribed to {} already",
+                sub.contact, sub.sku
+            )));
+        }
+        let count = s
+            .subscriptions
+            .range((sub.sku.clone(), String::new())..)
+            .take_while(|((k, _), _)| *k == sub.sku)
+            .count();
+        if count >= max {
+            return Err(StorageError::Conflict(format!(
+                "{max} subscriptions wait for {} already",
+                sub.sku
+            )));
+        }
+        s.subscriptions.insert(key, sub.clone());
+        s.writes += 1;
+        Ok(Commit::durable())
+    }
+
+    fn write_alerts(&self, w: &AlertsWrite) -> Result<Commit> {
+        let outbox = w
+            .outbox
+            .iter()
+            .map(|e| Ok((outbox_key(e), schema::encode_outbox(e)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let mut s = self.state();
+        for c in &w.cells {
+            let key = (c.warehouse.clone(), c.sku.clone());
+            if s.cell_alerts.get(&key) != c.expected.as_ref() {
+                return Err(StorageError::Conflict(format!(
+                    "the alert record of {} at {} changed",
+                    c.sku, c.warehouse
+                )));
+            }
+        }
+        for sub in &w.ended {
+            let key = (sub.sku.clone(), sub.contact.clone());
+            if s.subscriptions.get(&key).map(|x| x.id) != Some(sub.id) {
+                return Err(StorageError::Conflict(format!(
+                    "the subscription of {} to {} ended already",
+                    sub.contact, sub.sku
+                )));
+            }
+        }
+        for c in &w.cells {
+            s.cell_alerts
+                .insert((c.warehouse.clone(), c.sku.clone()), c.new);
+        }
+        for sub in &w.ended {
+            s.subscriptions
+                .remove(&(sub.sku.clone(), sub.contact.clone()));
+        }
+        for (key, v) in outbox {
+            s.outbox.entry(key).or_insert(v);
+        }
+        s.writes += 1;
+        Ok(Commit::durable())
     }
 }

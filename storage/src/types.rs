@@ -2,17 +2,20 @@
 
 use crate::domain::inventory::transfer::Transfer;
 use crate::domain::inventory::{Backorders, Reservation, StockLevel};
-use crate::domain::{Effect, Event, Order, OrderId, Timer};
+use crate::domain::stock_alerts::StockNotice;
+use crate::domain::{Effect, EffectKind, Event, Order, OrderId, Timer};
 use crate::{Result, StorageError};
 use chrono::{DateTime, Utc};
 
 /// The outbox's record of one message still to be delivered.
 ///
-/// Its identity is (order, step, action, channel) — see [`OutboxEntry::message_id`]; the
-/// retry state (`attempts`, `next_attempt_at`, `last_error`) changes between deliveries.
+/// Its identity is the message's (order, step, action — or, for a stock notice, subject,
+/// sequence number, kind) and the channel: see [`OutboxEntry::message_id`]; the retry state
+/// (`attempts`, `next_attempt_at`, `last_error`) changes between deliveries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxEntry {
-    pub effect: Effect,
+    /// What is to be delivered: an order's effect, or a stock notice.
+    pub message: OutboxMessage,
     /// Notification channel, for notification messages (one entry per channel).
     pub channel: Option<String>,
     pub attempts: u32,
@@ -20,11 +23,36 @@ pub struct OutboxEntry {
     pub last_error: Option<String>,
 }
 
+/// The two things the outbox carries. Orders' effects are keyed by their order; stock notices
+/// are about no order (a stock cell, a subscription) and are keyed by their own subject: they
+/// never borrow an order's id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboxMessage {
+    /// An effect an order's transition sends (reserve stock, book a shipment, notify the
+    /// customer, ...): identified by (order, step, action).
+    Order(Effect),
+    /// A notice about stock (`low_stock` to operations, `back_in_stock` to a subscriber),
+    /// written by the stock alerts with the alert state that decided it: identified by
+    /// (subject, sequence number, kind).
+    Stock(StockNotice),
+}
+
 impl OutboxEntry {
-    /// A fresh entry for `effect` (on `channel`, for notifications), no attempt made yet.
+    /// A fresh entry for an order's `effect` (on `channel`, for notifications), no attempt
+    /// made yet.
     pub fn new(effect: Effect, channel: Option<String>) -> OutboxEntry {
+        OutboxEntry::of(OutboxMessage::Order(effect), channel)
+    }
+
+    /// A fresh entry for a stock notice on `channel`, no attempt made yet.
+    pub fn notice(notice: StockNotice, channel: String) -> OutboxEntry {
+        OutboxEntry::of(OutboxMessage::Stock(notice), Some(channel))
+    }
+
+    /// A fresh entry for `message`, no attempt made yet.
+    pub fn of(message: OutboxMessage, channel: Option<String>) -> OutboxEntry {
         OutboxEntry {
-            effect,
+            message,
             channel,
             attempts: 0,
             next_attempt_at: None,
@@ -32,14 +60,56 @@ impl OutboxEntry {
         }
     }
 
+    /// The order's effect, for an order's message.
+    pub fn effect(&self) -> Option<&Effect> {
+        match &self.message {
+            OutboxMessage::Order(e) => Some(e),
+            OutboxMessage::Stock(_) => None,
+        }
+    }
+
+    /// The stock notice, for a stock message.
+    pub fn stock_notice(&self) -> Option<&StockNotice> {
+        match &self.message {
+            OutboxMessage::Order(_) => None,
+            OutboxMessage::Stock(n) => Some(n),
+        }
+    }
+
+    /// The order the message is about (`None`: a stock notice).
+    pub fn order_id(&self) -> Option<OrderId> {
+        self.effect().map(|e| e.order_id)
+    }
+
+    /// The message's kind: the effect's action or notification kind, or the notice's kind.
+    pub fn kind_name(&self) -> &'static str {
+        match &self.message {
+            OutboxMessage::Order(e) => e.kind.name(),
+            OutboxMessage::Stock(n) => n.kind.name(),
+        }
+    }
+
+    /// Whether the notifier delivers it (an order's notification or a stock notice), rather
+    /// than another actor.
+    pub fn is_notification(&self) -> bool {
+        match &self.message {
+            OutboxMessage::Order(e) => matches!(e.kind, EffectKind::Notify { .. }),
+            OutboxMessage::Stock(_) => true,
+        }
+    }
+
     /// Stable id of the message: the same on every redelivery, unique among entries.
+    /// `msg_{order}_{step}_{action}` for an order's message, `ntc_{subject}_{seq}_{kind}` for a
+    /// stock notice; then `_{channel}` when it has one.
     pub fn message_id(&self) -> String {
-        let base = format!(
-            "msg_{}_{}_{}",
-            self.effect.order_id.simple(),
-            self.effect.step,
-            self.effect.kind.name()
-        );
+        let base = match &self.message {
+            OutboxMessage::Order(e) => {
+                format!("msg_{}_{}_{}", e.order_id.simple(), e.step, e.kind.name())
+            }
+            OutboxMessage::Stock(n) => {
+                format!("ntc_{}_{}_{}", n.subject.simple(), n.seq, n.kind.name())
+            }
+        };
         match &self.channel {
             Some(c) => format!("{base}_{c}"),
             None => base,
@@ -48,10 +118,16 @@ impl OutboxEntry {
 
     /// Whether `other` is the same message (whatever its retry state).
     pub fn same_message(&self, other: &OutboxEntry) -> bool {
-        self.effect.order_id == other.effect.order_id
-            && self.effect.step == other.effect.step
-            && self.effect.kind.name() == other.effect.kind.name()
-            && self.channel == other.channel
+        let same = match (&self.message, &other.message) {
+            (OutboxMessage::Order(a), OutboxMessage::Order(b)) => {
+                a.order_id == b.order_id && a.step == b.step && a.kind.name() == b.kind.name()
+            }
+            (OutboxMessage::Stock(a), OutboxMessage::Stock(b)) => {
+                a.subject == b.subject && a.seq == b.seq && a.kind.name() == b.kind.name()
+            }
+            _ => false,
+        };
+        same && self.channel == other.channel
     }
 }
 
@@ -59,7 +135,8 @@ impl OutboxEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetter {
     pub message_id: String,
-    pub order_id: uuid::Uuid,
+    /// The order the message was about; `None` for a stock notice.
+    pub order_id: Option<OrderId>,
     pub kind: String,
     pub channel: Option<String>,
     pub attempts: u32,

@@ -27,6 +27,7 @@ mod moving_data;
 mod nodes;
 mod notifications;
 mod shipments;
+mod stock_alerts;
 mod support;
 mod transfers;
 mod upgrade;

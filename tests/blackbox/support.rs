@@ -503,6 +503,10 @@ impl<'a> Call<'a> {
         .await
     }
 
+    pub async fn delete(self, path: &str) -> Resp {
+        self.send("DELETE", path, None).await
+    }
+
     /// Sends raw bytes as the body, e.g. malformed or oversized JSON.
     pub async fn post_raw(
         self,

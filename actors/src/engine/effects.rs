@@ -103,7 +103,7 @@ impl Effects {
     async fn dispatch(&self, entries: Vec<OutboxEntry>, answer: Answer, origin: Origin) {
         let mut running = Vec::new();
         for entry in entries {
-            if matches!(entry.effect.kind, EffectKind::Notify { .. }) {
+            if entry.is_notification() {
                 self.inner.notifier.do_send(Deliver { entry, origin });
                 continue;
             }
@@ -135,7 +135,7 @@ impl Effects {
                 }
                 Err(EngineError::ShuttingDown) => return,
                 Err(e) => {
-                    tracing::warn!(order_id = %entry.effect.order_id, effect = entry.effect.kind.name(), error = %e, retry_in_ms = delay.as_millis() as u64, "effect delivery failed");
+                    tracing::warn!(message_id = %entry.message_id(), effect = entry.kind_name(), error = %e, retry_in_ms = delay.as_millis() as u64, "effect delivery failed");
                     self.inner
                         .stats
                         .effect_retries
@@ -148,7 +148,10 @@ impl Effects {
     }
 
     async fn run(&self, entry: &OutboxEntry) -> Result<(), EngineError> {
-        let e = &entry.effect;
+        // Stock notices are notifications: they go to the notifier (`dispatch`).
+        let Some(e) = entry.effect() else {
+            return Ok(());
+        };
         let order_id = e.order_id;
         let inventory = &self.inner.inventory;
         let closed = |_| EngineError::Overloaded;

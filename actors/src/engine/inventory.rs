@@ -25,6 +25,7 @@
 //! reservation it has not seen is read from storage, except when reserving: a new order has
 //! none, and the conditional write checks that it still has none.
 
+use super::alerts::StockWatch;
 use crate::domain::inventory::transfer::{Transfer, TransferError, TransferId};
 use crate::domain::inventory::{
     AllocationRequest, Backorders, Change, Ledger, Reservation, ReserveOutcome, StockError,
@@ -73,6 +74,8 @@ pub struct InventoryActor {
     /// Told when stock became available for skus that backordered orders wait for, so the
     /// engine reserves again for them (oldest first).
     stock_arrived: futures::channel::mpsc::UnboundedSender<()>,
+    /// Told of every stock write, for the stock alerts (reorder points, back in stock).
+    watch: StockWatch,
     /// Reservations as this actor last wrote or read them.
     reservations: HashMap<OrderId, Reservation>,
     /// A write was refused after the fact: the ledger is ahead of storage until reloaded.
@@ -155,6 +158,7 @@ impl InventoryActor {
         warehouses: Arc<Vec<Warehouse>>,
         policy: AllocationPolicy,
         stock_arrived: futures::channel::mpsc::UnboundedSender<()>,
+        watch: StockWatch,
     ) -> Result<Self, StorageError> {
         let ledger = ledger(store.as_ref())?;
         Ok(InventoryActor {
@@ -163,6 +167,7 @@ impl InventoryActor {
             warehouses,
             policy,
             stock_arrived,
+            watch,
             reservations: HashMap::new(),
             stale: Arc::new(AtomicBool::new(false)),
             refused_at: Arc::new(AtomicU64::new(0)),
@@ -420,6 +425,7 @@ impl InventoryActor {
             };
             match self.store.write_stock(&write) {
                 Ok(durable) => {
+                    self.watch.written(&write, &durable);
                     if let Some(r) = write.reservation {
                         self.remember(r.new);
                     }

@@ -16,6 +16,7 @@
 //! start, every stored outbox entry is sent again and due timers fire, so work interrupted by
 //! a crash carries on by itself.
 
+mod alerts;
 mod backorders;
 mod backup;
 mod carrier;
@@ -49,6 +50,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use crate::domain::inventory::StockLevel;
+pub use crate::domain::stock_alerts::Subscription;
+pub use alerts::ReorderPoint;
 pub use commands::{CarrierEventOutcome, CarrierScan, Placed};
 pub use history::{History, Milestone};
 pub use orderly_storage::{BackupStats, DeadLetter};
@@ -72,6 +75,8 @@ pub struct EngineConfig {
     /// How often to look for work (outbox entries) left by nodes that stopped, when storage is
     /// shared with other nodes.
     pub takeover_interval: Duration,
+    /// Stock alerts: the bound on subscriptions per sku, and how often to reconcile.
+    pub stock_alerts: StockAlertsConfig,
     pub carriers: Vec<CarrierSpec>,
     pub holidays: Vec<NaiveDate>,
     pub notifications: NotifierConfig,
@@ -80,6 +85,26 @@ pub struct EngineConfig {
     pub warehouses: Vec<Warehouse>,
     /// `[allocation]`: how an order's lines are allocated to warehouses.
     pub allocation: AllocationPolicy,
+}
+
+/// `[stock_alerts]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StockAlertsConfig {
+    /// Most back-in-stock subscriptions waiting for one sku.
+    pub max_subscriptions_per_sku: usize,
+    /// How often the stock alerts look at every reorder point and subscription again when
+    /// storage is shared with other nodes (one that died between a stock write and its alert
+    /// is repaired by the others); alone, they do so at start only.
+    pub reconcile_interval: Duration,
+}
+
+impl Default for StockAlertsConfig {
+    fn default() -> Self {
+        StockAlertsConfig {
+            max_subscriptions_per_sku: crate::domain::stock_alerts::MAX_SUBSCRIPTIONS_PER_SKU,
+            reconcile_interval: Duration::from_secs(60),
+        }
+    }
 }
 
 impl Default for EngineConfig {
@@ -94,6 +119,7 @@ impl Default for EngineConfig {
             send_timeout: Duration::from_secs(5),
             timer_tick: Duration::from_millis(500),
             takeover_interval: Duration::from_secs(1),
+            stock_alerts: StockAlertsConfig::default(),
             carriers: Vec::new(),
             holidays: Vec::new(),
             notifications: NotifierConfig::default(),
@@ -127,6 +153,8 @@ pub enum EngineError {
     Transfer(crate::domain::inventory::transfer::TransferError),
     #[error("no transfer {0}")]
     NoTransfer(crate::domain::inventory::transfer::TransferId),
+    #[error("stock alerts: {0}")]
+    Alert(#[from] crate::domain::stock_alerts::AlertError),
     #[error("unknown tracking number '{0}'")]
     UnknownTrackingNumber(String),
     /// Internal: the actor retired between lookup and delivery; the caller retries.
@@ -197,6 +225,8 @@ struct Inner {
     registry: Arc<Registry>,
     inventory: Addr<inventory::InventoryActor>,
     notifier: Addr<Notifier>,
+    /// The stock alerts' loop (reorder points, subscriptions).
+    alerts: alerts::StockWatch,
     claims: Mutex<HashSet<String>>,
     ready: AtomicBool,
     backup_running: AtomicBool,
@@ -216,11 +246,13 @@ impl Engine {
             .collect();
         let stats = Arc::new(EngineStats::default());
         let (stock_arrived, arrivals) = futures::channel::mpsc::unbounded();
+        let (watch, alerts_inbox) = alerts::channel();
         let inventory = inventory::InventoryActor::load(
             store.clone(),
             Arc::new(config.warehouses.clone()),
             config.allocation,
             stock_arrived,
+            watch.clone(),
         )?;
         // Its storage calls block; with storage across the network they take a round trip
         // each, so the inventory gets a thread of its own rather than stall the system's.
@@ -252,6 +284,18 @@ impl Engine {
             stats.clone(),
             config.effect_wait,
         );
+        let stock_alerts = alerts::Alerts {
+            store: store.clone(),
+            inventory: inventory.clone(),
+            notifier: notifier.clone(),
+            clock: clock.clone(),
+            customer_channels: config.notifications.channels(),
+            operations_channels: config.notifications.operations_channels(),
+            max_subscriptions: config.stock_alerts.max_subscriptions_per_sku,
+        };
+        let reconcile_every = store
+            .has_other_writers()
+            .then_some(config.stock_alerts.reconcile_interval);
         let ctx = Arc::new(OrderContext {
             store,
             clock,
@@ -270,12 +314,14 @@ impl Engine {
                 registry,
                 inventory,
                 notifier,
+                alerts: watch,
                 claims: Mutex::new(HashSet::new()),
                 ready: AtomicBool::new(false),
                 backup_running: AtomicBool::new(false),
             }),
         };
         engine.resume()?;
+        actix_rt::spawn(alerts::run(stock_alerts, alerts_inbox, reconcile_every));
         actix_rt::spawn(backorders::run(
             engine.inner.ctx.store.clone(),
             engine.inner.ctx.effects.clone(),
@@ -359,6 +405,11 @@ impl Engine {
 
     fn store(&self) -> &dyn Storage {
         &*self.inner.ctx.store
+    }
+
+    /// Where stock-alert requests go (the alerts loop).
+    fn alerts(&self) -> &futures::channel::mpsc::UnboundedSender<alerts::Msg> {
+        self.inner.alerts.sender()
     }
 
     fn config(&self) -> &EngineConfig {

@@ -28,10 +28,11 @@
 
 use super::webhook::{sign, WebhookSecret};
 use crate::clock::Clock;
-use crate::domain::{EffectKind, NotificationKind, Order};
+use crate::domain::stock_alerts::{Audience, NoticeKind, StockNotice};
+use crate::domain::{Effect, EffectKind, NotificationKind, Order};
 use actix::prelude::*;
 use chrono::{DateTime, SecondsFormat, Utc};
-use orderly_storage::{DeadLetter, OutboxEntry, Storage};
+use orderly_storage::{DeadLetter, OutboxEntry, OutboxMessage, Storage};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -80,6 +81,32 @@ pub struct NotifierConfig {
     /// Longest wait between two attempts.
     #[serde(default = "default_backoff_cap_ms")]
     pub backoff_cap_ms: u64,
+    /// Where operations alerts (`low_stock`) go.
+    #[serde(default)]
+    pub operations: OperationsConfig,
+}
+
+/// `[notifications.operations]`: the operations recipients of stock alerts. By default they
+/// are logged and, when the shop has a `notifications.webhook`, posted there too.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OperationsConfig {
+    /// Log operations alerts (default: on).
+    #[serde(default = "yes")]
+    pub log: bool,
+    /// Where to POST operations alerts, signed like every webhook; absent: the shop's
+    /// `notifications.webhook`, if there is one.
+    #[serde(default)]
+    pub webhook: Option<WebhookConfig>,
+}
+
+impl Default for OperationsConfig {
+    fn default() -> Self {
+        OperationsConfig {
+            log: yes(),
+            webhook: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -94,6 +121,31 @@ pub struct WebhookConfig {
     pub timeout_ms: u64,
 }
 
+impl WebhookConfig {
+    /// Checks one webhook's settings; `at` names its section in messages.
+    fn validate(&self, at: &str) -> Result<(), String> {
+        let url = self.url.trim();
+        if url.len() >= 8 && url[..8].eq_ignore_ascii_case("https://") {
+            return Err(format!(
+                "{at}.url: https is not supported by this build (it has no TLS); use an http:// URL, e.g. to a local TLS-terminating proxy: '{url}'"
+            ));
+        }
+        if !url.starts_with("http://") {
+            return Err(format!("{at}.url: must start with http://, got '{url}'"));
+        }
+        match url.parse::<awc::http::Uri>() {
+            Ok(uri) if uri.host().is_some_and(|h| !h.is_empty()) => {}
+            Ok(_) => return Err(format!("{at}.url: '{url}' has no host")),
+            Err(e) => return Err(format!("{at}.url: '{url}' is not a valid URL: {e}")),
+        }
+        WebhookSecret::parse(&self.secret).map_err(|e| format!("{at}.secret: {e}"))?;
+        if self.timeout_ms == 0 {
+            return Err(format!("{at}.timeout_ms: must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
 impl Default for NotifierConfig {
     fn default() -> Self {
         NotifierConfig {
@@ -102,6 +154,7 @@ impl Default for NotifierConfig {
             max_attempts: default_max_attempts(),
             backoff_base_ms: default_backoff_base_ms(),
             backoff_cap_ms: default_backoff_cap_ms(),
+            operations: OperationsConfig::default(),
         }
     }
 }
@@ -120,35 +173,28 @@ impl NotifierConfig {
         out
     }
 
+    /// Names of the channels operations alerts go to: "log" (`operations.log`) and/or
+    /// "webhook" (`operations.webhook`, or else the shop's webhook). The stock alerts write one
+    /// outbox entry per channel; the notifier resolves the names against `operations`.
+    pub fn operations_channels(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.operations.log {
+            out.push(LOG.to_string());
+        }
+        if self.operations.webhook.is_some() || self.webhook.is_some() {
+            out.push(WEBHOOK.to_string());
+        }
+        out
+    }
+
     /// Checks the section at start, so a bad URL or secret stops the service with a clear
     /// message instead of filling the dead-letter list later.
     pub fn validate(&self) -> Result<(), String> {
         if let Some(w) = &self.webhook {
-            let url = w.url.trim();
-            if url.len() >= 8 && url[..8].eq_ignore_ascii_case("https://") {
-                return Err(format!(
-                    "notifications.webhook.url: https is not supported by this build (it has no TLS); use an http:// URL, e.g. to a local TLS-terminating proxy: '{url}'"
-                ));
-            }
-            if !url.starts_with("http://") {
-                return Err(format!(
-                    "notifications.webhook.url: must start with http://, got '{url}'"
-                ));
-            }
-            match url.parse::<awc::http::Uri>() {
-                Ok(uri) if uri.host().is_some_and(|h| !h.is_empty()) => {}
-                Ok(_) => return Err(format!("notifications.webhook.url: '{url}' has no host")),
-                Err(e) => {
-                    return Err(format!(
-                        "notifications.webhook.url: '{url}' is not a valid URL: {e}"
-                    ))
-                }
-            }
-            WebhookSecret::parse(&w.secret)
-                .map_err(|e| format!("notifications.webhook.secret: {e}"))?;
-            if w.timeout_ms == 0 {
-                return Err("notifications.webhook.timeout_ms: must be at least 1".to_string());
-            }
+            w.validate("notifications.webhook")?;
+        }
+        if let Some(w) = &self.operations.webhook {
+            w.validate("notifications.operations.webhook")?;
         }
         if self.max_attempts == 0 {
             return Err("notifications.max_attempts: must be at least 1".to_string());
@@ -198,8 +244,9 @@ fn rand01() -> f64 {
     (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// Deliver (or schedule, honouring entry.next_attempt_at) one outbox entry whose effect.kind
-/// is EffectKind::Notify and whose `channel` is Some("log"|"webhook").
+/// Deliver (or schedule, honouring entry.next_attempt_at) one outbox entry that is a
+/// notification (an order's `Notify` effect, or a stock notice) with `channel`
+/// Some("log"|"webhook").
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct Deliver {
@@ -239,6 +286,8 @@ pub struct Notifier {
     /// Parsed once; `Err` holds the reason when the secret is unusable (only possible if the
     /// config skipped `validate`), and webhook messages are then dead-lettered with it.
     secret: Option<Result<WebhookSecret, String>>,
+    /// The same for `operations.webhook`.
+    operations_secret: Option<Result<WebhookSecret, String>>,
     /// Outbox keys with an attempt running or scheduled. A second `Deliver` for one of them
     /// (the engine resending at start while a retry is pending, say) is ignored, so a message
     /// never has two retry chains counting attempts against each other.
@@ -292,13 +341,12 @@ impl AttemptRead {
             Origin::Commit => Ok(Some(entry.clone())),
             Origin::Storage => store.outbox_entry(entry).map_err(|e| e.to_string()),
         };
-        let id = entry.effect.order_id;
-        let order = match (&stored, needs) {
-            (Ok(Some(_)), OrderRead::Exists) => store
+        let order = match (entry.order_id(), &stored, needs) {
+            (Some(id), Ok(Some(_)), OrderRead::Exists) => store
                 .order_exists(id)
                 .map(|exists| exists.then_some(None))
                 .map_err(|e| e.to_string()),
-            (Ok(Some(_)), OrderRead::Load) => store
+            (Some(id), Ok(Some(_)), OrderRead::Load) => store
                 .load_order(id)
                 .map(|o| o.map(Some))
                 .map_err(|e| e.to_string()),
@@ -329,11 +377,17 @@ impl Notifier {
             .webhook
             .as_ref()
             .map(|w| WebhookSecret::parse(&w.secret));
+        let operations_secret = config
+            .operations
+            .webhook
+            .as_ref()
+            .map(|w| WebhookSecret::parse(&w.secret));
         Notifier {
             store,
             clock,
             config,
             secret,
+            operations_secret,
             pending: HashSet::new(),
             stats: NotifierStats::default(),
         }
@@ -354,6 +408,35 @@ impl Notifier {
             Some(LOG) => Err("channel 'log' is disabled".to_string()),
             Some(other) => Err(format!("unknown notification channel '{other}'")),
             None => Err("outbox entry has no notification channel".to_string()),
+        }
+    }
+
+    /// Where an entry goes: its channel name resolved for its audience — a stock notice for
+    /// operations against `operations` (its webhook, or else the shop's), everything else
+    /// (customers' notifications, back-in-stock messages to subscribers) against the shop's
+    /// channels.
+    fn channel_of(&self, entry: &OutboxEntry) -> Result<Channel, String> {
+        let name = entry.channel.as_deref();
+        let for_operations =
+            entry.stock_notice().map(|n| n.kind.audience()) == Some(Audience::Operations);
+        if !for_operations {
+            return self.channel(name);
+        }
+        match name {
+            Some(LOG) if self.config.operations.log => Ok(Channel::Log),
+            Some(LOG) => Err("channel 'log' is disabled for operations alerts".to_string()),
+            Some(WEBHOOK) => match (&self.config.operations.webhook, &self.operations_secret) {
+                (Some(w), Some(Ok(secret))) => Ok(Channel::Webhook {
+                    url: w.url.trim().to_string(),
+                    timeout: Duration::from_millis(w.timeout_ms),
+                    secret: secret.clone(),
+                }),
+                (Some(_), Some(Err(e))) => {
+                    Err(format!("operations webhook secret is unusable: {e}"))
+                }
+                _ => self.channel(name),
+            },
+            other => self.channel(other),
         }
     }
 
@@ -379,7 +462,9 @@ impl Notifier {
     /// across the network those reads run on the blocking pool, so this actor keeps taking
     /// messages while they wait; otherwise they are answered at once.
     fn attempt(&mut self, entry: OutboxEntry, origin: Origin, ctx: &mut Context<Self>) {
-        let needs = match (self.channel(entry.channel.as_deref()), origin) {
+        let needs = match (self.channel_of(&entry), origin) {
+            // A stock notice carries everything its message says, and has no order.
+            _ if entry.stock_notice().is_some() => OrderRead::Nothing,
             (Ok(Channel::Log), Origin::Commit) => OrderRead::Nothing,
             (Ok(Channel::Log), Origin::Storage) => OrderRead::Exists,
             (Ok(Channel::Webhook { .. }), _) => OrderRead::Load,
@@ -429,15 +514,28 @@ impl Notifier {
                 return self.schedule(entry, delay, ctx);
             }
         };
-        let EffectKind::Notify { kind } = entry.effect.kind else {
-            // Not ours: leave it in the outbox for the actor that handles that action.
-            tracing::warn!(message_id = %entry.message_id(), "notifier was handed an outbox entry that is not a notification");
-            self.pending.remove(&key);
-            return;
+        let kind = match &entry.message {
+            OutboxMessage::Stock(notice) => {
+                let notice = notice.clone();
+                return match self.channel_of(&entry) {
+                    Ok(channel) => self.deliver_notice(entry, notice, channel, ctx),
+                    Err(e) => self.finish(entry, Outcome::Permanent(e), ctx),
+                };
+            }
+            OutboxMessage::Order(Effect {
+                kind: EffectKind::Notify { kind },
+                ..
+            }) => *kind,
+            OutboxMessage::Order(_) => {
+                // Not ours: leave it in the outbox for the actor that handles that action.
+                tracing::warn!(message_id = %entry.message_id(), "notifier was handed an outbox entry that is not a notification");
+                self.pending.remove(&key);
+                return;
+            }
         };
-        let channel = match self.channel(entry.channel.as_deref()) {
+        let channel = match self.channel_of(&entry) {
             Ok(c) => c,
-            Err(e) => return self.finish(entry, kind, Outcome::Permanent(e), ctx),
+            Err(e) => return self.finish(entry, Outcome::Permanent(e), ctx),
         };
         let now = self.clock.now();
         let message_id = entry.message_id();
@@ -449,20 +547,20 @@ impl Notifier {
                     Ok(Some(_)) => {}
                     Ok(None) => {
                         let missing = Outcome::Permanent("order not found".to_string());
-                        return self.finish(entry, kind, missing, ctx);
+                        return self.finish(entry, missing, ctx);
                     }
                     Err(e) => {
                         let failed = Outcome::Failed(format!("storage: {e}"));
-                        return self.finish(entry, kind, failed, ctx);
+                        return self.finish(entry, failed, ctx);
                     }
                 }
                 tracing::info!(
                     message_id = %message_id,
-                    order_id = %entry.effect.order_id,
+                    order_id = %entry.order_id().unwrap_or_default(),
                     kind = kind.as_str(),
                     "notification"
                 );
-                self.finish(entry, kind, Outcome::Delivered, ctx);
+                self.finish(entry, Outcome::Delivered, ctx);
             }
             Channel::Webhook {
                 url,
@@ -475,19 +573,13 @@ impl Notifier {
                     Ok(_) => {
                         return self.finish(
                             entry,
-                            kind,
                             Outcome::Permanent("order not found".to_string()),
                             ctx,
                         )
                     }
                     Err(e) => {
                         tracing::warn!(message_id = %entry.message_id(), error = %e, "notifier could not load the order; retrying later");
-                        return self.finish(
-                            entry,
-                            kind,
-                            Outcome::Failed(format!("storage: {e}")),
-                            ctx,
-                        );
+                        return self.finish(entry, Outcome::Failed(format!("storage: {e}")), ctx);
                     }
                 };
                 // The body and timestamp are rebuilt per attempt (the timestamp says when this
@@ -495,25 +587,86 @@ impl Notifier {
                 let body = payload(&message_id, kind, &entry, &order, now)
                     .to_string()
                     .into_bytes();
-                let timestamp = now.timestamp();
-                let signature = sign(&secret, &message_id, timestamp, &body);
-                let fut = post(url, timeout, message_id, timestamp, signature, body);
-                ctx.spawn(
-                    fut.into_actor(self)
-                        .map(move |outcome, act, ctx| act.finish(entry, kind, outcome, ctx)),
-                );
+                self.post_signed(entry, url, timeout, secret, body, ctx);
             }
         }
     }
 
-    /// Records how an attempt ended and decides what happens next.
-    fn finish(
+    /// A stock notice's delivery: everything it says is in the entry.
+    fn deliver_notice(
         &mut self,
-        mut entry: OutboxEntry,
-        kind: NotificationKind,
-        outcome: Outcome,
+        entry: OutboxEntry,
+        notice: StockNotice,
+        channel: Channel,
         ctx: &mut Context<Self>,
     ) {
+        let message_id = entry.message_id();
+        match channel {
+            Channel::Log => {
+                // No contact in the log: it is personal data; the subject names the subscription.
+                match &notice.kind {
+                    NoticeKind::LowStock {
+                        warehouse,
+                        sku,
+                        reorder_point,
+                        available,
+                    } => tracing::info!(
+                        message_id = %message_id,
+                        kind = notice.kind.name(),
+                        warehouse = %warehouse,
+                        sku = %sku,
+                        reorder_point,
+                        available,
+                        "stock alert"
+                    ),
+                    NoticeKind::BackInStock { sku, available, .. } => tracing::info!(
+                        message_id = %message_id,
+                        kind = notice.kind.name(),
+                        subscription = %notice.subject,
+                        sku = %sku,
+                        available,
+                        "stock alert"
+                    ),
+                }
+                self.finish(entry, Outcome::Delivered, ctx);
+            }
+            Channel::Webhook {
+                url,
+                timeout,
+                secret,
+            } => {
+                let body = notice_payload(&message_id, &notice, self.clock.now())
+                    .to_string()
+                    .into_bytes();
+                self.post_signed(entry, url, timeout, secret, body, ctx);
+            }
+        }
+    }
+
+    /// One webhook attempt of `entry`'s message with `body`, signed, finished when answered.
+    fn post_signed(
+        &mut self,
+        entry: OutboxEntry,
+        url: String,
+        timeout: Duration,
+        secret: WebhookSecret,
+        body: Vec<u8>,
+        ctx: &mut Context<Self>,
+    ) {
+        // The body and timestamp are rebuilt per attempt (the timestamp says when this attempt
+        // was made); the id stays the same so receivers can deduplicate.
+        let message_id = entry.message_id();
+        let timestamp = self.clock.now().timestamp();
+        let signature = sign(&secret, &message_id, timestamp, &body);
+        let fut = post(url, timeout, message_id, timestamp, signature, body);
+        ctx.spawn(
+            fut.into_actor(self)
+                .map(move |outcome, act, ctx| act.finish(entry, outcome, ctx)),
+        );
+    }
+
+    /// Records how an attempt ended and decides what happens next.
+    fn finish(&mut self, mut entry: OutboxEntry, outcome: Outcome, ctx: &mut Context<Self>) {
         let key = entry.message_id();
         let (error, permanent) = match outcome {
             Outcome::Delivered => {
@@ -538,8 +691,8 @@ impl Notifier {
         if permanent || entry.attempts >= self.config.max_attempts {
             let letter = DeadLetter {
                 message_id: message_id.clone(),
-                order_id: entry.effect.order_id,
-                kind: kind.as_str().to_string(),
+                order_id: entry.order_id(),
+                kind: entry.kind_name().to_string(),
                 channel: entry.channel.clone(),
                 attempts: entry.attempts,
                 last_error: Some(error.clone()),
@@ -627,7 +780,7 @@ fn payload(
             "external_ref": order.external_ref,
             "kind": kind.as_str(),
             "status": order.status.as_str(),
-            "step": entry.effect.step,
+            "step": entry.effect().map(|e| e.step),
             "customer": {
                 "id": order.customer.id,
                 "email": order.customer.email,
@@ -640,6 +793,47 @@ fn payload(
             "refunded": order.refunded,
             "cancellation_reason": order.cancellation.as_ref().map(|c| &c.reason),
         }
+    })
+}
+
+/// A stock notice's body, in the same Standard Webhooks shape: `type` is `stock.low_stock` or
+/// `stock.back_in_stock`. A back-in-stock message carries the subscriber's `contact` (an e-mail
+/// address or a phone number): the receiver tells them (real e-mail and SMS channels are for
+/// later).
+fn notice_payload(message_id: &str, notice: &StockNotice, now: DateTime<Utc>) -> serde_json::Value {
+    let kind = notice.kind.name();
+    let data = match &notice.kind {
+        NoticeKind::LowStock {
+            warehouse,
+            sku,
+            reorder_point,
+            available,
+        } => serde_json::json!({
+            "message_id": message_id,
+            "kind": kind,
+            "warehouse": warehouse,
+            "sku": sku,
+            "reorder_point": reorder_point,
+            "available": available,
+            "alert": notice.seq,
+        }),
+        NoticeKind::BackInStock {
+            sku,
+            contact,
+            available,
+        } => serde_json::json!({
+            "message_id": message_id,
+            "kind": kind,
+            "sku": sku,
+            "contact": contact,
+            "available": available,
+            "subscription_id": notice.subject,
+        }),
+    };
+    serde_json::json!({
+        "type": format!("stock.{kind}"),
+        "timestamp": now.to_rfc3339_opts(SecondsFormat::Millis, true),
+        "data": data,
     })
 }
 

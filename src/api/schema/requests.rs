@@ -262,6 +262,36 @@ pub struct StockBody {
     pub on_hand: i64,
 }
 
+/// A stock cell's reorder point: when the units available there (on hand − reserved) fall to
+/// or below it, one `low_stock` alert goes to operations; the next only once they have risen
+/// above it again.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReorderPointBody {
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    #[serde(deserialize_with = "super::integer::i64")]
+    pub reorder_point: i64,
+}
+
+/// A contact to tell once when a sku can be bought again.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionBody {
+    #[schema(
+        pattern = r"^[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000/]{1,64}$"
+    )]
+    pub sku: String,
+    /// An e-mail address (`jan@example.com`; stored in lower case) or a phone number in
+    /// international form (`+31612345678`; spaces, `-`, `(`, `)` and `.` between the digits
+    /// are dropped). Anything else is 422 with `field` `contact`.
+    #[schema(
+        min_length = 3,
+        max_length = 254,
+        pattern = r"^\s*([A-Za-z0-9._%+=!#$&'*/?^`{|}~-]+@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+|\+[1-9][0-9 ().-]{7,30})\s*$"
+    )]
+    pub contact: String,
+}
+
 /// `GET /v1/orders`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]

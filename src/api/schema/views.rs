@@ -199,6 +199,59 @@ impl SkuBackorders {
     }
 }
 
+/// A stock cell's reorder point and where its low-stock alerts stand.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReorderPoint {
+    pub warehouse: String,
+    pub sku: String,
+    /// `null`: no reorder point (no alerts).
+    pub reorder_point: Option<i64>,
+    /// A `low_stock` alert went out for the current fall; no other until `available` has
+    /// risen above the point.
+    pub low: bool,
+    /// `low_stock` alerts sent for this cell so far.
+    pub alerts_sent: u32,
+    /// Units available at the cell now (on hand − reserved).
+    pub available: i64,
+}
+
+impl From<orderly_actors::engine::ReorderPoint> for ReorderPoint {
+    fn from(p: orderly_actors::engine::ReorderPoint) -> Self {
+        ReorderPoint {
+            warehouse: p.warehouse,
+            sku: p.sku,
+            reorder_point: p.point,
+            low: p.low,
+            alerts_sent: p.alerts_sent,
+            available: p.available,
+        }
+    }
+}
+
+/// A back-in-stock subscription: its contact is told once, with a `back_in_stock` message,
+/// when the sku's available units (as `GET /v1/availability` counts them) are positive; then
+/// it ends.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StockSubscription {
+    /// The subscription's id (the message's `subscription_id`).
+    pub id: uuid::Uuid,
+    pub sku: String,
+    /// As stored: an e-mail address in lower case, or `+` and digits.
+    pub contact: String,
+    pub subscribed_at: DateTime<Utc>,
+}
+
+impl From<orderly_actors::engine::Subscription> for StockSubscription {
+    fn from(s: orderly_actors::engine::Subscription) -> Self {
+        StockSubscription {
+            id: s.id,
+            sku: s.sku,
+            contact: s.contact,
+            subscribed_at: s.subscribed_at,
+        }
+    }
+}
+
 /// Stock of one sku at one warehouse.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StockCell {
@@ -417,8 +470,11 @@ impl From<CarrierEventOutcome> for CarrierEventAck {
 pub struct DeadLetter {
     /// Pass to `POST /v1/notifications/dead-letters/{id}/retry`.
     pub message_id: String,
-    pub order_id: Uuid,
-    /// The notification's kind, e.g. `confirmed`.
+    /// The order the notification was about; absent for a stock notice (`low_stock`,
+    /// `back_in_stock`), which is about no order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<Uuid>,
+    /// The notification's kind, e.g. `confirmed` (or `low_stock`, `back_in_stock`).
     pub kind: String,
     /// The channel that failed (e.g. `webhook`).
     pub channel: Option<String>,

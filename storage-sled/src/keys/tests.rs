@@ -43,3 +43,51 @@ fn sku_keys_round_trip_and_sort_by_sku() {
     assert!(sku("B") < sku("a"), "byte order, as the export's");
     assert!(backorder(OrderId::from_u128(1)) < backorder(OrderId::from_u128(2)));
 }
+
+#[test]
+fn stock_alert_keys_round_trip_and_sort() {
+    assert_eq!(
+        parse_cell_alert(&cell_alert("ams", "SKU-1")),
+        Some(("ams".into(), "SKU-1".into()))
+    );
+    assert_eq!(
+        parse_subscription_sku(&subscription("SKU-1", "a@example.com")),
+        Some("SKU-1".into())
+    );
+    // A sku's subscriptions sit under its prefix, by contact; a longer sku is not among them.
+    assert!(subscription("SKU", "b@x.nl").starts_with(&subscriptions_of("SKU")));
+    assert!(!subscription("SKU-1", "a@x.nl").starts_with(&subscriptions_of("SKU")));
+    assert!(subscription("SKU", "a@x.nl") < subscription("SKU", "b@x.nl"));
+    assert!(alerts_journal(1) < alerts_journal(256));
+}
+
+#[test]
+fn prefixes_are_distinct() {
+    let all = [
+        ORDER,
+        EVENT,
+        OUTBOX,
+        TIMER,
+        IDEMPOTENCY,
+        STATUS,
+        PICK,
+        TOKEN,
+        TRACKING,
+        BACKORDER,
+        DEAD,
+        STOCK,
+        RESERVATION,
+        RESTOCK,
+        JOURNAL,
+        SKU,
+        BASELINE,
+        NOTICE,
+        CELL_ALERT,
+        SUBSCRIPTION,
+        ALERTS_JOURNAL,
+    ];
+    let mut seen = std::collections::HashSet::new();
+    for p in all {
+        assert!(seen.insert(p), "prefix {:?} used twice", p as char);
+    }
+}

@@ -168,11 +168,29 @@ struct TimerLine<'a> {
 }
 
 #[derive(Serialize, Deserialize)]
-struct DeadLetterLine<'a, E> {
+struct DeadLetterLine<'a, L, E> {
     #[serde(rename = "type", borrow)]
     kind: Str<'a>,
-    letter: v1::DeadLetterInfo<'a>,
+    letter: L,
     entry: E,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CellAlertLine<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Str<'a>,
+    #[serde(borrow)]
+    warehouse: Str<'a>,
+    #[serde(borrow)]
+    sku: Str<'a>,
+    alert: v2::CellAlert,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SubscriptionLine<'a, S> {
+    #[serde(rename = "type", borrow)]
+    kind: Str<'a>,
+    subscription: S,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -303,6 +321,26 @@ pub fn record(out: &mut Vec<u8>, record: &ExportRecord) -> Result<(), StorageErr
                 },
             )
         }
+        ExportRecord::CellAlert {
+            warehouse,
+            sku,
+            alert,
+        } => line(
+            out,
+            &CellAlertLine {
+                kind,
+                warehouse: Cow::Borrowed(warehouse),
+                sku: Cow::Borrowed(sku),
+                alert: alert.into(),
+            },
+        ),
+        ExportRecord::Subscription(sub) => line(
+            out,
+            &SubscriptionLine {
+                kind,
+                subscription: v2::Subscription::from(sub),
+            },
+        ),
     }
 }
 
@@ -359,10 +397,12 @@ pub fn decode(schema: u64, line_no: u64, text: &str) -> Result<Line, ExportError
         "outbox" => "outbox",
         "timer" => "timer",
         "dead_letter" => "dead_letter",
+        "stock_alert" => "stock_alert",
+        "subscription" => "subscription",
         "end" => "end",
         other => {
             return Err(bad_line(format!(
-                "unknown record type {other:?} (known: order, idempotency, stock, backorders, reservation, restock, transfer, outbox, timer, dead_letter, end)"
+                "unknown record type {other:?} (known: order, idempotency, stock, backorders, reservation, restock, transfer, outbox, timer, dead_letter, stock_alert, subscription, end)"
             )))
         }
     };
@@ -472,7 +512,7 @@ pub fn decode(schema: u64, line_no: u64, text: &str) -> Result<Line, ExportError
         } else {
             let l: OutboxLine<'_, v2::OutboxEntry<'static>> =
                 serde_json::from_str(text).map_err(json)?;
-            l.entry.into()
+            l.entry.try_into().map_err(|e: v1::Invalid| bad(e.0))?
         })),
         "timer" => {
             let l: TimerLine<'_> = serde_json::from_str(text).map_err(json)?;
@@ -483,7 +523,7 @@ pub fn decode(schema: u64, line_no: u64, text: &str) -> Result<Line, ExportError
             }))
         }
         "dead_letter" => Line::Record(ExportRecord::DeadLetter(if schema == 1 {
-            let l: DeadLetterLine<'_, v1::OutboxEntry<'static>> =
+            let l: DeadLetterLine<'_, v1::DeadLetterInfo<'static>, v1::OutboxEntry<'static>> =
                 serde_json::from_str(text).map_err(json)?;
             v1::DeadLetter {
                 letter: l.letter,
@@ -491,14 +531,44 @@ pub fn decode(schema: u64, line_no: u64, text: &str) -> Result<Line, ExportError
             }
             .into()
         } else {
-            let l: DeadLetterLine<'_, v2::OutboxEntry<'static>> =
+            let l: DeadLetterLine<'_, v2::DeadLetterInfo<'static>, v2::OutboxEntry<'static>> =
                 serde_json::from_str(text).map_err(json)?;
             v2::DeadLetter {
                 letter: l.letter,
                 entry: l.entry,
             }
-            .into()
+            .try_into()
+            .map_err(|e: v1::Invalid| bad(e.0))?
         })),
+        "stock_alert" => {
+            let l: CellAlertLine<'_> = serde_json::from_str(text).map_err(json)?;
+            for (what, v) in [("warehouse", &l.warehouse), ("sku", &l.sku)] {
+                if v.is_empty() || v.contains('\0') {
+                    return Err(bad(format!("{what} is empty or holds a NUL character")));
+                }
+            }
+            if l.alert.point.is_some_and(|p| p < 0) {
+                return Err(bad("a negative reorder point".into()));
+            }
+            Line::Record(ExportRecord::CellAlert {
+                warehouse: l.warehouse.into_owned(),
+                sku: l.sku.into_owned(),
+                alert: l.alert.into(),
+            })
+        }
+        "subscription" => {
+            let l: SubscriptionLine<'_, v2::Subscription<'static>> =
+                serde_json::from_str(text).map_err(json)?;
+            let s: crate::domain::stock_alerts::Subscription = l.subscription.into();
+            if s.sku.is_empty() || s.sku.contains('\0') {
+                return Err(bad("sku is empty or holds a NUL character".into()));
+            }
+            if crate::domain::stock_alerts::contact(&s.contact).as_deref() != Ok(s.contact.as_str())
+            {
+                return Err(bad(format!("{:?} is not a contact as stored", s.contact)));
+            }
+            Line::Record(ExportRecord::Subscription(s))
+        }
         _ => {
             let l: EndLine<'_> = serde_json::from_str(text).map_err(json)?;
             Line::End(l.counts)

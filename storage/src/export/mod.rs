@@ -14,12 +14,14 @@
 //! 2. one line per record, tagged by `"type"`: `order` (the snapshot and its history, one array
 //!    of events per stored transition), `idempotency`, `stock`, `backorders` (a sku's backorder
 //!    record), `reservation`, `restock`, `transfer` (a transfer between warehouses, with its
-//!    receipts), `outbox` (with its retry state), `timer`,
-//!    `dead_letter` (with its outbox entry), in the order [`Storage::export`] hands them out
-//!    (orders first);
+//!    receipts), `outbox` (with its retry state), `timer`, `dead_letter` (with its outbox
+//!    entry), `stock_alert` (a stock cell's reorder point and low-stock state), `subscription`
+//!    (a back-in-stock subscription), in the order [`Storage::export`] hands them out (orders
+//!    first);
 //! 3. a closing line `{"type":"end","counts":{…}}` with the number of records of each type, so
-//!    a truncated file is told from a complete one (`backorders` and `transfer` only when there are
-//!    some, so a store without them exports what the release before did).
+//!    a truncated file is told from a complete one (`backorders`, `transfer`, `stock_alert` and
+//!    `subscription` only when there are some, so a store without them exports what the
+//!    release before did).
 //!
 //! Snapshots, events, outbox entries, idempotency records, dead letters, stock levels,
 //! backorder records and reservations are in the stored shapes of the schema the header names (this release writes
@@ -35,6 +37,7 @@ pub mod format;
 
 use crate::domain::inventory::transfer::Transfer;
 use crate::domain::inventory::{Backorders, Reservation, StockLevel};
+use crate::domain::stock_alerts::{CellAlert, Subscription};
 use crate::domain::{Order, OrderId, Timer};
 use crate::{DeadLetter, EventsJson, IdempotencyRecord, OutboxEntry, Storage, StorageError};
 use serde::{Deserialize, Serialize};
@@ -72,6 +75,14 @@ pub enum ExportRecord {
     Timer(Timer),
     /// A notification that ran out of attempts, with its outbox entry (`entry` is `Some`).
     DeadLetter(DeadLetter),
+    /// A stock cell's alert record (reorder point, low-stock state).
+    CellAlert {
+        warehouse: String,
+        sku: String,
+        alert: CellAlert,
+    },
+    /// A back-in-stock subscription waiting to be told.
+    Subscription(Subscription),
 }
 
 impl ExportRecord {
@@ -88,6 +99,8 @@ impl ExportRecord {
             ExportRecord::Outbox(_) => "outbox",
             ExportRecord::Timer(_) => "timer",
             ExportRecord::DeadLetter(_) => "dead_letter",
+            ExportRecord::CellAlert { .. } => "stock_alert",
+            ExportRecord::Subscription(_) => "subscription",
         }
     }
 
@@ -96,7 +109,7 @@ impl ExportRecord {
     pub fn needs_order(&self) -> Option<OrderId> {
         match self {
             ExportRecord::Idempotency { record, .. } => Some(record.order_id),
-            ExportRecord::Outbox(e) => Some(e.effect.order_id),
+            ExportRecord::Outbox(e) => e.order_id(),
             ExportRecord::Timer(t) => Some(t.order_id),
             _ => None,
         }
@@ -137,6 +150,10 @@ pub struct Counts {
     pub outbox: u64,
     pub timer: u64,
     pub dead_letter: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub stock_alert: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub subscription: u64,
 }
 
 impl Counts {
@@ -153,6 +170,8 @@ impl Counts {
             ExportRecord::Outbox(_) => &mut self.outbox,
             ExportRecord::Timer(_) => &mut self.timer,
             ExportRecord::DeadLetter(_) => &mut self.dead_letter,
+            ExportRecord::CellAlert { .. } => &mut self.stock_alert,
+            ExportRecord::Subscription(_) => &mut self.subscription,
         };
         *n += 1;
     }
@@ -168,6 +187,8 @@ impl Counts {
             + self.outbox
             + self.timer
             + self.dead_letter
+            + self.stock_alert
+            + self.subscription
     }
 }
 
@@ -179,7 +200,7 @@ impl fmt::Display for Counts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} orders, {} idempotency records, {} stock cells, {} sku backorder records, {} reservations, {} restock markers, {} transfers, {} outbox entries, {} timers, {} dead letters",
+            "{} orders, {} idempotency records, {} stock cells, {} sku backorder records, {} reservations, {} restock markers, {} transfers, {} outbox entries, {} timers, {} dead letters, {} stock alert records, {} subscriptions",
             self.order,
             self.idempotency,
             self.stock,
@@ -189,7 +210,9 @@ impl fmt::Display for Counts {
             self.transfer,
             self.outbox,
             self.timer,
-            self.dead_letter
+            self.dead_letter,
+            self.stock_alert,
+            self.subscription
         )
     }
 }
@@ -374,6 +397,12 @@ pub fn ensure_empty(store: &dyn Storage) -> Result<(), ExportError> {
     }
     if !store.dead_letters(1)?.is_empty() {
         return Err(ExportError::TargetNotEmpty("dead letters"));
+    }
+    if !store.cell_alerts()?.is_empty() {
+        return Err(ExportError::TargetNotEmpty("stock alert records"));
+    }
+    if !store.subscribed_skus(None)?.is_empty() {
+        return Err(ExportError::TargetNotEmpty("subscriptions"));
     }
     Ok(())
 }

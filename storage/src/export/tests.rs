@@ -148,7 +148,7 @@ fn every_record_reads_back_as_it_was_written() {
         },
         ExportRecord::DeadLetter(DeadLetter {
             message_id: entry.message_id(),
-            order_id: placed.after.id,
+            order_id: Some(placed.after.id),
             kind: "reserve_stock".into(),
             channel: None,
             attempts: 2,
@@ -439,7 +439,7 @@ fn a_schema_1_file_imports_into_todays_shapes() {
     assert_eq!((r.parts.len(), r.state), (1, ReservationState::Open));
     let entry = &s.claim_outbox().unwrap()[0];
     assert!(matches!(
-        entry.effect.kind,
+        entry.effect().unwrap().kind,
         EffectKind::ReserveStock {
             country: None,
             allow_split: None,

@@ -32,7 +32,10 @@
 //! kinds and optional `shipment` fields; a reservation holds one part per shipment. Backorders
 //! came with it (v2 was extended before its release): the snapshot's and the reservation's
 //! `backordered` lines, the `backordered` stock state, event and notification kinds, and a
-//! record per sku ([`encode_backorders`]). Types that did not change (customer, address, money,
+//! record per sku ([`encode_backorders`]). So did stock alerts: an outbox entry holds either an
+//! order's `effect` (as before) or a stock `notice`; a dead letter's `order_id` is left out for
+//! a notice; a cell's alert record ([`encode_cell_alert`]) and a back-in-stock subscription
+//! ([`encode_subscription`]) are records of their own. Types that did not change (customer, address, money,
 //! booking, parcel, idempotency records, stock levels, …) are v1's, reused.
 //!
 //! * **Writing**: every `encode_*` writes `2` + v2, except [`encode_reservation`], which writes
@@ -60,6 +63,7 @@ pub mod v2;
 
 use crate::domain::inventory::transfer::Transfer;
 use crate::domain::inventory::{Backorders, Reservation, StockLevel};
+use crate::domain::stock_alerts::{CellAlert, Subscription};
 use crate::domain::{Event, Order};
 use crate::{DeadLetter, EventsJson, IdempotencyRecord, OutboxEntry, Result, StorageError};
 use serde::{Deserialize, Serialize};
@@ -200,7 +204,9 @@ pub fn encode_outbox(entry: &OutboxEntry) -> Result<Vec<u8>> {
 pub fn decode_outbox(bytes: &[u8]) -> Result<OutboxEntry> {
     match split_version(bytes)? {
         (1, body) => Ok(serde_json::from_slice::<v1::OutboxEntry<'static>>(body)?.into()),
-        (2, body) => Ok(serde_json::from_slice::<v2::OutboxEntry<'static>>(body)?.into()),
+        (2, body) => serde_json::from_slice::<v2::OutboxEntry<'static>>(body)?
+            .try_into()
+            .map_err(invalid),
         (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
     }
 }
@@ -221,7 +227,9 @@ pub fn encode_dead_letter(letter: &DeadLetter, entry: &OutboxEntry) -> Result<Ve
 pub fn decode_dead_letter(bytes: &[u8]) -> Result<DeadLetter> {
     match split_version(bytes)? {
         (1, body) => Ok(serde_json::from_slice::<v1::DeadLetter<'static>>(body)?.into()),
-        (2, body) => Ok(serde_json::from_slice::<v2::DeadLetter<'static>>(body)?.into()),
+        (2, body) => serde_json::from_slice::<v2::DeadLetter<'static>>(body)?
+            .try_into()
+            .map_err(invalid),
         (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
     }
 }
@@ -272,6 +280,30 @@ pub fn encode_transfer(t: &Transfer) -> Result<Vec<u8>> {
 pub fn decode_transfer(bytes: &[u8]) -> Result<Transfer> {
     match split_version(bytes)? {
         (2, body) => Ok(serde_json::from_slice::<v2::Transfer<'_>>(body)?.into()),
+        (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
+    }
+}
+
+/// A stock cell's alert record (`2` + v2: new with stock alerts).
+pub fn encode_cell_alert(c: &CellAlert) -> Result<Vec<u8>> {
+    encode(&v2::CellAlert::from(c))
+}
+
+pub fn decode_cell_alert(bytes: &[u8]) -> Result<CellAlert> {
+    match split_version(bytes)? {
+        (2, body) => Ok(serde_json::from_slice::<v2::CellAlert>(body)?.into()),
+        (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
+    }
+}
+
+/// A back-in-stock subscription (`2` + v2: new with stock alerts).
+pub fn encode_subscription(s: &Subscription) -> Result<Vec<u8>> {
+    encode(&v2::Subscription::from(s))
+}
+
+pub fn decode_subscription(bytes: &[u8]) -> Result<Subscription> {
+    match split_version(bytes)? {
+        (2, body) => Ok(serde_json::from_slice::<v2::Subscription<'static>>(body)?.into()),
         (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
     }
 }

@@ -315,7 +315,7 @@ fn the_lifecycles_cover_every_kind_of_event_status_and_action() {
     }
     let actions: Vec<&EffectKind> = steps
         .iter()
-        .flat_map(|s| s.outbox.iter().map(|e| &e.effect.kind))
+        .flat_map(|s| s.outbox.iter().filter_map(|e| e.effect().map(|f| &f.kind)))
         .collect();
     for a in [
         "reserve_stock",
@@ -506,8 +506,10 @@ fn v1_outbox_entries_and_reservations_read_as_before_shipments() {
             format!(r#"{{"effect":{{"order_id":"{id}","step":2,"action":{action}}}}}"#).as_bytes(),
         )
         .unwrap()
-        .effect
+        .effect()
+        .expect("an order's message")
         .kind
+        .clone()
     };
     assert_eq!(
         read(r#"{"action":"reserve_stock","lines":[{"sku":"A","quantity":1}]}"#),
@@ -675,7 +677,7 @@ fn dead_letter() -> (crate::DeadLetter, crate::OutboxEntry) {
     entry.next_attempt_at = Some(t0() + Duration::minutes(3));
     let letter = crate::DeadLetter {
         message_id: entry.message_id(),
-        order_id: entry.effect.order_id,
+        order_id: entry.order_id(),
         kind: "confirmed".into(),
         channel: entry.channel.clone(),
         attempts: 8,
@@ -833,7 +835,7 @@ mod legacy {
     impl From<&crate::OutboxEntry> for OutboxEntry {
         fn from(e: &crate::OutboxEntry) -> Self {
             OutboxEntry {
-                effect: e.effect.clone(),
+                effect: e.effect().expect("an order's message").clone(),
                 channel: e.channel.clone(),
                 attempts: e.attempts,
                 next_attempt_at: e.next_attempt_at,
@@ -874,7 +876,7 @@ mod legacy {
         fn from(l: &crate::DeadLetter) -> Self {
             DeadLetter {
                 message_id: l.message_id.clone(),
-                order_id: l.order_id,
+                order_id: l.order_id.expect("an order's message"),
                 kind: l.kind.clone(),
                 channel: l.channel.clone(),
                 attempts: l.attempts,

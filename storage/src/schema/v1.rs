@@ -772,7 +772,7 @@ pub struct OutboxEntry<'a> {
 impl From<OutboxEntry<'_>> for crate::OutboxEntry {
     fn from(e: OutboxEntry<'_>) -> Self {
         crate::OutboxEntry {
-            effect: e.effect.into(),
+            message: crate::OutboxMessage::Order(e.effect.into()),
             channel: oown(e.channel),
             attempts: e.attempts,
             next_attempt_at: e.next_attempt_at,
@@ -833,7 +833,7 @@ impl From<DeadLetter<'_>> for crate::DeadLetter {
         let l = s.letter;
         crate::DeadLetter {
             message_id: own(l.message_id),
-            order_id: l.order_id,
+            order_id: Some(l.order_id),
             kind: own(l.kind),
             channel: oown(l.channel),
             attempts: l.attempts,

@@ -32,9 +32,8 @@
 
 use super::v1::{
     self, b, back, currency, map, mirror_enum, ob, oown, own, try_back, Address, Booking,
-    CarrierEventKind, Cause, Customer, DeadLetterInfo, Invalid, LineQty, Money, NewLine,
-    NewPayment, Parcel, Payment, PaymentStatus, ReservationState, ReturnCase, Shipping, Shortage,
-    Status,
+    CarrierEventKind, Cause, Customer, Invalid, LineQty, Money, NewLine, NewPayment, Parcel,
+    Payment, PaymentStatus, ReservationState, ReturnCase, Shipping, Shortage, Status,
 };
 use crate::domain as d;
 use chrono::{DateTime, Utc};
@@ -897,10 +896,14 @@ impl From<Effect<'_>> for d::Effect {
     }
 }
 
-/// One message still to be delivered, with its retry state.
+/// One message still to be delivered, with its retry state: an order's effect (`effect`, as
+/// every entry before stock notices) or a stock notice (`notice`), exactly one of them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxEntry<'a> {
-    pub effect: Effect<'a>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect: Option<Effect<'a>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<StockNotice<'a>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<Str<'a>>,
     #[serde(default)]
@@ -913,8 +916,13 @@ pub struct OutboxEntry<'a> {
 
 impl<'a> From<&'a crate::OutboxEntry> for OutboxEntry<'a> {
     fn from(e: &'a crate::OutboxEntry) -> Self {
+        let (effect, notice) = match &e.message {
+            crate::OutboxMessage::Order(effect) => (Some(effect.into()), None),
+            crate::OutboxMessage::Stock(notice) => (None, Some(notice.into())),
+        };
         OutboxEntry {
-            effect: (&e.effect).into(),
+            effect,
+            notice,
             channel: ob(&e.channel),
             attempts: e.attempts,
             next_attempt_at: e.next_attempt_at,
@@ -923,14 +931,147 @@ impl<'a> From<&'a crate::OutboxEntry> for OutboxEntry<'a> {
     }
 }
 
-impl From<OutboxEntry<'_>> for crate::OutboxEntry {
-    fn from(e: OutboxEntry<'_>) -> Self {
-        crate::OutboxEntry {
-            effect: e.effect.into(),
+impl TryFrom<OutboxEntry<'_>> for crate::OutboxEntry {
+    type Error = Invalid;
+    fn try_from(e: OutboxEntry<'_>) -> Result<Self, Invalid> {
+        let message = match (e.effect, e.notice) {
+            (Some(effect), None) => crate::OutboxMessage::Order(effect.into()),
+            (None, Some(notice)) => crate::OutboxMessage::Stock(notice.into()),
+            (Some(_), Some(_)) => {
+                return Err(Invalid(
+                    "an outbox entry with both an effect and a notice".into(),
+                ))
+            }
+            (None, None) => {
+                return Err(Invalid(
+                    "an outbox entry with neither an effect nor a notice".into(),
+                ))
+            }
+        };
+        Ok(crate::OutboxEntry {
+            message,
             channel: oown(e.channel),
             attempts: e.attempts,
             next_attempt_at: e.next_attempt_at,
             last_error: oown(e.last_error),
+        })
+    }
+}
+
+/// A notice about stock (new in v2, with stock alerts): its subject (a cell's alert record or
+/// a subscription), sequence number and what it says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockNotice<'a> {
+    pub subject: Uuid,
+    pub seq: u32,
+    #[serde(flatten)]
+    pub kind: NoticeKind<'a>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "notice", rename_all = "snake_case")]
+pub enum NoticeKind<'a> {
+    LowStock {
+        warehouse: Str<'a>,
+        sku: Str<'a>,
+        reorder_point: i64,
+        available: i64,
+    },
+    BackInStock {
+        sku: Str<'a>,
+        contact: Str<'a>,
+        available: i64,
+    },
+}
+
+impl<'a> From<&'a d::stock_alerts::StockNotice> for StockNotice<'a> {
+    fn from(n: &'a d::stock_alerts::StockNotice) -> Self {
+        use d::stock_alerts::NoticeKind as D;
+        StockNotice {
+            subject: n.subject,
+            seq: n.seq,
+            kind: match &n.kind {
+                D::LowStock {
+                    warehouse,
+                    sku,
+                    reorder_point,
+                    available,
+                } => NoticeKind::LowStock {
+                    warehouse: b(warehouse),
+                    sku: b(sku),
+                    reorder_point: *reorder_point,
+                    available: *available,
+                },
+                D::BackInStock {
+                    sku,
+                    contact,
+                    available,
+                } => NoticeKind::BackInStock {
+                    sku: b(sku),
+                    contact: b(contact),
+                    available: *available,
+                },
+            },
+        }
+    }
+}
+
+impl From<StockNotice<'_>> for d::stock_alerts::StockNotice {
+    fn from(n: StockNotice<'_>) -> Self {
+        use d::stock_alerts::NoticeKind as D;
+        d::stock_alerts::StockNotice {
+            subject: n.subject,
+            seq: n.seq,
+            kind: match n.kind {
+                NoticeKind::LowStock {
+                    warehouse,
+                    sku,
+                    reorder_point,
+                    available,
+                } => D::LowStock {
+                    warehouse: own(warehouse),
+                    sku: own(sku),
+                    reorder_point,
+                    available,
+                },
+                NoticeKind::BackInStock {
+                    sku,
+                    contact,
+                    available,
+                } => D::BackInStock {
+                    sku: own(sku),
+                    contact: own(contact),
+                    available,
+                },
+            },
+        }
+    }
+}
+
+/// The operator-facing part of a dead letter: v1's, with `order_id` left out for a stock
+/// notice (a v1 letter reads as it is: it always has one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetterInfo<'a> {
+    pub message_id: Str<'a>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<Uuid>,
+    pub kind: Str<'a>,
+    pub channel: Option<Str<'a>>,
+    pub attempts: u32,
+    pub last_error: Option<Str<'a>>,
+    pub failed_at: DateTime<Utc>,
+}
+
+impl<'a> From<v1::DeadLetterInfo<'a>> for DeadLetterInfo<'a> {
+    fn from(l: v1::DeadLetterInfo<'a>) -> Self {
+        DeadLetterInfo {
+            message_id: l.message_id,
+            order_id: Some(l.order_id),
+            kind: l.kind,
+            channel: l.channel,
+            attempts: l.attempts,
+            last_error: l.last_error,
+            failed_at: l.failed_at,
         }
     }
 }
@@ -942,7 +1083,7 @@ pub struct DeadLetter<'a> {
     pub entry: OutboxEntry<'a>,
 }
 
-/// The operator-facing part of a dead letter (the same in v1 and v2).
+/// The operator-facing part of a dead letter.
 pub fn dead_letter_info(letter: &crate::DeadLetter) -> DeadLetterInfo<'_> {
     DeadLetterInfo {
         message_id: b(&letter.message_id),
@@ -964,10 +1105,11 @@ impl<'a> DeadLetter<'a> {
     }
 }
 
-impl From<DeadLetter<'_>> for crate::DeadLetter {
-    fn from(s: DeadLetter<'_>) -> Self {
+impl TryFrom<DeadLetter<'_>> for crate::DeadLetter {
+    type Error = Invalid;
+    fn try_from(s: DeadLetter<'_>) -> Result<Self, Invalid> {
         let l = s.letter;
-        crate::DeadLetter {
+        Ok(crate::DeadLetter {
             message_id: own(l.message_id),
             order_id: l.order_id,
             kind: own(l.kind),
@@ -975,8 +1117,8 @@ impl From<DeadLetter<'_>> for crate::DeadLetter {
             attempts: l.attempts,
             last_error: oown(l.last_error),
             failed_at: l.failed_at,
-            entry: Some(s.entry.into()),
-        }
+            entry: Some(s.entry.try_into()?),
+        })
     }
 }
 
@@ -1204,6 +1346,28 @@ impl<'a> From<&'a d::inventory::transfer::Transfer> for Transfer<'a> {
     }
 }
 
+/// A stock cell's alert record (new in v2, with stock alerts): its id, reorder point,
+/// whether an alert went out for the current fall, and how many were sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CellAlert {
+    pub id: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub point: Option<i64>,
+    pub low: bool,
+    pub sent: u32,
+}
+
+impl From<&d::stock_alerts::CellAlert> for CellAlert {
+    fn from(c: &d::stock_alerts::CellAlert) -> Self {
+        CellAlert {
+            id: c.id,
+            point: c.point,
+            low: c.low,
+            sent: c.sent,
+        }
+    }
+}
+
 impl From<Transfer<'_>> for d::inventory::transfer::Transfer {
     fn from(t: Transfer<'_>) -> Self {
         d::inventory::transfer::Transfer {
@@ -1232,6 +1396,48 @@ impl From<Transfer<'_>> for d::inventory::transfer::Transfer {
                 .collect(),
             created_at: t.created_at,
             updated_at: t.updated_at,
+        }
+    }
+}
+
+impl From<CellAlert> for d::stock_alerts::CellAlert {
+    fn from(c: CellAlert) -> Self {
+        d::stock_alerts::CellAlert {
+            id: c.id,
+            point: c.point,
+            low: c.low,
+            sent: c.sent,
+        }
+    }
+}
+
+/// A back-in-stock subscription (new in v2, with stock alerts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription<'a> {
+    pub id: Uuid,
+    pub sku: Str<'a>,
+    pub contact: Str<'a>,
+    pub subscribed_at: DateTime<Utc>,
+}
+
+impl<'a> From<&'a d::stock_alerts::Subscription> for Subscription<'a> {
+    fn from(s: &'a d::stock_alerts::Subscription) -> Self {
+        Subscription {
+            id: s.id,
+            sku: b(&s.sku),
+            contact: b(&s.contact),
+            subscribed_at: s.subscribed_at,
+        }
+    }
+}
+
+impl From<Subscription<'_>> for d::stock_alerts::Subscription {
+    fn from(s: Subscription<'_>) -> Self {
+        d::stock_alerts::Subscription {
+            id: s.id,
+            sku: own(s.sku),
+            contact: own(s.contact),
+            subscribed_at: s.subscribed_at,
         }
     }
 }

@@ -79,19 +79,20 @@ fn store_with_order() -> (Arc<dyn Storage>, (), Order) {
 }
 
 fn entry(order_id: uuid::Uuid, channel: &str) -> OutboxEntry {
-    OutboxEntry {
-        effect: Effect {
+    entry_at(order_id, channel, 1)
+}
+
+fn entry_at(order_id: uuid::Uuid, channel: &str, step: u32) -> OutboxEntry {
+    OutboxEntry::new(
+        Effect {
             order_id,
-            step: 1,
+            step,
             kind: EffectKind::Notify {
                 kind: NotificationKind::Confirmed,
             },
         },
-        channel: Some(channel.to_string()),
-        attempts: 0,
-        next_attempt_at: None,
-        last_error: None,
-    }
+        Some(channel.to_string()),
+    )
 }
 
 fn config(webhook_url: Option<String>, max_attempts: u32) -> NotifierConfig {
@@ -105,6 +106,7 @@ fn config(webhook_url: Option<String>, max_attempts: u32) -> NotifierConfig {
         max_attempts,
         backoff_base_ms: 10,
         backoff_cap_ms: 50,
+        operations: Default::default(),
     }
 }
 
@@ -284,7 +286,7 @@ async fn webhook_that_always_fails_is_dead_lettered_after_max_attempts() {
     assert_eq!(letters.len(), 1);
     let l = &letters[0];
     assert_eq!(l.message_id, e.message_id());
-    assert_eq!(l.order_id, order.id);
+    assert_eq!(l.order_id, Some(order.id));
     assert_eq!(l.kind, "confirmed");
     assert_eq!(l.channel.as_deref(), Some(WEBHOOK));
     assert_eq!(l.attempts, 3);
@@ -399,8 +401,7 @@ async fn a_just_committed_entry_is_sent_without_reading_it_back() {
         0,
         "gone from storage: not sent"
     );
-    let mut committed = entry(order.id, LOG);
-    committed.effect.step += 1;
+    let committed = entry_at(order.id, LOG, 2);
     addr.do_send(Deliver {
         entry: committed,
         origin: Origin::Commit,
@@ -434,8 +435,7 @@ async fn honours_next_attempt_at_by_the_injected_clock() {
     assert_eq!(stats(&addr).await.delivered, 1);
 
     // An entry whose time has passed goes out at once.
-    let mut due = entry(order.id, LOG);
-    due.effect.step = 2;
+    let mut due = entry_at(order.id, LOG, 2);
     due.next_attempt_at = Some(start_time() - chrono::Duration::seconds(5));
     store.record_outbox_attempt(&due).unwrap();
     addr.do_send(Deliver {
