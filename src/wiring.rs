@@ -4,7 +4,7 @@
 use crate::config::Config;
 use orderly_actors::clock::SystemClock;
 use orderly_actors::engine::Engine;
-use orderly_storage::{Commit, FlushStats, Storage, StorageError};
+use orderly_storage::{Commit, FlushStats, Health, Storage, StorageError};
 use orderly_storage_postgres as postgres_backend;
 use orderly_storage_sled as sled_backend;
 use sled_backend::SledStorage;

@@ -1,7 +1,7 @@
 //! Stock alerts on PostgreSQL (migration V7): cells' alert records in `stock_alerts`,
 //! subscriptions in `stock_subscriptions`, stock notices as `outbox` rows without an order.
 //!
-//! [`Storage::write_alerts`](orderly_storage::Storage::write_alerts) is one transaction: the
+//! [`AlertRecords::write_alerts`](orderly_storage::AlertRecords::write_alerts) is one transaction: the
 //! touched alert records are locked (`FOR UPDATE`, in (warehouse, sku) order) and checked
 //! against what the writer decided on, a record that was not there is inserted (a concurrent
 //! insert makes it fail on the primary key: a conflict), the ended subscriptions are deleted by

@@ -291,7 +291,7 @@ async fn prepared(tx: &Tx<'_>, sql: &str) -> Result<tokio_postgres::Statement> {
     tx.prepare_cached(sql).await.map_err(error::db)
 }
 
-/// Stores one record inside `tx` (see [`orderly_storage::Storage::import`]).
+/// Stores one record inside `tx` (see [`orderly_storage::Archive::import`]).
 async fn import_in(tx: &Tx<'_>, record: &ExportRecord) -> Result<()> {
     match record {
         ExportRecord::Order(o) => import_order(tx, o).await?,

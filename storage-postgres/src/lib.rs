@@ -51,7 +51,10 @@ use orderly_storage::export::ExportRecord;
 use orderly_storage::{
     schema, AlertsWrite, BackupStats, BoxFuture, CellAlertRecord, CellKey, Commit, DeadLetter,
     EventsJson, FlushStats, IdempotencyRecord, OutboxEntry, OutboxMessage, Result, StockCell,
-    StockChange, Storage, StorageError, TransitionWrite,
+    StockChange, StorageError, TransitionWrite,
+};
+use orderly_storage::{
+    AlertRecords, Archive, Health, OrderReads, Outbox, StockLedger, Timers, Transitions,
 };
 use rows::{record_body, TimerKey, TransitionRows};
 use std::future::Future;
@@ -508,7 +511,7 @@ fn timer_of(r: &tokio_postgres::Row) -> Result<Timer> {
     .to_timer()
 }
 
-impl Storage for PostgresStorage {
+impl Transitions for PostgresStorage {
     fn commit_transition(&self, w: &TransitionWrite<'_>) -> Result<Commit> {
         let rows = TransitionRows::of(w)?;
         self.push(w.after.id, Op::Transition(Box::new(rows)))
@@ -518,17 +521,9 @@ impl Storage for PostgresStorage {
         // A transaction leaves nothing half-written to discard.
         self.load_order(id)
     }
+}
 
-    fn sync(&self) -> Commit {
-        let upto = self
-            .shared
-            .lanes
-            .iter()
-            .map(|l| (l.clone(), l.last_ticket()))
-            .collect();
-        Commit::new(Arc::new(AllLanes(upto)), 0)
-    }
-
+impl OrderReads for PostgresStorage {
     fn load_order(&self, id: OrderId) -> Result<Option<Order>> {
         self.block(move |s| async move {
             s.query_opt("SELECT snapshot FROM orders WHERE id = $1", &[&id])
@@ -693,7 +688,9 @@ impl Storage for PostgresStorage {
             Ok(row[0].get::<_, i64>(0) as usize)
         })
     }
+}
 
+impl Outbox for PostgresStorage {
     fn claim_outbox(&self) -> Result<Vec<OutboxEntry>> {
         let settled = self.settled();
         self.block(move |s| async move {
@@ -841,7 +838,9 @@ impl Storage for PostgresStorage {
             Ok(Some((entry, Commit::durable())))
         })
     }
+}
 
+impl Timers for PostgresStorage {
     fn claim_due_timers(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>> {
         let limit = limit as i64;
         let settled = self.settled();
@@ -885,7 +884,9 @@ impl Storage for PostgresStorage {
             rows.iter().map(timer_of).collect()
         })
     }
+}
 
+impl StockLedger for PostgresStorage {
     fn stock_levels(&self) -> Result<Vec<StockCell>> {
         self.block(move |s| async move {
             s.stock.settled().await; // read-your-writes
@@ -1009,44 +1010,9 @@ impl Storage for PostgresStorage {
             .collect()
         })
     }
+}
 
-    fn is_healthy(&self) -> bool {
-        self.shared.reachable.load(Ordering::Relaxed)
-    }
-
-    fn flush_stats(&self) -> FlushStats {
-        self.shared.counters.stats()
-    }
-
-    fn has_other_writers(&self) -> bool {
-        true
-    }
-
-    fn reads_wait_on_network(&self) -> bool {
-        true
-    }
-
-    fn export(&self, sink: &mut dyn FnMut(ExportRecord) -> Result<()>) -> Result<()> {
-        self.export_all(sink)
-    }
-
-    fn import(&self, record: &ExportRecord) -> Result<()> {
-        self.import_one(record)
-    }
-
-    fn import_many(
-        &self,
-        records: &[ExportRecord],
-    ) -> std::result::Result<(), (usize, StorageError)> {
-        self.import_together(records)
-    }
-
-    fn backup(&self, _dir: &Path) -> Result<BackupStats> {
-        Err(StorageError::Unsupported(
-            "PostgreSQL is backed up with its own tools: pg_dump -Fc (see the README)".into(),
-        ))
-    }
-
+impl AlertRecords for PostgresStorage {
     fn cell_alerts(&self) -> Result<Vec<CellAlertRecord>> {
         self.all_cell_alerts()
     }
@@ -1083,5 +1049,56 @@ impl Storage for PostgresStorage {
     /// One transaction (see `alerts`).
     fn write_alerts(&self, w: &AlertsWrite) -> Result<Commit> {
         self.write_alerts_in_one(w)
+    }
+}
+
+impl Archive for PostgresStorage {
+    fn export(&self, sink: &mut dyn FnMut(ExportRecord) -> Result<()>) -> Result<()> {
+        self.export_all(sink)
+    }
+
+    fn import(&self, record: &ExportRecord) -> Result<()> {
+        self.import_one(record)
+    }
+
+    fn import_many(
+        &self,
+        records: &[ExportRecord],
+    ) -> std::result::Result<(), (usize, StorageError)> {
+        self.import_together(records)
+    }
+
+    fn backup(&self, _dir: &Path) -> Result<BackupStats> {
+        Err(StorageError::Unsupported(
+            "PostgreSQL is backed up with its own tools: pg_dump -Fc (see the README)".into(),
+        ))
+    }
+}
+
+impl Health for PostgresStorage {
+    fn sync(&self) -> Commit {
+        let upto = self
+            .shared
+            .lanes
+            .iter()
+            .map(|l| (l.clone(), l.last_ticket()))
+            .collect();
+        Commit::new(Arc::new(AllLanes(upto)), 0)
+    }
+
+    fn is_healthy(&self) -> bool {
+        self.shared.reachable.load(Ordering::Relaxed)
+    }
+
+    fn flush_stats(&self) -> FlushStats {
+        self.shared.counters.stats()
+    }
+
+    fn has_other_writers(&self) -> bool {
+        true
+    }
+
+    fn reads_wait_on_network(&self) -> bool {
+        true
     }
 }

@@ -8,6 +8,7 @@
 use orderly_domain::inventory::{Backorders, StockLevel};
 use orderly_domain::{Cause, Command, LineQty, PaymentMethod};
 use orderly_storage::conformance::{new_order, t0, wait, Step};
+use orderly_storage::roles::*;
 use orderly_storage::{CellDelta, SkuDelta, StockChange, Storage, StorageError};
 use orderly_storage_postgres::{PostgresConfig, PostgresStorage};
 use orderly_testkit::postgres::{shared_or_skip, TestPostgres};

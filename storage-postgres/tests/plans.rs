@@ -3,7 +3,8 @@
 
 use orderly_domain::PaymentMethod;
 use orderly_storage::conformance::{new_order, t0, Step};
-use orderly_storage::Storage;
+use orderly_storage::roles::*;
+
 use orderly_storage_postgres::{PostgresConfig, PostgresStorage};
 use orderly_testkit::postgres::shared_or_skip;
 use std::time::{Duration, Instant};

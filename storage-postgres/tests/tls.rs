@@ -4,7 +4,8 @@
 //! server's certificate is refused and the storage does not open.
 
 use orderly_storage::conformance::{new_order, t0, wait, Step};
-use orderly_storage::Storage;
+use orderly_storage::roles::*;
+
 use orderly_storage_postgres::{PostgresConfig, PostgresStorage};
 use orderly_testkit::postgres::{hand_to_server, shared_or_skip, Durability, TestPostgres};
 use std::path::Path;

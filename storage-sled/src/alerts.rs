@@ -2,7 +2,7 @@
 //! subscriptions (`s` + sku, NUL, contact) in the inventory tree; stock notices' outbox entries
 //! in the orders tree (`y` + message id).
 //!
-//! [`Storage::write_alerts`] is made atomic like stock writes, with a journal record as its
+//! [`AlertRecords::write_alerts`] is made atomic like stock writes, with a journal record as its
 //! commit point (`q` + sequence number): the new alert records, the subscriptions that end and
 //! the notices' outbox entries are written as one record, then applied to their keys, then the
 //! record is removed. `open` applies any record a crash left (putting the same values and
@@ -293,7 +293,7 @@ mod tests {
     use super::*;
     use orderly_domain::stock_alerts::{NoticeKind, StockNotice};
     use orderly_storage::conformance::t0;
-    use orderly_storage::Storage;
+    use orderly_storage::roles::*;
     use std::path::Path;
     use std::time::Duration;
 

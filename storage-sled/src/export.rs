@@ -1,4 +1,4 @@
-//! Export and import for sled ([`Storage::export`], [`Storage::import`]): the committed records
+//! Export and import for sled ([`Archive::export`], [`Archive::import`]): the committed records
 //! read key by key in key order (which is the export's order), and exported records written with
 //! the same keys, index entries and commit point a transition uses.
 
@@ -7,8 +7,9 @@ use crate::{id_from, keys, outbox_key, OrBackend, SledStorage};
 use orderly_domain::inventory::StockLevel;
 use orderly_domain::OrderId;
 use orderly_storage::index::OrderIndex;
+use orderly_storage::roles::*;
 use orderly_storage::{
-    schema, ExportRecord, ExportedOrder, Result, Storage, StorageError, StoredTransition,
+    schema, ExportRecord, ExportedOrder, Result, StorageError, StoredTransition,
 };
 
 /// Hands every committed record of `s` to `sink`, in key order, one tree scan per kind.

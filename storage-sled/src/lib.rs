@@ -46,9 +46,12 @@ use orderly_domain::{Event, Order, OrderId, Status, Timer};
 use orderly_storage::index::{IndexChanges, OrderIndex};
 use orderly_storage::schema::{self, v1, v2};
 use orderly_storage::{
+    AlertRecords, Archive, Health, OrderReads, Outbox, StockLedger, Timers, Transitions,
+};
+use orderly_storage::{
     AlertsWrite, BackupStats, CellAlertRecord, CellKey, Commit, DeadLetter, EventsJson,
     ExportRecord, FlushStats, IdempotencyRecord, OutboxEntry, OutboxMessage, Result, StockCell,
-    StockChange, Storage, StorageError, TransitionWrite,
+    StockChange, StorageError, TransitionWrite,
 };
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -294,7 +297,7 @@ impl SledStorage {
         Ok(self.commit())
     }
 
-    /// Writes what a crash inside [`Storage::commit_transition`] could leave: everything ahead
+    /// Writes what a crash inside [`Transitions::commit_transition`] could leave: everything ahead
     /// of the snapshot, without it. For the conformance suite and tests only.
     #[doc(hidden)]
     pub fn write_ahead_of_commit_point(&self, w: &TransitionWrite<'_>) -> Result<()> {
@@ -511,7 +514,7 @@ impl SledStorage {
             .unwrap_or_default())
     }
 
-    /// Finishes stock changes interrupted by a crash (see [`Storage::write_stock`]), whichever
+    /// Finishes stock changes interrupted by a crash (see [`StockLedger::write_stock`]), whichever
     /// release journalled them.
     fn replay_stock_journal(&self) -> Result<()> {
         for kv in self.inventory.scan_prefix([keys::JOURNAL]) {
@@ -532,7 +535,7 @@ impl SledStorage {
     }
 }
 
-impl Storage for SledStorage {
+impl Transitions for SledStorage {
     /// Atomicity by a single commit point, not a sled batch: everything the new snapshot
     /// vouches for (events, outbox entries, timers, idempotency record, new index entries) is
     /// inserted first, then the snapshot (one key, atomic), then what it no longer vouches for
@@ -571,11 +574,9 @@ impl Storage for SledStorage {
         }
         Ok(order)
     }
+}
 
-    fn sync(&self) -> Commit {
-        self.commit()
-    }
-
+impl OrderReads for SledStorage {
     fn load_order(&self, id: OrderId) -> Result<Option<Order>> {
         self.orders
             .get(keys::order(id))
@@ -743,7 +744,9 @@ impl Storage for SledStorage {
     fn order_count(&self) -> Result<usize> {
         Ok(self.orders.scan_prefix([keys::ORDER]).count())
     }
+}
 
+impl Outbox for SledStorage {
     /// Every pending entry whose transition committed. Single node: the caller (the engine, at
     /// start) owns them all; calling again hands them out again.
     fn claim_outbox(&self) -> Result<Vec<OutboxEntry>> {
@@ -825,7 +828,9 @@ impl Storage for SledStorage {
         self.del(TreeId::Orders, keys::dead_letter(message_id))?;
         Ok(Some((entry, self.commit())))
     }
+}
 
+impl Timers for SledStorage {
     /// Every due, committed timer on each call (single node: the caller owns them all).
     fn claim_due_timers(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>> {
         self.timers_in(vec![keys::TIMER]..keys::timer_upper(now), limit)
@@ -839,7 +844,9 @@ impl Storage for SledStorage {
     fn pending_timers(&self, limit: usize) -> Result<Vec<Timer>> {
         self.timers_in(vec![keys::TIMER]..vec![keys::TIMER + 1], limit)
     }
+}
 
+impl StockLedger for SledStorage {
     fn stock_levels(&self) -> Result<Vec<StockCell>> {
         let mut out = Vec::new();
         for kv in self.inventory.scan_prefix([keys::STOCK]) {
@@ -975,30 +982,9 @@ impl Storage for SledStorage {
         }
         Ok(out)
     }
+}
 
-    fn export(&self, sink: &mut dyn FnMut(ExportRecord) -> Result<()>) -> Result<()> {
-        export::export(self, sink)
-    }
-
-    fn import(&self, record: &ExportRecord) -> Result<()> {
-        self.group.check()?;
-        let _w = self.gate.enter();
-        export::import(self, record)
-    }
-
-    /// Online, in passes; writers are held back only for the last one (see `backup`).
-    fn backup(&self, dir: &Path) -> Result<BackupStats> {
-        backup::run(self, dir)
-    }
-
-    fn is_healthy(&self) -> bool {
-        self.group.is_healthy()
-    }
-
-    fn flush_stats(&self) -> FlushStats {
-        self.group.stats()
-    }
-
+impl AlertRecords for SledStorage {
     fn cell_alerts(&self) -> Result<Vec<CellAlertRecord>> {
         self.all_cell_alerts()
     }
@@ -1035,6 +1021,37 @@ impl Storage for SledStorage {
     /// Journalled, like stock writes (see `alerts`).
     fn write_alerts(&self, w: &AlertsWrite) -> Result<Commit> {
         self.write_alerts_journalled(w)
+    }
+}
+
+impl Archive for SledStorage {
+    fn export(&self, sink: &mut dyn FnMut(ExportRecord) -> Result<()>) -> Result<()> {
+        export::export(self, sink)
+    }
+
+    fn import(&self, record: &ExportRecord) -> Result<()> {
+        self.group.check()?;
+        let _w = self.gate.enter();
+        export::import(self, record)
+    }
+
+    /// Online, in passes; writers are held back only for the last one (see `backup`).
+    fn backup(&self, dir: &Path) -> Result<BackupStats> {
+        backup::run(self, dir)
+    }
+}
+
+impl Health for SledStorage {
+    fn sync(&self) -> Commit {
+        self.commit()
+    }
+
+    fn is_healthy(&self) -> bool {
+        self.group.is_healthy()
+    }
+
+    fn flush_stats(&self) -> FlushStats {
+        self.group.stats()
     }
 }
 

@@ -1,4 +1,4 @@
-//! The sled backend's online backup (`Storage::backup`): the copy opens as a data directory and
+//! The sled backend's online backup (`Archive::backup`): the copy opens as a data directory and
 //! holds what the store held; taken while writers race, it is the state at one point of their
 //! write sequence (whole transitions, the ledger agreeing with the reservations, every write
 //! finished before the backup began in it); a target that exists and is not empty is refused.
@@ -7,7 +7,8 @@ use orderly_domain::inventory::{Backorders, Reservation, ReservationState, Reser
 use orderly_domain::{Cause, Command, LineQty, OrderId, PaymentMethod, Status};
 use orderly_storage::conformance::{new_order, stock_reserved, t0, wait, Step};
 use orderly_storage::export;
-use orderly_storage::{CellDelta, ReservationWrite, SkuDelta, StockChange, Storage, StorageError};
+use orderly_storage::roles::*;
+use orderly_storage::{CellDelta, ReservationWrite, SkuDelta, StockChange, StorageError};
 use orderly_storage_sled::SledStorage;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -11,7 +11,7 @@ use orderly_domain::{
     TimerKind,
 };
 use orderly_storage::conformance::Step;
-use orderly_storage::Storage;
+use orderly_storage::roles::*;
 use orderly_storage_sled::SledStorage;
 use std::collections::BTreeMap;
 

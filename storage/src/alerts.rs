@@ -23,7 +23,7 @@ pub struct CellAlertWrite {
 }
 
 /// What the stock alerts decided, written all together or not at all (see
-/// [`crate::Storage::write_alerts`]): cells' new alert records, the subscriptions that end
+/// [`crate::AlertRecords::write_alerts`]): cells' new alert records, the subscriptions that end
 /// because they were told, and the outbox entries of the notices that tell them (low stock,
 /// back in stock). A notice is therefore in the outbox exactly when the state that decided it
 /// is stored: a crash can lose neither one without the other.

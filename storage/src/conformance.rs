@@ -67,7 +67,7 @@ pub trait Place: Send + Sync {
         None
     }
 
-    /// Writes what a crash in the middle of [`Storage::commit_transition`] could leave behind
+    /// Writes what a crash in the middle of [`Transitions::commit_transition`] could leave behind
     /// — everything but the commit point — through the handle most recently opened. Returns
     /// `false` when the backend's commit has no such middle (one database transaction): the
     /// atomicity check then only checks the committed side.

@@ -1,31 +1,34 @@
-//! Orderly's storage interface: what the engine needs from a backend, in one trait
-//! ([`Storage`]) with clear parts, the values that cross it, the stored schema ([`schema`]) and
-//! the conformance suite every backend must pass ([`conformance`]).
+//! Orderly's storage interface: what the engine needs from a backend, in role traits
+//! ([`Transitions`], [`OrderReads`], [`Outbox`], [`Timers`], [`StockLedger`], [`AlertRecords`],
+//! [`Archive`], each with [`Health`]) whose sum is [`Storage`], the values that cross it, the
+//! stored schema ([`schema`]) and the conformance suite every backend must pass
+//! ([`conformance`]).
 //!
-//! The engine holds an `Arc<dyn Storage>` and never sees a backend's types. Backends live in
+//! The engine holds an `Arc<dyn Storage>` and never sees a backend's types; a part of it that
+//! needs one role holds only that role (the inventory: an `Arc<dyn StockLedger>`). Backends live in
 //! crates of their own (`orderly-storage-sled` today); the service picks one at start-up from
 //! `storage.backend`. [`memory::MemoryStorage`] is an in-memory backend for tests; it passes
 //! the same conformance suite.
 //!
 //! # The contract in short
 //!
-//! * **A transition is atomic.** [`Storage::commit_transition`] writes an order's new snapshot
+//! * **A transition is atomic.** [`Transitions::commit_transition`] writes an order's new snapshot
 //!   with its events, outbox entries, timers, idempotency record and index changes; after a
 //!   crash either all of it is visible through this interface or none of it. What a write
 //!   interrupted before its commit point left behind is the backend's business to ignore
-//!   (and to clean up): readers, [`Storage::claim_outbox`], [`Storage::claim_due_timers`],
-//!   [`Storage::idempotency`] and [`Storage::load_order_for_update`] never show it.
+//!   (and to clean up): readers, [`Outbox::claim_outbox`], [`Timers::claim_due_timers`],
+//!   [`OrderReads::idempotency`] and [`Transitions::load_order_for_update`] never show it.
 //! * **A write is durable once its [`Commit`] resolved**, and only then may anything it vouches
 //!   for be acknowledged. Reads made after that see it (read-your-commit); a backend may show
 //!   it earlier (sled does, as soon as the write returns).
 //! * **An order has one writer at a time** (its actor). The writer loads the order with
-//!   [`Storage::load_order_for_update`] and then writes transitions on top of what it holds;
+//!   [`Transitions::load_order_for_update`] and then writes transitions on top of what it holds;
 //!   its commits apply in the order it issued them, and one resolving means the earlier ones
 //!   are durable too.
 //! * **Outbox entries and timers are at-least-once.** They are handed out by `claim_*` and
 //!   stay until acknowledged (`ack_*`); a restart (reopen) hands out again what was not
 //!   acknowledged. Receivers recognise repeats.
-//! * **The stock ledger never oversells, and its changes commute.** [`Storage::write_stock`]
+//! * **The stock ledger never oversells, and its changes commute.** [`StockLedger::write_stock`]
 //!   adds changes to the touched cells and skus' backorder records (units on hand, reserved,
 //!   incoming, waiting), all at once, if the results are sound (nothing negative, no more
 //!   reserved than on hand, no more waiting than a sku's cap) and the records that key the
@@ -33,15 +36,13 @@
 //!   caller decided against; otherwise it fails with [`StorageError::Conflict`] and the caller
 //!   reloads and decides again. Writers (or nodes) selling the same sku therefore do not
 //!   refuse each other's writes; only an absolute count by a person sets a value.
-//!
-//! * **Stock alerts are written with their messages.** [`Storage::write_alerts`] stores
+//! * **Stock alerts are written with their messages.** [`AlertRecords::write_alerts`] stores
 //!   cells' alert records (conditional on what the caller decided against), ends the
 //!   subscriptions that were told and writes the notices' outbox entries, all at once; stock
 //!   notices in the outbox are about no order and count from that write on.
-//!
-//! * **Data moves record by record.** [`Storage::export`] hands out every committed record in a
-//!   fixed order and [`Storage::import`] stores one as it was (the file format and its drivers
-//!   are in [`export`]); [`Storage::backup`] copies a live store consistently, or says which
+//! * **Data moves record by record.** [`Archive::export`] hands out every committed record in a
+//!   fixed order and [`Archive::import`] stores one as it was (the file format and its drivers
+//!   are in [`export`]); [`Archive::backup`] copies a live store consistently, or says which
 //!   tool of the backend does.
 //!
 //! Reads are synchronous: a call blocks its thread for as long as the backend needs.
@@ -108,17 +109,39 @@ impl From<serde_json::Error> for StorageError {
 
 pub type Result<T> = std::result::Result<T, StorageError>;
 
-/// What the engine needs from storage. Object safe: the engine holds `Arc<dyn Storage>`.
-pub trait Storage: Send + Sync + 'static {
-    // ---- transitions: the order's single writer ---------------------------------------------
+/// Every role, for code that calls them on a concrete backend rather than through
+/// `dyn Storage` (`use orderly_storage::roles::*`).
+pub mod roles {
+    pub use crate::{
+        AlertRecords, Archive, Health, OrderReads, Outbox, StockLedger, Storage, Timers,
+        Transitions,
+    };
+}
 
+/// What the engine needs from storage: the sum of its roles. Object safe: the engine holds
+/// `Arc<dyn Storage>` and hands each part of itself only the roles it uses (an
+/// `Arc<dyn StockLedger>`, say: the coercion is trait upcasting). Every type with all the roles
+/// is a `Storage`; a backend implements each role.
+pub trait Storage:
+    Transitions + OrderReads + Outbox + Timers + StockLedger + AlertRecords + Archive
+{
+}
+
+impl<
+        T: Transitions + OrderReads + Outbox + Timers + StockLedger + AlertRecords + Archive + ?Sized,
+    > Storage for T
+{
+}
+
+/// The order's single writer: one transition at a time, atomically.
+pub trait Transitions: Health {
     /// Writes one transition atomically: the snapshot `w.after`, `w.events`, `w.outbox`, the
     /// timers set and cleared, the idempotency record, and the index changes from `w.before`
     /// to `w.after`. Returns once the write is applied (visible to reads, at the latest once
     /// the commit resolved); the returned [`Commit`] resolves once it is durable.
     ///
     /// On error nothing may be assumed about the write: the writer must reload the order with
-    /// [`Storage::load_order_for_update`] before writing again. A backend that cannot trust
+    /// [`Transitions::load_order_for_update`] before writing again. A backend that cannot trust
     /// its caller to be the only writer checks `w.before`'s version and fails with
     /// [`StorageError::Conflict`].
     fn commit_transition(&self, w: &TransitionWrite<'_>) -> Result<Commit>;
@@ -128,12 +151,11 @@ pub trait Storage: Send + Sync + 'static {
     /// commit point is discarded first, so it never mixes with the writer's next transition
     /// (which reuses its step numbers).
     fn load_order_for_update(&self, id: OrderId) -> Result<Option<Order>>;
+}
 
-    /// A commit covering every write made before this call: resolves once they are durable.
-    fn sync(&self) -> Commit;
-
-    // ---- orders: reads -----------------------------------------------------------------------
-
+/// Reads of orders: snapshots, histories, and the lists storage keeps per order (derived by
+/// [`index::OrderIndex::of`]).
+pub trait OrderReads: Health {
     /// The order's committed snapshot.
     fn load_order(&self, id: OrderId) -> Result<Option<Order>>;
 
@@ -147,14 +169,14 @@ pub trait Storage: Send + Sync + 'static {
     /// transition, for reads that pass them through or read only a few fields.
     fn history_json(&self, id: OrderId, version: u32) -> Result<Vec<EventsJson>>;
 
-    /// [`Storage::history_json`] as a future, for the same reason as
-    /// [`Storage::order_with_history`]; the default reads synchronously.
+    /// [`OrderReads::history_json`] as a future, for the same reason as
+    /// [`OrderReads::order_with_history`]; the default reads synchronously.
     fn history_json_async(&self, id: OrderId, version: u32) -> BoxFuture<Vec<EventsJson>> {
         Box::pin(std::future::ready(self.history_json(id, version)))
     }
 
     /// The order's committed snapshot with its history up to that snapshot (as
-    /// [`Storage::history_json`]), read together: what a client reading one order sees. A
+    /// [`OrderReads::history_json`]), read together: what a client reading one order sees. A
     /// future, so that a backend whose reads wait on the network answers without holding the
     /// caller's thread; the default reads both at once, synchronously.
     fn order_with_history(&self, id: OrderId) -> BoxFuture<Option<(Order, Vec<EventsJson>)>> {
@@ -196,9 +218,10 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Number of stored orders.
     fn order_count(&self) -> Result<usize>;
+}
 
-    // ---- outbox: at-least-once messages ------------------------------------------------------
-
+/// At-least-once messages: outbox entries handed out, attempted, acknowledged, and dead letters.
+pub trait Outbox: Health {
     /// Hands out the committed outbox entries this caller should deliver. An entry stays
     /// until acknowledged or dead-lettered; a single-node backend hands out every pending entry
     /// (the engine claims once, at start), a shared one may lease them.
@@ -234,9 +257,10 @@ pub trait Storage: Send + Sync + 'static {
     /// Puts a dead letter back into the outbox with a fresh attempt count; returns the entry
     /// to deliver and the commit to await first, or `None` if there is no such dead letter.
     fn requeue_dead_letter(&self, message_id: &str) -> Result<Option<(OutboxEntry, Commit)>>;
+}
 
-    // ---- timers ------------------------------------------------------------------------------
-
+/// Timers as stored data: handed out when due, acknowledged once their command is durable.
+pub trait Timers: Health {
     /// Committed timers due at or before `now`, earliest first, at most `limit`. A timer stays
     /// until acknowledged; a single-node backend hands out the due ones on every call.
     fn claim_due_timers(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>>;
@@ -246,9 +270,11 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Every committed pending timer, earliest first, at most `limit` (operations, tests).
     fn pending_timers(&self, limit: usize) -> Result<Vec<Timer>>;
+}
 
-    // ---- stock ledger ------------------------------------------------------------------------
-
+/// The stock ledger: cells, reservations, skus' backorder records and transfers, changed
+/// together by [`StockLedger::write_stock`].
+pub trait StockLedger: Health {
     /// Every stock cell: ((warehouse, sku), levels).
     fn stock_levels(&self) -> Result<Vec<StockCell>>;
 
@@ -285,85 +311,11 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Transfers newest first (ids are UUIDv7), strictly older than `before`, at most `limit`.
     fn transfers(&self, before: Option<TransferId>, limit: usize) -> Result<Vec<Transfer>>;
+}
 
-    // ---- moving and keeping data ---------------------------------------------------------------
-
-    /// Hands every committed record to `sink`, one at a time, in this order (the order of an
-    /// export file, see [`export`]): orders by id, each with its history as stored (one
-    /// element per transition); idempotency records by key; stock cells by (warehouse, sku);
-    /// skus' backorder records by sku; reservations by order; restock markers by (order, step); outbox entries by (order,
-    /// step, kind, channel), with their retry state; timers by (due, order); dead letters by
-    /// message id, each with its outbox entry. Only what the reads of this interface show:
-    /// nothing a transition left ahead of its commit point, no stock journal.
-    ///
-    /// Streams: holds one order's history at a time, never the whole store. Meant for a store
-    /// no writer uses (an export of a live store is consistent per order only). An error from
-    /// `sink` stops the export and is returned as it is.
-    fn export(&self, sink: &mut dyn FnMut(ExportRecord) -> Result<()>) -> Result<()>;
-
-    /// Stores one exported record as it was, so every read answers as it did in the store it
-    /// came from: an order keeps its id, version, tracking token and tracking number, its
-    /// history grouped per transition exactly as given (so [`Storage::history_json`] reads the
-    /// same bytes), and its index entries (status, pick list, token, tracking number, backorder
-    /// queue).
-    /// Records that refer to an order (idempotency, outbox entry, timer) must come after it.
-    ///
-    /// Importing a record that is stored already, identically (the very same order with the
-    /// same history, the same cell values, ...), changes nothing and succeeds, so an
-    /// interrupted import can be replayed; a different record under the same identity (an
-    /// order id, a key, a cell) fails with [`StorageError::Conflict`] and changes nothing. An
-    /// order's snapshot is written last, as in a transition, so an import interrupted by a
-    /// crash leaves no half order. Durable once a later [`Storage::sync`] resolved.
-    fn import(&self, record: &ExportRecord) -> Result<()>;
-
-    /// Imports `records` as [`Storage::import`] does each, in their order (a record may refer
-    /// to an order earlier in the same slice). A backend may store them together, which is
-    /// faster; if one fails, those before it are stored and the error names its index. The
-    /// default imports them one by one.
-    fn import_many(
-        &self,
-        records: &[ExportRecord],
-    ) -> std::result::Result<(), (usize, StorageError)> {
-        for (i, r) in records.iter().enumerate() {
-            self.import(r).map_err(|e| (i, e))?;
-        }
-        Ok(())
-    }
-
-    /// Writes a consistent copy of the whole store into `dir` (which must not exist, or be an
-    /// empty directory), while the store stays in use: the copy is the state at one point of
-    /// the write sequence — no half transition or stock change, the ledger agreeing with the
-    /// reservations, everything applied before the backup began in it — and is durable when
-    /// this returns. `dir` is then a data directory of this backend. Backends that cannot
-    /// (an in-memory store; a database server, whose own tools do it better) fail with
-    /// [`StorageError::Unsupported`] saying what to use instead.
-    fn backup(&self, dir: &Path) -> Result<BackupStats>;
-
-    // ---- health ------------------------------------------------------------------------------
-
-    /// False once durability can no longer be promised (writes fail until a restart).
-    fn is_healthy(&self) -> bool;
-
-    /// Durability counters.
-    fn flush_stats(&self) -> FlushStats;
-
-    /// Whether other processes (nodes) may write the same orders. The engine then treats what
-    /// an order's actor holds as possibly stale: a refusal or a no-op decided on it is checked
-    /// against storage first, and a commit that fails with [`StorageError::Conflict`] makes the
-    /// actor reload and decide again.
-    fn has_other_writers(&self) -> bool {
-        false
-    }
-
-    /// Whether a read waits on the network (a database server) rather than on this process's
-    /// memory and disk. The engine then runs reads on a blocking pool, off the threads that
-    /// serve requests and run actors.
-    fn reads_wait_on_network(&self) -> bool {
-        false
-    }
-
-    // ---- stock alerts: reorder points, low-stock state, back-in-stock subscriptions --------
-
+/// Stock alerts: reorder points with their low-stock state, back-in-stock subscriptions, and
+/// the notices they send, written together by [`AlertRecords::write_alerts`].
+pub trait AlertRecords: Health {
     /// Every stock cell's alert record (reorder point, low-stock state), by (warehouse, sku).
     /// A cell never given a reorder point has none.
     fn cell_alerts(&self) -> Result<Vec<CellAlertRecord>>;
@@ -401,7 +353,90 @@ pub trait Storage: Send + Sync + 'static {
     /// inserted (counted from this write on; an entry stored already under the same message is
     /// left as it is). If anything expected does not hold, nothing changes and it fails with
     /// [`StorageError::Conflict`]. Crash safe: after a crash the write is wholly there or
-    /// wholly not. The outbox entries are then handed out by [`Storage::claim_outbox`] like
+    /// wholly not. The outbox entries are then handed out by [`Outbox::claim_outbox`] like
     /// every other.
     fn write_alerts(&self, w: &AlertsWrite) -> Result<Commit>;
+}
+
+/// Moving and keeping data: export, import, online backup.
+pub trait Archive: Health {
+    /// Hands every committed record to `sink`, one at a time, in this order (the order of an
+    /// export file, see [`export`]): orders by id, each with its history as stored (one
+    /// element per transition); idempotency records by key; stock cells by (warehouse, sku);
+    /// skus' backorder records by sku; reservations by order; restock markers by (order, step); outbox entries by (order,
+    /// step, kind, channel), with their retry state; timers by (due, order); dead letters by
+    /// message id, each with its outbox entry. Only what the reads of this interface show:
+    /// nothing a transition left ahead of its commit point, no stock journal.
+    ///
+    /// Streams: holds one order's history at a time, never the whole store. Meant for a store
+    /// no writer uses (an export of a live store is consistent per order only). An error from
+    /// `sink` stops the export and is returned as it is.
+    fn export(&self, sink: &mut dyn FnMut(ExportRecord) -> Result<()>) -> Result<()>;
+
+    /// Stores one exported record as it was, so every read answers as it did in the store it
+    /// came from: an order keeps its id, version, tracking token and tracking number, its
+    /// history grouped per transition exactly as given (so [`OrderReads::history_json`] reads the
+    /// same bytes), and its index entries (status, pick list, token, tracking number, backorder
+    /// queue).
+    /// Records that refer to an order (idempotency, outbox entry, timer) must come after it.
+    ///
+    /// Importing a record that is stored already, identically (the very same order with the
+    /// same history, the same cell values, ...), changes nothing and succeeds, so an
+    /// interrupted import can be replayed; a different record under the same identity (an
+    /// order id, a key, a cell) fails with [`StorageError::Conflict`] and changes nothing. An
+    /// order's snapshot is written last, as in a transition, so an import interrupted by a
+    /// crash leaves no half order. Durable once a later [`Health::sync`] resolved.
+    fn import(&self, record: &ExportRecord) -> Result<()>;
+
+    /// Imports `records` as [`Archive::import`] does each, in their order (a record may refer
+    /// to an order earlier in the same slice). A backend may store them together, which is
+    /// faster; if one fails, those before it are stored and the error names its index. The
+    /// default imports them one by one.
+    fn import_many(
+        &self,
+        records: &[ExportRecord],
+    ) -> std::result::Result<(), (usize, StorageError)> {
+        for (i, r) in records.iter().enumerate() {
+            self.import(r).map_err(|e| (i, e))?;
+        }
+        Ok(())
+    }
+
+    /// Writes a consistent copy of the whole store into `dir` (which must not exist, or be an
+    /// empty directory), while the store stays in use: the copy is the state at one point of
+    /// the write sequence — no half transition or stock change, the ledger agreeing with the
+    /// reservations, everything applied before the backup began in it — and is durable when
+    /// this returns. `dir` is then a data directory of this backend. Backends that cannot
+    /// (an in-memory store; a database server, whose own tools do it better) fail with
+    /// [`StorageError::Unsupported`] saying what to use instead.
+    fn backup(&self, dir: &Path) -> Result<BackupStats>;
+}
+
+/// What every role shares: whether durability still holds, flush counters, whether other
+/// nodes write too, whether reads wait on the network, and a commit covering every write made
+/// so far.
+pub trait Health: Send + Sync + 'static {
+    /// A commit covering every write made before this call: resolves once they are durable.
+    fn sync(&self) -> Commit;
+
+    /// False once durability can no longer be promised (writes fail until a restart).
+    fn is_healthy(&self) -> bool;
+
+    /// Durability counters.
+    fn flush_stats(&self) -> FlushStats;
+
+    /// Whether other processes (nodes) may write the same orders. The engine then treats what
+    /// an order's actor holds as possibly stale: a refusal or a no-op decided on it is checked
+    /// against storage first, and a commit that fails with [`StorageError::Conflict`] makes the
+    /// actor reload and decide again.
+    fn has_other_writers(&self) -> bool {
+        false
+    }
+
+    /// Whether a read waits on the network (a database server) rather than on this process's
+    /// memory and disk. The engine then runs reads on a blocking pool, off the threads that
+    /// serve requests and run actors.
+    fn reads_wait_on_network(&self) -> bool {
+        false
+    }
 }

@@ -18,8 +18,9 @@ use crate::index::{IndexChanges, OrderIndex};
 use crate::{
     schema, AlertsWrite, BackupStats, CellAlertRecord, CellKey, Commit, DeadLetter, EventsJson,
     ExportRecord, ExportedOrder, FlushStats, IdempotencyRecord, OutboxEntry, OutboxMessage, Result,
-    StockCell, StockChange, Storage, StorageError, StoredTransition, TransitionWrite,
+    StockCell, StockChange, StorageError, StoredTransition, TransitionWrite,
 };
+use crate::{AlertRecords, Archive, Health, OrderReads, Outbox, StockLedger, Timers, Transitions};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
@@ -141,7 +142,7 @@ impl MemoryStorage {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Applies a stock change if every expected value holds (see [`Storage::write_stock`]).
+    /// Applies a stock change if every expected value holds (see [`StockLedger::write_stock`]).
     fn apply_stock(&self, change: &StockChange) -> Result<Commit> {
         let mut s = self.state();
         let mut cells = Vec::with_capacity(change.cells.len());
@@ -225,7 +226,7 @@ impl State {
         self.events.range((id, 0)..=(id, version)).map(|(_, v)| v)
     }
 
-    /// Everything an export hands out, in its order (see [`Storage::export`]).
+    /// Everything an export hands out, in its order (see [`Archive::export`]).
     fn records(&self) -> Result<Vec<ExportRecord>> {
         let mut out = Vec::new();
         for (id, v) in &self.orders {
@@ -530,7 +531,7 @@ impl State {
     }
 }
 
-impl Storage for MemoryStorage {
+impl Transitions for MemoryStorage {
     fn commit_transition(&self, w: &TransitionWrite<'_>) -> Result<Commit> {
         let id = w.after.id;
         // Encode before taking the lock: nothing changes if encoding fails.
@@ -580,11 +581,9 @@ impl Storage for MemoryStorage {
         // Commits are whole: nothing to discard.
         self.load_order(id)
     }
+}
 
-    fn sync(&self) -> Commit {
-        Commit::durable()
-    }
-
+impl OrderReads for MemoryStorage {
     fn load_order(&self, id: OrderId) -> Result<Option<Order>> {
         self.state().order(id)
     }
@@ -700,7 +699,9 @@ impl Storage for MemoryStorage {
     fn order_count(&self) -> Result<usize> {
         Ok(self.state().orders.len())
     }
+}
 
+impl Outbox for MemoryStorage {
     fn claim_outbox(&self) -> Result<Vec<OutboxEntry>> {
         self.state()
             .outbox
@@ -763,7 +764,9 @@ impl Storage for MemoryStorage {
         s.dead.remove(message_id);
         Ok(Some((entry, Commit::durable())))
     }
+}
 
+impl Timers for MemoryStorage {
     fn claim_due_timers(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>> {
         let now = now.timestamp_micros();
         Ok(self
@@ -790,7 +793,9 @@ impl Storage for MemoryStorage {
             .take(limit)
             .collect())
     }
+}
 
+impl StockLedger for MemoryStorage {
     fn stock_levels(&self) -> Result<Vec<StockCell>> {
         Ok(self
             .state()
@@ -857,40 +862,9 @@ impl Storage for MemoryStorage {
             other => other,
         }
     }
+}
 
-    /// The whole store is taken at once, under the lock (it is in memory already), then handed
-    /// out without holding the lock, so `sink` may use this store.
-    fn export(&self, sink: &mut dyn FnMut(ExportRecord) -> Result<()>) -> Result<()> {
-        let records = self.state().records()?;
-        for r in records {
-            sink(r)?;
-        }
-        Ok(())
-    }
-
-    fn import(&self, record: &ExportRecord) -> Result<()> {
-        self.state().import(record)
-    }
-
-    fn backup(&self, _dir: &Path) -> Result<BackupStats> {
-        Err(StorageError::Unsupported(
-            "the in-memory store keeps nothing to back up; export it instead".into(),
-        ))
-    }
-
-    fn is_healthy(&self) -> bool {
-        true
-    }
-
-    fn flush_stats(&self) -> FlushStats {
-        let writes = self.state().writes;
-        FlushStats {
-            flushes: writes,
-            flushed_writes: writes,
-            flush_micros: 0,
-        }
-    }
-
+impl AlertRecords for MemoryStorage {
     fn cell_alerts(&self) -> Result<Vec<CellAlertRecord>> {
         Ok(self
             .state()
@@ -1019,5 +993,46 @@ impl Storage for MemoryStorage {
         }
         s.writes += 1;
         Ok(Commit::durable())
+    }
+}
+
+impl Archive for MemoryStorage {
+    /// The whole store is taken at once, under the lock (it is in memory already), then handed
+    /// out without holding the lock, so `sink` may use this store.
+    fn export(&self, sink: &mut dyn FnMut(ExportRecord) -> Result<()>) -> Result<()> {
+        let records = self.state().records()?;
+        for r in records {
+            sink(r)?;
+        }
+        Ok(())
+    }
+
+    fn import(&self, record: &ExportRecord) -> Result<()> {
+        self.state().import(record)
+    }
+
+    fn backup(&self, _dir: &Path) -> Result<BackupStats> {
+        Err(StorageError::Unsupported(
+            "the in-memory store keeps nothing to back up; export it instead".into(),
+        ))
+    }
+}
+
+impl Health for MemoryStorage {
+    fn sync(&self) -> Commit {
+        Commit::durable()
+    }
+
+    fn is_healthy(&self) -> bool {
+        true
+    }
+
+    fn flush_stats(&self) -> FlushStats {
+        let writes = self.state().writes;
+        FlushStats {
+            flushes: writes,
+            flushed_writes: writes,
+            flush_micros: 0,
+        }
     }
 }

@@ -155,7 +155,7 @@ pub struct IdempotencyRecord {
     pub version: u32,
 }
 
-/// Everything one order transition writes, atomically (see [`crate::Storage::commit_transition`]).
+/// Everything one order transition writes, atomically (see [`crate::Transitions::commit_transition`]).
 ///
 /// `before` is the order's committed state as its writer holds it (`None` when placing);
 /// `after` is the state after `events`, whose `seq`s run from `before`'s version + 1 to
@@ -272,7 +272,7 @@ pub struct TransferWrite {
 }
 
 /// One change to the stock ledger, applied all together or not at all (see
-/// [`crate::Storage::write_stock`]): cell and sku changes that commute, and the records that
+/// [`crate::StockLedger::write_stock`]): cell and sku changes that commute, and the records that
 /// key the operation so it happens once (the order's reservation, a restock marker, a
 /// transfer), each conditional on what it was decided against.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -313,7 +313,7 @@ pub type StockCell = ((String, String), StockLevel);
 
 /// One transition's events as stored: a JSON array of events in the domain `Event`'s JSON shape,
 /// not decoded. Reads that only pass a history on (to a client) or need a few fields of each
-/// event use this instead of [`Storage::history`](crate::Storage::history), which decodes
+/// event use this instead of [`OrderReads::history`](crate::OrderReads::history), which decodes
 /// everything.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventsJson(Vec<u8>);
@@ -340,7 +340,7 @@ impl EventsJson {
     }
 }
 
-/// What a consistent backup ([`crate::Storage::backup`]) copied and how long it held writers.
+/// What a consistent backup ([`crate::Archive::backup`]) copied and how long it held writers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BackupStats {
     /// Orders in the backup.

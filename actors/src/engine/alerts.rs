@@ -1,7 +1,7 @@
 //! Stock alerts: the shell around `domain::stock_alerts`. One loop per node decides, one thing
 //! at a time, what reorder points and back-in-stock subscriptions are due, and records each
 //! decision with the messages it sends in one atomic storage write
-//! ([`Storage::write_alerts`]): the alert state and the notices' outbox entries are stored
+//! ([`AlertRecords::write_alerts`]): the alert state and the notices' outbox entries are stored
 //! together or not at all, then the notices go to the notifier (retries, dead letters, stable
 //! ids: `ntc_{subject}_{seq}_{kind}_{channel}`).
 //!

@@ -1,5 +1,5 @@
 //! The engine's online backup ([`Engine::backup`]): a consistent copy of the store into a
-//! directory while the service runs, made by the storage backend (`Storage::backup`) on a
+//! directory while the service runs, made by the storage backend (`Archive::backup`) on a
 //! blocking thread, one backup at a time.
 
 use super::{Engine, EngineError, Inner};

@@ -4,7 +4,7 @@
 //! Why JSON and not decoded events: reads and most command answers only pass the history on to
 //! a client. Storage keeps events in a stored schema whose v1 JSON is exactly the domain
 //! event's JSON (`orderly_storage::schema` checks it), so it can hand the stored values over
-//! without decoding them ([`Storage::history_json`](orderly_storage::Storage::history_json));
+//! without decoding them ([`OrderReads::history_json`](orderly_storage::OrderReads::history_json));
 //! decoding every event of every read and answer and encoding it again cost about a sixth of a
 //! transition's CPU. Whoever needs typed events calls [`History::events`]; a timeline calls
 //! [`History::milestones`], which decodes only the few fields it shows.

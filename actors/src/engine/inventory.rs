@@ -5,7 +5,7 @@
 //! operation asks the pure ledger (`domain::inventory`) what it changes, then writes the
 //! changes of the touched cells and skus (units added or taken; a person's count as counted),
 //! the order's reservation record, any restock marker and any transfer through
-//! [`Storage::write_stock`] — atomically, and only if every result is sound (nothing negative,
+//! [`StockLedger::write_stock`] — atomically, and only if every result is sound (nothing negative,
 //! no more reserved than on hand) and the records keyed by the operation are as decided on. The
 //! answer comes only once the write is durable. Operations are keyed by order (and step for
 //! restocks, version for transfers), so a redelivered message answers the same and changes
@@ -36,8 +36,8 @@ use crate::domain::{LineQty, OrderId};
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use orderly_storage::{
-    CellDelta, Commit as Durable, ReservationWrite, SkuDelta, StockChange, Storage, StorageError,
-    TransferWrite,
+    CellDelta, Commit as Durable, ReservationWrite, SkuDelta, StockChange, StockLedger, Storage,
+    StorageError, TransferWrite,
 };
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -65,7 +65,8 @@ fn millis_since(born: Instant) -> u64 {
 }
 
 pub struct InventoryActor {
-    store: Arc<dyn Storage>,
+    /// The one storage role it uses.
+    store: Arc<dyn StockLedger>,
     ledger: Ledger,
     /// The configured warehouses (empty: any warehouse holding stock) and the shop's policy,
     /// for allocation.
@@ -462,7 +463,7 @@ impl InventoryActor {
 }
 
 /// The ledger as stored: every cell and every sku's backorder record.
-fn ledger(store: &dyn Storage) -> Result<Ledger, StorageError> {
+fn ledger(store: &dyn StockLedger) -> Result<Ledger, StorageError> {
     Ok(Ledger::from_levels(store.stock_levels()?).with_backorders(store.sku_backorders()?))
 }
 

@@ -280,6 +280,7 @@ pub struct NotifierStats {
 pub struct GetStats;
 
 pub struct Notifier {
+    /// Outbox and order reads (a webhook's body is the order as it is).
     store: Arc<dyn Storage>,
     clock: Arc<dyn Clock>,
     config: NotifierConfig,

@@ -1,8 +1,8 @@
 //! Moving a store's data to another store, of the same backend or another (sled to PostgreSQL
 //! and back): the records that cross ([`ExportRecord`]), the export file they travel in (NDJSON,
 //! [the `format` module](mod@format)), and the two drivers, [`export`] (a store into a file, through
-//! [`Storage::export`]) and [`import`] (a file into an empty store, through
-//! [`Storage::import`] and a final [`Storage::sync`]).
+//! [`Archive::export`]) and [`import`] (a file into an empty store, through
+//! [`Archive::import`] and a final [`Health::sync`]).
 //!
 //! # The export file, version 1
 //!
@@ -16,7 +16,7 @@
 //!    record), `reservation`, `restock`, `transfer` (a transfer between warehouses, with its
 //!    receipts), `outbox` (with its retry state), `timer`, `dead_letter` (with its outbox
 //!    entry), `stock_alert` (a stock cell's reorder point and low-stock state), `subscription`
-//!    (a back-in-stock subscription), in the order [`Storage::export`] hands them out (orders
+//!    (a back-in-stock subscription), in the order [`Archive::export`] hands them out (orders
 //!    first);
 //! 3. a closing line `{"type":"end","counts":{…}}` with the number of records of each type, so
 //!    a truncated file is told from a complete one (`backorders`, `transfer`, `stock_alert` and
@@ -28,7 +28,7 @@
 //! v2, `schema::v2`, and reads files of schema 1 too, converted as stored v1 records are),
 //! which never change: a file exported by this release stays readable by later ones. An
 //! order's history is carried as the stored JSON of each transition, byte for byte (v1 or v2
-//! event JSON, both the domain event's JSON), so [`Storage::history_json`] reads the same
+//! event JSON, both the domain event's JSON), so [`OrderReads::history_json`] reads the same
 //! after an import.
 //!
 //! Reading is strict and never panics: every problem is a [`ExportError`] naming its line.
@@ -45,7 +45,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::io::{BufRead, Write};
 
-/// One record of a store, as it crosses [`Storage::export`] and [`Storage::import`].
+/// One record of a store, as it crosses [`Archive::export`] and [`Archive::import`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExportRecord {
     /// An order's snapshot with its whole history.
@@ -292,7 +292,7 @@ pub fn export(
 /// error naming it. What was stored until then stays (an order is never half there): start
 /// again with an empty store.
 ///
-/// Records are handed to storage [`IMPORT_BATCH`] at a time ([`Storage::import_many`]), which a
+/// Records are handed to storage [`IMPORT_BATCH`] at a time ([`Archive::import_many`]), which a
 /// backend across the network stores in one transaction. Whether a record refers to an order
 /// the file holds earlier is checked against the orders read so far: the store was empty.
 pub fn import(store: &dyn Storage, input: &mut dyn BufRead) -> Result<Counts, ExportError> {

@@ -3,6 +3,7 @@ use super::*;
 use crate::conformance::{new_order, t0, Step};
 use crate::domain::{PaymentMethod, TimerKind};
 use crate::memory::MemoryStorage;
+use crate::roles::*;
 
 /// A small store: one placed order (timer, outbox entry, idempotency record) and a stock cell.
 fn store() -> (MemoryStorage, Step) {
