@@ -6,6 +6,9 @@
 //! - v1: `tests/fixtures/v1-data` (sled) and `tests/fixtures/v1-postgres.sql` (a plain-SQL
 //!   `pg_dump` of a PostgreSQL database), both written by the release with the versioned stored
 //!   schema v1 (made by `tests/fixtures/make-v1-data.sh`, the same scenario on each backend).
+//! - v2: `tests/fixtures/v2-data` (sled) and `tests/fixtures/v2-postgres.sql` (a plain-SQL
+//!   `pg_dump`), both written by the release with stored schema v2 — shipments, split orders,
+//!   backorders; PostgreSQL migrations up to V5 (made by `tests/fixtures/make-v2-data.sh`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -59,6 +62,28 @@ pub fn v1_postgres_sql() -> PathBuf {
 /// The v1 PostgreSQL fixture's orders and tracking numbers by name: `v1-postgres.ids`.
 pub fn v1_postgres_ids() -> BTreeMap<String, String> {
     ids("v1-postgres.ids")
+}
+
+/// Copies the v2 sled data directory to `to` (created if missing).
+pub fn copy_v2_data(to: &Path) {
+    copy_dir(&dir().join("v2-data"), to);
+}
+
+/// The v2 sled fixture's orders (`name=id`) and tracking numbers (`tn_name=number`) by name:
+/// `v2-data.ids`.
+pub fn v2_ids() -> BTreeMap<String, String> {
+    ids("v2-data.ids")
+}
+
+/// The v2 PostgreSQL fixture: a plain-SQL dump (no owners, no grants) to restore into a fresh,
+/// empty database with `psql -f` (see `postgres::TestPostgres::restore_sql`).
+pub fn v2_postgres_sql() -> PathBuf {
+    dir().join("v2-postgres.sql")
+}
+
+/// The v2 PostgreSQL fixture's orders and tracking numbers by name: `v2-postgres.ids`.
+pub fn v2_postgres_ids() -> BTreeMap<String, String> {
+    ids("v2-postgres.ids")
 }
 
 /// The `name=value` lines of an ids file in `tests/fixtures` (`#` lines are comments).

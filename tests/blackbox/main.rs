@@ -8,8 +8,9 @@
 //! `http_contract` (what responses leave out, the OpenAPI document, 405s, integral numbers),
 //! `upgrade` (a data directory written by the release before the storage interface opens and
 //! serves), `upgrade_v1` (what the v1 release wrote, a sled data directory and a PostgreSQL
-//! dump, opens and carries on), `nodes` (several nodes over one PostgreSQL database),
-//! `moving_data` (`orderly export` / `import` into a fresh data directory, and
+//! dump, opens and carries on), `upgrade_v2` (the same for what the v2 release wrote: split
+//! orders, shipments in every state, backorders), `nodes` (several nodes over one PostgreSQL
+//! database), `moving_data` (`orderly export` / `import` into a fresh data directory, and
 //! `orderly backup` of a running service under load, each served afterwards), `shipments`
 //! (orders split across warehouses, per-shipment routes, on sled and PostgreSQL), `backorders`
 //! (short orders waiting for stock and confirmed as it arrives, oldest first), `warehouses`
@@ -32,4 +33,5 @@ mod support;
 mod transfers;
 mod upgrade;
 mod upgrade_v1;
+mod upgrade_v2;
 mod warehouses;

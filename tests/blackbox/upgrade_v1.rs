@@ -515,8 +515,8 @@ async fn opens_and_serves(api: &Api, receiver: &Receiver, ids: &BTreeMap<String,
     .await;
 }
 
-/// The body `make-v1-data.sh` placed the order under `key` with.
-fn fixture_body(key: &str, method: &str, status: &str, lines: &[(&str, u32)]) -> Value {
+/// The body `make-v1-data.sh` (and `make-v2-data.sh`) placed the order under `key` with.
+pub(crate) fn fixture_body(key: &str, method: &str, status: &str, lines: &[(&str, u32)]) -> Value {
     json!({
         "external_ref": key,
         "customer": {"id": format!("c-{key}"), "email": "jan@example.nl", "phone": "+31612345678", "locale": "nl-NL"},
@@ -527,7 +527,7 @@ fn fixture_body(key: &str, method: &str, status: &str, lines: &[(&str, u32)]) ->
     })
 }
 
-fn history_types(order: &Value) -> Vec<String> {
+pub(crate) fn history_types(order: &Value) -> Vec<String> {
     order["history"]
         .as_array()
         .expect("history")
@@ -536,12 +536,12 @@ fn history_types(order: &Value) -> Vec<String> {
         .collect()
 }
 
-fn ids_of(orders: &[Value]) -> BTreeSet<String> {
+pub(crate) fn ids_of(orders: &[Value]) -> BTreeSet<String> {
     orders.iter().map(|o| str_of(&o["id"])).collect()
 }
 
 /// The orders on a warehouse's pick list (one page: the fixture has few).
-async fn pick_list(api: &Api, warehouse: &str) -> BTreeSet<String> {
+pub(crate) async fn pick_list(api: &Api, warehouse: &str) -> BTreeSet<String> {
     let page = api
         .warehouse()
         .get(&format!("/v1/warehouses/{warehouse}/picks?limit=200"))
