@@ -319,3 +319,25 @@ async fn bad_points_and_subscriptions_are_refused() {
         .await
         .problem(403, "warehouse keys do not subscribe customers");
 }
+
+/// What is watched is read back at start: a point set before a restart alerts after it.
+#[actix_rt::test]
+async fn reorder_points_are_watched_after_a_restart() {
+    let receiver = Receiver::start(0).await;
+    let mut server = Server::start_with(&receiver.config(8)).await;
+    let api = server.api();
+    api.set_stock("rtm", "AL-RESTART", 10).await;
+    set_point(&api, Key::Admin, "rtm", "AL-RESTART", 5)
+        .await
+        .expect(200, "point set");
+    server.kill9();
+    server.restart().await;
+    let api = server.api();
+    sell(&api, "AL-RESTART", 6).await;
+    let low = wait_for(&receiver, "stock.low_stock", 1).await;
+    assert_eq!(
+        (&low[0]["warehouse"], &low[0]["available"]),
+        (&json!("rtm"), &json!(4)),
+        "{low:?}"
+    );
+}

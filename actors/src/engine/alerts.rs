@@ -12,11 +12,13 @@
 //!
 //! * **after each stock write** the inventory tells the loop which cells and skus it touched
 //!   ([`StockWatch::written`], with the write's commit, awaited first: a refused write changed
-//!   nothing); the loop looks at those that have a reorder point or subscriptions;
+//!   nothing); the loop looks at those that have a reorder point or subscriptions (it keeps
+//!   which those are, [`Watching`], so a write touching none of them costs no read);
 //! * **at start** it looks at every cell with a reorder point and every sku with
 //!   subscriptions (a crash between a stock write and its alert is repaired here), and, with
 //!   other nodes sharing storage, again every `reconcile_every` (a node that died between the
-//!   two is repaired by the others).
+//!   two is repaired by the others, and points and subscriptions added on other nodes are
+//!   watched here from then on).
 //!
 //! Writes are conditional on the state they were decided on; a refusal (another node decided
 //! first) is decided again on fresh state, so two nodes never send one alert twice under two
@@ -140,6 +142,30 @@ pub(crate) struct Alerts {
     pub operations_channels: Vec<String>,
     /// Most subscriptions waiting for one sku.
     pub max_subscriptions: usize,
+    /// What there is to watch, so that a stock write touching none of it costs nothing.
+    pub watching: std::sync::Mutex<Watching>,
+}
+
+/// The cells with a reorder point and the skus with subscriptions, as of the last reconciling
+/// pass and this node's own changes since. Alone on its storage, that is all there is; with
+/// other nodes, a point or subscription one of them added is watched here from the next
+/// reconciling pass on (until then, that node's own writes and passes look after it).
+#[derive(Debug, Default)]
+pub struct Watching {
+    /// False until the first reconciling pass read what there is: everything is looked at.
+    known: bool,
+    cells: std::collections::HashSet<CellKey>,
+    skus: std::collections::HashSet<String>,
+}
+
+impl Watching {
+    /// Keeps of `cells` and `skus` only what is watched.
+    fn filter(&self, cells: &mut BTreeSet<CellKey>, skus: &mut BTreeSet<String>) {
+        if self.known {
+            cells.retain(|c| self.cells.contains(c));
+            skus.retain(|s| self.skus.contains(s));
+        }
+    }
 }
 
 /// A new line to the alerts loop: the inventory's watch and the receiving end.
@@ -157,7 +183,13 @@ pub(crate) async fn run(
     reconcile_every: Option<Duration>,
 ) {
     alerts.reconcile().await;
+    let mut reconciled = std::time::Instant::now();
     loop {
+        // Under steady traffic the quiet spell below never comes: reconcile on schedule too.
+        if reconcile_every.is_some_and(|every| reconciled.elapsed() >= every) {
+            alerts.reconcile().await;
+            reconciled = std::time::Instant::now();
+        }
         let first = match reconcile_every {
             Some(every) => match actix_rt::time::timeout(every, inbox.next()).await {
                 Ok(Some(m)) => Some(m),
@@ -171,6 +203,7 @@ pub(crate) async fn run(
         };
         let Some(first) = first else {
             alerts.reconcile().await;
+            reconciled = std::time::Instant::now();
             continue;
         };
         let mut batch = vec![first];
@@ -215,6 +248,10 @@ pub(crate) async fn run(
                 }
             }
         }
+        alerts.watching().filter(&mut cells, &mut skus);
+        if cells.is_empty() && skus.is_empty() {
+            continue;
+        }
         // Decided on what the writes left, once they are durable; a refused one changed nothing.
         for durable in writes {
             let _ = durable.await;
@@ -228,6 +265,10 @@ pub(crate) async fn run(
 }
 
 impl Alerts {
+    fn watching(&self) -> std::sync::MutexGuard<'_, Watching> {
+        self.watching.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// A storage call off the loop's thread when storage is across the network.
     async fn read<T: Send + 'static>(
         &self,
@@ -250,15 +291,25 @@ impl Alerts {
 
     async fn retrying(&self, what: &str, touched: Option<(Vec<CellKey>, Vec<String>)>) {
         for _ in 0..ATTEMPTS {
-            let touched = touched.clone();
+            let asked = touched.clone();
             let looked = self
-                .read(move |s| match touched {
+                .read(move |s| match asked {
                     Some((cells, skus)) => {
                         Ok((s.cell_alerts_of(&cells)?, s.subscribed_skus(Some(&skus))?))
                     }
                     None => Ok((s.cell_alerts()?, s.subscribed_skus(None)?)),
                 })
                 .await;
+            if let (None, Ok((records, skus))) = (&touched, &looked) {
+                let mut w = self.watching();
+                w.known = true;
+                w.cells = records
+                    .iter()
+                    .filter(|(_, c)| c.point.is_some())
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                w.skus = skus.iter().cloned().collect();
+            }
             let outcome = match looked {
                 Ok((records, skus)) => self.decide(records, skus).await,
                 Err(e) => Err(e),
@@ -421,6 +472,11 @@ impl Alerts {
             }
             let watched =
                 stock_alerts::set_point(stored.as_ref(), uuid::Uuid::now_v7(), point, available)?;
+            if point.is_some() {
+                self.watching()
+                    .cells
+                    .insert((warehouse.clone(), sku.clone()));
+            }
             let mut w = AlertsWrite::default();
             if let Some(n) = low_stock_notice(&warehouse, &sku, &watched, available) {
                 w.outbox.extend(self.entries(&n));
@@ -457,6 +513,8 @@ impl Alerts {
         contact: String,
     ) -> Result<(Subscription, bool), EngineError> {
         let contact = stock_alerts::contact(&contact)?;
+        // Watched from now on (a subscription there already is, or one is about to be).
+        self.watching().skus.insert(sku.clone());
         for _ in 0..ATTEMPTS {
             let (of, who) = (sku.clone(), contact.clone());
             let (existing, waiting) = self

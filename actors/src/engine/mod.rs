@@ -292,6 +292,7 @@ impl Engine {
             customer_channels: config.notifications.channels(),
             operations_channels: config.notifications.operations_channels(),
             max_subscriptions: config.stock_alerts.max_subscriptions_per_sku,
+            watching: Default::default(),
         };
         let reconcile_every = store
             .has_other_writers()
