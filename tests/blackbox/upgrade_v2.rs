@@ -587,62 +587,7 @@ async fn opens_and_serves(api: &Api, receiver: &Receiver, ids: &BTreeMap<String,
     }
     assert_eq!(expected.len(), 32);
     expected.insert((id("timed_out"), "order.cancelled".into()));
-    let received = wait_until("every pending notification delivered", || {
-        let hooks = receiver.hooks();
-        let expected = expected.clone();
-        async move {
-            let got: BTreeSet<(String, String)> = hooks
-                .iter()
-                .filter(|h| h.answered == 200)
-                .map(|h| {
-                    let j = h.json();
-                    (
-                        j["data"]["order_id"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_string(),
-                        j["type"].as_str().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect();
-            let missing: Vec<_> = expected.difference(&got).collect();
-            if missing.is_empty() {
-                Ok(hooks)
-            } else {
-                Err(format!("missing {missing:?}"))
-            }
-        }
-    })
-    .await;
-    for h in &received {
-        let j = h.json();
-        let order = j["data"]["order_id"].as_str().unwrap_or_default();
-        let simple = order.replace('-', "");
-        assert_eq!(h.id(), j["data"]["message_id"].as_str().unwrap_or_default());
-        assert!(
-            h.id().starts_with(&format!("msg_{simple}_")) && h.id().ends_with("_webhook"),
-            "the stored message id: {}",
-            h.id()
-        );
-        assert!(
-            crate::notifications::signature_ok(h),
-            "the signature does not verify: {h:?}"
-        );
-        assert!(
-            expected.contains(&(
-                order.to_string(),
-                j["type"].as_str().unwrap_or_default().to_string()
-            )),
-            "an unexpected notification: {}",
-            h.body
-        );
-    }
-    let dead = api
-        .admin()
-        .get("/v1/notifications/dead-letters")
-        .await
-        .expect(200, "dead letters");
-    assert_eq!(dead.json, json!([]), "nothing dead-lettered");
+    crate::upgrade_v1::pending_notifications_arrive(api, receiver, &expected).await;
 
     // Confirmed orders carry on in their warehouses: picked, packed (booked), handed over.
     let shipped_types: Vec<&str> = PACKED.iter().copied().chain(["shipped"]).collect();
