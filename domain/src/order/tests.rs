@@ -582,13 +582,28 @@ proptest! {
         stock in prop::collection::vec(0..3i64, 6),
         allow_split in any::<bool>(),
         strategy in prop_oneof![Just(AllocationStrategy::Priority), Just(AllocationStrategy::MostStock)],
+        // Stock moving between the commands: (after command i, from, to, sku, units, received at
+        // once); from = to is a supplier's delivery counted in.
+        moves in prop::collection::vec((0..12usize, 0..3usize, 0..3usize, 0..2usize, 1..3u32, any::<bool>()), 0..8),
+        backorderable in any::<bool>(),
     ) {
         let mut ledger = Ledger::default();
         for (i, w) in WAREHOUSES.iter().enumerate() {
             ledger.set_on_hand(w, "a", stock[i]).unwrap();
             ledger.set_on_hand(w, "b", stock[3 + i]).unwrap();
         }
-        let on_hand_before: i64 = ledger.levels().map(|(_, l)| l.on_hand).sum();
+        if backorderable {
+            for sku in ["a", "b"] {
+                ledger.set_backorders(sku, true, 10).unwrap();
+            }
+        }
+        let units = |l: &Ledger| -> i64 { l.levels().map(|(_, c)| c.on_hand + c.incoming).sum() };
+        let units_before = units(&ledger);
+        let mut restocked = 0i64;
+        let mut supplied = 0i64;
+        let mut in_transit: Vec<transfer_lines::Moving> = Vec::new();
+        let mut last_country: Option<String> = None;
+        let mut step = 0usize;
         let id = OrderId::from_u128(1);
         let mut reservation = None;
         let mut history: Vec<Event> = Vec::new();
@@ -596,11 +611,54 @@ proptest! {
         let mut queue: Vec<Command> = vec![place()];
         let mut inputs = cmds.into_iter();
         let mut committed = 0i64;
+        let mut redelivered_restock: Vec<u32> = Vec::new();
         let now = t0();
         loop {
             let (cmd, redeliver) = match queue.pop() {
                 Some(c) => (c, false),
-                None => match inputs.next() { Some(x) => x, None => break },
+                None => {
+                    // Stock moves between warehouses meanwhile; what arrives fills a backorder.
+                    let mut arrived = false;
+                    for &(at, from, to, sku, n, receive) in &moves {
+                        if at != step { continue; }
+                        let (from, to, sku) = (WAREHOUSES[from], WAREHOUSES[to], ["a", "b"][sku]);
+                        if from == to {
+                            // Not a transfer: a delivery from a supplier, counted in.
+                            let on_hand = ledger.level(to, sku).on_hand + n as i64;
+                            ledger.set_on_hand(to, sku, on_hand).unwrap();
+                            supplied += n as i64;
+                            arrived = true;
+                            continue;
+                        }
+                        let t = transfer_lines::dispatch(from, to, sku, n, now);
+                        if ledger.dispatch(&t).is_ok() {
+                            in_transit.push(transfer_lines::Moving { to: to.into(), sku: sku.into(), n });
+                        }
+                        if receive {
+                            for m in in_transit.drain(..) {
+                                ledger.receive(&m.to, &[LineQty { sku: m.sku, quantity: m.n }]);
+                                arrived = true;
+                            }
+                        }
+                    }
+                    step += 1;
+                    let waiting = order.as_ref().is_some_and(|o| o.status == Status::Placed && o.stock == StockState::Backordered);
+                    if arrived && waiting {
+                        let req = AllocationRequest { warehouses: &[], strategy, allow_split, country: last_country.as_deref() };
+                        let lines = order.as_ref().unwrap().line_qtys();
+                        let (out, ch) = ledger.reserve(reservation.as_ref(), id, &lines, &req);
+                        if ch.reservation.is_some() { reservation = ch.reservation; }
+                        match out {
+                            ReserveOutcome::Reserved { shipments, reason } => queue.push(Command::StockAllocated { shipments, reason }),
+                            ReserveOutcome::Backordered { held, backordered, reason } => queue.push(Command::StockBackordered { held, backordered, reason }),
+                            _ => {}
+                        }
+                    }
+                    match queue.pop() {
+                        Some(c) => (c, false),
+                        None => match inputs.next() { Some(x) => x, None => break },
+                    }
+                }
             };
             let before = order.clone();
             let Ok(events) = decide(order.as_ref(), &cmd, &Cause::Admin, now) else { continue };
@@ -612,6 +670,7 @@ proptest! {
                 for _ in 0..(1 + redeliver as usize) {
                     match &effect.kind {
                         EffectKind::ReserveStock { lines, country, .. } => {
+                            last_country = country.clone();
                             let req = AllocationRequest {
                                 warehouses: &[],
                                 strategy,
@@ -635,7 +694,14 @@ proptest! {
                             committed += ch.touched.len() as i64;
                             if let Some(r) = ch.reservation { reservation = Some(r); }
                         }
-                        EffectKind::Restock { .. } => {}
+                        EffectKind::Restock { warehouse, lines } => {
+                            // The inventory restocks once per (order, step): a redelivery is a no-op.
+                            if !redelivered_restock.contains(&effect.step) {
+                                redelivered_restock.push(effect.step);
+                                ledger.restock(warehouse, lines);
+                                restocked += lines.iter().map(|l| l.quantity as i64).sum::<i64>();
+                            }
+                        }
                         EffectKind::BookShipment { parcels, country, method, shipment, .. } => {
                             let mut b = shipping::book(&carriers(), &[], id, effect.step, country, method.as_deref(), parcels, now).unwrap();
                             b.tracking_number = format!("C{}", shipment.unwrap_or(1));
@@ -687,8 +753,14 @@ proptest! {
                 }
             }
         }
-        let on_hand_after: i64 = ledger.levels().map(|(_, l)| l.on_hand).sum();
-        prop_assert!(on_hand_after <= on_hand_before && committed >= 0);
+        // Units only leave by shipping (commits) and come back by restocks; transfers move them.
+        prop_assert!(units(&ledger) <= units_before + restocked + supplied && committed >= 0);
+        for w in WAREHOUSES {
+            for sku in ["a", "b"] {
+                let moving: i64 = in_transit.iter().filter(|m| m.to == w && m.sku == sku).map(|m| m.n as i64).sum();
+                prop_assert_eq!(ledger.level(w, sku).incoming, moving, "incoming at {} {}", w, sku);
+            }
+        }
         let open = reservation.as_ref().filter(|r| r.state == ReservationState::Open);
         // The order's view of its stock matches the inventory's record.
         match order.stock {
@@ -698,6 +770,29 @@ proptest! {
             StockState::Released => prop_assert!(open.is_none()),
             StockState::Pending | StockState::Unavailable => prop_assert!(open.is_none()),
         }
+    }
+}
+
+/// Transfers for the random sequences: one sku between two warehouses.
+mod transfer_lines {
+    use crate::inventory::transfer::Transfer;
+    use crate::LineQty;
+    use chrono::{DateTime, Utc};
+
+    /// Units on their way to a warehouse.
+    pub struct Moving {
+        pub to: String,
+        pub sku: String,
+        pub n: u32,
+    }
+
+    pub fn dispatch(from: &str, to: &str, sku: &str, n: u32, now: DateTime<Utc>) -> Transfer {
+        let lines = [LineQty {
+            sku: sku.into(),
+            quantity: n,
+        }];
+        Transfer::dispatch(uuid::Uuid::nil(), "k", from, to, &lines, now, |_| true)
+            .expect("a valid transfer")
     }
 }
 
