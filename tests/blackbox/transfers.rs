@@ -448,3 +448,149 @@ async fn a_bound_key_receives_and_sees_only_what_concerns_its_warehouse() {
     assert_eq!(cell(&api, "ams", "TR-D").await, (10, 0, 0));
     assert_eq!(cell(&api, "rtm", "TR-D").await, (8, 0, 1));
 }
+
+/// A burst of transfers, kill -9 once some are acknowledged: after the restart every
+/// acknowledged transfer is there and dispatched, the units add up (on hand at the source,
+/// incoming at the destination: nothing made or lost), and sending every request again under
+/// its key creates each missing transfer once and repeats none.
+#[actix_rt::test]
+async fn kill9_during_a_burst_of_transfers_loses_and_repeats_nothing() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    const N: usize = 600;
+    const KILL_AFTER: usize = 40;
+    let mut server = Server::start().await;
+    let api = server.api();
+    api.set_stock("ams", "TR-BURST", 1_000).await;
+    let run = uuid::Uuid::new_v4().to_string();
+    let key = |i: usize| format!("tr-{run}-{i}");
+    let body = json!({"from": "ams", "to": "rtm", "lines": [{"sku": "TR-BURST", "quantity": 1}]});
+
+    let acked = Arc::new(AtomicUsize::new(0));
+    let created: Arc<Mutex<Vec<(usize, String)>>> = Arc::default();
+    let mut tasks = Vec::new();
+    for i in 0..N {
+        let (api, acked, created, key, body) = (
+            api.clone(),
+            acked.clone(),
+            created.clone(),
+            key(i),
+            body.clone(),
+        );
+        tasks.push(actix_rt::spawn(async move {
+            let r = api
+                .admin()
+                .idempotency(&key)
+                .try_send(
+                    "POST",
+                    "/v1/transfers",
+                    Some(("application/json", body.to_string().into())),
+                )
+                .await;
+            match r {
+                Ok(r) if r.status == 201 => {
+                    created.lock().unwrap().push((i, str_of(&r.json["id"])));
+                    acked.fetch_add(1, Ordering::SeqCst);
+                }
+                Ok(r) => assert!(r.status >= 500, "refused: {} {}", r.status, r.text()),
+                Err(_) => {} // no answer: the process died under it
+            }
+        }));
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while acked.load(Ordering::SeqCst) < KILL_AFTER {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} of {N} transfers answered in 30 s",
+            acked.load(Ordering::SeqCst)
+        );
+        actix_rt::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    server.kill9();
+    let acked_at_kill = acked.load(Ordering::SeqCst);
+    for t in tasks {
+        t.await.expect("a burst task panicked");
+    }
+    eprintln!(
+        "transfer burst: {acked_at_kill} acknowledged when killed, {} in all, of {N}",
+        acked.load(Ordering::SeqCst)
+    );
+    server.restart().await;
+    let api = server.api();
+    let created = created.lock().unwrap().clone();
+    for (_, id) in &created {
+        let t = api
+            .admin()
+            .get(&format!("/v1/transfers/{id}"))
+            .await
+            .expect(200, "an acknowledged transfer survives")
+            .json;
+        assert_eq!(t["status"], "dispatched", "{t}");
+    }
+    let adds_up = |(ams, rtm): ((i64, i64, i64), (i64, i64, i64)), transfers: usize| {
+        assert_eq!(
+            ams.0 + rtm.2,
+            1_000,
+            "on hand at ams + incoming at rtm: {ams:?} {rtm:?}"
+        );
+        assert_eq!(
+            rtm.2 as usize, transfers,
+            "one unit in transit per transfer"
+        );
+    };
+    let listed = || async {
+        let (mut n, mut cursor) = (0, None::<String>);
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/v1/transfers?limit=200&cursor={c}"),
+                None => "/v1/transfers?limit=200".to_string(),
+            };
+            let page = api.admin().get(&path).await.expect(200, "list").json;
+            n += page["transfers"].as_array().map_or(0, Vec::len);
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return n,
+            }
+        }
+    };
+    let before = listed().await;
+    assert!(
+        before >= created.len(),
+        "{before} listed, {} acknowledged",
+        created.len()
+    );
+    adds_up(
+        (
+            cell(&api, "ams", "TR-BURST").await,
+            cell(&api, "rtm", "TR-BURST").await,
+        ),
+        before,
+    );
+    // Every request again, under its key: the acknowledged ones answer the same transfer, the
+    // others are created now; N in all, each once.
+    for i in 0..N {
+        let r = api
+            .admin()
+            .idempotency(&key(i))
+            .post("/v1/transfers", &body)
+            .await;
+        assert!(
+            r.status == 200 || r.status == 201,
+            "{}: {}",
+            r.status,
+            r.text()
+        );
+        if let Some((_, id)) = created.iter().find(|(j, _)| *j == i) {
+            assert_eq!((r.status, str_of(&r.json["id"])), (200, id.clone()));
+        }
+    }
+    let after = listed().await;
+    assert_eq!(after, N);
+    adds_up(
+        (
+            cell(&api, "ams", "TR-BURST").await,
+            cell(&api, "rtm", "TR-BURST").await,
+        ),
+        N,
+    );
+}
