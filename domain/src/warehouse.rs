@@ -50,6 +50,12 @@ fn weekdays() -> Vec<String> {
         .to_vec()
 }
 
+/// Whether `id` names a warehouse stock may be kept in and orders served from: one of
+/// `configured`, or — none configured, the service running open — any id.
+pub fn is_known(configured: &[Warehouse], id: &str) -> bool {
+    configured.is_empty() || configured.iter().any(|w| w.id == id)
+}
+
 impl Warehouse {
     /// Whether it ships to `country`.
     pub fn ships_to(&self, country: &str) -> bool {

@@ -76,7 +76,7 @@ pub fn check_warehouse_field(engine: &Engine, field: &str, w: &str) -> Result<()
         ));
     }
     let configured = engine.warehouses();
-    if !configured.is_empty() && !configured.iter().any(|c| c.id == w) {
+    if !orderly_actors::domain::warehouse::is_known(configured, w) {
         let ids: Vec<&str> = configured.iter().map(|c| c.id.as_str()).collect();
         return Err(Problem::invalid(
             field,

@@ -124,15 +124,22 @@ BEGIN
                AS x(w, k, dh, dr, di, h, r, c);
     END IF;
     FOR i IN 1 .. m LOOP
-        INSERT INTO sku_backorders (sku, allowed, cap, waiting)
-        SELECT p_bo_skus[i], false, 0, 0
-         WHERE NOT EXISTS (SELECT 1 FROM sku_backorders WHERE sku = p_bo_skus[i])
-        ON CONFLICT DO NOTHING;
+        -- As the cells: the change added, the row made empty first when not there yet.
         UPDATE sku_backorders AS b
            SET allowed = coalesce(p_bo_allowed[i], b.allowed),
                cap = coalesce(p_bo_cap[i], b.cap),
                waiting = b.waiting + p_bo_waiting[i]
          WHERE b.sku = p_bo_skus[i];
+        IF NOT FOUND THEN
+            INSERT INTO sku_backorders (sku, allowed, cap, waiting)
+            VALUES (p_bo_skus[i], false, 0, 0)
+            ON CONFLICT DO NOTHING;
+            UPDATE sku_backorders AS b
+               SET allowed = coalesce(p_bo_allowed[i], b.allowed),
+                   cap = coalesce(p_bo_cap[i], b.cap),
+                   waiting = b.waiting + p_bo_waiting[i]
+             WHERE b.sku = p_bo_skus[i];
+        END IF;
     END LOOP;
 
     IF p_reservation IS NOT NULL THEN

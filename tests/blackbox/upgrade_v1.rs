@@ -294,39 +294,7 @@ async fn opens_and_serves(api: &Api, receiver: &Receiver, ids: &BTreeMap<String,
 
     // The stored idempotency records: the same key and body answer with the original order,
     // another body is refused.
-    let body = fixture_body(
-        "fx1-confirmed",
-        "card",
-        "captured",
-        &[("SKU-1", 2), ("SKU-2", 1)],
-    );
-    let replay = api
-        .storefront()
-        .idempotency("fx1-confirmed")
-        .post("/v1/orders", &body)
-        .await
-        .expect(201, "a repeated placement");
-    assert_eq!(
-        replay.json["id"],
-        id("confirmed").as_str(),
-        "{}",
-        replay.text()
-    );
-    assert_eq!(
-        replay.header("idempotent-replayed").as_deref(),
-        Some("true")
-    );
-    let other = fixture_body("fx1-confirmed", "card", "captured", &[("SKU-1", 3)]);
-    let refused = api
-        .storefront()
-        .idempotency("fx1-confirmed")
-        .post("/v1/orders", &other)
-        .await
-        .problem(422, "a key reused with another body");
-    assert_eq!(
-        refused["type"], "/problems/idempotency_key_reused",
-        "{refused}"
-    );
+    stored_idempotency_replays(api, "fx1-confirmed", &id("confirmed")).await;
 
     // Its payment deadline passed while the service was down: the timer fires at start and the
     // reservation goes back.
@@ -458,6 +426,34 @@ async fn opens_and_serves(api: &Api, receiver: &Receiver, ids: &BTreeMap<String,
         }
     })
     .await;
+}
+
+/// The fixture's idempotency record under `key` (a captured card order of 2 SKU-1 and 1
+/// SKU-2): the same body answers `order` again, replayed; another body is refused.
+pub(crate) async fn stored_idempotency_replays(api: &Api, key: &str, order: &str) {
+    let body = fixture_body(key, "card", "captured", &[("SKU-1", 2), ("SKU-2", 1)]);
+    let replay = api
+        .storefront()
+        .idempotency(key)
+        .post("/v1/orders", &body)
+        .await
+        .expect(201, "a repeated placement");
+    assert_eq!(replay.json["id"], order, "{}", replay.text());
+    assert_eq!(
+        replay.header("idempotent-replayed").as_deref(),
+        Some("true")
+    );
+    let other = fixture_body(key, "card", "captured", &[("SKU-1", 3)]);
+    let refused = api
+        .storefront()
+        .idempotency(key)
+        .post("/v1/orders", &other)
+        .await
+        .problem(422, "a key reused with another body");
+    assert_eq!(
+        refused["type"], "/problems/idempotency_key_reused",
+        "{refused}"
+    );
 }
 
 /// Every pending notification in `expected` (order id, `order.<kind>`) reaches `receiver`

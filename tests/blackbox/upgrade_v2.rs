@@ -25,7 +25,7 @@
 //! written.
 
 use crate::support::*;
-use crate::upgrade_v1::{fixture_body, history_types, ids_of, pick_list};
+use crate::upgrade_v1::{history_types, ids_of, pick_list};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -519,39 +519,7 @@ async fn opens_and_serves(api: &Api, receiver: &Receiver, ids: &BTreeMap<String,
 
     // The stored idempotency records: the same key and body answer with the original order,
     // another body is refused.
-    let body = fixture_body(
-        "fx2-confirmed",
-        "card",
-        "captured",
-        &[("SKU-1", 2), ("SKU-2", 1)],
-    );
-    let replay = api
-        .storefront()
-        .idempotency("fx2-confirmed")
-        .post("/v1/orders", &body)
-        .await
-        .expect(201, "a repeated placement");
-    assert_eq!(
-        replay.json["id"],
-        id("confirmed").as_str(),
-        "{}",
-        replay.text()
-    );
-    assert_eq!(
-        replay.header("idempotent-replayed").as_deref(),
-        Some("true")
-    );
-    let other = fixture_body("fx2-confirmed", "card", "captured", &[("SKU-1", 3)]);
-    let refused = api
-        .storefront()
-        .idempotency("fx2-confirmed")
-        .post("/v1/orders", &other)
-        .await
-        .problem(422, "a key reused with another body");
-    assert_eq!(
-        refused["type"], "/problems/idempotency_key_reused",
-        "{refused}"
-    );
+    crate::upgrade_v1::stored_idempotency_replays(api, "fx2-confirmed", &id("confirmed")).await;
 
     // Its payment deadline passed while the service was down: the timer fires at start and the
     // reservation goes back.

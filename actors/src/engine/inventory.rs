@@ -799,8 +799,7 @@ impl Handler<GetAvailability> for InventoryActor {
             .collect();
         let mut cells = vec![Vec::new(); m.skus.len()];
         // Only the warehouses allocation may use: stock elsewhere cannot be sold.
-        let allocatable =
-            |w: &str| self.warehouses.is_empty() || self.warehouses.iter().any(|c| c.id == w);
+        let allocatable = |w: &str| crate::domain::warehouse::is_known(&self.warehouses, w);
         for ((w, sku), level) in self.ledger.levels() {
             if let Some(&i) = index.get(sku.as_str()).filter(|_| allocatable(w)) {
                 cells[i].push((w.clone(), *level));

@@ -9,7 +9,7 @@
 use super::inventory::{Dispatch, InventoryError, MoveTransfer, TransferStep};
 use super::{Engine, EngineError};
 use crate::domain::inventory::transfer::{Transfer, TransferError, TransferId};
-use crate::domain::LineQty;
+use crate::domain::{warehouse, LineQty};
 
 /// Whether a create request made its transfer, or found the one made before under its key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,8 +30,7 @@ impl Engine {
         to: String,
         lines: Vec<LineQty>,
     ) -> Result<Created, EngineError> {
-        let configured = &self.config().warehouses;
-        let known = |w: &str| configured.is_empty() || configured.iter().any(|c| c.id == w);
+        let known = |w: &str| warehouse::is_known(self.warehouses(), w);
         let now = self.inner.ctx.clock.now();
         let transfer =
             Transfer::dispatch(TransferId::now_v7(), &key, &from, &to, &lines, now, known)?;
