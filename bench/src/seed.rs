@@ -177,7 +177,7 @@ async fn seed_async(
         .unwrap_or(0)
         + n as i64;
     engine
-        .set_stock(warehouse.clone(), SEED_SKU.into(), on_hand)
+        .set_stock(warehouse.as_str().into(), SEED_SKU.into(), on_hand)
         .await
         .map_err(|e| format!("cannot stock the seed warehouse: {e}"))?;
     let run = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
@@ -207,7 +207,7 @@ async fn seed_async(
     // Every confirmation above was read back from storage; one more acknowledged (durable)
     // write after them makes sure the group commit has flushed them all.
     engine
-        .set_stock(warehouse, SEED_SKU.into(), on_hand)
+        .set_stock(warehouse.as_str().into(), SEED_SKU.into(), on_hand)
         .await
         .map_err(|e| e.to_string())?;
     let elapsed = t0.elapsed();

@@ -18,6 +18,7 @@
 
 #[cfg(any(test, feature = "test-fixtures"))]
 pub mod fixtures;
+pub mod ids;
 pub mod inventory;
 pub mod money;
 pub mod order;
@@ -25,5 +26,6 @@ pub mod shipping;
 pub mod stock_alerts;
 pub mod warehouse;
 
+pub use ids::{CellKey, Sku, WarehouseId};
 pub use money::{Currency, Money};
 pub use order::*;

@@ -4,6 +4,7 @@
 //! Plain data read from config (`[[warehouses]]`, `[allocation]`): the allocation rules in
 //! [`crate::inventory`] and the delivery estimates read it, the service validates it at start.
 
+use crate::ids::WarehouseId;
 use chrono::{NaiveDate, NaiveTime, Weekday};
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct Warehouse {
     /// Short id used in URLs, stock cells and keys (`ams`).
-    pub id: String,
+    pub id: WarehouseId,
     pub name: String,
     /// ISO 3166-1 alpha-2 country the warehouse is in.
     pub country: String,

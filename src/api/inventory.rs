@@ -16,25 +16,16 @@ use super::schema::views::{
 };
 use super::{check_warehouse, AppState};
 use actix_web::{web, HttpRequest, HttpResponse};
+use orderly_actors::domain::Sku;
 
 /// The largest backorder cap a sku may have.
 const MAX_BACKORDER_CAP: i64 = 1_000_000_000;
 
 /// Skus as the domain accepts them on order lines: 1-64 characters, no white space, no control
 /// characters, no '/' (a stock cell for any other sku could never be ordered).
-fn check_sku(sku: &str) -> Result<(), Problem> {
-    if sku.is_empty()
-        || sku.chars().count() > 64
-        || sku
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '/')
-    {
-        return Err(Problem::invalid(
-            "sku",
-            "skus are 1-64 characters without white space or '/'",
-        ));
-    }
-    Ok(())
+fn check_sku(sku: &str) -> Result<Sku, Problem> {
+    Sku::parse("sku", sku)
+        .map_err(|_| Problem::invalid("sku", "skus are 1-64 characters without white space or '/'"))
 }
 
 #[utoipa::path(put, path = "/v1/skus/{sku}/backorders", tag = "admin", params(SkuPath), request_body = BackordersBody,
@@ -50,7 +41,7 @@ pub async fn set_backorders(
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, &[Role::Admin])?;
     let sku = path.into_inner().sku;
-    check_sku(&sku)?;
+    let sku = check_sku(&sku)?;
     let b = body.into_inner();
     if b.cap > MAX_BACKORDER_CAP {
         return Err(Problem::invalid(
@@ -76,7 +67,7 @@ pub async fn get_backorders(
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, &[Role::Admin, Role::Warehouse])?;
     let sku = path.into_inner().sku;
-    check_sku(&sku)?;
+    let sku = check_sku(&sku)?;
     let b = state.engine.backorders(sku.clone()).await?;
     Ok(HttpResponse::Ok().json(SkuBackorders::new(sku, b)))
 }
@@ -94,8 +85,8 @@ pub async fn set(
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, &[Role::Admin])?;
     let StockCellPath { warehouse, sku } = path.into_inner();
-    check_warehouse(&state.engine, &warehouse)?;
-    check_sku(&sku)?;
+    let warehouse = check_warehouse(&state.engine, &warehouse)?;
+    let sku = check_sku(&sku)?;
     let level = state
         .engine
         .set_stock(warehouse.clone(), sku.clone(), body.on_hand)
@@ -114,7 +105,7 @@ pub async fn get(
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, &[Role::Admin, Role::Warehouse])?;
     let sku = path.into_inner().sku;
-    check_sku(&sku)?;
+    let sku = check_sku(&sku)?;
     let cells = state.engine.stock(sku.clone()).await?;
     Ok(HttpResponse::Ok().json(SkuStock::new(sku, cells)))
 }
@@ -132,9 +123,9 @@ pub async fn set_reorder_point(
 ) -> Result<HttpResponse, Problem> {
     let caller = state.keys.require(&req, &[Role::Admin, Role::Warehouse])?;
     let StockCellPath { warehouse, sku } = path.into_inner();
-    check_warehouse(&state.engine, &warehouse)?;
+    let warehouse = check_warehouse(&state.engine, &warehouse)?;
     caller.may_act_for(&warehouse)?;
-    check_sku(&sku)?;
+    let sku = check_sku(&sku)?;
     let point = body.into_inner().reorder_point;
     let set = state
         .engine
@@ -155,9 +146,9 @@ pub async fn remove_reorder_point(
 ) -> Result<HttpResponse, Problem> {
     let caller = state.keys.require(&req, &[Role::Admin, Role::Warehouse])?;
     let StockCellPath { warehouse, sku } = path.into_inner();
-    check_warehouse(&state.engine, &warehouse)?;
+    let warehouse = check_warehouse(&state.engine, &warehouse)?;
     caller.may_act_for(&warehouse)?;
-    check_sku(&sku)?;
+    let sku = check_sku(&sku)?;
     let removed = state.engine.set_reorder_point(warehouse, sku, None).await?;
     Ok(HttpResponse::Ok().json(ReorderPoint::from(removed)))
 }
@@ -174,9 +165,9 @@ pub async fn get_reorder_point(
 ) -> Result<HttpResponse, Problem> {
     let caller = state.keys.require(&req, &[Role::Admin, Role::Warehouse])?;
     let StockCellPath { warehouse, sku } = path.into_inner();
-    check_warehouse(&state.engine, &warehouse)?;
+    let warehouse = check_warehouse(&state.engine, &warehouse)?;
     caller.may_act_for(&warehouse)?;
-    check_sku(&sku)?;
+    let sku = check_sku(&sku)?;
     let point = state.engine.reorder_point(warehouse, sku).await?;
     Ok(HttpResponse::Ok().json(ReorderPoint::from(point)))
 }
@@ -194,7 +185,7 @@ pub async fn subscribe(
 ) -> Result<HttpResponse, Problem> {
     state.keys.require(&req, &[Role::Storefront])?;
     let SubscriptionBody { sku, contact } = body.into_inner();
-    check_sku(&sku)?;
+    let sku = check_sku(&sku)?;
     let (subscription, new) = state.engine.subscribe(sku, contact).await?;
     let view = StockSubscription::from(subscription);
     Ok(if new {
@@ -261,7 +252,7 @@ pub async fn availability(
 
 /// The skus of an availability query: only `sku` parameters, 1 to 100 of them, each a sku;
 /// repeats dropped (the first place kept).
-fn availability_skus(params: Vec<(String, String)>) -> Result<Vec<String>, Problem> {
+fn availability_skus(params: Vec<(String, String)>) -> Result<Vec<Sku>, Problem> {
     if let Some((name, _)) = params.iter().find(|(name, _)| name != "sku") {
         return Err(Problem::bad_request(format!(
             "unknown query parameter '{name}'; ask with sku=A&sku=B"
@@ -276,9 +267,9 @@ fn availability_skus(params: Vec<(String, String)>) -> Result<Vec<String>, Probl
             ),
         ));
     }
-    let mut skus: Vec<String> = Vec::with_capacity(params.len());
+    let mut skus: Vec<Sku> = Vec::with_capacity(params.len());
     for (_, sku) in params {
-        check_sku(&sku)?;
+        let sku = check_sku(&sku)?;
         if !skus.contains(&sku) {
             skus.push(sku);
         }

@@ -20,6 +20,7 @@ mod warehouse;
 
 use actix_web::web;
 use auth::Keys;
+use orderly_actors::domain::WarehouseId;
 use orderly_actors::engine::Engine;
 use problem::Problem;
 use std::sync::Arc;
@@ -63,12 +64,16 @@ pub fn parse_cursor(s: Option<&str>) -> Result<Option<Uuid>, Problem> {
 /// '-' or '_') and, when warehouses are configured, one of them. Anything else is 422
 /// `/problems/validation` with `field: "warehouse"`, wherever the warehouse was named. Running
 /// open (no `[[warehouses]]`), any valid id passes.
-pub fn check_warehouse(engine: &Engine, w: &str) -> Result<(), Problem> {
+pub fn check_warehouse(engine: &Engine, w: &str) -> Result<WarehouseId, Problem> {
     check_warehouse_field(engine, "warehouse", w)
 }
 
 /// [`check_warehouse`] for a warehouse named by another field (a transfer's `from` and `to`).
-pub fn check_warehouse_field(engine: &Engine, field: &str, w: &str) -> Result<(), Problem> {
+pub fn check_warehouse_field(
+    engine: &Engine,
+    field: &str,
+    w: &str,
+) -> Result<WarehouseId, Problem> {
     if !crate::config::is_warehouse_id(w) {
         return Err(Problem::invalid(
             field,
@@ -86,7 +91,7 @@ pub fn check_warehouse_field(engine: &Engine, field: &str, w: &str) -> Result<()
             ),
         ));
     }
-    Ok(())
+    Ok(WarehouseId::new(w))
 }
 
 /// The route table, in one place. Paths are grouped under static scopes so a request is

@@ -41,14 +41,10 @@ pub async fn create(
     state.keys.require(&req, &[Role::Admin])?;
     let key = IdempotencyKey::from_request(&req)?;
     let b = body.into_inner();
-    check_warehouse_field(&state.engine, "from", &b.from)?;
-    check_warehouse_field(&state.engine, "to", &b.to)?;
+    let from = check_warehouse_field(&state.engine, "from", &b.from)?;
+    let to = check_warehouse_field(&state.engine, "to", &b.to)?;
     let lines = b.lines.into_iter().map(Into::into).collect();
-    match state
-        .engine
-        .create_transfer(key, b.from, b.to, lines)
-        .await?
-    {
+    match state.engine.create_transfer(key, from, to, lines).await? {
         Created::New(t) => Ok(HttpResponse::Created()
             .insert_header((header::LOCATION, format!("/v1/transfers/{}", t.id)))
             .json(Transfer::from(t))),

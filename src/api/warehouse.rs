@@ -26,6 +26,7 @@ use super::{check_warehouse, page_size, parse_cursor, parse_id, AppState};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use orderly_actors::domain as d;
+use orderly_actors::domain::WarehouseId;
 use orderly_actors::engine::{Engine, EngineError, OrderView};
 use std::future::Future;
 
@@ -49,7 +50,7 @@ pub async fn picks(
 ) -> Result<HttpResponse, Problem> {
     let caller = state.keys.require(&req, WAREHOUSE)?;
     let warehouse = path.into_inner().warehouse;
-    check_warehouse(&state.engine, &warehouse)?;
+    let warehouse = check_warehouse(&state.engine, &warehouse)?;
     caller.may_act_for(&warehouse)?;
     let limit = page_size(q.limit)?;
     let after = parse_cursor(q.cursor.as_deref())?;
@@ -58,7 +59,7 @@ pub async fn picks(
         .then(|| orders.last().map(|o| o.id.to_string()))
         .flatten();
     Ok(HttpResponse::Ok().json(PickList {
-        warehouse: warehouse.clone(),
+        warehouse: warehouse.to_string(),
         orders: orders
             .into_iter()
             .map(|o| PickOrder::at(o, &warehouse))
@@ -312,14 +313,14 @@ async fn run<'e, F>(
     req: &HttpRequest,
     id: &str,
     warehouse: String,
-    command: impl FnOnce(&'e Engine, uuid::Uuid, String) -> F,
+    command: impl FnOnce(&'e Engine, uuid::Uuid, WarehouseId) -> F,
 ) -> Result<HttpResponse, Problem>
 where
     F: Future<Output = Result<OrderView, EngineError>>,
 {
     let caller = state.keys.require(req, WAREHOUSE)?;
     let id = parse_id(id)?;
-    check_warehouse(&state.engine, &warehouse)?;
+    let warehouse = check_warehouse(&state.engine, &warehouse)?;
     caller.may_act_for(&warehouse)?;
     let view = command(&state.engine, id, warehouse).await?;
     Ok(order_response(StatusCode::OK, view))

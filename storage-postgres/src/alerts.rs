@@ -12,6 +12,7 @@
 
 use crate::{error, get, PostgresStorage};
 use orderly_domain::stock_alerts::{CellAlert, Subscription};
+use orderly_domain::Sku;
 use orderly_storage::schema;
 use orderly_storage::{
     AlertsWrite, CellAlertRecord, CellKey, Commit, OutboxEntry, Result, StorageError,
@@ -31,7 +32,7 @@ const SKUS_AMONG: &str =
 
 fn cell_of(r: &tokio_postgres::Row) -> Result<CellAlertRecord> {
     Ok((
-        (r.get(0), r.get(1)),
+        CellKey::new(r.get::<_, String>(0), r.get::<_, String>(1)),
         schema::decode_cell_alert(r.get::<_, &[u8]>(2))?,
     ))
 }
@@ -51,7 +52,10 @@ impl PostgresStorage {
     }
 
     pub(crate) fn cell_alerts_among(&self, cells: &[CellKey]) -> Result<Vec<CellAlertRecord>> {
-        let (ws, skus): (Vec<String>, Vec<String>) = cells.iter().cloned().unzip();
+        let (ws, skus): (Vec<String>, Vec<String>) = cells
+            .iter()
+            .map(|c| (c.warehouse.to_string(), c.sku.to_string()))
+            .unzip();
         self.block(move |s| async move {
             let rows = s.query(CELL_ALERTS_OF, &[&ws, &skus]).await?;
             let mut out: Vec<CellAlertRecord> = rows.iter().map(cell_of).collect::<Result<_>>()?;
@@ -97,20 +101,25 @@ impl PostgresStorage {
         })
     }
 
-    pub(crate) fn skus_subscribed(&self, among: Option<&[String]>) -> Result<Vec<String>> {
-        let among = among.map(<[String]>::to_vec);
+    pub(crate) fn skus_subscribed(&self, among: Option<&[Sku]>) -> Result<Vec<Sku>> {
+        let among: Option<Vec<String>> =
+            among.map(|skus| skus.iter().map(Sku::to_string).collect());
         self.block(move |s| async move {
             let rows = match &among {
                 Some(skus) => s.query(SKUS_AMONG, &[skus]).await?,
                 None => s.query(SKUS, &[]).await?,
             };
-            Ok(rows.iter().map(|r| r.get(0)).collect())
+            Ok(rows
+                .iter()
+                .map(|r| Sku::from(r.get::<_, String>(0)))
+                .collect())
         })
     }
 
     pub(crate) fn insert_subscription(&self, sub: &Subscription, max: usize) -> Result<Commit> {
         let record = schema::encode_subscription(sub)?;
-        let (sku, contact, id, max) = (sub.sku.clone(), sub.contact.clone(), sub.id, max as i64);
+        let (sku, contact, id, max) =
+            (sub.sku.to_string(), sub.contact.clone(), sub.id, max as i64);
         self.block(move |s| async move {
             let mut c = get(&s).await?;
             let tx = c.transaction().await.map_err(error::db)?;
@@ -149,8 +158,8 @@ impl PostgresStorage {
             .into_iter()
             .map(|c| {
                 Ok((
-                    c.warehouse,
-                    c.sku,
+                    c.warehouse.into_string(),
+                    c.sku.into_string(),
                     c.expected,
                     schema::encode_cell_alert(&c.new)?,
                 ))
@@ -159,7 +168,7 @@ impl PostgresStorage {
         let ended: Vec<(String, String, uuid::Uuid)> = w
             .ended
             .iter()
-            .map(|s| (s.sku.clone(), s.contact.clone(), s.id))
+            .map(|s| (s.sku.to_string(), s.contact.clone(), s.id))
             .collect();
         let outbox: Vec<(String, Vec<u8>)> = w
             .outbox

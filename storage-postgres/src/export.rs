@@ -131,8 +131,8 @@ impl PostgresStorage {
                 .map_err(error::db)?
             {
                 out.push(ExportRecord::Stock {
-                    warehouse: r.get(0),
-                    sku: r.get(1),
+                    warehouse: r.get::<_, String>(0).into(),
+                    sku: r.get::<_, String>(1).into(),
                     level: orderly_domain::inventory::StockLevel {
                         on_hand: r.get(2),
                         reserved: r.get(3),
@@ -225,8 +225,8 @@ impl PostgresStorage {
                 .map_err(error::db)?
             {
                 out.push(ExportRecord::CellAlert {
-                    warehouse: r.get(0),
-                    sku: r.get(1),
+                    warehouse: r.get::<_, String>(0).into(),
+                    sku: r.get::<_, String>(1).into(),
                     alert: schema::decode_cell_alert(r.get::<_, &[u8]>(2))?,
                 });
             }
@@ -337,7 +337,7 @@ async fn import_in(tx: &Tx<'_>, record: &ExportRecord) -> Result<()> {
                          WHERE warehouse = $1 AND sku = $2",
                     )
                     .await?,
-                    &[warehouse, sku],
+                    &[&warehouse.as_str(), &sku.as_str()],
                 )
                 .await
                 .map_err(error::db)?
@@ -354,8 +354,8 @@ async fn import_in(tx: &Tx<'_>, record: &ExportRecord) -> Result<()> {
                         )
                         .await?,
                         &[
-                            warehouse,
-                            sku,
+                            &warehouse.as_str(),
+                            &sku.as_str(),
                             &level.on_hand,
                             &level.reserved,
                             &level.incoming,
@@ -374,7 +374,7 @@ async fn import_in(tx: &Tx<'_>, record: &ExportRecord) -> Result<()> {
                         "SELECT allowed, cap, waiting FROM sku_backorders WHERE sku = $1",
                     )
                     .await?,
-                    &[sku],
+                    &[&sku.as_str()],
                 )
                 .await
                 .map_err(error::db)?
@@ -391,7 +391,7 @@ async fn import_in(tx: &Tx<'_>, record: &ExportRecord) -> Result<()> {
                         )
                         .await?,
                         &[
-                            sku,
+                            &sku.as_str(),
                             &backorders.allowed,
                             &backorders.cap,
                             &backorders.waiting,
@@ -538,7 +538,7 @@ async fn import_in(tx: &Tx<'_>, record: &ExportRecord) -> Result<()> {
                         "SELECT record FROM stock_alerts WHERE warehouse = $1 AND sku = $2",
                     )
                     .await?,
-                    &[warehouse, sku],
+                    &[&warehouse.as_str(), &sku.as_str()],
                 )
                 .await
                 .map_err(error::db)?
@@ -558,7 +558,11 @@ async fn import_in(tx: &Tx<'_>, record: &ExportRecord) -> Result<()> {
                             "INSERT INTO stock_alerts (warehouse, sku, record) VALUES ($1, $2, $3)",
                         )
                         .await?,
-                        &[warehouse, sku, &schema::encode_cell_alert(alert)?],
+                        &[
+                            &warehouse.as_str(),
+                            &sku.as_str(),
+                            &schema::encode_cell_alert(alert)?,
+                        ],
                     )
                     .await
                     .map_err(error::db)?;
@@ -573,7 +577,7 @@ async fn import_in(tx: &Tx<'_>, record: &ExportRecord) -> Result<()> {
                         "SELECT record FROM stock_subscriptions WHERE sku = $1 AND contact = $2",
                     )
                     .await?,
-                    &[&sub.sku, &sub.contact],
+                    &[&sub.sku.as_str(), &sub.contact],
                 )
                 .await
                 .map_err(error::db)?
@@ -596,7 +600,7 @@ async fn import_in(tx: &Tx<'_>, record: &ExportRecord) -> Result<()> {
                         )
                         .await?,
                         &[
-                            &sub.sku,
+                            &sub.sku.as_str(),
                             &sub.contact,
                             &sub.id,
                             &schema::encode_subscription(sub)?,

@@ -46,7 +46,7 @@ use lanes::{AllLanes, Counters, Lane, LaneCommit, Op};
 use orderly_domain::inventory::transfer::{Transfer, TransferId};
 use orderly_domain::inventory::{Backorders, Reservation, StockLevel};
 use orderly_domain::stock_alerts::Subscription;
-use orderly_domain::{Event, Order, OrderId, Status, Timer};
+use orderly_domain::{Event, Order, OrderId, Sku, Status, Timer};
 use orderly_storage::export::ExportRecord;
 use orderly_storage::{
     schema, AlertsWrite, BackupStats, BoxFuture, CellAlertRecord, CellKey, Commit, DeadLetter,
@@ -491,9 +491,9 @@ const SKU_BACKORDERS: &str =
     "SELECT sku, allowed, cap, waiting FROM sku_backorders ORDER BY sku COLLATE \"C\"";
 
 /// A row of [`SKU_BACKORDERS`].
-fn sku_backorders_of(r: &tokio_postgres::Row) -> (String, Backorders) {
+fn sku_backorders_of(r: &tokio_postgres::Row) -> (Sku, Backorders) {
     (
-        r.get(0),
+        Sku::from(r.get::<_, String>(0)),
         Backorders {
             allowed: r.get(1),
             cap: r.get(2),
@@ -903,7 +903,7 @@ impl StockLedger for PostgresStorage {
                 .iter()
                 .map(|r| {
                     (
-                        (r.get(0), r.get(1)),
+                        CellKey::new(r.get::<_, String>(0), r.get::<_, String>(1)),
                         StockLevel {
                             on_hand: r.get(2),
                             reserved: r.get(3),
@@ -960,7 +960,7 @@ impl StockLedger for PostgresStorage {
         })
     }
 
-    fn sku_backorders(&self) -> Result<Vec<(String, Backorders)>> {
+    fn sku_backorders(&self) -> Result<Vec<(Sku, Backorders)>> {
         self.block(move |s| async move {
             s.stock.settled().await; // read-your-writes
             Ok(s.query(SKU_BACKORDERS, &[])
@@ -1038,7 +1038,7 @@ impl AlertRecords for PostgresStorage {
         self.count_subscriptions(sku)
     }
 
-    fn subscribed_skus(&self, among: Option<&[String]>) -> Result<Vec<String>> {
+    fn subscribed_skus(&self, among: Option<&[Sku]>) -> Result<Vec<Sku>> {
         self.skus_subscribed(among)
     }
 

@@ -75,8 +75,8 @@ impl Call {
         skus.sort_by(|a, b| a.sku.cmp(&b.sku));
         let transfer = change.transfer.as_ref();
         Ok(Call {
-            warehouses: cells.iter().map(|c| c.warehouse.clone()).collect(),
-            skus: cells.iter().map(|c| c.sku.clone()).collect(),
+            warehouses: cells.iter().map(|c| c.warehouse.to_string()).collect(),
+            skus: cells.iter().map(|c| c.sku.to_string()).collect(),
             on_hand: cells.iter().map(|c| c.on_hand).collect(),
             reserved: cells.iter().map(|c| c.reserved).collect(),
             incoming: cells.iter().map(|c| c.incoming).collect(),
@@ -98,7 +98,7 @@ impl Call {
                 .map(|r| schema::encode_reservation(&r.new))
                 .transpose()?,
             restock_step: change.restock.map(|(_, step)| step as i32),
-            bo_skus: skus.iter().map(|w| w.sku.clone()).collect(),
+            bo_skus: skus.iter().map(|w| w.sku.to_string()).collect(),
             bo_waiting: skus.iter().map(|w| w.waiting).collect(),
             bo_allowed: skus.iter().map(|w| w.policy.map(|p| p.0)).collect(),
             bo_cap: skus.iter().map(|w| w.policy.map(|p| p.1)).collect(),

@@ -135,7 +135,7 @@ fn nodes_racing_for_a_new_record_all_get_through_and_add_up() {
                         let change = StockChange {
                             cells: vec![add(&sku, n)],
                             skus: vec![SkuDelta {
-                                sku: sku.clone(),
+                                sku: sku.as_str().into(),
                                 waiting: n,
                                 policy: Some((true, 10)),
                             }],

@@ -14,6 +14,7 @@
 use crate::backup::TreeId;
 use crate::{keys, OrBackend, SledStorage};
 use orderly_domain::stock_alerts::{CellAlert, Subscription};
+use orderly_domain::Sku;
 use orderly_storage::schema::{self, v2};
 use orderly_storage::{
     AlertsWrite, CellAlertRecord, CellKey, Commit, OutboxEntry, Result, StorageError,
@@ -58,9 +59,9 @@ impl SledStorage {
 
     pub(crate) fn cell_alerts_among(&self, cells: &[CellKey]) -> Result<Vec<CellAlertRecord>> {
         let mut out = Vec::new();
-        for (w, sku) in cells {
-            if let Some(a) = self.cell_alert(w, sku)? {
-                out.push(((w.clone(), sku.clone()), a));
+        for cell in cells {
+            if let Some(a) = self.cell_alert(&cell.warehouse, &cell.sku)? {
+                out.push((cell.clone(), a));
             }
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -112,7 +113,7 @@ impl SledStorage {
             .count())
     }
 
-    pub(crate) fn skus_subscribed(&self, among: Option<&[String]>) -> Result<Vec<String>> {
+    pub(crate) fn skus_subscribed(&self, among: Option<&[Sku]>) -> Result<Vec<Sku>> {
         match among {
             Some(skus) => {
                 let mut out = Vec::new();
@@ -133,13 +134,13 @@ impl SledStorage {
                 Ok(out)
             }
             None => {
-                let mut out: Vec<String> = Vec::new();
+                let mut out: Vec<Sku> = Vec::new();
                 for k in self.inventory.scan_prefix([keys::SUBSCRIPTION]).keys() {
                     let sku = keys::parse_subscription_sku(&k.db()?).ok_or_else(|| {
                         StorageError::Codec("a subscription key that does not parse".into())
                     })?;
-                    if out.last() != Some(&sku) {
-                        out.push(sku);
+                    if out.last().is_none_or(|last| *last != sku) {
+                        out.push(Sku::from(sku));
                     }
                 }
                 Ok(out)
@@ -292,6 +293,7 @@ fn notice_id(e: &OutboxEntry) -> Result<String> {
 mod tests {
     use super::*;
     use orderly_domain::stock_alerts::{NoticeKind, StockNotice};
+    use orderly_domain::CellKey;
     use orderly_storage::conformance::t0;
     use orderly_storage::roles::*;
     use std::path::Path;
@@ -372,7 +374,7 @@ mod tests {
         let store = open(dir.path());
         assert_eq!(
             store.cell_alerts().unwrap(),
-            vec![(("ams".to_string(), "MUG".to_string()), cell)]
+            vec![(CellKey::new("ams", "MUG"), cell)]
         );
         assert_eq!(store.subscription("MUG", "a@example.com").unwrap(), None);
         let mut pending = store.claim_outbox().unwrap();

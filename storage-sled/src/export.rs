@@ -5,7 +5,7 @@
 use crate::backup::TreeId;
 use crate::{id_from, keys, outbox_key, OrBackend, SledStorage};
 use orderly_domain::inventory::StockLevel;
-use orderly_domain::OrderId;
+use orderly_domain::{CellKey, OrderId};
 use orderly_storage::index::OrderIndex;
 use orderly_storage::roles::*;
 use orderly_storage::{
@@ -51,7 +51,7 @@ pub(crate) fn export(
     }
     for kv in s.inventory.scan_prefix([keys::STOCK]) {
         let (k, v) = kv.db()?;
-        let (warehouse, sku) = keys::parse_stock(&k)
+        let CellKey { warehouse, sku } = keys::parse_stock(&k)
             .ok_or_else(|| StorageError::Codec("a stock key that does not parse".into()))?;
         let level = schema::decode_stock_level(&v)?;
         sink(ExportRecord::Stock {
@@ -99,7 +99,7 @@ pub(crate) fn export(
             &v.db()?,
         )?))?;
     }
-    for ((warehouse, sku), alert) in s.all_cell_alerts()? {
+    for (CellKey { warehouse, sku }, alert) in s.all_cell_alerts()? {
         sink(ExportRecord::CellAlert {
             warehouse,
             sku,

@@ -3,7 +3,7 @@
 //! order we scan in (UUIDv7 ids sort by creation time, timers by due time).
 
 use chrono::{DateTime, Utc};
-use orderly_domain::{OrderId, Status, Timer, TimerKind};
+use orderly_domain::{CellKey, OrderId, Sku, Status, Timer, TimerKind};
 
 pub const ORDER: u8 = b'O';
 pub const EVENT: u8 = b'E';
@@ -172,10 +172,14 @@ pub fn stock(warehouse: &str, sku: &str) -> Vec<u8> {
     with(STOCK, &[warehouse.as_bytes(), &[0], sku.as_bytes()])
 }
 
-pub fn parse_stock(k: &[u8]) -> Option<(String, String)> {
-    let rest = k.strip_prefix(&[STOCK])?;
+pub fn parse_stock(k: &[u8]) -> Option<CellKey> {
+    parse_cell(k.strip_prefix(&[STOCK])?)
+}
+
+/// A cell's key after its prefix: warehouse, NUL, sku.
+fn parse_cell(rest: &[u8]) -> Option<CellKey> {
     let nul = rest.iter().position(|b| *b == 0)?;
-    Some((
+    Some(CellKey::new(
         String::from_utf8(rest[..nul].to_vec()).ok()?,
         String::from_utf8(rest[nul + 1..].to_vec()).ok()?,
     ))
@@ -198,8 +202,10 @@ pub fn sku(sku: &str) -> Vec<u8> {
 }
 
 /// The sku of a sku record's key.
-pub fn parse_sku(k: &[u8]) -> Option<String> {
-    String::from_utf8(k.strip_prefix(&[SKU])?.to_vec()).ok()
+pub fn parse_sku(k: &[u8]) -> Option<Sku> {
+    String::from_utf8(k.strip_prefix(&[SKU])?.to_vec())
+        .ok()
+        .map(Sku::from)
 }
 
 /// A stock notice's outbox entry, by its message id.
@@ -212,13 +218,8 @@ pub fn cell_alert(warehouse: &str, sku: &str) -> Vec<u8> {
 }
 
 /// The (warehouse, sku) of a cell alert key.
-pub fn parse_cell_alert(k: &[u8]) -> Option<(String, String)> {
-    let rest = k.strip_prefix(&[CELL_ALERT])?;
-    let nul = rest.iter().position(|b| *b == 0)?;
-    Some((
-        String::from_utf8(rest[..nul].to_vec()).ok()?,
-        String::from_utf8(rest[nul + 1..].to_vec()).ok()?,
-    ))
+pub fn parse_cell_alert(k: &[u8]) -> Option<CellKey> {
+    parse_cell(k.strip_prefix(&[CELL_ALERT])?)
 }
 
 /// The prefix of a sku's subscriptions.

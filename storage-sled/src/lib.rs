@@ -42,7 +42,7 @@ use durability::GroupCommit;
 use orderly_domain::inventory::transfer::{Transfer, TransferId};
 use orderly_domain::inventory::{Backorders, Reservation, StockLevel};
 use orderly_domain::stock_alerts::Subscription;
-use orderly_domain::{Event, Order, OrderId, Status, Timer};
+use orderly_domain::{Event, Order, OrderId, Sku, Status, Timer};
 use orderly_storage::index::{IndexChanges, OrderIndex};
 use orderly_storage::schema::{self, v1, v2};
 use orderly_storage::{
@@ -174,10 +174,10 @@ struct Journal<'a, R> {
 
 /// A journalled change, read back into the domain's values to apply.
 struct Applied {
-    levels: Vec<((String, String), StockLevel)>,
+    levels: Vec<(CellKey, StockLevel)>,
     reservations: Vec<Reservation>,
     restock_marker: Option<(OrderId, u32)>,
-    skus: Vec<(String, Backorders)>,
+    skus: Vec<(Sku, Backorders)>,
     transfers: Vec<Transfer>,
 }
 
@@ -187,14 +187,14 @@ impl<'a, R: Into<Reservation>> From<Journal<'a, R>> for Applied {
             levels: j
                 .levels
                 .into_iter()
-                .map(|((w, s), l)| ((w.into_owned(), s.into_owned()), l.into()))
+                .map(|((w, s), l)| (CellKey::new(w.into_owned(), s.into_owned()), l.into()))
                 .collect(),
             reservations: j.reservations.into_iter().map(Into::into).collect(),
             restock_marker: j.restock_marker,
             skus: j
                 .skus
                 .into_iter()
-                .map(|(sku, b)| (sku.into_owned(), b.into()))
+                .map(|(sku, b)| (Sku::from(sku.into_owned()), b.into()))
                 .collect(),
             transfers: j.transfers.into_iter().map(Into::into).collect(),
         }
@@ -433,9 +433,12 @@ impl SledStorage {
             levels: change
                 .levels
                 .iter()
-                .map(|((w, s), l)| {
+                .map(|(c, l)| {
                     (
-                        (Cow::Borrowed(w.as_str()), Cow::Borrowed(s.as_str())),
+                        (
+                            Cow::Borrowed(c.warehouse.as_str()),
+                            Cow::Borrowed(c.sku.as_str()),
+                        ),
                         v2::StockLevel::from(l),
                     )
                 })
@@ -464,10 +467,10 @@ impl SledStorage {
     /// Writes a stock change's new values to their keys, each encoded as the stored schema
     /// encodes it (a reservation that fits v1 as v1, see `schema::encode_reservation`).
     fn apply_stock(&self, change: &Applied) -> Result<()> {
-        for ((w, s), level) in &change.levels {
+        for (c, level) in &change.levels {
             self.put(
                 TreeId::Inventory,
-                keys::stock(w, s),
+                keys::stock(&c.warehouse, &c.sku),
                 schema::encode_stock_level(level)?,
             )?;
         }
@@ -880,7 +883,7 @@ impl StockLedger for SledStorage {
         self.inventory.contains_key(keys::restock(id, step)).db()
     }
 
-    fn sku_backorders(&self) -> Result<Vec<(String, Backorders)>> {
+    fn sku_backorders(&self) -> Result<Vec<(Sku, Backorders)>> {
         let mut out = Vec::new();
         for kv in self.inventory.scan_prefix([keys::SKU]) {
             let (k, v) = kv.db()?;
@@ -903,7 +906,10 @@ impl StockLedger for SledStorage {
         let mut levels = Vec::with_capacity(change.cells.len());
         for c in &change.cells {
             let current = self.stock_level(&c.warehouse, &c.sku)?;
-            levels.push(((c.warehouse.clone(), c.sku.clone()), c.apply(current)?));
+            levels.push((
+                CellKey::new(c.warehouse.clone(), c.sku.clone()),
+                c.apply(current)?,
+            ));
         }
         let mut skus = Vec::with_capacity(change.skus.len());
         for w in &change.skus {
@@ -1010,7 +1016,7 @@ impl AlertRecords for SledStorage {
         self.count_subscriptions(sku)
     }
 
-    fn subscribed_skus(&self, among: Option<&[String]>) -> Result<Vec<String>> {
+    fn subscribed_skus(&self, among: Option<&[Sku]>) -> Result<Vec<Sku>> {
         self.skus_subscribed(among)
     }
 

@@ -244,7 +244,7 @@ fn an_interrupted_stock_change_is_finished_at_open() {
     assert_eq!(
         store.stock_levels().unwrap(),
         vec![(
-            ("w".into(), "s".into()),
+            orderly_domain::CellKey::new("w", "s"),
             StockLevel {
                 on_hand: 7,
                 reserved: 2,

@@ -265,7 +265,7 @@ fn a_backup_under_concurrent_writes_is_the_state_at_one_point() {
             "writer {w}: the backup holds a later order without an earlier one"
         );
     }
-    let mut reserved_by_sku: BTreeMap<String, i64> = BTreeMap::new();
+    let mut reserved_by_sku: BTreeMap<orderly_domain::Sku, i64> = BTreeMap::new();
     for id in &in_backup {
         let o = b.load_order(*id).unwrap().unwrap();
         // Whole: the snapshot's version is its history's last event.
@@ -296,7 +296,7 @@ fn a_backup_under_concurrent_writes_is_the_state_at_one_point() {
             }
         }
     }
-    for ((w, sku), level) in b.stock_levels().unwrap() {
+    for (orderly_domain::CellKey { warehouse: w, sku }, level) in b.stock_levels().unwrap() {
         assert_eq!(w, "ams");
         assert_eq!(
             level.reserved,

@@ -196,7 +196,7 @@ fn the_stock_ledger_reads_and_matches_the_reservations() {
     let (_dir, s) = open_copy();
     let levels = s.stock_levels().unwrap();
     assert_eq!(levels.len(), 2);
-    for ((w, sku), level) in &levels {
+    for (orderly_domain::CellKey { warehouse: w, sku }, level) in &levels {
         assert_eq!(w, "ams");
         let held: i64 = ids
             .keys()

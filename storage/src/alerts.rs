@@ -4,10 +4,10 @@
 //! with the messages it sends ([`AlertsWrite`]).
 
 use crate::domain::stock_alerts::{CellAlert, Subscription};
+use crate::domain::{Sku, WarehouseId};
 use crate::OutboxEntry;
 
-/// A stock cell's key: (warehouse, sku).
-pub type CellKey = (String, String);
+pub use crate::domain::CellKey;
 
 /// A stock cell's alert record with its key.
 pub type CellAlertRecord = (CellKey, CellAlert);
@@ -16,8 +16,8 @@ pub type CellAlertRecord = (CellKey, CellAlert);
 /// (`None`: the cell has none yet).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CellAlertWrite {
-    pub warehouse: String,
-    pub sku: String,
+    pub warehouse: WarehouseId,
+    pub sku: Sku,
     pub expected: Option<CellAlert>,
     pub new: CellAlert,
 }

@@ -37,7 +37,7 @@ use crate::domain::warehouse::AllocationStrategy;
 use crate::domain::{
     decide, fold, reactions, Address, Allocation, Booking, CarrierEventKind, Cause, Command,
     Currency, Customer, EffectKind, Event, InitialPaymentStatus, LineQty, NewLine, NewOrder,
-    NewPayment, Order, OrderId, Parcel, PaymentMethod, PaymentUpdate, ShipmentRef, Shipping,
+    NewPayment, Order, OrderId, Parcel, PaymentMethod, PaymentUpdate, ShipmentRef, Shipping, Sku,
     Status, StockState, Timer, TimerKind,
 };
 use crate::export::{self, ExportError};
@@ -293,7 +293,7 @@ pub fn allocated(_order: &Order, shipments: &[(&str, &[(&str, u32)])]) -> Comman
             .enumerate()
             .map(|(i, (warehouse, lines))| Allocation {
                 shipment: i as u32 + 1,
-                warehouse: warehouse.to_string(),
+                warehouse: (*warehouse).into(),
                 lines: lines
                     .iter()
                     .map(|&(sku, quantity)| LineQty {
@@ -845,7 +845,7 @@ pub fn committed_data_survives_a_restart(backend: &dyn Backend) {
     assert_eq!(s.stock_level("ams", "SKU-1").unwrap(), level(10, 3));
     assert_eq!(
         s.stock_levels().unwrap(),
-        vec![(("ams".to_string(), "SKU-1".to_string()), level(10, 3))]
+        vec![(cell_key("ams", "SKU-1"), level(10, 3))]
     );
     assert_eq!(
         s.reservation(id).unwrap(),
@@ -1439,10 +1439,8 @@ pub fn ledger_never_oversells(backend: &dyn Backend) {
                         }];
                         loop {
                             let current = h.stock_level("ams", "LAST").unwrap();
-                            let mut ledger = Ledger::from_levels([(
-                                ("ams".to_string(), "LAST".to_string()),
-                                current,
-                            )]);
+                            let mut ledger =
+                                Ledger::from_levels([(cell_key("ams", "LAST"), current)]);
                             let (_, change) = ledger.reserve(
                                 None,
                                 id,
@@ -2480,8 +2478,8 @@ pub fn sku_backorders_change_with_the_stock(backend: &dyn Backend) {
     assert_eq!(
         s.sku_backorders().unwrap(),
         vec![
-            ("B".to_string(), backorders(true, 5, 0)),
-            ("a".to_string(), backorders(true, 2, 0)),
+            ("B".into(), backorders(true, 5, 0)),
+            ("a".into(), backorders(true, 2, 0)),
         ]
     );
     // Set again: the same policy, and nothing waits more or less.
@@ -2644,9 +2642,9 @@ pub fn sku_backorders_change_with_the_stock(backend: &dyn Backend) {
 
     // After a restart: all of it, as written.
     let s = reopen(&*place, s);
-    let skus = vec![
-        ("B".to_string(), backorders(true, 5, 2)),
-        ("a".to_string(), backorders(true, 2, 0)),
+    let skus: Vec<(Sku, _)> = vec![
+        ("B".into(), backorders(true, 5, 2)),
+        ("a".into(), backorders(true, 2, 0)),
     ];
     assert_eq!(s.sku_backorders().unwrap(), skus);
     assert_eq!(s.reservation(id).unwrap(), Some(filled.clone()));
@@ -2807,7 +2805,7 @@ fn alert_cell(id: u128, point: Option<i64>, low: bool, sent: u32) -> CellAlert {
 }
 
 fn cell_key(w: &str, sku: &str) -> CellKey {
-    (w.to_string(), sku.to_string())
+    CellKey::new(w, sku)
 }
 
 fn low_stock_entry(cell: &CellAlert, w: &str, sku: &str, channel: &str) -> OutboxEntry {
@@ -3041,7 +3039,7 @@ pub fn subscriptions_are_bounded_and_end_with_their_notice(backend: &dyn Backend
         vec!["CUP".to_string(), "MUG".to_string()]
     );
     assert_eq!(
-        s.subscribed_skus(Some(&["MUG".to_string(), "PLATE".to_string()]))
+        s.subscribed_skus(Some(&["MUG".into(), "PLATE".into()]))
             .unwrap(),
         vec!["MUG".to_string()]
     );

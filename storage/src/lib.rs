@@ -68,7 +68,7 @@ use chrono::{DateTime, Utc};
 use domain::inventory::transfer::{Transfer, TransferId};
 use domain::inventory::{Backorders, Reservation, StockLevel};
 use domain::stock_alerts::Subscription;
-use domain::{Event, Order, OrderId, Status, Timer};
+use domain::{Event, Order, OrderId, Sku, Status, Timer};
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -289,7 +289,7 @@ pub trait StockLedger: Health {
 
     /// Every sku's backorder record (whether it may be backordered, its cap, the units waiting
     /// now), by sku. A sku never written has none (it counts as `Backorders::default()`).
-    fn sku_backorders(&self) -> Result<Vec<(String, Backorders)>>;
+    fn sku_backorders(&self) -> Result<Vec<(Sku, Backorders)>>;
 
     /// Applies a stock change atomically: adds its deltas to the cells and skus' records (or
     /// sets a counted on hand, a sku's policy), writes the reservation, the restock marker and
@@ -339,7 +339,7 @@ pub trait AlertRecords: Health {
     fn subscription_count(&self, sku: &str) -> Result<usize>;
 
     /// The skus that have subscriptions waiting, by sku: among `among`, or all of them.
-    fn subscribed_skus(&self, among: Option<&[String]>) -> Result<Vec<String>>;
+    fn subscribed_skus(&self, among: Option<&[Sku]>) -> Result<Vec<Sku>>;
 
     /// Stores a new subscription, only if its contact has none to its sku yet and fewer than
     /// `max` wait for the sku; otherwise changes nothing and fails with

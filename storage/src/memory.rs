@@ -13,7 +13,7 @@
 use crate::domain::inventory::transfer::{Transfer, TransferId};
 use crate::domain::inventory::{Backorders, Reservation, StockLevel};
 use crate::domain::stock_alerts::{CellAlert, Subscription};
-use crate::domain::{Event, Order, OrderId, Status, Timer, TimerKind};
+use crate::domain::{Event, Order, OrderId, Sku, Status, Timer, TimerKind};
 use crate::index::{IndexChanges, OrderIndex};
 use crate::{
     schema, AlertsWrite, BackupStats, CellAlertRecord, CellKey, Commit, DeadLetter, EventsJson,
@@ -52,17 +52,17 @@ struct State {
     /// The backorder queue, oldest first.
     backorders: BTreeSet<OrderId>,
     dead: BTreeMap<String, Vec<u8>>,
-    stock: BTreeMap<(String, String), StockLevel>,
+    stock: BTreeMap<CellKey, StockLevel>,
     reservations: HashMap<OrderId, Reservation>,
     restocked: HashSet<(OrderId, u32)>,
     /// Each sku's backorder record.
-    skus: BTreeMap<String, Backorders>,
+    skus: BTreeMap<Sku, Backorders>,
     transfers: BTreeMap<TransferId, Transfer>,
     transfer_keys: HashMap<String, TransferId>,
     /// Stock cells' alert records.
-    cell_alerts: BTreeMap<(String, String), CellAlert>,
+    cell_alerts: BTreeMap<CellKey, CellAlert>,
     /// Back-in-stock subscriptions by (sku, contact).
-    subscriptions: BTreeMap<(String, String), Subscription>,
+    subscriptions: BTreeMap<(Sku, String), Subscription>,
     writes: u64,
 }
 
@@ -147,7 +147,7 @@ impl MemoryStorage {
         let mut s = self.state();
         let mut cells = Vec::with_capacity(change.cells.len());
         for c in &change.cells {
-            let key = (c.warehouse.clone(), c.sku.clone());
+            let key = CellKey::new(c.warehouse.clone(), c.sku.clone());
             let current = s.stock.get(&key).copied().unwrap_or_default();
             cells.push((key, c.apply(current)?));
         }
@@ -254,7 +254,7 @@ impl State {
                 record: schema::decode_idempotency(&self.idempotency[key])?,
             });
         }
-        for ((warehouse, sku), level) in &self.stock {
+        for (CellKey { warehouse, sku }, level) in &self.stock {
             out.push(ExportRecord::Stock {
                 warehouse: warehouse.clone(),
                 sku: sku.clone(),
@@ -295,7 +295,7 @@ impl State {
         for v in self.dead.values() {
             out.push(ExportRecord::DeadLetter(schema::decode_dead_letter(v)?));
         }
-        for ((warehouse, sku), alert) in &self.cell_alerts {
+        for (CellKey { warehouse, sku }, alert) in &self.cell_alerts {
             out.push(ExportRecord::CellAlert {
                 warehouse: warehouse.clone(),
                 sku: sku.clone(),
@@ -372,7 +372,7 @@ impl State {
                 sku,
                 level,
             } => {
-                let key = (warehouse.clone(), sku.clone());
+                let key = CellKey::new(warehouse.clone(), sku.clone());
                 let stored = self.stock.get(&key).copied();
                 if !same(format!("stock of {sku} at {warehouse}"), stored, *level)? {
                     self.stock.insert(key, *level);
@@ -460,7 +460,7 @@ impl State {
                 sku,
                 alert,
             } => {
-                let key = (warehouse.clone(), sku.clone());
+                let key = CellKey::new(warehouse.clone(), sku.clone());
                 let stored = self.cell_alerts.get(&key).copied();
                 if !same(
                     format!("the alert record of {sku} at {warehouse}"),
@@ -809,7 +809,7 @@ impl StockLedger for MemoryStorage {
         Ok(self
             .state()
             .stock
-            .get(&(warehouse.to_string(), sku.to_string()))
+            .get(&CellKey::new(warehouse, sku))
             .copied()
             .unwrap_or_default())
     }
@@ -845,7 +845,7 @@ impl StockLedger for MemoryStorage {
             .collect())
     }
 
-    fn sku_backorders(&self) -> Result<Vec<(String, Backorders)>> {
+    fn sku_backorders(&self) -> Result<Vec<(Sku, Backorders)>> {
         Ok(self
             .state()
             .skus
@@ -889,7 +889,7 @@ impl AlertRecords for MemoryStorage {
         Ok(self
             .state()
             .subscriptions
-            .get(&(sku.to_string(), contact.to_string()))
+            .get(&(Sku::new(sku), contact.to_string()))
             .cloned())
     }
 
@@ -901,8 +901,8 @@ impl AlertRecords for MemoryStorage {
     ) -> Result<Vec<Subscription>> {
         let s = self.state();
         let lower = match after {
-            Some(c) => std::ops::Bound::Excluded((sku.to_string(), c.to_string())),
-            None => std::ops::Bound::Included((sku.to_string(), String::new())),
+            Some(c) => std::ops::Bound::Excluded((Sku::new(sku), c.to_string())),
+            None => std::ops::Bound::Included((Sku::new(sku), String::new())),
         };
         Ok(s.subscriptions
             .range((lower, std::ops::Bound::Unbounded))
@@ -915,14 +915,14 @@ impl AlertRecords for MemoryStorage {
     fn subscription_count(&self, sku: &str) -> Result<usize> {
         let s = self.state();
         Ok(s.subscriptions
-            .range((sku.to_string(), String::new())..)
+            .range((Sku::new(sku), String::new())..)
             .take_while(|((k, _), _)| k == sku)
             .count())
     }
 
-    fn subscribed_skus(&self, among: Option<&[String]>) -> Result<Vec<String>> {
+    fn subscribed_skus(&self, among: Option<&[Sku]>) -> Result<Vec<Sku>> {
         let s = self.state();
-        let mut skus: Vec<String> = s.subscriptions.keys().map(|(sku, _)| sku.clone()).collect();
+        let mut skus: Vec<Sku> = s.subscriptions.keys().map(|(sku, _)| sku.clone()).collect();
         skus.dedup();
         if let Some(among) = among {
             skus.retain(|sku| among.contains(sku));
@@ -963,7 +963,7 @@ impl AlertRecords for MemoryStorage {
             .collect::<Result<Vec<_>>>()?;
         let mut s = self.state();
         for c in &w.cells {
-            let key = (c.warehouse.clone(), c.sku.clone());
+            let key = CellKey::new(c.warehouse.clone(), c.sku.clone());
             if s.cell_alerts.get(&key) != c.expected.as_ref() {
                 return Err(StorageError::Conflict(format!(
                     "the alert record of {} at {} changed",
@@ -982,7 +982,7 @@ impl AlertRecords for MemoryStorage {
         }
         for c in &w.cells {
             s.cell_alerts
-                .insert((c.warehouse.clone(), c.sku.clone()), c.new);
+                .insert(CellKey::new(c.warehouse.clone(), c.sku.clone()), c.new);
         }
         for sub in &w.ended {
             s.subscriptions

@@ -3,7 +3,7 @@
 use crate::domain::inventory::transfer::Transfer;
 use crate::domain::inventory::{Backorders, Reservation, StockLevel};
 use crate::domain::stock_alerts::StockNotice;
-use crate::domain::{Effect, EffectKind, Event, Order, OrderId, Timer};
+use crate::domain::{CellKey, Effect, EffectKind, Event, Order, OrderId, Sku, Timer, WarehouseId};
 use crate::{Result, StorageError};
 use chrono::{DateTime, Utc};
 
@@ -183,8 +183,8 @@ pub struct TransitionWrite<'a> {
 /// hand instead of changing it. A cell never written holds zeros.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CellDelta {
-    pub warehouse: String,
-    pub sku: String,
+    pub warehouse: WarehouseId,
+    pub sku: Sku,
     pub on_hand: i64,
     pub reserved: i64,
     pub incoming: i64,
@@ -237,7 +237,7 @@ pub struct ReservationWrite {
 /// nothing waiting).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkuDelta {
-    pub sku: String,
+    pub sku: Sku,
     pub waiting: i64,
     /// `(allowed, cap)` as an admin set them; `None`: unchanged.
     pub policy: Option<(bool, i64)>,
@@ -309,7 +309,7 @@ pub struct FlushStats {
 }
 
 /// A stock cell's key and levels.
-pub type StockCell = ((String, String), StockLevel);
+pub type StockCell = (CellKey, StockLevel);
 
 /// One transition's events as stored: a JSON array of events in the domain `Event`'s JSON shape,
 /// not decoded. Reads that only pass a history on (to a client) or need a few fields of each

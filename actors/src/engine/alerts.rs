@@ -34,6 +34,7 @@ use crate::domain::stock_alerts::{
     self, due_subscriptions, low_stock_notice, watch, Audience, CellAlert, StockNotice, Subscribed,
     Subscription,
 };
+use crate::domain::{Sku, WarehouseId};
 use actix::prelude::*;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use futures::channel::oneshot;
@@ -61,17 +62,17 @@ pub(crate) enum Msg {
     /// fails if it was refused).
     Written {
         cells: Vec<CellKey>,
-        skus: Vec<String>,
+        skus: Vec<Sku>,
         durable: Commit,
     },
     SetPoint {
-        warehouse: String,
-        sku: String,
+        warehouse: WarehouseId,
+        sku: Sku,
         point: Option<i64>,
         reply: oneshot::Sender<Result<ReorderPoint, EngineError>>,
     },
     Subscribe {
-        sku: String,
+        sku: Sku,
         contact: String,
         reply: oneshot::Sender<Result<(Subscription, bool), EngineError>>,
     },
@@ -95,7 +96,7 @@ impl StockWatch {
             cells: change
                 .cells
                 .iter()
-                .map(|c| (c.warehouse.clone(), c.sku.clone()))
+                .map(|c| CellKey::new(c.warehouse.clone(), c.sku.clone()))
                 .collect(),
             skus: change.skus.iter().map(|s| s.sku.clone()).collect(),
             durable: durable.clone(),
@@ -106,8 +107,8 @@ impl StockWatch {
 /// A cell's reorder point and where its alerts stand, with the units available there now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReorderPoint {
-    pub warehouse: String,
-    pub sku: String,
+    pub warehouse: WarehouseId,
+    pub sku: Sku,
     /// `None`: no reorder point.
     pub point: Option<i64>,
     /// An alert went out for the current fall (none again until available rose above the point).
@@ -119,7 +120,7 @@ pub struct ReorderPoint {
 }
 
 impl ReorderPoint {
-    fn of(warehouse: String, sku: String, cell: Option<&CellAlert>, available: i64) -> Self {
+    fn of(warehouse: WarehouseId, sku: Sku, cell: Option<&CellAlert>, available: i64) -> Self {
         ReorderPoint {
             warehouse,
             sku,
@@ -155,12 +156,12 @@ pub struct Watching {
     /// False until the first reconciling pass read what there is: everything is looked at.
     known: bool,
     cells: std::collections::HashSet<CellKey>,
-    skus: std::collections::HashSet<String>,
+    skus: std::collections::HashSet<Sku>,
 }
 
 impl Watching {
     /// Keeps of `cells` and `skus` only what is watched.
-    fn filter(&self, cells: &mut BTreeSet<CellKey>, skus: &mut BTreeSet<String>) {
+    fn filter(&self, cells: &mut BTreeSet<CellKey>, skus: &mut BTreeSet<Sku>) {
         if self.known {
             cells.retain(|c| self.cells.contains(c));
             skus.retain(|s| self.skus.contains(s));
@@ -220,7 +221,7 @@ pub(crate) async fn run(
                     skus: s,
                     durable,
                 } => {
-                    skus.extend(c.iter().map(|(_, sku)| sku.clone()));
+                    skus.extend(c.iter().map(|cell| cell.sku.clone()));
                     cells.extend(c);
                     skus.extend(s);
                     writes.push(durable);
@@ -285,11 +286,11 @@ impl Alerts {
     }
 
     /// The cells and skus a stock write touched, decided again.
-    async fn check(&self, cells: Vec<CellKey>, skus: Vec<String>) {
+    async fn check(&self, cells: Vec<CellKey>, skus: Vec<Sku>) {
         self.retrying("check", Some((cells, skus))).await
     }
 
-    async fn retrying(&self, what: &str, touched: Option<(Vec<CellKey>, Vec<String>)>) {
+    async fn retrying(&self, what: &str, touched: Option<(Vec<CellKey>, Vec<Sku>)>) {
         for _ in 0..ATTEMPTS {
             let asked = touched.clone();
             let looked = self
@@ -336,12 +337,12 @@ impl Alerts {
     async fn decide(
         &self,
         records: Vec<CellAlertRecord>,
-        skus: Vec<String>,
+        skus: Vec<Sku>,
     ) -> Result<(), EngineError> {
         let keys: Vec<CellKey> = records.iter().map(|(k, _)| k.clone()).collect();
         let levels = self.levels(keys).await?;
         let mut w = AlertsWrite::default();
-        for (((warehouse, sku), cell), level) in records.into_iter().zip(levels) {
+        for ((CellKey { warehouse, sku }, cell), level) in records.into_iter().zip(levels) {
             let available = level.available();
             let watched = watch(&cell, available);
             if let Some(n) = low_stock_notice(&warehouse, &sku, &watched, available) {
@@ -368,12 +369,17 @@ impl Alerts {
         if cells.is_empty() {
             return Ok(Vec::new());
         }
-        self.read(move |s| cells.iter().map(|(w, sku)| s.stock_level(w, sku)).collect())
-            .await
+        self.read(move |s| {
+            cells
+                .iter()
+                .map(|c| s.stock_level(&c.warehouse, &c.sku))
+                .collect()
+        })
+        .await
     }
 
     /// What `GET /v1/availability` answers for these skus.
-    async fn availability(&self, skus: Vec<String>) -> Result<Vec<SkuAvailability>, EngineError> {
+    async fn availability(&self, skus: Vec<Sku>) -> Result<Vec<SkuAvailability>, EngineError> {
         let mut out = Vec::with_capacity(skus.len());
         for chunk in skus.chunks(SKUS_PER_ASK) {
             let answer = self
@@ -454,16 +460,19 @@ impl Alerts {
 
     async fn set_point(
         &self,
-        warehouse: String,
-        sku: String,
+        warehouse: WarehouseId,
+        sku: Sku,
         point: Option<i64>,
     ) -> Result<ReorderPoint, EngineError> {
         for _ in 0..ATTEMPTS {
-            let key = (warehouse.clone(), sku.clone());
+            let key = CellKey::new(warehouse.clone(), sku.clone());
             let (stored, level) = self
                 .read(move |s| {
                     let stored = s.cell_alerts_of(std::slice::from_ref(&key))?.pop();
-                    Ok((stored.map(|(_, c)| c), s.stock_level(&key.0, &key.1)?))
+                    Ok((
+                        stored.map(|(_, c)| c),
+                        s.stock_level(&key.warehouse, &key.sku)?,
+                    ))
                 })
                 .await?;
             let available = level.available();
@@ -475,7 +484,7 @@ impl Alerts {
             if point.is_some() {
                 self.watching()
                     .cells
-                    .insert((warehouse.clone(), sku.clone()));
+                    .insert(CellKey::new(warehouse.clone(), sku.clone()));
             }
             let mut w = AlertsWrite::default();
             if let Some(n) = low_stock_notice(&warehouse, &sku, &watched, available) {
@@ -509,7 +518,7 @@ impl Alerts {
 
     async fn subscribe(
         &self,
-        sku: String,
+        sku: Sku,
         contact: String,
     ) -> Result<(Subscription, bool), EngineError> {
         let contact = stock_alerts::contact(&contact)?;
@@ -557,8 +566,8 @@ impl Engine {
     /// A point at or above what is available now sends its low-stock alert at once.
     pub async fn set_reorder_point(
         &self,
-        warehouse: String,
-        sku: String,
+        warehouse: WarehouseId,
+        sku: Sku,
         point: Option<i64>,
     ) -> Result<ReorderPoint, EngineError> {
         let (reply, answer) = oneshot::channel();
@@ -576,14 +585,14 @@ impl Engine {
     /// A stock cell's reorder point and alert state, with the units available there now.
     pub async fn reorder_point(
         &self,
-        warehouse: String,
-        sku: String,
+        warehouse: WarehouseId,
+        sku: Sku,
     ) -> Result<ReorderPoint, EngineError> {
         self.read(move |s| {
-            let key = (warehouse, sku);
+            let key = CellKey::new(warehouse, sku);
             let cell = s.cell_alerts_of(std::slice::from_ref(&key))?.pop();
-            let available = s.stock_level(&key.0, &key.1)?.available();
-            let (warehouse, sku) = key;
+            let available = s.stock_level(&key.warehouse, &key.sku)?.available();
+            let CellKey { warehouse, sku } = key;
             Ok(ReorderPoint::of(
                 warehouse,
                 sku,
@@ -600,7 +609,7 @@ impl Engine {
     /// `stock_alerts.max_subscriptions_per_sku` per sku. A sku available now is told at once.
     pub async fn subscribe(
         &self,
-        sku: String,
+        sku: Sku,
         contact: String,
     ) -> Result<(Subscription, bool), EngineError> {
         let (reply, answer) = oneshot::channel();

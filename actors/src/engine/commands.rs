@@ -18,6 +18,7 @@ use crate::domain::{
     fold, CarrierEventKind, Cause, Command, Event, LineQty, NewOrder, OrderId, Parcel,
     PaymentUpdate, ShipmentRef, Status,
 };
+use crate::domain::WarehouseId;
 use chrono::{DateTime, Utc};
 use orderly_storage::StorageError;
 use sha2::{Digest, Sha256};
@@ -313,7 +314,7 @@ impl Engine {
     pub async fn receive_return(
         &self,
         id: OrderId,
-        warehouse: String,
+        warehouse: WarehouseId,
         lines: Vec<LineQty>,
     ) -> Result<OrderView, EngineError> {
         let command = Command::ReceiveReturn { warehouse, lines };

@@ -32,6 +32,7 @@ use crate::domain::inventory::{
     StockLevel,
 };
 use crate::domain::warehouse::{AllocationPolicy, Warehouse};
+use crate::domain::{CellKey, Sku, WarehouseId};
 use crate::domain::{LineQty, OrderId};
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
@@ -254,7 +255,7 @@ impl InventoryActor {
         id: OrderId,
         mut op: impl FnMut(&mut Ledger, Option<&Reservation>) -> (T, Change),
     ) -> Result<(T, Durable), InventoryError> {
-        let held: Vec<String> = self
+        let held: Vec<Sku> = self
             .reservation(id)?
             .map(|r| {
                 r.parts
@@ -265,7 +266,7 @@ impl InventoryActor {
                     .collect()
             })
             .unwrap_or_default();
-        let skus: Vec<&str> = held.iter().map(String::as_str).collect();
+        let skus: Vec<&str> = held.iter().map(Sku::as_str).collect();
         self.run(Keyed::Order(id), &skus, |ledger, existing| {
             Ok(op(ledger, existing))
         })
@@ -314,12 +315,12 @@ impl InventoryActor {
                 .iter()
                 .map(|sku| (*sku, self.ledger.backorders(sku)))
                 .collect();
-            let before: HashMap<(String, String), StockLevel> = skus
+            let before: HashMap<CellKey, StockLevel> = skus
                 .iter()
                 .flat_map(|sku| {
                     self.ledger
                         .by_sku(sku)
-                        .map(|(w, l)| ((w.to_string(), sku.to_string()), l))
+                        .map(|(w, l)| (CellKey::new(w.clone(), *sku), l))
                 })
                 .collect();
             let (value, change) = op(&mut self.ledger, existing.as_ref())?;
@@ -366,11 +367,9 @@ impl InventoryActor {
             // Stock became free where backordered orders wait: they get first call on it.
             // (With other nodes, whose backorders this ledger may not know yet, on any rise.)
             let others = self.store.has_other_writers();
-            let arrived = change.touched.iter().any(|(w, s)| {
-                let was = before
-                    .get(&(w.clone(), s.clone()))
-                    .copied()
-                    .unwrap_or_default();
+            let arrived = change.touched.iter().any(|cell| {
+                let (w, s) = (&cell.warehouse, &cell.sku);
+                let was = before.get(cell).copied().unwrap_or_default();
                 let rose = self.ledger.level(w, s).available() > was.available();
                 rose && (others || self.ledger.has_waiting(s))
             });
@@ -391,16 +390,18 @@ impl InventoryActor {
                 });
             }
             let mut cells: Vec<CellDelta> = Vec::with_capacity(change.touched.len());
-            for (w, s) in change.touched {
-                if cells.iter().any(|c| c.warehouse == w && c.sku == s) {
+            for key in change.touched {
+                if cells
+                    .iter()
+                    .any(|c| c.warehouse == key.warehouse && c.sku == key.sku)
+                {
                     continue;
                 }
-                let key = (w, s);
                 let was = before.get(&key).copied().unwrap_or_default();
-                let now = self.ledger.level(&key.0, &key.1);
+                let now = self.ledger.level(&key.warehouse, &key.sku);
                 cells.push(CellDelta {
-                    warehouse: key.0,
-                    sku: key.1,
+                    warehouse: key.warehouse,
+                    sku: key.sku,
                     on_hand: if change.absolute {
                         0
                     } else {
@@ -562,7 +563,7 @@ impl StockOp for Commit {
 pub struct Restock {
     pub order_id: OrderId,
     pub step: u32,
-    pub warehouse: String,
+    pub warehouse: WarehouseId,
     pub lines: Vec<LineQty>,
 }
 
@@ -588,8 +589,8 @@ impl StockOp for Restock {
 #[derive(Message, Clone)]
 #[rtype(result = "Result<StockLevel, InventoryError>")]
 pub struct SetOnHand {
-    pub warehouse: String,
-    pub sku: String,
+    pub warehouse: WarehouseId,
+    pub sku: Sku,
     pub on_hand: i64,
 }
 
@@ -611,7 +612,7 @@ impl StockOp for SetOnHand {
 #[derive(Message, Clone)]
 #[rtype(result = "Result<Backorders, InventoryError>")]
 pub struct SetBackorders {
-    pub sku: String,
+    pub sku: Sku,
     pub allowed: bool,
     pub cap: i64,
 }
@@ -737,7 +738,7 @@ handle_stock_ops!(
 #[derive(Message)]
 #[rtype(result = "Backorders")]
 pub struct GetBackorders {
-    pub sku: String,
+    pub sku: Sku,
 }
 
 impl Handler<GetBackorders> for InventoryActor {
@@ -761,9 +762,9 @@ impl InventoryActor {
 
 /// Levels of one sku in every warehouse, from the actor's ledger.
 #[derive(Message)]
-#[rtype(result = "Vec<(String, StockLevel)>")]
+#[rtype(result = "Vec<(WarehouseId, StockLevel)>")]
 pub struct GetStock {
-    pub sku: String,
+    pub sku: Sku,
 }
 
 impl Handler<GetStock> for InventoryActor {
@@ -773,7 +774,7 @@ impl Handler<GetStock> for InventoryActor {
         MessageResult(
             self.ledger
                 .by_sku(&m.sku)
-                .map(|(w, l)| (w.to_string(), l))
+                .map(|(w, l)| (w.clone(), l))
                 .collect(),
         )
     }
@@ -782,9 +783,9 @@ impl Handler<GetStock> for InventoryActor {
 /// Levels of several skus in every warehouse, from the actor's ledger, in one message: the
 /// skus in the order asked, each with the warehouses that have a cell for it.
 #[derive(Message)]
-#[rtype(result = "Vec<(String, Vec<(String, StockLevel)>, Backorders)>")]
+#[rtype(result = "Vec<(Sku, Vec<(WarehouseId, StockLevel)>, Backorders)>")]
 pub struct GetAvailability {
-    pub skus: Vec<String>,
+    pub skus: Vec<Sku>,
 }
 
 impl Handler<GetAvailability> for InventoryActor {
@@ -800,7 +801,7 @@ impl Handler<GetAvailability> for InventoryActor {
         let mut cells = vec![Vec::new(); m.skus.len()];
         // Only the warehouses allocation may use: stock elsewhere cannot be sold.
         let allocatable = |w: &str| crate::domain::warehouse::is_known(&self.warehouses, w);
-        for ((w, sku), level) in self.ledger.levels() {
+        for (CellKey { warehouse: w, sku }, level) in self.ledger.levels() {
             if let Some(&i) = index.get(sku.as_str()).filter(|_| allocatable(w)) {
                 cells[i].push((w.clone(), *level));
             }
@@ -820,14 +821,18 @@ impl Handler<GetAvailability> for InventoryActor {
 
 /// The warehouses that have at least one stock cell, by id.
 #[derive(Message)]
-#[rtype(result = "Vec<String>")]
+#[rtype(result = "Vec<WarehouseId>")]
 pub struct GetStockedWarehouses;
 
 impl Handler<GetStockedWarehouses> for InventoryActor {
     type Result = MessageResult<GetStockedWarehouses>;
     fn handle(&mut self, _: GetStockedWarehouses, _: &mut Context<Self>) -> Self::Result {
         self.reload_if_shared();
-        let mut ids: Vec<String> = self.ledger.levels().map(|((w, _), _)| w.clone()).collect();
+        let mut ids: Vec<WarehouseId> = self
+            .ledger
+            .levels()
+            .map(|(c, _)| c.warehouse.clone())
+            .collect();
         ids.dedup();
         MessageResult(ids)
     }

@@ -9,15 +9,15 @@ use super::notifier::{Deliver, Origin};
 use super::{DeadLetter, Engine, EngineError, History, OrderView, StockLevel};
 use crate::domain::inventory::Backorders;
 use crate::domain::warehouse::Warehouse;
-use crate::domain::{Order, OrderId, Status};
+use crate::domain::{Order, OrderId, Sku, Status, WarehouseId};
 
 /// What can be sold of one sku: its stock cells, one per warehouse that has one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkuAvailability {
-    pub sku: String,
+    pub sku: Sku,
     /// (warehouse, level), by warehouse id: the warehouses allocation may use (the configured
     /// ones; every one holding stock when the service runs open).
-    pub warehouses: Vec<(String, StockLevel)>,
+    pub warehouses: Vec<(WarehouseId, StockLevel)>,
     /// Whether the sku may be backordered, its cap and the units waiting now.
     pub backorders: Backorders,
 }
@@ -102,8 +102,8 @@ impl Engine {
     /// Sets the counted stock of a sku at a warehouse.
     pub async fn set_stock(
         &self,
-        warehouse: String,
-        sku: String,
+        warehouse: WarehouseId,
+        sku: Sku,
         on_hand: i64,
     ) -> Result<StockLevel, EngineError> {
         let r = self
@@ -123,7 +123,7 @@ impl Engine {
     /// once durable. Orders already waiting stay backordered.
     pub async fn set_backorders(
         &self,
-        sku: String,
+        sku: Sku,
         allowed: bool,
         cap: i64,
     ) -> Result<Backorders, EngineError> {
@@ -137,7 +137,7 @@ impl Engine {
     }
 
     /// A sku's backorder record (not backorderable, nothing waiting, when never set).
-    pub async fn backorders(&self, sku: String) -> Result<Backorders, EngineError> {
+    pub async fn backorders(&self, sku: Sku) -> Result<Backorders, EngineError> {
         self.inner
             .inventory
             .send(GetBackorders { sku })
@@ -146,7 +146,7 @@ impl Engine {
     }
 
     /// A sku's stock per warehouse.
-    pub async fn stock(&self, sku: String) -> Result<Vec<(String, StockLevel)>, EngineError> {
+    pub async fn stock(&self, sku: Sku) -> Result<Vec<(WarehouseId, StockLevel)>, EngineError> {
         self.inner
             .inventory
             .send(GetStock { sku })
@@ -156,10 +156,7 @@ impl Engine {
 
     /// What is available of each of `skus`, in the order given (one message to the inventory
     /// for all of them). A sku without stock cells answers with none: zero, not an error.
-    pub async fn availability(
-        &self,
-        skus: Vec<String>,
-    ) -> Result<Vec<SkuAvailability>, EngineError> {
+    pub async fn availability(&self, skus: Vec<Sku>) -> Result<Vec<SkuAvailability>, EngineError> {
         let answer = self
             .inner
             .inventory
@@ -182,7 +179,7 @@ impl Engine {
     }
 
     /// The ids of the warehouses that have stock cells, in id order (what "open" mode knows of).
-    pub async fn stocked_warehouses(&self) -> Result<Vec<String>, EngineError> {
+    pub async fn stocked_warehouses(&self) -> Result<Vec<WarehouseId>, EngineError> {
         self.inner
             .inventory
             .send(GetStockedWarehouses)

@@ -759,7 +759,7 @@ fn stock_refused_after_the_fact_is_decided_again_without_overselling() {
             reserved: 0,
             incoming: 0,
         };
-        let mut ledger = Ledger::from_levels([(("ams".to_string(), "hot".to_string()), before)]);
+        let mut ledger = Ledger::from_levels([(crate::domain::CellKey::new("ams", "hot"), before)]);
         let elsewhere = OrderId::now_v7();
         let lines = [LineQty {
             sku: "hot".into(),

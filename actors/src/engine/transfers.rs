@@ -9,7 +9,7 @@
 use super::inventory::{Dispatch, InventoryError, MoveTransfer, TransferStep};
 use super::{Engine, EngineError};
 use crate::domain::inventory::transfer::{Transfer, TransferError, TransferId};
-use crate::domain::{warehouse, LineQty};
+use crate::domain::{warehouse, LineQty, WarehouseId};
 
 /// Whether a create request made its transfer, or found the one made before under its key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,8 +26,8 @@ impl Engine {
     pub async fn create_transfer(
         &self,
         key: String,
-        from: String,
-        to: String,
+        from: WarehouseId,
+        to: WarehouseId,
         lines: Vec<LineQty>,
     ) -> Result<Created, EngineError> {
         let known = |w: &str| warehouse::is_known(self.warehouses(), w);

@@ -27,6 +27,7 @@ pub mod transfer;
 
 use super::order::{Allocation, LineQty, OrderId, Shortage};
 use super::warehouse::{AllocationStrategy, Warehouse};
+use crate::ids::{CellKey, Sku, WarehouseId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -61,7 +62,7 @@ pub enum ReservationState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReservedPart {
     pub shipment: u32,
-    pub warehouse: String,
+    pub warehouse: WarehouseId,
     pub lines: Vec<LineQty>,
     pub state: ReservationState,
 }
@@ -169,14 +170,14 @@ impl Backorders {
 /// everything).
 struct Free<'l> {
     ledger: &'l Ledger,
-    earmarked: BTreeMap<(String, String), i64>,
+    earmarked: BTreeMap<CellKey, i64>,
 }
 
 impl Free<'_> {
     fn get(&self, warehouse: &str, sku: &str) -> i64 {
         let marked = self
             .earmarked
-            .get(&(warehouse.to_string(), sku.to_string()))
+            .get(&CellKey::new(warehouse, sku))
             .copied()
             .unwrap_or(0);
         (self.ledger.available(warehouse, sku) - marked).max(0)
@@ -210,8 +211,8 @@ pub enum StockError {
     #[error("only {available} of '{sku}' are available at {warehouse}")]
     NotAvailable {
         line: usize,
-        warehouse: String,
-        sku: String,
+        warehouse: WarehouseId,
+        sku: Sku,
         available: i64,
     },
 }
@@ -221,9 +222,9 @@ pub enum StockError {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Change {
     pub reservation: Option<Reservation>,
-    pub touched: Vec<(String, String)>,
+    pub touched: Vec<CellKey>,
     /// Skus whose [`Backorders`] changed.
-    pub skus: Vec<String>,
+    pub skus: Vec<Sku>,
     /// Set by a person: the touched cells' on hand was counted, the skus' policy and cap
     /// chosen (absolute values, not changes to what is stored).
     pub absolute: bool,
@@ -232,12 +233,12 @@ pub struct Change {
 /// Stock levels keyed by (warehouse, sku). Ordered, so warehouse choice is deterministic.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ledger {
-    levels: BTreeMap<(String, String), StockLevel>,
-    backorders: BTreeMap<String, Backorders>,
+    levels: BTreeMap<CellKey, StockLevel>,
+    backorders: BTreeMap<Sku, Backorders>,
 }
 
 impl Ledger {
-    pub fn from_levels(levels: impl IntoIterator<Item = ((String, String), StockLevel)>) -> Self {
+    pub fn from_levels(levels: impl IntoIterator<Item = (CellKey, StockLevel)>) -> Self {
         Ledger {
             levels: levels.into_iter().collect(),
             backorders: BTreeMap::new(),
@@ -245,7 +246,7 @@ impl Ledger {
     }
 
     /// The skus' backorder records, as stored.
-    pub fn with_backorders(mut self, skus: impl IntoIterator<Item = (String, Backorders)>) -> Self {
+    pub fn with_backorders(mut self, skus: impl IntoIterator<Item = (Sku, Backorders)>) -> Self {
         self.backorders = skus.into_iter().collect();
         self
     }
@@ -271,7 +272,7 @@ impl Ledger {
         if cap < 0 {
             return Err(StockError::NegativeCap);
         }
-        let b = self.backorders.entry(sku.to_string()).or_default();
+        let b = self.backorders.entry(Sku::new(sku)).or_default();
         if cap < b.waiting {
             return Err(StockError::CapBelowWaiting {
                 cap,
@@ -281,14 +282,14 @@ impl Ledger {
         b.allowed = allowed;
         b.cap = cap;
         Ok(Change {
-            skus: vec![sku.to_string()],
+            skus: vec![Sku::new(sku)],
             absolute: true,
             ..Change::default()
         })
     }
 
     fn add_waiting(&mut self, sku: &str, units: i64) {
-        self.backorders.entry(sku.to_string()).or_default().waiting += units;
+        self.backorders.entry(Sku::new(sku)).or_default().waiting += units;
     }
 
     /// What new orders are not offered: each sku's waiting units, marked on the cells the
@@ -314,7 +315,7 @@ impl Ledger {
                 }
                 let take = self.available(w, sku).min(left);
                 if take > 0 {
-                    earmarked.insert((w.clone(), sku.to_string()), take);
+                    earmarked.insert(CellKey::new(w.clone(), sku), take);
                     left -= take;
                 }
             }
@@ -335,34 +336,35 @@ impl Ledger {
 
     pub fn level(&self, warehouse: &str, sku: &str) -> StockLevel {
         self.levels
-            .get(&(warehouse.to_string(), sku.to_string()))
+            .get(&CellKey::new(warehouse, sku))
             .copied()
             .unwrap_or_default()
     }
 
-    pub fn levels(&self) -> impl Iterator<Item = (&(String, String), &StockLevel)> {
+    pub fn levels(&self) -> impl Iterator<Item = (&CellKey, &StockLevel)> {
         self.levels.iter()
     }
 
     /// Every warehouse's level for one sku.
-    pub fn by_sku<'a>(&'a self, sku: &'a str) -> impl Iterator<Item = (&'a str, StockLevel)> + 'a {
+    pub fn by_sku<'a>(
+        &'a self,
+        sku: &'a str,
+    ) -> impl Iterator<Item = (&'a WarehouseId, StockLevel)> + 'a {
         self.levels
             .iter()
-            .filter(move |((_, s), _)| s == sku)
-            .map(|((w, _), l)| (w.as_str(), *l))
+            .filter(move |(c, _)| c.sku == sku)
+            .map(|(c, l)| (&c.warehouse, *l))
     }
 
     /// Warehouses with a stock cell, by id.
-    fn stocked_warehouses(&self) -> Vec<String> {
-        let mut w: Vec<String> = self.levels.keys().map(|(w, _)| w.clone()).collect();
+    fn stocked_warehouses(&self) -> Vec<WarehouseId> {
+        let mut w: Vec<WarehouseId> = self.levels.keys().map(|c| c.warehouse.clone()).collect();
         w.dedup();
         w
     }
 
     fn cell(&mut self, warehouse: &str, sku: &str) -> &mut StockLevel {
-        self.levels
-            .entry((warehouse.to_string(), sku.to_string()))
-            .or_default()
+        self.levels.entry(CellKey::new(warehouse, sku)).or_default()
     }
 
     fn available(&self, warehouse: &str, sku: &str) -> i64 {
@@ -371,8 +373,8 @@ impl Ledger {
 
     /// The warehouses allocation may use for `req`, in the strategy's order of preference
     /// (`MostStock` is ordered per decision, by [`Ledger::rank_by_stock`]).
-    fn candidates(&self, req: &AllocationRequest<'_>) -> Vec<(String, u32, bool)> {
-        let mut c: Vec<(String, u32, bool)> = if req.warehouses.is_empty() {
+    fn candidates(&self, req: &AllocationRequest<'_>) -> Vec<(WarehouseId, u32, bool)> {
+        let mut c: Vec<(WarehouseId, u32, bool)> = if req.warehouses.is_empty() {
             self.stocked_warehouses()
                 .into_iter()
                 .map(|w| (w, 0, false))
@@ -401,7 +403,11 @@ impl Ledger {
 
     /// Orders `candidates` (already by priority) by the units each can give of `lines`, then
     /// by the units it holds of them, most first; a stable sort keeps priority among equals.
-    fn rank_by_stock(free: &Free<'_>, candidates: &mut [(String, u32, bool)], lines: &[LineQty]) {
+    fn rank_by_stock(
+        free: &Free<'_>,
+        candidates: &mut [(WarehouseId, u32, bool)],
+        lines: &[LineQty],
+    ) {
         candidates.sort_by_key(|(w, _, _)| {
             let (gives, holds) = lines.iter().fold((0i64, 0i64), |(g, h), l| {
                 let a = free.get(w, &l.sku);
@@ -513,7 +519,7 @@ impl Ledger {
                 if b.allowed {
                     format!("{} (backorder cap of {} reached)", w.sku, b.cap)
                 } else {
-                    w.sku.clone()
+                    w.sku.to_string()
                 }
             })
             .collect();
@@ -635,7 +641,7 @@ impl Ledger {
         for a in &plan {
             for l in &a.lines {
                 self.cell(&a.warehouse, &l.sku).reserved += l.quantity as i64;
-                touched.push((a.warehouse.clone(), l.sku.clone()));
+                touched.push(CellKey::new(a.warehouse.clone(), l.sku.clone()));
             }
             match r
                 .parts
@@ -906,7 +912,7 @@ impl Ledger {
                 if to == ReservationState::Committed {
                     c.on_hand -= l.quantity as i64;
                 }
-                touched.push((p.warehouse.clone(), l.sku.clone()));
+                touched.push(CellKey::new(p.warehouse.clone(), l.sku.clone()));
             }
             p.state = to;
         }
@@ -930,7 +936,7 @@ impl Ledger {
         let mut touched = Vec::new();
         for l in lines {
             self.cell(warehouse, &l.sku).on_hand += l.quantity as i64;
-            touched.push((warehouse.to_string(), l.sku.clone()));
+            touched.push(CellKey::new(warehouse, l.sku.clone()));
         }
         Change {
             reservation: None,
@@ -955,7 +961,7 @@ impl Ledger {
         }
         self.cell(warehouse, sku).on_hand = on_hand;
         Ok(Change {
-            touched: vec![(warehouse.to_string(), sku.to_string())],
+            touched: vec![CellKey::new(warehouse, sku)],
             absolute: true,
             ..Change::default()
         })
@@ -979,8 +985,8 @@ impl Ledger {
         for l in &t.lines {
             self.cell(&t.from, &l.sku).on_hand -= l.quantity as i64;
             self.cell(&t.to, &l.sku).incoming += l.quantity as i64;
-            touched.push((t.from.clone(), l.sku.clone()));
-            touched.push((t.to.clone(), l.sku.clone()));
+            touched.push(CellKey::new(t.from.clone(), l.sku.clone()));
+            touched.push(CellKey::new(t.to.clone(), l.sku.clone()));
         }
         Ok(Change {
             touched,
@@ -995,7 +1001,7 @@ impl Ledger {
             let cell = self.cell(to, &l.sku);
             cell.incoming -= l.quantity as i64;
             cell.on_hand += l.quantity as i64;
-            touched.push((to.to_string(), l.sku.clone()));
+            touched.push(CellKey::new(to, l.sku.clone()));
         }
         Change {
             touched,
@@ -1010,8 +1016,8 @@ impl Ledger {
         for l in lines {
             self.cell(to, &l.sku).incoming -= l.quantity as i64;
             self.cell(from, &l.sku).on_hand += l.quantity as i64;
-            touched.push((to.to_string(), l.sku.clone()));
-            touched.push((from.to_string(), l.sku.clone()));
+            touched.push(CellKey::new(to, l.sku.clone()));
+            touched.push(CellKey::new(from, l.sku.clone()));
         }
         Change {
             touched,

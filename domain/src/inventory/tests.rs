@@ -40,10 +40,10 @@ fn plan(out: &ReserveOutcome) -> Vec<(String, Vec<(String, u32)>)> {
             .iter()
             .map(|a| {
                 (
-                    a.warehouse.clone(),
+                    a.warehouse.to_string(),
                     a.lines
                         .iter()
-                        .map(|l| (l.sku.clone(), l.quantity))
+                        .map(|l| (l.sku.to_string(), l.quantity))
                         .collect(),
                 )
             })
@@ -402,7 +402,7 @@ proptest! {
             if moves_units {
                 prop_assert_eq!(units(&l), before, "a transfer made or lost units");
             }
-            for ((w, s), level) in l.levels() {
+            for (CellKey { warehouse: w, sku: s }, level) in l.levels() {
                 let open: i64 = res.values()
                     .flat_map(|r| r.parts.iter())
                     .filter(|p| p.state == ReservationState::Open && &p.warehouse == w)

@@ -15,6 +15,7 @@
 //! on the transfer's version, so a redelivered request changes nothing twice.
 
 use super::super::order::{limits, LineQty};
+use crate::ids::{Sku, WarehouseId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -39,7 +40,7 @@ pub enum TransferStatus {
 /// One sku on a transfer: how many units were sent, and how many arrived so far.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransferLine {
-    pub sku: String,
+    pub sku: Sku,
     pub quantity: u32,
     pub received: u32,
 }
@@ -62,8 +63,8 @@ pub struct Transfer {
     pub id: TransferId,
     /// The `Idempotency-Key` it was created with: a repeated request finds it by this key.
     pub key: String,
-    pub from: String,
-    pub to: String,
+    pub from: WarehouseId,
+    pub to: WarehouseId,
     pub lines: Vec<TransferLine>,
     pub status: TransferStatus,
     /// 1 when dispatched, one more for each receipt and for a cancellation: a write of the
@@ -161,8 +162,8 @@ impl Transfer {
         Ok(Transfer {
             id,
             key: key.to_string(),
-            from: from.to_string(),
-            to: to.to_string(),
+            from: WarehouseId::new(from),
+            to: WarehouseId::new(to),
             lines: lines
                 .iter()
                 .map(|l| TransferLine {
@@ -283,7 +284,7 @@ mod tests {
     fn lines(l: &[(&str, u32)]) -> Vec<LineQty> {
         l.iter()
             .map(|(s, q)| LineQty {
-                sku: s.to_string(),
+                sku: Sku::new(*s),
                 quantity: *q,
             })
             .collect()

@@ -4,6 +4,7 @@ use super::model::{
     Allocation, Booking, CarrierEventKind, LineQty, Parcel, PaymentUpdate, ShipmentRef, Shortage,
 };
 use super::new_order::NewOrder;
+use crate::ids::WarehouseId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -82,7 +83,7 @@ pub enum Command {
         window_days: u32,
     },
     ReceiveReturn {
-        warehouse: String,
+        warehouse: WarehouseId,
         lines: Vec<LineQty>,
     },
 }

@@ -4,6 +4,7 @@
 
 use super::event::{Change, Event};
 use super::model::{CarrierEventKind, LineQty, Order, OrderId, Parcel, StockState};
+use crate::ids::WarehouseId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -74,7 +75,7 @@ pub enum EffectKind {
         shipment: Option<u32>,
     },
     BookShipment {
-        warehouse: String,
+        warehouse: WarehouseId,
         parcels: Vec<Parcel>,
         country: String,
         method: Option<String>,
@@ -83,7 +84,7 @@ pub enum EffectKind {
         shipment: Option<u32>,
     },
     Restock {
-        warehouse: String,
+        warehouse: WarehouseId,
         lines: Vec<LineQty>,
     },
     Notify {

@@ -11,6 +11,7 @@ use super::model::{
     Allocation, Booking, CarrierEventKind, Cause, LineQty, Parcel, PaymentStatus, Shortage,
 };
 use super::new_order::NewOrder;
+use crate::ids::WarehouseId;
 use crate::money::Money;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -41,7 +42,7 @@ pub enum Change {
     /// Every line reserved in one warehouse: the order's single shipment (recorded before
     /// allocation could split an order; now `Allocated`).
     StockReserved {
-        warehouse: String,
+        warehouse: WarehouseId,
     },
     /// The inventory allocated every line: one shipment per warehouse, and why it chose so.
     Allocated {
@@ -65,13 +66,13 @@ pub enum Change {
     },
     Confirmed,
     PicksAcknowledged {
-        warehouse: String,
+        warehouse: WarehouseId,
         lines: Vec<LineQty>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         shipment: Option<u32>,
     },
     Packed {
-        warehouse: String,
+        warehouse: WarehouseId,
         parcels: Vec<Parcel>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         shipment: Option<u32>,
@@ -111,7 +112,7 @@ pub enum Change {
         tracking_number: String,
     },
     ReturnReceived {
-        warehouse: String,
+        warehouse: WarehouseId,
         lines: Vec<LineQty>,
     },
     RefundIssued {

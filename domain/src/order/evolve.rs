@@ -6,6 +6,7 @@ use super::model::{
     Allocation, Cancellation, Line, Order, Payment, ReturnCase, Shipment, ShipmentLine,
     ShipmentStatus, Status, StockState,
 };
+use crate::ids::WarehouseId;
 
 /// Folds events into a state. Pure and total: an event that does not fit is ignored, which
 /// cannot happen for histories produced by `decide`.
@@ -300,7 +301,7 @@ fn allocate(o: &mut Order, plan: &[Allocation]) {
 fn shipment_mut<'a>(
     o: &'a mut Order,
     id: Option<u32>,
-    warehouse: Option<&String>,
+    warehouse: Option<&WarehouseId>,
 ) -> Option<&'a mut Shipment> {
     match id {
         Some(id) => o.shipments.iter_mut().find(|s| s.id == id),

@@ -28,7 +28,7 @@ mod evolve;
 pub mod limits;
 mod model;
 mod new_order;
-mod validate;
+pub(crate) mod validate;
 
 #[cfg(test)]
 mod tests;

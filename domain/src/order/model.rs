@@ -4,6 +4,7 @@
 //! These are the types `evolve` builds and `decide` reads; they are stored as the order's
 //! snapshot, so their serialized form is part of the stored data.
 
+use crate::ids::{Sku, WarehouseId};
 use crate::money::{Currency, Money};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -185,7 +186,7 @@ pub struct Payment {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Line {
-    pub sku: String,
+    pub sku: Sku,
     pub quantity: u32,
     /// Price of one unit in minor units of the order's currency.
     pub unit_price: i64,
@@ -194,7 +195,7 @@ pub struct Line {
 /// A sku and a number of units, used by picks, reservations and returns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineQty {
-    pub sku: String,
+    pub sku: Sku,
     pub quantity: u32,
 }
 
@@ -217,7 +218,7 @@ pub enum StockState {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shortage {
-    pub sku: String,
+    pub sku: Sku,
     pub requested: u32,
     pub available: i64,
 }
@@ -291,7 +292,7 @@ impl ShipmentStatus {
 /// One line of a shipment: units of a sku sent from the shipment's warehouse.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShipmentLine {
-    pub sku: String,
+    pub sku: Sku,
     pub quantity: u32,
     /// Units the warehouse has acknowledged as picked.
     #[serde(default)]
@@ -304,7 +305,7 @@ pub struct ShipmentLine {
 pub struct Shipment {
     /// 1, 2, … within the order.
     pub id: u32,
-    pub warehouse: String,
+    pub warehouse: WarehouseId,
     pub lines: Vec<ShipmentLine>,
     pub status: ShipmentStatus,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -348,7 +349,7 @@ impl Shipment {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Allocation {
     pub shipment: u32,
-    pub warehouse: String,
+    pub warehouse: WarehouseId,
     pub lines: Vec<LineQty>,
 }
 
@@ -358,7 +359,7 @@ pub struct Allocation {
 #[serde(rename_all = "snake_case")]
 pub enum ShipmentRef {
     Id(u32),
-    At(String),
+    At(WarehouseId),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

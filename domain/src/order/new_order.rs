@@ -5,6 +5,7 @@ use super::error::{invalid, DomainError};
 use super::limits;
 use super::model::{Address, Customer, InitialPaymentStatus, PaymentMethod, Shipping};
 use super::validate::{opt_text, text};
+use crate::ids::Sku;
 use crate::money::Currency;
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +29,7 @@ pub struct NewOrder {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewLine {
-    pub sku: String,
+    pub sku: Sku,
     pub quantity: u32,
     /// Price of one unit in minor units.
     pub unit_price: i64,
@@ -51,14 +52,6 @@ fn validate_address(prefix: &str, a: &Address) -> Result<(), DomainError> {
             format!("{prefix}.country"),
             "must be an ISO 3166-1 alpha-2 code in upper case, e.g. NL",
         ));
-    }
-    Ok(())
-}
-
-fn validate_sku(field: &str, sku: &str) -> Result<(), DomainError> {
-    text(field, sku, 64)?;
-    if sku.contains('/') || sku.chars().any(char::is_whitespace) {
-        return Err(invalid(field, "must not contain '/' or white space"));
     }
     Ok(())
 }
@@ -88,7 +81,7 @@ impl NewOrder {
         }
         let mut total: i64 = 0;
         for (i, l) in self.lines.iter().enumerate() {
-            validate_sku(&format!("lines[{i}].sku"), &l.sku)?;
+            Sku::parse(&format!("lines[{i}].sku"), &l.sku)?;
             if self.lines[..i].iter().any(|o| o.sku == l.sku) {
                 return Err(invalid(
                     format!("lines[{i}].sku"),

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::fixtures;
+use crate::ids::{Sku, WarehouseId};
 use crate::inventory::{AllocationRequest, Ledger, ReservationState, ReserveOutcome};
 use crate::shipping::{self, CarrierSpec};
 use crate::warehouse::AllocationStrategy;
@@ -179,7 +180,7 @@ fn order_in(status: Status) -> Order {
                     window_days: 30,
                 },
                 Command::ReceiveReturn {
-                    warehouse: wh(),
+                    warehouse: wh().into(),
                     lines: vec![LineQty {
                         sku: "a".into(),
                         quantity: 1,
@@ -510,15 +511,15 @@ const WAREHOUSES: [&str; 3] = ["w", "x", "y"];
 
 fn arb_command() -> impl Strategy<Value = Command> {
     let sku = prop_oneof![
-        Just("a".to_string()),
-        Just("b".to_string()),
-        Just("zz".to_string())
+        Just(Sku::new("a")),
+        Just(Sku::new("b")),
+        Just(Sku::new("zz"))
     ];
     let lq = (sku, 0..4u32).prop_map(|(sku, quantity)| vec![LineQty { sku, quantity }]);
     let wh = prop_oneof![
-        Just("w".to_string()),
-        Just("x".to_string()),
-        Just("y".to_string())
+        Just(WarehouseId::new("w")),
+        Just(WarehouseId::new("x")),
+        Just(WarehouseId::new("y"))
     ];
     let target = prop_oneof![
         wh.clone().prop_map(ShipmentRef::At),
@@ -775,6 +776,7 @@ proptest! {
 
 /// Transfers for the random sequences: one sku between two warehouses.
 mod transfer_lines {
+    use crate::ids::Sku;
     use crate::inventory::transfer::Transfer;
     use crate::LineQty;
     use chrono::{DateTime, Utc};
@@ -782,7 +784,7 @@ mod transfer_lines {
     /// Units on their way to a warehouse.
     pub struct Moving {
         pub to: String,
-        pub sku: String,
+        pub sku: Sku,
         pub n: u32,
     }
 

@@ -3,7 +3,7 @@
 use super::error::{invalid, DomainError};
 
 /// A required text field: not blank, and within [`bounded_text`]'s limits.
-pub(super) fn text(field: &str, value: &str, max: usize) -> Result<(), DomainError> {
+pub(crate) fn text(field: &str, value: &str, max: usize) -> Result<(), DomainError> {
     if value.trim().is_empty() {
         return Err(invalid(field, "must not be empty"));
     }

@@ -19,6 +19,7 @@
 //! once (the sku is in stock now). Subscribing again while subscribed is the same subscription;
 //! a bound per sku ([`MAX_SUBSCRIPTIONS_PER_SKU`] unless configured) is kept ([`subscribe`]).
 
+use crate::ids::{Sku, WarehouseId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -119,7 +120,7 @@ pub fn set_point(
 pub struct Subscription {
     /// Stable id: the subject of its message (part of the message's id).
     pub id: Uuid,
-    pub sku: String,
+    pub sku: Sku,
     /// An e-mail address (lower case) or a phone number (`+` and digits), as [`contact`] made it.
     pub contact: String,
     pub subscribed_at: DateTime<Utc>,
@@ -257,14 +258,14 @@ pub struct StockNotice {
 pub enum NoticeKind {
     /// To operations: `available` units of `sku` at `warehouse` are at or below its point.
     LowStock {
-        warehouse: String,
-        sku: String,
+        warehouse: WarehouseId,
+        sku: Sku,
         reorder_point: i64,
         available: i64,
     },
     /// To the subscriber `contact`: `sku` can be bought again (`available` units when decided).
     BackInStock {
-        sku: String,
+        sku: Sku,
         contact: String,
         available: i64,
     },
@@ -315,8 +316,8 @@ pub fn low_stock_notice(
         subject: watched.cell.id,
         seq,
         kind: NoticeKind::LowStock {
-            warehouse: warehouse.to_string(),
-            sku: sku.to_string(),
+            warehouse: WarehouseId::new(warehouse),
+            sku: Sku::new(sku),
             reorder_point: watched.cell.point.unwrap_or_default(),
             available,
         },
@@ -329,7 +330,7 @@ pub enum AlertError {
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
     #[error("{max} subscriptions wait for {sku} already; no more are taken until they are told")]
-    Full { sku: String, max: usize },
+    Full { sku: Sku, max: usize },
 }
 
 impl AlertError {

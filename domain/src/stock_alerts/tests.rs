@@ -17,7 +17,7 @@ fn cell(point: Option<i64>, low: bool, sent: u32) -> CellAlert {
 fn sub(n: u128, sku: &str, contact: &str) -> Subscription {
     Subscription {
         id: id(n),
-        sku: sku.to_string(),
+        sku: sku.into(),
         contact: contact.to_string(),
         subscribed_at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
     }

@@ -126,7 +126,7 @@ pub struct Shortage {
 impl From<d::Shortage> for Shortage {
     fn from(s: d::Shortage) -> Self {
         Shortage {
-            sku: s.sku,
+            sku: s.sku.into(),
             requested: s.requested,
             available: s.available,
         }
@@ -221,13 +221,13 @@ impl Shipment {
             .map(|_| format!("/v1/orders/{order}/shipments/{}/label", s.id));
         Shipment {
             id: s.id,
-            warehouse: s.warehouse,
+            warehouse: s.warehouse.into(),
             status: s.status.into(),
             lines: s
                 .lines
                 .into_iter()
                 .map(|l| ShipmentLine {
-                    sku: l.sku,
+                    sku: l.sku.into(),
                     quantity: l.quantity,
                     picked: l.picked,
                 })
@@ -255,7 +255,7 @@ impl From<d::Allocation> for Allocation {
     fn from(a: d::Allocation) -> Self {
         Allocation {
             shipment: a.shipment,
-            warehouse: a.warehouse,
+            warehouse: a.warehouse.into(),
             lines: qtys(a.lines),
         }
     }
@@ -411,7 +411,7 @@ impl From<d::Order> for Order {
                 .into_iter()
                 .zip(picked)
                 .map(|(l, picked)| Line {
-                    sku: l.sku,
+                    sku: l.sku.into(),
                     quantity: l.quantity,
                     unit_price: l.unit_price,
                     picked,
@@ -421,7 +421,7 @@ impl From<d::Order> for Order {
             billing_address: billing_address.map(Into::into),
             payment: payment.into(),
             stock: stock.into(),
-            warehouse,
+            warehouse: warehouse.map(Into::into),
             shortages: shortages.into_iter().map(Into::into).collect(),
             backordered: qtys(backordered),
             allow_split,
@@ -618,7 +618,9 @@ impl From<d::Change> for Change {
                 payment_due_at,
                 order: order.into(),
             },
-            d::Change::StockReserved { warehouse } => Change::StockReserved { warehouse },
+            d::Change::StockReserved { warehouse } => Change::StockReserved {
+                warehouse: warehouse.into(),
+            },
             d::Change::Allocated { shipments, reason } => Change::Allocated {
                 shipments: shipments.into_iter().map(Into::into).collect(),
                 reason,
@@ -650,7 +652,7 @@ impl From<d::Change> for Change {
                 lines,
                 shipment,
             } => Change::PicksAcknowledged {
-                warehouse,
+                warehouse: warehouse.into(),
                 lines: qtys(lines),
                 shipment,
             },
@@ -659,7 +661,7 @@ impl From<d::Change> for Change {
                 parcels,
                 shipment,
             } => Change::Packed {
-                warehouse,
+                warehouse: warehouse.into(),
                 parcels: parcels.into_iter().map(Into::into).collect(),
                 shipment,
             },
@@ -695,7 +697,7 @@ impl From<d::Change> for Change {
                 tracking_number,
             },
             d::Change::ReturnReceived { warehouse, lines } => Change::ReturnReceived {
-                warehouse,
+                warehouse: warehouse.into(),
                 lines: qtys(lines),
             },
             d::Change::RefundIssued { amount } => Change::RefundIssued {

@@ -67,7 +67,7 @@ impl From<d::NewOrder> for NewOrder {
                 .lines
                 .into_iter()
                 .map(|l| NewLine {
-                    sku: l.sku,
+                    sku: l.sku.into(),
                     quantity: l.quantity,
                     unit_price: l.unit_price,
                 })
@@ -98,7 +98,7 @@ impl TryFrom<NewOrder> for d::NewOrder {
                 .lines
                 .into_iter()
                 .map(|l| d::NewLine {
-                    sku: l.sku,
+                    sku: l.sku.into(),
                     quantity: l.quantity,
                     unit_price: l.unit_price,
                 })

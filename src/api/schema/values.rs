@@ -350,7 +350,7 @@ pub struct LineQty {
 impl From<d::LineQty> for LineQty {
     fn from(l: d::LineQty) -> Self {
         LineQty {
-            sku: l.sku,
+            sku: l.sku.into(),
             quantity: l.quantity,
         }
     }
@@ -359,7 +359,7 @@ impl From<d::LineQty> for LineQty {
 impl From<LineQty> for d::LineQty {
     fn from(l: LineQty) -> Self {
         d::LineQty {
-            sku: l.sku,
+            sku: l.sku.into(),
             quantity: l.quantity,
         }
     }

@@ -6,6 +6,7 @@
 use super::values::{CarrierEventKind, Status};
 use chrono::{DateTime, NaiveDate, Utc};
 use orderly_actors::domain as d;
+use orderly_actors::domain::{Sku, WarehouseId};
 use orderly_actors::engine::{CarrierEventOutcome, Milestone, SkuAvailability, StockLevel};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -52,7 +53,7 @@ impl PickOrder {
                 .unwrap_or_default()
                 .into_iter()
                 .map(|l| PickLine {
-                    sku: l.sku,
+                    sku: l.sku.into(),
                     quantity: l.quantity,
                     picked: l.picked,
                 })
@@ -189,9 +190,9 @@ pub struct SkuBackorders {
 }
 
 impl SkuBackorders {
-    pub fn new(sku: String, b: orderly_actors::domain::inventory::Backorders) -> Self {
+    pub fn new(sku: Sku, b: orderly_actors::domain::inventory::Backorders) -> Self {
         SkuBackorders {
-            sku,
+            sku: sku.into(),
             allowed: b.allowed,
             cap: b.cap,
             waiting: b.waiting,
@@ -218,8 +219,8 @@ pub struct ReorderPoint {
 impl From<orderly_actors::engine::ReorderPoint> for ReorderPoint {
     fn from(p: orderly_actors::engine::ReorderPoint) -> Self {
         ReorderPoint {
-            warehouse: p.warehouse,
-            sku: p.sku,
+            warehouse: p.warehouse.into(),
+            sku: p.sku.into(),
             reorder_point: p.point,
             low: p.low,
             alerts_sent: p.alerts_sent,
@@ -245,7 +246,7 @@ impl From<orderly_actors::engine::Subscription> for StockSubscription {
     fn from(s: orderly_actors::engine::Subscription) -> Self {
         StockSubscription {
             id: s.id,
-            sku: s.sku,
+            sku: s.sku.into(),
             contact: s.contact,
             subscribed_at: s.subscribed_at,
         }
@@ -265,10 +266,10 @@ pub struct StockCell {
 }
 
 impl StockCell {
-    pub fn new(warehouse: String, sku: String, l: StockLevel) -> Self {
+    pub fn new(warehouse: WarehouseId, sku: Sku, l: StockLevel) -> Self {
         StockCell {
-            warehouse,
-            sku,
+            warehouse: warehouse.into(),
+            sku: sku.into(),
             on_hand: l.on_hand,
             reserved: l.reserved,
             available: l.available(),
@@ -289,7 +290,7 @@ pub struct SkuStock {
 }
 
 impl SkuStock {
-    pub fn new(sku: String, cells: Vec<(String, StockLevel)>) -> Self {
+    pub fn new(sku: Sku, cells: Vec<(WarehouseId, StockLevel)>) -> Self {
         let cells: Vec<StockCell> = cells
             .into_iter()
             .map(|(w, l)| StockCell::new(w, sku.clone(), l))
@@ -300,7 +301,7 @@ impl SkuStock {
             reserved: sum(|c| c.reserved),
             available: sum(|c| c.available),
             incoming: sum(|c| c.incoming),
-            sku,
+            sku: sku.into(),
             warehouses: cells,
         }
     }
@@ -338,9 +339,9 @@ pub struct Warehouse {
 
 impl Warehouse {
     /// A warehouse known only by the stock cells it has (running open).
-    pub fn id_only(id: String) -> Self {
+    pub fn id_only(id: WarehouseId) -> Self {
         Warehouse {
-            id,
+            id: id.into(),
             name: None,
             country: None,
             priority: None,
@@ -356,7 +357,7 @@ impl Warehouse {
 impl From<&d::warehouse::Warehouse> for Warehouse {
     fn from(w: &d::warehouse::Warehouse) -> Self {
         Warehouse {
-            id: w.id.clone(),
+            id: w.id.to_string(),
             name: Some(w.name.clone()),
             country: Some(w.country.clone()),
             priority: Some(w.priority),
@@ -426,7 +427,7 @@ impl SkuAvailable {
                 a.warehouses
                     .into_iter()
                     .map(|(warehouse, l)| WarehouseAvailability {
-                        warehouse,
+                        warehouse: warehouse.into(),
                         on_hand: l.on_hand,
                         reserved: l.reserved,
                         available: l.available().max(0),
@@ -434,7 +435,7 @@ impl SkuAvailable {
                     })
                     .collect()
             }),
-            sku: a.sku,
+            sku: a.sku.into(),
         }
     }
 }
@@ -608,7 +609,7 @@ impl From<d::inventory::transfer::Transfer> for Transfer {
                 .lines
                 .iter()
                 .map(|l| TransferLine {
-                    sku: l.sku.clone(),
+                    sku: l.sku.to_string(),
                     quantity: l.quantity,
                     received: l.received,
                     in_transit: if t.status == S::Dispatched {
@@ -626,8 +627,8 @@ impl From<d::inventory::transfer::Transfer> for Transfer {
                     lines: r.lines.into_iter().map(Into::into).collect(),
                 })
                 .collect(),
-            from: t.from,
-            to: t.to,
+            from: t.from.into(),
+            to: t.to.into(),
             created_at: t.created_at,
             updated_at: t.updated_at,
         }

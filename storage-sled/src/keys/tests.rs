@@ -23,7 +23,7 @@ fn timer_keys_round_trip_and_sort_by_due() {
 fn stock_keys_round_trip() {
     assert_eq!(
         parse_stock(&stock("ams", "SKU-1")),
-        Some(("ams".into(), "SKU-1".into()))
+        Some(CellKey::new("ams", "SKU-1"))
     );
 }
 
@@ -48,7 +48,7 @@ fn sku_keys_round_trip_and_sort_by_sku() {
 fn stock_alert_keys_round_trip_and_sort() {
     assert_eq!(
         parse_cell_alert(&cell_alert("ams", "SKU-1")),
-        Some(("ams".into(), "SKU-1".into()))
+        Some(CellKey::new("ams", "SKU-1"))
     );
     assert_eq!(
         parse_subscription_sku(&subscription("SKU-1", "a@example.com")),

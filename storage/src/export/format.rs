@@ -456,8 +456,8 @@ pub fn decode(schema: u64, line_no: u64, text: &str) -> Result<Line, ExportError
                 return Err(bad("negative stock".into()));
             }
             Line::Record(ExportRecord::Stock {
-                warehouse: l.warehouse.into_owned(),
-                sku: l.sku.into_owned(),
+                warehouse: l.warehouse.into_owned().into(),
+                sku: l.sku.into_owned().into(),
                 level: l.level.into(),
             })
         }
@@ -474,7 +474,7 @@ pub fn decode(schema: u64, line_no: u64, text: &str) -> Result<Line, ExportError
                 )));
             }
             Line::Record(ExportRecord::Backorders {
-                sku: l.sku.into_owned(),
+                sku: l.sku.into_owned().into(),
                 backorders: b.into(),
             })
         }
@@ -551,8 +551,8 @@ pub fn decode(schema: u64, line_no: u64, text: &str) -> Result<Line, ExportError
                 return Err(bad("a negative reorder point".into()));
             }
             Line::Record(ExportRecord::CellAlert {
-                warehouse: l.warehouse.into_owned(),
-                sku: l.sku.into_owned(),
+                warehouse: l.warehouse.into_owned().into(),
+                sku: l.sku.into_owned().into(),
                 alert: l.alert.into(),
             })
         }

@@ -38,7 +38,7 @@ pub mod format;
 use crate::domain::inventory::transfer::Transfer;
 use crate::domain::inventory::{Backorders, Reservation, StockLevel};
 use crate::domain::stock_alerts::{CellAlert, Subscription};
-use crate::domain::{Order, OrderId, Timer};
+use crate::domain::{Order, OrderId, Sku, Timer, WarehouseId};
 use crate::{DeadLetter, EventsJson, IdempotencyRecord, OutboxEntry, Storage, StorageError};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -57,12 +57,12 @@ pub enum ExportRecord {
     },
     /// One stock cell.
     Stock {
-        warehouse: String,
-        sku: String,
+        warehouse: WarehouseId,
+        sku: Sku,
         level: StockLevel,
     },
     /// One sku's backorder record (policy, cap, units waiting).
-    Backorders { sku: String, backorders: Backorders },
+    Backorders { sku: Sku, backorders: Backorders },
     /// An order's reservation record.
     Reservation(Reservation),
     /// The restock of (order, step) was done.
@@ -77,8 +77,8 @@ pub enum ExportRecord {
     DeadLetter(DeadLetter),
     /// A stock cell's alert record (reorder point, low-stock state).
     CellAlert {
-        warehouse: String,
-        sku: String,
+        warehouse: WarehouseId,
+        sku: Sku,
         alert: CellAlert,
     },
     /// A back-in-stock subscription waiting to be told.

@@ -34,8 +34,9 @@ pub(super) fn ob(s: &Option<String>) -> Option<Str<'_>> {
     s.as_deref().map(Cow::Borrowed)
 }
 
-pub(super) fn own(s: Str<'_>) -> String {
-    s.into_owned()
+/// An owned string, or a name made of one (a sku, a warehouse's id).
+pub(super) fn own<T: From<String>>(s: Str<'_>) -> T {
+    T::from(s.into_owned())
 }
 
 pub(super) fn oown(s: Option<Str<'_>>) -> Option<String> {
@@ -925,7 +926,7 @@ impl TryFrom<Order<'_>> for d::Order {
                         .lines
                         .iter()
                         .map(|l| d::ShipmentLine {
-                            sku: l.sku.to_string(),
+                            sku: d::Sku::new(l.sku.as_ref()),
                             quantity: l.quantity,
                             picked: l.picked,
                         })

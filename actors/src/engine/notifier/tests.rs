@@ -37,7 +37,7 @@ fn store_with_order() -> (Arc<dyn Storage>, (), Order) {
             },
             currency: Currency::parse("EUR").unwrap(),
             lines: vec![NewLine {
-                sku: "SKU-1".to_string(),
+                sku: "SKU-1".into(),
                 quantity: 2,
                 unit_price: 1250,
             }],

@@ -2,6 +2,7 @@
 //! warehouse receives them, which refunds what came back.
 
 use super::validate_line_qtys;
+use crate::ids::WarehouseId;
 use crate::order::error::{invalid, rejected, DomainError};
 use crate::order::limits;
 use crate::order::validate::text;
@@ -110,7 +111,7 @@ pub(super) fn receive_return(
     }
     Ok(vec![
         Change::ReturnReceived {
-            warehouse: warehouse.to_owned(),
+            warehouse: WarehouseId::new(warehouse),
             lines: lines.to_vec(),
         },
         Change::RefundIssued {
