@@ -68,6 +68,12 @@ macro_rules! name {
             }
         }
 
+        impl From<&$name> for $name {
+            fn from(n: &$name) -> Self {
+                n.clone()
+            }
+        }
+
         impl From<String> for $name {
             fn from(s: String) -> Self {
                 $name(s)

@@ -13,6 +13,7 @@
 //! - [`inventory`]: the stock ledger and per-order reservations.
 //! - [`shipping`]: carrier choice, tracking numbers and delivery estimates.
 //! - [`money`]: integer amounts in a validated currency.
+//! - [`ids`]: the names stock is kept under (`WarehouseId`, `Sku`, `CellKey`).
 //! - [`warehouse`]: warehouses as configured and the allocation policy.
 //! - [`stock_alerts`]: low-stock alerts (reorder points) and back-in-stock subscriptions.
 

@@ -46,7 +46,7 @@ use lanes::{AllLanes, Counters, Lane, LaneCommit, Op};
 use orderly_domain::inventory::transfer::{Transfer, TransferId};
 use orderly_domain::inventory::{Backorders, Reservation, StockLevel};
 use orderly_domain::stock_alerts::Subscription;
-use orderly_domain::{Event, Order, OrderId, Sku, Status, Timer};
+use orderly_domain::{Event, Order, OrderId, Sku, Status, Timer, WarehouseId};
 use orderly_storage::export::ExportRecord;
 use orderly_storage::{
     schema, AlertsWrite, BackupStats, BoxFuture, CellAlertRecord, CellKey, Commit, DeadLetter,
@@ -915,7 +915,7 @@ impl StockLedger for PostgresStorage {
         })
     }
 
-    fn stock_level(&self, warehouse: &str, sku: &str) -> Result<StockLevel> {
+    fn stock_level(&self, warehouse: &WarehouseId, sku: &Sku) -> Result<StockLevel> {
         let (warehouse, sku) = (warehouse.to_string(), sku.to_string());
         self.block(move |s| async move {
             s.stock.settled().await; // read-your-writes

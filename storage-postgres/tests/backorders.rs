@@ -97,7 +97,10 @@ fn more_units_waiting_than_the_cap_are_refused_by_the_check() {
         s.sku_backorders().unwrap(),
         vec![("B".into(), backorders(true, 2, 0))]
     );
-    assert_eq!(s.stock_level("ams", "B").unwrap(), StockLevel::default());
+    assert_eq!(
+        s.stock_level(&"ams".into(), &"B".into()).unwrap(),
+        StockLevel::default()
+    );
     // A negative cap likewise.
     let negative = StockChange {
         skus: vec![SkuDelta {
@@ -153,7 +156,12 @@ fn nodes_racing_for_a_new_record_all_get_through_and_add_up() {
             "round {round}: every write applies: {outcomes:?}"
         );
         let reader = &nodes[0];
-        assert_eq!(reader.stock_level("ams", &sku).unwrap(), level(6, 0));
+        assert_eq!(
+            reader
+                .stock_level(&"ams".into(), &sku.as_str().into())
+                .unwrap(),
+            level(6, 0)
+        );
         let record = reader
             .sku_backorders()
             .unwrap()

@@ -42,7 +42,7 @@ use durability::GroupCommit;
 use orderly_domain::inventory::transfer::{Transfer, TransferId};
 use orderly_domain::inventory::{Backorders, Reservation, StockLevel};
 use orderly_domain::stock_alerts::Subscription;
-use orderly_domain::{Event, Order, OrderId, Sku, Status, Timer};
+use orderly_domain::{Event, Order, OrderId, Sku, Status, Timer, WarehouseId};
 use orderly_storage::index::{IndexChanges, OrderIndex};
 use orderly_storage::schema::{self, v1, v2};
 use orderly_storage::{
@@ -861,7 +861,7 @@ impl StockLedger for SledStorage {
         Ok(out)
     }
 
-    fn stock_level(&self, warehouse: &str, sku: &str) -> Result<StockLevel> {
+    fn stock_level(&self, warehouse: &WarehouseId, sku: &Sku) -> Result<StockLevel> {
         Ok(self
             .inventory
             .get(keys::stock(warehouse, sku))

@@ -200,8 +200,8 @@ fn an_interrupted_stock_change_is_finished_at_open() {
     let transfer = orderly_domain::inventory::transfer::Transfer::dispatch(
         OrderId::from_u128(9),
         "key-9",
-        "v",
-        "w",
+        &"v".into(),
+        &"w".into(),
         &[orderly_domain::LineQty {
             sku: "s".into(),
             quantity: 3,
@@ -284,7 +284,7 @@ fn a_journal_record_of_the_release_before_versioning_is_replayed() {
     }
     let store = open(dir.path());
     assert_eq!(
-        store.stock_level("ams", "A").unwrap(),
+        store.stock_level(&"ams".into(), &"A".into()).unwrap(),
         StockLevel {
             on_hand: 4,
             reserved: 1,

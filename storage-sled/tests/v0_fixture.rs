@@ -214,7 +214,12 @@ fn the_stock_ledger_reads_and_matches_the_reservations() {
         );
         assert!(level.available() >= 0);
     }
-    assert_eq!(s.stock_level("ams", "SKU-1").unwrap().on_hand, 94);
+    assert_eq!(
+        s.stock_level(&"ams".into(), &"SKU-1".into())
+            .unwrap()
+            .on_hand,
+        94
+    );
     assert!(s.restocked(id(&ids, "returned"), 11).unwrap());
 }
 

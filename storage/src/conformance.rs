@@ -842,7 +842,10 @@ pub fn committed_data_survives_a_restart(backend: &dyn Backend) {
     );
     assert_eq!(messages(&s.claim_outbox().unwrap()), outbox_before);
     assert_eq!(s.pending_timers(10).unwrap(), unpaid.set_timers);
-    assert_eq!(s.stock_level("ams", "SKU-1").unwrap(), level(10, 3));
+    assert_eq!(
+        s.stock_level(&"ams".into(), &"SKU-1".into()).unwrap(),
+        level(10, 3)
+    );
     assert_eq!(
         s.stock_levels().unwrap(),
         vec![(cell_key("ams", "SKU-1"), level(10, 3))]
@@ -1130,7 +1133,7 @@ pub fn stock_writes_commute_and_stay_sound(backend: &dyn Backend) {
     let place = backend.create();
     let s = open(&*place);
     let zero = StockLevel::default();
-    assert_eq!(s.stock_level("ams", "A").unwrap(), zero);
+    assert_eq!(s.stock_level(&"ams".into(), &"A".into()).unwrap(), zero);
     let init = StockChange {
         cells: vec![
             cell("ams", "A", zero, level(5, 0)),
@@ -1141,8 +1144,14 @@ pub fn stock_writes_commute_and_stay_sound(backend: &dyn Backend) {
     wait(s.write_stock(&init).unwrap());
     // Decided on the same (now stale) read: applies on top of the first.
     wait(s.write_stock(&init).unwrap());
-    assert_eq!(s.stock_level("ams", "A").unwrap(), level(10, 0));
-    assert_eq!(s.stock_level("ams", "B").unwrap(), level(14, 0));
+    assert_eq!(
+        s.stock_level(&"ams".into(), &"A".into()).unwrap(),
+        level(10, 0)
+    );
+    assert_eq!(
+        s.stock_level(&"ams".into(), &"B".into()).unwrap(),
+        level(14, 0)
+    );
 
     let id = OrderId::now_v7();
     // One unsound cell among two (more reserved than on hand): nothing at all is written.
@@ -1158,8 +1167,14 @@ pub fn stock_writes_commute_and_stay_sound(backend: &dyn Backend) {
         ..StockChange::default()
     };
     assert!(stock_refused(s.write_stock(&unsound)));
-    assert_eq!(s.stock_level("ams", "A").unwrap(), level(10, 0));
-    assert_eq!(s.stock_level("ams", "B").unwrap(), level(14, 0));
+    assert_eq!(
+        s.stock_level(&"ams".into(), &"A".into()).unwrap(),
+        level(10, 0)
+    );
+    assert_eq!(
+        s.stock_level(&"ams".into(), &"B".into()).unwrap(),
+        level(14, 0)
+    );
     assert_eq!(s.reservation(id).unwrap(), None);
     // Nothing may go below zero either: on hand, reserved, incoming.
     for (on_hand, reserved, incoming) in [(-11, 0, 0), (0, -1, 0), (0, 0, -1)] {
@@ -1176,7 +1191,10 @@ pub fn stock_writes_commute_and_stay_sound(backend: &dyn Backend) {
         };
         assert!(stock_refused(s.write_stock(&below)), "{below:?}");
     }
-    assert_eq!(s.stock_level("ams", "A").unwrap(), level(10, 0));
+    assert_eq!(
+        s.stock_level(&"ams".into(), &"A".into()).unwrap(),
+        level(10, 0)
+    );
 
     let reserve = StockChange {
         cells: vec![cell("ams", "A", level(10, 0), level(10, 2))],
@@ -1194,7 +1212,10 @@ pub fn stock_writes_commute_and_stay_sound(backend: &dyn Backend) {
     // The same reservation again (a redelivery, or a second node deciding on the old state):
     // refused by the reservation, though the cell alone would take it.
     assert!(stock_refused(s.write_stock(&reserve)));
-    assert_eq!(s.stock_level("ams", "A").unwrap(), level(10, 2));
+    assert_eq!(
+        s.stock_level(&"ams".into(), &"A".into()).unwrap(),
+        level(10, 2)
+    );
 
     let release = StockChange {
         cells: vec![cell("ams", "A", level(10, 2), level(10, 0))],
@@ -1222,7 +1243,10 @@ pub fn stock_writes_commute_and_stay_sound(backend: &dyn Backend) {
         stock_refused(s.write_stock(&restock)),
         "one restock per (order, step)"
     );
-    assert_eq!(s.stock_level("ams", "B").unwrap(), level(15, 0));
+    assert_eq!(
+        s.stock_level(&"ams".into(), &"B".into()).unwrap(),
+        level(15, 0)
+    );
 
     // A count sets on hand, whatever was decided before; never below what is reserved.
     wait(
@@ -1244,13 +1268,25 @@ pub fn stock_writes_commute_and_stay_sound(backend: &dyn Backend) {
         ..StockChange::default()
     };
     wait(s.write_stock(&count(4)).unwrap());
-    assert_eq!(s.stock_level("ams", "A").unwrap(), level(4, 3));
+    assert_eq!(
+        s.stock_level(&"ams".into(), &"A".into()).unwrap(),
+        level(4, 3)
+    );
     assert!(stock_refused(s.write_stock(&count(2))), "below reserved");
-    assert_eq!(s.stock_level("ams", "A").unwrap(), level(4, 3));
+    assert_eq!(
+        s.stock_level(&"ams".into(), &"A".into()).unwrap(),
+        level(4, 3)
+    );
 
     let s = reopen(&*place, s);
-    assert_eq!(s.stock_level("ams", "A").unwrap(), level(4, 3));
-    assert_eq!(s.stock_level("ams", "B").unwrap(), level(15, 0));
+    assert_eq!(
+        s.stock_level(&"ams".into(), &"A".into()).unwrap(),
+        level(4, 3)
+    );
+    assert_eq!(
+        s.stock_level(&"ams".into(), &"B".into()).unwrap(),
+        level(15, 0)
+    );
     assert!(s.restocked(id, 9).unwrap());
     assert_eq!(
         s.reservation(id).unwrap().map(|r| r.state),
@@ -1274,7 +1310,16 @@ pub fn transfers_are_written_with_their_stock(backend: &dyn Backend) {
     );
     let lines = [qty("A", 4)];
     let make = |key: &str, at: DateTime<Utc>| {
-        Transfer::dispatch(OrderId::now_v7(), key, "ams", "rtm", &lines, at, |_| true).unwrap()
+        Transfer::dispatch(
+            OrderId::now_v7(),
+            key,
+            &"ams".into(),
+            &"rtm".into(),
+            &lines,
+            at,
+            |_| true,
+        )
+        .unwrap()
     };
     let first = make("key-1", t0());
     let dispatch = |t: &Transfer| StockChange {
@@ -1308,7 +1353,7 @@ pub fn transfers_are_written_with_their_stock(backend: &dyn Backend) {
     assert_eq!(s.transfer_by_key("key-1").unwrap(), Some(first.clone()));
     assert_eq!(s.transfer_by_key("key-2").unwrap(), None);
     assert_eq!(
-        s.stock_level("rtm", "A").unwrap(),
+        s.stock_level(&"rtm".into(), &"A".into()).unwrap(),
         StockLevel {
             on_hand: 0,
             reserved: 0,
@@ -1322,7 +1367,10 @@ pub fn transfers_are_written_with_their_stock(backend: &dyn Backend) {
         stock_refused(s.write_stock(&dispatch(&same_key))),
         "same key"
     );
-    assert_eq!(s.stock_level("ams", "A").unwrap(), level(6, 0));
+    assert_eq!(
+        s.stock_level(&"ams".into(), &"A".into()).unwrap(),
+        level(6, 0)
+    );
     assert_eq!(s.transfer(same_key.id).unwrap(), None);
 
     // A receipt over version 1; the same receipt decided on version 1 again is refused.
@@ -1350,7 +1398,7 @@ pub fn transfers_are_written_with_their_stock(backend: &dyn Backend) {
         "decided on version 1"
     );
     assert_eq!(
-        s.stock_level("rtm", "A").unwrap(),
+        s.stock_level(&"rtm".into(), &"A".into()).unwrap(),
         StockLevel {
             on_hand: 3,
             reserved: 0,
@@ -1375,7 +1423,7 @@ pub fn transfers_are_written_with_their_stock(backend: &dyn Backend) {
     assert_eq!(s.transfer(first.id).unwrap(), Some(received.clone()));
     assert_eq!(s.transfer_by_key("key-2").unwrap(), Some(second.clone()));
     assert_eq!(
-        s.stock_level("rtm", "A").unwrap(),
+        s.stock_level(&"rtm".into(), &"A".into()).unwrap(),
         StockLevel {
             on_hand: 3,
             reserved: 0,
@@ -1393,8 +1441,8 @@ pub fn transfers_are_written_with_their_stock(backend: &dyn Backend) {
     assert_eq!(t.transfer(first.id).unwrap(), Some(received));
     assert_eq!(t.transfer_by_key("key-2").unwrap(), Some(second));
     assert_eq!(
-        t.stock_level("rtm", "A").unwrap(),
-        s.stock_level("rtm", "A").unwrap()
+        t.stock_level(&"rtm".into(), &"A".into()).unwrap(),
+        s.stock_level(&"rtm".into(), &"A".into()).unwrap()
     );
     assert_eq!(records_of(&file), records_of(&export_bytes(&*t)));
 }
@@ -1438,7 +1486,7 @@ pub fn ledger_never_oversells(backend: &dyn Backend) {
                             quantity: 1,
                         }];
                         loop {
-                            let current = h.stock_level("ams", "LAST").unwrap();
+                            let current = h.stock_level(&"ams".into(), &"LAST".into()).unwrap();
                             let mut ledger =
                                 Ledger::from_levels([(cell_key("ams", "LAST"), current)]);
                             let (_, change) = ledger.reserve(
@@ -1460,7 +1508,7 @@ pub fn ledger_never_oversells(backend: &dyn Backend) {
                                     "ams",
                                     "LAST",
                                     current,
-                                    ledger.level("ams", "LAST"),
+                                    ledger.level(&"ams".into(), &"LAST".into()),
                                 )],
                                 reservation: Some(crate::ReservationWrite {
                                     expected: None,
@@ -1493,7 +1541,7 @@ pub fn ledger_never_oversells(backend: &dyn Backend) {
         ON_HAND,
         "every unit sold exactly once"
     );
-    let lvl = s.stock_level("ams", "LAST").unwrap();
+    let lvl = s.stock_level(&"ams".into(), &"LAST".into()).unwrap();
     assert_eq!(lvl, level(ON_HAND, ON_HAND));
     assert!(lvl.available() >= 0);
     let held: u32 = winners
@@ -1514,7 +1562,7 @@ pub fn ledger_never_oversells(backend: &dyn Backend) {
     drop(handles);
     let s = reopen(&*place, s);
     assert_eq!(
-        s.stock_level("ams", "LAST").unwrap(),
+        s.stock_level(&"ams".into(), &"LAST".into()).unwrap(),
         level(ON_HAND, ON_HAND)
     );
 }
@@ -1663,7 +1711,7 @@ fn every_read(s: &dyn Storage, ids: &[OrderId], numbers: &[&str], keys: &[&str])
     push("sku_backorders".into(), &s.sku_backorders().unwrap());
     push(
         "stock_level ams SKU-1".into(),
-        &s.stock_level("ams", "SKU-1").unwrap(),
+        &s.stock_level(&"ams".into(), &"SKU-1".into()).unwrap(),
     );
     let mut outbox = s.claim_outbox().unwrap();
     outbox.sort_by_key(OutboxEntry::message_id);
@@ -2199,14 +2247,20 @@ pub fn reservations_with_several_parts(backend: &dyn Backend) {
             "expected {wrong:?} is not what is stored"
         );
         assert_eq!(s.reservation(id).unwrap(), Some(two.clone()));
-        assert_eq!(s.stock_level("ams", "SKU-1").unwrap(), level(5, 1));
+        assert_eq!(
+            s.stock_level(&"ams".into(), &"SKU-1".into()).unwrap(),
+            level(5, 1)
+        );
     }
     wait(
         s.write_stock(&commit_first(Some(two.clone())))
             .expect("the write applies"),
     );
     assert_eq!(s.reservation(id).unwrap(), Some(one_left.clone()));
-    assert_eq!(s.stock_level("ams", "SKU-1").unwrap(), level(4, 0));
+    assert_eq!(
+        s.stock_level(&"ams".into(), &"SKU-1".into()).unwrap(),
+        level(4, 0)
+    );
 
     // Shipment 2 released too: the record is settled, and still conditional on its parts.
     let mut settled_two = one_left.clone();
@@ -2227,7 +2281,10 @@ pub fn reservations_with_several_parts(backend: &dyn Backend) {
     );
     let s = reopen(&*place, s);
     assert_eq!(s.reservation(id).unwrap(), Some(settled_two));
-    assert_eq!(s.stock_level("rtm", "SKU-2").unwrap(), level(5, 0));
+    assert_eq!(
+        s.stock_level(&"rtm".into(), &"SKU-2".into()).unwrap(),
+        level(5, 0)
+    );
 }
 
 /// An order, its history, a message and its reservation as the release before shipments
@@ -2515,7 +2572,10 @@ pub fn sku_backorders_change_with_the_stock(backend: &dyn Backend) {
         )],
     };
     let unchanged = |s: &dyn Storage| {
-        assert_eq!(s.stock_level("ams", "a").unwrap(), level(4, 0));
+        assert_eq!(
+            s.stock_level(&"ams".into(), &"a".into()).unwrap(),
+            level(4, 0)
+        );
         assert_eq!(s.reservation(id).unwrap(), None);
         assert_eq!(sku_record(s, "B"), backorders(true, 5, 0));
         assert_eq!(sku_record(s, "a"), backorders(true, 2, 0));
@@ -2570,7 +2630,10 @@ pub fn sku_backorders_change_with_the_stock(backend: &dyn Backend) {
     unchanged(&*s);
     // Against what is stored: all of it.
     wait(s.write_stock(&backorder).unwrap());
-    assert_eq!(s.stock_level("ams", "a").unwrap(), level(4, 1));
+    assert_eq!(
+        s.stock_level(&"ams".into(), &"a".into()).unwrap(),
+        level(4, 1)
+    );
     assert_eq!(s.reservation(id).unwrap(), Some(held.clone()));
     assert_eq!(sku_record(&*s, "B"), backorders(true, 5, 3));
 
@@ -2649,7 +2712,10 @@ pub fn sku_backorders_change_with_the_stock(backend: &dyn Backend) {
     assert_eq!(s.sku_backorders().unwrap(), skus);
     assert_eq!(s.reservation(id).unwrap(), Some(filled.clone()));
     assert_eq!(s.reservation(other).unwrap(), Some(only_waiting.clone()));
-    assert_eq!(s.stock_level("rtm", "B").unwrap(), level(3, 3));
+    assert_eq!(
+        s.stock_level(&"rtm".into(), &"B".into()).unwrap(),
+        level(3, 3)
+    );
     assert!(s.restocked(id, 7).unwrap());
 
     // Through an export: the records and the waiting reservation read the same elsewhere, and

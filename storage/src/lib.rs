@@ -68,7 +68,7 @@ use chrono::{DateTime, Utc};
 use domain::inventory::transfer::{Transfer, TransferId};
 use domain::inventory::{Backorders, Reservation, StockLevel};
 use domain::stock_alerts::Subscription;
-use domain::{Event, Order, OrderId, Sku, Status, Timer};
+use domain::{Event, Order, OrderId, Sku, Status, Timer, WarehouseId};
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -279,7 +279,7 @@ pub trait StockLedger: Health {
     fn stock_levels(&self) -> Result<Vec<StockCell>>;
 
     /// One cell's levels (zero when never written).
-    fn stock_level(&self, warehouse: &str, sku: &str) -> Result<StockLevel>;
+    fn stock_level(&self, warehouse: &WarehouseId, sku: &Sku) -> Result<StockLevel>;
 
     /// An order's reservation record.
     fn reservation(&self, id: OrderId) -> Result<Option<Reservation>>;

@@ -13,7 +13,7 @@
 use crate::domain::inventory::transfer::{Transfer, TransferId};
 use crate::domain::inventory::{Backorders, Reservation, StockLevel};
 use crate::domain::stock_alerts::{CellAlert, Subscription};
-use crate::domain::{Event, Order, OrderId, Sku, Status, Timer, TimerKind};
+use crate::domain::{Event, Order, OrderId, Sku, Status, Timer, TimerKind, WarehouseId};
 use crate::index::{IndexChanges, OrderIndex};
 use crate::{
     schema, AlertsWrite, BackupStats, CellAlertRecord, CellKey, Commit, DeadLetter, EventsJson,
@@ -805,7 +805,7 @@ impl StockLedger for MemoryStorage {
             .collect())
     }
 
-    fn stock_level(&self, warehouse: &str, sku: &str) -> Result<StockLevel> {
+    fn stock_level(&self, warehouse: &WarehouseId, sku: &Sku) -> Result<StockLevel> {
         Ok(self
             .state()
             .stock

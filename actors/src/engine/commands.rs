@@ -14,11 +14,11 @@ use super::effects::Answer;
 use super::order_actor::Executed;
 use super::{Claim, Engine, EngineError, History, OrderView};
 use crate::domain::shipping;
+use crate::domain::WarehouseId;
 use crate::domain::{
     fold, CarrierEventKind, Cause, Command, Event, LineQty, NewOrder, OrderId, Parcel,
     PaymentUpdate, ShipmentRef, Status,
 };
-use crate::domain::WarehouseId;
 use chrono::{DateTime, Utc};
 use orderly_storage::StorageError;
 use sha2::{Digest, Sha256};

@@ -266,7 +266,7 @@ impl InventoryActor {
                     .collect()
             })
             .unwrap_or_default();
-        let skus: Vec<&str> = held.iter().map(Sku::as_str).collect();
+        let skus: Vec<&Sku> = held.iter().collect();
         self.run(Keyed::Order(id), &skus, |ledger, existing| {
             Ok(op(ledger, existing))
         })
@@ -287,7 +287,7 @@ impl InventoryActor {
     fn run<T>(
         &mut self,
         keyed: Keyed,
-        skus: &[&str],
+        skus: &[&Sku],
         mut op: impl FnMut(&mut Ledger, Option<&Reservation>) -> Result<(T, Change), StockError>,
     ) -> Result<(T, Durable), InventoryError> {
         if self.stale.swap(false, Ordering::SeqCst) {
@@ -311,7 +311,7 @@ impl InventoryActor {
                 },
                 _ => None,
             };
-            let before_skus: HashMap<&str, Backorders> = skus
+            let before_skus: HashMap<&Sku, Backorders> = skus
                 .iter()
                 .map(|sku| (*sku, self.ledger.backorders(sku)))
                 .collect();
@@ -380,7 +380,7 @@ impl InventoryActor {
                 if sku_writes.iter().any(|x| x.sku == sku) {
                     continue;
                 }
-                let was = before_skus.get(sku.as_str()).copied().unwrap_or_default();
+                let was = before_skus.get(&sku).copied().unwrap_or_default();
                 let now = self.ledger.backorders(&sku);
                 let policy = change.absolute || (was.allowed, was.cap) != (now.allowed, now.cap);
                 sku_writes.push(SkuDelta {
@@ -492,7 +492,7 @@ impl StockOp for Reserve {
         actor: &mut InventoryActor,
         again: bool,
     ) -> Result<(ReserveOutcome, Durable), InventoryError> {
-        let skus: Vec<&str> = self.lines.iter().map(|l| l.sku.as_str()).collect();
+        let skus: Vec<&Sku> = self.lines.iter().map(|l| &l.sku).collect();
         // A repeated request changes nothing and answers once whatever produced the stored
         // answer is durable.
         let keyed = if again {
@@ -577,7 +577,7 @@ impl StockOp for Restock {
         if actor.store.restocked(self.order_id, self.step)? {
             return Ok(((), actor.store.sync()));
         }
-        let skus: Vec<&str> = self.lines.iter().map(|l| l.sku.as_str()).collect();
+        let skus: Vec<&Sku> = self.lines.iter().map(|l| &l.sku).collect();
         let keyed = Keyed::Restock(self.order_id, self.step);
         actor.run(keyed, &skus, |ledger, _| {
             Ok(((), ledger.restock(&self.warehouse, &self.lines)))
@@ -652,7 +652,7 @@ impl StockOp for Dispatch {
             return Ok((earlier, actor.store.sync()));
         }
         let t = &self.transfer;
-        let skus: Vec<&str> = t.lines.iter().map(|l| l.sku.as_str()).collect();
+        let skus: Vec<&Sku> = t.lines.iter().map(|l| &l.sku).collect();
         let keyed = Keyed::Transfer(TransferWrite {
             expected_version: None,
             new: t.clone(),
@@ -697,7 +697,7 @@ impl StockOp for MoveTransfer {
             TransferStep::Receive(lines) => (t.receive(lines, self.now)?, lines.clone()),
             TransferStep::Cancel => (t.cancel(self.now)?, t.in_transit()),
         };
-        let skus: Vec<&str> = moved.iter().map(|l| l.sku.as_str()).collect();
+        let skus: Vec<&Sku> = moved.iter().map(|l| &l.sku).collect();
         let keyed = Keyed::Transfer(TransferWrite {
             expected_version: Some(t.version),
             new: after.clone(),

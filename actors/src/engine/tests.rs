@@ -777,7 +777,7 @@ fn stock_refused_after_the_fact_is_decided_again_without_overselling() {
                 warehouse: "ams".into(),
                 sku: "hot".into(),
                 on_hand: 0,
-                reserved: ledger.level("ams", "hot").reserved - before.reserved,
+                reserved: ledger.level(&"ams".into(), &"hot".into()).reserved - before.reserved,
                 incoming: 0,
                 counted: None,
             }],
@@ -794,7 +794,7 @@ fn stock_refused_after_the_fact_is_decided_again_without_overselling() {
         let confirmed = race_for(&e, "hot", "late", 8).await;
         assert_eq!(confirmed, 4, "6 on hand, 2 taken elsewhere");
         assert_eq!(
-            e.store().stock_level("ams", "hot").unwrap(),
+            e.store().stock_level(&"ams".into(), &"hot".into()).unwrap(),
             StockLevel {
                 on_hand: 6,
                 reserved: 6,

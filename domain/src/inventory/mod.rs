@@ -174,7 +174,7 @@ struct Free<'l> {
 }
 
 impl Free<'_> {
-    fn get(&self, warehouse: &str, sku: &str) -> i64 {
+    fn get(&self, warehouse: &WarehouseId, sku: &Sku) -> i64 {
         let marked = self
             .earmarked
             .get(&CellKey::new(warehouse, sku))
@@ -252,12 +252,12 @@ impl Ledger {
     }
 
     /// One sku's backorder record (not backorderable, nothing waiting, when never set).
-    pub fn backorders(&self, sku: &str) -> Backorders {
+    pub fn backorders(&self, sku: &Sku) -> Backorders {
         self.backorders.get(sku).copied().unwrap_or_default()
     }
 
     /// Whether units of `sku` are waiting for stock.
-    pub fn has_waiting(&self, sku: &str) -> bool {
+    pub fn has_waiting(&self, sku: &Sku) -> bool {
         self.backorders(sku).waiting > 0
     }
 
@@ -265,14 +265,14 @@ impl Ledger {
     /// already waiting is refused (they stay backordered either way).
     pub fn set_backorders(
         &mut self,
-        sku: &str,
+        sku: &Sku,
         allowed: bool,
         cap: i64,
     ) -> Result<Change, StockError> {
         if cap < 0 {
             return Err(StockError::NegativeCap);
         }
-        let b = self.backorders.entry(Sku::new(sku)).or_default();
+        let b = self.backorders.entry(sku.clone()).or_default();
         if cap < b.waiting {
             return Err(StockError::CapBelowWaiting {
                 cap,
@@ -282,7 +282,7 @@ impl Ledger {
         b.allowed = allowed;
         b.cap = cap;
         Ok(Change {
-            skus: vec![Sku::new(sku)],
+            skus: vec![sku.clone()],
             absolute: true,
             ..Change::default()
         })
@@ -297,9 +297,9 @@ impl Ledger {
     /// Only the skus of `lines` are looked at: the earmarks of others do not matter to them.
     fn free_for_new_orders(&self, req: &AllocationRequest<'_>, lines: &[LineQty]) -> Free<'_> {
         let mut earmarked = BTreeMap::new();
-        let waiting: Vec<(&str, i64)> = lines
+        let waiting: Vec<(&Sku, i64)> = lines
             .iter()
-            .map(|l| (l.sku.as_str(), self.backorders(&l.sku).waiting))
+            .map(|l| (&l.sku, self.backorders(&l.sku).waiting))
             .filter(|(_, w)| *w > 0)
             .collect();
         let candidates = if waiting.is_empty() {
@@ -334,7 +334,7 @@ impl Ledger {
         }
     }
 
-    pub fn level(&self, warehouse: &str, sku: &str) -> StockLevel {
+    pub fn level(&self, warehouse: &WarehouseId, sku: &Sku) -> StockLevel {
         self.levels
             .get(&CellKey::new(warehouse, sku))
             .copied()
@@ -348,11 +348,11 @@ impl Ledger {
     /// Every warehouse's level for one sku.
     pub fn by_sku<'a>(
         &'a self,
-        sku: &'a str,
+        sku: &'a Sku,
     ) -> impl Iterator<Item = (&'a WarehouseId, StockLevel)> + 'a {
         self.levels
             .iter()
-            .filter(move |(c, _)| c.sku == sku)
+            .filter(move |(c, _)| c.sku == *sku)
             .map(|(c, l)| (&c.warehouse, *l))
     }
 
@@ -363,11 +363,11 @@ impl Ledger {
         w
     }
 
-    fn cell(&mut self, warehouse: &str, sku: &str) -> &mut StockLevel {
+    fn cell(&mut self, warehouse: &WarehouseId, sku: &Sku) -> &mut StockLevel {
         self.levels.entry(CellKey::new(warehouse, sku)).or_default()
     }
 
-    fn available(&self, warehouse: &str, sku: &str) -> i64 {
+    fn available(&self, warehouse: &WarehouseId, sku: &Sku) -> i64 {
         self.level(warehouse, sku).available().max(0)
     }
 
@@ -482,7 +482,7 @@ impl Ledger {
         let free = self.free_for_new_orders(req, lines);
         let candidates = self.candidates(req);
         let total =
-            |sku: &str| -> i64 { candidates.iter().map(|(w, _, _)| free.get(w, sku)).sum() };
+            |sku: &Sku| -> i64 { candidates.iter().map(|(w, _, _)| free.get(w, sku)).sum() };
         // What can be held now, and what must wait.
         let mut held_lines = Vec::new();
         let mut waiting = Vec::new();
@@ -739,7 +739,7 @@ impl Ledger {
             return Ok((plan, why));
         }
         let total =
-            |sku: &str| -> i64 { candidates.iter().map(|(w, _, _)| free.get(w, sku)).sum() };
+            |sku: &Sku| -> i64 { candidates.iter().map(|(w, _, _)| free.get(w, sku)).sum() };
         let shortages: Vec<Shortage> = lines
             .iter()
             .filter(|l| total(&l.sku) < l.quantity as i64)
@@ -932,7 +932,7 @@ impl Ledger {
     }
 
     /// Returned goods go back on hand. The caller guarantees one restock per (order, step).
-    pub fn restock(&mut self, warehouse: &str, lines: &[LineQty]) -> Change {
+    pub fn restock(&mut self, warehouse: &WarehouseId, lines: &[LineQty]) -> Change {
         let mut touched = Vec::new();
         for l in lines {
             self.cell(warehouse, &l.sku).on_hand += l.quantity as i64;
@@ -948,8 +948,8 @@ impl Ledger {
     /// An admin's stock count. Refused if it would leave open reservations uncovered.
     pub fn set_on_hand(
         &mut self,
-        warehouse: &str,
-        sku: &str,
+        warehouse: &WarehouseId,
+        sku: &Sku,
         on_hand: i64,
     ) -> Result<Change, StockError> {
         if on_hand < 0 {
@@ -995,7 +995,7 @@ impl Ledger {
     }
 
     /// Units of a transfer arrived at `to`: no longer incoming, now on hand.
-    pub fn receive(&mut self, to: &str, lines: &[LineQty]) -> Change {
+    pub fn receive(&mut self, to: &WarehouseId, lines: &[LineQty]) -> Change {
         let mut touched = Vec::new();
         for l in lines {
             let cell = self.cell(to, &l.sku);
@@ -1011,7 +1011,12 @@ impl Ledger {
 
     /// A transfer was called off: its units in transit are no longer incoming at `to`, and
     /// are back on hand at `from`.
-    pub fn cancel_transfer(&mut self, from: &str, to: &str, lines: &[LineQty]) -> Change {
+    pub fn cancel_transfer(
+        &mut self,
+        from: &WarehouseId,
+        to: &WarehouseId,
+        lines: &[LineQty],
+    ) -> Change {
         let mut touched = Vec::new();
         for l in lines {
             self.cell(to, &l.sku).incoming -= l.quantity as i64;

@@ -59,6 +59,14 @@ fn p(w: &str, lines: &[(&str, u32)]) -> (String, Vec<(String, u32)>) {
     )
 }
 
+fn wh(id: &str) -> WarehouseId {
+    WarehouseId::new(id)
+}
+
+fn sk(sku: &str) -> Sku {
+    Sku::new(sku)
+}
+
 fn lq(sku: &str, q: u32) -> LineQty {
     LineQty {
         sku: sku.into(),
@@ -69,14 +77,14 @@ fn lq(sku: &str, q: u32) -> LineQty {
 #[test]
 fn reserves_in_first_warehouse_that_covers_all_lines() {
     let mut l = Ledger::default();
-    l.set_on_hand("a", "x", 1).unwrap();
-    l.set_on_hand("b", "x", 5).unwrap();
-    l.set_on_hand("b", "y", 5).unwrap();
+    l.set_on_hand(&wh("a"), &sk("x"), 1).unwrap();
+    l.set_on_hand(&wh("b"), &sk("x"), 5).unwrap();
+    l.set_on_hand(&wh("b"), &sk("y"), 5).unwrap();
     let id = OrderId::nil();
     let (out, ch) = l.reserve(None, id, &[lq("x", 2), lq("y", 1)], &ANY);
     assert_eq!(plan(&out), vec![p("b", &[("x", 2), ("y", 1)])]);
     assert_eq!(
-        l.level("b", "x"),
+        l.level(&wh("b"), &sk("x")),
         StockLevel {
             on_hand: 5,
             reserved: 2,
@@ -87,13 +95,13 @@ fn reserves_in_first_warehouse_that_covers_all_lines() {
     let (again, ch2) = l.reserve(ch.reservation.as_ref(), id, &[lq("x", 2), lq("y", 1)], &ANY);
     assert_eq!(plan(&again), plan(&out));
     assert!(ch2.touched.is_empty());
-    assert_eq!(l.level("b", "x").reserved, 2);
+    assert_eq!(l.level(&wh("b"), &sk("x")).reserved, 2);
 }
 
 #[test]
 fn shortage_reports_best_availability() {
     let mut l = Ledger::default();
-    l.set_on_hand("a", "x", 1).unwrap();
+    l.set_on_hand(&wh("a"), &sk("x"), 1).unwrap();
     let (out, _) = l.reserve(None, OrderId::nil(), &[lq("x", 3)], &ANY);
     assert_eq!(
         out,
@@ -106,31 +114,31 @@ fn shortage_reports_best_availability() {
             reason: "out of stock: x".into(),
         }
     );
-    assert_eq!(l.level("a", "x").reserved, 0);
+    assert_eq!(l.level(&wh("a"), &sk("x")).reserved, 0);
 }
 
 #[test]
 fn release_before_reserve_leaves_a_tombstone_that_blocks_late_reserve() {
     let mut l = Ledger::default();
-    l.set_on_hand("a", "x", 5).unwrap();
+    l.set_on_hand(&wh("a"), &sk("x"), 5).unwrap();
     let id = OrderId::from_u128(7);
     let tomb = l.release(None, id, None).reservation.unwrap();
     let (out, ch) = l.reserve(Some(&tomb), id, &[lq("x", 1)], &ANY);
     assert_eq!(out, ReserveOutcome::Released);
     assert!(ch.touched.is_empty());
-    assert_eq!(l.level("a", "x").reserved, 0);
+    assert_eq!(l.level(&wh("a"), &sk("x")).reserved, 0);
 }
 
 #[test]
 fn commit_and_restock_move_on_hand() {
     let mut l = Ledger::default();
-    l.set_on_hand("a", "x", 5).unwrap();
+    l.set_on_hand(&wh("a"), &sk("x"), 5).unwrap();
     let id = OrderId::from_u128(1);
     let (_, ch) = l.reserve(None, id, &[lq("x", 2)], &ANY);
     let r = ch.reservation.unwrap();
     let c = l.commit(Some(&r), None).reservation.unwrap();
     assert_eq!(
-        l.level("a", "x"),
+        l.level(&wh("a"), &sk("x")),
         StockLevel {
             on_hand: 3,
             reserved: 0,
@@ -140,9 +148,9 @@ fn commit_and_restock_move_on_hand() {
     // Commit twice, release after commit: no change.
     assert_eq!(l.commit(Some(&c), None), Change::default());
     assert_eq!(l.release(Some(&c), id, None), Change::default());
-    l.restock("a", &[lq("x", 2)]);
+    l.restock(&wh("a"), &[lq("x", 2)]);
     assert_eq!(
-        l.level("a", "x"),
+        l.level(&wh("a"), &sk("x")),
         StockLevel {
             on_hand: 5,
             reserved: 0,
@@ -154,25 +162,28 @@ fn commit_and_restock_move_on_hand() {
 #[test]
 fn set_on_hand_cannot_uncover_reservations() {
     let mut l = Ledger::default();
-    l.set_on_hand("a", "x", 5).unwrap();
+    l.set_on_hand(&wh("a"), &sk("x"), 5).unwrap();
     l.reserve(None, OrderId::nil(), &[lq("x", 4)], &ANY);
     assert_eq!(
-        l.set_on_hand("a", "x", 3),
+        l.set_on_hand(&wh("a"), &sk("x"), 3),
         Err(StockError::BelowReserved {
             on_hand: 3,
             reserved: 4
         })
     );
-    assert_eq!(l.set_on_hand("a", "x", -1), Err(StockError::Negative));
-    assert!(l.set_on_hand("a", "x", 4).is_ok());
+    assert_eq!(
+        l.set_on_hand(&wh("a"), &sk("x"), -1),
+        Err(StockError::Negative)
+    );
+    assert!(l.set_on_hand(&wh("a"), &sk("x"), 4).is_ok());
 }
 
 #[test]
 fn splits_only_when_no_single_warehouse_can_serve() {
     let mut l = Ledger::default();
-    l.set_on_hand("ams", "x", 2).unwrap();
-    l.set_on_hand("rtm", "x", 5).unwrap();
-    l.set_on_hand("rtm", "y", 1).unwrap();
+    l.set_on_hand(&wh("ams"), &sk("x"), 2).unwrap();
+    l.set_on_hand(&wh("rtm"), &sk("x"), 5).unwrap();
+    l.set_on_hand(&wh("rtm"), &sk("y"), 1).unwrap();
     // rtm has everything: one shipment, although ams comes first by id.
     let whole = l.allocate(&[lq("x", 3), lq("y", 1)], &ANY).unwrap();
     assert_eq!(whole.0.len(), 1);
@@ -213,9 +224,9 @@ fn strategies_choose_by_priority_stock_or_country() {
         warehouse("par", "FR", 3, &["FR"]),
     ];
     let mut l = Ledger::default();
-    l.set_on_hand("ams", "x", 5).unwrap();
-    l.set_on_hand("ber", "x", 3).unwrap();
-    l.set_on_hand("par", "x", 9).unwrap();
+    l.set_on_hand(&wh("ams"), &sk("x"), 5).unwrap();
+    l.set_on_hand(&wh("ber"), &sk("x"), 3).unwrap();
+    l.set_on_hand(&wh("par"), &sk("x"), 9).unwrap();
     let req = |strategy, country| AllocationRequest {
         warehouses: &ws,
         strategy,
@@ -264,8 +275,8 @@ fn strategies_choose_by_priority_stock_or_country() {
 #[test]
 fn parts_are_committed_and_released_one_shipment_at_a_time() {
     let mut l = Ledger::default();
-    l.set_on_hand("ams", "x", 2).unwrap();
-    l.set_on_hand("rtm", "x", 2).unwrap();
+    l.set_on_hand(&wh("ams"), &sk("x"), 2).unwrap();
+    l.set_on_hand(&wh("rtm"), &sk("x"), 2).unwrap();
     let id = OrderId::from_u128(3);
     let (_, ch) = l.reserve(None, id, &[lq("x", 3)], &ANY);
     let r = ch.reservation.unwrap();
@@ -273,20 +284,20 @@ fn parts_are_committed_and_released_one_shipment_at_a_time() {
     let r = l.commit(Some(&r), Some(2)).reservation.unwrap();
     assert_eq!(r.state, ReservationState::Open, "shipment 1 is still open");
     assert_eq!(
-        l.level("rtm", "x"),
+        l.level(&wh("rtm"), &sk("x")),
         StockLevel {
             on_hand: 1,
             reserved: 0,
             incoming: 0
         }
     );
-    assert_eq!(l.level("ams", "x").reserved, 2);
+    assert_eq!(l.level(&wh("ams"), &sk("x")).reserved, 2);
     // Commit of shipment 2 again: nothing.
     assert_eq!(l.commit(Some(&r), Some(2)), Change::default());
     let r = l.release(Some(&r), id, Some(&[1])).reservation.unwrap();
     assert_eq!(r.state, ReservationState::Committed);
     assert_eq!(
-        l.level("ams", "x"),
+        l.level(&wh("ams"), &sk("x")),
         StockLevel {
             on_hand: 2,
             reserved: 0,
@@ -342,7 +353,7 @@ proptest! {
             let before = units(&l);
             let moves_units = matches!(op, Op::Dispatch(..) | Op::Receive(..) | Op::Cancel(..));
             match op {
-                Op::Set(w, s, n) => { let _ = l.set_on_hand(&format!("w{w}"), &format!("s{s}"), n); }
+                Op::Set(w, s, n) => { let _ = l.set_on_hand(&wh(&format!("w{w}")), &sk(&format!("s{s}")), n); }
                 Op::Reserve(o, lines, split) => {
                     let mut lines: Vec<LineQty> = lines.into_iter().map(|(s, q)| lq(&format!("s{s}"), q)).collect();
                     lines.sort_by(|a, b| a.sku.cmp(&b.sku));
@@ -364,11 +375,11 @@ proptest! {
                     if let Some(r) = l.release(res.get(&o), OrderId::from_u128(o as u128), only.as_deref()).reservation { res.insert(o, r); }
                 }
                 Op::Commit(o, s) => { if let Some(r) = l.commit(res.get(&o), s).reservation { res.insert(o, r); } }
-                Op::Restock(w, s, n) => { l.restock(&format!("w{w}"), &[lq(&format!("s{s}"), n)]); }
+                Op::Restock(w, s, n) => { l.restock(&wh(&format!("w{w}")), &[lq(&format!("s{s}"), n)]); }
                 Op::Dispatch(f, t, s, n) => {
                     let id = uuid::Uuid::from_u128(transfers.len() as u128 + 1);
                     let lines = [lq(&format!("s{s}"), n)];
-                    let Ok(t) = transfer::Transfer::dispatch(id, "k", &format!("w{f}"), &format!("w{t}"), &lines, now, |_| true) else {
+                    let Ok(t) = transfer::Transfer::dispatch(id, "k", &wh(&format!("w{f}")), &wh(&format!("w{t}")), &lines, now, |_| true) else {
                         prop_assert_eq!(f, t, "only a transfer to itself is refused here");
                         continue;
                     };

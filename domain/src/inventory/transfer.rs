@@ -143,8 +143,8 @@ impl Transfer {
     pub fn dispatch(
         id: TransferId,
         key: &str,
-        from: &str,
-        to: &str,
+        from: &WarehouseId,
+        to: &WarehouseId,
         lines: &[LineQty],
         now: DateTime<Utc>,
         known: impl Fn(&str) -> bool,
@@ -162,8 +162,8 @@ impl Transfer {
         Ok(Transfer {
             id,
             key: key.to_string(),
-            from: WarehouseId::new(from),
-            to: WarehouseId::new(to),
+            from: from.clone(),
+            to: to.clone(),
             lines: lines
                 .iter()
                 .map(|l| TransferLine {
@@ -182,9 +182,9 @@ impl Transfer {
 
     /// Whether a request to create a transfer asked for this very transfer (a repeat under the
     /// same `Idempotency-Key`).
-    pub fn same_request(&self, from: &str, to: &str, lines: &[LineQty]) -> bool {
-        self.from == from
-            && self.to == to
+    pub fn same_request(&self, from: &WarehouseId, to: &WarehouseId, lines: &[LineQty]) -> bool {
+        self.from == *from
+            && self.to == *to
             && self.lines.len() == lines.len()
             && self
                 .lines
@@ -290,6 +290,10 @@ mod tests {
             .collect()
     }
 
+    fn wh(id: &str) -> WarehouseId {
+        WarehouseId::new(id)
+    }
+
     fn known(w: &str) -> bool {
         w == "ams" || w == "rtm"
     }
@@ -298,8 +302,8 @@ mod tests {
         Transfer::dispatch(
             Uuid::nil(),
             "k",
-            "ams",
-            "rtm",
+            &wh("ams"),
+            &wh("rtm"),
             &lines(&[("A", 5), ("B", 2)]),
             now(),
             known,
@@ -309,7 +313,15 @@ mod tests {
 
     /// One data-driven check: a request and the field its refusal names.
     fn check(from: &str, to: &str, l: &[(&str, u32)], field: &str) {
-        match Transfer::dispatch(Uuid::nil(), "k", from, to, &lines(l), now(), known) {
+        match Transfer::dispatch(
+            Uuid::nil(),
+            "k",
+            &wh(from),
+            &wh(to),
+            &lines(l),
+            now(),
+            known,
+        ) {
             Err(TransferError::Invalid { field: f, .. }) => {
                 assert_eq!(f, field, "{from}->{to} {l:?}")
             }
@@ -385,8 +397,8 @@ mod tests {
     #[test]
     fn a_repeat_is_the_same_request() {
         let t = t();
-        assert!(t.same_request("ams", "rtm", &lines(&[("A", 5), ("B", 2)])));
-        assert!(!t.same_request("ams", "rtm", &lines(&[("A", 5)])));
-        assert!(!t.same_request("rtm", "ams", &lines(&[("A", 5), ("B", 2)])));
+        assert!(t.same_request(&wh("ams"), &wh("rtm"), &lines(&[("A", 5), ("B", 2)])));
+        assert!(!t.same_request(&wh("ams"), &wh("rtm"), &lines(&[("A", 5)])));
+        assert!(!t.same_request(&wh("rtm"), &wh("ams"), &lines(&[("A", 5), ("B", 2)])));
     }
 }

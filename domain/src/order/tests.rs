@@ -590,12 +590,12 @@ proptest! {
     ) {
         let mut ledger = Ledger::default();
         for (i, w) in WAREHOUSES.iter().enumerate() {
-            ledger.set_on_hand(w, "a", stock[i]).unwrap();
-            ledger.set_on_hand(w, "b", stock[3 + i]).unwrap();
+            ledger.set_on_hand(&(*w).into(), &"a".into(), stock[i]).unwrap();
+            ledger.set_on_hand(&(*w).into(), &"b".into(), stock[3 + i]).unwrap();
         }
         if backorderable {
             for sku in ["a", "b"] {
-                ledger.set_backorders(sku, true, 10).unwrap();
+                ledger.set_backorders(&sku.into(), true, 10).unwrap();
             }
         }
         let units = |l: &Ledger| -> i64 { l.levels().map(|(_, c)| c.on_hand + c.incoming).sum() };
@@ -622,18 +622,18 @@ proptest! {
                     let mut arrived = false;
                     for &(at, from, to, sku, n, receive) in &moves {
                         if at != step { continue; }
-                        let (from, to, sku) = (WAREHOUSES[from], WAREHOUSES[to], ["a", "b"][sku]);
+                        let (from, to, sku) = (WarehouseId::new(WAREHOUSES[from]), WarehouseId::new(WAREHOUSES[to]), Sku::new(["a", "b"][sku]));
                         if from == to {
                             // Not a transfer: a delivery from a supplier, counted in.
-                            let on_hand = ledger.level(to, sku).on_hand + n as i64;
-                            ledger.set_on_hand(to, sku, on_hand).unwrap();
+                            let on_hand = ledger.level(&to, &sku).on_hand + n as i64;
+                            ledger.set_on_hand(&to, &sku, on_hand).unwrap();
                             supplied += n as i64;
                             arrived = true;
                             continue;
                         }
-                        let t = transfer_lines::dispatch(from, to, sku, n, now);
+                        let t = transfer_lines::dispatch(&from, &to, &sku, n, now);
                         if ledger.dispatch(&t).is_ok() {
-                            in_transit.push(transfer_lines::Moving { to: to.into(), sku: sku.into(), n });
+                            in_transit.push(transfer_lines::Moving { to, sku, n });
                         }
                         if receive {
                             for m in in_transit.drain(..) {
@@ -727,8 +727,9 @@ proptest! {
                     .filter(|l| l.sku == sku)
                     .map(|l| l.quantity as i64)
                     .sum();
-                prop_assert_eq!(ledger.level(w, sku).reserved, open, "{} {}", w, sku);
-                prop_assert!(ledger.level(w, sku).available() >= 0);
+                let (w, sku) = (WarehouseId::new(w), Sku::new(sku));
+                prop_assert_eq!(ledger.level(&w, &sku).reserved, open, "{} {}", w, sku);
+                prop_assert!(ledger.level(&w, &sku).available() >= 0);
             }
         }
         // Shipments and reservation parts agree: what a shipment holds is what its part holds.
@@ -759,7 +760,7 @@ proptest! {
         for w in WAREHOUSES {
             for sku in ["a", "b"] {
                 let moving: i64 = in_transit.iter().filter(|m| m.to == w && m.sku == sku).map(|m| m.n as i64).sum();
-                prop_assert_eq!(ledger.level(w, sku).incoming, moving, "incoming at {} {}", w, sku);
+                prop_assert_eq!(ledger.level(&w.into(), &sku.into()).incoming, moving, "incoming at {} {}", w, sku);
             }
         }
         let open = reservation.as_ref().filter(|r| r.state == ReservationState::Open);
@@ -776,21 +777,27 @@ proptest! {
 
 /// Transfers for the random sequences: one sku between two warehouses.
 mod transfer_lines {
-    use crate::ids::Sku;
+    use crate::ids::{Sku, WarehouseId};
     use crate::inventory::transfer::Transfer;
     use crate::LineQty;
     use chrono::{DateTime, Utc};
 
     /// Units on their way to a warehouse.
     pub struct Moving {
-        pub to: String,
+        pub to: WarehouseId,
         pub sku: Sku,
         pub n: u32,
     }
 
-    pub fn dispatch(from: &str, to: &str, sku: &str, n: u32, now: DateTime<Utc>) -> Transfer {
+    pub fn dispatch(
+        from: &WarehouseId,
+        to: &WarehouseId,
+        sku: &Sku,
+        n: u32,
+        now: DateTime<Utc>,
+    ) -> Transfer {
         let lines = [LineQty {
-            sku: sku.into(),
+            sku: sku.clone(),
             quantity: n,
         }];
         Transfer::dispatch(uuid::Uuid::nil(), "k", from, to, &lines, now, |_| true)
