@@ -112,7 +112,7 @@ impl PostgresStorage {
         }
     }
 
-    /// Stock, skus' backorder records, reservations, restock markers, transfers, outbox (orders'
+    /// Stock, skus' backorder records, reservations, order-step markers, transfers, outbox (orders'
     /// messages, then stock notices: their rows have no order, and NULLs sort last), timers,
     /// dead letters, cells' alert records and subscriptions, in that order.
     fn export_small(&self) -> Result<Vec<ExportRecord>> {
@@ -168,7 +168,7 @@ impl PostgresStorage {
                 .await
                 .map_err(error::db)?
             {
-                out.push(ExportRecord::Restock {
+                out.push(ExportRecord::OrderStep {
                     order_id: r.get(0),
                     step: r.get::<_, i32>(1) as u32,
                 });
@@ -435,7 +435,7 @@ async fn import_in(tx: &Tx<'_>, record: &ExportRecord) -> Result<()> {
                 }
             }
         }
-        ExportRecord::Restock { order_id, step } => {
+        ExportRecord::OrderStep { order_id, step } => {
             tx.execute(
                 &prepared(
                     tx,

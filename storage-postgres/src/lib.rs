@@ -946,7 +946,7 @@ impl StockLedger for PostgresStorage {
         })
     }
 
-    fn restocked(&self, id: OrderId, step: u32) -> Result<bool> {
+    fn order_step_applied(&self, id: OrderId, step: u32) -> Result<bool> {
         self.block(move |s| async move {
             s.stock.settled().await; // read-your-writes
             let c = get(&s).await?;

@@ -2,7 +2,7 @@
 //!
 //! Each write is one call of `orderly_apply_stock` (migration V6; `orderly_write_stock` of
 //! absolute values before), which locks and checks what keys the operation (the order's
-//! reservation, the restock marker, the transfer's version), then adds the changes to the
+//! reservation, the order-step marker, the transfer's version), then adds the changes to the
 //! touched cells in a fixed order (so two writers never deadlock) and to the skus' backorder
 //! records in sku order, with one append-only movement row per cell. Changes commute: writers
 //! (nodes) changing the same cells do not refuse each other. A mismatch of what keys the
@@ -73,7 +73,8 @@ impl Call {
         // Locked in sku order too, so two writers never deadlock on sku records.
         let mut skus: Vec<&orderly_storage::SkuDelta> = change.skus.iter().collect();
         skus.sort_by(|a, b| a.sku.cmp(&b.sku));
-        let transfer = change.transfer.as_ref();
+        let transfer = change.transfer();
+        let reservation = change.reservation();
         Ok(Call {
             warehouses: cells.iter().map(|c| c.warehouse.to_string()).collect(),
             skus: cells.iter().map(|c| c.sku.to_string()).collect(),
@@ -81,23 +82,17 @@ impl Call {
             reserved: cells.iter().map(|c| c.reserved).collect(),
             incoming: cells.iter().map(|c| c.incoming).collect(),
             counted: cells.iter().map(|c| c.counted).collect(),
-            order: change
-                .reservation
-                .as_ref()
+            order: reservation
                 .map(|r| r.new.order_id)
-                .or(change.restock.map(|(id, _)| id)),
-            reservation_expected: change
-                .reservation
-                .as_ref()
+                .or(change.order_step().map(|(id, _)| id)),
+            reservation_expected: reservation
                 .and_then(|r| r.expected.as_ref())
                 .map(schema::encode_reservation)
                 .transpose()?,
-            reservation: change
-                .reservation
-                .as_ref()
+            reservation: reservation
                 .map(|r| schema::encode_reservation(&r.new))
                 .transpose()?,
-            restock_step: change.restock.map(|(_, step)| step as i32),
+            restock_step: change.order_step().map(|(_, step)| step as i32),
             bo_skus: skus.iter().map(|w| w.sku.to_string()).collect(),
             bo_waiting: skus.iter().map(|w| w.waiting).collect(),
             bo_allowed: skus.iter().map(|w| w.policy.map(|p| p.0)).collect(),

@@ -71,7 +71,7 @@ pub(crate) fn export(
     for k in s.inventory.scan_prefix([keys::RESTOCK]).keys() {
         let (order_id, step) = keys::parse_restock(&k.db()?)
             .ok_or_else(|| StorageError::Codec("a restock key of the wrong length".into()))?;
-        sink(ExportRecord::Restock { order_id, step })?;
+        sink(ExportRecord::OrderStep { order_id, step })?;
     }
     for v in s.inventory.scan_prefix([keys::TRANSFER]).values() {
         sink(ExportRecord::Transfer(schema::decode_transfer(&v.db()?)?))?;
@@ -213,7 +213,7 @@ pub(crate) fn import(s: &SledStorage, record: &ExportRecord) -> Result<()> {
             }
             Ok(())
         }
-        ExportRecord::Restock { order_id, step } => {
+        ExportRecord::OrderStep { order_id, step } => {
             s.put(TreeId::Inventory, keys::restock(*order_id, *step), &[])
         }
         ExportRecord::Transfer(t) => {

@@ -250,7 +250,7 @@ pub fn restock(id: OrderId, step: u32) -> Vec<u8> {
     with(RESTOCK, &[id.as_bytes(), &step.to_be_bytes()])
 }
 
-/// The (order, step) of a restock marker key.
+/// The (order, step) of a order-step marker key.
 pub fn parse_restock(k: &[u8]) -> Option<(OrderId, u32)> {
     if k.len() != 1 + 16 + 4 || k[0] != RESTOCK {
         return None;

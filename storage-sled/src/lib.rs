@@ -4,7 +4,7 @@
 //! Layout (see ARCHITECTURE.md and `keys`): the `orders` tree holds, under one-byte prefixes,
 //! each order's snapshot, its events, its outbox entries, its timers, the idempotency records
 //! and the secondary indexes (the backorder queue among them); the `inventory` tree holds the
-//! stock ledger (cells, reservations, restock markers, the skus' backorder records), whose
+//! stock ledger (cells, reservations, order-step markers, the skus' backorder records), whose
 //! commit point is a journal record. Values are records of the stored schema
 //! ([`orderly_storage::schema`]): a version byte and JSON, or the unmarked JSON of the release
 //! before versioning, which reads as v1.
@@ -51,7 +51,7 @@ use orderly_storage::{
 use orderly_storage::{
     AlertsWrite, BackupStats, CellAlertRecord, CellKey, Commit, DeadLetter, EventsJson,
     ExportRecord, FlushStats, IdempotencyRecord, OutboxEntry, OutboxMessage, Result, StockCell,
-    StockChange, StorageError, TransitionWrite,
+    StockChange, StockOperation, StorageError, TransitionWrite,
 };
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -165,6 +165,8 @@ type Cell<'a> = (Cow<'a, str>, Cow<'a, str>);
 struct Journal<'a, R> {
     levels: Vec<(Cell<'a>, v2::StockLevel)>,
     reservations: Vec<R>,
+    /// The order step's marker ([`StockOperation::OrderStep`]); named when only restocks had
+    /// one.
     restock_marker: Option<(OrderId, u32)>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     skus: Vec<(Cow<'a, str>, v2::Backorders)>,
@@ -176,7 +178,7 @@ struct Journal<'a, R> {
 struct Applied {
     levels: Vec<(CellKey, StockLevel)>,
     reservations: Vec<Reservation>,
-    restock_marker: Option<(OrderId, u32)>,
+    order_step: Option<(OrderId, u32)>,
     skus: Vec<(Sku, Backorders)>,
     transfers: Vec<Transfer>,
 }
@@ -190,7 +192,7 @@ impl<'a, R: Into<Reservation>> From<Journal<'a, R>> for Applied {
                 .map(|((w, s), l)| (CellKey::new(w.into_owned(), s.into_owned()), l.into()))
                 .collect(),
             reservations: j.reservations.into_iter().map(Into::into).collect(),
-            restock_marker: j.restock_marker,
+            order_step: j.restock_marker,
             skus: j
                 .skus
                 .into_iter()
@@ -448,7 +450,7 @@ impl SledStorage {
                 .iter()
                 .map(v2::Reservation::from)
                 .collect(),
-            restock_marker: change.restock_marker,
+            restock_marker: change.order_step,
             skus: change
                 .skus
                 .iter()
@@ -481,7 +483,7 @@ impl SledStorage {
                 schema::encode_reservation(r)?,
             )?;
         }
-        if let Some((id, step)) = change.restock_marker {
+        if let Some((id, step)) = change.order_step {
             self.put(TreeId::Inventory, keys::restock(id, step), &[])?;
         }
         for (sku, b) in &change.skus {
@@ -879,7 +881,7 @@ impl StockLedger for SledStorage {
             .transpose()
     }
 
-    fn restocked(&self, id: OrderId, step: u32) -> Result<bool> {
+    fn order_step_applied(&self, id: OrderId, step: u32) -> Result<bool> {
         self.inventory.contains_key(keys::restock(id, step)).db()
     }
 
@@ -915,38 +917,41 @@ impl StockLedger for SledStorage {
         for w in &change.skus {
             skus.push((w.sku.clone(), w.apply(self.sku_record(&w.sku)?)?));
         }
-        if let Some(r) = &change.reservation {
-            if self.reservation(r.new.order_id)? != r.expected {
-                return Err(StorageError::Conflict(format!(
-                    "the reservation of order {} changed",
-                    r.new.order_id
-                )));
+        match &change.operation {
+            StockOperation::Set => {}
+            StockOperation::Reservation(r) => {
+                if self.reservation(r.new.order_id)? != r.expected {
+                    return Err(StorageError::Conflict(format!(
+                        "the reservation of order {} changed",
+                        r.new.order_id
+                    )));
+                }
             }
-        }
-        if let Some((id, step)) = change.restock {
-            if self.restocked(id, step)? {
-                return Err(StorageError::Conflict(format!(
-                    "order {id} step {step} was restocked already"
-                )));
+            &StockOperation::OrderStep { order, step } => {
+                if self.order_step_applied(order, step)? {
+                    return Err(StorageError::Conflict(format!(
+                        "order {order} step {step} moved stock already"
+                    )));
+                }
             }
-        }
-        if let Some(t) = &change.transfer {
-            let stored = self.transfer(t.new.id)?.map(|x| x.version);
-            let key_taken =
-                t.expected_version.is_none() && self.transfer_by_key(&t.new.key)?.is_some();
-            if stored != t.expected_version || key_taken {
-                return Err(StorageError::Conflict(format!(
-                    "transfer {} is at version {stored:?}, not {:?} (or its key is taken)",
-                    t.new.id, t.expected_version
-                )));
+            StockOperation::Transfer(t) => {
+                let stored = self.transfer(t.new.id)?.map(|x| x.version);
+                let key_taken =
+                    t.expected_version.is_none() && self.transfer_by_key(&t.new.key)?.is_some();
+                if stored != t.expected_version || key_taken {
+                    return Err(StorageError::Conflict(format!(
+                        "transfer {} is at version {stored:?}, not {:?} (or its key is taken)",
+                        t.new.id, t.expected_version
+                    )));
+                }
             }
         }
         let applied = Applied {
             levels,
-            reservations: change.reservation.iter().map(|r| r.new.clone()).collect(),
-            restock_marker: change.restock,
+            reservations: change.reservation().iter().map(|r| r.new.clone()).collect(),
+            order_step: change.order_step(),
             skus,
-            transfers: change.transfer.iter().map(|t| t.new.clone()).collect(),
+            transfers: change.transfer().iter().map(|t| t.new.clone()).collect(),
         };
         self.write_journalled(&applied)?;
         Ok(self.commit())

@@ -8,7 +8,9 @@ use orderly_domain::{Cause, Command, LineQty, OrderId, PaymentMethod, Status};
 use orderly_storage::conformance::{new_order, stock_reserved, t0, wait, Step};
 use orderly_storage::export;
 use orderly_storage::roles::*;
-use orderly_storage::{CellDelta, ReservationWrite, SkuDelta, StockChange, StorageError};
+use orderly_storage::{
+    CellDelta, ReservationWrite, SkuDelta, StockChange, StockOperation, StorageError,
+};
 use orderly_storage_sled::SledStorage;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -46,7 +48,7 @@ fn place_and_reserve(s: &dyn Storage, sku: &str) -> OrderId {
             incoming: 0,
             counted: None,
         }],
-        reservation: Some(ReservationWrite {
+        operation: StockOperation::Reservation(ReservationWrite {
             expected: None,
             new: Reservation {
                 order_id: id,

@@ -220,7 +220,7 @@ fn the_stock_ledger_reads_and_matches_the_reservations() {
             .on_hand,
         94
     );
-    assert!(s.restocked(id(&ids, "returned"), 11).unwrap());
+    assert!(s.order_step_applied(id(&ids, "returned"), 11).unwrap());
 }
 
 /// New writes (versioned records) go next to the old ones (unmarked) and both read back.

@@ -43,8 +43,8 @@ use crate::domain::{
 use crate::export::{self, ExportError};
 use crate::{
     AlertsWrite, CellAlertWrite, CellDelta, CellKey, Commit, DeadLetter, ExportRecord,
-    IdempotencyRecord, OutboxEntry, Result, SkuDelta, StockChange, Storage, StorageError,
-    TransitionWrite,
+    IdempotencyRecord, OutboxEntry, Result, SkuDelta, StockChange, StockOperation, Storage,
+    StorageError, TransitionWrite,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::sync::Arc;
@@ -808,7 +808,7 @@ pub fn committed_data_survives_a_restart(backend: &dyn Backend) {
     let id = l.paid.after.id;
     let levels = StockChange {
         cells: vec![cell("ams", "SKU-1", StockLevel::default(), level(10, 3))],
-        reservation: Some(crate::ReservationWrite {
+        operation: StockOperation::Reservation(crate::ReservationWrite {
             expected: None,
             new: reservation(id, "ams", "SKU-1", 3),
         }),
@@ -1128,7 +1128,7 @@ fn stock_refused(r: Result<Commit>) -> bool {
 
 /// Stock changes commute: two changes decided on the same stale read both apply. A change
 /// applies whole or not at all, and only if every result is sound and the records keying it
-/// (reservation, restock marker, transfer) hold what it was decided against.
+/// (reservation, order-step marker, transfer) hold what it was decided against.
 pub fn stock_writes_commute_and_stay_sound(backend: &dyn Backend) {
     let place = backend.create();
     let s = open(&*place);
@@ -1160,7 +1160,7 @@ pub fn stock_writes_commute_and_stay_sound(backend: &dyn Backend) {
             cell("ams", "A", level(10, 0), level(10, 2)),
             cell("ams", "B", level(14, 0), level(14, 15)),
         ],
-        reservation: Some(crate::ReservationWrite {
+        operation: StockOperation::Reservation(crate::ReservationWrite {
             expected: None,
             new: reservation(id, "ams", "A", 2),
         }),
@@ -1198,7 +1198,7 @@ pub fn stock_writes_commute_and_stay_sound(backend: &dyn Backend) {
 
     let reserve = StockChange {
         cells: vec![cell("ams", "A", level(10, 0), level(10, 2))],
-        reservation: Some(crate::ReservationWrite {
+        operation: StockOperation::Reservation(crate::ReservationWrite {
             expected: None,
             new: reservation(id, "ams", "A", 2),
         }),
@@ -1219,7 +1219,7 @@ pub fn stock_writes_commute_and_stay_sound(backend: &dyn Backend) {
 
     let release = StockChange {
         cells: vec![cell("ams", "A", level(10, 2), level(10, 0))],
-        reservation: Some(crate::ReservationWrite {
+        operation: StockOperation::Reservation(crate::ReservationWrite {
             expected: Some(reservation(id, "ams", "A", 2)),
             new: Reservation {
                 state: ReservationState::Released,
@@ -1233,12 +1233,12 @@ pub fn stock_writes_commute_and_stay_sound(backend: &dyn Backend) {
 
     let restock = StockChange {
         cells: vec![cell("ams", "B", level(14, 0), level(15, 0))],
-        restock: Some((id, 9)),
+        operation: StockOperation::OrderStep { order: id, step: 9 },
         ..StockChange::default()
     };
-    assert!(!s.restocked(id, 9).unwrap());
+    assert!(!s.order_step_applied(id, 9).unwrap());
     wait(s.write_stock(&restock).unwrap());
-    assert!(s.restocked(id, 9).unwrap());
+    assert!(s.order_step_applied(id, 9).unwrap());
     assert!(
         stock_refused(s.write_stock(&restock)),
         "one restock per (order, step)"
@@ -1287,7 +1287,7 @@ pub fn stock_writes_commute_and_stay_sound(backend: &dyn Backend) {
         s.stock_level(&"ams".into(), &"B".into()).unwrap(),
         level(15, 0)
     );
-    assert!(s.restocked(id, 9).unwrap());
+    assert!(s.order_step_applied(id, 9).unwrap());
     assert_eq!(
         s.reservation(id).unwrap().map(|r| r.state),
         Some(ReservationState::Released)
@@ -1341,7 +1341,7 @@ pub fn transfers_are_written_with_their_stock(backend: &dyn Backend) {
                 counted: None,
             },
         ],
-        transfer: Some(crate::TransferWrite {
+        operation: StockOperation::Transfer(crate::TransferWrite {
             expected_version: None,
             new: t.clone(),
         }),
@@ -1386,7 +1386,7 @@ pub fn transfers_are_written_with_their_stock(backend: &dyn Backend) {
             incoming: -3,
             counted: None,
         }],
-        transfer: Some(crate::TransferWrite {
+        operation: StockOperation::Transfer(crate::TransferWrite {
             expected_version: Some(1),
             new: received.clone(),
         }),
@@ -1510,7 +1510,7 @@ pub fn ledger_never_oversells(backend: &dyn Backend) {
                                     current,
                                     ledger.level(&"ams".into(), &"LAST".into()),
                                 )],
-                                reservation: Some(crate::ReservationWrite {
+                                operation: StockOperation::Reservation(crate::ReservationWrite {
                                     expected: None,
                                     new: r,
                                 }),
@@ -1659,7 +1659,7 @@ fn every_read(s: &dyn Storage, ids: &[OrderId], numbers: &[&str], keys: &[&str])
         for step in 0..=version + 1 {
             push(
                 format!("restocked {id} {step}"),
-                &s.restocked(id, step).unwrap(),
+                &s.order_step_applied(id, step).unwrap(),
             );
         }
         push(
@@ -1826,7 +1826,7 @@ pub fn export_import_round_trip(backend: &dyn Backend) {
     // Backordered: one SKU-3 held at ams, two waiting; in the backorder queue.
     let waiting = backordered_order(&*s, &[("SKU-3", 3)], &[("ams", &[("SKU-3", 1)])]);
 
-    // The stock ledger: cells, reservations agreeing with them, a restock marker, a sku's
+    // The stock ledger: cells, reservations agreeing with them, a order-step marker, a sku's
     // backorder record agreeing with the units waiting.
     let open_res = |id: OrderId, sku: &str, q: u32| reservation(id, "ams", sku, q);
     let reservations = [
@@ -1864,7 +1864,7 @@ pub fn export_import_round_trip(backend: &dyn Backend) {
     for r in &reservations {
         wait(
             s.write_stock(&StockChange {
-                reservation: Some(crate::ReservationWrite {
+                operation: StockOperation::Reservation(crate::ReservationWrite {
                     expected: None,
                     new: r.clone(),
                 }),
@@ -1876,7 +1876,10 @@ pub fn export_import_round_trip(backend: &dyn Backend) {
     let restock_step = received.events[0].seq;
     wait(
         s.write_stock(&StockChange {
-            restock: Some((received.after.id, restock_step)),
+            operation: StockOperation::OrderStep {
+                order: received.after.id,
+                step: restock_step,
+            },
             ..StockChange::default()
         })
         .unwrap(),
@@ -2214,7 +2217,7 @@ pub fn reservations_with_several_parts(backend: &dyn Backend) {
                 cell("ams", "SKU-1", StockLevel::default(), level(5, 1)),
                 cell("rtm", "SKU-2", StockLevel::default(), level(5, 2)),
             ],
-            reservation: Some(crate::ReservationWrite {
+            operation: StockOperation::Reservation(crate::ReservationWrite {
                 expected: None,
                 new: two.clone(),
             }),
@@ -2229,7 +2232,7 @@ pub fn reservations_with_several_parts(backend: &dyn Backend) {
     one_left.parts[0].state = ReservationState::Committed;
     let commit_first = |expected: Option<Reservation>| StockChange {
         cells: vec![cell("ams", "SKU-1", level(5, 1), level(4, 0))],
-        reservation: Some(crate::ReservationWrite {
+        operation: StockOperation::Reservation(crate::ReservationWrite {
             expected,
             new: one_left.clone(),
         }),
@@ -2268,7 +2271,7 @@ pub fn reservations_with_several_parts(backend: &dyn Backend) {
     settled_two.state = ReservationState::Committed;
     let release = |expected| StockChange {
         cells: vec![cell("rtm", "SKU-2", level(5, 2), level(5, 0))],
-        reservation: Some(crate::ReservationWrite {
+        operation: StockOperation::Reservation(crate::ReservationWrite {
             expected: Some(expected),
             new: settled_two.clone(),
         }),
@@ -2380,7 +2383,7 @@ pub fn old_records_read_as_one_shipment(backend: &dyn Backend) {
     wait(
         s.write_stock(&StockChange {
             cells: vec![cell("ams", "SKU-1", level(10, 2), level(8, 0))],
-            reservation: Some(crate::ReservationWrite {
+            operation: StockOperation::Reservation(crate::ReservationWrite {
                 expected: Some(r),
                 new: committed.clone(),
             }),
@@ -2508,7 +2511,7 @@ fn backordered_order(
 
 /// Skus' backorder records change by units waiting (and a policy an admin set), never beyond
 /// the cap nor below none (a sku never written counts as the default), all together with the
-/// cells, the reservation (which may hold units waiting for stock) and the restock marker, or
+/// cells, the reservation (which may hold units waiting for stock) and the order-step marker, or
 /// not at all; they are listed by sku, survive a
 /// restart and travel through an export, as does a reservation's `backordered`.
 pub fn sku_backorders_change_with_the_stock(backend: &dyn Backend) {
@@ -2559,12 +2562,10 @@ pub fn sku_backorders_change_with_the_stock(backend: &dyn Backend) {
     };
     let backorder = StockChange {
         cells: vec![cell("ams", "a", level(4, 0), level(4, 1))],
-        reservation: Some(crate::ReservationWrite {
+        operation: StockOperation::Reservation(crate::ReservationWrite {
             expected: None,
             new: held.clone(),
         }),
-        restock: None,
-        transfer: None,
         skus: vec![sku_write(
             "B",
             backorders(true, 5, 0),
@@ -2642,7 +2643,7 @@ pub fn sku_backorders_change_with_the_stock(backend: &dyn Backend) {
     wait(
         s.write_stock(&StockChange {
             cells: vec![cell("rtm", "B", StockLevel::default(), level(3, 0))],
-            restock: Some((id, 7)),
+            operation: StockOperation::OrderStep { order: id, step: 7 },
             ..StockChange::default()
         })
         .unwrap(),
@@ -2657,12 +2658,10 @@ pub fn sku_backorders_change_with_the_stock(backend: &dyn Backend) {
     };
     let fill = |expected: Reservation| StockChange {
         cells: vec![cell("rtm", "B", level(3, 0), level(3, 3))],
-        reservation: Some(crate::ReservationWrite {
+        operation: StockOperation::Reservation(crate::ReservationWrite {
             expected: Some(expected),
             new: filled.clone(),
         }),
-        restock: None,
-        transfer: None,
         skus: vec![sku_write(
             "B",
             backorders(true, 5, 3),
@@ -2689,7 +2688,7 @@ pub fn sku_backorders_change_with_the_stock(backend: &dyn Backend) {
     };
     wait(
         s.write_stock(&StockChange {
-            reservation: Some(crate::ReservationWrite {
+            operation: StockOperation::Reservation(crate::ReservationWrite {
                 expected: None,
                 new: only_waiting.clone(),
             }),
@@ -2716,7 +2715,7 @@ pub fn sku_backorders_change_with_the_stock(backend: &dyn Backend) {
         s.stock_level(&"rtm".into(), &"B".into()).unwrap(),
         level(3, 3)
     );
-    assert!(s.restocked(id, 7).unwrap());
+    assert!(s.order_step_applied(id, 7).unwrap());
 
     // Through an export: the records and the waiting reservation read the same elsewhere, and
     // the copy exports the same file.
@@ -2737,7 +2736,7 @@ pub fn sku_backorders_change_with_the_stock(backend: &dyn Backend) {
     // The copy goes on: the waiting order is filled there against its record as imported.
     wait(
         t.write_stock(&StockChange {
-            reservation: Some(crate::ReservationWrite {
+            operation: StockOperation::Reservation(crate::ReservationWrite {
                 expected: Some(only_waiting.clone()),
                 new: Reservation {
                     parts: vec![part(1, "rtm", "B", 2, ReservationState::Open)],

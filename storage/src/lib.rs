@@ -32,7 +32,7 @@
 //!   adds changes to the touched cells and skus' backorder records (units on hand, reserved,
 //!   incoming, waiting), all at once, if the results are sound (nothing negative, no more
 //!   reserved than on hand, no more waiting than a sku's cap) and the records that key the
-//!   operation (the order's reservation, a restock marker, a transfer) still hold what the
+//!   operation (the order's reservation, a order-step marker, a transfer) still hold what the
 //!   caller decided against; otherwise it fails with [`StorageError::Conflict`] and the caller
 //!   reloads and decides again. Writers (or nodes) selling the same sku therefore do not
 //!   refuse each other's writes; only an absolute count by a person sets a value.
@@ -284,15 +284,16 @@ pub trait StockLedger: Health {
     /// An order's reservation record.
     fn reservation(&self, id: OrderId) -> Result<Option<Reservation>>;
 
-    /// Whether the restock of (order, step) was done.
-    fn restocked(&self, id: OrderId, step: u32) -> Result<bool>;
+    /// Whether step `step` of an order moved stock already (its
+    /// [`StockOperation::OrderStep`] was written).
+    fn order_step_applied(&self, id: OrderId, step: u32) -> Result<bool>;
 
     /// Every sku's backorder record (whether it may be backordered, its cap, the units waiting
     /// now), by sku. A sku never written has none (it counts as `Backorders::default()`).
     fn sku_backorders(&self) -> Result<Vec<(Sku, Backorders)>>;
 
     /// Applies a stock change atomically: adds its deltas to the cells and skus' records (or
-    /// sets a counted on hand, a sku's policy), writes the reservation, the restock marker and
+    /// sets a counted on hand, a sku's policy), writes the reservation, the order-step marker and
     /// the transfer it carries — if every result is sound ([`CellDelta::apply`],
     /// [`SkuDelta::apply`]), the reservation is still the expected one, the restock was not
     /// done and the transfer is still at its expected version (a new one: no transfer with its
@@ -363,7 +364,7 @@ pub trait Archive: Health {
     /// Hands every committed record to `sink`, one at a time, in this order (the order of an
     /// export file, see [`export`]): orders by id, each with its history as stored (one
     /// element per transition); idempotency records by key; stock cells by (warehouse, sku);
-    /// skus' backorder records by sku; reservations by order; restock markers by (order, step); outbox entries by (order,
+    /// skus' backorder records by sku; reservations by order; order-step markers by (order, step); outbox entries by (order,
     /// step, kind, channel), with their retry state; timers by (due, order); dead letters by
     /// message id, each with its outbox entry. Only what the reads of this interface show:
     /// nothing a transition left ahead of its commit point, no stock journal.

@@ -18,7 +18,7 @@ use crate::index::{IndexChanges, OrderIndex};
 use crate::{
     schema, AlertsWrite, BackupStats, CellAlertRecord, CellKey, Commit, DeadLetter, EventsJson,
     ExportRecord, ExportedOrder, FlushStats, IdempotencyRecord, OutboxEntry, OutboxMessage, Result,
-    StockCell, StockChange, StorageError, StoredTransition, TransitionWrite,
+    StockCell, StockChange, StockOperation, StorageError, StoredTransition, TransitionWrite,
 };
 use crate::{AlertRecords, Archive, Health, OrderReads, Outbox, StockLedger, Timers, Transitions};
 use chrono::{DateTime, Utc};
@@ -54,7 +54,8 @@ struct State {
     dead: BTreeMap<String, Vec<u8>>,
     stock: BTreeMap<CellKey, StockLevel>,
     reservations: HashMap<OrderId, Reservation>,
-    restocked: HashSet<(OrderId, u32)>,
+    /// Order steps that moved stock (their [`StockOperation::OrderStep`] markers).
+    steps_applied: HashSet<(OrderId, u32)>,
     /// Each sku's backorder record.
     skus: BTreeMap<Sku, Backorders>,
     transfers: BTreeMap<TransferId, Transfer>,
@@ -156,31 +157,33 @@ impl MemoryStorage {
             let current = s.skus.get(&w.sku).copied().unwrap_or_default();
             skus.push((w.sku.clone(), w.apply(current)?));
         }
-        if let Some(r) = &change.reservation {
-            if s.reservations.get(&r.new.order_id) != r.expected.as_ref() {
-                return Err(StorageError::Conflict(format!(
-                    "the reservation of order {} changed",
-                    r.new.order_id
-                )));
+        match &change.operation {
+            StockOperation::Set => {}
+            StockOperation::Reservation(r) => {
+                if s.reservations.get(&r.new.order_id) != r.expected.as_ref() {
+                    return Err(StorageError::Conflict(format!(
+                        "the reservation of order {} changed",
+                        r.new.order_id
+                    )));
+                }
             }
-        }
-        if let Some(marker) = change.restock {
-            if s.restocked.contains(&marker) {
-                return Err(StorageError::Conflict(format!(
-                    "order {} step {} was restocked already",
-                    marker.0, marker.1
-                )));
+            &StockOperation::OrderStep { order, step } => {
+                if s.steps_applied.contains(&(order, step)) {
+                    return Err(StorageError::Conflict(format!(
+                        "order {order} step {step} moved stock already"
+                    )));
+                }
             }
-        }
-        if let Some(t) = &change.transfer {
-            let stored = s.transfers.get(&t.new.id).map(|x| x.version);
-            let key_taken =
-                t.expected_version.is_none() && s.transfer_keys.contains_key(&t.new.key);
-            if stored != t.expected_version || key_taken {
-                return Err(StorageError::Conflict(format!(
-                    "transfer {} is at version {stored:?}, not {:?} (or its key is taken)",
-                    t.new.id, t.expected_version
-                )));
+            StockOperation::Transfer(t) => {
+                let stored = s.transfers.get(&t.new.id).map(|x| x.version);
+                let key_taken =
+                    t.expected_version.is_none() && s.transfer_keys.contains_key(&t.new.key);
+                if stored != t.expected_version || key_taken {
+                    return Err(StorageError::Conflict(format!(
+                        "transfer {} is at version {stored:?}, not {:?} (or its key is taken)",
+                        t.new.id, t.expected_version
+                    )));
+                }
             }
         }
         for (key, level) in cells {
@@ -189,15 +192,18 @@ impl MemoryStorage {
         for (sku, b) in skus {
             s.skus.insert(sku, b);
         }
-        if let Some(r) = &change.reservation {
-            s.reservations.insert(r.new.order_id, r.new.clone());
-        }
-        if let Some(marker) = change.restock {
-            s.restocked.insert(marker);
-        }
-        if let Some(t) = &change.transfer {
-            s.transfer_keys.insert(t.new.key.clone(), t.new.id);
-            s.transfers.insert(t.new.id, t.new.clone());
+        match &change.operation {
+            StockOperation::Set => {}
+            StockOperation::Reservation(r) => {
+                s.reservations.insert(r.new.order_id, r.new.clone());
+            }
+            &StockOperation::OrderStep { order, step } => {
+                s.steps_applied.insert((order, step));
+            }
+            StockOperation::Transfer(t) => {
+                s.transfer_keys.insert(t.new.key.clone(), t.new.id);
+                s.transfers.insert(t.new.id, t.new.clone());
+            }
         }
         s.writes += 1;
         Ok(Commit::durable())
@@ -275,12 +281,12 @@ impl State {
                 .cloned()
                 .map(ExportRecord::Reservation),
         );
-        let mut restocked: Vec<&(OrderId, u32)> = self.restocked.iter().collect();
-        restocked.sort();
+        let mut steps: Vec<&(OrderId, u32)> = self.steps_applied.iter().collect();
+        steps.sort();
         out.extend(
-            restocked
+            steps
                 .into_iter()
-                .map(|&(order_id, step)| ExportRecord::Restock { order_id, step }),
+                .map(|&(order_id, step)| ExportRecord::OrderStep { order_id, step }),
         );
         out.extend(self.transfers.values().cloned().map(ExportRecord::Transfer));
         for v in self.outbox.values() {
@@ -398,8 +404,8 @@ impl State {
                     self.reservations.insert(r.order_id, r.clone());
                 }
             }
-            ExportRecord::Restock { order_id, step } => {
-                self.restocked.insert((*order_id, *step));
+            ExportRecord::OrderStep { order_id, step } => {
+                self.steps_applied.insert((*order_id, *step));
             }
             ExportRecord::Transfer(t) => {
                 let stored = self.transfers.get(&t.id).cloned();
@@ -818,8 +824,8 @@ impl StockLedger for MemoryStorage {
         Ok(self.state().reservations.get(&id).cloned())
     }
 
-    fn restocked(&self, id: OrderId, step: u32) -> Result<bool> {
-        Ok(self.state().restocked.contains(&(id, step)))
+    fn order_step_applied(&self, id: OrderId, step: u32) -> Result<bool> {
+        Ok(self.state().steps_applied.contains(&(id, step)))
     }
 
     fn transfer(&self, id: TransferId) -> Result<Option<Transfer>> {

@@ -271,29 +271,66 @@ pub struct TransferWrite {
     pub new: Transfer,
 }
 
+/// The operation a stock change carries out, and so what makes it happen once: every change
+/// is one operation, keyed the way its kind needs, and the write holds only if the key still
+/// holds what the operation was decided on. A redelivered operation (at least once) therefore
+/// finds its key moved on and changes nothing twice.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum StockOperation {
+    /// What a person set: a cell's counted on hand, a sku's policy and cap. Absolute values,
+    /// keyed by nothing: set twice, they are set.
+    #[default]
+    Set,
+    /// A change to an order's reservation (reserve, a backorder filled, release, commit): its
+    /// new record, written only over the one it was decided on.
+    Reservation(ReservationWrite),
+    /// A step of an order that moves stock without its reservation (a return received back
+    /// into stock): applied once per (order, step), its marker written with it. (The markers
+    /// of earlier releases, written for restocks only, are these.)
+    OrderStep { order: OrderId, step: u32 },
+    /// A transfer dispatched, received (in part) or cancelled: its new record, over the version
+    /// it was decided on (`None`: there is none with its id, and none with its key).
+    Transfer(TransferWrite),
+}
+
 /// One change to the stock ledger, applied all together or not at all (see
-/// [`crate::StockLedger::write_stock`]): cell and sku changes that commute, and the records that
-/// key the operation so it happens once (the order's reservation, a restock marker, a
-/// transfer), each conditional on what it was decided against.
+/// [`crate::StockLedger::write_stock`]): the operation that keys it, and cell and sku changes
+/// that commute.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StockChange {
+    pub operation: StockOperation,
     pub cells: Vec<CellDelta>,
-    pub reservation: Option<ReservationWrite>,
-    /// Marks the restock of (order, step) as done; conditional on it not being done yet.
-    pub restock: Option<(OrderId, u32)>,
     /// The skus' backorder records the change touched (units waiting, policy and cap).
     pub skus: Vec<SkuDelta>,
-    /// The transfer the change moves stock for.
-    pub transfer: Option<TransferWrite>,
 }
 
 impl StockChange {
     pub fn is_empty(&self) -> bool {
-        self.cells.is_empty()
-            && self.reservation.is_none()
-            && self.restock.is_none()
-            && self.skus.is_empty()
-            && self.transfer.is_none()
+        self.cells.is_empty() && self.skus.is_empty() && self.operation == StockOperation::Set
+    }
+
+    /// The reservation record the change writes, if it is an order's reservation's.
+    pub fn reservation(&self) -> Option<&ReservationWrite> {
+        match &self.operation {
+            StockOperation::Reservation(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The transfer record the change writes, if it moves stock for one.
+    pub fn transfer(&self) -> Option<&TransferWrite> {
+        match &self.operation {
+            StockOperation::Transfer(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The (order, step) marker the change writes, if it is a step of an order's own.
+    pub fn order_step(&self) -> Option<(OrderId, u32)> {
+        match self.operation {
+            StockOperation::OrderStep { order, step } => Some((order, step)),
+            _ => None,
+        }
     }
 }
 

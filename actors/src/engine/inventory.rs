@@ -4,7 +4,7 @@
 //! decided one after the other against the same in-memory ledger: nothing is oversold. Each
 //! operation asks the pure ledger (`domain::inventory`) what it changes, then writes the
 //! changes of the touched cells and skus (units added or taken; a person's count as counted),
-//! the order's reservation record, any restock marker and any transfer through
+//! the order's reservation record, any order-step marker and any transfer through
 //! [`StockLedger::write_stock`] — atomically, and only if every result is sound (nothing negative,
 //! no more reserved than on hand) and the records keyed by the operation are as decided on. The
 //! answer comes only once the write is durable. Operations are keyed by order (and step for
@@ -37,8 +37,8 @@ use crate::domain::{LineQty, OrderId};
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use orderly_storage::{
-    CellDelta, Commit as Durable, ReservationWrite, SkuDelta, StockChange, StockLedger, Storage,
-    StorageError, TransferWrite,
+    CellDelta, Commit as Durable, ReservationWrite, SkuDelta, StockChange, StockLedger,
+    StockOperation, Storage, StorageError, TransferWrite,
 };
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -109,8 +109,9 @@ enum Keyed {
     Reserve(OrderId),
     /// Other operations on an order's reservation (release, commit).
     Order(OrderId),
-    /// A restock, once per (order, step).
-    Restock(OrderId, u32),
+    /// A step of an order that moves stock without its reservation (a restock), once per
+    /// (order, step).
+    OrderStep(OrderId, u32),
     /// A transfer's new record, over the version it was decided on.
     Transfer(TransferWrite),
     /// An admin's count or policy.
@@ -323,7 +324,7 @@ impl InventoryActor {
                         .map(|(w, l)| (CellKey::new(w.clone(), *sku), l))
                 })
                 .collect();
-            let (value, change) = op(&mut self.ledger, existing.as_ref())?;
+            let (value, mut change) = op(&mut self.ledger, existing.as_ref())?;
             // Other nodes' writes commute with ours and are not refused, so this ledger may lag
             // behind storage: before making a new order wait for stock, look at storage once
             // more (units may have arrived through another node).
@@ -338,16 +339,19 @@ impl InventoryActor {
                 self.reload()?;
                 continue;
             }
-            let restock = match &keyed {
-                &Keyed::Restock(id, step) => Some((id, step)),
-                _ => None,
-            };
-            let transfer = match &keyed {
-                Keyed::Transfer(t) => Some(t.clone()),
-                _ => None,
+            // What keys the write: the reservation it changes, else what the operation was
+            // keyed by.
+            let operation = match (change.reservation.take(), &keyed) {
+                (Some(new), _) => StockOperation::Reservation(ReservationWrite {
+                    expected: existing,
+                    new,
+                }),
+                (None, &Keyed::OrderStep(order, step)) => StockOperation::OrderStep { order, step },
+                (None, Keyed::Transfer(t)) => StockOperation::Transfer(t.clone()),
+                (None, Keyed::Reserve(_) | Keyed::Order(_) | Keyed::Nothing) => StockOperation::Set,
             };
             let nothing = change.touched.is_empty() && change.skus.is_empty();
-            if change.reservation.is_none() && nothing && restock.is_none() && transfer.is_none() {
+            if operation == StockOperation::Set && nothing {
                 // Nothing to write, so no check to catch a reservation that was only remembered
                 // or assumed: decide once more on the stored one. With other writers, on a
                 // fresh ledger too.
@@ -416,19 +420,14 @@ impl InventoryActor {
                 let _ = self.stock_arrived.unbounded_send(());
             }
             let write = StockChange {
-                skus: sku_writes,
+                operation,
                 cells,
-                reservation: change.reservation.map(|new| ReservationWrite {
-                    expected: existing,
-                    new,
-                }),
-                restock,
-                transfer,
+                skus: sku_writes,
             };
             match self.store.write_stock(&write) {
                 Ok(durable) => {
                     self.watch.written(&write, &durable);
-                    if let Some(r) = write.reservation {
+                    if let StockOperation::Reservation(r) = write.operation {
                         self.remember(r.new);
                     }
                     return Ok((value, durable));
@@ -574,11 +573,11 @@ impl StockOp for Restock {
         actor: &mut InventoryActor,
         _again: bool,
     ) -> Result<((), Durable), InventoryError> {
-        if actor.store.restocked(self.order_id, self.step)? {
+        if actor.store.order_step_applied(self.order_id, self.step)? {
             return Ok(((), actor.store.sync()));
         }
         let skus: Vec<&Sku> = self.lines.iter().map(|l| &l.sku).collect();
-        let keyed = Keyed::Restock(self.order_id, self.step);
+        let keyed = Keyed::OrderStep(self.order_id, self.step);
         actor.run(keyed, &skus, |ledger, _| {
             Ok(((), ledger.restock(&self.warehouse, &self.lines)))
         })

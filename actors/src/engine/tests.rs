@@ -746,7 +746,7 @@ fn concurrent_orders_never_oversell_the_last_units() {
 #[test]
 fn stock_refused_after_the_fact_is_decided_again_without_overselling() {
     use crate::domain::inventory::{AllocationRequest, Ledger, StockLevel};
-    use orderly_storage::{CellDelta, ReservationWrite, StockChange};
+    use orderly_storage::{CellDelta, ReservationWrite, StockChange, StockOperation};
     let data = MemoryStorage::new().refusing_stock_writes_late();
     let path = data.reopen();
     run(move || async move {
@@ -781,13 +781,11 @@ fn stock_refused_after_the_fact_is_decided_again_without_overselling() {
                 incoming: 0,
                 counted: None,
             }],
-            reservation: Some(ReservationWrite {
+            operation: StockOperation::Reservation(ReservationWrite {
                 expected: None,
                 new: change.reservation.expect("reserved"),
             }),
-            restock: None,
             skus: vec![],
-            transfer: None,
         });
         written.unwrap().await.unwrap();
 

@@ -280,7 +280,7 @@ pub fn record(out: &mut Vec<u8>, record: &ExportRecord) -> Result<(), StorageErr
                 reservation: v2::Reservation::from(r),
             },
         ),
-        ExportRecord::Restock { order_id, step } => line(
+        ExportRecord::OrderStep { order_id, step } => line(
             out,
             &RestockLine {
                 kind,
@@ -489,7 +489,7 @@ pub fn decode(schema: u64, line_no: u64, text: &str) -> Result<Line, ExportError
         })),
         "restock" => {
             let l: RestockLine<'_> = serde_json::from_str(text).map_err(json)?;
-            Line::Record(ExportRecord::Restock {
+            Line::Record(ExportRecord::OrderStep {
                 order_id: l.order_id,
                 step: l.step,
             })

@@ -65,8 +65,9 @@ pub enum ExportRecord {
     Backorders { sku: Sku, backorders: Backorders },
     /// An order's reservation record.
     Reservation(Reservation),
-    /// The restock of (order, step) was done.
-    Restock { order_id: OrderId, step: u32 },
+    /// Step `step` of an order moved stock (a [`crate::StockOperation::OrderStep`]); its
+    /// `"type"` in a file is `restock`, as written when only restocks had markers.
+    OrderStep { order_id: OrderId, step: u32 },
     /// A transfer of stock between warehouses, with its receipts.
     Transfer(Transfer),
     /// A message still to be delivered, with its retry state.
@@ -94,7 +95,7 @@ impl ExportRecord {
             ExportRecord::Stock { .. } => "stock",
             ExportRecord::Backorders { .. } => "backorders",
             ExportRecord::Reservation(_) => "reservation",
-            ExportRecord::Restock { .. } => "restock",
+            ExportRecord::OrderStep { .. } => "restock",
             ExportRecord::Transfer(_) => "transfer",
             ExportRecord::Outbox(_) => "outbox",
             ExportRecord::Timer(_) => "timer",
@@ -144,7 +145,9 @@ pub struct Counts {
     #[serde(skip_serializing_if = "is_zero")]
     pub backorders: u64,
     pub reservation: u64,
-    pub restock: u64,
+    /// Order-step markers (`"restock"`, as in the file).
+    #[serde(rename = "restock")]
+    pub order_step: u64,
     #[serde(skip_serializing_if = "is_zero")]
     pub transfer: u64,
     pub outbox: u64,
@@ -165,7 +168,7 @@ impl Counts {
             ExportRecord::Stock { .. } => &mut self.stock,
             ExportRecord::Backorders { .. } => &mut self.backorders,
             ExportRecord::Reservation(_) => &mut self.reservation,
-            ExportRecord::Restock { .. } => &mut self.restock,
+            ExportRecord::OrderStep { .. } => &mut self.order_step,
             ExportRecord::Transfer(_) => &mut self.transfer,
             ExportRecord::Outbox(_) => &mut self.outbox,
             ExportRecord::Timer(_) => &mut self.timer,
@@ -182,7 +185,7 @@ impl Counts {
             + self.stock
             + self.backorders
             + self.reservation
-            + self.restock
+            + self.order_step
             + self.transfer
             + self.outbox
             + self.timer
@@ -200,13 +203,13 @@ impl fmt::Display for Counts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} orders, {} idempotency records, {} stock cells, {} sku backorder records, {} reservations, {} restock markers, {} transfers, {} outbox entries, {} timers, {} dead letters, {} stock alert records, {} subscriptions",
+            "{} orders, {} idempotency records, {} stock cells, {} sku backorder records, {} reservations, {} order-step markers, {} transfers, {} outbox entries, {} timers, {} dead letters, {} stock alert records, {} subscriptions",
             self.order,
             self.idempotency,
             self.stock,
             self.backorders,
             self.reservation,
-            self.restock,
+            self.order_step,
             self.transfer,
             self.outbox,
             self.timer,

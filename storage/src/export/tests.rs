@@ -143,7 +143,7 @@ fn every_record_reads_back_as_it_was_written() {
         ExportRecord::Reservation(single),
         ExportRecord::Reservation(split),
         ExportRecord::Reservation(waiting),
-        ExportRecord::Restock {
+        ExportRecord::OrderStep {
             order_id: placed.after.id,
             step: 7,
         },
