@@ -34,4 +34,5 @@ mod transfers;
 mod upgrade;
 mod upgrade_v1;
 mod upgrade_v2;
+mod upgrade_walk;
 mod warehouses;

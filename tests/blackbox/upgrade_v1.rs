@@ -21,7 +21,7 @@
 //! are never written.
 
 use crate::support::*;
-use serde_json::{json, Value};
+use crate::upgrade_walk::*;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The orders of the scenario: name, the status it was left in, the warehouse it is reserved in
@@ -224,21 +224,13 @@ async fn a_postgres_database_of_the_v1_release_opens_and_serves() {
 
 /// The whole check, on a service started on the fixture with `receiver` as its webhook.
 async fn opens_and_serves(api: &Api, receiver: &Receiver, ids: &BTreeMap<String, String>) {
-    let id = |name: &str| -> String {
-        ids.get(name)
-            .unwrap_or_else(|| panic!("no {name} in the fixture's ids"))
-            .clone()
+    let fx = Fixture {
+        api,
+        ids,
+        skus: SKUS,
     };
-    let names: BTreeSet<&str> = ids
-        .keys()
-        .filter(|k| !k.starts_with("tn_"))
-        .map(String::as_str)
-        .collect();
-    assert_eq!(
-        names,
-        ORDERS.iter().map(|o| o.0).collect::<BTreeSet<_>>(),
-        "the fixture's orders"
-    );
+    let id = |name: &str| fx.id(name);
+    fx.has_orders(ORDERS.iter().map(|o| o.0));
 
     // Every order answers with its status, its whole history and its tracking page.
     for &(name, status, _, types) in ORDERS {
@@ -259,14 +251,8 @@ async fn opens_and_serves(api: &Api, receiver: &Receiver, ids: &BTreeMap<String,
     assert!(approved["return_label_url"].is_string(), "{approved}");
 
     // Listed under their statuses, and the confirmed ones on their warehouse's pick list.
-    let all: BTreeSet<String> = ids_of(&api.all_orders(None).await);
-    for &(name, status, _, _) in ORDERS {
-        assert!(all.contains(&id(name)), "{name} is listed");
-        if name != "timed_out" {
-            let listed = ids_of(&api.all_orders(Some(status)).await);
-            assert!(listed.contains(&id(name)), "{name} is listed as {status}");
-        }
-    }
+    fx.listed_under_statuses(ORDERS.iter().map(|o| (o.0, o.1)))
+        .await;
     for warehouse in ["ams", "rtm"] {
         let want: BTreeSet<String> = ORDERS
             .iter()
@@ -276,48 +262,10 @@ async fn opens_and_serves(api: &Api, receiver: &Receiver, ids: &BTreeMap<String,
         assert_eq!(pick_list(api, warehouse).await, want, "{warehouse}'s picks");
     }
 
-    // The stock reads as the script left it (the timed-out order's SKU-4 may be released
-    // already).
-    let stock = stock_levels(api).await;
-    for &(w, sku, on_hand, reserved) in STOCK_AS_LEFT {
-        let got = stock.get(&(w.to_string(), sku.to_string())).copied();
-        if sku == "SKU-4" {
-            assert!(
-                got == Some((on_hand, reserved)) || got == Some((on_hand, 0)),
-                "{sku} at {w}: {got:?}"
-            );
-        } else {
-            assert_eq!(got, Some((on_hand, reserved)), "{sku} at {w}");
-        }
-    }
-    assert_eq!(stock.len(), STOCK_AS_LEFT.len(), "stock cells: {stock:?}");
-
-    // The stored idempotency records: the same key and body answer with the original order,
-    // another body is refused.
+    fx.stock_is_as_left(STOCK_AS_LEFT).await;
     stored_idempotency_replays(api, "fx1-confirmed", &id("confirmed")).await;
-
-    // Its payment deadline passed while the service was down: the timer fires at start and the
-    // reservation goes back.
-    let timed_out = api.wait_status(&id("timed_out"), "cancelled").await;
-    assert_eq!(
-        history_types(&timed_out),
-        ["placed", "stock_reserved", "cancelled"],
-        "{timed_out}"
-    );
-    assert_eq!(
-        timed_out["cancellation"]["by"], "payment_timer",
-        "{timed_out}"
-    );
-    wait_until("the timed-out order's stock released", || async {
-        let got = stock_levels(api).await;
-        match got.get(&("rtm".to_string(), "SKU-4".to_string())) {
-            Some(&(5, 0)) => Ok(()),
-            other => Err(format!("SKU-4 at rtm: {other:?}")),
-        }
-    })
-    .await;
-    // The placed order's deadline is years away.
-    assert_eq!(api.status_of(&id("placed")).await, "placed");
+    fx.timed_out_is_cancelled(&["placed", "stock_reserved", "cancelled"])
+        .await;
 
     // The pending notifications reach the receiver, signed, under their stored message ids;
     // the timed-out order's cancellation follows them.
@@ -331,79 +279,7 @@ async fn opens_and_serves(api: &Api, receiver: &Receiver, ids: &BTreeMap<String,
     expected.insert((id("timed_out"), "order.cancelled".into()));
     pending_notifications_arrive(api, receiver, &expected).await;
 
-    // Confirmed orders carry on in their warehouses: picked, packed (booked), handed over.
-    let shipped_types: Vec<&str> = PACKED.iter().copied().chain(["shipped"]).collect();
-    for (name, warehouse) in [("confirmed", "ams"), ("confirmed_rtm", "rtm")] {
-        api.pick_all(&id(name), warehouse).await;
-        let packed = api.pack(&id(name), warehouse).await;
-        assert_eq!(packed["status"], "packed", "{name}: {packed}");
-        let shipped = api.handover(&id(name)).await;
-        assert_eq!(shipped["status"], "shipped", "{name}: {shipped}");
-        let o = api.order(&id(name)).await;
-        assert_history_contiguous(&o);
-        assert_eq!(history_types(&o), shipped_types, "{name}: {o}");
-    }
-    // The partially picked one: the rest of its picks, then the same.
-    let partial = id("partially_picked");
-    api.warehouse()
-        .post(
-            &format!("/v1/orders/{partial}/picks"),
-            &json!({"warehouse": "rtm", "lines": [{"sku": "SKU-3", "quantity": 1}, {"sku": "SKU-2", "quantity": 1}]}),
-        )
-        .await
-        .expect(200, "the rest of the picks");
-    assert_eq!(api.pack(&partial, "rtm").await["status"], "packed");
-    assert_eq!(api.handover(&partial).await["status"], "shipped");
-    let o = api.order(&partial).await;
-    assert_history_contiguous(&o);
-    assert_eq!(
-        history_types(&o),
-        [
-            "placed",
-            "stock_reserved",
-            "confirmed",
-            "picks_acknowledged",
-            "picks_acknowledged",
-            "packed",
-            "shipment_booked",
-            "shipped"
-        ],
-        "{o}"
-    );
-
-    // The packed order goes out on the booking the v1 release stored, and the carrier's scans
-    // by the recorded tracking numbers find their orders.
-    assert_eq!(api.handover(&id("packed")).await["status"], "shipped");
-    let ack = api
-        .scan(
-            &id("tn_packed"),
-            "v1-upgrade-ev-1",
-            "in_transit",
-            "2026-11-25T10:00:00Z",
-        )
-        .await;
-    assert_eq!(ack["order_status"], "shipped", "{ack}");
-    let ack = api
-        .scan(
-            &id("tn_shipped"),
-            "v1-upgrade-ev-2",
-            "delivered",
-            "2026-11-25T11:00:00Z",
-        )
-        .await;
-    assert_eq!(ack["order_status"], "delivered", "{ack}");
-    assert_eq!(api.status_of(&id("shipped")).await, "delivered");
-
-    // The approved return is received back into stock.
-    let received = api
-        .warehouse()
-        .post(
-            &format!("/v1/orders/{}/returns/receive", id("return_approved")),
-            &json!({"warehouse": "ams", "lines": [{"sku": "SKU-1", "quantity": 1}]}),
-        )
-        .await
-        .expect(200, "receive the return");
-    assert_eq!(received.json["status"], "returned", "{}", received.text());
+    fx.v1_orders_walk_on(PACKED, "v1").await;
 
     // Nothing left to pick but the cod order; the stock moved by exactly what went out and
     // came back.
@@ -413,170 +289,6 @@ async fn opens_and_serves(api: &Api, receiver: &Receiver, ids: &BTreeMap<String,
         "ams's picks"
     );
     assert_eq!(pick_list(api, "rtm").await, BTreeSet::new(), "rtm's picks");
-    wait_until("the stock after the hand-overs and the return", || async {
-        let got = stock_levels(api).await;
-        let want: BTreeMap<(String, String), (i64, i64)> = STOCK_AFTER
-            .iter()
-            .map(|&(w, s, h, r)| ((w.to_string(), s.to_string()), (h, r)))
-            .collect();
-        if got == want {
-            Ok(())
-        } else {
-            Err(format!("{got:?}"))
-        }
-    })
-    .await;
-}
-
-/// The fixture's idempotency record under `key` (a captured card order of 2 SKU-1 and 1
-/// SKU-2): the same body answers `order` again, replayed; another body is refused.
-pub(crate) async fn stored_idempotency_replays(api: &Api, key: &str, order: &str) {
-    let body = fixture_body(key, "card", "captured", &[("SKU-1", 2), ("SKU-2", 1)]);
-    let replay = api
-        .storefront()
-        .idempotency(key)
-        .post("/v1/orders", &body)
-        .await
-        .expect(201, "a repeated placement");
-    assert_eq!(replay.json["id"], order, "{}", replay.text());
-    assert_eq!(
-        replay.header("idempotent-replayed").as_deref(),
-        Some("true")
-    );
-    let other = fixture_body(key, "card", "captured", &[("SKU-1", 3)]);
-    let refused = api
-        .storefront()
-        .idempotency(key)
-        .post("/v1/orders", &other)
-        .await
-        .problem(422, "a key reused with another body");
-    assert_eq!(
-        refused["type"], "/problems/idempotency_key_reused",
-        "{refused}"
-    );
-}
-
-/// Every pending notification in `expected` (order id, `order.<kind>`) reaches `receiver`
-/// answered 200, signed, under the message id stored with it, and nothing else does; nothing
-/// is dead-lettered.
-pub(crate) async fn pending_notifications_arrive(
-    api: &Api,
-    receiver: &Receiver,
-    expected: &BTreeSet<(String, String)>,
-) {
-    let received = wait_until("every pending notification delivered", || {
-        let hooks = receiver.hooks();
-        let expected = expected.clone();
-        async move {
-            let got: BTreeSet<(String, String)> = hooks
-                .iter()
-                .filter(|h| h.answered == 200)
-                .map(|h| {
-                    let j = h.json();
-                    (
-                        j["data"]["order_id"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_string(),
-                        j["type"].as_str().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect();
-            let missing: Vec<_> = expected.difference(&got).collect();
-            if missing.is_empty() {
-                Ok(hooks)
-            } else {
-                Err(format!("missing {missing:?}"))
-            }
-        }
-    })
-    .await;
-    for h in &received {
-        let j = h.json();
-        let order = j["data"]["order_id"].as_str().unwrap_or_default();
-        let simple = order.replace('-', "");
-        assert_eq!(h.id(), j["data"]["message_id"].as_str().unwrap_or_default());
-        assert!(
-            h.id().starts_with(&format!("msg_{simple}_")) && h.id().ends_with("_webhook"),
-            "the stored message id: {}",
-            h.id()
-        );
-        assert!(
-            crate::notifications::signature_ok(h),
-            "the signature does not verify: {h:?}"
-        );
-        assert!(
-            expected.contains(&(
-                order.to_string(),
-                j["type"].as_str().unwrap_or_default().to_string()
-            )),
-            "an unexpected notification: {}",
-            h.body
-        );
-    }
-    let dead = api
-        .admin()
-        .get("/v1/notifications/dead-letters")
-        .await
-        .expect(200, "dead letters");
-    assert_eq!(dead.json, json!([]), "nothing dead-lettered");
-}
-
-/// The body `make-v1-data.sh` (and `make-v2-data.sh`) placed the order under `key` with.
-pub(crate) fn fixture_body(key: &str, method: &str, status: &str, lines: &[(&str, u32)]) -> Value {
-    json!({
-        "external_ref": key,
-        "customer": {"id": format!("c-{key}"), "email": "jan@example.nl", "phone": "+31612345678", "locale": "nl-NL"},
-        "currency": "EUR",
-        "lines": lines.iter().map(|(sku, q)| json!({"sku": sku, "quantity": q, "unit_price": 1999})).collect::<Vec<_>>(),
-        "shipping": {"method": "standard", "address": {"name": "Jan Jansen", "line1": "Keizersgracht 123", "city": "Amsterdam", "postal_code": "1015 CJ", "country": "NL"}},
-        "payment": {"method": method, "status": status}
-    })
-}
-
-pub(crate) fn history_types(order: &Value) -> Vec<String> {
-    order["history"]
-        .as_array()
-        .expect("history")
-        .iter()
-        .map(|e| str_of(&e["type"]))
-        .collect()
-}
-
-pub(crate) fn ids_of(orders: &[Value]) -> BTreeSet<String> {
-    orders.iter().map(|o| str_of(&o["id"])).collect()
-}
-
-/// The orders on a warehouse's pick list (one page: the fixture has few).
-pub(crate) async fn pick_list(api: &Api, warehouse: &str) -> BTreeSet<String> {
-    let page = api
-        .warehouse()
-        .get(&format!("/v1/warehouses/{warehouse}/picks?limit=200"))
-        .await
-        .expect(200, "pick list")
-        .json;
-    page["orders"]
-        .as_array()
-        .expect("orders")
-        .iter()
-        .map(|o| str_of(&o["order_id"]))
-        .collect()
-}
-
-/// (warehouse, sku) → (on hand, reserved) for the fixture's skus.
-async fn stock_levels(api: &Api) -> BTreeMap<(String, String), (i64, i64)> {
-    let mut out = BTreeMap::new();
-    for sku in SKUS {
-        let s = api.stock(sku).await;
-        for cell in s["warehouses"].as_array().expect("warehouses") {
-            out.insert(
-                (str_of(&cell["warehouse"]), sku.to_string()),
-                (
-                    cell["on_hand"].as_i64().expect("on_hand"),
-                    cell["reserved"].as_i64().expect("reserved"),
-                ),
-            );
-        }
-    }
-    out
+    fx.stock_reaches("the stock after the hand-overs and the return", STOCK_AFTER)
+        .await;
 }

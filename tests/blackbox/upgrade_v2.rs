@@ -25,7 +25,7 @@
 //! written.
 
 use crate::support::*;
-use crate::upgrade_v1::{history_types, ids_of, pick_list};
+use crate::upgrade_walk::*;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -316,21 +316,13 @@ async fn a_postgres_database_of_the_v2_release_opens_and_serves() {
 
 /// The whole check, on a service started on the fixture with `receiver` as its webhook.
 async fn opens_and_serves(api: &Api, receiver: &Receiver, ids: &BTreeMap<String, String>) {
-    let id = |name: &str| -> String {
-        ids.get(name)
-            .unwrap_or_else(|| panic!("no {name} in the fixture's ids"))
-            .clone()
+    let fx = Fixture {
+        api,
+        ids,
+        skus: SKUS,
     };
-    let names: BTreeSet<&str> = ids
-        .keys()
-        .filter(|k| !k.starts_with("tn_"))
-        .map(String::as_str)
-        .collect();
-    assert_eq!(
-        names,
-        ORDERS.iter().map(|o| o.0).collect::<BTreeSet<_>>(),
-        "the fixture's orders"
-    );
+    let id = |name: &str| fx.id(name);
+    fx.has_orders(ORDERS.iter().map(|o| o.0));
 
     // Every order answers with its status, its shipments, its whole history and its tracking
     // page.
@@ -433,14 +425,8 @@ async fn opens_and_serves(api: &Api, receiver: &Receiver, ids: &BTreeMap<String,
     );
 
     // Listed under their statuses; the shipments still to pick on their warehouses' lists.
-    let all: BTreeSet<String> = ids_of(&api.all_orders(None).await);
-    for &(name, status, _, _) in ORDERS {
-        assert!(all.contains(&id(name)), "{name} is listed");
-        if name != "timed_out" {
-            let listed = ids_of(&api.all_orders(Some(status)).await);
-            assert!(listed.contains(&id(name)), "{name} is listed as {status}");
-        }
-    }
+    fx.listed_under_statuses(ORDERS.iter().map(|o| (o.0, o.1)))
+        .await;
     for (warehouse, want) in [
         ("ams", ["confirmed", "cod", "split_shipped"]),
         ("rtm", ["confirmed_rtm", "partially_picked", "split"]),
@@ -449,21 +435,7 @@ async fn opens_and_serves(api: &Api, receiver: &Receiver, ids: &BTreeMap<String,
         assert_eq!(pick_list(api, warehouse).await, want, "{warehouse}'s picks");
     }
 
-    // The stock reads as the script left it (the timed-out order's SKU-4 may be released
-    // already).
-    let stock = stock_levels(api).await;
-    for &(w, sku, on_hand, reserved) in STOCK_AS_LEFT {
-        let got = stock.get(&(w.to_string(), sku.to_string())).copied();
-        if sku == "SKU-4" {
-            assert!(
-                got == Some((on_hand, reserved, 0)) || got == Some((on_hand, 0, 0)),
-                "{sku} at {w}: {got:?}"
-            );
-        } else {
-            assert_eq!(got, Some((on_hand, reserved, 0)), "{sku} at {w}");
-        }
-    }
-    assert_eq!(stock.len(), STOCK_AS_LEFT.len(), "stock cells: {stock:?}");
+    fx.stock_is_as_left(STOCK_AS_LEFT).await;
 
     // The skus' backorder records, and availability as allocation sees it: less what
     // backorders wait for, with what more may wait.
@@ -517,33 +489,11 @@ async fn opens_and_serves(api: &Api, receiver: &Receiver, ids: &BTreeMap<String,
         "storefront keys see no warehouses: {storefront:?}"
     );
 
-    // The stored idempotency records: the same key and body answer with the original order,
-    // another body is refused.
-    crate::upgrade_v1::stored_idempotency_replays(api, "fx2-confirmed", &id("confirmed")).await;
-
-    // Its payment deadline passed while the service was down: the timer fires at start and the
-    // reservation goes back.
-    let timed_out = api.wait_status(&id("timed_out"), "cancelled").await;
-    assert_eq!(
-        history_types(&timed_out),
-        ["placed", "allocated", "cancelled"],
-        "{timed_out}"
-    );
-    assert_eq!(
-        timed_out["cancellation"]["by"], "payment_timer",
-        "{timed_out}"
-    );
+    stored_idempotency_replays(api, "fx2-confirmed", &id("confirmed")).await;
+    let timed_out = fx
+        .timed_out_is_cancelled(&["placed", "allocated", "cancelled"])
+        .await;
     assert_eq!(shipments_of(&timed_out), ["rtm:cancelled"]);
-    wait_until("the timed-out order's stock released", || async {
-        let got = stock_levels(api).await;
-        match got.get(&("rtm".to_string(), "SKU-4".to_string())) {
-            Some(&(5, 0, 0)) => Ok(()),
-            other => Err(format!("SKU-4 at rtm: {other:?}")),
-        }
-    })
-    .await;
-    // The placed order's deadline is years away.
-    assert_eq!(api.status_of(&id("placed")).await, "placed");
 
     // The pending notifications reach the receiver, signed, under their stored message ids;
     // the timed-out order's cancellation follows them.
@@ -555,81 +505,9 @@ async fn opens_and_serves(api: &Api, receiver: &Receiver, ids: &BTreeMap<String,
     }
     assert_eq!(expected.len(), 32);
     expected.insert((id("timed_out"), "order.cancelled".into()));
-    crate::upgrade_v1::pending_notifications_arrive(api, receiver, &expected).await;
+    pending_notifications_arrive(api, receiver, &expected).await;
 
-    // Confirmed orders carry on in their warehouses: picked, packed (booked), handed over.
-    let shipped_types: Vec<&str> = PACKED.iter().copied().chain(["shipped"]).collect();
-    for (name, warehouse) in [("confirmed", "ams"), ("confirmed_rtm", "rtm")] {
-        api.pick_all(&id(name), warehouse).await;
-        let packed = api.pack(&id(name), warehouse).await;
-        assert_eq!(packed["status"], "packed", "{name}: {packed}");
-        let shipped = api.handover(&id(name)).await;
-        assert_eq!(shipped["status"], "shipped", "{name}: {shipped}");
-        let o = api.order(&id(name)).await;
-        assert_history_contiguous(&o);
-        assert_eq!(history_types(&o), shipped_types, "{name}: {o}");
-    }
-    // The partially picked one: the rest of its picks, then the same.
-    let partial = id("partially_picked");
-    api.warehouse()
-        .post(
-            &format!("/v1/orders/{partial}/picks"),
-            &json!({"warehouse": "rtm", "lines": [{"sku": "SKU-3", "quantity": 1}, {"sku": "SKU-2", "quantity": 1}]}),
-        )
-        .await
-        .expect(200, "the rest of the picks");
-    assert_eq!(api.pack(&partial, "rtm").await["status"], "packed");
-    assert_eq!(api.handover(&partial).await["status"], "shipped");
-    let o = api.order(&partial).await;
-    assert_history_contiguous(&o);
-    assert_eq!(
-        history_types(&o),
-        [
-            "placed",
-            "allocated",
-            "confirmed",
-            "picks_acknowledged",
-            "picks_acknowledged",
-            "packed",
-            "shipment_booked",
-            "shipped"
-        ],
-        "{o}"
-    );
-
-    // The packed order goes out on the booking the v2 release stored, and the carrier's scans
-    // by the recorded tracking numbers find their orders.
-    assert_eq!(api.handover(&id("packed")).await["status"], "shipped");
-    let ack = api
-        .scan(
-            &id("tn_packed"),
-            "v2-upgrade-ev-1",
-            "in_transit",
-            "2026-11-25T10:00:00Z",
-        )
-        .await;
-    assert_eq!(ack["order_status"], "shipped", "{ack}");
-    let ack = api
-        .scan(
-            &id("tn_shipped"),
-            "v2-upgrade-ev-2",
-            "delivered",
-            "2026-11-25T11:00:00Z",
-        )
-        .await;
-    assert_eq!(ack["order_status"], "delivered", "{ack}");
-    assert_eq!(api.status_of(&id("shipped")).await, "delivered");
-
-    // The approved return is received back into stock.
-    let received = api
-        .warehouse()
-        .post(
-            &format!("/v1/orders/{}/returns/receive", id("return_approved")),
-            &json!({"warehouse": "ams", "lines": [{"sku": "SKU-1", "quantity": 1}]}),
-        )
-        .await
-        .expect(200, "receive the return");
-    assert_eq!(received.json["status"], "returned", "{}", received.text());
+    fx.v1_orders_walk_on(PACKED, "v2").await;
 
     // The split order: rtm's shipment, still to pick, is picked and packed through the
     // per-shipment routes; then both parcels go out (ams's on the booking the release stored)
@@ -791,12 +669,8 @@ async fn opens_and_serves(api: &Api, receiver: &Receiver, ids: &BTreeMap<String,
         "ams's picks"
     );
     assert_eq!(pick_list(api, "rtm").await, BTreeSet::new(), "rtm's picks");
-    stock_reaches(
-        api,
-        "the stock after the orders carried on",
-        STOCK_CARRIED_ON,
-    )
-    .await;
+    fx.stock_reaches("the stock after the orders carried on", STOCK_CARRIED_ON)
+        .await;
 
     // A transfer between the fixture's warehouses (new since the release): out of ams's stock
     // as the release left it and the orders moved it, into rtm's (a cell rtm never had, for
@@ -813,7 +687,7 @@ async fn opens_and_serves(api: &Api, receiver: &Receiver, ids: &BTreeMap<String,
         .json;
     assert_eq!(transfer["status"], "dispatched", "{transfer}");
     let transfer_id = str_of(&transfer["id"]);
-    let stock = stock_levels(api).await;
+    let stock = fx.stock_levels().await;
     let at = |w: &str, sku: &str| stock.get(&(w.to_string(), sku.to_string())).copied();
     assert_eq!(at("ams", "SKU-1"), Some((91, 2, 0)), "{stock:?}");
     assert_eq!(at("ams", "SKU-5"), Some((6, 0, 0)), "{stock:?}");
@@ -847,24 +721,8 @@ async fn opens_and_serves(api: &Api, receiver: &Receiver, ids: &BTreeMap<String,
         "{listed}"
     );
 
-    stock_reaches(api, "the stock after the transfer", STOCK_AFTER).await;
-}
-
-/// Waits until the fixture's skus' stock is exactly `want` (nothing incoming).
-async fn stock_reaches(api: &Api, what: &str, want: &[(&str, &str, i64, i64)]) {
-    let want: BTreeMap<(String, String), (i64, i64, i64)> = want
-        .iter()
-        .map(|&(w, s, h, r)| ((w.to_string(), s.to_string()), (h, r, 0)))
-        .collect();
-    wait_until(what, || async {
-        let got = stock_levels(api).await;
-        if got == want {
-            Ok(())
-        } else {
-            Err(format!("{got:?}"))
-        }
-    })
-    .await;
+    fx.stock_reaches("the stock after the transfer", STOCK_AFTER)
+        .await;
 }
 
 /// An order's shipments as `warehouse:status`, in shipment order.
@@ -910,23 +768,4 @@ async fn availability(api: &Api, key: Key, skus: &[&str]) -> BTreeMap<String, Va
         .iter()
         .map(|s| (str_of(&s["sku"]), s.clone()))
         .collect()
-}
-
-/// (warehouse, sku) → (on hand, reserved, incoming) for the fixture's skus.
-async fn stock_levels(api: &Api) -> BTreeMap<(String, String), (i64, i64, i64)> {
-    let mut out = BTreeMap::new();
-    for sku in SKUS {
-        let s = api.stock(sku).await;
-        for cell in s["warehouses"].as_array().expect("warehouses") {
-            out.insert(
-                (str_of(&cell["warehouse"]), sku.to_string()),
-                (
-                    cell["on_hand"].as_i64().expect("on_hand"),
-                    cell["reserved"].as_i64().expect("reserved"),
-                    cell["incoming"].as_i64().expect("incoming"),
-                ),
-            );
-        }
-    }
-    out
 }
