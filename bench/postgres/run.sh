@@ -8,7 +8,8 @@
 #      client per node, figures summed);
 #   3. orderly-bench against the sled default.
 # Usage: bench/postgres/run.sh [seconds-per-pgbench-run]   (release binaries: cargo build --release)
-# Env: SKIP_PGBENCH=1, SKIP_SLED=1 (leave those parts out); ORDERLY=path and CONFIG=path (another
+# Env: SKIP_PGBENCH=1, SKIP_SLED=1 (leave those parts out); NODES="1" (node counts, "1 3" by
+# default); ORDERLY=path and CONFIG=path (another
 # release's binary and the config.toml it came with, to measure it beside this tree).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -82,7 +83,7 @@ print(f"{label}: {done / longest:,.0f}/s{extra}")
 PY
 }
 
-for nodes in 1 3; do
+for nodes in ${NODES:-1 3}; do
   echo "== Orderly, $nodes node(s) on PostgreSQL"
   $PSQL -c "CREATE DATABASE o$nodes" >/dev/null
   pids=$(start_nodes "o$nodes" "$nodes")
