@@ -2,11 +2,12 @@
 //! and work it had started must finish after the restart without running twice.
 //!
 //! The first test parks orders in every status, kills the process with SIGKILL and checks each
-//! order reads back byte-for-byte the same (and still moves on afterwards). The second kills it
-//! in the middle of a burst of 200 concurrent placements: every 201 must be there afterwards,
-//! retrying the unanswered requests with their Idempotency-Keys must not create duplicates,
-//! every history must be 1..n with each step once, and the stock ledger must agree with the
-//! orders that hold stock.
+//! order reads back byte-for-byte the same (and still moves on afterwards). The others kill it
+//! in the middle of a burst of 200 concurrent placements — of one warehouse's orders, and of
+//! orders split over two warehouses: every 201 must be there afterwards, retrying the
+//! unanswered requests with their Idempotency-Keys must not create duplicates, every history
+//! must be 1..n with each step once, every order must have the shipments its allocation made,
+//! and every stock cell's reserved units must be what the orders' shipments hold there.
 //!
 //! What the service acknowledged is checked with the shared crash checker
 //! (`orderly_testkit::crash`, the one the crash harness uses): version and status at least what
@@ -243,15 +244,64 @@ enum Outcome {
     Failed(String),
 }
 
-fn burst_body(i: usize) -> Value {
-    let payment = if i.is_multiple_of(2) {
-        ("cod", "pending")
-    } else {
-        ("card", "pending")
-    };
-    let mut b = order_body(&[("BURST-1", 1 + (i % 3) as u32, 500)], payment);
-    b["external_ref"] = json!(format!("burst-{i}"));
-    b
+/// What the orders of a burst look like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// One line, served from one warehouse.
+    OneWarehouse,
+    /// Two lines, one stocked only in `ams` and one only in `rtm`: every order is split into two
+    /// shipments, its allocation one stock write over both warehouses' cells.
+    Split,
+}
+
+impl Shape {
+    /// The cells the burst draws on, each stocked with 10 000 units (more than it takes).
+    fn cells(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Shape::OneWarehouse => &[("ams", "BURST-1")],
+            Shape::Split => &[("ams", "BURST-A"), ("rtm", "BURST-B")],
+        }
+    }
+
+    fn external_ref(self, i: usize) -> String {
+        match self {
+            Shape::OneWarehouse => format!("burst-{i}"),
+            Shape::Split => format!("split-burst-{i}"),
+        }
+    }
+
+    /// Order `i`: cash on delivery (confirms at once) or an unpaid card order, alternating.
+    fn body(self, i: usize) -> Value {
+        let payment = if i.is_multiple_of(2) {
+            ("cod", "pending")
+        } else {
+            ("card", "pending")
+        };
+        let q = 1 + (i % 3) as u32;
+        let mut b = match self {
+            Shape::OneWarehouse => order_body(&[("BURST-1", q, 500)], payment),
+            Shape::Split => order_body(&[("BURST-A", q, 500), ("BURST-B", 1, 700)], payment),
+        };
+        b["external_ref"] = json!(self.external_ref(i));
+        b
+    }
+
+    /// What order `i` costs.
+    fn total(self, i: usize) -> i64 {
+        let q = 1 + (i % 3) as i64;
+        match self {
+            Shape::OneWarehouse => 500 * q,
+            Shape::Split => 500 * q + 700,
+        }
+    }
+
+    /// The shipments (`warehouse:status`) an allocated order of this shape has.
+    fn shipments(self) -> Vec<String> {
+        self.cells()
+            .iter()
+            .map(|(w, _)| format!("{w}:allocated"))
+            .collect()
+    }
 }
 
 fn burst_key(run: &str, i: usize) -> String {
@@ -260,11 +310,26 @@ fn burst_key(run: &str, i: usize) -> String {
 
 #[actix_rt::test]
 async fn kill9_during_a_burst_of_placements_loses_and_repeats_nothing() {
+    kill9_during_a_burst(Shape::OneWarehouse).await;
+}
+
+#[actix_rt::test]
+async fn kill9_during_a_burst_of_split_placements_loses_and_repeats_nothing() {
+    kill9_during_a_burst(Shape::Split).await;
+}
+
+/// 200 concurrent placements of `shape`, SIGKILL once 50 are acknowledged, restart: every
+/// acknowledged order is there at or past what it was acknowledged at, retried requests
+/// create each missing order once, every order holds what its shipments say and the ledger's
+/// reserved units in every cell are exactly what the orders' shipments hold there.
+async fn kill9_during_a_burst(shape: Shape) {
     const N: usize = 200;
     const KILL_AFTER: usize = 50;
     let mut server = Server::start().await;
     let api = server.api();
-    api.set_stock("ams", "BURST-1", 10_000).await;
+    for (w, sku) in shape.cells() {
+        api.set_stock(w, sku, 10_000).await;
+    }
     let run = uuid::Uuid::new_v4().to_string();
 
     let acked = Arc::new(AtomicUsize::new(0));
@@ -286,7 +351,7 @@ async fn kill9_during_a_burst_of_placements_loses_and_repeats_nothing() {
                 .try_send(
                     "POST",
                     "/v1/orders",
-                    Some(("application/json", burst_body(i).to_string().into())),
+                    Some(("application/json", shape.body(i).to_string().into())),
                 )
                 .await;
             let outcome = match r {
@@ -352,7 +417,7 @@ async fn kill9_during_a_burst_of_placements_loses_and_repeats_nothing() {
         );
         assert_eq!(
             o["external_ref"],
-            format!("burst-{i}"),
+            shape.external_ref(*i),
             "acknowledged order {id} reads back as another order"
         );
     }
@@ -361,7 +426,7 @@ async fn kill9_during_a_burst_of_placements_loses_and_repeats_nothing() {
         let r = api
             .storefront()
             .idempotency(&burst_key(&run, *i))
-            .post("/v1/orders", &burst_body(*i))
+            .post("/v1/orders", &shape.body(*i))
             .await
             .expect(201, "replay after crash");
         assert_eq!(
@@ -376,7 +441,7 @@ async fn kill9_during_a_burst_of_placements_loses_and_repeats_nothing() {
         let r = api
             .storefront()
             .idempotency(&burst_key(&run, i))
-            .post("/v1/orders", &burst_body(i))
+            .post("/v1/orders", &shape.body(i))
             .await
             .expect(201, "retry after crash");
         acks.lock().unwrap().record(&r.json);
@@ -424,7 +489,9 @@ async fn kill9_during_a_burst_of_placements_loses_and_repeats_nothing() {
         assert!(orderly_testkit::crash::ONE_TIME_STEPS.contains(&kind));
     }
     check_acknowledged(&server, &acks).await;
-    let mut reserved_by_orders: i64 = 0;
+    // Every order is allocated as its shape says, and each cell's reserved units are what the
+    // orders' shipments hold there.
+    let mut held: BTreeMap<(String, String), i64> = BTreeMap::new();
     for id in &listed {
         let o = api.order(id).await;
         assert_eq!(o["stock"], "reserved", "10 000 units cover the burst: {o}");
@@ -434,14 +501,29 @@ async fn kill9_during_a_burst_of_placements_loses_and_repeats_nothing() {
             "placed"
         };
         assert_eq!(o["status"], want, "{o}");
-        reserved_by_orders += o["lines"][0]["quantity"].as_i64().unwrap();
+        let shipments = o["shipments"].as_array().expect("shipments");
+        let got: Vec<String> = shipments
+            .iter()
+            .map(|s| format!("{}:{}", str_of(&s["warehouse"]), str_of(&s["status"])))
+            .collect();
+        assert_eq!(got, shape.shipments(), "{o}");
+        for s in shipments {
+            for l in s["lines"].as_array().expect("lines") {
+                *held
+                    .entry((str_of(&s["warehouse"]), str_of(&l["sku"])))
+                    .or_default() += l["quantity"].as_i64().expect("quantity");
+            }
+        }
     }
-    let s = api.stock("BURST-1").await;
-    assert_eq!(s["on_hand"], 10_000, "{s}");
-    assert_eq!(
-        s["reserved"], reserved_by_orders,
-        "the ledger's reserved units differ from what the orders hold: {s}"
-    );
+    let cells = stock_cells(&api, shape.cells()).await;
+    for (cell, (on_hand, reserved)) in &cells {
+        assert_eq!(*on_hand, 10_000, "{cell:?}");
+        assert_eq!(
+            Some(reserved),
+            held.get(cell),
+            "the ledger's reserved units at {cell:?} differ from what the orders hold"
+        );
+    }
 
     // A card order placed (and acknowledged) before the kill confirms once its payment comes in.
     let (i, id) = created
@@ -449,7 +531,7 @@ async fn kill9_during_a_burst_of_placements_loses_and_repeats_nothing() {
         .find(|(i, _)| !i.is_multiple_of(2))
         .or_else(|| by_key.iter().find(|(i, _)| !i.is_multiple_of(2)))
         .expect("a card order");
-    let amount = 500 * (1 + (i % 3) as i64);
+    let amount = shape.total(*i);
     api.storefront()
         .post(
             &format!("/v1/orders/{id}/payments"),
@@ -459,9 +541,31 @@ async fn kill9_during_a_burst_of_placements_loses_and_repeats_nothing() {
         .expect(200, "pay after restart");
     let o = api.wait_status(id, "confirmed").await;
     assert_history_contiguous(&o);
-    let s = api.stock("BURST-1").await;
     assert_eq!(
-        s["reserved"], reserved_by_orders,
-        "paying must not reserve again: {s}"
+        stock_cells(&api, shape.cells()).await,
+        cells,
+        "paying must not reserve again"
     );
+}
+
+/// (warehouse, sku) → (on hand, reserved) of `cells`.
+async fn stock_cells(api: &Api, cells: &[(&str, &str)]) -> BTreeMap<(String, String), (i64, i64)> {
+    let mut out = BTreeMap::new();
+    for (w, sku) in cells {
+        let s = api.stock(sku).await;
+        let cell = s["warehouses"]
+            .as_array()
+            .expect("warehouses")
+            .iter()
+            .find(|c| c["warehouse"] == *w)
+            .unwrap_or_else(|| panic!("no {sku} at {w}: {s}"));
+        out.insert(
+            (w.to_string(), sku.to_string()),
+            (
+                cell["on_hand"].as_i64().expect("on_hand"),
+                cell["reserved"].as_i64().expect("reserved"),
+            ),
+        );
+    }
+    out
 }
