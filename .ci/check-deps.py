@@ -31,7 +31,7 @@ ALLOWED = {
     "orderly-bench": {"orderly", "orderly-actors", "orderly-testkit"},
 }
 # The pure core: no runtime, storage, HTTP or schema crates.
-DOMAIN_EXTERNAL = {"serde", "serde_json", "chrono", "uuid", "thiserror"}
+DOMAIN_EXTERNAL = {"serde", "serde_json", "chrono", "chrono-tz", "uuid", "thiserror"}
 
 # (files, forbidden pattern, why)
 SOURCE_RULES = [

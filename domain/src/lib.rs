@@ -3,7 +3,8 @@
 //!
 //! Everything here is a plain function of its inputs (the current time is an argument), so the
 //! rules can be tested exhaustively and property-tested. It is a crate of its own so that
-//! nothing else can creep in: its only dependencies are serde, chrono, uuid and thiserror (the
+//! nothing else can creep in: its only dependencies are serde, chrono, chrono-tz (the IANA
+//! time-zone database compiled in), uuid and thiserror (the
 //! HTTP layer has its own wire types and schemas; storage has its own stored schema). The
 //! actors in `orderly-actors` only load state, call these functions, persist what they return
 //! and send the resulting messages; that crate re-exports this one as `orderly_actors::domain`.

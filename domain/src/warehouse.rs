@@ -5,7 +5,9 @@
 //! [`crate::inventory`] and the delivery estimates read it, the service validates it at start.
 
 use crate::ids::WarehouseId;
+use crate::shipping::promise::{Calendar, Dispatch};
 use chrono::{NaiveDate, NaiveTime, Weekday};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 /// One warehouse as configured.
@@ -68,6 +70,32 @@ impl Warehouse {
             .map_err(|_| format!("cutoff '{}' is not HH:MM", self.cutoff))
     }
 
+    /// Its time zone, from the IANA database compiled in.
+    pub fn tz(&self) -> Result<Tz, String> {
+        self.time_zone.parse::<Tz>().map_err(|_| {
+            format!(
+                "'{}' is not an IANA time zone (e.g. Europe/Amsterdam)",
+                self.time_zone
+            )
+        })
+    }
+
+    /// The days it works: its working days less its holidays.
+    pub fn calendar(&self) -> Result<Calendar, String> {
+        Calendar::new(self.working_weekdays()?, self.holidays.clone()).map_err(|e| e.to_string())
+    }
+
+    /// Its side of a delivery promise, with `handling_days` between an order coming in and
+    /// its parcel leaving.
+    pub fn dispatch(&self, handling_days: u32) -> Result<Dispatch, String> {
+        Ok(Dispatch {
+            time_zone: self.tz()?,
+            cutoff: self.cutoff_time()?,
+            calendar: self.calendar()?,
+            handling_days,
+        })
+    }
+
     pub fn working_weekdays(&self) -> Result<Vec<Weekday>, String> {
         self.working_days
             .iter()
@@ -104,6 +132,7 @@ impl Warehouse {
                 "ships_to '{c}': an ISO 3166-1 alpha-2 code, upper case"
             ));
         }
+        self.tz().map_err(|e| format!("time_zone: {e}"))?;
         self.cutoff_time().map_err(|e| format!("cutoff: {e}"))?;
         let days = self
             .working_weekdays()

@@ -1,4 +1,5 @@
-//! Carrier choice, tracking numbers and delivery estimates.
+//! Carrier choice, tracking numbers and delivery estimates; [`promise`]: the delivery window
+//! an order is promised, from the warehouse's and the carrier's calendars.
 //!
 //! Pure functions of the carrier table (from config) and the current time. The carrier actor
 //! wraps them; keeping them here lets the estimate rules be tested date by date.
@@ -151,6 +152,8 @@ pub fn book(
         estimated_delivery: estimate_delivery(now, cutoff, s.transit_days, holidays),
     })
 }
+
+pub mod promise;
 
 #[cfg(test)]
 mod tests;
