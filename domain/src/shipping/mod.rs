@@ -1,5 +1,6 @@
 //! Carrier choice, tracking numbers and delivery estimates; [`promise`]: the delivery window
-//! an order is promised, from the warehouse's and the carrier's calendars.
+//! an order is promised, from the warehouse's and the carrier's calendars; [`rates`]: what a
+//! service costs and which service the shop's carrier rules choose.
 //!
 //! Pure functions of the carrier table (from config) and the current time. The carrier actor
 //! wraps them; keeping them here lets the estimate rules be tested date by date.
@@ -154,6 +155,7 @@ pub fn book(
 }
 
 pub mod promise;
+pub mod rates;
 
 #[cfg(test)]
 mod tests;
