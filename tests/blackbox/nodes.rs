@@ -34,15 +34,6 @@ const ONCE: &[&str] = &[
     "cancelled",
 ];
 
-fn history_types(order: &Value) -> Vec<String> {
-    order["history"]
-        .as_array()
-        .expect("history")
-        .iter()
-        .map(|e| str_of(&e["type"]))
-        .collect()
-}
-
 /// Every one-time step at most once, and the history as long as the version says.
 fn assert_whole(order: &Value) {
     let types = history_types(order);

@@ -707,3 +707,13 @@ impl std::ops::Deref for Receiver {
         &self.0
     }
 }
+
+/// An order's history as its event types, in order.
+pub fn history_types(order: &Value) -> Vec<String> {
+    order["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|e| str_of(&e["type"]))
+        .collect()
+}

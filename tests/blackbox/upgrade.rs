@@ -96,56 +96,7 @@ async fn a_data_directory_of_the_previous_release_opens_and_serves() {
     }
     assert_eq!(expected.len(), 20);
     expected.insert((ids["timed_out"].clone(), "order.cancelled".into()));
-    let received = wait_until("every pending notification delivered", || {
-        let hooks = receiver.hooks();
-        let expected = expected.clone();
-        async move {
-            let got: BTreeSet<(String, String)> = hooks
-                .iter()
-                .filter(|h| h.answered == 200)
-                .map(|h| {
-                    let j = h.json();
-                    (
-                        j["data"]["order_id"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_string(),
-                        j["type"].as_str().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect();
-            let missing: Vec<_> = expected.difference(&got).collect();
-            if missing.is_empty() {
-                Ok(hooks)
-            } else {
-                Err(format!("missing {missing:?}"))
-            }
-        }
-    })
-    .await;
-    for h in &received {
-        let j = h.json();
-        let order = j["data"]["order_id"].as_str().unwrap_or_default();
-        let simple = order.replace('-', "");
-        assert_eq!(h.id(), j["data"]["message_id"].as_str().unwrap_or_default());
-        assert!(
-            h.id().starts_with(&format!("msg_{simple}_")) && h.id().ends_with("_webhook"),
-            "the stored message id: {}",
-            h.id()
-        );
-        assert!(
-            crate::notifications::signature_ok(h),
-            "the signature does not verify: {h:?}"
-        );
-        assert!(
-            expected.contains(&(
-                order.to_string(),
-                j["type"].as_str().unwrap_or_default().to_string()
-            )),
-            "an unexpected notification: {}",
-            h.body
-        );
-    }
+    crate::upgrade_walk::pending_notifications_arrive(&api, &receiver, &expected).await;
 
     // A confirmed order of the old release carries on: picked, packed, booked.
     let confirmed = &ids["confirmed"];

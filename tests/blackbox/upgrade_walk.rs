@@ -331,15 +331,6 @@ pub(crate) fn fixture_body(key: &str, method: &str, status: &str, lines: &[(&str
     })
 }
 
-pub(crate) fn history_types(order: &Value) -> Vec<String> {
-    order["history"]
-        .as_array()
-        .expect("history")
-        .iter()
-        .map(|e| str_of(&e["type"]))
-        .collect()
-}
-
 pub(crate) fn ids_of(orders: &[Value]) -> BTreeSet<String> {
     orders.iter().map(|o| str_of(&o["id"])).collect()
 }
