@@ -6,6 +6,7 @@
 
 use figment::providers::{Env, Format, Toml};
 use figment::Figment;
+use orderly_actors::domain::shipping::rates::Rule;
 use orderly_actors::domain::shipping::CarrierSpec;
 use orderly_actors::domain::warehouse::{AllocationPolicy, Warehouse};
 use orderly_actors::engine::notifier::NotifierConfig;
@@ -25,6 +26,10 @@ pub struct Config {
     pub auth: AuthConfig,
     #[serde(default)]
     pub carriers: Vec<CarrierSpec>,
+    /// `[[carrier_rules]]`: the shop's ordered rules choosing a carrier service (the last one
+    /// the fallback); none: the fastest service that fits.
+    #[serde(default)]
+    pub carrier_rules: Vec<Rule>,
     /// `[[warehouses]]`: where stock is kept. None configured: the service runs "open" (any
     /// warehouse id of valid shape is taken as given, as before warehouses were configured).
     #[serde(default)]
@@ -375,6 +380,7 @@ impl Config {
                     .map_err(|m| format!("carriers[{i}].services[{j}].cutoff: {m}"))?;
             }
         }
+        orderly_actors::domain::shipping::validate_pricing(&self.carriers, &self.carrier_rules)?;
         self.notifications.validate()?;
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(format!(

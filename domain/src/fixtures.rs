@@ -61,6 +61,7 @@ pub fn carrier(id: &str, name: &str, prefix: &str, max_weight_grams: u32) -> Car
             transit_days: 1,
             cutoff: "17:00".into(),
             max_weight_grams,
+            rates: None,
         }],
     }
 }

@@ -122,7 +122,10 @@ fn bad_warehouses_allocation_and_bound_keys_exit_2_naming_the_key() {
             "warehouses[1].id",
         ),
         (
-            with("country = \"NL\"", "country = \"nl\""),
+            with(
+                "name = \"Amsterdam\"\ncountry = \"NL\"",
+                "name = \"Amsterdam\"\ncountry = \"nl\"",
+            ),
             vec![],
             "warehouses[0].country",
         ),
@@ -224,4 +227,78 @@ fn bad_warehouses_allocation_and_bound_keys_exit_2_naming_the_key() {
         .to_string();
     let (code, err) = check(Some(&open), &[]);
     assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn bad_rates_and_carrier_rules_exit_2_naming_the_field() {
+    let base = include_str!("../../config.toml");
+    let with = |from: &str, to: &str| {
+        assert!(base.contains(from), "config.toml has {from:?}");
+        base.replacen(from, to, 1)
+    };
+    let cases: Vec<(String, &str)> = vec![
+        (
+            with(
+                "{ up_to_grams = 10000, price = 995 }",
+                "{ up_to_grams = 1000, price = 995 }",
+            ),
+            "carriers[0].services[0].rates.zones[0].bands[1].up_to_grams",
+        ),
+        (
+            with("cash_on_delivery = 250", "cash_on_delivery = -250"),
+            "carriers[0].services[0].rates.cash_on_delivery",
+        ),
+        (
+            with(
+                "{ name = \"nl\", countries = [\"NL\"]",
+                "{ name = \"nl\", countries = [\"Netherlands\"]",
+            ),
+            "carriers[0].services[1].rates.zones[0].countries",
+        ),
+        (
+            with(
+                "[carriers.services.rates]\ncurrency = \"EUR\"\nzones = [\n  { name = \"nl\"",
+                "[carriers.services.rates]\ncurrency = \"USD\"\nzones = [\n  { name = \"nl\"",
+            ),
+            "carriers[0].services[1].rates.currency",
+        ),
+        (
+            with(
+                "[carriers.services.rates]\ncurrency = \"EUR\"\ncash_on_delivery",
+                "[carriers.services.rates]\ncurrency = \"EURO\"\ncash_on_delivery",
+            ),
+            "currency",
+        ),
+        (
+            with("service = \"standard\" }] }", "service = \"sameday\" }] }"),
+            "carrier_rules[0].choose.prefer",
+        ),
+        (
+            with(
+                "name = \"cheapest\"\nchoose = \"cheapest\"",
+                "name = \"cheapest\"\nwhen = { countries = [\"NL\"] }\nchoose = \"cheapest\"",
+            ),
+            "carrier_rules[1].when",
+        ),
+        (
+            with(
+                "name = \"cheapest\"\nchoose = \"cheapest\"",
+                "name = \"cheapest\"\nchoose = \"nearest\"",
+            ),
+            "carrier_rules",
+        ),
+        (
+            with(
+                "when = { cash_on_delivery = true }",
+                "when = { cod = true }",
+            ),
+            "cod",
+        ),
+    ];
+    for (file, key) in cases {
+        let (code, err) = check(Some(&file), &[]);
+        assert_eq!(code, 2, "expected exit 2 for {key}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert!(err.contains(key), "the error names {key}: {err}");
+    }
 }

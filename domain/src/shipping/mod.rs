@@ -35,6 +35,10 @@ pub struct ServiceSpec {
     /// Parcels handed over after this UTC time leave the next business day ("HH:MM").
     pub cutoff: String,
     pub max_weight_grams: u32,
+    /// What it costs (`[carriers.services.rates]`); none: it is not offered by price (carrier
+    /// rules that choose the cheapest pass it by).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rates: Option<rates::RateTable>,
 }
 
 impl ServiceSpec {
@@ -42,6 +46,39 @@ impl ServiceSpec {
         NaiveTime::parse_from_str(&self.cutoff, "%H:%M")
             .map_err(|_| format!("cutoff '{}' is not HH:MM", self.cutoff))
     }
+}
+
+/// Every rule the carriers' prices and the shop's carrier rules must satisfy together, as one
+/// message naming the field: each rate table sound, all in one currency (the shop's: prices
+/// compare as amounts), and the rules sound, every service they prefer configured. No rules:
+/// the fastest service that fits, as before rules existed.
+pub fn validate_pricing(carriers: &[CarrierSpec], rules: &[rates::Rule]) -> Result<(), String> {
+    let mut currency = None;
+    for (i, c) in carriers.iter().enumerate() {
+        for (j, s) in c.services.iter().enumerate() {
+            let Some(t) = &s.rates else { continue };
+            let at = format!("carriers[{i}].services[{j}].rates");
+            t.validate().map_err(|m| format!("{at}.{m}"))?;
+            match currency {
+                None => currency = Some((t.currency, at)),
+                Some((first, ref there)) if first != t.currency => {
+                    return Err(format!(
+                        "{at}.currency: {} where {there} has {first}: every rate table is in the shop's one currency",
+                        t.currency
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    if rules.is_empty() {
+        return Ok(());
+    }
+    let known: Vec<(&str, &str)> = carriers
+        .iter()
+        .flat_map(|c| c.services.iter().map(|s| (c.id.as_str(), s.code.as_str())))
+        .collect();
+    rates::validate_rules(rules, &known)
 }
 
 /// Default method when the storefront names none.

@@ -10,6 +10,7 @@ fn svc(code: &str, method: &str, days: u32, max: u32) -> ServiceSpec {
         transit_days: days,
         cutoff: "16:00".into(),
         max_weight_grams: max,
+        rates: None,
     }
 }
 
