@@ -120,7 +120,7 @@ impl Warehouse {
                 self.id
             ));
         }
-        let country = |c: &str| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase());
+        let country = crate::order::validate::is_country_code;
         if !country(&self.country) {
             return Err(format!(
                 "country '{}': an ISO 3166-1 alpha-2 code, upper case",

@@ -4,7 +4,7 @@
 use super::error::{invalid, DomainError};
 use super::limits;
 use super::model::{Address, Customer, InitialPaymentStatus, PaymentMethod, Shipping};
-use super::validate::{opt_text, text};
+use super::validate::{is_country_code, opt_text, text};
 use crate::ids::Sku;
 use crate::money::Currency;
 use serde::{Deserialize, Serialize};
@@ -47,7 +47,7 @@ fn validate_address(prefix: &str, a: &Address) -> Result<(), DomainError> {
     opt_text(&format!("{prefix}.line2"), &a.line2, limits::MAX_TEXT)?;
     text(&format!("{prefix}.city"), &a.city, limits::MAX_TEXT)?;
     text(&format!("{prefix}.postal_code"), &a.postal_code, 20)?;
-    if a.country.len() != 2 || !a.country.bytes().all(|b| b.is_ascii_uppercase()) {
+    if !is_country_code(&a.country) {
         return Err(invalid(
             format!("{prefix}.country"),
             "must be an ISO 3166-1 alpha-2 code in upper case, e.g. NL",

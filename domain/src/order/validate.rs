@@ -1,6 +1,12 @@
-//! Checks on free-text fields a client sends, shared by `NewOrder::validate` and `decide`.
+//! Checks on free-text fields a client sends, shared by `NewOrder::validate` and `decide`, and
+//! the one shape of a country code (addresses, warehouses, rate zones, carrier rules).
 
 use super::error::{invalid, DomainError};
+
+/// An ISO 3166-1 alpha-2 country code, upper case (`NL`).
+pub(crate) fn is_country_code(c: &str) -> bool {
+    c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase())
+}
 
 /// A required text field: not blank, and within [`bounded_text`]'s limits.
 pub(crate) fn text(field: &str, value: &str, max: usize) -> Result<(), DomainError> {

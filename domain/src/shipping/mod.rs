@@ -6,7 +6,7 @@
 //! wraps them; keeping them here lets the estimate rules be tested date by date.
 
 use super::order::{Booking, OrderId, Parcel};
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc, Weekday};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// One carrier as configured.
@@ -111,19 +111,6 @@ pub fn choose<'a>(
     best
 }
 
-fn is_business_day(d: NaiveDate, holidays: &[NaiveDate]) -> bool {
-    !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) && !holidays.contains(&d)
-}
-
-fn next_business_day(mut d: NaiveDate, holidays: &[NaiveDate]) -> NaiveDate {
-    loop {
-        d += Duration::days(1);
-        if is_business_day(d, holidays) {
-            return d;
-        }
-    }
-}
-
 /// Delivery estimate: the parcel leaves today if today is a business day and it is before the
 /// cut-off, otherwise on the next business day; it then travels `transit_days` business days.
 pub fn estimate_delivery(
@@ -132,16 +119,14 @@ pub fn estimate_delivery(
     transit_days: u32,
     holidays: &[NaiveDate],
 ) -> NaiveDate {
+    let business = promise::Calendar::weekdays_except(holidays);
     let today = now.date_naive();
-    let mut day = if is_business_day(today, holidays) && now.time() < cutoff {
+    let leaves = if business.works_on(today) && now.time() < cutoff {
         today
     } else {
-        next_business_day(today, holidays)
+        business.next_working_day(today)
     };
-    for _ in 0..transit_days {
-        day = next_business_day(day, holidays);
-    }
-    day
+    business.add_working_days(leaves, transit_days)
 }
 
 /// SplitMix64: spreads an id's bits so that tracking numbers look random but stay stable.

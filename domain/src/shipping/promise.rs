@@ -53,6 +53,15 @@ impl Calendar {
         }
     }
 
+    /// Monday to Friday, less `holidays`.
+    pub fn weekdays_except(holidays: &[NaiveDate]) -> Calendar {
+        let mut c = Calendar::weekdays();
+        c.holidays = holidays.to_vec();
+        c.holidays.sort_unstable();
+        c.holidays.dedup();
+        c
+    }
+
     pub fn works_on(&self, d: NaiveDate) -> bool {
         self.working_days.contains(&d.weekday()) && self.holidays.binary_search(&d).is_err()
     }

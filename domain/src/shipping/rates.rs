@@ -20,6 +20,7 @@
 //! decision names the rule that made it, for the order's history.
 
 use crate::money::{Currency, Money};
+use crate::order::validate::is_country_code as is_country;
 use serde::{Deserialize, Serialize};
 
 /// The price of one weight band, up to and including `up_to_grams`.
@@ -161,10 +162,6 @@ impl RateTable {
         }
         Ok(())
     }
-}
-
-fn is_country(c: &str) -> bool {
-    c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase())
 }
 
 /// A postal code as compared: upper case, no spaces ("1015 cj" is "1015CJ").
