@@ -41,6 +41,7 @@ pub fn new_order(
                 postal_code: "1".into(),
                 country: "NL".into(),
             },
+            weight_grams: None,
         },
         billing_address: None,
         payment: NewPayment { method, status },
@@ -59,9 +60,12 @@ pub fn carrier(id: &str, name: &str, prefix: &str, max_weight_grams: u32) -> Car
             code: "std".into(),
             method: "standard".into(),
             transit_days: 1,
+            min_transit_days: None,
             cutoff: "17:00".into(),
             max_weight_grams,
             rates: None,
         }],
+        working_days: crate::warehouse::weekdays(),
+        holidays: None,
     }
 }

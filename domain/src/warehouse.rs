@@ -37,6 +37,10 @@ pub struct Warehouse {
     /// Local dates it does not work.
     #[serde(default)]
     pub holidays: Vec<NaiveDate>,
+    /// Working days between an order coming in (before the cut-off) and its parcel leaving:
+    /// picking and packing time (default 0: it leaves the same day).
+    #[serde(default)]
+    pub handling_days: u32,
 }
 
 fn utc() -> String {
@@ -47,7 +51,7 @@ fn default_cutoff() -> String {
     "17:00".into()
 }
 
-fn weekdays() -> Vec<String> {
+pub(crate) fn weekdays() -> Vec<String> {
     ["mon", "tue", "wed", "thu", "fri"]
         .map(String::from)
         .to_vec()
@@ -60,6 +64,23 @@ pub fn is_known(configured: &[Warehouse], id: &str) -> bool {
 }
 
 impl Warehouse {
+    /// A warehouse not configured (the service running open): UTC, 17:00 cut-off, Monday to
+    /// Friday, no holidays of its own.
+    pub fn open(id: &WarehouseId) -> Warehouse {
+        Warehouse {
+            id: id.clone(),
+            name: id.to_string(),
+            country: String::new(),
+            priority: 0,
+            ships_to: vec![],
+            time_zone: utc(),
+            cutoff: default_cutoff(),
+            working_days: weekdays(),
+            holidays: vec![],
+            handling_days: 0,
+        }
+    }
+
     /// Whether it ships to `country`.
     pub fn ships_to(&self, country: &str) -> bool {
         self.ships_to.is_empty() || self.ships_to.iter().any(|c| c == country)

@@ -107,6 +107,7 @@ impl Reservation {
                 shipment: p.shipment,
                 warehouse: p.warehouse.clone(),
                 lines: p.lines.clone(),
+                plan: None,
             })
             .collect()
     }
@@ -722,6 +723,7 @@ impl Ledger {
                 shipment: 1,
                 warehouse: w.clone(),
                 lines: lines.to_vec(),
+                plan: None,
             }];
             let others = candidates.len() - 1;
             let why = match (req.strategy, others) {
@@ -821,6 +823,7 @@ impl Ledger {
                 shipment: plan.len() as u32 + 1,
                 warehouse: w,
                 lines: taken,
+                plan: None,
             });
         }
         Ok((

@@ -31,6 +31,7 @@ fn warehouse(id: &str, country: &str, priority: u32, ships_to: &[&str]) -> Wareh
         cutoff: "17:00".into(),
         working_days: vec!["mon".into()],
         holidays: vec![],
+        handling_days: 0,
     }
 }
 

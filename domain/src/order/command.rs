@@ -5,7 +5,7 @@ use super::model::{
 };
 use super::new_order::NewOrder;
 use crate::ids::WarehouseId;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -75,7 +75,13 @@ pub enum Command {
         kind: CarrierEventKind,
         occurred_at: DateTime<Utc>,
         location: Option<String>,
+        /// The day the carrier now expects to deliver, if it said.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        estimated_delivery: Option<NaiveDate>,
     },
+    /// A shipment's promise may have passed (the promise timer): records `delayed` for each
+    /// shipment whose promise is broken and not yet recorded.
+    CheckPromises,
     RequestReturn {
         lines: Vec<LineQty>,
         reason: String,
@@ -103,6 +109,7 @@ impl Command {
             Command::RecordBooking { .. } => "record_booking",
             Command::Handover { .. } => "handover",
             Command::CarrierEvent { .. } => "carrier_event",
+            Command::CheckPromises => "check_promises",
             Command::RequestReturn { .. } => "request_return",
             Command::ReceiveReturn { .. } => "receive_return",
         }

@@ -1,9 +1,10 @@
 //! What new events set off outside the order: the messages (`Effect`s) the order's actor sends
-//! the inventory, the carrier and the notifier, and the payment timer it sets or clears.
+//! the inventory, the carrier and the notifier, and the timers it sets or clears (payment due,
+//! a shipment's promise breaking).
 //! `reactions` works them out from the events `decide` returned and the order they lead to.
 
 use super::event::{Change, Event};
-use super::model::{CarrierEventKind, LineQty, Order, OrderId, Parcel, StockState};
+use super::model::{CarrierEventKind, LineQty, Order, OrderId, Parcel, PaymentMethod, StockState};
 use crate::ids::WarehouseId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,8 @@ pub enum NotificationKind {
     Cancelled,
     ReturnApproved,
     Refunded,
+    /// A shipment's promised window passed before it was delivered.
+    Delayed,
 }
 
 impl NotificationKind {
@@ -34,6 +37,7 @@ impl NotificationKind {
             NotificationKind::Cancelled => "cancelled",
             NotificationKind::ReturnApproved => "return_approved",
             NotificationKind::Refunded => "refunded",
+            NotificationKind::Delayed => "delayed",
         }
     }
 }
@@ -82,6 +86,9 @@ pub enum EffectKind {
         /// The shipment to book (`None`: asked before shipments had ids; the order's only one).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         shipment: Option<u32>,
+        /// What the carrier rules see besides the above (absent: asked before carrier rules).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        terms: Option<BookingTerms>,
     },
     Restock {
         warehouse: WarehouseId,
@@ -106,10 +113,24 @@ impl EffectKind {
     }
 }
 
+/// What the carrier rules and prices see of a shipment to book, besides its parcels,
+/// country and method.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingTerms {
+    pub postal_code: String,
+    /// The order's value, minor units of its currency.
+    pub value: i64,
+    pub cash_on_delivery: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TimerKind {
     PaymentDue,
+    /// A shipment's promise breaks: check the order's promises ([`Command::CheckPromises`]).
+    ///
+    /// [`Command::CheckPromises`]: super::Command::CheckPromises
+    PromiseDue,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +162,11 @@ pub fn reactions(after: &Order, events: &[Event]) -> Reactions {
         kind: TimerKind::PaymentDue,
         due,
     });
+    let promise_timer = |due| Timer {
+        order_id: id,
+        kind: TimerKind::PromiseDue,
+        due,
+    };
     for e in events {
         let step = e.seq;
         match &e.change {
@@ -189,6 +215,50 @@ pub fn reactions(after: &Order, events: &[Event]) -> Reactions {
                     country: after.shipping.address.country.clone(),
                     method: after.shipping.method.clone(),
                     shipment: *shipment,
+                    terms: Some(BookingTerms {
+                        postal_code: after.shipping.address.postal_code.clone(),
+                        value: after.total().amount,
+                        cash_on_delivery: after.payment.method == PaymentMethod::Cod,
+                    }),
+                },
+            )),
+            Change::Allocated { shipments, .. } => r.set_timers.extend(
+                shipments
+                    .iter()
+                    .filter_map(|a| a.plan.as_ref())
+                    .map(|p| promise_timer(p.promise.broken_at())),
+            ),
+            Change::ShipmentBooked { booking, .. } => {
+                r.set_timers.extend(
+                    booking
+                        .promise
+                        .as_ref()
+                        .map(|p| promise_timer(p.broken_at())),
+                );
+            }
+            Change::CarrierScanned {
+                estimated_delivery: Some(_),
+                shipment: Some(id),
+                kind,
+                ..
+            } => {
+                // The revised promise (evolve keeps the newest scan's date).
+                let revised = after.shipment(*id).and_then(|s| s.plan.as_ref());
+                r.set_timers
+                    .extend(revised.map(|p| promise_timer(p.promise.broken_at())));
+                if *kind == CarrierEventKind::OutForDelivery {
+                    r.effects.push(effect(
+                        step,
+                        EffectKind::Notify {
+                            kind: NotificationKind::OutForDelivery,
+                        },
+                    ));
+                }
+            }
+            Change::Delayed { .. } => r.effects.push(effect(
+                step,
+                EffectKind::Notify {
+                    kind: NotificationKind::Delayed,
                 },
             )),
             Change::Shipped { shipment } => {
@@ -214,12 +284,24 @@ pub fn reactions(after: &Order, events: &[Event]) -> Reactions {
                     kind: NotificationKind::OutForDelivery,
                 },
             )),
-            Change::Delivered { .. } => r.effects.push(effect(
-                step,
-                EffectKind::Notify {
-                    kind: NotificationKind::Delivered,
-                },
-            )),
+            Change::Delivered { shipment } => {
+                r.effects.push(effect(
+                    step,
+                    EffectKind::Notify {
+                        kind: NotificationKind::Delivered,
+                    },
+                ));
+                // Its promise can no longer break.
+                let delivered = after
+                    .shipments
+                    .iter()
+                    .filter(|s| shipment.is_none_or(|id| s.id == id));
+                r.clear_timers.extend(
+                    delivered
+                        .filter_map(|s| s.plan.as_ref())
+                        .map(|p| promise_timer(p.promise.broken_at())),
+                );
+            }
             Change::Cancelled { .. } => {
                 if after.stock == StockState::Released {
                     r.effects

@@ -13,7 +13,7 @@ use super::model::{
 use super::new_order::NewOrder;
 use crate::ids::WarehouseId;
 use crate::money::Money;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -96,6 +96,15 @@ pub enum Change {
         location: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         shipment: Option<u32>,
+        /// The day the carrier now expects to deliver: the shipment's promise, revised.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        estimated_delivery: Option<NaiveDate>,
+    },
+    /// A shipment's promised window passed before it was delivered (once per shipment).
+    Delayed {
+        shipment: u32,
+        /// The last day it was promised for.
+        promised: NaiveDate,
     },
     /// A shipment was delivered (`None`: every shipped one, as recorded before shipments).
     Delivered {
@@ -141,6 +150,7 @@ impl Change {
             Change::Shipped { .. } => "shipped",
             Change::CarrierScanned { .. } => "carrier_scanned",
             Change::Delivered { .. } => "delivered",
+            Change::Delayed { .. } => "delayed",
             Change::Cancelled { .. } => "cancelled",
             Change::ReturnApproved { .. } => "return_approved",
             Change::ReturnReceived { .. } => "return_received",

@@ -3,8 +3,8 @@
 
 use super::event::{Change, Event};
 use super::model::{
-    Allocation, Cancellation, Line, Order, Payment, ReturnCase, Shipment, ShipmentLine,
-    ShipmentStatus, Status, StockState,
+    Allocation, Cancellation, DeliveryPlan, Line, Order, Payment, ReturnCase, Shipment,
+    ShipmentLine, ShipmentStatus, Status, StockState,
 };
 use crate::ids::WarehouseId;
 
@@ -85,6 +85,7 @@ pub fn evolve(state: Option<Order>, e: &Event) -> Option<Order> {
                     shipment: 1,
                     warehouse: warehouse.clone(),
                     lines,
+                    plan: None,
                 }],
             );
         }
@@ -144,6 +145,16 @@ pub fn evolve(state: Option<Order>, e: &Event) -> Option<Order> {
                     .find(|s| s.status == ShipmentStatus::Packed && s.booking.is_none()),
             };
             if let Some(s) = target {
+                if let Some(promise) = &booking.promise {
+                    // The booking revises the plan: the service booked, its price, its window.
+                    s.plan = Some(DeliveryPlan {
+                        carrier: booking.carrier.clone(),
+                        service: booking.service.clone(),
+                        price: booking.price,
+                        rule: booking.rule.clone(),
+                        promise: promise.clone(),
+                    });
+                }
                 s.booking = Some(booking.clone());
             }
         }
@@ -166,6 +177,7 @@ pub fn evolve(state: Option<Order>, e: &Event) -> Option<Order> {
             occurred_at,
             location,
             shipment,
+            estimated_delivery,
             ..
         } => {
             o.carrier_event_ids.push(event_id.clone());
@@ -181,7 +193,17 @@ pub fn evolve(state: Option<Order>, e: &Event) -> Option<Order> {
                     if location.is_some() {
                         s.last_location = location.clone();
                     }
+                    // The carrier's newest word on the date revises the promise.
+                    if let (Some(day), Some(plan)) = (estimated_delivery, s.plan.as_mut()) {
+                        plan.promise.earliest = *day;
+                        plan.promise.latest = *day;
+                    }
                 }
+            }
+        }
+        Change::Delayed { shipment, .. } => {
+            if let Some(s) = o.shipments.iter_mut().find(|s| s.id == *shipment) {
+                s.delayed = true;
             }
         }
         Change::Delivered { shipment } => {
@@ -292,6 +314,8 @@ fn allocate(o: &mut Order, plan: &[Allocation]) {
             last_scan_at: None,
             last_location: None,
             delivered_at: None,
+            plan: a.plan.clone(),
+            delayed: false,
         })
         .collect();
 }

@@ -35,14 +35,16 @@ mod tests;
 
 pub use command::Command;
 pub use decide::decide;
-pub use effects::{reactions, Effect, EffectKind, NotificationKind, Reactions, Timer, TimerKind};
+pub use effects::{
+    reactions, BookingTerms, Effect, EffectKind, NotificationKind, Reactions, Timer, TimerKind,
+};
 pub use error::DomainError;
 pub use event::{Change, Event};
 pub use evolve::{evolve, fold};
 pub use model::{
-    Address, Allocation, Booking, Cancellation, CarrierEventKind, Cause, Customer,
+    Address, Allocation, Booking, Cancellation, CarrierEventKind, Cause, Customer, DeliveryPlan,
     InitialPaymentStatus, Line, LineQty, Order, OrderId, Parcel, Payment, PaymentMethod,
-    PaymentStatus, PaymentUpdate, ReturnCase, Shipment, ShipmentLine, ShipmentRef, ShipmentStatus,
-    Shipping, Shortage, Status, StockState,
+    PaymentStatus, PaymentUpdate, Promise, ReturnCase, Shipment, ShipmentLine, ShipmentRef,
+    ShipmentStatus, Shipping, Shortage, Status, StockState,
 };
 pub use new_order::{NewLine, NewOrder, NewPayment};

@@ -81,6 +81,8 @@ pub enum Cause {
     InventoryActor,
     CarrierActor,
     PaymentTimer,
+    /// The timer that checks a shipment's delivery promise.
+    PromiseTimer,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +113,10 @@ pub struct Shipping {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
     pub address: Address,
+    /// What the order weighs, as the storefront weighed its cart: the weight carrier rules and
+    /// prices see before the parcels are packed (absent: 0, the lightest band).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_grams: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -235,7 +241,59 @@ pub struct Booking {
     pub carrier_name: String,
     pub service: String,
     pub tracking_number: String,
+    /// The last day of `promise` (of the window, since bookings carried one).
     pub estimated_delivery: NaiveDate,
+    /// What the service costs for these parcels (absent: it has no rate table, or the booking
+    /// was recorded before prices).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<Money>,
+    /// The carrier rule that chose it (absent: no rules configured, the fastest was taken).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// The delivery window from the booking on: the shipment's promise, revised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promise: Option<Promise>,
+}
+
+/// The window of local dates a shipment should arrive in, and the time zone they are dates in
+/// (its warehouse's): the promise is broken once `latest` is over there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Promise {
+    pub earliest: NaiveDate,
+    pub latest: NaiveDate,
+    pub time_zone: String,
+}
+
+impl Promise {
+    /// The moment the promise is broken: the start of the day after `latest`, in its time zone
+    /// (UTC if the zone is unknown, which a configured warehouse's never is).
+    pub fn broken_at(&self) -> DateTime<Utc> {
+        use chrono::TimeZone;
+        let next = self.latest.succ_opt().unwrap_or(self.latest);
+        let midnight = next.and_time(chrono::NaiveTime::MIN);
+        match self.time_zone.parse::<chrono_tz::Tz>() {
+            Ok(tz) => tz
+                .from_local_datetime(&midnight)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+                // Midnight skipped by a clock change: an hour later exists.
+                .unwrap_or_else(|| midnight.and_utc()),
+            Err(_) => midnight.and_utc(),
+        }
+    }
+}
+
+/// How a shipment is to travel, as worked out when its stock was allocated: the carrier
+/// service the rules chose, what it costs, and the window it promises. Revised by the booking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryPlan {
+    pub carrier: String,
+    pub service: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<Money>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    pub promise: Promise,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -321,6 +379,13 @@ pub struct Shipment {
     pub last_location: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivered_at: Option<DateTime<Utc>>,
+    /// How it is to travel and when it should arrive (absent: allocated before promises, or
+    /// no carrier service could take it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<DeliveryPlan>,
+    /// Its promise passed before it was delivered (recorded once).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delayed: bool,
 }
 
 impl Shipment {
@@ -351,6 +416,10 @@ pub struct Allocation {
     pub shipment: u32,
     pub warehouse: WarehouseId,
     pub lines: Vec<LineQty>,
+    /// Its carrier and promise, worked out as it was allocated (absent before promises, and
+    /// when no service can take it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<DeliveryPlan>,
 }
 
 /// Which shipment a warehouse command is for: named by id, or (the order-level routes) the

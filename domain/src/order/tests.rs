@@ -49,6 +49,7 @@ fn reserved(w: &str) -> Command {
             shipment: 1,
             warehouse: w.into(),
             lines: vec![lq("a", 2), lq("b", 1)],
+            plan: None,
         }],
         reason: "test".into(),
     }
@@ -80,6 +81,9 @@ fn booking() -> Booking {
         service: "std".into(),
         tracking_number: "C1-1".into(),
         estimated_delivery: t0().date_naive(),
+        price: None,
+        rule: None,
+        promise: None,
     }
 }
 
@@ -95,6 +99,7 @@ fn scan_of(tracking_number: &str, id: &str, kind: CarrierEventKind) -> Command {
         kind,
         occurred_at: t0(),
         location: None,
+        estimated_delivery: None,
     }
 }
 
@@ -470,6 +475,7 @@ fn out_of_order_carrier_events_do_not_move_backwards() {
         kind: CarrierEventKind::InTransit,
         occurred_at: t0() - Duration::hours(5),
         location: None,
+        estimated_delivery: None,
     };
     let after = run(Some(o), &[late], t0());
     assert_eq!(after.status, Status::Delivered);
@@ -704,7 +710,10 @@ proptest! {
                             }
                         }
                         EffectKind::BookShipment { parcels, country, method, shipment, .. } => {
-                            let mut b = shipping::book(&carriers(), &[], id, effect.step, country, method.as_deref(), parcels, now).unwrap();
+                            let network = shipping::network::Network::new(carriers(), vec![], vec![], vec![]).unwrap();
+                            let w = crate::WarehouseId::from("w1");
+                            let c = shipping::network::Consignment { warehouse: &w, country, postal_code: "1", method: method.as_deref(), value: 0, cash_on_delivery: false, parcels };
+                            let mut b = network.book(id, effect.step, &c, now).unwrap();
                             b.tracking_number = format!("C{}", shipment.unwrap_or(1));
                             queue.push(Command::RecordBooking { shipment: *shipment, booking: b });
                         }
@@ -820,11 +829,13 @@ fn split_order() -> Order {
                         shipment: 1,
                         warehouse: "w".into(),
                         lines: vec![lq("a", 2)],
+                        plan: None,
                     },
                     Allocation {
                         shipment: 2,
                         warehouse: "x".into(),
                         lines: vec![lq("b", 1)],
+                        plan: None,
                     },
                 ],
                 reason: "split".into(),

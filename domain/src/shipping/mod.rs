@@ -1,12 +1,12 @@
-//! Carrier choice, tracking numbers and delivery estimates; [`promise`]: the delivery window
-//! an order is promised, from the warehouse's and the carrier's calendars; [`rates`]: what a
-//! service costs and which service the shop's carrier rules choose.
+//! Carriers as configured, the fastest-fit choice and tracking numbers; [`promise`]: the
+//! delivery window an order is promised, from the warehouse's and the carrier's calendars;
+//! [`rates`]: what a service costs and which service the shop's carrier rules choose;
+//! [`network`]: all of it together, as quotes, allocation and bookings use it.
 //!
-//! Pure functions of the carrier table (from config) and the current time. The carrier actor
-//! wraps them; keeping them here lets the estimate rules be tested date by date.
+//! Pure functions of the configuration and the moment they are asked at.
 
-use super::order::{Booking, OrderId, Parcel};
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use super::order::{OrderId, Parcel};
+use chrono::{NaiveDate, NaiveTime};
 use serde::{Deserialize, Serialize};
 
 /// One carrier as configured.
@@ -22,6 +22,12 @@ pub struct CarrierSpec {
     #[serde(default)]
     pub countries: Vec<String>,
     pub services: Vec<ServiceSpec>,
+    /// Days it moves parcels, `mon`..`sun`; Monday to Friday by default.
+    #[serde(default = "crate::warehouse::weekdays")]
+    pub working_days: Vec<String>,
+    /// Dates it does not move parcels; absent: the shop's `holidays`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holidays: Option<Vec<NaiveDate>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,9 +36,13 @@ pub struct ServiceSpec {
     pub code: String,
     /// The storefront shipping method this service fulfils (`standard`, `express`, ...).
     pub method: String,
-    /// Business days from hand-over to delivery.
+    /// Most carrier working days from hand-over to delivery.
     pub transit_days: u32,
-    /// Parcels handed over after this UTC time leave the next business day ("HH:MM").
+    /// Least carrier working days from hand-over to delivery; absent: `transit_days`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_transit_days: Option<u32>,
+    /// The carrier's collection time at a warehouse ("HH:MM", the warehouse's local time):
+    /// orders in after it, or after the warehouse's own cut-off, leave the next working day.
     pub cutoff: String,
     pub max_weight_grams: u32,
     /// What it costs (`[carriers.services.rates]`); none: it is not offered by price (carrier
@@ -111,24 +121,6 @@ pub fn choose<'a>(
     best
 }
 
-/// Delivery estimate: the parcel leaves today if today is a business day and it is before the
-/// cut-off, otherwise on the next business day; it then travels `transit_days` business days.
-pub fn estimate_delivery(
-    now: DateTime<Utc>,
-    cutoff: NaiveTime,
-    transit_days: u32,
-    holidays: &[NaiveDate],
-) -> NaiveDate {
-    let business = promise::Calendar::weekdays_except(holidays);
-    let today = now.date_naive();
-    let leaves = if business.works_on(today) && now.time() < cutoff {
-        today
-    } else {
-        business.next_working_day(today)
-    };
-    business.add_working_days(leaves, transit_days)
-}
-
 /// SplitMix64: spreads an id's bits so that tracking numbers look random but stay stable.
 fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -152,30 +144,7 @@ pub fn return_tracking_number(order_id: OrderId) -> String {
     format!("RT{:020}", digits(order_id, u64::MAX))
 }
 
-/// Books a shipment: carrier choice, tracking number and estimate. `None` when no configured
-/// service can carry it.
-#[allow(clippy::too_many_arguments)]
-pub fn book(
-    carriers: &[CarrierSpec],
-    holidays: &[NaiveDate],
-    order_id: OrderId,
-    step: u32,
-    country: &str,
-    method: Option<&str>,
-    parcels: &[Parcel],
-    now: DateTime<Utc>,
-) -> Option<Booking> {
-    let (c, s) = choose(carriers, country, method, parcels)?;
-    let cutoff = s.cutoff_time().ok()?;
-    Some(Booking {
-        carrier: c.id.clone(),
-        carrier_name: c.name.clone(),
-        service: s.code.clone(),
-        tracking_number: tracking_number(&c.tracking_prefix, order_id, step),
-        estimated_delivery: estimate_delivery(now, cutoff, s.transit_days, holidays),
-    })
-}
-
+pub mod network;
 pub mod promise;
 pub mod rates;
 

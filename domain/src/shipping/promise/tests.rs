@@ -303,6 +303,7 @@ fn a_configured_warehouse_gives_its_side_of_the_promise() {
             .map(String::from)
             .to_vec(),
         holidays: vec![date("2026-12-25")],
+        handling_days: 0,
     };
     assert_eq!(w.dispatch(2), Ok(ams(2)));
     let nowhere = crate::warehouse::Warehouse {

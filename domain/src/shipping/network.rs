@@ -1,0 +1,311 @@
+//! The shop's shipping network as one value: its warehouses, its carriers with their calendars
+//! and rates, and its carrier rules — what chooses a carrier service for a shipment, prices it
+//! and promises the days it arrives in.
+//!
+//! Three moments use it, with the same rules so that they agree:
+//!
+//! - a **quote** before purchase ([`Network::plan`] for each shipment the allocation would make,
+//!   counting the warehouse's handling days from the moment of the quote);
+//! - **allocation**: the order's shell plans each allocated shipment the same way, from the
+//!   moment the order was placed (so an order placed on a quote is promised what it was quoted);
+//! - **booking** a packed shipment ([`Network::book`]): the service for its real parcels, their
+//!   price, and the window revised from the moment of packing (handling is done: the parcel
+//!   leaves at the next collection).
+//!
+//! Choice: with carrier rules configured, [`rates::decide`] among the services that have a rate
+//! table; without, the fastest service that fits ([`choose`]), priced if it has a table.
+//! Dates: [`promise::promise`] over the warehouse's dispatch (its time zone, the earlier of its
+//! cut-off and the service's collection time, its working days and holidays) and the carrier's
+//! transit (its working days and holidays, the service's least and most transit days).
+//!
+//! Built once at start by [`Network::new`], which checks everything (one message naming the
+//! field), so that planning and booking never meet a bad calendar.
+
+use super::promise::{self, Calendar, Dispatch, Transit};
+use super::rates::{self, Facts, Offer, Rule};
+use super::{choose, tracking_number, CarrierSpec, ServiceSpec, DEFAULT_METHOD};
+use crate::ids::WarehouseId;
+use crate::money::Money;
+use crate::order::{Booking, DeliveryPlan, OrderId, Parcel, Promise};
+use crate::warehouse::Warehouse;
+use chrono::{DateTime, NaiveDate, Utc, Weekday};
+
+/// The shop's warehouses, carriers and carrier rules, checked.
+#[derive(Debug, Clone)]
+pub struct Network {
+    carriers: Vec<CarrierSpec>,
+    /// The carriers' calendars, by index.
+    calendars: Vec<Calendar>,
+    rules: Vec<Rule>,
+    warehouses: Vec<Warehouse>,
+    /// The shop's holidays: a carrier's without its own, an unconfigured warehouse's.
+    holidays: Vec<NaiveDate>,
+}
+
+/// What is shipped, from where, to where: what the rules, prices and dates depend on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consignment<'a> {
+    pub warehouse: &'a WarehouseId,
+    pub country: &'a str,
+    pub postal_code: &'a str,
+    /// The shipping method asked for; `None`: [`DEFAULT_METHOD`].
+    pub method: Option<&'a str>,
+    /// The order's value, minor units of its currency.
+    pub value: i64,
+    pub cash_on_delivery: bool,
+    /// Its parcels (before packing: one, of the order's weight).
+    pub parcels: &'a [Parcel],
+}
+
+/// The service chosen for a consignment, what it costs and the rule that chose it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection<'n> {
+    pub carrier: &'n CarrierSpec,
+    pub service: &'n ServiceSpec,
+    /// The sum over its parcels; `None` when the service has no rate table.
+    pub price: Option<Money>,
+    /// `None`: no carrier rules configured (the fastest was taken).
+    pub rule: Option<&'n str>,
+}
+
+impl Network {
+    /// Checks every part (carriers' calendars, rate tables in one currency, the rules and the
+    /// services they name, warehouses) and builds the network, or says what is wrong, naming
+    /// the field.
+    pub fn new(
+        carriers: Vec<CarrierSpec>,
+        rules: Vec<Rule>,
+        warehouses: Vec<Warehouse>,
+        holidays: Vec<NaiveDate>,
+    ) -> Result<Network, String> {
+        let mut calendars = Vec::with_capacity(carriers.len());
+        for (i, c) in carriers.iter().enumerate() {
+            let days = parse_weekdays(&c.working_days)
+                .map_err(|e| format!("carriers[{i}].working_days: {e}"))?;
+            let own = c.holidays.clone().unwrap_or_else(|| holidays.clone());
+            calendars.push(
+                Calendar::new(days, own).map_err(|e| format!("carriers[{i}].working_days: {e}"))?,
+            );
+            for (j, s) in c.services.iter().enumerate() {
+                s.cutoff_time()
+                    .map_err(|m| format!("carriers[{i}].services[{j}].cutoff: {m}"))?;
+                if s.min_transit_days.is_some_and(|m| m > s.transit_days) {
+                    return Err(format!(
+                        "carriers[{i}].services[{j}].min_transit_days: not above transit_days"
+                    ));
+                }
+            }
+        }
+        for (i, w) in warehouses.iter().enumerate() {
+            w.validate().map_err(|m| format!("warehouses[{i}].{m}"))?;
+        }
+        super::validate_pricing(&carriers, &rules)?;
+        Ok(Network {
+            carriers,
+            calendars,
+            rules,
+            warehouses,
+            holidays,
+        })
+    }
+
+    /// No carriers: nothing can be booked, planned or quoted.
+    pub fn empty() -> Network {
+        Network {
+            carriers: vec![],
+            calendars: vec![],
+            rules: vec![],
+            warehouses: vec![],
+            holidays: vec![],
+        }
+    }
+
+    pub fn carriers(&self) -> &[CarrierSpec] {
+        &self.carriers
+    }
+
+    /// The shipping methods some service fulfils, each once, in the order configured.
+    pub fn methods(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for s in self.carriers.iter().flat_map(|c| &c.services) {
+            if !out.contains(&s.method.as_str()) {
+                out.push(&s.method);
+            }
+        }
+        out
+    }
+
+    /// The service the rules choose for `c` (or the fastest, without rules), priced; `None`
+    /// when no service can take it.
+    pub fn select(&self, c: &Consignment<'_>) -> Option<Selection<'_>> {
+        let method = c.method.unwrap_or(DEFAULT_METHOD);
+        let heaviest = c.parcels.iter().map(|p| p.weight_grams).max().unwrap_or(0);
+        let facts = |weight_grams| Facts {
+            country: c.country,
+            postal_code: c.postal_code,
+            weight_grams,
+            value: c.value,
+            method,
+            cash_on_delivery: c.cash_on_delivery,
+            warehouse: c.warehouse,
+        };
+        let (carrier, service, rule) = if self.rules.is_empty() {
+            let (carrier, service) = choose(&self.carriers, c.country, Some(method), c.parcels)?;
+            (carrier, service, None)
+        } else {
+            let offers: Vec<(Offer<'_>, &CarrierSpec, &ServiceSpec)> = self
+                .carriers
+                .iter()
+                .flat_map(|carrier| carrier.services.iter().map(move |s| (carrier, s)))
+                .filter_map(|(carrier, s)| {
+                    let rates = s.rates.as_ref()?;
+                    let offer = Offer {
+                        carrier: &carrier.id,
+                        service: &s.code,
+                        countries: &carrier.countries,
+                        method: &s.method,
+                        max_weight_grams: s.max_weight_grams,
+                        transit_days: s.transit_days,
+                        rates,
+                    };
+                    Some((offer, carrier, s))
+                })
+                .collect();
+            let just_offers: Vec<Offer<'_>> = offers.iter().map(|(o, _, _)| o.clone()).collect();
+            let d = rates::decide(&self.rules, &just_offers, &facts(heaviest))?;
+            let (_, carrier, service) = offers[d.offer];
+            (carrier, service, Some(d.rule))
+        };
+        let price = service.rates.as_ref().and_then(|t| {
+            let weights: Vec<u32> = if c.parcels.is_empty() {
+                vec![0]
+            } else {
+                c.parcels.iter().map(|p| p.weight_grams).collect()
+            };
+            let mut total: Option<Money> = None;
+            for w in weights {
+                let p = t.price(&facts(w))?;
+                total = Some(match total {
+                    Some(t) => Money {
+                        amount: t.amount + p.amount,
+                        currency: t.currency,
+                    },
+                    None => p,
+                });
+            }
+            total
+        });
+        Some(Selection {
+            carrier,
+            service,
+            price,
+            rule,
+        })
+    }
+
+    /// How `c` should travel if it comes in at `at` (a quote, or an order's allocation): the
+    /// service chosen and the window counting the warehouse's handling days.
+    pub fn plan(&self, c: &Consignment<'_>, at: DateTime<Utc>) -> Option<DeliveryPlan> {
+        let sel = self.select(c)?;
+        let warehouse = self.warehouse(c.warehouse);
+        let promise = self.promise(&sel, &warehouse, at, warehouse.handling_days);
+        Some(DeliveryPlan {
+            carrier: sel.carrier.id.clone(),
+            service: sel.service.code.clone(),
+            price: sel.price,
+            rule: sel.rule.map(str::to_owned),
+            promise,
+        })
+    }
+
+    /// Books `c`, packed at `at`: the service for its parcels, their price, a tracking number
+    /// stable per (order, step), and the window from now (it leaves at the next collection).
+    pub fn book(
+        &self,
+        order_id: OrderId,
+        step: u32,
+        c: &Consignment<'_>,
+        at: DateTime<Utc>,
+    ) -> Option<Booking> {
+        let sel = self.select(c)?;
+        let warehouse = self.warehouse(c.warehouse);
+        let promise = self.promise(&sel, &warehouse, at, 0);
+        Some(Booking {
+            carrier: sel.carrier.id.clone(),
+            carrier_name: sel.carrier.name.clone(),
+            service: sel.service.code.clone(),
+            tracking_number: tracking_number(&sel.carrier.tracking_prefix, order_id, step),
+            estimated_delivery: promise.latest,
+            price: sel.price,
+            rule: sel.rule.map(str::to_owned),
+            promise: Some(promise),
+        })
+    }
+
+    /// The window for `sel` from `warehouse`, in at `at`, `handling_days` before leaving.
+    fn promise(
+        &self,
+        sel: &Selection<'_>,
+        warehouse: &Warehouse,
+        at: DateTime<Utc>,
+        handling_days: u32,
+    ) -> Promise {
+        // Checked by `new`: a configured warehouse's parts parse, an open one's are defaults,
+        // and every service's cut-off parses.
+        let mut dispatch = warehouse
+            .dispatch(handling_days)
+            .unwrap_or_else(|_| Dispatch {
+                time_zone: chrono_tz::UTC,
+                cutoff: chrono::NaiveTime::MIN,
+                calendar: Calendar::weekdays_except(&self.holidays),
+                handling_days,
+            });
+        if let Ok(collection) = sel.service.cutoff_time() {
+            dispatch.cutoff = dispatch.cutoff.min(collection);
+        }
+        let i = self
+            .carriers
+            .iter()
+            .position(|c| c.id == sel.carrier.id)
+            .expect("selected from the network's carriers");
+        let transit = Transit {
+            calendar: self.calendars[i].clone(),
+            min_days: sel
+                .service
+                .min_transit_days
+                .unwrap_or(sel.service.transit_days),
+            max_days: sel.service.transit_days,
+        };
+        let w = promise::promise(at, &dispatch, &transit);
+        Promise {
+            earliest: w.earliest,
+            latest: w.latest,
+            time_zone: warehouse.time_zone.clone(),
+        }
+    }
+
+    /// The configured warehouse, or (none configured under that id: the service runs open)
+    /// the defaults with the shop's holidays.
+    fn warehouse(&self, id: &WarehouseId) -> Warehouse {
+        self.warehouses
+            .iter()
+            .find(|w| &w.id == id)
+            .cloned()
+            .unwrap_or_else(|| Warehouse {
+                holidays: self.holidays.clone(),
+                ..Warehouse::open(id)
+            })
+    }
+}
+
+fn parse_weekdays(days: &[String]) -> Result<Vec<Weekday>, String> {
+    days.iter()
+        .map(|d| {
+            d.parse::<Weekday>()
+                .map_err(|_| format!("'{d}' is not one of mon..sun"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
