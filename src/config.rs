@@ -6,6 +6,7 @@
 
 use figment::providers::{Env, Format, Toml};
 use figment::Figment;
+use orderly_actors::domain::shipping::network::Network;
 use orderly_actors::domain::shipping::rates::Rule;
 use orderly_actors::domain::shipping::CarrierSpec;
 use orderly_actors::domain::warehouse::{AllocationPolicy, Warehouse};
@@ -14,6 +15,7 @@ use orderly_actors::engine::{EngineConfig, StockAlertsConfig};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -37,7 +39,8 @@ pub struct Config {
     /// `[allocation]`: how orders are allocated to the warehouses.
     #[serde(default)]
     pub allocation: AllocationPolicy,
-    /// Days (YYYY-MM-DD) that are not business days for delivery estimates.
+    /// Days (YYYY-MM-DD) carriers do not move parcels unless a carrier has `holidays` of its
+    /// own (and warehouses do not work, when none are configured).
     #[serde(default)]
     pub holidays: Vec<chrono::NaiveDate>,
     #[serde(default)]
@@ -375,12 +378,8 @@ impl Config {
                     "carriers[{i}].services: at least one service is required"
                 ));
             }
-            for (j, s) in c.services.iter().enumerate() {
-                s.cutoff_time()
-                    .map_err(|m| format!("carriers[{i}].services[{j}].cutoff: {m}"))?;
-            }
         }
-        orderly_actors::domain::shipping::validate_pricing(&self.carriers, &self.carrier_rules)?;
+        self.shipping_network()?;
         self.notifications.validate()?;
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(format!(
@@ -442,6 +441,17 @@ impl Config {
             .map(|w| w.id.as_str())
     }
 
+    /// The carriers, their calendars and rates, the carrier rules and the warehouses as one
+    /// checked value (see `domain::shipping::network`), or what is wrong with them.
+    pub fn shipping_network(&self) -> Result<Network, String> {
+        Network::new(
+            self.carriers.clone(),
+            self.carrier_rules.clone(),
+            self.warehouses.clone(),
+            self.holidays.clone(),
+        )
+    }
+
     pub fn engine_config(&self) -> EngineConfig {
         let e = &self.engine;
         let threads = if e.actor_threads == 0 {
@@ -463,8 +473,10 @@ impl Config {
                 max_subscriptions_per_sku: self.stock_alerts.max_subscriptions_per_sku,
                 reconcile_interval: Duration::from_secs(self.stock_alerts.reconcile_secs),
             },
-            carriers: self.carriers.clone(),
-            holidays: self.holidays.clone(),
+            shipping: Arc::new(
+                self.shipping_network()
+                    .expect("checked by validate before the engine is configured"),
+            ),
             notifications: self.notifications.clone(),
             warehouses: self.warehouses.clone(),
             allocation: self.allocation,

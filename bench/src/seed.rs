@@ -81,6 +81,7 @@ fn seed_order(i: u64) -> NewOrder {
                 postal_code: "1012LG".into(),
                 country: "NL".into(),
             },
+            weight_grams: None,
         },
         billing_address: None,
         payment: NewPayment {

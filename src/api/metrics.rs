@@ -48,6 +48,7 @@ pub fn route_label(path: &str) -> &'static str {
         ["v1", "warehouses"] => "/v1/warehouses",
         ["v1", "warehouses", _, "picks"] => "/v1/warehouses/{warehouse}/picks",
         ["v1", "availability"] => "/v1/availability",
+        ["v1", "quotes"] => "/v1/quotes",
         ["v1", "carriers", _, "events"] => "/v1/carriers/{carrier}/events",
         ["v1", "inventory", _] => "/v1/inventory/{sku}",
         ["v1", "inventory", _, _] => "/v1/inventory/{warehouse}/{sku}",

@@ -13,6 +13,7 @@ pub mod metrics;
 mod openapi;
 mod ops;
 pub mod problem;
+mod quotes;
 pub mod schema;
 mod storefront;
 mod transfers;
@@ -156,6 +157,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .service(resource("", "GET").route(get().to(inventory::warehouses)))
                 .service(resource("/{warehouse}/picks", "GET").route(get().to(warehouse::picks))),
         )
+        .service(scope("/v1/quotes").service(resource("", "POST").route(post().to(quotes::quote))))
         .service(
             scope("/v1/availability")
                 .service(resource("", "GET").route(get().to(inventory::availability))),

@@ -168,6 +168,7 @@ impl Modify for EdgeProblems {
     paths(
         super::storefront::place, super::storefront::get, super::storefront::list, super::storefront::payment,
         super::storefront::cancel, super::storefront::request_return, super::storefront::return_label,
+        super::quotes::quote,
         super::warehouse::picks, super::warehouse::acknowledge_picks, super::warehouse::pack, super::warehouse::label,
         super::warehouse::handover, super::warehouse::receive_return,
         super::warehouse::shipment_picks, super::warehouse::shipment_pack,

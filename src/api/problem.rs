@@ -9,6 +9,7 @@ use orderly_actors::domain::inventory::transfer::TransferError;
 use orderly_actors::domain::inventory::StockError;
 use orderly_actors::domain::stock_alerts::AlertError;
 use orderly_actors::domain::DomainError;
+use orderly_actors::engine::quotes::QuoteError;
 use orderly_actors::engine::EngineError;
 use serde::Serialize;
 use std::fmt;
@@ -122,6 +123,16 @@ impl From<EngineError> for Problem {
             EngineError::NoCarrier(_) => {
                 Problem::new(StatusCode::CONFLICT, "no_carrier", e.to_string())
             }
+            EngineError::Quote(q @ QuoteError::OutOfStock(_)) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "out_of_stock",
+                q.to_string(),
+            ),
+            EngineError::Quote(q @ QuoteError::Unreachable { .. }) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unreachable",
+                q.to_string(),
+            ),
             EngineError::BackupRunning => {
                 Problem::new(StatusCode::CONFLICT, "backup_running", e.to_string())
             }

@@ -40,12 +40,14 @@ impl TimerKey {
 pub(crate) fn timer_kind_name(k: TimerKind) -> &'static str {
     match k {
         TimerKind::PaymentDue => "payment_due",
+        TimerKind::PromiseDue => "promise_due",
     }
 }
 
 pub(crate) fn timer_kind(name: &str) -> Result<TimerKind> {
     match name {
         "payment_due" => Ok(TimerKind::PaymentDue),
+        "promise_due" => Ok(TimerKind::PromiseDue),
         other => Err(StorageError::Codec(format!("unknown timer kind '{other}'"))),
     }
 }

@@ -89,6 +89,7 @@ pub fn outbox(id: OrderId, step: u32, action: &str, channel: Option<&str>) -> Ve
 fn kind_byte(k: TimerKind) -> u8 {
     match k {
         TimerKind::PaymentDue => 1,
+        TimerKind::PromiseDue => 2,
     }
 }
 
@@ -119,6 +120,7 @@ pub fn parse_timer(k: &[u8]) -> Option<Timer> {
     let order_id = OrderId::from_bytes(k[9..25].try_into().ok()?);
     let kind = match k[25] {
         1 => TimerKind::PaymentDue,
+        2 => TimerKind::PromiseDue,
         _ => return None,
     };
     Some(Timer {

@@ -157,7 +157,7 @@ fn new_records_carry_the_schema_version_and_old_ones_read_unchanged() {
     assert_eq!(versioned(keys::order(id)), schema::CURRENT);
     assert_eq!(versioned(keys::event(id, 1)), schema::CURRENT);
     assert_eq!(versioned(outbox_key(&placed.outbox[0])), schema::CURRENT);
-    assert_eq!(versioned(keys::idempotency("k")), schema::CURRENT);
+    assert_eq!(versioned(keys::idempotency("k")), schema::V2);
     let timer = store
         .orders
         .get(keys::timer(&placed.set_timers[0]))

@@ -259,6 +259,7 @@ pub fn new_order(lines: &[(&str, u32)], method: PaymentMethod) -> NewOrder {
                 postal_code: "1015 CJ".into(),
                 country: "NL".into(),
             },
+            weight_grams: None,
         },
         billing_address: None,
         payment: NewPayment {
@@ -293,6 +294,7 @@ pub fn allocated(_order: &Order, shipments: &[(&str, &[(&str, u32)])]) -> Comman
             .enumerate()
             .map(|(i, (warehouse, lines))| Allocation {
                 shipment: i as u32 + 1,
+                plan: None,
                 warehouse: (*warehouse).into(),
                 lines: lines
                     .iter()
@@ -432,6 +434,9 @@ fn booking(tn: &str) -> Booking {
         service: "standard".into(),
         tracking_number: tn.into(),
         estimated_delivery: t0().date_naive() + Duration::days(1),
+        price: None,
+        rule: None,
+        promise: None,
     }
 }
 
@@ -1782,6 +1787,7 @@ pub fn export_import_round_trip(backend: &dyn Backend) {
             kind: CarrierEventKind::Delivered,
             occurred_at: t0() + Duration::hours(20),
             location: Some("Utrecht".into()),
+            estimated_delivery: None,
         },
         Cause::Carrier("postnl".into()),
         t0() + Duration::hours(20),

@@ -82,6 +82,7 @@ fn outbox_key(e: &OutboxEntry) -> OutboxKey {
 fn kind_byte(k: TimerKind) -> u8 {
     match k {
         TimerKind::PaymentDue => 1,
+        TimerKind::PromiseDue => 2,
     }
 }
 
@@ -95,6 +96,7 @@ fn timer_of(k: &TimerKey) -> Option<Timer> {
         order_id: k.1,
         kind: match k.2 {
             1 => TimerKind::PaymentDue,
+            2 => TimerKind::PromiseDue,
             _ => return None,
         },
     })

@@ -13,11 +13,11 @@
 use super::effects::Answer;
 use super::order_actor::Executed;
 use super::{Claim, Engine, EngineError, History, OrderView};
-use crate::domain::shipping;
+use crate::domain::shipping::network::Consignment;
 use crate::domain::WarehouseId;
 use crate::domain::{
     fold, CarrierEventKind, Cause, Command, Event, LineQty, NewOrder, OrderId, Parcel,
-    PaymentUpdate, ShipmentRef, Status,
+    PaymentMethod, PaymentUpdate, ShipmentRef, Status,
 };
 use chrono::{DateTime, Utc};
 use orderly_storage::StorageError;
@@ -40,6 +40,8 @@ pub struct CarrierScan {
     pub kind: CarrierEventKind,
     pub occurred_at: DateTime<Utc>,
     pub location: Option<String>,
+    /// The day the carrier now expects to deliver, if it said.
+    pub estimated_delivery: Option<chrono::NaiveDate>,
 }
 
 /// What a carrier event did to its order.
@@ -226,19 +228,26 @@ impl Engine {
         parcels: Vec<Parcel>,
     ) -> Result<OrderView, EngineError> {
         if let Some(order) = self.read(move |s| s.load_order(id)).await? {
-            let country = &order.shipping.address.country;
+            let address = &order.shipping.address;
             let open =
                 order.status.rank() >= Status::Confirmed.rank() && !order.status.is_terminal();
-            if open
-                && shipping::choose(
-                    &self.config().carriers,
-                    country,
-                    order.shipping.method.as_deref(),
-                    &parcels,
-                )
-                .is_none()
-            {
-                return Err(EngineError::NoCarrier(country.clone()));
+            let warehouse = match &shipment {
+                ShipmentRef::Id(n) => order.shipment(*n).map(|s| s.warehouse.clone()),
+                ShipmentRef::At(w) => Some(w.clone()),
+            };
+            if let (true, Some(warehouse)) = (open, warehouse) {
+                let c = Consignment {
+                    warehouse: &warehouse,
+                    country: &address.country,
+                    postal_code: &address.postal_code,
+                    method: order.shipping.method.as_deref(),
+                    value: order.total().amount,
+                    cash_on_delivery: order.payment.method == PaymentMethod::Cod,
+                    parcels: &parcels,
+                };
+                if self.config().shipping.select(&c).is_none() {
+                    return Err(EngineError::NoCarrier(address.country.clone()));
+                }
             }
         }
         let command = Command::Pack { shipment, parcels };
@@ -275,6 +284,7 @@ impl Engine {
             kind: scan.kind,
             occurred_at: scan.occurred_at,
             location: scan.location,
+            estimated_delivery: scan.estimated_delivery,
         };
         let done = self
             .inner

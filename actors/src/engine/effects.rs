@@ -15,7 +15,7 @@ use super::inventory::{Commit, InventoryActor, Release, Reserve, Restock};
 use super::notifier::{Deliver, Notifier, Origin};
 use super::{EngineError, EngineStats};
 use crate::domain::inventory::ReserveOutcome;
-use crate::domain::{Cause, Command, EffectKind, OrderId};
+use crate::domain::{BookingTerms, Cause, Command, EffectKind, OrderId};
 use actix::prelude::*;
 use futures::future::BoxFuture;
 use orderly_storage::{OutboxEntry, Storage};
@@ -198,20 +198,31 @@ impl Effects {
                 .await
                 .map_err(closed)??),
             EffectKind::BookShipment {
+                warehouse,
                 parcels,
                 country,
                 method,
                 shipment,
-                ..
+                terms,
             } => {
+                // Asked before carrier rules: no postal code, value or payment to go by.
+                let terms = terms.clone().unwrap_or(BookingTerms {
+                    postal_code: String::new(),
+                    value: 0,
+                    cash_on_delivery: false,
+                });
                 let booking = self
                     .inner
                     .carrier
                     .send(Book {
                         order_id,
                         step: e.step,
+                        warehouse: warehouse.clone(),
                         country: country.clone(),
+                        postal_code: terms.postal_code,
                         method: method.clone(),
+                        value: terms.value,
+                        cash_on_delivery: terms.cash_on_delivery,
                         parcels: parcels.clone(),
                     })
                     .await

@@ -27,13 +27,14 @@
 
 use super::alerts::StockWatch;
 use crate::domain::inventory::transfer::{Transfer, TransferError, TransferId};
+use crate::domain::inventory::Short;
 use crate::domain::inventory::{
     AllocationRequest, Backorders, Change, Ledger, Reservation, ReserveOutcome, StockError,
     StockLevel,
 };
 use crate::domain::warehouse::{AllocationPolicy, Warehouse};
+use crate::domain::{Allocation, LineQty, OrderId};
 use crate::domain::{CellKey, Sku, WarehouseId};
-use crate::domain::{LineQty, OrderId};
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use orderly_storage::{
@@ -834,5 +835,34 @@ impl Handler<GetStockedWarehouses> for InventoryActor {
             .collect();
         ids.dedup();
         MessageResult(ids)
+    }
+}
+
+/// Where an order's lines would be served from if it were placed now: allocation as placing
+/// runs it ([`crate::domain::inventory::Ledger::allocate`]), reserving nothing (a quote).
+#[derive(Message)]
+#[rtype(result = "Result<Vec<Allocation>, Short>")]
+pub struct PlanAllocation {
+    pub lines: Vec<LineQty>,
+    pub country: String,
+    /// The order's own say on splitting (`None`: the shop's policy).
+    pub allow_split: Option<bool>,
+}
+
+impl Handler<PlanAllocation> for InventoryActor {
+    type Result = MessageResult<PlanAllocation>;
+    fn handle(&mut self, m: PlanAllocation, _: &mut Context<Self>) -> Self::Result {
+        self.reload_if_shared();
+        let req = AllocationRequest {
+            warehouses: &self.warehouses,
+            strategy: self.policy.strategy,
+            allow_split: m.allow_split.unwrap_or(self.policy.allow_split),
+            country: Some(&m.country),
+        };
+        MessageResult(
+            self.ledger
+                .allocate(&m.lines, &req)
+                .map(|(plan, _reason)| plan),
+        )
     }
 }

@@ -27,6 +27,7 @@ mod inventory;
 pub mod notifier;
 mod order_actor;
 mod queries;
+pub mod quotes;
 mod registry;
 mod timers;
 mod transfers;
@@ -34,11 +35,10 @@ mod watchers;
 pub mod webhook;
 
 use crate::clock::Clock;
-use crate::domain::shipping::CarrierSpec;
+use crate::domain::shipping::network::Network;
 use crate::domain::warehouse::{AllocationPolicy, Warehouse};
 use crate::domain::{DomainError, Order};
 use actix::prelude::*;
-use chrono::NaiveDate;
 use effects::{ApplyAnswer, Effects};
 use notifier::{GetStats, Notifier, NotifierConfig, NotifierStats};
 use order_actor::OrderContext;
@@ -77,8 +77,9 @@ pub struct EngineConfig {
     pub takeover_interval: Duration,
     /// Stock alerts: the bound on subscriptions per sku, and how often to reconcile.
     pub stock_alerts: StockAlertsConfig,
-    pub carriers: Vec<CarrierSpec>,
-    pub holidays: Vec<NaiveDate>,
+    /// The carriers, their calendars and rates, the carrier rules and the warehouses' side of
+    /// delivery promises (built and checked by the service).
+    pub shipping: Arc<Network>,
     pub notifications: NotifierConfig,
     /// The configured warehouses (`[[warehouses]]`, validated by the service); empty means
     /// "open": any warehouse id is taken as given.
@@ -120,8 +121,7 @@ impl Default for EngineConfig {
             timer_tick: Duration::from_millis(500),
             takeover_interval: Duration::from_secs(1),
             stock_alerts: StockAlertsConfig::default(),
-            carriers: Vec::new(),
-            holidays: Vec::new(),
+            shipping: Arc::new(Network::empty()),
             notifications: NotifierConfig::default(),
             warehouses: Vec::new(),
             allocation: AllocationPolicy::default(),
@@ -147,6 +147,8 @@ pub enum EngineError {
     IdempotencyInProgress,
     #[error("no configured carrier can ship these parcels to {0}")]
     NoCarrier(String),
+    #[error(transparent)]
+    Quote(#[from] quotes::QuoteError),
     #[error("inventory: {0}")]
     Stock(#[from] crate::domain::inventory::StockError),
     #[error("transfer: {0}")]
@@ -263,12 +265,7 @@ impl Engine {
         } else {
             inventory.start()
         };
-        let carrier = carrier::CarrierActor::new(
-            Arc::new(config.carriers.clone()),
-            Arc::new(config.holidays.clone()),
-            clock.clone(),
-        )
-        .start();
+        let carrier = carrier::CarrierActor::new(config.shipping.clone(), clock.clone()).start();
         // The notifier re-reads each entry before sending it: the same holds for it.
         let notifier = Notifier::new(store.clone(), clock.clone(), config.notifications.clone());
         let notifier = if store.reads_wait_on_network() {
@@ -301,6 +298,7 @@ impl Engine {
             store,
             clock,
             channels: config.notifications.channels(),
+            operations_channels: config.notifications.operations_channels(),
             config,
             stats,
             effects,

@@ -413,13 +413,19 @@ impl Notifier {
     }
 
     /// Where an entry goes: its channel name resolved for its audience — a stock notice for
-    /// operations against `operations` (its webhook, or else the shop's), everything else
+    /// operations, or an order's notification on an `operations.<channel>` (a shipment
+    /// `delayed`), against `operations` (its webhook, or else the shop's), everything else
     /// (customers' notifications, back-in-stock messages to subscribers) against the shop's
     /// channels.
     fn channel_of(&self, entry: &OutboxEntry) -> Result<Channel, String> {
-        let name = entry.channel.as_deref();
-        let for_operations =
+        let mut name = entry.channel.as_deref();
+        let mut for_operations =
             entry.stock_notice().map(|n| n.kind.audience()) == Some(Audience::Operations);
+        if let Some(rest) = name.and_then(|n| n.strip_prefix(super::order_actor::OPERATIONS_PREFIX))
+        {
+            name = Some(rest);
+            for_operations = true;
+        }
         if !for_operations {
             return self.channel(name);
         }
@@ -791,6 +797,10 @@ fn payload(
             "carrier": booking.map(|b| &b.carrier),
             "tracking_number": booking.map(|b| &b.tracking_number),
             "estimated_delivery": booking.map(|b| b.estimated_delivery),
+            "promised": order.promised_window().map(|(earliest, latest)| serde_json::json!({
+                "earliest": earliest,
+                "latest": latest,
+            })),
             "refunded": order.refunded,
             "cancellation_reason": order.cancellation.as_ref().map(|c| &c.reason),
         }

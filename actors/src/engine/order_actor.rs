@@ -15,8 +15,11 @@
 use super::effects::{Answer, Effects};
 use super::{EngineConfig, EngineError, EngineStats};
 use crate::clock::Clock;
-use crate::domain::{decide, fold, reactions, Cause, Command, Effect, Event, Order, OrderId};
+use crate::domain::{
+    decide, fold, reactions, Allocation, Cause, Command, Effect, Event, Order, OrderId, StockState,
+};
 use actix::prelude::*;
+use chrono::{DateTime, Utc};
 use orderly_storage::{Commit, IdempotencyRecord, OutboxEntry, Storage, TransitionWrite};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -30,10 +33,16 @@ pub struct OrderContext {
     pub stats: Arc<EngineStats>,
     /// Notification channels: a notification effect becomes one outbox entry per channel.
     pub channels: Vec<String>,
+    /// Operations channels: notifications operations also get (a shipment `delayed`) add an
+    /// entry per operations channel, named `operations.<channel>`.
+    pub operations_channels: Vec<String>,
     pub effects: Effects,
     /// Requests waiting for orders to change (placing with `Prefer: wait`).
     pub(crate) watchers: super::watchers::Watchers,
 }
+
+/// The prefix of an order notification's channel name when it goes to operations.
+pub(crate) const OPERATIONS_PREFIX: &str = "operations.";
 
 impl OrderContext {
     /// One outbox entry per effect, and per channel for notifications.
@@ -41,8 +50,15 @@ impl OrderContext {
         let mut out = Vec::with_capacity(effects.len());
         for e in effects {
             let blank = |channel| OutboxEntry::new(e.clone(), channel);
-            if matches!(e.kind, crate::domain::EffectKind::Notify { .. }) {
+            if let crate::domain::EffectKind::Notify { kind } = e.kind {
                 out.extend(self.channels.iter().map(|c| blank(Some(c.clone()))));
+                if kind == crate::domain::NotificationKind::Delayed {
+                    out.extend(
+                        self.operations_channels
+                            .iter()
+                            .map(|c| blank(Some(format!("{OPERATIONS_PREFIX}{c}")))),
+                    );
+                }
             } else {
                 out.push(blank(None));
             }
@@ -214,9 +230,11 @@ impl OrderActor {
     /// Decide and write, synchronously. Nothing here waits, so commands cannot interleave.
     fn transition(&mut self, msg: &Execute) -> Result<Transition, EngineError> {
         let now = self.ctx.clock.now();
-        let mut decided = decide(self.state.as_ref(), &msg.command, &msg.cause, now);
+        let planned = self.with_plans(&msg.command, now);
+        let command = planned.as_ref().unwrap_or(&msg.command);
+        let mut decided = decide(self.state.as_ref(), command, &msg.cause, now);
         if self.may_be_behind(&decided)? {
-            decided = decide(self.state.as_ref(), &msg.command, &msg.cause, now);
+            decided = decide(self.state.as_ref(), command, &msg.cause, now);
         }
         let ctx = &self.ctx;
         let events = decided.inspect_err(|e| {
@@ -274,6 +292,36 @@ impl OrderActor {
 }
 
 impl OrderActor {
+    /// The inventory's allocation with each shipment's delivery plan filled in from the
+    /// shipping network (carrier rules, prices, calendars): the one input of `decide` the
+    /// shell works out, since it depends on configuration, not on the order alone. Planned
+    /// from the moment the order was placed, so that an order placed on a quote is promised
+    /// what it was quoted; a backordered order's, from now (its stock came later). `None`:
+    /// nothing to plan (another command, or no order).
+    fn with_plans(&self, command: &Command, now: DateTime<Utc>) -> Option<Command> {
+        let Command::StockAllocated { shipments, reason } = command else {
+            return None;
+        };
+        let order = self.state.as_ref()?;
+        let from = if order.stock == StockState::Backordered {
+            now
+        } else {
+            order.placed_at
+        };
+        let network = &self.ctx.config.shipping;
+        let shipments = shipments
+            .iter()
+            .map(|a| Allocation {
+                plan: network.plan_allocation(order, a, from),
+                ..a.clone()
+            })
+            .collect();
+        Some(Command::StockAllocated {
+            shipments,
+            reason: reason.clone(),
+        })
+    }
+
     /// With other nodes writing the same orders, what this actor holds may be behind storage.
     /// A write decided on it is refused by storage's version check (and retried), but a refusal
     /// or a no-op writes nothing: before answering one, reload the order, and return whether

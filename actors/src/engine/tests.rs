@@ -37,7 +37,15 @@ fn config() -> EngineConfig {
     EngineConfig {
         timer_tick: Duration::from_millis(10),
         idle_timeout: Duration::from_millis(200),
-        carriers: vec![fixtures::carrier("postnl", "PostNL", "3S", 30_000)],
+        shipping: Arc::new(
+            Network::new(
+                vec![fixtures::carrier("postnl", "PostNL", "3S", 30_000)],
+                vec![],
+                vec![],
+                vec![],
+            )
+            .expect("a sound network"),
+        ),
         ..EngineConfig::default()
     }
 }
@@ -108,6 +116,7 @@ fn warehouses() -> Vec<crate::domain::warehouse::Warehouse> {
             cutoff: "17:00".into(),
             working_days: vec!["mon".into(), "tue".into()],
             holidays: vec![],
+            handling_days: 0,
         }
     };
     vec![
@@ -233,6 +242,7 @@ fn splits_an_order_no_warehouse_can_serve_alone_and_ships_it_in_two() {
                 kind: CarrierEventKind::Delivered,
                 occurred_at: c.now(),
                 location: None,
+                estimated_delivery: None,
             };
             e.carrier_event("postnl".into(), scan).await.unwrap();
         }
@@ -528,6 +538,7 @@ fn walks_an_order_from_placed_to_returned() {
             kind,
             occurred_at: c.now(),
             location: None,
+            estimated_delivery: None,
         };
         assert_eq!(
             e.store()

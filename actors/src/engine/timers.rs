@@ -52,17 +52,12 @@ async fn claim(
 }
 
 async fn fire(ctx: &OrderContext, registry: &Registry, t: Timer) {
-    let command = match t.kind {
-        TimerKind::PaymentDue => Command::PaymentTimeout,
+    let (command, cause) = match t.kind {
+        TimerKind::PaymentDue => (Command::PaymentTimeout, Cause::PaymentTimer),
+        TimerKind::PromiseDue => (Command::CheckPromises, Cause::PromiseTimer),
     };
     match registry
-        .execute(
-            t.order_id,
-            command,
-            Cause::PaymentTimer,
-            None,
-            Answer::AfterCommit,
-        )
+        .execute(t.order_id, command, cause, None, Answer::AfterCommit)
         .await
     {
         Ok(_) | Err(EngineError::Domain(_)) | Err(EngineError::NotFound) => {

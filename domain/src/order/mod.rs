@@ -28,7 +28,7 @@ mod evolve;
 pub mod limits;
 mod model;
 mod new_order;
-pub(crate) mod validate;
+pub mod validate;
 
 #[cfg(test)]
 mod tests;

@@ -541,6 +541,18 @@ impl Order {
             .filter(|s| s.status != ShipmentStatus::Cancelled)
     }
 
+    /// The window the order is promised: when its last open shipment should arrive (the
+    /// latest of its shipments' earliest days, and of their latest); `None` before any
+    /// shipment has a plan.
+    pub fn promised_window(&self) -> Option<(NaiveDate, NaiveDate)> {
+        self.open_shipments()
+            .filter_map(|s| s.plan.as_ref().map(|p| &p.promise))
+            .fold(None, |acc, p| match acc {
+                None => Some((p.earliest, p.latest)),
+                Some((e, l)) => Some((e.max(p.earliest), l.max(p.latest))),
+            })
+    }
+
     /// The first booking (the only one of a one-shipment order).
     pub fn booking(&self) -> Option<&Booking> {
         self.shipments.iter().find_map(|s| s.booking.as_ref())

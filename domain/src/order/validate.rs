@@ -4,12 +4,12 @@
 use super::error::{invalid, DomainError};
 
 /// An ISO 3166-1 alpha-2 country code, upper case (`NL`).
-pub(crate) fn is_country_code(c: &str) -> bool {
+pub fn is_country_code(c: &str) -> bool {
     c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase())
 }
 
 /// A required text field: not blank, and within [`bounded_text`]'s limits.
-pub(crate) fn text(field: &str, value: &str, max: usize) -> Result<(), DomainError> {
+pub fn text(field: &str, value: &str, max: usize) -> Result<(), DomainError> {
     if value.trim().is_empty() {
         return Err(invalid(field, "must not be empty"));
     }

@@ -26,7 +26,9 @@ use super::rates::{self, Facts, Offer, Rule};
 use super::{choose, tracking_number, CarrierSpec, ServiceSpec, DEFAULT_METHOD};
 use crate::ids::WarehouseId;
 use crate::money::Money;
-use crate::order::{Booking, DeliveryPlan, OrderId, Parcel, Promise};
+use crate::order::{
+    Allocation, Booking, DeliveryPlan, LineQty, Order, OrderId, Parcel, PaymentMethod, Promise,
+};
 use crate::warehouse::Warehouse;
 use chrono::{DateTime, NaiveDate, Utc, Weekday};
 
@@ -216,6 +218,33 @@ impl Network {
             rule: sel.rule.map(str::to_owned),
             promise,
         })
+    }
+
+    /// The plan of one shipment of `order` as allocation made it, from `at`: its share of the
+    /// order's weight (by units), the order's value, method, destination and payment.
+    pub fn plan_allocation(
+        &self,
+        order: &Order,
+        a: &Allocation,
+        at: DateTime<Utc>,
+    ) -> Option<DeliveryPlan> {
+        let units = |lines: &[LineQty]| lines.iter().map(|l| l.quantity as u64).sum::<u64>();
+        let all = units(&order.line_qtys()).max(1);
+        let weight = order.shipping.weight_grams.unwrap_or(0) as u64 * units(&a.lines) / all;
+        let parcels = [Parcel {
+            weight_grams: weight.min(u32::MAX as u64) as u32,
+        }];
+        let address = &order.shipping.address;
+        let c = Consignment {
+            warehouse: &a.warehouse,
+            country: &address.country,
+            postal_code: &address.postal_code,
+            method: order.shipping.method.as_deref(),
+            value: order.total().amount,
+            cash_on_delivery: order.payment.method == PaymentMethod::Cod,
+            parcels: &parcels,
+        };
+        self.plan(&c, at)
     }
 
     /// Books `c`, packed at `at`: the service for its parcels, their price, a tracking number

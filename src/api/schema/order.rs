@@ -35,6 +35,8 @@ pub enum Cause {
     InventoryActor,
     CarrierActor,
     PaymentTimer,
+    /// The timer that checks shipments' delivery promises.
+    PromiseTimer,
 }
 
 impl From<d::Cause> for Cause {
@@ -47,6 +49,7 @@ impl From<d::Cause> for Cause {
             d::Cause::InventoryActor => Cause::InventoryActor,
             d::Cause::CarrierActor => Cause::CarrierActor,
             d::Cause::PaymentTimer => Cause::PaymentTimer,
+            d::Cause::PromiseTimer => Cause::PromiseTimer,
         }
     }
 }
@@ -140,7 +143,17 @@ pub struct Booking {
     pub carrier_name: String,
     pub service: String,
     pub tracking_number: String,
+    /// The last day of `promise` (for bookings made before windows, the carrier's estimate).
     pub estimated_delivery: NaiveDate,
+    /// What the service costs for these parcels (absent: no rate table).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<Money>,
+    /// The carrier rule that chose the service (absent: no rules; the fastest was taken).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// The delivery window from the booking on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promise: Option<Promise>,
 }
 
 impl From<d::Booking> for Booking {
@@ -151,8 +164,63 @@ impl From<d::Booking> for Booking {
             service: b.service,
             tracking_number: b.tracking_number,
             estimated_delivery: b.estimated_delivery,
+            price: b.price.map(Into::into),
+            rule: b.rule,
+            promise: b.promise.map(Into::into),
         }
     }
+}
+
+/// A delivery window: local dates in the time zone of the shipment's warehouse.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Promise {
+    pub earliest: NaiveDate,
+    pub latest: NaiveDate,
+    /// IANA time zone the dates are in.
+    pub time_zone: String,
+}
+
+impl From<d::Promise> for Promise {
+    fn from(p: d::Promise) -> Self {
+        Promise {
+            earliest: p.earliest,
+            latest: p.latest,
+            time_zone: p.time_zone,
+        }
+    }
+}
+
+/// How a shipment is to travel: the carrier service the carrier rules chose, its price, the
+/// rule, and the window it should arrive in. Worked out at allocation, revised by the booking
+/// and by a carrier's new date.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeliveryPlan {
+    pub carrier: String,
+    pub service: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<Money>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    pub promise: Promise,
+}
+
+impl From<d::DeliveryPlan> for DeliveryPlan {
+    fn from(p: d::DeliveryPlan) -> Self {
+        DeliveryPlan {
+            carrier: p.carrier,
+            service: p.service,
+            price: p.price.map(Into::into),
+            rule: p.rule,
+            promise: p.promise.into(),
+        }
+    }
+}
+
+/// When an order should arrive: when its last shipment should.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Window {
+    pub earliest: NaiveDate,
+    pub latest: NaiveDate,
 }
 
 /// Where a shipment stands: `allocated` (stock reserved at its warehouse, to be picked and
@@ -211,6 +279,12 @@ pub struct Shipment {
     pub last_location: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delivered_at: Option<DateTime<Utc>>,
+    /// Its carrier service, price and promised window (absent: allocated before promises,
+    /// or no service could take it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<DeliveryPlan>,
+    /// Its promised window passed before it was delivered.
+    pub delayed: bool,
 }
 
 impl Shipment {
@@ -239,6 +313,8 @@ impl Shipment {
             last_scan_at: s.last_scan_at,
             last_location: s.last_location,
             delivered_at: s.delivered_at,
+            plan: s.plan.map(Into::into),
+            delayed: s.delayed,
         }
     }
 }
@@ -249,6 +325,9 @@ pub struct Allocation {
     pub shipment: u32,
     pub warehouse: String,
     pub lines: Vec<LineQty>,
+    /// Its carrier service and promise, as worked out then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<DeliveryPlan>,
 }
 
 impl From<d::Allocation> for Allocation {
@@ -257,6 +336,7 @@ impl From<d::Allocation> for Allocation {
             shipment: a.shipment,
             warehouse: a.warehouse.into(),
             lines: qtys(a.lines),
+            plan: a.plan.map(Into::into),
         }
     }
 }
@@ -359,11 +439,18 @@ pub struct Order {
     pub delivered_at: Option<DateTime<Utc>>,
     /// Sum of the lines.
     pub total: Money,
+    /// When the order should arrive: when its last shipment should (absent before any
+    /// shipment has a promise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promised: Option<Window>,
 }
 
 impl From<d::Order> for Order {
     fn from(o: d::Order) -> Self {
         let total = o.total().into();
+        let promised = o
+            .promised_window()
+            .map(|(earliest, latest)| Window { earliest, latest });
         let picked: Vec<u32> = o.lines.iter().map(|l| o.picked(&l.sku)).collect();
         let warehouse = {
             let mut open = o.open_shipments().map(|s| s.warehouse.clone());
@@ -434,6 +521,7 @@ impl From<d::Order> for Order {
             payment_due_at,
             delivered_at,
             total,
+            promised,
         }
     }
 }
@@ -572,6 +660,15 @@ pub enum Change {
         location: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         shipment: Option<u32>,
+        /// The carrier's new delivery date: the shipment's promise, revised.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        estimated_delivery: Option<NaiveDate>,
+    },
+    /// A shipment's promised window passed before it was delivered (once per shipment).
+    Delayed {
+        shipment: u32,
+        /// The last day it was promised for.
+        promised: NaiveDate,
     },
     /// A shipment was delivered (absent `shipment`: every shipped one).
     Delivered {
@@ -677,6 +774,7 @@ impl From<d::Change> for Change {
                 occurred_at,
                 location,
                 shipment,
+                estimated_delivery,
             } => Change::CarrierScanned {
                 carrier,
                 event_id,
@@ -684,7 +782,9 @@ impl From<d::Change> for Change {
                 occurred_at,
                 location,
                 shipment,
+                estimated_delivery,
             },
+            d::Change::Delayed { shipment, promised } => Change::Delayed { shipment, promised },
             d::Change::Delivered { shipment } => Change::Delivered { shipment },
             d::Change::Cancelled { reason } => Change::Cancelled { reason },
             d::Change::ReturnApproved {

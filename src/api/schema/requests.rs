@@ -8,7 +8,7 @@ use super::values::{
 };
 use crate::api::problem::Problem;
 use actix_web::HttpRequest;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use orderly_actors::domain as d;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -227,6 +227,9 @@ pub struct CarrierEventBody {
     #[serde(default)]
     #[schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub location: Option<String>,
+    /// The day the carrier now expects to deliver: revises the shipment's promised window.
+    #[serde(default)]
+    pub estimated_delivery: Option<NaiveDate>,
 }
 
 impl From<CarrierEventBody> for orderly_actors::engine::CarrierScan {
@@ -237,6 +240,7 @@ impl From<CarrierEventBody> for orderly_actors::engine::CarrierScan {
             kind: b.kind.into(),
             occurred_at: b.occurred_at,
             location: b.location,
+            estimated_delivery: b.estimated_delivery,
         }
     }
 }
@@ -554,3 +558,121 @@ impl IdempotencyKey {
 
 #[cfg(test)]
 mod tests;
+
+/// Where a quote's parcels would go.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Destination {
+    /// ISO 3166-1 alpha-2, upper case.
+    #[schema(pattern = r"^[A-Z]{2}$")]
+    pub country: String,
+    #[schema(
+        min_length = 1,
+        max_length = 20,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
+    pub postal_code: String,
+}
+
+/// One line of a quote: what the cart holds.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuoteLine {
+    #[schema(
+        pattern = r"^[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000/]{1,64}$"
+    )]
+    pub sku: String,
+    #[schema(minimum = 1, maximum = 10_000)]
+    #[serde(deserialize_with = "super::integer::u32")]
+    pub quantity: u32,
+    /// Price of one unit in minor units (what carrier rules on order value compare; absent: 0).
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
+    pub unit_price: Option<i64>,
+}
+
+/// `POST /v1/quotes`: the delivery options a cart would get if it were ordered now.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuoteBody {
+    pub destination: Destination,
+    /// One line per sku (a sku may not appear twice).
+    #[schema(min_items = 1, max_items = 100)]
+    pub lines: Vec<QuoteLine>,
+    /// Only this shipping method's option (absent: one option per method some carrier
+    /// service fulfils).
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 32, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
+    pub method: Option<String>,
+    /// The cart's weight in grams (absent: 0, the lightest band).
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    pub weight_grams: Option<u32>,
+    /// How the customer would pay (`cod` adds cash-on-delivery surcharges; absent: `card`).
+    #[serde(default)]
+    pub payment_method: Option<PaymentMethod>,
+    /// Whether the order may be split across warehouses (absent: the shop's policy).
+    #[serde(default)]
+    pub allow_split: Option<bool>,
+}
+
+impl QuoteBody {
+    /// The engine's request, or the first field that is wrong.
+    pub fn into_request(self) -> Result<orderly_actors::engine::quotes::QuoteRequest, Problem> {
+        if !d::order::validate::is_country_code(&self.destination.country) {
+            return Err(Problem::invalid(
+                "destination.country",
+                "must be an ISO 3166-1 alpha-2 code in upper case, e.g. NL",
+            ));
+        }
+        d::order::validate::text("destination.postal_code", &self.destination.postal_code, 20)?;
+        if let Some(m) = &self.method {
+            d::order::validate::text("method", m, 32)?;
+        }
+        if self.lines.is_empty() || self.lines.len() > 100 {
+            return Err(Problem::invalid("lines", "1 to 100 lines"));
+        }
+        if self.weight_grams.is_some_and(|w| w > 1_000_000_000) {
+            return Err(Problem::invalid("weight_grams", "at most 1,000,000,000"));
+        }
+        let mut lines: Vec<d::LineQty> = Vec::with_capacity(self.lines.len());
+        let mut value: i64 = 0;
+        for (i, l) in self.lines.iter().enumerate() {
+            let sku = d::Sku::parse(&format!("lines[{i}].sku"), &l.sku)?;
+            if lines.iter().any(|x| x.sku == sku) {
+                return Err(Problem::invalid(
+                    &format!("lines[{i}].sku"),
+                    format!("sku '{sku}' appears twice"),
+                ));
+            }
+            if !(1..=10_000).contains(&l.quantity) {
+                return Err(Problem::invalid(
+                    &format!("lines[{i}].quantity"),
+                    "1 to 10,000",
+                ));
+            }
+            let price = l.unit_price.unwrap_or(0);
+            if !(0..=1_000_000_000_000).contains(&price) {
+                return Err(Problem::invalid(
+                    &format!("lines[{i}].unit_price"),
+                    "0 to 1,000,000,000,000",
+                ));
+            }
+            value += price * l.quantity as i64;
+            lines.push(d::LineQty {
+                sku,
+                quantity: l.quantity,
+            });
+        }
+        Ok(orderly_actors::engine::quotes::QuoteRequest {
+            country: self.destination.country,
+            postal_code: self.destination.postal_code,
+            lines,
+            method: self.method,
+            weight_grams: self.weight_grams,
+            value,
+            cash_on_delivery: self.payment_method == Some(PaymentMethod::Cod),
+            allow_split: self.allow_split,
+        })
+    }
+}

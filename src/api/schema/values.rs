@@ -222,6 +222,11 @@ pub struct Shipping {
     #[schema(max_length = 32, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub method: Option<String>,
     pub address: Address,
+    /// What the order weighs in grams, as the storefront weighed the cart: carrier rules and
+    /// prices see it until the parcels are packed (absent: 0, the lightest band).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(maximum = 1_000_000_000)]
+    pub weight_grams: Option<u32>,
 }
 
 impl From<d::Shipping> for Shipping {
@@ -229,6 +234,7 @@ impl From<d::Shipping> for Shipping {
         Shipping {
             method: s.method,
             address: s.address.into(),
+            weight_grams: s.weight_grams,
         }
     }
 }
@@ -238,6 +244,7 @@ impl From<Shipping> for d::Shipping {
         d::Shipping {
             method: s.method,
             address: s.address.into(),
+            weight_grams: s.weight_grams,
         }
     }
 }

@@ -643,3 +643,74 @@ pub struct TransferPage {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
+
+/// One shipment of a quoted option: where it would leave from, what it holds, its carrier
+/// service and price, and when it should arrive.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct QuotedShipment {
+    pub warehouse: String,
+    pub lines: Vec<super::values::LineQty>,
+    pub carrier: String,
+    pub service: String,
+    /// Absent when the service has no rate table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<super::values::Money>,
+    /// The carrier rule that chose the service (absent: no rules configured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// Local dates in `time_zone` (the warehouse's).
+    pub earliest: NaiveDate,
+    pub latest: NaiveDate,
+    pub time_zone: String,
+}
+
+/// One way a cart could be delivered: a shipping method, its price, and when the order should
+/// arrive (when its last shipment should).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct QuoteOption {
+    pub method: String,
+    /// The sum over its shipments (absent when some service has no rate table).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<super::values::Money>,
+    pub earliest: NaiveDate,
+    pub latest: NaiveDate,
+    pub shipments: Vec<QuotedShipment>,
+}
+
+/// The delivery options a cart would get if it were ordered now: a prediction, not a
+/// reservation.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Quote {
+    pub options: Vec<QuoteOption>,
+}
+
+impl From<Vec<orderly_actors::engine::quotes::QuoteOption>> for Quote {
+    fn from(options: Vec<orderly_actors::engine::quotes::QuoteOption>) -> Self {
+        Quote {
+            options: options
+                .into_iter()
+                .map(|o| QuoteOption {
+                    method: o.method,
+                    price: o.price.map(Into::into),
+                    earliest: o.earliest,
+                    latest: o.latest,
+                    shipments: o
+                        .shipments
+                        .into_iter()
+                        .map(|(a, p)| QuotedShipment {
+                            warehouse: a.warehouse.into(),
+                            lines: a.lines.into_iter().map(Into::into).collect(),
+                            carrier: p.carrier,
+                            service: p.service,
+                            price: p.price.map(Into::into),
+                            rule: p.rule,
+                            earliest: p.promise.earliest,
+                            latest: p.promise.latest,
+                            time_zone: p.promise.time_zone,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}

@@ -68,8 +68,14 @@ use crate::domain::{Event, Order};
 use crate::{DeadLetter, EventsJson, IdempotencyRecord, OutboxEntry, Result, StorageError};
 use serde::{Deserialize, Serialize};
 
-/// The version this release writes.
-pub const CURRENT: u8 = 2;
+/// The version this release writes snapshots, events, outbox entries and dead letters in.
+pub const CURRENT: u8 = 3;
+
+/// The version the records v3 did not change are still written in (idempotency records, stock
+/// levels, reservations that need more than v1, backorders, transfers, alerts, subscriptions,
+/// sled's journal): their bytes stay what the release before wrote, which matters where a
+/// backend compares stored bytes (the PostgreSQL stock function, for reservations).
+pub const V2: u8 = 2;
 
 /// Version bytes are 1..=8: below every byte a JSON text can start with (including the white
 /// space bytes 0x09, 0x0a, 0x0d and 0x20).
@@ -108,18 +114,18 @@ where
         (1, body) => serde_json::from_slice::<V1>(body)?
             .try_into()
             .map_err(invalid),
-        (2, body) => serde_json::from_slice::<V2>(body)?
+        (2 | 3, body) => serde_json::from_slice::<V2>(body)?
             .try_into()
             .map_err(invalid),
         (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
     }
 }
 
-/// The JSON body of a record of a version whose shape is the same in v1 and v2 (idempotency
-/// records, stock levels, `version` of a snapshot, events as domain JSON).
+/// The JSON body of a record of a version whose shape is the same in v1, v2 and v3
+/// (idempotency records, stock levels, `version` of a snapshot, events as domain JSON).
 fn known_body(bytes: &[u8]) -> Result<&[u8]> {
     match split_version(bytes)? {
-        (1 | 2, body) => Ok(body),
+        (1..=3, body) => Ok(body),
         (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
     }
 }
@@ -161,7 +167,7 @@ pub fn decode_events(bytes: &[u8]) -> Result<Vec<Event>> {
                 .collect::<std::result::Result<_, _>>()
                 .map_err(invalid)
         }
-        (2, body) => v2::events_back(serde_json::from_slice(body)?).map_err(invalid),
+        (2 | 3, body) => v2::events_back(serde_json::from_slice(body)?).map_err(invalid),
         (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
     }
 }
@@ -204,7 +210,7 @@ pub fn encode_outbox(entry: &OutboxEntry) -> Result<Vec<u8>> {
 pub fn decode_outbox(bytes: &[u8]) -> Result<OutboxEntry> {
     match split_version(bytes)? {
         (1, body) => Ok(serde_json::from_slice::<v1::OutboxEntry<'static>>(body)?.into()),
-        (2, body) => serde_json::from_slice::<v2::OutboxEntry<'static>>(body)?
+        (2 | 3, body) => serde_json::from_slice::<v2::OutboxEntry<'static>>(body)?
             .try_into()
             .map_err(invalid),
         (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
@@ -212,7 +218,7 @@ pub fn decode_outbox(bytes: &[u8]) -> Result<OutboxEntry> {
 }
 
 pub fn encode_idempotency(rec: &IdempotencyRecord) -> Result<Vec<u8>> {
-    encode(&v2::IdempotencyRecord::from(rec))
+    encode_as(V2, &v2::IdempotencyRecord::from(rec))
 }
 
 pub fn decode_idempotency(bytes: &[u8]) -> Result<IdempotencyRecord> {
@@ -227,7 +233,7 @@ pub fn encode_dead_letter(letter: &DeadLetter, entry: &OutboxEntry) -> Result<Ve
 pub fn decode_dead_letter(bytes: &[u8]) -> Result<DeadLetter> {
     match split_version(bytes)? {
         (1, body) => Ok(serde_json::from_slice::<v1::DeadLetter<'static>>(body)?.into()),
-        (2, body) => serde_json::from_slice::<v2::DeadLetter<'static>>(body)?
+        (2 | 3, body) => serde_json::from_slice::<v2::DeadLetter<'static>>(body)?
             .try_into()
             .map_err(invalid),
         (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
@@ -235,7 +241,7 @@ pub fn decode_dead_letter(bytes: &[u8]) -> Result<DeadLetter> {
 }
 
 pub fn encode_stock_level(level: &StockLevel) -> Result<Vec<u8>> {
-    encode(&v2::StockLevel::from(level))
+    encode_as(V2, &v2::StockLevel::from(level))
 }
 
 pub fn decode_stock_level(bytes: &[u8]) -> Result<StockLevel> {
@@ -248,7 +254,7 @@ pub fn decode_stock_level(bytes: &[u8]) -> Result<StockLevel> {
 pub fn encode_reservation(r: &Reservation) -> Result<Vec<u8>> {
     match v2::reservation_as_v1(r) {
         Some(old) => encode_as(1, &old),
-        None => encode(&v2::Reservation::from(r)),
+        None => encode_as(V2, &v2::Reservation::from(r)),
     }
 }
 
@@ -262,7 +268,7 @@ pub fn decode_reservation(bytes: &[u8]) -> Result<Reservation> {
 
 /// One sku's backorder record (`2` + v2: the record is new in v2).
 pub fn encode_backorders(b: &Backorders) -> Result<Vec<u8>> {
-    encode(&v2::Backorders::from(b))
+    encode_as(V2, &v2::Backorders::from(b))
 }
 
 pub fn decode_backorders(bytes: &[u8]) -> Result<Backorders> {
@@ -274,7 +280,7 @@ pub fn decode_backorders(bytes: &[u8]) -> Result<Backorders> {
 
 /// A transfer between warehouses (`2` + v2: the record is new in v2).
 pub fn encode_transfer(t: &Transfer) -> Result<Vec<u8>> {
-    encode(&v2::Transfer::from(t))
+    encode_as(V2, &v2::Transfer::from(t))
 }
 
 pub fn decode_transfer(bytes: &[u8]) -> Result<Transfer> {
@@ -286,7 +292,7 @@ pub fn decode_transfer(bytes: &[u8]) -> Result<Transfer> {
 
 /// A stock cell's alert record (`2` + v2: new with stock alerts).
 pub fn encode_cell_alert(c: &CellAlert) -> Result<Vec<u8>> {
-    encode(&v2::CellAlert::from(c))
+    encode_as(V2, &v2::CellAlert::from(c))
 }
 
 pub fn decode_cell_alert(bytes: &[u8]) -> Result<CellAlert> {
@@ -298,7 +304,7 @@ pub fn decode_cell_alert(bytes: &[u8]) -> Result<CellAlert> {
 
 /// A back-in-stock subscription (`2` + v2: new with stock alerts).
 pub fn encode_subscription(s: &Subscription) -> Result<Vec<u8>> {
-    encode(&v2::Subscription::from(s))
+    encode_as(V2, &v2::Subscription::from(s))
 }
 
 pub fn decode_subscription(bytes: &[u8]) -> Result<Subscription> {
@@ -308,10 +314,10 @@ pub fn decode_subscription(bytes: &[u8]) -> Result<Subscription> {
     }
 }
 
-/// Any other record a backend keeps (sled's inventory journal): `CURRENT` + JSON of a type
-/// built from the current version's types.
+/// Any other record a backend keeps (sled's inventory journal): `2` + JSON of a type built
+/// from v2's types (v3 changed none of them).
 pub fn encode_record<T: Serialize>(value: &T) -> Result<Vec<u8>> {
-    encode(value)
+    encode_as(V2, value)
 }
 
 /// Such a record's version and JSON body: the backend reads the body with its type of that

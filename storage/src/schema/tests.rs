@@ -71,6 +71,7 @@ fn lifecycles() -> Vec<Step> {
         kind,
         occurred_at: t + Duration::hours(2),
         location: location.map(Into::into),
+        estimated_delivery: None,
     };
     let s = push(&s.then(
         scan(
@@ -215,6 +216,65 @@ fn lifecycles() -> Vec<Step> {
         Cause::Storefront,
         t + Duration::days(1),
     ));
+    // Promised: allocated with a plan, booked with a price and a window, a scan moving the
+    // date, and the promise timer recording the delay once the date passed.
+    let promised = Step::place(new_order(&[("SKU-10", 1)], PaymentMethod::Cod), t);
+    let s = push(&promised);
+    let mut with_plan = stock_reserved(&s.after, "ams");
+    if let Command::StockAllocated { shipments, .. } = &mut with_plan {
+        shipments[0].plan = Some(plan(t));
+    }
+    let s = push(&s.then(with_plan, Cause::InventoryActor, t));
+    let s = push(&s.then(
+        Command::AcknowledgePicks {
+            shipment: ShipmentRef::Id(1),
+            lines: vec![qty("SKU-10", 1)],
+        },
+        Cause::Warehouse,
+        t,
+    ));
+    let s = push(&s.then(
+        Command::Pack {
+            shipment: ShipmentRef::Id(1),
+            parcels: vec![Parcel { weight_grams: 800 }],
+        },
+        Cause::Warehouse,
+        t,
+    ));
+    let p = plan(t);
+    let s = push(&s.then(
+        Command::RecordBooking {
+            shipment: Some(1),
+            booking: Booking {
+                price: p.price,
+                rule: p.rule.clone(),
+                promise: Some(p.promise.clone()),
+                ..booking("3S789", t)
+            },
+        },
+        Cause::CarrierActor,
+        t,
+    ));
+    let s = push(&s.then(Command::Handover { shipment: Some(1) }, Cause::Warehouse, t));
+    let s = push(&s.then(
+        Command::CarrierEvent {
+            carrier: "postnl".into(),
+            tracking_number: "3S789".into(),
+            event_id: "ev-late".into(),
+            kind: CarrierEventKind::InTransit,
+            occurred_at: t + Duration::days(1),
+            location: None,
+            estimated_delivery: Some(t.date_naive() + Duration::days(4)),
+        },
+        Cause::Carrier("postnl".into()),
+        t + Duration::days(1),
+    ));
+    let s = push(&s.then(
+        Command::CheckPromises,
+        Cause::PromiseTimer,
+        t + Duration::days(6),
+    ));
+    assert!(s.after.shipments[0].delayed);
     steps
 }
 
@@ -225,6 +285,7 @@ fn backordered_answer() -> Command {
             shipment: 1,
             warehouse: "ams".into(),
             lines: vec![qty("SKU-8", 1), qty("SKU-9", 1)],
+            plan: None,
         }],
         backordered: vec![qty("SKU-9", 2)],
         reason: "out of stock: SKU-9 (backordered)".into(),
@@ -238,6 +299,28 @@ fn booking(tn: &str, t: chrono::DateTime<chrono::Utc>) -> Booking {
         service: "standard".into(),
         tracking_number: tn.into(),
         estimated_delivery: t.date_naive() + Duration::days(1),
+        price: None,
+        rule: None,
+        promise: None,
+    }
+}
+
+/// A shipment's plan as allocation worked it out: PostNL standard, €6.95 by the `cheapest`
+/// rule, promised for the 2nd and 3rd day after `t` in Amsterdam.
+fn plan(t: chrono::DateTime<chrono::Utc>) -> DeliveryPlan {
+    DeliveryPlan {
+        carrier: "postnl".into(),
+        service: "standard".into(),
+        price: Some(Money {
+            amount: 695,
+            currency: Currency::parse("EUR").unwrap(),
+        }),
+        rule: Some("cheapest".into()),
+        promise: Promise {
+            earliest: t.date_naive() + Duration::days(2),
+            latest: t.date_naive() + Duration::days(3),
+            time_zone: "Europe/Amsterdam".into(),
+        },
     }
 }
 
@@ -293,6 +376,7 @@ fn the_lifecycles_cover_every_kind_of_event_status_and_action() {
         "return_received",
         "refund_issued",
         "shipments_cancelled",
+        "delayed",
     ] {
         assert!(events.contains(&name), "no {name} event");
     }
@@ -338,6 +422,7 @@ fn the_lifecycles_cover_every_kind_of_event_status_and_action() {
         .collect();
     assert!(causes.contains(&&Cause::Carrier("postnl".into())));
     assert!(causes.contains(&&Cause::PaymentTimer));
+    assert!(causes.contains(&&Cause::PromiseTimer));
     let stock: Vec<StockState> = steps.iter().map(|s| s.after.stock).collect();
     assert!(stock.contains(&StockState::Backordered));
     assert!(actions.iter().any(|k| **k
@@ -776,18 +861,18 @@ fn records_round_trip() {
 fn an_unknown_version_is_refused_not_misread() {
     let s = &lifecycles()[0];
     let mut record = encode_order(&s.after).unwrap();
-    record[0] = 3;
+    record[0] = CURRENT + 1;
     assert!(matches!(
         decode_order(&record),
-        Err(StorageError::UnknownSchemaVersion(3))
+        Err(StorageError::UnknownSchemaVersion(v)) if v == CURRENT + 1
     ));
     assert!(matches!(
         decode_order_version(&record),
-        Err(StorageError::UnknownSchemaVersion(3))
+        Err(StorageError::UnknownSchemaVersion(v)) if v == CURRENT + 1
     ));
     assert!(matches!(
         history_json(&record),
-        Err(StorageError::UnknownSchemaVersion(3))
+        Err(StorageError::UnknownSchemaVersion(v)) if v == CURRENT + 1
     ));
     assert!(matches!(
         split_version(b"\x7fjunk"),
@@ -798,6 +883,10 @@ fn an_unknown_version_is_refused_not_misread() {
     assert_eq!(split_version(b"[]").unwrap(), (1, &b"[]"[..]));
     assert_eq!(split_version(b"\x01{}").unwrap(), (1, &b"{}"[..]));
     assert_eq!(split_version(b"\x02{}").unwrap(), (2, &b"{}"[..]));
+    // A v2 record (before promises) reads as v3 with none of v3's additions.
+    let mut v2 = encode_order(&s.after).unwrap();
+    v2[0] = V2;
+    assert_eq!(decode_order(&v2).unwrap(), s.after);
 }
 
 #[test]

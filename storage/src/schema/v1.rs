@@ -159,6 +159,8 @@ pub enum Cause<'a> {
     InventoryActor,
     CarrierActor,
     PaymentTimer,
+    /// New in v3; here because v2 and v3 records reuse v1's causes (no v1 record has it).
+    PromiseTimer,
 }
 
 impl<'a> From<&'a d::Cause> for Cause<'a> {
@@ -171,6 +173,7 @@ impl<'a> From<&'a d::Cause> for Cause<'a> {
             d::Cause::InventoryActor => Cause::InventoryActor,
             d::Cause::CarrierActor => Cause::CarrierActor,
             d::Cause::PaymentTimer => Cause::PaymentTimer,
+            d::Cause::PromiseTimer => Cause::PromiseTimer,
         }
     }
 }
@@ -185,6 +188,7 @@ impl From<Cause<'_>> for d::Cause {
             Cause::InventoryActor => d::Cause::InventoryActor,
             Cause::CarrierActor => d::Cause::CarrierActor,
             Cause::PaymentTimer => d::Cause::PaymentTimer,
+            Cause::PromiseTimer => d::Cause::PromiseTimer,
         }
     }
 }
@@ -309,6 +313,7 @@ impl From<Shipping<'_>> for d::Shipping {
         d::Shipping {
             method: oown(s.method),
             address: s.address.into(),
+            weight_grams: None,
         }
     }
 }
@@ -455,6 +460,9 @@ impl From<Booking<'_>> for d::Booking {
             service: own(x.service),
             tracking_number: own(x.tracking_number),
             estimated_delivery: x.estimated_delivery,
+            price: None,
+            rule: None,
+            promise: None,
         }
     }
 }
@@ -934,6 +942,8 @@ impl TryFrom<Order<'_>> for d::Order {
                     status: shipment_status(status),
                     parcels,
                     booking,
+                    plan: None,
+                    delayed: false,
                     last_scan,
                     last_scan_at,
                     last_location,
@@ -1057,6 +1067,7 @@ impl TryFrom<Change<'_>> for d::Change {
                 occurred_at,
                 location: oown(location),
                 shipment: None,
+                estimated_delivery: None,
             },
             Change::Delivered => D::Delivered { shipment: None },
             Change::Cancelled { reason } => D::Cancelled {
@@ -1104,6 +1115,7 @@ impl From<Action<'_>> for d::EffectKind {
                 country: own(country),
                 method: oown(method),
                 shipment: None,
+                terms: None,
             },
             Action::Restock { warehouse, lines } => D::Restock {
                 warehouse: own(warehouse),

@@ -31,11 +31,12 @@
 //! reading moves owned strings into the domain type.
 
 use super::v1::{
-    self, b, back, currency, map, mirror_enum, ob, oown, own, try_back, Address, Booking,
-    CarrierEventKind, Cause, Customer, Invalid, LineQty, Money, NewLine, NewPayment, Parcel,
-    Payment, PaymentStatus, ReservationState, ReturnCase, Shipping, Shortage, Status,
+    self, b, back, currency, map, mirror_enum, ob, oown, own, try_back, Address, CarrierEventKind,
+    Cause, Customer, Invalid, LineQty, Money, NewLine, NewPayment, Parcel, Payment, PaymentStatus,
+    ReservationState, ReturnCase, Shortage, Status,
 };
 use crate::domain as d;
+use chrono::NaiveDate;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -66,7 +67,8 @@ mirror_enum!(
         Delivered,
         Cancelled,
         ReturnApproved,
-        Refunded
+        Refunded,
+        Delayed
     }
 );
 
@@ -180,6 +182,12 @@ pub struct Shipment<'a> {
     pub last_location: Option<Str<'a>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivered_at: Option<DateTime<Utc>>,
+    /// v3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<DeliveryPlan<'a>>,
+    /// v3.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delayed: bool,
 }
 
 impl<'a> From<&'a d::Shipment> for Shipment<'a> {
@@ -195,24 +203,171 @@ impl<'a> From<&'a d::Shipment> for Shipment<'a> {
             last_scan_at: s.last_scan_at,
             last_location: ob(&s.last_location),
             delivered_at: s.delivered_at,
+            plan: s.plan.as_ref().map(Into::into),
+            delayed: s.delayed,
         }
     }
 }
 
-impl From<Shipment<'_>> for d::Shipment {
-    fn from(s: Shipment<'_>) -> Self {
-        d::Shipment {
+impl TryFrom<Shipment<'_>> for d::Shipment {
+    type Error = Invalid;
+    fn try_from(s: Shipment<'_>) -> Result<Self, Invalid> {
+        Ok(d::Shipment {
             id: s.id,
             warehouse: own(s.warehouse),
             lines: back(s.lines),
             status: s.status.into(),
             parcels: back(s.parcels),
-            booking: s.booking.map(Into::into),
+            booking: s.booking.map(TryInto::try_into).transpose()?,
             last_scan: s.last_scan.map(Into::into),
             last_scan_at: s.last_scan_at,
             last_location: oown(s.last_location),
             delivered_at: s.delivered_at,
+            plan: s.plan.map(TryInto::try_into).transpose()?,
+            delayed: s.delayed,
+        })
+    }
+}
+
+/// How an order is shipped: v1's, and (v3) the order's weight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shipping<'a> {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<Str<'a>>,
+    pub address: Address<'a>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_grams: Option<u32>,
+}
+
+impl<'a> From<&'a d::Shipping> for Shipping<'a> {
+    fn from(s: &'a d::Shipping) -> Self {
+        Shipping {
+            method: ob(&s.method),
+            address: (&s.address).into(),
+            weight_grams: s.weight_grams,
         }
+    }
+}
+
+impl From<Shipping<'_>> for d::Shipping {
+    fn from(s: Shipping<'_>) -> Self {
+        d::Shipping {
+            method: oown(s.method),
+            address: s.address.into(),
+            weight_grams: s.weight_grams,
+        }
+    }
+}
+
+/// A carrier booking: v1's, and (v3) its price, the rule that chose it and its window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Booking<'a> {
+    pub carrier: Str<'a>,
+    pub carrier_name: Str<'a>,
+    pub service: Str<'a>,
+    pub tracking_number: Str<'a>,
+    pub estimated_delivery: NaiveDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<Money<'a>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<Str<'a>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promise: Option<Promise<'a>>,
+}
+
+impl<'a> From<&'a d::Booking> for Booking<'a> {
+    fn from(x: &'a d::Booking) -> Self {
+        Booking {
+            carrier: b(&x.carrier),
+            carrier_name: b(&x.carrier_name),
+            service: b(&x.service),
+            tracking_number: b(&x.tracking_number),
+            estimated_delivery: x.estimated_delivery,
+            price: x.price.as_ref().map(Into::into),
+            rule: ob(&x.rule),
+            promise: x.promise.as_ref().map(Into::into),
+        }
+    }
+}
+
+impl TryFrom<Booking<'_>> for d::Booking {
+    type Error = Invalid;
+    fn try_from(x: Booking<'_>) -> Result<Self, Invalid> {
+        Ok(d::Booking {
+            carrier: own(x.carrier),
+            carrier_name: own(x.carrier_name),
+            service: own(x.service),
+            tracking_number: own(x.tracking_number),
+            estimated_delivery: x.estimated_delivery,
+            price: x.price.map(TryInto::try_into).transpose()?,
+            rule: oown(x.rule),
+            promise: x.promise.map(Into::into),
+        })
+    }
+}
+
+/// A delivery window in local dates of `time_zone` (v3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Promise<'a> {
+    pub earliest: NaiveDate,
+    pub latest: NaiveDate,
+    pub time_zone: Str<'a>,
+}
+
+impl<'a> From<&'a d::Promise> for Promise<'a> {
+    fn from(p: &'a d::Promise) -> Self {
+        Promise {
+            earliest: p.earliest,
+            latest: p.latest,
+            time_zone: b(&p.time_zone),
+        }
+    }
+}
+
+impl From<Promise<'_>> for d::Promise {
+    fn from(p: Promise<'_>) -> Self {
+        d::Promise {
+            earliest: p.earliest,
+            latest: p.latest,
+            time_zone: own(p.time_zone),
+        }
+    }
+}
+
+/// A shipment's carrier service, price, rule and promise (v3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryPlan<'a> {
+    pub carrier: Str<'a>,
+    pub service: Str<'a>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<Money<'a>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<Str<'a>>,
+    pub promise: Promise<'a>,
+}
+
+impl<'a> From<&'a d::DeliveryPlan> for DeliveryPlan<'a> {
+    fn from(p: &'a d::DeliveryPlan) -> Self {
+        DeliveryPlan {
+            carrier: b(&p.carrier),
+            service: b(&p.service),
+            price: p.price.as_ref().map(Into::into),
+            rule: ob(&p.rule),
+            promise: (&p.promise).into(),
+        }
+    }
+}
+
+impl TryFrom<DeliveryPlan<'_>> for d::DeliveryPlan {
+    type Error = Invalid;
+    fn try_from(p: DeliveryPlan<'_>) -> Result<Self, Invalid> {
+        Ok(d::DeliveryPlan {
+            carrier: own(p.carrier),
+            service: own(p.service),
+            price: p.price.map(TryInto::try_into).transpose()?,
+            rule: oown(p.rule),
+            promise: p.promise.into(),
+        })
     }
 }
 
@@ -308,7 +463,7 @@ impl TryFrom<Order<'_>> for d::Order {
             shortages: back(o.shortages),
             backordered: back(o.backordered),
             allow_split: o.allow_split,
-            shipments: back(o.shipments),
+            shipments: try_back(o.shipments)?,
             return_case: o.return_case.map(TryInto::try_into).transpose()?,
             cancellation: o.cancellation.map(Into::into),
             refunded: o.refunded.map(TryInto::try_into).transpose()?,
@@ -380,6 +535,9 @@ pub struct Allocation<'a> {
     pub shipment: u32,
     pub warehouse: Str<'a>,
     pub lines: Vec<LineQty<'a>>,
+    /// v3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<DeliveryPlan<'a>>,
 }
 
 impl<'a> From<&'a d::Allocation> for Allocation<'a> {
@@ -388,17 +546,20 @@ impl<'a> From<&'a d::Allocation> for Allocation<'a> {
             shipment: a.shipment,
             warehouse: b(&a.warehouse),
             lines: map(&a.lines),
+            plan: a.plan.as_ref().map(Into::into),
         }
     }
 }
 
-impl From<Allocation<'_>> for d::Allocation {
-    fn from(a: Allocation<'_>) -> Self {
-        d::Allocation {
+impl TryFrom<Allocation<'_>> for d::Allocation {
+    type Error = Invalid;
+    fn try_from(a: Allocation<'_>) -> Result<Self, Invalid> {
+        Ok(d::Allocation {
             shipment: a.shipment,
             warehouse: own(a.warehouse),
             lines: back(a.lines),
-        }
+            plan: a.plan.map(TryInto::try_into).transpose()?,
+        })
     }
 }
 
@@ -475,6 +636,14 @@ pub enum Change<'a> {
         location: Option<Str<'a>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         shipment: Option<u32>,
+        /// v3.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        estimated_delivery: Option<NaiveDate>,
+    },
+    /// v3.
+    Delayed {
+        shipment: u32,
+        promised: NaiveDate,
     },
     Delivered {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -577,6 +746,7 @@ impl<'a> From<&'a d::Change> for Change<'a> {
                 occurred_at,
                 location,
                 shipment,
+                estimated_delivery,
             } => Change::CarrierScanned {
                 carrier: b(carrier),
                 event_id: b(event_id),
@@ -584,6 +754,11 @@ impl<'a> From<&'a d::Change> for Change<'a> {
                 occurred_at: *occurred_at,
                 location: ob(location),
                 shipment: *shipment,
+                estimated_delivery: *estimated_delivery,
+            },
+            D::Delayed { shipment, promised } => Change::Delayed {
+                shipment: *shipment,
+                promised: *promised,
             },
             D::Delivered { shipment } => Change::Delivered {
                 shipment: *shipment,
@@ -633,7 +808,7 @@ impl TryFrom<Change<'_>> for d::Change {
                 warehouse: own(warehouse),
             },
             Change::Allocated { shipments, reason } => D::Allocated {
-                shipments: back(shipments),
+                shipments: try_back(shipments)?,
                 reason: own(reason),
             },
             Change::Backordered {
@@ -641,7 +816,7 @@ impl TryFrom<Change<'_>> for d::Change {
                 backordered,
                 reason,
             } => D::Backordered {
-                held: back(held),
+                held: try_back(held)?,
                 backordered: back(backordered),
                 reason: own(reason),
             },
@@ -677,7 +852,7 @@ impl TryFrom<Change<'_>> for d::Change {
                 shipment,
             },
             Change::ShipmentBooked { booking, shipment } => D::ShipmentBooked {
-                booking: booking.into(),
+                booking: booking.try_into()?,
                 shipment,
             },
             Change::Shipped { shipment } => D::Shipped { shipment },
@@ -688,6 +863,7 @@ impl TryFrom<Change<'_>> for d::Change {
                 occurred_at,
                 location,
                 shipment,
+                estimated_delivery,
             } => D::CarrierScanned {
                 carrier: own(carrier),
                 event_id: own(event_id),
@@ -695,7 +871,9 @@ impl TryFrom<Change<'_>> for d::Change {
                 occurred_at,
                 location: oown(location),
                 shipment,
+                estimated_delivery,
             },
+            Change::Delayed { shipment, promised } => D::Delayed { shipment, promised },
             Change::Delivered { shipment } => D::Delivered { shipment },
             Change::Cancelled { reason } => D::Cancelled {
                 reason: own(reason),
@@ -781,6 +959,9 @@ pub enum Action<'a> {
         method: Option<Str<'a>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         shipment: Option<u32>,
+        /// v3.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        terms: Option<BookingTerms<'a>>,
     },
     Restock {
         warehouse: Str<'a>,
@@ -789,6 +970,14 @@ pub enum Action<'a> {
     Notify {
         kind: NotificationKind,
     },
+}
+
+/// What carrier rules see of a shipment to book (v3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingTerms<'a> {
+    pub postal_code: Str<'a>,
+    pub value: i64,
+    pub cash_on_delivery: bool,
 }
 
 impl<'a> From<&'a d::EffectKind> for Action<'a> {
@@ -816,12 +1005,18 @@ impl<'a> From<&'a d::EffectKind> for Action<'a> {
                 country,
                 method,
                 shipment,
+                terms,
             } => Action::BookShipment {
                 warehouse: b(warehouse),
                 parcels: map(parcels),
                 country: b(country),
                 method: ob(method),
                 shipment: *shipment,
+                terms: terms.as_ref().map(|t| BookingTerms {
+                    postal_code: b(&t.postal_code),
+                    value: t.value,
+                    cash_on_delivery: t.cash_on_delivery,
+                }),
             },
             D::Restock { warehouse, lines } => Action::Restock {
                 warehouse: b(warehouse),
@@ -853,12 +1048,18 @@ impl From<Action<'_>> for d::EffectKind {
                 country,
                 method,
                 shipment,
+                terms,
             } => D::BookShipment {
                 warehouse: own(warehouse),
                 parcels: back(parcels),
                 country: own(country),
                 method: oown(method),
                 shipment,
+                terms: terms.map(|t| d::BookingTerms {
+                    postal_code: own(t.postal_code),
+                    value: t.value,
+                    cash_on_delivery: t.cash_on_delivery,
+                }),
             },
             Action::Restock { warehouse, lines } => D::Restock {
                 warehouse: own(warehouse),

@@ -24,6 +24,7 @@ fn events() -> Vec<Event> {
         kind: CarrierEventKind::InTransit,
         occurred_at: now,
         location: Some("Utrecht".into()),
+        estimated_delivery: None,
     };
     for (cmd, cause) in [
         (
@@ -35,6 +36,7 @@ fn events() -> Vec<Event> {
                         sku: "s".into(),
                         quantity: 1,
                     }],
+                    plan: None,
                 }],
                 reason: "ams can serve every line".into(),
             },
@@ -65,6 +67,7 @@ fn events() -> Vec<Event> {
                 occurred_at,
                 location,
                 shipment: Some(1),
+                estimated_delivery: None,
             },
             _ => unreachable!(),
         },

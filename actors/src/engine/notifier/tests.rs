@@ -51,6 +51,7 @@ fn store_with_order() -> (Arc<dyn Storage>, (), Order) {
                     postal_code: "3511".to_string(),
                     country: "NL".to_string(),
                 },
+                weight_grams: None,
             },
             billing_address: None,
             payment: NewPayment {

@@ -45,6 +45,7 @@ fn every_kind_of_event() -> Vec<orderly_actors::domain::Event> {
             shipment: 1,
             warehouse: "ams".into(),
             lines: lines.clone(),
+            plan: None,
         }],
         reason: "ams can serve every line".into(),
     };
@@ -67,8 +68,18 @@ fn every_kind_of_event() -> Vec<orderly_actors::domain::Event> {
     };
     run(&mut a, pack, Cause::Warehouse);
     let step = a.as_ref().unwrap().version;
-    let booking =
-        shipping::book(&carriers, &[], id, step, "NL", None, &parcels, now).expect("booked");
+    let network =
+        shipping::network::Network::new(carriers.to_vec(), vec![], vec![], vec![]).unwrap();
+    let consignment = shipping::network::Consignment {
+        warehouse: &"ams".into(),
+        country: "NL",
+        postal_code: "1015 CJ",
+        method: None,
+        value: 2500,
+        cash_on_delivery: false,
+        parcels: &parcels,
+    };
+    let booking = network.book(id, step, &consignment, now).expect("booked");
     run(
         &mut a,
         Command::RecordBooking {
@@ -97,6 +108,7 @@ fn every_kind_of_event() -> Vec<orderly_actors::domain::Event> {
             kind,
             occurred_at: now,
             location,
+            estimated_delivery: None,
         };
         run(&mut a, scan, Cause::Carrier("postnl".into()));
     }
@@ -165,11 +177,13 @@ fn every_kind_of_event() -> Vec<orderly_actors::domain::Event> {
                 shipment: 1,
                 warehouse: "ams".into(),
                 lines: one("s"),
+                plan: None,
             },
             Allocation {
                 shipment: 2,
                 warehouse: "rtm".into(),
                 lines: one("t"),
+                plan: None,
             },
         ],
         reason: "split".into(),
