@@ -13,7 +13,7 @@ const STOREFRONT: &[Role] = &[Role::Storefront];
 #[utoipa::path(post, path = "/v1/quotes", tag = "storefront", request_body = QuoteBody,
     responses(
         (status = 200, description = "The delivery options the carrier rules allow, one per shipping method, each with its price and the window of local dates it should arrive in. A prediction from the stock and the clock of now, not a reservation; stores nothing", body = Quote),
-        (status = 400, description = "`/problems/bad_request`: malformed JSON or an unknown field", body = Problem),
+        (status = 400, description = "`/problems/bad_request`: malformed JSON", body = Problem),
         (status = 422, description = "`/problems/validation` (`field` names the culprit), `/problems/out_of_stock` (the lines cannot be served now; the detail says which), or `/problems/unreachable` (no carrier service delivers there, or not by that method)", body = Problem)),
     security(("storefront" = []), ("admin" = [])))]
 pub async fn quote(

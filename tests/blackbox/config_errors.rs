@@ -155,16 +155,16 @@ fn bad_warehouses_allocation_and_bound_keys_exit_2_naming_the_key() {
         ),
         (
             with(
-                "working_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\"]",
-                "working_days = [\"mon\", \"funday\"]",
+                "working_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\"]\nhandling_days",
+                "working_days = [\"mon\", \"funday\"]\nhandling_days",
             ),
             vec![],
             "warehouses[1].working_days",
         ),
         (
             with(
-                "working_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\"]",
-                "working_days = []",
+                "working_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\"]\nhandling_days",
+                "working_days = []\nhandling_days",
             ),
             vec![],
             "warehouses[1].working_days",
@@ -272,6 +272,21 @@ fn bad_rates_and_carrier_rules_exit_2_naming_the_field() {
         (
             with("service = \"standard\" }] }", "service = \"sameday\" }] }"),
             "carrier_rules[0].choose.prefer",
+        ),
+        (
+            with(
+                "working_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\"]\n",
+                "working_days = [\"mon\", \"someday\"]\n",
+            ),
+            "carriers[0].working_days",
+        ),
+        (
+            with("min_transit_days = 2", "min_transit_days = 4"),
+            "carriers[1].services[0].min_transit_days",
+        ),
+        (
+            with("handling_days = 1", "handling_days = -1"),
+            "handling_days",
         ),
         (
             with(

@@ -27,6 +27,7 @@ mod lifecycle;
 mod moving_data;
 mod nodes;
 mod notifications;
+mod promises;
 mod shipments;
 mod stock_alerts;
 mod support;

@@ -56,7 +56,7 @@ async fn configured_warehouses_are_listed_for_every_role_that_may_see_them() {
                 "id": "rtm", "name": "Rotterdam", "country": "NL", "priority": 2,
                 "ships_to": ["NL", "BE", "DE"], "time_zone": "Europe/Amsterdam", "cutoff": "16:00",
                 "working_days": ["mon", "tue", "wed", "thu", "fri", "sat"],
-                "holidays": ["2026-12-25", "2027-01-01"]
+                "holidays": ["2026-12-25", "2027-01-01"], "handling_days": 1
             })
         );
         assert_eq!(list["warehouses"][0]["ships_to"], json!([]), "{list}");

@@ -1003,3 +1003,137 @@ fn availability_answers_every_sku_asked_in_order_and_unknown_ones_empty() {
         assert!(e.warehouses().is_empty(), "none configured");
     });
 }
+
+/// A shipment's promise: planned at allocation (the shop's network: one PostNL service, one
+/// transit day, the open warehouse on UTC weekdays with a 17:00 cut-off), a timer set for the
+/// moment it breaks, `delayed` recorded once by that timer when the shipment is not delivered,
+/// with a notification to the customer and to operations; a shipment delivered in time has its
+/// timer cleared.
+#[test]
+fn a_broken_promise_is_recorded_once_by_its_timer() {
+    let data = MemoryStorage::new();
+    let c = clock();
+    let (path, c1) = (data.reopen(), c.clone());
+    run(move || async move {
+        let e = Engine::start(open(&path), c1.clone(), config()).unwrap();
+        e.set_stock("ams".into(), "s".into(), 5).await.unwrap();
+        let paid = || new_order("s", 1, PaymentMethod::Cod, InitialPaymentStatus::Pending);
+        let late = place(&e, "late", paid()).await;
+        let on_time = place(&e, "on-time", paid()).await;
+        for id in [late, on_time] {
+            eventually("confirmed", || status(&e, id) == Status::Confirmed).await;
+        }
+        // Monday 10:00 UTC: leaves Monday, one transit day → Tuesday the 24th.
+        let o = view(&e, late).order;
+        let plan = o.shipments[0].plan.clone().expect("planned at allocation");
+        assert_eq!(
+            (plan.carrier.as_str(), plan.service.as_str()),
+            ("postnl", "std")
+        );
+        let tuesday = chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        assert_eq!(
+            (plan.promise.earliest, plan.promise.latest),
+            (tuesday, tuesday)
+        );
+        assert_eq!(o.promised_window(), Some((tuesday, tuesday)));
+        assert_eq!(count_timers(&e, TimerKind::PromiseDue), 2);
+
+        // The on-time one is delivered on Tuesday: its timer goes.
+        e.acknowledge_picks(on_time, ShipmentRef::Id(1), o.line_qtys())
+            .await
+            .unwrap();
+        let packed = e
+            .pack(
+                on_time,
+                ShipmentRef::Id(1),
+                vec![Parcel { weight_grams: 500 }],
+            )
+            .await
+            .unwrap();
+        let booking = packed.order.shipments[0].booking.clone().expect("booked");
+        assert_eq!(booking.promise.as_ref().map(|p| p.latest), Some(tuesday));
+        e.hand_over(on_time, None).await.unwrap();
+        c1.advance(chrono::Duration::hours(24));
+        let scan = CarrierScan {
+            event_id: "d1".into(),
+            tracking_number: booking.tracking_number.clone(),
+            kind: CarrierEventKind::Delivered,
+            occurred_at: c1.now(),
+            location: None,
+            estimated_delivery: None,
+        };
+        e.carrier_event("postnl".into(), scan).await.unwrap();
+        assert_eq!(status(&e, on_time), Status::Delivered);
+        assert_eq!(
+            count_timers(&e, TimerKind::PromiseDue),
+            1,
+            "only the late one's"
+        );
+
+        // Wednesday 00:00 UTC: the late one's promise is broken.
+        c1.advance(chrono::Duration::hours(14));
+        eventually("delayed", || view(&e, late).order.shipments[0].delayed).await;
+        let history = view(&e, late).history.events().unwrap();
+        let delayed: Vec<&Event> = history
+            .iter()
+            .filter(|ev| matches!(ev.change, Change::Delayed { .. }))
+            .collect();
+        assert_eq!(delayed.len(), 1);
+        assert_eq!(delayed[0].by, Cause::PromiseTimer);
+        assert_eq!(
+            delayed[0].change,
+            Change::Delayed {
+                shipment: 1,
+                promised: tuesday
+            }
+        );
+        eventually("the timer acknowledged", || {
+            count_timers(&e, TimerKind::PromiseDue) == 0
+        })
+        .await;
+        // Asked again, nothing more is recorded; the delivered order never was delayed.
+        let again = execute(
+            &e,
+            late,
+            Command::CheckPromises,
+            Cause::PromiseTimer,
+            Answer::AfterCommit,
+        )
+        .await
+        .unwrap();
+        assert!(again.events.is_empty());
+        assert!(!view(&e, on_time).order.shipments[0].delayed);
+    });
+}
+
+/// A `delayed` notification goes to every customer channel and to every operations channel
+/// (named `operations.<channel>`); other notifications go to the customers' only.
+#[test]
+fn delays_are_told_to_operations_as_well() {
+    let data = MemoryStorage::new();
+    let path = data.reopen();
+    run(move || async move {
+        let e = Engine::start(open(&path), clock(), config()).unwrap();
+        let notify = |kind| Effect {
+            order_id: OrderId::nil(),
+            step: 3,
+            kind: EffectKind::Notify { kind },
+        };
+        let channels = |kind| -> Vec<Option<String>> {
+            e.inner
+                .ctx
+                .outbox_entries(&[notify(kind)])
+                .into_iter()
+                .map(|entry| entry.channel)
+                .collect()
+        };
+        assert_eq!(
+            channels(NotificationKind::Delayed),
+            vec![Some("log".to_string()), Some("operations.log".to_string())]
+        );
+        assert_eq!(
+            channels(NotificationKind::Shipped),
+            vec![Some("log".to_string())]
+        );
+    });
+}

@@ -93,6 +93,9 @@ pub struct Tracking {
     pub tracking_number: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimated_delivery: Option<NaiveDate>,
+    /// When the order should arrive (when its last shipment should).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promised: Option<super::order::Window>,
     /// Each parcel's way (an order served from several warehouses has several).
     pub shipments: Vec<TrackedShipment>,
     pub timeline: Vec<TimelineEntry>,
@@ -109,6 +112,11 @@ pub struct TrackedShipment {
     pub tracking_number: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimated_delivery: Option<NaiveDate>,
+    /// The window it should arrive in (revised by the booking and the carrier's dates).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promised: Option<super::order::Window>,
+    /// Its promised window passed before it was delivered.
+    pub delayed: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delivered_at: Option<DateTime<Utc>>,
 }
@@ -141,6 +149,7 @@ impl Tracking {
                         }
                     },
                     "delivered" => ("delivered", "Delivered"),
+                    "delayed" => ("delayed", "Later than promised"),
                     "cancelled" => ("cancelled", "Order cancelled"),
                     "shipments_cancelled" => ("cancelled", "Part of the order cancelled"),
                     "return_approved" => ("return_approved", "Return approved"),
@@ -162,6 +171,9 @@ impl Tracking {
             carrier: booking.map(|b| b.carrier_name.clone()),
             tracking_number: booking.map(|b| b.tracking_number.clone()),
             estimated_delivery: booking.map(|b| b.estimated_delivery),
+            promised: order
+                .promised_window()
+                .map(|(earliest, latest)| super::order::Window { earliest, latest }),
             shipments: order
                 .shipments
                 .iter()
@@ -171,6 +183,11 @@ impl Tracking {
                     carrier: s.booking.as_ref().map(|b| b.carrier_name.clone()),
                     tracking_number: s.booking.as_ref().map(|b| b.tracking_number.clone()),
                     estimated_delivery: s.booking.as_ref().map(|b| b.estimated_delivery),
+                    promised: s.plan.as_ref().map(|p| super::order::Window {
+                        earliest: p.promise.earliest,
+                        latest: p.promise.latest,
+                    }),
+                    delayed: s.delayed,
                     delivered_at: s.delivered_at,
                 })
                 .collect(),
@@ -335,6 +352,9 @@ pub struct Warehouse {
     /// Local dates it does not work.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub holidays: Option<Vec<NaiveDate>>,
+    /// Working days between an order coming in and its parcel leaving.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handling_days: Option<u32>,
 }
 
 impl Warehouse {
@@ -350,6 +370,7 @@ impl Warehouse {
             cutoff: None,
             working_days: None,
             holidays: None,
+            handling_days: None,
         }
     }
 }
@@ -366,6 +387,7 @@ impl From<&d::warehouse::Warehouse> for Warehouse {
             cutoff: Some(w.cutoff.clone()),
             working_days: Some(w.working_days.clone()),
             holidays: Some(w.holidays.clone()),
+            handling_days: Some(w.handling_days),
         }
     }
 }

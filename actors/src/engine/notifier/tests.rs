@@ -645,3 +645,56 @@ fn config_validation_names_the_field() {
         .unwrap_err()
         .starts_with("notifications.backoff_base_ms:"));
 }
+
+/// An order's notification on `operations.<channel>` (a shipment `delayed`) goes where
+/// operations alerts go — the operations webhook — and the same notification on the plain
+/// channel to the shop's webhook: two receivers, one request each, distinct message ids.
+#[actix_rt::test]
+async fn a_delay_reaches_the_shop_and_operations_each_on_their_own_webhook() {
+    let (store, _dir, order) = store_with_order();
+    let (shop_url, shop, shop_server) = start_receiver(0).await;
+    let (ops_url, ops, ops_server) = start_receiver(0).await;
+    let clock = Arc::new(ManualClock::new(start_time()));
+    let mut cfg = config(Some(shop_url), 3);
+    cfg.operations.webhook = Some(WebhookConfig {
+        url: ops_url,
+        secret: SECRET.to_string(),
+        timeout_ms: 2_000,
+    });
+    let delayed = |channel: &str| {
+        OutboxEntry::new(
+            Effect {
+                order_id: order.id,
+                step: 9,
+                kind: EffectKind::Notify {
+                    kind: NotificationKind::Delayed,
+                },
+            },
+            Some(channel.to_string()),
+        )
+    };
+    let (to_shop, to_ops) = (delayed(WEBHOOK), delayed("operations.webhook"));
+    assert_ne!(to_shop.message_id(), to_ops.message_id());
+    let addr = Notifier::new(store.clone(), clock, cfg).start();
+    for e in [&to_shop, &to_ops] {
+        store.record_outbox_attempt(e).unwrap();
+        addr.do_send(Deliver {
+            entry: e.clone(),
+            origin: Origin::Storage,
+        });
+    }
+    eventually("both delivered", || shop.count() == 1 && ops.count() == 1).await;
+    for rx in [&shop, &ops] {
+        let body: serde_json::Value =
+            serde_json::from_slice(&rx.requests.lock().unwrap()[0].body).unwrap();
+        assert_eq!(body["type"], "order.delayed");
+    }
+    eventually("both left the outbox", || {
+        store.outbox_entry(&to_shop).unwrap().is_none()
+            && store.outbox_entry(&to_ops).unwrap().is_none()
+    })
+    .await;
+    assert!(store.dead_letters(10).unwrap().is_empty());
+    shop_server.stop(true).await;
+    ops_server.stop(true).await;
+}
