@@ -47,7 +47,7 @@ impl Scenario {
             Scenario::Transitions => {
                 "transitions (S1): durable transitions vs the raw storage baseline"
             }
-            Scenario::Reads => "reads (S2): order and tracking reads vs /healthz",
+            Scenario::Reads => "reads (S2): order, tracking and quote reads vs /healthz",
         }
     }
 }

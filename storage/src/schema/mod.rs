@@ -6,7 +6,10 @@
 //!
 //! **Every record carries its version, in its first byte.** A record is either
 //!
-//! * `0x02` followed by v2 JSON (what this release writes),
+//! * `0x03` followed by v3 JSON (what this release writes for snapshots, events, outbox entries
+//!   and dead letters: v2 with optional additions, see below),
+//! * `0x02` followed by v2 JSON (what the release before wrote, and this one still writes for
+//!   the records v3 did not change),
 //! * `0x01` followed by v1 JSON (what the release before shipments wrote; this release still
 //!   writes a reservation that fits v1 that way, see [`encode_reservation`]), or
 //! * unmarked JSON — a first byte of `{` or `[` — written by the release before versioning.
@@ -52,11 +55,29 @@
 //!   together), so [`history_json`] hands out stored events of either version undecoded. If a
 //!   later version's event JSON ever differs from the domain's, it must decode and re-encode.
 //!
-//! # Adding v3
+//! # What v3 changed
 //!
-//! Add `v3.rs` with the types that change (reusing the others), make the `encode_*` functions
-//! write `3` + v3, and teach the `decode_*` functions to read `3` through v3 and the older
-//! versions through their modules, converted into the domain of the day.
+//! Delivery promises (issue 14), all **optional additions** to v2's shapes, so v3 is read by
+//! v2's types extended ([`v2`] holds both; a field or kind marked "v3" there is absent from
+//! every v2 record, and its absence means what it meant in v2): a shipment's and an
+//! allocation's `plan` (carrier, service, price, rule and promised window), a shipment's
+//! `delayed`; a booking's `price`, `rule` and `promise`; the order's `shipping.weight_grams`;
+//! `carrier_scanned`'s `estimated_delivery`; the event kind `delayed`, the notification kind
+//! `delayed`, the cause `promise_timer`; `book_shipment`'s `terms` (postal code, value, cash on
+//! delivery). Snapshots, events, outbox entries and dead letters — the records that can carry
+//! them — are written `3` + JSON, so a release before reading one fails on that record with
+//! [`StorageError::UnknownSchemaVersion`] instead of silently dropping what it cannot say;
+//! every other record is still written as before ([`V2`], or `1` for a reservation that fits
+//! v1), byte for byte. A `2` record reads through the same types as a `3`.
+//!
+//! # Adding v4
+//!
+//! A change that is an optional addition can extend [`v2`]'s types again under a new version
+//! byte, as v3 did. Anything else: add `v4.rs` with the types that change (reusing the others),
+//! make the `encode_*` functions of the records that carry them write `4` + v4, and teach the
+//! `decode_*` functions to read `4` through v4 and the older versions through their modules,
+//! converted into the domain of the day. Either way, freeze a data-directory fixture of the
+//! release before (both backends) first.
 
 pub mod v1;
 pub mod v2;
