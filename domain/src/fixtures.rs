@@ -67,5 +67,6 @@ pub fn carrier(id: &str, name: &str, prefix: &str, max_weight_grams: u32) -> Car
         }],
         working_days: crate::warehouse::weekdays(),
         holidays: None,
+        http: None,
     }
 }

@@ -437,6 +437,7 @@ fn booking(tn: &str) -> Booking {
         price: None,
         rule: None,
         promise: None,
+        label_url: None,
     }
 }
 

@@ -15,6 +15,7 @@
 //! A plain library: it knows the service only by its HTTP contract, its command line and its
 //! configuration keys, never by its code.
 
+pub mod carrier;
 pub mod crash;
 pub mod fixture;
 pub mod postgres;

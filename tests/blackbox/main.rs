@@ -19,6 +19,7 @@
 mod api_edges;
 mod automation;
 mod backorders;
+mod carrier_integration;
 mod config_errors;
 mod crash;
 mod harness;

@@ -65,6 +65,20 @@ impl Server {
         Server { service }
     }
 
+    /// Starts the service on `config` (a whole config file's text, e.g. `config.toml` edited),
+    /// with the test defaults and `extra_toml` merged over it.
+    pub async fn start_on_config(config: &str, extra_toml: &str) -> Server {
+        let service = Service::builder(env!("CARGO_BIN_EXE_orderly"))
+            .config_text(config)
+            .merge("[engine]\ntimer_tick_ms = 20\nidle_timeout_secs = 1\n")
+            .merge(extra_toml)
+            .ready_within(READY_DEADLINE)
+            .start()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        Server { service }
+    }
+
     /// Starts the service on an existing data directory (a copy of a fixture), with
     /// `extra_toml` merged over the test defaults.
     pub async fn start_on(data_dir: &Path, extra_toml: &str) -> Server {

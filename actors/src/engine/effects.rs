@@ -10,12 +10,12 @@
 //! (stock reserved, shipment booked) come back to the order as commands through
 //! [`ApplyAnswer`] — implemented by the registry, so this module does not depend on it.
 
-use super::carrier::{Book, CarrierActor};
+use super::carrier::{Book, CarrierActor, Consignee};
 use super::inventory::{Commit, InventoryActor, Release, Reserve, Restock};
 use super::notifier::{Deliver, Notifier, Origin};
 use super::{EngineError, EngineStats};
 use crate::domain::inventory::ReserveOutcome;
-use crate::domain::{BookingTerms, Cause, Command, EffectKind, OrderId};
+use crate::domain::{BookingTerms, Cause, Command, EffectKind, OrderId, PaymentMethod};
 use actix::prelude::*;
 use futures::future::BoxFuture;
 use orderly_storage::{OutboxEntry, Storage};
@@ -41,6 +41,13 @@ pub trait ApplyAnswer: Send + Sync + 'static {
     ) -> BoxFuture<'static, Result<(), EngineError>>;
 }
 
+/// The actors effects go to.
+pub struct Receivers {
+    pub inventory: Addr<InventoryActor>,
+    pub carrier: Addr<CarrierActor>,
+    pub notifier: Addr<Notifier>,
+}
+
 /// Sends outbox entries to their receivers; cheap to clone.
 #[derive(Clone)]
 pub struct Effects {
@@ -57,17 +64,25 @@ struct Inner {
     effect_wait: Duration,
     /// Where answers go; weak, because the registry's actors hold these `Effects`.
     orders: OnceLock<Weak<dyn ApplyAnswer>>,
+    /// Some carrier books over HTTP: bookings read the order's address.
+    needs_consignee: bool,
+    clock: Arc<dyn crate::clock::Clock>,
 }
 
 impl Effects {
     pub fn new(
         store: Arc<dyn Storage>,
-        inventory: Addr<InventoryActor>,
-        carrier: Addr<CarrierActor>,
-        notifier: Addr<Notifier>,
+        receivers: Receivers,
         stats: Arc<EngineStats>,
         effect_wait: Duration,
+        needs_consignee: bool,
+        clock: Arc<dyn crate::clock::Clock>,
     ) -> Self {
+        let Receivers {
+            inventory,
+            carrier,
+            notifier,
+        } = receivers;
         Effects {
             inner: Arc::new(Inner {
                 store,
@@ -77,6 +92,8 @@ impl Effects {
                 stats,
                 effect_wait,
                 orders: OnceLock::new(),
+                needs_consignee,
+                clock,
             }),
         }
     }
@@ -119,7 +136,7 @@ impl Effects {
         }
     }
 
-    async fn deliver_until_done(&self, entry: OutboxEntry) {
+    async fn deliver_until_done(&self, mut entry: OutboxEntry) {
         let mut delay = Duration::from_millis(50);
         loop {
             match self.run(&entry).await {
@@ -134,6 +151,17 @@ impl Effects {
                     return;
                 }
                 Err(EngineError::ShuttingDown) => return,
+                Err(EngineError::Booking(b)) => {
+                    if self.booking_failed(&mut entry, b).await {
+                        return;
+                    }
+                    self.inner
+                        .stats
+                        .effect_retries
+                        .fetch_add(1, Ordering::Relaxed);
+                    actix_rt::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(30));
+                }
                 Err(e) => {
                     tracing::warn!(message_id = %entry.message_id(), effect = entry.kind_name(), error = %e, retry_in_ms = delay.as_millis() as u64, "effect delivery failed");
                     self.inner
@@ -145,6 +173,50 @@ impl Effects {
                 }
             }
         }
+    }
+
+    /// Records a failed booking attempt on its entry; dead-letters it (and returns true) when
+    /// the refusal is permanent or the carrier's attempts are used up. A dead letter that
+    /// could not be written is retried like the booking.
+    async fn booking_failed(
+        &self,
+        entry: &mut OutboxEntry,
+        b: super::carrier::BookingError,
+    ) -> bool {
+        entry.attempts = entry.attempts.saturating_add(1);
+        entry.last_error = Some(b.to_string());
+        let message_id = entry.message_id();
+        if b.permanent || entry.attempts >= b.max_attempts {
+            let letter = orderly_storage::DeadLetter {
+                message_id: message_id.clone(),
+                order_id: entry.order_id(),
+                kind: entry.kind_name().to_string(),
+                channel: entry.channel.clone(),
+                attempts: entry.attempts,
+                last_error: entry.last_error.clone(),
+                failed_at: self.inner.clock.now(),
+                entry: None,
+            };
+            match self.inner.store.dead_letter(entry, &letter) {
+                Ok(commit) => {
+                    if let Err(e) = commit.await {
+                        tracing::warn!(message_id = %message_id, error = %e, "a booking's dead letter did not reach the disk; retrying");
+                        return false;
+                    }
+                    tracing::error!(message_id = %message_id, attempts = entry.attempts, error = %b, "booking dead-lettered; the shipment stays packed until an operator retries it");
+                    return true;
+                }
+                Err(e) => {
+                    tracing::warn!(message_id = %message_id, error = %e, "could not dead-letter a booking; retrying");
+                    return false;
+                }
+            }
+        }
+        tracing::warn!(message_id = %message_id, attempts = entry.attempts, error = %b, "booking attempt failed; retrying");
+        if let Err(e) = self.inner.store.record_outbox_attempt(entry) {
+            tracing::warn!(message_id = %message_id, error = %e, "could not record a booking's retry state");
+        }
+        false
     }
 
     async fn run(&self, entry: &OutboxEntry) -> Result<(), EngineError> {
@@ -211,12 +283,18 @@ impl Effects {
                     value: 0,
                     cash_on_delivery: false,
                 });
+                let consignee = if self.inner.needs_consignee {
+                    self.consignee(order_id).await?
+                } else {
+                    None
+                };
                 let booking = self
                     .inner
                     .carrier
                     .send(Book {
                         order_id,
                         step: e.step,
+                        shipment: *shipment,
                         warehouse: warehouse.clone(),
                         country: country.clone(),
                         postal_code: terms.postal_code,
@@ -224,9 +302,10 @@ impl Effects {
                         value: terms.value,
                         cash_on_delivery: terms.cash_on_delivery,
                         parcels: parcels.clone(),
+                        consignee,
                     })
                     .await
-                    .map_err(closed)?;
+                    .map_err(closed)??;
                 match booking {
                     Some(booking) => {
                         self.answer(
@@ -248,6 +327,21 @@ impl Effects {
             }
             EffectKind::Notify { .. } => Ok(()),
         }
+    }
+
+    /// The order's address and cash-on-delivery amount, for a carrier booked over HTTP (the
+    /// booking message carries only what the carrier rules need).
+    async fn consignee(&self, id: OrderId) -> Result<Option<Consignee>, EngineError> {
+        let store = self.inner.store.clone();
+        let order = super::off_thread(&store, move |s| s.load_order(id))
+            .await
+            .ok_or(EngineError::ShuttingDown)??;
+        Ok(order.map(|o| Consignee {
+            cash_on_delivery: (o.payment.method == PaymentMethod::Cod
+                && !o.payment.status.is_secured())
+            .then(|| o.total()),
+            address: o.shipping.address,
+        }))
     }
 
     /// Reserves again for a backordered order (see `backorders`): a filled reservation is

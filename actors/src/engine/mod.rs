@@ -149,6 +149,9 @@ pub enum EngineError {
     NoCarrier(String),
     #[error(transparent)]
     Quote(#[from] quotes::QuoteError),
+    /// A carrier did not book (yet): retried, or dead-lettered (see `carrier`).
+    #[error(transparent)]
+    Booking(#[from] carrier::BookingError),
     #[error("inventory: {0}")]
     Stock(#[from] crate::domain::inventory::StockError),
     #[error("transfer: {0}")]
@@ -275,11 +278,15 @@ impl Engine {
         };
         let effects = Effects::new(
             store.clone(),
-            inventory.clone(),
-            carrier,
-            notifier.clone(),
+            effects::Receivers {
+                inventory: inventory.clone(),
+                carrier,
+                notifier: notifier.clone(),
+            },
             stats.clone(),
             config.effect_wait,
+            config.shipping.has_integrations(),
+            clock.clone(),
         );
         let stock_alerts = alerts::Alerts {
             store: store.clone(),

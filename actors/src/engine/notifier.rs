@@ -881,7 +881,7 @@ async fn post(
 /// `Notifier` `Send` (the engine may build it on one thread and start it on another); keying it
 /// by the actix `System` makes sure a new system on the same thread (tests) gets a fresh pool
 /// instead of connections bound to a runtime that no longer exists.
-fn http_client() -> awc::Client {
+pub(super) fn http_client() -> awc::Client {
     thread_local! {
         static CLIENT: RefCell<Option<(usize, awc::Client)>> = const { RefCell::new(None) };
     }

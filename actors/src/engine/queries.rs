@@ -199,10 +199,16 @@ impl Engine {
             return Ok(false);
         };
         commit.await?;
-        self.inner.notifier.do_send(Deliver {
-            entry,
-            origin: Origin::Storage,
-        });
+        if entry.is_notification() {
+            self.inner.notifier.do_send(Deliver {
+                entry,
+                origin: Origin::Storage,
+            });
+        } else {
+            // A dead-lettered effect (a booking a carrier refused): on its way again.
+            let effects = self.inner.ctx.effects.clone();
+            actix_rt::spawn(async move { effects.send_stored(vec![entry]).await });
+        }
         Ok(true)
     }
 }

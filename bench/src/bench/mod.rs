@@ -9,7 +9,7 @@
 //! - `transitions` (S1): one durable transition per pre-placed order, against the raw storage
 //!   baseline: the same number of snapshot-sized writes through the same group commit, in
 //!   this process.
-//! - `reads` (S2): order and tracking reads at a fixed rate, against `/healthz` at the same
+//! - `reads` (S2): order, tracking and quote reads at a fixed rate, against `/healthz` at the same
 //!   rate with the same client.
 //!
 //! The client is awc on one actix System thread. `--concurrency` is a closed loop (that many
@@ -36,7 +36,7 @@ pub enum Scenario {
     Lifecycle,
     /// S1: one durable transition per pre-placed order, against the raw storage baseline.
     Transitions,
-    /// S2: order and tracking reads at a fixed rate, against /healthz.
+    /// S2: order, tracking and quote reads at a fixed rate, against /healthz.
     Reads,
 }
 

@@ -76,6 +76,9 @@ pub struct Ratio {
     pub target: &'static str,
 }
 
+/// The target of a ratio reported for information only.
+pub const NO_TARGET: &str = "none";
+
 impl Ratio {
     pub fn met(&self) -> Option<bool> {
         let v = self.value?;
@@ -236,10 +239,12 @@ impl Report {
                     .value
                     .map(|v| format!("{v:.2}"))
                     .unwrap_or_else(|| "n/a".into());
-                let verdict = match r.met() {
-                    Some(true) => "met",
-                    Some(false) => "MISSED",
-                    None => "not measured",
+                let verdict = match (r.met(), r.value) {
+                    (Some(true), _) => "met",
+                    (Some(false), _) => "MISSED",
+                    // A figure reported without a target.
+                    (None, Some(_)) if r.target == NO_TARGET => "",
+                    (None, _) => "not measured",
                 };
                 let _ = writeln!(
                     out,

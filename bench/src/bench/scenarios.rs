@@ -1492,7 +1492,7 @@ async fn reads(args: &BenchArgs, env: Rc<Env>) -> Result<Report, String> {
     for (key, label, ep, p50_target, p99_target) in [
         ("track", "tracking", EP_TRACK, "<= 1.5", "<= 2"),
         ("order", "order", EP_ORDER, "<= 1.5", "<= 2"),
-        ("quote", "quote", EP_QUOTE, "<= 3", "-"),
+        ("quote", "quote", EP_QUOTE, "<= 3", super::report::NO_TARGET),
     ] {
         let ratio = |q: f64, base: Option<f64>| {
             Some(rec.percentile_ms(ep, q)? / base.filter(|b| *b > 0.0)?)

@@ -253,6 +253,9 @@ pub struct Booking {
     /// The delivery window from the booking on: the shipment's promise, revised.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promise: Option<Promise>,
+    /// Where the carrier's own label is (an HTTP carrier's answer; the built-in one has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_url: Option<String>,
 }
 
 /// The window of local dates a shipment should arrive in, and the time zone they are dates in

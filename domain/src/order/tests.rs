@@ -84,6 +84,7 @@ fn booking() -> Booking {
         price: None,
         rule: None,
         promise: None,
+        label_url: None,
     }
 }
 

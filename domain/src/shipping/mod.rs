@@ -28,6 +28,70 @@ pub struct CarrierSpec {
     /// Dates it does not move parcels; absent: the shop's `holidays`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holidays: Option<Vec<NaiveDate>>,
+    /// Where its bookings go (`[carriers.http]`); absent: the built-in table carrier, which
+    /// books by itself (tracking numbers from `tracking_prefix`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpIntegration>,
+}
+
+/// A carrier (or a bridge to one, or an aggregator) behind Orderly's small JSON protocol
+/// (README, "Carrier integrations"): bookings are POSTed to `{base_url}/shipments`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpIntegration {
+    /// `http://host[:port][/path]`.
+    pub base_url: String,
+    /// Sent as `Authorization: Bearer <key>`.
+    pub key: String,
+    /// How long one request may take (default 5,000).
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Attempts at a booking before it is dead-lettered for an operator (default 8); a
+    /// permanent refusal (a 4xx other than 408 and 429) is dead-lettered at once.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+}
+
+fn default_timeout_ms() -> u64 {
+    5_000
+}
+
+fn default_max_attempts() -> u32 {
+    8
+}
+
+impl HttpIntegration {
+    /// Every rule the integration must satisfy, as one message naming the field under `at`.
+    pub fn validate(&self, at: &str) -> Result<(), String> {
+        let rest = self.base_url.strip_prefix("http://").ok_or_else(|| {
+            format!(
+                "{at}.base_url: must start with http:// (this build speaks plain HTTP to carriers)"
+            )
+        })?;
+        if rest.is_empty()
+            || rest.starts_with('/')
+            || self.base_url.chars().any(char::is_whitespace)
+        {
+            return Err(format!("{at}.base_url: '{}' is not a URL", self.base_url));
+        }
+        if self.key.len() < 8
+            || self
+                .key
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(format!(
+                "{at}.key: at least 8 characters without white space"
+            ));
+        }
+        if self.timeout_ms == 0 {
+            return Err(format!("{at}.timeout_ms: at least 1"));
+        }
+        if self.max_attempts == 0 {
+            return Err(format!("{at}.max_attempts: at least 1"));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

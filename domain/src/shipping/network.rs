@@ -88,6 +88,9 @@ impl Network {
             calendars.push(
                 Calendar::new(days, own).map_err(|e| format!("carriers[{i}].working_days: {e}"))?,
             );
+            if let Some(http) = &c.http {
+                http.validate(&format!("carriers[{i}].http"))?;
+            }
             for (j, s) in c.services.iter().enumerate() {
                 s.cutoff_time()
                     .map_err(|m| format!("carriers[{i}].services[{j}].cutoff: {m}"))?;
@@ -124,6 +127,16 @@ impl Network {
 
     pub fn carriers(&self) -> &[CarrierSpec] {
         &self.carriers
+    }
+
+    /// The carrier with this id.
+    pub fn carrier(&self, id: &str) -> Option<&CarrierSpec> {
+        self.carriers.iter().find(|c| c.id == id)
+    }
+
+    /// Whether some carrier books over HTTP (its bookings need the order's address).
+    pub fn has_integrations(&self) -> bool {
+        self.carriers.iter().any(|c| c.http.is_some())
     }
 
     /// The shipping methods some service fulfils, each once, in the order configured.
@@ -268,6 +281,7 @@ impl Network {
             price: sel.price,
             rule: sel.rule.map(str::to_owned),
             promise: Some(promise),
+            label_url: None,
         })
     }
 

@@ -24,6 +24,7 @@ fn carriers() -> Vec<CarrierSpec> {
             services: vec![svc("eco", "standard", 4, 30_000)],
             working_days: crate::warehouse::weekdays(),
             holidays: None,
+            http: None,
         },
         CarrierSpec {
             id: "fast".into(),
@@ -36,6 +37,7 @@ fn carriers() -> Vec<CarrierSpec> {
             ],
             working_days: crate::warehouse::weekdays(),
             holidays: None,
+            http: None,
         },
     ]
 }

@@ -154,6 +154,9 @@ pub struct Booking {
     /// The delivery window from the booking on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub promise: Option<Promise>,
+    /// The carrier's own label, when it made one (an HTTP carrier).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carrier_label_url: Option<String>,
 }
 
 impl From<d::Booking> for Booking {
@@ -167,6 +170,7 @@ impl From<d::Booking> for Booking {
             price: b.price.map(Into::into),
             rule: b.rule,
             promise: b.promise.map(Into::into),
+            carrier_label_url: b.label_url,
         }
     }
 }

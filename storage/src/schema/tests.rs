@@ -249,6 +249,7 @@ fn lifecycles() -> Vec<Step> {
                 price: p.price,
                 rule: p.rule.clone(),
                 promise: Some(p.promise.clone()),
+                label_url: Some("http://carrier.example/labels/3S789.pdf".into()),
                 ..booking("3S789", t)
             },
         },
@@ -302,6 +303,7 @@ fn booking(tn: &str, t: chrono::DateTime<chrono::Utc>) -> Booking {
         price: None,
         rule: None,
         promise: None,
+        label_url: None,
     }
 }
 

@@ -463,6 +463,7 @@ impl From<Booking<'_>> for d::Booking {
             price: None,
             rule: None,
             promise: None,
+            label_url: None,
         }
     }
 }

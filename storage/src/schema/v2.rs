@@ -273,6 +273,8 @@ pub struct Booking<'a> {
     pub rule: Option<Str<'a>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promise: Option<Promise<'a>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_url: Option<Str<'a>>,
 }
 
 impl<'a> From<&'a d::Booking> for Booking<'a> {
@@ -286,6 +288,7 @@ impl<'a> From<&'a d::Booking> for Booking<'a> {
             price: x.price.as_ref().map(Into::into),
             rule: ob(&x.rule),
             promise: x.promise.as_ref().map(Into::into),
+            label_url: ob(&x.label_url),
         }
     }
 }
@@ -302,6 +305,7 @@ impl TryFrom<Booking<'_>> for d::Booking {
             price: x.price.map(TryInto::try_into).transpose()?,
             rule: oown(x.rule),
             promise: x.promise.map(Into::into),
+            label_url: oown(x.label_url),
         })
     }
 }

@@ -1,0 +1,157 @@
+//! An HTTP carrier: bookings in Orderly's small JSON protocol (README, "Carrier integrations").
+//!
+//! `POST {base_url}/shipments` with `Authorization: Bearer <key>` and `Idempotency-Key: <shipment
+//! id>` (`<order id>-<shipment number>`, also in the body as `shipment_id`): the carrier books
+//! once per shipment id and answers a repeat with the same booking. `200`/`201` with
+//! `{"tracking_number": …, "label_url"?: …, "estimated_delivery"?: "YYYY-MM-DD"}` is a booking;
+//! `408`, `429`, `5xx`, no answer within `timeout_ms`, or an answer that is not that JSON are
+//! transient (retried); any other status is a permanent refusal.
+
+use super::{Book, BookingError};
+use crate::domain::shipping::HttpIntegration;
+use crate::domain::Booking;
+use chrono::NaiveDate;
+use serde::Deserialize;
+use std::time::Duration;
+
+/// The largest answer read from a carrier.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Deserialize)]
+struct Confirmation {
+    tracking_number: String,
+    #[serde(default)]
+    label_url: Option<String>,
+    #[serde(default)]
+    estimated_delivery: Option<NaiveDate>,
+}
+
+/// A tracking number as Orderly keeps it (indexed, and in URLs): 1 to 64 letters, digits, `-`
+/// or `_`.
+fn is_tracking_number(t: &str) -> bool {
+    (1..=64).contains(&t.len())
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn is_label_url(u: &str) -> bool {
+    u.len() <= 2_000
+        && (u.starts_with("http://") || u.starts_with("https://"))
+        && !u.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// Books `m` with the carrier behind `cfg`; `table` is the network's booking (service, price,
+/// rule, window), which the carrier's answer completes.
+pub(super) async fn book(
+    cfg: HttpIntegration,
+    m: Book,
+    table: Booking,
+) -> Result<Option<Booking>, BookingError> {
+    let fail = |message: String, permanent: bool| BookingError {
+        carrier: table.carrier.clone(),
+        message,
+        permanent,
+        max_attempts: cfg.max_attempts,
+    };
+    let shipment_id = format!("{}-{}", m.order_id, m.shipment.unwrap_or(1));
+    let destination = match &m.consignee {
+        Some(c) => serde_json::json!({
+            "name": c.address.name,
+            "line1": c.address.line1,
+            "line2": c.address.line2,
+            "city": c.address.city,
+            "postal_code": c.address.postal_code,
+            "country": c.address.country,
+        }),
+        None => serde_json::json!({"postal_code": m.postal_code, "country": m.country}),
+    };
+    let cod = m.consignee.as_ref().and_then(|c| c.cash_on_delivery);
+    let body = serde_json::json!({
+        "shipment_id": shipment_id,
+        "order_id": m.order_id,
+        "service": table.service,
+        "warehouse": m.warehouse,
+        "destination": destination,
+        "parcels": m.parcels.iter().map(|p| serde_json::json!({"weight_grams": p.weight_grams})).collect::<Vec<_>>(),
+        "cash_on_delivery": cod.map(|c| serde_json::json!({"amount": c.amount, "currency": c.currency.code()})),
+    });
+    let url = format!("{}/shipments", cfg.base_url.trim_end_matches('/'));
+    let sent = crate::engine::notifier::http_client()
+        .post(&url)
+        .insert_header(("authorization", format!("Bearer {}", cfg.key)))
+        .insert_header(("idempotency-key", shipment_id.as_str()))
+        .timeout(Duration::from_millis(cfg.timeout_ms))
+        .send_json(&body)
+        .await;
+    let mut resp = sent.map_err(|e| fail(format!("POST {url}: {e}"), false))?;
+    let status = resp.status().as_u16();
+    let answer = resp
+        .body()
+        .limit(MAX_ANSWER_BYTES)
+        .await
+        .map_err(|e| fail(format!("reading the answer to POST {url}: {e}"), false))?;
+    let snippet = || String::from_utf8_lossy(&answer[..answer.len().min(200)]).into_owned();
+    match status {
+        200 | 201 => {}
+        408 | 429 | 500..=599 => {
+            return Err(fail(format!("POST {url}: {status} {}", snippet()), false))
+        }
+        _ => {
+            return Err(fail(
+                format!("POST {url} refused: {status} {}", snippet()),
+                true,
+            ))
+        }
+    }
+    let c: Confirmation = serde_json::from_slice(&answer).map_err(|e| {
+        fail(
+            format!("POST {url}: not a booking ({e}): {}", snippet()),
+            false,
+        )
+    })?;
+    if !is_tracking_number(&c.tracking_number) {
+        return Err(fail(
+            format!(
+                "POST {url}: tracking number {:?} is not 1-64 letters, digits, '-' or '_'",
+                c.tracking_number
+            ),
+            false,
+        ));
+    }
+    if let Some(u) = c.label_url.as_deref().filter(|u| !is_label_url(u)) {
+        return Err(fail(
+            format!("POST {url}: label_url {u:?} is not a URL"),
+            false,
+        ));
+    }
+    let mut booking = table;
+    booking.tracking_number = c.tracking_number;
+    booking.label_url = c.label_url;
+    if let Some(day) = c.estimated_delivery {
+        // The carrier's own date revises the window.
+        booking.estimated_delivery = day;
+        if let Some(p) = booking.promise.as_mut() {
+            p.earliest = day;
+            p.latest = day;
+        }
+    }
+    Ok(Some(booking))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tracking_numbers_and_label_urls_are_checked() {
+        assert!(is_tracking_number("3S12345678901234567890"));
+        assert!(is_tracking_number("JVGL-0001_a"));
+        for bad in ["", "has space", "a/b", "ü", &"x".repeat(65)] {
+            assert!(!is_tracking_number(bad), "{bad:?}");
+        }
+        assert!(is_label_url("https://carrier.example/l/1.pdf"));
+        for bad in ["ftp://x", "https://a b", "javascript:alert(1)"] {
+            assert!(!is_label_url(bad), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! A local carrier: an HTTP server on a free port that speaks the carrier side of Orderly's
+//! carrier protocol (README, "Carrier integrations"), for tests that book with a real HTTP
+//! carrier.
+//!
+//! `POST /shipments` books once per `shipment_id` (the body's, which must equal the
+//! `Idempotency-Key` header): a repeat answers the same tracking number. The first `fail_first`
+//! booking requests are answered 503 (a carrier having a bad minute); a request without the
+//! expected `Authorization: Bearer <key>` gets 401. Tracking numbers are `LC` followed by a
+//! counter. Every booking request is kept with what it was answered.
+
+use actix_web::web::Bytes;
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// One booking request the carrier got, and what it answered.
+#[derive(Debug, Clone)]
+pub struct BookingRequest {
+    pub idempotency_key: Option<String>,
+    pub body: Value,
+    pub answered: u16,
+}
+
+struct State {
+    key: String,
+    fail_first: usize,
+    /// What to answer a booking after the failures: the date it names, if any.
+    estimated_delivery: Option<String>,
+    requests: Mutex<Vec<BookingRequest>>,
+    /// shipment id → tracking number.
+    booked: Mutex<HashMap<String, String>>,
+}
+
+/// The running carrier.
+pub struct LocalCarrier {
+    /// Its base URL: `http://127.0.0.1:<port>`.
+    pub url: String,
+    state: Arc<State>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl LocalCarrier {
+    /// A carrier expecting `key`, failing the first `fail_first` bookings with 503, answering
+    /// `estimated_delivery` (a date) with each booking when given.
+    pub async fn start(
+        key: &str,
+        fail_first: usize,
+        estimated_delivery: Option<&str>,
+    ) -> Result<LocalCarrier, String> {
+        let state = Arc::new(State {
+            key: key.to_string(),
+            fail_first,
+            estimated_delivery: estimated_delivery.map(str::to_string),
+            requests: Mutex::new(Vec::new()),
+            booked: Mutex::new(HashMap::new()),
+        });
+        let s = state.clone();
+        let server = HttpServer::new(move || {
+            let state = s.clone();
+            App::new().route(
+                "/shipments",
+                web::post().to(move |req: HttpRequest, body: Bytes| {
+                    let state = state.clone();
+                    async move { state.book(&req, &body) }
+                }),
+            )
+        })
+        .workers(1)
+        .disable_signals()
+        .shutdown_timeout(0)
+        .bind(("127.0.0.1", 0))
+        .map_err(|e| format!("cannot bind the local carrier: {e}"))?;
+        let url = format!("http://{}", server.addrs()[0]);
+        let server = server.run();
+        let handle = server.handle();
+        actix_rt::spawn(server);
+        Ok(LocalCarrier { url, state, handle })
+    }
+
+    /// Every booking request so far.
+    pub fn requests(&self) -> Vec<BookingRequest> {
+        self.state.requests.lock().expect("lock").clone()
+    }
+
+    /// Distinct shipments booked.
+    pub fn bookings(&self) -> usize {
+        self.state.booked.lock().expect("lock").len()
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(false).await;
+    }
+}
+
+impl State {
+    fn book(&self, req: &HttpRequest, body: &[u8]) -> HttpResponse {
+        let header = |name: &str| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let idempotency_key = header("idempotency-key");
+        let mut requests = self.requests.lock().expect("lock");
+        let seen = requests.len();
+        let mut answer = |status: u16, json: Value| {
+            requests.push(BookingRequest {
+                idempotency_key: idempotency_key.clone(),
+                body: body.clone(),
+                answered: status,
+            });
+            HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("status"))
+                .json(json)
+        };
+        if header("authorization") != Some(format!("Bearer {}", self.key)) {
+            return answer(401, json!({"error": "unauthorized"}));
+        }
+        let Some(id) = body["shipment_id"].as_str().map(str::to_string) else {
+            return answer(400, json!({"error": "shipment_id is required"}));
+        };
+        if idempotency_key.as_deref() != Some(id.as_str()) {
+            return answer(
+                400,
+                json!({"error": "Idempotency-Key must be the shipment id"}),
+            );
+        }
+        if seen < self.fail_first {
+            return answer(503, json!({"error": "try again"}));
+        }
+        let mut booked = self.booked.lock().expect("lock");
+        let n = booked.len() + 1;
+        let tracking_number = booked
+            .entry(id.clone())
+            .or_insert_with(|| format!("LC{n:010}"))
+            .clone();
+        let mut confirmation = json!({
+            "tracking_number": tracking_number,
+            "label_url": format!("http://carrier.invalid/labels/{id}.pdf"),
+        });
+        if let Some(d) = &self.estimated_delivery {
+            confirmation["estimated_delivery"] = json!(d);
+        }
+        answer(201, confirmation)
+    }
+}

@@ -1,0 +1,194 @@
+//! An HTTP carrier, over real HTTP both ways, on sled and on PostgreSQL: PostNL configured with
+//! `[carriers.http]` pointing at a local carrier (`orderly_testkit::carrier`) that fails its
+//! first bookings with 503. Packing retries the booking under the same idempotency key (the
+//! shipment id) until the carrier books, and the carrier booked once: its tracking number, label
+//! and date are the shipment's, scans by that number reach the order. A carrier that keeps
+//! failing is dead-lettered after its `max_attempts`, the shipment stays packed, and an
+//! operator's retry books it — once.
+
+use crate::nodes::postgres_toml;
+use crate::support::*;
+use orderly_testkit::carrier::LocalCarrier;
+use orderly_testkit::postgres::shared_or_skip;
+use serde_json::{json, Value};
+
+const CARRIER_KEY: &str = "local-carrier-key-0001";
+
+/// `config.toml` with PostNL booked over HTTP at `url`.
+fn config_with_http_postnl(url: &str, max_attempts: u32) -> String {
+    let base = include_str!("../../config.toml");
+    let from = "tracking_prefix = \"3S\"\n";
+    assert!(base.contains(from), "config.toml has {from:?}");
+    base.replacen(
+        from,
+        &format!("{from}http = {{ base_url = \"{url}\", key = \"{CARRIER_KEY}\", timeout_ms = 2000, max_attempts = {max_attempts} }}\n"),
+        1,
+    )
+}
+
+async fn packed_order(api: &Api, sku: &str) -> String {
+    api.set_stock("ams", sku, 5).await;
+    let placed = api
+        .place(
+            &new_key(),
+            &order_body(&[(sku, 1, 1250)], ("cod", "pending")),
+        )
+        .await;
+    let id = str_of(&placed["id"]);
+    api.wait_status(&id, "confirmed").await;
+    api.pick_all(&id, "ams").await;
+    id
+}
+
+async fn a_failing_carrier_books_once(api: &Api, carrier: &LocalCarrier) {
+    let id = packed_order(api, "MUG").await;
+    let packed = api.pack(&id, "ams").await;
+    let booking = &packed["shipments"][0]["booking"];
+    assert_eq!(booking["carrier"], "postnl", "{packed}");
+    assert_eq!(
+        booking["tracking_number"], "LC0000000001",
+        "the carrier's: {packed}"
+    );
+    assert_eq!(
+        booking["carrier_label_url"],
+        format!("http://carrier.invalid/labels/{id}-1.pdf")
+    );
+    assert_eq!(booking["estimated_delivery"], "2099-02-03");
+    assert_eq!(booking["promise"]["latest"], "2099-02-03");
+    assert_eq!(booking["rule"], "cash on delivery by PostNL");
+    let requests = carrier.requests();
+    assert_eq!(
+        requests.iter().map(|r| r.answered).collect::<Vec<_>>(),
+        [503, 503, 201],
+        "two failures, then the booking"
+    );
+    let shipment_id = format!("{id}-1");
+    assert!(requests
+        .iter()
+        .all(|r| r.idempotency_key.as_deref() == Some(shipment_id.as_str())));
+    assert_eq!(carrier.bookings(), 1);
+    let body = &requests[2].body;
+    assert_eq!(body["shipment_id"], shipment_id);
+    assert_eq!(body["service"], "standard");
+    assert_eq!(body["warehouse"], "ams");
+    assert_eq!(body["destination"]["line1"], STREET, "{body}");
+    assert_eq!(body["destination"]["postal_code"], POSTAL_CODE);
+    assert_eq!(body["parcels"], json!([{"weight_grams": 1200}]));
+    assert_eq!(
+        body["cash_on_delivery"],
+        json!({"amount": 1250, "currency": "EUR"}),
+        "an unpaid COD order: the carrier collects the total"
+    );
+    // Scans by the carrier's number reach the order.
+    api.handover(&id).await;
+    let ack = api
+        .scan(
+            "LC0000000001",
+            &format!("{id}-d"),
+            "delivered",
+            "2026-03-02T10:00:00Z",
+        )
+        .await;
+    assert_eq!(ack["order_status"], "delivered", "{ack}");
+}
+
+#[actix_rt::test]
+async fn a_failing_http_carrier_books_once_on_sled() {
+    let carrier = LocalCarrier::start(CARRIER_KEY, 2, Some("2099-02-03"))
+        .await
+        .expect("local carrier");
+    let server = Server::start_on_config(&config_with_http_postnl(&carrier.url, 8), "").await;
+    a_failing_carrier_books_once(&server.api(), &carrier).await;
+    carrier.stop().await;
+}
+
+#[actix_rt::test]
+async fn a_failing_http_carrier_books_once_on_postgres() {
+    let Some(pg) = shared_or_skip("a_failing_http_carrier_books_once_on_postgres") else {
+        return;
+    };
+    let url = pg.create_database("http_carrier");
+    let carrier = LocalCarrier::start(CARRIER_KEY, 2, Some("2099-02-03"))
+        .await
+        .expect("local carrier");
+    let server = Server::start_on_config(
+        &config_with_http_postnl(&carrier.url, 8),
+        &postgres_toml(&url, "node-carrier"),
+    )
+    .await;
+    a_failing_carrier_books_once(&server.api(), &carrier).await;
+    carrier.stop().await;
+}
+
+#[actix_rt::test]
+async fn a_booking_out_of_attempts_is_dead_lettered_and_an_operator_retries_it() {
+    let carrier = LocalCarrier::start(CARRIER_KEY, 3, None)
+        .await
+        .expect("local carrier");
+    let server = Server::start_on_config(&config_with_http_postnl(&carrier.url, 3), "").await;
+    let api = server.api();
+    let id = packed_order(&api, "TEA").await;
+    api.warehouse()
+        .post(
+            &format!("/v1/orders/{id}/pack"),
+            &json!({"warehouse": "ams", "parcels": [{"weight_grams": 800}]}),
+        )
+        .await
+        .expect(200, "pack (the booking fails behind it)");
+    let letters = wait_until("the booking is dead-lettered", || {
+        let api = &api;
+        async move {
+            let list = api
+                .admin()
+                .get("/v1/notifications/dead-letters")
+                .await
+                .expect(200, "dead letters")
+                .json;
+            let letters: Vec<Value> = list.as_array().cloned().unwrap_or_default();
+            if letters.is_empty() {
+                Err(format!("dead letters: {list}"))
+            } else {
+                Ok(letters)
+            }
+        }
+    })
+    .await;
+    let letter = &letters[0];
+    assert_eq!(letter["kind"], "book_shipment", "{letter}");
+    assert_eq!(letter["attempts"], 3, "max_attempts = 3: {letter}");
+    assert!(str_of(&letter["last_error"]).contains("503"), "{letter}");
+    let o = api.order(&id).await;
+    assert_eq!(o["status"], "packed");
+    assert!(o["shipments"][0]["booking"].is_null(), "{o}");
+    assert_eq!(carrier.requests().len(), 3);
+
+    // The carrier is back: an operator retries, and it books once.
+    let mid = str_of(&letter["message_id"]);
+    api.admin()
+        .post(
+            &format!("/v1/notifications/dead-letters/{mid}/retry"),
+            &json!({}),
+        )
+        .await
+        .expect(202, "retry the booking");
+    let o = wait_until("booked", || {
+        let api = &api;
+        let id = &id;
+        async move {
+            let o = api.order(id).await;
+            if o["shipments"][0]["booking"].is_null() {
+                Err(format!("not booked yet: {o}"))
+            } else {
+                Ok(o)
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        o["shipments"][0]["booking"]["tracking_number"],
+        "LC0000000001"
+    );
+    assert_eq!(carrier.bookings(), 1);
+    assert_eq!(carrier.requests().len(), 4);
+    carrier.stop().await;
+}
