@@ -66,6 +66,7 @@ pub fn carrier(id: &str, name: &str, prefix: &str, max_weight_grams: u32) -> Car
             rates: None,
         }],
         working_days: crate::warehouse::weekdays(),
+        tracking_codes: Default::default(),
         holidays: None,
         http: None,
     }

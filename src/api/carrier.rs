@@ -29,7 +29,7 @@ pub async fn event(
     if b.tracking_number.len() > 64 {
         return Err(Problem::not_found("unknown tracking number"));
     }
-    let done = state.engine.carrier_event(carrier, b.into()).await?;
+    let done = state.engine.carrier_event(carrier, b.try_into()?).await?;
     Ok(HttpResponse::Ok().json(CarrierEventAck::from(done)))
 }
 

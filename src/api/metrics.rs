@@ -18,6 +18,11 @@ pub struct RequestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CarrierLabels {
+    pub carrier: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
     pub method: String,
     pub route: &'static str,
@@ -201,6 +206,19 @@ impl HttpMetrics {
             "notifications_dead_lettered",
             "Notifications that ran out of attempts",
             notifier.dead_lettered,
+        );
+        let unknown = Family::<CarrierLabels, Counter>::default();
+        for (carrier, n) in &engine.unknown_codes {
+            unknown
+                .get_or_create(&CarrierLabels {
+                    carrier: carrier.clone(),
+                })
+                .inc_by(*n);
+        }
+        r.register(
+            "carrier_unknown_codes",
+            "Carrier event codes no tracking_codes table maps (recorded as unknown), by carrier",
+            unknown,
         );
         gauge(
             &mut r,

@@ -340,7 +340,7 @@ impl Step {
         let events = decide(before, &command, &cause, now).expect("the domain accepts the command");
         assert!(!events.is_empty(), "the command changes the order");
         let after = fold(before.cloned(), &events).expect("events fold");
-        let r = reactions(&after, &events);
+        let r = reactions(before, &after, &events);
         let outbox = r
             .effects
             .iter()
@@ -1789,6 +1789,8 @@ pub fn export_import_round_trip(backend: &dyn Backend) {
             occurred_at: t0() + Duration::hours(20),
             location: Some("Utrecht".into()),
             estimated_delivery: None,
+            code: None,
+            description: None,
         },
         Cause::Carrier("postnl".into()),
         t0() + Duration::hours(20),

@@ -32,6 +32,7 @@ mod promises;
 mod shipments;
 mod stock_alerts;
 mod support;
+mod tracking_codes;
 mod transfers;
 mod upgrade;
 mod upgrade_v1;

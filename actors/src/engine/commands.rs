@@ -37,11 +37,17 @@ pub struct CarrierScan {
     /// The carrier's id for this event; a repeated id changes nothing.
     pub event_id: String,
     pub tracking_number: String,
-    pub kind: CarrierEventKind,
+    /// What it means in the one tracking vocabulary (`None`: what the carrier's
+    /// `tracking_codes` say `code` means).
+    pub kind: Option<CarrierEventKind>,
     pub occurred_at: DateTime<Utc>,
     pub location: Option<String>,
     /// The day the carrier now expects to deliver, if it said.
     pub estimated_delivery: Option<chrono::NaiveDate>,
+    /// The carrier's own code and text (mapped through its `tracking_codes` when `kind`
+    /// is not given; an unmapped code is `unknown`).
+    pub code: Option<String>,
+    pub description: Option<String>,
 }
 
 /// What a carrier event did to its order.
@@ -277,14 +283,30 @@ impl Engine {
             .store()
             .order_by_tracking_number(&scan.tracking_number)?
             .ok_or_else(|| EngineError::UnknownTrackingNumber(scan.tracking_number.clone()))?;
+        let kind = match scan.kind {
+            Some(kind) => kind,
+            None => {
+                let known = scan.code.as_deref().and_then(|code| {
+                    let c = self.config().shipping.carrier(&carrier)?;
+                    c.tracking_codes.get(code).copied()
+                });
+                known.unwrap_or_else(|| {
+                    self.inner.ctx.stats.unknown_code(&carrier);
+                    tracing::warn!(%carrier, code = ?scan.code, "a carrier code its tracking_codes do not map; recorded as unknown");
+                    CarrierEventKind::Unknown
+                })
+            }
+        };
         let command = Command::CarrierEvent {
             carrier: carrier.clone(),
             tracking_number: scan.tracking_number,
             event_id: scan.event_id,
-            kind: scan.kind,
+            kind,
             occurred_at: scan.occurred_at,
             location: scan.location,
             estimated_delivery: scan.estimated_delivery,
+            code: scan.code,
+            description: scan.description,
         };
         let done = self
             .inner

@@ -192,6 +192,15 @@ pub(crate) struct EngineStats {
     pub conflicts: AtomicU64,
     /// Orders reloaded because another node may have moved them on.
     pub reloads: AtomicU64,
+    /// Carrier codes no `tracking_codes` table maps, by carrier.
+    pub unknown_codes: Mutex<std::collections::BTreeMap<String, u64>>,
+}
+
+impl EngineStats {
+    pub(crate) fn unknown_code(&self, carrier: &str) {
+        let mut m = self.unknown_codes.lock().unwrap_or_else(|e| e.into_inner());
+        *m.entry(carrier.to_string()).or_default() += 1;
+    }
 }
 
 /// An order with its history, as clients see it.
@@ -202,7 +211,7 @@ pub struct OrderView {
 }
 
 /// A scrape of the engine's counters, for `/metrics`.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct EngineMetrics {
     pub transitions: u64,
     pub rejected: u64,
@@ -217,6 +226,8 @@ pub struct EngineMetrics {
     pub notifications: NotifierStats,
     pub active_actors: usize,
     pub ready: bool,
+    /// Carrier codes no `tracking_codes` table maps, by carrier.
+    pub unknown_codes: Vec<(String, u64)>,
 }
 
 /// The engine's handle: cheap to clone, shared by every HTTP worker.
@@ -445,6 +456,13 @@ impl Engine {
             notifications,
             active_actors: self.inner.registry.active(),
             ready: self.is_ready(),
+            unknown_codes: s
+                .unknown_codes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .map(|(c, n)| (c.clone(), *n))
+                .collect(),
         }
     }
 

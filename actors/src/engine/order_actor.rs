@@ -250,7 +250,7 @@ impl OrderActor {
             ));
         }
         let after = fold(self.state.clone(), &events).ok_or(EngineError::NotFound)?;
-        let r = reactions(&after, &events);
+        let r = reactions(self.state.as_ref(), &after, &events);
         let outbox = ctx.outbox_entries(&r.effects);
         let idempotency = msg.idempotency.as_ref().map(|(key, fingerprint)| {
             (

@@ -239,10 +239,12 @@ fn splits_an_order_no_warehouse_can_serve_alone_and_ships_it_in_two() {
             let scan = CarrierScan {
                 event_id: format!("d{i}"),
                 tracking_number: tn.clone(),
-                kind: CarrierEventKind::Delivered,
+                kind: Some(CarrierEventKind::Delivered),
                 occurred_at: c.now(),
                 location: None,
                 estimated_delivery: None,
+                code: None,
+                description: None,
             };
             e.carrier_event("postnl".into(), scan).await.unwrap();
         }
@@ -539,6 +541,8 @@ fn walks_an_order_from_placed_to_returned() {
             occurred_at: c.now(),
             location: None,
             estimated_delivery: None,
+            code: None,
+            description: None,
         };
         assert_eq!(
             e.store()
@@ -912,7 +916,11 @@ fn redelivered_messages_change_nothing_twice() {
         eventually("confirmed", || status(&e, id) == Status::Confirmed).await;
         let events_before = view(&e, id).history.events().unwrap().len();
         // Deliver the reservation message again, as a restart after a crash would.
-        let r = reactions(&placed.view.order, &placed.view.history.events().unwrap());
+        let r = reactions(
+            None,
+            &placed.view.order,
+            &placed.view.history.events().unwrap(),
+        );
         e.inner
             .ctx
             .effects
@@ -1051,16 +1059,21 @@ fn a_broken_promise_is_recorded_once_by_its_timer() {
             .await
             .unwrap();
         let booking = packed.order.shipments[0].booking.clone().expect("booked");
-        assert_eq!(booking.promise.as_ref().map(|p| p.latest), Some(tuesday));
+        // The booking's window is kept on the plan (the event has it too).
+        let plan = packed.order.shipments[0].plan.as_ref().expect("planned");
+        assert_eq!(plan.promise.latest, tuesday);
+        assert_eq!(booking.promise, None);
         e.hand_over(on_time, None).await.unwrap();
         c1.advance(chrono::Duration::hours(24));
         let scan = CarrierScan {
             event_id: "d1".into(),
             tracking_number: booking.tracking_number.clone(),
-            kind: CarrierEventKind::Delivered,
+            kind: Some(CarrierEventKind::Delivered),
             occurred_at: c1.now(),
             location: None,
             estimated_delivery: None,
+            code: None,
+            description: None,
         };
         e.carrier_event("postnl".into(), scan).await.unwrap();
         assert_eq!(status(&e, on_time), Status::Delivered);

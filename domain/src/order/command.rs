@@ -78,6 +78,11 @@ pub enum Command {
         /// The day the carrier now expects to deliver, if it said.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         estimated_delivery: Option<NaiveDate>,
+        /// The carrier's own code and text for the event, as it reported them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
     },
     /// A shipment's promise may have passed (the promise timer): records `delayed` for each
     /// shipment whose promise is broken and not yet recorded.

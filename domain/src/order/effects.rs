@@ -4,7 +4,9 @@
 //! `reactions` works them out from the events `decide` returned and the order they lead to.
 
 use super::event::{Change, Event};
-use super::model::{CarrierEventKind, LineQty, Order, OrderId, Parcel, PaymentMethod, StockState};
+use super::model::{
+    CarrierEventKind, LineQty, Order, OrderId, Parcel, PaymentMethod, Promise, StockState,
+};
 use crate::ids::WarehouseId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -148,8 +150,9 @@ pub struct Reactions {
     pub clear_timers: Vec<Timer>,
 }
 
-/// Works out the reactions to `events`, given the order as it stands after them.
-pub fn reactions(after: &Order, events: &[Event]) -> Reactions {
+/// Works out the reactions to `events`, given the order as it stood before them (`None`: they
+/// place it) and as it stands after them.
+pub fn reactions(before: Option<&Order>, after: &Order, events: &[Event]) -> Reactions {
     let mut r = Reactions::default();
     let id = after.id;
     let effect = |step, kind| Effect {
@@ -228,13 +231,15 @@ pub fn reactions(after: &Order, events: &[Event]) -> Reactions {
                     .filter_map(|a| a.plan.as_ref())
                     .map(|p| promise_timer(p.promise.broken_at())),
             ),
-            Change::ShipmentBooked { booking, .. } => {
-                r.set_timers.extend(
-                    booking
-                        .promise
-                        .as_ref()
-                        .map(|p| promise_timer(p.broken_at())),
-                );
+            Change::ShipmentBooked { booking, shipment } => {
+                // A timer is set per due moment: only a window the booking moved needs one.
+                let due = booking.promise.as_ref().map(Promise::broken_at);
+                let was = shipment
+                    .and_then(|id| before?.shipment(id)?.plan.as_ref())
+                    .map(|p| p.promise.broken_at());
+                if due != was {
+                    r.set_timers.extend(due.map(promise_timer));
+                }
             }
             Change::CarrierScanned {
                 estimated_delivery: Some(_),

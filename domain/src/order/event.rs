@@ -99,6 +99,12 @@ pub enum Change {
         /// The day the carrier now expects to deliver: the shipment's promise, revised.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         estimated_delivery: Option<NaiveDate>,
+        /// The carrier's own code and text, kept as reported (`kind` is their meaning in the
+        /// one vocabulary; `unknown` when the carrier's table has no entry for the code).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
     },
     /// A shipment's promised window passed before it was delivered (once per shipment).
     Delayed {

@@ -3,8 +3,8 @@
 
 use super::event::{Change, Event};
 use super::model::{
-    Allocation, Cancellation, DeliveryPlan, Line, Order, Payment, ReturnCase, Shipment,
-    ShipmentLine, ShipmentStatus, Status, StockState,
+    Allocation, Cancellation, CarrierEventKind, DeliveryPlan, Line, Order, Payment, ReturnCase,
+    Shipment, ShipmentLine, ShipmentStatus, Status, StockState,
 };
 use crate::ids::WarehouseId;
 
@@ -145,17 +145,19 @@ pub fn evolve(state: Option<Order>, e: &Event) -> Option<Order> {
                     .find(|s| s.status == ShipmentStatus::Packed && s.booking.is_none()),
             };
             if let Some(s) = target {
-                if let Some(promise) = &booking.promise {
-                    // The booking revises the plan: the service booked, its price, its window.
+                let mut booking = booking.clone();
+                if let Some(promise) = booking.promise.take() {
+                    // The booking revises the plan: the service booked, its price, the rule,
+                    // its window. They live on the plan (one place); the event keeps them all.
                     s.plan = Some(DeliveryPlan {
                         carrier: booking.carrier.clone(),
                         service: booking.service.clone(),
-                        price: booking.price,
-                        rule: booking.rule.clone(),
-                        promise: promise.clone(),
+                        price: booking.price.take(),
+                        rule: booking.rule.take(),
+                        promise,
                     });
                 }
-                s.booking = Some(booking.clone());
+                s.booking = Some(booking);
             }
         }
         Change::Shipped { shipment } => {
@@ -185,8 +187,9 @@ pub fn evolve(state: Option<Order>, e: &Event) -> Option<Order> {
                 Some(id) => o.shipments.iter_mut().find(|s| s.id == *id),
                 None => o.shipments.iter_mut().find(|s| s.booking.is_some()),
             };
-            if let Some(s) = target {
-                // Out-of-order events are recorded but do not overwrite a newer scan.
+            if let Some(s) = target.filter(|_| *kind != CarrierEventKind::Unknown) {
+                // Out-of-order events are recorded but do not overwrite a newer scan; an
+                // unknown code is only recorded (in the history, with its raw code).
                 if s.last_scan_at.is_none_or(|t| *occurred_at >= t) {
                     s.last_scan = Some(*kind);
                     s.last_scan_at = Some(*occurred_at);

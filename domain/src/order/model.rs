@@ -299,7 +299,9 @@ pub struct DeliveryPlan {
     pub promise: Promise,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The one tracking vocabulary every carrier's events are mapped onto (through its
+/// `tracking_codes` table when it reports its own codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CarrierEventKind {
     InTransit,
@@ -307,6 +309,53 @@ pub enum CarrierEventKind {
     Delivered,
     FailedAttempt,
     Exception,
+    /// The carrier has the shipment's data, not yet the parcel.
+    InfoReceived,
+    PickedUp,
+    /// Waiting at a pick-up point.
+    AvailableForPickup,
+    ReturnedToSender,
+    /// A code the carrier's table does not map: recorded with its raw code, changes nothing.
+    Unknown,
+}
+
+impl CarrierEventKind {
+    pub const ALL: [CarrierEventKind; 10] = [
+        CarrierEventKind::InfoReceived,
+        CarrierEventKind::PickedUp,
+        CarrierEventKind::InTransit,
+        CarrierEventKind::OutForDelivery,
+        CarrierEventKind::FailedAttempt,
+        CarrierEventKind::AvailableForPickup,
+        CarrierEventKind::Exception,
+        CarrierEventKind::Delivered,
+        CarrierEventKind::ReturnedToSender,
+        CarrierEventKind::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CarrierEventKind::InfoReceived => "info_received",
+            CarrierEventKind::PickedUp => "picked_up",
+            CarrierEventKind::InTransit => "in_transit",
+            CarrierEventKind::OutForDelivery => "out_for_delivery",
+            CarrierEventKind::FailedAttempt => "failed_attempt",
+            CarrierEventKind::AvailableForPickup => "available_for_pickup",
+            CarrierEventKind::Exception => "exception",
+            CarrierEventKind::Delivered => "delivered",
+            CarrierEventKind::ReturnedToSender => "returned_to_sender",
+            CarrierEventKind::Unknown => "unknown",
+        }
+    }
+
+    /// Whether the carrier has the parcel in hand when it reports this: the first such scan
+    /// of a packed shipment ships it (the hand-over was not reported).
+    pub fn means_in_hand(self) -> bool {
+        !matches!(
+            self,
+            CarrierEventKind::InfoReceived | CarrierEventKind::Unknown
+        )
+    }
 }
 
 /// Where a shipment stands. Shipments only move forward; a cancelled one stays cancelled.
@@ -371,6 +420,8 @@ pub struct Shipment {
     pub status: ShipmentStatus,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parcels: Vec<Parcel>,
+    /// The carrier's booking: carrier, tracking number, label, estimated day. Its service's
+    /// price, rule and window are the `plan`'s (the `shipment_booked` event has them all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub booking: Option<Booking>,
     /// The latest carrier scan by occurrence time.

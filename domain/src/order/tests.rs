@@ -101,6 +101,8 @@ fn scan_of(tracking_number: &str, id: &str, kind: CarrierEventKind) -> Command {
         occurred_at: t0(),
         location: None,
         estimated_delivery: None,
+        code: None,
+        description: None,
     }
 }
 
@@ -459,9 +461,9 @@ fn cancelling_a_captured_order_refunds_it_and_releases_stock() {
         t0(),
     )
     .unwrap();
-    let after = fold(Some(o), &events).unwrap();
+    let after = fold(Some(o.clone()), &events).unwrap();
     assert_eq!(after.refunded.map(|m| m.amount), Some(TOTAL));
-    let r = reactions(&after, &events);
+    let r = reactions(Some(&o), &after, &events);
     let names: Vec<&str> = r.effects.iter().map(|e| e.kind.name()).collect();
     assert_eq!(names, vec!["release_stock", "cancelled", "refunded"]);
 }
@@ -477,6 +479,8 @@ fn out_of_order_carrier_events_do_not_move_backwards() {
         occurred_at: t0() - Duration::hours(5),
         location: None,
         estimated_delivery: None,
+        code: None,
+        description: None,
     };
     let after = run(Some(o), &[late], t0());
     assert_eq!(after.status, Status::Delivered);
@@ -674,7 +678,7 @@ proptest! {
             if let Some(b) = &before { check_step(b, &after, &events); }
             history.extend(events.iter().cloned());
             // Play out the effects, as the actors would (twice when `redeliver`).
-            for effect in reactions(&after, &events).effects {
+            for effect in reactions(before.as_ref(), &after, &events).effects {
                 for _ in 0..(1 + redeliver as usize) {
                     match &effect.kind {
                         EffectKind::ReserveStock { lines, country, .. } => {
@@ -911,7 +915,7 @@ fn a_split_order_follows_its_shipments() {
         t0(),
     )
     .unwrap();
-    let names: Vec<_> = reactions(&fold(Some(o.clone()), &events).unwrap(), &events)
+    let names: Vec<_> = reactions(Some(&o), &fold(Some(o.clone()), &events).unwrap(), &events)
         .effects
         .iter()
         .map(|e| e.kind.clone())
@@ -957,7 +961,7 @@ fn cancelling_a_partly_shipped_order_cancels_what_is_still_in_the_warehouse() {
         "the order goes on with shipment 1"
     );
     assert_eq!(after.refunded.map(|m| m.amount), Some(250), "b's value");
-    let effects: Vec<_> = reactions(&after, &events)
+    let effects: Vec<_> = reactions(None, &after, &events)
         .effects
         .into_iter()
         .map(|e| e.kind)
@@ -1008,4 +1012,114 @@ fn events_recorded_before_shipments_read_as_the_single_shipment() {
     let again = serde_json::to_value(&old).unwrap();
     let before: serde_json::Value = serde_json::from_str(json).unwrap();
     assert_eq!(again, before);
+}
+
+// ---- the tracking vocabulary -----------------------------------------------------------------
+
+fn shipment_rank(s: ShipmentStatus) -> u8 {
+    match s {
+        ShipmentStatus::Allocated => 0,
+        ShipmentStatus::Packed => 1,
+        ShipmentStatus::Shipped => 2,
+        ShipmentStatus::Delivered => 3,
+        ShipmentStatus::Cancelled => 4,
+    }
+}
+
+fn arb_kind() -> impl Strategy<Value = CarrierEventKind> {
+    proptest::sample::select(CarrierEventKind::ALL.to_vec())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Whatever a carrier reports and in whatever order (repeats, old scans after new ones,
+    /// any kind of the vocabulary, unknown codes), a shipment's status never moves backwards,
+    /// its latest scan is the one latest in time, and a delivered one stays delivered.
+    #[test]
+    fn a_shipments_status_never_moves_backwards(
+        scans in proptest::collection::vec((0u8..12, arb_kind(), -48i64..48), 1..25),
+        packed in any::<bool>(),
+    ) {
+        let mut o = order_in(if packed { Status::Packed } else { Status::Shipped });
+        for (id, kind, hours) in scans {
+            let before = o.shipments[0].clone();
+            let cmd = Command::CarrierEvent {
+                carrier: "c1".into(),
+                tracking_number: "C1-1".into(),
+                event_id: format!("e{id}"),
+                kind,
+                occurred_at: t0() + Duration::hours(hours),
+                location: None,
+                estimated_delivery: None,
+                code: Some(format!("RAW-{id}")),
+                description: None,
+            };
+            let Ok(events) = decide(Some(&o), &cmd, &Cause::Carrier("c1".into()), t0()) else {
+                continue;
+            };
+            o = fold(Some(o), &events).expect("folds");
+            let after = &o.shipments[0];
+            prop_assert!(shipment_rank(after.status) >= shipment_rank(before.status),
+                "{:?} -> {:?} on {kind:?}", before.status, after.status);
+            if before.status == ShipmentStatus::Delivered {
+                prop_assert_eq!(after.status, ShipmentStatus::Delivered);
+            }
+            prop_assert!(after.last_scan_at >= before.last_scan_at);
+            if !kind.means_in_hand() {
+                prop_assert_eq!(after.status, before.status, "{:?} moves nothing", kind);
+            }
+        }
+    }
+}
+
+#[test]
+fn unknown_codes_and_info_received_are_recorded_and_move_nothing() {
+    let packed = order_in(Status::Packed);
+    for kind in [CarrierEventKind::Unknown, CarrierEventKind::InfoReceived] {
+        let cmd = Command::CarrierEvent {
+            carrier: "c1".into(),
+            tracking_number: "C1-1".into(),
+            event_id: format!("{kind:?}"),
+            kind,
+            occurred_at: t0(),
+            location: None,
+            estimated_delivery: None,
+            code: Some("ZZ9".into()),
+            description: Some("Sorting robot confused".into()),
+        };
+        let events = decide(Some(&packed), &cmd, &Cause::Carrier("c1".into()), t0()).unwrap();
+        assert_eq!(events.len(), 1, "only the scan: {events:?}");
+        match &events[0].change {
+            Change::CarrierScanned {
+                code,
+                description,
+                kind: k,
+                ..
+            } => {
+                assert_eq!(code.as_deref(), Some("ZZ9"));
+                assert_eq!(description.as_deref(), Some("Sorting robot confused"));
+                assert_eq!(*k, kind);
+            }
+            other => panic!("{other:?}"),
+        }
+        let after = fold(Some(packed.clone()), &events).unwrap();
+        assert_eq!(after.status, Status::Packed);
+        let expect_scan = (kind != CarrierEventKind::Unknown).then_some(kind);
+        assert_eq!(after.shipments[0].last_scan, expect_scan);
+    }
+    // A picked-up scan ships it.
+    let cmd = Command::CarrierEvent {
+        carrier: "c1".into(),
+        tracking_number: "C1-1".into(),
+        event_id: "p".into(),
+        kind: CarrierEventKind::PickedUp,
+        occurred_at: t0(),
+        location: None,
+        estimated_delivery: None,
+        code: None,
+        description: None,
+    };
+    let after = run(Some(packed), &[cmd], t0());
+    assert_eq!(after.status, Status::Shipped);
 }

@@ -8,6 +8,7 @@
 use super::order::{OrderId, Parcel};
 use chrono::{NaiveDate, NaiveTime};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// One carrier as configured.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +29,11 @@ pub struct CarrierSpec {
     /// Dates it does not move parcels; absent: the shop's `holidays`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holidays: Option<Vec<NaiveDate>>,
+    /// Its own event codes and what each means in the one tracking vocabulary
+    /// (`[carriers.tracking_codes]`, e.g. `"A96" = "failed_attempt"`); a code not listed is
+    /// recorded as `unknown`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tracking_codes: BTreeMap<String, crate::order::CarrierEventKind>,
     /// Where its bookings go (`[carriers.http]`); absent: the built-in table carrier, which
     /// books by itself (tracking numbers from `tracking_prefix`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -91,6 +91,20 @@ impl Network {
             if let Some(http) = &c.http {
                 http.validate(&format!("carriers[{i}].http"))?;
             }
+            for (code, kind) in &c.tracking_codes {
+                let bad =
+                    code.trim().is_empty() || code.len() > 64 || code.chars().any(char::is_control);
+                if bad {
+                    return Err(format!(
+                        "carriers[{i}].tracking_codes: {code:?} is not 1-64 characters"
+                    ));
+                }
+                if *kind == crate::order::CarrierEventKind::Unknown {
+                    return Err(format!(
+                        "carriers[{i}].tracking_codes.{code}: 'unknown' is what an unlisted code means; map it to what it means"
+                    ));
+                }
+            }
             for (j, s) in c.services.iter().enumerate() {
                 s.cutoff_time()
                     .map_err(|m| format!("carriers[{i}].services[{j}].cutoff: {m}"))?;

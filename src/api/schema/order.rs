@@ -311,7 +311,16 @@ impl Shipment {
                 })
                 .collect(),
             parcels: s.parcels.into_iter().map(Into::into).collect(),
-            booking: s.booking.map(Into::into),
+            booking: s.booking.map(|b| {
+                // The booking's price, rule and window are kept on the plan.
+                let mut b = Booking::from(b);
+                if let Some(p) = s.plan.as_ref().filter(|_| b.promise.is_none()) {
+                    b.price = b.price.or(p.price.map(Into::into));
+                    b.rule = b.rule.or(p.rule.clone());
+                    b.promise = Some(p.promise.clone().into());
+                }
+                b
+            }),
             label_url,
             last_scan: s.last_scan.map(Into::into),
             last_scan_at: s.last_scan_at,
@@ -667,6 +676,11 @@ pub enum Change {
         /// The carrier's new delivery date: the shipment's promise, revised.
         #[serde(skip_serializing_if = "Option::is_none")]
         estimated_delivery: Option<NaiveDate>,
+        /// The carrier's own code and text, as reported.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
     },
     /// A shipment's promised window passed before it was delivered (once per shipment).
     Delayed {
@@ -779,6 +793,8 @@ impl From<d::Change> for Change {
                 location,
                 shipment,
                 estimated_delivery,
+                code,
+                description,
             } => Change::CarrierScanned {
                 carrier,
                 event_id,
@@ -787,6 +803,8 @@ impl From<d::Change> for Change {
                 location,
                 shipment,
                 estimated_delivery,
+                code,
+                description,
             },
             d::Change::Delayed { shipment, promised } => Change::Delayed { shipment, promised },
             d::Change::Delivered { shipment } => Change::Delivered { shipment },

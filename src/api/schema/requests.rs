@@ -221,8 +221,23 @@ pub struct CarrierEventBody {
     /// An unknown tracking number answers 404.
     #[schema(max_length = 64)]
     pub tracking_number: String,
-    #[serde(rename = "type")]
-    pub kind: CarrierEventKind,
+    /// What happened, in the one tracking vocabulary; give this or `code` (`unknown` is
+    /// not something a carrier reports: it is what an unmapped `code` becomes).
+    #[serde(rename = "type", default)]
+    pub kind: Option<CarrierEventKind>,
+    /// The carrier's own code for the event, mapped through its `tracking_codes` when `type`
+    /// is absent (an unmapped code is recorded as `unknown` and counted); kept as reported.
+    #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
+    pub code: Option<String>,
+    /// The carrier's own words for it, kept as reported.
+    #[serde(default)]
+    #[schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
+    pub description: Option<String>,
     pub occurred_at: DateTime<Utc>,
     #[serde(default)]
     #[schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
@@ -232,16 +247,32 @@ pub struct CarrierEventBody {
     pub estimated_delivery: Option<NaiveDate>,
 }
 
-impl From<CarrierEventBody> for orderly_actors::engine::CarrierScan {
-    fn from(b: CarrierEventBody) -> Self {
-        orderly_actors::engine::CarrierScan {
+impl TryFrom<CarrierEventBody> for orderly_actors::engine::CarrierScan {
+    type Error = Problem;
+    /// `type` or `code` must say what happened; `unknown` is not a type a carrier may send.
+    fn try_from(b: CarrierEventBody) -> Result<Self, Problem> {
+        if b.kind.is_none() && b.code.is_none() {
+            return Err(Problem::invalid(
+                "type",
+                "give `type` or the carrier's `code`",
+            ));
+        }
+        if b.kind == Some(CarrierEventKind::Unknown) {
+            return Err(Problem::invalid(
+                "type",
+                "`unknown` is what an unmapped `code` becomes; send the `code`",
+            ));
+        }
+        Ok(orderly_actors::engine::CarrierScan {
             event_id: b.event_id,
             tracking_number: b.tracking_number,
-            kind: b.kind.into(),
+            kind: b.kind.map(Into::into),
             occurred_at: b.occurred_at,
             location: b.location,
             estimated_delivery: b.estimated_delivery,
-        }
+            code: b.code,
+            description: b.description,
+        })
     }
 }
 

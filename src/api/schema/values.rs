@@ -400,33 +400,51 @@ impl From<Parcel> for d::Parcel {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CarrierEventKind {
+    InfoReceived,
+    PickedUp,
     InTransit,
     OutForDelivery,
-    Delivered,
     FailedAttempt,
+    AvailableForPickup,
     Exception,
+    Delivered,
+    ReturnedToSender,
+    /// A carrier code its `tracking_codes` do not map (recorded with the raw code).
+    Unknown,
 }
 
 impl From<d::CarrierEventKind> for CarrierEventKind {
     fn from(k: d::CarrierEventKind) -> Self {
+        use d::CarrierEventKind as D;
         match k {
-            d::CarrierEventKind::InTransit => CarrierEventKind::InTransit,
-            d::CarrierEventKind::OutForDelivery => CarrierEventKind::OutForDelivery,
-            d::CarrierEventKind::Delivered => CarrierEventKind::Delivered,
-            d::CarrierEventKind::FailedAttempt => CarrierEventKind::FailedAttempt,
-            d::CarrierEventKind::Exception => CarrierEventKind::Exception,
+            D::InfoReceived => CarrierEventKind::InfoReceived,
+            D::PickedUp => CarrierEventKind::PickedUp,
+            D::InTransit => CarrierEventKind::InTransit,
+            D::OutForDelivery => CarrierEventKind::OutForDelivery,
+            D::FailedAttempt => CarrierEventKind::FailedAttempt,
+            D::AvailableForPickup => CarrierEventKind::AvailableForPickup,
+            D::Exception => CarrierEventKind::Exception,
+            D::Delivered => CarrierEventKind::Delivered,
+            D::ReturnedToSender => CarrierEventKind::ReturnedToSender,
+            D::Unknown => CarrierEventKind::Unknown,
         }
     }
 }
 
 impl From<CarrierEventKind> for d::CarrierEventKind {
     fn from(k: CarrierEventKind) -> Self {
+        use d::CarrierEventKind as D;
         match k {
-            CarrierEventKind::InTransit => d::CarrierEventKind::InTransit,
-            CarrierEventKind::OutForDelivery => d::CarrierEventKind::OutForDelivery,
-            CarrierEventKind::Delivered => d::CarrierEventKind::Delivered,
-            CarrierEventKind::FailedAttempt => d::CarrierEventKind::FailedAttempt,
-            CarrierEventKind::Exception => d::CarrierEventKind::Exception,
+            CarrierEventKind::InfoReceived => D::InfoReceived,
+            CarrierEventKind::PickedUp => D::PickedUp,
+            CarrierEventKind::InTransit => D::InTransit,
+            CarrierEventKind::OutForDelivery => D::OutForDelivery,
+            CarrierEventKind::FailedAttempt => D::FailedAttempt,
+            CarrierEventKind::AvailableForPickup => D::AvailableForPickup,
+            CarrierEventKind::Exception => D::Exception,
+            CarrierEventKind::Delivered => D::Delivered,
+            CarrierEventKind::ReturnedToSender => D::ReturnedToSender,
+            CarrierEventKind::Unknown => D::Unknown,
         }
     }
 }

@@ -134,6 +134,20 @@ impl Tracking {
                     "packed" => ("packed", "Packed and ready for the carrier"),
                     "shipped" => ("shipped", "Handed to the carrier"),
                     "carrier_scanned" => match m.scan.map(CarrierEventKind::from) {
+                        Some(CarrierEventKind::InfoReceived) => {
+                            ("info_received", "The carrier has the shipment's details")
+                        }
+                        Some(CarrierEventKind::PickedUp) => {
+                            ("picked_up", "Picked up by the carrier")
+                        }
+                        Some(CarrierEventKind::AvailableForPickup) => {
+                            ("available_for_pickup", "Waiting at the pick-up point")
+                        }
+                        Some(CarrierEventKind::ReturnedToSender) => {
+                            ("returned_to_sender", "On its way back to the sender")
+                        }
+                        // Nothing the customer can read: left out of their timeline.
+                        Some(CarrierEventKind::Unknown) => return None,
                         Some(CarrierEventKind::InTransit) => ("in_transit", "In transit"),
                         Some(CarrierEventKind::OutForDelivery) => {
                             ("out_for_delivery", "Out for delivery")

@@ -72,6 +72,8 @@ fn lifecycles() -> Vec<Step> {
         occurred_at: t + Duration::hours(2),
         location: location.map(Into::into),
         estimated_delivery: None,
+        code: None,
+        description: None,
     };
     let s = push(&s.then(
         scan(
@@ -262,10 +264,12 @@ fn lifecycles() -> Vec<Step> {
             carrier: "postnl".into(),
             tracking_number: "3S789".into(),
             event_id: "ev-late".into(),
-            kind: CarrierEventKind::InTransit,
+            kind: CarrierEventKind::PickedUp,
             occurred_at: t + Duration::days(1),
             location: None,
             estimated_delivery: Some(t.date_naive() + Duration::days(4)),
+            code: Some("X12".into()),
+            description: Some("Sorted at the hub".into()),
         },
         Cause::Carrier("postnl".into()),
         t + Duration::days(1),

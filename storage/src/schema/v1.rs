@@ -122,12 +122,19 @@ mirror_enum!(
     }
 );
 mirror_enum!(
+    /// v1's kinds, and v3's (`info_received` … `unknown`: the one tracking vocabulary), here
+    /// because v2 and v3 records reuse v1's kinds (no v1 or v2 record has them).
     CarrierEventKind = d::CarrierEventKind {
         InTransit,
         OutForDelivery,
         Delivered,
         FailedAttempt,
-        Exception
+        Exception,
+        InfoReceived,
+        PickedUp,
+        AvailableForPickup,
+        ReturnedToSender,
+        Unknown
     }
 );
 mirror_enum!(
@@ -1069,6 +1076,8 @@ impl TryFrom<Change<'_>> for d::Change {
                 location: oown(location),
                 shipment: None,
                 estimated_delivery: None,
+                code: None,
+                description: None,
             },
             Change::Delivered => D::Delivered { shipment: None },
             Change::Cancelled { reason } => D::Cancelled {

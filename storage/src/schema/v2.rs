@@ -643,6 +643,11 @@ pub enum Change<'a> {
         /// v3.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         estimated_delivery: Option<NaiveDate>,
+        /// v3: the carrier's own code and text.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<Str<'a>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<Str<'a>>,
     },
     /// v3.
     Delayed {
@@ -751,6 +756,8 @@ impl<'a> From<&'a d::Change> for Change<'a> {
                 location,
                 shipment,
                 estimated_delivery,
+                code,
+                description,
             } => Change::CarrierScanned {
                 carrier: b(carrier),
                 event_id: b(event_id),
@@ -759,6 +766,8 @@ impl<'a> From<&'a d::Change> for Change<'a> {
                 location: ob(location),
                 shipment: *shipment,
                 estimated_delivery: *estimated_delivery,
+                code: ob(code),
+                description: ob(description),
             },
             D::Delayed { shipment, promised } => Change::Delayed {
                 shipment: *shipment,
@@ -868,6 +877,8 @@ impl TryFrom<Change<'_>> for d::Change {
                 location,
                 shipment,
                 estimated_delivery,
+                code,
+                description,
             } => D::CarrierScanned {
                 carrier: own(carrier),
                 event_id: own(event_id),
@@ -876,6 +887,8 @@ impl TryFrom<Change<'_>> for d::Change {
                 location: oown(location),
                 shipment,
                 estimated_delivery,
+                code: oown(code),
+                description: oown(description),
             },
             Change::Delayed { shipment, promised } => D::Delayed { shipment, promised },
             Change::Delivered { shipment } => D::Delivered { shipment },

@@ -25,6 +25,8 @@ fn events() -> Vec<Event> {
         occurred_at: now,
         location: Some("Utrecht".into()),
         estimated_delivery: None,
+        code: None,
+        description: None,
     };
     for (cmd, cause) in [
         (
@@ -68,6 +70,8 @@ fn events() -> Vec<Event> {
                 location,
                 shipment: Some(1),
                 estimated_delivery: None,
+                code: None,
+                description: None,
             },
             _ => unreachable!(),
         },

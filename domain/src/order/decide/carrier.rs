@@ -19,6 +19,8 @@ pub(super) struct Scan<'a> {
     pub occurred_at: DateTime<Utc>,
     pub location: &'a Option<String>,
     pub estimated_delivery: Option<NaiveDate>,
+    pub code: &'a Option<String>,
+    pub description: &'a Option<String>,
 }
 
 /// A carrier reports a scan. A redelivered event id, or any event on a closed order, changes
@@ -32,9 +34,13 @@ pub(super) fn carrier_event(o: &Order, scan: Scan<'_>) -> Result<Vec<Change>, Do
         occurred_at,
         location,
         estimated_delivery,
+        code,
+        description,
     } = scan;
     text("event_id", event_id, 128)?;
     opt_text("location", location, limits::MAX_TEXT)?;
+    opt_text("code", code, 64)?;
+    opt_text("description", description, limits::MAX_TEXT)?;
     let Some(shipment) = o.shipment_by_tracking_number(tracking_number) else {
         return Err(rejected(
             o,
@@ -65,7 +71,7 @@ pub(super) fn carrier_event(o: &Order, scan: Scan<'_>) -> Result<Vec<Change>, Do
     }
     let id = Some(shipment.id);
     let mut v = Vec::new();
-    if shipment.status == ShipmentStatus::Packed {
+    if shipment.status == ShipmentStatus::Packed && kind.means_in_hand() {
         v.push(Change::Shipped { shipment: id });
     }
     v.push(Change::CarrierScanned {
@@ -76,6 +82,8 @@ pub(super) fn carrier_event(o: &Order, scan: Scan<'_>) -> Result<Vec<Change>, Do
         location: location.clone(),
         shipment: id,
         estimated_delivery,
+        code: code.clone(),
+        description: description.clone(),
     });
     let open = matches!(
         shipment.status,

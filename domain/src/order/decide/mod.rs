@@ -120,6 +120,8 @@ fn decide_existing(
             occurred_at,
             location,
             estimated_delivery,
+            code,
+            description,
         } => carrier::carrier_event(
             o,
             carrier::Scan {
@@ -130,6 +132,8 @@ fn decide_existing(
                 occurred_at: *occurred_at,
                 location,
                 estimated_delivery: *estimated_delivery,
+                code,
+                description,
             },
         ),
         Command::CheckPromises => Ok(carrier::check_promises(o, now)),

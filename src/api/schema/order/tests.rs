@@ -109,6 +109,8 @@ fn every_kind_of_event() -> Vec<orderly_actors::domain::Event> {
             occurred_at: now,
             location,
             estimated_delivery: None,
+            code: None,
+            description: None,
         };
         run(&mut a, scan, Cause::Carrier("postnl".into()));
     }
