@@ -289,24 +289,15 @@ pub fn reactions(before: Option<&Order>, after: &Order, events: &[Event]) -> Rea
                     kind: NotificationKind::OutForDelivery,
                 },
             )),
-            Change::Delivered { shipment } => {
-                r.effects.push(effect(
-                    step,
-                    EffectKind::Notify {
-                        kind: NotificationKind::Delivered,
-                    },
-                ));
-                // Its promise can no longer break.
-                let delivered = after
-                    .shipments
-                    .iter()
-                    .filter(|s| shipment.is_none_or(|id| s.id == id));
-                r.clear_timers.extend(
-                    delivered
-                        .filter_map(|s| s.plan.as_ref())
-                        .map(|p| promise_timer(p.promise.broken_at())),
-                );
-            }
+            // A delivered shipment's promise timer is left to fire: it finds nothing broken
+            // and is removed then, off the delivery's hot path (clearing it here cost a
+            // storage write per order on the busiest transition).
+            Change::Delivered { .. } => r.effects.push(effect(
+                step,
+                EffectKind::Notify {
+                    kind: NotificationKind::Delivered,
+                },
+            )),
             Change::Cancelled { .. } => {
                 if after.stock == StockState::Released {
                     r.effects

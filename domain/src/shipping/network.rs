@@ -30,7 +30,8 @@ use crate::order::{
     Allocation, Booking, DeliveryPlan, LineQty, Order, OrderId, Parcel, PaymentMethod, Promise,
 };
 use crate::warehouse::Warehouse;
-use chrono::{DateTime, NaiveDate, Utc, Weekday};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc, Weekday};
+use std::collections::HashMap;
 
 /// The shop's warehouses, carriers and carrier rules, checked.
 #[derive(Debug, Clone)]
@@ -38,8 +39,11 @@ pub struct Network {
     carriers: Vec<CarrierSpec>,
     /// The carriers' calendars, by index.
     calendars: Vec<Calendar>,
+    /// Each service's collection time, by carrier and service index (parsed once).
+    collections: Vec<Vec<NaiveTime>>,
     rules: Vec<Rule>,
-    warehouses: Vec<Warehouse>,
+    /// Each configured warehouse's side of a promise (no handling days), and its zone's name.
+    sites: HashMap<WarehouseId, (Dispatch, String)>,
     /// The shop's holidays: a carrier's without its own, an unconfigured warehouse's.
     holidays: Vec<NaiveDate>,
 }
@@ -81,6 +85,7 @@ impl Network {
         holidays: Vec<NaiveDate>,
     ) -> Result<Network, String> {
         let mut calendars = Vec::with_capacity(carriers.len());
+        let mut collections = Vec::with_capacity(carriers.len());
         for (i, c) in carriers.iter().enumerate() {
             let days = parse_weekdays(&c.working_days)
                 .map_err(|e| format!("carriers[{i}].working_days: {e}"))?;
@@ -105,25 +110,33 @@ impl Network {
                     ));
                 }
             }
+            let mut times = Vec::with_capacity(c.services.len());
             for (j, s) in c.services.iter().enumerate() {
-                s.cutoff_time()
-                    .map_err(|m| format!("carriers[{i}].services[{j}].cutoff: {m}"))?;
+                times.push(
+                    s.cutoff_time()
+                        .map_err(|m| format!("carriers[{i}].services[{j}].cutoff: {m}"))?,
+                );
                 if s.min_transit_days.is_some_and(|m| m > s.transit_days) {
                     return Err(format!(
                         "carriers[{i}].services[{j}].min_transit_days: not above transit_days"
                     ));
                 }
             }
+            collections.push(times);
         }
+        let mut sites = HashMap::with_capacity(warehouses.len());
         for (i, w) in warehouses.iter().enumerate() {
             w.validate().map_err(|m| format!("warehouses[{i}].{m}"))?;
+            let dispatch = w.dispatch(w.handling_days)?;
+            sites.insert(w.id.clone(), (dispatch, w.time_zone.clone()));
         }
         super::validate_pricing(&carriers, &rules)?;
         Ok(Network {
             carriers,
             calendars,
+            collections,
             rules,
-            warehouses,
+            sites,
             holidays,
         })
     }
@@ -133,8 +146,9 @@ impl Network {
         Network {
             carriers: vec![],
             calendars: vec![],
+            collections: vec![],
             rules: vec![],
-            warehouses: vec![],
+            sites: HashMap::new(),
             holidays: vec![],
         }
     }
@@ -236,8 +250,7 @@ impl Network {
     /// service chosen and the window counting the warehouse's handling days.
     pub fn plan(&self, c: &Consignment<'_>, at: DateTime<Utc>) -> Option<DeliveryPlan> {
         let sel = self.select(c)?;
-        let warehouse = self.warehouse(c.warehouse);
-        let promise = self.promise(&sel, &warehouse, at, warehouse.handling_days);
+        let promise = self.promise(&sel, c.warehouse, at, Handling::Counted);
         Some(DeliveryPlan {
             carrier: sel.carrier.id.clone(),
             service: sel.service.code.clone(),
@@ -284,8 +297,7 @@ impl Network {
         at: DateTime<Utc>,
     ) -> Option<Booking> {
         let sel = self.select(c)?;
-        let warehouse = self.warehouse(c.warehouse);
-        let promise = self.promise(&sel, &warehouse, at, 0);
+        let promise = self.promise(&sel, c.warehouse, at, Handling::Done);
         Some(Booking {
             carrier: sel.carrier.id.clone(),
             carrier_name: sel.carrier.name.clone(),
@@ -299,32 +311,42 @@ impl Network {
         })
     }
 
-    /// The window for `sel` from `warehouse`, in at `at`, `handling_days` before leaving.
+    /// The window for `sel` from `warehouse`, in at `at`, its handling days still to come or
+    /// done. A configured warehouse's side was built by `new`; one not configured (the
+    /// service running open) is on UTC, Monday to Friday less the shop's holidays, 17:00.
     fn promise(
         &self,
         sel: &Selection<'_>,
-        warehouse: &Warehouse,
+        warehouse: &WarehouseId,
         at: DateTime<Utc>,
-        handling_days: u32,
+        handling: Handling,
     ) -> Promise {
-        // Checked by `new`: a configured warehouse's parts parse, an open one's are defaults,
-        // and every service's cut-off parses.
-        let mut dispatch = warehouse
-            .dispatch(handling_days)
-            .unwrap_or_else(|_| Dispatch {
-                time_zone: chrono_tz::UTC,
-                cutoff: chrono::NaiveTime::MIN,
-                calendar: Calendar::weekdays_except(&self.holidays),
-                handling_days,
-            });
-        if let Ok(collection) = sel.service.cutoff_time() {
-            dispatch.cutoff = dispatch.cutoff.min(collection);
+        let (mut dispatch, time_zone) = match self.sites.get(warehouse) {
+            Some((d, tz)) => (d.clone(), tz.as_str()),
+            None => (
+                Dispatch {
+                    time_zone: chrono_tz::UTC,
+                    cutoff: NaiveTime::from_hms_opt(17, 0, 0).expect("a time"),
+                    calendar: Calendar::weekdays_except(&self.holidays),
+                    handling_days: 0,
+                },
+                "UTC",
+            ),
+        };
+        if handling == Handling::Done {
+            dispatch.handling_days = 0;
         }
         let i = self
             .carriers
             .iter()
             .position(|c| c.id == sel.carrier.id)
             .expect("selected from the network's carriers");
+        let j = self.carriers[i]
+            .services
+            .iter()
+            .position(|s| s.code == sel.service.code)
+            .expect("selected from the carrier's services");
+        dispatch.cutoff = dispatch.cutoff.min(self.collections[i][j]);
         let transit = Transit {
             calendar: self.calendars[i].clone(),
             min_days: sel
@@ -337,22 +359,17 @@ impl Network {
         Promise {
             earliest: w.earliest,
             latest: w.latest,
-            time_zone: warehouse.time_zone.clone(),
+            time_zone: time_zone.to_string(),
         }
     }
+}
 
-    /// The configured warehouse, or (none configured under that id: the service runs open)
-    /// the defaults with the shop's holidays.
-    fn warehouse(&self, id: &WarehouseId) -> Warehouse {
-        self.warehouses
-            .iter()
-            .find(|w| &w.id == id)
-            .cloned()
-            .unwrap_or_else(|| Warehouse {
-                holidays: self.holidays.clone(),
-                ..Warehouse::open(id)
-            })
-    }
+/// Whether a warehouse's handling days are still to come (an order coming in) or done (a
+/// packed parcel).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Handling {
+    Counted,
+    Done,
 }
 
 fn parse_weekdays(days: &[String]) -> Result<Vec<Weekday>, String> {

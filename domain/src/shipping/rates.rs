@@ -102,7 +102,7 @@ impl RateTable {
                 r.country == f.country
                     && r.postal_prefixes
                         .iter()
-                        .any(|p| postal.starts_with(&normalised_postal(p)))
+                        .any(|p| starts_with_normalised(&postal, p))
             })
             .map(|r| r.surcharge)
             .max()
@@ -166,10 +166,20 @@ impl RateTable {
 
 /// A postal code as compared: upper case, no spaces ("1015 cj" is "1015CJ").
 fn normalised_postal(p: &str) -> String {
+    normalised(p).collect()
+}
+
+fn normalised(p: &str) -> impl Iterator<Item = char> + '_ {
     p.chars()
         .filter(|c| !c.is_whitespace())
         .flat_map(char::to_uppercase)
-        .collect()
+}
+
+/// Whether `postal` (normalised) starts with `prefix` normalised, without building it (a
+/// table may list dozens of prefixes, tried on every price).
+fn starts_with_normalised(postal: &str, prefix: &str) -> bool {
+    let mut have = postal.chars();
+    normalised(prefix).all(|want| have.next() == Some(want))
 }
 
 /// One carrier service as rules see it.
