@@ -64,23 +64,6 @@ pub fn is_known(configured: &[Warehouse], id: &str) -> bool {
 }
 
 impl Warehouse {
-    /// A warehouse not configured (the service running open): UTC, 17:00 cut-off, Monday to
-    /// Friday, no holidays of its own.
-    pub fn open(id: &WarehouseId) -> Warehouse {
-        Warehouse {
-            id: id.clone(),
-            name: id.to_string(),
-            country: String::new(),
-            priority: 0,
-            ships_to: vec![],
-            time_zone: utc(),
-            cutoff: default_cutoff(),
-            working_days: weekdays(),
-            holidays: vec![],
-            handling_days: 0,
-        }
-    }
-
     /// Whether it ships to `country`.
     pub fn ships_to(&self, country: &str) -> bool {
         self.ships_to.is_empty() || self.ships_to.iter().any(|c| c == country)

@@ -54,8 +54,9 @@ async fn a_failing_carrier_books_once(api: &Api, carrier: &LocalCarrier) {
         format!("http://carrier.invalid/labels/{id}-1.pdf")
     );
     assert_eq!(booking["estimated_delivery"], "2099-02-03");
-    assert_eq!(booking["promise"]["latest"], "2099-02-03");
-    assert_eq!(booking["rule"], "cash on delivery by PostNL");
+    let plan = &packed["shipments"][0]["plan"];
+    assert_eq!(plan["promise"]["latest"], "2099-02-03");
+    assert_eq!(plan["rule"], "cash on delivery by PostNL");
     let requests = carrier.requests();
     assert_eq!(
         requests.iter().map(|r| r.answered).collect::<Vec<_>>(),

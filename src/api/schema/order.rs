@@ -145,7 +145,9 @@ pub struct Booking {
     pub tracking_number: String,
     /// The last day of `promise` (for bookings made before windows, the carrier's estimate).
     pub estimated_delivery: NaiveDate,
-    /// What the service costs for these parcels (absent: no rate table).
+    /// What the service costs for these parcels (absent: no rate table). In a shipment's
+    /// `booking` this, the rule and the window are on the shipment's `plan` instead; the
+    /// `shipment_booked` event of the history has them here.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub price: Option<Money>,
     /// The carrier rule that chose the service (absent: no rules; the fastest was taken).
@@ -311,16 +313,7 @@ impl Shipment {
                 })
                 .collect(),
             parcels: s.parcels.into_iter().map(Into::into).collect(),
-            booking: s.booking.map(|b| {
-                // The booking's price, rule and window are kept on the plan.
-                let mut b = Booking::from(b);
-                if let Some(p) = s.plan.as_ref().filter(|_| b.promise.is_none()) {
-                    b.price = b.price.or(p.price.map(Into::into));
-                    b.rule = b.rule.or(p.rule.clone());
-                    b.promise = Some(p.promise.clone().into());
-                }
-                b
-            }),
+            booking: s.booking.map(Into::into),
             label_url,
             last_scan: s.last_scan.map(Into::into),
             last_scan_at: s.last_scan_at,
