@@ -590,7 +590,7 @@ fn base_report(env: &Env, args: &BenchArgs) -> Report {
         (Scenario::Reads, rate) => {
             let r = rate.unwrap_or(1000.0);
             format!(
-                "open loop: {r}/s reads (tracking and order alternating) + {r}/s GET /healthz, interleaved, for {} s after {} s warm-up; latency from the intended send time",
+                "open loop: {r}/s reads (tracking, order and quote in turn) + {r}/s GET /healthz, interleaved, for {} s after {} s warm-up; latency from the intended send time",
                 args.duration_secs.unwrap_or(10),
                 args.warmup_secs
             )
