@@ -6,7 +6,9 @@
 //! `Idempotency-Key` header): a repeat answers the same tracking number. The first `fail_first`
 //! booking requests are answered 503 (a carrier having a bad minute); a request without the
 //! expected `Authorization: Bearer <key>` gets 401. Tracking numbers are `LC` followed by a
-//! counter. Every booking request is kept with what it was answered.
+//! counter. Every booking request is kept with what it was answered. `GET
+//! /shipments/{tracking number}/events` answers the events a test added for it
+//! ([`LocalCarrier::add_event`]) and counts the polls.
 
 use actix_web::web::Bytes;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
@@ -30,6 +32,8 @@ struct State {
     requests: Mutex<Vec<BookingRequest>>,
     /// shipment id → tracking number.
     booked: Mutex<HashMap<String, String>>,
+    /// tracking number → the events a poll answers, and how many polls asked for them.
+    events: Mutex<HashMap<String, (Vec<Value>, usize)>>,
 }
 
 /// The running carrier.
@@ -54,17 +58,26 @@ impl LocalCarrier {
             estimated_delivery: estimated_delivery.map(str::to_string),
             requests: Mutex::new(Vec::new()),
             booked: Mutex::new(HashMap::new()),
+            events: Mutex::new(HashMap::new()),
         });
         let s = state.clone();
         let server = HttpServer::new(move || {
-            let state = s.clone();
-            App::new().route(
-                "/shipments",
-                web::post().to(move |req: HttpRequest, body: Bytes| {
-                    let state = state.clone();
-                    async move { state.book(&req, &body) }
-                }),
-            )
+            let (state, polled) = (s.clone(), s.clone());
+            App::new()
+                .route(
+                    "/shipments",
+                    web::post().to(move |req: HttpRequest, body: Bytes| {
+                        let state = state.clone();
+                        async move { state.book(&req, &body) }
+                    }),
+                )
+                .route(
+                    "/shipments/{tn}/events",
+                    web::get().to(move |req: HttpRequest, tn: web::Path<String>| {
+                        let state = polled.clone();
+                        async move { state.poll(&req, &tn) }
+                    }),
+                )
         })
         .workers(1)
         .disable_signals()
@@ -83,6 +96,23 @@ impl LocalCarrier {
         self.state.requests.lock().expect("lock").clone()
     }
 
+    /// Adds an event (JSON as a pushed event's, without `tracking_number`) to what polls for
+    /// `tracking_number` answer.
+    pub fn add_event(&self, tracking_number: &str, event: Value) {
+        let mut events = self.state.events.lock().expect("lock");
+        events
+            .entry(tracking_number.to_string())
+            .or_default()
+            .0
+            .push(event);
+    }
+
+    /// How many polls asked for `tracking_number`'s events.
+    pub fn polls(&self, tracking_number: &str) -> usize {
+        let events = self.state.events.lock().expect("lock");
+        events.get(tracking_number).map_or(0, |(_, n)| *n)
+    }
+
     /// Distinct shipments booked.
     pub fn bookings(&self) -> usize {
         self.state.booked.lock().expect("lock").len()
@@ -94,6 +124,21 @@ impl LocalCarrier {
 }
 
 impl State {
+    fn poll(&self, req: &HttpRequest, tracking_number: &str) -> HttpResponse {
+        let authorised = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            == Some(format!("Bearer {}", self.key).as_str());
+        if !authorised {
+            return HttpResponse::Unauthorized().json(json!({"error": "unauthorized"}));
+        }
+        let mut events = self.events.lock().expect("lock");
+        let (list, polls) = events.entry(tracking_number.to_string()).or_default();
+        *polls += 1;
+        HttpResponse::Ok().json(json!({ "events": list }))
+    }
+
     fn book(&self, req: &HttpRequest, body: &[u8]) -> HttpResponse {
         let header = |name: &str| {
             req.headers()

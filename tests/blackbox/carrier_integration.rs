@@ -193,3 +193,70 @@ async fn a_booking_out_of_attempts_is_dead_lettered_and_an_operator_retries_it()
     assert_eq!(carrier.requests().len(), 4);
     carrier.stop().await;
 }
+
+/// A carrier without webhooks: the poller asks it for each open shipment's events every
+/// second and feeds them through the same path as pushed ones (codes mapped, duplicates
+/// dropped), until the shipment is delivered.
+async fn the_poller_delivers_an_order(api: &Api, carrier: &LocalCarrier) {
+    let id = packed_order(api, "BOWL").await;
+    let packed = api.pack(&id, "ams").await;
+    let tn = str_of(&packed["shipments"][0]["booking"]["tracking_number"]);
+    api.handover(&id).await;
+    carrier.add_event(
+        &tn,
+        json!({"event_id": "p1", "code": "J01", "description": "Sorted", "occurred_at": "2026-03-02T08:00:00Z"}),
+    );
+    carrier.add_event(
+        &tn,
+        json!({"event_id": "p2", "code": "I01", "occurred_at": "2026-03-02T12:00:00Z", "location": "Utrecht"}),
+    );
+    let o = api.wait_status(&id, "delivered").await;
+    let scans: Vec<(String, String)> = o["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "carrier_scanned")
+        .map(|e| (str_of(&e["kind"]), str_of(&e["code"])))
+        .collect();
+    assert_eq!(
+        scans,
+        [
+            ("in_transit".to_string(), "J01".to_string()),
+            ("delivered".to_string(), "I01".to_string())
+        ],
+        "each polled event once, however often it was polled: {o}"
+    );
+    assert!(carrier.polls(&tn) >= 1);
+}
+
+fn polling(url: &str) -> String {
+    config_with_http_postnl(url, 8).replace(
+        "max_attempts = 8 }",
+        "max_attempts = 8, poll_interval_secs = 1 }",
+    )
+}
+
+#[actix_rt::test]
+async fn the_poller_delivers_an_order_on_sled() {
+    let carrier = LocalCarrier::start(CARRIER_KEY, 0, None)
+        .await
+        .expect("local carrier");
+    let server = Server::start_on_config(&polling(&carrier.url), "").await;
+    the_poller_delivers_an_order(&server.api(), &carrier).await;
+    carrier.stop().await;
+}
+
+#[actix_rt::test]
+async fn the_poller_delivers_an_order_on_postgres() {
+    let Some(pg) = shared_or_skip("the_poller_delivers_an_order_on_postgres") else {
+        return;
+    };
+    let url = pg.create_database("poller");
+    let carrier = LocalCarrier::start(CARRIER_KEY, 0, None)
+        .await
+        .expect("local carrier");
+    let server =
+        Server::start_on_config(&polling(&carrier.url), &postgres_toml(&url, "node-poller")).await;
+    the_poller_delivers_an_order(&server.api(), &carrier).await;
+    carrier.stop().await;
+}

@@ -26,6 +26,7 @@ mod history;
 mod inventory;
 pub mod notifier;
 mod order_actor;
+mod poller;
 mod queries;
 pub mod quotes;
 mod registry;
@@ -351,6 +352,7 @@ impl Engine {
             engine.inner.ctx.clone(),
             Arc::downgrade(&engine.inner.registry),
         );
+        poller::spawn(&engine);
         engine.inner.ready.store(true, Ordering::SeqCst);
         Ok(engine)
     }

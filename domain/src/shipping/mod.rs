@@ -56,6 +56,10 @@ pub struct HttpIntegration {
     /// permanent refusal (a 4xx other than 408 and 429) is dead-lettered at once.
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
+    /// For a carrier that does not push its events: how often to ask it for those of each open
+    /// shipment (`GET {base_url}/shipments/{tracking number}/events`); absent: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_interval_secs: Option<u64>,
 }
 
 fn default_timeout_ms() -> u64 {
@@ -95,6 +99,9 @@ impl HttpIntegration {
         }
         if self.max_attempts == 0 {
             return Err(format!("{at}.max_attempts: at least 1"));
+        }
+        if self.poll_interval_secs == Some(0) {
+            return Err(format!("{at}.poll_interval_secs: at least 1"));
         }
         Ok(())
     }

@@ -138,6 +138,60 @@ pub(super) async fn book(
     Ok(Some(booking))
 }
 
+/// One event as a carrier answers a tracking poll.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PolledEvent {
+    pub event_id: String,
+    #[serde(default, rename = "type")]
+    pub kind: Option<crate::domain::CarrierEventKind>,
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub occurred_at: chrono::DateTime<chrono::Utc>,
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(default)]
+    pub estimated_delivery: Option<NaiveDate>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PolledEvents {
+    events: Vec<PolledEvent>,
+}
+
+/// The events the carrier behind `cfg` has for `tracking_number` (`GET
+/// {base_url}/shipments/{tracking_number}/events` → `{"events": [...]}`, each like a pushed
+/// event); an error says why there are none this time.
+pub(crate) async fn poll(
+    cfg: &HttpIntegration,
+    tracking_number: &str,
+) -> Result<Vec<PolledEvent>, String> {
+    let url = format!(
+        "{}/shipments/{tracking_number}/events",
+        cfg.base_url.trim_end_matches('/')
+    );
+    let mut resp = crate::engine::notifier::http_client()
+        .get(&url)
+        .insert_header(("authorization", format!("Bearer {}", cfg.key)))
+        .timeout(Duration::from_millis(cfg.timeout_ms))
+        .send()
+        .await
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    let status = resp.status().as_u16();
+    let body = resp
+        .body()
+        .limit(MAX_ANSWER_BYTES)
+        .await
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    if status != 200 {
+        return Err(format!("GET {url}: {status}"));
+    }
+    let answer: PolledEvents =
+        serde_json::from_slice(&body).map_err(|e| format!("GET {url}: not events ({e})"))?;
+    Ok(answer.events)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

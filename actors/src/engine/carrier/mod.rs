@@ -17,7 +17,7 @@
 //! permanent one (another 4xx) is not; after the carrier's `max_attempts`, or at once when
 //! permanent, the booking is dead-lettered for an operator, who can retry it.
 
-mod http;
+pub(super) mod http;
 
 use crate::clock::Clock;
 use crate::domain::shipping::network::{Consignment, Network};
