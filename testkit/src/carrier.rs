@@ -34,6 +34,8 @@ struct State {
     booked: Mutex<HashMap<String, String>>,
     /// tracking number → the events a poll answers, and how many polls asked for them.
     events: Mutex<HashMap<String, (Vec<Value>, usize)>>,
+    /// Shipment ids whose booking was cancelled, in the order asked (repeats kept).
+    cancelled: Mutex<Vec<String>>,
 }
 
 /// The running carrier.
@@ -59,16 +61,27 @@ impl LocalCarrier {
             requests: Mutex::new(Vec::new()),
             booked: Mutex::new(HashMap::new()),
             events: Mutex::new(HashMap::new()),
+            cancelled: Mutex::new(Vec::new()),
         });
         let s = state.clone();
         let server = HttpServer::new(move || {
-            let (state, polled) = (s.clone(), s.clone());
+            let (state, polled, cancels) = (s.clone(), s.clone(), s.clone());
             App::new()
                 .route(
                     "/shipments",
                     web::post().to(move |req: HttpRequest, body: Bytes| {
                         let state = state.clone();
                         async move { state.book(&req, &body) }
+                    }),
+                )
+                .route(
+                    "/shipments/{id}",
+                    web::delete().to(move |id: web::Path<String>| {
+                        let state = cancels.clone();
+                        async move {
+                            state.cancelled.lock().expect("lock").push(id.into_inner());
+                            HttpResponse::NoContent().finish()
+                        }
                     }),
                 )
                 .route(
@@ -111,6 +124,11 @@ impl LocalCarrier {
     pub fn polls(&self, tracking_number: &str) -> usize {
         let events = self.state.events.lock().expect("lock");
         events.get(tracking_number).map_or(0, |(_, n)| *n)
+    }
+
+    /// The shipment ids whose bookings were cancelled (`DELETE /shipments/{id}`), as asked.
+    pub fn cancelled(&self) -> Vec<String> {
+        self.state.cancelled.lock().expect("lock").clone()
     }
 
     /// Distinct shipments booked.

@@ -260,3 +260,41 @@ async fn the_poller_delivers_an_order_on_postgres() {
     the_poller_delivers_an_order(&server.api(), &carrier).await;
     carrier.stop().await;
 }
+
+/// Cancelling an order whose shipment is packed and booked tells the carrier (`DELETE
+/// /shipments/{shipment id}`), once it is durable.
+#[actix_rt::test]
+async fn cancelling_a_booked_shipment_cancels_its_booking_with_the_carrier() {
+    let carrier = LocalCarrier::start(CARRIER_KEY, 0, None)
+        .await
+        .expect("local carrier");
+    let server = Server::start_on_config(&config_with_http_postnl(&carrier.url, 8), "").await;
+    let api = server.api();
+    let id = packed_order(&api, "JUG").await;
+    api.pack(&id, "ams").await;
+    api.storefront()
+        .post(
+            &format!("/v1/orders/{id}/cancel"),
+            &json!({"reason": "changed my mind"}),
+        )
+        .await
+        .expect(200, "cancel a packed order");
+    let shipment_id = format!("{id}-1");
+    wait_until("the carrier is told", || {
+        let carrier = &carrier;
+        let shipment_id = &shipment_id;
+        async move {
+            let cancelled = carrier.cancelled();
+            if cancelled.contains(shipment_id) {
+                Ok(())
+            } else {
+                Err(format!("cancelled so far: {cancelled:?}"))
+            }
+        }
+    })
+    .await;
+    let o = api.order(&id).await;
+    assert_eq!(o["status"], "cancelled", "{o}");
+    assert_eq!(o["shipments"][0]["status"], "cancelled");
+    carrier.stop().await;
+}

@@ -10,7 +10,7 @@
 //! (stock reserved, shipment booked) come back to the order as commands through
 //! [`ApplyAnswer`] — implemented by the registry, so this module does not depend on it.
 
-use super::carrier::{Book, CarrierActor, Consignee};
+use super::carrier::{Book, CancelBookings, CarrierActor, Consignee};
 use super::inventory::{Commit, InventoryActor, Release, Reserve, Restock};
 use super::notifier::{Deliver, Notifier, Origin};
 use super::{EngineError, EngineStats};
@@ -325,6 +325,15 @@ impl Effects {
                     }
                 }
             }
+            EffectKind::CancelBookings { bookings } => Ok(self
+                .inner
+                .carrier
+                .send(CancelBookings {
+                    order_id,
+                    bookings: bookings.clone(),
+                })
+                .await
+                .map_err(closed)??),
             EffectKind::Notify { .. } => Ok(()),
         }
     }

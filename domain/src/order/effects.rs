@@ -5,7 +5,8 @@
 
 use super::event::{Change, Event};
 use super::model::{
-    CarrierEventKind, LineQty, Order, OrderId, Parcel, PaymentMethod, Promise, StockState,
+    CarrierEventKind, LineQty, Order, OrderId, Parcel, PaymentMethod, Promise, ShipmentStatus,
+    StockState,
 };
 use crate::ids::WarehouseId;
 use chrono::{DateTime, Utc};
@@ -99,6 +100,18 @@ pub enum EffectKind {
     Notify {
         kind: NotificationKind,
     },
+    /// Tell the carriers that these booked shipments were cancelled before they left.
+    CancelBookings {
+        bookings: Vec<BookedShipment>,
+    },
+}
+
+/// A shipment's booking, as a cancellation names it to its carrier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookedShipment {
+    pub shipment: u32,
+    pub carrier: String,
+    pub tracking_number: String,
 }
 
 impl EffectKind {
@@ -111,6 +124,7 @@ impl EffectKind {
             EffectKind::BookShipment { .. } => "book_shipment",
             EffectKind::Restock { .. } => "restock",
             EffectKind::Notify { kind } => kind.as_str(),
+            EffectKind::CancelBookings { .. } => "cancel_bookings",
         }
     }
 }
@@ -303,6 +317,10 @@ pub fn reactions(before: Option<&Order>, after: &Order, events: &[Event]) -> Rea
                     r.effects
                         .push(effect(step, EffectKind::ReleaseStock { shipments: None }));
                 }
+                r.effects.extend(
+                    cancelled_bookings(after, |_| true)
+                        .map(|bookings| effect(step, EffectKind::CancelBookings { bookings })),
+                );
                 r.effects.push(effect(
                     step,
                     EffectKind::Notify {
@@ -331,6 +349,10 @@ pub fn reactions(before: Option<&Order>, after: &Order, events: &[Event]) -> Rea
                         shipments: Some(shipments.clone()),
                     },
                 ));
+                r.effects.extend(
+                    cancelled_bookings(after, |id| shipments.contains(&id))
+                        .map(|bookings| effect(step, EffectKind::CancelBookings { bookings })),
+                );
                 r.effects.push(effect(
                     step,
                     EffectKind::Notify {
@@ -348,4 +370,22 @@ pub fn reactions(before: Option<&Order>, after: &Order, events: &[Event]) -> Rea
         }
     }
     r
+}
+
+/// The bookings of `after`'s cancelled shipments that `which` picks; `None` when there are none.
+fn cancelled_bookings(after: &Order, which: impl Fn(u32) -> bool) -> Option<Vec<BookedShipment>> {
+    let bookings: Vec<BookedShipment> = after
+        .shipments
+        .iter()
+        .filter(|s| s.status == ShipmentStatus::Cancelled && which(s.id))
+        .filter_map(|s| {
+            let b = s.booking.as_ref()?;
+            Some(BookedShipment {
+                shipment: s.id,
+                carrier: b.carrier.clone(),
+                tracking_number: b.tracking_number.clone(),
+            })
+        })
+        .collect();
+    (!bookings.is_empty()).then_some(bookings)
 }

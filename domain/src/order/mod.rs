@@ -36,7 +36,8 @@ mod tests;
 pub use command::Command;
 pub use decide::decide;
 pub use effects::{
-    reactions, BookingTerms, Effect, EffectKind, NotificationKind, Reactions, Timer, TimerKind,
+    reactions, BookedShipment, BookingTerms, Effect, EffectKind, NotificationKind, Reactions,
+    Timer, TimerKind,
 };
 pub use error::DomainError;
 pub use event::{Change, Event};

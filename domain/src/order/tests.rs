@@ -722,7 +722,7 @@ proptest! {
                             b.tracking_number = format!("C{}", shipment.unwrap_or(1));
                             queue.push(Command::RecordBooking { shipment: *shipment, booking: b });
                         }
-                        EffectKind::Notify { .. } => {}
+                        EffectKind::Notify { .. } | EffectKind::CancelBookings { .. } => {}
                     }
                 }
             }

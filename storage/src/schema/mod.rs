@@ -64,7 +64,9 @@
 //! `delayed`; a booking's `price`, `rule` and `promise`; the order's `shipping.weight_grams`;
 //! `carrier_scanned`'s `estimated_delivery`; the event kind `delayed`, the notification kind
 //! `delayed`, the cause `promise_timer`; `book_shipment`'s `terms` (postal code, value, cash on
-//! delivery). Snapshots, events, outbox entries and dead letters — the records that can carry
+//! delivery); the action `cancel_bookings`; the tracking vocabulary's new kinds (`info_received`,
+//! `picked_up`, `available_for_pickup`, `returned_to_sender`, `unknown`) and a scan's raw
+//! `code` and `description`; a booking's `label_url`. Snapshots, events, outbox entries and dead letters — the records that can carry
 //! them — are written `3` + JSON, so a release before reading one fails on that record with
 //! [`StorageError::UnknownSchemaVersion`] instead of silently dropping what it cannot say;
 //! every other record is still written as before ([`V2`], or `1` for a reservation that fits

@@ -280,6 +280,42 @@ fn lifecycles() -> Vec<Step> {
         t + Duration::days(6),
     ));
     assert!(s.after.shipments[0].delayed);
+    // Packed and booked, then cancelled: the booking is cancelled with the carrier.
+    let booked = Step::place(new_order(&[("SKU-11", 1)], PaymentMethod::Cod), t);
+    let s = push(&booked);
+    let s = push(&s.then(stock_reserved(&s.after, "ams"), Cause::InventoryActor, t));
+    let s = push(&s.then(
+        Command::AcknowledgePicks {
+            shipment: ShipmentRef::Id(1),
+            lines: vec![qty("SKU-11", 1)],
+        },
+        Cause::Warehouse,
+        t,
+    ));
+    let s = push(&s.then(
+        Command::Pack {
+            shipment: ShipmentRef::Id(1),
+            parcels: vec![Parcel { weight_grams: 100 }],
+        },
+        Cause::Warehouse,
+        t,
+    ));
+    let s = push(&s.then(
+        Command::RecordBooking {
+            shipment: Some(1),
+            booking: booking("3S999", t),
+        },
+        Cause::CarrierActor,
+        t,
+    ));
+    let s = push(&s.then(
+        Command::Cancel {
+            reason: "changed my mind".into(),
+        },
+        Cause::Storefront,
+        t,
+    ));
+    assert!(s.outbox.iter().any(|e| e.kind_name() == "cancel_bookings"));
     steps
 }
 
@@ -413,6 +449,7 @@ fn the_lifecycles_cover_every_kind_of_event_status_and_action() {
         "commit_stock",
         "book_shipment",
         "restock",
+        "cancel_bookings",
     ] {
         assert!(actions.iter().any(|k| k.name() == a), "no {a} message");
     }

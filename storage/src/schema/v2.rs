@@ -987,6 +987,18 @@ pub enum Action<'a> {
     Notify {
         kind: NotificationKind,
     },
+    /// v3.
+    CancelBookings {
+        bookings: Vec<BookedShipment<'a>>,
+    },
+}
+
+/// A cancelled shipment's booking, for its carrier (v3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookedShipment<'a> {
+    pub shipment: u32,
+    pub carrier: Str<'a>,
+    pub tracking_number: Str<'a>,
 }
 
 /// What carrier rules see of a shipment to book (v3).
@@ -1040,6 +1052,16 @@ impl<'a> From<&'a d::EffectKind> for Action<'a> {
                 lines: map(lines),
             },
             D::Notify { kind } => Action::Notify { kind: kind.into() },
+            D::CancelBookings { bookings } => Action::CancelBookings {
+                bookings: bookings
+                    .iter()
+                    .map(|b| BookedShipment {
+                        shipment: b.shipment,
+                        carrier: self::b(&b.carrier),
+                        tracking_number: self::b(&b.tracking_number),
+                    })
+                    .collect(),
+            },
         }
     }
 }
@@ -1083,6 +1105,16 @@ impl From<Action<'_>> for d::EffectKind {
                 lines: back(lines),
             },
             Action::Notify { kind } => D::Notify { kind: kind.into() },
+            Action::CancelBookings { bookings } => D::CancelBookings {
+                bookings: bookings
+                    .into_iter()
+                    .map(|b| d::BookedShipment {
+                        shipment: b.shipment,
+                        carrier: own(b.carrier),
+                        tracking_number: own(b.tracking_number),
+                    })
+                    .collect(),
+            },
         }
     }
 }

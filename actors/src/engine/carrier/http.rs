@@ -138,6 +138,38 @@ pub(super) async fn book(
     Ok(Some(booking))
 }
 
+/// Cancels the booking of `shipment_id` with the carrier behind `cfg`: `DELETE
+/// {base_url}/shipments/{shipment_id}`; `200`, `202`, `204` and `404` (nothing booked) are done,
+/// `408`, `429` and `5xx` are retried, anything else is refused.
+pub(super) async fn cancel(
+    cfg: &HttpIntegration,
+    carrier: &str,
+    shipment_id: &str,
+) -> Result<(), BookingError> {
+    let url = format!(
+        "{}/shipments/{shipment_id}",
+        cfg.base_url.trim_end_matches('/')
+    );
+    let fail = |message: String, permanent: bool| BookingError {
+        carrier: carrier.to_string(),
+        message,
+        permanent,
+        max_attempts: cfg.max_attempts,
+    };
+    let resp = crate::engine::notifier::http_client()
+        .delete(&url)
+        .insert_header(("authorization", format!("Bearer {}", cfg.key)))
+        .timeout(Duration::from_millis(cfg.timeout_ms))
+        .send()
+        .await
+        .map_err(|e| fail(format!("DELETE {url}: {e}"), false))?;
+    match resp.status().as_u16() {
+        200 | 202 | 204 | 404 => Ok(()),
+        s @ (408 | 429 | 500..=599) => Err(fail(format!("DELETE {url}: {s}"), false)),
+        s => Err(fail(format!("DELETE {url} refused: {s}"), true)),
+    }
+}
+
 /// One event as a carrier answers a tracking poll.
 #[derive(Debug, Deserialize)]
 pub(crate) struct PolledEvent {

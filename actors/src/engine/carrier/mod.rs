@@ -12,6 +12,9 @@
 //!   timeout, a lost answer — is the same booking at the carrier, never a second one; the
 //!   carrier's tracking number, label and date replace the table's.
 //!
+//! A cancelled shipment's booking is undone with its carrier ([`CancelBookings`]: nothing to
+//! do for the table carrier, `DELETE {base_url}/shipments/{shipment id}` for an HTTP one).
+//!
 //! A failure is a [`BookingError`]: transient ones (the carrier unreachable, timing out,
 //! answering 5xx, 408, 429 or garbage) are retried by the effects loop with backoff, a
 //! permanent one (another 4xx) is not; after the carrier's `max_attempts`, or at once when
@@ -103,5 +106,37 @@ impl Handler<Book> for CarrierActor {
             None => Box::pin(async move { Ok(Some(booking)) }),
             Some(http) => Box::pin(http::book(http, m, booking)),
         }
+    }
+}
+
+/// Tell the carriers of these booked shipments that they were cancelled before leaving.
+#[derive(Message)]
+#[rtype(result = "Result<(), BookingError>")]
+pub struct CancelBookings {
+    pub order_id: OrderId,
+    pub bookings: Vec<crate::domain::BookedShipment>,
+}
+
+impl Handler<CancelBookings> for CarrierActor {
+    type Result = ResponseFuture<Result<(), BookingError>>;
+
+    /// The table carrier has nothing to undo; an HTTP carrier is told, one shipment after the
+    /// other (a repeat is harmless: the carrier cancels by shipment id).
+    fn handle(&mut self, m: CancelBookings, _: &mut Context<Self>) -> Self::Result {
+        let calls: Vec<(String, String, crate::domain::shipping::HttpIntegration)> = m
+            .bookings
+            .iter()
+            .filter_map(|b| {
+                let http = self.network.carrier(&b.carrier)?.http.clone()?;
+                let shipment_id = format!("{}-{}", m.order_id, b.shipment);
+                Some((b.carrier.clone(), shipment_id, http))
+            })
+            .collect();
+        Box::pin(async move {
+            for (carrier, shipment_id, http) in calls {
+                http::cancel(&http, &carrier, &shipment_id).await?;
+            }
+            Ok(())
+        })
     }
 }
