@@ -17,7 +17,7 @@ use crate::domain::shipping::network::Consignment;
 use crate::domain::WarehouseId;
 use crate::domain::{
     fold, CarrierEventKind, Cause, Command, Event, LineQty, NewOrder, OrderId, Parcel,
-    PaymentMethod, PaymentUpdate, ShipmentRef, Status,
+    PaymentUpdate, ShipmentRef, Status,
 };
 use chrono::{DateTime, Utc};
 use orderly_storage::StorageError;
@@ -242,15 +242,7 @@ impl Engine {
                 ShipmentRef::At(w) => Some(w.clone()),
             };
             if let (true, Some(warehouse)) = (open, warehouse) {
-                let c = Consignment {
-                    warehouse: &warehouse,
-                    country: &address.country,
-                    postal_code: &address.postal_code,
-                    method: order.shipping.method.as_deref(),
-                    value: order.total().amount,
-                    cash_on_delivery: order.payment.method == PaymentMethod::Cod,
-                    parcels: &parcels,
-                };
+                let c = Consignment::of_order(&order, &warehouse, &parcels);
                 if self.config().shipping.select(&c).is_none() {
                     return Err(EngineError::NoCarrier(address.country.clone()));
                 }

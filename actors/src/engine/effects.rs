@@ -151,19 +151,15 @@ impl Effects {
                     return;
                 }
                 Err(EngineError::ShuttingDown) => return,
-                Err(EngineError::Booking(b)) => {
-                    if self.booking_failed(&mut entry, b).await {
-                        return;
-                    }
-                    self.inner
-                        .stats
-                        .effect_retries
-                        .fetch_add(1, Ordering::Relaxed);
-                    actix_rt::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(30));
-                }
                 Err(e) => {
-                    tracing::warn!(message_id = %entry.message_id(), effect = entry.kind_name(), error = %e, retry_in_ms = delay.as_millis() as u64, "effect delivery failed");
+                    if let EngineError::Booking(b) = e {
+                        // A carrier's failure counts against its attempts (see `carrier`).
+                        if self.booking_failed(&mut entry, b).await {
+                            return;
+                        }
+                    } else {
+                        tracing::warn!(message_id = %entry.message_id(), effect = entry.kind_name(), error = %e, retry_in_ms = delay.as_millis() as u64, "effect delivery failed");
+                    }
                     self.inner
                         .stats
                         .effect_retries

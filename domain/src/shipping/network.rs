@@ -74,6 +74,26 @@ pub struct Selection<'n> {
     pub rule: Option<&'n str>,
 }
 
+impl<'a> Consignment<'a> {
+    /// `parcels` of `order` leaving `warehouse`: its destination, method, value and payment.
+    pub fn of_order(
+        order: &'a Order,
+        warehouse: &'a WarehouseId,
+        parcels: &'a [Parcel],
+    ) -> Consignment<'a> {
+        let address = &order.shipping.address;
+        Consignment {
+            warehouse,
+            country: &address.country,
+            postal_code: &address.postal_code,
+            method: order.shipping.method.as_deref(),
+            value: order.total().amount,
+            cash_on_delivery: order.payment.method == PaymentMethod::Cod,
+            parcels,
+        }
+    }
+}
+
 impl Network {
     /// Checks every part (carriers' calendars, rate tables in one currency, the rules and the
     /// services they name, warehouses) and builds the network, or says what is wrong, naming
@@ -274,17 +294,7 @@ impl Network {
         let parcels = [Parcel {
             weight_grams: weight.min(u32::MAX as u64) as u32,
         }];
-        let address = &order.shipping.address;
-        let c = Consignment {
-            warehouse: &a.warehouse,
-            country: &address.country,
-            postal_code: &address.postal_code,
-            method: order.shipping.method.as_deref(),
-            value: order.total().amount,
-            cash_on_delivery: order.payment.method == PaymentMethod::Cod,
-            parcels: &parcels,
-        };
-        self.plan(&c, at)
+        self.plan(&Consignment::of_order(order, &a.warehouse, &parcels), at)
     }
 
     /// Books `c`, packed at `at`: the service for its parcels, their price, a tracking number
