@@ -29,6 +29,9 @@ struct State {
     fail_first: usize,
     /// What to answer a booking after the failures: the date it names, if any.
     estimated_delivery: Option<String>,
+    /// Answer every booking with this status and body instead (a carrier refusing, or
+    /// answering garbage).
+    fixed: Option<(u16, Value)>,
     requests: Mutex<Vec<BookingRequest>>,
     /// shipment id → tracking number.
     booked: Mutex<HashMap<String, String>>,
@@ -54,10 +57,25 @@ impl LocalCarrier {
         fail_first: usize,
         estimated_delivery: Option<&str>,
     ) -> Result<LocalCarrier, String> {
+        LocalCarrier::start_with(key, fail_first, estimated_delivery, None).await
+    }
+
+    /// A carrier expecting `key` that answers every booking `status` with `body`.
+    pub async fn answering(key: &str, status: u16, body: Value) -> Result<LocalCarrier, String> {
+        LocalCarrier::start_with(key, 0, None, Some((status, body))).await
+    }
+
+    async fn start_with(
+        key: &str,
+        fail_first: usize,
+        estimated_delivery: Option<&str>,
+        fixed: Option<(u16, Value)>,
+    ) -> Result<LocalCarrier, String> {
         let state = Arc::new(State {
             key: key.to_string(),
             fail_first,
             estimated_delivery: estimated_delivery.map(str::to_string),
+            fixed,
             requests: Mutex::new(Vec::new()),
             booked: Mutex::new(HashMap::new()),
             events: Mutex::new(HashMap::new()),
@@ -191,6 +209,9 @@ impl State {
         }
         if seen < self.fail_first {
             return answer(503, json!({"error": "try again"}));
+        }
+        if let Some((status, body)) = &self.fixed {
+            return answer(*status, body.clone());
         }
         let mut booked = self.booked.lock().expect("lock");
         let n = booked.len() + 1;

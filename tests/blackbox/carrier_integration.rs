@@ -298,3 +298,56 @@ async fn cancelling_a_booked_shipment_cancels_its_booking_with_the_carrier() {
     assert_eq!(o["shipments"][0]["status"], "cancelled");
     carrier.stop().await;
 }
+
+/// A carrier answering garbage is retried up to its `max_attempts`, then dead-lettered; one
+/// refusing the request (a 4xx) is dead-lettered at once. Either way the shipment stays packed,
+/// nothing is booked half-way, and the service never answers 5xx for it.
+#[actix_rt::test]
+async fn garbage_is_retried_then_dead_lettered_and_a_refusal_at_once() {
+    for (status, body, attempts, says) in [
+        (
+            200,
+            json!({"tracking_number": "not a number"}),
+            2,
+            "tracking number",
+        ),
+        (422, json!({"error": "no such service"}), 1, "refused: 422"),
+    ] {
+        let carrier = LocalCarrier::answering(CARRIER_KEY, status, body)
+            .await
+            .expect("local carrier");
+        let server = Server::start_on_config(&config_with_http_postnl(&carrier.url, 2), "").await;
+        let api = server.api();
+        let id = packed_order(&api, "VASE").await;
+        api.warehouse()
+            .post(
+                &format!("/v1/orders/{id}/pack"),
+                &json!({"warehouse": "ams", "parcels": [{"weight_grams": 800}]}),
+            )
+            .await
+            .expect(200, "pack (the booking fails behind it)");
+        let letter = wait_until("the booking is dead-lettered", || {
+            let api = &api;
+            async move {
+                let list = api
+                    .admin()
+                    .get("/v1/notifications/dead-letters")
+                    .await
+                    .expect(200, "dead letters")
+                    .json;
+                list.as_array()
+                    .and_then(|l| l.first().cloned())
+                    .ok_or_else(|| format!("dead letters: {list}"))
+            }
+        })
+        .await;
+        assert_eq!(letter["kind"], "book_shipment", "{letter}");
+        assert_eq!(letter["attempts"], attempts, "{letter}");
+        assert!(str_of(&letter["last_error"]).contains(says), "{letter}");
+        assert_eq!(carrier.requests().len(), attempts as usize);
+        let o = api.order(&id).await;
+        assert_eq!(o["status"], "packed", "{o}");
+        assert!(o["shipments"][0]["booking"].is_null(), "{o}");
+        carrier.stop().await;
+    }
+}
