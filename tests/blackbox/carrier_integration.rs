@@ -26,6 +26,22 @@ fn config_with_http_postnl(url: &str, max_attempts: u32) -> String {
     )
 }
 
+/// The first dead letter, once there is one.
+async fn first_dead_letter(api: &Api) -> Value {
+    wait_until("the booking is dead-lettered", || async move {
+        let list = api
+            .admin()
+            .get("/v1/notifications/dead-letters")
+            .await
+            .expect(200, "dead letters")
+            .json;
+        list.as_array()
+            .and_then(|l| l.first().cloned())
+            .ok_or_else(|| format!("dead letters: {list}"))
+    })
+    .await
+}
+
 async fn packed_order(api: &Api, sku: &str) -> String {
     api.set_stock("ams", sku, 5).await;
     let placed = api
@@ -136,25 +152,7 @@ async fn a_booking_out_of_attempts_is_dead_lettered_and_an_operator_retries_it()
         )
         .await
         .expect(200, "pack (the booking fails behind it)");
-    let letters = wait_until("the booking is dead-lettered", || {
-        let api = &api;
-        async move {
-            let list = api
-                .admin()
-                .get("/v1/notifications/dead-letters")
-                .await
-                .expect(200, "dead letters")
-                .json;
-            let letters: Vec<Value> = list.as_array().cloned().unwrap_or_default();
-            if letters.is_empty() {
-                Err(format!("dead letters: {list}"))
-            } else {
-                Ok(letters)
-            }
-        }
-    })
-    .await;
-    let letter = &letters[0];
+    let letter = &first_dead_letter(&api).await;
     assert_eq!(letter["kind"], "book_shipment", "{letter}");
     assert_eq!(letter["attempts"], 3, "max_attempts = 3: {letter}");
     assert!(str_of(&letter["last_error"]).contains("503"), "{letter}");
@@ -326,21 +324,7 @@ async fn garbage_is_retried_then_dead_lettered_and_a_refusal_at_once() {
             )
             .await
             .expect(200, "pack (the booking fails behind it)");
-        let letter = wait_until("the booking is dead-lettered", || {
-            let api = &api;
-            async move {
-                let list = api
-                    .admin()
-                    .get("/v1/notifications/dead-letters")
-                    .await
-                    .expect(200, "dead letters")
-                    .json;
-                list.as_array()
-                    .and_then(|l| l.first().cloned())
-                    .ok_or_else(|| format!("dead letters: {list}"))
-            }
-        })
-        .await;
+        let letter = first_dead_letter(&api).await;
         assert_eq!(letter["kind"], "book_shipment", "{letter}");
         assert_eq!(letter["attempts"], attempts, "{letter}");
         assert!(str_of(&letter["last_error"]).contains(says), "{letter}");

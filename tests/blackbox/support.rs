@@ -54,15 +54,7 @@ impl Server {
         let base =
             std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml"))
                 .expect("read config.toml");
-        let service = Service::builder(env!("CARGO_BIN_EXE_orderly"))
-            .config_text(without_warehouses(&base))
-            .merge("[engine]\ntimer_tick_ms = 20\nidle_timeout_secs = 1\n")
-            .merge(extra_toml)
-            .ready_within(READY_DEADLINE)
-            .start()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        Server { service }
+        Server::start_on_config(&without_warehouses(&base), extra_toml).await
     }
 
     /// Starts the service on `config` (a whole config file's text, e.g. `config.toml` edited),
