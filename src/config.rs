@@ -48,6 +48,9 @@ pub struct Config {
     /// `[stock_alerts]`: bounds and timing of low-stock alerts and back-in-stock messages.
     #[serde(default)]
     pub stock_alerts: StockAlertsSection,
+    /// `[delivery_exceptions]`: what happens after a failed delivery.
+    #[serde(default)]
+    pub delivery_exceptions: DeliveryExceptionsSection,
     #[serde(default)]
     pub log: LogConfig,
 }
@@ -158,6 +161,28 @@ impl Default for EngineSection {
             effect_wait_ms: d.effect_wait.as_millis() as u64,
             send_timeout_ms: d.send_timeout.as_millis() as u64,
             timer_tick_ms: d.timer_tick.as_millis() as u64,
+        }
+    }
+}
+
+/// `[delivery_exceptions]`: how long a failed delivery waits for the shop's or the customer's
+/// answer before the parcel goes back to its warehouse, and after how many failed attempts it
+/// goes back without asking.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryExceptionsSection {
+    /// Seconds (48 hours by default; 60 to 30 days).
+    pub answer_within_secs: i64,
+    /// 1 to 10 (3 by default).
+    pub max_attempts: u32,
+}
+
+impl Default for DeliveryExceptionsSection {
+    fn default() -> Self {
+        let d = orderly_actors::domain::ExceptionPolicy::default();
+        DeliveryExceptionsSection {
+            answer_within_secs: d.answer_within_secs,
+            max_attempts: d.max_attempts,
         }
     }
 }
@@ -339,6 +364,7 @@ impl Config {
             return Err("stock_alerts.reconcile_secs: must be at least 1".into());
         }
         self.validate_warehouses()?;
+        self.validate_delivery_exceptions()?;
         let warehouse_keys: Vec<String> = self
             .auth
             .warehouse
@@ -391,6 +417,23 @@ impl Config {
     }
 
     /// `[[warehouses]]`: each one's own rules (a real IANA time zone among them), ids unique.
+    fn validate_delivery_exceptions(&self) -> Result<(), String> {
+        let d = &self.delivery_exceptions;
+        if !(60..=30 * 86_400).contains(&d.answer_within_secs) {
+            return Err(format!(
+                "delivery_exceptions.answer_within_secs: {} is not between 60 and 2592000 (30 days)",
+                d.answer_within_secs
+            ));
+        }
+        if !(1..=10).contains(&d.max_attempts) {
+            return Err(format!(
+                "delivery_exceptions.max_attempts: {} is not between 1 and 10",
+                d.max_attempts
+            ));
+        }
+        Ok(())
+    }
+
     fn validate_warehouses(&self) -> Result<(), String> {
         let mut seen = std::collections::HashSet::new();
         for (i, w) in self.warehouses.iter().enumerate() {
@@ -480,6 +523,10 @@ impl Config {
             notifications: self.notifications.clone(),
             warehouses: self.warehouses.clone(),
             allocation: self.allocation,
+            exceptions: orderly_actors::domain::ExceptionPolicy {
+                answer_within_secs: self.delivery_exceptions.answer_within_secs,
+                max_attempts: self.delivery_exceptions.max_attempts,
+            },
         }
     }
 }

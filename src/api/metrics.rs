@@ -23,6 +23,11 @@ pub struct CarrierLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WarehouseLabels {
+    pub warehouse: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
     pub method: String,
     pub route: &'static str,
@@ -219,6 +224,18 @@ impl HttpMetrics {
             "carrier_unknown_codes",
             "Carrier event codes no tracking_codes table maps (recorded as unknown), by carrier",
             unknown,
+        );
+        let late = Family::<WarehouseLabels, Counter>::default();
+        for (warehouse, n) in &engine.pick_pack_late {
+            late.get_or_create(&WarehouseLabels {
+                warehouse: warehouse.clone(),
+            })
+            .inc_by(*n);
+        }
+        r.register(
+            "pick_pack_late",
+            "Shipments not packed by their warehouse's pick-and-pack deadline, by warehouse",
+            late,
         );
         gauge(
             &mut r,

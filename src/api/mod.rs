@@ -8,6 +8,7 @@
 pub mod auth;
 mod body;
 mod carrier;
+mod exceptions;
 mod inventory;
 pub mod metrics;
 mod openapi;
@@ -106,7 +107,12 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/metrics", "GET").route(get().to(ops::metrics)))
         .service(resource("/openapi.json", "GET").route(get().to(openapi::serve)))
         .service(
-            scope("/v1/track").service(resource("/{token}", "GET").route(get().to(carrier::track))),
+            scope("/v1/track")
+                .service(resource("/{token}", "GET").route(get().to(carrier::track)))
+                .service(
+                    resource("/{token}/shipments/{shipment}/exception", "POST")
+                        .route(post().to(exceptions::answer_by_token)),
+                ),
         )
         .service(
             scope("/v1/orders")
@@ -150,6 +156,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .service(
                     resource("/{id}/shipments/{shipment}/handover", "POST")
                         .route(post().to(warehouse::shipment_handover)),
+                )
+                .service(
+                    resource("/{id}/shipments/{shipment}/exception", "POST")
+                        .route(post().to(exceptions::answer)),
                 ),
         )
         .service(

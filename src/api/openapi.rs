@@ -174,6 +174,7 @@ impl Modify for EdgeProblems {
         super::warehouse::shipment_picks, super::warehouse::shipment_pack,
         super::warehouse::shipment_label, super::warehouse::shipment_handover,
         super::carrier::event, super::carrier::track,
+        super::exceptions::answer, super::exceptions::answer_by_token,
         super::inventory::set, super::inventory::get, super::inventory::warehouses, super::inventory::availability,
         super::inventory::set_backorders, super::inventory::get_backorders,
         super::transfers::create, super::transfers::list, super::transfers::get,

@@ -269,7 +269,7 @@ pub async fn shipment_handover(
 
 /// The order id and shipment number of a per-shipment path; a number that cannot be a
 /// shipment is a 404 naming it, as an unknown one is.
-fn parse_shipment(path: &ShipmentPath) -> Result<(uuid::Uuid, u32), Problem> {
+pub(super) fn parse_shipment(path: &ShipmentPath) -> Result<(uuid::Uuid, u32), Problem> {
     let id = parse_id(&path.id)?;
     let shipment = path
         .shipment

@@ -41,6 +41,8 @@ pub(crate) fn timer_kind_name(k: TimerKind) -> &'static str {
     match k {
         TimerKind::PaymentDue => "payment_due",
         TimerKind::PromiseDue => "promise_due",
+        TimerKind::ExceptionDue => "exception_due",
+        TimerKind::DeadlineDue => "deadline_due",
     }
 }
 
@@ -48,6 +50,8 @@ pub(crate) fn timer_kind(name: &str) -> Result<TimerKind> {
     match name {
         "payment_due" => Ok(TimerKind::PaymentDue),
         "promise_due" => Ok(TimerKind::PromiseDue),
+        "exception_due" => Ok(TimerKind::ExceptionDue),
+        "deadline_due" => Ok(TimerKind::DeadlineDue),
         other => Err(StorageError::Codec(format!("unknown timer kind '{other}'"))),
     }
 }

@@ -90,6 +90,8 @@ fn kind_byte(k: TimerKind) -> u8 {
     match k {
         TimerKind::PaymentDue => 1,
         TimerKind::PromiseDue => 2,
+        TimerKind::ExceptionDue => 3,
+        TimerKind::DeadlineDue => 4,
     }
 }
 
@@ -121,6 +123,8 @@ pub fn parse_timer(k: &[u8]) -> Option<Timer> {
     let kind = match k[25] {
         1 => TimerKind::PaymentDue,
         2 => TimerKind::PromiseDue,
+        3 => TimerKind::ExceptionDue,
+        4 => TimerKind::DeadlineDue,
         _ => return None,
     };
     Some(Timer {

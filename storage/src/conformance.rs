@@ -1791,6 +1791,8 @@ pub fn export_import_round_trip(backend: &dyn Backend) {
             estimated_delivery: None,
             code: None,
             description: None,
+            reason: None,
+            exceptions: Default::default(),
         },
         Cause::Carrier("postnl".into()),
         t0() + Duration::hours(20),

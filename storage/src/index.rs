@@ -9,7 +9,7 @@
 //! ahead of a snapshot that did not commit) check it against `OrderIndex::of(snapshot)`.
 //!
 //! An order may be on several warehouses' pick lists (one per shipment still to pick) and have
-//! several tracking numbers (one per booked shipment). The backorder queue holds the orders
+//! several tracking numbers (one per booked shipment, and its return parcel's). The backorder queue holds the orders
 //! waiting for stock — placed and backordered — which the engine serves oldest first when stock
 //! arrives.
 
@@ -23,7 +23,8 @@ pub struct OrderIndex<'a> {
     /// The warehouses where the order has a shipment to pick: the order is confirmed or later
     /// and not closed, and the shipment is allocated (not packed yet). Sorted, no duplicates.
     pub picks: Vec<&'a str>,
-    /// Every shipment's booked tracking number. Sorted, no duplicates.
+    /// Every shipment's booked tracking number, and the return parcel's. Sorted, no
+    /// duplicates.
     pub tracking_numbers: Vec<&'a str>,
     /// In the backorder queue: the order is placed and waits for stock (backordered).
     pub backordered: bool,
@@ -48,6 +49,7 @@ impl<'a> OrderIndex<'a> {
             .iter()
             .filter_map(|s| s.booking.as_ref())
             .map(|b| b.tracking_number.as_str())
+            .chain(o.return_case.iter().map(|rc| rc.tracking_number.as_str()))
             .collect();
         tracking_numbers.sort_unstable();
         tracking_numbers.dedup();

@@ -83,6 +83,8 @@ fn kind_byte(k: TimerKind) -> u8 {
     match k {
         TimerKind::PaymentDue => 1,
         TimerKind::PromiseDue => 2,
+        TimerKind::ExceptionDue => 3,
+        TimerKind::DeadlineDue => 4,
     }
 }
 
@@ -97,6 +99,8 @@ fn timer_of(k: &TimerKey) -> Option<Timer> {
         kind: match k.2 {
             1 => TimerKind::PaymentDue,
             2 => TimerKind::PromiseDue,
+            3 => TimerKind::ExceptionDue,
+            4 => TimerKind::DeadlineDue,
             _ => return None,
         },
     })

@@ -16,8 +16,8 @@ use super::{Claim, Engine, EngineError, History, OrderView};
 use crate::domain::shipping::network::Consignment;
 use crate::domain::WarehouseId;
 use crate::domain::{
-    fold, CarrierEventKind, Cause, Command, Event, LineQty, NewOrder, OrderId, Parcel,
-    PaymentUpdate, ShipmentRef, Status,
+    fold, CarrierEventKind, Cause, Command, Event, ExceptionAnswer, FailureReason, LineQty,
+    NewOrder, OrderId, Parcel, PaymentUpdate, ShipmentRef, Status,
 };
 use chrono::{DateTime, Utc};
 use orderly_storage::StorageError;
@@ -48,6 +48,8 @@ pub struct CarrierScan {
     /// is not given; an unmapped code is `unknown`).
     pub code: Option<String>,
     pub description: Option<String>,
+    /// Why a delivery failed (a `failed_attempt`'s; absent: `other`).
+    pub reason: Option<FailureReason>,
 }
 
 /// What a carrier event did to its order.
@@ -299,6 +301,8 @@ impl Engine {
             estimated_delivery: scan.estimated_delivery,
             code: scan.code,
             description: scan.description,
+            reason: scan.reason,
+            exceptions: self.config().exceptions,
         };
         let done = self
             .inner
@@ -316,6 +320,37 @@ impl Engine {
             version: done.order.version,
             applied: !done.events.is_empty(),
         })
+    }
+
+    /// Answers a shipment's delivery exception (reattempt, or send it back); the answer goes
+    /// to the shipment's carrier. `by`: the storefront, or the customer through the tracking
+    /// token.
+    pub async fn answer_exception(
+        &self,
+        id: OrderId,
+        shipment: u32,
+        answer: ExceptionAnswer,
+        by: Cause,
+    ) -> Result<OrderView, EngineError> {
+        self.run(id, Command::AnswerException { shipment, answer }, by)
+            .await
+    }
+
+    /// The customer answers a delivery exception through the order's tracking token (an
+    /// unknown token is `NotFound`, as for the tracking view).
+    pub async fn answer_exception_by_token(
+        &self,
+        token: &str,
+        shipment: u32,
+        answer: ExceptionAnswer,
+    ) -> Result<OrderView, EngineError> {
+        let token = token.to_string();
+        let order = self
+            .read(move |s| s.order_by_token(&token))
+            .await?
+            .ok_or(EngineError::NotFound)?;
+        self.answer_exception(order.id, shipment, answer, Cause::Customer)
+            .await
     }
 
     /// Approves a return of delivered lines within the return window.

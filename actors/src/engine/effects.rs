@@ -10,7 +10,7 @@
 //! (stock reserved, shipment booked) come back to the order as commands through
 //! [`ApplyAnswer`] — implemented by the registry, so this module does not depend on it.
 
-use super::carrier::{Book, CancelBookings, CarrierActor, Consignee};
+use super::carrier::{Book, CancelBookings, CarrierActor, Consignee, Instruct};
 use super::inventory::{Commit, InventoryActor, Release, Reserve, Restock};
 use super::notifier::{Deliver, Notifier, Origin};
 use super::{EngineError, EngineStats};
@@ -327,6 +327,24 @@ impl Effects {
                 .send(CancelBookings {
                     order_id,
                     bookings: bookings.clone(),
+                })
+                .await
+                .map_err(closed)??),
+            EffectKind::InstructCarrier {
+                shipment,
+                carrier,
+                tracking_number,
+                instruction,
+            } => Ok(self
+                .inner
+                .carrier
+                .send(Instruct {
+                    order_id,
+                    step: e.step,
+                    shipment: *shipment,
+                    carrier: carrier.clone(),
+                    tracking_number: tracking_number.clone(),
+                    instruction: instruction.clone(),
                 })
                 .await
                 .map_err(closed)??),

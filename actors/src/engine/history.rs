@@ -79,7 +79,8 @@ impl History {
                 .iter()
                 .map(|e| {
                     let (scan, location) = match &e.change {
-                        Change::CarrierScanned { kind, location, .. } => {
+                        Change::CarrierScanned { kind, location, .. }
+                        | Change::ReturnScanned { kind, location, .. } => {
                             (Some(*kind), location.clone())
                         }
                         _ => (None, None),
@@ -96,7 +97,8 @@ impl History {
                 let mut out = Vec::new();
                 for t in j {
                     out.extend(t.decode::<MilestoneJson>()?.into_iter().map(|m| {
-                        let carrier_scan = m.change == "carrier_scanned";
+                        let carrier_scan =
+                            m.change == "carrier_scanned" || m.change == "return_scanned";
                         Milestone {
                             at: m.at,
                             scan: m.kind.filter(|_| carrier_scan),

@@ -87,6 +87,9 @@ pub struct EngineConfig {
     pub warehouses: Vec<Warehouse>,
     /// `[allocation]`: how an order's lines are allocated to warehouses.
     pub allocation: AllocationPolicy,
+    /// `[delivery_exceptions]`: how long a failed delivery waits for an answer, and after how
+    /// many failed attempts a parcel goes back by itself.
+    pub exceptions: crate::domain::ExceptionPolicy,
 }
 
 /// `[stock_alerts]`.
@@ -126,6 +129,7 @@ impl Default for EngineConfig {
             notifications: NotifierConfig::default(),
             warehouses: Vec::new(),
             allocation: AllocationPolicy::default(),
+            exceptions: crate::domain::ExceptionPolicy::default(),
         }
     }
 }
@@ -194,13 +198,30 @@ pub(crate) struct EngineStats {
     /// Orders reloaded because another node may have moved them on.
     pub reloads: AtomicU64,
     /// Carrier codes no `tracking_codes` table maps, by carrier.
-    pub unknown_codes: Mutex<std::collections::BTreeMap<String, u64>>,
+    pub unknown_codes: Counts,
+    /// Shipments recorded `pick_pack_late`, by warehouse.
+    pub pick_pack_late: Counts,
+}
+
+/// A counter per label (a carrier, a warehouse).
+#[derive(Debug, Default)]
+pub(crate) struct Counts(Mutex<std::collections::BTreeMap<String, u64>>);
+
+impl Counts {
+    pub fn add(&self, label: &str) {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *m.entry(label.to_string()).or_default() += 1;
+    }
+
+    pub fn snapshot(&self) -> Vec<(String, u64)> {
+        let m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        m.iter().map(|(c, n)| (c.clone(), *n)).collect()
+    }
 }
 
 impl EngineStats {
     pub(crate) fn unknown_code(&self, carrier: &str) {
-        let mut m = self.unknown_codes.lock().unwrap_or_else(|e| e.into_inner());
-        *m.entry(carrier.to_string()).or_default() += 1;
+        self.unknown_codes.add(carrier);
     }
 }
 
@@ -229,6 +250,8 @@ pub struct EngineMetrics {
     pub ready: bool,
     /// Carrier codes no `tracking_codes` table maps, by carrier.
     pub unknown_codes: Vec<(String, u64)>,
+    /// Shipments that missed their warehouse's pick-and-pack deadline, by warehouse.
+    pub pick_pack_late: Vec<(String, u64)>,
 }
 
 /// The engine's handle: cheap to clone, shared by every HTTP worker.
@@ -458,13 +481,8 @@ impl Engine {
             notifications,
             active_actors: self.inner.registry.active(),
             ready: self.is_ready(),
-            unknown_codes: s
-                .unknown_codes
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .iter()
-                .map(|(c, n)| (c.clone(), *n))
-                .collect(),
+            unknown_codes: s.unknown_codes.snapshot(),
+            pick_pack_late: s.pick_pack_late.snapshot(),
         }
     }
 

@@ -16,7 +16,8 @@ use super::effects::{Answer, Effects};
 use super::{EngineConfig, EngineError, EngineStats};
 use crate::clock::Clock;
 use crate::domain::{
-    decide, fold, reactions, Allocation, Cause, Command, Effect, Event, Order, OrderId, StockState,
+    decide, fold, reactions, Allocation, Cause, Change, Command, Effect, Event, LateShipment,
+    Order, OrderId, ShipmentStatus, StockState, Timer, TimerKind,
 };
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
@@ -33,8 +34,9 @@ pub struct OrderContext {
     pub stats: Arc<EngineStats>,
     /// Notification channels: a notification effect becomes one outbox entry per channel.
     pub channels: Vec<String>,
-    /// Operations channels: notifications operations also get (a shipment `delayed`) add an
-    /// entry per operations channel, named `operations.<channel>`.
+    /// Operations channels: notifications operations get (a shipment `delayed`, going back to
+    /// origin, a missed pick-and-pack deadline; see `NotificationKind::audience`) add an entry
+    /// per operations channel, named `operations.<channel>`.
     pub operations_channels: Vec<String>,
     pub effects: Effects,
     /// Requests waiting for orders to change (placing with `Prefer: wait`).
@@ -51,8 +53,12 @@ impl OrderContext {
         for e in effects {
             let blank = |channel| OutboxEntry::new(e.clone(), channel);
             if let crate::domain::EffectKind::Notify { kind } = e.kind {
-                out.extend(self.channels.iter().map(|c| blank(Some(c.clone()))));
-                if kind == crate::domain::NotificationKind::Delayed {
+                use crate::domain::Audience;
+                let audience = kind.audience();
+                if audience != Audience::Operations {
+                    out.extend(self.channels.iter().map(|c| blank(Some(c.clone()))));
+                }
+                if audience != Audience::Customer {
                     out.extend(
                         self.operations_channels
                             .iter()
@@ -230,7 +236,7 @@ impl OrderActor {
     /// Decide and write, synchronously. Nothing here waits, so commands cannot interleave.
     fn transition(&mut self, msg: &Execute) -> Result<Transition, EngineError> {
         let now = self.ctx.clock.now();
-        let planned = self.with_plans(&msg.command, now);
+        let planned = self.fill_in(&msg.command, now);
         let command = planned.as_ref().unwrap_or(&msg.command);
         let mut decided = decide(self.state.as_ref(), command, &msg.cause, now);
         if self.may_be_behind(&decided)? {
@@ -250,7 +256,8 @@ impl OrderActor {
             ));
         }
         let after = fold(self.state.clone(), &events).ok_or(EngineError::NotFound)?;
-        let r = reactions(self.state.as_ref(), &after, &events);
+        let mut r = reactions(self.state.as_ref(), &after, &events);
+        r.set_timers.extend(self.deadline_timers(&after));
         let outbox = ctx.outbox_entries(&r.effects);
         let idempotency = msg.idempotency.as_ref().map(|(key, fingerprint)| {
             (
@@ -273,6 +280,11 @@ impl OrderActor {
         })?;
         for e in &events {
             tracing::info!(seq = e.seq, event = e.change.name(), "event recorded");
+            if let Change::PickPackLate { shipment, .. } = &e.change {
+                if let Some(s) = after.shipment(*shipment) {
+                    ctx.stats.pick_pack_late.add(&s.warehouse);
+                }
+            }
         }
         ctx.stats
             .transitions
@@ -292,6 +304,64 @@ impl OrderActor {
 }
 
 impl OrderActor {
+    /// The inputs of `decide` the shell works out from configuration (the shipping network,
+    /// the warehouses' working hours), filled into the command: `None` when the command needs
+    /// none.
+    fn fill_in(&self, command: &Command, now: DateTime<Utc>) -> Option<Command> {
+        match command {
+            Command::StockAllocated { .. } => self.with_plans(command, now),
+            Command::CheckDeadlines { .. } => self.with_late_shipments(now),
+            _ => None,
+        }
+    }
+
+    /// The deadline timer's command with the shipments past their warehouse's pick-and-pack
+    /// deadline (counted from the order's confirmation in the warehouse's working hours).
+    fn with_late_shipments(&self, now: DateTime<Utc>) -> Option<Command> {
+        let order = self.state.as_ref()?;
+        let confirmed = order.confirmed_at?;
+        let network = &self.ctx.config.shipping;
+        let late = order
+            .shipments
+            .iter()
+            .filter(|s| s.status == ShipmentStatus::Allocated && !s.pick_pack_late)
+            .filter_map(|s| {
+                let due = network.pick_pack_due(&s.warehouse, confirmed)?;
+                (due <= now).then_some(LateShipment {
+                    shipment: s.id,
+                    due,
+                })
+            })
+            .collect();
+        Some(Command::CheckDeadlines { late })
+    }
+
+    /// The deadline timers a transition sets: when it confirms the order, one per distinct
+    /// pick-and-pack deadline of its shipments' warehouses (none for warehouses without one).
+    fn deadline_timers(&self, after: &Order) -> Vec<Timer> {
+        let newly_confirmed = self
+            .state
+            .as_ref()
+            .is_some_and(|o| o.confirmed_at.is_none());
+        let Some(confirmed) = after.confirmed_at.filter(|_| newly_confirmed) else {
+            return vec![];
+        };
+        let network = &self.ctx.config.shipping;
+        let mut timers: Vec<Timer> = Vec::new();
+        for s in after.open_shipments() {
+            if let Some(due) = network.pick_pack_due(&s.warehouse, confirmed) {
+                if !timers.iter().any(|t| t.due == due) {
+                    timers.push(Timer {
+                        order_id: after.id,
+                        kind: TimerKind::DeadlineDue,
+                        due,
+                    });
+                }
+            }
+        }
+        timers
+    }
+
     /// The inventory's allocation with each shipment's delivery plan filled in from the
     /// shipping network (carrier rules, prices, calendars): the one input of `decide` the
     /// shell works out, since it depends on configuration, not on the order alone. Planned

@@ -76,7 +76,12 @@ async fn poll_carrier(
             let more = page.len() == PAGE;
             for order in &page {
                 let open = order.open_shipments().filter(|s| {
-                    matches!(s.status, ShipmentStatus::Packed | ShipmentStatus::Shipped)
+                    matches!(
+                        s.status,
+                        ShipmentStatus::Packed
+                            | ShipmentStatus::Shipped
+                            | ShipmentStatus::Returning
+                    )
                 });
                 for s in open {
                     let Some(b) = s.booking.as_ref().filter(|b| b.carrier == carrier) else {
@@ -99,6 +104,7 @@ async fn poll_carrier(
                             estimated_delivery: e.estimated_delivery,
                             code: e.code,
                             description: e.description,
+                            reason: e.reason,
                         };
                         if scan.kind.is_none() && scan.code.is_none() {
                             continue;

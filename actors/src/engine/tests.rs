@@ -117,6 +117,8 @@ fn warehouses() -> Vec<crate::domain::warehouse::Warehouse> {
             working_days: vec!["mon".into(), "tue".into()],
             holidays: vec![],
             handling_days: 0,
+            working_hours: "08:00-18:00".into(),
+            pick_pack_hours: None,
         }
     };
     vec![
@@ -245,6 +247,7 @@ fn splits_an_order_no_warehouse_can_serve_alone_and_ships_it_in_two() {
                 estimated_delivery: None,
                 code: None,
                 description: None,
+                reason: None,
             };
             e.carrier_event("postnl".into(), scan).await.unwrap();
         }
@@ -543,6 +546,8 @@ fn walks_an_order_from_placed_to_returned() {
             estimated_delivery: None,
             code: None,
             description: None,
+            reason: None,
+            exceptions: Default::default(),
         };
         assert_eq!(
             e.store()
@@ -1074,6 +1079,7 @@ fn a_broken_promise_is_recorded_once_by_its_timer() {
             estimated_delivery: None,
             code: None,
             description: None,
+            reason: None,
         };
         e.carrier_event("postnl".into(), scan).await.unwrap();
         assert_eq!(status(&e, on_time), Status::Delivered);

@@ -55,6 +55,12 @@ async fn fire(ctx: &OrderContext, registry: &Registry, t: Timer) {
     let (command, cause) = match t.kind {
         TimerKind::PaymentDue => (Command::PaymentTimeout, Cause::PaymentTimer),
         TimerKind::PromiseDue => (Command::CheckPromises, Cause::PromiseTimer),
+        TimerKind::ExceptionDue => (Command::CheckExceptions, Cause::ExceptionTimer),
+        // The order's actor fills in which shipments are late (it knows the warehouses).
+        TimerKind::DeadlineDue => (
+            Command::CheckDeadlines { late: vec![] },
+            Cause::DeadlineTimer,
+        ),
     };
     match registry
         .execute(t.order_id, command, cause, None, Answer::AfterCommit)

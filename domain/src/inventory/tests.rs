@@ -32,6 +32,8 @@ fn warehouse(id: &str, country: &str, priority: u32, ships_to: &[&str]) -> Wareh
         working_days: vec!["mon".into()],
         holidays: vec![],
         handling_days: 0,
+        working_hours: "08:00-18:00".into(),
+        pick_pack_hours: None,
     }
 }
 

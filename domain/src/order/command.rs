@@ -1,7 +1,8 @@
 //! What a client or an actor asks of an order: the input of `decide`.
 
 use super::model::{
-    Allocation, Booking, CarrierEventKind, LineQty, Parcel, PaymentUpdate, ShipmentRef, Shortage,
+    Allocation, Booking, CarrierEventKind, ExceptionAnswer, ExceptionPolicy, FailureReason,
+    LineQty, Parcel, PaymentUpdate, ShipmentRef, Shortage,
 };
 use super::new_order::NewOrder;
 use crate::ids::WarehouseId;
@@ -83,6 +84,26 @@ pub enum Command {
         code: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         description: Option<String>,
+        /// Why a delivery failed, for a `failed_attempt` (absent: `other`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<FailureReason>,
+        /// Policy: how long a failed delivery waits for an answer, and how many attempts
+        /// before the parcel goes back by itself.
+        #[serde(default)]
+        exceptions: ExceptionPolicy,
+    },
+    /// The shop or the customer answers a shipment's delivery exception.
+    AnswerException {
+        shipment: u32,
+        answer: ExceptionAnswer,
+    },
+    /// The exception timer: every shipment whose delivery exception is still unanswered at
+    /// its `answer_by` goes back to origin.
+    CheckExceptions,
+    /// The deadline timer: these shipments were not packed by their warehouse's pick-and-pack
+    /// deadline (the shell works the deadline out from the warehouse's working hours).
+    CheckDeadlines {
+        late: Vec<LateShipment>,
     },
     /// A shipment's promise may have passed (the promise timer): records `delayed` for each
     /// shipment whose promise is broken and not yet recorded.
@@ -115,8 +136,18 @@ impl Command {
             Command::Handover { .. } => "handover",
             Command::CarrierEvent { .. } => "carrier_event",
             Command::CheckPromises => "check_promises",
+            Command::AnswerException { .. } => "answer_exception",
+            Command::CheckExceptions => "check_exceptions",
+            Command::CheckDeadlines { .. } => "check_deadlines",
             Command::RequestReturn { .. } => "request_return",
             Command::ReceiveReturn { .. } => "receive_return",
         }
     }
+}
+
+/// A shipment past its pick-and-pack deadline, and the deadline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LateShipment {
+    pub shipment: u32,
+    pub due: DateTime<Utc>,
 }

@@ -5,8 +5,8 @@
 
 use super::event::{Change, Event};
 use super::model::{
-    CarrierEventKind, LineQty, Order, OrderId, Parcel, PaymentMethod, Promise, ShipmentStatus,
-    StockState,
+    CarrierEventKind, ExceptionAnswer, LineQty, Order, OrderId, Parcel, PaymentMethod, Promise,
+    ShipmentStatus, StockState,
 };
 use crate::ids::WarehouseId;
 use chrono::{DateTime, Utc};
@@ -27,9 +27,33 @@ pub enum NotificationKind {
     Refunded,
     /// A shipment's promised window passed before it was delivered.
     Delayed,
+    /// The carrier could not deliver: the customer is asked to choose (reattempt, send back).
+    DeliveryFailed,
+    /// A shipment goes back to its warehouse.
+    ReturningToOrigin,
+    /// A warehouse missed its pick-and-pack deadline (operations only).
+    PickPackLate,
+}
+
+/// Who a notification is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Customer,
+    CustomerAndOperations,
+    Operations,
 }
 
 impl NotificationKind {
+    pub fn audience(self) -> Audience {
+        match self {
+            NotificationKind::Delayed | NotificationKind::ReturningToOrigin => {
+                Audience::CustomerAndOperations
+            }
+            NotificationKind::PickPackLate => Audience::Operations,
+            _ => Audience::Customer,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             NotificationKind::Confirmed => "confirmed",
@@ -41,6 +65,9 @@ impl NotificationKind {
             NotificationKind::ReturnApproved => "return_approved",
             NotificationKind::Refunded => "refunded",
             NotificationKind::Delayed => "delayed",
+            NotificationKind::DeliveryFailed => "delivery_failed",
+            NotificationKind::ReturningToOrigin => "returning_to_origin",
+            NotificationKind::PickPackLate => "pick_pack_late",
         }
     }
 }
@@ -104,6 +131,13 @@ pub enum EffectKind {
     CancelBookings {
         bookings: Vec<BookedShipment>,
     },
+    /// Tell a shipment's carrier what to do after a failed delivery.
+    InstructCarrier {
+        shipment: u32,
+        carrier: String,
+        tracking_number: String,
+        instruction: ExceptionAnswer,
+    },
 }
 
 /// A shipment's booking, as a cancellation names it to its carrier.
@@ -125,6 +159,7 @@ impl EffectKind {
             EffectKind::Restock { .. } => "restock",
             EffectKind::Notify { kind } => kind.as_str(),
             EffectKind::CancelBookings { .. } => "cancel_bookings",
+            EffectKind::InstructCarrier { .. } => "instruct_carrier",
         }
     }
 }
@@ -147,6 +182,16 @@ pub enum TimerKind {
     ///
     /// [`Command::CheckPromises`]: super::Command::CheckPromises
     PromiseDue,
+    /// A delivery exception's answer is due: unanswered ones go back to origin
+    /// ([`Command::CheckExceptions`]).
+    ///
+    /// [`Command::CheckExceptions`]: super::Command::CheckExceptions
+    ExceptionDue,
+    /// A warehouse's pick-and-pack deadline passes ([`Command::CheckDeadlines`], filled in by
+    /// the order's actor from the warehouse's working hours).
+    ///
+    /// [`Command::CheckDeadlines`]: super::Command::CheckDeadlines
+    DeadlineDue,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -280,6 +325,62 @@ pub fn reactions(before: Option<&Order>, after: &Order, events: &[Event]) -> Rea
                     kind: NotificationKind::Delayed,
                 },
             )),
+            Change::DeliveryFailed {
+                shipment,
+                answer_by,
+                ..
+            } => {
+                r.effects.push(effect(
+                    step,
+                    EffectKind::Notify {
+                        kind: NotificationKind::DeliveryFailed,
+                    },
+                ));
+                // Not when the same transition already sends the parcel back.
+                if after
+                    .shipment(*shipment)
+                    .is_some_and(|s| s.open_exception().is_some())
+                {
+                    r.set_timers.push(Timer {
+                        order_id: id,
+                        kind: TimerKind::ExceptionDue,
+                        due: *answer_by,
+                    });
+                }
+            }
+            Change::ExceptionAnswered {
+                shipment,
+                answer: answer @ ExceptionAnswer::Reattempt { .. },
+            } => r
+                .effects
+                .extend(instruct(after, *shipment, answer).map(|k| effect(step, k))),
+            Change::ReturningToOrigin { shipment, .. } => {
+                r.effects.extend(
+                    instruct(after, *shipment, &ExceptionAnswer::ReturnToOrigin)
+                        .map(|k| effect(step, k)),
+                );
+                r.effects.push(effect(
+                    step,
+                    EffectKind::Notify {
+                        kind: NotificationKind::ReturningToOrigin,
+                    },
+                ));
+            }
+            Change::ReturnedToOrigin {
+                warehouse, lines, ..
+            } => r.effects.push(effect(
+                step,
+                EffectKind::Restock {
+                    warehouse: warehouse.clone(),
+                    lines: lines.clone(),
+                },
+            )),
+            Change::PickPackLate { .. } => r.effects.push(effect(
+                step,
+                EffectKind::Notify {
+                    kind: NotificationKind::PickPackLate,
+                },
+            )),
             Change::Shipped { shipment } => {
                 r.effects.push(effect(
                     step,
@@ -370,6 +471,17 @@ pub fn reactions(before: Option<&Order>, after: &Order, events: &[Event]) -> Rea
         }
     }
     r
+}
+
+/// The instruction to a shipment's carrier (`None`: it has no booking to name it by).
+fn instruct(after: &Order, shipment: u32, instruction: &ExceptionAnswer) -> Option<EffectKind> {
+    let b = after.shipment(shipment)?.booking.as_ref()?;
+    Some(EffectKind::InstructCarrier {
+        shipment,
+        carrier: b.carrier.clone(),
+        tracking_number: b.tracking_number.clone(),
+        instruction: instruction.clone(),
+    })
 }
 
 /// The bookings of `after`'s cancelled shipments that `which` picks; `None` when there are none.

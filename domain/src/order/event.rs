@@ -8,7 +8,8 @@
 //! means what it meant when it was written.
 
 use super::model::{
-    Allocation, Booking, CarrierEventKind, Cause, LineQty, Parcel, PaymentStatus, Shortage,
+    Allocation, Booking, CarrierEventKind, Cause, ExceptionAnswer, FailureReason, LineQty, Parcel,
+    PaymentStatus, Shortage,
 };
 use super::new_order::NewOrder;
 use crate::ids::WarehouseId;
@@ -138,6 +139,50 @@ pub enum Change {
         shipments: Vec<u32>,
         reason: String,
     },
+    /// The carrier could not deliver a shipment: a delivery exception opens, to be answered
+    /// by `answer_by`.
+    DeliveryFailed {
+        shipment: u32,
+        reason: FailureReason,
+        /// 1 for the first failed attempt, 2 for the second, …
+        attempt: u32,
+        answer_by: DateTime<Utc>,
+    },
+    /// A delivery exception was answered (a `return_to_origin` answer is followed by
+    /// `returning_to_origin`).
+    ExceptionAnswered {
+        shipment: u32,
+        answer: ExceptionAnswer,
+    },
+    /// A shipment goes back to its warehouse, and why.
+    ReturningToOrigin {
+        shipment: u32,
+        reason: String,
+    },
+    /// A shipment is back at its warehouse: its lines are received into stock there.
+    ReturnedToOrigin {
+        shipment: u32,
+        warehouse: WarehouseId,
+        lines: Vec<LineQty>,
+    },
+    /// A carrier scanned the return parcel (named by the return's tracking number).
+    ReturnScanned {
+        carrier: String,
+        event_id: String,
+        kind: CarrierEventKind,
+        occurred_at: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        location: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+    },
+    /// A shipment was not packed by its warehouse's pick-and-pack deadline (once).
+    PickPackLate {
+        shipment: u32,
+        due: DateTime<Utc>,
+    },
 }
 
 impl Change {
@@ -162,6 +207,12 @@ impl Change {
             Change::ReturnReceived { .. } => "return_received",
             Change::RefundIssued { .. } => "refund_issued",
             Change::ShipmentsCancelled { .. } => "shipments_cancelled",
+            Change::DeliveryFailed { .. } => "delivery_failed",
+            Change::ExceptionAnswered { .. } => "exception_answered",
+            Change::ReturningToOrigin { .. } => "returning_to_origin",
+            Change::ReturnedToOrigin { .. } => "returned_to_origin",
+            Change::ReturnScanned { .. } => "return_scanned",
+            Change::PickPackLate { .. } => "pick_pack_late",
         }
     }
 }

@@ -3,8 +3,9 @@
 
 use super::event::{Change, Event};
 use super::model::{
-    Allocation, Cancellation, CarrierEventKind, DeliveryPlan, Line, Order, Payment, ReturnCase,
-    Shipment, ShipmentLine, ShipmentStatus, Status, StockState,
+    Allocation, Cancellation, CarrierEventKind, DeliveryException, DeliveryPlan, Line, Order,
+    Payment, ReturnCase, ReturnParcel, ReturnParcelStatus, ReturnToOrigin, Shipment, ShipmentLine,
+    ShipmentStatus, Status, StockState,
 };
 use crate::ids::WarehouseId;
 
@@ -66,6 +67,7 @@ pub fn evolve(state: Option<Order>, e: &Event) -> Option<Order> {
                 updated_at: e.at,
                 payment_due_at: *payment_due_at,
                 delivered_at: None,
+                confirmed_at: None,
                 carrier_event_ids: vec![],
             })
         }
@@ -112,7 +114,10 @@ pub fn evolve(state: Option<Order>, e: &Event) -> Option<Order> {
             }
             o.payment.reference = Some(reference.clone());
         }
-        Change::Confirmed => o.status = Status::Confirmed,
+        Change::Confirmed => {
+            o.status = Status::Confirmed;
+            o.confirmed_at = Some(e.at);
+        }
         Change::PicksAcknowledged {
             warehouse,
             lines,
@@ -254,6 +259,7 @@ pub fn evolve(state: Option<Order>, e: &Event) -> Option<Order> {
                 received_at: None,
                 received_lines: None,
                 refund: None,
+                parcel: None,
             });
         }
         Change::ReturnReceived { lines, .. } => {
@@ -288,6 +294,105 @@ pub fn evolve(state: Option<Order>, e: &Event) -> Option<Order> {
                 o.stock = StockState::Committed;
             }
         }
+        Change::DeliveryFailed {
+            shipment,
+            reason,
+            attempt,
+            answer_by,
+        } => {
+            if let Some(s) = o.shipments.iter_mut().find(|s| s.id == *shipment) {
+                s.attempts = *attempt;
+                s.exception = Some(DeliveryException {
+                    reason: *reason,
+                    attempt: *attempt,
+                    opened_at: e.at,
+                    answer_by: *answer_by,
+                    answer: None,
+                    answered_at: None,
+                });
+            }
+        }
+        Change::ExceptionAnswered { shipment, answer } => {
+            let s = o.shipments.iter_mut().find(|s| s.id == *shipment);
+            if let Some(x) = s.and_then(|s| s.exception.as_mut()) {
+                x.answer = Some(answer.clone());
+                x.answered_at = Some(e.at);
+            }
+        }
+        Change::ReturningToOrigin { shipment, reason } => {
+            if let Some(s) = o.shipments.iter_mut().find(|s| s.id == *shipment) {
+                if matches!(s.status, ShipmentStatus::Packed | ShipmentStatus::Shipped) {
+                    s.status = ShipmentStatus::Returning;
+                }
+                s.return_to_origin = Some(ReturnToOrigin {
+                    reason: reason.clone(),
+                    at: e.at,
+                    received_at: None,
+                });
+            }
+        }
+        Change::ReturnedToOrigin { shipment, .. } => {
+            if let Some(s) = o.shipments.iter_mut().find(|s| s.id == *shipment) {
+                s.status = ShipmentStatus::Returned;
+                let back = s.return_to_origin.get_or_insert_with(|| ReturnToOrigin {
+                    reason: "returned by the carrier".into(),
+                    at: e.at,
+                    received_at: None,
+                });
+                back.received_at = Some(e.at);
+            }
+            // Nothing delivered and nothing else on its way: the order went back whole.
+            if !o.status.is_terminal()
+                && o.status_from_shipments().is_none()
+                && o.status.rank() >= Status::Shipped.rank()
+                && o.status != Status::Delivered
+            {
+                o.status = Status::Returned;
+            }
+        }
+        Change::ReturnScanned {
+            carrier,
+            event_id,
+            kind,
+            occurred_at,
+            location,
+            ..
+        } => {
+            o.carrier_event_ids.push(event_id.clone());
+            let rc = o.return_case.as_mut();
+            if let Some(rc) = rc.filter(|_| kind.means_in_hand()) {
+                let newer = rc
+                    .parcel
+                    .as_ref()
+                    .is_none_or(|p| *occurred_at >= p.last_scan_at);
+                let was_delivered = rc
+                    .parcel
+                    .as_ref()
+                    .is_some_and(|p| p.status == ReturnParcelStatus::Delivered);
+                if newer || *kind == CarrierEventKind::Delivered {
+                    let status = if was_delivered || *kind == CarrierEventKind::Delivered {
+                        ReturnParcelStatus::Delivered
+                    } else {
+                        ReturnParcelStatus::InTransit
+                    };
+                    let last_location = location
+                        .clone()
+                        .or_else(|| rc.parcel.as_ref().and_then(|p| p.last_location.clone()));
+                    rc.parcel = Some(ReturnParcel {
+                        status,
+                        carrier: carrier.clone(),
+                        last_scan: *kind,
+                        last_scan_at: *occurred_at,
+                        last_location,
+                    });
+                }
+            }
+        }
+        Change::PickPackLate { shipment, .. } => {
+            if let Some(s) = o.shipments.iter_mut().find(|s| s.id == *shipment) {
+                s.pick_pack_late = true;
+            }
+        }
     }
     follow_shipments(&mut o, e);
     Some(o)
@@ -319,6 +424,10 @@ fn allocate(o: &mut Order, plan: &[Allocation]) {
             delivered_at: None,
             plan: a.plan.clone(),
             delayed: false,
+            attempts: 0,
+            exception: None,
+            return_to_origin: None,
+            pick_pack_late: false,
         })
         .collect();
 }

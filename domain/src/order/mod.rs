@@ -31,21 +31,25 @@ mod new_order;
 pub mod validate;
 
 #[cfg(test)]
+mod exception_tests;
+#[cfg(test)]
 mod tests;
 
-pub use command::Command;
+pub use command::{Command, LateShipment};
 pub use decide::decide;
 pub use effects::{
-    reactions, BookedShipment, BookingTerms, Effect, EffectKind, NotificationKind, Reactions,
-    Timer, TimerKind,
+    reactions, Audience, BookedShipment, BookingTerms, Effect, EffectKind, NotificationKind,
+    Reactions, Timer, TimerKind,
 };
 pub use error::DomainError;
 pub use event::{Change, Event};
 pub use evolve::{evolve, fold};
 pub use model::{
-    Address, Allocation, Booking, Cancellation, CarrierEventKind, Cause, Customer, DeliveryPlan,
+    Address, Allocation, Booking, Cancellation, CarrierEventKind, Cause, Customer,
+    DeliveryException, DeliveryPlan, ExceptionAnswer, ExceptionPolicy, FailureReason,
     InitialPaymentStatus, Line, LineQty, Order, OrderId, Parcel, Payment, PaymentMethod,
-    PaymentStatus, PaymentUpdate, Promise, ReturnCase, Shipment, ShipmentLine, ShipmentRef,
-    ShipmentStatus, Shipping, Shortage, Status, StockState,
+    PaymentStatus, PaymentUpdate, Promise, ReturnCase, ReturnParcel, ReturnParcelStatus,
+    ReturnToOrigin, Shipment, ShipmentLine, ShipmentRef, ShipmentStatus, Shipping, Shortage,
+    Status, StockState,
 };
 pub use new_order::{NewLine, NewOrder, NewPayment};

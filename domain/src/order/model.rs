@@ -83,6 +83,13 @@ pub enum Cause {
     PaymentTimer,
     /// The timer that checks a shipment's delivery promise.
     PromiseTimer,
+    /// The timer that sends a shipment back to origin when its delivery exception went
+    /// unanswered.
+    ExceptionTimer,
+    /// The timer that checks a warehouse's pick-and-pack deadline.
+    DeadlineTimer,
+    /// The customer, through the order's tracking token.
+    Customer,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -368,6 +375,10 @@ pub enum ShipmentStatus {
     Shipped,
     Delivered,
     Cancelled,
+    /// Not delivered: the carrier takes it back to its warehouse.
+    Returning,
+    /// Back at its warehouse and received into stock.
+    Returned,
 }
 
 impl ShipmentStatus {
@@ -378,6 +389,21 @@ impl ShipmentStatus {
             ShipmentStatus::Shipped => "shipped",
             ShipmentStatus::Delivered => "delivered",
             ShipmentStatus::Cancelled => "cancelled",
+            ShipmentStatus::Returning => "returning",
+            ShipmentStatus::Returned => "returned",
+        }
+    }
+
+    /// Position along a shipment's path (never decreases): allocated, packed, shipped, then
+    /// one of its ends (delivered; returning, then returned; cancelled).
+    pub fn rank(self) -> u8 {
+        match self {
+            ShipmentStatus::Allocated => 0,
+            ShipmentStatus::Packed => 1,
+            ShipmentStatus::Shipped => 2,
+            ShipmentStatus::Delivered | ShipmentStatus::Returning => 3,
+            ShipmentStatus::Returned => 4,
+            ShipmentStatus::Cancelled => 5,
         }
     }
 
@@ -389,13 +415,21 @@ impl ShipmentStatus {
             ShipmentStatus::Packed => Some(Status::Packed),
             ShipmentStatus::Shipped => Some(Status::Shipped),
             ShipmentStatus::Delivered => Some(Status::Delivered),
-            ShipmentStatus::Cancelled => None,
+            // On its way back, it is still with the carrier.
+            ShipmentStatus::Returning => Some(Status::Shipped),
+            ShipmentStatus::Cancelled | ShipmentStatus::Returned => None,
         }
     }
 
-    /// Handed over to the carrier (shipped or delivered).
+    /// Handed over to the carrier (shipped, delivered, or sent back after that).
     pub fn is_handed_over(self) -> bool {
-        matches!(self, ShipmentStatus::Shipped | ShipmentStatus::Delivered)
+        matches!(
+            self,
+            ShipmentStatus::Shipped
+                | ShipmentStatus::Delivered
+                | ShipmentStatus::Returning
+                | ShipmentStatus::Returned
+        )
     }
 }
 
@@ -440,9 +474,121 @@ pub struct Shipment {
     /// Its promise passed before it was delivered (recorded once).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub delayed: bool,
+    /// Failed delivery attempts the carrier reported.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempts: u32,
+    /// The latest failed delivery and what was answered (open while `answer` is `None` and the
+    /// shipment is shipped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception: Option<DeliveryException>,
+    /// Why and when it went back to its warehouse, and when it arrived there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_to_origin: Option<ReturnToOrigin>,
+    /// Its warehouse's pick-and-pack deadline passed before it was packed (recorded once).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pick_pack_late: bool,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Why a carrier could not deliver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureReason {
+    CustomerNotAvailable,
+    AddressProblem,
+    Refused,
+    CashNotReady,
+    Other,
+}
+
+impl FailureReason {
+    pub const ALL: [FailureReason; 5] = [
+        FailureReason::CustomerNotAvailable,
+        FailureReason::AddressProblem,
+        FailureReason::Refused,
+        FailureReason::CashNotReady,
+        FailureReason::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureReason::CustomerNotAvailable => "customer_not_available",
+            FailureReason::AddressProblem => "address_problem",
+            FailureReason::Refused => "refused",
+            FailureReason::CashNotReady => "cash_not_ready",
+            FailureReason::Other => "other",
+        }
+    }
+}
+
+/// What is to happen to a shipment after a failed delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum ExceptionAnswer {
+    /// Try again, on `date` if given (a local date at the destination), with notes for the
+    /// driver (e.g. where to leave it, a corrected door number).
+    Reattempt {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        date: Option<NaiveDate>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        notes: Option<String>,
+    },
+    /// Bring it back to its warehouse.
+    ReturnToOrigin,
+}
+
+/// A delivery exception: opened by a failed attempt, answered by the shop or the customer,
+/// or (unanswered by `answer_by`) closed by sending the parcel back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryException {
+    pub reason: FailureReason,
+    /// Which failed attempt opened it (1, 2, …).
+    pub attempt: u32,
+    pub opened_at: DateTime<Utc>,
+    pub answer_by: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<ExceptionAnswer>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_at: Option<DateTime<Utc>>,
+}
+
+/// A shipment on its way back to its warehouse (or back there).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnToOrigin {
+    pub reason: String,
+    pub at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<DateTime<Utc>>,
+}
+
+/// Policy for failed deliveries: how long an exception waits for an answer, and after how
+/// many failed attempts the parcel goes back without asking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExceptionPolicy {
+    pub answer_within_secs: i64,
+    pub max_attempts: u32,
+}
+
+impl Default for ExceptionPolicy {
+    fn default() -> Self {
+        ExceptionPolicy {
+            answer_within_secs: 48 * 3600,
+            max_attempts: 3,
+        }
+    }
 }
 
 impl Shipment {
+    /// The delivery exception waiting for an answer, if any.
+    pub fn open_exception(&self) -> Option<&DeliveryException> {
+        self.exception
+            .as_ref()
+            .filter(|e| e.answer.is_none() && self.status == ShipmentStatus::Shipped)
+    }
+
     pub fn fully_picked(&self) -> bool {
         self.lines.iter().all(|l| l.picked == l.quantity)
     }
@@ -498,6 +644,38 @@ pub struct ReturnCase {
     pub received_lines: Option<Vec<LineQty>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refund: Option<Money>,
+    /// The return parcel as its carrier reported it (absent until its first scan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parcel: Option<ReturnParcel>,
+}
+
+/// Where a return parcel stands, from its carrier's scans.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnParcel {
+    pub status: ReturnParcelStatus,
+    pub carrier: String,
+    pub last_scan: CarrierEventKind,
+    pub last_scan_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_location: Option<String>,
+}
+
+/// A return parcel's way back: in transit, then delivered to the warehouse (which then
+/// receives it: the order's `return_received`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReturnParcelStatus {
+    InTransit,
+    Delivered,
+}
+
+impl ReturnParcelStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReturnParcelStatus::InTransit => "in_transit",
+            ReturnParcelStatus::Delivered => "delivered",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -548,6 +726,10 @@ pub struct Order {
     pub payment_due_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivered_at: Option<DateTime<Utc>>,
+    /// When it was confirmed (absent: not yet, or confirmed before this was kept): warehouse
+    /// pick-and-pack deadlines count from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed_at: Option<DateTime<Utc>>,
     /// Carrier event ids already applied, so a redelivered event changes nothing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub carrier_event_ids: Vec<String>,
@@ -610,6 +792,18 @@ impl Order {
     /// The first booking (the only one of a one-shipment order).
     pub fn booking(&self) -> Option<&Booking> {
         self.shipments.iter().find_map(|s| s.booking.as_ref())
+    }
+
+    /// What was paid and not yet refunded, in minor units (an unpaid cash-on-delivery order:
+    /// nothing).
+    pub fn refundable(&self) -> i64 {
+        let paid = if self.payment.status.is_secured() {
+            self.payment.amount.unwrap_or_else(|| self.total().amount)
+        } else {
+            0
+        };
+        let refunded = self.refunded.map(|m| m.amount).unwrap_or(0);
+        (paid - refunded).max(0)
     }
 
     /// The shipment booked under a carrier tracking number.

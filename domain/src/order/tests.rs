@@ -103,6 +103,8 @@ fn scan_of(tracking_number: &str, id: &str, kind: CarrierEventKind) -> Command {
         estimated_delivery: None,
         code: None,
         description: None,
+        reason: None,
+        exceptions: Default::default(),
     }
 }
 
@@ -250,19 +252,34 @@ fn every_command() -> Vec<Command> {
                 quantity: 1,
             }],
         },
+        scan("failed", CarrierEventKind::FailedAttempt),
+        Command::AnswerException {
+            shipment: 1,
+            answer: ExceptionAnswer::Reattempt {
+                date: None,
+                notes: None,
+            },
+        },
+        Command::CheckExceptions,
+        Command::CheckDeadlines {
+            late: vec![LateShipment {
+                shipment: 1,
+                due: t0(),
+            }],
+        },
     ]
 }
 
 /// E: records events, N: accepted but changes nothing (a redelivery), R: refused.
 /// Columns follow `every_command`.
 const MATRIX: [(Status, &str); 7] = [
-    (Status::Placed, "REEEEERRNRRRR"),
-    (Status::Confirmed, "RNNEENERNRRRR"),
-    (Status::Packed, "RNNEENRRNEERR"),
-    (Status::Shipped, "RNNERNRRNRERR"),
-    (Status::Delivered, "RNNERNRRNREER"),
-    (Status::Cancelled, "RNNRRNRRNRRRR"),
-    (Status::Returned, "RNNRRNRRNRNRR"),
+    (Status::Placed, "REEEEERRNRRRRRRNN"),
+    (Status::Confirmed, "RNNEENERNRRRRRRNE"),
+    (Status::Packed, "RNNEENRRNEERRERNN"),
+    (Status::Shipped, "RNNERNRRNRERRERNN"),
+    (Status::Delivered, "RNNERNRRNREERERNN"),
+    (Status::Cancelled, "RNNRRNRRNRRRRRRNN"),
+    (Status::Returned, "RNNRRNRRNRNRRNRNN"),
 ];
 
 #[test]
@@ -481,6 +498,8 @@ fn out_of_order_carrier_events_do_not_move_backwards() {
         estimated_delivery: None,
         code: None,
         description: None,
+        reason: None,
+        exceptions: Default::default(),
     };
     let after = run(Some(o), &[late], t0());
     assert_eq!(after.status, Status::Delivered);
@@ -722,7 +741,7 @@ proptest! {
                             b.tracking_number = format!("C{}", shipment.unwrap_or(1));
                             queue.push(Command::RecordBooking { shipment: *shipment, booking: b });
                         }
-                        EffectKind::Notify { .. } | EffectKind::CancelBookings { .. } => {}
+                        EffectKind::Notify { .. } | EffectKind::CancelBookings { .. } | EffectKind::InstructCarrier { .. } => {}
                     }
                 }
             }
@@ -756,7 +775,7 @@ proptest! {
                 prop_assert_eq!(part.lines.clone(), sh.line_qtys());
                 let expect = match sh.status {
                     ShipmentStatus::Allocated | ShipmentStatus::Packed => ReservationState::Open,
-                    ShipmentStatus::Shipped | ShipmentStatus::Delivered => ReservationState::Committed,
+                    ShipmentStatus::Shipped | ShipmentStatus::Delivered | ShipmentStatus::Returning | ShipmentStatus::Returned => ReservationState::Committed,
                     ShipmentStatus::Cancelled => ReservationState::Released,
                 };
                 prop_assert_eq!(part.state, expect, "shipment {:?}", sh);
@@ -1017,13 +1036,7 @@ fn events_recorded_before_shipments_read_as_the_single_shipment() {
 // ---- the tracking vocabulary -----------------------------------------------------------------
 
 fn shipment_rank(s: ShipmentStatus) -> u8 {
-    match s {
-        ShipmentStatus::Allocated => 0,
-        ShipmentStatus::Packed => 1,
-        ShipmentStatus::Shipped => 2,
-        ShipmentStatus::Delivered => 3,
-        ShipmentStatus::Cancelled => 4,
-    }
+    s.rank()
 }
 
 fn arb_kind() -> impl Strategy<Value = CarrierEventKind> {
@@ -1054,6 +1067,8 @@ proptest! {
                 estimated_delivery: None,
                 code: Some(format!("RAW-{id}")),
                 description: None,
+                reason: None,
+                exceptions: Default::default(),
             };
             let Ok(events) = decide(Some(&o), &cmd, &Cause::Carrier("c1".into()), t0()) else {
                 continue;
@@ -1065,6 +1080,11 @@ proptest! {
             if before.status == ShipmentStatus::Delivered {
                 prop_assert_eq!(after.status, ShipmentStatus::Delivered);
             }
+            // A parcel on its way back never turns into a delivery.
+            if matches!(before.status, ShipmentStatus::Returning | ShipmentStatus::Returned) {
+                prop_assert!(matches!(after.status, ShipmentStatus::Returning | ShipmentStatus::Returned));
+            }
+            prop_assert!(after.attempts >= before.attempts);
             prop_assert!(after.last_scan_at >= before.last_scan_at);
             if !kind.means_in_hand() {
                 prop_assert_eq!(after.status, before.status, "{:?} moves nothing", kind);
@@ -1087,6 +1107,8 @@ fn unknown_codes_and_info_received_are_recorded_and_move_nothing() {
             estimated_delivery: None,
             code: Some("ZZ9".into()),
             description: Some("Sorting robot confused".into()),
+            reason: None,
+            exceptions: Default::default(),
         };
         let events = decide(Some(&packed), &cmd, &Cause::Carrier("c1".into()), t0()).unwrap();
         assert_eq!(events.len(), 1, "only the scan: {events:?}");
@@ -1119,6 +1141,8 @@ fn unknown_codes_and_info_received_are_recorded_and_move_nothing() {
         estimated_delivery: None,
         code: None,
         description: None,
+        reason: None,
+        exceptions: Default::default(),
     };
     let after = run(Some(packed), &[cmd], t0());
     assert_eq!(after.status, Status::Shipped);

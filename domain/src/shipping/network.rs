@@ -29,7 +29,7 @@ use crate::money::Money;
 use crate::order::{
     Allocation, Booking, DeliveryPlan, LineQty, Order, OrderId, Parcel, PaymentMethod, Promise,
 };
-use crate::warehouse::Warehouse;
+use crate::warehouse::{Shift, Warehouse};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc, Weekday};
 use std::collections::HashMap;
 
@@ -46,6 +46,9 @@ pub struct Network {
     sites: HashMap<WarehouseId, (Dispatch, String)>,
     /// The shop's holidays: a carrier's without its own, an unconfigured warehouse's.
     holidays: Vec<NaiveDate>,
+    /// Each warehouse with a pick-and-pack deadline: its working time and the deadline's
+    /// working hours.
+    deadlines: HashMap<WarehouseId, (Shift, u32)>,
 }
 
 /// What is shipped, from where, to where: what the rules, prices and dates depend on.
@@ -145,10 +148,14 @@ impl Network {
             collections.push(times);
         }
         let mut sites = HashMap::with_capacity(warehouses.len());
+        let mut deadlines = HashMap::new();
         for (i, w) in warehouses.iter().enumerate() {
             w.validate().map_err(|m| format!("warehouses[{i}].{m}"))?;
             let dispatch = w.dispatch(w.handling_days)?;
             sites.insert(w.id.clone(), (dispatch, w.time_zone.clone()));
+            if let Some(hours) = w.pick_pack_hours {
+                deadlines.insert(w.id.clone(), (w.shift()?, hours));
+            }
         }
         super::validate_pricing(&carriers, &rules)?;
         Ok(Network {
@@ -158,6 +165,7 @@ impl Network {
             rules,
             sites,
             holidays,
+            deadlines,
         })
     }
 
@@ -170,7 +178,19 @@ impl Network {
             rules: vec![],
             sites: HashMap::new(),
             holidays: vec![],
+            deadlines: HashMap::new(),
         }
+    }
+
+    /// When a shipment of `warehouse` confirmed at `confirmed_at` must be packed by: its
+    /// pick-and-pack hours counted in its working time. `None`: the warehouse sets no deadline.
+    pub fn pick_pack_due(
+        &self,
+        warehouse: &WarehouseId,
+        confirmed_at: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let (shift, hours) = self.deadlines.get(warehouse)?;
+        Some(shift.after_working_hours(confirmed_at, *hours))
     }
 
     pub fn carriers(&self) -> &[CarrierSpec] {

@@ -19,7 +19,7 @@ use super::values::{
 use chrono::{DateTime, NaiveDate, Utc};
 use orderly_actors::domain as d;
 use orderly_actors::engine::{History, OrderView};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -37,6 +37,12 @@ pub enum Cause {
     PaymentTimer,
     /// The timer that checks shipments' delivery promises.
     PromiseTimer,
+    /// The timer that sends a parcel back when its failed delivery went unanswered.
+    ExceptionTimer,
+    /// The timer that checks warehouses' pick-and-pack deadlines.
+    DeadlineTimer,
+    /// The customer, through the order's tracking token.
+    Customer,
 }
 
 impl From<d::Cause> for Cause {
@@ -50,6 +56,9 @@ impl From<d::Cause> for Cause {
             d::Cause::CarrierActor => Cause::CarrierActor,
             d::Cause::PaymentTimer => Cause::PaymentTimer,
             d::Cause::PromiseTimer => Cause::PromiseTimer,
+            d::Cause::ExceptionTimer => Cause::ExceptionTimer,
+            d::Cause::DeadlineTimer => Cause::DeadlineTimer,
+            d::Cause::Customer => Cause::Customer,
         }
     }
 }
@@ -230,7 +239,8 @@ pub struct Window {
 }
 
 /// Where a shipment stands: `allocated` (stock reserved at its warehouse, to be picked and
-/// packed), `packed`, `shipped`, `delivered`, or `cancelled`.
+/// packed), `packed`, `shipped`, `delivered`, `cancelled`, or after a failed delivery
+/// `returning` (the carrier takes it back) and `returned` (back in stock at its warehouse).
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ShipmentStatus {
@@ -239,6 +249,148 @@ pub enum ShipmentStatus {
     Shipped,
     Delivered,
     Cancelled,
+    Returning,
+    Returned,
+}
+
+/// Why a carrier could not deliver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureReason {
+    CustomerNotAvailable,
+    AddressProblem,
+    Refused,
+    CashNotReady,
+    Other,
+}
+
+impl From<d::FailureReason> for FailureReason {
+    fn from(r: d::FailureReason) -> Self {
+        use d::FailureReason as D;
+        match r {
+            D::CustomerNotAvailable => FailureReason::CustomerNotAvailable,
+            D::AddressProblem => FailureReason::AddressProblem,
+            D::Refused => FailureReason::Refused,
+            D::CashNotReady => FailureReason::CashNotReady,
+            D::Other => FailureReason::Other,
+        }
+    }
+}
+
+impl From<FailureReason> for d::FailureReason {
+    fn from(r: FailureReason) -> Self {
+        use d::FailureReason as D;
+        match r {
+            FailureReason::CustomerNotAvailable => D::CustomerNotAvailable,
+            FailureReason::AddressProblem => D::AddressProblem,
+            FailureReason::Refused => D::Refused,
+            FailureReason::CashNotReady => D::CashNotReady,
+            FailureReason::Other => D::Other,
+        }
+    }
+}
+
+/// The answer to a failed delivery: `reattempt` (optionally on a local `date`, with `notes`
+/// for the driver) or `return_to_origin`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum ExceptionAnswer {
+    Reattempt {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        date: Option<NaiveDate>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        notes: Option<String>,
+    },
+    ReturnToOrigin,
+}
+
+impl From<d::ExceptionAnswer> for ExceptionAnswer {
+    fn from(a: d::ExceptionAnswer) -> Self {
+        match a {
+            d::ExceptionAnswer::Reattempt { date, notes } => {
+                ExceptionAnswer::Reattempt { date, notes }
+            }
+            d::ExceptionAnswer::ReturnToOrigin => ExceptionAnswer::ReturnToOrigin,
+        }
+    }
+}
+
+/// A failed delivery and its answer: open (to be answered by `answer_by`) while `answer` is
+/// absent and the shipment is shipped.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeliveryException {
+    pub reason: FailureReason,
+    /// Which failed attempt opened it (1, 2, …).
+    pub attempt: u32,
+    pub opened_at: DateTime<Utc>,
+    /// Unanswered by then, the parcel goes back to its warehouse.
+    pub answer_by: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer: Option<ExceptionAnswer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answered_at: Option<DateTime<Utc>>,
+    /// Whether it waits for an answer now.
+    pub open: bool,
+}
+
+impl DeliveryException {
+    fn of(s: &d::Shipment) -> Option<Self> {
+        let open = s.open_exception().is_some();
+        let x = s.exception.clone()?;
+        Some(DeliveryException {
+            reason: x.reason.into(),
+            attempt: x.attempt,
+            opened_at: x.opened_at,
+            answer_by: x.answer_by,
+            answer: x.answer.map(Into::into),
+            answered_at: x.answered_at,
+            open,
+        })
+    }
+}
+
+/// A shipment sent back to its warehouse: why, when, and when it arrived there.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReturnToOrigin {
+    pub reason: String,
+    pub at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<DateTime<Utc>>,
+}
+
+impl From<d::ReturnToOrigin> for ReturnToOrigin {
+    fn from(r: d::ReturnToOrigin) -> Self {
+        ReturnToOrigin {
+            reason: r.reason,
+            at: r.at,
+            received_at: r.received_at,
+        }
+    }
+}
+
+/// A return parcel as its carrier reported it: `in_transit`, then `delivered` (to the
+/// warehouse, whose receipt closes the return).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReturnParcel {
+    #[schema(pattern = "^(in_transit|delivered)$")]
+    pub status: String,
+    pub carrier: String,
+    pub last_scan: CarrierEventKind,
+    pub last_scan_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_location: Option<String>,
+}
+
+impl From<d::ReturnParcel> for ReturnParcel {
+    fn from(p: d::ReturnParcel) -> Self {
+        ReturnParcel {
+            status: p.status.as_str().into(),
+            carrier: p.carrier,
+            last_scan: p.last_scan.into(),
+            last_scan_at: p.last_scan_at,
+            last_location: p.last_location,
+        }
+    }
 }
 
 impl From<d::ShipmentStatus> for ShipmentStatus {
@@ -249,6 +401,8 @@ impl From<d::ShipmentStatus> for ShipmentStatus {
             d::ShipmentStatus::Shipped => ShipmentStatus::Shipped,
             d::ShipmentStatus::Delivered => ShipmentStatus::Delivered,
             d::ShipmentStatus::Cancelled => ShipmentStatus::Cancelled,
+            d::ShipmentStatus::Returning => ShipmentStatus::Returning,
+            d::ShipmentStatus::Returned => ShipmentStatus::Returned,
         }
     }
 }
@@ -291,6 +445,16 @@ pub struct Shipment {
     pub plan: Option<DeliveryPlan>,
     /// Its promised window passed before it was delivered.
     pub delayed: bool,
+    /// Failed delivery attempts so far.
+    pub attempts: u32,
+    /// The latest failed delivery and its answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exception: Option<DeliveryException>,
+    /// Sent back to its warehouse: why, when, and when it was received there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub return_to_origin: Option<ReturnToOrigin>,
+    /// Its warehouse's pick-and-pack deadline passed before it was packed.
+    pub pick_pack_late: bool,
 }
 
 impl Shipment {
@@ -299,6 +463,7 @@ impl Shipment {
             .booking
             .as_ref()
             .map(|_| format!("/v1/orders/{order}/shipments/{}/label", s.id));
+        let exception = DeliveryException::of(&s);
         Shipment {
             id: s.id,
             warehouse: s.warehouse.into(),
@@ -321,6 +486,10 @@ impl Shipment {
             delivered_at: s.delivered_at,
             plan: s.plan.map(Into::into),
             delayed: s.delayed,
+            attempts: s.attempts,
+            exception,
+            return_to_origin: s.return_to_origin.map(Into::into),
+            pick_pack_late: s.pick_pack_late,
         }
     }
 }
@@ -360,6 +529,9 @@ pub struct ReturnCase {
     pub received_lines: Option<Vec<LineQty>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refund: Option<Money>,
+    /// The return parcel as its carrier reports it (absent before its first scan).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parcel: Option<ReturnParcel>,
 }
 
 impl From<d::ReturnCase> for ReturnCase {
@@ -374,6 +546,7 @@ impl From<d::ReturnCase> for ReturnCase {
                 .received_lines
                 .map(|ls| ls.into_iter().map(Into::into).collect()),
             refund: r.refund.map(Into::into),
+            parcel: r.parcel.map(Into::into),
         }
     }
 }
@@ -443,6 +616,9 @@ pub struct Order {
     pub payment_due_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delivered_at: Option<DateTime<Utc>>,
+    /// When it was confirmed (absent before, and for orders confirmed before this was kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmed_at: Option<DateTime<Utc>>,
     /// Sum of the lines.
     pub total: Money,
     /// When the order should arrive: when its last shipment should (absent before any
@@ -490,6 +666,7 @@ impl From<d::Order> for Order {
             updated_at,
             payment_due_at,
             delivered_at,
+            confirmed_at,
             carrier_event_ids: _,
         } = o;
         Order {
@@ -526,6 +703,7 @@ impl From<d::Order> for Order {
             updated_at,
             payment_due_at,
             delivered_at,
+            confirmed_at,
             total,
             promised,
         }
@@ -706,6 +884,48 @@ pub enum Change {
         shipments: Vec<u32>,
         reason: String,
     },
+    /// The carrier could not deliver a shipment: a delivery exception opens, to be answered
+    /// by `answer_by`.
+    DeliveryFailed {
+        shipment: u32,
+        reason: FailureReason,
+        attempt: u32,
+        answer_by: DateTime<Utc>,
+    },
+    /// A delivery exception was answered.
+    ExceptionAnswered {
+        shipment: u32,
+        answer: ExceptionAnswer,
+    },
+    /// A shipment goes back to its warehouse, and why.
+    ReturningToOrigin {
+        shipment: u32,
+        reason: String,
+    },
+    /// A shipment is back at its warehouse, its lines received into stock.
+    ReturnedToOrigin {
+        shipment: u32,
+        warehouse: String,
+        lines: Vec<LineQty>,
+    },
+    /// The carrier scanned the return parcel.
+    ReturnScanned {
+        carrier: String,
+        event_id: String,
+        kind: CarrierEventKind,
+        occurred_at: DateTime<Utc>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        location: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+    },
+    /// A shipment was not packed by its warehouse's pick-and-pack deadline.
+    PickPackLate {
+        shipment: u32,
+        due: DateTime<Utc>,
+    },
 }
 
 fn qtys(lines: Vec<d::LineQty>) -> Vec<LineQty> {
@@ -821,6 +1041,51 @@ impl From<d::Change> for Change {
             d::Change::ShipmentsCancelled { shipments, reason } => {
                 Change::ShipmentsCancelled { shipments, reason }
             }
+            d::Change::DeliveryFailed {
+                shipment,
+                reason,
+                attempt,
+                answer_by,
+            } => Change::DeliveryFailed {
+                shipment,
+                reason: reason.into(),
+                attempt,
+                answer_by,
+            },
+            d::Change::ExceptionAnswered { shipment, answer } => Change::ExceptionAnswered {
+                shipment,
+                answer: answer.into(),
+            },
+            d::Change::ReturningToOrigin { shipment, reason } => {
+                Change::ReturningToOrigin { shipment, reason }
+            }
+            d::Change::ReturnedToOrigin {
+                shipment,
+                warehouse,
+                lines,
+            } => Change::ReturnedToOrigin {
+                shipment,
+                warehouse: warehouse.into(),
+                lines: qtys(lines),
+            },
+            d::Change::ReturnScanned {
+                carrier,
+                event_id,
+                kind,
+                occurred_at,
+                location,
+                code,
+                description,
+            } => Change::ReturnScanned {
+                carrier,
+                event_id,
+                kind: kind.into(),
+                occurred_at,
+                location,
+                code,
+                description,
+            },
+            d::Change::PickPackLate { shipment, due } => Change::PickPackLate { shipment, due },
         }
     }
 }

@@ -245,6 +245,9 @@ pub struct CarrierEventBody {
     /// The day the carrier now expects to deliver: revises the shipment's promised window.
     #[serde(default)]
     pub estimated_delivery: Option<NaiveDate>,
+    /// Why a delivery failed (a `failed_attempt`'s; absent: `other`).
+    #[serde(default)]
+    pub reason: Option<super::order::FailureReason>,
 }
 
 impl TryFrom<CarrierEventBody> for orderly_actors::engine::CarrierScan {
@@ -272,7 +275,54 @@ impl TryFrom<CarrierEventBody> for orderly_actors::engine::CarrierScan {
             estimated_delivery: b.estimated_delivery,
             code: b.code,
             description: b.description,
+            reason: b.reason.map(Into::into),
         })
+    }
+}
+
+/// What to do after a failed delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExceptionAction {
+    /// Deliver again (on `date` if given).
+    Reattempt,
+    /// Bring the parcel back to its warehouse.
+    ReturnToOrigin,
+}
+
+/// The answer to a shipment's delivery exception.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExceptionAnswerBody {
+    pub action: ExceptionAction,
+    /// For `reattempt`: the local day to deliver on, from today (at the parcel's warehouse) up
+    /// to 30 days ahead; a day in the past is a 422.
+    #[serde(default)]
+    pub date: Option<NaiveDate>,
+    /// For `reattempt`: notes for the driver (where to leave it, a corrected door number).
+    #[serde(default)]
+    #[schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
+    pub notes: Option<String>,
+}
+
+impl TryFrom<ExceptionAnswerBody> for orderly_actors::domain::ExceptionAnswer {
+    type Error = Problem;
+    fn try_from(b: ExceptionAnswerBody) -> Result<Self, Problem> {
+        use orderly_actors::domain::ExceptionAnswer as A;
+        match b.action {
+            ExceptionAction::Reattempt => Ok(A::Reattempt {
+                date: b.date,
+                notes: b.notes,
+            }),
+            ExceptionAction::ReturnToOrigin if b.date.is_some() => Err(Problem::invalid(
+                "date",
+                "a date goes with `reattempt` only",
+            )),
+            ExceptionAction::ReturnToOrigin if b.notes.is_some() => {
+                Err(Problem::invalid("notes", "notes go with `reattempt` only"))
+            }
+            ExceptionAction::ReturnToOrigin => Ok(A::ReturnToOrigin),
+        }
     }
 }
 
@@ -460,6 +510,17 @@ pub struct StockCellPath {
 pub struct TrackingPath {
     #[param(pattern = r"^[0-9a-fA-F]{40}$")]
     pub token: String,
+}
+
+/// A customer's tracking token and one of the order's shipments.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct TrackShipmentPath {
+    #[param(pattern = r"^[0-9a-fA-F]{40}$")]
+    pub token: String,
+    /// The shipment's number within the order (1, 2, …).
+    #[param(value_type = u32, minimum = 1, maximum = 1000)]
+    pub shipment: String,
 }
 
 /// The carrier posting events (a carrier key may post only for its own carrier).

@@ -98,6 +98,10 @@ pub struct Tracking {
     pub promised: Option<super::order::Window>,
     /// Each parcel's way (an order served from several warehouses has several).
     pub shipments: Vec<TrackedShipment>,
+    /// The return parcel's way back, once its carrier scanned it: `in_transit`, `delivered`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^(in_transit|delivered)$")]
+    pub return_parcel: Option<String>,
     pub timeline: Vec<TimelineEntry>,
 }
 
@@ -119,6 +123,20 @@ pub struct TrackedShipment {
     pub delayed: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delivered_at: Option<DateTime<Utc>>,
+    /// The latest failed delivery: while `open`, the customer may answer it
+    /// (`POST /v1/track/{token}/shipments/{id}/exception`) until `answer_by`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exception: Option<TrackedException>,
+}
+
+/// A failed delivery as the customer sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrackedException {
+    pub reason: super::order::FailureReason,
+    pub attempt: u32,
+    pub answer_by: DateTime<Utc>,
+    /// Waiting for an answer now.
+    pub open: bool,
 }
 
 impl Tracking {
@@ -168,6 +186,24 @@ impl Tracking {
                     "shipments_cancelled" => ("cancelled", "Part of the order cancelled"),
                     "return_approved" => ("return_approved", "Return approved"),
                     "return_received" => ("returned", "Return received"),
+                    "delivery_failed" => (
+                        "delivery_failed",
+                        "The carrier could not deliver: ask for another attempt or for it to be sent back",
+                    ),
+                    "exception_answered" => {
+                        ("exception_answered", "Your answer was passed to the carrier")
+                    }
+                    "returning_to_origin" => ("returning", "On its way back to the shop"),
+                    "returned_to_origin" => ("returned_to_origin", "Back at the shop"),
+                    "return_scanned" => match m.scan.map(CarrierEventKind::from) {
+                        Some(CarrierEventKind::Delivered) => {
+                            ("return_delivered", "Your return arrived at the shop")
+                        }
+                        Some(CarrierEventKind::Unknown | CarrierEventKind::InfoReceived) => {
+                            return None
+                        }
+                        _ => ("return_in_transit", "Your return is on its way"),
+                    },
                     "refund_issued" => ("refunded", "Refund issued"),
                     _ => return None,
                 };
@@ -203,8 +239,19 @@ impl Tracking {
                     }),
                     delayed: s.delayed,
                     delivered_at: s.delivered_at,
+                    exception: s.exception.as_ref().map(|x| TrackedException {
+                        reason: x.reason.into(),
+                        attempt: x.attempt,
+                        answer_by: x.answer_by,
+                        open: s.open_exception().is_some(),
+                    }),
                 })
                 .collect(),
+            return_parcel: order
+                .return_case
+                .as_ref()
+                .and_then(|rc| rc.parcel.as_ref())
+                .map(|p| p.status.as_str().to_string()),
             timeline,
         }
     }

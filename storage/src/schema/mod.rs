@@ -6,8 +6,10 @@
 //!
 //! **Every record carries its version, in its first byte.** A record is either
 //!
-//! * `0x03` followed by v3 JSON (what this release writes for snapshots, events, outbox entries
+//! * `0x04` followed by v4 JSON (what this release writes for snapshots, events, outbox entries
 //!   and dead letters: v2 with optional additions, see below),
+//! * `0x03` followed by v3 JSON (what the release before wrote for those: v2 with the
+//!   promise's optional additions),
 //! * `0x02` followed by v2 JSON (what the release before wrote, and this one still writes for
 //!   the records v3 did not change),
 //! * `0x01` followed by v1 JSON (what the release before shipments wrote; this release still
@@ -72,12 +74,27 @@
 //! every other record is still written as before ([`V2`], or `1` for a reservation that fits
 //! v1), byte for byte. A `2` record reads through the same types as a `3`.
 //!
-//! # Adding v4
+//! # What v4 changed
+//!
+//! Failed deliveries, return parcels and warehouse deadlines (issue 14, second part), again all
+//! **optional additions** read by [`v2`]'s types (marked "v4" there): the shipment statuses
+//! `returning` and `returned`; a shipment's `attempts`, `exception` (reason, attempt, opened,
+//! answer by, answer), `return_to_origin` (reason, when, received) and `pick_pack_late`; the
+//! order's `confirmed_at`; a return case's `parcel` (status, carrier, last scan); the event
+//! kinds `delivery_failed`, `exception_answered`, `returning_to_origin`, `returned_to_origin`,
+//! `return_scanned` and `pick_pack_late`; the notification kinds `delivery_failed`,
+//! `returning_to_origin` and `pick_pack_late`; the causes `exception_timer`,
+//! `deadline_timer` and `customer`; the action `instruct_carrier`. Written `4` + JSON for the same records as
+//! v3 (a release before then fails on such a record with
+//! [`StorageError::UnknownSchemaVersion`]); `2`, `3` and `4` records read through the same
+//! types. The v3 release's data is frozen in `tests/fixtures/v3-*`.
+//!
+//! # Adding v5
 //!
 //! A change that is an optional addition can extend [`v2`]'s types again under a new version
-//! byte, as v3 did. Anything else: add `v4.rs` with the types that change (reusing the others),
-//! make the `encode_*` functions of the records that carry them write `4` + v4, and teach the
-//! `decode_*` functions to read `4` through v4 and the older versions through their modules,
+//! byte, as v3 and v4 did. Anything else: add `v5.rs` with the types that change (reusing the others),
+//! make the `encode_*` functions of the records that carry them write `5` + v5, and teach the
+//! `decode_*` functions to read `5` through v5 and the older versions through their modules,
 //! converted into the domain of the day. Either way, freeze a data-directory fixture of the
 //! release before (both backends) first.
 
@@ -92,9 +109,9 @@ use crate::{DeadLetter, EventsJson, IdempotencyRecord, OutboxEntry, Result, Stor
 use serde::{Deserialize, Serialize};
 
 /// The version this release writes snapshots, events, outbox entries and dead letters in.
-pub const CURRENT: u8 = 3;
+pub const CURRENT: u8 = 4;
 
-/// The version the records v3 did not change are still written in (idempotency records, stock
+/// The version the records v3 and v4 did not change are still written in (idempotency records, stock
 /// levels, reservations that need more than v1, backorders, transfers, alerts, subscriptions,
 /// sled's journal): their bytes stay what the release before wrote, which matters where a
 /// backend compares stored bytes (the PostgreSQL stock function, for reservations).
@@ -137,7 +154,7 @@ where
         (1, body) => serde_json::from_slice::<V1>(body)?
             .try_into()
             .map_err(invalid),
-        (2 | 3, body) => serde_json::from_slice::<V2>(body)?
+        (2..=4, body) => serde_json::from_slice::<V2>(body)?
             .try_into()
             .map_err(invalid),
         (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
@@ -190,7 +207,7 @@ pub fn decode_events(bytes: &[u8]) -> Result<Vec<Event>> {
                 .collect::<std::result::Result<_, _>>()
                 .map_err(invalid)
         }
-        (2 | 3, body) => v2::events_back(serde_json::from_slice(body)?).map_err(invalid),
+        (2..=4, body) => v2::events_back(serde_json::from_slice(body)?).map_err(invalid),
         (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
     }
 }
@@ -233,7 +250,7 @@ pub fn encode_outbox(entry: &OutboxEntry) -> Result<Vec<u8>> {
 pub fn decode_outbox(bytes: &[u8]) -> Result<OutboxEntry> {
     match split_version(bytes)? {
         (1, body) => Ok(serde_json::from_slice::<v1::OutboxEntry<'static>>(body)?.into()),
-        (2 | 3, body) => serde_json::from_slice::<v2::OutboxEntry<'static>>(body)?
+        (2..=4, body) => serde_json::from_slice::<v2::OutboxEntry<'static>>(body)?
             .try_into()
             .map_err(invalid),
         (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
@@ -256,7 +273,7 @@ pub fn encode_dead_letter(letter: &DeadLetter, entry: &OutboxEntry) -> Result<Ve
 pub fn decode_dead_letter(bytes: &[u8]) -> Result<DeadLetter> {
     match split_version(bytes)? {
         (1, body) => Ok(serde_json::from_slice::<v1::DeadLetter<'static>>(body)?.into()),
-        (2 | 3, body) => serde_json::from_slice::<v2::DeadLetter<'static>>(body)?
+        (2..=4, body) => serde_json::from_slice::<v2::DeadLetter<'static>>(body)?
             .try_into()
             .map_err(invalid),
         (v, _) => Err(StorageError::UnknownSchemaVersion(v)),

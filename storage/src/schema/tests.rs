@@ -74,6 +74,8 @@ fn lifecycles() -> Vec<Step> {
         estimated_delivery: None,
         code: None,
         description: None,
+        reason: None,
+        exceptions: Default::default(),
     };
     let s = push(&s.then(
         scan(
@@ -270,6 +272,8 @@ fn lifecycles() -> Vec<Step> {
             estimated_delivery: Some(t.date_naive() + Duration::days(4)),
             code: Some("X12".into()),
             description: Some("Sorted at the hub".into()),
+            reason: None,
+            exceptions: Default::default(),
         },
         Cause::Carrier("postnl".into()),
         t + Duration::days(1),

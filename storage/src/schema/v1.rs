@@ -168,6 +168,10 @@ pub enum Cause<'a> {
     PaymentTimer,
     /// New in v3; here because v2 and v3 records reuse v1's causes (no v1 record has it).
     PromiseTimer,
+    /// New in v4, likewise.
+    ExceptionTimer,
+    DeadlineTimer,
+    Customer,
 }
 
 impl<'a> From<&'a d::Cause> for Cause<'a> {
@@ -181,6 +185,9 @@ impl<'a> From<&'a d::Cause> for Cause<'a> {
             d::Cause::CarrierActor => Cause::CarrierActor,
             d::Cause::PaymentTimer => Cause::PaymentTimer,
             d::Cause::PromiseTimer => Cause::PromiseTimer,
+            d::Cause::ExceptionTimer => Cause::ExceptionTimer,
+            d::Cause::DeadlineTimer => Cause::DeadlineTimer,
+            d::Cause::Customer => Cause::Customer,
         }
     }
 }
@@ -196,6 +203,9 @@ impl From<Cause<'_>> for d::Cause {
             Cause::CarrierActor => d::Cause::CarrierActor,
             Cause::PaymentTimer => d::Cause::PaymentTimer,
             Cause::PromiseTimer => d::Cause::PromiseTimer,
+            Cause::ExceptionTimer => d::Cause::ExceptionTimer,
+            Cause::DeadlineTimer => d::Cause::DeadlineTimer,
+            Cause::Customer => d::Cause::Customer,
         }
     }
 }
@@ -501,6 +511,9 @@ pub struct ReturnCase<'a> {
     pub received_lines: Option<Vec<LineQty<'a>>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refund: Option<Money<'a>>,
+    /// New in v4 (v2 and later reuse v1's return case; no v1 record has it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parcel: Option<super::v2::ReturnParcel<'a>>,
 }
 
 impl<'a> From<&'a d::ReturnCase> for ReturnCase<'a> {
@@ -513,6 +526,7 @@ impl<'a> From<&'a d::ReturnCase> for ReturnCase<'a> {
             received_at: r.received_at,
             received_lines: r.received_lines.as_deref().map(map),
             refund: r.refund.as_ref().map(Into::into),
+            parcel: r.parcel.as_ref().map(Into::into),
         }
     }
 }
@@ -528,6 +542,7 @@ impl TryFrom<ReturnCase<'_>> for d::ReturnCase {
             received_at: r.received_at,
             received_lines: r.received_lines.map(back),
             refund: r.refund.map(TryInto::try_into).transpose()?,
+            parcel: r.parcel.map(Into::into),
         })
     }
 }
@@ -952,6 +967,10 @@ impl TryFrom<Order<'_>> for d::Order {
                     booking,
                     plan: None,
                     delayed: false,
+                    attempts: 0,
+                    exception: None,
+                    return_to_origin: None,
+                    pick_pack_late: false,
                     last_scan,
                     last_scan_at,
                     last_location,
@@ -991,6 +1010,7 @@ impl TryFrom<Order<'_>> for d::Order {
             updated_at: o.updated_at,
             payment_due_at: o.payment_due_at,
             delivered_at: o.delivered_at,
+            confirmed_at: None,
             carrier_event_ids: o.carrier_event_ids.into_iter().map(own).collect(),
         })
     }

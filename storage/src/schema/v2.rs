@@ -68,9 +68,171 @@ mirror_enum!(
         Cancelled,
         ReturnApproved,
         Refunded,
-        Delayed
+        Delayed,
+        DeliveryFailed,
+        ReturningToOrigin,
+        PickPackLate
     }
 );
+
+mirror_enum!(
+    /// Why a delivery failed (v4).
+    FailureReason = d::FailureReason {
+        CustomerNotAvailable,
+        AddressProblem,
+        Refused,
+        CashNotReady,
+        Other
+    }
+);
+
+mirror_enum!(
+    /// A return parcel's way back (v4).
+    ReturnParcelStatus = d::ReturnParcelStatus {
+        InTransit,
+        Delivered
+    }
+);
+
+/// What is to happen after a failed delivery (v4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum ExceptionAnswer<'a> {
+    Reattempt {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        date: Option<NaiveDate>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        notes: Option<Str<'a>>,
+    },
+    ReturnToOrigin,
+}
+
+impl<'a> From<&'a d::ExceptionAnswer> for ExceptionAnswer<'a> {
+    fn from(a: &'a d::ExceptionAnswer) -> Self {
+        match a {
+            d::ExceptionAnswer::Reattempt { date, notes } => ExceptionAnswer::Reattempt {
+                date: *date,
+                notes: ob(notes),
+            },
+            d::ExceptionAnswer::ReturnToOrigin => ExceptionAnswer::ReturnToOrigin,
+        }
+    }
+}
+
+impl From<ExceptionAnswer<'_>> for d::ExceptionAnswer {
+    fn from(a: ExceptionAnswer<'_>) -> Self {
+        match a {
+            ExceptionAnswer::Reattempt { date, notes } => d::ExceptionAnswer::Reattempt {
+                date,
+                notes: oown(notes),
+            },
+            ExceptionAnswer::ReturnToOrigin => d::ExceptionAnswer::ReturnToOrigin,
+        }
+    }
+}
+
+/// A shipment's delivery exception (v4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryException<'a> {
+    pub reason: FailureReason,
+    pub attempt: u32,
+    pub opened_at: DateTime<Utc>,
+    pub answer_by: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<ExceptionAnswer<'a>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_at: Option<DateTime<Utc>>,
+}
+
+impl<'a> From<&'a d::DeliveryException> for DeliveryException<'a> {
+    fn from(x: &'a d::DeliveryException) -> Self {
+        DeliveryException {
+            reason: (&x.reason).into(),
+            attempt: x.attempt,
+            opened_at: x.opened_at,
+            answer_by: x.answer_by,
+            answer: x.answer.as_ref().map(Into::into),
+            answered_at: x.answered_at,
+        }
+    }
+}
+
+impl From<DeliveryException<'_>> for d::DeliveryException {
+    fn from(x: DeliveryException<'_>) -> Self {
+        d::DeliveryException {
+            reason: x.reason.into(),
+            attempt: x.attempt,
+            opened_at: x.opened_at,
+            answer_by: x.answer_by,
+            answer: x.answer.map(Into::into),
+            answered_at: x.answered_at,
+        }
+    }
+}
+
+/// A shipment sent back to its warehouse (v4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnToOrigin<'a> {
+    pub reason: Str<'a>,
+    pub at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<DateTime<Utc>>,
+}
+
+impl<'a> From<&'a d::ReturnToOrigin> for ReturnToOrigin<'a> {
+    fn from(x: &'a d::ReturnToOrigin) -> Self {
+        ReturnToOrigin {
+            reason: b(&x.reason),
+            at: x.at,
+            received_at: x.received_at,
+        }
+    }
+}
+
+impl From<ReturnToOrigin<'_>> for d::ReturnToOrigin {
+    fn from(x: ReturnToOrigin<'_>) -> Self {
+        d::ReturnToOrigin {
+            reason: own(x.reason),
+            at: x.at,
+            received_at: x.received_at,
+        }
+    }
+}
+
+/// A return parcel as its carrier reported it (v4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnParcel<'a> {
+    pub status: ReturnParcelStatus,
+    pub carrier: Str<'a>,
+    pub last_scan: CarrierEventKind,
+    pub last_scan_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_location: Option<Str<'a>>,
+}
+
+impl<'a> From<&'a d::ReturnParcel> for ReturnParcel<'a> {
+    fn from(x: &'a d::ReturnParcel) -> Self {
+        ReturnParcel {
+            status: (&x.status).into(),
+            carrier: b(&x.carrier),
+            last_scan: (&x.last_scan).into(),
+            last_scan_at: x.last_scan_at,
+            last_location: ob(&x.last_location),
+        }
+    }
+}
+
+impl From<ReturnParcel<'_>> for d::ReturnParcel {
+    fn from(x: ReturnParcel<'_>) -> Self {
+        d::ReturnParcel {
+            status: x.status.into(),
+            carrier: own(x.carrier),
+            last_scan: x.last_scan.into(),
+            last_scan_at: x.last_scan_at,
+            last_location: oown(x.last_location),
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -80,6 +242,10 @@ pub enum ShipmentStatus {
     Shipped,
     Delivered,
     Cancelled,
+    /// v4.
+    Returning,
+    /// v4.
+    Returned,
 }
 
 impl From<&d::ShipmentStatus> for ShipmentStatus {
@@ -91,6 +257,8 @@ impl From<&d::ShipmentStatus> for ShipmentStatus {
             D::Shipped => ShipmentStatus::Shipped,
             D::Delivered => ShipmentStatus::Delivered,
             D::Cancelled => ShipmentStatus::Cancelled,
+            D::Returning => ShipmentStatus::Returning,
+            D::Returned => ShipmentStatus::Returned,
         }
     }
 }
@@ -104,6 +272,8 @@ impl From<ShipmentStatus> for d::ShipmentStatus {
             ShipmentStatus::Shipped => D::Shipped,
             ShipmentStatus::Delivered => D::Delivered,
             ShipmentStatus::Cancelled => D::Cancelled,
+            ShipmentStatus::Returning => D::Returning,
+            ShipmentStatus::Returned => D::Returned,
         }
     }
 }
@@ -188,6 +358,22 @@ pub struct Shipment<'a> {
     /// v3.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub delayed: bool,
+    /// v4.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub attempts: u32,
+    /// v4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception: Option<DeliveryException<'a>>,
+    /// v4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_to_origin: Option<ReturnToOrigin<'a>>,
+    /// v4.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pick_pack_late: bool,
+}
+
+fn is_zero_u32(n: &u32) -> bool {
+    *n == 0
 }
 
 impl<'a> From<&'a d::Shipment> for Shipment<'a> {
@@ -205,6 +391,10 @@ impl<'a> From<&'a d::Shipment> for Shipment<'a> {
             delivered_at: s.delivered_at,
             plan: s.plan.as_ref().map(Into::into),
             delayed: s.delayed,
+            attempts: s.attempts,
+            exception: s.exception.as_ref().map(Into::into),
+            return_to_origin: s.return_to_origin.as_ref().map(Into::into),
+            pick_pack_late: s.pick_pack_late,
         }
     }
 }
@@ -225,6 +415,10 @@ impl TryFrom<Shipment<'_>> for d::Shipment {
             delivered_at: s.delivered_at,
             plan: s.plan.map(TryInto::try_into).transpose()?,
             delayed: s.delayed,
+            attempts: s.attempts,
+            exception: s.exception.map(Into::into),
+            return_to_origin: s.return_to_origin.map(Into::into),
+            pick_pack_late: s.pick_pack_late,
         })
     }
 }
@@ -413,6 +607,9 @@ pub struct Order<'a> {
     pub payment_due_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivered_at: Option<DateTime<Utc>>,
+    /// v4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub carrier_event_ids: Vec<Str<'a>>,
 }
@@ -443,6 +640,7 @@ impl<'a> From<&'a d::Order> for Order<'a> {
             updated_at: o.updated_at,
             payment_due_at: o.payment_due_at,
             delivered_at: o.delivered_at,
+            confirmed_at: o.confirmed_at,
             carrier_event_ids: o.carrier_event_ids.iter().map(|s| b(s)).collect(),
         }
     }
@@ -475,6 +673,7 @@ impl TryFrom<Order<'_>> for d::Order {
             updated_at: o.updated_at,
             payment_due_at: o.payment_due_at,
             delivered_at: o.delivered_at,
+            confirmed_at: o.confirmed_at,
             carrier_event_ids: o.carrier_event_ids.into_iter().map(own).collect(),
         })
     }
@@ -677,6 +876,47 @@ pub enum Change<'a> {
         shipments: Vec<u32>,
         reason: Str<'a>,
     },
+    /// v4.
+    DeliveryFailed {
+        shipment: u32,
+        reason: FailureReason,
+        attempt: u32,
+        answer_by: DateTime<Utc>,
+    },
+    /// v4.
+    ExceptionAnswered {
+        shipment: u32,
+        answer: ExceptionAnswer<'a>,
+    },
+    /// v4.
+    ReturningToOrigin {
+        shipment: u32,
+        reason: Str<'a>,
+    },
+    /// v4.
+    ReturnedToOrigin {
+        shipment: u32,
+        warehouse: Str<'a>,
+        lines: Vec<LineQty<'a>>,
+    },
+    /// v4.
+    ReturnScanned {
+        carrier: Str<'a>,
+        event_id: Str<'a>,
+        kind: CarrierEventKind,
+        occurred_at: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        location: Option<Str<'a>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<Str<'a>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<Str<'a>>,
+    },
+    /// v4.
+    PickPackLate {
+        shipment: u32,
+        due: DateTime<Utc>,
+    },
 }
 
 impl<'a> From<&'a d::Change> for Change<'a> {
@@ -797,6 +1037,55 @@ impl<'a> From<&'a d::Change> for Change<'a> {
                 shipments: shipments.clone(),
                 reason: b(reason),
             },
+            D::DeliveryFailed {
+                shipment,
+                reason,
+                attempt,
+                answer_by,
+            } => Change::DeliveryFailed {
+                shipment: *shipment,
+                reason: reason.into(),
+                attempt: *attempt,
+                answer_by: *answer_by,
+            },
+            D::ExceptionAnswered { shipment, answer } => Change::ExceptionAnswered {
+                shipment: *shipment,
+                answer: answer.into(),
+            },
+            D::ReturningToOrigin { shipment, reason } => Change::ReturningToOrigin {
+                shipment: *shipment,
+                reason: b(reason),
+            },
+            D::ReturnedToOrigin {
+                shipment,
+                warehouse,
+                lines,
+            } => Change::ReturnedToOrigin {
+                shipment: *shipment,
+                warehouse: b(warehouse),
+                lines: map(lines),
+            },
+            D::ReturnScanned {
+                carrier,
+                event_id,
+                kind,
+                occurred_at,
+                location,
+                code,
+                description,
+            } => Change::ReturnScanned {
+                carrier: b(carrier),
+                event_id: b(event_id),
+                kind: kind.into(),
+                occurred_at: *occurred_at,
+                location: ob(location),
+                code: ob(code),
+                description: ob(description),
+            },
+            D::PickPackLate { shipment, due } => Change::PickPackLate {
+                shipment: *shipment,
+                due: *due,
+            },
         }
     }
 }
@@ -915,6 +1204,52 @@ impl TryFrom<Change<'_>> for d::Change {
                 shipments,
                 reason: own(reason),
             },
+            Change::DeliveryFailed {
+                shipment,
+                reason,
+                attempt,
+                answer_by,
+            } => D::DeliveryFailed {
+                shipment,
+                reason: reason.into(),
+                attempt,
+                answer_by,
+            },
+            Change::ExceptionAnswered { shipment, answer } => D::ExceptionAnswered {
+                shipment,
+                answer: answer.into(),
+            },
+            Change::ReturningToOrigin { shipment, reason } => D::ReturningToOrigin {
+                shipment,
+                reason: own(reason),
+            },
+            Change::ReturnedToOrigin {
+                shipment,
+                warehouse,
+                lines,
+            } => D::ReturnedToOrigin {
+                shipment,
+                warehouse: own(warehouse),
+                lines: back(lines),
+            },
+            Change::ReturnScanned {
+                carrier,
+                event_id,
+                kind,
+                occurred_at,
+                location,
+                code,
+                description,
+            } => D::ReturnScanned {
+                carrier: own(carrier),
+                event_id: own(event_id),
+                kind: kind.into(),
+                occurred_at,
+                location: oown(location),
+                code: oown(code),
+                description: oown(description),
+            },
+            Change::PickPackLate { shipment, due } => D::PickPackLate { shipment, due },
         })
     }
 }
@@ -991,6 +1326,13 @@ pub enum Action<'a> {
     CancelBookings {
         bookings: Vec<BookedShipment<'a>>,
     },
+    /// v4.
+    InstructCarrier {
+        shipment: u32,
+        carrier: Str<'a>,
+        tracking_number: Str<'a>,
+        instruction: ExceptionAnswer<'a>,
+    },
 }
 
 /// A cancelled shipment's booking, for its carrier (v3).
@@ -1062,6 +1404,17 @@ impl<'a> From<&'a d::EffectKind> for Action<'a> {
                     })
                     .collect(),
             },
+            D::InstructCarrier {
+                shipment,
+                carrier,
+                tracking_number,
+                instruction,
+            } => Action::InstructCarrier {
+                shipment: *shipment,
+                carrier: b(carrier),
+                tracking_number: b(tracking_number),
+                instruction: instruction.into(),
+            },
         }
     }
 }
@@ -1114,6 +1467,17 @@ impl From<Action<'_>> for d::EffectKind {
                         tracking_number: own(b.tracking_number),
                     })
                     .collect(),
+            },
+            Action::InstructCarrier {
+                shipment,
+                carrier,
+                tracking_number,
+                instruction,
+            } => D::InstructCarrier {
+                shipment,
+                carrier: own(carrier),
+                tracking_number: own(tracking_number),
+                instruction: instruction.into(),
             },
         }
     }

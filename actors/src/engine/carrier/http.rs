@@ -170,6 +170,49 @@ pub(super) async fn cancel(
     }
 }
 
+/// Passes an answer to a failed delivery on to the carrier: `POST
+/// {base_url}/shipments/{shipment_id}/instructions` with `Idempotency-Key: <shipment id>-<step>`
+/// and `{"shipment_id", "tracking_number", "action": "reattempt" | "return_to_origin",
+/// "date"?, "notes"?}`; `200`, `201`, `202` and `204` are done, `408`, `429` and `5xx` are
+/// retried, anything else is refused.
+pub(super) async fn instruct(
+    cfg: &HttpIntegration,
+    m: &super::Instruct,
+) -> Result<(), BookingError> {
+    let shipment_id = format!("{}-{}", m.order_id, m.shipment);
+    let url = format!(
+        "{}/shipments/{shipment_id}/instructions",
+        cfg.base_url.trim_end_matches('/')
+    );
+    let fail = |message: String, permanent: bool| BookingError {
+        carrier: m.carrier.clone(),
+        message,
+        permanent,
+        max_attempts: cfg.max_attempts,
+    };
+    let mut body = serde_json::json!({
+        "shipment_id": shipment_id,
+        "tracking_number": m.tracking_number,
+    });
+    let fields = serde_json::to_value(&m.instruction).unwrap_or_default();
+    if let (Some(b), Some(f)) = (body.as_object_mut(), fields.as_object()) {
+        b.extend(f.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    let resp = crate::engine::notifier::http_client()
+        .post(&url)
+        .insert_header(("authorization", format!("Bearer {}", cfg.key)))
+        .insert_header(("idempotency-key", format!("{shipment_id}-{}", m.step)))
+        .timeout(Duration::from_millis(cfg.timeout_ms))
+        .send_json(&body)
+        .await
+        .map_err(|e| fail(format!("POST {url}: {e}"), false))?;
+    match resp.status().as_u16() {
+        200 | 201 | 202 | 204 => Ok(()),
+        s @ (408 | 429 | 500..=599) => Err(fail(format!("POST {url}: {s}"), false)),
+        s => Err(fail(format!("POST {url} refused: {s}"), true)),
+    }
+}
+
 /// One event as a carrier answers a tracking poll.
 #[derive(Debug, Deserialize)]
 pub(crate) struct PolledEvent {
@@ -185,6 +228,8 @@ pub(crate) struct PolledEvent {
     pub location: Option<String>,
     #[serde(default)]
     pub estimated_delivery: Option<NaiveDate>,
+    #[serde(default)]
+    pub reason: Option<crate::domain::FailureReason>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -15,6 +15,11 @@
 //! A cancelled shipment's booking is undone with its carrier ([`CancelBookings`]: nothing to
 //! do for the table carrier, `DELETE {base_url}/shipments/{shipment id}` for an HTTP one).
 //!
+//! After a failed delivery, the answer (reattempt, on a date, with notes; or return to origin)
+//! is passed on to the carrier ([`Instruct`]: noted in the log for the table carrier, `POST
+//! {base_url}/shipments/{shipment id}/instructions` for an HTTP one, under an idempotency key
+//! of its own per instruction).
+//!
 //! A failure is a [`BookingError`]: transient ones (the carrier unreachable, timing out,
 //! answering 5xx, 408, 429 or garbage) are retried by the effects loop with backoff, a
 //! permanent one (another 4xx) is not; after the carrier's `max_attempts`, or at once when
@@ -138,5 +143,36 @@ impl Handler<CancelBookings> for CarrierActor {
             }
             Ok(())
         })
+    }
+}
+
+/// Tell a shipment's carrier what to do after a failed delivery.
+#[derive(Message)]
+#[rtype(result = "Result<(), BookingError>")]
+pub struct Instruct {
+    pub order_id: OrderId,
+    /// The step that gave the instruction: with the shipment, the instruction's identity.
+    pub step: u32,
+    pub shipment: u32,
+    pub carrier: String,
+    pub tracking_number: String,
+    pub instruction: crate::domain::ExceptionAnswer,
+}
+
+impl Handler<Instruct> for CarrierActor {
+    type Result = ResponseFuture<Result<(), BookingError>>;
+
+    fn handle(&mut self, m: Instruct, _: &mut Context<Self>) -> Self::Result {
+        let http = self
+            .network
+            .carrier(&m.carrier)
+            .and_then(|c| c.http.clone());
+        match http {
+            None => {
+                tracing::info!(order_id = %m.order_id, shipment = m.shipment, carrier = %m.carrier, instruction = ?m.instruction, "instruction for a table carrier: nothing to send");
+                Box::pin(async { Ok(()) })
+            }
+            Some(http) => Box::pin(async move { http::instruct(&http, &m).await }),
+        }
     }
 }

@@ -27,6 +27,8 @@ fn events() -> Vec<Event> {
         estimated_delivery: None,
         code: None,
         description: None,
+        reason: None,
+        exceptions: Default::default(),
     };
     for (cmd, cause) in [
         (

@@ -6,7 +6,8 @@
 //! - `placement`: placing an order, payment (recorded, timed out), the stock answer
 //!   (reserved, unavailable) and the automatic confirmation;
 //! - `fulfilment`: picking, packing, the carrier booking and the hand-over;
-//! - `carrier`: carrier events (scans) on a shipped order;
+//! - `carrier`: carrier events (scans) on a shipped order, delivery promises, failed
+//!   deliveries and their answers, return parcels' scans, pick-and-pack deadlines;
 //! - `returns`: requesting and receiving a return;
 //! - `cancellation`: cancelling, and the changes every cancellation records.
 //!
@@ -122,6 +123,8 @@ fn decide_existing(
             estimated_delivery,
             code,
             description,
+            reason,
+            exceptions,
         } => carrier::carrier_event(
             o,
             carrier::Scan {
@@ -134,9 +137,17 @@ fn decide_existing(
                 estimated_delivery: *estimated_delivery,
                 code,
                 description,
+                reason: *reason,
+                exceptions: *exceptions,
             },
+            now,
         ),
         Command::CheckPromises => Ok(carrier::check_promises(o, now)),
+        Command::AnswerException { shipment, answer } => {
+            carrier::answer_exception(o, *shipment, answer, now)
+        }
+        Command::CheckExceptions => Ok(carrier::check_exceptions(o, now)),
+        Command::CheckDeadlines { late } => Ok(carrier::check_deadlines(o, late)),
         Command::RequestReturn {
             lines,
             reason,

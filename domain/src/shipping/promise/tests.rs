@@ -304,6 +304,8 @@ fn a_configured_warehouse_gives_its_side_of_the_promise() {
             .to_vec(),
         holidays: vec![date("2026-12-25")],
         handling_days: 0,
+        working_hours: "08:00-18:00".into(),
+        pick_pack_hours: None,
     };
     assert_eq!(w.dispatch(2), Ok(ams(2)));
     let nowhere = crate::warehouse::Warehouse {

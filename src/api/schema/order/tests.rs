@@ -111,6 +111,8 @@ fn every_kind_of_event() -> Vec<orderly_actors::domain::Event> {
             estimated_delivery: None,
             code: None,
             description: None,
+            reason: None,
+            exceptions: Default::default(),
         };
         run(&mut a, scan, Cause::Carrier("postnl".into()));
     }
