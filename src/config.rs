@@ -171,7 +171,7 @@ impl Default for EngineSection {
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeliveryExceptionsSection {
-    /// Seconds (48 hours by default; 60 to 30 days).
+    /// Seconds (48 hours by default; up to 30 days).
     pub answer_within_secs: i64,
     /// 1 to 10 (3 by default).
     pub max_attempts: u32,
@@ -419,9 +419,9 @@ impl Config {
     /// `[[warehouses]]`: each one's own rules (a real IANA time zone among them), ids unique.
     fn validate_delivery_exceptions(&self) -> Result<(), String> {
         let d = &self.delivery_exceptions;
-        if !(60..=30 * 86_400).contains(&d.answer_within_secs) {
+        if !(1..=30 * 86_400).contains(&d.answer_within_secs) {
             return Err(format!(
-                "delivery_exceptions.answer_within_secs: {} is not between 60 and 2592000 (30 days)",
+                "delivery_exceptions.answer_within_secs: {} is not between 1 and 2592000 (30 days)",
                 d.answer_within_secs
             ));
         }

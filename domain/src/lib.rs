@@ -17,7 +17,9 @@
 //! - [`ids`]: the names stock is kept under (`WarehouseId`, `Sku`, `CellKey`).
 //! - [`warehouse`]: warehouses as configured and the allocation policy.
 //! - [`stock_alerts`]: low-stock alerts (reorder points) and back-in-stock subscriptions.
+//! - [`audience`]: who a notification is for (the customer, operations, or both).
 
+pub mod audience;
 #[cfg(any(test, feature = "test-fixtures"))]
 pub mod fixtures;
 pub mod ids;
@@ -28,6 +30,7 @@ pub mod shipping;
 pub mod stock_alerts;
 pub mod warehouse;
 
+pub use audience::Audience;
 pub use ids::{CellKey, Sku, WarehouseId};
 pub use money::{Currency, Money};
 pub use order::*;

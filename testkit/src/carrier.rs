@@ -8,7 +8,8 @@
 //! expected `Authorization: Bearer <key>` gets 401. Tracking numbers are `LC` followed by a
 //! counter. Every booking request is kept with what it was answered. `GET
 //! /shipments/{tracking number}/events` answers the events a test added for it
-//! ([`LocalCarrier::add_event`]) and counts the polls.
+//! ([`LocalCarrier::add_event`]) and counts the polls. `POST /shipments/{id}/instructions`
+//! (what to do after a failed delivery) is kept once per `Idempotency-Key` and answered 202.
 
 use actix_web::web::Bytes;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
@@ -39,6 +40,9 @@ struct State {
     events: Mutex<HashMap<String, (Vec<Value>, usize)>>,
     /// Shipment ids whose booking was cancelled, in the order asked (repeats kept).
     cancelled: Mutex<Vec<String>>,
+    /// Instructions after failed deliveries: (shipment id, idempotency key, body), once per
+    /// key.
+    instructions: Mutex<Vec<(String, String, Value)>>,
 }
 
 /// The running carrier.
@@ -80,10 +84,11 @@ impl LocalCarrier {
             booked: Mutex::new(HashMap::new()),
             events: Mutex::new(HashMap::new()),
             cancelled: Mutex::new(Vec::new()),
+            instructions: Mutex::new(Vec::new()),
         });
         let s = state.clone();
         let server = HttpServer::new(move || {
-            let (state, polled, cancels) = (s.clone(), s.clone(), s.clone());
+            let (state, polled, cancels, told) = (s.clone(), s.clone(), s.clone(), s.clone());
             App::new()
                 .route(
                     "/shipments",
@@ -101,6 +106,15 @@ impl LocalCarrier {
                             HttpResponse::NoContent().finish()
                         }
                     }),
+                )
+                .route(
+                    "/shipments/{id}/instructions",
+                    web::post().to(
+                        move |req: HttpRequest, id: web::Path<String>, body: Bytes| {
+                            let state = told.clone();
+                            async move { state.instruct(&req, &id, &body) }
+                        },
+                    ),
                 )
                 .route(
                     "/shipments/{tn}/events",
@@ -149,6 +163,15 @@ impl LocalCarrier {
         self.state.cancelled.lock().expect("lock").clone()
     }
 
+    /// The instructions received after failed deliveries, once per idempotency key, in the
+    /// order first received: (shipment id, body).
+    pub fn instructions(&self) -> Vec<(String, Value)> {
+        let told = self.state.instructions.lock().expect("lock");
+        told.iter()
+            .map(|(id, _, body)| (id.clone(), body.clone()))
+            .collect()
+    }
+
     /// Distinct shipments booked.
     pub fn bookings(&self) -> usize {
         self.state.booked.lock().expect("lock").len()
@@ -160,6 +183,28 @@ impl LocalCarrier {
 }
 
 impl State {
+    fn instruct(&self, req: &HttpRequest, shipment_id: &str, body: &[u8]) -> HttpResponse {
+        let header = |name: &str| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        if header("authorization") != Some(format!("Bearer {}", self.key)) {
+            return HttpResponse::Unauthorized().json(json!({"error": "unauthorized"}));
+        }
+        let Some(key) = header("idempotency-key") else {
+            return HttpResponse::BadRequest()
+                .json(json!({"error": "Idempotency-Key is required"}));
+        };
+        let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let mut told = self.instructions.lock().expect("lock");
+        if !told.iter().any(|(_, k, _)| *k == key) {
+            told.push((shipment_id.to_string(), key, body));
+        }
+        HttpResponse::Accepted().json(json!({"accepted": true}))
+    }
+
     fn poll(&self, req: &HttpRequest, tracking_number: &str) -> HttpResponse {
         let authorised = req
             .headers()

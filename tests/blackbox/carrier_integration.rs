@@ -12,10 +12,10 @@ use orderly_testkit::carrier::LocalCarrier;
 use orderly_testkit::postgres::shared_or_skip;
 use serde_json::{json, Value};
 
-const CARRIER_KEY: &str = "local-carrier-key-0001";
+pub(crate) const CARRIER_KEY: &str = "local-carrier-key-0001";
 
 /// `config.toml` with PostNL booked over HTTP at `url`.
-fn config_with_http_postnl(url: &str, max_attempts: u32) -> String {
+pub(crate) fn config_with_http_postnl(url: &str, max_attempts: u32) -> String {
     let base = include_str!("../../config.toml");
     let from = "tracking_prefix = \"3S\"\n";
     assert!(base.contains(from), "config.toml has {from:?}");

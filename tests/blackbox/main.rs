@@ -9,7 +9,9 @@
 //! `upgrade` (a data directory written by the release before the storage interface opens and
 //! serves), `upgrade_v1` (what the v1 release wrote, a sled data directory and a PostgreSQL
 //! dump, opens and carries on), `upgrade_v2` (the same for what the v2 release wrote: split
-//! orders, shipments in every state, backorders), `nodes` (several nodes over one PostgreSQL
+//! orders, shipments in every state, backorders), `upgrade_v3` (the same for what the v3
+//! release wrote: delivery promises and plans, carrier rules and prices, HTTP carriers, carriers'
+//! own codes, `delayed`, transfers and stock alerts), `nodes` (several nodes over one PostgreSQL
 //! database), `moving_data` (`orderly export` / `import` into a fresh data directory, and
 //! `orderly backup` of a running service under load, each served afterwards), `shipments`
 //! (orders split across warehouses, per-shipment routes, on sled and PostgreSQL), `backorders`
@@ -22,6 +24,7 @@ mod backorders;
 mod carrier_integration;
 mod config_errors;
 mod crash;
+mod failed_deliveries;
 mod harness;
 mod http_contract;
 mod lifecycle;

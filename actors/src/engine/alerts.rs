@@ -31,10 +31,10 @@ use super::{off_thread, Engine, EngineError};
 use crate::clock::Clock;
 use crate::domain::inventory::StockLevel;
 use crate::domain::stock_alerts::{
-    self, due_subscriptions, low_stock_notice, watch, Audience, CellAlert, StockNotice, Subscribed,
+    self, due_subscriptions, low_stock_notice, watch, CellAlert, StockNotice, Subscribed,
     Subscription,
 };
-use crate::domain::{Sku, WarehouseId};
+use crate::domain::{Audience, Sku, WarehouseId};
 use actix::prelude::*;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use futures::channel::oneshot;
@@ -432,7 +432,7 @@ impl Alerts {
     fn entries(&self, notice: &StockNotice) -> Vec<OutboxEntry> {
         let channels = match notice.kind.audience() {
             Audience::Operations => &self.operations_channels,
-            Audience::Subscriber => &self.customer_channels,
+            Audience::Customer | Audience::CustomerAndOperations => &self.customer_channels,
         };
         channels
             .iter()

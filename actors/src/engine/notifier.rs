@@ -28,7 +28,8 @@
 
 use super::webhook::{sign, WebhookSecret};
 use crate::clock::Clock;
-use crate::domain::stock_alerts::{Audience, NoticeKind, StockNotice};
+use crate::domain::stock_alerts::{NoticeKind, StockNotice};
+use crate::domain::Audience;
 use crate::domain::{Effect, EffectKind, NotificationKind, Order};
 use actix::prelude::*;
 use chrono::{DateTime, SecondsFormat, Utc};

@@ -53,12 +53,11 @@ impl OrderContext {
         for e in effects {
             let blank = |channel| OutboxEntry::new(e.clone(), channel);
             if let crate::domain::EffectKind::Notify { kind } = e.kind {
-                use crate::domain::Audience;
                 let audience = kind.audience();
-                if audience != Audience::Operations {
+                if audience.includes_customer() {
                     out.extend(self.channels.iter().map(|c| blank(Some(c.clone()))));
                 }
-                if audience != Audience::Customer {
+                if audience.includes_operations() {
                     out.extend(
                         self.operations_channels
                             .iter()

@@ -1156,3 +1156,115 @@ fn delays_are_told_to_operations_as_well() {
         );
     });
 }
+
+/// A warehouse's pick-and-pack deadline: counted in its working hours from the order's
+/// confirmation (Monday 10:00 UTC + 4 working hours of 08:00-18:00 = Monday 14:00), a timer set
+/// at confirmation; a shipment still not packed by then is recorded `pick_pack_late` once by
+/// that timer, operations are told (and not the customer), and the metric counts it by
+/// warehouse; one packed in time records nothing.
+#[test]
+fn a_missed_pick_pack_deadline_is_recorded_once_and_told_to_operations() {
+    let data = MemoryStorage::new();
+    let c = clock();
+    let (path, c1) = (data.reopen(), c.clone());
+    run(move || async move {
+        let ams = crate::domain::warehouse::Warehouse {
+            pick_pack_hours: Some(4),
+            ..warehouses().into_iter().next().expect("ams")
+        };
+        let config = EngineConfig {
+            shipping: Arc::new(
+                Network::new(
+                    vec![fixtures::carrier("postnl", "PostNL", "3S", 30_000)],
+                    vec![],
+                    vec![ams.clone()],
+                    vec![],
+                )
+                .expect("a sound network"),
+            ),
+            warehouses: vec![ams.clone()],
+            ..config()
+        };
+        let e = Engine::start(open(&path), c1.clone(), config).unwrap();
+        e.set_stock(ams.id.clone(), "s".into(), 5).await.unwrap();
+        let cod = || new_order("s", 1, PaymentMethod::Cod, InitialPaymentStatus::Pending);
+        let slow = place(&e, "slow", cod()).await;
+        let quick = place(&e, "quick", cod()).await;
+        for id in [slow, quick] {
+            eventually("confirmed", || status(&e, id) == Status::Confirmed).await;
+        }
+        let confirmed = view(&e, slow).order.confirmed_at.expect("confirmed_at");
+        assert_eq!(
+            count_timers(&e, TimerKind::DeadlineDue),
+            1,
+            "one deadline, shared"
+        );
+        let due = e
+            .store()
+            .pending_timers(usize::MAX)
+            .unwrap()
+            .into_iter()
+            .find(|t| t.kind == TimerKind::DeadlineDue)
+            .unwrap()
+            .due;
+        let expected = ams.shift().unwrap().after_working_hours(confirmed, 4);
+        assert_eq!(due, expected);
+        // The quick one is packed in time.
+        let lines = view(&e, quick).order.line_qtys();
+        e.acknowledge_picks(quick, ShipmentRef::Id(1), lines)
+            .await
+            .unwrap();
+        e.pack(
+            quick,
+            ShipmentRef::Id(1),
+            vec![Parcel { weight_grams: 500 }],
+        )
+        .await
+        .unwrap();
+        // Not yet: nothing happens a minute before.
+        c1.advance(due - c1.now() - chrono::Duration::minutes(1));
+        assert!(!view(&e, slow).order.shipments[0].pick_pack_late);
+        c1.advance(chrono::Duration::minutes(1));
+        eventually("late", || view(&e, slow).order.shipments[0].pick_pack_late).await;
+        let history = view(&e, slow).history.events().unwrap();
+        let late: Vec<&Event> = history
+            .iter()
+            .filter(|ev| matches!(ev.change, Change::PickPackLate { .. }))
+            .collect();
+        assert_eq!(late.len(), 1);
+        assert_eq!(late[0].by, Cause::DeadlineTimer);
+        assert_eq!(late[0].change, Change::PickPackLate { shipment: 1, due });
+        assert!(!view(&e, quick).order.shipments[0].pick_pack_late);
+        assert_eq!(
+            e.metrics().await.pick_pack_late,
+            vec![(ams.id.to_string(), 1)]
+        );
+        // Operations are told, the customer is not.
+        let notify = Effect {
+            order_id: slow,
+            step: 9,
+            kind: EffectKind::Notify {
+                kind: NotificationKind::PickPackLate,
+            },
+        };
+        let channels: Vec<Option<String>> = e
+            .inner
+            .ctx
+            .outbox_entries(&[notify])
+            .into_iter()
+            .map(|entry| entry.channel)
+            .collect();
+        assert_eq!(channels, vec![Some("operations.log".to_string())]);
+        // Fired again (a redelivered timer), nothing more is recorded.
+        let again = execute(
+            &e,
+            slow,
+            Command::CheckDeadlines { late: vec![] },
+            Cause::DeadlineTimer,
+            Answer::AfterCommit,
+        )
+        .await
+        .unwrap();
+        assert!(again.events.is_empty());
+    });
+}

@@ -8,6 +8,7 @@ use super::model::{
     CarrierEventKind, ExceptionAnswer, LineQty, Order, OrderId, Parcel, PaymentMethod, Promise,
     ShipmentStatus, StockState,
 };
+use crate::audience::Audience;
 use crate::ids::WarehouseId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -33,14 +34,6 @@ pub enum NotificationKind {
     ReturningToOrigin,
     /// A warehouse missed its pick-and-pack deadline (operations only).
     PickPackLate,
-}
-
-/// Who a notification is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Audience {
-    Customer,
-    CustomerAndOperations,
-    Operations,
 }
 
 impl NotificationKind {

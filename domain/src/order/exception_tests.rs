@@ -3,6 +3,7 @@
 //! to.
 
 use super::*;
+use crate::audience::Audience;
 use crate::fixtures;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 

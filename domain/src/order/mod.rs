@@ -38,8 +38,8 @@ mod tests;
 pub use command::{Command, LateShipment};
 pub use decide::decide;
 pub use effects::{
-    reactions, Audience, BookedShipment, BookingTerms, Effect, EffectKind, NotificationKind,
-    Reactions, Timer, TimerKind,
+    reactions, BookedShipment, BookingTerms, Effect, EffectKind, NotificationKind, Reactions,
+    Timer, TimerKind,
 };
 pub use error::DomainError;
 pub use event::{Change, Event};

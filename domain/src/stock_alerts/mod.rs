@@ -19,6 +19,7 @@
 //! once (the sku is in stock now). Subscribing again while subscribed is the same subscription;
 //! a bound per sku ([`MAX_SUBSCRIPTIONS_PER_SKU`] unless configured) is kept ([`subscribe`]).
 
+pub use crate::audience::Audience;
 use crate::ids::{Sku, WarehouseId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -271,15 +272,6 @@ pub enum NoticeKind {
     },
 }
 
-/// Who a notice goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Audience {
-    /// The shop's operations recipients (`[notifications.operations]`).
-    Operations,
-    /// The subscriber named in the notice, through the customer channels.
-    Subscriber,
-}
-
 impl NoticeKind {
     /// Short stable name, part of the message's id.
     pub fn name(&self) -> &'static str {
@@ -292,7 +284,7 @@ impl NoticeKind {
     pub fn audience(&self) -> Audience {
         match self {
             NoticeKind::LowStock { .. } => Audience::Operations,
-            NoticeKind::BackInStock { .. } => Audience::Subscriber,
+            NoticeKind::BackInStock { .. } => Audience::Customer,
         }
     }
 

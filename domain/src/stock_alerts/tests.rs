@@ -172,7 +172,7 @@ fn every_subscription_is_due_once_the_sku_is_available() {
         }
     );
     assert_eq!(due[0].kind.name(), "back_in_stock");
-    assert_eq!(due[0].kind.audience(), Audience::Subscriber);
+    assert_eq!(due[0].kind.audience(), Audience::Customer);
     assert!(due_subscriptions(4, &[]).is_empty());
 }
 

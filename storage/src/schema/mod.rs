@@ -161,11 +161,11 @@ where
     }
 }
 
-/// The JSON body of a record of a version whose shape is the same in v1, v2 and v3
+/// The JSON body of a record of a version whose shape is the same in v1 to v4
 /// (idempotency records, stock levels, `version` of a snapshot, events as domain JSON).
 fn known_body(bytes: &[u8]) -> Result<&[u8]> {
     match split_version(bytes)? {
-        (1..=3, body) => Ok(body),
+        (1..=4, body) => Ok(body),
         (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
     }
 }

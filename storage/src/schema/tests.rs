@@ -320,6 +320,139 @@ fn lifecycles() -> Vec<Step> {
         t,
     ));
     assert!(s.outbox.iter().any(|e| e.kind_name() == "cancel_bookings"));
+    // v4: failed deliveries answered by the customer, then sent back by the exception timer
+    // and received into stock; a return parcel scanned; a missed pick-and-pack deadline.
+    let failing = Step::place(new_order(&[("SKU-12", 1)], PaymentMethod::Card), t);
+    let s = push(&failing);
+    let s = push(&s.then(stock_reserved(&s.after, "ams"), Cause::InventoryActor, t));
+    let s = push(&s.then(
+        Command::RecordPayment {
+            status: PaymentUpdate::Captured,
+            amount: 1500,
+            reference: "psp-12".into(),
+        },
+        Cause::Storefront,
+        t,
+    ));
+    let s = push(&s.then(
+        Command::CheckDeadlines {
+            late: vec![LateShipment {
+                shipment: 1,
+                due: t,
+            }],
+        },
+        Cause::DeadlineTimer,
+        t,
+    ));
+    assert!(s.after.shipments[0].pick_pack_late);
+    let s = push(&s.then(
+        Command::AcknowledgePicks {
+            shipment: ShipmentRef::Id(1),
+            lines: vec![qty("SKU-12", 1)],
+        },
+        Cause::Warehouse,
+        t,
+    ));
+    let s = push(&s.then(
+        Command::Pack {
+            shipment: ShipmentRef::Id(1),
+            parcels: vec![Parcel { weight_grams: 300 }],
+        },
+        Cause::Warehouse,
+        t,
+    ));
+    let s = push(&s.then(
+        Command::RecordBooking {
+            shipment: Some(1),
+            booking: booking("3SFAIL", t),
+        },
+        Cause::CarrierActor,
+        t,
+    ));
+    let s = push(&s.then(Command::Handover { shipment: Some(1) }, Cause::Warehouse, t));
+    let failed = |id: &str| Command::CarrierEvent {
+        carrier: "postnl".into(),
+        tracking_number: "3SFAIL".into(),
+        event_id: id.into(),
+        kind: CarrierEventKind::FailedAttempt,
+        occurred_at: t + Duration::days(1),
+        location: Some("Utrecht".into()),
+        estimated_delivery: None,
+        code: None,
+        description: None,
+        reason: Some(FailureReason::CustomerNotAvailable),
+        exceptions: Default::default(),
+    };
+    let s = push(&s.then(failed("f-1"), Cause::Carrier("postnl".into()), t));
+    let s = push(&s.then(
+        Command::AnswerException {
+            shipment: 1,
+            answer: ExceptionAnswer::Reattempt {
+                date: Some(t.date_naive() + Duration::days(2)),
+                notes: Some("ring twice".into()),
+            },
+        },
+        Cause::Customer,
+        t,
+    ));
+    assert!(s.outbox.iter().any(|e| e.kind_name() == "instruct_carrier"));
+    let s = push(&s.then(failed("f-2"), Cause::Carrier("postnl".into()), t));
+    let s = push(&s.then(
+        Command::CheckExceptions,
+        Cause::ExceptionTimer,
+        t + Duration::days(5),
+    ));
+    assert_eq!(s.after.shipments[0].status, ShipmentStatus::Returning);
+    let s = push(&s.then(
+        Command::CarrierEvent {
+            carrier: "postnl".into(),
+            tracking_number: "3SFAIL".into(),
+            event_id: "back".into(),
+            kind: CarrierEventKind::ReturnedToSender,
+            occurred_at: t + Duration::days(6),
+            location: None,
+            estimated_delivery: None,
+            code: None,
+            description: None,
+            reason: None,
+            exceptions: Default::default(),
+        },
+        Cause::Carrier("postnl".into()),
+        t + Duration::days(6),
+    ));
+    assert_eq!(s.after.shipments[0].status, ShipmentStatus::Returned);
+    // A return parcel scanned under the return's own tracking number.
+    let returning = steps
+        .iter()
+        .find(|s| s.after.return_case.is_some() && s.after.status == Status::Delivered)
+        .expect("a lifecycle approves a return")
+        .clone();
+    let tn = returning
+        .after
+        .return_case
+        .as_ref()
+        .unwrap()
+        .tracking_number
+        .clone();
+    let s = returning.then(
+        Command::CarrierEvent {
+            carrier: "postnl".into(),
+            tracking_number: tn,
+            event_id: "ret-1".into(),
+            kind: CarrierEventKind::InTransit,
+            occurred_at: t + Duration::days(3),
+            location: Some("Rotterdam".into()),
+            estimated_delivery: None,
+            code: Some("B01".into()),
+            description: Some("On its way back".into()),
+            reason: None,
+            exceptions: Default::default(),
+        },
+        Cause::Carrier("postnl".into()),
+        t + Duration::days(3),
+    );
+    assert!(s.after.return_case.as_ref().unwrap().parcel.is_some());
+    steps.push(s);
     steps
 }
 
@@ -423,6 +556,12 @@ fn the_lifecycles_cover_every_kind_of_event_status_and_action() {
         "refund_issued",
         "shipments_cancelled",
         "delayed",
+        "delivery_failed",
+        "exception_answered",
+        "returning_to_origin",
+        "returned_to_origin",
+        "return_scanned",
+        "pick_pack_late",
     ] {
         assert!(events.contains(&name), "no {name} event");
     }
@@ -440,6 +579,8 @@ fn the_lifecycles_cover_every_kind_of_event_status_and_action() {
         ShipmentStatus::Shipped,
         ShipmentStatus::Delivered,
         ShipmentStatus::Cancelled,
+        ShipmentStatus::Returning,
+        ShipmentStatus::Returned,
     ] {
         assert!(shipment_statuses.contains(&st), "no shipment {st:?}");
     }
@@ -454,6 +595,7 @@ fn the_lifecycles_cover_every_kind_of_event_status_and_action() {
         "book_shipment",
         "restock",
         "cancel_bookings",
+        "instruct_carrier",
     ] {
         assert!(actions.iter().any(|k| k.name() == a), "no {a} message");
     }
@@ -470,6 +612,9 @@ fn the_lifecycles_cover_every_kind_of_event_status_and_action() {
     assert!(causes.contains(&&Cause::Carrier("postnl".into())));
     assert!(causes.contains(&&Cause::PaymentTimer));
     assert!(causes.contains(&&Cause::PromiseTimer));
+    assert!(causes.contains(&&Cause::ExceptionTimer));
+    assert!(causes.contains(&&Cause::DeadlineTimer));
+    assert!(causes.contains(&&Cause::Customer));
     let stock: Vec<StockState> = steps.iter().map(|s| s.after.stock).collect();
     assert!(stock.contains(&StockState::Backordered));
     assert!(actions.iter().any(|k| **k
