@@ -9,6 +9,12 @@
 //! - v2: `tests/fixtures/v2-data` (sled) and `tests/fixtures/v2-postgres.sql` (a plain-SQL
 //!   `pg_dump`), both written by the release with stored schema v2 — shipments, split orders,
 //!   backorders; PostgreSQL migrations up to V5 (made by `tests/fixtures/make-v2-data.sh`).
+//! - v3: `tests/fixtures/v3-data` (sled) and `tests/fixtures/v3-postgres.sql` (a plain-SQL
+//!   `pg_dump`), both written by the release with stored schema v3 — delivery promises (plans,
+//!   bookings with price, rule and promise, `delayed`), carrier rules and prices, HTTP carriers,
+//!   carriers' own tracking codes, transfers and stock alerts; PostgreSQL migrations up to V7
+//!   (made by `tests/fixtures/make-v3-data.sh`). Its ids files also name transfers
+//!   (`transfer_*`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -84,6 +90,29 @@ pub fn v2_postgres_sql() -> PathBuf {
 /// The v2 PostgreSQL fixture's orders and tracking numbers by name: `v2-postgres.ids`.
 pub fn v2_postgres_ids() -> BTreeMap<String, String> {
     ids("v2-postgres.ids")
+}
+
+/// Copies the v3 sled data directory to `to` (created if missing).
+pub fn copy_v3_data(to: &Path) {
+    copy_dir(&dir().join("v3-data"), to);
+}
+
+/// The v3 sled fixture's orders (`name=id`), transfers (`transfer_name=id`) and tracking
+/// numbers (`tn_name=number`) by name: `v3-data.ids`.
+pub fn v3_ids() -> BTreeMap<String, String> {
+    ids("v3-data.ids")
+}
+
+/// The v3 PostgreSQL fixture: a plain-SQL dump (no owners, no grants) to restore into a fresh,
+/// empty database with `psql -f` (see `postgres::TestPostgres::restore_sql`).
+pub fn v3_postgres_sql() -> PathBuf {
+    dir().join("v3-postgres.sql")
+}
+
+/// The v3 PostgreSQL fixture's orders, transfers and tracking numbers by name:
+/// `v3-postgres.ids`.
+pub fn v3_postgres_ids() -> BTreeMap<String, String> {
+    ids("v3-postgres.ids")
 }
 
 /// The `name=value` lines of an ids file in `tests/fixtures` (`#` lines are comments).

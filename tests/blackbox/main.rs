@@ -40,5 +40,6 @@ mod transfers;
 mod upgrade;
 mod upgrade_v1;
 mod upgrade_v2;
+mod upgrade_v3;
 mod upgrade_walk;
 mod warehouses;
