@@ -34,6 +34,16 @@ impl Role {
             Role::Carrier(c) => format!("carrier '{c}'"),
         }
     }
+
+    /// Who a storefront route's change is recorded as caused by: the admin, or the storefront.
+    pub fn storefront_cause(&self) -> orderly_actors::domain::Cause {
+        use orderly_actors::domain::Cause;
+        if *self == Role::Admin {
+            Cause::Admin
+        } else {
+            Cause::Storefront
+        }
+    }
 }
 
 /// Who is calling: the key's role, and the warehouses a bound warehouse key may act for.

@@ -14,7 +14,6 @@ use super::warehouse::parse_shipment;
 use super::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use orderly_actors::domain::Cause;
 use orderly_actors::engine::EngineError;
 
 #[utoipa::path(post, path = "/v1/orders/{id}/shipments/{shipment}/exception", tag = "storefront",
@@ -33,11 +32,7 @@ pub async fn answer(
     let role = state.keys.require(&req, &[Role::Storefront])?.role;
     let (id, shipment) = parse_shipment(&path)?;
     let answer = body.into_inner().try_into()?;
-    let by = if role == Role::Admin {
-        Cause::Admin
-    } else {
-        Cause::Storefront
-    };
+    let by = role.storefront_cause();
     let view = state
         .engine
         .answer_exception(id, shipment, answer, by)

@@ -11,7 +11,7 @@ use super::schema::views::Pdf;
 use super::{page_size, parse_cursor, parse_id, AppState};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use orderly_actors::domain::{Cause, Status};
+use orderly_actors::domain::Status;
 use orderly_actors::engine::OrderView;
 
 const STOREFRONT: &[Role] = &[Role::Storefront];
@@ -146,11 +146,7 @@ pub async fn cancel(
 ) -> Result<HttpResponse, Problem> {
     let role = state.keys.require(&req, STOREFRONT)?.role;
     let id = parse_id(&path.id)?;
-    let cause = if role == Role::Admin {
-        Cause::Admin
-    } else {
-        Cause::Storefront
-    };
+    let cause = role.storefront_cause();
     let view = state
         .engine
         .cancel(id, body.into_inner().reason, cause)

@@ -43,6 +43,8 @@ struct State {
     /// Instructions after failed deliveries: (shipment id, idempotency key, body), once per
     /// key.
     instructions: Mutex<Vec<(String, String, Value)>>,
+    /// What cancellations are answered (204 unless a test says otherwise).
+    cancel_status: Mutex<u16>,
 }
 
 /// The running carrier.
@@ -85,6 +87,7 @@ impl LocalCarrier {
             events: Mutex::new(HashMap::new()),
             cancelled: Mutex::new(Vec::new()),
             instructions: Mutex::new(Vec::new()),
+            cancel_status: Mutex::new(204),
         });
         let s = state.clone();
         let server = HttpServer::new(move || {
@@ -103,7 +106,11 @@ impl LocalCarrier {
                         let state = cancels.clone();
                         async move {
                             state.cancelled.lock().expect("lock").push(id.into_inner());
-                            HttpResponse::NoContent().finish()
+                            let status = *state.cancel_status.lock().expect("lock");
+                            HttpResponse::build(
+                                actix_web::http::StatusCode::from_u16(status).expect("status"),
+                            )
+                            .finish()
                         }
                     }),
                 )
@@ -156,6 +163,11 @@ impl LocalCarrier {
     pub fn polls(&self, tracking_number: &str) -> usize {
         let events = self.state.events.lock().expect("lock");
         events.get(tracking_number).map_or(0, |(_, n)| *n)
+    }
+
+    /// Answers every cancellation from now on with `status` (e.g. 503: a carrier down).
+    pub fn answer_cancellations_with(&self, status: u16) {
+        *self.state.cancel_status.lock().expect("lock") = status;
     }
 
     /// The shipment ids whose bookings were cancelled (`DELETE /shipments/{id}`), as asked.

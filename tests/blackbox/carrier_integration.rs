@@ -335,3 +335,34 @@ async fn garbage_is_retried_then_dead_lettered_and_a_refusal_at_once() {
         carrier.stop().await;
     }
 }
+
+/// A carrier that cannot take the cancellation (503, every time) does not hold up the answer:
+/// the cancellation is durable and answered 200 at once, and telling the carrier goes on behind
+/// it until its attempts are used up (a dead letter an operator can retry).
+#[actix_rt::test]
+async fn a_carrier_refusing_a_cancellation_does_not_hold_up_the_answer() {
+    let carrier = LocalCarrier::start(CARRIER_KEY, 0, None)
+        .await
+        .expect("local carrier");
+    carrier.answer_cancellations_with(503);
+    // Eight attempts with backoff take longer than a request may wait (`send_timeout`).
+    let server = Server::start_on_config(&config_with_http_postnl(&carrier.url, 8), "").await;
+    let api = server.api();
+    let id = packed_order(&api, "PLATE").await;
+    api.pack(&id, "ams").await;
+    let o = api
+        .storefront()
+        .post(
+            &format!("/v1/orders/{id}/cancel"),
+            &json!({"reason": "changed my mind"}),
+        )
+        .await
+        .expect(200, "cancel answered though the carrier is down")
+        .json;
+    assert_eq!(o["status"], "cancelled", "{o}");
+    let letter = first_dead_letter(&api).await;
+    assert_eq!(letter["kind"], "cancel_bookings", "{letter}");
+    assert_eq!(letter["attempts"], 8, "{letter}");
+    assert_eq!(carrier.cancelled().len(), 8);
+    carrier.stop().await;
+}

@@ -13,9 +13,24 @@ use orderly_testkit::carrier::LocalCarrier;
 use orderly_testkit::postgres::shared_or_skip;
 use serde_json::{json, Value};
 
-/// `[delivery_exceptions]` answered within `secs`.
-fn within(secs: u32) -> String {
-    format!("[delivery_exceptions]\nanswer_within_secs = {secs}\nmax_attempts = 3\n")
+/// A service whose PostNL books at a fresh local carrier, with failed deliveries answered
+/// within `secs`: on sled, or (`postgres`: a database name) on PostgreSQL — `None` when no
+/// PostgreSQL is available and the test may skip.
+async fn start(secs: u32, postgres: Option<&str>) -> Option<(Server, LocalCarrier)> {
+    let mut extra =
+        format!("[delivery_exceptions]\nanswer_within_secs = {secs}\nmax_attempts = 3\n");
+    if let Some(db) = postgres {
+        let pg = shared_or_skip(&format!("failed deliveries on postgres ({db})"))?;
+        extra.push_str(&postgres_toml(
+            &pg.create_database(db),
+            &format!("node-{db}"),
+        ));
+    }
+    let carrier = LocalCarrier::start(CARRIER_KEY, 0, None)
+        .await
+        .expect("carrier");
+    let server = Server::start_on_config(&config_with_http_postnl(&carrier.url, 8), &extra).await;
+    Some((server, carrier))
 }
 
 /// A shipped card order (captured) of one `sku` from ams: its id, tracking token and number.
@@ -172,26 +187,16 @@ async fn a_reattempt_then_delivered(api: &Api, carrier: &LocalCarrier) {
 
 #[actix_rt::test]
 async fn a_failed_attempt_answered_with_a_reattempt_is_then_delivered_on_sled() {
-    let carrier = LocalCarrier::start(CARRIER_KEY, 0, None)
-        .await
-        .expect("carrier");
-    let server =
-        Server::start_on_config(&config_with_http_postnl(&carrier.url, 8), &within(3600)).await;
+    let (server, carrier) = start(3600, None).await.expect("sled");
     a_reattempt_then_delivered(&server.api(), &carrier).await;
     carrier.stop().await;
 }
 
 #[actix_rt::test]
 async fn a_failed_attempt_answered_with_a_reattempt_is_then_delivered_on_postgres() {
-    let Some(pg) = shared_or_skip("a_failed_attempt_answered_with_a_reattempt_on_postgres") else {
+    let Some((server, carrier)) = start(3600, Some("reattempt")).await else {
         return;
     };
-    let url = pg.create_database("reattempt");
-    let carrier = LocalCarrier::start(CARRIER_KEY, 0, None)
-        .await
-        .expect("carrier");
-    let extra = format!("{}{}", within(3600), postgres_toml(&url, "node-reattempt"));
-    let server = Server::start_on_config(&config_with_http_postnl(&carrier.url, 8), &extra).await;
     a_reattempt_then_delivered(&server.api(), &carrier).await;
     carrier.stop().await;
 }
@@ -262,26 +267,16 @@ async fn unanswered_goes_back(api: &Api, carrier: &LocalCarrier) {
 
 #[actix_rt::test]
 async fn a_failed_delivery_left_unanswered_goes_back_to_stock_on_sled() {
-    let carrier = LocalCarrier::start(CARRIER_KEY, 0, None)
-        .await
-        .expect("carrier");
-    let server =
-        Server::start_on_config(&config_with_http_postnl(&carrier.url, 8), &within(1)).await;
+    let (server, carrier) = start(1, None).await.expect("sled");
     unanswered_goes_back(&server.api(), &carrier).await;
     carrier.stop().await;
 }
 
 #[actix_rt::test]
 async fn a_failed_delivery_left_unanswered_goes_back_to_stock_on_postgres() {
-    let Some(pg) = shared_or_skip("a_failed_delivery_left_unanswered_on_postgres") else {
+    let Some((server, carrier)) = start(1, Some("unanswered")).await else {
         return;
     };
-    let url = pg.create_database("unanswered");
-    let carrier = LocalCarrier::start(CARRIER_KEY, 0, None)
-        .await
-        .expect("carrier");
-    let extra = format!("{}{}", within(1), postgres_toml(&url, "node-unanswered"));
-    let server = Server::start_on_config(&config_with_http_postnl(&carrier.url, 8), &extra).await;
     unanswered_goes_back(&server.api(), &carrier).await;
     carrier.stop().await;
 }
@@ -289,11 +284,7 @@ async fn a_failed_delivery_left_unanswered_goes_back_to_stock_on_postgres() {
 /// Exception timers pending at a kill -9 fire after the restart, once each.
 #[actix_rt::test]
 async fn exception_timers_survive_kill9_and_fire_once() {
-    let carrier = LocalCarrier::start(CARRIER_KEY, 0, None)
-        .await
-        .expect("carrier");
-    let mut server =
-        Server::start_on_config(&config_with_http_postnl(&carrier.url, 8), &within(10)).await;
+    let (mut server, carrier) = start(10, None).await.expect("sled");
     let api = server.api();
     let mut ids = Vec::new();
     for sku in ["JUG", "BOWL"] {

@@ -124,10 +124,17 @@ impl Effects {
                 self.inner.notifier.do_send(Deliver { entry, origin });
                 continue;
             }
+            // Telling a carrier of a cancellation or an instruction changes nothing the
+            // caller is answered with: it runs on without being waited for.
+            let awaited = !matches!(
+                entry.effect().map(|e| &e.kind),
+                Some(EffectKind::CancelBookings { .. } | EffectKind::InstructCarrier { .. })
+            );
             let effects = self.clone();
-            running.push(actix_rt::spawn(async move {
-                effects.deliver_until_done(entry).await
-            }));
+            let delivery = actix_rt::spawn(async move { effects.deliver_until_done(entry).await });
+            if awaited {
+                running.push(delivery);
+            }
         }
         if answer == Answer::AfterEffects && !running.is_empty() {
             let _ =

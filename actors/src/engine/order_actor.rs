@@ -235,7 +235,7 @@ impl OrderActor {
     /// Decide and write, synchronously. Nothing here waits, so commands cannot interleave.
     fn transition(&mut self, msg: &Execute) -> Result<Transition, EngineError> {
         let now = self.ctx.clock.now();
-        let planned = self.fill_in(&msg.command, now);
+        let planned = self.fill_in(&msg.command, now)?;
         let command = planned.as_ref().unwrap_or(&msg.command);
         let mut decided = decide(self.state.as_ref(), command, &msg.cause, now);
         if self.may_be_behind(&decided)? {
@@ -256,7 +256,7 @@ impl OrderActor {
         }
         let after = fold(self.state.clone(), &events).ok_or(EngineError::NotFound)?;
         let mut r = reactions(self.state.as_ref(), &after, &events);
-        r.set_timers.extend(self.deadline_timers(&after));
+        r.set_timers.extend(self.deadline_timers(&after, &events));
         let outbox = ctx.outbox_entries(&r.effects);
         let idempotency = msg.idempotency.as_ref().map(|(key, fingerprint)| {
             (
@@ -306,24 +306,42 @@ impl OrderActor {
     /// The inputs of `decide` the shell works out from configuration (the shipping network,
     /// the warehouses' working hours), filled into the command: `None` when the command needs
     /// none.
-    fn fill_in(&self, command: &Command, now: DateTime<Utc>) -> Option<Command> {
-        match command {
+    fn fill_in(
+        &self,
+        command: &Command,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Command>, EngineError> {
+        Ok(match command {
             Command::StockAllocated { .. } => self.with_plans(command, now),
-            Command::CheckDeadlines { .. } => self.with_late_shipments(now),
+            Command::CheckDeadlines { .. } => self.with_late_shipments(now)?,
             _ => None,
-        }
+        })
     }
 
     /// The deadline timer's command with the shipments past their warehouse's pick-and-pack
-    /// deadline (counted from the order's confirmation in the warehouse's working hours).
-    fn with_late_shipments(&self, now: DateTime<Utc>) -> Option<Command> {
-        let order = self.state.as_ref()?;
-        let confirmed = order.confirmed_at?;
+    /// deadline, counted in the warehouse's working hours from the order's confirmation (the
+    /// `confirmed` event's time, read from the history only when some shipment still waits to
+    /// be packed at a warehouse with a deadline: most timers find every shipment packed).
+    fn with_late_shipments(&self, now: DateTime<Utc>) -> Result<Option<Command>, EngineError> {
+        let Some(order) = self.state.as_ref() else {
+            return Ok(None);
+        };
         let network = &self.ctx.config.shipping;
-        let late = order
+        let waiting: Vec<_> = order
             .shipments
             .iter()
             .filter(|s| s.status == ShipmentStatus::Allocated && !s.pick_pack_late)
+            .filter(|s| network.pick_pack_due(&s.warehouse, now).is_some())
+            .collect();
+        if waiting.is_empty() {
+            return Ok(None);
+        }
+        let history = self.ctx.store.history(order.id, order.version)?;
+        let Some(confirmed) = confirmed_at(&history) else {
+            return Ok(None);
+        };
+        let late = waiting
+            .into_iter()
             .filter_map(|s| {
                 let due = network.pick_pack_due(&s.warehouse, confirmed)?;
                 (due <= now).then_some(LateShipment {
@@ -332,17 +350,13 @@ impl OrderActor {
                 })
             })
             .collect();
-        Some(Command::CheckDeadlines { late })
+        Ok(Some(Command::CheckDeadlines { late }))
     }
 
     /// The deadline timers a transition sets: when it confirms the order, one per distinct
     /// pick-and-pack deadline of its shipments' warehouses (none for warehouses without one).
-    fn deadline_timers(&self, after: &Order) -> Vec<Timer> {
-        let newly_confirmed = self
-            .state
-            .as_ref()
-            .is_some_and(|o| o.confirmed_at.is_none());
-        let Some(confirmed) = after.confirmed_at.filter(|_| newly_confirmed) else {
+    fn deadline_timers(&self, after: &Order, events: &[Event]) -> Vec<Timer> {
+        let Some(confirmed) = confirmed_at(events) else {
             return vec![];
         };
         let network = &self.ctx.config.shipping;
@@ -418,6 +432,14 @@ impl OrderActor {
             _ => Ok(false),
         }
     }
+}
+
+/// When the order was confirmed: the time of the `confirmed` event among `events`.
+fn confirmed_at(events: &[Event]) -> Option<DateTime<Utc>> {
+    events
+        .iter()
+        .find(|e| matches!(e.change, Change::Confirmed))
+        .map(|e| e.at)
 }
 
 /// Test hook: makes the handler panic, as a bug would. The registry must bring the order back

@@ -129,7 +129,14 @@ impl Registry {
                 nonce,
                 ..msg.clone()
             });
-            let outcome = match actix_rt::time::timeout(self.ctx.config.send_timeout, send).await {
+            // A command answered after its effects may wait for them too (at most
+            // `effect_wait`, after which it answers with what is durable): that wait is not the
+            // order being busy.
+            let limit = match msg.answer {
+                Answer::AfterEffects => self.ctx.config.send_timeout + self.ctx.config.effect_wait,
+                Answer::AfterCommit => self.ctx.config.send_timeout,
+            };
+            let outcome = match actix_rt::time::timeout(limit, send).await {
                 Err(_) => return Err(EngineError::Overloaded),
                 Ok(r) => r,
             };

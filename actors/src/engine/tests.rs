@@ -1193,12 +1193,15 @@ fn a_missed_pick_pack_deadline_is_recorded_once_and_told_to_operations() {
         for id in [slow, quick] {
             eventually("confirmed", || status(&e, id) == Status::Confirmed).await;
         }
-        let confirmed = view(&e, slow).order.confirmed_at.expect("confirmed_at");
-        assert_eq!(
-            count_timers(&e, TimerKind::DeadlineDue),
-            1,
-            "one deadline, shared"
-        );
+        let confirmed = view(&e, slow)
+            .history
+            .events()
+            .unwrap()
+            .into_iter()
+            .find(|ev| ev.change == Change::Confirmed)
+            .expect("confirmed")
+            .at;
+        assert_eq!(count_timers(&e, TimerKind::DeadlineDue), 2, "one per order");
         let due = e
             .store()
             .pending_timers(usize::MAX)

@@ -67,7 +67,6 @@ pub fn evolve(state: Option<Order>, e: &Event) -> Option<Order> {
                 updated_at: e.at,
                 payment_due_at: *payment_due_at,
                 delivered_at: None,
-                confirmed_at: None,
                 carrier_event_ids: vec![],
             })
         }
@@ -114,10 +113,7 @@ pub fn evolve(state: Option<Order>, e: &Event) -> Option<Order> {
             }
             o.payment.reference = Some(reference.clone());
         }
-        Change::Confirmed => {
-            o.status = Status::Confirmed;
-            o.confirmed_at = Some(e.at);
-        }
+        Change::Confirmed => o.status = Status::Confirmed,
         Change::PicksAcknowledged {
             warehouse,
             lines,

@@ -432,7 +432,6 @@ fn a_missed_pick_pack_deadline_is_recorded_once_for_operations() {
         t0(),
     );
     assert_eq!(o.status, Status::Confirmed);
-    assert_eq!(o.confirmed_at, Some(t0()));
     let late = || Command::CheckDeadlines {
         late: vec![LateShipment {
             shipment: 1,

@@ -726,10 +726,6 @@ pub struct Order {
     pub payment_due_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivered_at: Option<DateTime<Utc>>,
-    /// When it was confirmed (absent: not yet, or confirmed before this was kept): warehouse
-    /// pick-and-pack deadlines count from it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confirmed_at: Option<DateTime<Utc>>,
     /// Carrier event ids already applied, so a redelivered event changes nothing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub carrier_event_ids: Vec<String>,

@@ -616,9 +616,6 @@ pub struct Order {
     pub payment_due_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delivered_at: Option<DateTime<Utc>>,
-    /// When it was confirmed (absent before, and for orders confirmed before this was kept).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub confirmed_at: Option<DateTime<Utc>>,
     /// Sum of the lines.
     pub total: Money,
     /// When the order should arrive: when its last shipment should (absent before any
@@ -666,7 +663,6 @@ impl From<d::Order> for Order {
             updated_at,
             payment_due_at,
             delivered_at,
-            confirmed_at,
             carrier_event_ids: _,
         } = o;
         Order {
@@ -703,7 +699,6 @@ impl From<d::Order> for Order {
             updated_at,
             payment_due_at,
             delivered_at,
-            confirmed_at,
             total,
             promised,
         }

@@ -80,7 +80,7 @@
 //! **optional additions** read by [`v2`]'s types (marked "v4" there): the shipment statuses
 //! `returning` and `returned`; a shipment's `attempts`, `exception` (reason, attempt, opened,
 //! answer by, answer), `return_to_origin` (reason, when, received) and `pick_pack_late`; the
-//! order's `confirmed_at`; a return case's `parcel` (status, carrier, last scan); the event
+//! a return case's `parcel` (status, carrier, last scan); the event
 //! kinds `delivery_failed`, `exception_answered`, `returning_to_origin`, `returned_to_origin`,
 //! `return_scanned` and `pick_pack_late`; the notification kinds `delivery_failed`,
 //! `returning_to_origin` and `pick_pack_late`; the causes `exception_timer`,

@@ -328,7 +328,7 @@ fn lifecycles() -> Vec<Step> {
     let s = push(&s.then(
         Command::RecordPayment {
             status: PaymentUpdate::Captured,
-            amount: 1500,
+            amount: 1000,
             reference: "psp-12".into(),
         },
         Cause::Storefront,

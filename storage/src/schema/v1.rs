@@ -1010,7 +1010,6 @@ impl TryFrom<Order<'_>> for d::Order {
             updated_at: o.updated_at,
             payment_due_at: o.payment_due_at,
             delivered_at: o.delivered_at,
-            confirmed_at: None,
             carrier_event_ids: o.carrier_event_ids.into_iter().map(own).collect(),
         })
     }

@@ -607,9 +607,6 @@ pub struct Order<'a> {
     pub payment_due_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivered_at: Option<DateTime<Utc>>,
-    /// v4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confirmed_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub carrier_event_ids: Vec<Str<'a>>,
 }
@@ -640,7 +637,6 @@ impl<'a> From<&'a d::Order> for Order<'a> {
             updated_at: o.updated_at,
             payment_due_at: o.payment_due_at,
             delivered_at: o.delivered_at,
-            confirmed_at: o.confirmed_at,
             carrier_event_ids: o.carrier_event_ids.iter().map(|s| b(s)).collect(),
         }
     }
@@ -673,7 +669,6 @@ impl TryFrom<Order<'_>> for d::Order {
             updated_at: o.updated_at,
             payment_due_at: o.payment_due_at,
             delivered_at: o.delivered_at,
-            confirmed_at: o.confirmed_at,
             carrier_event_ids: o.carrier_event_ids.into_iter().map(own).collect(),
         })
     }

@@ -163,10 +163,28 @@ pub(super) async fn cancel(
         .send()
         .await
         .map_err(|e| fail(format!("DELETE {url}: {e}"), false))?;
-    match resp.status().as_u16() {
-        200 | 202 | 204 | 404 => Ok(()),
-        s @ (408 | 429 | 500..=599) => Err(fail(format!("DELETE {url}: {s}"), false)),
-        s => Err(fail(format!("DELETE {url} refused: {s}"), true)),
+    answered(
+        resp.status().as_u16(),
+        &[200, 202, 204, 404],
+        "DELETE",
+        &url,
+        fail,
+    )
+}
+
+/// A carrier's answer to a call that returns nothing: one of `done` is done; `408`, `429` and
+/// `5xx` are worth another try; anything else is a refusal.
+fn answered(
+    status: u16,
+    done: &[u16],
+    method: &str,
+    url: &str,
+    fail: impl Fn(String, bool) -> BookingError,
+) -> Result<(), BookingError> {
+    match status {
+        s if done.contains(&s) => Ok(()),
+        s @ (408 | 429 | 500..=599) => Err(fail(format!("{method} {url}: {s}"), false)),
+        s => Err(fail(format!("{method} {url} refused: {s}"), true)),
     }
 }
 
@@ -206,11 +224,13 @@ pub(super) async fn instruct(
         .send_json(&body)
         .await
         .map_err(|e| fail(format!("POST {url}: {e}"), false))?;
-    match resp.status().as_u16() {
-        200 | 201 | 202 | 204 => Ok(()),
-        s @ (408 | 429 | 500..=599) => Err(fail(format!("POST {url}: {s}"), false)),
-        s => Err(fail(format!("POST {url} refused: {s}"), true)),
-    }
+    answered(
+        resp.status().as_u16(),
+        &[200, 201, 202, 204],
+        "POST",
+        &url,
+        fail,
+    )
 }
 
 /// One event as a carrier answers a tracking poll.
