@@ -560,6 +560,14 @@ fn arb_command() -> impl Strategy<Value = Command> {
         Just(CarrierEventKind::OutForDelivery),
         Just(CarrierEventKind::Delivered),
         Just(CarrierEventKind::FailedAttempt),
+        Just(CarrierEventKind::ReturnedToSender),
+    ];
+    let answer = prop_oneof![
+        Just(ExceptionAnswer::ReturnToOrigin),
+        Just(ExceptionAnswer::Reattempt {
+            date: None,
+            notes: None
+        }),
     ];
     prop_oneof![
         (
@@ -597,6 +605,9 @@ fn arb_command() -> impl Strategy<Value = Command> {
             window_days: 30
         }),
         (wh, lq).prop_map(|(warehouse, lines)| Command::ReceiveReturn { warehouse, lines }),
+        (0..4u32, answer)
+            .prop_map(|(shipment, answer)| Command::AnswerException { shipment, answer }),
+        Just(Command::CheckExceptions),
     ]
 }
 
