@@ -282,9 +282,7 @@ async fn a_failed_delivery_left_unanswered_goes_back_to_stock_on_postgres() {
 }
 
 /// Exception timers pending at a kill -9 fire after the restart, once each.
-#[actix_rt::test]
-async fn exception_timers_survive_kill9_and_fire_once() {
-    let (mut server, carrier) = start(10, None).await.expect("sled");
+async fn exception_timers_survive_kill9(mut server: Server, carrier: LocalCarrier) {
     let api = server.api();
     let mut ids = Vec::new();
     for sku in ["JUG", "BOWL"] {
@@ -314,6 +312,20 @@ async fn exception_timers_survive_kill9_and_fire_once() {
         assert_history_contiguous(&o);
     }
     carrier.stop().await;
+}
+
+#[actix_rt::test]
+async fn exception_timers_survive_kill9_and_fire_once_on_sled() {
+    let (server, carrier) = start(10, None).await.expect("sled");
+    exception_timers_survive_kill9(server, carrier).await;
+}
+
+#[actix_rt::test]
+async fn exception_timers_survive_kill9_and_fire_once_on_postgres() {
+    let Some((server, carrier)) = start(10, Some("exception_kill9")).await else {
+        return;
+    };
+    exception_timers_survive_kill9(server, carrier).await;
 }
 
 async fn a_return_parcel_tracked_to_receipt(api: &Api) {
