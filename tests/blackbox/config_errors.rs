@@ -230,7 +230,7 @@ fn bad_warehouses_allocation_and_bound_keys_exit_2_naming_the_key() {
 }
 
 #[test]
-fn bad_rates_and_carrier_rules_exit_2_naming_the_field() {
+fn bad_rates_rules_deadlines_and_exception_policy_exit_2_naming_the_field() {
     let base = include_str!("../../config.toml");
     let with = |from: &str, to: &str| {
         assert!(base.contains(from), "config.toml has {from:?}");
@@ -308,6 +308,25 @@ fn bad_rates_and_carrier_rules_exit_2_naming_the_field() {
                 "when = { cod = true }",
             ),
             "cod",
+        ),
+        (
+            with(
+                "working_hours = \"07:00-22:00\"",
+                "working_hours = \"22:00-07:00\"",
+            ),
+            "warehouses[1].working_hours",
+        ),
+        (
+            with("pick_pack_hours = 16", "pick_pack_hours = 0"),
+            "warehouses[0].pick_pack_hours",
+        ),
+        (
+            with("answer_within_secs = 172800", "answer_within_secs = 0"),
+            "delivery_exceptions.answer_within_secs",
+        ),
+        (
+            with("max_attempts = 3\n", "max_attempts = 11\n"),
+            "delivery_exceptions.max_attempts",
         ),
     ];
     for (file, key) in cases {
