@@ -25,114 +25,72 @@ use crate::upgrade_walk::*;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The orders of the scenario: name, the status it was left in, the warehouse it is reserved in
-/// and its history's event types. `timed_out` was left placed; its timer may cancel it before
-/// the first read.
-const ORDERS: &[(&str, &str, &str, &[&str])] = &[
-    ("placed", "placed", "ams", &["placed", "stock_reserved"]),
-    ("timed_out", "placed", "rtm", &["placed", "stock_reserved"]),
-    ("confirmed", "confirmed", "ams", CONFIRMED),
-    ("cod", "confirmed", "ams", CONFIRMED),
-    ("confirmed_rtm", "confirmed", "rtm", CONFIRMED),
+/// and its history's event types (in runs, as `Left`'s). `timed_out` was left placed; its timer
+/// may cancel it before the first read.
+const ORDERS: &[(&str, &str, &str, History)] = &[
+    ("placed", "placed", "ams", &[RESERVED]),
+    ("timed_out", "placed", "rtm", &[RESERVED]),
+    ("confirmed", "confirmed", "ams", &[CONFIRMED]),
+    ("cod", "confirmed", "ams", &[CONFIRMED]),
+    ("confirmed_rtm", "confirmed", "rtm", &[CONFIRMED]),
     (
         "partially_picked",
         "confirmed",
         "rtm",
-        &[
-            "placed",
-            "stock_reserved",
-            "confirmed",
-            "picks_acknowledged",
-        ],
+        &[CONFIRMED, &["picks_acknowledged"]],
     ),
-    ("packed", "packed", "ams", PACKED),
+    ("packed", "packed", "ams", &[CONFIRMED, PACKING]),
     (
         "shipped",
         "shipped",
         "rtm",
         &[
-            "placed",
-            "stock_reserved",
-            "confirmed",
-            "picks_acknowledged",
-            "picks_acknowledged",
-            "packed",
-            "shipment_booked",
-            "shipped",
-            "carrier_scanned",
-            "carrier_scanned",
+            CONFIRMED,
+            &["picks_acknowledged"],
+            PACKING,
+            SENT,
+            &["carrier_scanned"],
         ],
     ),
-    ("delivered", "delivered", "ams", DELIVERED),
+    (
+        "delivered",
+        "delivered",
+        "ams",
+        &[CONFIRMED, PACKING, SENT, &["delivered"]],
+    ),
     (
         "cancelled",
         "cancelled",
         "ams",
-        &[
-            "placed",
-            "stock_reserved",
-            "confirmed",
-            "cancelled",
-            "refund_issued",
-        ],
+        &[CONFIRMED, &["cancelled", "refund_issued"]],
     ),
     (
         "return_approved",
         "delivered",
         "ams",
-        &[
-            "placed",
-            "stock_reserved",
-            "confirmed",
-            "picks_acknowledged",
-            "packed",
-            "shipment_booked",
-            "shipped",
-            "carrier_scanned",
-            "delivered",
-            "return_approved",
-        ],
+        &[CONFIRMED, PACKING, SENT, &["delivered", "return_approved"]],
     ),
     (
         "returned",
         "returned",
         "rtm",
         &[
-            "placed",
-            "stock_reserved",
-            "confirmed",
-            "picks_acknowledged",
-            "packed",
-            "shipment_booked",
-            "shipped",
-            "carrier_scanned",
-            "delivered",
-            "return_approved",
-            "return_received",
-            "refund_issued",
+            CONFIRMED,
+            PACKING,
+            SENT,
+            &[
+                "delivered",
+                "return_approved",
+                "return_received",
+                "refund_issued",
+            ],
         ],
     ),
 ];
 
+/// The histories' first events: placed, the stock reserved (v1's answer), confirmed.
+const RESERVED: &[&str] = &["placed", "stock_reserved"];
 const CONFIRMED: &[&str] = &["placed", "stock_reserved", "confirmed"];
-const PACKED: &[&str] = &[
-    "placed",
-    "stock_reserved",
-    "confirmed",
-    "picks_acknowledged",
-    "packed",
-    "shipment_booked",
-];
-const DELIVERED: &[&str] = &[
-    "placed",
-    "stock_reserved",
-    "confirmed",
-    "picks_acknowledged",
-    "packed",
-    "shipment_booked",
-    "shipped",
-    "carrier_scanned",
-    "delivered",
-];
 
 /// The webhook notifications each order had pending: every customer-visible moment it went
 /// through, none delivered (the script's receiver was never there).
@@ -156,27 +114,27 @@ fn pending_notifications(name: &str) -> &'static [&'static str] {
 
 const SKUS: &[&str] = &["SKU-1", "SKU-2", "SKU-3", "SKU-4"];
 
-/// (warehouse, sku, on hand, reserved) as the script left them. SKU-3 and SKU-4 are only in
-/// `rtm`; SKU-4 is held by the timed-out order alone (its release is checked on its own).
-const STOCK_AS_LEFT: &[(&str, &str, i64, i64)] = &[
-    ("ams", "SKU-1", 95, 5),
-    ("ams", "SKU-2", 48, 4),
-    ("rtm", "SKU-1", 19, 1),
-    ("rtm", "SKU-2", 10, 1),
-    ("rtm", "SKU-3", 29, 4),
-    ("rtm", "SKU-4", 5, 1),
+/// (warehouse, sku, on hand, reserved, incoming) as the script left them. SKU-3 and SKU-4
+/// are only in `rtm`; SKU-4 is held by the timed-out order alone (its release is checked on its own).
+const STOCK_AS_LEFT: &[Cell] = &[
+    ("ams", "SKU-1", 95, 5, 0),
+    ("ams", "SKU-2", 48, 4, 0),
+    ("rtm", "SKU-1", 19, 1, 0),
+    ("rtm", "SKU-2", 10, 1, 0),
+    ("rtm", "SKU-3", 29, 4, 0),
+    ("rtm", "SKU-4", 5, 1, 0),
 ];
 
 /// The same after the timed-out order's release, three hand-overs from `ams` (confirmed: 2 +
 /// 1, packed: 1 + 1) and one received return (1 SKU-1), three from `rtm` (confirmed_rtm: 2
 /// SKU-3 + 1 SKU-1, partially_picked: 2 SKU-3 + 1 SKU-2).
-const STOCK_AFTER: &[(&str, &str, i64, i64)] = &[
-    ("ams", "SKU-1", 93, 2),
-    ("ams", "SKU-2", 46, 2),
-    ("rtm", "SKU-1", 18, 0),
-    ("rtm", "SKU-2", 9, 0),
-    ("rtm", "SKU-3", 25, 0),
-    ("rtm", "SKU-4", 5, 0),
+const STOCK_AFTER: &[Cell] = &[
+    ("ams", "SKU-1", 93, 2, 0),
+    ("ams", "SKU-2", 46, 2, 0),
+    ("rtm", "SKU-1", 18, 0, 0),
+    ("rtm", "SKU-2", 9, 0, 0),
+    ("rtm", "SKU-3", 25, 0, 0),
+    ("rtm", "SKU-4", 5, 0, 0),
 ];
 
 /// The node id the PostgreSQL fixture was written by (`make-v1-data.sh`); the test's node has
@@ -186,9 +144,7 @@ const FIXTURE_NODE: &str = "v1-fixture-node";
 #[actix_rt::test]
 async fn a_sled_data_directory_of_the_v1_release_opens_and_serves() {
     let ids = orderly_testkit::fixture::v1_ids();
-    let work = tempfile::tempdir().unwrap();
-    let data = work.path().join("data");
-    orderly_testkit::fixture::copy_v1_data(&data);
+    let (_work, data) = data_copy(orderly_testkit::fixture::copy_v1_data);
     let receiver = Receiver::start(0).await;
     let server = Server::start_on(&data, &receiver.config(100)).await;
     opens_and_serves(&server.api(), &receiver, &ids).await;
@@ -197,24 +153,16 @@ async fn a_sled_data_directory_of_the_v1_release_opens_and_serves() {
 
 #[actix_rt::test]
 async fn a_postgres_database_of_the_v1_release_opens_and_serves() {
-    let test = "a_postgres_database_of_the_v1_release_opens_and_serves";
-    let Some(pg) = orderly_testkit::postgres::shared_or_skip(test) else {
+    let Some((_, url, _)) = restored_dump(
+        "a_postgres_database_of_the_v1_release_opens_and_serves",
+        "v1_fixture",
+        &orderly_testkit::fixture::v1_postgres_sql(),
+        FIXTURE_NODE,
+        "1,2,3",
+    ) else {
         return;
     };
     let ids = orderly_testkit::fixture::v1_postgres_ids();
-    let url = pg.create_database("v1_fixture");
-    pg.restore_sql(&url, &orderly_testkit::fixture::v1_postgres_sql())
-        .unwrap_or_else(|e| panic!("restoring the v1 dump: {e}"));
-    assert_eq!(
-        pg.psql(
-            url.rsplit('/').next().unwrap(),
-            "SELECT node_id FROM nodes ORDER BY node_id"
-        )
-        .unwrap()
-        .trim(),
-        FIXTURE_NODE,
-        "the dump's writer"
-    );
     let receiver = Receiver::start(0).await;
     let node = crate::nodes::postgres_toml(&url, "v1-upgrade-node");
     let server = Server::start_with(&format!("{node}{}", receiver.config(100))).await;
@@ -228,12 +176,16 @@ async fn opens_and_serves(api: &Api, receiver: &Receiver, ids: &BTreeMap<String,
         api,
         ids,
         skus: SKUS,
+        release: "v1",
+        scans_on: "2026-11-25",
+        new_events: &[],
     };
     let id = |name: &str| fx.id(name);
     fx.has_orders(ORDERS.iter().map(|o| o.0));
 
     // Every order answers with its status, its whole history and its tracking page.
     for &(name, status, _, types) in ORDERS {
+        let types = types.concat();
         let o = api.order(&id(name)).await;
         assert_history_contiguous(&o);
         if name == "timed_out" && o["status"] == "cancelled" {
@@ -241,11 +193,7 @@ async fn opens_and_serves(api: &Api, receiver: &Receiver, ids: &BTreeMap<String,
         }
         assert_eq!(o["status"], status, "{name}: {o}");
         assert_eq!(history_types(&o), types, "{name}: {o}");
-        let token = str_of(&o["tracking_token"]);
-        api.anon()
-            .get(&format!("/v1/track/{token}"))
-            .await
-            .expect(200, &format!("{name}'s tracking page"));
+        tracking_page(api, &o).await;
     }
     let approved = api.order(&id("return_approved")).await;
     assert!(approved["return_label_url"].is_string(), "{approved}");
@@ -269,26 +217,16 @@ async fn opens_and_serves(api: &Api, receiver: &Receiver, ids: &BTreeMap<String,
 
     // The pending notifications reach the receiver, signed, under their stored message ids;
     // the timed-out order's cancellation follows them.
-    let mut expected: BTreeSet<(String, String)> = BTreeSet::new();
-    for &(name, ..) in ORDERS {
-        for kind in pending_notifications(name) {
-            expected.insert((id(name), format!("order.{kind}")));
-        }
-    }
+    let mut expected = fx.pending_notes(ORDERS.iter().map(|o| o.0), pending_notifications);
     assert_eq!(expected.len(), 23);
-    expected.insert((id("timed_out"), "order.cancelled".into()));
-    pending_notifications_arrive(api, receiver, &expected).await;
+    expected.insert(Note::order(&id("timed_out"), "cancelled"));
+    notifications_arrive(api, receiver, &expected, &expected).await;
 
-    fx.v1_orders_walk_on(PACKED, "v1").await;
+    fx.v1_orders_walk_on(&[CONFIRMED, PACKING].concat()).await;
 
     // Nothing left to pick but the cod order; the stock moved by exactly what went out and
     // came back.
-    assert_eq!(
-        pick_list(api, "ams").await,
-        BTreeSet::from([id("cod")]),
-        "ams's picks"
-    );
-    assert_eq!(pick_list(api, "rtm").await, BTreeSet::new(), "rtm's picks");
+    fx.pick_lists_are(&[("ams", &["cod"]), ("rtm", &[])]).await;
     fx.stock_reaches("the stock after the hand-overs and the return", STOCK_AFTER)
         .await;
 }

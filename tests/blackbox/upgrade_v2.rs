@@ -27,165 +27,108 @@
 use crate::support::*;
 use crate::upgrade_walk::*;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-/// The orders of the scenario: name, the status it was left in, its shipments
-/// (`warehouse:status`, in shipment order) and its history's event types. `timed_out` was left
-/// placed; its timer may cancel it before the first read.
-type Left = (
-    &'static str,
-    &'static str,
-    &'static [&'static str],
-    &'static [&'static str],
-);
-
-const ORDERS: &[Left] = &[
-    ("placed", "placed", &["ams:allocated"], ALLOCATED),
-    ("timed_out", "placed", &["rtm:allocated"], ALLOCATED),
-    ("confirmed", "confirmed", &["ams:allocated"], CONFIRMED),
-    ("cod", "confirmed", &["ams:allocated"], CONFIRMED),
-    ("confirmed_rtm", "confirmed", &["rtm:allocated"], CONFIRMED),
+/// The orders of the scenario, as left (`upgrade_v3`'s scenario has them too).
+pub(crate) const ORDERS: &[Left] = &[
+    ("placed", "placed", &["ams:allocated"], &[ALLOCATED]),
+    ("timed_out", "placed", &["rtm:allocated"], &[ALLOCATED]),
+    ("confirmed", "confirmed", &["ams:allocated"], &[CONFIRMED]),
+    ("cod", "confirmed", &["ams:allocated"], &[CONFIRMED]),
+    (
+        "confirmed_rtm",
+        "confirmed",
+        &["rtm:allocated"],
+        &[CONFIRMED],
+    ),
     (
         "partially_picked",
         "confirmed",
         &["rtm:allocated"],
-        &["placed", "allocated", "confirmed", "picks_acknowledged"],
+        &[CONFIRMED, &["picks_acknowledged"]],
     ),
-    ("packed", "packed", &["ams:packed"], PACKED),
+    ("packed", "packed", &["ams:packed"], &[CONFIRMED, PACKING]),
     (
         "shipped",
         "shipped",
         &["rtm:shipped"],
         &[
-            "placed",
-            "allocated",
-            "confirmed",
-            "picks_acknowledged",
-            "picks_acknowledged",
-            "packed",
-            "shipment_booked",
-            "shipped",
-            "carrier_scanned",
-            "carrier_scanned",
+            CONFIRMED,
+            &["picks_acknowledged"],
+            PACKING,
+            SENT,
+            &["carrier_scanned"],
         ],
     ),
-    ("delivered", "delivered", &["ams:delivered"], DELIVERED),
+    (
+        "delivered",
+        "delivered",
+        &["ams:delivered"],
+        &[CONFIRMED, PACKING, SENT, &["delivered"]],
+    ),
     (
         "cancelled",
         "cancelled",
         &["ams:cancelled"],
-        &[
-            "placed",
-            "allocated",
-            "confirmed",
-            "cancelled",
-            "refund_issued",
-        ],
+        &[CONFIRMED, &["cancelled", "refund_issued"]],
     ),
     (
         "return_approved",
         "delivered",
         &["ams:delivered"],
-        &[
-            "placed",
-            "allocated",
-            "confirmed",
-            "picks_acknowledged",
-            "packed",
-            "shipment_booked",
-            "shipped",
-            "carrier_scanned",
-            "delivered",
-            "return_approved",
-        ],
+        &[CONFIRMED, PACKING, SENT, &["delivered", "return_approved"]],
     ),
     (
         "returned",
         "returned",
         &["rtm:delivered"],
         &[
-            "placed",
-            "allocated",
-            "confirmed",
-            "picks_acknowledged",
-            "packed",
-            "shipment_booked",
-            "shipped",
-            "carrier_scanned",
-            "delivered",
-            "return_approved",
-            "return_received",
-            "refund_issued",
+            CONFIRMED,
+            PACKING,
+            SENT,
+            &[
+                "delivered",
+                "return_approved",
+                "return_received",
+                "refund_issued",
+            ],
         ],
     ),
     (
         "split",
         "confirmed",
         &["ams:packed", "rtm:allocated"],
-        PACKED,
+        &[CONFIRMED, PACKING],
     ),
     (
         "split_shipped",
         "confirmed",
         &["ams:allocated", "rtm:shipped"],
-        &[
-            "placed",
-            "allocated",
-            "confirmed",
-            "picks_acknowledged",
-            "packed",
-            "shipment_booked",
-            "shipped",
-            "carrier_scanned",
-            "picks_acknowledged",
-        ],
+        &[CONFIRMED, PACKING, SENT, &["picks_acknowledged"]],
     ),
     (
         "split_part_cancelled",
         "shipped",
         &["ams:cancelled", "rtm:shipped"],
         &[
-            "placed",
-            "allocated",
-            "confirmed",
-            "picks_acknowledged",
-            "packed",
-            "shipment_booked",
-            "shipped",
-            "shipments_cancelled",
-            "refund_issued",
+            CONFIRMED,
+            PACKING,
+            &["shipped", "shipments_cancelled", "refund_issued"],
         ],
     ),
-    ("backordered", "placed", &[], BACKORDERED),
-    ("backordered_later", "placed", &[], BACKORDERED),
+    ("backordered", "placed", &[], &[BACKORDERED]),
+    ("backordered_later", "placed", &[], &[BACKORDERED]),
 ];
 
+/// The histories' first events: placed, and the stock's answer (since schema v2, `allocated`
+/// or `backordered`), and confirmed.
 const ALLOCATED: &[&str] = &["placed", "allocated"];
 const BACKORDERED: &[&str] = &["placed", "backordered"];
-const CONFIRMED: &[&str] = &["placed", "allocated", "confirmed"];
-const PACKED: &[&str] = &[
-    "placed",
-    "allocated",
-    "confirmed",
-    "picks_acknowledged",
-    "packed",
-    "shipment_booked",
-];
-const DELIVERED: &[&str] = &[
-    "placed",
-    "allocated",
-    "confirmed",
-    "picks_acknowledged",
-    "packed",
-    "shipment_booked",
-    "shipped",
-    "carrier_scanned",
-    "delivered",
-];
+pub(crate) const CONFIRMED: &[&str] = &["placed", "allocated", "confirmed"];
 
 /// The webhook notifications each order had pending: every customer-visible moment it went
 /// through, none delivered (the script's receiver was never there).
-fn pending_notifications(name: &str) -> &'static [&'static str] {
+pub(crate) fn pending_notifications(name: &str) -> &'static [&'static str] {
     match name {
         "confirmed" | "cod" | "confirmed_rtm" | "partially_picked" | "packed" | "split" => {
             &["confirmed"]
@@ -212,21 +155,21 @@ const SKUS: &[&str] = &[
     "SKU-1", "SKU-2", "SKU-3", "SKU-4", "SKU-5", "SKU-6", "SKU-7", "SKU-8",
 ];
 
-/// (warehouse, sku, on hand, reserved) as the script left them (nothing incoming: there were
-/// no transfers). SKU-3 and SKU-4 are only in `rtm`, SKU-5 and SKU-7 only in `ams`; SKU-4 is
-/// held by the timed-out order alone (its release is checked on its own); SKU-7's one unit is
-/// held by the backordered order; SKU-8 is in no warehouse.
-const STOCK_AS_LEFT: &[(&str, &str, i64, i64)] = &[
-    ("ams", "SKU-1", 95, 5),
-    ("ams", "SKU-2", 48, 4),
-    ("ams", "SKU-5", 10, 1),
-    ("ams", "SKU-6", 2, 2),
-    ("ams", "SKU-7", 1, 1),
-    ("rtm", "SKU-1", 19, 1),
-    ("rtm", "SKU-2", 10, 1),
-    ("rtm", "SKU-3", 26, 5),
-    ("rtm", "SKU-4", 5, 1),
-    ("rtm", "SKU-6", 0, 0),
+/// (warehouse, sku, on hand, reserved, incoming) as the script left them (nothing incoming:
+/// there were no transfers). SKU-3 and SKU-4 are only in `rtm`, SKU-5 and SKU-7 only in `ams`;
+/// SKU-4 is held by the timed-out order alone (its release is checked on its own); SKU-7's one
+/// unit is held by the backordered order; SKU-8 is in no warehouse.
+pub(crate) const STOCK_AS_LEFT: &[Cell] = &[
+    ("ams", "SKU-1", 95, 5, 0),
+    ("ams", "SKU-2", 48, 4, 0),
+    ("ams", "SKU-5", 10, 1, 0),
+    ("ams", "SKU-6", 2, 2, 0),
+    ("ams", "SKU-7", 1, 1, 0),
+    ("rtm", "SKU-1", 19, 1, 0),
+    ("rtm", "SKU-2", 10, 1, 0),
+    ("rtm", "SKU-3", 26, 5, 0),
+    ("rtm", "SKU-4", 5, 1, 0),
+    ("rtm", "SKU-6", 0, 0, 0),
 ];
 
 /// The same once the orders have carried on, before the transfer: the timed-out order's
@@ -234,33 +177,33 @@ const STOCK_AS_LEFT: &[(&str, &str, i64, i64)] = &[
 /// (1 SKU-5) and split_shipped (2 SKU-6), the received return (1 SKU-1 back), and SKU-7
 /// counted to 4, all four held by the two backordered orders; from `rtm` the hand-overs of
 /// confirmed_rtm (2 SKU-3 + 1 SKU-1), partially_picked (2 SKU-3 + 1 SKU-2) and split (1 SKU-3).
-const STOCK_CARRIED_ON: &[(&str, &str, i64, i64)] = &[
-    ("ams", "SKU-1", 93, 2),
-    ("ams", "SKU-2", 46, 2),
-    ("ams", "SKU-5", 9, 0),
-    ("ams", "SKU-6", 0, 0),
-    ("ams", "SKU-7", 4, 4),
-    ("rtm", "SKU-1", 18, 0),
-    ("rtm", "SKU-2", 9, 0),
-    ("rtm", "SKU-3", 21, 0),
-    ("rtm", "SKU-4", 5, 0),
-    ("rtm", "SKU-6", 0, 0),
+pub(crate) const STOCK_CARRIED_ON: &[Cell] = &[
+    ("ams", "SKU-1", 93, 2, 0),
+    ("ams", "SKU-2", 46, 2, 0),
+    ("ams", "SKU-5", 9, 0, 0),
+    ("ams", "SKU-6", 0, 0, 0),
+    ("ams", "SKU-7", 4, 4, 0),
+    ("rtm", "SKU-1", 18, 0, 0),
+    ("rtm", "SKU-2", 9, 0, 0),
+    ("rtm", "SKU-3", 21, 0, 0),
+    ("rtm", "SKU-4", 5, 0, 0),
+    ("rtm", "SKU-6", 0, 0, 0),
 ];
 
 /// The same after the transfer of 2 SKU-1 and 3 SKU-5 from `ams` to `rtm`, received (a SKU-5
 /// cell `rtm` never had).
-const STOCK_AFTER: &[(&str, &str, i64, i64)] = &[
-    ("ams", "SKU-1", 91, 2),
-    ("ams", "SKU-2", 46, 2),
-    ("ams", "SKU-5", 6, 0),
-    ("ams", "SKU-6", 0, 0),
-    ("ams", "SKU-7", 4, 4),
-    ("rtm", "SKU-1", 20, 0),
-    ("rtm", "SKU-2", 9, 0),
-    ("rtm", "SKU-3", 21, 0),
-    ("rtm", "SKU-4", 5, 0),
-    ("rtm", "SKU-5", 3, 0),
-    ("rtm", "SKU-6", 0, 0),
+const STOCK_AFTER: &[Cell] = &[
+    ("ams", "SKU-1", 91, 2, 0),
+    ("ams", "SKU-2", 46, 2, 0),
+    ("ams", "SKU-5", 6, 0, 0),
+    ("ams", "SKU-6", 0, 0, 0),
+    ("ams", "SKU-7", 4, 4, 0),
+    ("rtm", "SKU-1", 20, 0, 0),
+    ("rtm", "SKU-2", 9, 0, 0),
+    ("rtm", "SKU-3", 21, 0, 0),
+    ("rtm", "SKU-4", 5, 0, 0),
+    ("rtm", "SKU-5", 3, 0, 0),
+    ("rtm", "SKU-6", 0, 0, 0),
 ];
 
 /// The node id the PostgreSQL fixture was written by (`make-v2-data.sh`); the test's node has
@@ -270,9 +213,7 @@ const FIXTURE_NODE: &str = "v2-fixture-node";
 #[actix_rt::test]
 async fn a_sled_data_directory_of_the_v2_release_opens_and_serves() {
     let ids = orderly_testkit::fixture::v2_ids();
-    let work = tempfile::tempdir().unwrap();
-    let data = work.path().join("data");
-    orderly_testkit::fixture::copy_v2_data(&data);
+    let (_work, data) = data_copy(orderly_testkit::fixture::copy_v2_data);
     let receiver = Receiver::start(0).await;
     let server = Server::start_on(&data, &receiver.config(100)).await;
     opens_and_serves(&server.api(), &receiver, &ids).await;
@@ -281,32 +222,16 @@ async fn a_sled_data_directory_of_the_v2_release_opens_and_serves() {
 
 #[actix_rt::test]
 async fn a_postgres_database_of_the_v2_release_opens_and_serves() {
-    let test = "a_postgres_database_of_the_v2_release_opens_and_serves";
-    let Some(pg) = orderly_testkit::postgres::shared_or_skip(test) else {
+    let Some((_, url, _)) = restored_dump(
+        "a_postgres_database_of_the_v2_release_opens_and_serves",
+        "v2_fixture",
+        &orderly_testkit::fixture::v2_postgres_sql(),
+        FIXTURE_NODE,
+        "1,2,3,4,5",
+    ) else {
         return;
     };
     let ids = orderly_testkit::fixture::v2_postgres_ids();
-    let url = pg.create_database("v2_fixture");
-    pg.restore_sql(&url, &orderly_testkit::fixture::v2_postgres_sql())
-        .unwrap_or_else(|e| panic!("restoring the v2 dump: {e}"));
-    let db = url.rsplit('/').next().unwrap();
-    assert_eq!(
-        pg.psql(db, "SELECT node_id FROM nodes ORDER BY node_id")
-            .unwrap()
-            .trim(),
-        FIXTURE_NODE,
-        "the dump's writer"
-    );
-    assert_eq!(
-        pg.psql(
-            db,
-            "SELECT string_agg(version::text, ',' ORDER BY version) FROM refinery_schema_history"
-        )
-        .unwrap()
-        .trim(),
-        "1,2,3,4,5",
-        "the dump's migrations"
-    );
     let receiver = Receiver::start(0).await;
     let node = crate::nodes::postgres_toml(&url, "v2-upgrade-node");
     let server = Server::start_with(&format!("{node}{}", receiver.config(100))).await;
@@ -320,174 +245,29 @@ async fn opens_and_serves(api: &Api, receiver: &Receiver, ids: &BTreeMap<String,
         api,
         ids,
         skus: SKUS,
+        release: "v2",
+        scans_on: "2026-11-25",
+        new_events: &[],
     };
     let id = |name: &str| fx.id(name);
     fx.has_orders(ORDERS.iter().map(|o| o.0));
 
     // Every order answers with its status, its shipments, its whole history and its tracking
-    // page.
-    for &(name, status, shipments, types) in ORDERS {
-        let o = api.order(&id(name)).await;
-        assert_history_contiguous(&o);
-        if name == "timed_out" && o["status"] == "cancelled" {
-            continue; // its timer was quicker than this read
-        }
-        assert_eq!(o["status"], status, "{name}: {o}");
-        assert_eq!(shipments_of(&o), shipments, "{name}: {o}");
-        assert_eq!(history_types(&o), types, "{name}: {o}");
-        let token = str_of(&o["tracking_token"]);
-        let page = api
-            .anon()
-            .get(&format!("/v1/track/{token}"))
-            .await
-            .expect(200, &format!("{name}'s tracking page"))
-            .json;
-        // (The timed-out order's timer may fire between the two reads.)
-        let timer_was_quicker = name == "timed_out" && page["status"] == "cancelled";
-        if !timer_was_quicker {
-            assert_eq!(page["status"], status, "{name}'s tracking page: {page}");
-        }
-        assert_eq!(
-            page["shipments"].as_array().map(Vec::len),
-            Some(shipments.len()),
-            "{name}'s tracking page: {page}"
-        );
-    }
-    let approved = api.order(&id("return_approved")).await;
-    assert!(approved["return_label_url"].is_string(), "{approved}");
-
-    // The split orders' shipments: the lines each warehouse serves (a line itself split), what
-    // was picked, and the bookings by the recorded tracking numbers.
-    let split = api.order(&id("split")).await;
-    assert!(split.get("warehouse").is_none(), "split: {split}");
-    assert_eq!(
-        shipment_at(&split, "ams")["lines"],
-        json!([{"sku": "SKU-5", "quantity": 1, "picked": 1}])
-    );
-    assert_eq!(
-        shipment_at(&split, "ams")["booking"]["tracking_number"],
-        id("tn_split_ams").as_str()
-    );
-    assert_eq!(
-        shipment_at(&split, "rtm")["lines"],
-        json!([{"sku": "SKU-3", "quantity": 1, "picked": 0}])
-    );
-    let split_shipped = api.order(&id("split_shipped")).await;
-    assert_eq!(
-        shipment_at(&split_shipped, "ams")["lines"],
-        json!([{"sku": "SKU-6", "quantity": 2, "picked": 1}])
-    );
-    let rtm = shipment_at(&split_shipped, "rtm");
-    assert_eq!(
-        rtm["lines"],
-        json!([{"sku": "SKU-6", "quantity": 1, "picked": 1}, {"sku": "SKU-3", "quantity": 2, "picked": 2}])
-    );
-    assert_eq!(
-        rtm["booking"]["tracking_number"],
-        id("tn_split_shipped_rtm").as_str()
-    );
-    assert_eq!(rtm["last_scan"], "in_transit", "{split_shipped}");
-    let allocated = split_shipped["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["type"] == "allocated")
-        .expect("allocation in the history");
-    assert_eq!(
-        allocated["reason"],
-        "no single warehouse can serve every line; split: ams 2 of 3 SKU-6; rtm 1 of 3 SKU-6, 2 SKU-3"
-    );
-    let part = api.order(&id("split_part_cancelled")).await;
-    assert_eq!(
-        shipment_at(&part, "rtm")["booking"]["tracking_number"],
-        id("tn_split_part_cancelled_rtm").as_str()
-    );
-    assert_eq!(part["refunded"]["amount"], 1999, "the ams part: {part}");
-
-    // The backordered orders: what they wait for, and what the first one holds.
-    let first = api.order(&id("backordered")).await;
-    assert_eq!(first["stock"], "backordered", "{first}");
-    assert_eq!(
-        first["backordered"],
-        json!([{"sku": "SKU-7", "quantity": 2}])
-    );
-    let event = &first["history"][1];
-    assert_eq!(
-        event["held"],
-        json!([{"shipment": 1, "warehouse": "ams", "lines": [{"sku": "SKU-7", "quantity": 1}]}]),
-        "{first}"
-    );
-    let later = api.order(&id("backordered_later")).await;
-    assert_eq!(later["stock"], "backordered", "{later}");
-    assert_eq!(
-        later["backordered"],
-        json!([{"sku": "SKU-7", "quantity": 1}])
-    );
+    // page; the split and backordered orders with what they hold.
+    fx.orders_answer_as_left(ORDERS).await;
+    orders_as_stored(&fx).await;
 
     // Listed under their statuses; the shipments still to pick on their warehouses' lists.
     fx.listed_under_statuses(ORDERS.iter().map(|o| (o.0, o.1)))
         .await;
-    for (warehouse, want) in [
-        ("ams", ["confirmed", "cod", "split_shipped"]),
-        ("rtm", ["confirmed_rtm", "partially_picked", "split"]),
-    ] {
-        let want: BTreeSet<String> = want.iter().map(|n| id(n)).collect();
-        assert_eq!(pick_list(api, warehouse).await, want, "{warehouse}'s picks");
-    }
+    fx.pick_lists_are(&[
+        ("ams", &["confirmed", "cod", "split_shipped"]),
+        ("rtm", &["confirmed_rtm", "partially_picked", "split"]),
+    ])
+    .await;
 
     fx.stock_is_as_left(STOCK_AS_LEFT).await;
-
-    // The skus' backorder records, and availability as allocation sees it: less what
-    // backorders wait for, with what more may wait.
-    assert_eq!(
-        sku_backorders(api, "SKU-7").await,
-        json!({"sku": "SKU-7", "allowed": true, "cap": 10, "waiting": 3})
-    );
-    assert_eq!(
-        sku_backorders(api, "SKU-8").await,
-        json!({"sku": "SKU-8", "allowed": true, "cap": 5, "waiting": 0})
-    );
-    let seen = availability(api, Key::Admin, &["SKU-1", "SKU-7", "SKU-8"]).await;
-    assert_eq!(
-        (
-            &seen["SKU-1"]["available"],
-            &seen["SKU-1"]["backorderable"],
-            &seen["SKU-1"]["incoming"]
-        ),
-        (&json!(90 + 18), &json!(false), &json!(0)),
-        "{seen:?}"
-    );
-    assert_eq!(
-        seen["SKU-1"]["warehouses"],
-        json!([
-            {"warehouse": "ams", "on_hand": 95, "reserved": 5, "available": 90, "incoming": 0},
-            {"warehouse": "rtm", "on_hand": 19, "reserved": 1, "available": 18, "incoming": 0}
-        ])
-    );
-    assert_eq!(
-        (
-            &seen["SKU-7"]["available"],
-            &seen["SKU-7"]["backorderable"],
-            &seen["SKU-7"]["backorder_remaining"]
-        ),
-        (&json!(0), &json!(true), &json!(7)),
-        "{seen:?}"
-    );
-    assert_eq!(
-        (
-            &seen["SKU-8"]["available"],
-            &seen["SKU-8"]["backorderable"],
-            &seen["SKU-8"]["backorder_remaining"]
-        ),
-        (&json!(0), &json!(true), &json!(5)),
-        "{seen:?}"
-    );
-    let storefront = availability(api, Key::Storefront, &["SKU-1"]).await;
-    assert_eq!(storefront["SKU-1"]["available"], 108, "{storefront:?}");
-    assert!(
-        storefront["SKU-1"].get("warehouses").is_none(),
-        "storefront keys see no warehouses: {storefront:?}"
-    );
+    stock_records_as_left(&fx).await;
 
     stored_idempotency_replays(api, "fx2-confirmed", &id("confirmed")).await;
     let timed_out = fx
@@ -497,190 +277,36 @@ async fn opens_and_serves(api: &Api, receiver: &Receiver, ids: &BTreeMap<String,
 
     // The pending notifications reach the receiver, signed, under their stored message ids;
     // the timed-out order's cancellation follows them.
-    let mut expected: BTreeSet<(String, String)> = BTreeSet::new();
-    for &(name, ..) in ORDERS {
-        for kind in pending_notifications(name) {
-            expected.insert((id(name), format!("order.{kind}")));
-        }
-    }
+    let mut expected = fx.pending_notes(ORDERS.iter().map(|o| o.0), pending_notifications);
     assert_eq!(expected.len(), 32);
-    expected.insert((id("timed_out"), "order.cancelled".into()));
-    pending_notifications_arrive(api, receiver, &expected).await;
+    expected.insert(Note::order(&id("timed_out"), "cancelled"));
+    notifications_arrive(api, receiver, &expected, &expected).await;
 
-    fx.v1_orders_walk_on(PACKED, "v2").await;
-
-    // The split order: rtm's shipment, still to pick, is picked and packed through the
-    // per-shipment routes; then both parcels go out (ams's on the booking the release stored)
-    // and are delivered one by one.
-    let split_id = id("split");
-    let rtm_no = shipment_at(&split, "rtm")["id"].clone();
-    let base = format!("/v1/orders/{split_id}/shipments/{rtm_no}");
-    api.warehouse()
-        .post(
-            &format!("{base}/picks"),
-            &json!({"lines": [{"sku": "SKU-3", "quantity": 1}]}),
-        )
-        .await
-        .expect(200, "split: picks of rtm's shipment");
-    let packed = api
-        .warehouse()
-        .post(
-            &format!("{base}/pack"),
-            &json!({"parcels": [{"weight_grams": 800}]}),
-        )
-        .await
-        .expect(200, "split: pack rtm's shipment")
-        .json;
-    assert_eq!(packed["status"], "packed", "both packed now: {packed}");
-    let tn_split_rtm = str_of(&shipment_at(&packed, "rtm")["booking"]["tracking_number"]);
-    assert_ne!(tn_split_rtm, id("tn_split_ams"));
-    api.warehouse()
-        .get(&format!("{base}/label"))
-        .await
-        .expect(200, "split: rtm's label");
-    let shipped = api.handover(&split_id).await;
-    assert_eq!(shipped["status"], "shipped", "{shipped}");
-    assert_eq!(shipments_of(&shipped), ["ams:shipped", "rtm:shipped"]);
-    let ack = api
-        .scan(
-            &id("tn_split_ams"),
-            "v2-upgrade-ev-3",
-            "delivered",
-            "2026-11-25T12:00:00Z",
-        )
-        .await;
-    assert_eq!(ack["order_status"], "shipped", "one parcel of two: {ack}");
-    let ack = api
-        .scan(
-            &tn_split_rtm,
-            "v2-upgrade-ev-4",
-            "delivered",
-            "2026-11-25T13:00:00Z",
-        )
-        .await;
-    assert_eq!(ack["order_status"], "delivered", "{ack}");
-    let done = api.order(&split_id).await;
-    assert_history_contiguous(&done);
-    assert_eq!(shipments_of(&done), ["ams:delivered", "rtm:delivered"]);
-
-    // The other split order: ams's shipment, partially picked, is finished and handed over;
-    // rtm's, shipped before the upgrade, is delivered by its recorded tracking number.
-    let ss = id("split_shipped");
-    let ams_no = shipment_at(&split_shipped, "ams")["id"].clone();
-    let base = format!("/v1/orders/{ss}/shipments/{ams_no}");
-    api.warehouse()
-        .post(
-            &format!("{base}/picks"),
-            &json!({"lines": [{"sku": "SKU-6", "quantity": 1}]}),
-        )
-        .await
-        .expect(200, "split_shipped: the rest of ams's picks");
-    let packed = api
-        .warehouse()
-        .post(
-            &format!("{base}/pack"),
-            &json!({"parcels": [{"weight_grams": 800}]}),
-        )
-        .await
-        .expect(200, "split_shipped: pack ams's shipment")
-        .json;
-    // rtm's shipment is handed over already: the order is as far as ams's.
-    assert_eq!(packed["status"], "packed", "{packed}");
-    let handed = api
-        .warehouse()
-        .post(&format!("{base}/handover"), &json!({}))
-        .await
-        .expect(200, "split_shipped: hand over ams's shipment")
-        .json;
-    assert_eq!(handed["status"], "shipped", "{handed}");
-    let tn_ss_ams = str_of(&shipment_at(&handed, "ams")["booking"]["tracking_number"]);
-    let ack = api
-        .scan(
-            &id("tn_split_shipped_rtm"),
-            "v2-upgrade-ev-5",
-            "delivered",
-            "2026-11-25T14:00:00Z",
-        )
-        .await;
-    assert_eq!(ack["order_status"], "shipped", "one parcel of two: {ack}");
-    let ack = api
-        .scan(
-            &tn_ss_ams,
-            "v2-upgrade-ev-6",
-            "delivered",
-            "2026-11-25T15:00:00Z",
-        )
-        .await;
-    assert_eq!(ack["order_status"], "delivered", "{ack}");
-
-    // The part-cancelled order: its one parcel left is delivered, which delivers the order.
-    let ack = api
-        .scan(
-            &id("tn_split_part_cancelled_rtm"),
-            "v2-upgrade-ev-7",
-            "delivered",
-            "2026-11-25T16:00:00Z",
-        )
-        .await;
-    assert_eq!(ack["order_status"], "delivered", "{ack}");
-    let part = api.order(&id("split_part_cancelled")).await;
-    assert_eq!(shipments_of(&part), ["ams:cancelled", "rtm:delivered"]);
-
-    // Stock arrives for SKU-7: the oldest backordered order is filled first and confirms by
-    // itself; the later one keeps waiting until more comes.
-    api.set_stock("ams", "SKU-7", 3).await;
-    let confirmed = api.wait_status(&id("backordered"), "confirmed").await;
-    assert!(confirmed.get("backordered").is_none(), "{confirmed}");
-    assert_eq!(shipments_of(&confirmed), ["ams:allocated"], "{confirmed}");
-    assert_eq!(
-        confirmed["shipments"][0]["lines"],
-        json!([{"sku": "SKU-7", "quantity": 3, "picked": 0}])
-    );
-    let later = api.order(&id("backordered_later")).await;
-    assert_eq!(
-        (&later["status"], &later["stock"]),
-        (&json!("placed"), &json!("backordered")),
-        "{later}"
-    );
-    assert_eq!(sku_backorders(api, "SKU-7").await["waiting"], 1);
-    api.set_stock("ams", "SKU-7", 4).await;
-    let confirmed = api.wait_status(&id("backordered_later"), "confirmed").await;
-    assert_eq!(shipments_of(&confirmed), ["ams:allocated"], "{confirmed}");
-    assert_eq!(
-        sku_backorders(api, "SKU-7").await,
-        json!({"sku": "SKU-7", "allowed": true, "cap": 10, "waiting": 0})
-    );
-    let seen = availability(api, Key::Admin, &["SKU-7"]).await;
-    assert_eq!(
-        (
-            &seen["SKU-7"]["available"],
-            &seen["SKU-7"]["backorder_remaining"]
-        ),
-        (&json!(0), &json!(10)),
-        "{seen:?}"
-    );
+    fx.v1_orders_walk_on(&[CONFIRMED, PACKING].concat()).await;
+    orders_walk_on(&fx).await;
+    backorders_fill(&fx).await;
 
     // Nothing left to pick but the cod order and the two filled backorders; the stock moved by
     // exactly what went out, came back and was counted (hand-overs and restocks take their
     // stock after answering: waited for).
-    assert_eq!(
-        pick_list(api, "ams").await,
-        BTreeSet::from([id("cod"), id("backordered"), id("backordered_later")]),
-        "ams's picks"
-    );
-    assert_eq!(pick_list(api, "rtm").await, BTreeSet::new(), "rtm's picks");
+    fx.pick_lists_are(&[
+        ("ams", &["cod", "backordered", "backordered_later"]),
+        ("rtm", &[]),
+    ])
+    .await;
     fx.stock_reaches("the stock after the orders carried on", STOCK_CARRIED_ON)
         .await;
 
     // A transfer between the fixture's warehouses (new since the release): out of ams's stock
     // as the release left it and the orders moved it, into rtm's (a cell rtm never had, for
     // SKU-5). Dispatched, the units leave ams and are incoming at rtm; received, on hand there.
+    let lines = json!([{"sku": "SKU-1", "quantity": 2}, {"sku": "SKU-5", "quantity": 3}]);
     let transfer = api
         .admin()
         .idempotency("v2-upgrade-transfer-1")
         .post(
             "/v1/transfers",
-            &json!({"from": "ams", "to": "rtm", "lines": [{"sku": "SKU-1", "quantity": 2}, {"sku": "SKU-5", "quantity": 3}]}),
+            &json!({"from": "ams", "to": "rtm", "lines": lines}),
         )
         .await
         .expect(201, "transfer dispatched")
@@ -688,22 +314,26 @@ async fn opens_and_serves(api: &Api, receiver: &Receiver, ids: &BTreeMap<String,
     assert_eq!(transfer["status"], "dispatched", "{transfer}");
     let transfer_id = str_of(&transfer["id"]);
     let stock = fx.stock_levels().await;
-    let at = |w: &str, sku: &str| stock.get(&(w.to_string(), sku.to_string())).copied();
-    assert_eq!(at("ams", "SKU-1"), Some((91, 2, 0)), "{stock:?}");
-    assert_eq!(at("ams", "SKU-5"), Some((6, 0, 0)), "{stock:?}");
-    assert_eq!(at("rtm", "SKU-1"), Some((18, 0, 2)), "{stock:?}");
-    assert_eq!(at("rtm", "SKU-5"), Some((0, 0, 3)), "{stock:?}");
+    for (w, sku, cell) in [
+        ("ams", "SKU-1", (91, 2, 0)),
+        ("ams", "SKU-5", (6, 0, 0)),
+        ("rtm", "SKU-1", (18, 0, 2)),
+        ("rtm", "SKU-5", (0, 0, 3)),
+    ] {
+        let got = stock.get(&(w.to_string(), sku.to_string())).copied();
+        assert_eq!(got, Some(cell), "{sku} at {w}: {stock:?}");
+    }
     let seen = availability(api, Key::Admin, &["SKU-5"]).await;
     assert_eq!(
-        (&seen["SKU-5"]["available"], &seen["SKU-5"]["incoming"]),
-        (&json!(6), &json!(3)),
+        fields(&seen["SKU-5"], &["available", "incoming"]),
+        json!([6, 3]),
         "{seen:?}"
     );
     let received = api
         .warehouse()
         .post(
             &format!("/v1/transfers/{transfer_id}/receive"),
-            &json!({"lines": [{"sku": "SKU-1", "quantity": 2}, {"sku": "SKU-5", "quantity": 3}]}),
+            &json!({ "lines": lines }),
         )
         .await
         .expect(200, "transfer received")
@@ -725,47 +355,260 @@ async fn opens_and_serves(api: &Api, receiver: &Receiver, ids: &BTreeMap<String,
         .await;
 }
 
-/// An order's shipments as `warehouse:status`, in shipment order.
-fn shipments_of(order: &Value) -> Vec<String> {
-    order["shipments"]
+/// The split orders' shipments as stored: the lines each warehouse serves (a line itself
+/// split), what was picked, the bookings by the recorded tracking numbers, the allocation's
+/// reason; the part-cancelled one's refund; the backordered orders: what they wait for, and
+/// what the first one holds. (`upgrade_v3`'s scenario has them too.)
+pub(crate) async fn orders_as_stored(fx: &Fixture<'_>) {
+    let (api, id) = (fx.api, |name: &str| fx.id(name));
+    let split = api.order(&id("split")).await;
+    assert!(split.get("warehouse").is_none(), "split: {split}");
+    let shipment = |o: &Value, w: &str, path: &str| {
+        shipment_at(o, w)
+            .pointer(path)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let split_shipped = api.order(&id("split_shipped")).await;
+    let part = api.order(&id("split_part_cancelled")).await;
+    for (o, w, path, want) in [
+        (
+            &split,
+            "ams",
+            "/lines",
+            json!([{"sku": "SKU-5", "quantity": 1, "picked": 1}]),
+        ),
+        (
+            &split,
+            "ams",
+            "/booking/tracking_number",
+            json!(id("tn_split_ams")),
+        ),
+        (
+            &split,
+            "rtm",
+            "/lines",
+            json!([{"sku": "SKU-3", "quantity": 1, "picked": 0}]),
+        ),
+        (
+            &split_shipped,
+            "ams",
+            "/lines",
+            json!([{"sku": "SKU-6", "quantity": 2, "picked": 1}]),
+        ),
+        (
+            &split_shipped,
+            "rtm",
+            "/lines",
+            json!([{"sku": "SKU-6", "quantity": 1, "picked": 1}, {"sku": "SKU-3", "quantity": 2, "picked": 2}]),
+        ),
+        (
+            &split_shipped,
+            "rtm",
+            "/booking/tracking_number",
+            json!(id("tn_split_shipped_rtm")),
+        ),
+        (&split_shipped, "rtm", "/last_scan", json!("in_transit")),
+        (
+            &part,
+            "rtm",
+            "/booking/tracking_number",
+            json!(id("tn_split_part_cancelled_rtm")),
+        ),
+    ] {
+        assert_eq!(shipment(o, w, path), want, "{w}{path}: {o}");
+    }
+    let allocated = split_shipped["history"]
         .as_array()
-        .expect("shipments")
+        .unwrap()
         .iter()
-        .map(|s| format!("{}:{}", str_of(&s["warehouse"]), str_of(&s["status"])))
-        .collect()
+        .find(|e| e["type"] == "allocated")
+        .expect("allocation in the history");
+    assert_eq!(
+        allocated["reason"],
+        "no single warehouse can serve every line; split: ams 2 of 3 SKU-6; rtm 1 of 3 SKU-6, 2 SKU-3"
+    );
+    assert_eq!(part["refunded"]["amount"], 1999, "the ams part: {part}");
+
+    for (name, waiting) in [("backordered", 2), ("backordered_later", 1)] {
+        let o = api.order(&id(name)).await;
+        assert_eq!(o["stock"], "backordered", "{o}");
+        assert_eq!(
+            o["backordered"],
+            json!([{"sku": "SKU-7", "quantity": waiting}]),
+            "{name}: {o}"
+        );
+    }
+    let first = api.order(&id("backordered")).await;
+    assert_eq!(
+        first["history"][1]["held"],
+        json!([{"shipment": 1, "warehouse": "ams", "lines": [{"sku": "SKU-7", "quantity": 1}]}]),
+        "{first}"
+    );
 }
 
-/// The order's shipment from `warehouse`.
-fn shipment_at<'a>(order: &'a Value, warehouse: &str) -> &'a Value {
-    order["shipments"]
-        .as_array()
-        .expect("shipments")
-        .iter()
-        .find(|s| s["warehouse"] == warehouse)
-        .unwrap_or_else(|| panic!("no shipment from {warehouse}: {order}"))
+/// The skus' backorder records, and availability as allocation sees it: less what backorders
+/// wait for, with what more may wait; a storefront key sees no warehouses.
+pub(crate) async fn stock_records_as_left(fx: &Fixture<'_>) {
+    let api = fx.api;
+    assert_eq!(
+        sku_backorders(api, "SKU-7").await,
+        json!({"sku": "SKU-7", "allowed": true, "cap": 10, "waiting": 3})
+    );
+    assert_eq!(
+        sku_backorders(api, "SKU-8").await,
+        json!({"sku": "SKU-8", "allowed": true, "cap": 5, "waiting": 0})
+    );
+    let seen = availability(api, Key::Admin, &["SKU-1", "SKU-7", "SKU-8"]).await;
+    for (sku, paths, want) in [
+        (
+            "SKU-1",
+            ["available", "backorderable", "incoming"],
+            json!([90 + 18, false, 0]),
+        ),
+        (
+            "SKU-7",
+            ["available", "backorderable", "backorder_remaining"],
+            json!([0, true, 7]),
+        ),
+        (
+            "SKU-8",
+            ["available", "backorderable", "backorder_remaining"],
+            json!([0, true, 5]),
+        ),
+    ] {
+        assert_eq!(fields(&seen[sku], &paths), want, "{sku}: {seen:?}");
+    }
+    assert_eq!(
+        seen["SKU-1"]["warehouses"],
+        json!([
+            {"warehouse": "ams", "on_hand": 95, "reserved": 5, "available": 90, "incoming": 0},
+            {"warehouse": "rtm", "on_hand": 19, "reserved": 1, "available": 18, "incoming": 0}
+        ])
+    );
+    let storefront = availability(api, Key::Storefront, &["SKU-1"]).await;
+    assert_eq!(storefront["SKU-1"]["available"], 108, "{storefront:?}");
+    assert!(
+        storefront["SKU-1"].get("warehouses").is_none(),
+        "storefront keys see no warehouses: {storefront:?}"
+    );
 }
 
-async fn sku_backorders(api: &Api, sku: &str) -> Value {
+/// The split orders finish their shipments (scans 3 to 7 of the walk). `split`: rtm's
+/// shipment, still to pick, is picked and packed through the per-shipment routes; then both
+/// parcels go out (ams's on the booking the release stored) and are delivered one by one.
+/// `split_shipped`: ams's shipment, partially picked, is finished and handed over; rtm's,
+/// shipped before the upgrade, is delivered by its recorded tracking number. The
+/// part-cancelled order: its one parcel left is delivered, which delivers the order.
+pub(crate) async fn orders_walk_on(fx: &Fixture<'_>) {
+    let (api, id) = (fx.api, |name: &str| fx.id(name));
+    let packed = finish_shipment(fx, "split", "rtm", "SKU-3").await;
+    assert_eq!(packed["status"], "packed", "both packed now: {packed}");
+    let tn_split_rtm = str_of(&shipment_at(&packed, "rtm")["booking"]["tracking_number"]);
+    assert_ne!(tn_split_rtm, id("tn_split_ams"));
+    let rtm_no = &shipment_at(&packed, "rtm")["id"];
     api.warehouse()
-        .get(&format!("/v1/skus/{sku}/backorders"))
+        .get(&format!(
+            "/v1/orders/{}/shipments/{rtm_no}/label",
+            id("split")
+        ))
         .await
-        .expect(200, "a sku's backorders")
+        .expect(200, "split: rtm's label");
+    let shipped = api.handover(&id("split")).await;
+    assert_eq!(shipped["status"], "shipped", "{shipped}");
+    assert_eq!(shipments_of(&shipped), ["ams:shipped", "rtm:shipped"]);
+    fx.scan_answers("tn_split_ams", 3, "delivered", "shipped")
+        .await;
+    fx.scan_answers(&tn_split_rtm, 4, "delivered", "delivered")
+        .await;
+    let done = api.order(&id("split")).await;
+    assert_history_contiguous(&done);
+    assert_eq!(shipments_of(&done), ["ams:delivered", "rtm:delivered"]);
+
+    let packed = finish_shipment(fx, "split_shipped", "ams", "SKU-6").await;
+    // rtm's shipment is handed over already: the order is as far as ams's.
+    assert_eq!(packed["status"], "packed", "{packed}");
+    let ams_no = &shipment_at(&packed, "ams")["id"];
+    let handed = api
+        .warehouse()
+        .post(
+            &format!(
+                "/v1/orders/{}/shipments/{ams_no}/handover",
+                id("split_shipped")
+            ),
+            &json!({}),
+        )
+        .await
+        .expect(200, "split_shipped: hand over ams's shipment")
+        .json;
+    assert_eq!(handed["status"], "shipped", "{handed}");
+    let tn_ss_ams = str_of(&shipment_at(&handed, "ams")["booking"]["tracking_number"]);
+    fx.scan_answers("tn_split_shipped_rtm", 5, "delivered", "shipped")
+        .await;
+    fx.scan_answers(&tn_ss_ams, 6, "delivered", "delivered")
+        .await;
+
+    fx.scan_answers("tn_split_part_cancelled_rtm", 7, "delivered", "delivered")
+        .await;
+    let part = api.order(&id("split_part_cancelled")).await;
+    assert_eq!(shipments_of(&part), ["ams:cancelled", "rtm:delivered"]);
+}
+
+/// The order `name`'s shipment from `warehouse` gets its last pick (one `sku`) and is packed,
+/// through the per-shipment routes. Returns the packed answer.
+async fn finish_shipment(fx: &Fixture<'_>, name: &str, warehouse: &str, sku: &str) -> Value {
+    let (api, order) = (fx.api, fx.id(name));
+    let no = shipment_at(&api.order(&order).await, warehouse)["id"].clone();
+    let base = format!("/v1/orders/{order}/shipments/{no}");
+    api.warehouse()
+        .post(
+            &format!("{base}/picks"),
+            &json!({"lines": [{"sku": sku, "quantity": 1}]}),
+        )
+        .await
+        .expect(200, &format!("{name}: the rest of {warehouse}'s picks"));
+    api.warehouse()
+        .post(
+            &format!("{base}/pack"),
+            &json!({"parcels": [{"weight_grams": 800}]}),
+        )
+        .await
+        .expect(200, &format!("{name}: pack {warehouse}'s shipment"))
         .json
 }
 
-/// `GET /v1/availability` for `skus` as `key` sees it, by sku.
-async fn availability(api: &Api, key: Key, skus: &[&str]) -> BTreeMap<String, Value> {
-    let query: Vec<String> = skus.iter().map(|s| format!("sku={s}")).collect();
-    let answer = api
-        .with(key)
-        .get(&format!("/v1/availability?{}", query.join("&")))
-        .await
-        .expect(200, "availability")
-        .json;
-    answer["skus"]
-        .as_array()
-        .expect("skus")
-        .iter()
-        .map(|s| (str_of(&s["sku"]), s.clone()))
-        .collect()
+/// Stock arrives for SKU-7: the oldest backordered order is filled first and confirms by
+/// itself; the later one keeps waiting until more comes, then confirms too, and nothing waits.
+/// Returns the two as they confirmed. (`upgrade_v3`'s scenario has them too.)
+pub(crate) async fn backorders_fill(fx: &Fixture<'_>) -> [Value; 2] {
+    let (api, id) = (fx.api, |name: &str| fx.id(name));
+    api.set_stock("ams", "SKU-7", 3).await;
+    let first = api.wait_status(&id("backordered"), "confirmed").await;
+    assert!(first.get("backordered").is_none(), "{first}");
+    assert_eq!(shipments_of(&first), ["ams:allocated"], "{first}");
+    assert_eq!(
+        first["shipments"][0]["lines"],
+        json!([{"sku": "SKU-7", "quantity": 3, "picked": 0}])
+    );
+    let later = api.order(&id("backordered_later")).await;
+    assert_eq!(
+        fields(&later, &["status", "stock"]),
+        json!(["placed", "backordered"]),
+        "{later}"
+    );
+    assert_eq!(sku_backorders(api, "SKU-7").await["waiting"], 1);
+    api.set_stock("ams", "SKU-7", 4).await;
+    let later = api.wait_status(&id("backordered_later"), "confirmed").await;
+    assert_eq!(shipments_of(&later), ["ams:allocated"], "{later}");
+    assert_eq!(
+        sku_backorders(api, "SKU-7").await,
+        json!({"sku": "SKU-7", "allowed": true, "cap": 10, "waiting": 0})
+    );
+    let seen = availability(api, Key::Admin, &["SKU-7"]).await;
+    assert_eq!(
+        fields(&seen["SKU-7"], &["available", "backorder_remaining"]),
+        json!([0, 10]),
+        "{seen:?}"
+    );
+    [first, later]
 }

@@ -12,9 +12,10 @@
 //! evening service, cash on delivery PostNL by its rule; bookings keep their price, rule and
 //! promise, the HTTP carrier's its tracking number, label URL and date; PostNL's scans keep
 //! their own codes (J01 as in_transit, Z42 as unknown) and the date that revised the promise;
-//! the late shipment is `delayed`; the stock (incoming units included), the skus' backorder
-//! records, the reorder point and its alert, the transfers and the idempotency records (orders
-//! and transfers) read as left. Then the service's own work: the overdue shipment's promise
+//! the late shipment is `delayed`; v2's split and backordered orders, the stock (incoming units
+//! included), the skus' backorder records and availability (as upgrade_v2 checks them), the
+//! reorder point and its alert, the transfers and the idempotency records (orders and
+//! transfers) read as left. Then the service's own work: the overdue shipment's promise
 //! timer, due while the service was down, records `delayed`; the unpaid order's payment timer
 //! cancels it; the pending `cancel_bookings` reaches DHL (a local carrier: `DELETE
 //! /shipments/{order}-1`); every pending notification (customers', operations' `delayed`, the
@@ -35,255 +36,64 @@
 //! written.
 
 use crate::support::*;
+use crate::upgrade_v2::{self, CONFIRMED};
 use crate::upgrade_walk::*;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use orderly_testkit::carrier::LocalCarrier;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The orders of the scenario: name, the status it was left in, its shipments
-/// (`warehouse:status`, in shipment order) and its history's event types. `timed_out` was left
-/// placed; its timer may cancel it before the first read.
-type Left = (
-    &'static str,
-    &'static str,
-    &'static [&'static str],
-    &'static [&'static str],
-);
-
-const ORDERS: &[Left] = &[
-    ("placed", "placed", &["ams:allocated"], ALLOCATED),
-    ("timed_out", "placed", &["rtm:allocated"], ALLOCATED),
-    ("confirmed", "confirmed", &["ams:allocated"], CONFIRMED),
-    ("cod", "confirmed", &["ams:allocated"], CONFIRMED),
-    ("confirmed_rtm", "confirmed", &["rtm:allocated"], CONFIRMED),
+/// What v3's scenario added to v2's orders (`upgrade_v2::ORDERS`), as left.
+const ADDED: &[Left] = &[
+    ("weighted", "confirmed", &["ams:allocated"], &[CONFIRMED]),
+    ("express", "confirmed", &["ams:allocated"], &[CONFIRMED]),
     (
-        "partially_picked",
-        "confirmed",
-        &["rtm:allocated"],
-        &["placed", "allocated", "confirmed", "picks_acknowledged"],
+        "booked_http",
+        "packed",
+        &["ams:packed"],
+        &[CONFIRMED, PACKING],
     ),
-    ("packed", "packed", &["ams:packed"], PACKED),
-    (
-        "shipped",
-        "shipped",
-        &["rtm:shipped"],
-        &[
-            "placed",
-            "allocated",
-            "confirmed",
-            "picks_acknowledged",
-            "picks_acknowledged",
-            "packed",
-            "shipment_booked",
-            "shipped",
-            "carrier_scanned",
-            "carrier_scanned",
-        ],
-    ),
-    ("delivered", "delivered", &["ams:delivered"], DELIVERED),
-    (
-        "cancelled",
-        "cancelled",
-        &["ams:cancelled"],
-        &[
-            "placed",
-            "allocated",
-            "confirmed",
-            "cancelled",
-            "refund_issued",
-        ],
-    ),
-    (
-        "return_approved",
-        "delivered",
-        &["ams:delivered"],
-        &[
-            "placed",
-            "allocated",
-            "confirmed",
-            "picks_acknowledged",
-            "packed",
-            "shipment_booked",
-            "shipped",
-            "carrier_scanned",
-            "delivered",
-            "return_approved",
-        ],
-    ),
-    (
-        "returned",
-        "returned",
-        &["rtm:delivered"],
-        &[
-            "placed",
-            "allocated",
-            "confirmed",
-            "picks_acknowledged",
-            "packed",
-            "shipment_booked",
-            "shipped",
-            "carrier_scanned",
-            "delivered",
-            "return_approved",
-            "return_received",
-            "refund_issued",
-        ],
-    ),
-    (
-        "split",
-        "confirmed",
-        &["ams:packed", "rtm:allocated"],
-        PACKED,
-    ),
-    (
-        "split_shipped",
-        "confirmed",
-        &["ams:allocated", "rtm:shipped"],
-        &[
-            "placed",
-            "allocated",
-            "confirmed",
-            "picks_acknowledged",
-            "packed",
-            "shipment_booked",
-            "shipped",
-            "carrier_scanned",
-            "picks_acknowledged",
-        ],
-    ),
-    (
-        "split_part_cancelled",
-        "shipped",
-        &["ams:cancelled", "rtm:shipped"],
-        &[
-            "placed",
-            "allocated",
-            "confirmed",
-            "picks_acknowledged",
-            "packed",
-            "shipment_booked",
-            "shipped",
-            "shipments_cancelled",
-            "refund_issued",
-        ],
-    ),
-    ("backordered", "placed", &[], BACKORDERED),
-    ("backordered_later", "placed", &[], BACKORDERED),
-    // What v3 added.
-    ("weighted", "confirmed", &["ams:allocated"], CONFIRMED),
-    ("express", "confirmed", &["ams:allocated"], CONFIRMED),
-    ("booked_http", "packed", &["ams:packed"], PACKED),
     (
         "in_transit",
         "shipped",
         &["ams:shipped"],
-        &[
-            "placed",
-            "allocated",
-            "confirmed",
-            "picks_acknowledged",
-            "packed",
-            "shipment_booked",
-            "shipped",
-            "carrier_scanned",
-            "carrier_scanned",
-        ],
+        &[CONFIRMED, PACKING, SENT, &["carrier_scanned"]],
     ),
     (
         "late",
         "shipped",
         &["ams:shipped"],
-        &[
-            "placed",
-            "allocated",
-            "confirmed",
-            "picks_acknowledged",
-            "packed",
-            "shipment_booked",
-            "shipped",
-            "carrier_scanned",
-            "delayed",
-        ],
+        &[CONFIRMED, PACKING, SENT, &["delayed"]],
     ),
     (
         "cancelled_booked",
         "cancelled",
         &["ams:cancelled"],
-        &[
-            "placed",
-            "allocated",
-            "confirmed",
-            "picks_acknowledged",
-            "packed",
-            "shipment_booked",
-            "cancelled",
-            "refund_issued",
-        ],
+        &[CONFIRMED, PACKING, &["cancelled", "refund_issued"]],
     ),
     (
         "overdue",
         "shipped",
         &["ams:shipped"],
-        &[
-            "placed",
-            "allocated",
-            "confirmed",
-            "picks_acknowledged",
-            "packed",
-            "shipment_booked",
-            "shipped",
-            "carrier_scanned",
-        ],
+        &[CONFIRMED, PACKING, SENT],
     ),
 ];
 
-const ALLOCATED: &[&str] = &["placed", "allocated"];
-const BACKORDERED: &[&str] = &["placed", "backordered"];
-const CONFIRMED: &[&str] = &["placed", "allocated", "confirmed"];
-const PACKED: &[&str] = &[
-    "placed",
-    "allocated",
-    "confirmed",
-    "picks_acknowledged",
-    "packed",
-    "shipment_booked",
-];
-const DELIVERED: &[&str] = &[
-    "placed",
-    "allocated",
-    "confirmed",
-    "picks_acknowledged",
-    "packed",
-    "shipment_booked",
-    "shipped",
-    "carrier_scanned",
-    "delivered",
-];
+/// The orders of the scenario: v2's, and what v3 added.
+fn orders() -> Vec<Left> {
+    [upgrade_v2::ORDERS, ADDED].concat()
+}
 
 /// The webhook notifications each order had pending: every customer-visible moment it went
-/// through, none delivered (the script's receiver was never there). `delayed` goes to the
-/// customer and to operations (`OPS`).
+/// through, none delivered (the script's receiver was never there); v2's orders as upgrade_v2
+/// has them. `delayed` goes to the customer and to operations (`OPS_DELAYED`).
 fn pending_notifications(name: &str) -> &'static [&'static str] {
     match name {
-        "confirmed" | "cod" | "confirmed_rtm" | "partially_picked" | "packed" | "split"
-        | "weighted" | "express" | "booked_http" => &["confirmed"],
-        "shipped" => &["confirmed", "shipped", "out_for_delivery"],
-        "delivered" => &["confirmed", "shipped", "delivered"],
-        "cancelled" | "cancelled_booked" => &["confirmed", "cancelled", "refunded"],
-        "return_approved" => &["confirmed", "shipped", "delivered", "return_approved"],
-        "returned" => &[
-            "confirmed",
-            "shipped",
-            "delivered",
-            "return_approved",
-            "refunded",
-        ],
-        "split_shipped" | "in_transit" | "overdue" => &["confirmed", "shipped"],
-        "split_part_cancelled" => &["confirmed", "shipped", "cancelled", "refunded"],
+        "weighted" | "express" | "booked_http" => &["confirmed"],
+        "cancelled_booked" => &["confirmed", "cancelled", "refunded"],
+        "in_transit" | "overdue" => &["confirmed", "shipped"],
         "late" => &["confirmed", "shipped", "delayed", OPS_DELAYED],
-        "backordered" | "backordered_later" => &["backordered"],
-        _ => &[],
+        _ => upgrade_v2::pending_notifications(name),
     }
 }
 
@@ -291,48 +101,31 @@ fn pending_notifications(name: &str) -> &'static [&'static str] {
 /// `operations.webhook` message id).
 const OPS_DELAYED: &str = "ops:delayed";
 
+/// The two notifications of a `delayed` the service records: to the customer and to
+/// operations.
+fn delay_notes(order: &str) -> [Note; 2] {
+    [
+        Note::order(order, "delayed"),
+        Note::order(order, OPS_DELAYED),
+    ]
+}
+
 const SKUS: &[&str] = &[
     "SKU-1", "SKU-2", "SKU-3", "SKU-4", "SKU-5", "SKU-6", "SKU-7", "SKU-8", "SKU-9", "SKU-10",
 ];
 
-/// (warehouse, sku) → (on hand, reserved, incoming) as the script left them: v2's stock (the
-/// cancelled transfer put its 2 SKU-1 back at rtm), and SKU-9 in ams, 30 counted: 3 sent to
-/// rtm (1 received there, 2 incoming), 3 handed over (in_transit, late, overdue), 4 held by
-/// weighted (2), express and booked_http. SKU-4 is held by the timed-out order alone (its
-/// release is checked on its own); SKU-8 and SKU-10 are in no warehouse.
-const STOCK_AS_LEFT: &[(&str, &str, i64, i64, i64)] = &[
-    ("ams", "SKU-1", 95, 5, 0),
-    ("ams", "SKU-2", 48, 4, 0),
-    ("ams", "SKU-5", 10, 1, 0),
-    ("ams", "SKU-6", 2, 2, 0),
-    ("ams", "SKU-7", 1, 1, 0),
-    ("ams", "SKU-9", 24, 4, 0),
-    ("rtm", "SKU-1", 19, 1, 0),
-    ("rtm", "SKU-2", 10, 1, 0),
-    ("rtm", "SKU-3", 26, 5, 0),
-    ("rtm", "SKU-4", 5, 1, 0),
-    ("rtm", "SKU-6", 0, 0, 0),
-    ("rtm", "SKU-9", 1, 0, 2),
-];
+/// The stock cells the script left beyond v2's (`upgrade_v2::STOCK_AS_LEFT`; the cancelled
+/// transfer put its 2 SKU-1 back at rtm): SKU-9 in ams, 30 counted: 3 sent to rtm (1 received
+/// there, 2 incoming), 3 handed over (in_transit, late, overdue), 4 held by weighted (2),
+/// express and booked_http. SKU-8 and SKU-10 are in no warehouse.
+const ADDED_AS_LEFT: &[Cell] = &[("ams", "SKU-9", 24, 4, 0), ("rtm", "SKU-9", 1, 0, 2)];
 
-/// The same once everything carried on: v2's moves (the timed-out order's release; from ams
-/// the hand-overs of confirmed, packed, split and split_shipped, the received return, SKU-7
-/// counted to 4 and held by the two backordered orders; from rtm those of confirmed_rtm,
-/// partially_picked and split), weighted, express and booked_http handed over (4 SKU-9 from
-/// ams), the open transfer's last 2 SKU-9 received at rtm, and SKU-10 counted in at ams.
-const STOCK_CARRIED_ON: &[(&str, &str, i64, i64, i64)] = &[
-    ("ams", "SKU-1", 93, 2, 0),
-    ("ams", "SKU-2", 46, 2, 0),
-    ("ams", "SKU-5", 9, 0, 0),
-    ("ams", "SKU-6", 0, 0, 0),
-    ("ams", "SKU-7", 4, 4, 0),
+/// The same once everything carried on, beyond v2's moves (`upgrade_v2::STOCK_CARRIED_ON`):
+/// weighted, express and booked_http handed over (4 SKU-9 from ams), the open transfer's last
+/// 2 SKU-9 received at rtm, and SKU-10 counted in at ams.
+const ADDED_CARRIED_ON: &[Cell] = &[
     ("ams", "SKU-9", 20, 0, 0),
     ("ams", "SKU-10", 2, 0, 0),
-    ("rtm", "SKU-1", 18, 0, 0),
-    ("rtm", "SKU-2", 9, 0, 0),
-    ("rtm", "SKU-3", 21, 0, 0),
-    ("rtm", "SKU-4", 5, 0, 0),
-    ("rtm", "SKU-6", 0, 0, 0),
     ("rtm", "SKU-9", 3, 0, 0),
 ];
 
@@ -349,68 +142,57 @@ const PAST: &str = "2026-11-30";
 #[actix_rt::test]
 async fn a_sled_data_directory_of_the_v3_release_opens_and_serves() {
     let ids = orderly_testkit::fixture::v3_ids();
-    let work = tempfile::tempdir().unwrap();
-    let data = work.path().join("data");
-    orderly_testkit::fixture::copy_v3_data(&data);
-    let receiver = Receiver::start(0).await;
-    let carrier = LocalCarrier::start(CARRIER_KEY, 0, None)
-        .await
-        .expect("DHL's local carrier");
-    let server = Upgraded::start(Some(&data), &receiver.config(100), &carrier).await;
-    opens_and_serves(&server.api(), &receiver, &carrier, &ids).await;
-    drop(server);
-    carrier.stop().await;
-    receiver.stop().await;
+    let (_work, data) = data_copy(orderly_testkit::fixture::copy_v3_data);
+    serves(Some(&data), "", &ids).await;
 }
 
 #[actix_rt::test]
 async fn a_postgres_database_of_the_v3_release_opens_and_serves() {
-    let test = "a_postgres_database_of_the_v3_release_opens_and_serves";
-    let Some(pg) = orderly_testkit::postgres::shared_or_skip(test) else {
+    let Some((pg, url, db)) = restored_dump(
+        "a_postgres_database_of_the_v3_release_opens_and_serves",
+        "v3_fixture",
+        &orderly_testkit::fixture::v3_postgres_sql(),
+        FIXTURE_NODE,
+        "1,2,3,4,5,6,7",
+    ) else {
         return;
     };
     let ids = orderly_testkit::fixture::v3_postgres_ids();
-    let url = pg.create_database("v3_fixture");
-    pg.restore_sql(&url, &orderly_testkit::fixture::v3_postgres_sql())
-        .unwrap_or_else(|e| panic!("restoring the v3 dump: {e}"));
-    let db = url.rsplit('/').next().unwrap();
-    assert_eq!(
-        pg.psql(db, "SELECT node_id FROM nodes ORDER BY node_id")
-            .unwrap()
-            .trim(),
-        FIXTURE_NODE,
-        "the dump's writer"
-    );
-    assert_eq!(
-        pg.psql(
-            db,
-            "SELECT string_agg(version::text, ',' ORDER BY version) FROM refinery_schema_history"
-        )
-        .unwrap()
-        .trim(),
-        "1,2,3,4,5,6,7",
-        "the dump's migrations"
-    );
     // The writer left its work pending: the cancellation DHL never took, the promise timer
-    // that fell due while it was down.
-    let cancel_bookings = format!(
-        "SELECT count(*) FROM outbox WHERE order_id = '{}' AND message_id LIKE '%cancel_bookings%'",
-        ids["cancelled_booked"]
-    );
-    assert_eq!(pg.psql(db, &cancel_bookings).unwrap().trim(), "1");
-    // (Its promise, revised to 2026-11-30, broke at the start of 1 December in Amsterdam.)
-    let overdue_timer = format!(
-        "SELECT count(*) FROM timers WHERE order_id = '{}' AND kind = 'promise_due' AND due = '2026-11-30 23:00:00+00'",
-        ids["overdue"]
-    );
-    assert_eq!(pg.psql(db, &overdue_timer).unwrap().trim(), "1");
+    // that fell due while it was down (its promise, revised to 2026-11-30, broke at the start
+    // of 1 December in Amsterdam).
+    for (what, query) in [
+        (
+            "the pending cancel_bookings",
+            format!(
+                "SELECT count(*) FROM outbox WHERE order_id = '{}' AND message_id LIKE '%cancel_bookings%'",
+                ids["cancelled_booked"]
+            ),
+        ),
+        (
+            "the overdue promise timer",
+            format!(
+                "SELECT count(*) FROM timers WHERE order_id = '{}' AND kind = 'promise_due' AND due = '2026-11-30 23:00:00+00'",
+                ids["overdue"]
+            ),
+        ),
+    ] {
+        assert_eq!(pg.psql(&db, &query).unwrap().trim(), "1", "{what}");
+    }
+    let node = crate::nodes::postgres_toml(&url, "v3-upgrade-node");
+    serves(None, &node, &ids).await;
+}
+
+/// The whole check on a service started on the fixture (the data directory `data`, or the
+/// database `node_toml` names), with a receiver as its webhook and DHL's local carrier.
+async fn serves(data: Option<&std::path::Path>, node_toml: &str, ids: &BTreeMap<String, String>) {
     let receiver = Receiver::start(0).await;
     let carrier = LocalCarrier::start(CARRIER_KEY, 0, None)
         .await
         .expect("DHL's local carrier");
-    let node = crate::nodes::postgres_toml(&url, "v3-upgrade-node");
-    let server = Upgraded::start(None, &format!("{node}{}", receiver.config(100)), &carrier).await;
-    opens_and_serves(&server.api(), &receiver, &carrier, &ids).await;
+    let config = format!("{node_toml}{}", receiver.config(100));
+    let server = Upgraded::start(data, &config, &carrier).await;
+    opens_and_serves(&server.api(), &receiver, &carrier, ids).await;
     drop(server);
     carrier.stop().await;
     receiver.stop().await;
@@ -470,129 +252,76 @@ async fn opens_and_serves(
     carrier: &LocalCarrier,
     ids: &BTreeMap<String, String>,
 ) {
+    let orders = orders();
     let fx = Fixture {
         api,
         ids,
         skus: SKUS,
+        release: "v3",
+        scans_on: "2026-12-08",
+        new_events: &["delayed"],
     };
     let id = |name: &str| fx.id(name);
-    let names: BTreeSet<&str> = ids
-        .keys()
-        .map(String::as_str)
-        .filter(|k| !k.starts_with("tn_") && !k.starts_with("transfer_"))
-        .collect();
-    assert_eq!(
-        names,
-        ORDERS.iter().map(|o| o.0).collect::<BTreeSet<_>>(),
-        "the fixture's orders"
-    );
+    fx.has_orders(orders.iter().map(|o| o.0));
 
     // Which promises have passed: those must be recorded `delayed` by their timers, those
     // that have not must not be, and those breaking about now may be.
-    let delays = Delays::work_out(api, &fx).await;
+    let delays = Delays::work_out(&fx, &orders).await;
 
     // Every order answers with its status, its shipments, its whole history (but for the
-    // `delayed` its timers record from now on) and its tracking page.
-    for &(name, status, shipments, types) in ORDERS {
-        let o = api.order(&id(name)).await;
-        assert_history_contiguous(&o);
-        if name == "timed_out" && o["status"] == "cancelled" {
-            continue; // its timer was quicker than this read
-        }
-        assert_eq!(o["status"], status, "{name}: {o}");
-        assert_eq!(shipments_of(&o), shipments, "{name}: {o}");
-        assert_eq!(
-            types_but_new_delays(&o, types),
-            types,
-            "{name}'s history: {o}"
-        );
-        let token = str_of(&o["tracking_token"]);
-        let page = api
-            .anon()
-            .get(&format!("/v1/track/{token}"))
-            .await
-            .expect(200, &format!("{name}'s tracking page"))
-            .json;
-        let timer_was_quicker = name == "timed_out" && page["status"] == "cancelled";
-        if !timer_was_quicker {
-            assert_eq!(page["status"], status, "{name}'s tracking page: {page}");
-        }
-        assert_eq!(
-            page["shipments"].as_array().map(Vec::len),
-            Some(shipments.len()),
-            "{name}'s tracking page: {page}"
-        );
-        // Every shipment allocated has its plan, as recorded; the order's promise is its
-        // shipments' last.
+    // `delayed` its timers record from now on) and its tracking page. Every shipment allocated
+    // has its plan, as recorded; the order's promise is its shipments' last.
+    for (name, o, page) in fx.orders_answer_as_left(&orders).await {
         plans_as_recorded(name, &o);
-        if !shipments.is_empty() && name != "timed_out" {
+        if o["shipments"].as_array().is_some_and(|s| !s.is_empty()) && name != "timed_out" {
             assert_eq!(page["promised"], o["promised"], "{name}'s tracking page");
         }
     }
-    let approved = api.order(&id("return_approved")).await;
-    assert!(approved["return_label_url"].is_string(), "{approved}");
-
-    v2_orders_as_stored(api, &fx).await;
-    v3_orders_as_stored(api, &fx).await;
+    upgrade_v2::orders_as_stored(&fx).await;
+    let first = api.order(&id("backordered")).await;
+    assert!(
+        first["promised"].is_null(),
+        "nothing to promise yet: {first}"
+    );
+    v3_orders_as_stored(&fx).await;
 
     // Listed under their statuses; the shipments still to pick on their warehouses' lists.
-    fx.listed_under_statuses(ORDERS.iter().map(|o| (o.0, o.1)))
+    fx.listed_under_statuses(orders.iter().map(|o| (o.0, o.1)))
         .await;
-    for (warehouse, want) in [
+    fx.pick_lists_are(&[
         (
             "ams",
-            &["confirmed", "cod", "split_shipped", "weighted", "express"][..],
+            &["confirmed", "cod", "split_shipped", "weighted", "express"],
         ),
-        ("rtm", &["confirmed_rtm", "partially_picked", "split"][..]),
-    ] {
-        let want: BTreeSet<String> = want.iter().map(|n| id(n)).collect();
-        assert_eq!(pick_list(api, warehouse).await, want, "{warehouse}'s picks");
-    }
+        ("rtm", &["confirmed_rtm", "partially_picked", "split"]),
+    ])
+    .await;
 
-    stock_is_as_left(&fx).await;
-    stock_records_as_left(api, &fx).await;
+    fx.stock_is_as_left(&[upgrade_v2::STOCK_AS_LEFT, ADDED_AS_LEFT].concat())
+        .await;
+    upgrade_v2::stock_records_as_left(&fx).await;
+    stock_records_as_left(&fx).await;
 
     stored_idempotency_replays(api, "fx3-confirmed", &id("confirmed")).await;
     // The weighted order's record covers its weight: the same body replays, one without the
     // weight is another request.
-    let mut weighted = fixture_body("fx3-weighted", "card", "captured", &[("SKU-9", 2)]);
-    let light = weighted.clone();
+    let light = fixture_body("fx3-weighted", "card", "captured", &[("SKU-9", 2)]);
+    let mut weighted = light.clone();
     weighted["shipping"]["weight_grams"] = json!(4000);
-    let replay = api
-        .storefront()
-        .idempotency("fx3-weighted")
-        .post("/v1/orders", &weighted)
-        .await
-        .expect(201, "the weighted order placed again");
-    assert_eq!(
-        replay.json["id"],
-        id("weighted").as_str(),
-        "{}",
-        replay.text()
-    );
-    assert_eq!(
-        replay.header("idempotent-replayed").as_deref(),
-        Some("true")
-    );
-    api.storefront()
-        .idempotency("fx3-weighted")
-        .post("/v1/orders", &light)
-        .await
-        .problem(422, "the weighted order's key with another body");
+    Record::placement("fx3-weighted", weighted, light)
+        .replays(api, &id("weighted"))
+        .await;
 
     // The service's own work: the promise timers due (the overdue order's, and any that
     // passed since the fixture was written) record `delayed`, once; the timed-out order is
-    // cancelled; DHL is told of the cancelled booking.
+    // cancelled (its promise timer may have recorded `delayed` first); DHL is told of the
+    // cancelled booking.
     delays.are_recorded(api).await;
-    let overdue = api.order(&id("overdue")).await;
-    let delayed = last_event(&overdue, "delayed");
-    assert_eq!(
-        (&delayed["by"], &delayed["shipment"], &delayed["promised"]),
-        (&json!("promise_timer"), &json!(1), &json!(PAST)),
-        "{overdue}"
-    );
-    assert_eq!(overdue["shipments"][0]["delayed"], true, "{overdue}");
-    timed_out_is_cancelled(&fx).await;
+    delayed_by_timer(&api.order(&id("overdue")).await);
+    let timed_out = fx
+        .timed_out_is_cancelled(&["placed", "allocated", "cancelled"])
+        .await;
+    assert_eq!(shipments_of(&timed_out), ["rtm:cancelled"]);
     let shipment_id = format!("{}-1", id("cancelled_booked"));
     wait_until("DHL is told of the cancelled booking", || async {
         let cancelled = carrier.cancelled();
@@ -605,130 +334,85 @@ async fn opens_and_serves(
     .await;
 
     // The pending notifications reach the receiver, signed, under their stored message ids;
-    // the timed-out order's cancellation and the new delays follow them.
-    let mut expected: BTreeSet<Note> = BTreeSet::new();
-    for &(name, ..) in ORDERS {
-        for kind in pending_notifications(name) {
-            expected.insert(Note::order(&id(name), kind));
-        }
-    }
+    // the timed-out order's cancellation, the new delays and the low-stock alert follow them.
+    let mut expected = fx.pending_notes(orders.iter().map(|o| o.0), pending_notifications);
     assert_eq!(expected.len(), 46);
     expected.insert(Note::order(&id("timed_out"), "cancelled"));
-    for order in &delays.must {
-        expected.insert(Note::order(order, "delayed"));
-        expected.insert(Note::order(order, OPS_DELAYED));
-    }
+    expected.extend(delays.must.iter().flat_map(|o| delay_notes(o)));
     expected.insert(Note::low_stock("ams", "SKU-9"));
     let mut allowed = expected.clone();
-    for order in &delays.may {
-        allowed.insert(Note::order(order, "delayed"));
-        allowed.insert(Note::order(order, OPS_DELAYED));
-    }
-    notifications_arrive(api, receiver, &expected, &allowed).await;
+    allowed.extend(delays.may.iter().flat_map(|o| delay_notes(o)));
+    let received = notifications_arrive(api, receiver, &expected, &allowed).await;
+    let low = received
+        .iter()
+        .find(|h| Note::of(h).kind == "stock.low_stock")
+        .expect("the low-stock alert")
+        .json();
+    assert_eq!(
+        fields(&low["data"], &["reorder_point", "available", "alert"]),
+        json!([22, 21, 1]),
+        "{low}"
+    );
 
-    // Everything carries on.
-    v1_orders_walk_on(api, &fx).await;
-    v2_orders_walk_on(api, &fx).await;
-    v3_orders_walk_on(api, carrier, &fx).await;
-    backorders_fill(api, &fx).await;
+    // Everything carries on: v1's orders (booked on the rules of the day, the plan revised by
+    // the booking), v2's, v3's; the backorders fill with plans of their own.
+    fx.v1_orders_walk_on(&[CONFIRMED, PACKING].concat()).await;
+    for name in ["confirmed", "confirmed_rtm"] {
+        plans_as_recorded(name, &api.order(&id(name)).await);
+    }
+    upgrade_v2::orders_walk_on(&fx).await;
+    v3_orders_walk_on(&fx, carrier).await;
+    let [first, later] = upgrade_v2::backorders_fill(&fx).await;
+    let plan = &first["shipments"][0]["plan"];
+    assert_eq!(
+        fields(plan, &["carrier", "price/amount", "rule"]),
+        json!(["postnl", 695, "cheapest"]),
+        "{first}"
+    );
+    assert!(
+        broken_at(&plan["promise"]) > Utc::now(),
+        "a promise from when the stock came: {first}"
+    );
+    assert_eq!(
+        later["shipments"][0]["plan"]["rule"], "cash on delivery by PostNL",
+        "{later}"
+    );
     transfers_and_alerts_carry_on(api, receiver, &fx).await;
 
-    // Nothing left to pick but the cod and placed orders and the two filled backorders; the
-    // stock moved by exactly what went out, came back and was counted.
-    assert_eq!(
-        pick_list(api, "ams").await,
-        BTreeSet::from([id("cod"), id("backordered"), id("backordered_later")]),
-        "ams's picks"
-    );
-    assert_eq!(pick_list(api, "rtm").await, BTreeSet::new(), "rtm's picks");
-    stock_reaches(
-        &fx,
+    // Nothing left to pick but the cod order and the two filled backorders; the stock moved
+    // by exactly what went out, came back and was counted.
+    fx.pick_lists_are(&[
+        ("ams", &["cod", "backordered", "backordered_later"]),
+        ("rtm", &[]),
+    ])
+    .await;
+    fx.stock_reaches(
         "the stock after the orders carried on",
-        STOCK_CARRIED_ON,
+        &[upgrade_v2::STOCK_CARRIED_ON, ADDED_CARRIED_ON].concat(),
     )
     .await;
     // No promise broke while the test ran (but those breaking about now), and nothing was
     // dead-lettered.
-    delays.none_but_recorded(api, &fx).await;
-    let dead = api
-        .admin()
-        .get("/v1/notifications/dead-letters")
-        .await
-        .expect(200, "dead letters");
-    assert_eq!(dead.json, json!([]), "nothing dead-lettered");
+    delays.none_but_recorded(&fx, &orders).await;
+    nothing_dead_lettered(api).await;
 }
 
-/// What v2's scenario left, as upgrade_v2 checks it: the split orders' shipments, the
-/// backordered orders.
-async fn v2_orders_as_stored(api: &Api, fx: &Fixture<'_>) {
-    let id = |name: &str| fx.id(name);
-    let split = api.order(&id("split")).await;
+/// The order's one shipment is `delayed`, recorded once by its promise timer with the day it
+/// was promised for (`PAST`).
+fn delayed_by_timer(o: &Value) {
+    assert_eq!(o["shipments"][0]["delayed"], true, "{o}");
     assert_eq!(
-        shipment_at(&split, "ams")["lines"],
-        json!([{"sku": "SKU-5", "quantity": 1, "picked": 1}])
-    );
-    assert_eq!(
-        shipment_at(&split, "ams")["booking"]["tracking_number"],
-        id("tn_split_ams").as_str()
-    );
-    assert_eq!(
-        shipment_at(&split, "rtm")["lines"],
-        json!([{"sku": "SKU-3", "quantity": 1, "picked": 0}])
-    );
-    let split_shipped = api.order(&id("split_shipped")).await;
-    assert_eq!(
-        shipment_at(&split_shipped, "ams")["lines"],
-        json!([{"sku": "SKU-6", "quantity": 2, "picked": 1}])
-    );
-    let rtm = shipment_at(&split_shipped, "rtm");
-    assert_eq!(
-        rtm["lines"],
-        json!([{"sku": "SKU-6", "quantity": 1, "picked": 1}, {"sku": "SKU-3", "quantity": 2, "picked": 2}])
-    );
-    assert_eq!(
-        rtm["booking"]["tracking_number"],
-        id("tn_split_shipped_rtm").as_str()
-    );
-    assert_eq!(rtm["last_scan"], "in_transit", "{split_shipped}");
-    let allocated = first_event(&split_shipped, "allocated");
-    assert_eq!(
-        allocated["reason"],
-        "no single warehouse can serve every line; split: ams 2 of 3 SKU-6; rtm 1 of 3 SKU-6, 2 SKU-3"
-    );
-    let part = api.order(&id("split_part_cancelled")).await;
-    assert_eq!(
-        shipment_at(&part, "rtm")["booking"]["tracking_number"],
-        id("tn_split_part_cancelled_rtm").as_str()
-    );
-    assert_eq!(part["refunded"]["amount"], 1999, "the ams part: {part}");
-
-    let first = api.order(&id("backordered")).await;
-    assert_eq!(first["stock"], "backordered", "{first}");
-    assert_eq!(
-        first["backordered"],
-        json!([{"sku": "SKU-7", "quantity": 2}])
-    );
-    assert_eq!(
-        first["history"][1]["held"],
-        json!([{"shipment": 1, "warehouse": "ams", "lines": [{"sku": "SKU-7", "quantity": 1}]}]),
-        "{first}"
-    );
-    assert!(
-        first["promised"].is_null(),
-        "nothing to promise yet: {first}"
-    );
-    let later = api.order(&id("backordered_later")).await;
-    assert_eq!(
-        later["backordered"],
-        json!([{"sku": "SKU-7", "quantity": 1}])
+        fields(last_event(o, "delayed"), &["by", "shipment", "promised"]),
+        json!(["promise_timer", 1, PAST]),
+        "{o}"
     );
 }
 
 /// What v3 added, as stored: plans chosen by the carrier rules, bookings with their price,
 /// rule, promise (and the HTTP carrier's tracking number, label and date), PostNL's own codes,
 /// the dates carriers gave, the late shipment `delayed`, the cancelled booking.
-async fn v3_orders_as_stored(api: &Api, fx: &Fixture<'_>) {
-    let id = |name: &str| fx.id(name);
+async fn v3_orders_as_stored(fx: &Fixture<'_>) {
+    let (api, id) = (fx.api, |name: &str| fx.id(name));
     // The carrier rules' choices at allocation: the cheapest service for the method (PostNL
     // standard 6.95 up to 2 kg; the 4 kg cart by DHL europlus, 7.50 against PostNL's 9.95;
     // express by PostNL's evening service), cash on delivery by PostNL with its surcharge.
@@ -748,18 +432,8 @@ async fn v3_orders_as_stored(api: &Api, fx: &Fixture<'_>) {
         let o = api.order(&id(name)).await;
         let plan = &o["shipments"][0]["plan"];
         assert_eq!(
-            (
-                &plan["carrier"],
-                &plan["service"],
-                &plan["price"],
-                &plan["rule"]
-            ),
-            (
-                &json!(carrier),
-                &json!(service),
-                &json!({"amount": price, "currency": "EUR"}),
-                &json!(rule)
-            ),
+            fields(plan, &["carrier", "service", "price", "rule"]),
+            json!([carrier, service, {"amount": price, "currency": "EUR"}, rule]),
             "{name}'s plan: {o}"
         );
         assert_eq!(plan["promise"]["time_zone"], "Europe/Amsterdam", "{o}");
@@ -780,18 +454,8 @@ async fn v3_orders_as_stored(api: &Api, fx: &Fixture<'_>) {
     assert_eq!(s["booking"]["tracking_number"], id("tn_packed").as_str());
     let booked = &last_event(&packed, "shipment_booked")["booking"];
     assert_eq!(
-        (
-            &booked["carrier"],
-            &booked["service"],
-            &booked["price"]["amount"],
-            &booked["rule"]
-        ),
-        (
-            &json!("postnl"),
-            &json!("standard"),
-            &json!(695),
-            &json!("cheapest")
-        ),
+        fields(booked, &["carrier", "service", "price/amount", "rule"]),
+        json!(["postnl", "standard", 695, "cheapest"]),
         "{packed}"
     );
     assert_eq!(booked["promise"], s["plan"]["promise"], "{packed}");
@@ -842,41 +506,35 @@ async fn v3_orders_as_stored(api: &Api, fx: &Fixture<'_>) {
     let in_transit = api.order(&id("in_transit")).await;
     let s = &in_transit["shipments"][0];
     assert_eq!(
-        (&s["last_scan"], &s["last_location"], &s["delayed"]),
-        (&json!("in_transit"), &json!("Nieuwegein"), &json!(false)),
+        fields(
+            s,
+            &[
+                "last_scan",
+                "last_location",
+                "delayed",
+                "plan/promise/earliest",
+                "plan/promise/latest"
+            ]
+        ),
+        json!([
+            "in_transit",
+            "Nieuwegein",
+            false,
+            "2099-01-05",
+            "2099-01-05"
+        ]),
         "{in_transit}"
     );
+    let scans: Vec<Value> = events(&in_transit, "carrier_scanned")
+        .into_iter()
+        .map(|e| fields(e, &["kind", "code", "description", "estimated_delivery"]))
+        .collect();
     assert_eq!(
-        (
-            &s["plan"]["promise"]["earliest"],
-            &s["plan"]["promise"]["latest"]
-        ),
-        (&json!("2099-01-05"), &json!("2099-01-05")),
-        "{in_transit}"
-    );
-    let scans: Vec<&Value> = events(&in_transit, "carrier_scanned");
-    assert_eq!(
-        (
-            &scans[0]["kind"],
-            &scans[0]["code"],
-            &scans[0]["description"],
-            &scans[0]["estimated_delivery"]
-        ),
-        (
-            &json!("in_transit"),
-            &json!("J01"),
-            &json!("Zending is onderweg"),
-            &json!("2099-01-05")
-        ),
-        "{in_transit}"
-    );
-    assert_eq!(
-        (
-            &scans[1]["kind"],
-            &scans[1]["code"],
-            &scans[1]["description"]
-        ),
-        (&json!("unknown"), &json!("Z42"), &json!("Sorteerafwijking")),
+        scans,
+        [
+            json!(["in_transit", "J01", "Zending is onderweg", "2099-01-05"]),
+            json!(["unknown", "Z42", "Sorteerafwijking", null])
+        ],
         "{in_transit}"
     );
     let page = tracking_page(api, &in_transit).await;
@@ -885,14 +543,8 @@ async fn v3_orders_as_stored(api: &Api, fx: &Fixture<'_>) {
     // Late: the carrier's date was already past; its timer recorded `delayed` once, by the
     // promise timer, with the day it was promised for; the tracking page says so.
     let late = api.order(&id("late")).await;
-    assert_eq!(late["shipments"][0]["delayed"], true, "{late}");
     assert_eq!(late["shipments"][0]["plan"]["promise"]["latest"], PAST);
-    let delayed = last_event(&late, "delayed");
-    assert_eq!(
-        (&delayed["by"], &delayed["shipment"], &delayed["promised"]),
-        (&json!("promise_timer"), &json!(1), &json!(PAST)),
-        "{late}"
-    );
+    delayed_by_timer(&late);
     let page = tracking_page(api, &late).await;
     assert_eq!(page["shipments"][0]["delayed"], true, "{page}");
     assert!(
@@ -910,16 +562,23 @@ async fn v3_orders_as_stored(api: &Api, fx: &Fixture<'_>) {
 
     // The booked shipment cancelled with its order keeps its DHL booking; the order refunded.
     let cancelled = api.order(&id("cancelled_booked")).await;
-    let s = &cancelled["shipments"][0];
     assert_eq!(
-        (&s["booking"]["carrier"], &s["booking"]["tracking_number"]),
-        (&json!("dhl"), &json!(id("tn_cancelled_booked"))),
+        fields(
+            &cancelled,
+            &[
+                "shipments/0/booking/carrier",
+                "shipments/0/booking/tracking_number",
+                "refunded/amount",
+                "cancellation/reason"
+            ]
+        ),
+        json!([
+            "dhl",
+            id("tn_cancelled_booked"),
+            1999,
+            "found it cheaper elsewhere"
+        ]),
         "{cancelled}"
-    );
-    assert_eq!(cancelled["refunded"]["amount"], 1999, "{cancelled}");
-    assert_eq!(
-        cancelled["cancellation"]["reason"],
-        "found it cheaper elsewhere"
     );
 }
 
@@ -977,14 +636,15 @@ impl Delays {
     /// How far around now a promise breaking is left undecided.
     const MARGIN_MINUTES: i64 = 10;
 
-    async fn work_out(api: &Api, fx: &Fixture<'_>) -> Delays {
+    async fn work_out(fx: &Fixture<'_>, orders: &[Left]) -> Delays {
         let now = Utc::now();
         let mut must = BTreeSet::new();
         let mut may = BTreeSet::new();
         let mut stored = BTreeMap::new();
-        for &(name, _, _, types) in ORDERS {
+        for &(name, _, _, types) in orders {
+            let types = types.concat();
             let id = fx.id(name);
-            let o = api.order(&id).await;
+            let o = fx.api.order(&id).await;
             stored.insert(
                 id.clone(),
                 types.iter().filter(|t| **t == "delayed").count(),
@@ -1043,10 +703,10 @@ impl Delays {
 
     /// No order has a `delayed` but those recorded before or worked out (and, for those
     /// breaking about now, perhaps one), one per shipment at most.
-    async fn none_but_recorded(&self, api: &Api, fx: &Fixture<'_>) {
-        for &(name, ..) in ORDERS {
+    async fn none_but_recorded(&self, fx: &Fixture<'_>, orders: &[Left]) {
+        for &(name, ..) in orders {
             let id = fx.id(name);
-            let o = api.order(&id).await;
+            let o = fx.api.order(&id).await;
             let n = count_events(&o, "delayed");
             let stored = self.stored[&id];
             let shipments = o["shipments"].as_array().map_or(0, Vec::len);
@@ -1100,114 +760,12 @@ fn promises_break_at_midnight_in_amsterdam() {
     assert_eq!(at("2026-10-25"), "2026-10-25T23:00:00+00:00");
 }
 
-/// The order's history types, less the `delayed` events beyond what `stored` (its history as
-/// the script left it) has: those the promise timers record after the upgrade.
-fn types_but_new_delays(o: &Value, stored: &[&str]) -> Vec<String> {
-    let mut keep = stored.iter().filter(|t| **t == "delayed").count();
-    history_types(o)
-        .into_iter()
-        .filter(|t| {
-            if t != "delayed" {
-                return true;
-            }
-            if keep > 0 {
-                keep -= 1;
-                return true;
-            }
-            false
-        })
-        .collect()
-}
-
-/// The unpaid order whose payment deadline passed while the service was down: its timer
-/// cancels it and its SKU-4 at `rtm` goes back (its promise timer may have recorded `delayed`
-/// first); the placed order's deadline is years away.
-async fn timed_out_is_cancelled(fx: &Fixture<'_>) {
+/// The skus' records v3 added to v2's (`upgrade_v2::stock_records_as_left`): SKU-9's
+/// availability (incoming units included), the reorder point and its alert, the transfers (one
+/// under way, one called off) and their idempotency records, as the script left them.
+async fn stock_records_as_left(fx: &Fixture<'_>) {
     let api = fx.api;
-    let timed_out = api.wait_status(&fx.id("timed_out"), "cancelled").await;
-    assert_eq!(
-        types_but_new_delays(&timed_out, &[]),
-        ["placed", "allocated", "cancelled"],
-        "{timed_out}"
-    );
-    assert_eq!(
-        timed_out["cancellation"]["by"], "payment_timer",
-        "{timed_out}"
-    );
-    assert_eq!(shipments_of(&timed_out), ["rtm:cancelled"]);
-    wait_until("the timed-out order's stock released", || async {
-        let got = fx.stock_levels().await;
-        match got.get(&("rtm".to_string(), "SKU-4".to_string())) {
-            Some(&(5, 0, 0)) => Ok(()),
-            other => Err(format!("SKU-4 at rtm: {other:?}")),
-        }
-    })
-    .await;
-    assert_eq!(api.status_of(&fx.id("placed")).await, "placed");
-}
-
-/// The stock reads as the script left it — but for the timed-out order's SKU-4, which its
-/// timer may have released already.
-async fn stock_is_as_left(fx: &Fixture<'_>) {
-    let stock = fx.stock_levels().await;
-    for &(w, sku, on_hand, reserved, incoming) in STOCK_AS_LEFT {
-        let got = stock.get(&(w.to_string(), sku.to_string())).copied();
-        if sku == "SKU-4" {
-            assert!(
-                got == Some((on_hand, reserved, incoming)) || got == Some((on_hand, 0, incoming)),
-                "{sku} at {w}: {got:?}"
-            );
-        } else {
-            assert_eq!(got, Some((on_hand, reserved, incoming)), "{sku} at {w}");
-        }
-    }
-    assert_eq!(stock.len(), STOCK_AS_LEFT.len(), "stock cells: {stock:?}");
-}
-
-/// Waits until the fixture's stock is exactly `want`.
-async fn stock_reaches(fx: &Fixture<'_>, what: &str, want: &[(&str, &str, i64, i64, i64)]) {
-    let want: StockLevels = want
-        .iter()
-        .map(|&(w, s, h, r, i)| ((w.to_string(), s.to_string()), (h, r, i)))
-        .collect();
-    wait_until(what, || async {
-        let got = fx.stock_levels().await;
-        if got == want {
-            Ok(())
-        } else {
-            Err(format!("{got:?}"))
-        }
-    })
-    .await;
-}
-
-/// The skus' backorder records, availability (incoming units included), the reorder point and
-/// its alert, the transfers (one under way, one called off) and their idempotency records, as
-/// the script left them.
-async fn stock_records_as_left(api: &Api, fx: &Fixture<'_>) {
-    assert_eq!(
-        sku_backorders(api, "SKU-7").await,
-        json!({"sku": "SKU-7", "allowed": true, "cap": 10, "waiting": 3})
-    );
-    assert_eq!(
-        sku_backorders(api, "SKU-8").await,
-        json!({"sku": "SKU-8", "allowed": true, "cap": 5, "waiting": 0})
-    );
-    let seen = availability(api, Key::Admin, &["SKU-1", "SKU-7", "SKU-9"]).await;
-    assert_eq!(
-        (&seen["SKU-1"]["available"], &seen["SKU-1"]["incoming"]),
-        (&json!(90 + 18), &json!(0)),
-        "{seen:?}"
-    );
-    assert_eq!(
-        (
-            &seen["SKU-7"]["available"],
-            &seen["SKU-7"]["backorderable"],
-            &seen["SKU-7"]["backorder_remaining"]
-        ),
-        (&json!(0), &json!(true), &json!(7)),
-        "{seen:?}"
-    );
+    let seen = availability(api, Key::Admin, &["SKU-9"]).await;
     assert_eq!(
         seen["SKU-9"]["warehouses"],
         json!([
@@ -1217,8 +775,8 @@ async fn stock_records_as_left(api: &Api, fx: &Fixture<'_>) {
         "{seen:?}"
     );
     assert_eq!(
-        (&seen["SKU-9"]["available"], &seen["SKU-9"]["incoming"]),
-        (&json!(21), &json!(2)),
+        fields(&seen["SKU-9"], &["available", "incoming"]),
+        json!([21, 2]),
         "{seen:?}"
     );
 
@@ -1235,374 +793,77 @@ async fn stock_records_as_left(api: &Api, fx: &Fixture<'_>) {
     );
 
     // The transfers: one dispatched with 1 of 3 received, one called off.
+    for (name, want) in [
+        ("transfer_open", json!(["ams", "rtm", "dispatched"])),
+        ("transfer_cancelled", json!(["rtm", "ams", "cancelled"])),
+    ] {
+        let t = transfer(api, &fx.id(name)).await;
+        assert_eq!(fields(&t, &["from", "to", "status"]), want, "{name}: {t}");
+    }
     let open = transfer(api, &fx.id("transfer_open")).await;
-    assert_eq!(
-        (&open["from"], &open["to"], &open["status"]),
-        (&json!("ams"), &json!("rtm"), &json!("dispatched")),
-        "{open}"
-    );
     assert_eq!(
         open["lines"],
         json!([{"sku": "SKU-9", "quantity": 3, "received": 1, "in_transit": 2}])
     );
     assert_eq!(open["receipts"].as_array().map(Vec::len), Some(1), "{open}");
-    let called_off = transfer(api, &fx.id("transfer_cancelled")).await;
-    assert_eq!(
-        (
-            &called_off["from"],
-            &called_off["to"],
-            &called_off["status"]
-        ),
-        (&json!("rtm"), &json!("ams"), &json!("cancelled")),
-        "{called_off}"
-    );
     // The same key and body answer the same transfer; another body is refused.
-    let body = json!({"from": "ams", "to": "rtm", "lines": [{"sku": "SKU-9", "quantity": 3}]});
-    let replay = api
-        .admin()
-        .idempotency("fx3-transfer-open")
-        .post("/v1/transfers", &body)
-        .await;
-    assert!(
-        [200, 201].contains(&replay.status),
-        "a repeated transfer: {}",
-        replay.text()
-    );
-    assert_eq!(replay.json["id"], fx.id("transfer_open").as_str());
-    assert_eq!(
-        replay.header("idempotent-replayed").as_deref(),
-        Some("true")
-    );
-    let other = json!({"from": "ams", "to": "rtm", "lines": [{"sku": "SKU-9", "quantity": 1}]});
-    api.admin()
-        .idempotency("fx3-transfer-open")
-        .post("/v1/transfers", &other)
-        .await
-        .problem(422, "a transfer's key reused with another body");
-}
-
-/// A notification the receiver got: what it is about (the order's id, or `warehouse/sku` for
-/// a stock alert, or the sku for a back-in-stock message), its type, and whether it went to
-/// operations.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Note {
-    subject: String,
-    kind: String,
-    operations: bool,
-}
-
-impl Note {
-    /// The order's notification of `kind` (`ops:<kind>`: to operations).
-    fn order(order: &str, kind: &str) -> Note {
-        let (kind, operations) = match kind.strip_prefix("ops:") {
-            Some(kind) => (kind, true),
-            None => (kind, false),
-        };
-        Note {
-            subject: order.to_string(),
-            kind: format!("order.{kind}"),
-            operations,
-        }
+    let body = |quantity: u32| json!({"from": "ams", "to": "rtm", "lines": [{"sku": "SKU-9", "quantity": quantity}]});
+    Record {
+        who: Key::Admin,
+        path: "/v1/transfers",
+        key: "fx3-transfer-open",
+        status: 200,
+        body: body(3),
+        other: body(1),
     }
-
-    fn low_stock(warehouse: &str, sku: &str) -> Note {
-        Note {
-            subject: format!("{warehouse}/{sku}"),
-            kind: "stock.low_stock".to_string(),
-            operations: false,
-        }
-    }
-
-    fn of(hook: &Hook) -> Note {
-        let j = hook.json();
-        let d = &j["data"];
-        let subject = match (d["order_id"].as_str(), d["warehouse"].as_str()) {
-            (Some(order), _) => order.to_string(),
-            (None, Some(w)) => format!("{w}/{}", d["sku"].as_str().unwrap_or_default()),
-            (None, None) => d["sku"].as_str().unwrap_or_default().to_string(),
-        };
-        Note {
-            subject,
-            kind: j["type"].as_str().unwrap_or_default().to_string(),
-            operations: hook.id().ends_with("_operations.webhook"),
-        }
-    }
-}
-
-/// Every notification in `expected` reaches `receiver` answered 200, signed, under the message
-/// id stored with it; nothing arrives that `allowed` does not hold; nothing is dead-lettered.
-async fn notifications_arrive(
-    api: &Api,
-    receiver: &Receiver,
-    expected: &BTreeSet<Note>,
-    allowed: &BTreeSet<Note>,
-) {
-    let received = wait_until("every pending notification delivered", || {
-        let hooks = receiver.hooks();
-        async move {
-            let got: BTreeSet<Note> = hooks
-                .iter()
-                .filter(|h| h.answered == 200)
-                .map(Note::of)
-                .collect();
-            let missing: Vec<_> = expected.difference(&got).collect();
-            if missing.is_empty() {
-                Ok(hooks)
-            } else {
-                Err(format!("missing {missing:?}"))
-            }
-        }
-    })
+    .replays(api, &fx.id("transfer_open"))
     .await;
-    for h in &received {
-        let j = h.json();
-        let note = Note::of(h);
-        assert!(
-            allowed.contains(&note),
-            "an unexpected notification: {}",
-            h.body
-        );
-        assert_eq!(h.id(), j["data"]["message_id"].as_str().unwrap_or_default());
-        let prefix = match j["data"]["order_id"].as_str() {
-            Some(order) => format!("msg_{}_", order.replace('-', "")),
-            None => "ntc_".to_string(),
-        };
-        assert!(
-            h.id().starts_with(&prefix)
-                && (h.id().ends_with("_webhook") || h.id().ends_with("_operations.webhook")),
-            "the stored message id: {}",
-            h.id()
-        );
-        assert!(
-            crate::notifications::signature_ok(h),
-            "the signature does not verify: {h:?}"
-        );
-    }
-    let low = received
-        .iter()
-        .find(|h| Note::of(h).kind == "stock.low_stock")
-        .expect("the low-stock alert")
-        .json();
-    assert_eq!(
-        (
-            &low["data"]["reorder_point"],
-            &low["data"]["available"],
-            &low["data"]["alert"]
-        ),
-        (&json!(22), &json!(21), &json!(1)),
-        "{low}"
-    );
-    let dead = api
-        .admin()
-        .get("/v1/notifications/dead-letters")
-        .await
-        .expect(200, "dead letters");
-    assert_eq!(dead.json, json!([]), "nothing dead-lettered");
-}
-
-/// The orders of the v1 scenario carry on (as upgrade_walk's `v1_orders_walk_on`, with the
-/// histories read less the `delayed` the promise timers may record).
-async fn v1_orders_walk_on(api: &Api, fx: &Fixture<'_>) {
-    let shipped_types: Vec<&str> = PACKED.iter().copied().chain(["shipped"]).collect();
-    for (name, warehouse) in [("confirmed", "ams"), ("confirmed_rtm", "rtm")] {
-        api.pick_all(&fx.id(name), warehouse).await;
-        let packed = api.pack(&fx.id(name), warehouse).await;
-        assert_eq!(packed["status"], "packed", "{name}: {packed}");
-        let shipped = api.handover(&fx.id(name)).await;
-        assert_eq!(shipped["status"], "shipped", "{name}: {shipped}");
-        let o = api.order(&fx.id(name)).await;
-        assert_history_contiguous(&o);
-        assert_eq!(types_but_new_delays(&o, &[]), shipped_types, "{name}: {o}");
-        // Booked on the rules of the day, the plan revised by the booking.
-        plans_as_recorded(name, &o);
-    }
-    let partial = fx.id("partially_picked");
-    api.warehouse()
-        .post(
-            &format!("/v1/orders/{partial}/picks"),
-            &json!({"warehouse": "rtm", "lines": [{"sku": "SKU-3", "quantity": 1}, {"sku": "SKU-2", "quantity": 1}]}),
-        )
-        .await
-        .expect(200, "the rest of the picks");
-    assert_eq!(api.pack(&partial, "rtm").await["status"], "packed");
-    assert_eq!(api.handover(&partial).await["status"], "shipped");
-    let o = api.order(&partial).await;
-    assert_history_contiguous(&o);
-    let want: Vec<&str> = ["placed", "allocated", "confirmed", "picks_acknowledged"]
-        .into_iter()
-        .chain(PACKED[3..].iter().copied())
-        .chain(["shipped"])
-        .collect();
-    assert_eq!(types_but_new_delays(&o, &[]), want, "{o}");
-
-    assert_eq!(api.handover(&fx.id("packed")).await["status"], "shipped");
-    let ack = api
-        .scan(
-            &fx.id("tn_packed"),
-            "v3-upgrade-ev-1",
-            "in_transit",
-            "2026-12-08T10:00:00Z",
-        )
-        .await;
-    assert_eq!(ack["order_status"], "shipped", "{ack}");
-    let ack = api
-        .scan(
-            &fx.id("tn_shipped"),
-            "v3-upgrade-ev-2",
-            "delivered",
-            "2026-12-08T11:00:00Z",
-        )
-        .await;
-    assert_eq!(ack["order_status"], "delivered", "{ack}");
-    let received = api
-        .warehouse()
-        .post(
-            &format!("/v1/orders/{}/returns/receive", fx.id("return_approved")),
-            &json!({"warehouse": "ams", "lines": [{"sku": "SKU-1", "quantity": 1}]}),
-        )
-        .await
-        .expect(200, "receive the return");
-    assert_eq!(received.json["status"], "returned", "{}", received.text());
-}
-
-/// The split orders finish as upgrade_v2 walks them: the packed one's rtm shipment picked and
-/// packed, both handed over and delivered parcel by parcel; the partially picked one's ams
-/// shipment finished; the part-cancelled one delivered on its one parcel.
-async fn v2_orders_walk_on(api: &Api, fx: &Fixture<'_>) {
-    let split_id = fx.id("split");
-    let split = api.order(&split_id).await;
-    let rtm_no = shipment_at(&split, "rtm")["id"].clone();
-    let base = format!("/v1/orders/{split_id}/shipments/{rtm_no}");
-    api.warehouse()
-        .post(
-            &format!("{base}/picks"),
-            &json!({"lines": [{"sku": "SKU-3", "quantity": 1}]}),
-        )
-        .await
-        .expect(200, "split: picks of rtm's shipment");
-    let packed = api
-        .warehouse()
-        .post(
-            &format!("{base}/pack"),
-            &json!({"parcels": [{"weight_grams": 800}]}),
-        )
-        .await
-        .expect(200, "split: pack rtm's shipment")
-        .json;
-    assert_eq!(packed["status"], "packed", "both packed now: {packed}");
-    let tn_split_rtm = str_of(&shipment_at(&packed, "rtm")["booking"]["tracking_number"]);
-    let shipped = api.handover(&split_id).await;
-    assert_eq!(shipments_of(&shipped), ["ams:shipped", "rtm:shipped"]);
-    let ack = api
-        .scan(
-            &fx.id("tn_split_ams"),
-            "v3-upgrade-ev-3",
-            "delivered",
-            "2026-12-08T12:00:00Z",
-        )
-        .await;
-    assert_eq!(ack["order_status"], "shipped", "one parcel of two: {ack}");
-    let ack = api
-        .scan(
-            &tn_split_rtm,
-            "v3-upgrade-ev-4",
-            "delivered",
-            "2026-12-08T13:00:00Z",
-        )
-        .await;
-    assert_eq!(ack["order_status"], "delivered", "{ack}");
-
-    let ss = fx.id("split_shipped");
-    let split_shipped = api.order(&ss).await;
-    let ams_no = shipment_at(&split_shipped, "ams")["id"].clone();
-    let base = format!("/v1/orders/{ss}/shipments/{ams_no}");
-    api.warehouse()
-        .post(
-            &format!("{base}/picks"),
-            &json!({"lines": [{"sku": "SKU-6", "quantity": 1}]}),
-        )
-        .await
-        .expect(200, "split_shipped: the rest of ams's picks");
-    api.warehouse()
-        .post(
-            &format!("{base}/pack"),
-            &json!({"parcels": [{"weight_grams": 800}]}),
-        )
-        .await
-        .expect(200, "split_shipped: pack ams's shipment");
-    let handed = api
-        .warehouse()
-        .post(&format!("{base}/handover"), &json!({}))
-        .await
-        .expect(200, "split_shipped: hand over ams's shipment")
-        .json;
-    assert_eq!(handed["status"], "shipped", "{handed}");
-    let tn_ss_ams = str_of(&shipment_at(&handed, "ams")["booking"]["tracking_number"]);
-    let ack = api
-        .scan(
-            &fx.id("tn_split_shipped_rtm"),
-            "v3-upgrade-ev-5",
-            "delivered",
-            "2026-12-08T14:00:00Z",
-        )
-        .await;
-    assert_eq!(ack["order_status"], "shipped", "one parcel of two: {ack}");
-    let ack = api
-        .scan(
-            &tn_ss_ams,
-            "v3-upgrade-ev-6",
-            "delivered",
-            "2026-12-08T15:00:00Z",
-        )
-        .await;
-    assert_eq!(ack["order_status"], "delivered", "{ack}");
-
-    let ack = api
-        .scan(
-            &fx.id("tn_split_part_cancelled_rtm"),
-            "v3-upgrade-ev-7",
-            "delivered",
-            "2026-12-08T16:00:00Z",
-        )
-        .await;
-    assert_eq!(ack["order_status"], "delivered", "{ack}");
-    let part = api.order(&fx.id("split_part_cancelled")).await;
-    assert_eq!(shipments_of(&part), ["ams:cancelled", "rtm:delivered"]);
 }
 
 /// v3's orders carry on: the weighted one booked with DHL over HTTP (the local carrier) on its
 /// plan, the express one with PostNL's evening service, both handed over; the HTTP-booked one
-/// handed over on its stored booking and delivered by DHL's scan; the one in transit delivered
-/// by PostNL's codes; the late and overdue ones delivered.
-async fn v3_orders_walk_on(api: &Api, carrier: &LocalCarrier, fx: &Fixture<'_>) {
-    let weighted = fx.id("weighted");
-    api.pick_all(&weighted, "ams").await;
-    let packed = api
-        .warehouse()
-        .post(
-            &format!("/v1/orders/{weighted}/pack"),
-            &json!({"warehouse": "ams", "parcels": [{"weight_grams": 4000}]}),
-        )
-        .await
-        .expect(200, "pack the weighted order")
-        .json;
-    let s = &packed["shipments"][0];
-    assert_eq!(
+/// handed over on its stored booking; both DHL bookings delivered by DHL's scans; the one in
+/// transit delivered by PostNL's codes; the late and overdue ones delivered.
+async fn v3_orders_walk_on(fx: &Fixture<'_>, carrier: &LocalCarrier) {
+    let api = fx.api;
+    for (name, grams, booked) in [
         (
-            &s["booking"]["carrier"],
-            &s["booking"]["service"],
-            &s["plan"]["price"]["amount"],
-            &s["plan"]["rule"]
+            "weighted",
+            4000,
+            json!(["dhl", "europlus", 750, "cheapest"]),
         ),
         (
-            &json!("dhl"),
-            &json!("europlus"),
-            &json!(750),
-            &json!("cheapest")
+            "express",
+            1200,
+            json!(["postnl", "evening", 1295, "cheapest"]),
         ),
-        "{packed}"
-    );
-    let tn_weighted = str_of(&s["booking"]["tracking_number"]);
+    ] {
+        let order = fx.id(name);
+        api.pick_all(&order, "ams").await;
+        let packed = api
+            .warehouse()
+            .post(
+                &format!("/v1/orders/{order}/pack"),
+                &json!({"warehouse": "ams", "parcels": [{"weight_grams": grams}]}),
+            )
+            .await
+            .expect(200, &format!("pack {name}"))
+            .json;
+        assert_eq!(
+            fields(
+                &packed["shipments"][0],
+                &[
+                    "booking/carrier",
+                    "booking/service",
+                    "plan/price/amount",
+                    "plan/rule"
+                ]
+            ),
+            booked,
+            "{name}: {packed}"
+        );
+        assert_eq!(api.handover(&order).await["status"], "shipped", "{name}");
+    }
     let asked: Vec<_> = carrier
         .requests()
         .into_iter()
@@ -1611,57 +872,43 @@ async fn v3_orders_walk_on(api: &Api, carrier: &LocalCarrier, fx: &Fixture<'_>) 
     assert_eq!(asked.len(), 1, "one booking with DHL: {asked:?}");
     assert_eq!(
         asked[0].idempotency_key.as_deref(),
-        Some(format!("{weighted}-1").as_str())
+        Some(format!("{}-1", fx.id("weighted")).as_str())
     );
     assert_eq!(asked[0].body["service"], "europlus");
-    assert_eq!(api.handover(&weighted).await["status"], "shipped");
-    let ack = dhl_scan(api, &tn_weighted, "v3-upgrade-ev-8", "delivered").await;
-    assert_eq!(ack["order_status"], "delivered", "{ack}");
 
-    let express = fx.id("express");
-    api.pick_all(&express, "ams").await;
-    let packed = api.pack(&express, "ams").await;
-    let s = &packed["shipments"][0];
-    assert_eq!(
-        (
-            &s["booking"]["carrier"],
-            &s["booking"]["service"],
-            &s["plan"]["price"]["amount"]
-        ),
-        (&json!("postnl"), &json!("evening"), &json!(1295)),
-        "{packed}"
-    );
-    assert_eq!(api.handover(&express).await["status"], "shipped");
-
-    // The booking DHL made for the fixture's writer: handed over, delivered by DHL's scan.
-    let http = fx.id("booked_http");
-    let shipped = api.handover(&http).await;
+    // The booking DHL made for the fixture's writer: handed over; then both DHL bookings
+    // delivered by DHL's scans.
+    let shipped = api.handover(&fx.id("booked_http")).await;
     assert_eq!(shipped["status"], "shipped", "{shipped}");
     assert_eq!(
         shipped["shipments"][0]["booking"]["tracking_number"],
         fx.id("tn_booked_http").as_str()
     );
-    let ack = dhl_scan(
-        api,
-        &fx.id("tn_booked_http"),
-        "v3-upgrade-ev-9",
-        "delivered",
-    )
-    .await;
-    assert_eq!(ack["order_status"], "delivered", "{ack}");
+    for (name, n) in [("weighted", 8), ("booked_http", 9)] {
+        let o = api.order(&fx.id(name)).await;
+        let tn = str_of(&o["shipments"][0]["booking"]["tracking_number"]);
+        let ack = api
+            .dhl()
+            .post(
+                "/v1/carriers/dhl/events",
+                &json!({"event_id": fx.scan_event(n), "tracking_number": tn, "type": "delivered",
+                        "occurred_at": fx.scan_time(18)}),
+            )
+            .await
+            .expect(200, "DHL's event")
+            .json;
+        assert_eq!(ack["order_status"], "delivered", "{name}: {ack}");
+    }
 
     // PostNL's codes: J05 (out for delivery), then I01 (delivered).
     let tn = fx.id("tn_in_transit");
-    for (event, code, status) in [
-        ("v3-upgrade-ev-10", "J05", "shipped"),
-        ("v3-upgrade-ev-11", "I01", "delivered"),
-    ] {
+    for (n, code, status) in [(10, "J05", "shipped"), (11, "I01", "delivered")] {
         let ack = api
             .postnl()
             .post(
                 "/v1/carriers/postnl/events",
-                &json!({"event_id": event, "tracking_number": tn, "code": code,
-                        "occurred_at": "2026-12-08T17:00:00Z"}),
+                &json!({"event_id": fx.scan_event(n), "tracking_number": tn, "code": code,
+                        "occurred_at": fx.scan_time(17)}),
             )
             .await
             .expect(200, "PostNL's code")
@@ -1669,70 +916,27 @@ async fn v3_orders_walk_on(api: &Api, carrier: &LocalCarrier, fx: &Fixture<'_>) 
         assert_eq!(ack["order_status"], status, "{code}: {ack}");
     }
     let o = api.order(&fx.id("in_transit")).await;
-    let scans = events(&o, "carrier_scanned");
+    let scans: Vec<Value> = events(&o, "carrier_scanned")
+        .into_iter()
+        .map(|e| fields(e, &["code", "kind"]))
+        .collect();
     assert_eq!(
-        scans
-            .iter()
-            .map(|e| (str_of(&e["code"]), str_of(&e["kind"])))
-            .collect::<Vec<_>>(),
+        scans,
         [
-            ("J01", "in_transit"),
-            ("Z42", "unknown"),
-            ("J05", "out_for_delivery"),
-            ("I01", "delivered")
-        ]
-        .map(|(c, k)| (c.to_string(), k.to_string())),
+            json!(["J01", "in_transit"]),
+            json!(["Z42", "unknown"]),
+            json!(["J05", "out_for_delivery"]),
+            json!(["I01", "delivered"])
+        ],
         "{o}"
     );
 
-    for (name, event) in [
-        ("late", "v3-upgrade-ev-12"),
-        ("overdue", "v3-upgrade-ev-13"),
-    ] {
-        let ack = api
-            .scan(
-                &fx.id(&format!("tn_{name}")),
-                event,
-                "delivered",
-                "2026-12-08T18:00:00Z",
-            )
+    for (name, n) in [("late", 12), ("overdue", 13)] {
+        fx.scan_answers(&format!("tn_{name}"), n, "delivered", "delivered")
             .await;
-        assert_eq!(ack["order_status"], "delivered", "{name}: {ack}");
         let o = api.order(&fx.id(name)).await;
         assert_eq!(count_events(&o, "delayed"), 1, "delayed once: {o}");
     }
-}
-
-/// Stock arrives for SKU-7: the oldest backordered order is filled first and confirms by
-/// itself, with a plan worked out from when its stock came; then the later one.
-async fn backorders_fill(api: &Api, fx: &Fixture<'_>) {
-    api.set_stock("ams", "SKU-7", 3).await;
-    let confirmed = api.wait_status(&fx.id("backordered"), "confirmed").await;
-    assert_eq!(shipments_of(&confirmed), ["ams:allocated"], "{confirmed}");
-    let plan = &confirmed["shipments"][0]["plan"];
-    assert_eq!(
-        (&plan["carrier"], &plan["price"]["amount"], &plan["rule"]),
-        (&json!("postnl"), &json!(695), &json!("cheapest")),
-        "{confirmed}"
-    );
-    assert!(
-        broken_at(&plan["promise"]) > Utc::now(),
-        "a promise from when the stock came: {confirmed}"
-    );
-    let later = api.order(&fx.id("backordered_later")).await;
-    assert_eq!(later["stock"], "backordered", "{later}");
-    api.set_stock("ams", "SKU-7", 4).await;
-    let confirmed = api
-        .wait_status(&fx.id("backordered_later"), "confirmed")
-        .await;
-    assert_eq!(
-        confirmed["shipments"][0]["plan"]["rule"], "cash on delivery by PostNL",
-        "{confirmed}"
-    );
-    assert_eq!(
-        sku_backorders(api, "SKU-7").await,
-        json!({"sku": "SKU-7", "allowed": true, "cap": 10, "waiting": 0})
-    );
 }
 
 /// The transfer under way is received in full; the waiting subscription is still there (the
@@ -1785,77 +989,12 @@ async fn transfers_and_alerts_carry_on(api: &Api, receiver: &Receiver, fx: &Fixt
     );
 }
 
-async fn dhl_scan(api: &Api, tracking_number: &str, event_id: &str, kind: &str) -> Value {
-    api.dhl()
-        .post(
-            "/v1/carriers/dhl/events",
-            &json!({"event_id": event_id, "tracking_number": tracking_number, "type": kind,
-                    "occurred_at": "2026-12-08T18:00:00Z"}),
-        )
-        .await
-        .expect(200, "DHL's event")
-        .json
-}
-
-async fn tracking_page(api: &Api, order: &Value) -> Value {
-    api.anon()
-        .get(&format!("/v1/track/{}", str_of(&order["tracking_token"])))
-        .await
-        .expect(200, "tracking page")
-        .json
-}
-
 async fn transfer(api: &Api, id: &str) -> Value {
     api.admin()
         .get(&format!("/v1/transfers/{id}"))
         .await
         .expect(200, "a transfer")
         .json
-}
-
-async fn sku_backorders(api: &Api, sku: &str) -> Value {
-    api.warehouse()
-        .get(&format!("/v1/skus/{sku}/backorders"))
-        .await
-        .expect(200, "a sku's backorders")
-        .json
-}
-
-/// `GET /v1/availability` for `skus` as `key` sees it, by sku.
-async fn availability(api: &Api, key: Key, skus: &[&str]) -> BTreeMap<String, Value> {
-    let query: Vec<String> = skus.iter().map(|s| format!("sku={s}")).collect();
-    let answer = api
-        .with(key)
-        .get(&format!("/v1/availability?{}", query.join("&")))
-        .await
-        .expect(200, "availability")
-        .json;
-    answer["skus"]
-        .as_array()
-        .expect("skus")
-        .iter()
-        .map(|s| (str_of(&s["sku"]), s.clone()))
-        .collect()
-}
-
-/// An order's shipments as `warehouse:status`, in shipment order.
-fn shipments_of(order: &Value) -> Vec<String> {
-    order["shipments"]
-        .as_array()
-        .expect("shipments")
-        .iter()
-        .map(|s| format!("{}:{}", str_of(&s["warehouse"]), str_of(&s["status"])))
-        .collect()
-}
-
-/// The order's shipment from `warehouse`.
-fn shipment_at<'a>(order: &'a Value, warehouse: &str) -> &'a Value {
-    order["shipments"]
-        .as_array()
-        .expect("shipments")
-        .iter()
-        .find(|s| s["warehouse"] == warehouse)
-        .unwrap_or_else(|| panic!("no shipment from {warehouse}: {order}"))
 }
 
 /// The order's history events of `kind`, in order.
