@@ -248,6 +248,7 @@ async fn opens_and_serves(api: &Api, receiver: &Receiver, ids: &BTreeMap<String,
         release: "v2",
         scans_on: "2026-11-25",
         new_events: &[],
+        opened: chrono::Utc::now(),
     };
     let id = |name: &str| fx.id(name);
     fx.has_orders(ORDERS.iter().map(|o| o.0));

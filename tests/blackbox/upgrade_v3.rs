@@ -191,8 +191,10 @@ async fn serves(data: Option<&std::path::Path>, node_toml: &str, ids: &BTreeMap<
         .await
         .expect("DHL's local carrier");
     let config = format!("{node_toml}{}", receiver.config(100));
+    // Anything the service records from here on is its own doing, not the fixture's.
+    let opened = chrono::Utc::now();
     let server = Upgraded::start(data, &config, &carrier).await;
-    opens_and_serves(&server.api(), &receiver, &carrier, ids).await;
+    opens_and_serves(&server.api(), &receiver, &carrier, ids, opened).await;
     drop(server);
     carrier.stop().await;
     receiver.stop().await;
@@ -251,6 +253,7 @@ async fn opens_and_serves(
     receiver: &Receiver,
     carrier: &LocalCarrier,
     ids: &BTreeMap<String, String>,
+    opened: chrono::DateTime<chrono::Utc>,
 ) {
     let orders = orders();
     let fx = Fixture {
@@ -260,6 +263,7 @@ async fn opens_and_serves(
         release: "v3",
         scans_on: "2026-12-08",
         new_events: &["delayed"],
+        opened,
     };
     let id = |name: &str| fx.id(name);
     fx.has_orders(orders.iter().map(|o| o.0));
