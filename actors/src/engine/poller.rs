@@ -1,9 +1,11 @@
 //! The tracking poller: for carriers that do not push their events (`[carriers.http]
 //! poll_interval_secs`), it asks the carrier, at that interval, for the events of each open
-//! shipment booked with it — packed or shipped, not yet delivered or cancelled — and feeds the
+//! shipment booked with it — packed, shipped or going back to its warehouse, not yet delivered,
+//! returned or cancelled — and feeds the
 //! answers through the same path as pushed events ([`Engine::carrier_event`]: mapped through the
 //! carrier's `tracking_codes`, deduplicated by event id, out-of-order ones harmless). A
-//! shipment stops being asked about once it is delivered (or its order closed).
+//! shipment stops being asked about once it is delivered or back (or its order closed). Return
+//! parcels are not polled: their carrier is not known until it reports (see README).
 //!
 //! Every node polls (with several nodes, events arrive more than once and change the order
 //! once). A carrier that fails to answer is asked again at the next interval.
