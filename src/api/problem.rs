@@ -123,7 +123,7 @@ impl From<EngineError> for Problem {
             EngineError::NoCarrier(_) => {
                 Problem::new(StatusCode::CONFLICT, "no_carrier", e.to_string())
             }
-            EngineError::Booking(b) => Problem::unavailable("carrier_unavailable", b.to_string()),
+            EngineError::Carrier(b) => Problem::unavailable("carrier_unavailable", b.to_string()),
             EngineError::Quote(q @ QuoteError::OutOfStock(_)) => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "out_of_stock",

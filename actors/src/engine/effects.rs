@@ -159,9 +159,9 @@ impl Effects {
                 }
                 Err(EngineError::ShuttingDown) => return,
                 Err(e) => {
-                    if let EngineError::Booking(b) = e {
+                    if let EngineError::Carrier(b) = e {
                         // A carrier's failure counts against its attempts (see `carrier`).
-                        if self.booking_failed(&mut entry, b).await {
+                        if self.carrier_failed(&mut entry, b).await {
                             return;
                         }
                     } else {
@@ -178,13 +178,13 @@ impl Effects {
         }
     }
 
-    /// Records a failed booking attempt on its entry; dead-letters it (and returns true) when
-    /// the refusal is permanent or the carrier's attempts are used up. A dead letter that
-    /// could not be written is retried like the booking.
-    async fn booking_failed(
+    /// Records a failed call to a carrier (a booking, a cancellation, an instruction) on its
+    /// entry; dead-letters it (and returns true) when the refusal is permanent or the carrier's
+    /// attempts are used up. A dead letter that could not be written is retried like the call.
+    async fn carrier_failed(
         &self,
         entry: &mut OutboxEntry,
-        b: super::carrier::BookingError,
+        b: super::carrier::CarrierError,
     ) -> bool {
         entry.attempts = entry.attempts.saturating_add(1);
         entry.last_error = Some(b.to_string());
@@ -203,21 +203,21 @@ impl Effects {
             match self.inner.store.dead_letter(entry, &letter) {
                 Ok(commit) => {
                     if let Err(e) = commit.await {
-                        tracing::warn!(message_id = %message_id, error = %e, "a booking's dead letter did not reach the disk; retrying");
+                        tracing::warn!(message_id = %message_id, error = %e, "a carrier call's dead letter did not reach the disk; retrying");
                         return false;
                     }
-                    tracing::error!(message_id = %message_id, attempts = entry.attempts, error = %b, "booking dead-lettered; the shipment stays packed until an operator retries it");
+                    tracing::error!(message_id = %message_id, attempts = entry.attempts, error = %b, effect = entry.kind_name(), "carrier call dead-lettered; an operator can retry it (an unbooked shipment stays packed until then)");
                     return true;
                 }
                 Err(e) => {
-                    tracing::warn!(message_id = %message_id, error = %e, "could not dead-letter a booking; retrying");
+                    tracing::warn!(message_id = %message_id, error = %e, "could not dead-letter a carrier call; retrying");
                     return false;
                 }
             }
         }
-        tracing::warn!(message_id = %message_id, attempts = entry.attempts, error = %b, "booking attempt failed; retrying");
+        tracing::warn!(message_id = %message_id, attempts = entry.attempts, error = %b, effect = entry.kind_name(), "carrier call failed; retrying");
         if let Err(e) = self.inner.store.record_outbox_attempt(entry) {
-            tracing::warn!(message_id = %message_id, error = %e, "could not record a booking's retry state");
+            tracing::warn!(message_id = %message_id, error = %e, "could not record a carrier call's retry state");
         }
         false
     }

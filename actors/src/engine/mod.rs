@@ -154,9 +154,10 @@ pub enum EngineError {
     NoCarrier(String),
     #[error(transparent)]
     Quote(#[from] quotes::QuoteError),
-    /// A carrier did not book (yet): retried, or dead-lettered (see `carrier`).
+    /// A carrier did not take a booking, cancellation or instruction (yet): retried, or
+    /// dead-lettered (see `carrier`).
     #[error(transparent)]
-    Booking(#[from] carrier::BookingError),
+    Carrier(#[from] carrier::CarrierError),
     #[error("inventory: {0}")]
     Stock(#[from] crate::domain::inventory::StockError),
     #[error("transfer: {0}")]

@@ -7,7 +7,7 @@
 //! `408`, `429`, `5xx`, no answer within `timeout_ms`, or an answer that is not that JSON are
 //! transient (retried); any other status is a permanent refusal.
 
-use super::{Book, BookingError};
+use super::{Book, CarrierError};
 use crate::domain::shipping::HttpIntegration;
 use crate::domain::Booking;
 use chrono::NaiveDate;
@@ -46,8 +46,8 @@ pub(super) async fn book(
     cfg: HttpIntegration,
     m: Book,
     table: Booking,
-) -> Result<Option<Booking>, BookingError> {
-    let fail = |message: String, permanent: bool| BookingError {
+) -> Result<Option<Booking>, CarrierError> {
+    let fail = |message: String, permanent: bool| CarrierError {
         carrier: table.carrier.clone(),
         message,
         permanent,
@@ -145,12 +145,12 @@ pub(super) async fn cancel(
     cfg: &HttpIntegration,
     carrier: &str,
     shipment_id: &str,
-) -> Result<(), BookingError> {
+) -> Result<(), CarrierError> {
     let url = format!(
         "{}/shipments/{shipment_id}",
         cfg.base_url.trim_end_matches('/')
     );
-    let fail = |message: String, permanent: bool| BookingError {
+    let fail = |message: String, permanent: bool| CarrierError {
         carrier: carrier.to_string(),
         message,
         permanent,
@@ -179,8 +179,8 @@ fn answered(
     done: &[u16],
     method: &str,
     url: &str,
-    fail: impl Fn(String, bool) -> BookingError,
-) -> Result<(), BookingError> {
+    fail: impl Fn(String, bool) -> CarrierError,
+) -> Result<(), CarrierError> {
     match status {
         s if done.contains(&s) => Ok(()),
         s @ (408 | 429 | 500..=599) => Err(fail(format!("{method} {url}: {s}"), false)),
@@ -196,13 +196,13 @@ fn answered(
 pub(super) async fn instruct(
     cfg: &HttpIntegration,
     m: &super::Instruct,
-) -> Result<(), BookingError> {
+) -> Result<(), CarrierError> {
     let shipment_id = format!("{}-{}", m.order_id, m.shipment);
     let url = format!(
         "{}/shipments/{shipment_id}/instructions",
         cfg.base_url.trim_end_matches('/')
     );
-    let fail = |message: String, permanent: bool| BookingError {
+    let fail = |message: String, permanent: bool| CarrierError {
         carrier: m.carrier.clone(),
         message,
         permanent,

@@ -20,7 +20,7 @@
 //! {base_url}/shipments/{shipment id}/instructions` for an HTTP one, under an idempotency key
 //! of its own per instruction).
 //!
-//! A failure is a [`BookingError`]: transient ones (the carrier unreachable, timing out,
+//! A failure is a [`CarrierError`]: transient ones (the carrier unreachable, timing out,
 //! answering 5xx, 408, 429 or garbage) are retried by the effects loop with backoff, a
 //! permanent one (another 4xx) is not; after the carrier's `max_attempts`, or at once when
 //! permanent, the booking is dead-lettered for an operator, who can retry it.
@@ -59,7 +59,7 @@ pub struct Consignee {
 
 /// Book one packed shipment.
 #[derive(Message)]
-#[rtype(result = "Result<Option<Booking>, BookingError>")]
+#[rtype(result = "Result<Option<Booking>, CarrierError>")]
 pub struct Book {
     pub order_id: OrderId,
     pub step: u32,
@@ -75,20 +75,21 @@ pub struct Book {
     pub consignee: Option<Consignee>,
 }
 
-/// Why a booking did not happen (yet).
+/// Why a call to a carrier (a booking, a cancellation, an instruction) did not go through
+/// (yet).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("carrier {carrier}: {message}")]
-pub struct BookingError {
+pub struct CarrierError {
     pub carrier: String,
     pub message: String,
     /// Not worth retrying: the carrier refused the request itself.
     pub permanent: bool,
-    /// Attempts before the booking is dead-lettered.
+    /// Attempts before the call is dead-lettered.
     pub max_attempts: u32,
 }
 
 impl Handler<Book> for CarrierActor {
-    type Result = ResponseFuture<Result<Option<Booking>, BookingError>>;
+    type Result = ResponseFuture<Result<Option<Booking>, CarrierError>>;
 
     fn handle(&mut self, m: Book, _: &mut Context<Self>) -> Self::Result {
         let c = Consignment {
@@ -116,14 +117,14 @@ impl Handler<Book> for CarrierActor {
 
 /// Tell the carriers of these booked shipments that they were cancelled before leaving.
 #[derive(Message)]
-#[rtype(result = "Result<(), BookingError>")]
+#[rtype(result = "Result<(), CarrierError>")]
 pub struct CancelBookings {
     pub order_id: OrderId,
     pub bookings: Vec<crate::domain::BookedShipment>,
 }
 
 impl Handler<CancelBookings> for CarrierActor {
-    type Result = ResponseFuture<Result<(), BookingError>>;
+    type Result = ResponseFuture<Result<(), CarrierError>>;
 
     /// The table carrier has nothing to undo; an HTTP carrier is told, one shipment after the
     /// other (a repeat is harmless: the carrier cancels by shipment id).
@@ -148,7 +149,7 @@ impl Handler<CancelBookings> for CarrierActor {
 
 /// Tell a shipment's carrier what to do after a failed delivery.
 #[derive(Message)]
-#[rtype(result = "Result<(), BookingError>")]
+#[rtype(result = "Result<(), CarrierError>")]
 pub struct Instruct {
     pub order_id: OrderId,
     /// The step that gave the instruction: with the shipment, the instruction's identity.
@@ -160,7 +161,7 @@ pub struct Instruct {
 }
 
 impl Handler<Instruct> for CarrierActor {
-    type Result = ResponseFuture<Result<(), BookingError>>;
+    type Result = ResponseFuture<Result<(), CarrierError>>;
 
     fn handle(&mut self, m: Instruct, _: &mut Context<Self>) -> Self::Result {
         let http = self
