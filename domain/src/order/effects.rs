@@ -37,6 +37,22 @@ pub enum NotificationKind {
 }
 
 impl NotificationKind {
+    /// Every kind (the set message templates are checked against).
+    pub const ALL: [NotificationKind; 12] = [
+        NotificationKind::Confirmed,
+        NotificationKind::Backordered,
+        NotificationKind::Shipped,
+        NotificationKind::OutForDelivery,
+        NotificationKind::Delivered,
+        NotificationKind::Cancelled,
+        NotificationKind::ReturnApproved,
+        NotificationKind::Refunded,
+        NotificationKind::Delayed,
+        NotificationKind::DeliveryFailed,
+        NotificationKind::ReturningToOrigin,
+        NotificationKind::PickPackLate,
+    ];
+
     pub fn audience(self) -> Audience {
         match self {
             NotificationKind::Delayed | NotificationKind::ReturningToOrigin => {
