@@ -212,6 +212,12 @@ impl HttpMetrics {
             "Notifications that ran out of attempts",
             notifier.dead_lettered,
         );
+        counter(
+            &mut r,
+            "notification_locale_fallbacks",
+            "Messages sent in English because their order's locale has no template",
+            notifier.locale_fallbacks,
+        );
         let unknown = Family::<CarrierLabels, Counter>::default();
         for (carrier, n) in &engine.unknown_codes {
             unknown

@@ -4,7 +4,8 @@
 //! Modules: `support` (process harness, HTTP client, polling, webhook receiver), `lifecycle`
 //! (happy paths end to end), `api_edges` (auth, validation, errors, pagination, ops),
 //! `automation` (timers and automatic cancellations), `crash` (SIGKILL durability and
-//! exactly-once effects), `notifications` (signed webhooks, retries, dead letters),
+//! exactly-once effects), `notifications` (signed webhooks, retries, dead letters), `email`
+//! (messages over SMTP to a real server, in the customer's language),
 //! `http_contract` (what responses leave out, the OpenAPI document, 405s, integral numbers),
 //! `upgrade` (a data directory written by the release before the storage interface opens and
 //! serves), `upgrade_v1` (what the v1 release wrote, a sled data directory and a PostgreSQL
@@ -24,6 +25,7 @@ mod backorders;
 mod carrier_integration;
 mod config_errors;
 mod crash;
+mod email;
 mod failed_deliveries;
 mod harness;
 mod http_contract;

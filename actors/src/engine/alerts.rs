@@ -25,14 +25,14 @@
 //! ids, and a subscription ends exactly once.
 
 use super::inventory::{GetAvailability, InventoryActor};
-use super::notifier::{Deliver, Notifier, Origin};
+use super::notifier::{Deliver, Notifier, Origin, EMAIL};
 use super::queries::SkuAvailability;
 use super::{off_thread, Engine, EngineError};
 use crate::clock::Clock;
 use crate::domain::inventory::StockLevel;
 use crate::domain::stock_alerts::{
-    self, due_subscriptions, low_stock_notice, watch, CellAlert, StockNotice, Subscribed,
-    Subscription,
+    self, due_subscriptions, low_stock_notice, watch, CellAlert, NoticeKind, StockNotice,
+    Subscribed, Subscription,
 };
 use crate::domain::{Audience, Sku, WarehouseId};
 use actix::prelude::*;
@@ -140,6 +140,8 @@ pub(crate) struct Alerts {
     pub clock: Arc<dyn Clock>,
     /// Channels of messages to customers (back in stock), and to operations (low stock).
     pub customer_channels: Vec<String>,
+    /// Back-in-stock subscribers with an e-mail address are mailed.
+    pub mail_subscribers: bool,
     pub operations_channels: Vec<String>,
     /// Most subscriptions waiting for one sku.
     pub max_subscriptions: usize,
@@ -428,15 +430,21 @@ impl Alerts {
         }
     }
 
-    /// A notice's outbox entries, one per channel of its audience.
+    /// A notice's outbox entries, one per channel of its audience (and by e-mail to a
+    /// back-in-stock subscriber who left an address, when the shop mails).
     fn entries(&self, notice: &StockNotice) -> Vec<OutboxEntry> {
-        let channels = match notice.kind.audience() {
-            Audience::Operations => &self.operations_channels,
-            Audience::Customer | Audience::CustomerAndOperations => &self.customer_channels,
+        let mut channels = match notice.kind.audience() {
+            Audience::Operations => self.operations_channels.clone(),
+            Audience::Customer | Audience::CustomerAndOperations => self.customer_channels.clone(),
         };
+        if let NoticeKind::BackInStock { contact, .. } = &notice.kind {
+            if self.mail_subscribers && contact.contains('@') {
+                channels.push(EMAIL.to_string());
+            }
+        }
         channels
-            .iter()
-            .map(|c| OutboxEntry::notice(notice.clone(), c.clone()))
+            .into_iter()
+            .map(|c| OutboxEntry::notice(notice.clone(), c))
             .collect()
     }
 

@@ -26,6 +26,7 @@ mod history;
 mod inventory;
 pub mod notifier;
 mod order_actor;
+mod outbound;
 mod poller;
 mod queries;
 pub mod quotes;
@@ -330,6 +331,7 @@ impl Engine {
             notifier: notifier.clone(),
             clock: clock.clone(),
             customer_channels: config.notifications.channels(),
+            mail_subscribers: config.notifications.email.is_some(),
             operations_channels: config.notifications.operations_channels(),
             max_subscriptions: config.stock_alerts.max_subscriptions_per_sku,
             watching: Default::default(),

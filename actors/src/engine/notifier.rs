@@ -9,16 +9,14 @@
 //! stable id ([`OutboxEntry::message_id`], sent as `webhook-id`), so receivers can drop the
 //! duplicates, and this actor never sends a message whose entry is gone.
 //!
-//! Channels:
-//!
-//! * `log`: a structured `tracing` line. Cannot fail; useful for development and audits.
-//! * `webhook`: an HTTP POST of a JSON body in the Standard Webhooks shape, signed with the
-//!   shared secret (see [`super::webhook`]). A 2xx answer is success; anything else, a
-//!   connection error or a timeout is a failure.
+//! Channels live behind [`channels::Channel`], one module each (`log`, `webhook`, `email`):
+//! this core knows none of them. It reads what the channel needs, hands it the message, and
+//! acts on the outcome.
 //!
 //! A failed attempt is retried after an exponential backoff with full jitter (so that a
 //! receiver coming back from an outage is not hit by every sender at the same instant), capped
-//! so retries never drift hours apart. After `max_attempts` failures the entry moves to the
+//! so retries never drift hours apart. After `max_attempts` failures, or at once when the
+//! channel says retrying cannot help (an SMTP server's 5xx), the entry moves to the
 //! dead-letter list, where an operator can inspect the last error and requeue it. Retry state
 //! (attempt count, next attempt time, last error) is written back to the outbox entry, so a
 //! restart continues the schedule instead of starting it over.
@@ -26,192 +24,19 @@
 //! Attempts run concurrently as futures spawned in the actor's context: a slow receiver delays
 //! only its own messages, never the actor's mailbox.
 
-use super::webhook::{sign, WebhookSecret};
+pub mod channels;
+mod config;
+
+pub use config::{NotifierConfig, OperationsConfig, WebhookConfig, EMAIL, LOG, WEBHOOK};
+
 use crate::clock::Clock;
-use crate::domain::stock_alerts::{NoticeKind, StockNotice};
-use crate::domain::Audience;
-use crate::domain::{Effect, EffectKind, NotificationKind, Order};
+use crate::domain::{Effect, EffectKind};
 use actix::prelude::*;
-use chrono::{DateTime, SecondsFormat, Utc};
+use channels::{Attempt, Channels, Needs, Outcome, Outgoing, Subject};
 use orderly_storage::{DeadLetter, OutboxEntry, OutboxMessage, Storage};
-use serde::{Deserialize, Serialize};
-use std::cell::RefCell;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
-
-const LOG: &str = "log";
-const WEBHOOK: &str = "webhook";
-
-fn yes() -> bool {
-    true
-}
-
-fn default_max_attempts() -> u32 {
-    8
-}
-
-fn default_backoff_base_ms() -> u64 {
-    500
-}
-
-fn default_backoff_cap_ms() -> u64 {
-    60_000
-}
-
-fn default_timeout_ms() -> u64 {
-    5_000
-}
-
-/// The `notifications` section of the configuration.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct NotifierConfig {
-    /// Log channel on/off.
-    #[serde(default = "yes")]
-    pub log: bool,
-    /// HTTP webhook channel; off when absent.
-    #[serde(default)]
-    pub webhook: Option<WebhookConfig>,
-    /// Attempts per message (the first one included) before it is dead-lettered.
-    #[serde(default = "default_max_attempts")]
-    pub max_attempts: u32,
-    /// Backoff scale: the first retry waits about this long.
-    #[serde(default = "default_backoff_base_ms")]
-    pub backoff_base_ms: u64,
-    /// Longest wait between two attempts.
-    #[serde(default = "default_backoff_cap_ms")]
-    pub backoff_cap_ms: u64,
-    /// Where operations alerts (`low_stock`) go.
-    #[serde(default)]
-    pub operations: OperationsConfig,
-}
-
-/// `[notifications.operations]`: the operations recipients of stock alerts. By default they
-/// are logged and, when the shop has a `notifications.webhook`, posted there too.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct OperationsConfig {
-    /// Log operations alerts (default: on).
-    #[serde(default = "yes")]
-    pub log: bool,
-    /// Where to POST operations alerts, signed like every webhook; absent: the shop's
-    /// `notifications.webhook`, if there is one.
-    #[serde(default)]
-    pub webhook: Option<WebhookConfig>,
-}
-
-impl Default for OperationsConfig {
-    fn default() -> Self {
-        OperationsConfig {
-            log: yes(),
-            webhook: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct WebhookConfig {
-    /// Where to POST notifications; `http://` only in this build.
-    pub url: String,
-    /// Signing secret, `whsec_<base64>` (Standard Webhooks) or a raw string.
-    pub secret: String,
-    /// Limit on one attempt, connecting included.
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
-}
-
-impl WebhookConfig {
-    /// Checks one webhook's settings; `at` names its section in messages.
-    fn validate(&self, at: &str) -> Result<(), String> {
-        let url = self.url.trim();
-        if url.len() >= 8 && url[..8].eq_ignore_ascii_case("https://") {
-            return Err(format!(
-                "{at}.url: https is not supported by this build (it has no TLS); use an http:// URL, e.g. to a local TLS-terminating proxy: '{url}'"
-            ));
-        }
-        if !url.starts_with("http://") {
-            return Err(format!("{at}.url: must start with http://, got '{url}'"));
-        }
-        match url.parse::<awc::http::Uri>() {
-            Ok(uri) if uri.host().is_some_and(|h| !h.is_empty()) => {}
-            Ok(_) => return Err(format!("{at}.url: '{url}' has no host")),
-            Err(e) => return Err(format!("{at}.url: '{url}' is not a valid URL: {e}")),
-        }
-        WebhookSecret::parse(&self.secret).map_err(|e| format!("{at}.secret: {e}"))?;
-        if self.timeout_ms == 0 {
-            return Err(format!("{at}.timeout_ms: must be at least 1"));
-        }
-        Ok(())
-    }
-}
-
-impl Default for NotifierConfig {
-    fn default() -> Self {
-        NotifierConfig {
-            log: yes(),
-            webhook: None,
-            max_attempts: default_max_attempts(),
-            backoff_base_ms: default_backoff_base_ms(),
-            backoff_cap_ms: default_backoff_cap_ms(),
-            operations: OperationsConfig::default(),
-        }
-    }
-}
-
-impl NotifierConfig {
-    /// Names of enabled channels: "log" and/or "webhook", in that order. The engine writes one
-    /// outbox entry per channel.
-    pub fn channels(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        if self.log {
-            out.push(LOG.to_string());
-        }
-        if self.webhook.is_some() {
-            out.push(WEBHOOK.to_string());
-        }
-        out
-    }
-
-    /// Names of the channels operations alerts go to: "log" (`operations.log`) and/or
-    /// "webhook" (`operations.webhook`, or else the shop's webhook). The stock alerts write one
-    /// outbox entry per channel; the notifier resolves the names against `operations`.
-    pub fn operations_channels(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        if self.operations.log {
-            out.push(LOG.to_string());
-        }
-        if self.operations.webhook.is_some() || self.webhook.is_some() {
-            out.push(WEBHOOK.to_string());
-        }
-        out
-    }
-
-    /// Checks the section at start, so a bad URL or secret stops the service with a clear
-    /// message instead of filling the dead-letter list later.
-    pub fn validate(&self) -> Result<(), String> {
-        if let Some(w) = &self.webhook {
-            w.validate("notifications.webhook")?;
-        }
-        if let Some(w) = &self.operations.webhook {
-            w.validate("notifications.operations.webhook")?;
-        }
-        if self.max_attempts == 0 {
-            return Err("notifications.max_attempts: must be at least 1".to_string());
-        }
-        if self.backoff_base_ms == 0 {
-            return Err("notifications.backoff_base_ms: must be at least 1".to_string());
-        }
-        if self.backoff_base_ms > self.backoff_cap_ms {
-            return Err(format!(
-                "notifications.backoff_base_ms: {} is larger than notifications.backoff_cap_ms ({})",
-                self.backoff_base_ms, self.backoff_cap_ms
-            ));
-        }
-        Ok(())
-    }
-}
 
 /// Backoff before attempt number `attempt` (1-based count of failures so far): full jitter,
 /// exponential, capped: random in [0, min(cap, base * 2^(attempt-1))], but never less than
@@ -274,6 +99,8 @@ pub struct NotifierStats {
     pub failed_attempts: u64,
     /// Messages moved to the dead-letter list.
     pub dead_lettered: u64,
+    /// Messages that went out in English because their locale had no template.
+    pub locale_fallbacks: u64,
 }
 
 #[derive(Debug, Message)]
@@ -285,36 +112,12 @@ pub struct Notifier {
     store: Arc<dyn Storage>,
     clock: Arc<dyn Clock>,
     config: NotifierConfig,
-    /// Parsed once; `Err` holds the reason when the secret is unusable (only possible if the
-    /// config skipped `validate`), and webhook messages are then dead-lettered with it.
-    secret: Option<Result<WebhookSecret, String>>,
-    /// The same for `operations.webhook`.
-    operations_secret: Option<Result<WebhookSecret, String>>,
+    channels: Channels,
     /// Outbox keys with an attempt running or scheduled. A second `Deliver` for one of them
     /// (the engine resending at start while a retry is pending, say) is ignored, so a message
     /// never has two retry chains counting attempts against each other.
     pending: HashSet<String>,
     stats: NotifierStats,
-}
-
-/// How one attempt ended.
-enum Outcome {
-    Delivered,
-    /// Worth retrying: the receiver or the storage may recover.
-    Failed(String),
-    /// Retrying cannot help (the order is gone, the channel is not configured): dead-letter now,
-    /// for an operator to look at.
-    Permanent(String),
-}
-
-/// Where a message goes, resolved from the entry's channel name and the configuration.
-enum Channel {
-    Log,
-    Webhook {
-        url: String,
-        timeout: Duration,
-        secret: WebhookSecret,
-    },
 }
 
 /// What an attempt needs to know about the order.
@@ -329,7 +132,7 @@ enum OrderRead {
 /// (`Some(None)` when only its existence was asked for and it exists).
 struct AttemptRead {
     stored: Result<Option<OutboxEntry>, String>,
-    order: Result<Option<Option<Order>>, String>,
+    order: Result<Option<Option<crate::domain::Order>>, String>,
 }
 
 impl AttemptRead {
@@ -375,76 +178,13 @@ impl AttemptRead {
 
 impl Notifier {
     pub fn new(store: Arc<dyn Storage>, clock: Arc<dyn Clock>, config: NotifierConfig) -> Self {
-        let secret = config
-            .webhook
-            .as_ref()
-            .map(|w| WebhookSecret::parse(&w.secret));
-        let operations_secret = config
-            .operations
-            .webhook
-            .as_ref()
-            .map(|w| WebhookSecret::parse(&w.secret));
         Notifier {
             store,
             clock,
+            channels: Channels::build(&config),
             config,
-            secret,
-            operations_secret,
             pending: HashSet::new(),
             stats: NotifierStats::default(),
-        }
-    }
-
-    fn channel(&self, name: Option<&str>) -> Result<Channel, String> {
-        match name {
-            Some(LOG) if self.config.log => Ok(Channel::Log),
-            Some(WEBHOOK) => match (&self.config.webhook, &self.secret) {
-                (Some(w), Some(Ok(secret))) => Ok(Channel::Webhook {
-                    url: w.url.trim().to_string(),
-                    timeout: Duration::from_millis(w.timeout_ms),
-                    secret: secret.clone(),
-                }),
-                (Some(_), Some(Err(e))) => Err(format!("webhook secret is unusable: {e}")),
-                _ => Err("channel 'webhook' is not configured".to_string()),
-            },
-            Some(LOG) => Err("channel 'log' is disabled".to_string()),
-            Some(other) => Err(format!("unknown notification channel '{other}'")),
-            None => Err("outbox entry has no notification channel".to_string()),
-        }
-    }
-
-    /// Where an entry goes: its channel name resolved for its audience — a stock notice for
-    /// operations, or an order's notification on an `operations.<channel>` (a shipment
-    /// `delayed`), against `operations` (its webhook, or else the shop's), everything else
-    /// (customers' notifications, back-in-stock messages to subscribers) against the shop's
-    /// channels.
-    fn channel_of(&self, entry: &OutboxEntry) -> Result<Channel, String> {
-        let mut name = entry.channel.as_deref();
-        let mut for_operations =
-            entry.stock_notice().map(|n| n.kind.audience()) == Some(Audience::Operations);
-        if let Some(rest) = name.and_then(|n| n.strip_prefix(super::order_actor::OPERATIONS_PREFIX))
-        {
-            name = Some(rest);
-            for_operations = true;
-        }
-        if !for_operations {
-            return self.channel(name);
-        }
-        match name {
-            Some(LOG) if self.config.operations.log => Ok(Channel::Log),
-            Some(LOG) => Err("channel 'log' is disabled for operations alerts".to_string()),
-            Some(WEBHOOK) => match (&self.config.operations.webhook, &self.operations_secret) {
-                (Some(w), Some(Ok(secret))) => Ok(Channel::Webhook {
-                    url: w.url.trim().to_string(),
-                    timeout: Duration::from_millis(w.timeout_ms),
-                    secret: secret.clone(),
-                }),
-                (Some(_), Some(Err(e))) => {
-                    Err(format!("operations webhook secret is unusable: {e}"))
-                }
-                _ => self.channel(name),
-            },
-            other => self.channel(other),
         }
     }
 
@@ -470,13 +210,15 @@ impl Notifier {
     /// across the network those reads run on the blocking pool, so this actor keeps taking
     /// messages while they wait; otherwise they are answered at once.
     fn attempt(&mut self, entry: OutboxEntry, origin: Origin, ctx: &mut Context<Self>) {
-        let needs = match (self.channel_of(&entry), origin) {
+        let needs = match self.channels.route(&entry) {
             // A stock notice carries everything its message says, and has no order.
             _ if entry.stock_notice().is_some() => OrderRead::Nothing,
-            (Ok(Channel::Log), Origin::Commit) => OrderRead::Nothing,
-            (Ok(Channel::Log), Origin::Storage) => OrderRead::Exists,
-            (Ok(Channel::Webhook { .. }), _) => OrderRead::Load,
-            (Err(_), _) => OrderRead::Nothing,
+            Ok((channel, _)) => match (channel.needs(), origin) {
+                (Needs::OrderExists, Origin::Commit) => OrderRead::Nothing,
+                (Needs::OrderExists, Origin::Storage) => OrderRead::Exists,
+                (Needs::Order, _) => OrderRead::Load,
+            },
+            Err(_) => OrderRead::Nothing,
         };
         if origin == Origin::Commit && matches!(needs, OrderRead::Nothing) {
             return self.attempt_with(entry.clone(), AttemptRead::committed(entry), ctx);
@@ -522,18 +264,33 @@ impl Notifier {
                 return self.schedule(entry, delay, ctx);
             }
         };
-        let kind = match &entry.message {
-            OutboxMessage::Stock(notice) => {
-                let notice = notice.clone();
-                return match self.channel_of(&entry) {
-                    Ok(channel) => self.deliver_notice(entry, notice, channel, ctx),
-                    Err(e) => self.finish(entry, Outcome::Permanent(e), ctx),
-                };
-            }
+        let (channel, recipient) = match self.channels.route(&entry) {
+            Ok(routed) => routed,
+            Err(e) => return self.finish(entry, Outcome::Permanent(e), ctx),
+        };
+        let subject = match &entry.message {
+            OutboxMessage::Stock(notice) => Subject::Notice(notice.clone()),
             OutboxMessage::Order(Effect {
                 kind: EffectKind::Notify { kind },
                 ..
-            }) => *kind,
+            }) => {
+                let order = match read.order {
+                    Ok(Some(order)) => order,
+                    Ok(None) => {
+                        let missing = Outcome::Permanent("order not found".to_string());
+                        return self.finish(entry, missing, ctx);
+                    }
+                    Err(e) => {
+                        tracing::warn!(message_id = %entry.message_id(), error = %e, "notifier could not read the order; retrying later");
+                        let failed = Outcome::Failed(format!("storage: {e}"));
+                        return self.finish(entry, failed, ctx);
+                    }
+                };
+                Subject::Order {
+                    kind: *kind,
+                    order: order.map(Box::new),
+                }
+            }
             OutboxMessage::Order(_) => {
                 // Not ours: leave it in the outbox for the actor that handles that action.
                 tracing::warn!(message_id = %entry.message_id(), "notifier was handed an outbox entry that is not a notification");
@@ -541,143 +298,33 @@ impl Notifier {
                 return;
             }
         };
-        let channel = match self.channel_of(&entry) {
-            Ok(c) => c,
-            Err(e) => return self.finish(entry, Outcome::Permanent(e), ctx),
+        let message = Outgoing {
+            message_id: entry.message_id(),
+            entry: entry.clone(),
+            subject,
+            recipient,
+            now: self.clock.now(),
         };
-        let now = self.clock.now();
-        let message_id = entry.message_id();
-        match channel {
-            Channel::Log => {
-                // The log line needs no order data, only the order's existence (a message for a
-                // missing order is dead-lettered like on the webhook channel).
-                match read.order {
-                    Ok(Some(_)) => {}
-                    Ok(None) => {
-                        let missing = Outcome::Permanent("order not found".to_string());
-                        return self.finish(entry, missing, ctx);
-                    }
-                    Err(e) => {
-                        let failed = Outcome::Failed(format!("storage: {e}"));
-                        return self.finish(entry, failed, ctx);
-                    }
-                }
-                tracing::info!(
-                    message_id = %message_id,
-                    order_id = %entry.order_id().unwrap_or_default(),
-                    kind = kind.as_str(),
-                    "notification"
+        match channel.send(message) {
+            Attempt::Done(outcome) => self.finish(entry, outcome, ctx),
+            Attempt::Pending(sending) => {
+                ctx.spawn(
+                    sending
+                        .into_actor(self)
+                        .map(move |outcome, act, ctx| act.finish(entry, outcome, ctx)),
                 );
-                self.finish(entry, Outcome::Delivered, ctx);
-            }
-            Channel::Webhook {
-                url,
-                timeout,
-                secret,
-            } => {
-                // Only the webhook needs the order (for the payload); the log line does not.
-                let order = match read.order {
-                    Ok(Some(Some(order))) => order,
-                    Ok(_) => {
-                        return self.finish(
-                            entry,
-                            Outcome::Permanent("order not found".to_string()),
-                            ctx,
-                        )
-                    }
-                    Err(e) => {
-                        tracing::warn!(message_id = %entry.message_id(), error = %e, "notifier could not load the order; retrying later");
-                        return self.finish(entry, Outcome::Failed(format!("storage: {e}")), ctx);
-                    }
-                };
-                // The body and timestamp are rebuilt per attempt (the timestamp says when this
-                // attempt was made); the id stays the same so receivers can deduplicate.
-                let body = payload(&message_id, kind, &entry, &order, now)
-                    .to_string()
-                    .into_bytes();
-                self.post_signed(entry, url, timeout, secret, body, ctx);
             }
         }
-    }
-
-    /// A stock notice's delivery: everything it says is in the entry.
-    fn deliver_notice(
-        &mut self,
-        entry: OutboxEntry,
-        notice: StockNotice,
-        channel: Channel,
-        ctx: &mut Context<Self>,
-    ) {
-        let message_id = entry.message_id();
-        match channel {
-            Channel::Log => {
-                // No contact in the log: it is personal data; the subject names the subscription.
-                match &notice.kind {
-                    NoticeKind::LowStock {
-                        warehouse,
-                        sku,
-                        reorder_point,
-                        available,
-                    } => tracing::info!(
-                        message_id = %message_id,
-                        kind = notice.kind.name(),
-                        warehouse = %warehouse,
-                        sku = %sku,
-                        reorder_point,
-                        available,
-                        "stock alert"
-                    ),
-                    NoticeKind::BackInStock { sku, available, .. } => tracing::info!(
-                        message_id = %message_id,
-                        kind = notice.kind.name(),
-                        subscription = %notice.subject,
-                        sku = %sku,
-                        available,
-                        "stock alert"
-                    ),
-                }
-                self.finish(entry, Outcome::Delivered, ctx);
-            }
-            Channel::Webhook {
-                url,
-                timeout,
-                secret,
-            } => {
-                let body = notice_payload(&message_id, &notice, self.clock.now())
-                    .to_string()
-                    .into_bytes();
-                self.post_signed(entry, url, timeout, secret, body, ctx);
-            }
-        }
-    }
-
-    /// One webhook attempt of `entry`'s message with `body`, signed, finished when answered.
-    fn post_signed(
-        &mut self,
-        entry: OutboxEntry,
-        url: String,
-        timeout: Duration,
-        secret: WebhookSecret,
-        body: Vec<u8>,
-        ctx: &mut Context<Self>,
-    ) {
-        // The body and timestamp are rebuilt per attempt (the timestamp says when this attempt
-        // was made); the id stays the same so receivers can deduplicate.
-        let message_id = entry.message_id();
-        let timestamp = self.clock.now().timestamp();
-        let signature = sign(&secret, &message_id, timestamp, &body);
-        let fut = post(url, timeout, message_id, timestamp, signature, body);
-        ctx.spawn(
-            fut.into_actor(self)
-                .map(move |outcome, act, ctx| act.finish(entry, outcome, ctx)),
-        );
     }
 
     /// Records how an attempt ended and decides what happens next.
     fn finish(&mut self, mut entry: OutboxEntry, outcome: Outcome, ctx: &mut Context<Self>) {
         let key = entry.message_id();
         let (error, permanent) = match outcome {
-            Outcome::Delivered => {
+            Outcome::Delivered(receipt) => {
+                if receipt.fell_back {
+                    self.stats.locale_fallbacks += 1;
+                }
                 // Not waited on: if the removal is lost, a restart redelivers the message under
                 // the same id, which receivers drop.
                 if let Err(e) = self.store.ack_outbox(&entry) {
@@ -766,138 +413,6 @@ impl Handler<GetStats> for Notifier {
     fn handle(&mut self, _: GetStats, _: &mut Context<Self>) -> Self::Result {
         MessageResult(self.stats)
     }
-}
-
-/// The message body, in the Standard Webhooks payload shape (`type`, `timestamp`, `data`).
-/// Fields the order does not have yet (no booking, no refund) are `null`, so receivers see
-/// the same keys for every kind.
-fn payload(
-    message_id: &str,
-    kind: NotificationKind,
-    entry: &OutboxEntry,
-    order: &Order,
-    now: DateTime<Utc>,
-) -> serde_json::Value {
-    let booking = order.booking();
-    serde_json::json!({
-        "type": format!("order.{}", kind.as_str()),
-        "timestamp": now.to_rfc3339_opts(SecondsFormat::Millis, true),
-        "data": {
-            "message_id": message_id,
-            "order_id": order.id,
-            "external_ref": order.external_ref,
-            "kind": kind.as_str(),
-            "status": order.status.as_str(),
-            "step": entry.effect().map(|e| e.step),
-            "customer": {
-                "id": order.customer.id,
-                "email": order.customer.email,
-                "locale": order.customer.locale,
-            },
-            "tracking_token": order.tracking_token,
-            "carrier": booking.map(|b| &b.carrier),
-            "tracking_number": booking.map(|b| &b.tracking_number),
-            "estimated_delivery": booking.map(|b| b.estimated_delivery),
-            "promised": order.promised_window().map(|(earliest, latest)| serde_json::json!({
-                "earliest": earliest,
-                "latest": latest,
-            })),
-            "refunded": order.refunded,
-            "cancellation_reason": order.cancellation.as_ref().map(|c| &c.reason),
-        }
-    })
-}
-
-/// A stock notice's body, in the same Standard Webhooks shape: `type` is `stock.low_stock` or
-/// `stock.back_in_stock`. A back-in-stock message carries the subscriber's `contact` (an e-mail
-/// address or a phone number): the receiver tells them (real e-mail and SMS channels are for
-/// later).
-fn notice_payload(message_id: &str, notice: &StockNotice, now: DateTime<Utc>) -> serde_json::Value {
-    let kind = notice.kind.name();
-    let data = match &notice.kind {
-        NoticeKind::LowStock {
-            warehouse,
-            sku,
-            reorder_point,
-            available,
-        } => serde_json::json!({
-            "message_id": message_id,
-            "kind": kind,
-            "warehouse": warehouse,
-            "sku": sku,
-            "reorder_point": reorder_point,
-            "available": available,
-            "alert": notice.seq,
-        }),
-        NoticeKind::BackInStock {
-            sku,
-            contact,
-            available,
-        } => serde_json::json!({
-            "message_id": message_id,
-            "kind": kind,
-            "sku": sku,
-            "contact": contact,
-            "available": available,
-            "subscription_id": notice.subject,
-        }),
-    };
-    serde_json::json!({
-        "type": format!("stock.{kind}"),
-        "timestamp": now.to_rfc3339_opts(SecondsFormat::Millis, true),
-        "data": data,
-    })
-}
-
-/// One webhook attempt.
-async fn post(
-    url: String,
-    timeout: Duration,
-    id: String,
-    timestamp: i64,
-    signature: String,
-    body: Vec<u8>,
-) -> Outcome {
-    let sent = http_client()
-        .post(url.as_str())
-        .timeout(timeout)
-        .insert_header(("content-type", "application/json"))
-        .insert_header(("user-agent", concat!("orderly/", env!("CARGO_PKG_VERSION"))))
-        .insert_header(("webhook-id", id))
-        .insert_header(("webhook-timestamp", timestamp.to_string()))
-        .insert_header(("webhook-signature", signature))
-        .send_body(body)
-        .await;
-    match sent {
-        Ok(res) if res.status().is_success() => Outcome::Delivered,
-        Ok(res) => Outcome::Failed(format!("HTTP {}", res.status().as_u16())),
-        Err(e) => Outcome::Failed(e.to_string()),
-    }
-}
-
-/// The HTTP client, shared by every attempt on this thread so connections are reused.
-///
-/// awc's client is single-threaded (`Rc` inside) and its pooled connections belong to the
-/// runtime they were opened on. Keeping it in a thread-local rather than in the actor keeps
-/// `Notifier` `Send` (the engine may build it on one thread and start it on another); keying it
-/// by the actix `System` makes sure a new system on the same thread (tests) gets a fresh pool
-/// instead of connections bound to a runtime that no longer exists.
-pub(super) fn http_client() -> awc::Client {
-    thread_local! {
-        static CLIENT: RefCell<Option<(usize, awc::Client)>> = const { RefCell::new(None) };
-    }
-    let system = actix_rt::System::try_current().map(|s| s.id());
-    CLIENT.with(|cell| {
-        let mut cached = cell.borrow_mut();
-        match &*cached {
-            Some((id, client)) if Some(*id) == system => client.clone(),
-            _ => {
-                let client = awc::Client::default();
-                *cached = system.map(|id| (id, client.clone()));
-                client
-            }
-        }
-    })
 }
 
 #[cfg(test)]

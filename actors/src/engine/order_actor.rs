@@ -13,6 +13,7 @@
 //! registry gave it. Idle actors stop themselves and are activated again on demand.
 
 use super::effects::{Answer, Effects};
+use super::notifier::channels::OPERATIONS_PREFIX;
 use super::{EngineConfig, EngineError, EngineStats};
 use crate::clock::Clock;
 use crate::domain::{
@@ -32,7 +33,9 @@ pub struct OrderContext {
     pub clock: Arc<dyn Clock>,
     pub config: EngineConfig,
     pub stats: Arc<EngineStats>,
-    /// Notification channels: a notification effect becomes one outbox entry per channel.
+    /// Machine channels (log, webhook): every notification for the customer gets an outbox
+    /// entry on each; person channels (e-mail) are chosen per kind and order by
+    /// `config.notifications`' routes.
     pub channels: Vec<String>,
     /// Operations channels: notifications operations get (a shipment `delayed`, going back to
     /// origin, a missed pick-and-pack deadline; see `NotificationKind::audience`) add an entry
@@ -43,12 +46,10 @@ pub struct OrderContext {
     pub(crate) watchers: super::watchers::Watchers,
 }
 
-/// The prefix of an order notification's channel name when it goes to operations.
-pub(crate) const OPERATIONS_PREFIX: &str = "operations.";
-
 impl OrderContext {
-    /// One outbox entry per effect, and per channel for notifications.
-    pub(crate) fn outbox_entries(&self, effects: &[Effect]) -> Vec<OutboxEntry> {
+    /// One outbox entry per effect, and per channel for notifications (`order`: the order the
+    /// transition leads to, whose customer the person channels are chosen for).
+    pub(crate) fn outbox_entries(&self, order: &Order, effects: &[Effect]) -> Vec<OutboxEntry> {
         let mut out = Vec::with_capacity(effects.len());
         for e in effects {
             let blank = |channel| OutboxEntry::new(e.clone(), channel);
@@ -56,6 +57,8 @@ impl OrderContext {
                 let audience = kind.audience();
                 if audience.includes_customer() {
                     out.extend(self.channels.iter().map(|c| blank(Some(c.clone()))));
+                    let person = self.config.notifications.person_channels(kind, order);
+                    out.extend(person.into_iter().map(|c| blank(Some(c.to_string()))));
                 }
                 if audience.includes_operations() {
                     out.extend(
@@ -257,7 +260,7 @@ impl OrderActor {
         let after = fold(self.state.clone(), &events).ok_or(EngineError::NotFound)?;
         let mut r = reactions(self.state.as_ref(), &after, &events);
         r.set_timers.extend(self.deadline_timers(&after, &events));
-        let outbox = ctx.outbox_entries(&r.effects);
+        let outbox = ctx.outbox_entries(&after, &r.effects);
         let idempotency = msg.idempotency.as_ref().map(|(key, fingerprint)| {
             (
                 key.as_str(),

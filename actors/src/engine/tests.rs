@@ -929,7 +929,10 @@ fn redelivered_messages_change_nothing_twice() {
         e.inner
             .ctx
             .effects
-            .send(e.inner.ctx.outbox_entries(&r.effects), Answer::AfterEffects)
+            .send(
+                e.inner.ctx.outbox_entries(&placed.view.order, &r.effects),
+                Answer::AfterEffects,
+            )
             .await;
         assert_eq!(
             e.stock("s".into()).await.unwrap()[0].1,
@@ -1138,10 +1141,20 @@ fn delays_are_told_to_operations_as_well() {
             step: 3,
             kind: EffectKind::Notify { kind },
         };
+        let some_order = view(
+            &e,
+            place(
+                &e,
+                "ann",
+                new_order("s", 1, PaymentMethod::Card, InitialPaymentStatus::Captured),
+            )
+            .await,
+        )
+        .order;
         let channels = |kind| -> Vec<Option<String>> {
             e.inner
                 .ctx
-                .outbox_entries(&[notify(kind)])
+                .outbox_entries(&some_order, &[notify(kind)])
                 .into_iter()
                 .map(|entry| entry.channel)
                 .collect()
@@ -1253,7 +1266,7 @@ fn a_missed_pick_pack_deadline_is_recorded_once_and_told_to_operations() {
         let channels: Vec<Option<String>> = e
             .inner
             .ctx
-            .outbox_entries(&[notify])
+            .outbox_entries(&view(&e, slow).order, &[notify])
             .into_iter()
             .map(|entry| entry.channel)
             .collect();

@@ -76,7 +76,7 @@ pub(super) async fn book(
         "cash_on_delivery": cod.map(|c| serde_json::json!({"amount": c.amount, "currency": c.currency.code()})),
     });
     let url = format!("{}/shipments", cfg.base_url.trim_end_matches('/'));
-    let sent = crate::engine::notifier::http_client()
+    let sent = crate::engine::outbound::http_client()
         .post(&url)
         .insert_header(("authorization", format!("Bearer {}", cfg.key)))
         .insert_header(("idempotency-key", shipment_id.as_str()))
@@ -156,7 +156,7 @@ pub(super) async fn cancel(
         permanent,
         max_attempts: cfg.max_attempts,
     };
-    let resp = crate::engine::notifier::http_client()
+    let resp = crate::engine::outbound::http_client()
         .delete(&url)
         .insert_header(("authorization", format!("Bearer {}", cfg.key)))
         .timeout(Duration::from_millis(cfg.timeout_ms))
@@ -216,7 +216,7 @@ pub(super) async fn instruct(
     if let (Some(b), Some(f)) = (body.as_object_mut(), fields.as_object()) {
         b.extend(f.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
-    let resp = crate::engine::notifier::http_client()
+    let resp = crate::engine::outbound::http_client()
         .post(&url)
         .insert_header(("authorization", format!("Bearer {}", cfg.key)))
         .insert_header(("idempotency-key", format!("{shipment_id}-{}", m.step)))
@@ -268,7 +268,7 @@ pub(crate) async fn poll(
         "{}/shipments/{tracking_number}/events",
         cfg.base_url.trim_end_matches('/')
     );
-    let mut resp = crate::engine::notifier::http_client()
+    let mut resp = crate::engine::outbound::http_client()
         .get(&url)
         .insert_header(("authorization", format!("Bearer {}", cfg.key)))
         .timeout(Duration::from_millis(cfg.timeout_ms))

@@ -4,8 +4,11 @@ use crate::domain::{
     decide, fold, Address, Cause, Command, Currency, Customer, Effect, InitialPaymentStatus,
     NewLine, NewOrder, NewPayment, PaymentMethod, Shipping,
 };
+use crate::domain::{NotificationKind, Order};
 use crate::engine::webhook::verify;
+use crate::engine::webhook::WebhookSecret;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use chrono::{DateTime, Utc};
 use orderly_storage::memory::MemoryStorage;
 use orderly_storage::TransitionWrite;
 use std::collections::HashMap;
@@ -107,7 +110,7 @@ fn config(webhook_url: Option<String>, max_attempts: u32) -> NotifierConfig {
         max_attempts,
         backoff_base_ms: 10,
         backoff_cap_ms: 50,
-        operations: Default::default(),
+        ..Default::default()
     }
 }
 
@@ -219,7 +222,8 @@ async fn webhook_retries_until_delivered_once_with_a_stable_signed_id() {
         NotifierStats {
             delivered: 1,
             failed_attempts: 3,
-            dead_lettered: 0
+            dead_lettered: 0,
+            locale_fallbacks: 0,
         }
     );
     let secret = WebhookSecret::parse(SECRET).unwrap();
@@ -298,7 +302,8 @@ async fn webhook_that_always_fails_is_dead_lettered_after_max_attempts() {
         NotifierStats {
             delivered: 0,
             failed_attempts: 3,
-            dead_lettered: 1
+            dead_lettered: 1,
+            locale_fallbacks: 0,
         }
     );
     assert_eq!(rx.count(), 3);
@@ -372,7 +377,8 @@ async fn log_channel_delivers_immediately() {
         NotifierStats {
             delivered: 1,
             failed_attempts: 0,
-            dead_lettered: 0
+            dead_lettered: 0,
+            locale_fallbacks: 0,
         }
     );
     assert!(store.outbox_entry(&e).unwrap().is_none());
