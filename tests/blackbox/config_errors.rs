@@ -336,3 +336,83 @@ fn bad_rates_rules_deadlines_and_exception_policy_exit_2_naming_the_field() {
         assert!(err.contains(key), "the error names {key}: {err}");
     }
 }
+
+#[test]
+fn bad_message_settings_and_templates_exit_2_naming_the_key_file_and_line() {
+    let base = include_str!("../../config.toml");
+    let under_notifications = |lines: &str| {
+        assert!(base.contains("[notifications]\n"));
+        base.replacen("[notifications]\n", &format!("[notifications]\n{lines}\n"), 1)
+    };
+    let email = |lines: &str| {
+        let from = if lines.contains("from =") {
+            ""
+        } else {
+            "from = \"Shop <shop@example.com>\"\n"
+        };
+        format!("{base}\n[notifications.email]\nhost = \"smtp.example.com\"\n{from}{lines}\n")
+    };
+    let templates = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(templates.path().join("ro")).unwrap();
+    std::fs::write(
+        templates.path().join("ro/shipped.sms.txt"),
+        "Comanda {{ order.number }}\n{{ refund }}\n",
+    )
+    .unwrap();
+    let templates_dir = format!("templates_dir = {:?}", templates.path().to_str().unwrap());
+    // (config file text, what the one line must say)
+    let cases: Vec<(String, &str)> = vec![
+        (
+            under_notifications("default_locale = \"fr\""),
+            "notifications.default_locale",
+        ),
+        (
+            under_notifications("tracking_url = \"https://shop.example/track\""),
+            "notifications.tracking_url",
+        ),
+        (
+            under_notifications("routes = { shiped = [\"customer\"] }"),
+            "notifications.routes.shiped",
+        ),
+        (
+            under_notifications("routes = { shipped = [\"email\"] }"),
+            "channel 'email' is not configured",
+        ),
+        (
+            under_notifications("routes = { pick_pack_late = [\"customer\"] }"),
+            "notifications.routes.pick_pack_late",
+        ),
+        (
+            under_notifications(&templates_dir),
+            "ro/shipped.sms.txt:2: uses 'refund'",
+        ),
+        (email("from = \"not an address\""), "notifications.email.from"),
+        (
+            email("security = \"none\"\nusername = \"u\"\npassword = \"p\""),
+            "notifications.email.security",
+        ),
+        (email("username = \"u\""), "username and password"),
+        (email("pool_size = 0"), "notifications.email.pool_size"),
+        (
+            email("unsubscribe = \"http://shop.example/u\""),
+            "notifications.email.unsubscribe",
+        ),
+        (
+            email("ca_file = \"/nonexistent/ca.pem\""),
+            "notifications.email: ca_file",
+        ),
+        (
+            format!("{base}\n[notifications.operations]\nemail = [\"ops@example.com\"]\n"),
+            "notifications.operations.email",
+        ),
+    ];
+    for (file, says) in cases {
+        let (code, err) = check(Some(&file), &[]);
+        assert_eq!(code, 2, "expected exit 2 for {says}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert!(err.contains(says), "the error says {says}: {err}");
+    }
+    // A good e-mail section passes.
+    let (code, err) = check(Some(&email("port = 2525")), &[]);
+    assert_eq!(code, 0, "{err}");
+}
