@@ -64,6 +64,7 @@ pub fn route_label(path: &str) -> &'static str {
         ["v1", "inventory", _, _] => "/v1/inventory/{warehouse}/{sku}",
         ["v1", "admin", "backup"] => "/v1/admin/backup",
         ["v1", "notifications", "dead-letters"] => "/v1/notifications/dead-letters",
+        ["v1", "notifications", "preview"] => "/v1/notifications/preview",
         ["v1", "notifications", "dead-letters", _, "retry"] => {
             "/v1/notifications/dead-letters/{id}/retry"
         }

@@ -10,6 +10,7 @@ mod body;
 mod carrier;
 mod exceptions;
 mod inventory;
+mod messages;
 pub mod metrics;
 mod openapi;
 mod ops;
@@ -218,7 +219,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .service(
                     resource("/dead-letters/{id}/retry", "POST")
                         .route(post().to(ops::retry_dead_letter)),
-                ),
+                )
+                .service(resource("/preview", "POST").route(post().to(messages::preview))),
         );
 }
 

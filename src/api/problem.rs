@@ -9,6 +9,7 @@ use orderly_actors::domain::inventory::transfer::TransferError;
 use orderly_actors::domain::inventory::StockError;
 use orderly_actors::domain::stock_alerts::AlertError;
 use orderly_actors::domain::DomainError;
+use orderly_actors::engine::previews::PreviewError;
 use orderly_actors::engine::quotes::QuoteError;
 use orderly_actors::engine::EngineError;
 use serde::Serialize;
@@ -187,6 +188,21 @@ impl From<EngineError> for Problem {
                 let mut p = Problem::new(StatusCode::CONFLICT, "subscriptions_full", a.to_string());
                 p.field = Some("sku".into());
                 p
+            }
+            EngineError::Preview(PreviewError::Unknown { field, detail }) => {
+                Problem::invalid(field, format!("{field}: {detail}"))
+            }
+            EngineError::Preview(p @ PreviewError::NotAboutAnOrder(_)) => {
+                Problem::invalid("order_id", p.to_string())
+            }
+            EngineError::Preview(p @ PreviewError::Template(_)) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "template_failed",
+                p.to_string(),
+            ),
+            EngineError::Config(why) => {
+                tracing::error!(error = %why, "configuration");
+                Problem::unavailable("misconfigured", "the service is misconfigured")
             }
             EngineError::Stock(s @ StockError::CapBelowWaiting { .. }) => {
                 let mut p = Problem::new(StatusCode::CONFLICT, "cap_below_waiting", s.to_string());

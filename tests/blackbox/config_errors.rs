@@ -342,7 +342,11 @@ fn bad_message_settings_and_templates_exit_2_naming_the_key_file_and_line() {
     let base = include_str!("../../config.toml");
     let under_notifications = |lines: &str| {
         assert!(base.contains("[notifications]\n"));
-        base.replacen("[notifications]\n", &format!("[notifications]\n{lines}\n"), 1)
+        base.replacen(
+            "[notifications]\n",
+            &format!("[notifications]\n{lines}\n"),
+            1,
+        )
     };
     let email = |lines: &str| {
         let from = if lines.contains("from =") {
@@ -386,7 +390,10 @@ fn bad_message_settings_and_templates_exit_2_naming_the_key_file_and_line() {
             under_notifications(&templates_dir),
             "ro/shipped.sms.txt:2: uses 'refund'",
         ),
-        (email("from = \"not an address\""), "notifications.email.from"),
+        (
+            email("from = \"not an address\""),
+            "notifications.email.from",
+        ),
         (
             email("security = \"none\"\nusername = \"u\"\npassword = \"p\""),
             "notifications.email.security",

@@ -5,7 +5,8 @@
 //! (happy paths end to end), `api_edges` (auth, validation, errors, pagination, ops),
 //! `automation` (timers and automatic cancellations), `crash` (SIGKILL durability and
 //! exactly-once effects), `notifications` (signed webhooks, retries, dead letters), `email`
-//! (messages over SMTP to a real server, in the customer's language),
+//! (messages over SMTP to a real server, in the customer's language), `previews` (messages
+//! rendered for a shop to check its templates),
 //! `http_contract` (what responses leave out, the OpenAPI document, 405s, integral numbers),
 //! `upgrade` (a data directory written by the release before the storage interface opens and
 //! serves), `upgrade_v1` (what the v1 release wrote, a sled data directory and a PostgreSQL
@@ -33,6 +34,7 @@ mod lifecycle;
 mod moving_data;
 mod nodes;
 mod notifications;
+mod previews;
 mod promises;
 mod shipments;
 mod stock_alerts;

@@ -28,6 +28,7 @@ pub mod notifier;
 mod order_actor;
 mod outbound;
 mod poller;
+pub mod previews;
 mod queries;
 pub mod quotes;
 mod registry;
@@ -167,6 +168,11 @@ pub enum EngineError {
     NoTransfer(crate::domain::inventory::transfer::TransferId),
     #[error("stock alerts: {0}")]
     Alert(#[from] crate::domain::stock_alerts::AlertError),
+    #[error(transparent)]
+    Preview(#[from] previews::PreviewError),
+    /// A setting that `validate` should have refused (only when it was skipped).
+    #[error("configuration: {0}")]
+    Config(String),
     #[error("unknown tracking number '{0}'")]
     UnknownTrackingNumber(String),
     /// Internal: the actor retired between lookup and delivery; the caller retries.
@@ -272,6 +278,8 @@ struct Inner {
     claims: Mutex<HashSet<String>>,
     ready: AtomicBool,
     backup_running: AtomicBool,
+    /// Templates and the shop's name, for previews.
+    speech: Arc<notifier::channels::Speech>,
 }
 
 impl Engine {
@@ -283,6 +291,9 @@ impl Engine {
         clock: Arc<dyn Clock>,
         config: EngineConfig,
     ) -> Result<Engine, EngineError> {
+        let speech = notifier::channels::Speech::new(&config.notifications)
+            .map(Arc::new)
+            .map_err(EngineError::Config)?;
         let arbiters = (0..config.arbiters.max(1))
             .map(|_| Arbiter::new().handle())
             .collect();
@@ -362,6 +373,7 @@ impl Engine {
                 claims: Mutex::new(HashSet::new()),
                 ready: AtomicBool::new(false),
                 backup_running: AtomicBool::new(false),
+                speech,
             }),
         };
         engine.resume()?;

@@ -768,3 +768,96 @@ impl QuoteBody {
         })
     }
 }
+
+/// A kind of message, as template files name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    Confirmed,
+    Backordered,
+    Shipped,
+    OutForDelivery,
+    Delivered,
+    Cancelled,
+    ReturnApproved,
+    Refunded,
+    Delayed,
+    DeliveryFailed,
+    ReturningToOrigin,
+    PickPackLate,
+    LowStock,
+    BackInStock,
+}
+
+impl MessageKind {
+    pub const ALL: [MessageKind; 14] = [
+        MessageKind::Confirmed,
+        MessageKind::Backordered,
+        MessageKind::Shipped,
+        MessageKind::OutForDelivery,
+        MessageKind::Delivered,
+        MessageKind::Cancelled,
+        MessageKind::ReturnApproved,
+        MessageKind::Refunded,
+        MessageKind::Delayed,
+        MessageKind::DeliveryFailed,
+        MessageKind::ReturningToOrigin,
+        MessageKind::PickPackLate,
+        MessageKind::LowStock,
+        MessageKind::BackInStock,
+    ];
+
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default()
+    }
+}
+
+/// A language messages are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageLocale {
+    En,
+    Ro,
+    Tr,
+    Ar,
+}
+
+/// A channel that speaks to people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageChannel {
+    Email,
+    Sms,
+    Whatsapp,
+}
+
+/// `POST /v1/notifications/preview`: which message to render, and against what.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewBody {
+    pub kind: MessageKind,
+    pub locale: MessageLocale,
+    pub channel: MessageChannel,
+    /// Render against this stored order (absent: the built-in sample order).
+    #[serde(default)]
+    pub order_id: Option<uuid::Uuid>,
+}
+
+impl PreviewBody {
+    pub fn into_request(self) -> orderly_actors::engine::previews::PreviewRequest {
+        let name = |v: serde_json::Result<serde_json::Value>| {
+            v.ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default()
+        };
+        orderly_actors::engine::previews::PreviewRequest {
+            kind: self.kind.name(),
+            locale: name(serde_json::to_value(self.locale)),
+            channel: name(serde_json::to_value(self.channel)),
+            order_id: self.order_id,
+        }
+    }
+}

@@ -797,3 +797,50 @@ impl From<Vec<orderly_actors::engine::quotes::QuoteOption>> for Quote {
         }
     }
 }
+
+/// A message rendered as its channel would send it (nothing is sent).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MessagePreview {
+    pub kind: String,
+    /// The locale rendered: `en` when the one asked for has no template (`fell_back`).
+    pub locale: String,
+    pub channel: String,
+    pub fell_back: bool,
+    /// E-mail: the subject; WhatsApp: the approved template's name; SMS: absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// E-mail: the text part; SMS: the text; WhatsApp: the template's parameters, one per line.
+    pub text: String,
+    /// E-mail: the HTML part.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    /// SMS: the parts the text goes out as.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sms: Option<SmsSegments>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SmsSegments {
+    #[schema(minimum = 0)]
+    pub segments: u32,
+    /// `gsm7` (160 characters in one part, 153 per part) or `ucs2` (70, 67).
+    pub encoding: String,
+}
+
+impl From<orderly_actors::engine::previews::Preview> for MessagePreview {
+    fn from(p: orderly_actors::engine::previews::Preview) -> Self {
+        MessagePreview {
+            kind: p.kind,
+            locale: p.locale,
+            channel: p.channel,
+            fell_back: p.fell_back,
+            subject: p.subject,
+            text: p.text,
+            html: p.html,
+            sms: p.sms_segments.map(|(segments, encoding)| SmsSegments {
+                segments,
+                encoding: encoding.to_string(),
+            }),
+        }
+    }
+}

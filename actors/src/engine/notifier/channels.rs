@@ -113,6 +113,20 @@ pub struct Speech {
     pub default_locale: orderly_messages::Locale,
 }
 
+impl Speech {
+    /// The templates (shipped and the shop's, checked) and the shop's name and link.
+    pub fn new(config: &NotifierConfig) -> Result<Speech, String> {
+        Ok(Speech {
+            templates: config.templates()?,
+            shop: orderly_messages::Shop {
+                name: config.shop_name.clone(),
+                tracking_url: config.tracking_url.clone(),
+            },
+            default_locale: config.default_locale(),
+        })
+    }
+}
+
 /// Every configured channel, by the name outbox entries carry.
 pub struct Channels {
     by_name: HashMap<String, Arc<dyn Channel>>,
@@ -147,16 +161,7 @@ impl Channels {
             channels.add(ops(WEBHOOK), webhook::Webhook::channel(w));
         }
         if let Some(e) = &config.email {
-            let speech = config.templates().map(|templates| {
-                Arc::new(Speech {
-                    templates,
-                    shop: orderly_messages::Shop {
-                        name: config.shop_name.clone(),
-                        tracking_url: config.tracking_url.clone(),
-                    },
-                    default_locale: config.default_locale(),
-                })
-            });
+            let speech = Speech::new(config).map(Arc::new);
             let mailer = speech.and_then(|s| Ok((email::Mailer::new(e)?, s)));
             let customers = mailer
                 .clone()
