@@ -26,6 +26,7 @@ pub mod ids;
 pub mod inventory;
 pub mod money;
 pub mod order;
+pub mod phone;
 pub mod shipping;
 pub mod stock_alerts;
 pub mod warehouse;

@@ -219,6 +219,12 @@ impl HttpMetrics {
             "Messages sent in English because their order's locale has no template",
             notifier.locale_fallbacks,
         );
+        counter(
+            &mut r,
+            "notification_sms_segments",
+            "SMS parts sent (what providers bill)",
+            notifier.sms_segments,
+        );
         let unknown = Family::<CarrierLabels, Counter>::default();
         for (carrier, n) in &engine.unknown_codes {
             unknown

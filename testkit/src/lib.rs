@@ -7,6 +7,8 @@
 //!   and status of each 2xx) and verifies it against what the service answers later.
 //! - [`webhook`]: a local webhook receiver that records (or only counts) deliveries.
 //! - [`smtp`]: a real SMTP server (aiosmtpd) that parses what it receives.
+//! - [`provider`]: a local SMS / WhatsApp provider (Twilio-style, WhatsApp Cloud) that fails
+//!   as scripted first.
 //! - [`toml_overlay`]: a minimal TOML overlay, enough to override keys of a config file.
 //! - [`wait`]: polling with a deadline, instead of sleeping and hoping.
 //! - [`fixture`]: the data written by earlier releases (v0: sled; v1: sled and a PostgreSQL
@@ -20,6 +22,7 @@ pub mod carrier;
 pub mod crash;
 pub mod fixture;
 pub mod postgres;
+pub mod provider;
 pub mod service;
 pub mod smtp;
 pub mod toml_overlay;

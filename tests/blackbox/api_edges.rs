@@ -229,6 +229,17 @@ async fn invalid_bodies_are_refused_with_the_field_named() {
     b["customer"]["email"] = json!("not-an-email");
     assert_names_field(&place(b).await.problem(422, "bad email"), "customer.email");
 
+    // A phone number the SMS and WhatsApp channels could not send to is refused now, not
+    // dead-lettered later.
+    for phone in ["0612345678", "+31 6 12345678", "+0612345678", "+1234567"] {
+        let mut b = good.clone();
+        b["customer"]["phone"] = json!(phone);
+        assert_names_field(
+            &place(b).await.problem(422, "phone not in E.164"),
+            "customer.phone",
+        );
+    }
+
     let mut b = good.clone();
     b["lines"] = json!([]);
     assert_names_field(&place(b).await.problem(422, "no lines"), "lines");

@@ -412,6 +412,22 @@ fn bad_message_settings_and_templates_exit_2_naming_the_key_file_and_line() {
             format!("{base}\n[notifications.operations]\nemail = [\"ops@example.com\"]\n"),
             "notifications.operations.email",
         ),
+        (
+            format!("{base}\n[notifications.sms]\npreset = \"twilio\"\nusername = \"AC1\"\npassword = \"t\"\n"),
+            "notifications.sms.from",
+        ),
+        (
+            format!("{base}\n[notifications.whatsapp]\npreset = \"whatsapp_cloud\"\nurl = \"https://graph.facebook.com/v21.0/1/messages\"\n"),
+            "notifications.whatsapp: the whatsapp_cloud preset needs token",
+        ),
+        (
+            format!("{base}\n[notifications.sms]\nurl = \"http://sms.example/send\"\nfields = {{ to = \"{{to}}\", body = \"{{body}}\" }}\n"),
+            "unknown placeholder {body}",
+        ),
+        (
+            under_notifications("customer_channel = \"fax\""),
+            "notifications.customer_channel",
+        ),
     ];
     for (file, says) in cases {
         let (code, err) = check(Some(&file), &[]);

@@ -6,7 +6,8 @@
 //! `automation` (timers and automatic cancellations), `crash` (SIGKILL durability and
 //! exactly-once effects), `notifications` (signed webhooks, retries, dead letters), `email`
 //! (messages over SMTP to a real server, in the customer's language), `previews` (messages
-//! rendered for a shop to check its templates),
+//! rendered for a shop to check its templates), `sms` (SMS and WhatsApp through a local
+//! provider's HTTP API),
 //! `http_contract` (what responses leave out, the OpenAPI document, 405s, integral numbers),
 //! `upgrade` (a data directory written by the release before the storage interface opens and
 //! serves), `upgrade_v1` (what the v1 release wrote, a sled data directory and a PostgreSQL
@@ -37,6 +38,7 @@ mod notifications;
 mod previews;
 mod promises;
 mod shipments;
+mod sms;
 mod stock_alerts;
 mod support;
 mod tracking_codes;

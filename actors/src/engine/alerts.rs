@@ -25,7 +25,7 @@
 //! ids, and a subscription ends exactly once.
 
 use super::inventory::{GetAvailability, InventoryActor};
-use super::notifier::{Deliver, Notifier, Origin, EMAIL};
+use super::notifier::{Deliver, Notifier, Origin};
 use super::queries::SkuAvailability;
 use super::{off_thread, Engine, EngineError};
 use crate::clock::Clock;
@@ -140,8 +140,8 @@ pub(crate) struct Alerts {
     pub clock: Arc<dyn Clock>,
     /// Channels of messages to customers (back in stock), and to operations (low stock).
     pub customer_channels: Vec<String>,
-    /// Back-in-stock subscribers with an e-mail address are mailed.
-    pub mail_subscribers: bool,
+    /// Which person channels tell a back-in-stock subscriber.
+    pub notifications: super::notifier::NotifierConfig,
     pub operations_channels: Vec<String>,
     /// Most subscriptions waiting for one sku.
     pub max_subscriptions: usize,
@@ -438,9 +438,8 @@ impl Alerts {
             Audience::Customer | Audience::CustomerAndOperations => self.customer_channels.clone(),
         };
         if let NoticeKind::BackInStock { contact, .. } = &notice.kind {
-            if self.mail_subscribers && contact.contains('@') {
-                channels.push(EMAIL.to_string());
-            }
+            let person = self.notifications.subscriber_channels(contact);
+            channels.extend(person.into_iter().map(String::from));
         }
         channels
             .into_iter()

@@ -342,7 +342,7 @@ impl Engine {
             notifier: notifier.clone(),
             clock: clock.clone(),
             customer_channels: config.notifications.channels(),
-            mail_subscribers: config.notifications.email.is_some(),
+            notifications: config.notifications.clone(),
             operations_channels: config.notifications.operations_channels(),
             max_subscriptions: config.stock_alerts.max_subscriptions_per_sku,
             watching: Default::default(),

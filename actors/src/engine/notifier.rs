@@ -27,7 +27,9 @@
 pub mod channels;
 mod config;
 
-pub use config::{NotifierConfig, OperationsConfig, WebhookConfig, EMAIL, LOG, WEBHOOK};
+pub use config::{
+    NotifierConfig, OperationsConfig, WebhookConfig, EMAIL, LOG, SMS, WEBHOOK, WHATSAPP,
+};
 
 use crate::clock::Clock;
 use crate::domain::{Effect, EffectKind};
@@ -101,6 +103,8 @@ pub struct NotifierStats {
     pub dead_lettered: u64,
     /// Messages that went out in English because their locale had no template.
     pub locale_fallbacks: u64,
+    /// SMS parts sent (what providers bill).
+    pub sms_segments: u64,
 }
 
 #[derive(Debug, Message)]
@@ -325,6 +329,7 @@ impl Notifier {
                 if receipt.fell_back {
                     self.stats.locale_fallbacks += 1;
                 }
+                self.stats.sms_segments += u64::from(receipt.segments.unwrap_or(0));
                 // Not waited on: if the removal is lost, a restart redelivers the message under
                 // the same id, which receivers drop.
                 if let Err(e) = self.store.ack_outbox(&entry) {

@@ -69,6 +69,14 @@ impl NewOrder {
             _ => return Err(invalid("customer.email", "must be an email address")),
         }
         opt_text("customer.phone", &self.customer.phone, 32)?;
+        if let Some(phone) = &self.customer.phone {
+            if !crate::phone::is_e164(phone) {
+                return Err(invalid(
+                    "customer.phone",
+                    "must be a phone number in E.164: '+', then 8 to 15 digits, no spaces (+31612345678)",
+                ));
+            }
+        }
         opt_text("customer.locale", &self.customer.locale, 35)?;
         if self.lines.is_empty() {
             return Err(invalid("lines", "an order needs at least one line"));

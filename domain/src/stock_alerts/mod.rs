@@ -233,8 +233,7 @@ pub fn contact(raw: &str) -> Result<String, AlertError> {
             _ => return bad("a phone number is '+' and digits (spaces, '-', '(', ')' allowed)"),
         }
     }
-    let n = digits.len() - 1;
-    if !(8..=15).contains(&n) || digits.as_bytes()[1] == b'0' {
+    if !crate::phone::is_e164(&digits) {
         return bad("a phone number has 8 to 15 digits after the '+', the first not 0");
     }
     Ok(digits)

@@ -127,8 +127,10 @@ pub struct Customer {
         pattern = r"^[^@\x00-\x1f\x7f-\x9f]+@[^.\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*\.[^\x00-\x1f\x7f-\x9f]*$"
     )]
     pub email: String,
+    /// In E.164 (`+31612345678`): what the SMS and WhatsApp channels send to. Anything else
+    /// is 422 with `field` `customer.phone`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(max_length = 32, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
+    #[schema(max_length = 16, pattern = r"^\+[1-9][0-9]{7,14}$")]
     pub phone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(max_length = 35, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]

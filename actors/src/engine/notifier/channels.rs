@@ -14,9 +14,10 @@
 
 pub mod email;
 pub mod log;
+pub mod provider;
 pub mod webhook;
 
-use super::config::{NotifierConfig, EMAIL, LOG, WEBHOOK};
+use super::config::{NotifierConfig, EMAIL, LOG, SMS, WEBHOOK, WHATSAPP};
 use crate::domain::stock_alerts::StockNotice;
 use crate::domain::{Audience, NotificationKind, Order};
 use chrono::{DateTime, Utc};
@@ -76,6 +77,8 @@ pub struct Receipt {
     pub provider_id: Option<String>,
     /// Its locale was not shipped or edited: it went out in English.
     pub fell_back: bool,
+    /// An SMS: the parts it went out as.
+    pub segments: Option<u32>,
 }
 
 /// How one attempt ended.
@@ -160,8 +163,23 @@ impl Channels {
         {
             channels.add(ops(WEBHOOK), webhook::Webhook::channel(w));
         }
+        let speech = Speech::new(config).map(Arc::new);
+        for (name, medium, section) in [
+            (SMS, orderly_messages::Channel::Sms, &config.sms),
+            (
+                WHATSAPP,
+                orderly_messages::Channel::Whatsapp,
+                &config.whatsapp,
+            ),
+        ] {
+            if let Some(p) = section {
+                let channel = speech
+                    .clone()
+                    .and_then(|s| provider::Provider::channel(medium, p, s));
+                channels.add(name.to_string(), channel);
+            }
+        }
         if let Some(e) = &config.email {
-            let speech = Speech::new(config).map(Arc::new);
             let mailer = speech.and_then(|s| Ok((email::Mailer::new(e)?, s)));
             let customers = mailer
                 .clone()

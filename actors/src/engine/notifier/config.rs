@@ -4,6 +4,8 @@
 //! dead-letter list later.
 
 use super::channels::email::EmailConfig;
+use super::channels::provider::ProviderConfig;
+use crate::domain::phone::is_e164;
 use crate::domain::{NotificationKind, Order};
 use crate::engine::webhook::WebhookSecret;
 use serde::{Deserialize, Serialize};
@@ -14,10 +16,12 @@ use std::path::PathBuf;
 pub const LOG: &str = "log";
 pub const WEBHOOK: &str = "webhook";
 pub const EMAIL: &str = "email";
+pub const SMS: &str = "sms";
+pub const WHATSAPP: &str = "whatsapp";
 /// In a route: the customer's own channel (today the shop's `customer_channel`).
 const CUSTOMER: &str = "customer";
 /// The channels that speak to people with templates (the rest are for machines).
-const PERSON_CHANNELS: [&str; 1] = [EMAIL];
+const PERSON_CHANNELS: [&str; 3] = [EMAIL, SMS, WHATSAPP];
 
 fn yes() -> bool {
     true
@@ -64,6 +68,12 @@ pub struct NotifierConfig {
     /// E-mail over SMTP (`[notifications.email]`); off when absent.
     #[serde(default)]
     pub email: Option<EmailConfig>,
+    /// SMS through a provider's HTTP API (`[notifications.sms]`); off when absent.
+    #[serde(default)]
+    pub sms: Option<ProviderConfig>,
+    /// WhatsApp through a provider's HTTP API (`[notifications.whatsapp]`); off when absent.
+    #[serde(default)]
+    pub whatsapp: Option<ProviderConfig>,
     /// The shop's name in messages.
     #[serde(default = "default_shop_name")]
     pub shop_name: String,
@@ -74,7 +84,8 @@ pub struct NotifierConfig {
     /// The language of messages to a customer whose order names none (`en`, `ro`, `tr`, `ar`).
     #[serde(default = "default_locale")]
     pub default_locale: String,
-    /// The customer's channel (`customer` in a route): `email`.
+    /// The customer's channel (`customer` in a route) when the order names none: `email`,
+    /// `sms` or `whatsapp`.
     #[serde(default = "default_customer_channel")]
     pub customer_channel: String,
     /// Per notification kind, the person channels it goes to: `["customer"]` (the default),
@@ -171,6 +182,8 @@ impl Default for NotifierConfig {
             log: yes(),
             webhook: None,
             email: None,
+            sms: None,
+            whatsapp: None,
             shop_name: default_shop_name(),
             tracking_url: None,
             default_locale: default_locale(),
@@ -220,8 +233,10 @@ impl NotifierConfig {
 
     /// The person channels a customer's notification of `kind` goes to for `order`: the
     /// kind's route (default `["customer"]`), `customer` read as the customer's channel, less
-    /// channels that are not configured; each once, in the route's order.
-    pub fn person_channels(&self, kind: NotificationKind, _order: &Order) -> Vec<&'static str> {
+    /// channels that are not configured or that the customer cannot be reached on (no phone
+    /// number for SMS and WhatsApp); each once, in the route's order.
+    pub fn person_channels(&self, kind: NotificationKind, order: &Order) -> Vec<&'static str> {
+        let has_phone = order.customer.phone.as_deref().is_some_and(is_e164);
         let route = self.routes.get(kind.as_str());
         let wanted = route.map_or(&[][..], Vec::as_slice);
         let mut out: Vec<&'static str> = Vec::new();
@@ -232,7 +247,8 @@ impl NotifierConfig {
                 name
             };
             if let Some(c) = PERSON_CHANNELS.iter().find(|c| **c == name) {
-                if self.configured(c) && !out.contains(c) {
+                let reachable = *c == EMAIL || has_phone;
+                if self.configured(c) && reachable && !out.contains(c) {
                     out.push(c);
                 }
             }
@@ -260,7 +276,21 @@ impl NotifierConfig {
     fn configured(&self, channel: &str) -> bool {
         match channel {
             EMAIL => self.email.is_some(),
+            SMS => self.sms.is_some(),
+            WHATSAPP => self.whatsapp.is_some(),
             _ => false,
+        }
+    }
+
+    /// The person channels a back-in-stock subscriber with `contact` is told on: e-mail for
+    /// an address, SMS for a phone number, when the shop has them.
+    pub fn subscriber_channels(&self, contact: &str) -> Vec<&'static str> {
+        if contact.contains('@') && self.email.is_some() {
+            vec![EMAIL]
+        } else if is_e164(contact) && self.sms.is_some() {
+            vec![SMS]
+        } else {
+            Vec::new()
         }
     }
 
@@ -275,6 +305,12 @@ impl NotifierConfig {
         }
         if let Some(e) = &self.email {
             e.validate("notifications.email")?;
+        }
+        if let Some(p) = &self.sms {
+            p.validate("notifications.sms")?;
+        }
+        if let Some(p) = &self.whatsapp {
+            p.validate("notifications.whatsapp")?;
         }
         for (i, address) in self.operations.email.iter().enumerate() {
             super::channels::email::check_address(address)

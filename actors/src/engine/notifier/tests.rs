@@ -224,6 +224,7 @@ async fn webhook_retries_until_delivered_once_with_a_stable_signed_id() {
             failed_attempts: 3,
             dead_lettered: 0,
             locale_fallbacks: 0,
+            sms_segments: 0,
         }
     );
     let secret = WebhookSecret::parse(SECRET).unwrap();
@@ -304,6 +305,7 @@ async fn webhook_that_always_fails_is_dead_lettered_after_max_attempts() {
             failed_attempts: 3,
             dead_lettered: 1,
             locale_fallbacks: 0,
+            sms_segments: 0,
         }
     );
     assert_eq!(rx.count(), 3);
@@ -379,6 +381,7 @@ async fn log_channel_delivers_immediately() {
             failed_attempts: 0,
             dead_lettered: 0,
             locale_fallbacks: 0,
+            sms_segments: 0,
         }
     );
     assert!(store.outbox_entry(&e).unwrap().is_none());

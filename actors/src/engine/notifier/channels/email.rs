@@ -353,6 +353,7 @@ impl Channel for Email {
                     provider_id: Some(response.message().collect::<Vec<_>>().join(" "))
                         .filter(|s| !s.is_empty()),
                     fell_back,
+                    segments: None,
                 }),
                 Err(e) if e.is_permanent() => Outcome::Permanent(format!("SMTP: {e}")),
                 Err(e) => Outcome::Failed(format!("SMTP: {e}")),
