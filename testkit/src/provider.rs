@@ -80,10 +80,14 @@ struct State {
 
 /// The running provider.
 pub struct LocalProvider {
-    /// Where to post messages: `http://127.0.0.1:<port>/messages`.
+    /// Where to post messages: `http://127.0.0.1:<port>/messages` (`https://` with TLS).
     pub url: String,
+    /// With TLS: the PEM file of its self-signed certificate, for the client to trust (e.g.
+    /// as `SSL_CERT_FILE`, which the service's TLS roots honour).
+    pub certificate: Option<std::path::PathBuf>,
     state: Arc<State>,
     handle: actix_web::dev::ServerHandle,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl LocalProvider {
@@ -93,6 +97,24 @@ impl LocalProvider {
         shape: Shape,
         script: &[(u16, &str)],
         refuse: Option<&str>,
+    ) -> Result<LocalProvider, String> {
+        LocalProvider::start_with(shape, script, refuse, false).await
+    }
+
+    /// The same over HTTPS, with a self-signed certificate for 127.0.0.1 made for it.
+    pub async fn start_tls(
+        shape: Shape,
+        script: &[(u16, &str)],
+        refuse: Option<&str>,
+    ) -> Result<LocalProvider, String> {
+        LocalProvider::start_with(shape, script, refuse, true).await
+    }
+
+    async fn start_with(
+        shape: Shape,
+        script: &[(u16, &str)],
+        refuse: Option<&str>,
+        tls: bool,
     ) -> Result<LocalProvider, String> {
         let state = Arc::new(State {
             shape,
@@ -110,17 +132,33 @@ impl LocalProvider {
         })
         .workers(1)
         .disable_signals()
-        .shutdown_timeout(0)
-        .bind(("127.0.0.1", 0))
-        .map_err(|e| format!("cannot bind the provider: {e}"))?;
+        .shutdown_timeout(0);
+        let (server, certificate, dir) = if tls {
+            let (config, pem) = self_signed()?;
+            let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+            let path = dir.path().join("provider.pem");
+            std::fs::write(&path, pem).map_err(|e| e.to_string())?;
+            let server = server
+                .bind_rustls_0_23(("127.0.0.1", 0), config)
+                .map_err(|e| format!("cannot bind the provider: {e}"))?;
+            (server, Some(path), Some(dir))
+        } else {
+            let server = server
+                .bind(("127.0.0.1", 0))
+                .map_err(|e| format!("cannot bind the provider: {e}"))?;
+            (server, None, None)
+        };
         let addr = server.addrs()[0];
         let running = server.run();
         let handle = running.handle();
         actix_rt::spawn(running);
+        let scheme = if tls { "https" } else { "http" };
         Ok(LocalProvider {
-            url: format!("http://{addr}/messages"),
+            url: format!("{scheme}://{addr}/messages"),
+            certificate,
             state,
             handle,
+            _dir: dir,
         })
     }
 
@@ -144,6 +182,26 @@ impl LocalProvider {
     pub async fn stop(self) {
         self.handle.stop(false).await;
     }
+}
+
+/// A TLS server configuration with a fresh self-signed certificate for 127.0.0.1, and the
+/// certificate as PEM.
+fn self_signed() -> Result<(rustls::ServerConfig, String), String> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])
+        .map_err(|e| e.to_string())?;
+    let pem = made.cert.pem();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(made.cert.der().to_vec())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(made.key_pair.serialize_der())),
+        )
+        .map_err(|e| e.to_string())?;
+    Ok((config, pem))
 }
 
 impl State {

@@ -190,3 +190,35 @@ async fn whatsapp_template_messages_and_a_refused_number() {
         "{letter}"
     );
 }
+
+#[actix_rt::test]
+async fn sms_goes_over_https_to_a_provider_whose_certificate_the_system_trusts() {
+    let provider = LocalProvider::start_tls(Shape::Twilio, &[], None)
+        .await
+        .expect("provider");
+    let certificate = provider.certificate.clone().expect("a certificate");
+    let section = format!(
+        "preset = \"twilio\"\nurl = \"{}\"\nusername = \"{SID}\"\npassword = \"tok\"\nfrom = \"+15005550006\"\ntimeout_ms = 5000",
+        provider.url
+    );
+    assert!(provider.url.starts_with("https://127.0.0.1:"));
+    // The system's roots are read from SSL_CERT_FILE: here, the provider's own certificate.
+    let server = Server::start_with_env(
+        &toml("sms", &section),
+        &[("SSL_CERT_FILE", certificate.to_str().expect("utf-8 path"))],
+    )
+    .await;
+    let api = server.api();
+    api.set_stock("ams", "MUG", 10).await;
+    place(&api, Some(PHONE), "en").await;
+    let got = wait_until("the SMS over HTTPS", || async {
+        provider
+            .accepted()
+            .first()
+            .cloned()
+            .ok_or_else(|| format!("{} requests", provider.requests().len()))
+    })
+    .await;
+    assert_eq!(got.form()["To"], PHONE);
+    assert!(got.form()["Body"].starts_with("Ceai: order web-1001 is confirmed"));
+}

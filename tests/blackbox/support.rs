@@ -77,7 +77,20 @@ impl Server {
         Server::start_in(Some(data_dir), extra_toml).await
     }
 
+    /// Starts the service as `start_with` does, with `env` set in its environment.
+    pub async fn start_with_env(extra_toml: &str, env: &[(&str, &str)]) -> Server {
+        Server::start_in_env(None, extra_toml, env).await
+    }
+
     async fn start_in(data_dir: Option<&Path>, extra_toml: &str) -> Server {
+        Server::start_in_env(data_dir, extra_toml, &[]).await
+    }
+
+    async fn start_in_env(
+        data_dir: Option<&Path>,
+        extra_toml: &str,
+        env: &[(&str, &str)],
+    ) -> Server {
         let base_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
         let mut builder = Service::builder(env!("CARGO_BIN_EXE_orderly"))
             .config_file(base_path)
@@ -86,6 +99,9 @@ impl Server {
             .ready_within(READY_DEADLINE);
         if let Some(dir) = data_dir {
             builder = builder.data_dir(dir);
+        }
+        for (k, v) in env {
+            builder = builder.env(*k, *v);
         }
         let service = builder.start().await.unwrap_or_else(|e| panic!("{e}"));
         Server { service }

@@ -73,11 +73,11 @@ fn default_max_attempts() -> u32 {
 impl HttpIntegration {
     /// Every rule the integration must satisfy, as one message naming the field under `at`.
     pub fn validate(&self, at: &str) -> Result<(), String> {
-        let rest = self.base_url.strip_prefix("http://").ok_or_else(|| {
-            format!(
-                "{at}.base_url: must start with http:// (this build speaks plain HTTP to carriers)"
-            )
-        })?;
+        let rest = self
+            .base_url
+            .strip_prefix("https://")
+            .or_else(|| self.base_url.strip_prefix("http://"))
+            .ok_or_else(|| format!("{at}.base_url: must start with https:// or http://"))?;
         if rest.is_empty()
             || rest.starts_with('/')
             || self.base_url.chars().any(char::is_whitespace)

@@ -142,7 +142,7 @@ impl Default for OperationsConfig {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
-    /// Where to POST notifications; `http://` only in this build.
+    /// Where to POST notifications: `https://` (rustls, the system's roots) or `http://`.
     pub url: String,
     /// Signing secret, `whsec_<base64>` (Standard Webhooks) or a raw string.
     pub secret: String,
@@ -155,13 +155,10 @@ impl WebhookConfig {
     /// Checks one webhook's settings; `at` names its section in messages.
     fn validate(&self, at: &str) -> Result<(), String> {
         let url = self.url.trim();
-        if url.len() >= 8 && url[..8].eq_ignore_ascii_case("https://") {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(format!(
-                "{at}.url: https is not supported by this build (it has no TLS); use an http:// URL, e.g. to a local TLS-terminating proxy: '{url}'"
+                "{at}.url: must start with http:// or https://, got '{url}'"
             ));
-        }
-        if !url.starts_with("http://") {
-            return Err(format!("{at}.url: must start with http://, got '{url}'"));
         }
         match url.parse::<awc::http::Uri>() {
             Ok(uri) if uri.host().is_some_and(|h| !h.is_empty()) => {}

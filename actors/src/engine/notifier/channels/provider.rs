@@ -51,7 +51,7 @@ fn default_timeout_ms() -> u64 {
 }
 
 /// `[notifications.sms]` or `[notifications.whatsapp]`.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
     #[serde(default)]
@@ -87,6 +87,25 @@ pub struct ProviderConfig {
     pub id_pointer: Option<String>,
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+}
+
+impl Default for ProviderConfig {
+    fn default() -> Self {
+        ProviderConfig {
+            preset: None,
+            url: None,
+            method: None,
+            username: None,
+            password: None,
+            token: None,
+            from: None,
+            format: None,
+            fields: None,
+            accepted: None,
+            id_pointer: None,
+            timeout_ms: default_timeout_ms(),
+        }
+    }
 }
 
 /// A provider configuration with its preset applied, ready to post.
