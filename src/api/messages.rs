@@ -1,14 +1,31 @@
-//! `POST /v1/notifications/preview` (admin): a message rendered for a kind, locale and
-//! channel, against a stored order or the built-in sample — what a shop checks an edited
-//! template with (see `orderly_actors::engine::previews`).
+//! Messages, for the people who answer for them: `POST /v1/notifications/preview` (admin), a
+//! message rendered for a kind, locale and channel against a stored order or the built-in
+//! sample — what a shop checks an edited template with (`orderly_actors::engine::previews`);
+//! and `GET /v1/orders/{id}/notifications` (storefront, admin), what was sent about an order,
+//! where, when and how it stands (`orderly_actors::engine::message_log`).
 
 use super::auth::Role;
 use super::body::Body;
 use super::problem::Problem;
-use super::schema::requests::PreviewBody;
-use super::schema::views::MessagePreview;
-use super::AppState;
+use super::schema::requests::{OrderPath, PreviewBody};
+use super::schema::views::{MessagePreview, OrderMessages};
+use super::{parse_id, AppState};
 use actix_web::{web, HttpRequest, HttpResponse};
+
+#[utoipa::path(get, path = "/v1/orders/{id}/notifications", tag = "storefront", params(OrderPath),
+    responses(
+        (status = 200, description = "The order's messages, by step: those delivered to people (e-mail, SMS, WhatsApp: where, when, the provider's id), those waiting or retrying in the outbox, and those dead-lettered (with the last error). Messages to machines (the log, a webhook) are listed only while pending or dead-lettered. At most 200 of each", body = OrderMessages),
+        (status = 404, description = "`/problems/not_found`: no order with this id", body = Problem)),
+    security(("storefront" = []), ("admin" = [])))]
+pub async fn order_messages(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<OrderPath>,
+) -> Result<HttpResponse, Problem> {
+    state.keys.require(&req, &[Role::Storefront])?;
+    let records = state.engine.order_messages(parse_id(&path.id)?).await?;
+    Ok(HttpResponse::Ok().json(OrderMessages::from(records)))
+}
 
 #[utoipa::path(post, path = "/v1/notifications/preview", tag = "admin", request_body = PreviewBody,
     responses(

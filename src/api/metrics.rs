@@ -47,6 +47,7 @@ pub fn route_label(path: &str) -> &'static str {
         ["v1", "orders"] => "/v1/orders",
         ["v1", "orders", _] => "/v1/orders/{id}",
         ["v1", "orders", _, "payments"] => "/v1/orders/{id}/payments",
+        ["v1", "orders", _, "notifications"] => "/v1/orders/{id}/notifications",
         ["v1", "orders", _, "cancel"] => "/v1/orders/{id}/cancel",
         ["v1", "orders", _, "returns"] => "/v1/orders/{id}/returns",
         ["v1", "orders", _, "returns", "label"] => "/v1/orders/{id}/returns/label",

@@ -123,6 +123,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
                         .route(get().to(storefront::list)),
                 )
                 .service(resource("/{id}", "GET").route(get().to(storefront::get)))
+                .service(
+                    resource("/{id}/notifications", "GET")
+                        .route(get().to(messages::order_messages)),
+                )
                 .service(resource("/{id}/payments", "POST").route(post().to(storefront::payment)))
                 .service(resource("/{id}/cancel", "POST").route(post().to(storefront::cancel)))
                 .service(

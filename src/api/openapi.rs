@@ -182,7 +182,7 @@ impl Modify for EdgeProblems {
         super::inventory::set_reorder_point, super::inventory::remove_reorder_point, super::inventory::get_reorder_point,
         super::inventory::subscribe,
         super::ops::healthz, super::ops::readyz, super::ops::metrics, super::ops::dead_letters, super::ops::retry_dead_letter,
-        super::ops::backup, super::messages::preview,
+        super::ops::backup, super::messages::preview, super::messages::order_messages,
     ),
     components(schemas(Problem)),
     modifiers(&RoleSchemes, &EdgeProblems)

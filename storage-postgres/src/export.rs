@@ -218,6 +218,18 @@ impl PostgresStorage {
             }
             for r in c
                 .query(
+                    "SELECT record FROM sent_messages ORDER BY order_id, message_id",
+                    &[],
+                )
+                .await
+                .map_err(error::db)?
+            {
+                out.push(ExportRecord::SentMessage(schema::decode_sent(
+                    r.get::<_, &[u8]>(0),
+                )?));
+            }
+            for r in c
+                .query(
                     "SELECT warehouse, sku, record FROM stock_alerts ORDER BY warehouse, sku",
                     &[],
                 )
@@ -562,6 +574,43 @@ async fn import_in(tx: &Tx<'_>, record: &ExportRecord) -> Result<()> {
                             &warehouse.as_str(),
                             &sku.as_str(),
                             &schema::encode_cell_alert(alert)?,
+                        ],
+                    )
+                    .await
+                    .map_err(error::db)?;
+                }
+            }
+        }
+        ExportRecord::SentMessage(m) => {
+            let stored = tx
+                .query_opt(
+                    &prepared(
+                        tx,
+                        "SELECT record FROM sent_messages WHERE order_id = $1 AND message_id = $2",
+                    )
+                    .await?,
+                    &[&m.order_id, &m.message_id],
+                )
+                .await
+                .map_err(error::db)?
+                .map(|r| schema::decode_sent(r.get::<_, &[u8]>(0)))
+                .transpose()?;
+            match stored {
+                Some(s) if &s == m => {}
+                Some(_) => return Err(conflict(format!("sent message {}", m.message_id))),
+                None => {
+                    tx.execute(
+                        &prepared(
+                            tx,
+                            "INSERT INTO sent_messages (order_id, message_id, sent_at, record) \
+                             VALUES ($1, $2, $3, $4)",
+                        )
+                        .await?,
+                        &[
+                            &m.order_id,
+                            &m.message_id,
+                            &m.sent_at,
+                            &schema::encode_sent(m)?,
                         ],
                     )
                     .await

@@ -47,6 +47,13 @@ pub(crate) enum Op {
     Transition(Box<TransitionRows>),
     /// The message was delivered: its outbox row goes.
     AckOutbox(String),
+    /// The message was delivered to a person: its outbox row goes, its record is kept.
+    AckOutboxSent {
+        message_id: String,
+        order_id: Uuid,
+        sent_at: chrono::DateTime<chrono::Utc>,
+        record: Vec<u8>,
+    },
     /// An outbox entry's new retry state.
     Attempt {
         message_id: String,
@@ -219,6 +226,7 @@ struct Session {
     set_timers: Statement,
     acks: Statement,
     attempts: Statement,
+    sent: Statement,
     add_picks: Statement,
     remove_picks: Statement,
     add_tracking: Statement,
@@ -254,8 +262,8 @@ impl Session {
             p(ADD_TRACKING),
             p(REMOVE_TRACKING)
         )?;
-        let (add_backorders, remove_backorders) =
-            futures::try_join!(p(ADD_BACKORDERS), p(REMOVE_BACKORDERS))?;
+        let (add_backorders, remove_backorders, sent) =
+            futures::try_join!(p(ADD_BACKORDERS), p(REMOVE_BACKORDERS), p(SENT))?;
         Ok(Session {
             client,
             add_backorders,
@@ -274,6 +282,7 @@ impl Session {
             set_timers,
             acks,
             attempts,
+            sent,
         })
     }
 }
@@ -318,6 +327,9 @@ const SET_TIMERS: &str = "INSERT INTO timers (order_id, kind, due, owner) \
      SELECT o, k, d, $4::text FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS x(o, k, d) \
      ON CONFLICT DO NOTHING";
 const ACKS: &str = "DELETE FROM outbox WHERE message_id = ANY($1::text[])";
+const SENT: &str = "INSERT INTO sent_messages (order_id, message_id, sent_at, record) \
+     SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::bytea[]) \
+     ON CONFLICT (order_id, message_id) DO NOTHING";
 const ATTEMPTS: &str =
     "UPDATE outbox SET entry = x.e FROM unnest($1::text[], $2::bytea[]) AS x(m, e) \
      WHERE outbox.message_id = x.m";
@@ -563,6 +575,10 @@ struct Writes {
     t_set: Vec<TimerKey>,
     t_clear: Vec<TimerKey>,
     acks: Vec<String>,
+    s_order: Vec<Uuid>,
+    s_id: Vec<String>,
+    s_at: Vec<chrono::DateTime<chrono::Utc>>,
+    s_record: Vec<Vec<u8>>,
     a_id: Vec<String>,
     a_entry: Vec<Vec<u8>>,
 }
@@ -645,6 +661,18 @@ impl Writes {
         for q in batch {
             match &q.op {
                 Op::AckOutbox(id) => w.acks.push(id.clone()),
+                Op::AckOutboxSent {
+                    message_id,
+                    order_id,
+                    sent_at,
+                    record,
+                } => {
+                    w.acks.push(message_id.clone());
+                    w.s_order.push(*order_id);
+                    w.s_id.push(message_id.clone());
+                    w.s_at.push(*sent_at);
+                    w.s_record.push(record.clone());
+                }
                 Op::Attempt { message_id, entry } => {
                     w.a_id.push(message_id.clone());
                     w.a_entry.push(entry.clone());
@@ -739,6 +767,12 @@ async fn write(
     if !st_o.is_empty() {
         statements.push(Box::pin(async move {
             c.execute(&s.set_timers, &[&st_o, &st_k, &st_d, &node])
+                .await
+        }));
+    }
+    if !w.s_id.is_empty() {
+        statements.push(Box::pin(async move {
+            c.execute(&s.sent, &[&w.s_order, &w.s_id, &w.s_at, &w.s_record])
                 .await
         }));
     }

@@ -50,8 +50,8 @@ use orderly_domain::{Event, Order, OrderId, Sku, Status, Timer, WarehouseId};
 use orderly_storage::export::ExportRecord;
 use orderly_storage::{
     schema, AlertsWrite, BackupStats, BoxFuture, CellAlertRecord, CellKey, Commit, DeadLetter,
-    EventsJson, FlushStats, IdempotencyRecord, OutboxEntry, OutboxMessage, Result, StockCell,
-    StockChange, StorageError, TransitionWrite,
+    EventsJson, FlushStats, IdempotencyRecord, OrderMessages, OutboxEntry, OutboxMessage, Result,
+    SentMessage, StockCell, StockChange, StorageError, TransitionWrite,
 };
 use orderly_storage::{
     AlertRecords, Archive, Health, OrderReads, Outbox, StockLedger, Timers, Transitions,
@@ -743,6 +743,64 @@ impl Outbox for PostgresStorage {
     fn ack_outbox(&self, entry: &OutboxEntry) -> Result<()> {
         let _queued = self.push_for(entry, Op::AckOutbox(entry.message_id()))?;
         Ok(())
+    }
+
+    fn ack_outbox_sent(&self, entry: &OutboxEntry, sent: &SentMessage) -> Result<()> {
+        let op = Op::AckOutboxSent {
+            message_id: entry.message_id(),
+            order_id: sent.order_id,
+            sent_at: sent.sent_at,
+            record: schema::encode_sent(sent)?,
+        };
+        let _queued = self.push_for(entry, op)?;
+        Ok(())
+    }
+
+    fn order_messages(&self, order: OrderId, limit: usize) -> Result<OrderMessages> {
+        let settled = self.settled();
+        let limit = limit as i64;
+        let prefix = format!("msg\\_{}\\_%", order.simple());
+        self.block(move |s| async move {
+            settled.await;
+            let c = get(&s).await?;
+            let sent = c
+                .query(
+                    "SELECT record FROM sent_messages WHERE order_id = $1 \
+                     ORDER BY message_id LIMIT $2",
+                    &[&order, &limit],
+                )
+                .await
+                .map_err(error::db)?;
+            let pending = c
+                .query(
+                    "SELECT entry FROM outbox WHERE order_id = $1 ORDER BY message_id LIMIT $2",
+                    &[&order, &limit],
+                )
+                .await
+                .map_err(error::db)?;
+            let dead = c
+                .query(
+                    "SELECT letter FROM dead_letters WHERE message_id LIKE $1 \
+                     ORDER BY message_id LIMIT $2",
+                    &[&prefix, &limit],
+                )
+                .await
+                .map_err(error::db)?;
+            Ok(OrderMessages {
+                sent: sent
+                    .iter()
+                    .map(|r| schema::decode_sent(r.get::<_, &[u8]>(0)))
+                    .collect::<Result<_>>()?,
+                pending: pending
+                    .iter()
+                    .map(|r| schema::decode_outbox(r.get::<_, &[u8]>(0)))
+                    .collect::<Result<_>>()?,
+                dead: dead
+                    .iter()
+                    .map(|r| schema::decode_dead_letter(r.get::<_, &[u8]>(0)))
+                    .collect::<Result<_>>()?,
+            })
+        })
     }
 
     fn outbox_len(&self) -> Result<usize> {

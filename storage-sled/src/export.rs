@@ -99,6 +99,9 @@ pub(crate) fn export(
             &v.db()?,
         )?))?;
     }
+    for v in s.orders.scan_prefix([keys::SENT]).values() {
+        sink(ExportRecord::SentMessage(schema::decode_sent(&v.db()?)?))?;
+    }
     for (CellKey { warehouse, sku }, alert) in s.all_cell_alerts()? {
         sink(ExportRecord::CellAlert {
             warehouse,
@@ -300,6 +303,19 @@ pub(crate) fn import(s: &SledStorage, record: &ExportRecord) -> Result<()> {
                     keys::cell_alert(warehouse, sku),
                     schema::encode_cell_alert(alert)?,
                 )?;
+            }
+            Ok(())
+        }
+        ExportRecord::SentMessage(m) => {
+            let key = keys::sent(m.order_id, &m.message_id);
+            let stored = s
+                .orders
+                .get(&key)
+                .db()?
+                .map(|v| schema::decode_sent(&v))
+                .transpose()?;
+            if !same(&format!("sent message {}", m.message_id), stored, m)? {
+                s.put(TreeId::Orders, key, schema::encode_sent(m)?)?;
             }
             Ok(())
         }

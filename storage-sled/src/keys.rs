@@ -38,6 +38,8 @@ pub const CELL_ALERT: u8 = b'a';
 pub const SUBSCRIPTION: u8 = b's';
 /// A stock-alerts journal record (inventory tree), the commit point of `write_alerts`.
 pub const ALERTS_JOURNAL: u8 = b'q';
+/// A message delivered to a person (orders tree): order id, then message id.
+pub const SENT: u8 = b'G';
 
 fn with(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
@@ -172,6 +174,19 @@ pub fn backorder(id: OrderId) -> Vec<u8> {
 
 pub fn dead_letter(message_id: &str) -> Vec<u8> {
     with(DEAD, &[message_id.as_bytes()])
+}
+
+/// The dead letters of one order's messages: their ids start `msg_<order>_`.
+pub fn dead_letters_of(id: OrderId) -> Vec<u8> {
+    with(DEAD, &[format!("msg_{}_", id.simple()).as_bytes()])
+}
+
+pub fn sent_of(id: OrderId) -> Vec<u8> {
+    with(SENT, &[id.as_bytes()])
+}
+
+pub fn sent(id: OrderId, message_id: &str) -> Vec<u8> {
+    with(SENT, &[id.as_bytes(), message_id.as_bytes()])
 }
 
 pub fn stock(warehouse: &str, sku: &str) -> Vec<u8> {

@@ -50,8 +50,8 @@ use orderly_storage::{
 };
 use orderly_storage::{
     AlertsWrite, BackupStats, CellAlertRecord, CellKey, Commit, DeadLetter, EventsJson,
-    ExportRecord, FlushStats, IdempotencyRecord, OutboxEntry, OutboxMessage, Result, StockCell,
-    StockChange, StockOperation, StorageError, TransitionWrite,
+    ExportRecord, FlushStats, IdempotencyRecord, OrderMessages, OutboxEntry, OutboxMessage, Result,
+    SentMessage, StockCell, StockChange, StockOperation, StorageError, TransitionWrite,
 };
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -786,6 +786,47 @@ impl Outbox for SledStorage {
     fn ack_outbox(&self, entry: &OutboxEntry) -> Result<()> {
         let _w = self.gate.enter();
         self.del(TreeId::Orders, outbox_key(entry))
+    }
+
+    /// The sent record first, then the entry goes: a crash in between redelivers the message,
+    /// whose record is then written again under the same key.
+    fn ack_outbox_sent(&self, entry: &OutboxEntry, sent: &SentMessage) -> Result<()> {
+        let _w = self.gate.enter();
+        self.put(
+            TreeId::Orders,
+            keys::sent(sent.order_id, &sent.message_id),
+            schema::encode_sent(sent)?,
+        )?;
+        self.del(TreeId::Orders, outbox_key(entry))
+    }
+
+    fn order_messages(&self, order: OrderId, limit: usize) -> Result<OrderMessages> {
+        let sent = self
+            .orders
+            .scan_prefix(keys::sent_of(order))
+            .values()
+            .take(limit)
+            .map(|v| schema::decode_sent(&v.db()?))
+            .collect::<Result<_>>()?;
+        let pending = self
+            .orders
+            .scan_prefix(keys::outbox_of(order))
+            .values()
+            .take(limit)
+            .map(|v| schema::decode_outbox(&v.db()?))
+            .collect::<Result<_>>()?;
+        let dead = self
+            .orders
+            .scan_prefix(keys::dead_letters_of(order))
+            .values()
+            .take(limit)
+            .map(|v| schema::decode_dead_letter(&v.db()?))
+            .collect::<Result<_>>()?;
+        Ok(OrderMessages {
+            sent,
+            pending,
+            dead,
+        })
     }
 
     fn outbox_len(&self) -> Result<usize> {

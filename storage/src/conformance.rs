@@ -43,8 +43,8 @@ use crate::domain::{
 use crate::export::{self, ExportError};
 use crate::{
     AlertsWrite, CellAlertWrite, CellDelta, CellKey, Commit, DeadLetter, ExportRecord,
-    IdempotencyRecord, OutboxEntry, Result, SkuDelta, StockChange, StockOperation, Storage,
-    StorageError, TransitionWrite,
+    IdempotencyRecord, OutboxEntry, Result, SentMessage, SkuDelta, StockChange, StockOperation,
+    Storage, StorageError, TransitionWrite,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::sync::Arc;
@@ -102,6 +102,10 @@ pub const ALL: &[(&str, Check)] = &[
     (
         "dead_letters_move_and_requeue",
         dead_letters_move_and_requeue,
+    ),
+    (
+        "an_orders_messages_are_sent_pending_or_dead",
+        an_orders_messages_are_sent_pending_or_dead,
     ),
     (
         "timers_redeliver_until_acknowledged",
@@ -191,6 +195,7 @@ macro_rules! conformance_tests {
             committed_data_survives_a_restart,
             outbox_redelivers_until_acknowledged,
             dead_letters_move_and_requeue,
+            an_orders_messages_are_sent_pending_or_dead,
             timers_redeliver_until_acknowledged,
             idempotency_record_counts_once_committed,
             stock_writes_commute_and_stay_sound,
@@ -973,6 +978,109 @@ pub fn dead_letters_move_and_requeue(backend: &dyn Backend) {
     assert!(outbox_of(&*s, id).contains(&entry));
 }
 
+/// An order's messages: one delivered to a person leaves the outbox for the order's message log
+/// (once, however often it is acknowledged), one dead-lettered is listed as such, the rest are
+/// pending; another order's messages are not among them; all of it survives a restart.
+pub fn an_orders_messages_are_sent_pending_or_dead(backend: &dyn Backend) {
+    let place = backend.create();
+    let s = open(&*place);
+    let other = confirmed_order(&*s, &[("SKU-2", 1)]).paid.after.id;
+    let placed = Step::place(new_order(&[("SKU-1", 1)], PaymentMethod::Card), t0());
+    placed.commit(&*s);
+    let reserved = placed.then(
+        stock_reserved(&placed.after, "ams"),
+        Cause::InventoryActor,
+        t0() + Duration::seconds(1),
+    );
+    reserved.commit(&*s);
+    let mut paid = reserved.then(
+        Command::RecordPayment {
+            status: PaymentUpdate::Captured,
+            amount: placed.after.total().amount,
+            reference: "psp-1".into(),
+        },
+        Cause::Storefront,
+        t0() + Duration::seconds(2),
+    );
+    let notify = paid
+        .outbox
+        .iter()
+        .find_map(|e| {
+            matches!(e.effect().map(|f| &f.kind), Some(EffectKind::Notify { .. }))
+                .then(|| e.effect().cloned())
+                .flatten()
+        })
+        .expect("confirming notifies");
+    let email = OutboxEntry::new(notify.clone(), Some("email".into()));
+    let sms = OutboxEntry::new(notify, Some("sms".into()));
+    paid.outbox.extend([email.clone(), sms.clone()]);
+    paid.commit(&*s);
+    let id = paid.after.id;
+
+    let sent = SentMessage {
+        message_id: email.message_id(),
+        order_id: id,
+        kind: "confirmed".into(),
+        channel: "email".into(),
+        to: "ann@example.com".into(),
+        sent_at: t0() + Duration::seconds(3),
+        attempts: 2,
+        provider_id: Some("250 2.0.0 Ok: queued as ABC".into()),
+        segments: None,
+        locale: Some("ro".into()),
+    };
+    s.ack_outbox_sent(&email, &sent).unwrap();
+    // A redelivery after a lost acknowledgement keeps the first record.
+    s.ack_outbox_sent(
+        &email,
+        &SentMessage {
+            attempts: 3,
+            ..sent.clone()
+        },
+    )
+    .unwrap();
+    let letter = DeadLetter {
+        message_id: sms.message_id(),
+        order_id: Some(id),
+        kind: "confirmed".into(),
+        channel: Some("sms".into()),
+        attempts: 1,
+        last_error: Some("HTTP 400".into()),
+        failed_at: t0() + Duration::seconds(4),
+        entry: None,
+    };
+    wait(s.dead_letter(&sms, &letter).unwrap());
+    let check = |s: &dyn Storage| {
+        let m = s.order_messages(id, 50).unwrap();
+        assert_eq!(m.sent.len(), 1, "{m:?}");
+        assert!(
+            m.sent[0] == sent || m.sent[0].attempts == 3,
+            "one record for the message: {:?}",
+            m.sent
+        );
+        assert_eq!(m.dead.len(), 1, "{m:?}");
+        assert_eq!(m.dead[0].message_id, sms.message_id());
+        assert!(m.pending.iter().all(|e| e.order_id() == Some(id)));
+        assert!(m
+            .pending
+            .iter()
+            .any(|e| e.channel.as_deref() == Some("webhook")));
+        assert!(!m
+            .pending
+            .iter()
+            .any(|e| e.same_message(&email) || e.same_message(&sms)));
+        let o = s.order_messages(other, 50).unwrap();
+        assert!(o.sent.is_empty() && o.dead.is_empty(), "{o:?}");
+        assert!(o.pending.iter().all(|e| e.order_id() == Some(other)));
+        let limited = s.order_messages(id, 1).unwrap();
+        assert!(limited.pending.len() <= 1);
+    };
+    check(&*s);
+    wait(s.sync());
+    let s = reopen(&*place, s);
+    check(&*s);
+}
+
 /// Due timers are handed out (earliest first) until acknowledged, also after a restart; timers
 /// not yet due are not.
 pub fn timers_redeliver_until_acknowledged(backend: &dyn Backend) {
@@ -1662,6 +1770,10 @@ fn every_read(s: &dyn Storage, ids: &[OrderId], numbers: &[&str], keys: &[&str])
             );
         }
         push(format!("reservation {id}"), &s.reservation(id).unwrap());
+        push(
+            format!("order_messages {id}"),
+            &s.order_messages(id, 100).unwrap(),
+        );
         for step in 0..=version + 1 {
             push(
                 format!("restocked {id} {step}"),
@@ -1905,8 +2017,28 @@ pub fn export_import_round_trip(backend: &dyn Backend) {
     retried.next_attempt_at = Some(t0() + Duration::minutes(5));
     retried.last_error = Some("503 from the receiver".into());
     s.record_outbox_attempt(&retried).unwrap();
+    // One delivered to a person leaves a record on its order's message log, which moves too.
     for e in outbox_of(&*s, packed.paid.after.id) {
-        s.ack_outbox(&e).unwrap();
+        match e.effect().map(|f| &f.kind) {
+            Some(EffectKind::Notify { .. }) => s
+                .ack_outbox_sent(
+                    &e,
+                    &SentMessage {
+                        message_id: e.message_id(),
+                        order_id: packed.paid.after.id,
+                        kind: "confirmed".into(),
+                        channel: "webhook".into(),
+                        to: "+31612345678".into(),
+                        sent_at: t0() + Duration::minutes(1),
+                        attempts: 1,
+                        provider_id: Some("SM1".into()),
+                        segments: Some(2),
+                        locale: Some("tr".into()),
+                    },
+                )
+                .unwrap(),
+            _ => s.ack_outbox(&e).unwrap(),
+        }
     }
     let mut failed = outbox_of(&*s, cancelled.after.id)
         .into_iter()
@@ -1965,7 +2097,8 @@ pub fn export_import_round_trip(backend: &dyn Backend) {
             "restock",
             "outbox",
             "timer",
-            "dead_letter"
+            "dead_letter",
+            "sent_message"
         ],
         "every kind of record, in the export's order"
     );

@@ -245,6 +245,14 @@ pub trait Outbox: Health {
     /// causes a redelivery, which receivers ignore.
     fn ack_outbox(&self, entry: &OutboxEntry) -> Result<()>;
 
+    /// The message was delivered to a person: the entry goes and `sent` joins its order's
+    /// message log, in one step (kept once per message id). Not waited on, as `ack_outbox`.
+    fn ack_outbox_sent(&self, entry: &OutboxEntry, sent: &SentMessage) -> Result<()>;
+
+    /// An order's messages: delivered to people (by message id), still in the outbox, and
+    /// dead-lettered; at most `limit` of each.
+    fn order_messages(&self, order: OrderId, limit: usize) -> Result<OrderMessages>;
+
     /// Number of entries in the outbox.
     fn outbox_len(&self) -> Result<usize>;
 

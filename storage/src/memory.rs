@@ -17,8 +17,9 @@ use crate::domain::{Event, Order, OrderId, Sku, Status, Timer, TimerKind, Wareho
 use crate::index::{IndexChanges, OrderIndex};
 use crate::{
     schema, AlertsWrite, BackupStats, CellAlertRecord, CellKey, Commit, DeadLetter, EventsJson,
-    ExportRecord, ExportedOrder, FlushStats, IdempotencyRecord, OutboxEntry, OutboxMessage, Result,
-    StockCell, StockChange, StockOperation, StorageError, StoredTransition, TransitionWrite,
+    ExportRecord, ExportedOrder, FlushStats, IdempotencyRecord, OrderMessages, OutboxEntry,
+    OutboxMessage, Result, SentMessage, StockCell, StockChange, StockOperation, StorageError,
+    StoredTransition, TransitionWrite,
 };
 use crate::{AlertRecords, Archive, Health, OrderReads, Outbox, StockLedger, Timers, Transitions};
 use chrono::{DateTime, Utc};
@@ -52,6 +53,8 @@ struct State {
     /// The backorder queue, oldest first.
     backorders: BTreeSet<OrderId>,
     dead: BTreeMap<String, Vec<u8>>,
+    /// Messages delivered to people, by (order, message id).
+    sent: BTreeMap<(OrderId, String), Vec<u8>>,
     stock: BTreeMap<CellKey, StockLevel>,
     reservations: HashMap<OrderId, Reservation>,
     /// Order steps that moved stock (their [`StockOperation::OrderStep`] markers).
@@ -307,6 +310,9 @@ impl State {
         for v in self.dead.values() {
             out.push(ExportRecord::DeadLetter(schema::decode_dead_letter(v)?));
         }
+        for v in self.sent.values() {
+            out.push(ExportRecord::SentMessage(schema::decode_sent(v)?));
+        }
         for (CellKey { warehouse, sku }, alert) in &self.cell_alerts {
             out.push(ExportRecord::CellAlert {
                 warehouse: warehouse.clone(),
@@ -480,6 +486,17 @@ impl State {
                     *alert,
                 )? {
                     self.cell_alerts.insert(key, *alert);
+                }
+            }
+            ExportRecord::SentMessage(m) => {
+                let key = (m.order_id, m.message_id.clone());
+                let stored = self
+                    .sent
+                    .get(&key)
+                    .map(|v| schema::decode_sent(v))
+                    .transpose()?;
+                if !same(format!("sent message {}", m.message_id), stored, m.clone())? {
+                    self.sent.insert(key, schema::encode_sent(m)?);
                 }
             }
             ExportRecord::Subscription(sub) => {
@@ -739,6 +756,47 @@ impl Outbox for MemoryStorage {
     fn ack_outbox(&self, entry: &OutboxEntry) -> Result<()> {
         self.state().outbox.remove(&outbox_key(entry));
         Ok(())
+    }
+
+    fn ack_outbox_sent(&self, entry: &OutboxEntry, sent: &SentMessage) -> Result<()> {
+        let record = schema::encode_sent(sent)?;
+        let mut s = self.state();
+        s.outbox.remove(&outbox_key(entry));
+        s.sent
+            .entry((sent.order_id, sent.message_id.clone()))
+            .or_insert(record);
+        Ok(())
+    }
+
+    fn order_messages(&self, order: OrderId, limit: usize) -> Result<OrderMessages> {
+        let s = self.state();
+        let sent = s
+            .sent
+            .range((order, String::new())..)
+            .take_while(|((o, _), _)| *o == order)
+            .take(limit)
+            .map(|(_, v)| schema::decode_sent(v))
+            .collect::<Result<_>>()?;
+        let pending = s
+            .outbox
+            .iter()
+            .filter(|(k, _)| matches!(k, OutboxKey::Order(o, ..) if *o == order))
+            .take(limit)
+            .map(|(_, v)| schema::decode_outbox(v))
+            .collect::<Result<_>>()?;
+        let prefix = format!("msg_{}_", order.simple());
+        let dead = s
+            .dead
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .take(limit)
+            .map(|(_, v)| schema::decode_dead_letter(v))
+            .collect::<Result<_>>()?;
+        Ok(OrderMessages {
+            sent,
+            pending,
+            dead,
+        })
     }
 
     fn outbox_len(&self) -> Result<usize> {

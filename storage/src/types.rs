@@ -146,6 +146,38 @@ pub struct DeadLetter {
     pub entry: Option<OutboxEntry>,
 }
 
+/// A message delivered to a person (e-mail, SMS, WhatsApp), kept on its order's message log so
+/// support can answer "I never got it": where it went, when, and the provider's id for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMessage {
+    pub message_id: String,
+    pub order_id: OrderId,
+    /// The notification kind (`shipped`).
+    pub kind: String,
+    /// The channel as the outbox entry named it (`email`, `operations.email`, `sms`).
+    pub channel: String,
+    /// The address or number it went to (several, comma-separated, for operations).
+    pub to: String,
+    pub sent_at: DateTime<Utc>,
+    /// Attempts it took, the delivering one included.
+    pub attempts: u32,
+    /// The receiving side's id for it (an SMTP queue reply, a provider's message id).
+    pub provider_id: Option<String>,
+    /// An SMS: the parts it went out as.
+    pub segments: Option<u32>,
+    /// The language it was written in.
+    pub locale: Option<String>,
+}
+
+/// An order's messages, as storage holds them: delivered to people, still in the outbox
+/// (waiting or retrying), and dead-lettered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderMessages {
+    pub sent: Vec<SentMessage>,
+    pub pending: Vec<OutboxEntry>,
+    pub dead: Vec<DeadLetter>,
+}
+
 /// What an `Idempotency-Key` was first used for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyRecord {

@@ -164,7 +164,7 @@ async fn a_permanent_refusal_is_dead_lettered_at_once_and_the_rest_keeps_moving(
     api.set_stock("ams", "MUG", 10).await;
 
     let refused = place(&api, "gone@example.com", "en").await;
-    place(&api, "here@example.com", "en").await;
+    let here = place(&api, "here@example.com", "en").await;
     let got = mail(&smtp, 1).await;
     assert_eq!(to(&got[0]), vec!["here@example.com"]);
 
@@ -191,6 +191,61 @@ async fn a_permanent_refusal_is_dead_lettered_at_once_and_the_rest_keeps_moving(
         1,
         "nothing sent to the refused address"
     );
+
+    // What support sees for each order.
+    let log = |id: String| {
+        let api = &api;
+        async move {
+            api.storefront()
+                .get(&format!("/v1/orders/{id}/notifications"))
+                .await
+                .expect(200, "the order's messages")
+                .json
+        }
+    };
+    let email_of = |log: &Value| -> Value {
+        log["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|m| m["channel"] == "email")
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let delivered = wait_until("the delivered mail on the order's log", || async {
+        let m = email_of(&log(here.clone()).await);
+        if m["state"] == "sent" {
+            Ok(m)
+        } else {
+            Err(format!("{m}"))
+        }
+    })
+    .await;
+    assert_eq!(delivered["kind"], "confirmed");
+    assert_eq!(delivered["to"], "here@example.com");
+    assert_eq!(delivered["locale"], "en");
+    assert_eq!(delivered["attempts"], 1);
+    assert!(
+        str_of(&delivered["provider_id"]).contains("queued as SINK"),
+        "{delivered}"
+    );
+    assert_eq!(
+        delivered["message_id"]
+            .as_str()
+            .map(|m| format!("<{m}@shop.example>")),
+        Some(header(&got[0], "message-id"))
+    );
+    let gone = email_of(&log(refused.clone()).await);
+    assert_eq!(gone["state"], "dead_lettered", "{gone}");
+    assert!(str_of(&gone["last_error"]).contains("550"), "{gone}");
+    api.warehouse()
+        .get(&format!("/v1/orders/{here}/notifications"))
+        .await
+        .problem(403, "not the warehouse's business");
+    api.storefront()
+        .get("/v1/orders/0193a3c4-0000-7000-8000-000000000001/notifications")
+        .await
+        .problem(404, "no such order");
 }
 
 #[actix_rt::test]

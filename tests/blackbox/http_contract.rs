@@ -101,7 +101,7 @@ async fn openapi_declares_parameters_problems_and_roles() {
         assert_eq!(schemes[role]["scheme"], "bearer", "{role}: {schemes:?}");
     }
     let paths = doc["paths"].as_object().expect("paths");
-    assert_eq!(paths.len(), 39, "{:?}", paths.keys());
+    assert_eq!(paths.len(), 40, "{:?}", paths.keys());
     let mut operations = 0;
     for (path, item) in paths {
         for (method, op) in item.as_object().expect("path item") {
@@ -156,7 +156,7 @@ async fn openapi_declares_parameters_problems_and_roles() {
             }
         }
     }
-    assert_eq!(operations, 44);
+    assert_eq!(operations, 45);
 
     let backup = &doc["paths"]["/v1/admin/backup"]["post"];
     for s in [

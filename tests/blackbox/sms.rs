@@ -126,6 +126,27 @@ async fn sms_through_a_twilio_style_api_is_retried_until_accepted_under_one_key(
     ];
     assert!(romanian_month.iter().any(|m| text.contains(m)), "{text}");
     assert!(metric(&api, "orderly_notification_sms_segments").await >= 1.0);
+    let log = wait_until("the SMS on the order's log", || async {
+        let log = api
+            .storefront()
+            .get(&format!("/v1/orders/{id}/notifications"))
+            .await
+            .expect(200, "the order's messages")
+            .json;
+        let sms = log["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|m| m["channel"] == "sms" && m["state"] == "sent")
+            .cloned();
+        sms.ok_or_else(|| format!("{log}"))
+    })
+    .await;
+    assert_eq!(log["to"], PHONE);
+    assert_eq!(log["attempts"], 4, "{log}");
+    assert_eq!(log["segments"], 1);
+    assert_eq!(log["locale"], "ro");
+    assert_eq!(log["provider_id"], json!(accepted[0].id));
 }
 
 #[actix_rt::test]

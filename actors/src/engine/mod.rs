@@ -24,6 +24,7 @@ mod commands;
 mod effects;
 mod history;
 mod inventory;
+pub mod message_log;
 pub mod notifier;
 mod order_actor;
 mod outbound;

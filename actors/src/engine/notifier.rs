@@ -331,8 +331,12 @@ impl Notifier {
                 }
                 self.stats.sms_segments += u64::from(receipt.segments.unwrap_or(0));
                 // Not waited on: if the removal is lost, a restart redelivers the message under
-                // the same id, which receivers drop.
-                if let Err(e) = self.store.ack_outbox(&entry) {
+                // the same id, which receivers drop (and the log keeps its first record).
+                let acked = match sent_record(&entry, &receipt, self.clock.now()) {
+                    Some(sent) => self.store.ack_outbox_sent(&entry, &sent),
+                    None => self.store.ack_outbox(&entry),
+                };
+                if let Err(e) = acked {
                     tracing::warn!(message_id = %entry.message_id(), error = %e, "could not remove a delivered notification from the outbox");
                 }
                 self.stats.delivered += 1;
@@ -385,6 +389,31 @@ impl Notifier {
         }
         self.schedule(entry, delay, ctx);
     }
+}
+
+/// What a message delivered to a person leaves on its order's message log (`None`: it went to
+/// a machine — the log, a webhook — or is about no order).
+fn sent_record(
+    entry: &OutboxEntry,
+    receipt: &channels::Receipt,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<orderly_storage::SentMessage> {
+    let effect = entry.effect()?;
+    let EffectKind::Notify { kind } = effect.kind else {
+        return None;
+    };
+    Some(orderly_storage::SentMessage {
+        message_id: entry.message_id(),
+        order_id: effect.order_id,
+        kind: kind.as_str().to_string(),
+        channel: entry.channel.clone().unwrap_or_default(),
+        to: receipt.to.clone()?,
+        sent_at: now,
+        attempts: entry.attempts.saturating_add(1),
+        provider_id: receipt.provider_id.clone(),
+        segments: receipt.segments,
+        locale: receipt.locale.clone(),
+    })
 }
 
 impl Actor for Notifier {

@@ -844,3 +844,81 @@ impl From<orderly_actors::engine::previews::Preview> for MessagePreview {
         }
     }
 }
+
+/// What was sent about an order.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrderMessages {
+    pub items: Vec<OrderMessage>,
+}
+
+/// One message about an order, and how it stands.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrderMessage {
+    /// The same on every attempt: the e-mail's `Message-ID`, the webhook's `webhook-id`, the
+    /// provider's `Idempotency-Key`.
+    pub message_id: String,
+    /// The notification kind (`shipped`).
+    pub kind: String,
+    /// `email`, `sms`, `whatsapp`, `webhook`, `log`; `operations.<channel>` for the operations
+    /// recipients.
+    pub channel: String,
+    pub state: MessageState,
+    /// The address or number it went to (once sent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Sent: when; retrying: the next attempt; dead-lettered: when it was given up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<DateTime<Utc>>,
+    #[schema(minimum = 0)]
+    pub attempts: u32,
+    /// The receiver's id for it (an SMTP server's queue reply, a provider's message id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// An SMS: the parts it went out as.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0)]
+    pub segments: Option<u32>,
+    /// The language it was written in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageState {
+    Sent,
+    Pending,
+    Retrying,
+    DeadLettered,
+}
+
+impl From<Vec<orderly_actors::engine::message_log::MessageRecord>> for OrderMessages {
+    fn from(records: Vec<orderly_actors::engine::message_log::MessageRecord>) -> Self {
+        use orderly_actors::engine::message_log::MessageState as S;
+        OrderMessages {
+            items: records
+                .into_iter()
+                .map(|r| OrderMessage {
+                    message_id: r.message_id,
+                    kind: r.kind,
+                    channel: r.channel,
+                    state: match r.state {
+                        S::Sent => MessageState::Sent,
+                        S::Pending => MessageState::Pending,
+                        S::Retrying => MessageState::Retrying,
+                        S::DeadLettered => MessageState::DeadLettered,
+                    },
+                    to: r.to,
+                    at: r.at,
+                    attempts: r.attempts,
+                    provider_id: r.provider_id,
+                    last_error: r.last_error,
+                    segments: r.segments,
+                    locale: r.locale,
+                })
+                .collect(),
+        }
+    }
+}

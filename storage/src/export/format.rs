@@ -194,6 +194,13 @@ struct SubscriptionLine<'a, S> {
 }
 
 #[derive(Serialize, Deserialize)]
+struct SentMessageLine<'a, M> {
+    #[serde(rename = "type", borrow)]
+    kind: Str<'a>,
+    message: M,
+}
+
+#[derive(Serialize, Deserialize)]
 struct EndLine<'a> {
     #[serde(rename = "type", borrow)]
     kind: Str<'a>,
@@ -341,6 +348,13 @@ pub fn record(out: &mut Vec<u8>, record: &ExportRecord) -> Result<(), StorageErr
                 subscription: v2::Subscription::from(sub),
             },
         ),
+        ExportRecord::SentMessage(m) => line(
+            out,
+            &SentMessageLine {
+                kind,
+                message: v2::SentMessage::from(m),
+            },
+        ),
     }
 }
 
@@ -399,10 +413,11 @@ pub fn decode(schema: u64, line_no: u64, text: &str) -> Result<Line, ExportError
         "dead_letter" => "dead_letter",
         "stock_alert" => "stock_alert",
         "subscription" => "subscription",
+        "sent_message" => "sent_message",
         "end" => "end",
         other => {
             return Err(bad_line(format!(
-                "unknown record type {other:?} (known: order, idempotency, stock, backorders, reservation, restock, transfer, outbox, timer, dead_letter, stock_alert, subscription, end)"
+                "unknown record type {other:?} (known: order, idempotency, stock, backorders, reservation, restock, transfer, outbox, timer, dead_letter, stock_alert, subscription, sent_message, end)"
             )))
         }
     };
@@ -568,6 +583,19 @@ pub fn decode(schema: u64, line_no: u64, text: &str) -> Result<Line, ExportError
                 return Err(bad(format!("{:?} is not a contact as stored", s.contact)));
             }
             Line::Record(ExportRecord::Subscription(s))
+        }
+        "sent_message" => {
+            let l: SentMessageLine<'_, v2::SentMessage<'static>> =
+                serde_json::from_str(text).map_err(json)?;
+            let m: crate::SentMessage = l.message.into();
+            let expected = format!("msg_{}_", m.order_id.simple());
+            if !m.message_id.starts_with(&expected) {
+                return Err(bad(format!(
+                    "message {} is not about order {}",
+                    m.message_id, m.order_id
+                )));
+            }
+            Line::Record(ExportRecord::SentMessage(m))
         }
         _ => {
             let l: EndLine<'_> = serde_json::from_str(text).map_err(json)?;

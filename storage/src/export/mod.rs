@@ -39,7 +39,9 @@ use crate::domain::inventory::transfer::Transfer;
 use crate::domain::inventory::{Backorders, Reservation, StockLevel};
 use crate::domain::stock_alerts::{CellAlert, Subscription};
 use crate::domain::{Order, OrderId, Sku, Timer, WarehouseId};
-use crate::{DeadLetter, EventsJson, IdempotencyRecord, OutboxEntry, Storage, StorageError};
+use crate::{
+    DeadLetter, EventsJson, IdempotencyRecord, OutboxEntry, SentMessage, Storage, StorageError,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::fmt;
@@ -84,6 +86,8 @@ pub enum ExportRecord {
     },
     /// A back-in-stock subscription waiting to be told.
     Subscription(Subscription),
+    /// A message delivered to a person, on its order's message log.
+    SentMessage(SentMessage),
 }
 
 impl ExportRecord {
@@ -102,6 +106,7 @@ impl ExportRecord {
             ExportRecord::DeadLetter(_) => "dead_letter",
             ExportRecord::CellAlert { .. } => "stock_alert",
             ExportRecord::Subscription(_) => "subscription",
+            ExportRecord::SentMessage(_) => "sent_message",
         }
     }
 
@@ -157,6 +162,8 @@ pub struct Counts {
     pub stock_alert: u64,
     #[serde(skip_serializing_if = "is_zero")]
     pub subscription: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub sent_message: u64,
 }
 
 impl Counts {
@@ -175,6 +182,7 @@ impl Counts {
             ExportRecord::DeadLetter(_) => &mut self.dead_letter,
             ExportRecord::CellAlert { .. } => &mut self.stock_alert,
             ExportRecord::Subscription(_) => &mut self.subscription,
+            ExportRecord::SentMessage(_) => &mut self.sent_message,
         };
         *n += 1;
     }
@@ -192,6 +200,7 @@ impl Counts {
             + self.dead_letter
             + self.stock_alert
             + self.subscription
+            + self.sent_message
     }
 }
 

@@ -354,6 +354,18 @@ pub fn decode_subscription(bytes: &[u8]) -> Result<Subscription> {
     }
 }
 
+/// A message delivered to a person: `CURRENT` + JSON.
+pub fn encode_sent(m: &crate::SentMessage) -> Result<Vec<u8>> {
+    encode(&v2::SentMessage::from(m))
+}
+
+pub fn decode_sent(bytes: &[u8]) -> Result<crate::SentMessage> {
+    match split_version(bytes)? {
+        (4..=CURRENT, body) => Ok(serde_json::from_slice::<v2::SentMessage<'static>>(body)?.into()),
+        (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
+    }
+}
+
 /// Any other record a backend keeps (sled's inventory journal): `2` + JSON of a type built
 /// from v2's types (v3 changed none of them).
 pub fn encode_record<T: Serialize>(value: &T) -> Result<Vec<u8>> {

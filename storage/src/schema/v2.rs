@@ -2050,3 +2050,56 @@ impl From<Subscription<'_>> for d::stock_alerts::Subscription {
         }
     }
 }
+
+/// A message delivered to a person (issue 15): a record of its own, written as `CURRENT` + JSON
+/// and read from 4 on (no release before wrote one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentMessage<'a> {
+    pub message_id: Str<'a>,
+    pub order_id: Uuid,
+    pub kind: Str<'a>,
+    pub channel: Str<'a>,
+    pub to: Str<'a>,
+    pub sent_at: DateTime<Utc>,
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_id: Option<Str<'a>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segments: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<Str<'a>>,
+}
+
+impl<'a> From<&'a crate::SentMessage> for SentMessage<'a> {
+    fn from(m: &'a crate::SentMessage) -> Self {
+        SentMessage {
+            message_id: b(&m.message_id),
+            order_id: m.order_id,
+            kind: b(&m.kind),
+            channel: b(&m.channel),
+            to: b(&m.to),
+            sent_at: m.sent_at,
+            attempts: m.attempts,
+            provider_id: ob(&m.provider_id),
+            segments: m.segments,
+            locale: ob(&m.locale),
+        }
+    }
+}
+
+impl From<SentMessage<'_>> for crate::SentMessage {
+    fn from(m: SentMessage<'_>) -> Self {
+        crate::SentMessage {
+            message_id: own(m.message_id),
+            order_id: m.order_id,
+            kind: own(m.kind),
+            channel: own(m.channel),
+            to: own(m.to),
+            sent_at: m.sent_at,
+            attempts: m.attempts,
+            provider_id: oown(m.provider_id),
+            segments: m.segments,
+            locale: oown(m.locale),
+        }
+    }
+}

@@ -79,6 +79,10 @@ pub struct Receipt {
     pub fell_back: bool,
     /// An SMS: the parts it went out as.
     pub segments: Option<u32>,
+    /// A person channel: the address or number it went to (kept on the order's message log).
+    pub to: Option<String>,
+    /// A person channel: the language it was written in.
+    pub locale: Option<String>,
 }
 
 /// How one attempt ended.

@@ -245,7 +245,7 @@ impl Email {
     }
 
     /// The message for `m`, or why there is none.
-    fn compose(&self, m: &Outgoing) -> Result<(Message, bool), Outcome> {
+    fn compose(&self, m: &Outgoing) -> Result<(Message, Receipt), Outcome> {
         let permanent = |why: String| Outcome::Permanent(why);
         let speech = &self.speech;
         let (kind, vars, to, locale, about_an_order) = match &m.subject {
@@ -314,6 +314,7 @@ impl Email {
                 HeaderName::new_from_ascii_str("Content-Language"),
                 rendered.locale.tag().to_string(),
             ));
+        let addresses: Vec<String> = to.iter().map(|m| m.email.to_string()).collect();
         for mailbox in to {
             b = b.to(mailbox);
         }
@@ -332,7 +333,16 @@ impl Email {
                 rendered.html.unwrap_or_default(),
             ))
             .map_err(|e| permanent(format!("message: {e}")))?;
-        Ok((message, locale.fell_back || rendered.fell_back))
+        Ok((
+            message,
+            Receipt {
+                provider_id: None,
+                fell_back: locale.fell_back || rendered.fell_back,
+                segments: None,
+                to: Some(addresses.join(", ")),
+                locale: Some(rendered.locale.tag().to_string()),
+            },
+        ))
     }
 }
 
@@ -342,7 +352,7 @@ impl Channel for Email {
     }
 
     fn send(&self, m: Outgoing) -> Attempt {
-        let (message, fell_back) = match self.compose(&m) {
+        let (message, receipt) = match self.compose(&m) {
             Ok(composed) => composed,
             Err(outcome) => return Attempt::Done(outcome),
         };
@@ -352,8 +362,7 @@ impl Channel for Email {
                 Ok(response) => Outcome::Delivered(Receipt {
                     provider_id: Some(response.message().collect::<Vec<_>>().join(" "))
                         .filter(|s| !s.is_empty()),
-                    fell_back,
-                    segments: None,
+                    ..receipt
                 }),
                 Err(e) if e.is_permanent() => Outcome::Permanent(format!("SMTP: {e}")),
                 Err(e) => Outcome::Failed(format!("SMTP: {e}")),

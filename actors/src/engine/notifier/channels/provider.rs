@@ -349,6 +349,8 @@ impl Provider {
             provider_id: None,
             fell_back: locale.fell_back || rendered.fell_back,
             segments: None,
+            to: Some(to.clone()),
+            locale: Some(rendered.locale.tag().to_string()),
         };
         if self.medium == Medium::Sms {
             receipt.segments = Some(segments::count(&rendered.text).count);
