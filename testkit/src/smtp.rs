@@ -22,11 +22,22 @@ pub struct SmtpOptions {
     pub auth: Option<(String, String)>,
     /// The first message is received, then its `250` held back this long.
     pub hold_first: Option<Duration>,
+    /// TLS with a self-signed certificate for 127.0.0.1 made for this server: STARTTLS
+    /// (required), or from the first byte.
+    pub tls: Option<Tls>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tls {
+    Starttls,
+    Implicit,
 }
 
 /// A running SMTP server; stopped when dropped.
 pub struct LocalSmtp {
     pub port: u16,
+    /// With TLS: the server's certificate (PEM), for the client to trust (`ca_file`).
+    pub certificate: Option<PathBuf>,
     child: Child,
     dir: tempfile::TempDir,
 }
@@ -47,6 +58,20 @@ impl LocalSmtp {
         }
         if let Some(a) = &options.refuse {
             cmd.arg("--refuse").arg(a);
+        }
+        let mut certificate = None;
+        if let Some(tls) = options.tls {
+            let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])
+                .map_err(|e| e.to_string())?;
+            let cert = dir.path().join("cert.pem");
+            let key = dir.path().join("key.pem");
+            std::fs::write(&cert, made.cert.pem()).map_err(|e| e.to_string())?;
+            std::fs::write(&key, made.key_pair.serialize_pem()).map_err(|e| e.to_string())?;
+            cmd.arg("--tls-cert").arg(&cert).arg("--tls-key").arg(&key);
+            if tls == Tls::Implicit {
+                cmd.arg("--implicit-tls");
+            }
+            certificate = Some(cert);
         }
         if let Some(hold) = options.hold_first {
             cmd.arg("--hold-first").arg(hold.as_secs_f64().to_string());
@@ -79,7 +104,12 @@ impl LocalSmtp {
             .trim()
             .parse()
             .map_err(|e| format!("port file: {e}"))?;
-        Ok(LocalSmtp { port, child, dir })
+        Ok(LocalSmtp {
+            port,
+            certificate,
+            child,
+            dir,
+        })
     }
 
     fn mail_dir(&self) -> PathBuf {

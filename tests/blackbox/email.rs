@@ -9,7 +9,7 @@
 //! `List-Unsubscribe`.
 
 use crate::support::*;
-use orderly_testkit::smtp::{LocalSmtp, SmtpOptions};
+use orderly_testkit::smtp::{LocalSmtp, SmtpOptions, Tls};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -364,4 +364,54 @@ async fn operations_and_back_in_stock_subscribers_are_mailed() {
         header(&back, "list-unsubscribe"),
         "<mailto:unsubscribe@shop.example>"
     );
+}
+
+/// `[notifications.email]` over TLS (`security`), trusting the server's own certificate, with
+/// a user and password.
+fn tls_toml(smtp: &LocalSmtp, security: &str) -> String {
+    format!(
+        r#"
+[notifications]
+shop_name = "Tea & Mugs"
+
+[notifications.email]
+host = "127.0.0.1"
+port = {port}
+security = "{security}"
+ca_file = {ca:?}
+username = "orders"
+password = "s3cret"
+from = "Tea & Mugs <{FROM}>"
+"#,
+        port = smtp.port,
+        ca = smtp
+            .certificate
+            .as_ref()
+            .expect("a TLS server has a certificate")
+            .to_str()
+            .expect("utf-8 path"),
+    )
+}
+
+#[actix_rt::test]
+async fn mail_goes_over_starttls_or_implicit_tls_with_a_password() {
+    for (tls, security) in [(Tls::Starttls, "starttls"), (Tls::Implicit, "tls")] {
+        let smtp = LocalSmtp::start(SmtpOptions {
+            tls: Some(tls),
+            auth: Some(("orders".into(), "s3cret".into())),
+            ..Default::default()
+        })
+        .await
+        .expect("SMTP server");
+        let server = Server::start_with(&tls_toml(&smtp, security)).await;
+        let api = server.api();
+        api.set_stock("ams", "MUG", 10).await;
+        place(&api, "secure@example.com", "tr").await;
+        let got = mail(&smtp, 1).await;
+        assert_eq!(to(&got[0]), vec!["secure@example.com"], "{security}");
+        assert_eq!(
+            header(&got[0], "subject"),
+            "web-1001 numaralı siparişiniz onaylandı"
+        );
+    }
 }

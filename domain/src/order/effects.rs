@@ -510,3 +510,32 @@ fn cancelled_bookings(after: &Order, which: impl Fn(u32) -> bool) -> Option<Vec<
         .collect();
     (!bookings.is_empty()).then_some(bookings)
 }
+
+#[cfg(test)]
+mod kind_tests {
+    use super::NotificationKind;
+
+    /// `ALL` holds every kind: a new variant breaks this match until it is listed (and the
+    /// message templates' check then wants its templates).
+    #[test]
+    fn all_holds_every_notification_kind() {
+        for kind in NotificationKind::ALL {
+            let index = match kind {
+                NotificationKind::Confirmed => 0,
+                NotificationKind::Backordered => 1,
+                NotificationKind::Shipped => 2,
+                NotificationKind::OutForDelivery => 3,
+                NotificationKind::Delivered => 4,
+                NotificationKind::Cancelled => 5,
+                NotificationKind::ReturnApproved => 6,
+                NotificationKind::Refunded => 7,
+                NotificationKind::Delayed => 8,
+                NotificationKind::DeliveryFailed => 9,
+                NotificationKind::ReturningToOrigin => 10,
+                NotificationKind::PickPackLate => 11,
+            };
+            assert_eq!(NotificationKind::ALL[index], kind);
+        }
+        assert_eq!(NotificationKind::ALL.len(), 12);
+    }
+}

@@ -8,6 +8,8 @@ what a mail client would see: headers, the text part, the HTML part.
 - --fail-first N: the first N messages get `451 4.3.0 try again later` (a temporary failure).
 - --refuse ADDRESS: messages to ADDRESS get `550 5.1.1 mailbox unavailable` (a permanent one).
 - --auth USER:PASSWORD: AUTH PLAIN/LOGIN required, checked against these.
+- --tls-cert PEM --tls-key PEM: STARTTLS offered and required before anything else (with
+  --implicit-tls: TLS from the first byte instead).
 - --hold-first SECONDS: the first message is written, then its 250 reply held this long (the
   sender has not heard it was accepted: a crash then makes it send the message again).
 """
@@ -19,6 +21,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import sys
 import threading
 
@@ -90,6 +93,9 @@ def main():
     p.add_argument("--refuse")
     p.add_argument("--auth")
     p.add_argument("--hold-first", type=float, default=0)
+    p.add_argument("--tls-cert")
+    p.add_argument("--tls-key")
+    p.add_argument("--implicit-tls", action="store_true")
     a = p.parse_args()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -99,6 +105,14 @@ def main():
         user, password = a.auth.split(":", 1)
         kwargs = dict(authenticator=authenticator(user, password), auth_required=True,
                       auth_require_tls=False)
+    if a.tls_cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(a.tls_cert, a.tls_key)
+        if a.implicit_tls:
+            kwargs["ssl_context"] = context
+        else:
+            kwargs["tls_context"] = context
+            kwargs["require_starttls"] = True
     controller = Controller(Sink(a.dir, a.fail_first, a.refuse, a.hold_first), hostname="127.0.0.1",
                             port=port, **kwargs)
     controller.start()
