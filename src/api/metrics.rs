@@ -259,6 +259,12 @@ impl HttpMetrics {
         );
         gauge(
             &mut r,
+            "notifications_held_back",
+            "Messages waiting for a channel's attempts under way to end (its max_in_flight)",
+            notifier.held_back as i64,
+        );
+        gauge(
+            &mut r,
             "ready",
             "1 when the engine accepts requests",
             engine.ready as i64,

@@ -36,7 +36,7 @@ use crate::domain::{Effect, EffectKind};
 use actix::prelude::*;
 use channels::{Attempt, Channels, Needs, Outcome, Outgoing, Subject};
 use orderly_storage::{DeadLetter, OutboxEntry, OutboxMessage, Storage};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -105,6 +105,8 @@ pub struct NotifierStats {
     pub locale_fallbacks: u64,
     /// SMS parts sent (what providers bill).
     pub sms_segments: u64,
+    /// Messages held back now, waiting for a channel's attempts under way to end.
+    pub held_back: u64,
 }
 
 #[derive(Debug, Message)]
@@ -121,6 +123,10 @@ pub struct Notifier {
     /// (the engine resending at start while a retry is pending, say) is ignored, so a message
     /// never has two retry chains counting attempts against each other.
     pending: HashSet<String>,
+    /// Attempts under way per channel name, for the channels that bound them.
+    in_flight: HashMap<String, usize>,
+    /// Per channel name, the attempts waiting for one under way to end, oldest first.
+    waiting: HashMap<String, VecDeque<(OutboxEntry, Origin)>>,
     stats: NotifierStats,
 }
 
@@ -188,6 +194,8 @@ impl Notifier {
             channels: Channels::build(&config),
             config,
             pending: HashSet::new(),
+            in_flight: HashMap::new(),
+            waiting: HashMap::new(),
             stats: NotifierStats::default(),
         }
     }
@@ -214,6 +222,9 @@ impl Notifier {
     /// across the network those reads run on the blocking pool, so this actor keeps taking
     /// messages while they wait; otherwise they are answered at once.
     fn attempt(&mut self, entry: OutboxEntry, origin: Origin, ctx: &mut Context<Self>) {
+        if !self.take_slot(&entry, origin) {
+            return;
+        }
         let needs = match self.channels.route(&entry) {
             // A stock notice carries everything its message says, and has no order.
             _ if entry.stock_notice().is_some() => OrderRead::Nothing,
@@ -246,6 +257,51 @@ impl Notifier {
         );
     }
 
+    /// Takes one of the entry's channel's slots for an attempt under way; when they are all
+    /// taken, the entry waits for one (false).
+    fn take_slot(&mut self, entry: &OutboxEntry, origin: Origin) -> bool {
+        let Ok((name, _)) = Channels::name_of(entry) else {
+            return true;
+        };
+        let Some(bound) = self.channels.max_in_flight(&name) else {
+            return true;
+        };
+        let busy = self.in_flight.entry(name.clone()).or_insert(0);
+        if *busy < bound {
+            *busy += 1;
+            return true;
+        }
+        self.waiting
+            .entry(name)
+            .or_default()
+            .push_back((entry.clone(), origin));
+        false
+    }
+
+    /// An attempt of `entry` ended (delivered, failed, scheduled again or found gone): its
+    /// slot goes to the next waiting entry of the same channel, if any.
+    fn release_slot(&mut self, entry: &OutboxEntry, ctx: &mut Context<Self>) {
+        let Ok((name, _)) = Channels::name_of(entry) else {
+            return;
+        };
+        if self.channels.max_in_flight(&name).is_none() {
+            return;
+        }
+        if let Some(busy) = self.in_flight.get_mut(&name) {
+            *busy = busy.saturating_sub(1);
+        }
+        let next = self.waiting.get_mut(&name).and_then(VecDeque::pop_front);
+        if let Some((next, origin)) = next {
+            // Through the mailbox, not a nested call: a run of attempts that end at once
+            // (messages that cannot be composed) does not grow the stack.
+            ctx.spawn(
+                futures::future::ready(())
+                    .into_actor(self)
+                    .map(move |_, act, ctx| act.attempt(next, origin, ctx)),
+            );
+        }
+    }
+
     /// The attempt, once its reads are back.
     fn attempt_with(&mut self, entry: OutboxEntry, read: AttemptRead, ctx: &mut Context<Self>) {
         let key = entry.message_id();
@@ -260,10 +316,11 @@ impl Notifier {
             }
             Ok(None) => {
                 self.pending.remove(&key);
-                return;
+                return self.release_slot(&entry, ctx);
             }
             Err(e) => {
                 tracing::warn!(message_id = %entry.message_id(), error = %e, "notifier could not read the outbox; retrying later");
+                self.release_slot(&entry, ctx);
                 let delay = self.backoff_after(entry.attempts.saturating_add(1));
                 return self.schedule(entry, delay, ctx);
             }
@@ -299,7 +356,7 @@ impl Notifier {
                 // Not ours: leave it in the outbox for the actor that handles that action.
                 tracing::warn!(message_id = %entry.message_id(), "notifier was handed an outbox entry that is not a notification");
                 self.pending.remove(&key);
-                return;
+                return self.release_slot(&entry, ctx);
             }
         };
         let message = Outgoing {
@@ -323,6 +380,7 @@ impl Notifier {
 
     /// Records how an attempt ended and decides what happens next.
     fn finish(&mut self, mut entry: OutboxEntry, outcome: Outcome, ctx: &mut Context<Self>) {
+        self.release_slot(&entry, ctx);
         let key = entry.message_id();
         let (error, permanent) = match outcome {
             Outcome::Delivered(receipt) => {
@@ -445,7 +503,11 @@ impl Handler<GetStats> for Notifier {
     type Result = MessageResult<GetStats>;
 
     fn handle(&mut self, _: GetStats, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.stats)
+        let held_back = self.waiting.values().map(|w| w.len() as u64).sum();
+        MessageResult(NotifierStats {
+            held_back,
+            ..self.stats
+        })
     }
 }
 

@@ -104,7 +104,7 @@ def main():
     if a.auth:
         user, password = a.auth.split(":", 1)
         kwargs = dict(authenticator=authenticator(user, password), auth_required=True,
-                      auth_require_tls=False)
+                      auth_require_tls=bool(a.tls_cert and not a.implicit_tls))
     if a.tls_cert:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(a.tls_cert, a.tls_key)

@@ -111,6 +111,13 @@ pub trait Channel: Send + Sync {
 
     /// One attempt.
     fn send(&self, message: Outgoing) -> Attempt;
+
+    /// How many attempts may be under way at once (`None`: no bound). The notifier holds the
+    /// rest back, in arrival order, so a slow receiver gets a steady stream rather than a
+    /// burst of connections, and waiting messages cost an outbox entry each, not a message.
+    fn max_in_flight(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// What channels share: the templates and how messages name the shop.
@@ -211,21 +218,33 @@ impl Channels {
         }
     }
 
-    /// The channel an entry goes out on, and to whom.
-    pub fn route(&self, entry: &OutboxEntry) -> Result<(Arc<dyn Channel>, Recipient), String> {
+    /// The name an entry's channel goes by here (`operations.<name>` for operations), and to
+    /// whom it is.
+    pub fn name_of(entry: &OutboxEntry) -> Result<(String, Recipient), String> {
         let name = entry
             .channel
             .as_deref()
             .ok_or("outbox entry has no notification channel")?;
         let notice_for_operations =
             entry.stock_notice().map(|n| n.kind.audience()) == Some(Audience::Operations);
-        let (name, recipient) = match name.strip_prefix(OPERATIONS_PREFIX) {
+        Ok(match name.strip_prefix(OPERATIONS_PREFIX) {
             Some(_) => (name.to_string(), Recipient::Operations),
             None if notice_for_operations => {
                 (format!("{OPERATIONS_PREFIX}{name}"), Recipient::Operations)
             }
             None => (name.to_string(), Recipient::Customer),
-        };
+        })
+    }
+
+    /// The bound on attempts under way on the channel named `name` (see
+    /// [`Channel::max_in_flight`]).
+    pub fn max_in_flight(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).and_then(|c| c.max_in_flight())
+    }
+
+    /// The channel an entry goes out on, and to whom.
+    pub fn route(&self, entry: &OutboxEntry) -> Result<(Arc<dyn Channel>, Recipient), String> {
+        let (name, recipient) = Channels::name_of(entry)?;
         if let Some(c) = self.by_name.get(&name) {
             return Ok((c.clone(), recipient));
         }

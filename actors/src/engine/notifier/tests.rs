@@ -225,6 +225,7 @@ async fn webhook_retries_until_delivered_once_with_a_stable_signed_id() {
             dead_lettered: 0,
             locale_fallbacks: 0,
             sms_segments: 0,
+            held_back: 0,
         }
     );
     let secret = WebhookSecret::parse(SECRET).unwrap();
@@ -306,6 +307,7 @@ async fn webhook_that_always_fails_is_dead_lettered_after_max_attempts() {
             dead_lettered: 1,
             locale_fallbacks: 0,
             sms_segments: 0,
+            held_back: 0,
         }
     );
     assert_eq!(rx.count(), 3);
@@ -382,6 +384,7 @@ async fn log_channel_delivers_immediately() {
             dead_lettered: 0,
             locale_fallbacks: 0,
             sms_segments: 0,
+            held_back: 0,
         }
     );
     assert!(store.outbox_entry(&e).unwrap().is_none());
@@ -702,4 +705,39 @@ async fn a_delay_reaches_the_shop_and_operations_each_on_their_own_webhook() {
     assert!(store.dead_letters(10).unwrap().is_empty());
     shop_server.stop(true).await;
     ops_server.stop(true).await;
+}
+
+/// A channel's bound on attempts under way holds: with an SMTP server that accepts connections
+/// and never greets, two e-mails are under way (two connections) and the rest wait their turn.
+#[actix_rt::test]
+async fn a_channel_bounds_its_attempts_under_way_and_holds_the_rest_back() {
+    let (store, _dir, order) = store_with_order();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(Mutex::new(Vec::new()));
+    let keep = accepted.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            keep.lock().unwrap().push(conn);
+        }
+    });
+    let mut cfg = config(None, 8);
+    cfg.email = Some(
+        serde_json::from_value(serde_json::json!({
+            "host": "127.0.0.1", "port": port, "security": "none",
+            "from": "shop@example.com", "pool_size": 2, "timeout_ms": 60000,
+        }))
+        .unwrap(),
+    );
+    let addr = Notifier::new(store.clone(), Arc::new(SystemClock), cfg).start();
+    for step in 1..=6 {
+        addr.do_send(Deliver {
+            entry: entry_at(order.id, EMAIL, step),
+            origin: Origin::Commit,
+        });
+    }
+    eventually("two connections", || accepted.lock().unwrap().len() >= 2).await;
+    let s = stats(&addr).await;
+    assert_eq!(s.held_back, 4, "{s:?}");
+    assert_eq!(accepted.lock().unwrap().len(), 2);
 }

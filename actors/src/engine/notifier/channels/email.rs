@@ -17,14 +17,22 @@ use super::{Attempt, Channel, Needs, Outcome, Outgoing, Receipt, Recipient, Spee
 use crate::domain::stock_alerts::NoticeKind;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::transport::smtp::PoolConfig;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
+};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::response::Response;
+use lettre::transport::smtp::Error as SmtpError;
+use lettre::Message;
 use orderly_messages::{context, Channel as Medium, Kind, Locale};
+use rustls::pki_types::ServerName;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 /// How the connection to the SMTP server is protected.
@@ -70,7 +78,7 @@ pub struct EmailConfig {
     pub from: String,
     #[serde(default)]
     pub reply_to: Option<String>,
-    /// Connections kept open to the server at most.
+    /// Connections to the server at most (messages sent at once).
     #[serde(default = "default_pool_size")]
     pub pool_size: u32,
     /// Limit on each SMTP command, connecting included.
@@ -146,17 +154,28 @@ pub(crate) fn check_address(address: &str) -> Result<Mailbox, String> {
         .map_err(|e| format!("'{address}' is not an e-mail address: {e}"))
 }
 
-/// The SMTP side, shared by the customer and operations channels: one pool of connections,
-/// opened on the notifier's own thread at its first message (the pool's housekeeping task
-/// belongs to the runtime it starts on).
+/// The SMTP side, shared by the customer and operations channels: connections of our own
+/// (lettre's transport leaves Nagle on, and a message then waits for the server's delayed ACK
+/// before its closing `.`: 40 ms each), lettre's SMTP session over them, and the idle ones
+/// kept for the next message, at most `pool_size`.
 #[derive(Clone)]
 pub struct Mailer {
     inner: Arc<MailerInner>,
 }
 
 struct MailerInner {
-    builder: lettre::transport::smtp::AsyncSmtpTransportBuilder,
-    transport: OnceLock<AsyncSmtpTransport<Tokio1Executor>>,
+    host: String,
+    port: u16,
+    /// STARTTLS: the parameters to upgrade with.
+    starttls: Option<TlsParameters>,
+    /// Implicit TLS: the client configuration to open with.
+    implicit: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
+    credentials: Option<Credentials>,
+    hello: ClientId,
+    timeout: Duration,
+    /// Connections at most, and so sends at once (the notifier holds the rest back).
+    pool_size: usize,
+    idle: Mutex<Vec<AsyncSmtpConnection>>,
     from: Mailbox,
     reply_to: Option<Mailbox>,
     /// The domain of `Message-ID`s: the sender's.
@@ -168,38 +187,47 @@ impl Mailer {
     pub fn new(config: &EmailConfig) -> Result<Mailer, String> {
         let from = check_address(&config.from)?;
         let reply_to = config.reply_to.as_deref().map(check_address).transpose()?;
-        let host = config.host.trim();
-        let tls = match config.security {
-            Security::None => Tls::None,
-            security => {
-                let mut params = TlsParameters::builder(host.to_string());
-                if let Some(path) = &config.ca_file {
-                    let pem = std::fs::read(path)
-                        .map_err(|e| format!("ca_file '{}': {e}", path.display()))?;
-                    let cert = Certificate::from_pem(&pem)
-                        .map_err(|e| format!("ca_file '{}': {e}", path.display()))?;
+        let host = config.host.trim().to_string();
+        let extra_root = match &config.ca_file {
+            Some(path) => Some(
+                std::fs::read(path).map_err(|e| format!("ca_file '{}': {e}", path.display()))?,
+            ),
+            None => None,
+        };
+        let (starttls, implicit) = match config.security {
+            Security::None => (None, None),
+            Security::Starttls => {
+                let mut params = TlsParameters::builder(host.clone());
+                if let Some(pem) = &extra_root {
+                    let cert = Certificate::from_pem(pem).map_err(|e| format!("ca_file: {e}"))?;
                     params = params.add_root_certificate(cert);
                 }
                 let params = params.build_rustls().map_err(|e| format!("TLS: {e}"))?;
-                match security {
-                    Security::Tls => Tls::Wrapper(params),
-                    _ => Tls::Required(params),
-                }
+                (Some(params), None)
+            }
+            Security::Tls => {
+                let connector = tls_connector(extra_root.as_deref())?;
+                let name = ServerName::try_from(host.clone())
+                    .map_err(|e| format!("host '{host}' is not a TLS server name: {e}"))?;
+                (None, Some((connector, name)))
             }
         };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-            .port(config.port())
-            .tls(tls)
-            .timeout(Some(Duration::from_millis(config.timeout_ms)))
-            .pool_config(PoolConfig::new().max_size(config.pool_size));
-        if let (Some(user), Some(password)) = (&config.username, &config.password) {
-            builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
-        }
+        let credentials = match (&config.username, &config.password) {
+            (Some(user), Some(password)) => Some(Credentials::new(user.clone(), password.clone())),
+            _ => None,
+        };
         let domain = from.email.domain().to_string();
         Ok(Mailer {
             inner: Arc::new(MailerInner {
-                builder,
-                transport: OnceLock::new(),
+                port: config.port(),
+                starttls,
+                implicit,
+                credentials,
+                hello: ClientId::Domain(domain.clone()),
+                timeout: Duration::from_millis(config.timeout_ms),
+                pool_size: config.pool_size as usize,
+                idle: Mutex::new(Vec::new()),
+                host,
                 from,
                 reply_to,
                 domain,
@@ -208,11 +236,186 @@ impl Mailer {
         })
     }
 
-    fn transport(&self) -> AsyncSmtpTransport<Tokio1Executor> {
-        self.inner
-            .transport
-            .get_or_init(|| self.inner.builder.clone().build())
-            .clone()
+    /// Sends `message`: on an idle connection if there is one (once more on a fresh one if
+    /// that fails short of an answer: the server may have closed it meanwhile), else on a new
+    /// one; the connection is kept afterwards if it is sound and the pool has room.
+    async fn send(&self, message: Message) -> Result<Response, MailError> {
+        let inner = &self.inner;
+        let envelope = message.envelope().clone();
+        let bytes = message.formatted();
+        let idle = inner.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let (mut conn, reused) = match idle {
+            Some(conn) => (conn, true),
+            None => (inner.connect().await?, false),
+        };
+        let mut sent = inner.within(conn.send(&envelope, &bytes)).await;
+        if reused && sent.as_ref().is_err_and(|e| !e.is_response()) {
+            conn.abort().await;
+            conn = inner.connect().await?;
+            sent = inner.within(conn.send(&envelope, &bytes)).await;
+        }
+        if sent.is_ok() && !conn.has_broken() {
+            let mut idle = inner.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < inner.pool_size {
+                idle.push(conn);
+                return sent;
+            }
+        }
+        conn.abort().await;
+        sent
+    }
+}
+
+impl MailerInner {
+    /// `step`, or a timeout error once `timeout` passed.
+    async fn within<T, E: Into<MailError>>(
+        &self,
+        step: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, MailError> {
+        match actix_rt::time::timeout(self.timeout, step).await {
+            Ok(done) => done.map_err(Into::into),
+            Err(_) => Err(network_error("timed out")),
+        }
+    }
+
+    /// A new session: TCP (no Nagle), TLS from the first byte or after STARTTLS, EHLO, AUTH.
+    async fn connect(&self) -> Result<AsyncSmtpConnection, MailError> {
+        let connecting = tokio::net::TcpStream::connect((self.host.as_str(), self.port));
+        let tcp = match actix_rt::time::timeout(self.timeout, connecting).await {
+            Ok(Ok(tcp)) => tcp,
+            Ok(Err(e)) => return Err(network_error(&e.to_string())),
+            Err(_) => return Err(network_error("connecting timed out")),
+        };
+        tcp.set_nodelay(true)
+            .map_err(|e| network_error(&e.to_string()))?;
+        let stream: Box<dyn AsyncTokioStream> = match &self.implicit {
+            Some((connector, name)) => {
+                let tls = self
+                    .within(async {
+                        connector
+                            .connect(name.clone(), tcp)
+                            .await
+                            .map_err(|e| network_error(&format!("TLS: {e}")))
+                    })
+                    .await?;
+                Box::new(TlsTcp(tls))
+            }
+            None => Box::new(tcp),
+        };
+        let mut conn = self
+            .within(AsyncSmtpConnection::connect_with_transport(
+                stream,
+                &self.hello,
+            ))
+            .await?;
+        if let Some(params) = &self.starttls {
+            self.within(conn.starttls(params.clone(), &self.hello))
+                .await?;
+        }
+        if let Some(credentials) = &self.credentials {
+            self.within(conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials))
+                .await?;
+        }
+        Ok(conn)
+    }
+}
+
+/// Why a message did not go out: the server's answer or lettre's, or the connection.
+#[derive(Debug)]
+enum MailError {
+    Smtp(SmtpError),
+    Network(String),
+}
+
+impl MailError {
+    /// A 5xx answer: retrying cannot help.
+    fn is_permanent(&self) -> bool {
+        matches!(self, MailError::Smtp(e) if e.is_permanent())
+    }
+
+    /// The server answered (as opposed to the connection failing).
+    fn is_response(&self) -> bool {
+        matches!(self, MailError::Smtp(e) if e.is_response())
+    }
+}
+
+impl std::fmt::Display for MailError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MailError::Smtp(e) => e.fmt(f),
+            MailError::Network(why) => f.write_str(why),
+        }
+    }
+}
+
+impl From<SmtpError> for MailError {
+    fn from(e: SmtpError) -> Self {
+        MailError::Smtp(e)
+    }
+}
+
+fn network_error(why: &str) -> MailError {
+    MailError::Network(why.to_string())
+}
+
+/// A TLS client for implicit TLS: the system's roots and `extra` (PEM), if given.
+fn tls_connector(extra: Option<&[u8]>) -> Result<tokio_rustls::TlsConnector, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    if let Some(pem) = extra {
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| format!("ca_file: {e}"))?;
+            roots.add(cert).map_err(|e| format!("ca_file: {e}"))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
+/// A TLS stream over TCP, as lettre's session takes a stream.
+#[derive(Debug)]
+struct TlsTcp(tokio_rustls::client::TlsStream<tokio::net::TcpStream>);
+
+impl tokio::io::AsyncRead for TlsTcp {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for TlsTcp {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+impl AsyncTokioStream for TlsTcp {
+    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.0.get_ref().0.peer_addr()
     }
 }
 
@@ -351,14 +554,18 @@ impl Channel for Email {
         Needs::Order
     }
 
+    fn max_in_flight(&self) -> Option<usize> {
+        Some(self.mailer.inner.pool_size)
+    }
+
     fn send(&self, m: Outgoing) -> Attempt {
         let (message, receipt) = match self.compose(&m) {
             Ok(composed) => composed,
             Err(outcome) => return Attempt::Done(outcome),
         };
-        let transport = self.mailer.transport();
+        let mailer = self.mailer.clone();
         Attempt::Pending(Box::pin(async move {
-            match transport.send(message).await {
+            match mailer.send(message).await {
                 Ok(response) => Outcome::Delivered(Receipt {
                     provider_id: Some(response.message().collect::<Vec<_>>().join(" "))
                         .filter(|s| !s.is_empty()),

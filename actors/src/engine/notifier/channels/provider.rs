@@ -87,6 +87,13 @@ pub struct ProviderConfig {
     pub id_pointer: Option<String>,
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+    /// Requests under way at once at most (the rest wait their turn).
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: u32,
+}
+
+fn default_max_in_flight() -> u32 {
+    16
 }
 
 impl Default for ProviderConfig {
@@ -104,6 +111,7 @@ impl Default for ProviderConfig {
             accepted: None,
             id_pointer: None,
             timeout_ms: default_timeout_ms(),
+            max_in_flight: default_max_in_flight(),
         }
     }
 }
@@ -119,6 +127,7 @@ struct Resolved {
     accepted: Option<Vec<u16>>,
     id_pointer: Option<String>,
     timeout: Duration,
+    max_in_flight: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -234,6 +243,12 @@ impl ProviderConfig {
         if self.timeout_ms == 0 {
             return Err(format!("{at}.timeout_ms: must be at least 1"));
         }
+        if self.max_in_flight == 0 || self.max_in_flight > 1024 {
+            return Err(format!(
+                "{at}.max_in_flight: 1-1024, got {}",
+                self.max_in_flight
+            ));
+        }
         Ok(Resolved {
             url,
             method,
@@ -243,6 +258,7 @@ impl ProviderConfig {
             accepted: self.accepted.clone(),
             id_pointer,
             timeout: Duration::from_millis(self.timeout_ms),
+            max_in_flight: self.max_in_flight as usize,
         })
     }
 }
@@ -428,6 +444,10 @@ fn form_urlencoded(fields: &BTreeMap<&String, String>) -> String {
 impl Channel for Provider {
     fn needs(&self) -> Needs {
         Needs::Order
+    }
+
+    fn max_in_flight(&self) -> Option<usize> {
+        Some(self.resolved.max_in_flight)
     }
 
     fn send(&self, m: Outgoing) -> Attempt {
