@@ -64,6 +64,8 @@ fn seed_order(i: u64) -> NewOrder {
             email: format!("customer{i}@example.com"),
             phone: None,
             locale: Some("nl-NL".into()),
+            channel: None,
+            opt_out: Vec::new(),
         },
         currency: Currency::parse("EUR").expect("EUR is ISO 4217"),
         lines: vec![NewLine {

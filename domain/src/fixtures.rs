@@ -20,6 +20,8 @@ pub fn new_order(
             id: "c".into(),
             email: "c@example.com".into(),
             phone: None,
+            channel: None,
+            opt_out: Vec::new(),
             locale: None,
         },
         currency: Currency::parse("EUR").unwrap(),

@@ -244,6 +244,8 @@ pub fn new_order(lines: &[(&str, u32)], method: PaymentMethod) -> NewOrder {
             email: "jan@example.nl".into(),
             phone: None,
             locale: Some("nl-NL".into()),
+            channel: None,
+            opt_out: Vec::new(),
         },
         currency: Currency::parse("EUR").expect("EUR"),
         lines: lines

@@ -229,6 +229,28 @@ async fn invalid_bodies_are_refused_with_the_field_named() {
     b["customer"]["email"] = json!("not-an-email");
     assert_names_field(&place(b).await.problem(422, "bad email"), "customer.email");
 
+    // A preferred channel the customer cannot be reached on, or also opted out of.
+    let mut b = good.clone();
+    b["customer"]["channel"] = json!("whatsapp");
+    b["customer"].as_object_mut().unwrap().remove("phone");
+    assert_names_field(
+        &place(b).await.problem(422, "whatsapp without a phone"),
+        "customer.channel",
+    );
+    let mut b = good.clone();
+    b["customer"]["channel"] = json!("sms");
+    b["customer"]["opt_out"] = json!(["sms"]);
+    assert_names_field(
+        &place(b).await.problem(422, "preferred and opted out"),
+        "customer.channel",
+    );
+    let mut b = good.clone();
+    b["customer"]["opt_out"] = json!(["email", "email"]);
+    assert_names_field(
+        &place(b).await.problem(422, "opted out twice"),
+        "customer.opt_out[1]",
+    );
+
     // A phone number the SMS and WhatsApp channels could not send to is refused now, not
     // dead-lettered later.
     for phone in ["0612345678", "+31 6 12345678", "+0612345678", "+1234567"] {

@@ -45,7 +45,7 @@ pub use error::DomainError;
 pub use event::{Change, Event};
 pub use evolve::{evolve, fold};
 pub use model::{
-    Address, Allocation, Booking, Cancellation, CarrierEventKind, Cause, Customer,
+    Address, Allocation, Booking, Cancellation, CarrierEventKind, Cause, ContactChannel, Customer,
     DeliveryException, DeliveryPlan, ExceptionAnswer, ExceptionPolicy, FailureReason,
     InitialPaymentStatus, Line, LineQty, Order, OrderId, Parcel, Payment, PaymentMethod,
     PaymentStatus, PaymentUpdate, Promise, ReturnCase, ReturnParcel, ReturnParcelStatus,

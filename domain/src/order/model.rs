@@ -100,6 +100,42 @@ pub struct Customer {
     pub phone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
+    /// The channel the customer prefers to be told on (`None`: the shop's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<ContactChannel>,
+    /// Channels the customer is not to be told on, whatever the routes say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub opt_out: Vec<ContactChannel>,
+}
+
+/// A way a customer is told things: what a customer may prefer, or opt out of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactChannel {
+    Email,
+    Sms,
+    Whatsapp,
+}
+
+impl ContactChannel {
+    pub const ALL: [ContactChannel; 3] = [
+        ContactChannel::Email,
+        ContactChannel::Sms,
+        ContactChannel::Whatsapp,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContactChannel::Email => "email",
+            ContactChannel::Sms => "sms",
+            ContactChannel::Whatsapp => "whatsapp",
+        }
+    }
+
+    /// Whether it needs the customer's phone number.
+    pub fn needs_phone(self) -> bool {
+        self != ContactChannel::Email
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -78,6 +78,28 @@ impl NewOrder {
             }
         }
         opt_text("customer.locale", &self.customer.locale, 35)?;
+        if let Some(channel) = self.customer.channel {
+            if channel.needs_phone() && self.customer.phone.is_none() {
+                return Err(invalid(
+                    "customer.channel",
+                    format!("{} needs customer.phone", channel.as_str()),
+                ));
+            }
+            if self.customer.opt_out.contains(&channel) {
+                return Err(invalid(
+                    "customer.channel",
+                    "the preferred channel is also opted out of",
+                ));
+            }
+        }
+        for (i, c) in self.customer.opt_out.iter().enumerate() {
+            if self.customer.opt_out[..i].contains(c) {
+                return Err(invalid(
+                    format!("customer.opt_out[{i}]"),
+                    format!("'{}' appears twice", c.as_str()),
+                ));
+            }
+        }
         if self.lines.is_empty() {
             return Err(invalid("lines", "an order needs at least one line"));
         }

@@ -135,6 +135,43 @@ pub struct Customer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(max_length = 35, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub locale: Option<String>,
+    /// The channel the customer prefers to be told on (`sms` and `whatsapp` need `phone`);
+    /// absent: the shop's `customer_channel`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<ContactChannel>,
+    /// Channels the customer is not to be told on, whatever the shop's routes say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 3)]
+    pub opt_out: Vec<ContactChannel>,
+}
+
+/// A way a customer is told things.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactChannel {
+    Email,
+    Sms,
+    Whatsapp,
+}
+
+impl From<d::ContactChannel> for ContactChannel {
+    fn from(c: d::ContactChannel) -> Self {
+        match c {
+            d::ContactChannel::Email => ContactChannel::Email,
+            d::ContactChannel::Sms => ContactChannel::Sms,
+            d::ContactChannel::Whatsapp => ContactChannel::Whatsapp,
+        }
+    }
+}
+
+impl From<ContactChannel> for d::ContactChannel {
+    fn from(c: ContactChannel) -> Self {
+        match c {
+            ContactChannel::Email => d::ContactChannel::Email,
+            ContactChannel::Sms => d::ContactChannel::Sms,
+            ContactChannel::Whatsapp => d::ContactChannel::Whatsapp,
+        }
+    }
 }
 
 impl From<d::Customer> for Customer {
@@ -144,6 +181,8 @@ impl From<d::Customer> for Customer {
             email: c.email,
             phone: c.phone,
             locale: c.locale,
+            channel: c.channel.map(Into::into),
+            opt_out: c.opt_out.into_iter().map(Into::into).collect(),
         }
     }
 }
@@ -155,6 +194,8 @@ impl From<Customer> for d::Customer {
             email: c.email,
             phone: c.phone,
             locale: c.locale,
+            channel: c.channel.map(Into::into),
+            opt_out: c.opt_out.into_iter().map(Into::into).collect(),
         }
     }
 }

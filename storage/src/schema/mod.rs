@@ -6,8 +6,9 @@
 //!
 //! **Every record carries its version, in its first byte.** A record is either
 //!
-//! * `0x04` followed by v4 JSON (what this release writes for snapshots, events, outbox entries
+//! * `0x05` followed by v5 JSON (what this release writes for snapshots, events, outbox entries
 //!   and dead letters: v2 with optional additions, see below),
+//! * `0x04` followed by v4 JSON (what the release before wrote for those),
 //! * `0x03` followed by v3 JSON (what the release before wrote for those: v2 with the
 //!   promise's optional additions),
 //! * `0x02` followed by v2 JSON (what the release before wrote, and this one still writes for
@@ -89,12 +90,21 @@
 //! [`StorageError::UnknownSchemaVersion`]); `2`, `3` and `4` records read through the same
 //! types. The v3 release's data is frozen in `tests/fixtures/v3-*`.
 //!
-//! # Adding v5
+//! # What v5 changed
+//!
+//! Messages (issue 15), again **optional additions**: the customer's preferred `channel` and
+//! the channels it `opt_out`s of (v1's `Customer`, shared by every later version, marked "v5"
+//! there), and a record of its own for a message delivered to a person ([`encode_sent`], read
+//! from 4 on: no release before wrote one). Written `5` + JSON for the records v4 wrote `4` +
+//! JSON; `2` to `5` read through the same types. The v4 release's data is frozen in
+//! `tests/fixtures/v4-*`.
+//!
+//! # Adding v6
 //!
 //! A change that is an optional addition can extend [`v2`]'s types again under a new version
-//! byte, as v3 and v4 did. Anything else: add `v5.rs` with the types that change (reusing the others),
-//! make the `encode_*` functions of the records that carry them write `5` + v5, and teach the
-//! `decode_*` functions to read `5` through v5 and the older versions through their modules,
+//! byte, as v3, v4 and v5 did. Anything else: add `v6.rs` with the types that change (reusing the others),
+//! make the `encode_*` functions of the records that carry them write `6` + v6, and teach the
+//! `decode_*` functions to read `6` through v6 and the older versions through their modules,
 //! converted into the domain of the day. Either way, freeze a data-directory fixture of the
 //! release before (both backends) first.
 
@@ -109,7 +119,7 @@ use crate::{DeadLetter, EventsJson, IdempotencyRecord, OutboxEntry, Result, Stor
 use serde::{Deserialize, Serialize};
 
 /// The version this release writes snapshots, events, outbox entries and dead letters in.
-pub const CURRENT: u8 = 4;
+pub const CURRENT: u8 = 5;
 
 /// The version the records v3 and v4 did not change are still written in (idempotency records, stock
 /// levels, reservations that need more than v1, backorders, transfers, alerts, subscriptions,
@@ -154,7 +164,7 @@ where
         (1, body) => serde_json::from_slice::<V1>(body)?
             .try_into()
             .map_err(invalid),
-        (2..=4, body) => serde_json::from_slice::<V2>(body)?
+        (2..=5, body) => serde_json::from_slice::<V2>(body)?
             .try_into()
             .map_err(invalid),
         (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
@@ -165,7 +175,7 @@ where
 /// (idempotency records, stock levels, `version` of a snapshot, events as domain JSON).
 fn known_body(bytes: &[u8]) -> Result<&[u8]> {
     match split_version(bytes)? {
-        (1..=4, body) => Ok(body),
+        (1..=5, body) => Ok(body),
         (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
     }
 }
@@ -207,7 +217,7 @@ pub fn decode_events(bytes: &[u8]) -> Result<Vec<Event>> {
                 .collect::<std::result::Result<_, _>>()
                 .map_err(invalid)
         }
-        (2..=4, body) => v2::events_back(serde_json::from_slice(body)?).map_err(invalid),
+        (2..=5, body) => v2::events_back(serde_json::from_slice(body)?).map_err(invalid),
         (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
     }
 }
@@ -250,7 +260,7 @@ pub fn encode_outbox(entry: &OutboxEntry) -> Result<Vec<u8>> {
 pub fn decode_outbox(bytes: &[u8]) -> Result<OutboxEntry> {
     match split_version(bytes)? {
         (1, body) => Ok(serde_json::from_slice::<v1::OutboxEntry<'static>>(body)?.into()),
-        (2..=4, body) => serde_json::from_slice::<v2::OutboxEntry<'static>>(body)?
+        (2..=5, body) => serde_json::from_slice::<v2::OutboxEntry<'static>>(body)?
             .try_into()
             .map_err(invalid),
         (v, _) => Err(StorageError::UnknownSchemaVersion(v)),
@@ -273,7 +283,7 @@ pub fn encode_dead_letter(letter: &DeadLetter, entry: &OutboxEntry) -> Result<Ve
 pub fn decode_dead_letter(bytes: &[u8]) -> Result<DeadLetter> {
     match split_version(bytes)? {
         (1, body) => Ok(serde_json::from_slice::<v1::DeadLetter<'static>>(body)?.into()),
-        (2..=4, body) => serde_json::from_slice::<v2::DeadLetter<'static>>(body)?
+        (2..=5, body) => serde_json::from_slice::<v2::DeadLetter<'static>>(body)?
             .try_into()
             .map_err(invalid),
         (v, _) => Err(StorageError::UnknownSchemaVersion(v)),

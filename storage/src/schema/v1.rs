@@ -248,7 +248,21 @@ pub struct Customer<'a> {
     pub phone: Option<Str<'a>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale: Option<Str<'a>>,
+    /// v5: the channel the customer prefers (absent in every earlier record: the shop's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<ContactChannel>,
+    /// v5: channels the customer opted out of (absent before: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub opt_out: Vec<ContactChannel>,
 }
+
+mirror_enum!(
+    ContactChannel = d::ContactChannel {
+        Email,
+        Sms,
+        Whatsapp
+    }
+);
 
 impl<'a> From<&'a d::Customer> for Customer<'a> {
     fn from(c: &'a d::Customer) -> Self {
@@ -257,6 +271,8 @@ impl<'a> From<&'a d::Customer> for Customer<'a> {
             email: b(&c.email),
             phone: ob(&c.phone),
             locale: ob(&c.locale),
+            channel: c.channel.as_ref().map(Into::into),
+            opt_out: c.opt_out.iter().map(Into::into).collect(),
         }
     }
 }
@@ -268,6 +284,8 @@ impl From<Customer<'_>> for d::Customer {
             email: own(c.email),
             phone: oown(c.phone),
             locale: oown(c.locale),
+            channel: c.channel.map(Into::into),
+            opt_out: c.opt_out.into_iter().map(Into::into).collect(),
         }
     }
 }

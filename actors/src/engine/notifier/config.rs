@@ -229,23 +229,25 @@ impl NotifierConfig {
     }
 
     /// The person channels a customer's notification of `kind` goes to for `order`: the
-    /// kind's route (default `["customer"]`), `customer` read as the customer's channel, less
-    /// channels that are not configured or that the customer cannot be reached on (no phone
-    /// number for SMS and WhatsApp); each once, in the route's order.
+    /// kind's route (default `["customer"]`), `customer` read as the order's preferred channel
+    /// (else the shop's `customer_channel`), less channels that are not configured, that the
+    /// customer opted out of, or cannot be reached on (no phone number for SMS and WhatsApp);
+    /// each once, in the route's order.
     pub fn person_channels(&self, kind: NotificationKind, order: &Order) -> Vec<&'static str> {
-        let has_phone = order.customer.phone.as_deref().is_some_and(is_e164);
+        let customer = &order.customer;
+        let has_phone = customer.phone.as_deref().is_some_and(is_e164);
+        let preferred = customer
+            .channel
+            .map_or(self.customer_channel.as_str(), |c| c.as_str());
         let route = self.routes.get(kind.as_str());
         let wanted = route.map_or(&[][..], Vec::as_slice);
         let mut out: Vec<&'static str> = Vec::new();
         let mut add = |name: &str| {
-            let name = if name == CUSTOMER {
-                self.customer_channel.as_str()
-            } else {
-                name
-            };
+            let name = if name == CUSTOMER { preferred } else { name };
             if let Some(c) = PERSON_CHANNELS.iter().find(|c| **c == name) {
                 let reachable = *c == EMAIL || has_phone;
-                if self.configured(c) && reachable && !out.contains(c) {
+                let opted_out = customer.opt_out.iter().any(|o| o.as_str() == *c);
+                if self.configured(c) && reachable && !opted_out && !out.contains(c) {
                     out.push(c);
                 }
             }

@@ -37,6 +37,8 @@ fn store_with_order() -> (Arc<dyn Storage>, (), Order) {
                 email: "ann@example.com".to_string(),
                 phone: None,
                 locale: Some("nl-NL".to_string()),
+                channel: None,
+                opt_out: Vec::new(),
             },
             currency: Currency::parse("EUR").unwrap(),
             lines: vec![NewLine {
@@ -740,4 +742,91 @@ async fn a_channel_bounds_its_attempts_under_way_and_holds_the_rest_back() {
     let s = stats(&addr).await;
     assert_eq!(s.held_back, 4, "{s:?}");
     assert_eq!(accepted.lock().unwrap().len(), 2);
+}
+
+/// Which person channels an order's notification goes to: its route, the customer's channel
+/// and opt-outs, and whether the customer can be reached there.
+#[test]
+fn person_channels_follow_routes_preferences_and_opt_outs() {
+    use crate::domain::ContactChannel::{Email as E, Sms as S, Whatsapp as W};
+    let (_, _, order) = store_with_order();
+    let mut cfg = config(None, 8);
+    cfg.email = Some(
+        serde_json::from_value(serde_json::json!({
+            "host": "127.0.0.1", "security": "none", "from": "shop@example.com",
+        }))
+        .unwrap(),
+    );
+    cfg.sms = Some(
+        serde_json::from_value(serde_json::json!({
+            "url": "http://127.0.0.1:1/sms", "fields": {"to": "{to}", "text": "{text}"},
+        }))
+        .unwrap(),
+    );
+    cfg.routes
+        .insert("delayed".into(), vec!["customer".into(), "sms".into()]);
+    cfg.routes.insert("refunded".into(), vec![]);
+    // (preferred, opted out, phone, kind, expected)
+    type Case = (
+        Option<crate::domain::ContactChannel>,
+        Vec<crate::domain::ContactChannel>,
+        bool,
+        NotificationKind,
+        Vec<&'static str>,
+    );
+    let cases: Vec<Case> = vec![
+        (None, vec![], true, NotificationKind::Shipped, vec!["email"]),
+        (
+            Some(S),
+            vec![],
+            true,
+            NotificationKind::Shipped,
+            vec!["sms"],
+        ),
+        (Some(S), vec![], false, NotificationKind::Shipped, vec![]),
+        (None, vec![E], true, NotificationKind::Shipped, vec![]),
+        (
+            None,
+            vec![],
+            true,
+            NotificationKind::Delayed,
+            vec!["email", "sms"],
+        ),
+        (
+            Some(S),
+            vec![],
+            true,
+            NotificationKind::Delayed,
+            vec!["sms"],
+        ),
+        (
+            None,
+            vec![S],
+            true,
+            NotificationKind::Delayed,
+            vec!["email"],
+        ),
+        (
+            None,
+            vec![],
+            false,
+            NotificationKind::Delayed,
+            vec!["email"],
+        ),
+        (None, vec![], true, NotificationKind::Refunded, vec![]),
+        // WhatsApp is not configured here.
+        (Some(W), vec![], true, NotificationKind::Shipped, vec![]),
+    ];
+    for (preferred, opt_out, phone, kind, expected) in cases {
+        let mut o = order.clone();
+        o.customer.channel = preferred;
+        o.customer.opt_out = opt_out.clone();
+        o.customer.phone = phone.then(|| "+31612345678".to_string());
+        assert_eq!(
+            cfg.person_channels(kind, &o),
+            expected,
+            "{preferred:?} {opt_out:?} phone {phone} {}",
+            kind.as_str()
+        );
+    }
 }
