@@ -68,20 +68,6 @@ async fn mail(smtp: &LocalSmtp, n: usize) -> Vec<Value> {
         .expect("mail arrives")
 }
 
-async fn metric(api: &Api, name: &str) -> f64 {
-    let text = api
-        .admin()
-        .get("/metrics")
-        .await
-        .expect(200, "metrics")
-        .text();
-    text.lines()
-        .find(|l| l.starts_with(name) && !l.starts_with('#'))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{name} in /metrics"))
-}
-
 #[actix_rt::test]
 async fn orders_are_mailed_in_the_customers_language_through_temporary_refusals() {
     let smtp = LocalSmtp::start(SmtpOptions {
@@ -139,9 +125,9 @@ async fn orders_are_mailed_in_the_customers_language_through_temporary_refusals(
     // Dutch is not shipped: English, and counted.
     assert_eq!(header(&got[2], "subject"), "Order web-1001 is confirmed");
     assert_eq!(header(&got[2], "content-language"), "en");
-    assert!(metric(&api, "orderly_notification_locale_fallbacks").await >= 1.0);
+    assert!(api.metric("orderly_notification_locale_fallbacks").await >= 1.0);
     // The two 451s were retried, not lost: each message arrived once.
-    assert!(metric(&api, "orderly_notification_failures").await >= 2.0);
+    assert!(api.metric("orderly_notification_failures").await >= 2.0);
     let ids: std::collections::BTreeSet<String> =
         got.iter().map(|m| header(m, "message-id")).collect();
     assert_eq!(ids.len(), 3, "{got:?}");
@@ -168,22 +154,7 @@ async fn a_permanent_refusal_is_dead_lettered_at_once_and_the_rest_keeps_moving(
     let got = mail(&smtp, 1).await;
     assert_eq!(to(&got[0]), vec!["here@example.com"]);
 
-    let letter = wait_until("the refused message is dead-lettered", || async {
-        let letters = api
-            .admin()
-            .get("/v1/notifications/dead-letters")
-            .await
-            .expect(200, "dead letters")
-            .json;
-        letters
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|l| l["order_id"] == refused.as_str() && l["channel"] == "email")
-            .cloned()
-            .ok_or_else(|| format!("not yet: {letters}"))
-    })
-    .await;
+    let letter = api.dead_letter_of(&refused, "email").await;
     assert_eq!(letter["attempts"], 1, "not retried: {letter}");
     assert!(str_of(&letter["last_error"]).contains("550"), "{letter}");
     assert_eq!(

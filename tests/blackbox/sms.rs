@@ -36,20 +36,6 @@ async fn place(api: &Api, phone: Option<&str>, locale: &str) -> String {
     id
 }
 
-async fn metric(api: &Api, name: &str) -> f64 {
-    let text = api
-        .admin()
-        .get("/metrics")
-        .await
-        .expect(200, "metrics")
-        .text();
-    text.lines()
-        .find(|l| l.starts_with(name) && !l.starts_with('#'))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{name} in /metrics"))
-}
-
 #[actix_rt::test]
 async fn sms_through_a_twilio_style_api_is_retried_until_accepted_under_one_key() {
     let provider = LocalProvider::start(
@@ -136,7 +122,7 @@ async fn sms_through_a_twilio_style_api_is_retried_until_accepted_under_one_key(
         "decembrie",
     ];
     assert!(romanian_month.iter().any(|m| text.contains(m)), "{text}");
-    assert!(metric(&api, "orderly_notification_sms_segments").await >= 1.0);
+    assert!(api.metric("orderly_notification_sms_segments").await >= 1.0);
     let log = wait_until("the SMS on the order's log", || async {
         let log = api
             .storefront()
@@ -200,22 +186,7 @@ async fn whatsapp_template_messages_and_a_refused_number() {
     let texts: Vec<&str> = params.iter().filter_map(|p| p["text"].as_str()).collect();
     assert_eq!(texts, vec![NAME, "web-1001", "€12,50"]);
 
-    let letter = wait_until("the refused number is dead-lettered", || async {
-        let letters = api
-            .admin()
-            .get("/v1/notifications/dead-letters")
-            .await
-            .expect(200, "dead letters")
-            .json;
-        letters
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|l| l["order_id"] == refused.as_str() && l["channel"] == "whatsapp")
-            .cloned()
-            .ok_or_else(|| format!("not yet: {letters}"))
-    })
-    .await;
+    let letter = api.dead_letter_of(&refused, "whatsapp").await;
     assert_eq!(letter["attempts"], 1, "a 400 is not retried: {letter}");
     assert!(
         str_of(&letter["last_error"]).contains("HTTP 400"),

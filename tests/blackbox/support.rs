@@ -472,6 +472,44 @@ impl Api {
     }
 
     /// Confirmed → delivered: picks, pack, handover and a delivered scan. Returns the order.
+    /// A counter's or gauge's value in `/metrics` (the first line starting with `name`).
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = self
+            .admin()
+            .get("/metrics")
+            .await
+            .expect(200, "metrics")
+            .text();
+        text.lines()
+            .find(|l| l.starts_with(name) && !l.starts_with('#'))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in /metrics"))
+    }
+
+    /// Waits for the dead letter of order `id`'s message on `channel`, and returns it.
+    pub async fn dead_letter_of(&self, id: &str, channel: &str) -> Value {
+        wait_until(
+            &format!("{id}'s {channel} message is dead-lettered"),
+            || async {
+                let letters = self
+                    .admin()
+                    .get("/v1/notifications/dead-letters")
+                    .await
+                    .expect(200, "dead letters")
+                    .json;
+                letters
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|l| l["order_id"] == id && l["channel"] == channel)
+                    .cloned()
+                    .ok_or_else(|| format!("not yet: {letters}"))
+            },
+        )
+        .await
+    }
+
     pub async fn deliver(&self, id: &str, warehouse: &str) -> Value {
         self.pick_all(id, warehouse).await;
         let packed = self.pack(id, warehouse).await;

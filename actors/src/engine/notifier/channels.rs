@@ -18,7 +18,7 @@ pub mod provider;
 pub mod webhook;
 
 use super::config::{NotifierConfig, EMAIL, LOG, SMS, WEBHOOK, WHATSAPP};
-use crate::domain::stock_alerts::StockNotice;
+use crate::domain::stock_alerts::{NoticeKind, StockNotice};
 use crate::domain::{Audience, NotificationKind, Order};
 use chrono::{DateTime, Utc};
 use futures::future::LocalBoxFuture;
@@ -127,7 +127,76 @@ pub struct Speech {
     pub default_locale: orderly_messages::Locale,
 }
 
+/// What a person channel says for one message, and to whom the order (or notice) says it.
+pub struct Spoken {
+    pub rendered: orderly_messages::Rendered,
+    /// The customer's (or subscriber's) address on the channel: e-mail for e-mail, the phone
+    /// number for SMS and WhatsApp; `None` for a message about stock to operations.
+    pub to: Option<String>,
+    /// The language asked for is not shipped (or its template is missing): English.
+    pub fell_back: bool,
+    /// About an order's progress (not, say, a back-in-stock offer).
+    pub about_an_order: bool,
+}
+
 impl Speech {
+    /// Renders `m` for `medium`: the kind's template in the customer's language (the shop's
+    /// default for operations and stock notices). A template that fails on this message's data
+    /// is worth retrying (a shop may fix it); a missing order is not.
+    pub fn speak(
+        &self,
+        m: &Outgoing,
+        medium: orderly_messages::Channel,
+    ) -> Result<Spoken, Outcome> {
+        use orderly_messages::{context, Kind, Locale};
+        let customer_address = |email: &str, phone: Option<&str>| match medium {
+            orderly_messages::Channel::Email => Some(email.to_string()),
+            _ => phone.map(String::from),
+        };
+        let (kind, vars, to, locale, about_an_order) = match &m.subject {
+            Subject::Order { order: None, .. } => {
+                return Err(Outcome::Permanent("order not found".to_string()))
+            }
+            Subject::Order {
+                kind,
+                order: Some(order),
+            } => {
+                let asked = match m.recipient {
+                    Recipient::Customer => order.customer.locale.as_deref(),
+                    Recipient::Operations => None,
+                };
+                let locale = Locale::resolve(asked, self.default_locale);
+                let vars = context::for_order(*kind, order, &self.shop, locale.locale);
+                let to = customer_address(&order.customer.email, order.customer.phone.as_deref());
+                (Kind::Order(*kind), vars, to, locale, true)
+            }
+            Subject::Notice(notice) => {
+                let locale = Locale::resolve(None, self.default_locale);
+                let vars = context::for_notice(notice, &self.shop, locale.locale);
+                match &notice.kind {
+                    NoticeKind::LowStock { .. } => (Kind::LowStock, vars, None, locale, true),
+                    NoticeKind::BackInStock { contact, .. } => (
+                        Kind::BackInStock,
+                        vars,
+                        Some(contact.clone()),
+                        locale,
+                        false,
+                    ),
+                }
+            }
+        };
+        let rendered = self
+            .templates
+            .render(kind, locale.locale, medium, &vars)
+            .map_err(|e| Outcome::Failed(format!("template {e}")))?;
+        Ok(Spoken {
+            fell_back: locale.fell_back || rendered.fell_back,
+            rendered,
+            to,
+            about_an_order,
+        })
+    }
+
     /// The templates (shipped and the shop's, checked) and the shop's name and link.
     pub fn new(config: &NotifierConfig) -> Result<Speech, String> {
         Ok(Speech {

@@ -13,8 +13,7 @@
 //! on one order's data is retried too (and then dead-lettered with the reason), so the rest
 //! of the queue keeps moving.
 
-use super::{Attempt, Channel, Needs, Outcome, Outgoing, Receipt, Recipient, Speech, Subject};
-use crate::domain::stock_alerts::NoticeKind;
+use super::{Attempt, Channel, Needs, Outcome, Outgoing, Receipt, Recipient, Speech};
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
@@ -25,7 +24,7 @@ use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::response::Response;
 use lettre::transport::smtp::Error as SmtpError;
 use lettre::Message;
-use orderly_messages::{context, Channel as Medium, Kind, Locale};
+use orderly_messages::Channel as Medium;
 use rustls::pki_types::ServerName;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -450,63 +449,22 @@ impl Email {
     /// The message for `m`, or why there is none.
     fn compose(&self, m: &Outgoing) -> Result<(Message, Receipt), Outcome> {
         let permanent = |why: String| Outcome::Permanent(why);
-        let speech = &self.speech;
-        let (kind, vars, to, locale, about_an_order) = match &m.subject {
-            Subject::Order { order: None, .. } => {
-                return Err(permanent("order not found".to_string()))
-            }
-            Subject::Order {
-                kind,
-                order: Some(order),
-            } => {
-                let locale = match m.recipient {
-                    Recipient::Customer => {
-                        Locale::resolve(order.customer.locale.as_deref(), speech.default_locale)
-                    }
-                    Recipient::Operations => Locale::resolve(None, speech.default_locale),
-                };
-                let vars = context::for_order(*kind, order, &speech.shop, locale.locale);
-                (
-                    Kind::Order(*kind),
-                    vars,
-                    vec![order.customer.email.clone()],
-                    locale,
-                    true,
-                )
-            }
-            Subject::Notice(notice) => {
-                let locale = Locale::resolve(None, speech.default_locale);
-                let vars = context::for_notice(notice, &speech.shop, locale.locale);
-                match &notice.kind {
-                    NoticeKind::LowStock { .. } => (Kind::LowStock, vars, vec![], locale, true),
-                    NoticeKind::BackInStock { contact, .. } => (
-                        Kind::BackInStock,
-                        vars,
-                        vec![contact.clone()],
-                        locale,
-                        false,
-                    ),
-                }
-            }
-        };
-        let to: Vec<Mailbox> = match &self.operations {
-            Some(ops) => ops.clone(),
-            None if m.recipient == Recipient::Operations => {
+        let spoken = self.speech.speak(m, Medium::Email)?;
+        let to: Vec<Mailbox> = match (&self.operations, m.recipient, &spoken.to) {
+            (Some(ops), _, _) => ops.clone(),
+            (None, Recipient::Operations, _) => {
                 return Err(permanent("no operations addresses".to_string()))
             }
-            None => to
-                .iter()
-                .map(|a| check_address(a))
-                .collect::<Result<_, _>>()
-                .map_err(permanent)?,
+            (None, Recipient::Customer, Some(address)) => {
+                vec![check_address(address).map_err(permanent)?]
+            }
+            (None, Recipient::Customer, None) => Vec::new(),
         };
         if to.is_empty() {
             return Err(permanent("no recipient address".to_string()));
         }
-        let rendered = speech
-            .templates
-            .render(kind, locale.locale, Medium::Email, &vars)
-            .map_err(|e| Outcome::Failed(format!("template {e}")))?;
+        let rendered = spoken.rendered;
+        let about_an_order = spoken.about_an_order;
         let inner = &self.mailer.inner;
         let mut b = Message::builder()
             .from(inner.from.clone())
@@ -540,7 +498,7 @@ impl Email {
             message,
             Receipt {
                 provider_id: None,
-                fell_back: locale.fell_back || rendered.fell_back,
+                fell_back: spoken.fell_back,
                 segments: None,
                 to: Some(addresses.join(", ")),
                 locale: Some(rendered.locale.tag().to_string()),

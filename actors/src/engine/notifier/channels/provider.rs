@@ -14,13 +14,12 @@
 //! number it cannot reach, say): dead-lettered at once. SMS texts are counted in segments
 //! ([`orderly_messages::segments`]), kept on the receipt.
 
-use super::{Attempt, Channel, Needs, Outcome, Outgoing, Receipt, Recipient, Speech, Subject};
+use super::{Attempt, Channel, Needs, Outcome, Outgoing, Receipt, Recipient, Speech};
 use crate::domain::phone::is_e164;
-use crate::domain::stock_alerts::NoticeKind;
 use crate::engine::outbound::http_client;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use orderly_messages::{context, segments, Channel as Medium, Kind, Locale};
+use orderly_messages::{segments, Channel as Medium};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -323,47 +322,15 @@ impl Provider {
                 self.medium.as_str()
             )));
         }
-        let (kind, vars, to, locale) = match &m.subject {
-            Subject::Order { order: None, .. } => {
-                return Err(permanent("order not found".to_string()))
-            }
-            Subject::Order {
-                kind,
-                order: Some(order),
-            } => {
-                let locale =
-                    Locale::resolve(order.customer.locale.as_deref(), speech.default_locale);
-                let vars = context::for_order(*kind, order, &speech.shop, locale.locale);
-                (
-                    Kind::Order(*kind),
-                    vars,
-                    order.customer.phone.clone(),
-                    locale,
-                )
-            }
-            Subject::Notice(notice) => {
-                let locale = Locale::resolve(None, speech.default_locale);
-                let vars = context::for_notice(notice, &speech.shop, locale.locale);
-                match &notice.kind {
-                    NoticeKind::BackInStock { contact, .. } => {
-                        (Kind::BackInStock, vars, Some(contact.clone()), locale)
-                    }
-                    NoticeKind::LowStock { .. } => {
-                        return Err(permanent("low stock goes to operations".to_string()))
-                    }
-                }
-            }
-        };
-        let to = to
+        let spoken = speech.speak(m, self.medium)?;
+        let to = spoken
+            .to
             .filter(|t| is_e164(t))
             .ok_or_else(|| permanent("no phone number in E.164".to_string()))?;
-        let rendered = speech
-            .templates
-            .render(kind, locale.locale, self.medium, &vars)
-            .map_err(|e| Outcome::Failed(format!("template {e}")))?;
+        let rendered = spoken.rendered;
         let mut receipt = Receipt {
             provider_id: None,
-            fell_back: locale.fell_back || rendered.fell_back,
+            fell_back: spoken.fell_back,
             segments: None,
             to: Some(to.clone()),
             locale: Some(rendered.locale.tag().to_string()),
