@@ -15,6 +15,13 @@
 //!   carriers' own tracking codes, transfers and stock alerts; PostgreSQL migrations up to V7
 //!   (made by `tests/fixtures/make-v3-data.sh`). Its ids files also name transfers
 //!   (`transfer_*`).
+//! - v4: `tests/fixtures/v4-data` (sled) and `tests/fixtures/v4-postgres.sql` (a plain-SQL
+//!   `pg_dump`), both written by the release with stored schema v4 — failed deliveries (attempts,
+//!   delivery exceptions open and answered), shipments returning and returned to origin, a
+//!   return parcel tracked under the return label's number, a shipment `pick_pack_late`, and
+//!   pending `exception_due` and `deadline_due` timers, besides v3's scenario; PostgreSQL
+//!   migrations up to V7 (made by `tests/fixtures/make-v4-data.sh`). Its ids files name the
+//!   return label's tracking number too (`tn_return_parcel_return`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -113,6 +120,29 @@ pub fn v3_postgres_sql() -> PathBuf {
 /// `v3-postgres.ids`.
 pub fn v3_postgres_ids() -> BTreeMap<String, String> {
     ids("v3-postgres.ids")
+}
+
+/// Copies the v4 sled data directory to `to` (created if missing).
+pub fn copy_v4_data(to: &Path) {
+    copy_dir(&dir().join("v4-data"), to);
+}
+
+/// The v4 sled fixture's orders (`name=id`), transfers (`transfer_name=id`) and tracking
+/// numbers (`tn_name=number`) by name: `v4-data.ids`.
+pub fn v4_ids() -> BTreeMap<String, String> {
+    ids("v4-data.ids")
+}
+
+/// The v4 PostgreSQL fixture: a plain-SQL dump (no owners, no grants) to restore into a fresh,
+/// empty database with `psql -f` (see `postgres::TestPostgres::restore_sql`).
+pub fn v4_postgres_sql() -> PathBuf {
+    dir().join("v4-postgres.sql")
+}
+
+/// The v4 PostgreSQL fixture's orders, transfers and tracking numbers by name:
+/// `v4-postgres.ids`.
+pub fn v4_postgres_ids() -> BTreeMap<String, String> {
+    ids("v4-postgres.ids")
 }
 
 /// The `name=value` lines of an ids file in `tests/fixtures` (`#` lines are comments).

@@ -14,8 +14,11 @@
 //! dump, opens and carries on), `upgrade_v2` (the same for what the v2 release wrote: split
 //! orders, shipments in every state, backorders), `upgrade_v3` (the same for what the v3
 //! release wrote: delivery promises and plans, carrier rules and prices, HTTP carriers, carriers'
-//! own codes, `delayed`, transfers and stock alerts), `nodes` (several nodes over one PostgreSQL
-//! database), `moving_data` (`orderly export` / `import` into a fresh data directory, and
+//! own codes, `delayed`, transfers and stock alerts), `upgrade_v4` (the same for what the v4
+//! release wrote: failed deliveries, delivery exceptions open and answered, shipments going
+//! back to origin, return parcels, `pick_pack_late`, and their pending timers), `nodes`
+//! (several nodes over one PostgreSQL database), `moving_data` (`orderly export` / `import`
+//! into a fresh data directory, and
 //! `orderly backup` of a running service under load, each served afterwards), `shipments`
 //! (orders split across warehouses, per-shipment routes, on sled and PostgreSQL), `backorders`
 //! (short orders waiting for stock and confirmed as it arrives, oldest first), `warehouses`
@@ -47,5 +50,6 @@ mod upgrade;
 mod upgrade_v1;
 mod upgrade_v2;
 mod upgrade_v3;
+mod upgrade_v4;
 mod upgrade_walk;
 mod warehouses;

@@ -44,7 +44,7 @@ use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What v3's scenario added to v2's orders (`upgrade_v2::ORDERS`), as left.
-const ADDED: &[Left] = &[
+pub(crate) const ADDED: &[Left] = &[
     ("weighted", "confirmed", &["ams:allocated"], &[CONFIRMED]),
     ("express", "confirmed", &["ams:allocated"], &[CONFIRMED]),
     (
@@ -87,7 +87,7 @@ fn orders() -> Vec<Left> {
 /// The webhook notifications each order had pending: every customer-visible moment it went
 /// through, none delivered (the script's receiver was never there); v2's orders as upgrade_v2
 /// has them. `delayed` goes to the customer and to operations (`OPS_DELAYED`).
-fn pending_notifications(name: &str) -> &'static [&'static str] {
+pub(crate) fn pending_notifications(name: &str) -> &'static [&'static str] {
     match name {
         "weighted" | "express" | "booked_http" => &["confirmed"],
         "cancelled_booked" => &["confirmed", "cancelled", "refunded"],
@@ -103,7 +103,7 @@ const OPS_DELAYED: &str = "ops:delayed";
 
 /// The two notifications of a `delayed` the service records: to the customer and to
 /// operations.
-fn delay_notes(order: &str) -> [Note; 2] {
+pub(crate) fn delay_notes(order: &str) -> [Note; 2] {
     [
         Note::order(order, "delayed"),
         Note::order(order, OPS_DELAYED),
@@ -118,12 +118,12 @@ const SKUS: &[&str] = &[
 /// transfer put its 2 SKU-1 back at rtm): SKU-9 in ams, 30 counted: 3 sent to rtm (1 received
 /// there, 2 incoming), 3 handed over (in_transit, late, overdue), 4 held by weighted (2),
 /// express and booked_http. SKU-8 and SKU-10 are in no warehouse.
-const ADDED_AS_LEFT: &[Cell] = &[("ams", "SKU-9", 24, 4, 0), ("rtm", "SKU-9", 1, 0, 2)];
+pub(crate) const ADDED_AS_LEFT: &[Cell] = &[("ams", "SKU-9", 24, 4, 0), ("rtm", "SKU-9", 1, 0, 2)];
 
 /// The same once everything carried on, beyond v2's moves (`upgrade_v2::STOCK_CARRIED_ON`):
 /// weighted, express and booked_http handed over (4 SKU-9 from ams), the open transfer's last
 /// 2 SKU-9 received at rtm, and SKU-10 counted in at ams.
-const ADDED_CARRIED_ON: &[Cell] = &[
+pub(crate) const ADDED_CARRIED_ON: &[Cell] = &[
     ("ams", "SKU-9", 20, 0, 0),
     ("ams", "SKU-10", 2, 0, 0),
     ("rtm", "SKU-9", 3, 0, 0),
@@ -134,7 +134,7 @@ const ADDED_CARRIED_ON: &[Cell] = &[
 const FIXTURE_NODE: &str = "v3-fixture-node";
 
 /// The key DHL's local carrier expects.
-const CARRIER_KEY: &str = "v3-upgrade-dhl-key-0001";
+pub(crate) const CARRIER_KEY: &str = "v3-upgrade-dhl-key-0001";
 
 /// The date the script's carrier scans gave `late` and `overdue`: already past.
 const PAST: &str = "2026-11-30";
@@ -203,10 +203,14 @@ async fn serves(data: Option<&std::path::Path>, node_toml: &str, ids: &BTreeMap<
 /// The service started on a fixture with `config.toml` (this tree's) and DHL booked over HTTP
 /// at a local carrier: the carrier the fixture's pending cancellation goes to, and the one
 /// new DHL bookings are made with. Its log is printed if the test fails.
-struct Upgraded(orderly_testkit::Service);
+pub(crate) struct Upgraded(pub(crate) orderly_testkit::Service);
 
 impl Upgraded {
-    async fn start(data: Option<&std::path::Path>, extra_toml: &str, dhl: &LocalCarrier) -> Self {
+    pub(crate) async fn start(
+        data: Option<&std::path::Path>,
+        extra_toml: &str,
+        dhl: &LocalCarrier,
+    ) -> Self {
         let base = include_str!("../../config.toml");
         let from = "tracking_prefix = \"JVGL\"\n";
         assert!(base.contains(from), "config.toml has {from:?}");
@@ -229,7 +233,7 @@ impl Upgraded {
         Upgraded(builder.start().await.unwrap_or_else(|e| panic!("{e}")))
     }
 
-    fn api(&self) -> Api {
+    pub(crate) fn api(&self) -> Api {
         Api::new(self.0.base_url())
     }
 }
@@ -403,7 +407,7 @@ async fn opens_and_serves(
 
 /// The order's one shipment is `delayed`, recorded once by its promise timer with the day it
 /// was promised for (`PAST`).
-fn delayed_by_timer(o: &Value) {
+pub(crate) fn delayed_by_timer(o: &Value) {
     assert_eq!(o["shipments"][0]["delayed"], true, "{o}");
     assert_eq!(
         fields(last_event(o, "delayed"), &["by", "shipment", "promised"]),
@@ -589,7 +593,7 @@ async fn v3_orders_as_stored(fx: &Fixture<'_>) {
 /// Every shipment with a plan has the one its allocation recorded, unless a booking or a
 /// carrier's date revised its window since (then the booking's, or the date); only shipments
 /// of backordered orders (none yet) lack one.
-fn plans_as_recorded(name: &str, o: &Value) {
+pub(crate) fn plans_as_recorded(name: &str, o: &Value) {
     let allocated: BTreeMap<u64, Value> = events(o, "allocated")
         .iter()
         .flat_map(|e| e["shipments"].as_array().cloned().unwrap_or_default())
@@ -629,9 +633,9 @@ fn plans_as_recorded(name: &str, o: &Value) {
 /// Which open shipments' promises have passed, worked out from the stored promises when the
 /// service started on the fixture: order ids whose timers must record a new `delayed`, and
 /// those breaking about now, which may. `late` was recorded before; `overdue`'s is due.
-struct Delays {
-    must: BTreeSet<String>,
-    may: BTreeSet<String>,
+pub(crate) struct Delays {
+    pub(crate) must: BTreeSet<String>,
+    pub(crate) may: BTreeSet<String>,
     /// The `delayed` events each order had as stored.
     stored: BTreeMap<String, usize>,
 }
@@ -640,7 +644,7 @@ impl Delays {
     /// How far around now a promise breaking is left undecided.
     const MARGIN_MINUTES: i64 = 10;
 
-    async fn work_out(fx: &Fixture<'_>, orders: &[Left]) -> Delays {
+    pub(crate) async fn work_out(fx: &Fixture<'_>, orders: &[Left]) -> Delays {
         let now = Utc::now();
         let mut must = BTreeSet::new();
         let mut may = BTreeSet::new();
@@ -684,7 +688,7 @@ impl Delays {
     }
 
     /// The orders whose promises passed get one `delayed` each (per shipment), by their timers.
-    async fn are_recorded(&self, api: &Api) {
+    pub(crate) async fn are_recorded(&self, api: &Api) {
         for order in &self.must {
             let o = wait_until(&format!("{order}'s delay recorded"), || async {
                 let o = api.order(order).await;
@@ -707,7 +711,7 @@ impl Delays {
 
     /// No order has a `delayed` but those recorded before or worked out (and, for those
     /// breaking about now, perhaps one), one per shipment at most.
-    async fn none_but_recorded(&self, fx: &Fixture<'_>, orders: &[Left]) {
+    pub(crate) async fn none_but_recorded(&self, fx: &Fixture<'_>, orders: &[Left]) {
         for &(name, ..) in orders {
             let id = fx.id(name);
             let o = fx.api.order(&id).await;
@@ -828,7 +832,7 @@ async fn stock_records_as_left(fx: &Fixture<'_>) {
 /// plan, the express one with PostNL's evening service, both handed over; the HTTP-booked one
 /// handed over on its stored booking; both DHL bookings delivered by DHL's scans; the one in
 /// transit delivered by PostNL's codes; the late and overdue ones delivered.
-async fn v3_orders_walk_on(fx: &Fixture<'_>, carrier: &LocalCarrier) {
+pub(crate) async fn v3_orders_walk_on(fx: &Fixture<'_>, carrier: &LocalCarrier) {
     let api = fx.api;
     for (name, grams, booked) in [
         (
@@ -945,7 +949,11 @@ async fn v3_orders_walk_on(fx: &Fixture<'_>, carrier: &LocalCarrier) {
 
 /// The transfer under way is received in full; the waiting subscription is still there (the
 /// same one answers a repeat) and is told once SKU-10 arrives.
-async fn transfers_and_alerts_carry_on(api: &Api, receiver: &Receiver, fx: &Fixture<'_>) {
+pub(crate) async fn transfers_and_alerts_carry_on(
+    api: &Api,
+    receiver: &Receiver,
+    fx: &Fixture<'_>,
+) {
     let transfer_id = fx.id("transfer_open");
     let received = api
         .warehouse()
@@ -1002,7 +1010,7 @@ async fn transfer(api: &Api, id: &str) -> Value {
 }
 
 /// The order's history events of `kind`, in order.
-fn events<'a>(order: &'a Value, kind: &str) -> Vec<&'a Value> {
+pub(crate) fn events<'a>(order: &'a Value, kind: &str) -> Vec<&'a Value> {
     order["history"]
         .as_array()
         .expect("history")
@@ -1011,14 +1019,14 @@ fn events<'a>(order: &'a Value, kind: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-fn first_event<'a>(order: &'a Value, kind: &str) -> &'a Value {
+pub(crate) fn first_event<'a>(order: &'a Value, kind: &str) -> &'a Value {
     events(order, kind)
         .first()
         .copied()
         .unwrap_or_else(|| panic!("no {kind} in {order}"))
 }
 
-fn last_event<'a>(order: &'a Value, kind: &str) -> &'a Value {
+pub(crate) fn last_event<'a>(order: &'a Value, kind: &str) -> &'a Value {
     events(order, kind)
         .last()
         .copied()
