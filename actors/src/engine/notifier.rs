@@ -1,15 +1,22 @@
 //! The notification actor: tells the outside world about customer-visible moments.
 //!
 //! When an order is confirmed, shipped, delivered, cancelled, ... the order actor does not send
-//! anything itself. It writes an outbox entry, one per enabled channel, in the same transition as
-//! the events that caused it, and `effects` hands the entry to this actor with [`Deliver`]. That split
+//! anything itself. It writes an outbox entry per channel the message goes on (the machine
+//! channels, and the person channels its route names for this customer: see
+//! `NotifierConfig::person_channels`) in the same transition as the events that caused it, and `effects` hands the entry to this actor with [`Deliver`]. That split
 //! is what makes notifications reliable: if the process dies after the transition is stored but
 //! before the message went out, the entry is still in the outbox and is handed over again at
 //! start. Delivery is therefore *at least once*; every attempt of a message carries the same
-//! stable id ([`OutboxEntry::message_id`], sent as `webhook-id`), so receivers can drop the
-//! duplicates, and this actor never sends a message whose entry is gone.
+//! stable id ([`OutboxEntry::message_id`], sent as `webhook-id`, the e-mail's `Message-ID`, a
+//! provider's `Idempotency-Key`), so receivers can drop the duplicates, and this actor never
+//! sends a message whose entry is gone. A message delivered to a person is kept on its order's
+//! message log (`Outbox::ack_outbox_sent`) as its entry goes.
 //!
-//! Channels live behind [`channels::Channel`], one module each (`log`, `webhook`, `email`):
+//! Each channel may bound its attempts under way (`Channel::max_in_flight`: an SMTP pool's
+//! size, a provider's rate); the rest wait here in arrival order, an outbox entry each.
+//!
+//! Channels live behind [`channels::Channel`], one module each (`log`, `webhook`, `email`,
+//! `provider` for SMS and WhatsApp):
 //! this core knows none of them. It reads what the channel needs, hands it the message, and
 //! acts on the outcome.
 //!
