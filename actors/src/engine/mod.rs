@@ -319,7 +319,12 @@ impl Engine {
         };
         let carrier = carrier::CarrierActor::new(config.shipping.clone(), clock.clone()).start();
         // The notifier re-reads each entry before sending it: the same holds for it.
-        let notifier = Notifier::new(store.clone(), clock.clone(), config.notifications.clone());
+        let notifier = Notifier::with_speech(
+            store.clone(),
+            clock.clone(),
+            config.notifications.clone(),
+            Ok(speech.clone()),
+        );
         let notifier = if store.reads_wait_on_network() {
             Notifier::start_in_arbiter(&Arbiter::new().handle(), move |_| notifier)
         } else {

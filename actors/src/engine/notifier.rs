@@ -195,10 +195,21 @@ impl AttemptRead {
 
 impl Notifier {
     pub fn new(store: Arc<dyn Storage>, clock: Arc<dyn Clock>, config: NotifierConfig) -> Self {
+        let speech = channels::Speech::new(&config).map(Arc::new);
+        Notifier::with_speech(store, clock, config, speech)
+    }
+
+    /// The same, speaking with templates already loaded (the engine's, loaded once at start).
+    pub fn with_speech(
+        store: Arc<dyn Storage>,
+        clock: Arc<dyn Clock>,
+        config: NotifierConfig,
+        speech: Result<Arc<channels::Speech>, String>,
+    ) -> Self {
         Notifier {
             store,
             clock,
-            channels: Channels::build(&config),
+            channels: Channels::build(&config, speech),
             config,
             pending: HashSet::new(),
             in_flight: HashMap::new(),

@@ -219,8 +219,9 @@ pub struct Channels {
 }
 
 impl Channels {
-    /// The channels `config` turns on.
-    pub fn build(config: &NotifierConfig) -> Channels {
+    /// The channels `config` turns on; the person channels speak with `speech` (its error:
+    /// why they cannot, dead-lettering their messages).
+    pub fn build(config: &NotifierConfig, speech: Result<Arc<Speech>, String>) -> Channels {
         let mut channels = Channels {
             by_name: HashMap::new(),
             broken: HashMap::new(),
@@ -243,7 +244,6 @@ impl Channels {
         {
             channels.add(ops(WEBHOOK), webhook::Webhook::channel(w));
         }
-        let speech = Speech::new(config).map(Arc::new);
         for (name, medium, section) in [
             (SMS, orderly_messages::Channel::Sms, &config.sms),
             (
